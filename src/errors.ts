@@ -1,0 +1,40 @@
+/**
+ * The one error class of tenant-guard. Callers branch on `code`, never on the message.
+ * Messages never carry a token, a private key or Secret data.
+ */
+export type ErrorCode =
+  | 'ERR_TENANT_INVALID'
+  | 'ERR_TENANT_CONFLICT'
+  | 'ERR_TENANTS_FILE'
+  | 'ERR_SETTINGS_INVALID'
+  | 'ERR_ADMISSION_MALFORMED'
+  | 'ERR_ADMISSION_INTERNAL'
+  | 'ERR_REGISTRY_NOT_SYNCED'
+  | 'ERR_BROKER_UNAUTHENTICATED'
+  | 'ERR_BROKER_FORBIDDEN'
+  | 'ERR_BROKER_UNKNOWN_TARGET'
+  | 'ERR_BROKER_REVIEW_UNAVAILABLE'
+  | 'ERR_BROKER_RATE_LIMITED'
+  | 'ERR_BROKER_NO_API'
+  | 'ERR_KEYRING_STORE'
+  | 'ERR_KEYRING_CONFLICT'
+  | 'ERR_CREDENTIAL_TOKEN_FILE'
+  | 'ERR_CREDENTIAL_BROKER'
+  | 'ERR_CREDENTIAL_USAGE'
+  | 'ERR_CERTS'
+  | 'ERR_USAGE';
+
+export class TenantGuardError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TenantGuardError';
+    this.code = code;
+  }
+}
+
+/** True when `err` is a TenantGuardError, optionally of the given code. */
+export function isTenantGuardError(err: unknown, code?: ErrorCode): err is TenantGuardError {
+  return err instanceof TenantGuardError && (code === undefined || err.code === code);
+}

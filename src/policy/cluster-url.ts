@@ -1,0 +1,72 @@
+/**
+ * Server URL helpers shared by the tenant registry and the rules (TG-AS-03, TG-APP-02,
+ * TG-PRJ-01). Pure: no I/O.
+ */
+
+/** Argo CD's name for the cluster it runs in. */
+export const IN_CLUSTER_NAME = 'in-cluster';
+
+/** Argo CD's URL for the cluster it runs in. */
+export const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
+
+const DEFAULT_PORTS: Record<string, string> = { 'https:': '443', 'http:': '80' };
+
+/**
+ * Normalises a cluster server URL for comparison: scheme and host lower-cased, a trailing
+ * dot on the host, the default port and a trailing slash dropped. Returns undefined when
+ * the value does not parse as an absolute URL (the caller then compares it literally).
+ */
+export function normalizeServerUrl(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return undefined;
+  }
+  const protocol = url.protocol.toLowerCase();
+  let host = url.hostname.toLowerCase();
+  while (host.endsWith('.')) host = host.slice(0, -1);
+  const port = url.port === '' || url.port === DEFAULT_PORTS[protocol] ? '' : `:${url.port}`;
+  let path = url.pathname;
+  while (path.endsWith('/')) path = path.slice(0, -1);
+  const userinfo = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';
+  return `${protocol}//${userinfo}${host}${port}${path}${url.search}${url.hash}`;
+}
+
+/** The key used to index and compare server URLs: the normal form, else the trimmed literal. */
+export function serverKey(raw: string): string {
+  return normalizeServerUrl(raw) ?? raw.trim();
+}
+
+/**
+ * True when the URL points at the control plane's own API server: `kubernetes.default.svc`
+ * and its longer (`.cluster.local`, any cluster domain) and shorter (`kubernetes.default`,
+ * `kubernetes`) spellings, whatever the scheme, port, case or trailing dot.
+ */
+export function isControlPlaneServer(raw: string): boolean {
+  const normal = normalizeServerUrl(raw);
+  if (normal === undefined) return false;
+  const host = new URL(normal).hostname;
+  return host === 'kubernetes' || host === 'kubernetes.default' || host === 'kubernetes.default.svc' || host.startsWith('kubernetes.default.svc.');
+}
+
+/** True when a destination name or server names the control plane. */
+export function isControlPlaneTarget(value: string): boolean {
+  return value.trim().toLowerCase() === IN_CLUSTER_NAME || isControlPlaneServer(value);
+}
+
+/** Why a Tenant cluster server is unacceptable, or undefined when it is a plain https URL. */
+export function explainBadServer(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'https:') return 'is not an https URL';
+  if (url.username !== '' || url.password !== '') return 'carries user info';
+  if (url.search !== '' || raw.includes('?')) return 'carries a query';
+  if (url.hash !== '' || raw.includes('#')) return 'carries a fragment';
+  if (isControlPlaneServer(raw)) return 'is the control plane';
+  return undefined;
+}

@@ -1,0 +1,101 @@
+import { TenantGuardError } from './errors.js';
+
+/**
+ * Settings of SPEC section 3. Every one has a flag and an environment variable
+ * (see `settingFlags`); defaults are those of the spec.
+ */
+export interface Settings {
+  /** Label that names an object's tenant. Default `tenantguard.dev/tenant`. */
+  tenantLabel: string;
+  /** Label on a cluster Secret that carries its cluster name. Default `tenantguard.dev/cluster`. */
+  clusterLabel: string;
+  /** Namespace Argo CD runs in. Default `argocd`. */
+  argocdNamespace: string;
+  /** Groups whose members bypass tenant rules (still audited). Default `platform-admins`. */
+  platformAdminGroups: string[];
+  /** Service account user names that act for tenants (ApplicationSet controller, argocd-server). */
+  trustedServiceAccounts: string[];
+  /** Path of the exec plugin inside the Argo CD application controller. */
+  pluginCommand: string;
+  /** Broker URL the exec plugin calls, as written into cluster Secrets. */
+  brokerUrl: string;
+  /** Path of the caller's projected token inside the application controller. */
+  callerTokenPath: string;
+  /** Path of the broker's CA bundle inside the application controller. */
+  brokerCaPath: string;
+  /** Users allowed to obtain tokens from the broker, for every target. */
+  brokerAllowedCallers: string[];
+  /** Issuer URL of the broker, byte for byte as published in discovery. */
+  issuerUrl: string;
+  /** Whether `clusterDecisionResource` generators are allowed. Default false. */
+  allowClusterDecisionResource: boolean;
+}
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  tenantLabel: 'tenantguard.dev/tenant',
+  clusterLabel: 'tenantguard.dev/cluster',
+  argocdNamespace: 'argocd',
+  platformAdminGroups: ['platform-admins'],
+  trustedServiceAccounts: [
+    'system:serviceaccount:argocd:argocd-applicationset-controller',
+    'system:serviceaccount:argocd:argocd-server',
+  ],
+  pluginCommand: '/custom-tools/tenant-guard-credential',
+  brokerUrl: 'https://tenant-guard-broker.tenant-guard.svc',
+  callerTokenPath: '/var/run/secrets/tenantguard/token',
+  brokerCaPath: '/var/run/secrets/tenantguard/ca.crt',
+  brokerAllowedCallers: ['system:serviceaccount:argocd:argocd-application-controller'],
+  issuerUrl: 'https://127.0.0.1:8443',
+  allowClusterDecisionResource: false,
+});
+
+type SettingKind = 'string' | 'list' | 'boolean';
+
+/** Flag name, environment variable and kind of every setting. */
+export const settingFlags: Readonly<Record<keyof Settings, { flag: string; env: string; kind: SettingKind; description: string }>> = {
+  tenantLabel: { flag: 'tenant-label', env: 'TG_TENANT_LABEL', kind: 'string', description: 'label key naming an object\'s tenant' },
+  clusterLabel: { flag: 'cluster-label', env: 'TG_CLUSTER_LABEL', kind: 'string', description: 'label key carrying a cluster Secret\'s cluster name' },
+  argocdNamespace: { flag: 'argocd-namespace', env: 'TG_ARGOCD_NAMESPACE', kind: 'string', description: 'namespace Argo CD runs in' },
+  platformAdminGroups: { flag: 'platform-admin-groups', env: 'TG_PLATFORM_ADMIN_GROUPS', kind: 'list', description: 'comma-separated groups that bypass tenant rules' },
+  trustedServiceAccounts: { flag: 'trusted-service-accounts', env: 'TG_TRUSTED_SERVICE_ACCOUNTS', kind: 'list', description: 'comma-separated service account users that act for tenants' },
+  pluginCommand: { flag: 'plugin-command', env: 'TG_PLUGIN_COMMAND', kind: 'string', description: 'exec plugin path inside the Argo CD application controller' },
+  brokerUrl: { flag: 'broker-url', env: 'TG_BROKER_URL', kind: 'string', description: 'broker URL written into cluster Secrets' },
+  callerTokenPath: { flag: 'caller-token-path', env: 'TG_CALLER_TOKEN_PATH', kind: 'string', description: 'projected caller token path inside the controller' },
+  brokerCaPath: { flag: 'broker-ca-path', env: 'TG_BROKER_CA_PATH', kind: 'string', description: 'broker CA path inside the controller' },
+  brokerAllowedCallers: { flag: 'broker-allowed-callers', env: 'TG_BROKER_ALLOWED_CALLERS', kind: 'list', description: 'comma-separated users allowed to obtain tokens' },
+  issuerUrl: { flag: 'issuer', env: 'TG_ISSUER', kind: 'string', description: 'issuer URL of the broker' },
+  allowClusterDecisionResource: { flag: 'allow-cluster-decision-resource', env: 'TG_ALLOW_CLUSTER_DECISION_RESOURCE', kind: 'boolean', description: 'allow clusterDecisionResource generators' },
+};
+
+/** Splits a comma-separated list, dropping empty entries and surrounding spaces. */
+export function parseList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function parseBoolean(name: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no' || v === '') return false;
+  throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting ${name}: "${value}" is not a boolean; use true or false`);
+}
+
+/**
+ * Builds Settings from raw values (flags win over the environment, which wins over defaults).
+ * @throws TenantGuardError ERR_SETTINGS_INVALID naming the setting.
+ */
+export function resolveSettings(flags: Partial<Record<keyof Settings, string | boolean | undefined>>, env: NodeJS.ProcessEnv = {}): Settings {
+  const out: Settings = structuredClone({ ...DEFAULT_SETTINGS }) as Settings;
+  for (const key of Object.keys(settingFlags) as (keyof Settings)[]) {
+    const spec = settingFlags[key];
+    const raw = flags[key] ?? env[spec.env];
+    if (raw === undefined) continue;
+    const target = out as unknown as Record<string, unknown>;
+    if (spec.kind === 'boolean') target[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
+    else if (spec.kind === 'list') target[key] = typeof raw === 'string' ? parseList(raw) : [];
+    else if (typeof raw === 'string') {
+      if (raw.trim() === '') throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${spec.flag} must not be empty`);
+      target[key] = raw;
+    }
+  }
+  return out;
+}

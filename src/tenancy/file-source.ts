@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import { TenantGuardError } from '../errors.js';
+import { buildStrictRegistry, type TenantRegistry } from './registry.js';
+import { parseTenant, type Tenant } from './tenant.js';
+
+/**
+ * Parses a multi-document YAML text of Tenants. Empty documents are skipped; a YAML error
+ * or an invalid Tenant names its document number (1-based) and field.
+ * @throws TenantGuardError ERR_TENANTS_FILE (YAML) or ERR_TENANT_INVALID / ERR_TENANT_CONFLICT.
+ */
+export function parseTenantsYaml(text: string, sourceName: string, argocdNamespace: string): TenantRegistry {
+  const docs = parseAllDocuments(text);
+  const tenants: Tenant[] = [];
+  const problems: string[] = [];
+  docs.forEach((doc, index) => {
+    const label = `${sourceName} document ${index + 1}`;
+    if (doc.errors.length > 0) {
+      problems.push(`${label}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`);
+      return;
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return;
+    try {
+      tenants.push(parseTenant(value, { source: label, argocdNamespace }));
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+    }
+  });
+  if (problems.length > 0) throw new TenantGuardError('ERR_TENANT_INVALID', problems.join('\n'));
+  return buildStrictRegistry(tenants, sourceName);
+}
+
+/** Reads and parses a tenants file. @throws TenantGuardError ERR_TENANTS_FILE when unreadable. */
+export function loadTenantsFile(path: string, argocdNamespace: string): TenantRegistry {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TenantGuardError('ERR_TENANTS_FILE', `cannot read tenants file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+  }
+  return parseTenantsYaml(text, path, argocdNamespace);
+}

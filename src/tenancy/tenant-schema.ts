@@ -1,0 +1,99 @@
+/**
+ * The openAPIV3Schema of the Tenant CRD (`tenants.tenantguard.dev/v1alpha1`): the single
+ * source of the shape of one Tenant. The file-backed registry validates each document
+ * against it (ajv), and the CRD manifest under webhook-config/ is generated from it
+ * (`npm run gen:crd`; a test fails when the two drift). What spans Tenants (a cluster or
+ * namespace claimed twice) is the registry's to check.
+ */
+export const TENANT_GROUP = 'tenantguard.dev';
+export const TENANT_VERSION = 'v1alpha1';
+export const TENANT_API_VERSION = `${TENANT_GROUP}/${TENANT_VERSION}`;
+export const TENANT_KIND = 'Tenant';
+export const TENANT_PLURAL = 'tenants';
+
+const dnsLabel = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const dnsSubdomain = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+const stringList = (pattern?: string, maxLength = 253) => ({
+  type: 'array',
+  items: pattern === undefined ? { type: 'string', minLength: 1, maxLength } : { type: 'string', minLength: 1, maxLength, pattern },
+  'x-kubernetes-list-type': 'set',
+});
+
+export const tenantClusterSchema = {
+  type: 'object',
+  required: ['name', 'server'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 253, pattern: dnsSubdomain, description: 'Argo CD cluster name, and the broker target name.' },
+    server: { type: 'string', minLength: 9, maxLength: 2048, pattern: '^https://[^\\s?#@]+$', description: 'https URL of the cluster\'s kube-oidc-proxy or API server; no user info, query or fragment.' },
+    caData: { type: 'string', maxLength: 65536, pattern: '^[A-Za-z0-9+/=\\s]*$', description: 'Base64 PEM CA bundle for server.' },
+    audience: { type: 'string', minLength: 1, maxLength: 253, description: 'Token aud. Default: name.' },
+    subject: { type: 'string', minLength: 1, maxLength: 253, description: 'Token sub the remote side binds RBAC to. Default: tenantguard:<name>.' },
+    groups: { ...stringList(), description: 'Extra groups claim values.' },
+    tokenTTLSeconds: { type: 'integer', minimum: 30, maximum: 900, default: 60, description: 'Token lifetime in seconds, 30..900.' },
+  },
+} as const;
+
+export const tenantSpecSchema = {
+  type: 'object',
+  required: ['owners', 'namespaces', 'projects', 'clusters'],
+  additionalProperties: false,
+  properties: {
+    owners: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        groups: { ...stringList(), description: 'Groups whose members own this tenant\'s objects.' },
+        users: { ...stringList(), description: 'Users who own this tenant\'s objects.' },
+      },
+    },
+    namespaces: { ...stringList(dnsLabel, 63), description: 'Control-plane namespaces whose Argo CD objects belong to this tenant.' },
+    projects: { ...stringList(), minItems: 1, description: 'Argo CD AppProjects this tenant may use; the first is the default.' },
+    enforcement: { type: 'string', enum: ['enforce', 'warn', 'audit'], default: 'enforce', description: 'enforce, warn or audit, like Pod Security Admission.' },
+    clusters: {
+      type: 'array',
+      items: tenantClusterSchema,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+    },
+  },
+} as const;
+
+export const tenantStatusSchema = {
+  type: 'object',
+  properties: {
+    accepted: { type: 'boolean' },
+    reason: { type: 'string' },
+    message: { type: 'string' },
+    observedGeneration: { type: 'integer' },
+    conditions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['type', 'status'],
+        properties: {
+          type: { type: 'string' },
+          status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+          reason: { type: 'string' },
+          message: { type: 'string' },
+          lastTransitionTime: { type: 'string', format: 'date-time' },
+          observedGeneration: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
+
+/** The CRD's openAPIV3Schema. */
+export const tenantSchema = {
+  type: 'object',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: tenantSpecSchema,
+    status: tenantStatusSchema,
+  },
+} as const;
