@@ -1,0 +1,94 @@
+/**
+ * The Application rules (SPEC section 5): TG-APP-01 (project) and TG-APP-02 (destination).
+ * These are the authoritative check: every Application an ApplicationSet renders passes
+ * here too. Pure.
+ */
+import type { Tenant } from '../tenancy/tenant.js';
+import { explainForeignTarget, explainPlatformTarget, type DestinationField } from './destination.js';
+import { getLabels, getPath, getRecord, isRecord, show } from './object-paths.js';
+import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
+import { violation } from './types.js';
+
+const DESTINATION = 'spec.destination';
+
+/** TG-APP-01: a tenant's Application uses one of the tenant's projects. */
+function checkProject(object: KubeObject, tenant: Tenant | undefined): Violation[] {
+  // A platform object names no tenant-listed project, or it would have resolved to that tenant.
+  if (tenant === undefined) return [];
+  const project = getPath(object, ['spec', 'project']);
+  if (typeof project === 'string' && tenant.projects.includes(project)) return [];
+  const found = project === undefined || project === '' ? 'is empty' : `${show(project)} is not a project of tenant "${tenant.name}"`;
+  return [violation('TG-APP-01', 'spec.project', `${found}; use one of: ${tenant.projects.join(', ')}`)];
+}
+
+/** A destination field as set: undefined when absent or empty (Argo CD's omitempty). */
+function readField(destination: Record<string, unknown>, field: DestinationField): { value: string | undefined; bad: unknown } {
+  const raw = destination[field];
+  if (raw === undefined || raw === null || raw === '') return { value: undefined, bad: undefined };
+  if (typeof raw === 'string') return { value: raw, bad: undefined };
+  return { value: undefined, bad: raw };
+}
+
+/** TG-APP-02: exactly one of server and name, a cluster of the tenant, never the control plane. */
+function checkDestination(object: KubeObject, tenant: Tenant | undefined, context: PolicyContext): Violation[] {
+  const raw = getPath(object, ['spec', 'destination']);
+  if (raw !== undefined && !isRecord(raw)) return [violation('TG-REQ-01', DESTINATION, `is ${show(raw)}, not an object with server or name`)];
+  const destination = raw ?? {};
+  const out: Violation[] = [];
+  const fields: Array<[DestinationField, string]> = [];
+  for (const field of ['server', 'name'] as const) {
+    const { value, bad } = readField(destination, field);
+    if (bad !== undefined) out.push(violation('TG-REQ-01', `${DESTINATION}.${field}`, `is ${show(bad)}, not a string`));
+    if (value !== undefined) fields.push([field, value]);
+  }
+  if (out.length > 0) return out;
+  if (fields.length === 0) {
+    return [violation('TG-APP-02', DESTINATION, 'sets neither server nor name; set exactly one of them to a cluster of the tenant')];
+  }
+  if (fields.length === 2) {
+    out.push(violation('TG-APP-02', DESTINATION, `sets both server ${show(destination.server)} and name ${show(destination.name)}; set exactly one of them`));
+  }
+  for (const [field, value] of fields) {
+    const why = tenant === undefined ? explainPlatformTarget(field, value, context.registry) : explainForeignTarget(tenant, field, value);
+    if (why !== undefined) out.push(violation('TG-APP-02', `${DESTINATION}.${field}`, `${show(value)} ${why}`));
+  }
+  return out;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Rules for `argoproj.io/v1alpha1` Application. The tenant named by an Application is the
+ * tenant listing its literal `spec.project`. On DELETE only the ownership rules (evaluate's)
+ * apply: removing an Application never widens what a tenant can reach.
+ */
+export const applicationRules: KindRules = {
+  kind: 'Application',
+
+  namedTenant(object, context) {
+    const project = getPath(object, ['spec', 'project']);
+    return typeof project === 'string' && project !== '' ? context.registry.tenantByProject(project) : undefined;
+  },
+
+  hasMaterialChange(oldObject, newObject, context) {
+    const label = context.settings.tenantLabel;
+    return !sameJson(getPath(oldObject, ['spec']), getPath(newObject, ['spec'])) || getLabels(oldObject)[label] !== getLabels(newObject)[label];
+  },
+
+  mutate() {
+    // Nothing beyond the tenant label, which evaluate's mutate adds for every kind.
+  },
+
+  validate(scope: RuleScope): Findings {
+    const { request, tenant, context } = scope;
+    if (request.operation === 'DELETE' || request.operation === 'CONNECT') return { violations: [], warnings: [] };
+    const object = request.object;
+    if (object === undefined) return { violations: [], warnings: [] };
+    if (getRecord(object, ['spec']) === undefined) {
+      return { violations: [violation('TG-REQ-01', 'spec', `is ${show(getPath(object, ['spec']))}; an Application needs a spec with project and destination`)], warnings: [] };
+    }
+    return { violations: [...checkProject(object, tenant), ...checkDestination(object, tenant, context)], warnings: [] };
+  },
+};

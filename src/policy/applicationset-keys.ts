@@ -1,0 +1,88 @@
+/**
+ * TG-AS-08: field names checked against Argo CD's ApplicationSet schema
+ * (`generator-fields.ts`, derived from the CRD).
+ *
+ * The children of nested `matrix`/`merge` generators reach Argo CD as raw JSON that the API
+ * server neither prunes nor validates, and Go's `encoding/json` matches keys
+ * case-insensitively: `Clusters` is read as `clusters`, and a later `Selector: {}` replaces
+ * an earlier `selector`. So inside raw JSON every key must be an exact field name of that
+ * position. At typed levels the API server prunes unknown fields, so only case variants are
+ * reported there (they show the author meant a field that will not be read as written).
+ * See https://pkg.go.dev/encoding/json#Unmarshal ("preferring an exact match but also
+ * accepting a case-insensitive match").
+ */
+import { APPLICATIONSET_SPEC_FIELDS, type FieldNode, type FieldTree, type RawFieldNode } from './generator-fields.js';
+import { isRecord, joinPath } from './object-paths.js';
+import type { Violation } from './types.js';
+import { violation } from './types.js';
+
+/** Folds a key the way Go's encoding/json does before comparing names (`foldName`). */
+export function foldKey(key: string): string {
+  let out = '';
+  for (const ch of key) {
+    if (ch < '\u0080') {
+      out += ch.toUpperCase();
+      continue;
+    }
+    const lower = ch.toLowerCase();
+    const upper = lower.toUpperCase();
+    out += [...upper].length === 1 ? upper : [...lower].length === 1 ? lower : ch;
+  }
+  return out;
+}
+
+function isRawNode(node: FieldNode): node is RawFieldNode {
+  return typeof node === 'object' && '$raw' in node;
+}
+
+function listFields(tree: FieldTree, limit = 12): string {
+  const names = Object.keys(tree);
+  return names.length > limit ? `${names.slice(0, limit).join(', ')}, ...` : names.join(', ');
+}
+
+function caseTwin(tree: FieldTree, key: string): string | undefined {
+  const folded = foldKey(key);
+  return Object.keys(tree).find((name) => name !== key && foldKey(name) === folded);
+}
+
+function checkTree(value: unknown, tree: FieldTree, path: string, raw: boolean, out: Violation[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkTree(item, tree, joinPath(path, i), raw, out));
+    return;
+  }
+  if (!isRecord(value)) return;
+  for (const [key, child] of Object.entries(value)) {
+    const keyPath = joinPath(path, key);
+    const node = Object.hasOwn(tree, key) ? tree[key] : undefined;
+    if (node !== undefined) {
+      checkNode(child, node, keyPath, raw, out);
+      continue;
+    }
+    const twin = caseTwin(tree, key);
+    if (twin !== undefined) {
+      const effect = raw ? `Argo CD's JSON decoder matches keys case-insensitively and reads it as "${twin}"` : `the API server drops it, so it is not read as "${twin}"`;
+      out.push(violation('TG-AS-08', keyPath, `differs only in case from the field "${twin}"; ${effect}; spell it "${twin}"`));
+    } else if (raw) {
+      const nesting = key === 'matrix' || key === 'merge' ? ' (Argo CD nests matrix and merge two levels deep at most)' : '';
+      out.push(violation('TG-AS-08', keyPath, `is not a field of Argo CD's generator schema here${nesting}; allowed: ${listFields(tree)}`));
+    }
+  }
+}
+
+function checkNode(value: unknown, node: FieldNode, path: string, raw: boolean, out: Violation[]): void {
+  if (node === 0 || node === 1) return;
+  if (isRawNode(node)) checkTree(value, node.$raw, path, true, out);
+  else checkTree(value, node, path, raw, out);
+}
+
+/**
+ * TG-AS-08 for one ApplicationSet `spec`: every unknown or case-variant key inside the raw
+ * children of nested `matrix`/`merge`, and every case-variant key at the typed levels.
+ * Free-form maps (labels, `values`, list `elements`, plugin `parameters`...) are data and
+ * not checked key by key.
+ */
+export function checkFieldNames(spec: Record<string, unknown>): Violation[] {
+  const out: Violation[] = [];
+  checkTree(spec, APPLICATIONSET_SPEC_FIELDS, 'spec', false, out);
+  return out;
+}

@@ -1,0 +1,149 @@
+/**
+ * The ApplicationSet rules, TG-AS-01..08 (SPEC section 5). Pure: the request and the
+ * registry in, violations and warnings out. `evaluate` adds ownership, modes and the
+ * platform-admin bypass.
+ * See https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/
+ */
+import type { Tenant } from '../tenancy/tenant.js';
+import { checkFieldNames, foldKey } from './applicationset-keys.js';
+import { addTenantSelector, checkClustersSelector } from './applicationset-selector.js';
+import { checkDestination, checkParameters, type TargetScope } from './applicationset-targets.js';
+import { addTemplateDefaults, checkLabels, checkProject, templateParts } from './applicationset-templates.js';
+import { GENERATOR_KINDS, generatorKinds, isPresent, walkApplicationSet, type GeneratorVisit } from './applicationset-walk.js';
+import { getLabels, getString, isRecord, isTemplated, joinPath } from './object-paths.js';
+import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
+import { violation } from './types.js';
+
+/** Generator kinds a tenant may use (SPEC TG-AS-05); `clusterDecisionResource` only by setting. */
+const ALLOWED_KINDS: ReadonlySet<string> = new Set(['list', 'clusters', 'git', 'matrix', 'merge', 'scmProvider', 'pullRequest', 'plugin']);
+
+/**
+ * Kinds that read `tokenRef`, `caRef` or `configMapRef` in the ApplicationSet's own
+ * namespace: in the Argo CD namespace those are Argo CD's own Secrets and ConfigMaps.
+ */
+const NAMESPACE_BOUND_KINDS: ReadonlySet<string> = new Set(['scmProvider', 'pullRequest', 'plugin']);
+
+const KNOWN_ENTRY_KEYS = [...GENERATOR_KINDS, 'selector'];
+
+/** True when `key` is a case variant of a known entry key (TG-AS-08 reports it). */
+function isCaseVariant(key: string): boolean {
+  const folded = foldKey(key);
+  return KNOWN_ENTRY_KEYS.some((k) => k !== key && foldKey(k) === folded);
+}
+
+/** TG-AS-05 for one generator entry. */
+function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Violation[] {
+  const out: Violation[] = [];
+  const { tenant, request, context } = scope;
+  const allowedList = [...ALLOWED_KINDS, ...(context.settings.allowClusterDecisionResource ? ['clusterDecisionResource'] : [])].join(', ');
+  const kinds = generatorKinds(generator.entry);
+  for (const kind of kinds) {
+    const path = joinPath(generator.path, kind);
+    // Case variants, and unknown keys inside raw JSON, are TG-AS-08's to report.
+    if (isCaseVariant(kind) || (generator.raw && !GENERATOR_KINDS.has(kind))) continue;
+    if (kind === 'clusterDecisionResource') {
+      if (!context.settings.allowClusterDecisionResource) out.push(violation('TG-AS-05', path, 'is not allowed: clusterDecisionResource generators are disabled by the allow-cluster-decision-resource setting'));
+    } else if (!GENERATOR_KINDS.has(kind)) {
+      out.push(violation('TG-AS-05', path, `is not a known generator; use one of: ${allowedList} (a new Argo CD generator must be reviewed first)`));
+    } else if (NAMESPACE_BOUND_KINDS.has(kind) && !(tenant?.namespaces.includes(request.namespace) ?? false)) {
+      const where = tenant === undefined || tenant.namespaces.length === 0 ? 'a namespace of a tenant' : `one of the namespaces of tenant "${tenant.name}": ${tenant.namespaces.join(', ')}`;
+      out.push(violation('TG-AS-05', path, `is not allowed in namespace "${request.namespace}": its tokenRef, caRef and configMapRef are read there; create this ApplicationSet in ${where}`));
+    }
+  }
+  if (kinds.length === 0) out.push(violation('TG-AS-05', generator.path, `holds no generator; use one of: ${allowedList}`));
+  return out;
+}
+
+/** TG-AS-06: `spec.templatePatch` is rendered after admission, so nothing bounds it. */
+function checkTemplatePatch(spec: Record<string, unknown>): Violation[] {
+  const patch = spec.templatePatch;
+  if (!isPresent(patch) || (typeof patch === 'string' && patch.trim() === '')) return [];
+  return [violation('TG-AS-06', 'spec.templatePatch', 'is set; templatePatch is rendered after admission, so only platform admins may use it: use spec.template')];
+}
+
+function validateObject(object: KubeObject, scope: RuleScope): Findings {
+  const { tenant, context } = scope;
+  const label = context.settings.tenantLabel;
+  const walk = walkApplicationSet(object);
+  const violations: Violation[] = [...walk.problems];
+  const warnings: string[] = [];
+  if (walk.spec === undefined) return { violations, warnings };
+  const targets: TargetScope = { tenant, registry: context.registry };
+  if (tenant !== undefined && !isPresent(walk.spec.template)) {
+    violations.push(violation('TG-AS-01', 'spec.template.spec.project', `is missing; set it to one of the projects of tenant "${tenant.name}": ${tenant.projects.join(', ')}`));
+    violations.push(violation('TG-AS-07', `spec.template.metadata.labels${JSON.stringify([label])}`, `is missing; it must be "${tenant.name}"`));
+  }
+  for (const visit of walk.templates) {
+    const parts = templateParts(visit);
+    violations.push(...parts.problems);
+    if (tenant !== undefined) violations.push(...checkProject(visit, parts, tenant));
+    const destination = checkDestination(visit, parts, targets);
+    violations.push(...destination.violations);
+    warnings.push(...destination.warnings);
+    violations.push(...checkLabels(visit, parts, tenant, label));
+  }
+  for (const generator of walk.generators) {
+    const clusters = generator.entry.clusters;
+    if (tenant !== undefined && isRecord(clusters)) violations.push(...checkClustersSelector(clusters, joinPath(generator.path, 'clusters'), label, tenant.name));
+    const parameters = checkParameters(generator, targets);
+    violations.push(...parameters.violations);
+    warnings.push(...parameters.warnings);
+    violations.push(...checkGeneratorKinds(generator, scope));
+  }
+  violations.push(...checkTemplatePatch(walk.spec));
+  violations.push(...checkFieldNames(walk.spec));
+  return { violations, warnings };
+}
+
+/** The mutation: default project, tenant label on generated Applications, cluster selectors. */
+function mutateObject(object: KubeObject, tenant: Tenant, label: string): void {
+  const walk = walkApplicationSet(object);
+  if (walk.spec === undefined) return;
+  addTemplateDefaults(walk.spec, tenant, label);
+  for (const generator of walk.generators) {
+    const clusters = generator.entry.clusters;
+    if (isRecord(clusters)) addTenantSelector(clusters, label, tenant.name);
+  }
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value) ?? '';
+}
+
+/**
+ * The ApplicationSet rules:
+ * - `namedTenant`: the tenant listing the literal project of `spec.template.spec.project`.
+ * - `hasMaterialChange`: `spec` or the tenant label differ.
+ * - `mutate`: TG-AS-01 default project, TG-AS-02 tenant selector on every `clusters`
+ *   generator at any depth, TG-AS-07 tenant label on `spec.template`. Idempotent; adds only.
+ * - `validate`: every violation of TG-AS-01..08 (TG-REQ-01 for parts it cannot read) and
+ *   warnings for computed destinations and `elementsYaml`; nothing on DELETE (ownership is
+ *   `evaluate`'s). For an ApplicationSet of no tenant (scope.tenant undefined) TG-AS-01 and
+ *   -02 do not apply; TG-AS-03/-04 deny any tenant's cluster but allow the control plane;
+ *   TG-AS-05 denies `scmProvider`/`pullRequest`/`plugin` (no tenant namespace); TG-AS-07
+ *   denies the tenant label in its template. Platform admins pass through `evaluate`.
+ */
+export const applicationSetRules: KindRules = {
+  kind: 'ApplicationSet',
+
+  namedTenant(object: KubeObject, context: PolicyContext): Tenant | undefined {
+    const project = getString(object, ['spec', 'template', 'spec', 'project']);
+    if (project === undefined || project === '' || isTemplated(project)) return undefined;
+    return context.registry.tenantByProject(project);
+  },
+
+  hasMaterialChange(oldObject: KubeObject, newObject: KubeObject, context: PolicyContext): boolean {
+    const label = context.settings.tenantLabel;
+    return stableJson(oldObject.spec) !== stableJson(newObject.spec) || getLabels(oldObject)[label] !== getLabels(newObject)[label];
+  },
+
+  mutate(object: KubeObject, scope: RuleScope & { tenant: Tenant }): void {
+    mutateObject(object, scope.tenant, scope.context.settings.tenantLabel);
+  },
+
+  validate(scope: RuleScope): Findings {
+    const { request } = scope;
+    if (request.operation === 'DELETE' || request.operation === 'CONNECT' || request.object === undefined) return { violations: [], warnings: [] };
+    return validateObject(request.object, scope);
+  },
+};
