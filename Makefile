@@ -9,3 +9,6 @@ test:
 
 bench:
 	npm run bench
+
+plugin:
+	npm run build:plugin

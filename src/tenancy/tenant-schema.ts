@@ -25,7 +25,7 @@ export const tenantClusterSchema = {
   required: ['name', 'server'],
   additionalProperties: false,
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 253, pattern: dnsSubdomain, description: 'Argo CD cluster name, and the broker target name.' },
+    name: { type: 'string', minLength: 1, maxLength: 63, pattern: dnsSubdomain, description: 'Argo CD cluster name, and the broker target name; at most 63 characters, as it is also a label value.' },
     server: { type: 'string', minLength: 9, maxLength: 2048, pattern: '^https://[^\\s?#@]+$', description: 'https URL of the cluster\'s kube-oidc-proxy or API server; no user info, query or fragment.' },
     caData: { type: 'string', maxLength: 65536, pattern: '^[A-Za-z0-9+/=\\s]*$', description: 'Base64 PEM CA bundle for server.' },
     audience: { type: 'string', minLength: 1, maxLength: 253, description: 'Token aud. Default: name.' },
@@ -67,6 +67,7 @@ export const tenantStatusSchema = {
     reason: { type: 'string' },
     message: { type: 'string' },
     observedGeneration: { type: 'integer' },
+    clusterCount: { type: 'integer', description: 'How many clusters spec.clusters lists (a printer column).' },
     conditions: {
       type: 'array',
       items: {

@@ -1,0 +1,80 @@
+/**
+ * AdmissionReview responses. A policy denial is `allowed: false` with status code 403 and one
+ * line per violation; a patch is a base64 `JSONPatch`; warnings go to `response.warnings`,
+ * which kubectl prints.
+ * See https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#response
+ */
+import { formatViolation, type Violation } from '../policy/types.js';
+import type { AdmissionOutcome, PatchOperation } from './admit.js';
+import { ADMISSION_API_VERSION, ADMISSION_KIND } from './review.js';
+
+/** The `response` of an AdmissionReview. */
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; message: string };
+  patchType?: 'JSONPatch';
+  /** base64 of the JSON Patch. */
+  patch?: string;
+  warnings?: string[];
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: typeof ADMISSION_API_VERSION;
+  kind: typeof ADMISSION_KIND;
+  response: AdmissionResponse;
+}
+
+/** Shown while no Tenant registry has been loaded. */
+export const NOT_SYNCED_MESSAGE = 'tenant-guard: tenant registry not synced yet; retry in a few seconds';
+
+/** The denial message: every violation line, in order, one per line. */
+export function denialMessage(violations: readonly Violation[]): string {
+  return violations.map(formatViolation).join('\n');
+}
+
+/** base64 of the JSON text of a patch. */
+export function encodePatch(patch: readonly PatchOperation[]): string {
+  return Buffer.from(JSON.stringify(patch), 'utf8').toString('base64');
+}
+
+function review(response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
+}
+
+/** An allowed response, with a patch when it is not empty and warnings when there are any. */
+export function allowResponse(uid: string, options: { patch?: readonly PatchOperation[]; warnings?: readonly string[] } = {}): AdmissionReviewResponse {
+  const response: AdmissionResponse = { uid, allowed: true };
+  if (options.patch !== undefined && options.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = encodePatch(options.patch);
+  }
+  if (options.warnings !== undefined && options.warnings.length > 0) response.warnings = [...options.warnings];
+  return review(response);
+}
+
+/** A denial with a status code (403 for policy, 503 while not synced) and message. */
+export function denyResponse(uid: string, code: number, message: string, warnings: readonly string[] = []): AdmissionReviewResponse {
+  const response: AdmissionResponse = { uid, allowed: false, status: { code, message } };
+  if (warnings.length > 0) response.warnings = [...warnings];
+  return review(response);
+}
+
+/** The AdmissionReview that answers an outcome of `admit`. */
+export function outcomeResponse(uid: string, outcome: AdmissionOutcome): AdmissionReviewResponse {
+  switch (outcome.type) {
+    case 'unhandled':
+      return allowResponse(uid);
+    case 'not-synced':
+      return denyResponse(uid, 503, NOT_SYNCED_MESSAGE);
+    case 'malformed':
+      return denyResponse(uid, 403, denialMessage(outcome.violations));
+    case 'patched':
+      return allowResponse(uid, { patch: outcome.patch });
+    case 'decided': {
+      const { decision } = outcome;
+      if (decision.allowed) return allowResponse(uid, { warnings: decision.warnings });
+      return denyResponse(uid, 403, denialMessage(decision.violations), decision.warnings);
+    }
+  }
+}

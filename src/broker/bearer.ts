@@ -1,0 +1,34 @@
+/**
+ * Reading the caller's bearer token and, without verifying it, its expiry.
+ */
+import { decodeJwt } from 'jose';
+
+/** RFC 6750 `b64token`, and a bound on its length (ServiceAccount tokens are about 1 KB). */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MAX_TOKEN_LENGTH = 16 * 1024;
+
+/** The outcome of reading an Authorization header. */
+export type BearerResult = { ok: true; token: string } | { ok: false; reason: 'missing' | 'malformed' };
+
+/** Reads `Authorization: Bearer <token>` (scheme case-insensitive). */
+export function parseBearer(header: string | undefined): BearerResult {
+  if (header === undefined || header.trim() === '') return { ok: false, reason: 'missing' };
+  const m = /^Bearer +(\S+)\s*$/i.exec(header);
+  const token = m?.[1];
+  if (token === undefined || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) return { ok: false, reason: 'malformed' };
+  return { ok: true, token };
+}
+
+/**
+ * The `exp` of a JWT in epoch ms, read without verifying anything (the TokenReview does
+ * that): only to keep a cached review from outliving the token. Undefined when the token is
+ * not a JWT or has no numeric `exp`.
+ */
+export function peekExpiry(token: string): number | undefined {
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}

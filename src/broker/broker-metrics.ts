@@ -1,0 +1,46 @@
+/**
+ * Prometheus metrics of the broker, on an injected prom-client Registry:
+ * - `tenant_guard_broker_token_requests_total{result}`: `issued` or the refusal code;
+ * - `tenant_guard_broker_token_reviews_total{outcome}` and
+ *   `tenant_guard_broker_token_review_duration_seconds{outcome}`: TokenReviews made
+ *   (`authenticated`, `unauthenticated`, `error`; cache hits make none);
+ * - `tenant_guard_broker_signing_keys{state}`: keys of the ring by state (`next`, `active`, `retired`).
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { KeyManager } from './key-manager.js';
+
+export type ReviewMetricOutcome = 'authenticated' | 'unauthenticated' | 'error';
+
+/** What the broker reports. */
+export interface BrokerMetrics {
+  tokenRequest(result: string): void;
+  review(outcome: ReviewMetricOutcome, seconds: number): void;
+}
+
+/** Metrics that go nowhere (no registry given). */
+export const NO_BROKER_METRICS: BrokerMetrics = { tokenRequest: () => undefined, review: () => undefined };
+
+/** Registers the broker's metrics on `registry`; the key gauge reads `keys` when scraped. */
+export function createBrokerMetrics(registry: Registry, keys: () => KeyManager | undefined): BrokerMetrics {
+  const requests = new Counter({ name: 'tenant_guard_broker_token_requests_total', help: 'Token requests answered, by result (issued or the refusal code).', labelNames: ['result'], registers: [registry] });
+  const reviews = new Counter({ name: 'tenant_guard_broker_token_reviews_total', help: 'TokenReviews made, by outcome.', labelNames: ['outcome'], registers: [registry] });
+  const reviewSeconds = new Histogram({
+    name: 'tenant_guard_broker_token_review_duration_seconds', help: 'Time of a TokenReview in seconds, by outcome.', labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+  });
+  new Gauge({
+    name: 'tenant_guard_broker_signing_keys', help: 'Signing keys of the key ring, by state.', labelNames: ['state'], registers: [registry],
+    collect() {
+      const counts: Record<string, number> = { next: 0, active: 0, retired: 0 };
+      for (const v of keys()?.view() ?? []) if (v.state in counts) counts[v.state] = (counts[v.state] ?? 0) + 1;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  return {
+    tokenRequest: (result) => requests.inc({ result }),
+    review: (outcome, seconds) => {
+      reviews.inc({ outcome });
+      reviewSeconds.observe({ outcome }, seconds);
+    },
+  };
+}

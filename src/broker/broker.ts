@@ -1,0 +1,176 @@
+/**
+ * The broker's one operation, "give this caller a token for that target", as a function from
+ * an Authorization header and a target name to an outcome, with the audit record (SPEC
+ * section 8) written for every issue and refusal. The HTTP layer (router.ts) only renders
+ * outcomes.
+ */
+import type { Logger } from 'pino';
+import type { AuditSink, TokenAuditRecord } from '../audit/record.js';
+import { isTenantGuardError, type ErrorCode } from '../errors.js';
+import type { RegistryProvider } from '../tenancy/registry.js';
+import { parseBearer } from './bearer.js';
+import { NO_BROKER_METRICS, type BrokerMetrics } from './broker-metrics.js';
+import { authorizeCaller, type Caller, type CallerAuthenticator, type CallerPolicy } from './caller-auth.js';
+import { cacheControl, discoveryDocument, issuerPath } from './discovery.js';
+import type { KeyManager } from './key-manager.js';
+import type { CallerRateLimiter } from './rate-limiter.js';
+import { signToken } from './signer.js';
+
+/** HTTP status of each refusal code. */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  ERR_BROKER_BAD_REQUEST: 400,
+  ERR_BROKER_UNAUTHENTICATED: 401,
+  ERR_BROKER_FORBIDDEN: 403,
+  ERR_BROKER_UNKNOWN_TARGET: 404,
+  ERR_BROKER_RATE_LIMITED: 429,
+  ERR_BROKER_INTERNAL: 500,
+  ERR_BROKER_REVIEW_UNAVAILABLE: 503,
+  ERR_BROKER_NO_API: 503,
+  ERR_BROKER_NO_SIGNING_KEY: 503,
+  ERR_REGISTRY_NOT_SYNCED: 503,
+};
+
+/** What the broker answers: a token, or a refusal with its HTTP status and one-line reason. */
+export type TokenOutcome =
+  | { ok: true; token: string; jti: string; kid: string; /** epoch ms */ expiresAt: number }
+  | { ok: false; status: number; code: ErrorCode; message: string; retryAfterSeconds?: number };
+
+/** What `Broker` is built from (see `createBroker` for the wiring). */
+export interface BrokerParts {
+  /** Byte for byte the issuer of discovery and of every token. */
+  issuer: string;
+  registry: RegistryProvider;
+  policy: CallerPolicy;
+  /** Undefined when no Kubernetes API is configured: token requests get 503. */
+  authenticator: CallerAuthenticator | undefined;
+  keys: KeyManager;
+  limiter: CallerRateLimiter;
+  /** For our own failures. */
+  logger: Logger;
+  /** Where the token audit records (SPEC section 8) go. */
+  audit: AuditSink;
+  metrics?: BrokerMetrics;
+  jwksMaxAgeSeconds: number;
+  now?: () => number;
+  /** Extra cleanup on `close()`. */
+  onClose?: () => void;
+}
+
+/** See the file comment. */
+export class Broker {
+  readonly issuer: string;
+  /** Path the discovery document and JWKS are served under ('' or e.g. '/broker'). */
+  readonly issuerPath: string;
+  private readonly now: () => number;
+  private readonly metrics: BrokerMetrics;
+
+  constructor(private readonly parts: BrokerParts) {
+    this.issuer = parts.issuer;
+    this.issuerPath = issuerPath(parts.issuer);
+    this.now = parts.now ?? Date.now;
+    this.metrics = parts.metrics ?? NO_BROKER_METRICS;
+  }
+
+  /** Whether token requests can be served at all (an API for TokenReviews is configured). */
+  get hasKubernetesApi(): boolean {
+    return this.parts.authenticator !== undefined;
+  }
+
+  /** The discovery document and its Cache-Control. */
+  discovery(): { body: Record<string, unknown>; cacheControl: string } {
+    return { body: discoveryDocument(this.issuer, this.parts.keys.algorithms()), cacheControl: cacheControl(this.parts.jwksMaxAgeSeconds) };
+  }
+
+  /** The JWKS and its Cache-Control. */
+  jwks(): { body: { keys: unknown[] }; cacheControl: string } {
+    return { body: this.parts.keys.jwks(this.now()), cacheControl: cacheControl(this.parts.jwksMaxAgeSeconds) };
+  }
+
+  /** The key ring (for tests and diagnostics). */
+  get keyManager(): KeyManager {
+    return this.parts.keys;
+  }
+
+  /** Stops the key ring's timers. */
+  close(): void {
+    this.parts.keys.close();
+    this.parts.onClose?.();
+  }
+
+  /**
+   * Issues a token for `target` to the caller whose token is in `authorization`, or says why
+   * not. Never throws; never puts a token in a message or a log line.
+   */
+  async issue(authorization: string | undefined, target: string | undefined): Promise<TokenOutcome> {
+    const who: { caller: string | null; pod: string | null; tenant?: string } = { caller: null, pod: null };
+    const refuse = (code: ErrorCode, message: string, extra: { retryAfterSeconds?: number } = {}): TokenOutcome => {
+      const status = STATUS[code] ?? 500;
+      this.record({ event: 'refused', target: target ?? '', ...who, code, reason: message });
+      this.metrics.tokenRequest(code);
+      return { ok: false, status, code, message, ...extra };
+    };
+    try {
+      const authenticator = this.parts.authenticator;
+      if (authenticator === undefined) return refuse('ERR_BROKER_NO_API', 'caller authentication needs a Kubernetes API (TokenReview); run in a cluster or give --kubeconfig');
+      const bearer = parseBearer(authorization);
+      if (!bearer.ok) return refuse('ERR_BROKER_UNAUTHENTICATED', bearer.reason === 'missing' ? 'no bearer token; send Authorization: Bearer <caller token>' : 'malformed Authorization header; send Authorization: Bearer <caller token>');
+      if (target === undefined || target === '' || target.length > 253) return refuse('ERR_BROKER_BAD_REQUEST', 'no target named; give the target cluster name');
+
+      let caller: Caller;
+      try {
+        caller = await authenticator.authenticate(bearer.token);
+      } catch (err) {
+        if (isTenantGuardError(err, 'ERR_BROKER_UNAUTHENTICATED') || isTenantGuardError(err, 'ERR_BROKER_REVIEW_UNAVAILABLE')) return refuse(err.code, err.message);
+        throw err;
+      }
+      who.caller = caller.username;
+      who.pod = podOf(caller);
+
+      const decision = authorizeCaller(caller, target, this.parts.policy);
+      if (!decision.allowed) return refuse(decision.code, decision.message);
+      const rate = this.parts.limiter.take(caller.username, this.now());
+      if (!rate.allowed) return refuse('ERR_BROKER_RATE_LIMITED', `too many token requests from "${caller.username}"; retry in ${rate.retryAfterSeconds}s`, { retryAfterSeconds: rate.retryAfterSeconds });
+
+      const registry = this.parts.registry.current();
+      if (registry === undefined) return refuse('ERR_REGISTRY_NOT_SYNCED', 'the tenant registry is not loaded yet; retry shortly');
+      const owned = registry.clusterByName(target);
+      if (owned === undefined) return refuse('ERR_BROKER_UNKNOWN_TARGET', `unknown target "${target}"; it is no cluster of any tenant`);
+      who.tenant = owned.tenant.name;
+
+      const now = this.now();
+      const signing = this.parts.keys.signingKey(now);
+      if (signing.key === undefined) return refuse('ERR_BROKER_NO_SIGNING_KEY', `no signing key: ${signing.reason}; retry shortly`);
+      const { cluster } = owned;
+      const signed = await signToken(signing.key, {
+        issuer: this.issuer,
+        subject: cluster.subject,
+        audience: cluster.audience,
+        groups: cluster.groups,
+        ttlSeconds: cluster.tokenTTLSeconds,
+        caller: caller.username,
+      }, now);
+      this.record({ event: 'issued', target, ...who, jti: signed.jti, exp: signed.exp });
+      this.metrics.tokenRequest('issued');
+      this.parts.logger.debug({ target, jti: signed.jti, kid: signed.kid, audience: cluster.audience, subject: cluster.subject }, 'token signed');
+      return { ok: true, token: signed.token, jti: signed.jti, kid: signed.kid, expiresAt: signed.exp * 1000 };
+    } catch (err) {
+      this.parts.logger.error({ err: { code: isTenantGuardError(err) ? err.code : 'ERR_BROKER_INTERNAL', message: err instanceof Error ? err.message : String(err) } }, 'token request failed');
+      return refuse('ERR_BROKER_INTERNAL', 'internal error; see the broker log');
+    }
+  }
+
+  private record(record: TokenAuditRecord): void {
+    try {
+      this.parts.audit.write(record);
+    } catch (err) {
+      this.parts.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'audit record not written');
+    }
+  }
+}
+
+/** `namespace/pod` of a pod-bound ServiceAccount caller (`system:serviceaccount:NS:NAME`), or the pod name alone. */
+function podOf(caller: Caller): string | null {
+  if (caller.pod === undefined) return null;
+  const ns = /^system:serviceaccount:([^:]+):/.exec(caller.username)?.[1];
+  return ns === undefined ? caller.pod.name : `${ns}/${caller.pod.name}`;
+}

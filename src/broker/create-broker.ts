@@ -1,0 +1,141 @@
+/**
+ * Wires a Broker from its options: the Kubernetes API (kubeconfig or in-cluster), caller
+ * authentication, rate limiter, key store and key ring. `serve` does:
+ *
+ * ```ts
+ * const config = parseBrokerOptions(flags, process.env);
+ * const broker = await createBroker({ config, issuer: settings.issuerUrl,
+ *   allowedCallers: settings.brokerAllowedCallers, registry, logger });
+ * app.use(createBrokerRouter(broker));
+ * // on shutdown: broker.close();
+ * ```
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { pinoAuditSink } from '../audit/logger.js';
+import type { AuditSink } from '../audit/record.js';
+import { TenantGuardError } from '../errors.js';
+import type { RegistryProvider } from '../tenancy/registry.js';
+import { Broker } from './broker.js';
+import { createBrokerMetrics, NO_BROKER_METRICS } from './broker-metrics.js';
+import { CallerAuthenticator } from './caller-auth.js';
+import { checkIssuer } from './discovery.js';
+import { KeyManager } from './key-manager.js';
+import type { RingTiming } from './key-ring.js';
+import { DirectoryKeyStore } from './key-store-directory.js';
+import { SecretKeyStore } from './key-store-secret.js';
+import { MemoryKeyStore, type KeyStore } from './key-store.js';
+import { validateBrokerConfig, type BrokerConfig } from './options.js';
+import { CallerRateLimiter } from './rate-limiter.js';
+import { createKubeTokenReviewer, type TokenReviewer } from './token-review.js';
+
+/** The longest token TTL a Tenant may set (SPEC section 2), in seconds. */
+export const MAX_TOKEN_TTL_SECONDS = 900;
+
+/** Options of `createBroker`. */
+export interface CreateBrokerOptions {
+  config: BrokerConfig;
+  /** Settings `issuerUrl`. */
+  issuer: string;
+  /** Settings `brokerAllowedCallers`. */
+  allowedCallers: readonly string[];
+  registry: RegistryProvider;
+  logger: Logger;
+  /** Where token audit records go. Default: info lines with `"audit": true` through `logger`. */
+  audit?: AuditSink;
+  /** prom-client registry for the broker's metrics (see broker-metrics.ts); none when absent. */
+  metricsRegistry?: Registry;
+  /**
+   * The Kubernetes API. Undefined: `config.kubeconfig`, else in-cluster when
+   * KUBERNETES_SERVICE_HOST is set, else none. Null: none (token requests get 503).
+   */
+  kubeConfig?: KubeConfig | null;
+  /** Replaces the TokenReview call (benchmarks, tests). */
+  reviewer?: TokenReviewer;
+  /** Replaces the key store of `config.keyStore` (tests sharing one ring). */
+  keyStore?: KeyStore;
+  /** The clock, epoch ms. Default Date.now. */
+  now?: () => number;
+  /**
+   * How long the first key of an empty ring waits before it signs, in ms. Default: the
+   * publish-ahead time for a Secret (shared by replicas), 0 for a directory or memory.
+   */
+  firstKeyDelayMs?: number;
+  /** Default MAX_TOKEN_TTL_SECONDS. */
+  maxTokenTtlSeconds?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+function resolveKubeConfig(o: CreateBrokerOptions): KubeConfig | undefined {
+  if (o.kubeConfig !== undefined) return o.kubeConfig ?? undefined;
+  const kc = new KubeConfig();
+  if (o.config.kubeconfig !== undefined) {
+    try {
+      kc.loadFromFile(o.config.kubeconfig);
+    } catch (cause) {
+      throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --kubeconfig: cannot load ${o.config.kubeconfig}`, { cause });
+    }
+    return kc;
+  }
+  if ((o.env ?? process.env).KUBERNETES_SERVICE_HOST !== undefined) {
+    kc.loadFromCluster();
+    return kc;
+  }
+  return undefined;
+}
+
+function resolveKeyStore(o: CreateBrokerOptions, kc: KubeConfig | undefined): KeyStore {
+  if (o.keyStore !== undefined) return o.keyStore;
+  const ks = o.config.keyStore;
+  if (ks.kind === 'directory') return new DirectoryKeyStore(ks.dir);
+  if (ks.kind === 'secret') {
+    if (kc === undefined) throw new TenantGuardError('ERR_SETTINGS_INVALID', 'setting --key-secret needs a Kubernetes API; run in a cluster or give --kubeconfig');
+    return new SecretKeyStore(kc, { namespace: ks.namespace, name: ks.name });
+  }
+  return new MemoryKeyStore();
+}
+
+/**
+ * Builds a Broker and reads (or creates) its key ring once before returning; after that the
+ * ring is re-read every reload interval until `broker.close()`.
+ * @throws TenantGuardError ERR_SETTINGS_INVALID for inconsistent options.
+ */
+export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
+  const { config, logger } = o;
+  validateBrokerConfig(config);
+  checkIssuer(o.issuer);
+  const kc = resolveKubeConfig(o);
+  const store = resolveKeyStore(o, kc);
+  const reviewer = o.reviewer ?? (kc !== undefined ? createKubeTokenReviewer(kc) : undefined);
+  const now = o.now ?? Date.now;
+  const timing: RingTiming = {
+    rotationPeriodMs: config.rotationPeriodMs,
+    publishAheadMs: config.publishAheadMs,
+    retireMarginMs: config.retireMarginMs,
+    maxTokenTtlMs: (o.maxTokenTtlSeconds ?? MAX_TOKEN_TTL_SECONDS) * 1000,
+    // A ring shared by replicas: the very first key, too, waits until every replica has read it.
+    firstKeyDelayMs: o.firstKeyDelayMs ?? (store instanceof SecretKeyStore ? config.publishAheadMs : 0),
+  };
+  const keys = new KeyManager({ store, alg: config.signingAlg, timing, reloadIntervalMs: config.reloadIntervalMs, logger, now });
+  const metrics = o.metricsRegistry === undefined ? NO_BROKER_METRICS : createBrokerMetrics(o.metricsRegistry, () => keys);
+  const authenticator = reviewer === undefined
+    ? undefined
+    : new CallerAuthenticator({ reviewer, audience: config.callerAudience, timeoutMs: config.reviewTimeoutMs, cacheTtlMs: config.reviewCacheTtlMs, cacheSize: config.reviewCacheSize, now, onReview: metrics.review });
+  if (authenticator === undefined) logger.warn('no Kubernetes API configured: token requests will be refused (503); discovery and JWKS are served');
+  if (store instanceof MemoryKeyStore) logger.warn('no key store configured (--key-dir or --key-secret): signing keys live in memory and change on restart');
+  await keys.start();
+  return new Broker({
+    issuer: o.issuer,
+    registry: o.registry,
+    policy: { allowedCallers: o.allowedCallers, allowUnbound: config.allowUnboundCallers },
+    authenticator,
+    keys,
+    limiter: new CallerRateLimiter(config.callerRatePerSecond, config.callerBurst),
+    logger,
+    audit: o.audit ?? pinoAuditSink(logger),
+    metrics,
+    jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    now,
+  });
+}

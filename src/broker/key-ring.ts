@@ -1,0 +1,133 @@
+/**
+ * The key ring, as pure data and pure decisions. A ring is a set of immutable key records;
+ * whether a key is next, active or retired follows from the clock alone, so replicas that
+ * hold the same records agree without talking to each other:
+ *
+ * - a key is published (in the JWKS) from the moment it is stored;
+ * - it signs from `notBefore` (its creation plus the publish-ahead time) until a newer key
+ *   reaches its own `notBefore`: the newest key whose `notBefore` has passed is active;
+ * - a superseded (retired) key stays published until every token it may have signed has
+ *   expired plus the retire margin, then it is dropped.
+ */
+import type { JWK } from 'jose';
+import type { SigningAlg } from './options.js';
+
+/** One key as stored. Never changes once stored. */
+export interface KeyRecord {
+  /** RFC 7638 thumbprint of the public key. */
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  /** Epoch ms the key was made and first stored. */
+  readonly createdAt: number;
+  /** Epoch ms from which it may sign. */
+  readonly notBefore: number;
+  /** The private JWK (which includes the public parameters). Never logged. */
+  readonly privateJwk: JWK;
+  readonly publicJwk: JWK;
+}
+
+/** The timing rules of a ring, in ms. */
+export interface RingTiming {
+  rotationPeriodMs: number;
+  publishAheadMs: number;
+  retireMarginMs: number;
+  /** The longest token TTL any target may have (SPEC: 900 s). */
+  maxTokenTtlMs: number;
+  /** How long the very first key of an empty ring waits before it signs. */
+  firstKeyDelayMs: number;
+}
+
+export type KeyState = 'next' | 'active' | 'retired' | 'expired';
+
+/** A key with its state at some moment. */
+export interface KeyView {
+  readonly record: KeyRecord;
+  readonly state: KeyState;
+  /** For a retired key: when it stopped signing. */
+  readonly retiredAt?: number;
+  /** For a retired key: when it leaves the JWKS. */
+  readonly removeAt?: number;
+}
+
+function byActivation(a: KeyRecord, b: KeyRecord): number {
+  return a.notBefore - b.notBefore || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0);
+}
+
+/** Every key with its state at `now`, oldest activation first. */
+export function viewRing(keys: readonly KeyRecord[], now: number, timing: Pick<RingTiming, 'maxTokenTtlMs' | 'retireMarginMs'>): KeyView[] {
+  const sorted = [...keys].sort(byActivation);
+  const started = sorted.filter((k) => k.notBefore <= now);
+  const active = started.at(-1);
+  return sorted.map((record, i) => {
+    if (record.notBefore > now) return { record, state: 'next' };
+    if (record === active) return { record, state: 'active' };
+    const successor = sorted[i + 1];
+    const retiredAt = successor?.notBefore ?? now;
+    const removeAt = retiredAt + timing.maxTokenTtlMs + timing.retireMarginMs;
+    return { record, state: removeAt <= now ? 'expired' : 'retired', retiredAt, removeAt };
+  });
+}
+
+/** The key that signs at `now`, if any. */
+export function activeKey(keys: readonly KeyRecord[], now: number): KeyRecord | undefined {
+  let best: KeyRecord | undefined;
+  for (const k of keys) if (k.notBefore <= now && (best === undefined || byActivation(best, k) < 0)) best = k;
+  return best;
+}
+
+/** The keys to publish at `now`: next, active and retired ones (not those past their removal). */
+export function publishedKeys(keys: readonly KeyRecord[], now: number, timing: Pick<RingTiming, 'maxTokenTtlMs' | 'retireMarginMs'>): KeyRecord[] {
+  return viewRing(keys, now, timing).filter((v) => v.state !== 'expired').map((v) => v.record);
+}
+
+/** What a replica should change in the ring at `now`. */
+export interface RotationPlan {
+  /** When set, make a new key that signs from this time. */
+  addNotBefore?: number;
+  /** Keys to drop from the store. */
+  remove: string[];
+}
+
+/**
+ * Decides the next change: a new key when none is waiting and the active one is due to be
+ * replaced within the publish-ahead time (or there is no key at all); the removal of
+ * retired keys whose tokens have all expired.
+ */
+export function planRotation(keys: readonly KeyRecord[], now: number, timing: RingTiming): RotationPlan {
+  const views = viewRing(keys, now, timing);
+  const remove = views.filter((v) => v.state === 'expired').map((v) => v.record.kid);
+  const hasNext = views.some((v) => v.state === 'next');
+  const active = views.find((v) => v.state === 'active')?.record;
+  if (hasNext) return { remove };
+  if (active === undefined) {
+    // An empty ring (first start): nobody can have cached a JWKS without the first key.
+    return { addNotBefore: now + (keys.length === 0 ? timing.firstKeyDelayMs : timing.publishAheadMs), remove };
+  }
+  const due = active.notBefore + timing.rotationPeriodMs;
+  if (now < due - timing.publishAheadMs) return { remove };
+  return { addNotBefore: Math.max(due, now + timing.publishAheadMs), remove };
+}
+
+/** True when the plan changes nothing. */
+export function isNoop(plan: RotationPlan): boolean {
+  return plan.addNotBefore === undefined && plan.remove.length === 0;
+}
+
+/** Applies a plan: the records without the removed ones, plus `added`. */
+export function applyPlan(keys: readonly KeyRecord[], plan: RotationPlan, added: KeyRecord | undefined): KeyRecord[] {
+  const kept = keys.filter((k) => !plan.remove.includes(k.kid));
+  return added === undefined ? kept : [...kept, added];
+}
+
+/** When the ring next needs a decision (a key due, a key to remove), for scheduling. */
+export function nextDecisionAt(keys: readonly KeyRecord[], now: number, timing: RingTiming): number | undefined {
+  const views = viewRing(keys, now, timing);
+  const times: number[] = [];
+  for (const v of views) {
+    if (v.state === 'retired' && v.removeAt !== undefined) times.push(v.removeAt);
+    if (v.state === 'next') times.push(v.record.notBefore);
+    if (v.state === 'active' && !views.some((w) => w.state === 'next')) times.push(v.record.notBefore + timing.rotationPeriodMs - timing.publishAheadMs);
+  }
+  const future = times.filter((t) => t > now);
+  return future.length === 0 ? undefined : Math.min(...future);
+}

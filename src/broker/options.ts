@@ -1,0 +1,198 @@
+/**
+ * The broker's flags (each with an environment variable) and their parsing. The issuer URL
+ * and the allowed callers are Settings of SPEC section 3 (`--issuer`, `--broker-allowed-callers`,
+ * src/settings.ts); everything else the broker needs is here.
+ */
+import { TenantGuardError } from '../errors.js';
+
+/** Signing algorithms an API server accepts (`--oidc-signing-algs`); EdDSA is not one. */
+export type SigningAlg = 'RS256' | 'ES256';
+
+/** Where the key ring lives. */
+export type KeyStoreConfig =
+  | { kind: 'directory'; dir: string }
+  | { kind: 'secret'; namespace: string; name: string }
+  | { kind: 'memory' };
+
+/** Parsed broker options. Durations in milliseconds unless the name says otherwise. */
+export interface BrokerConfig {
+  /** Kubeconfig file for TokenReviews (and the key Secret); undefined: in-cluster when there. */
+  kubeconfig: string | undefined;
+  keyStore: KeyStoreConfig;
+  /** Audience asked of the TokenReview and required in its `status.audiences`; '' asks none. Default `tenant-guard`. */
+  callerAudience: string;
+  /** Default RS256. */
+  signingAlg: SigningAlg;
+  /** How long a key signs before the next one takes over. Default 24 h. */
+  rotationPeriodMs: number;
+  /** How long a new key is published before it signs. Default 60 s. */
+  publishAheadMs: number;
+  /** How long a retired key stays published after the longest token it may have signed expired. Default 60 s. */
+  retireMarginMs: number;
+  /** How often each replica re-reads the key ring from its store. Default 10 s. */
+  reloadIntervalMs: number;
+  /** `Cache-Control: max-age` of discovery and JWKS, in seconds, at most 30. Default 15. */
+  jwksMaxAgeSeconds: number;
+  /** TokenReview timeout. Default 3 s. */
+  reviewTimeoutMs: number;
+  /** How long a positive review is reused (never past the caller token's `exp`). Default 5 s. */
+  reviewCacheTtlMs: number;
+  /** Positive reviews kept (LRU). Default 1000. */
+  reviewCacheSize: number;
+  /** Tokens per second each caller (user name) may obtain, sustained. Default 50. */
+  callerRatePerSecond: number;
+  /** Burst each caller may obtain at once. Default 100. */
+  callerBurst: number;
+  /** Accept caller tokens not bound to a pod. Default false. */
+  allowUnboundCallers: boolean;
+}
+
+type FlagKind = 'string' | 'duration' | 'integer' | 'number' | 'boolean';
+
+/** One broker flag: `--flag` / `env`, with the default as it would be written. */
+export interface BrokerFlag {
+  key: string;
+  flag: string;
+  env: string;
+  kind: FlagKind;
+  description: string;
+  default?: string;
+}
+
+/** Every broker flag, for the serve command to register (commander: `.option(`--${flag} <value>`, description)`). */
+export const brokerFlags: readonly BrokerFlag[] = [
+  { key: 'kubeconfig', flag: 'kubeconfig', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig file for TokenReviews and the key Secret (default: in-cluster)' },
+  { key: 'keyDir', flag: 'key-dir', env: 'TG_KEY_DIR', kind: 'string', description: 'directory holding the signing key ring (local runs)' },
+  { key: 'keySecret', flag: 'key-secret', env: 'TG_KEY_SECRET', kind: 'string', description: 'NAMESPACE/NAME of the Secret holding the key ring shared by all replicas' },
+  { key: 'callerAudience', flag: 'caller-audience', env: 'TG_CALLER_AUDIENCE', kind: 'string', description: 'audience of caller tokens (TokenReview spec.audiences); empty accepts default API server tokens', default: 'tenant-guard' },
+  { key: 'signingAlg', flag: 'signing-alg', env: 'TG_SIGNING_ALG', kind: 'string', description: 'RS256 or ES256', default: 'RS256' },
+  { key: 'rotationPeriod', flag: 'key-rotation-period', env: 'TG_KEY_ROTATION_PERIOD', kind: 'duration', description: 'how long a key signs before the next takes over', default: '24h' },
+  { key: 'publishAhead', flag: 'key-publish-ahead', env: 'TG_KEY_PUBLISH_AHEAD', kind: 'duration', description: 'how long a new key is published before it signs (> jwks max-age + reload interval)', default: '60s' },
+  { key: 'retireMargin', flag: 'key-retire-margin', env: 'TG_KEY_RETIRE_MARGIN', kind: 'duration', description: 'how long a retired key stays published after its last token expired', default: '60s' },
+  { key: 'reloadInterval', flag: 'key-reload-interval', env: 'TG_KEY_RELOAD_INTERVAL', kind: 'duration', description: 'how often the key ring is re-read from its store', default: '10s' },
+  { key: 'jwksMaxAge', flag: 'jwks-max-age', env: 'TG_JWKS_MAX_AGE', kind: 'duration', description: 'Cache-Control max-age of discovery and JWKS (at most 30s)', default: '15s' },
+  { key: 'reviewTimeout', flag: 'review-timeout', env: 'TG_REVIEW_TIMEOUT', kind: 'duration', description: 'TokenReview timeout', default: '3s' },
+  { key: 'reviewCacheTtl', flag: 'review-cache-ttl', env: 'TG_REVIEW_CACHE_TTL', kind: 'duration', description: 'how long a positive TokenReview is reused', default: '5s' },
+  { key: 'reviewCacheSize', flag: 'review-cache-size', env: 'TG_REVIEW_CACHE_SIZE', kind: 'integer', description: 'positive TokenReviews kept', default: '1000' },
+  { key: 'callerRate', flag: 'caller-rate', env: 'TG_CALLER_RATE', kind: 'number', description: 'tokens per second one caller may obtain', default: '50' },
+  { key: 'callerBurst', flag: 'caller-burst', env: 'TG_CALLER_BURST', kind: 'integer', description: 'tokens one caller may obtain at once', default: '100' },
+  { key: 'allowUnboundCallers', flag: 'allow-unbound-callers', env: 'TG_ALLOW_UNBOUND_CALLERS', kind: 'boolean', description: 'accept caller tokens not bound to a pod', default: 'false' },
+];
+
+function bad(flag: string, message: string): TenantGuardError {
+  return new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${flag} ${message}`);
+}
+
+/**
+ * Parses a duration: `500ms`, `30s`, `5m`, `24h`, `1h30m`, or a bare number of seconds.
+ * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag.
+ */
+export function parseDuration(flag: string, value: string): number {
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = text;
+  while (rest !== '') {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
+    if (m === null) throw bad(flag, `"${value}" is not a duration; use e.g. 500ms, 30s, 5m, 24h`);
+    total += Number(m[1]) * (unit[m[2] ?? 's'] ?? 1000);
+    rest = rest.slice(m[0].length);
+  }
+  if (text === '') throw bad(flag, 'must not be empty; use e.g. 30s');
+  return Math.round(total);
+}
+
+function parseValue(spec: BrokerFlag, raw: string | boolean): string | number | boolean {
+  if (spec.kind === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', ''].includes(v)) return v !== '';
+    if (['false', '0', 'no'].includes(v)) return false;
+    throw bad(spec.flag, `"${raw}" is not a boolean; use true or false`);
+  }
+  const text = String(raw);
+  if (spec.kind === 'duration') return parseDuration(spec.flag, text);
+  if (spec.kind === 'integer' || spec.kind === 'number') {
+    const n = Number(text.trim());
+    if (text.trim() === '' || !Number.isFinite(n) || (spec.kind === 'integer' && !Number.isInteger(n))) throw bad(spec.flag, `"${text}" is not a${spec.kind === 'integer' ? 'n integer' : ' number'}`);
+    return n;
+  }
+  return text;
+}
+
+/**
+ * Builds the broker's options from flag values (keyed by `BrokerFlag.key` or by flag name
+ * in camelCase as commander gives them) and the environment; flags win over the environment,
+ * which wins over defaults.
+ * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and what is allowed.
+ */
+export function parseBrokerOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = {}): BrokerConfig {
+  const v: Record<string, string | number | boolean | undefined> = {};
+  for (const spec of brokerFlags) {
+    const camel = spec.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const raw = flags[spec.key] ?? flags[camel] ?? env[spec.env] ?? spec.default;
+    v[spec.key] = raw === undefined ? undefined : parseValue(spec, raw);
+  }
+  const str = (k: string): string | undefined => {
+    const value = v[k];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const num = (k: string): number => Number(v[k]);
+
+  const keyDir = str('keyDir');
+  const keySecret = str('keySecret');
+  if (keyDir !== undefined && keySecret !== undefined) throw bad('key-dir', 'and --key-secret are exclusive; give one');
+  let keyStore: KeyStoreConfig = { kind: 'memory' };
+  if (keyDir !== undefined) keyStore = { kind: 'directory', dir: keyDir };
+  if (keySecret !== undefined) {
+    const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(keySecret);
+    if (m === null) throw bad('key-secret', `"${keySecret}" is not NAMESPACE/NAME`);
+    keyStore = { kind: 'secret', namespace: m[1] ?? '', name: m[3] ?? '' };
+  }
+  const alg = String(v.signingAlg ?? 'RS256').toUpperCase();
+  if (alg !== 'RS256' && alg !== 'ES256') throw bad('signing-alg', `"${String(v.signingAlg)}" is not allowed; use RS256 or ES256`);
+
+  const config: BrokerConfig = {
+    kubeconfig: str('kubeconfig'),
+    keyStore,
+    callerAudience: typeof v.callerAudience === 'string' ? v.callerAudience.trim() : 'tenant-guard',
+    signingAlg: alg,
+    rotationPeriodMs: num('rotationPeriod'),
+    publishAheadMs: num('publishAhead'),
+    retireMarginMs: num('retireMargin'),
+    reloadIntervalMs: num('reloadInterval'),
+    jwksMaxAgeSeconds: num('jwksMaxAge') / 1000,
+    reviewTimeoutMs: num('reviewTimeout'),
+    reviewCacheTtlMs: num('reviewCacheTtl'),
+    reviewCacheSize: num('reviewCacheSize'),
+    callerRatePerSecond: num('callerRate'),
+    callerBurst: num('callerBurst'),
+    allowUnboundCallers: v.allowUnboundCallers === true,
+  };
+  validateBrokerConfig(config);
+  return config;
+}
+
+/**
+ * Checks the relations between options that keep rotation safe.
+ * @throws TenantGuardError ERR_SETTINGS_INVALID naming the option.
+ */
+export function validateBrokerConfig(c: BrokerConfig): void {
+  if (!Number.isInteger(c.jwksMaxAgeSeconds) || c.jwksMaxAgeSeconds < 0 || c.jwksMaxAgeSeconds > 30) {
+    // go-oidc v2 re-fetches the JWKS on an unknown kid only when its copy expires within 30 s.
+    throw bad('jwks-max-age', `must be whole seconds from 0 to 30 (got ${c.jwksMaxAgeSeconds}s)`);
+  }
+  const positive: Array<[string, number]> = [
+    ['key-rotation-period', c.rotationPeriodMs], ['key-publish-ahead', c.publishAheadMs], ['key-reload-interval', c.reloadIntervalMs],
+    ['review-timeout', c.reviewTimeoutMs], ['review-cache-size', c.reviewCacheSize], ['caller-rate', c.callerRatePerSecond], ['caller-burst', c.callerBurst],
+  ];
+  for (const [flag, value] of positive) if (!(value > 0)) throw bad(flag, `must be greater than 0 (got ${value})`);
+  if (c.retireMarginMs < 0) throw bad('key-retire-margin', 'must not be negative');
+  if (c.reviewCacheTtlMs < 0) throw bad('review-cache-ttl', 'must not be negative');
+  // Every replica must have re-read and published a new key, and every cached JWKS must have
+  // expired, before that key signs.
+  const floor = c.jwksMaxAgeSeconds * 1000 + c.reloadIntervalMs;
+  if (c.publishAheadMs <= floor) throw bad('key-publish-ahead', `(${c.publishAheadMs}ms) must exceed --jwks-max-age plus --key-reload-interval (${floor}ms)`);
+  if (c.rotationPeriodMs < c.publishAheadMs) throw bad('key-rotation-period', `(${c.rotationPeriodMs}ms) must be at least --key-publish-ahead (${c.publishAheadMs}ms)`);
+}

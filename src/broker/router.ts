@@ -1,0 +1,92 @@
+/**
+ * The broker's HTTP routes (SPEC section 6), to be mounted at the root of the serve app:
+ *
+ * - `GET /api/get-target-token?targetName=NAME`: the token as the plain body (drop-in for the
+ *   OpenUnison endpoint); a refusal is one `text/plain` line;
+ * - `POST /v1/tokens` `{"target": NAME}`: `{token, expirationTimestamp}`; a refusal is
+ *   `{error, message}` with `error` the stable code;
+ * - `GET <issuer path>/.well-known/openid-configuration` and `GET <issuer path>/openid/v1/jwks`,
+ *   without authentication.
+ *
+ * When the issuer has a path, the token routes are also served under it.
+ */
+import express, { type Request, type Response, type Router } from 'express';
+import { isRecord } from '../policy/object-paths.js';
+import type { Broker, TokenOutcome } from './broker.js';
+import { DISCOVERY_SUFFIX, JWKS_SUFFIX } from './discovery.js';
+
+/** RFC 3339 without fractions, as Kubernetes writes timestamps. */
+function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function refusalHeaders(res: Response, outcome: Extract<TokenOutcome, { ok: false }>): void {
+  res.setHeader('Cache-Control', 'no-store');
+  if (outcome.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
+  if (outcome.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="tenant-guard"');
+}
+
+function queryString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Builds the router for `broker`. */
+export function createBrokerRouter(broker: Broker): Router {
+  const router = express.Router();
+  const prefixes = [...new Set(['', broker.issuerPath])];
+
+  router.get(`${broker.issuerPath}${DISCOVERY_SUFFIX}`, (_req, res) => {
+    const { body, cacheControl } = broker.discovery();
+    res.setHeader('Cache-Control', cacheControl).json(body);
+  });
+  router.get(`${broker.issuerPath}${JWKS_SUFFIX}`, (_req, res) => {
+    const { body, cacheControl } = broker.jwks();
+    res.setHeader('Cache-Control', cacheControl).type('application/jwk-set+json').send(JSON.stringify(body));
+  });
+
+  const getTargetToken = async (req: Request, res: Response): Promise<void> => {
+    const outcome = await broker.issue(req.get('authorization'), queryString(req.query.targetName));
+    if (!outcome.ok) {
+      refusalHeaders(res, outcome);
+      res.status(outcome.status).type('text/plain').send(`${outcome.message}\n`);
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(200).type('text/plain').send(outcome.token);
+  };
+
+  const postTokens = async (req: Request, res: Response): Promise<void> => {
+    const body: unknown = req.body;
+    const target = isRecord(body) ? body.target : undefined;
+    if (target !== undefined && typeof target !== 'string') {
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(400).json({ error: 'ERR_BROKER_BAD_REQUEST', message: 'target must be a string: {"target": "<cluster name>"}' });
+      return;
+    }
+    const outcome = await broker.issue(req.get('authorization'), target);
+    if (!outcome.ok) {
+      refusalHeaders(res, outcome);
+      res.status(outcome.status).json({ error: outcome.code, message: outcome.message });
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(200).json({ token: outcome.token, expirationTimestamp: rfc3339(outcome.expiresAt) });
+  };
+
+  const json = express.json({ limit: '4kb', strict: true, type: () => true });
+  for (const prefix of prefixes) {
+    router.get(`${prefix}/api/get-target-token`, getTargetToken);
+    router.post(`${prefix}/v1/tokens`, json, postTokens);
+  }
+  // A body that is not JSON is the caller's mistake, not ours.
+  router.use((err: unknown, _req: Request, res: Response, next: (e?: unknown) => void) => {
+    const status = typeof err === 'object' && err !== null && 'status' in err ? Number(err.status) : 500;
+    if (status >= 400 && status < 500) {
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(400).json({ error: 'ERR_BROKER_BAD_REQUEST', message: 'the body must be JSON: {"target": "<cluster name>"}' });
+      return;
+    }
+    next(err);
+  });
+  return router;
+}

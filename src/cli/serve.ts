@@ -1,0 +1,245 @@
+/**
+ * `tenant-guard serve`: the webhook (and what other components mount) over HTTPS.
+ *
+ * Extension points:
+ * - a `ServeComponent` adds its flags to `serve` and, once started, contributes routers,
+ *   readiness checks and a close hook (the broker mounts its endpoints this way): pass it in
+ *   the `components` of `register` in main.ts;
+ * - `createHttpsServer` is the one place the TLS server is made (swap in a reloading one);
+ * - `buildServeApp` builds the express app from injected parts, without listening.
+ */
+import { createServer, type Server } from 'node:https';
+import { relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { AdmissionPolicy } from '../admission/admit.js';
+import { createLogger, pinoAuditSink } from '../audit/logger.js';
+import type { AuditSink } from '../audit/record.js';
+import { TenantGuardError } from '../errors.js';
+import { ensureCertificates, readTlsFiles } from '../server/certificates.js';
+import type { ReadinessCheck } from '../server/health.js';
+import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
+import type { Settings } from '../settings.js';
+import { loadTenantsFile } from '../tenancy/file-source.js';
+import { staticRegistry, type RegistryProvider } from '../tenancy/registry.js';
+import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+
+/** What a started component adds to the server. */
+export interface ServeContribution {
+  readonly mounts?: readonly MountedRouter[];
+  readonly readiness?: readonly ReadinessCheck[];
+  /** Called on shutdown, after the server stopped accepting connections. */
+  close?(): Promise<void> | void;
+}
+
+/** What a component gets when `serve` starts it. */
+export interface ServeComponentContext {
+  /** Every parsed option of `serve`, the component's own included (commander attribute names). */
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly env: NodeJS.ProcessEnv;
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly audit: AuditSink;
+  readonly metricsRegistry: Registry;
+  readonly registry: RegistryProvider;
+}
+
+/** A part of the server another team owns (e.g. the token broker). */
+export interface ServeComponent {
+  readonly name: string;
+  /** Adds the component's flags to `serve` (each with its environment variable). */
+  addOptions?(command: Command): void;
+  start(context: ServeComponentContext): Promise<ServeContribution> | ServeContribution;
+}
+
+export interface ServeAppOptions {
+  readonly settings: Settings;
+  readonly registry: RegistryProvider;
+  readonly logger: Logger;
+  /** Default: audit lines through `logger`. */
+  readonly audit?: AuditSink;
+  /** Default: a new Registry with prom-client's default process metrics. */
+  readonly metricsRegistry?: Registry;
+  readonly policy?: AdmissionPolicy;
+  readonly contributions?: readonly ServeContribution[];
+}
+
+/** The express app of `serve`: the webhook plus every contribution's routers and checks. */
+export function buildServeApp(options: ServeAppOptions): Express {
+  const contributions = options.contributions ?? [];
+  return createWebhookApp({
+    settings: options.settings,
+    registry: options.registry,
+    logger: options.logger,
+    audit: options.audit ?? pinoAuditSink(options.logger),
+    metricsRegistry: options.metricsRegistry ?? defaultMetricsRegistry(),
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
+    mounts: contributions.flatMap((c) => c.mounts ?? []),
+    readiness: contributions.flatMap((c) => c.readiness ?? []),
+  });
+}
+
+function defaultMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tenant_guard_' });
+  return registry;
+}
+
+/** PEM certificate chain and key of the HTTPS server. */
+export interface TlsOptions {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** The HTTPS server of `serve` (TLS 1.2+). The one place to swap in a certificate-reloading server. */
+export function createHttpsServer(app: Express, tls: TlsOptions): Server {
+  const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
+  // The API server gives a webhook at most 30 s; nothing here should take longer.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  return server;
+}
+
+/** Parsed options of `serve`. */
+export interface ServeOptions {
+  tenants: string;
+  host: string;
+  port: number;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  certsDir: string;
+  logLevel: string;
+}
+
+/** A running server. */
+export interface ServeHandle {
+  readonly server: Server;
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, lets requests in flight finish (at most `graceMs`, default 10 s), closes components. */
+  close(graceMs?: number): Promise<void>;
+}
+
+function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ServeOptions {
+  const portText = valueOf(raw.port, env, 'TG_PORT', '8443');
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TenantGuardError('ERR_USAGE', `--port "${portText}" is not a port number (0..65535)`);
+  const tlsCert = valueOf(raw.tlsCert, env, 'TG_TLS_CERT');
+  const tlsKey = valueOf(raw.tlsKey, env, 'TG_TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new TenantGuardError('ERR_USAGE', '--tls-cert and --tls-key go together');
+  return {
+    tenants: valueOf(raw.tenants, env, 'TG_TENANTS', DEFAULT_TENANTS_FILE),
+    host: valueOf(raw.host, env, 'TG_HOST', '127.0.0.1'),
+    port,
+    tlsCert,
+    tlsKey,
+    certsDir: valueOf(raw.certsDir, env, 'TG_CERTS_DIR', 'certs'),
+    logLevel: valueOf(raw.logLevel, env, 'TG_LOG_LEVEL', 'info'),
+  };
+}
+
+/** Optional parts `startServe` would otherwise make (tests inject a logger). */
+export interface ServeInjections {
+  readonly logger?: Logger;
+  readonly policy?: AdmissionPolicy;
+  readonly components?: readonly ServeComponent[];
+}
+
+/**
+ * Loads the tenants, makes or reads the certificates, starts the components and listens.
+ * @throws TenantGuardError on bad options, tenants file or certificates.
+ */
+export async function startServe(raw: Record<string, unknown>, io: CliIo, injected: ServeInjections = {}): Promise<ServeHandle> {
+  const options = parseServeOptions(raw, io.env);
+  const settings = settingsFromOptions(raw, io.env);
+  const logger = injected.logger ?? createLogger({ level: options.logLevel });
+  const tenantsPath = resolve(io.cwd, options.tenants);
+  const tenants = loadTenantsFile(tenantsPath, settings.argocdNamespace);
+  const registry = staticRegistry(tenants);
+  const certs = options.tlsCert !== undefined && options.tlsKey !== undefined
+    ? { certFile: resolve(io.cwd, options.tlsCert), keyFile: resolve(io.cwd, options.tlsKey), caFile: undefined, generated: false }
+    : await ensureCertificates(resolve(io.cwd, options.certsDir));
+  const tls = readTlsFiles(certs.certFile, certs.keyFile);
+  const audit = pinoAuditSink(logger);
+  const metricsRegistry = defaultMetricsRegistry();
+  const context: ServeComponentContext = { options: raw, env: io.env, settings, logger, audit, metricsRegistry, registry };
+  const contributions: ServeContribution[] = [];
+  for (const component of injected.components ?? []) contributions.push(await component.start(context));
+  const app = buildServeApp({ settings, registry, logger, audit, metricsRegistry, contributions, ...(injected.policy === undefined ? {} : { policy: injected.policy }) });
+  const server = createHttpsServer(app, tls);
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(options.port, options.host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `https://${shownHost}:${port}`;
+  const show = (path: string) => relative(io.cwd, path) || path;
+  io.stderr.write([
+    `tenant-guard serving on ${url} (${tenants.size} tenants from ${show(tenantsPath)})`,
+    `  certificate: ${show(certs.certFile)}${certs.generated ? ' (generated)' : ''}${certs.caFile === undefined ? '' : `, CA: ${show(certs.caFile)}`}`,
+    '  try:',
+    `    curl --cacert ${certs.caFile === undefined ? '<your CA file>' : show(certs.caFile)} ${url}/healthz`,
+    `    tenant-guard check -f webhook-config/examples/applicationset-allowed.yaml --user alice --groups team-a-admins --tenants ${show(tenantsPath)}`,
+    '',
+  ].join('\n'));
+  logger.info({ url, tenants: tenants.size }, 'listening');
+  return { server, url, port, close: (graceMs) => closeServer(server, contributions, logger, graceMs) };
+}
+
+async function closeServer(server: Server, contributions: readonly ServeContribution[], logger: Logger, graceMs = 10_000): Promise<void> {
+  const closed = new Promise<void>((ok) => server.close(() => ok()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+  for (const c of contributions) {
+    try {
+      await c.close?.();
+    } catch (err) {
+      logger.error({ err }, 'component failed to close');
+    }
+  }
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((ok) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      ok(signal);
+    };
+    process.once('SIGTERM', on);
+    process.once('SIGINT', on);
+  });
+}
+
+/** Registers `serve` with the given components' flags and contributions. */
+export function register(program: Command, context: CliContext, components: readonly ServeComponent[] = []): void {
+  const command = program
+    .command('serve')
+    .description('serve the admission webhook (and mounted components) over HTTPS')
+    .addOption(envOption('--tenants <file>', 'Tenant registry file (multi-document YAML)', 'TG_TENANTS', DEFAULT_TENANTS_FILE))
+    .addOption(envOption('--host <host>', 'address to listen on', 'TG_HOST', '127.0.0.1'))
+    .addOption(envOption('--port <n>', 'port to listen on (0: any free port)', 'TG_PORT', '8443'))
+    .addOption(envOption('--tls-cert <file>', 'serving certificate chain (PEM); with --tls-key', 'TG_TLS_CERT'))
+    .addOption(envOption('--tls-key <file>', 'serving private key (PEM)', 'TG_TLS_KEY'))
+    .addOption(envOption('--certs-dir <dir>', 'where certificates are generated when --tls-cert is not given', 'TG_CERTS_DIR', 'certs'))
+    .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'));
+  addSettingOptions(command);
+  for (const component of components) component.addOptions?.(command);
+  command.action(async (raw: Record<string, unknown>) => {
+    const handle = await startServe(raw, context.io, { components });
+    const signal = await untilSignal();
+    context.io.stderr.write(`tenant-guard: ${signal}, shutting down\n`);
+    await handle.close();
+  });
+}

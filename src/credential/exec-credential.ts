@@ -1,0 +1,58 @@
+import { TenantGuardError } from '../errors.js';
+
+/** The ExecCredential API versions client-go speaks today (v1alpha1 went with Kubernetes 1.24). */
+export type ExecCredentialApiVersion = 'client.authentication.k8s.io/v1' | 'client.authentication.k8s.io/v1beta1';
+
+const SUPPORTED: readonly ExecCredentialApiVersion[] = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
+
+function isSupported(value: string): value is ExecCredentialApiVersion {
+  return SUPPORTED.some((v) => v === value);
+}
+
+/**
+ * The apiVersion to answer in, from `KUBERNETES_EXEC_INFO`, which client-go sets to an
+ * ExecCredential naming the version of the kubeconfig's exec config
+ * (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#input-and-output-formats).
+ * @param execInfo the variable's value; unset or empty means v1 (as the original plugin answered)
+ * @throws TenantGuardError ERR_CREDENTIAL_EXEC_INFO when it is not JSON or names a version we do not speak.
+ */
+export function execCredentialApiVersion(execInfo: string | undefined): ExecCredentialApiVersion {
+  if (execInfo === undefined || execInfo.trim() === '') return 'client.authentication.k8s.io/v1';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(execInfo);
+  } catch (cause) {
+    throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', 'KUBERNETES_EXEC_INFO is not JSON', { cause });
+  }
+  const apiVersion = typeof parsed === 'object' && parsed !== null && 'apiVersion' in parsed ? parsed.apiVersion : undefined;
+  if (typeof apiVersion !== 'string') throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', 'KUBERNETES_EXEC_INFO has no apiVersion');
+  if (!isSupported(apiVersion)) {
+    throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', `KUBERNETES_EXEC_INFO asks for ${JSON.stringify(apiVersion).slice(0, 80)}; supported: ${SUPPORTED.join(', ')}`);
+  }
+  return apiVersion;
+}
+
+/** An ExecCredential as printed on stdout. */
+export interface ExecCredential {
+  apiVersion: ExecCredentialApiVersion;
+  kind: 'ExecCredential';
+  status: { token: string; expirationTimestamp?: string };
+}
+
+/** RFC 3339 in whole seconds, UTC, rounded down (the form Kubernetes writes `metav1.Time` in). */
+export function formatTimestamp(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * Builds the ExecCredential for a token.
+ * @param expiresAt the token's own expiry (its `exp`), ms since the epoch; when undefined no
+ *        `expirationTimestamp` is set and client-go keeps the token until a request gets 401
+ * @param marginMs how long before `expiresAt` to report it expired, because client-go reuses
+ *        a credential until exactly `expirationTimestamp` and API servers allow no leeway on `exp`
+ */
+export function buildExecCredential(apiVersion: ExecCredentialApiVersion, token: string, expiresAt: number | undefined, marginMs: number): ExecCredential {
+  const status: ExecCredential['status'] = { token };
+  if (expiresAt !== undefined) status.expirationTimestamp = formatTimestamp(expiresAt - marginMs);
+  return { apiVersion, kind: 'ExecCredential', status };
+}

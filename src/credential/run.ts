@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises';
+import { TenantGuardError } from '../errors.js';
+import type { IssuedToken } from './broker-answer.js';
+import { requestToken } from './broker-client.js';
+import { resolveBrokerEndpoint } from './broker-endpoint.js';
+import { buildExecCredential, execCredentialApiVersion } from './exec-credential.js';
+import { CREDENTIAL_USAGE, parseCredentialArgs, type CredentialOptions } from './options.js';
+import { withRetries } from './retry.js';
+import { cacheFilePath, readCachedToken, writeCachedToken } from './token-cache.js';
+import { errnoCode, readCallerToken } from './token-file.js';
+
+/** Prefix of every line the plugin writes on stderr. */
+export const STDERR_PREFIX = 'tenant-guard-credential';
+
+/** What a run touches outside its arguments; injected so tests control time and output. */
+export interface CredentialIo {
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Milliseconds since the epoch. Default Date.now. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/** Exit codes: 0 a credential was printed; 1 no credential (the line on stderr says why); 2 bad usage. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+async function readCa(path: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (cause) {
+    const why = errnoCode(cause) === 'ENOENT' ? 'does not exist' : `could not be read (${errnoCode(cause) ?? 'unknown error'})`;
+    throw new TenantGuardError('ERR_CREDENTIAL_TLS', `broker CA file ${path} ${why}`, { cause });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new TenantGuardError('ERR_CREDENTIAL_TLS', `broker CA file ${path} holds no PEM certificate`);
+  }
+  return pem;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+async function obtainToken(options: CredentialOptions, io: Required<CredentialIo>): Promise<IssuedToken> {
+  const endpoint = resolveBrokerEndpoint(options.broker);
+  const callerToken = await readCallerToken(options.tokenFile);
+  const brokerUrl = endpoint.url.href;
+  const dir = options.cacheDir;
+  const cacheFile = dir === undefined ? undefined : cacheFilePath(dir, brokerUrl, options.target, callerToken);
+  if (cacheFile !== undefined) {
+    const cached = await readCachedToken(cacheFile, brokerUrl, options.target, io.now(), options.expiryMarginMs);
+    if (cached !== undefined) return cached;
+  }
+  const ca = options.caFile === undefined ? undefined : await readCa(options.caFile);
+  const issued = await withRetries(
+    (timeoutMs) => requestToken({ endpoint, target: options.target, callerToken, timeoutMs, ...(ca === undefined ? {} : { ca }) }),
+    { timeoutMs: options.timeoutMs, now: io.now, sleep: io.sleep, random: io.random },
+  );
+  if (dir !== undefined && cacheFile !== undefined && issued.expiresAt !== undefined) {
+    try {
+      await writeCachedToken(cacheFile, dir, brokerUrl, options.target, { token: issued.token, expiresAt: issued.expiresAt });
+    } catch (err) {
+      // The credential is still good; say once why the next run will call the broker again.
+      io.stderr(`${STDERR_PREFIX}: warning: token cache ${cacheFile} not written: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+    }
+  }
+  return issued;
+}
+
+/**
+ * One run of the exec plugin: parse the arguments, read the caller token, take the token from
+ * the cache or the broker (retrying network errors and 5xx within `--timeout`), print the
+ * ExecCredential on stdout. On failure nothing goes to stdout and exactly one line to stderr:
+ * `tenant-guard-credential: <code>: <cause and the broker's reason>`.
+ * @returns the exit code (EXIT_OK, EXIT_FAILED, EXIT_USAGE)
+ */
+export async function runCredential(argv: readonly string[], io: CredentialIo): Promise<number> {
+  const full: Required<CredentialIo> = {
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+    ...io,
+  };
+  try {
+    const parsed = parseCredentialArgs(argv, io.env);
+    if (parsed.help) {
+      full.stdout(`${CREDENTIAL_USAGE}\n`);
+      return EXIT_OK;
+    }
+    const apiVersion = execCredentialApiVersion(io.env['KUBERNETES_EXEC_INFO']);
+    const issued = await obtainToken(parsed.options, full);
+    const credential = buildExecCredential(apiVersion, issued.token, issued.expiresAt, parsed.options.expiryMarginMs);
+    full.stdout(`${JSON.stringify(credential)}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof TenantGuardError) {
+      full.stderr(`${STDERR_PREFIX}: ${err.code}: ${oneLine(err.message)}\n`);
+      return err.code === 'ERR_CREDENTIAL_USAGE' ? EXIT_USAGE : EXIT_FAILED;
+    }
+    full.stderr(`${STDERR_PREFIX}: ERR_CREDENTIAL_BROKER: unexpected failure: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,102 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { IssuedToken } from './broker-answer.js';
+import { jwtSubject } from './jwt-claims.js';
+import { asSingleToken } from './token-file.js';
+
+/** A cache entry as stored on disk. */
+interface CacheEntry {
+  v: 1;
+  broker: string;
+  target: string;
+  token: string;
+  /** The token's own expiry, ms since the epoch. */
+  expiresAt: number;
+}
+
+/** Largest cache file read, in bytes. */
+const MAX_CACHE_BYTES = 64 * 1024;
+
+/**
+ * Who the caller is, for partitioning the cache: the caller token's `sub` (read unverified;
+ * for a projected token `system:serviceaccount:NS:NAME`), else a hash of the token itself.
+ * Keyed by identity rather than by token, a cached remote token survives the kubelet's
+ * rotation of the caller token (same controller, same right to the target), while another
+ * identity sharing the directory never gets it.
+ */
+export function callerIdentity(callerToken: string): string {
+  const sub = jwtSubject(callerToken);
+  return sub !== undefined ? `sub:${sub}` : `sha256:${createHash('sha256').update(callerToken).digest('hex')}`;
+}
+
+/**
+ * The cache file for a broker endpoint, target and caller: `tg-<hash>.json`, the hash over all
+ * three so that the name reveals none of them.
+ */
+export function cacheFilePath(dir: string, brokerUrl: string, target: string, callerToken: string): string {
+  const hash = createHash('sha256').update(JSON.stringify([brokerUrl, target, callerIdentity(callerToken)])).digest('hex');
+  return join(dir, `tg-${hash.slice(0, 40)}.json`);
+}
+
+function parseEntry(text: string, brokerUrl: string, target: string): CacheEntry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const e: Record<string, unknown> = Object.fromEntries(Object.entries(value));
+  const token = typeof e['token'] === 'string' ? asSingleToken(e['token']) : undefined;
+  const expiresAt = e['expiresAt'];
+  if (e['v'] !== 1 || e['broker'] !== brokerUrl || e['target'] !== target || token === undefined) return undefined;
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
+  return { v: 1, broker: brokerUrl, target, token, expiresAt };
+}
+
+/**
+ * Reads a cached token that is still good: its expiry more than `marginMs` ahead of `now`.
+ * Anything else (no file, unreadable, corrupt, for another broker or target, a symlink, not
+ * the caller's own or readable by others) counts as a miss; the next write replaces it.
+ * @returns the token, or undefined on a miss
+ */
+export async function readCachedToken(file: string, brokerUrl: string, target: string, now: number, marginMs: number): Promise<Required<IssuedToken> | undefined> {
+  let text: string;
+  try {
+    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const st = await handle.stat();
+      const ownUid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
+      if (!st.isFile() || (st.mode & 0o077) !== 0 || st.uid !== ownUid || st.size > MAX_CACHE_BYTES) return undefined;
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
+  const entry = parseEntry(text, brokerUrl, target);
+  if (entry === undefined || entry.expiresAt - marginMs <= now) return undefined;
+  return { token: entry.token, expiresAt: entry.expiresAt };
+}
+
+/**
+ * Stores a token: written to a private temporary file (mode 0600) and renamed over the
+ * cache file, so a concurrent reader sees the old entry or the new one, never half of one.
+ * The directory is created with mode 0700 when missing.
+ * @throws the file system's error; the caller treats a failed write as a warning
+ */
+export async function writeCachedToken(file: string, dir: string, brokerUrl: string, target: string, issued: Required<IssuedToken>): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const entry: CacheEntry = { v: 1, broker: brokerUrl, target, token: issued.token, expiresAt: issued.expiresAt };
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(entry), { mode: 0o600, flag: 'wx' });
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * A CA and a serving certificate signed by it (package `selfsigned`), for local runs and for
+ * the webhook configurations' `caBundle`. Files: `ca.pem` (the CA, for `--cacert` and
+ * `caBundle`), `tls.crt` (serving certificate, then the CA: the full chain) and `tls.key`
+ * (mode 0600). The CA's key is not kept: regenerate both to renew.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+import { TenantGuardError } from '../errors.js';
+
+/** Names the generated serving certificate covers by default. */
+export const DEFAULT_SERVING_NAMES: readonly string[] = [
+  'localhost',
+  '127.0.0.1',
+  'tenant-guard-webhook.tenant-guard.svc',
+];
+
+export const CA_FILE = 'ca.pem';
+export const CERT_FILE = 'tls.crt';
+export const KEY_FILE = 'tls.key';
+
+export interface CertificateOptions {
+  /** DNS names and IP addresses (told apart by `net.isIP`) of the serving certificate. */
+  names: readonly string[];
+  /** Validity in days of both certificates. Default 365. */
+  validityDays?: number;
+  /** Common name of the CA. Default `tenant-guard local CA`. */
+  caCommonName?: string;
+}
+
+/** PEM texts of a generated CA and serving certificate. */
+export interface CertificateBundle {
+  /** The CA certificate: trust this. */
+  caCert: string;
+  /** The serving certificate followed by the CA certificate. */
+  cert: string;
+  /** The serving certificate's private key (PKCS#8). */
+  key: string;
+}
+
+/** Paths of the files a bundle was written to. */
+export interface CertificateFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * Generates a CA (RSA 2048, SHA-256) and a serving certificate signed by it for `names`.
+ * @throws TenantGuardError ERR_CERTS when generation fails or no name is given.
+ */
+export async function generateCertificates(options: CertificateOptions): Promise<CertificateBundle> {
+  if (options.names.length === 0) throw new TenantGuardError('ERR_CERTS', 'a serving certificate needs at least one DNS name or IP address');
+  const notBeforeDate = new Date(Date.now() - 60_000);
+  const notAfterDate = new Date(notBeforeDate.getTime() + (options.validityDays ?? 365) * 86_400_000);
+  const first = options.names[0] ?? 'localhost';
+  try {
+    const ca = await generate([{ name: 'commonName', value: options.caCommonName ?? 'tenant-guard local CA' }], {
+      algorithm: 'sha256', keySize: 2048, notBeforeDate, notAfterDate,
+      extensions: [
+        { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      ],
+    });
+    const serving = await generate([{ name: 'commonName', value: first }], {
+      algorithm: 'sha256', keySize: 2048, notBeforeDate, notAfterDate,
+      ca: { key: ca.private, cert: ca.cert },
+      extensions: [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: options.names.map((n) => (isIP(n) !== 0 ? { type: 7 as const, ip: n } : { type: 2 as const, value: n })) },
+      ],
+    });
+    return { caCert: ca.cert, cert: `${serving.cert.trimEnd()}\n${ca.cert.trimEnd()}\n`, key: serving.private };
+  } catch (err) {
+    throw new TenantGuardError('ERR_CERTS', `cannot generate certificates: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** The file paths of a certificates directory. */
+export function certificateFiles(dir: string): CertificateFiles {
+  return { caFile: join(dir, CA_FILE), certFile: join(dir, CERT_FILE), keyFile: join(dir, KEY_FILE) };
+}
+
+/**
+ * Writes a bundle into `dir` (created 0700 when missing): ca.pem and tls.crt 0644, tls.key 0600.
+ * @throws TenantGuardError ERR_CERTS when a file cannot be written.
+ */
+export function writeCertificates(dir: string, bundle: CertificateBundle): CertificateFiles {
+  const files = certificateFiles(dir);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(files.keyFile, bundle.key, { mode: 0o600 });
+    chmodSync(files.keyFile, 0o600); // an existing file keeps its mode on write
+    writeFileSync(files.certFile, bundle.cert, { mode: 0o644 });
+    writeFileSync(files.caFile, bundle.caCert, { mode: 0o644 });
+  } catch (err) {
+    throw new TenantGuardError('ERR_CERTS', `cannot write certificates to ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+  }
+  return files;
+}
+
+/**
+ * Uses `dir`'s tls.crt and tls.key when both exist, otherwise generates a new CA and serving
+ * certificate for `names` and writes them.
+ */
+export async function ensureCertificates(dir: string, names: readonly string[] = DEFAULT_SERVING_NAMES): Promise<CertificateFiles & { generated: boolean }> {
+  const files = certificateFiles(dir);
+  if (existsSync(files.certFile) && existsSync(files.keyFile)) return { ...files, generated: false };
+  return { ...writeCertificates(dir, await generateCertificates({ names })), generated: true };
+}
+
+/**
+ * Reads a certificate and key pair for an HTTPS server.
+ * @throws TenantGuardError ERR_CERTS naming the unreadable file.
+ */
+export function readTlsFiles(certFile: string, keyFile: string): { cert: string; key: string } {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new TenantGuardError('ERR_CERTS', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    }
+  };
+  return { cert: read(certFile), key: read(keyFile) };
+}

@@ -1,0 +1,190 @@
+/**
+ * An HTTPS server whose certificate follows its files. cert-manager, a Secret volume update
+ * (an atomic swap of the `..data` symlink) or `tenant-guard certs` replace the files; the
+ * server notices (fs.watch on their directories, and a periodic stat in case events are
+ * missed or the file system sends none) and calls `server.setSecureContext` with the new
+ * pair. Connections already open keep the context they were made with, so no connection or
+ * request is dropped; new connections get the new certificate.
+ *
+ * A pair is taken only when the certificate and the key both parse and belong together: a
+ * certificate written before its key (half a rotation) is ignored until the key arrives.
+ */
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { RequestListener } from 'node:http';
+import { createSecureContext } from 'node:tls';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { TenantGuardError } from '../errors.js';
+
+/** The files of the serving certificate. */
+export interface TlsFiles {
+  /** PEM certificate chain, the serving certificate first. */
+  certFile: string;
+  /** PEM private key of the serving certificate. */
+  keyFile: string;
+  /** Optional PEM CA bundle, given to the TLS context as `ca` (chain completion, client certs). */
+  caFile?: string;
+}
+
+/** Options of `createReloadingHttpsServer`. Times in milliseconds. */
+export interface ReloadOptions {
+  /** How often the files are stat'ed, whatever fs.watch reports. Default 10000. */
+  pollIntervalMs?: number;
+  /** Quiet time after a file event before reading (a rotation writes several files). Default 100. */
+  debounceMs?: number;
+  /** Use fs.watch as well as polling. Default true. */
+  watch?: boolean;
+}
+
+/** What identifies the certificate being served (nothing secret). */
+export interface ServedCertificate {
+  serialNumber: string;
+  fingerprint256: string;
+  subject: string;
+  validTo: string;
+}
+
+/** The server and its reload controls. */
+export interface ReloadingHttpsServer {
+  readonly server: Server;
+  /** The certificate new connections get. */
+  current(): ServedCertificate;
+  /** Reads the files now; true when a new pair was taken. */
+  reload(): boolean;
+  /** Stops watching and closes the server (open connections end as their requests finish). */
+  close(): Promise<void>;
+}
+
+interface Pair {
+  cert: string;
+  key: string;
+  ca: string | undefined;
+  digest: string;
+  served: ServedCertificate;
+}
+
+/**
+ * Reads and checks a certificate and key pair.
+ * @throws TenantGuardError ERR_TLS_RELOAD saying what is wrong (never the key's content).
+ */
+export function readTlsPair(files: TlsFiles): Pair {
+  const read = (path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new TenantGuardError('ERR_TLS_RELOAD', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    }
+  };
+  const cert = read(files.certFile);
+  const key = read(files.keyFile);
+  const ca = files.caFile === undefined ? undefined : read(files.caFile);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new TenantGuardError('ERR_TLS_RELOAD', `${files.certFile} is not a PEM certificate`, { cause: err });
+  }
+  let matches: boolean;
+  try {
+    matches = x509.checkPrivateKey(createPrivateKey(key));
+  } catch (err) {
+    throw new TenantGuardError('ERR_TLS_RELOAD', `${files.keyFile} is not a PEM private key`, { cause: err });
+  }
+  if (!matches) throw new TenantGuardError('ERR_TLS_RELOAD', `${files.keyFile} is not the key of the certificate in ${files.certFile}`);
+  try {
+    createSecureContext({ cert, key, ...(ca === undefined ? {} : { ca }) });
+  } catch (err) {
+    throw new TenantGuardError('ERR_TLS_RELOAD', `the TLS context rejects ${files.certFile}: ${err instanceof Error ? err.message : 'error'}`, { cause: err });
+  }
+  const digest = createHash('sha256').update(cert).update('\0').update(key).update('\0').update(ca ?? '').digest('hex');
+  return { cert, key, ca, digest, served: { serialNumber: x509.serialNumber, fingerprint256: x509.fingerprint256, subject: x509.subject, validTo: x509.validTo } };
+}
+
+/** What stat says about the files; it changes when any of them is replaced. */
+function statSignature(files: TlsFiles): string {
+  return [files.certFile, files.keyFile, files.caFile]
+    .filter((f): f is string => f !== undefined)
+    .map((f) => {
+      try {
+        const s = statSync(f);
+        return `${s.ino}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join('|');
+}
+
+/**
+ * Creates the HTTPS server (not yet listening) with the pair in `files`, and keeps it
+ * current as the files change.
+ * @throws TenantGuardError ERR_TLS_RELOAD when the first pair cannot be used.
+ */
+export function createReloadingHttpsServer(app: RequestListener, files: TlsFiles, logger: Logger, options: ReloadOptions = {}): ReloadingHttpsServer {
+  const log = logger.child({ component: 'tls' });
+  let pair = readTlsPair(files);
+  let signature = statSignature(files);
+  let lastProblem: string | undefined;
+  const server = createServer({ cert: pair.cert, key: pair.key, ...(pair.ca === undefined ? {} : { ca: pair.ca }), minVersion: 'TLSv1.2' }, app);
+  log.info({ certificate: pair.served }, `serving certificate ${pair.served.subject} (serial ${pair.served.serialNumber}, valid to ${pair.served.validTo})`);
+
+  const reload = (): boolean => {
+    signature = statSignature(files);
+    let next: Pair;
+    try {
+      next = readTlsPair(files);
+    } catch (err) {
+      // Half a rotation, or a broken pair: keep serving the last good one. Said once per state.
+      const problem = err instanceof Error ? err.message : String(err);
+      if (problem !== lastProblem) log.warn({ code: 'ERR_TLS_RELOAD' }, `keeping the current certificate: ${problem}`);
+      lastProblem = problem;
+      return false;
+    }
+    lastProblem = undefined;
+    if (next.digest === pair.digest) return false;
+    server.setSecureContext({ cert: next.cert, key: next.key, ...(next.ca === undefined ? {} : { ca: next.ca }) });
+    log.info({ certificate: next.served, previous: pair.served.serialNumber }, `now serving certificate ${next.served.subject} (serial ${next.served.serialNumber}, valid to ${next.served.validTo})`);
+    pair = next;
+    return true;
+  };
+
+  let debounce: NodeJS.Timeout | undefined;
+  const soon = (): void => {
+    clearTimeout(debounce);
+    debounce = setTimeout(reload, options.debounceMs ?? 100);
+    debounce.unref();
+  };
+  const watchers: FSWatcher[] = [];
+  if (options.watch !== false) {
+    const dirs = new Set([files.certFile, files.keyFile, files.caFile].filter((f): f is string => f !== undefined).map((f) => dirname(f)));
+    for (const dir of dirs) {
+      // The directory, not the files: a Secret volume swaps a symlink, which a watch on the
+      // old file would never see.
+      try {
+        const w = watch(dir, { persistent: false }, soon);
+        w.on('error', (err) => log.warn({ code: 'ERR_TLS_RELOAD', dir }, `stopped watching ${dir} (${err.message}); polling only`));
+        watchers.push(w);
+      } catch (err) {
+        log.warn({ code: 'ERR_TLS_RELOAD', dir }, `cannot watch ${dir} (${err instanceof Error ? err.message : String(err)}); polling only`);
+      }
+    }
+  }
+  const poll = setInterval(() => {
+    if (statSignature(files) !== signature) reload();
+  }, options.pollIntervalMs ?? 10_000);
+  poll.unref();
+
+  return {
+    server,
+    current: () => pair.served,
+    reload,
+    close: async () => {
+      clearInterval(poll);
+      clearTimeout(debounce);
+      for (const w of watchers) w.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateKeyRecord, parseKeyRecord, serializeKeyRecord } from '../../src/broker/key-material.js';
+import { DirectoryKeyStore } from '../../src/broker/key-store-directory.js';
+import { SecretKeyStore } from '../../src/broker/key-store-secret.js';
+import { MemoryKeyStore, type KeyStore } from '../../src/broker/key-store.js';
+import { isTenantGuardError } from '../../src/errors.js';
+import { SECRETS, TestApiServer } from '../support/test-api-server.js';
+
+const isConflict = (e: unknown): boolean => isTenantGuardError(e, 'ERR_KEYRING_CONFLICT');
+
+describe('key material', () => {
+  test('RS256 keys are RSA 2048, ES256 keys P-256; kid is the thumbprint; the public JWK has no private member', async () => {
+    const rsa = await generateKeyRecord('RS256', 1, 2);
+    assert.equal(Buffer.from(rsa.publicJwk.n ?? '', 'base64url').length * 8, 2048);
+    assert.deepEqual(Object.keys(rsa.publicJwk).sort(), ['alg', 'e', 'kid', 'kty', 'n', 'use']);
+    const ec = await generateKeyRecord('ES256', 1, 2);
+    assert.equal(ec.publicJwk.crv, 'P-256');
+    assert.deepEqual(Object.keys(ec.publicJwk).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+    const back = await parseKeyRecord(serializeKeyRecord(ec), 'test');
+    assert.deepEqual(back, ec);
+  });
+
+  test('a stored key whose kid is not its thumbprint is refused (ERR_KEYRING_STORE), naming no key material', async () => {
+    const k = await generateKeyRecord('ES256', 1, 2);
+    const forged = serializeKeyRecord({ ...k, kid: 'someone-elses-kid' });
+    await assert.rejects(parseKeyRecord(forged, 'entry x'), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE') && /thumbprint/.test(e.message) && !e.message.includes(String(k.privateJwk.d)));
+    await assert.rejects(parseKeyRecord('{"kid":"a","alg":"HS256"}', 'entry y'), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE'));
+    await assert.rejects(parseKeyRecord('not json', 'entry z'), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE'));
+  });
+});
+
+/** The behaviour every store shares: versions, conflicts, unreadable entries left alone. */
+async function storeContract(makeStore: () => KeyStore, plant: (name: string, text: string) => Promise<void>): Promise<void> {
+  const a = makeStore();
+  const b = makeStore();
+  const k1 = await generateKeyRecord('ES256', 1, 1);
+  const k2 = await generateKeyRecord('ES256', 2, 2);
+  const empty = await a.load();
+  assert.deepEqual(empty.keys, []);
+  const v1 = await a.save({ add: [k1], remove: [] }, empty.version);
+  const seenByB = await b.load();
+  assert.deepEqual(seenByB.keys.map((k) => k.kid), [k1.kid]);
+  assert.equal(seenByB.version, v1);
+  // a writes again; b's version is stale now.
+  await a.save({ add: [k2], remove: [] }, v1);
+  await assert.rejects(b.save({ add: [], remove: [k1.kid] }, seenByB.version), isConflict);
+  const fresh = await b.load();
+  assert.deepEqual(fresh.keys.map((k) => k.kid).sort(), [k1.kid, k2.kid].sort());
+  // An entry nobody can read is reported and survives a save.
+  await plant('broken.json', '{not json');
+  const withBroken = await a.load();
+  assert.equal(withBroken.problems.length, 1);
+  assert.match(withBroken.problems[0] ?? '', /broken\.json: is not JSON/);
+  await a.save({ add: [], remove: [k1.kid] }, withBroken.version);
+  const last = await b.load();
+  assert.deepEqual(last.keys.map((k) => k.kid), [k2.kid]);
+  assert.equal(last.problems.length, 1, 'the unreadable entry is still there');
+}
+
+describe('directory key store', () => {
+  test('the store contract; files 0600 in a 0700 directory', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'tg-keys-')), 'ring');
+    await storeContract(() => new DirectoryKeyStore(dir), async (name, text) => writeFileSync(join(dir, name), text, { mode: 0o600 }));
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    for (const f of readdirSync(dir)) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+  });
+});
+
+describe('memory key store', () => {
+  test('a save based on a stale version is a conflict', async () => {
+    const store = new MemoryKeyStore();
+    const k = await generateKeyRecord('ES256', 1, 1);
+    const { version } = await store.load();
+    await store.save({ add: [k], remove: [] }, version);
+    await assert.rejects(store.save({ add: [], remove: [k.kid] }, version), isConflict);
+    assert.deepEqual((await store.load()).keys.map((x) => x.kid), [k.kid]);
+  });
+});
+
+describe('Secret key store against the test API server', () => {
+  let api: TestApiServer;
+  before(async () => {
+    api = await TestApiServer.start();
+  });
+  after(async () => api.close());
+
+  test('the store contract; the Secret holds <kid>.json entries and is written with its resourceVersion', async () => {
+    const kc = api.kubeConfig();
+    await storeContract(() => new SecretKeyStore(kc, { namespace: 'tenant-guard', name: 'broker-keys' }), async (name, text) => {
+      const s = api.store.get(SECRETS, 'tenant-guard', 'broker-keys');
+      const data = { ...(s.data as Record<string, string>), [name]: Buffer.from(text).toString('base64') };
+      api.store.update(SECRETS, 'tenant-guard', 'broker-keys', { ...s, data });
+    });
+    const secret = api.store.get(SECRETS, 'tenant-guard', 'broker-keys');
+    assert.equal(secret.type, 'Opaque');
+    assert.ok(Object.keys(secret.data as object).every((k) => k.endsWith('.json')));
+    assert.ok(api.count({ verb: 'update', resource: 'secrets' }) >= 2);
+    assert.ok(api.requests.filter((r) => r.verb === 'update').every((r) => r.name === 'broker-keys'));
+  });
+
+  test('a 409 from the API server is a conflict; an API error is ERR_KEYRING_STORE', async () => {
+    const store = new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name: 'other-keys' });
+    const k = await generateKeyRecord('ES256', 1, 1);
+    const v = await store.save({ add: [k], remove: [] }, (await store.load()).version);
+    api.failNextUpdate({ resource: 'secrets', name: 'other-keys' });
+    await assert.rejects(store.save({ add: [], remove: [k.kid] }, v), isConflict);
+    api.inject({ resource: 'secrets', name: 'other-keys' }, { status: 500 }, 1);
+    await assert.rejects(store.load(), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE') && /answered 500/.test(e.message));
+    const second = new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name: 'new-keys' });
+    const first = new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name: 'new-keys' });
+    await first.save({ add: [k], remove: [] }, undefined);
+    await assert.rejects(second.save({ add: [k], remove: [] }, undefined), isConflict, 'AlreadyExists is a conflict too');
+  });
+});

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, test } from 'node:test';
+import { Command } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import { CA_BUNDLE_FILE, mergeCaBundle, register, runCerts, serviceDnsNames, type CertsOptions } from '../../src/cli/certs.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function capture(): { io: { stdout(t: string): void; stderr(t: string): void }; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t) }, out, err };
+}
+
+/** A copy of the kustomize tree (base and CRD) to write into. */
+function copyTree(dir: string): string {
+  const tree = join(dir, 'webhook-config');
+  for (const part of ['kustomization.yaml', 'base', 'crd']) cpSync(join(root, 'webhook-config', part), join(tree, part), { recursive: true });
+  return tree;
+}
+
+function caBundles(file: string): string[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).flatMap((d) => {
+    const webhooks: unknown = d.toJS().webhooks;
+    return Array.isArray(webhooks) ? webhooks.map((w: { clientConfig?: { caBundle?: string } }) => w.clientConfig?.caBundle ?? '') : [];
+  });
+}
+
+describe('tenant-guard certs', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  function temp(): string {
+    const d = mkdtempSync(join(tmpdir(), 'tg-certs-'));
+    dirs.push(d);
+    return d;
+  }
+
+  test('a CA and a serving certificate for every Service name; the caBundle in every webhook; rotation keeps the previous CA', async () => {
+    const dir = temp();
+    const tree = copyTree(dir);
+    const configs = join(tree, 'base', 'webhook-configurations.yaml');
+    const out = join(dir, 'certs');
+    const options: CertsOptions = { services: ['tenant-guard-webhook', 'tenant-guard-broker'], namespace: 'tg-system', out, webhookConfig: tree, days: 30 };
+    const run1 = capture();
+    assert.equal(await runCerts(options, run1.io), 0, run1.err.join(''));
+
+    const ca = new X509Certificate(readFileSync(join(out, 'ca.pem')));
+    const serving = new X509Certificate(readFileSync(join(out, 'tls.crt')));
+    assert.ok(serving.checkIssued(ca) && serving.verify(ca.publicKey), 'the serving certificate is signed by the CA');
+    const sans = (serving.subjectAltName ?? '').split(', ');
+    for (const name of ['tenant-guard-webhook', 'tenant-guard-webhook.tg-system', 'tenant-guard-webhook.tg-system.svc', 'tenant-guard-webhook.tg-system.svc.cluster.local', 'tenant-guard-broker.tg-system.svc']) {
+      assert.ok(sans.includes(`DNS:${name}`), `SAN ${name} in ${serving.subjectAltName}`);
+    }
+    assert.equal(statSync(join(out, 'tls.key')).mode & 0o777, 0o600);
+    assert.ok(Date.parse(serving.validTo) - Date.now() < 31 * 86_400_000, '--days is honoured');
+
+    const first = caBundles(configs);
+    assert.equal(first.length, 4, 'two webhooks in each configuration');
+    const firstPem = Buffer.from(first[0] ?? '', 'base64').toString('utf8');
+    assert.ok(first.every((b) => b === first[0]));
+    assert.deepEqual(firstPem.match(PEM_CERT), [ca.toString().trim()]);
+    assert.equal(readFileSync(join(out, CA_BUNDLE_FILE), 'utf8'), firstPem);
+    assert.match(readFileSync(configs, 'utf8'), /# - failurePolicy Fail/, 'comments are kept');
+    assert.match(run1.out.join(''), /kubectl -n tg-system create secret tls tenant-guard-tls/);
+
+    // Rotation: the new CA first, the previous one kept; the one before that dropped.
+    assert.equal(await runCerts(options, capture().io), 0);
+    const secondCa = new X509Certificate(readFileSync(join(out, 'ca.pem')));
+    const second = Buffer.from(caBundles(configs)[0] ?? '', 'base64').toString('utf8').match(PEM_CERT) ?? [];
+    assert.deepEqual(second.map((p) => new X509Certificate(p).fingerprint256), [secondCa.fingerprint256, ca.fingerprint256]);
+    assert.equal(await runCerts(options, capture().io), 0);
+    const third = Buffer.from(caBundles(configs)[0] ?? '', 'base64').toString('utf8').match(PEM_CERT) ?? [];
+    assert.equal(third.length, 2);
+    assert.equal(new X509Certificate(third[1] ?? '').fingerprint256, secondCa.fingerprint256);
+
+    // The tree still builds, with the caBundle in the output.
+    const built = execFileSync('kubectl', ['kustomize', tree], { encoding: 'utf8' });
+    const webhooks = parseAllDocuments(built).map((d) => d.toJS()).filter((o) => /WebhookConfiguration$/.test(o.kind)).flatMap((o) => o.webhooks);
+    assert.equal(webhooks.length, 4);
+    assert.ok(webhooks.every((w: { clientConfig: { caBundle?: string } }) => w.clientConfig.caBundle === caBundles(configs)[0]));
+  });
+
+  test('bad input: exit 2 naming the option; no webhook configuration: exit 1', async () => {
+    const dir = temp();
+    const bad = capture();
+    assert.equal(await runCerts({ services: ['Not_A_Name'], namespace: 'tenant-guard', out: join(dir, 'c'), webhookConfig: undefined, days: 10 }, bad.io), 2);
+    assert.match(bad.err.join(''), /--service: "Not_A_Name" is not a Service name .*ERR_USAGE/);
+    const none = capture();
+    assert.equal(await runCerts({ services: ['svc'], namespace: 'tenant-guard', out: join(dir, 'c'), webhookConfig: join(root, 'webhook-config', 'crd'), days: 10 }, none.io), 1);
+    assert.match(none.err.join(''), /no MutatingWebhookConfiguration .* found .*ERR_CERTS/);
+  });
+
+  test('the commander registration: repeated and comma-separated --service, --no-webhook-config', async () => {
+    const dir = temp();
+    const program = new Command().exitOverride();
+    register(program);
+    const saved = process.stdout.write;
+    process.stdout.write = () => true;
+    try {
+      await program.parseAsync(['certs', '--service', 'one', '--service', 'two,three', '--namespace', 'ns', '--out', dir, '--no-webhook-config', '--days', '5'], { from: 'user' });
+    } finally {
+      process.stdout.write = saved;
+    }
+    assert.equal(process.exitCode ?? 0, 0);
+    const sans = new X509Certificate(readFileSync(join(dir, 'tls.crt'))).subjectAltName ?? '';
+    assert.deepEqual(sans.split(', ').map((s) => s.replace(/^DNS:/, '')), serviceDnsNames(['one', 'two', 'three'], 'ns'));
+  });
+
+  test('mergeCaBundle keeps only a valid, different previous CA', async () => {
+    const dir = temp();
+    await runCerts({ services: ['a'], namespace: 'n', out: dir, webhookConfig: undefined, days: 1 }, capture().io);
+    const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
+    assert.equal(mergeCaBundle(ca, ca, new Date()), `${ca.trim()}\n`, 'the same CA is not repeated');
+    const later = new Date(Date.now() + 3 * 86_400_000);
+    assert.equal(mergeCaBundle('NEW', ca, later), 'NEW\n', 'an expired previous CA is dropped');
+    assert.equal(mergeCaBundle('NEW', 'garbage', new Date()), 'NEW\n');
+  });
+});

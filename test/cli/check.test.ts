@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { runCli, tempDir } from './cli-support.js';
+
+const ALLOWED = 'webhook-config/examples/applicationset-allowed.yaml';
+const DENIED = 'webhook-config/examples/applicationset-denied.yaml';
+const OWNER = ['--user', 'alice', '--groups', 'team-a-admins'];
+
+function writeTemp(name: string, content: string): string {
+  const path = join(tempDir(), name);
+  writeFileSync(path, content);
+  return path;
+}
+
+function application(project: string, destinationName: string, namespace = 'team-a') {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1', kind: 'Application',
+    metadata: { name: 'web', namespace, labels: { 'tenantguard.dev/tenant': namespace } },
+    spec: { project, destination: { name: destinationName, namespace: 'web' }, source: { repoURL: 'https://example.com/r.git', path: '.' } },
+  };
+}
+
+describe('tenant-guard check on the shipped examples', () => {
+  test('the allowed ApplicationSet: exit 0, the patch, verdict allowed', async () => {
+    const r = await runCli(['check', '-f', ALLOWED, ...OWNER]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ApplicationSet team-a\/guestbook: CREATE by alice \(groups: team-a-admins\)$/m);
+    assert.match(r.stdout, /^tenant: team-a \(enforcement: enforce\)$/m);
+    assert.match(r.stdout, /"path": "\/spec\/generators\/0\/clusters\/selector"/);
+    assert.match(r.stdout, /^verdict: allowed$/m);
+  });
+
+  test('the denied ApplicationSet: exit 1, every violation line', async () => {
+    const r = await runCli(['check', '-f', DENIED, ...OWNER]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^verdict: denied$/m);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('  [TG-'));
+    assert.deepEqual(lines.map((l) => l.trim().slice(0, 11)), ['[TG-AS-01] ', '[TG-AS-03] ', '[TG-AS-04] ']);
+    assert.match(r.stdout, /\[TG-AS-03\] spec\.template\.spec\.destination\.name "k8s-team-b-prod"/);
+  });
+
+  test('-o json gives the patch and the verdict as data', async () => {
+    const r = await runCli(['check', '-f', DENIED, ...OWNER, '-o', 'json']);
+    assert.equal(r.code, 1);
+    const body = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(body.allowed, false);
+    assert.equal(body.kind, 'ApplicationSet');
+    assert.equal(body.tenant, 'team-a');
+    assert.deepEqual((body.violations as Array<{ rule: string }>).map((v) => v.rule), ['TG-AS-01', 'TG-AS-03', 'TG-AS-04']);
+    assert.ok(Array.isArray(body.patch));
+  });
+
+  test('the default user, who owns no tenant, is denied by TG-OWN-03', async () => {
+    const r = await runCli(['check', '-f', ALLOWED, '-o', 'json']);
+    assert.equal(r.code, 1);
+    const body = JSON.parse(r.stdout) as { violations: Array<{ rule: string }>; user: { username: string } };
+    assert.equal(body.user.username, 'check-user');
+    assert.ok(body.violations.some((v) => v.rule === 'TG-OWN-03'));
+  });
+});
+
+describe('tenant-guard check: requests as the API server builds them', () => {
+  test('JSON input from stdin', async () => {
+    const r = await runCli(['check', '-f', '-', ...OWNER], { stdin: JSON.stringify(application('team-a', 'k8s-team-a-dev')) });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^patch: none$/m);
+  });
+
+  test('UPDATE moving to another tenant\'s cluster is denied; the old object is the stored one', async () => {
+    const old = writeTemp('old.yaml', stringify(application('team-a', 'k8s-team-a-dev')));
+    const next = writeTemp('new.yaml', stringify(application('team-a', 'k8s-team-b-dev')));
+    const r = await runCli(['check', '-f', next, '--old', old, '--operation', 'UPDATE', ...OWNER]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /\[TG-APP-02\] spec\.destination\.name "k8s-team-b-dev"/);
+  });
+
+  test('DELETE by someone who does not own the tenant is denied', async () => {
+    const file = writeTemp('app.yaml', stringify(application('team-a', 'k8s-team-a-dev')));
+    const r = await runCli(['check', '-f', file, '--operation', 'delete', '--user', 'mallory', '--groups', 'team-b-admins', '-o', 'json']);
+    assert.equal(r.code, 1);
+    const body = JSON.parse(r.stdout) as { operation: string; patch: unknown[]; violations: Array<{ rule: string }> };
+    assert.equal(body.operation, 'DELETE');
+    assert.deepEqual(body.patch, []);
+    assert.ok(body.violations.some((v) => v.rule === 'TG-OWN-03'));
+  });
+
+  test('settings flags apply (a different tenant label)', async () => {
+    const r = await runCli(['check', '-f', ALLOWED, ...OWNER, '--tenant-label', 'example.com/team', '-o', 'json']);
+    assert.equal(r.code, 0, r.stdout);
+    const body = JSON.parse(r.stdout) as { patch: Array<{ path: string; value: unknown }> };
+    assert.ok(body.patch.some((op) => JSON.stringify(op.value).includes('example.com/team')));
+  });
+
+  test('an object whose spec is a string is denied under TG-REQ-01', async () => {
+    const file = writeTemp('bad.yaml', 'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x, namespace: team-a}\nspec: oops\n');
+    const r = await runCli(['check', '-f', file, ...OWNER]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /\[TG-REQ-01\] object\.spec is a string; expected an object/);
+  });
+});
+
+describe('tenant-guard check: bad input exits 2', () => {
+  const cases: Array<{ name: string; args: () => string[]; stderr: RegExp }> = [
+    { name: 'unreadable file', args: () => ['check', '-f', '/nonexistent/x.yaml'], stderr: /cannot read \/nonexistent\/x\.yaml: ENOENT/ },
+    { name: 'YAML error', args: () => ['check', '-f', writeTemp('bad.yaml', 'a: [b\n')], stderr: /YAML error/ },
+    { name: 'two objects', args: () => ['check', '-f', writeTemp('two.yaml', 'kind: A\napiVersion: v1\n---\nkind: B\napiVersion: v1\n')], stderr: /holds 2 objects; give exactly one/ },
+    { name: 'not a Kubernetes object', args: () => ['check', '-f', writeTemp('list.yaml', '- a\n- b\n')], stderr: /is not a mapping/ },
+    { name: 'unknown kind', args: () => ['check', '-f', writeTemp('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n')], stderr: /v1 ConfigMap is not a kind tenant-guard checks/ },
+    { name: 'invalid tenants file', args: () => ['check', '-f', ALLOWED, '--tenants', writeTemp('t.yaml', 'apiVersion: tenantguard.dev/v1alpha1\nkind: Tenant\nmetadata: {name: x}\nspec: {}\n')], stderr: /Tenant "x"/ },
+    { name: 'missing tenants file', args: () => ['check', '-f', ALLOWED, '--tenants', '/nonexistent/t.yaml'], stderr: /cannot read tenants file/ },
+    { name: 'bad operation', args: () => ['check', '-f', ALLOWED, '--operation', 'PATCH'], stderr: /--operation must be one of CREATE, UPDATE, DELETE/ },
+    { name: 'UPDATE without --old', args: () => ['check', '-f', ALLOWED, '--operation', 'UPDATE'], stderr: /--operation UPDATE needs --old FILE/ },
+    { name: 'bad output format', args: () => ['check', '-f', ALLOWED, '-o', 'xml'], stderr: /--output must be text or json/ },
+    { name: 'no -f', args: () => ['check'], stderr: /required option '-f, --filename <file>' not specified/ },
+    { name: 'unknown flag', args: () => ['check', '-f', ALLOWED, '--frobnicate'], stderr: /unknown option '--frobnicate'/ },
+    { name: 'bad boolean setting', args: () => ['check', '-f', ALLOWED], stderr: /not a boolean/ },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const env = c.name === 'bad boolean setting' ? { TG_ALLOW_CLUSTER_DECISION_RESOURCE: 'maybe' } : {};
+      const r = await runCli(c.args(), { env });
+      assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      assert.match(r.stderr, c.stderr);
+      assert.equal(r.stdout.includes('verdict'), false);
+    });
+  }
+
+  test('TG_TENANTS names the tenants file when --tenants is not given', async () => {
+    const r = await runCli(['check', '-f', ALLOWED, ...OWNER], { env: { TG_TENANTS: '/nonexistent/from-env.yaml' } });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /from-env\.yaml/);
+  });
+});

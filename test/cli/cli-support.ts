@@ -1,0 +1,43 @@
+/** In-process CLI runs: captured stdout/stderr, a given stdin and environment. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { CliIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/main.js';
+
+/** The repository root (where webhook-config/ lives). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function testIo(options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliIo & { out: () => string; err: () => string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    stdout: { write: (s: string) => out.push(s) },
+    stderr: { write: (s: string) => err.push(s) },
+    stdin: Readable.from([Buffer.from(options.stdin ?? '')]),
+    env: options.env ?? {},
+    cwd: options.cwd ?? REPO_ROOT,
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
+}
+
+/** Runs `tenant-guard ARGV` in process. */
+export async function runCli(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  const io = testIo(options);
+  const code = await run(argv, io);
+  return { code, stdout: io.out(), stderr: io.err() };
+}
+
+/** A fresh temporary directory. */
+export function tempDir(prefix = 'tg-cli-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}

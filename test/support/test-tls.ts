@@ -1,0 +1,42 @@
+/**
+ * A test CA and a serving certificate for 127.0.0.1 and localhost, made with `selfsigned`
+ * for each run (never committed): for HTTPS servers that real TLS clients (oidc-verify, Node)
+ * must trust through `-ca` / `ca`.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+
+export interface TestTls {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  /** A file holding the CA bundle. */
+  caFile: string;
+  dir: string;
+}
+
+/** Makes a CA and a server certificate signed by it (EC P-256: quick to make). */
+export async function makeTestTls(): Promise<TestTls> {
+  const notBeforeDate = new Date(Date.now() - 60_000);
+  const notAfterDate = new Date(Date.now() + 24 * 3600_000);
+  const ca = await generate([{ name: 'commonName', value: 'tenant-guard test CA' }], {
+    keyType: 'ec', algorithm: 'sha256', notBeforeDate, notAfterDate,
+    extensions: [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true }],
+  });
+  const server = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+    keyType: 'ec', algorithm: 'sha256', notBeforeDate, notAfterDate,
+    ca: { key: ca.private, cert: ca.cert },
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+    ],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'tg-tls-'));
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, ca.cert);
+  return { caPem: ca.cert, certPem: server.cert, keyPem: server.private, caFile, dir };
+}

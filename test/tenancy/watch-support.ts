@@ -1,0 +1,45 @@
+/**
+ * Helpers of the watched-registry tests: Tenant documents, a log capture, polling.
+ */
+import { pino, type Logger } from 'pino';
+import type { ResourceType } from '../support/test-api-server.js';
+
+export const TENANTS: ResourceType = { group: 'tenantguard.dev', version: 'v1alpha1', plural: 'tenants', kind: 'Tenant', namespaced: false, statusSubresource: true };
+
+/** A valid Tenant owning `<name>-dev` at https://<name>-dev.example.com and namespace `<name>`. */
+export function tenantDoc(name: string, overrides: { clusters?: Array<{ name: string; server: string }>; namespaces?: string[]; projects?: string[] } = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'tenantguard.dev/v1alpha1',
+    kind: 'Tenant',
+    metadata: { name },
+    spec: {
+      owners: { groups: [`${name}-admins`] },
+      namespaces: overrides.namespaces ?? [name],
+      projects: overrides.projects ?? [name],
+      clusters: overrides.clusters ?? [{ name: `${name}-dev`, server: `https://${name}-dev.example.com` }],
+    },
+  };
+}
+
+/** A pino logger whose lines are kept, parsed. */
+export function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+/** Polls `check` every 5 ms until it is true; fails after `withinMs`. Returns the time it took. */
+export async function eventually(what: string, check: () => boolean, withinMs = 1000): Promise<number> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > withinMs) throw new Error(`not within ${withinMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return Date.now() - start;
+}
+
+/** The status of a stored object, or undefined. */
+export function statusOf(object: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const s = object?.status;
+  return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as Record<string, unknown>) : undefined;
+}
