@@ -1,0 +1,17 @@
+/**
+ * `npm run bench [webhook|broker] [--seconds N]`: every figure next to a floor measured in the
+ * same run, printed as ratios.
+ */
+import { benchWebhook } from './webhook.js';
+
+const args = process.argv.slice(2);
+const secondsIndex = args.indexOf('--seconds');
+const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : 5;
+const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--seconds');
+const wants = (name: string) => only.length === 0 || only.includes(name);
+
+if (wants('webhook')) await benchWebhook(seconds);
+if (wants('broker')) {
+  const broker = await import('./broker.js');
+  await broker.benchBroker(seconds);
+}

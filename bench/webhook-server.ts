@@ -1,0 +1,70 @@
+/**
+ * A benchmark server in its own process, so the load driver does not share its event loop:
+ * `noop` answers every POST with a fixed AdmissionReview over HTTPS (the floor); `webhook`
+ * serves our real app with a registry of N generated tenants (3 clusters each).
+ * Prints `PORT <n>` once listening; stops on SIGTERM.
+ */
+import { createServer } from 'node:https';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { pinoAuditSink } from '../src/audit/logger.js';
+import { generateCertificates } from '../src/server/certificates.js';
+import { createWebhookApp } from '../src/server/webhook-app.js';
+import { resolveSettings } from '../src/settings.js';
+import { buildRegistry, staticRegistry } from '../src/tenancy/registry.js';
+import type { Tenant } from '../src/tenancy/tenant.js';
+import { serverKey } from '../src/policy/cluster-url.js';
+
+/** `count` tenants `team-0..`, each with one namespace, one project and three clusters. */
+export function generatedTenants(count: number): Tenant[] {
+  const tenants: Tenant[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `team-${i}`;
+    tenants.push({
+      name,
+      owners: { groups: [`${name}-admins`], users: [] },
+      namespaces: [name],
+      projects: [name],
+      enforcement: 'enforce',
+      clusters: ['dev', 'test', 'prod'].map((stage) => {
+        const cluster = `k8s-${name}-${stage}`;
+        const server = `https://${name}-${stage}.clusters.example.com`;
+        return { name: cluster, server, serverKey: serverKey(server), audience: cluster, subject: `tenantguard:${cluster}`, groups: [], tokenTTLSeconds: 60 };
+      }),
+    });
+  }
+  return tenants;
+}
+
+async function main(): Promise<void> {
+  const [mode = 'noop', countArg = '10'] = process.argv.slice(2);
+  const bundle = await generateCertificates({ names: ['127.0.0.1', 'localhost'] });
+  let handler: Parameters<typeof createServer>[1];
+  if (mode === 'noop') {
+    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'x', allowed: true } });
+    handler = (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      });
+    };
+  } else {
+    const started = process.hrtime.bigint();
+    const { registry } = buildRegistry(generatedTenants(Number(countArg)));
+    const buildMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+    const app = createWebhookApp({ registry: staticRegistry(registry), settings: resolveSettings({}), logger, audit: pinoAuditSink(logger), metricsRegistry: new Registry() });
+    handler = app;
+    process.stderr.write(`registry of ${registry.size} tenants built in ${buildMs.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB\n`);
+  }
+  const server = createServer({ cert: bundle.cert, key: bundle.key }, handler);
+  server.keepAliveTimeout = 30_000;
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    if (address !== null && typeof address === 'object') process.stdout.write(`PORT ${address.port}\n`);
+  });
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) void main();
