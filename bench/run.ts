@@ -13,5 +13,5 @@ const wants = (name: string) => only.length === 0 || only.includes(name);
 if (wants('webhook')) await benchWebhook(seconds);
 if (wants('broker')) {
   const broker = await import('./broker.js');
-  await broker.benchBroker(seconds);
+  await broker.runBrokerBench({ durationSeconds: seconds });
 }

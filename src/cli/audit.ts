@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { addAuditLine, emptyAuditSummary, sortedCounts, type AuditSummary, type Counts } from '../audit/summary.js';
 import { EXIT_BAD_INPUT, EXIT_OK, printError, type CliContext, type CliIo } from './io.js';
+import { fileErrorCode } from './read-input.js';
 
 /** Reads a log line by line into a summary (large logs are streamed, not loaded). */
 export async function summarizeAuditInput(input: NodeJS.ReadableStream): Promise<AuditSummary> {
@@ -74,8 +75,7 @@ export function register(program: Command, context: CliContext): void {
       try {
         input = await openInput(file, io);
       } catch (err) {
-        const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'error';
-        printError(io, `cannot read ${file ?? '-'}: ${code}`);
+        printError(io, `cannot read ${file ?? '-'}: ${fileErrorCode(err)}`);
         context.setExitCode(EXIT_BAD_INPUT);
         return;
       }

@@ -12,11 +12,12 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Command } from 'commander';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import { parseAllDocuments, type Document } from 'yaml';
 import { isTenantGuardError, TenantGuardError } from '../errors.js';
 import { generateCertificates, writeCertificates } from '../server/certificates.js';
+import type { CliContext } from './io.js';
 
 /** Options of `runCerts`. */
 export interface CertsOptions {
@@ -172,26 +173,27 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
 }
 
-/** Adds `certs` to the program (commander 14). */
-export function register(program: Command): void {
+/** Adds `certs` to the program (commander 14); main.ts lists it in COMMANDS. */
+export function register(program: Command, context: CliContext): void {
   program
     .command('certs')
     .description('generate a CA and a serving certificate for the Services, and write the CA bundle into the webhook configurations')
-    .option('--service <name>', `Service the certificate covers, repeatable (default: ${DEFAULT_CERT_SERVICES.join(', ')})`, collect, [])
+    .addOption(new Option('--service <name>', 'Service the certificate covers; repeatable, or comma-separated').argParser(collect).default([], DEFAULT_CERT_SERVICES.join(', ')))
     .option('--namespace <namespace>', 'namespace of the Services', 'tenant-guard')
     .option('--out <dir>', 'directory for ca.pem, tls.crt, tls.key and ca-bundle.pem', 'certs')
     .option('--webhook-config <dir>', 'directory whose webhook configurations get the caBundle', 'webhook-config')
     .option('--no-webhook-config', 'write no caBundle')
     .option('--days <days>', 'validity in days', '365')
     .action(async (raw: Record<string, unknown>) => {
+      const { io } = context;
       const services = Array.isArray(raw.service) ? raw.service.filter((s): s is string => typeof s === 'string') : [];
       const options: CertsOptions = {
         services: services.length > 0 ? services : [...DEFAULT_CERT_SERVICES],
         namespace: typeof raw.namespace === 'string' ? raw.namespace : 'tenant-guard',
-        out: typeof raw.out === 'string' ? raw.out : 'certs',
-        webhookConfig: typeof raw.webhookConfig === 'string' ? raw.webhookConfig : undefined,
+        out: resolve(io.cwd, typeof raw.out === 'string' ? raw.out : 'certs'),
+        webhookConfig: typeof raw.webhookConfig === 'string' ? resolve(io.cwd, raw.webhookConfig) : undefined,
         days: Number(typeof raw.days === 'string' ? raw.days : '365'),
       };
-      process.exitCode = await runCerts(options, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+      context.setExitCode(await runCerts(options, { stdout: (t) => void io.stdout.write(t), stderr: (t) => void io.stderr.write(t) }));
     });
 }

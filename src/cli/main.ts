@@ -6,15 +6,17 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { brokerComponent } from '../broker/serve-component.js';
 import { isTenantGuardError } from '../errors.js';
 import { register as registerAudit } from './audit.js';
+import { register as registerCerts } from './certs.js';
 import { register as registerCheck } from './check.js';
 import { register as registerCredential } from './credential.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, printError, processIo, type CliIo, type CommandRegistration } from './io.js';
 import { register as registerServe, type ServeComponent } from './serve.js';
 
 /** Components `serve` starts beside the webhook (the broker adds itself here). */
-export const SERVE_COMPONENTS: readonly ServeComponent[] = [];
+export const SERVE_COMPONENTS: readonly ServeComponent[] = [brokerComponent];
 
 /** Every subcommand, in the order `--help` lists them. */
 export const COMMANDS: readonly CommandRegistration[] = [
@@ -22,6 +24,7 @@ export const COMMANDS: readonly CommandRegistration[] = [
   registerCheck,
   registerAudit,
   registerCredential,
+  registerCerts,
 ];
 
 /** Builds the program with its subcommands, writing to `io` and never exiting the process. */

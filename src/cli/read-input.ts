@@ -9,6 +9,11 @@ import { isRecord } from '../policy/object-paths.js';
 import type { KubeObject } from '../policy/types.js';
 import type { CliIo } from './io.js';
 
+/** The `code` of a file system error (`ENOENT`...), never its message. */
+export function fileErrorCode(err: unknown): string {
+  return isRecord(err) && typeof err.code === 'string' ? err.code : 'error';
+}
+
 /**
  * The text of `path` (relative to `io.cwd`), or of stdin for `-`.
  * @throws TenantGuardError ERR_USAGE when the file cannot be read.
@@ -22,8 +27,7 @@ export async function readInput(path: string, io: CliIo): Promise<string> {
   try {
     return await readFile(resolve(io.cwd, path), 'utf8');
   } catch (err) {
-    const code = isRecord(err) && typeof err.code === 'string' ? err.code : 'error';
-    throw new TenantGuardError('ERR_USAGE', `cannot read ${path}: ${code}`, { cause: err });
+    throw new TenantGuardError('ERR_USAGE', `cannot read ${path}: ${fileErrorCode(err)}`, { cause: err });
   }
 }
 

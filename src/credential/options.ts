@@ -1,3 +1,4 @@
+import { parseDuration as parseSettingDuration } from '../broker/options.js';
 import { TenantGuardError } from '../errors.js';
 
 /** Environment variable that turns the on-disk cache on when `--cache-dir` is not given. */
@@ -50,7 +51,7 @@ export const CREDENTIAL_USAGE = [
   `  --cache-dir DIR        cache tokens here, one 0600 file per broker and target (env ${CACHE_DIR_ENV})`,
   '  --expiry-margin DUR    report expiry this long before the token\'s exp (default 10s)',
   '',
-  'DURATION: a number of seconds, or a number with ms, s or m (500ms, 10s, 1m).',
+  'DURATION: a number of seconds, or numbers with ms, s, m or h (500ms, 10s, 1m30s).',
 ].join('\n');
 
 const VALUE_FLAGS = new Set(['--ca-file', '--timeout', '--cache-dir', '--expiry-margin']);
@@ -60,16 +61,17 @@ function usageError(message: string): TenantGuardError {
 }
 
 /**
- * Parses a duration: plain seconds (`10`, `1.5`) or a number with `ms`, `s` or `m`.
+ * Parses a duration the way every tenant-guard flag does (`500ms`, `10s`, `1m`, a bare number of
+ * seconds; src/broker/options.ts), as a usage error of the plugin.
  * @returns milliseconds
  * @throws TenantGuardError ERR_CREDENTIAL_USAGE naming the flag.
  */
 export function parseDuration(flag: string, raw: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
-  if (!m || m[1] === undefined) throw usageError(`${flag} "${raw}" is not a duration such as 10s, 500ms or 1m`);
-  const value = Number(m[1]);
-  const factor = m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000;
-  return Math.round(value * factor);
+  try {
+    return parseSettingDuration(flag.replace(/^--/, ''), raw);
+  } catch (cause) {
+    throw new TenantGuardError('ERR_CREDENTIAL_USAGE', `${flag} "${raw}" is not a duration such as 500ms, 10s or 1m; run with --help for usage`, { cause });
+  }
 }
 
 function splitFlags(argv: readonly string[]): { positionals: string[]; flags: Map<string, string>; help: boolean } {

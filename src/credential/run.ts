@@ -50,10 +50,9 @@ async function obtainToken(options: CredentialOptions, io: Required<CredentialIo
   const endpoint = resolveBrokerEndpoint(options.broker);
   const callerToken = await readCallerToken(options.tokenFile);
   const brokerUrl = endpoint.url.href;
-  const dir = options.cacheDir;
-  const cacheFile = dir === undefined ? undefined : cacheFilePath(dir, brokerUrl, options.target, callerToken);
-  if (cacheFile !== undefined) {
-    const cached = await readCachedToken(cacheFile, brokerUrl, options.target, io.now(), options.expiryMarginMs);
+  const cache = options.cacheDir === undefined ? undefined : { dir: options.cacheDir, file: cacheFilePath(options.cacheDir, brokerUrl, options.target, callerToken) };
+  if (cache !== undefined) {
+    const cached = await readCachedToken(cache.file, brokerUrl, options.target, io.now(), options.expiryMarginMs);
     if (cached !== undefined) return cached;
   }
   const ca = options.caFile === undefined ? undefined : await readCa(options.caFile);
@@ -61,12 +60,12 @@ async function obtainToken(options: CredentialOptions, io: Required<CredentialIo
     (timeoutMs) => requestToken({ endpoint, target: options.target, callerToken, timeoutMs, ...(ca === undefined ? {} : { ca }) }),
     { timeoutMs: options.timeoutMs, now: io.now, sleep: io.sleep, random: io.random },
   );
-  if (dir !== undefined && cacheFile !== undefined && issued.expiresAt !== undefined) {
+  if (cache !== undefined && issued.expiresAt !== undefined) {
     try {
-      await writeCachedToken(cacheFile, dir, brokerUrl, options.target, { token: issued.token, expiresAt: issued.expiresAt });
+      await writeCachedToken(cache.file, cache.dir, brokerUrl, options.target, { token: issued.token, expiresAt: issued.expiresAt });
     } catch (err) {
       // The credential is still good; say once why the next run will call the broker again.
-      io.stderr(`${STDERR_PREFIX}: warning: token cache ${cacheFile} not written: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+      io.stderr(`${STDERR_PREFIX}: warning: token cache ${cache.file} not written: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
     }
   }
   return issued;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -67,6 +67,7 @@ describe('directory key store', () => {
     await storeContract(() => new DirectoryKeyStore(dir), async (name, text) => writeFileSync(join(dir, name), text, { mode: 0o600 }));
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     for (const f of readdirSync(dir)) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+    rmSync(join(dir, '..'), { recursive: true, force: true });
   });
 });
 

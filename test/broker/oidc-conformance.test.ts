@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,7 @@ describe('tokens verified by go-oidc (oidc-verify) over HTTPS', { timeout: 90_00
     for (const b of brokers) b.close();
     await https?.close();
     await api?.close();
+    if (tls !== undefined) rmSync(tls.dir, { recursive: true, force: true });
   });
 
   /** A broker whose discovery and JWKS are served over HTTPS at `issuer`. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -101,6 +101,7 @@ describe('issuer and discovery', () => {
       assert.equal(second.keyManager.signingKey().key?.kid, kid);
     } finally {
       second.close();
+      rmSync(join(dir, '..'), { recursive: true, force: true });
     }
   });
 });

@@ -64,7 +64,7 @@ describe('broker as a serve component', () => {
     } finally {
       await contribution.close?.();
       await api.close();
-      rmSync(kcFile, { force: true });
+      rmSync(join(kcFile, '..'), { recursive: true, force: true });
     }
   });
 });

@@ -114,3 +114,27 @@ describe('webhook-config/remote', () => {
     assert.deepEqual(at(binding, 'subjects'), [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'tenant-guard:argocd-team-a-dev' }]);
   });
 });
+
+describe('agrees with the broker deployment (webhook-config/base/broker.yaml)', () => {
+  const deployment = load('base/broker.yaml').find((d) => at(d, 'kind') === 'Deployment');
+  const env = at(list(at(deployment, 'spec', 'template', 'spec', 'containers'))[0], 'env');
+  const values = at(load('argocd/values.yaml')[0], 'controller');
+
+  test('the issuer remote clusters trust is the broker\'s', () => {
+    const jwt = list(at(load('remote/authentication-config.yaml')[0], 'jwt'))[0];
+    assert.equal(at(named(env, 'TG_ISSUER'), 'value'), at(jwt, 'issuer', 'url'));
+  });
+
+  test('the projected token\'s audience is the broker\'s caller audience', () => {
+    const sources = list(at(named(at(values, 'volumes'), 'tenantguard'), 'projected', 'sources'));
+    const sat = sources.map((x) => at(x, 'serviceAccountToken')).find((x) => x !== undefined);
+    assert.equal(at(named(env, 'TG_CALLER_AUDIENCE'), 'value'), at(sat, 'audience'));
+  });
+
+  test('the broker Service is the settings\' broker URL', () => {
+    const service = load('base/broker.yaml').find((d) => at(d, 'kind') === 'Service');
+    assert.equal(`https://${String(at(service, 'metadata', 'name'))}.${String(at(service, 'metadata', 'namespace'))}.svc`, DEFAULT_SETTINGS.brokerUrl);
+    assert.equal(at(service, 'spec', 'ports', 0, 'port'), 443, 'the broker URL carries no port');
+  });
+});
+

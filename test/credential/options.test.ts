@@ -63,8 +63,13 @@ describe('parseCredentialArgs', () => {
 });
 
 describe('parseDuration', () => {
-  const cases: Array<[string, number]> = [['10', 10_000], ['1.5', 1500], ['500ms', 500], ['10s', 10_000], ['1m', 60_000]];
+  const cases: Array<[string, number]> = [['10', 10_000], ['1.5', 1500], ['500ms', 500], ['10s', 10_000], ['1m', 60_000], ['1m30s', 90_000]];
   for (const [raw, ms] of cases) test(`${raw} is ${ms} ms`, () => assert.equal(parseDuration('--timeout', raw), ms));
+  for (const raw of ['soon', '10 s', '-1s']) {
+    test(`"${raw}" is a usage error`, () => {
+      assert.throws(() => parseDuration('--timeout', raw), (err: unknown) => isTenantGuardError(err, 'ERR_CREDENTIAL_USAGE') && err.message.startsWith(`--timeout "${raw}" is not a duration`));
+    });
+  }
 });
 
 describe('resolveBrokerEndpoint', () => {

@@ -28,13 +28,19 @@
  *   ends, as the real one does. `allowWatchBookmarks=true` gets BOOKMARK events
  *   (`sendBookmarks()`, and every `bookmarkIntervalMs`). `dropWatches()` ends every watch.
  * - TokenReview: `POST /apis/authentication.k8s.io/v1/tokenreviews`, answered by
- *   `onTokenReview(handler)` or, by default, from tokens added with `addToken(token, user)`.
- *   Every review is recorded in `tokenReviews` (token and `spec.audiences`).
+ *   `onTokenReview(handler)` (authenticated user, groups, extra, audiences; not
+ *   authenticated; an API error Status; or hang) or, by default (`resetTokenReview()`),
+ *   from tokens added with `addToken(token, user)`, checking audiences and expiry as the
+ *   API server does. Every review is recorded in `tokenReviews` (token, `spec.audiences`).
+ *   `./caller-tokens.ts` makes pod-bound (or unbound) ServiceAccount caller tokens for it.
  * - Faults: `inject(match, action, times)` (delay, hang, API error Status, 409, dropped
- *   connection), `failNextUpdate(match)`; every request is recorded in `requests`
- *   (`count(match)`), without its Authorization header.
+ *   connection), `failNextUpdate(match)`; every request is recorded in `requests` with the
+ *   status answered (`count({ verb, resource, name, status })`), never its Authorization.
  * - Requests must carry `Authorization: Bearer <token>` (option `token`, default `test`; null
  *   accepts any), else 401 as the real server answers.
+ *
+ * Not modelled: server-side apply, deletecollection, field managers, admission, RBAC.
+ * `./test-tls.ts` makes a CA and a 127.0.0.1 serving certificate for HTTPS test servers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, describe, test } from 'node:test';
+import { Ajv } from 'ajv';
+import { parseAllDocuments } from 'yaml';
+import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
+import { certificateSchema, issuerSchema } from './cert-manager-schema.js';
+import { checkBuiltIn } from './model-check.js';
+import { checkHardening, checkReferences, checkRequiredFields, strictCrdSchema, type KubeObject } from './manifest-checks.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function build(dir: string): KubeObject[] {
+  const text = execFileSync('kubectl', ['kustomize', join(root, dir)], { encoding: 'utf8' });
+  return parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validators = { Certificate: ajv.compile(certificateSchema), Issuer: ajv.compile(issuerSchema) };
+
+/** Every problem of every object, against the schema of its kind. */
+function schemaProblems(objects: readonly KubeObject[]): string[] {
+  const problems: string[] = [];
+  const crd = objects.find((o) => o.kind === 'CustomResourceDefinition');
+  const tenantValidator = crd === undefined ? undefined : ajv.compile(strictCrdSchema(crd));
+  for (const o of objects) {
+    const where = `${o.kind}/${o.metadata.name}`;
+    const certManager = o.apiVersion === 'cert-manager.io/v1' ? (o.kind === 'Certificate' ? validators.Certificate : o.kind === 'Issuer' ? validators.Issuer : undefined) : undefined;
+    if (certManager !== undefined) {
+      if (!certManager(o)) problems.push(...(certManager.errors ?? []).map((e) => `${where}${e.instancePath}: ${e.message ?? ''}`));
+    } else if (o.apiVersion === 'tenantguard.dev/v1alpha1' && o.kind === 'Tenant') {
+      if (tenantValidator === undefined) problems.push(`${where}: no CRD in the build`);
+      else if (!tenantValidator(o)) problems.push(...(tenantValidator.errors ?? []).map((e) => `${where}${e.instancePath}: ${e.message ?? ''}`));
+    } else {
+      problems.push(...checkBuiltIn(o));
+    }
+    problems.push(...checkRequiredFields(o));
+  }
+  return problems;
+}
+
+describe('webhook-config: the kustomize base and the cert-manager overlay', () => {
+  let base: KubeObject[];
+  let overlay: KubeObject[];
+
+  before(() => {
+    base = build('webhook-config');
+    overlay = build('webhook-config/overlays/cert-manager');
+  });
+
+  test('`kubectl kustomize` builds both, with the objects expected', () => {
+    const kinds = (objects: readonly KubeObject[]): string[] => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    assert.deepEqual(kinds(base), [
+      'ClusterRole/tenant-guard-broker', 'ClusterRole/tenant-guard-webhook',
+      'ClusterRoleBinding/tenant-guard-broker', 'ClusterRoleBinding/tenant-guard-webhook',
+      'CustomResourceDefinition/tenants.tenantguard.dev',
+      'Deployment/tenant-guard-broker', 'Deployment/tenant-guard-webhook',
+      'MutatingWebhookConfiguration/tenant-guard', 'Namespace/tenant-guard',
+      'NetworkPolicy/default-deny', 'NetworkPolicy/tenant-guard-broker', 'NetworkPolicy/tenant-guard-webhook',
+      'PodDisruptionBudget/tenant-guard-broker', 'PodDisruptionBudget/tenant-guard-webhook',
+      'Role/tenant-guard-broker-keys', 'RoleBinding/tenant-guard-broker-keys',
+      'Secret/tenant-guard-broker-keys',
+      'Service/tenant-guard-broker', 'Service/tenant-guard-webhook',
+      'ServiceAccount/tenant-guard-broker', 'ServiceAccount/tenant-guard-webhook',
+      'ValidatingWebhookConfiguration/tenant-guard',
+    ]);
+    const added = kinds(overlay).filter((k) => !kinds(base).includes(k));
+    assert.deepEqual(added, ['Certificate/tenant-guard-ca', 'Certificate/tenant-guard-serving', 'Issuer/tenant-guard-ca', 'Issuer/tenant-guard-selfsigned']);
+  });
+
+  test('every object passes its schema: Kubernetes models for built-in kinds, cert-manager\'s for its own', () => {
+    assert.deepEqual(schemaProblems(base), []);
+    assert.deepEqual(schemaProblems(overlay), []);
+  });
+
+  test('the schema check fails on what the API server would refuse', () => {
+    const deployment = structuredClone(base.find((o) => o.kind === 'Deployment'));
+    assert.ok(deployment !== undefined);
+    deployment.spec.replicas = '2';
+    deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+    delete deployment.spec.template.spec.containers[0].image;
+    const problems = schemaProblems([deployment]);
+    assert.ok(problems.some((p) => /spec\.replicas: "2" is not a number/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /unknown field "readOnlyRootFileSystem"/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /containers\[0\]\.image: is required/.test(p)), problems.join('\n'));
+    const certificate = structuredClone(overlay.find((o) => o.kind === 'Certificate'));
+    assert.ok(certificate !== undefined);
+    certificate.spec.dnsName = ['x'];
+    assert.ok(schemaProblems([certificate]).some((p) => /must NOT have additional properties/.test(p)));
+  });
+
+  test('references resolve: service accounts, roles, Services of the webhooks, the TLS Secret in the overlay, cert-manager injection', () => {
+    assert.deepEqual(checkReferences(base, { externalSecrets: ['tenant-guard-tls'] }), []);
+    assert.deepEqual(checkReferences(overlay, { externalSecrets: [] }), []);
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      const o = overlay.find((x) => x.kind === kind);
+      assert.equal(o?.metadata.annotations?.['cert-manager.io/inject-ca-from'], 'tenant-guard/tenant-guard-serving');
+    }
+  });
+
+  test('hardened pods: two replicas, anti-affinity, PDB, probes, resources, read-only root, non-root, no escalation, seccomp', () => {
+    assert.deepEqual(checkHardening(base), []);
+  });
+
+  test('Tenants: the CRD schema is structural, and the example Tenants and those in docs/ pass it', () => {
+    const crd = base.find((o) => o.kind === 'CustomResourceDefinition');
+    assert.ok(crd !== undefined);
+    const validate = ajv.compile(strictCrdSchema(crd));
+    const examples = readFileSync(join(root, 'webhook-config', 'examples', 'tenants.yaml'), 'utf8');
+    const docs = existsSync(join(root, 'docs')) ? readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => readFileSync(join(root, 'docs', f), 'utf8')) : [];
+    const fromDocs = docs.flatMap((md) => [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '')).filter((y) => /^kind: Tenant$/m.test(y));
+    const tenants = [examples, ...fromDocs].flatMap((text) => parseAllDocuments(text).map((d) => d.toJS() as KubeObject)).filter((o) => o?.kind === 'Tenant');
+    assert.ok(tenants.length >= 3, `found ${tenants.length} example Tenants`);
+    for (const t of tenants) assert.ok(validate(t), `Tenant ${t.metadata.name}: ${ajv.errorsText(validate.errors)}`);
+    parseTenantsYaml(examples, 'examples/tenants.yaml', 'argocd'); // and the registry takes them together
+    const misspelt = structuredClone(tenants[0]);
+    assert.ok(misspelt !== undefined);
+    misspelt.spec.cluster = misspelt.spec.clusters;
+    assert.equal(validate(misspelt), false, 'an unknown field is refused, as strict field validation does');
+  });
+});

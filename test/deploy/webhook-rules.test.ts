@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, describe, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import type { KubeObject } from './manifest-checks.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Compiles a matchCondition written in the small part of CEL the install uses (the user name,
+ * string literals, == != ! && ||, startsWith/endsWith, parentheses) to a predicate. Anything
+ * else (request.userInfo.groups, a macro...) is refused, so a new condition gets reviewed here.
+ */
+function compileCondition(expression: string): (username: string) => boolean {
+  const token = /\s*(request\.userInfo\.username|'[^'\\]*'|"[^"\\]*"|==|!=|&&|\|\||!|\(|\)|\.startsWith|\.endsWith)/y;
+  const parts: string[] = [];
+  let at = 0;
+  while (at < expression.length) {
+    token.lastIndex = at;
+    const m = token.exec(expression);
+    if (m === null) {
+      if (expression.slice(at).trim() === '') break;
+      throw new Error(`matchCondition uses CEL this test does not evaluate: ${expression.slice(at)}`);
+    }
+    parts.push(m[1] === 'request.userInfo.username' ? 'u' : (m[1] ?? ''));
+    at = token.lastIndex;
+  }
+  const fn: unknown = new Function('u', `return (${parts.join(' ')});`);
+  if (typeof fn !== 'function') throw new Error('not compiled');
+  return (username) => fn(username) === true;
+}
+
+const SPARED = [
+  'system:serviceaccount:tenant-guard:tenant-guard-webhook',
+  'system:serviceaccount:kube-system:generic-garbage-collector',
+  'system:serviceaccount:kube-system:namespace-controller',
+];
+const JUDGED = [
+  'alice',
+  'system:admin',
+  'system:serviceaccount:team-a:deployer',
+  'system:serviceaccount:argocd:argocd-applicationset-controller',
+  'system:serviceaccount:argocd:argocd-server',
+  'system:serviceaccount:argocd:argocd-application-controller',
+  'system:serviceaccount:tenant-guard:tenant-guard-broker',
+  'system:serviceaccount:tenant-guard:tenant-guard-webhook-2',
+  'system:serviceaccount:kube-systems:impostor',
+];
+
+/** `group/resource OPERATION` for every rule of every webhook, and which webhook. */
+function coverage(config: KubeObject): Map<string, string[]> {
+  const covered = new Map<string, string[]>();
+  for (const w of config.webhooks) {
+    for (const r of w.rules) {
+      for (const g of r.apiGroups) for (const res of r.resources) for (const op of r.operations) {
+        const key = `${g === '' ? 'core' : g}/${res} ${op}`;
+        covered.set(key, [...(covered.get(key) ?? []), w.name]);
+      }
+    }
+  }
+  return covered;
+}
+
+function expected(operations: readonly string[]): string[] {
+  const kinds = ['argoproj.io/applicationsets', 'argoproj.io/applications', 'argoproj.io/appprojects', 'core/secrets'];
+  return kinds.flatMap((k) => operations.map((op) => `${k} ${op}`)).sort();
+}
+
+describe('webhook configurations against SPEC section 5', () => {
+  let mutating: KubeObject;
+  let validating: KubeObject;
+
+  before(() => {
+    const objects = parseAllDocuments(execFileSync('kubectl', ['kustomize', join(root, 'webhook-config')], { encoding: 'utf8' })).map((d) => d.toJS() as KubeObject);
+    const m = objects.find((o) => o.kind === 'MutatingWebhookConfiguration');
+    const v = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration');
+    assert.ok(m !== undefined && v !== undefined);
+    mutating = m;
+    validating = v;
+  });
+
+  test('/validate sees exactly ApplicationSets, Applications, AppProjects (argoproj.io) and Secrets, on CREATE, UPDATE and DELETE', () => {
+    assert.deepEqual([...coverage(validating).keys()].sort(), expected(['CREATE', 'UPDATE', 'DELETE']));
+    for (const [key, hooks] of coverage(validating)) assert.equal(hooks.length, 1, `${key} is sent once, not by ${hooks.join(' and ')}`);
+    for (const w of validating.webhooks) assert.equal(w.clientConfig.service.path, '/validate');
+  });
+
+  test('/mutate sees the same kinds on CREATE and UPDATE (it never patches a DELETE)', () => {
+    assert.deepEqual([...coverage(mutating).keys()].sort(), expected(['CREATE', 'UPDATE']));
+    for (const w of mutating.webhooks) assert.equal(w.clientConfig.service.path, '/mutate');
+  });
+
+  test('Secrets only when labelled argocd.argoproj.io/secret-type=cluster, in a webhook of their own; argoproj.io kinds unfiltered', () => {
+    for (const config of [mutating, validating]) {
+      for (const w of config.webhooks) {
+        const groups = new Set(w.rules.flatMap((r: { apiGroups: string[] }) => r.apiGroups));
+        if (groups.has('')) {
+          assert.deepEqual([...groups], [''], `${w.name}: Secrets share no webhook with other groups`);
+          assert.deepEqual(w.rules.flatMap((r: { resources: string[] }) => r.resources), ['secrets']);
+          assert.deepEqual(w.rules.flatMap((r: { apiVersions: string[] }) => r.apiVersions), ['v1']);
+          assert.deepEqual(w.objectSelector, { matchLabels: { 'argocd.argoproj.io/secret-type': 'cluster' } });
+        } else {
+          assert.deepEqual([...groups], ['argoproj.io']);
+          assert.equal(w.objectSelector, undefined, `${w.name}: no objectSelector could let a tenant skip the webhook`);
+        }
+        assert.equal(w.namespaceSelector, undefined, `${w.name}: no namespaceSelector could let a tenant skip the webhook`);
+      }
+    }
+  });
+
+  test('failurePolicy Fail, sideEffects None, a short timeout, matchPolicy Equivalent, AdmissionReview v1', () => {
+    for (const w of [...mutating.webhooks, ...validating.webhooks]) {
+      assert.equal(w.failurePolicy, 'Fail', w.name);
+      assert.equal(w.sideEffects, 'None', w.name);
+      assert.ok(Number.isInteger(w.timeoutSeconds) && w.timeoutSeconds >= 1 && w.timeoutSeconds <= 10, `${w.name}: timeoutSeconds ${w.timeoutSeconds}`);
+      assert.equal(w.matchPolicy, 'Equivalent', w.name);
+      assert.deepEqual(w.admissionReviewVersions, ['v1'], w.name);
+    }
+  });
+
+  test('matchConditions spare only the webhook\'s own service account and kube-system\'s, never all service accounts', () => {
+    for (const w of [...mutating.webhooks, ...validating.webhooks]) {
+      assert.ok(Array.isArray(w.matchConditions) && w.matchConditions.length > 0, `${w.name} has matchConditions`);
+      const conditions = w.matchConditions.map((c: { expression: string }) => compileCondition(c.expression));
+      const called = (user: string): boolean => conditions.every((c: (u: string) => boolean) => c(user));
+      for (const user of SPARED) assert.equal(called(user), false, `${w.name}: ${user} is spared`);
+      for (const user of JUDGED) assert.equal(called(user), true, `${w.name}: ${user} is judged`);
+    }
+  });
+
+  test('the condition evaluator itself: a condition sparing every service account is caught', () => {
+    const lax = compileCondition("!request.userInfo.username.startsWith('system:serviceaccount:')");
+    assert.ok(JUDGED.some((u) => !lax(u)), 'the lax condition would spare judged users');
+    assert.throws(() => compileCondition("!('system:serviceaccounts' in request.userInfo.groups)"), /does not evaluate/);
+  });
+});
