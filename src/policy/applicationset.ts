@@ -54,11 +54,21 @@ function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Viola
   return out;
 }
 
-/** TG-AS-06: `spec.templatePatch` is rendered after admission, so nothing bounds it. */
-function checkTemplatePatch(spec: Record<string, unknown>): Violation[] {
+/**
+ * TG-AS-06: `spec.templatePatch` is rendered after admission, so nothing bounds it. Outside
+ * the tenant's own namespaces (the Argo CD namespace) it is also TG-AS-07: generated
+ * Applications land in the ApplicationSet's namespace, where their tenant label decides
+ * whose they are, and a patch can set that label; TG-AS-07 is one no mode relaxes.
+ */
+function checkTemplatePatch(spec: Record<string, unknown>, scope: RuleScope): Violation[] {
   const patch = spec.templatePatch;
   if (!isPresent(patch) || (typeof patch === 'string' && patch.trim() === '')) return [];
-  return [violation('TG-AS-06', 'spec.templatePatch', 'is set; templatePatch is rendered after admission, so only platform admins may use it: use spec.template')];
+  const out = [violation('TG-AS-06', 'spec.templatePatch', 'is set; templatePatch is rendered after admission, so only platform admins may use it: use spec.template')];
+  const { tenant, request } = scope;
+  if (tenant !== undefined && !tenant.namespaces.includes(request.namespace)) {
+    out.push(violation('TG-AS-07', 'spec.templatePatch', `is set in namespace "${request.namespace}", where the tenant label of each generated Application decides its tenant and a templatePatch could change it; remove templatePatch or move the ApplicationSet to a namespace of tenant "${tenant.name}"`));
+  }
+  return out;
 }
 
 function validateObject(object: KubeObject, scope: RuleScope): Findings {
@@ -90,7 +100,7 @@ function validateObject(object: KubeObject, scope: RuleScope): Findings {
     warnings.push(...parameters.warnings);
     violations.push(...checkGeneratorKinds(generator, scope));
   }
-  violations.push(...checkTemplatePatch(walk.spec));
+  violations.push(...checkTemplatePatch(walk.spec, scope));
   violations.push(...checkFieldNames(walk.spec));
   return { violations, warnings };
 }

@@ -87,33 +87,58 @@ function resolve(request: PolicyRequest, rules: KindRules, context: PolicyContex
   return { role, subject, updated };
 }
 
-/** True for an UPDATE the spec lets through unchecked (being deleted, or nothing material changed). */
-function isExemptUpdate(request: PolicyRequest, rules: KindRules, context: PolicyContext): boolean {
+/** True for an UPDATE that changes nothing the rules look at (status, finalizers, annotations...). */
+function isImmaterialUpdate(request: PolicyRequest, rules: KindRules, context: PolicyContext): boolean {
   if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined) return false;
-  if (isTerminating(request.oldObject) || isTerminating(request.object)) return true;
   return !rules.hasMaterialChange(request.oldObject, request.object, context);
 }
+
+/** True for an UPDATE of an object whose deletion has begun. */
+function isTerminatingUpdate(request: PolicyRequest): boolean {
+  return request.operation === 'UPDATE' && (isTerminating(request.oldObject) || isTerminating(request.object));
+}
+
+interface Collected {
+  readonly violations: Violation[];
+  readonly warnings: string[];
+  readonly summary: DecisionSummary;
+}
+
+function collect(request: PolicyRequest, rules: KindRules, context: PolicyContext, role: RequesterRole): Collected {
+  const { subject, updated } = resolve(request, rules, context);
+  const tenant = request.operation === 'UPDATE' && role === 'platform-admin' ? updated?.tenant ?? subject.tenant : subject.tenant;
+  const scope: RuleScope = { request, tenant, role, context };
+  const findings = rules.validate(scope);
+  const violations = [...checkOwnership(request, role, subject, updated, context), ...findings.violations];
+  return { violations, warnings: findings.warnings, summary: { tenant: tenant?.name, enforcement: tenant?.enforcement ?? 'enforce', role } };
+}
+
+const violationKey = (v: Violation) => `${v.rule} ${v.message}`;
 
 /**
  * The verdict for a request: every failing rule in the order of SPEC section 5, with the
  * platform-admin bypass (only TG-CS-02, TG-CS-04 and TG-REQ-01 hold for admins; the rest are
  * kept as audited) and the modes (`warn`/`audit` relax TG-AS-01..04 and -06 only).
+ *
+ * An UPDATE that changes nothing material is allowed. An UPDATE of a terminating object is
+ * never blocked by what the object already was (so a registry change cannot strand a
+ * finalizer), but it is denied for what the change adds: otherwise a tenant could delete
+ * its Application or cluster Secret behind a finalizer and then point it at another
+ * tenant's cluster while Argo CD still acts on it.
  */
 export function evaluate(request: PolicyRequest, context: PolicyContext, table: KindRulesTable = KIND_RULES): Decision {
   const rules = table[request.kind];
   const role = requesterRole(request.user, context.settings);
   const shape = checkShape(request);
   if (shape.length > 0) return decide(shape, [], { tenant: undefined, enforcement: 'enforce', role });
-  if (request.operation === 'CONNECT' || isExemptUpdate(request, rules, context)) {
+  if (request.operation === 'CONNECT' || isImmaterialUpdate(request, rules, context)) {
     return { allowed: true, warnings: [], audited: [], summary: { tenant: undefined, enforcement: 'enforce', role } };
   }
-  const { subject, updated } = resolve(request, rules, context);
-  const tenant = request.operation === 'UPDATE' && role === 'platform-admin' ? updated?.tenant ?? subject.tenant : subject.tenant;
-  const scope: RuleScope = { request, tenant, role, context };
-  const findings = rules.validate(scope);
-  const all = [...checkOwnership(request, role, subject, updated, context), ...findings.violations];
-  const summary: DecisionSummary = { tenant: tenant?.name, enforcement: tenant?.enforcement ?? 'enforce', role };
-  return decide(all, findings.warnings, summary);
+  const found = collect(request, rules, context, role);
+  if (!isTerminatingUpdate(request)) return decide(found.violations, found.warnings, found.summary);
+  const before = collect({ ...request, object: request.oldObject }, rules, context, role);
+  const known = new Set(before.violations.map(violationKey));
+  return decide(found.violations.filter((v) => !known.has(violationKey(v))), found.warnings, found.summary);
 }
 
 function decide(all: Violation[], warningsIn: string[], summary: DecisionSummary): Decision {
@@ -142,7 +167,7 @@ function decide(all: Violation[], warningsIn: string[], summary: DecisionSummary
 export function mutate(request: PolicyRequest, context: PolicyContext, table: KindRulesTable = KIND_RULES): MutationResult {
   const rules = table[request.kind];
   if (request.object === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return { object: undefined, tenant: undefined };
-  if (checkShape(request).length > 0 || isExemptUpdate(request, rules, context)) return { object: undefined, tenant: undefined };
+  if (checkShape(request).length > 0 || isImmaterialUpdate(request, rules, context) || isTerminatingUpdate(request)) return { object: undefined, tenant: undefined };
   const { role, subject } = resolve(request, rules, context);
   const tenant = subject.tenant;
   if (tenant === undefined) return { object: undefined, tenant: undefined };
