@@ -12,3 +12,12 @@ bench:
 
 plugin:
 	npm run build:plugin
+
+# The container image (needs a Docker engine). IMAGE=registry/tenant-guard:tag to name it.
+IMAGE ?= tenant-guard:dev
+image:
+	docker build -t $(IMAGE) .
+
+# The Tenant CRD manifest from src/tenancy/tenant-schema.ts.
+crd:
+	npm run gen:crd

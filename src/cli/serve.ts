@@ -8,7 +8,8 @@
  * - `createHttpsServer` is the one place the TLS server is made (swap in a reloading one);
  * - `buildServeApp` builds the express app from injected parts, without listening.
  */
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Express } from 'express';
@@ -18,12 +19,14 @@ import type { AdmissionPolicy } from '../admission/admit.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
-import { ensureCertificates, readTlsFiles } from '../server/certificates.js';
+import { ensureCertificates } from '../server/certificates.js';
 import type { ReadinessCheck } from '../server/health.js';
+import { createReloadingHttpsServer } from '../server/tls.js';
 import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
 import type { Settings } from '../settings.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import { staticRegistry, type RegistryProvider } from '../tenancy/registry.js';
+import { WatchedRegistry } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
 /** What a started component adds to the server. */
@@ -64,6 +67,8 @@ export interface ServeAppOptions {
   readonly metricsRegistry?: Registry;
   readonly policy?: AdmissionPolicy;
   readonly contributions?: readonly ServeContribution[];
+  /** Serve /mutate and /validate. Default true (`--components` without `webhook`: false). */
+  readonly admission?: boolean;
 }
 
 /** The express app of `serve`: the webhook plus every contribution's routers and checks. */
@@ -78,6 +83,7 @@ export function buildServeApp(options: ServeAppOptions): Express {
     ...(options.policy === undefined ? {} : { policy: options.policy }),
     mounts: contributions.flatMap((c) => c.mounts ?? []),
     readiness: contributions.flatMap((c) => c.readiness ?? []),
+    admission: options.admission ?? true,
   });
 }
 
@@ -87,19 +93,42 @@ function defaultMetricsRegistry(): Registry {
   return registry;
 }
 
-/** PEM certificate chain and key of the HTTPS server. */
-export interface TlsOptions {
-  readonly cert: string;
-  readonly key: string;
+/**
+ * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
+ * (cert-manager or a Secret update rotating them) without dropping a connection.
+ */
+export function createHttpsServer(app: Express, certFile: string, keyFile: string, logger: Logger): { server: Server; close(): Promise<void> } {
+  const reloading = createReloadingHttpsServer(app, { certFile, keyFile }, logger);
+  // The API server gives a webhook at most 30 s; nothing here should take longer.
+  reloading.server.requestTimeout = 30_000;
+  reloading.server.headersTimeout = 10_000;
+  return reloading;
 }
 
-/** The HTTPS server of `serve` (TLS 1.2+). The one place to swap in a certificate-reloading server. */
-export function createHttpsServer(app: Express, tls: TlsOptions): Server {
-  const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
-  // The API server gives a webhook at most 30 s; nothing here should take longer.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  return server;
+/** The parts `serve` can run; the cluster install runs each in its own Deployment. */
+export const SERVE_COMPONENT_NAMES = ['webhook', 'broker'] as const;
+
+function parseComponents(text: string | undefined, known: readonly string[]): Set<string> {
+  if (text === undefined) return new Set(known);
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const unknown = names.filter((n) => !known.includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new TenantGuardError('ERR_USAGE', `--components "${text}": use a comma-separated list of ${known.join(', ')}`);
+  }
+  return new Set(names);
+}
+
+/** The Kubernetes API for the Tenant watch: --kubeconfig, else in-cluster. */
+function tenantWatchKubeConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+    else if (env.KUBERNETES_SERVICE_HOST !== undefined) kc.loadFromCluster();
+    else throw new Error('not in a cluster');
+  } catch (cause) {
+    throw new TenantGuardError('ERR_USAGE', '--watch-tenants needs a Kubernetes API: run in a cluster or give --kubeconfig', { cause });
+  }
+  return kc;
 }
 
 /** Parsed options of `serve`. */
@@ -111,6 +140,9 @@ export interface ServeOptions {
   tlsKey: string | undefined;
   certsDir: string;
   logLevel: string;
+  components: Set<string>;
+  watchTenants: boolean;
+  kubeconfig: string | undefined;
 }
 
 /** A running server. */
@@ -122,7 +154,7 @@ export interface ServeHandle {
   close(graceMs?: number): Promise<void>;
 }
 
-function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ServeOptions {
+function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, componentNames: readonly string[]): ServeOptions {
   const portText = valueOf(raw.port, env, 'TG_PORT', '8443');
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TenantGuardError('ERR_USAGE', `--port "${portText}" is not a port number (0..65535)`);
@@ -137,6 +169,9 @@ function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
     tlsKey,
     certsDir: valueOf(raw.certsDir, env, 'TG_CERTS_DIR', 'certs'),
     logLevel: valueOf(raw.logLevel, env, 'TG_LOG_LEVEL', 'info'),
+    components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames]),
+    watchTenants: raw.watchTenants === true || ['true', '1', 'yes'].includes((env.TG_WATCH_TENANTS ?? '').toLowerCase()),
+    kubeconfig: valueOf(raw.kubeconfig, env, 'TG_KUBECONFIG'),
   };
 }
 
@@ -152,23 +187,42 @@ export interface ServeInjections {
  * @throws TenantGuardError on bad options, tenants file or certificates.
  */
 export async function startServe(raw: Record<string, unknown>, io: CliIo, injected: ServeInjections = {}): Promise<ServeHandle> {
-  const options = parseServeOptions(raw, io.env);
+  const options = parseServeOptions(raw, io.env, (injected.components ?? []).map((c) => c.name));
   const settings = settingsFromOptions(raw, io.env);
   const logger = injected.logger ?? createLogger({ level: options.logLevel });
   const tenantsPath = resolve(io.cwd, options.tenants);
-  const tenants = loadTenantsFile(tenantsPath, settings.argocdNamespace);
-  const registry = staticRegistry(tenants);
+  const metricsRegistry = defaultMetricsRegistry();
+  const watched = options.watchTenants
+    ? new WatchedRegistry({
+      kubeConfig: tenantWatchKubeConfig(options.kubeconfig === undefined ? undefined : resolve(io.cwd, options.kubeconfig), io.env),
+      logger,
+      argocdNamespace: settings.argocdNamespace,
+      metrics: metricsRegistry,
+      // Only the webhook writes Tenant status; the broker's RBAC has no right to.
+      writeStatus: options.components.has('webhook'),
+    })
+    : undefined;
+  const registry: RegistryProvider = watched ?? staticRegistry(loadTenantsFile(tenantsPath, settings.argocdNamespace));
   const certs = options.tlsCert !== undefined && options.tlsKey !== undefined
     ? { certFile: resolve(io.cwd, options.tlsCert), keyFile: resolve(io.cwd, options.tlsKey), caFile: undefined, generated: false }
     : await ensureCertificates(resolve(io.cwd, options.certsDir));
-  const tls = readTlsFiles(certs.certFile, certs.keyFile);
   const audit = pinoAuditSink(logger);
-  const metricsRegistry = defaultMetricsRegistry();
   const context: ServeComponentContext = { options: raw, env: io.env, settings, logger, audit, metricsRegistry, registry };
   const contributions: ServeContribution[] = [];
-  for (const component of injected.components ?? []) contributions.push(await component.start(context));
-  const app = buildServeApp({ settings, registry, logger, audit, metricsRegistry, contributions, ...(injected.policy === undefined ? {} : { policy: injected.policy }) });
-  const server = createHttpsServer(app, tls);
+  if (watched !== undefined) {
+    watched.start();
+    contributions.push({ close: () => watched.stop() });
+  }
+  const wanted = (injected.components ?? []).filter((c) => options.components.has(c.name));
+  for (const component of wanted) contributions.push(await component.start(context));
+  const app = buildServeApp({
+    settings, registry, logger, audit, metricsRegistry, contributions,
+    admission: options.components.has('webhook'),
+    ...(injected.policy === undefined ? {} : { policy: injected.policy }),
+  });
+  const https = createHttpsServer(app, certs.certFile, certs.keyFile, logger);
+  const server = https.server;
+  contributions.push({ close: () => https.close() });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(options.port, options.host, () => {
@@ -182,14 +236,14 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   const url = `https://${shownHost}:${port}`;
   const show = (path: string) => relative(io.cwd, path) || path;
   io.stderr.write([
-    `tenant-guard serving on ${url} (${tenants.size} tenants from ${show(tenantsPath)})`,
+    `tenant-guard serving ${[...options.components].join(' and ')} on ${url} (${watched === undefined ? `${registry.current()?.size ?? 0} tenants from ${show(tenantsPath)}` : 'tenants from a watch on Tenant objects'})`,
     `  certificate: ${show(certs.certFile)}${certs.generated ? ' (generated)' : ''}${certs.caFile === undefined ? '' : `, CA: ${show(certs.caFile)}`}`,
     '  try:',
     `    curl --cacert ${certs.caFile === undefined ? '<your CA file>' : show(certs.caFile)} ${url}/healthz`,
-    `    tenant-guard check -f webhook-config/examples/applicationset-allowed.yaml --user alice --groups team-a-admins --tenants ${show(tenantsPath)}`,
+    `    npx tenant-guard check -f webhook-config/examples/applicationset-allowed.yaml --user alice --groups team-a-admins --tenants ${show(tenantsPath)}`,
     '',
   ].join('\n'));
-  logger.info({ url, tenants: tenants.size }, 'listening');
+  logger.info({ url, components: [...options.components] }, 'listening');
   return { server, url, port, close: (graceMs) => closeServer(server, contributions, logger, graceMs) };
 }
 
@@ -233,7 +287,10 @@ export function register(program: Command, context: CliContext, components: read
     .addOption(envOption('--tls-cert <file>', 'serving certificate chain (PEM); with --tls-key', 'TG_TLS_CERT'))
     .addOption(envOption('--tls-key <file>', 'serving private key (PEM)', 'TG_TLS_KEY'))
     .addOption(envOption('--certs-dir <dir>', 'where certificates are generated when --tls-cert is not given', 'TG_CERTS_DIR', 'certs'))
-    .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'));
+    .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'))
+    .addOption(envOption('--components <list>', `what to serve, comma-separated: ${SERVE_COMPONENT_NAMES.join(', ')}`, 'TG_COMPONENTS', SERVE_COMPONENT_NAMES.join(',')))
+    .addOption(envOption('--watch-tenants', 'fill the registry from Tenant objects (a watch) instead of --tenants', 'TG_WATCH_TENANTS', 'false'))
+    .addOption(envOption('--kubeconfig <file>', 'kubeconfig of the control plane (default: in-cluster)', 'TG_KUBECONFIG'));
   addSettingOptions(command);
   for (const component of components) component.addOptions?.(command);
   command.action(async (raw: Record<string, unknown>) => {

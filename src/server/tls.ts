@@ -74,7 +74,7 @@ export function readTlsPair(files: TlsFiles): Pair {
     try {
       return readFileSync(path, 'utf8');
     } catch (err) {
-      throw new TenantGuardError('ERR_TLS_RELOAD', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+      throw new TenantGuardError('ERR_TLS_RELOAD', `cannot read ${path}: ${err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'error'}`, { cause: err });
     }
   };
   const cert = read(files.certFile);

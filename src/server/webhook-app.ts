@@ -47,6 +47,8 @@ export interface WebhookAppDeps {
   readonly readiness?: readonly ReadinessCheck[];
   /** Routers mounted after the webhook's own routes. */
   readonly mounts?: readonly MountedRouter[];
+  /** Serve `/mutate` and `/validate`. Default true; false for a broker-only process. */
+  readonly admission?: boolean;
   /** Largest AdmissionReview body in bytes. Default 3 MiB. */
   readonly bodyLimitBytes?: number;
 }
@@ -59,8 +61,10 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   app.use(healthRouter([registryReadiness(deps.registry), ...(deps.readiness ?? [])]));
   app.get('/metrics', metricsHandler(deps.metricsRegistry));
   const json = express.json({ limit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, type: 'application/json', strict: true });
-  for (const endpoint of ['mutate', 'validate'] as const) {
-    app.post(`/${endpoint}`, json, admissionHandler(endpoint, deps, metrics));
+  if (deps.admission ?? true) {
+    for (const endpoint of ['mutate', 'validate'] as const) {
+      app.post(`/${endpoint}`, json, admissionHandler(endpoint, deps, metrics));
+    }
   }
   for (const mount of deps.mounts ?? []) app.use(mount.path, mount.router);
   app.use((_req, res) => {

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { apiErrorCode, describeApiFailure, withSignal } from '../broker/kube-call.js';
 import { isRecord } from './tenant.js';
 import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
-import { desiredStatus, statusDiffers, type TenantOutcome } from './tenant-status.js';
+import { desiredStatus, statusDiffers, type TenantOutcome, type TenantStatus } from './tenant-status.js';
 
 /** One Tenant as last seen by the watch, with the registry's verdict on it. */
 export interface StatusTarget {
@@ -38,6 +38,12 @@ export class TenantStatusWriter {
   private running: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /**
+   * The last status written per Tenant and the resourceVersion it was written over: a view
+   * of the Tenants older than that write (the watch has not delivered it yet) would
+   * otherwise write the same status again and get a 409.
+   */
+  private readonly written = new Map<string, { basedOn: string; status: TenantStatus }>();
   private readonly now: () => Date;
   private readonly retryMs: number;
   private readonly timeoutMs: number;
@@ -51,6 +57,8 @@ export class TenantStatusWriter {
   /** Brings every target's status up to date, in the background. */
   sync(targets: readonly StatusTarget[]): void {
     if (this.stopped) return;
+    const names = new Set(targets.map((t) => t.name));
+    for (const name of this.written.keys()) if (!names.has(name)) this.written.delete(name);
     this.latest = targets;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -94,9 +102,13 @@ export class TenantStatusWriter {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const desired = desiredStatus(target.outcome, object.status, generationOf(object), rfc3339(this.now()));
       if (!statusDiffers(object.status, desired)) return true;
+      const basedOn = resourceVersionOf(object);
+      const memo = this.written.get(target.name);
+      if (memo !== undefined && memo.basedOn === basedOn && !statusDiffers(memo.status, desired)) return true;
       const signal = AbortSignal.timeout(this.timeoutMs);
       try {
         await this.api.replaceClusterCustomObjectStatus({ ...ids, name: target.name, body: { ...object, status: desired } }, withSignal(signal));
+        if (basedOn !== undefined) this.written.set(target.name, { basedOn, status: desired });
         this.logger.info({ tenant: target.name, accepted: desired.accepted, reason: desired.reason }, `Tenant "${target.name}" status: ${desired.accepted ? 'accepted' : `not accepted (${desired.reason}): ${desired.message}`}`);
         return true;
       } catch (err) {
@@ -129,6 +141,11 @@ export class TenantStatusWriter {
       return undefined;
     }
   }
+}
+
+function resourceVersionOf(object: Readonly<Record<string, unknown>>): string | undefined {
+  const meta = object.metadata;
+  return isRecord(meta) && typeof meta.resourceVersion === 'string' ? meta.resourceVersion : undefined;
 }
 
 function generationOf(object: Readonly<Record<string, unknown>>): number | undefined {

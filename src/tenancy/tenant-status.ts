@@ -2,6 +2,7 @@
  * What a watched Tenant's status should say, and whether what it says now differs: pure
  * functions, no I/O. The writer is in tenant-status-writer.ts.
  */
+import type { TenantRejection } from './registry.js';
 import { isRecord } from './tenant.js';
 
 /** Why a Tenant is or is not in the registry. */
@@ -14,6 +15,13 @@ export type TenantOutcome =
       readonly message: string;
       readonly clusterCount: number;
     };
+
+/** The verdict on one Tenant: invalid (its parse error), rejected (a claim held by an older Tenant), or accepted. */
+export function outcomeOf(clusterCount: number, invalid: string | undefined, rejection: TenantRejection | undefined): TenantOutcome {
+  if (invalid !== undefined) return { accepted: false, reason: 'Invalid', message: invalid, clusterCount };
+  if (rejection !== undefined) return { accepted: false, reason: rejection.reason, message: rejection.message, clusterCount };
+  return { accepted: true, clusterCount };
+}
 
 /** The condition type that mirrors `status.accepted`. */
 export const ACCEPTED_CONDITION = 'Accepted';

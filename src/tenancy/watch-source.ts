@@ -11,17 +11,20 @@
  *   after a backoff; meanwhile `current()` keeps serving the last good registry, the
  *   `tenantguard_registry_stale` gauge is 1, and one log line says so (one more on recovery).
  */
-import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { describeApiFailure } from '../broker/kube-call.js';
-import { isTenantGuardError, TenantGuardError } from '../errors.js';
+import { isTenantGuardError } from '../errors.js';
 import { buildRegistry, type RegistryProvider, type TenantRegistry } from './registry.js';
 import { TENANT_API_VERSION, TENANT_GROUP, TENANT_KIND, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
-import { isRecord, parseTenant, type Tenant } from './tenant.js';
+
+const SOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
+import { parseTenant, type Tenant } from './tenant.js';
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
 import { TenantStatusWriter, type StatusTarget } from './tenant-status-writer.js';
-import type { TenantOutcome } from './tenant-status.js';
+import { outcomeOf } from './tenant-status.js';
+import { countClusters, toTenantList, type TenantObject } from './tenant-list.js';
 
 /** Options of `WatchedRegistry`. Times in milliseconds. */
 export interface WatchedRegistryOptions {
@@ -45,14 +48,11 @@ export interface WatchedRegistryOptions {
   now?: () => Date;
 }
 
-type TenantObject = KubernetesObject & Record<string, unknown>;
-
 interface Parsed {
   resourceVersion: string | undefined;
   result: { tenant: Tenant } | { error: string };
 }
 
-const SOURCE = 'tenants.tenantguard.dev';
 const PATH = `/apis/${TENANT_GROUP}/${TENANT_VERSION}/${TENANT_PLURAL}`;
 
 /** See the file comment. Call `start()`; `stop()` ends the watch. */
@@ -169,6 +169,9 @@ export class WatchedRegistry implements RegistryProvider {
 
   private listedNow(): void {
     this.listed = true;
+    // The list's add events scheduled a rebuild; this one reads the same whole cache.
+    clearTimeout(this.rebuildTimer);
+    this.rebuildTimer = undefined;
     this.rebuild();
   }
 
@@ -243,16 +246,7 @@ export class WatchedRegistry implements RegistryProvider {
     const targets: StatusTarget[] = [];
     for (const object of objects) {
       const name = object.metadata?.name;
-      if (name === undefined) continue;
-      const clusterCount = countClusters(object);
-      const error = invalid.get(name);
-      const rejection = rejected.get(name);
-      const outcome: TenantOutcome = error !== undefined
-        ? { accepted: false, reason: 'Invalid', message: error, clusterCount }
-        : rejection !== undefined
-          ? { accepted: false, reason: rejection.reason, message: rejection.message, clusterCount }
-          : { accepted: true, clusterCount };
-      targets.push({ name, object, outcome });
+      if (name !== undefined) targets.push({ name, object, outcome: outcomeOf(countClusters(object), invalid.get(name), rejected.get(name)) });
     }
     this.statusWriter.sync(targets);
   }
@@ -281,25 +275,4 @@ export class WatchedRegistry implements RegistryProvider {
 export function backoff(failures: number, initialMs: number, maxMs: number): number {
   const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, failures - 1));
   return Math.round(base * (0.8 + Math.random() * 0.4));
-}
-
-function countClusters(object: TenantObject): number {
-  const spec = object.spec;
-  return isRecord(spec) && Array.isArray(spec.clusters) ? spec.clusters.length : 0;
-}
-
-/**
- * Narrows a list answer to what the informer needs: items that are objects with a name.
- * @throws TenantGuardError ERR_TENANT_WATCH when the answer is not a list.
- */
-function toTenantList(body: unknown): KubernetesListObject<TenantObject> {
-  if (!isRecord(body) || !Array.isArray(body.items)) throw new TenantGuardError('ERR_TENANT_WATCH', `the ${SOURCE} list answer is not a list`);
-  const items: TenantObject[] = [];
-  for (const item of body.items) {
-    if (!isRecord(item) || !isRecord(item.metadata) || typeof item.metadata.name !== 'string') continue;
-    const meta = item.metadata;
-    items.push({ ...item, metadata: { ...meta, name: item.metadata.name, ...(typeof meta.resourceVersion === 'string' ? { resourceVersion: meta.resourceVersion } : {}) } });
-  }
-  const rv = isRecord(body.metadata) && typeof body.metadata.resourceVersion === 'string' ? body.metadata.resourceVersion : '';
-  return { apiVersion: `${TENANT_API_VERSION}`, kind: `${TENANT_KIND}List`, metadata: { resourceVersion: rv }, items };
 }

@@ -83,7 +83,7 @@ describe('tenant-guard serve', () => {
       assert.equal(typeof review.response.allowed, 'boolean');
       assert.match((await call(handle.url, ca, '/metrics')).body, /tenant_guard_admission_requests_total\{endpoint="validate"/);
       const banner = io.err();
-      assert.match(banner, new RegExp(`tenant-guard serving on ${handle.url.replaceAll('.', '\\.')} \\(2 tenants from webhook-config/examples/tenants\\.yaml\\)`));
+      assert.match(banner, new RegExp(`tenant-guard serving webhook and echo on ${handle.url.replaceAll('.', '\\.')} \\(2 tenants from webhook-config/examples/tenants\\.yaml\\)`));
       assert.match(banner, /\(generated\)/);
       assert.match(banner, new RegExp(`curl --cacert \\S*ca\\.pem ${handle.url.replaceAll('.', '\\.')}/healthz`));
       assert.match(banner, /tenant-guard check -f webhook-config\/examples\/applicationset-allowed\.yaml/);
@@ -120,12 +120,42 @@ describe('tenant-guard serve', () => {
     ['--tls-cert without --tls-key', { tlsCert: 'a.crt' }, {}, /--tls-cert and --tls-key go together/],
     ['a port that is no port', { port: '99999' }, {}, /--port "99999" is not a port number/],
     ['TG_PORT that is no port', {}, { TG_PORT: 'https' }, /--port "https"/],
+    ['an unknown component', { components: 'webhook,proxy' }, {}, /--components "webhook,proxy": use a comma-separated list of webhook/],
+    ['no component', {}, { TG_COMPONENTS: ' , ' }, /--components/],
+    ['--watch-tenants without a Kubernetes API', { watchTenants: true }, {}, /--watch-tenants needs a Kubernetes API/],
   ];
   for (const [name, raw, env, message] of bad) {
     test(`${name} is ERR_USAGE`, async () => {
       await assert.rejects(startServe(raw, testIo({ env }), { logger: capturedLogger().logger }), (err: unknown) => isTenantGuardError(err, 'ERR_USAGE') && message.test(err.message));
     });
   }
+
+  test('--components picks what is served: a broker-only process has no admission endpoints', async () => {
+    const dir = tempDir();
+    const echo: ServeComponent = {
+      name: 'echo',
+      start: () => {
+        const router = Router();
+        router.get('/api/echo', (_req, res) => void res.json({ echo: true }));
+        return { mounts: [{ path: '/', router }] };
+      },
+    };
+    const onlyEcho = await startServe({ port: '0', certsDir: dir, components: 'echo' }, testIo(), { logger: capturedLogger().logger, components: [echo] });
+    const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
+    try {
+      assert.equal((await call(onlyEcho.url, ca, '/validate', reviewBody())).status, 404);
+      assert.equal((await call(onlyEcho.url, ca, '/api/echo')).status, 200);
+    } finally {
+      await onlyEcho.close(1000);
+    }
+    const onlyWebhook = await startServe({ port: '0', certsDir: dir }, testIo({ env: { TG_COMPONENTS: 'webhook' } }), { logger: capturedLogger().logger, components: [echo] });
+    try {
+      assert.equal((await call(onlyWebhook.url, ca, '/validate', reviewBody())).status, 200);
+      assert.equal((await call(onlyWebhook.url, ca, '/api/echo')).status, 404);
+    } finally {
+      await onlyWebhook.close(1000);
+    }
+  });
 
   test('an invalid tenants file stops serve with exit 2 before listening', async () => {
     const r = await runCli(['serve', '--tenants', '/nonexistent/tenants.yaml', '--port', '0', '--certs-dir', tempDir()]);

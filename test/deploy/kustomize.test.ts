@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,14 +8,11 @@ import { parseAllDocuments } from 'yaml';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { certificateSchema, issuerSchema } from './cert-manager-schema.js';
 import { checkBuiltIn } from './model-check.js';
-import { checkHardening, checkReferences, checkRequiredFields, strictCrdSchema, type KubeObject } from './manifest-checks.js';
+import { checkHardening, checkReferences, checkRequiredFields, kustomizeBuild, strictCrdSchema, type KubeObject } from './manifest-checks.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function build(dir: string): KubeObject[] {
-  const text = execFileSync('kubectl', ['kustomize', join(root, dir)], { encoding: 'utf8' });
-  return parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
-}
+const build = (dir: string): KubeObject[] => kustomizeBuild(join(root, dir));
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validators = { Certificate: ajv.compile(certificateSchema), Issuer: ajv.compile(issuerSchema) };

@@ -4,9 +4,26 @@
  * schema made strict the way `kubectl apply` (strict field validation) treats unknown fields.
  */
 
+import { execFileSync } from 'node:child_process';
+import { parseAllDocuments } from 'yaml';
+
 /** A parsed manifest. Loose on purpose: these are our own files, and the checks say what is missing. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } } & Record<string, any>;
+
+/**
+ * `kubectl kustomize DIR`, parsed. The deploy tests need kubectl 1.27+ (kustomize v5) on PATH.
+ */
+export function kustomizeBuild(dir: string): KubeObject[] {
+  let text: string;
+  try {
+    text = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') throw new Error('kubectl is not on PATH: the deploy tests run the real `kubectl kustomize` (kubectl 1.27 or later)');
+    throw err;
+  }
+  return parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
+}
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Tenant']);
 

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
-import { parseAllDocuments } from 'yaml';
-import type { KubeObject } from './manifest-checks.js';
+import { kustomizeBuild, type KubeObject } from './manifest-checks.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -73,7 +71,7 @@ describe('webhook configurations against SPEC section 5', () => {
   let validating: KubeObject;
 
   before(() => {
-    const objects = parseAllDocuments(execFileSync('kubectl', ['kustomize', join(root, 'webhook-config')], { encoding: 'utf8' })).map((d) => d.toJS() as KubeObject);
+    const objects = kustomizeBuild(join(root, 'webhook-config'));
     const m = objects.find((o) => o.kind === 'MutatingWebhookConfiguration');
     const v = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration');
     assert.ok(m !== undefined && v !== undefined);

@@ -38,7 +38,7 @@ function get(port: number, ca: string[], agent: Agent | false): Promise<Answer> 
   });
 }
 
-async function waitFor(what: string, check: () => boolean, ms = 5000): Promise<void> {
+async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
   const start = Date.now();
   while (!check()) {
     if (Date.now() - start > ms) throw new Error(`not within ${ms} ms: ${what}`);
@@ -107,19 +107,19 @@ describe('certificate-reloading HTTPS server', () => {
     };
     const loops = [freshLoop(), freshLoop(), keptLoop()];
     try {
-      await waitFor('traffic on the first certificate', () => fresh.length >= 20);
+      await waitFor('traffic on the first certificate', () => fresh.length >= 5 && keptRequests >= 5);
       assert.equal(tls.current().fingerprint256, fingerprintOf(first));
 
       // Half a rotation: the new certificate, with the old key. It must not be taken.
       writeFileSync(join(dir, 'tls.crt'), second.cert);
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('the half rotation is seen', () => lines.some((l) => l.level === 40 && String(l.msg).includes('is not the key of the certificate')));
       assert.equal(tls.current().fingerprint256, fingerprintOf(first), 'a certificate without its key is ignored');
       const seenBeforeKey = fresh.length;
       writeFileSync(join(dir, 'tls.key'), second.key);
 
       await waitFor('a new connection presents the new certificate', () => fresh.slice(seenBeforeKey).includes(fingerprintOf(second)));
       const switchedAt = fresh.lastIndexOf(fingerprintOf(first));
-      await waitFor('more traffic after the switch', () => fresh.length >= switchedAt + 20);
+      await waitFor('more traffic after the switch', () => fresh.length >= switchedAt + 10);
     } finally {
       running = false;
       await Promise.all(loops);
@@ -132,7 +132,6 @@ describe('certificate-reloading HTTPS server', () => {
     assert.ok(fresh.includes(fingerprintOf(first)));
     assert.equal(kept.size, 1, `the kept-alive connection was never dropped (${keptRequests} requests on it)`);
     assert.equal(tls.current().serialNumber, new X509Certificate(second.cert).serialNumber);
-    assert.ok(lines.some((l) => l.level === 40 && String(l.msg).includes('is not the key of the certificate')), 'the half rotation is logged');
     assert.ok(lines.some((l) => String(l.msg).startsWith('now serving certificate')));
     assert.ok(!lines.some((l) => JSON.stringify(l).includes('PRIVATE KEY')), 'the key is never logged');
   });

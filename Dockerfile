@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+# tenant-guard: the webhook, the token broker, and the Argo CD exec credential plugin.
+#
+#   make image                       # docker build -t tenant-guard:dev .
+#   make image IMAGE=registry.example.com/tenant-guard:0.1.0
+#
+# Runtime: Node.js 24 LTS on Debian slim, production dependencies only, a numeric non-root
+# user (so runAsNonRoot can verify it), and an exec-form ENTRYPOINT, so nothing runs a shell.
+# Not distroless: the Argo CD init container (webhook-config/argocd/values.yaml) copies the
+# plugin out of this image with `cp`, which a distroless image lacks. npm, npx, corepack and
+# yarn are removed from the runtime. Pin the base images by digest in your own build.
+ARG NODE_IMAGE=node:24-bookworm
+
+# Build: dev dependencies, the TypeScript build, and the plugin as a Node.js single
+# executable (make plugin), which needs the full image's binutils (strip).
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` would compile before the sources are here.
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json Makefile ./
+COPY scripts ./scripts
+COPY src ./src
+RUN npm run build && make plugin
+
+# Production dependencies only.
+FROM ${NODE_IMAGE}-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+
+FROM ${NODE_IMAGE}-slim AS runtime
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+COPY package.json ./
+# The exec credential plugin: one self-contained file, copied into Argo CD's controller.
+COPY --from=build /src/dist/tenant-guard-credential /usr/local/bin/tenant-guard-credential
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+CMD ["serve"]

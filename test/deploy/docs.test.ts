@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { brokerFlags } from '../../src/broker/options.js';
+import { buildProgram } from '../../src/cli/main.js';
+import { settingFlags } from '../../src/settings.js';
+import { kustomizeBuild } from './manifest-checks.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DOCS = ['install.md', 'upgrade.md', 'onboarding.md', 'audit.md', 'settings.md', 'requirements.md'];
+const read = (name: string): string => readFileSync(join(root, 'docs', name), 'utf8');
+
+function commandOptions(name: string): string[] {
+  const sink = { write: () => true };
+  const program = buildProgram({ stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: root }, () => undefined);
+  const command = program.commands.find((c) => c.name() === name);
+  assert.ok(command !== undefined, `tenant-guard ${name} exists`);
+  return command.options.map((o) => o.long ?? '').filter((l) => l !== '' && l !== '--help');
+}
+
+describe('docs/', () => {
+  test('install, upgrade, onboarding, audit, settings and requirements are there', () => {
+    for (const name of DOCS) assert.ok(existsSync(join(root, 'docs', name)), `docs/${name}`);
+  });
+
+  test('settings.md documents every setting, serve and broker flag, with its environment variable', () => {
+    const settings = read('settings.md');
+    const undocumented: string[] = [];
+    for (const s of Object.values(settingFlags)) for (const word of [`--${s.flag}\``, s.env]) if (!settings.includes(word)) undocumented.push(word);
+    for (const f of brokerFlags) for (const word of [`--${f.flag}\``, f.env]) if (!settings.includes(word)) undocumented.push(word);
+    for (const flag of [...commandOptions('serve'), ...commandOptions('certs')]) if (!settings.includes(`\`${flag}\``)) undocumented.push(flag);
+    assert.deepEqual(undocumented, []);
+  });
+
+  test('every flag and environment variable the Deployments use is documented', () => {
+    const settings = read('settings.md');
+    const built = kustomizeBuild(join(root, 'webhook-config'));
+    const containers = built.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec.template.spec.containers);
+    const used = new Set<string>();
+    for (const c of containers) {
+      for (const arg of c.args ?? []) if (String(arg).startsWith('--')) used.add(String(arg).split('=')[0] ?? '');
+      for (const e of c.env ?? []) if (String(e.name).startsWith('TG_')) used.add(String(e.name));
+    }
+    assert.ok(used.size > 5);
+    assert.deepEqual([...used].filter((u) => !settings.includes(u.startsWith('--') ? `\`${u}\`` : u)), []);
+  });
+
+  test('relative links and repository paths named in the docs exist', () => {
+    const broken: string[] = [];
+    for (const name of DOCS) {
+      const text = read(name);
+      for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+        const target = m[1] ?? '';
+        if (!/^https?:/.test(target) && !existsSync(join(root, 'docs', target))) broken.push(`${name}: ${target}`);
+      }
+      for (const m of text.matchAll(/`((?:webhook-config|src|docs|scripts)\/[\w./-]+)`/g)) {
+        if (!existsSync(join(root, m[1] ?? ''))) broken.push(`${name}: ${m[1]}`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+});
