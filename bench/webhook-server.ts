@@ -1,10 +1,12 @@
 /**
  * A benchmark server in its own process, so the load driver does not share its event loop:
- * `noop` answers every POST with a fixed AdmissionReview over HTTPS (the floor); `webhook`
+ * `noop` answers every POST with a fixed AdmissionReview over HTTPS (the floor); `express`
+ * parses the body with express as the webhook does and answers a fixed review; `webhook`
  * serves our real app with a registry of N generated tenants (3 clusters each).
  * Prints `PORT <n>` once listening; stops on SIGTERM.
  */
 import { createServer } from 'node:https';
+import express from 'express';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { pinoAuditSink } from '../src/audit/logger.js';
@@ -49,6 +51,14 @@ async function main(): Promise<void> {
         res.end(body);
       });
     };
+  } else if (mode === 'express') {
+    // The second floor: express with the same JSON body parser, answering a fixed review.
+    const app = express();
+    app.set('etag', false);
+    app.post('/', express.json({ limit: 3 * 1024 * 1024 }), (req, res) => {
+      res.json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: (req.body as { request?: { uid?: string } }).request?.uid, allowed: true } });
+    });
+    handler = app;
   } else {
     const started = process.hrtime.bigint();
     const { registry } = buildRegistry(generatedTenants(Number(countArg)));
