@@ -25,7 +25,7 @@ export interface GroupVersionKind {
 export type KindRulesTable = Readonly<Record<GuardedKind, KindRules>>;
 
 const ARGO_GROUP = 'argoproj.io';
-const ARGO_KINDS: ReadonlySet<string> = new Set(['ApplicationSet', 'Application', 'AppProject']);
+const ARGO_KINDS: ReadonlyMap<string, GuardedKind> = new Map<string, GuardedKind>([['ApplicationSet', 'ApplicationSet'], ['Application', 'Application'], ['AppProject', 'AppProject']]);
 const SECRET_TYPE_LABEL = 'argocd.argoproj.io/secret-type';
 
 /**
@@ -34,7 +34,7 @@ const SECRET_TYPE_LABEL = 'argocd.argoproj.io/secret-type';
  * (the webhook's objectSelector matches either; DELETE carries only `oldObject`).
  */
 export function guardedKindOf(gvk: GroupVersionKind, object: unknown, oldObject: unknown): GuardedKind | undefined {
-  if (gvk.group === ARGO_GROUP && ARGO_KINDS.has(gvk.kind)) return gvk.kind as GuardedKind;
+  if (gvk.group === ARGO_GROUP) return ARGO_KINDS.get(gvk.kind);
   if (gvk.group === '' && gvk.kind === 'Secret') {
     const isCluster = (o: unknown) => isRecord(o) && getLabels(o)[SECRET_TYPE_LABEL] === 'cluster';
     if (isCluster(object) || isCluster(oldObject)) return 'ClusterSecret';

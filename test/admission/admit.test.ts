@@ -3,35 +3,21 @@ import { describe, test } from 'node:test';
 import { admit, defaultPolicy, mutateThenValidate, type AdmissionPolicy } from '../../src/admission/admit.js';
 import { parseAdmissionReview, readAdmissionRequest } from '../../src/admission/review.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
+import { admissionReview, argoKind, loadTenants } from '../support/policy-fixtures.js';
 
-const TENANTS = parseTenantsYaml(`
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins] }
-  namespaces: [team-a]
-  projects: [team-a]
-  clusters:
-    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com }
-`, 'tenants', 'argocd');
+const TENANTS = loadTenants('dev-only');
 
 const deps = { policy: defaultPolicy, registry: TENANTS, settings: structuredClone({ ...DEFAULT_SETTINGS }) };
 
 function request(fields: Record<string, unknown>) {
-  return readAdmissionRequest(parseAdmissionReview({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'u1',
-      kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
-      namespace: 'team-a',
-      operation: 'CREATE',
-      userInfo: { username: 'alice', groups: ['team-a-admins'] },
-      ...fields,
-    },
-  }));
+  return readAdmissionRequest(parseAdmissionReview(admissionReview({
+    uid: 'u1',
+    kind: argoKind('Application'),
+    namespace: 'team-a',
+    operation: 'CREATE',
+    userInfo: { username: 'alice', groups: ['team-a-admins'] },
+    ...fields,
+  })));
 }
 
 function application(destination: Record<string, unknown>, project?: string) {

@@ -5,12 +5,13 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { narrowPolicyRequest, parseAdmissionReview, readAdmissionRequest } from '../../src/admission/review.js';
 import { isTenantGuardError } from '../../src/errors.js';
+import { admissionReview } from '../support/policy-fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const UPSTREAM = join(here, '..', '..', '..', 'shared', 'fixtures', 'upstream', 'kubernetes', 'admission.k8s.io.v1.AdmissionReview.json');
 
 function envelope(request: Record<string, unknown>) {
-  return parseAdmissionReview({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', ...request } });
+  return parseAdmissionReview(admissionReview({ uid: 'u1', ...request }));
 }
 
 const APP = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'web', namespace: 'team-a' }, spec: { project: 'team-a' } };

@@ -8,45 +8,16 @@ import express from 'express';
 import { pino, type Logger } from 'pino';
 import { parseBrokerOptions, type BrokerConfig } from '../../src/broker/options.js';
 import { staticRegistry, type RegistryProvider } from '../../src/tenancy/registry.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import type { Broker } from '../../src/broker/broker.js';
 import { createBrokerRouter } from '../../src/broker/router.js';
+import { loadTenants } from '../support/policy-fixtures.js';
 import type { TestTls } from '../support/test-tls.js';
-
-export const TENANTS_YAML = `
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins] }
-  namespaces: [team-a]
-  projects: [team-a]
-  clusters:
-    - name: k8s-team-a-dev
-      server: https://team-a-dev.example.com
-      subject: argocd-team-a-dev
-      groups: [tenant-admins]
-    - name: k8s-team-a-prod
-      server: https://team-a-prod.example.com
-      tokenTTLSeconds: 120
----
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-b }
-spec:
-  owners: { groups: [team-b-admins] }
-  namespaces: [team-b]
-  projects: [team-b]
-  clusters:
-    - name: k8s-team-b-dev
-      server: https://team-b-dev.example.com
-      audience: team-b-dev-audience
-`;
 
 export const CONTROLLER = 'system:serviceaccount:argocd:argocd-application-controller';
 
+/** The broker tests' tenants (test/fixtures/tenants/broker.yaml), as a static provider. */
 export function testRegistry(): RegistryProvider {
-  return staticRegistry(parseTenantsYaml(TENANTS_YAML, 'test tenants', 'argocd'));
+  return staticRegistry(loadTenants('broker'));
 }
 
 /** Broker options for tests (flags as given on a command line, with quick timings). */

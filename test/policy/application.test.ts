@@ -3,34 +3,10 @@ import { describe, test } from 'node:test';
 import { applicationRules } from '../../src/policy/application.js';
 import type { KubeObject, PolicyContext, PolicyRequest, RequesterRole, RuleScope } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
-
-const TENANTS = `
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins] }
-  namespaces: [team-a]
-  projects: [team-a, team-a-extra]
-  clusters:
-    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com, caData: QUJD }
-    - { name: k8s-team-a-prod, server: https://team-a-prod.example.com }
----
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-b }
-spec:
-  owners: { groups: [team-b-admins] }
-  namespaces: [team-b]
-  projects: [team-b]
-  clusters:
-    - { name: k8s-team-b-dev, server: https://team-b-dev.example.com }
-    - { name: k8s-team-b-prod, server: https://team-b-prod.example.com }
-`;
+import { policyContext } from '../support/policy-fixtures.js';
 
 const settings = resolveSettings({});
-const context: PolicyContext = { registry: parseTenantsYaml(TENANTS, 'test', 'argocd'), settings };
+const context: PolicyContext = policyContext('two-teams', settings);
 
 function app(spec: unknown, labels: Record<string, string> = {}): KubeObject {
   return { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'guestbook', namespace: 'team-a', labels }, spec };

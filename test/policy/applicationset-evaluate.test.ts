@@ -7,15 +7,16 @@ import { isRecord } from '../../src/policy/object-paths.js';
 import type { KubeObject, PolicyContext, PolicyRequest } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
+import { tenantsYaml } from '../support/policy-fixtures.js';
 
 const FIXTURES = new URL('../fixtures/applicationset/', import.meta.url);
 
-function contextFor(tenantsYaml: string): PolicyContext {
-  return { registry: parseTenantsYaml(tenantsYaml, 'test', 'argocd'), settings: resolveSettings({}) };
+function contextFor(yaml: string): PolicyContext {
+  return { registry: parseTenantsYaml(yaml, 'test', 'argocd'), settings: resolveSettings({}) };
 }
 
 function tenantsText(): string {
-  return readFileSync(new URL('tenants.yaml', FIXTURES), 'utf8');
+  return tenantsYaml('applicationset');
 }
 
 function nestedClusters(namespace = 'team-a'): KubeObject {

@@ -5,16 +5,16 @@ import { parseAllDocuments, parse } from 'yaml';
 import { applicationSetRules } from '../../src/policy/applicationset.js';
 import { getPath, isRecord } from '../../src/policy/object-paths.js';
 import type { KubeObject, PolicyContext, RuleScope } from '../../src/policy/types.js';
-import { resolveSettings } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
+import { clustersBodies, tenantSelectorOf } from '../support/generator-walk.js';
+import { policyContext } from '../support/policy-fixtures.js';
 
 const LABEL = 'tenantguard.dev/tenant';
 const FIXTURES = new URL('../fixtures/applicationset/', import.meta.url);
 const UPSTREAM = new URL('../../../shared/fixtures/upstream/argocd/applicationsets/', import.meta.url);
 
 function load(): { context: PolicyContext; tenant: Tenant } {
-  const context = { registry: parseTenantsYaml(readFileSync(new URL('tenants.yaml', FIXTURES), 'utf8'), 'test', 'argocd'), settings: resolveSettings({}) };
+  const context = policyContext('applicationset');
   const tenant = context.registry.tenant('team-a');
   assert.ok(tenant !== undefined);
   return { context, tenant };
@@ -39,30 +39,6 @@ function fixture(name: string): KubeObject {
   const doc: unknown = parse(readFileSync(new URL(name, FIXTURES), 'utf8'));
   assert.ok(isRecord(doc));
   return doc;
-}
-
-/**
- * Every `clusters` body inside any `generators` list, found without the rules' own walker:
- * every list under a `generators` key at any depth, every entry with a `clusters` object.
- */
-function clustersBodies(value: unknown, path = '', out: Array<{ path: string; body: Record<string, unknown> }> = []) {
-  if (Array.isArray(value)) value.forEach((v: unknown, i) => clustersBodies(v, `${path}[${i}]`, out));
-  else if (isRecord(value)) {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'generators' && Array.isArray(v)) {
-        v.forEach((entry: unknown, i) => {
-          if (isRecord(entry) && isRecord(entry.clusters)) out.push({ path: `${path}.generators[${i}].clusters`, body: entry.clusters });
-        });
-      }
-      clustersBodies(v, `${path}.${k}`, out);
-    }
-  }
-  return out;
-}
-
-function tenantSelectorOf(body: Record<string, unknown>): unknown {
-  const selector = body.selector;
-  return isRecord(selector) && isRecord(selector.matchLabels) ? selector.matchLabels[LABEL] : undefined;
 }
 
 describe('applicationSetRules.mutate', () => {

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { applicationSetRules } from '../../src/policy/applicationset.js';
 import type { KubeObject, Operation, PolicyContext, RuleId, RuleScope } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
+import { policyContext } from '../support/policy-fixtures.js';
 
 const LABEL = 'tenantguard.dev/tenant';
-const TENANTS = readFileSync(new URL('../fixtures/applicationset/tenants.yaml', import.meta.url), 'utf8');
 
 function contextWith(settings: Record<string, string | boolean> = {}): PolicyContext {
-  return { registry: parseTenantsYaml(TENANTS, 'test', 'argocd'), settings: resolveSettings(settings) };
+  return policyContext('applicationset', resolveSettings(settings));
 }
 
 interface ScopeOptions {

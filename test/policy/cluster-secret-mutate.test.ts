@@ -4,38 +4,15 @@ import { clusterSecretRules } from '../../src/policy/cluster-secret.js';
 import { evaluate, mutate } from '../../src/policy/evaluate.js';
 import type { KubeObject, PolicyContext, PolicyRequest, RuleScope } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
+import { policyContext } from '../support/policy-fixtures.js';
 
-// A placeholder CA bundle: only compared as text, never parsed as a certificate.
+// The CA registered for k8s-team-a-dev in test/fixtures/tenants/two-teams.yaml, a placeholder
+// bundle: only compared as text, never parsed as a certificate.
 const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nplaceholder-ca-for-team-a-dev\n-----END CERTIFICATE-----\n').toString('base64');
 
-const TENANTS = `
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins] }
-  namespaces: [team-a]
-  projects: [team-a]
-  clusters:
-    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com, caData: ${CA} }
-    - { name: k8s-team-a-prod, server: https://team-a-prod.example.com }
----
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-b }
-spec:
-  owners: { groups: [team-b-admins] }
-  namespaces: [team-b]
-  projects: [team-b]
-  clusters:
-    - { name: k8s-team-b-dev, server: https://team-b-dev.example.com }
-    - { name: k8s-team-b-prod, server: https://team-b-prod.example.com }
-`;
-
 const settings = resolveSettings({});
-const context: PolicyContext = { registry: parseTenantsYaml(TENANTS, 'test', 'argocd'), settings };
+const context: PolicyContext = policyContext('two-teams', settings);
 const teamA = context.registry.tenant('team-a') as Tenant;
 const ARGS = (name: string) => [settings.brokerUrl, name, settings.callerTokenPath, '--ca-file', settings.brokerCaPath];
 const PLUGIN = { command: settings.pluginCommand, args: ARGS('k8s-team-a-dev'), apiVersion: 'client.authentication.k8s.io/v1' };

@@ -3,33 +3,9 @@ import { describe, test } from 'node:test';
 import { evaluate, guardedKindOf, mutate, type KindRulesTable } from '../../src/policy/evaluate.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, PolicyRequest, RuleScope, Violation } from '../../src/policy/types.js';
 import { violation } from '../../src/policy/types.js';
-import { resolveSettings } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
+import { policyContext } from '../support/policy-fixtures.js';
 
-const TENANTS = `
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins], users: [alice] }
-  namespaces: [team-a]
-  projects: [team-a]
-  clusters:
-    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com }
----
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-b }
-spec:
-  owners: { groups: [team-b-admins] }
-  namespaces: [team-b]
-  projects: [team-b]
-  enforcement: warn
-  clusters:
-    - { name: k8s-team-b-dev, server: https://team-b-dev.example.com }
-`;
-
-const context: PolicyContext = { registry: parseTenantsYaml(TENANTS, 'test', 'argocd'), settings: resolveSettings({}) };
+const context: PolicyContext = policyContext('owner-user-warn');
 
 /**
  * A stand-in kind: names its tenant through `spec.project`, reports the violations listed in

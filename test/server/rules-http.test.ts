@@ -9,37 +9,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { KubeObject, RuleId, UserInfo } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { runHttp, runPure, webhookApp, type WriteRequest } from '../attacks/admission-flow.js';
 import { foldStringData } from '../attacks/catalogue.js';
-
-const CA_PROD = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBtestCAforteamaprod\n-----END CERTIFICATE-----\n').toString('base64');
-
-const TENANTS = `
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins] }
-  namespaces: [team-a]
-  projects: [team-a]
-  clusters:
-    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com }
-    - { name: k8s-team-a-prod, server: https://team-a-prod.example.com, caData: ${CA_PROD} }
----
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-b }
-spec:
-  owners: { groups: [team-b-admins] }
-  namespaces: [team-b]
-  projects: [team-b]
-  clusters:
-    - { name: k8s-team-b-dev, server: https://team-b-dev.example.com }
-`;
+import { loadTenants } from '../support/policy-fixtures.js';
 
 const settings = resolveSettings({});
-const registry = parseTenantsYaml(TENANTS, 'rules-http tenants', settings.argocdNamespace);
+const registry = loadTenants('prod-ca', settings.argocdNamespace);
 const LABEL = settings.tenantLabel;
 const CLUSTER_LABEL = settings.clusterLabel;
 const TENANT_LABEL_PATH = `metadata.labels[${JSON.stringify(LABEL)}]`;

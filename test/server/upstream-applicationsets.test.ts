@@ -13,14 +13,14 @@ import { parse, parseAllDocuments } from 'yaml';
 import { isRecord } from '../../src/policy/object-paths.js';
 import type { KubeObject } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { runHttp, webhookApp } from '../attacks/admission-flow.js';
+import { clustersBodies, tenantSelectorOf as tenantSelector } from '../support/generator-walk.js';
+import { loadTenants } from '../support/policy-fixtures.js';
 
 /** ../shared, resolved from the repository root. */
 const UPSTREAM = new URL('../../../shared/fixtures/upstream/argocd/', import.meta.url);
 const EXAMPLES = new URL('applicationsets/', UPSTREAM);
 const CRD = new URL('crds/applicationset-crd.yaml', UPSTREAM);
-const LABEL = 'tenantguard.dev/tenant';
 
 /**
  * Examples upstream gets wrong: they fail the CRD schema as published, before any mutation.
@@ -38,28 +38,6 @@ const UPSTREAM_WRONG: Readonly<Record<string, string>> = {
   'design-doc__proposal__filters.yaml': 'a proposal: `filters` was never a generator field; git generator without revision',
   'docs__operator-manual__applicationset.yaml': 'doc snippets pasted together: a clusterDecisionResource\'s fields beside it instead of inside, `revision` under source, `values` under scmProvider.github, `awsCodeCommit` under pullRequest',
 };
-
-const TENANTS = `
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins] }
-  namespaces: [team-a]
-  projects: [team-a]
-  clusters:
-    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com }
----
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-b }
-spec:
-  owners: { groups: [team-b-admins] }
-  namespaces: [team-b]
-  projects: [team-b]
-  clusters:
-    - { name: k8s-team-b-dev, server: https://team-b-dev.example.com }
-`;
 
 type Schema = Record<string, unknown>;
 
@@ -112,30 +90,6 @@ function schemaErrors(validate: ValidateFunction, object: unknown): string[] {
   return (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 }
 
-/**
- * Every `clusters` body in any `generators` list at any depth, found without the rules' own
- * walker, with case-exact keys (as the examples are written).
- */
-function clustersBodies(value: unknown, path = '', out: Array<{ path: string; body: Record<string, unknown> }> = []) {
-  if (Array.isArray(value)) value.forEach((v: unknown, i) => clustersBodies(v, `${path}[${i}]`, out));
-  else if (isRecord(value)) {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'generators' && Array.isArray(v)) {
-        v.forEach((entry: unknown, i) => {
-          if (isRecord(entry) && isRecord(entry.clusters)) out.push({ path: `${path}.generators[${i}].clusters`, body: entry.clusters });
-        });
-      }
-      clustersBodies(v, `${path}.${k}`, out);
-    }
-  }
-  return out;
-}
-
-function tenantSelector(body: Record<string, unknown>): unknown {
-  const selector = body.selector;
-  return isRecord(selector) && isRecord(selector.matchLabels) ? selector.matchLabels[LABEL] : undefined;
-}
-
 interface Example {
   readonly file: string;
   readonly index: number;
@@ -165,7 +119,7 @@ describe('upstream ApplicationSet examples through /mutate and /validate', () =>
   const examples = loadExamples();
   const validate = crdValidator();
   const settings = resolveSettings({});
-  const { app } = webhookApp(parseTenantsYaml(TENANTS, 'upstream test tenants', settings.argocdNamespace), settings);
+  const { app } = webhookApp(loadTenants('dev-only', settings.argocdNamespace), settings);
 
   test('the examples and the CRD are there', () => {
     assert.ok(examples.length >= 50, `found ${examples.length} ApplicationSets under ${EXAMPLES.pathname}`);

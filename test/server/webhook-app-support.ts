@@ -8,40 +8,17 @@ import type { AdmissionPolicy } from '../../src/admission/admit.js';
 import { createLogger, pinoAuditSink } from '../../src/audit/logger.js';
 import type { Decision, Violation } from '../../src/policy/types.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../src/settings.js';
-import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { staticRegistry, type RegistryProvider, type TenantRegistry } from '../../src/tenancy/registry.js';
 import { createWebhookApp, type WebhookAppDeps } from '../../src/server/webhook-app.js';
-
-export const TENANTS_YAML = `
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins] }
-  namespaces: [team-a]
-  projects: [team-a]
-  clusters:
-    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com }
-    - { name: k8s-team-a-prod, server: https://team-a-prod.example.com }
----
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-b }
-spec:
-  owners: { groups: [team-b-admins] }
-  namespaces: [team-b]
-  projects: [team-b]
-  enforcement: warn
-  clusters:
-    - { name: k8s-team-b-dev, server: https://team-b-dev.example.com }
-`;
+import { admissionReview, argoKind, loadTenants } from '../support/policy-fixtures.js';
 
 export function settings(): Settings {
   return structuredClone({ ...DEFAULT_SETTINGS });
 }
 
+/** The webhook tests' tenants (test/fixtures/tenants/team-b-warn.yaml). */
 export function tenants(): TenantRegistry {
-  return parseTenantsYaml(TENANTS_YAML, 'test tenants', 'argocd');
+  return loadTenants('team-b-warn');
 }
 
 /** A log whose JSON lines the test can read. */
@@ -118,22 +95,18 @@ export const APPLICATION_SET = {
 
 /** An AdmissionReview body; `request` fields override the defaults (an ApplicationSet CREATE by alice). */
 export function reviewBody(request: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
-      kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'ApplicationSet' },
-      resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applicationsets' },
-      namespace: 'team-a',
-      name: 'guestbook',
-      operation: 'CREATE',
-      userInfo: { username: 'alice', groups: ['team-a-admins', 'system:authenticated'] },
-      object: structuredClone(APPLICATION_SET),
-      dryRun: false,
-      ...request,
-    },
-  };
+  return admissionReview({
+    uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+    kind: argoKind('ApplicationSet'),
+    resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applicationsets' },
+    namespace: 'team-a',
+    name: 'guestbook',
+    operation: 'CREATE',
+    userInfo: { username: 'alice', groups: ['team-a-admins', 'system:authenticated'] },
+    object: structuredClone(APPLICATION_SET),
+    dryRun: false,
+    ...request,
+  });
 }
 
 /** Decodes a response's base64 JSON Patch. */

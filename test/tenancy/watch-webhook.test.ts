@@ -6,6 +6,7 @@ import { NOT_SYNCED_MESSAGE } from '../../src/admission/response.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
 import { createWebhookApp } from '../../src/server/webhook-app.js';
 import { WatchedRegistry } from '../../src/tenancy/watch-source.js';
+import { admissionReview, argoKind } from '../support/policy-fixtures.js';
 import { TestApiServer } from '../support/test-api-server.js';
 import { captureLogger, TENANTS, tenantDoc } from './watch-support.js';
 
@@ -16,25 +17,21 @@ function applicationReview(uid: string): Record<string, unknown> {
     metadata: { name: 'web', namespace: 'team-a' },
     spec: { project: 'team-a', destination: { name: 'team-a-dev', namespace: 'web' }, source: { repoURL: 'https://git.example.com/web.git', path: '.' } },
   };
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
-      resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applications' },
-      requestKind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
-      requestResource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applications' },
-      name: 'web',
-      namespace: 'team-a',
-      operation: 'CREATE',
-      userInfo: { username: 'alice', groups: ['team-a-admins', 'system:authenticated'] },
-      object: app,
-      oldObject: null,
-      dryRun: false,
-      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-    },
-  };
+  return admissionReview({
+    uid,
+    kind: argoKind('Application'),
+    resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applications' },
+    requestKind: argoKind('Application'),
+    requestResource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applications' },
+    name: 'web',
+    namespace: 'team-a',
+    operation: 'CREATE',
+    userInfo: { username: 'alice', groups: ['team-a-admins', 'system:authenticated'] },
+    object: app,
+    oldObject: null,
+    dryRun: false,
+    options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
+  });
 }
 
 describe('the webhook on a watched registry', () => {
