@@ -1,7 +1,8 @@
 /**
- * `npm run bench [webhook|broker] [--seconds N]`: every figure next to a floor measured in the
+ * `npm run bench [policy|webhook|broker] [--seconds N]`: every figure next to a floor measured in the
  * same run, printed as ratios.
  */
+import { benchPolicy } from './policy.js';
 import { benchWebhook } from './webhook.js';
 
 const args = process.argv.slice(2);
@@ -10,6 +11,7 @@ const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : 5;
 const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--seconds');
 const wants = (name: string) => only.length === 0 || only.includes(name);
 
+if (wants('policy')) benchPolicy();
 if (wants('webhook')) await benchWebhook(seconds);
 if (wants('broker')) {
   const broker = await import('./broker.js');
