@@ -10,12 +10,13 @@
  * // on shutdown: broker.close();
  * ```
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
+import { loadKubeConfig } from '../kube-config.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { Broker } from './broker.js';
 import { createBrokerMetrics, NO_BROKER_METRICS } from './broker-metrics.js';
@@ -69,20 +70,7 @@ export interface CreateBrokerOptions {
 
 function resolveKubeConfig(o: CreateBrokerOptions): KubeConfig | undefined {
   if (o.kubeConfig !== undefined) return o.kubeConfig ?? undefined;
-  const kc = new KubeConfig();
-  if (o.config.kubeconfig !== undefined) {
-    try {
-      kc.loadFromFile(o.config.kubeconfig);
-    } catch (cause) {
-      throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --kubeconfig: cannot load ${o.config.kubeconfig}`, { cause });
-    }
-    return kc;
-  }
-  if ((o.env ?? process.env).KUBERNETES_SERVICE_HOST !== undefined) {
-    kc.loadFromCluster();
-    return kc;
-  }
-  return undefined;
+  return loadKubeConfig(o.config.kubeconfig, o.env ?? process.env);
 }
 
 function resolveKeyStore(o: CreateBrokerOptions, kc: KubeConfig | undefined): KeyStore {

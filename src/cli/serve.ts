@@ -9,7 +9,7 @@
  * - `buildServeApp` builds the express app from injected parts, without listening.
  */
 import type { Server } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Express } from 'express';
@@ -19,6 +19,7 @@ import type { AdmissionPolicy } from '../admission/admit.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
+import { loadKubeConfig } from '../kube-config.js';
 import { ensureCertificates } from '../server/certificates.js';
 import type { ReadinessCheck } from '../server/health.js';
 import { createReloadingHttpsServer } from '../server/tls.js';
@@ -105,9 +106,6 @@ export function createHttpsServer(app: Express, certFile: string, keyFile: strin
   return reloading;
 }
 
-/** The parts `serve` can run; the cluster install runs each in its own Deployment. */
-export const SERVE_COMPONENT_NAMES = ['webhook', 'broker'] as const;
-
 function parseComponents(text: string | undefined, known: readonly string[]): Set<string> {
   if (text === undefined) return new Set(known);
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -120,14 +118,8 @@ function parseComponents(text: string | undefined, known: readonly string[]): Se
 
 /** The Kubernetes API for the Tenant watch: --kubeconfig, else in-cluster. */
 function tenantWatchKubeConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
-    else if (env.KUBERNETES_SERVICE_HOST !== undefined) kc.loadFromCluster();
-    else throw new Error('not in a cluster');
-  } catch (cause) {
-    throw new TenantGuardError('ERR_USAGE', '--watch-tenants needs a Kubernetes API: run in a cluster or give --kubeconfig', { cause });
-  }
+  const kc = loadKubeConfig(kubeconfig, env);
+  if (kc === undefined) throw new TenantGuardError('ERR_USAGE', '--watch-tenants needs a Kubernetes API: run in a cluster or give --kubeconfig');
   return kc;
 }
 
@@ -222,7 +214,6 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   });
   const https = createHttpsServer(app, certs.certFile, certs.keyFile, logger);
   const server = https.server;
-  contributions.push({ close: () => https.close() });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(options.port, options.host, () => {
@@ -244,11 +235,13 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
     '',
   ].join('\n'));
   logger.info({ url, components: [...options.components] }, 'listening');
-  return { server, url, port, close: (graceMs) => closeServer(server, contributions, logger, graceMs) };
+  return { server, url, port, close: (graceMs) => closeServer(https, contributions, logger, graceMs) };
 }
 
-async function closeServer(server: Server, contributions: readonly ServeContribution[], logger: Logger, graceMs = 10_000): Promise<void> {
-  const closed = new Promise<void>((ok) => server.close(() => ok()));
+async function closeServer(https: { server: Server; close(): Promise<void> }, contributions: readonly ServeContribution[], logger: Logger, graceMs = 10_000): Promise<void> {
+  const { server } = https;
+  // Stops the certificate watch and stops accepting; resolves once open connections ended.
+  const closed = https.close();
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   timer.unref();
@@ -278,6 +271,8 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 /** Registers `serve` with the given components' flags and contributions. */
 export function register(program: Command, context: CliContext, components: readonly ServeComponent[] = []): void {
+  // The parts `serve` can run; the cluster install runs each in its own Deployment.
+  const componentNames = ['webhook', ...components.map((c) => c.name)];
   const command = program
     .command('serve')
     .description('serve the admission webhook (and mounted components) over HTTPS')
@@ -288,7 +283,7 @@ export function register(program: Command, context: CliContext, components: read
     .addOption(envOption('--tls-key <file>', 'serving private key (PEM)', 'TG_TLS_KEY'))
     .addOption(envOption('--certs-dir <dir>', 'where certificates are generated when --tls-cert is not given', 'TG_CERTS_DIR', 'certs'))
     .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'))
-    .addOption(envOption('--components <list>', `what to serve, comma-separated: ${SERVE_COMPONENT_NAMES.join(', ')}`, 'TG_COMPONENTS', SERVE_COMPONENT_NAMES.join(',')))
+    .addOption(envOption('--components <list>', `what to serve, comma-separated: ${componentNames.join(', ')}`, 'TG_COMPONENTS', componentNames.join(',')))
     .addOption(envOption('--watch-tenants', 'fill the registry from Tenant objects (a watch) instead of --tenants', 'TG_WATCH_TENANTS', 'false'))
     .addOption(envOption('--kubeconfig <file>', 'kubeconfig of the control plane (default: in-cluster)', 'TG_KUBECONFIG'));
   addSettingOptions(command);
