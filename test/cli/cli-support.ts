@@ -1,5 +1,6 @@
 /** In-process CLI runs: captured stdout/stderr, a given stdin and environment. */
 import { mkdtempSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -40,4 +41,20 @@ export async function runCli(argv: string[], options: { stdin?: string; env?: No
 /** A fresh temporary directory. */
 export function tempDir(prefix = 'tg-cli-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** One HTTPS request to a served URL, trusting `ca`: a JSON body makes it a POST; `token` a Bearer. */
+export function callServe(url: string, ca: string, path: string, options: { body?: unknown; token?: string } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolveReply, reject) => {
+    const headers: Record<string, string> = {};
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    const req = httpsRequest(`${url}${path}`, { ca, method: options.body === undefined ? 'GET' : 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolveReply({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(options.body === undefined ? undefined : JSON.stringify(options.body));
+  });
 }

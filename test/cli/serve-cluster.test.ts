@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { brokerComponent } from '../../src/broker/serve-component.js';
@@ -15,22 +14,8 @@ import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
 import { TENANTS, tenantDoc } from '../tenancy/watch-support.js';
-import { tempDir, testIo } from './cli-support.js';
+import { callServe, tempDir, testIo } from './cli-support.js';
 
-function call(url: string, ca: string, path: string, options: { body?: unknown; token?: string } = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    const req = httpsRequest(`${url}${path}`, { ca, method: options.body === undefined ? 'GET' : 'POST', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(options.body === undefined ? undefined : JSON.stringify(options.body));
-  });
-}
 
 describe('tenant-guard serve --watch-tenants with the broker', () => {
   let api: TestApiServer;
@@ -60,7 +45,7 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
   test('the registry comes from the watch and follows a new Tenant', async () => {
     let ready = 0;
     const start = Date.now();
-    while (Date.now() - start < 3000 && ready !== 200) ready = (await call(handle.url, ca, '/readyz')).status;
+    while (Date.now() - start < 3000 && ready !== 200) ready = (await callServe(handle.url, ca, '/readyz')).status;
     assert.equal(ready, 200);
     const forB = reviewBody({
       kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
@@ -73,12 +58,12 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
         spec: { project: 'team-b', destination: { name: 'team-b-dev', namespace: 'guestbook' }, source: { repoURL: 'https://example.com/r.git', path: '.' } },
       },
     });
-    const before = JSON.parse((await call(handle.url, ca, '/validate', { body: forB })).body) as { response: { allowed: boolean } };
+    const before = JSON.parse((await callServe(handle.url, ca, '/validate', { body: forB })).body) as { response: { allowed: boolean } };
     assert.equal(before.response.allowed, false, 'team-b is not a tenant yet');
     api.seed(TENANTS, undefined, tenantDoc('team-b'));
     let allowed = false;
     while (Date.now() - start < 5000 && !allowed) {
-      allowed = (JSON.parse((await call(handle.url, ca, '/validate', { body: forB })).body) as { response: { allowed: boolean } }).response.allowed;
+      allowed = (JSON.parse((await callServe(handle.url, ca, '/validate', { body: forB })).body) as { response: { allowed: boolean } }).response.allowed;
     }
     assert.equal(allowed, true, 'team-b is served once its Tenant is created');
   });
@@ -86,13 +71,13 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
   test('the broker issues a token for a watched target after a TokenReview', async () => {
     const caller = serviceAccountToken();
     api.addToken(caller.token, caller.known);
-    const answer = await call(handle.url, ca, '/v1/tokens', { body: { target: 'k8s-team-a-dev' }, token: caller.token });
+    const answer = await callServe(handle.url, ca, '/v1/tokens', { body: { target: 'k8s-team-a-dev' }, token: caller.token });
     assert.equal(answer.status, 200, answer.body);
     const { token } = JSON.parse(answer.body) as { token: string };
     const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { aud: string; act: { sub: string } };
     assert.equal(claims.aud, 'k8s-team-a-dev');
     assert.equal(claims.act.sub, 'system:serviceaccount:argocd:argocd-application-controller');
-    const unknown = await call(handle.url, ca, '/v1/tokens', { body: { target: 'k8s-team-z-dev' }, token: caller.token });
+    const unknown = await callServe(handle.url, ca, '/v1/tokens', { body: { target: 'k8s-team-z-dev' }, token: caller.token });
     assert.equal(unknown.status, 404);
   });
 });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Router } from 'express';
@@ -9,28 +8,8 @@ import { startServe, type ServeComponent } from '../../src/cli/serve.js';
 import { isTenantGuardError } from '../../src/errors.js';
 import { generateCertificates } from '../../src/server/certificates.js';
 import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';
-import { runCli, tempDir, testIo } from './cli-support.js';
+import { callServe, runCli, tempDir, testIo } from './cli-support.js';
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function call(url: string, ca: string, path: string, body?: unknown): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${url}${path}`, {
-      ca,
-      method: body === undefined ? 'GET' : 'POST',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
 
 describe('certificates', () => {
   test('a CA and a serving certificate signed by it, for DNS names and IPs', async () => {
@@ -73,15 +52,15 @@ describe('tenant-guard serve', () => {
       assert.equal(statSync(join(certsDir, 'tls.key')).mode & 0o777, 0o600);
       const ca = readFileSync(join(certsDir, 'ca.pem'), 'utf8');
       assert.match(handle.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-      assert.equal((await call(handle.url, ca, '/healthz')).status, 200);
-      assert.equal((await call(handle.url, ca, '/readyz')).status, 200);
-      assert.deepEqual(JSON.parse((await call(handle.url, ca, '/api/echo')).body), { echo: true });
-      const validate = await call(handle.url, ca, '/validate', reviewBody());
+      assert.equal((await callServe(handle.url, ca, '/healthz')).status, 200);
+      assert.equal((await callServe(handle.url, ca, '/readyz')).status, 200);
+      assert.deepEqual(JSON.parse((await callServe(handle.url, ca, '/api/echo')).body), { echo: true });
+      const validate = await callServe(handle.url, ca, '/validate', { body: reviewBody() });
       assert.equal(validate.status, 200);
       const review = JSON.parse(validate.body) as { response: { uid: string; allowed: boolean } };
       assert.equal(review.response.uid, '705ab4f5-6393-11e8-b7cc-42010a800002');
       assert.equal(typeof review.response.allowed, 'boolean');
-      assert.match((await call(handle.url, ca, '/metrics')).body, /tenant_guard_admission_requests_total\{endpoint="validate"/);
+      assert.match((await callServe(handle.url, ca, '/metrics')).body, /tenant_guard_admission_requests_total\{endpoint="validate"/);
       const banner = io.err();
       assert.match(banner, new RegExp(`tenant-guard serving webhook and echo on ${handle.url.replaceAll('.', '\\.')} \\(2 tenants from webhook-config/examples/tenants\\.yaml\\)`));
       assert.match(banner, /\(generated\)/);
@@ -108,7 +87,7 @@ describe('tenant-guard serve', () => {
     const io = testIo();
     const handle = await startServe({ port: '0', tlsCert: join(dir, 'tls.crt'), tlsKey: join(dir, 'tls.key'), certsDir: join(dir, 'unused') }, io, { logger: capturedLogger().logger });
     try {
-      assert.equal((await call(handle.url, readFileSync(join(dir, 'ca.pem'), 'utf8'), '/healthz')).status, 200);
+      assert.equal((await callServe(handle.url, readFileSync(join(dir, 'ca.pem'), 'utf8'), '/healthz')).status, 200);
       assert.equal(existsSync(join(dir, 'unused')), false);
       assert.match(io.err(), /curl --cacert <your CA file>/);
     } finally {
@@ -143,15 +122,15 @@ describe('tenant-guard serve', () => {
     const onlyEcho = await startServe({ port: '0', certsDir: dir, components: 'echo' }, testIo(), { logger: capturedLogger().logger, components: [echo] });
     const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
     try {
-      assert.equal((await call(onlyEcho.url, ca, '/validate', reviewBody())).status, 404);
-      assert.equal((await call(onlyEcho.url, ca, '/api/echo')).status, 200);
+      assert.equal((await callServe(onlyEcho.url, ca, '/validate', { body: reviewBody() })).status, 404);
+      assert.equal((await callServe(onlyEcho.url, ca, '/api/echo')).status, 200);
     } finally {
       await onlyEcho.close(1000);
     }
     const onlyWebhook = await startServe({ port: '0', certsDir: dir }, testIo({ env: { TG_COMPONENTS: 'webhook' } }), { logger: capturedLogger().logger, components: [echo] });
     try {
-      assert.equal((await call(onlyWebhook.url, ca, '/validate', reviewBody())).status, 200);
-      assert.equal((await call(onlyWebhook.url, ca, '/api/echo')).status, 404);
+      assert.equal((await callServe(onlyWebhook.url, ca, '/validate', { body: reviewBody() })).status, 200);
+      assert.equal((await callServe(onlyWebhook.url, ca, '/api/echo')).status, 404);
     } finally {
       await onlyWebhook.close(1000);
     }
