@@ -13,8 +13,20 @@ export interface Settings {
   argocdNamespace: string;
   /** Groups whose members bypass tenant rules (still audited). Default `platform-admins`. */
   platformAdminGroups: string[];
-  /** Service account user names that act for tenants (ApplicationSet controller, argocd-server). */
-  trustedServiceAccounts: string[];
+  /**
+   * Service accounts that act for tenants (SPEC section 3): they skip the owner check
+   * (TG-OWN-03), never the target and project rules. One with a `scope` may change only
+   * those fields. Default: Argo CD's ApplicationSet controller, argocd-server, the
+   * application controller and the notifications controller (scope `annotations`), in
+   * the Argo CD namespace.
+   */
+  trustedServiceAccounts: TrustedServiceAccount[];
+  /**
+   * Kubernetes system controllers (SPEC section 4): they may DELETE, and UPDATE only to
+   * remove finalizers or ownerReferences, without any tenant rule. Default: kube-system's
+   * garbage collector and namespace controller.
+   */
+  systemControllers: string[];
   /** Path of the exec plugin inside the Argo CD application controller. */
   pluginCommand: string;
   /** Broker URL the exec plugin calls, as written into cluster Secrets. */
@@ -31,15 +43,79 @@ export interface Settings {
   allowClusterDecisionResource: boolean;
 }
 
+/**
+ * What a scoped trusted service account may change (SPEC section 3): `annotations`
+ * (`metadata.annotations`), `finalizers` (`metadata.finalizers`), `status`.
+ */
+export type TrustScope = 'annotations' | 'finalizers' | 'status';
+
+export const TRUST_SCOPES: readonly TrustScope[] = ['annotations', 'finalizers', 'status'];
+
+/** A trusted service account: its user name and, when scoped, the only fields it may change. */
+export interface TrustedServiceAccount {
+  readonly username: string;
+  /** Undefined: unscoped (any change, under the target and project rules). */
+  readonly scope?: readonly TrustScope[];
+}
+
+/** `system:serviceaccount:<namespace>:<name>`, the user name of a service account. */
+export function serviceAccountUser(namespace: string, name: string): string {
+  return `system:serviceaccount:${namespace}:${name}`;
+}
+
+/** The ApplicationSet controller's user name (TG-APP-03): it follows the Argo CD namespace. */
+export function applicationSetControllerUser(settings: Pick<Settings, 'argocdNamespace'>): string {
+  return serviceAccountUser(settings.argocdNamespace, 'argocd-applicationset-controller');
+}
+
+/** The default trusted service accounts of SPEC section 3, in the given Argo CD namespace. */
+export function defaultTrustedServiceAccounts(argocdNamespace: string): TrustedServiceAccount[] {
+  return [
+    { username: serviceAccountUser(argocdNamespace, 'argocd-applicationset-controller') },
+    { username: serviceAccountUser(argocdNamespace, 'argocd-server') },
+    { username: serviceAccountUser(argocdNamespace, 'argocd-application-controller') },
+    { username: serviceAccountUser(argocdNamespace, 'argocd-notifications-controller'), scope: ['annotations'] },
+  ];
+}
+
+/** The default Kubernetes system controllers of SPEC section 3. */
+export const DEFAULT_SYSTEM_CONTROLLERS: readonly string[] = Object.freeze([
+  'system:serviceaccount:kube-system:generic-garbage-collector',
+  'system:serviceaccount:kube-system:namespace-controller',
+]);
+
+/**
+ * Parses `--trusted-service-accounts`: comma-separated user names, each optionally
+ * followed by `=` and its scope, scope fields joined by `+`:
+ * `system:serviceaccount:argocd:argocd-server,system:serviceaccount:argocd:argocd-notifications-controller=annotations`.
+ * @throws TenantGuardError ERR_SETTINGS_INVALID for an unknown scope field or an empty name.
+ */
+export function parseTrustedServiceAccounts(value: string): TrustedServiceAccount[] {
+  return parseList(value).map((entry) => {
+    const at = entry.indexOf('=');
+    const username = (at < 0 ? entry : entry.slice(0, at)).trim();
+    if (username === '') throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --trusted-service-accounts: "${entry}" names no service account`);
+    if (at < 0) return { username };
+    const fields = entry.slice(at + 1).split('+').map((f) => f.trim());
+    const scope: TrustScope[] = [];
+    for (const field of fields) {
+      const known = TRUST_SCOPES.find((s) => s === field);
+      if (known === undefined) {
+        throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --trusted-service-accounts: scope "${field}" of "${username}" is unknown; use ${TRUST_SCOPES.join(', ')}, joined by +`);
+      }
+      if (!scope.includes(known)) scope.push(known);
+    }
+    return { username, scope };
+  });
+}
+
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   tenantLabel: 'tenantguard.dev/tenant',
   clusterLabel: 'tenantguard.dev/cluster',
   argocdNamespace: 'argocd',
   platformAdminGroups: ['platform-admins'],
-  trustedServiceAccounts: [
-    'system:serviceaccount:argocd:argocd-applicationset-controller',
-    'system:serviceaccount:argocd:argocd-server',
-  ],
+  trustedServiceAccounts: defaultTrustedServiceAccounts('argocd'),
+  systemControllers: [...DEFAULT_SYSTEM_CONTROLLERS],
   pluginCommand: '/custom-tools/tenant-guard-credential',
   brokerUrl: 'https://tenant-guard-broker.tenant-guard.svc',
   callerTokenPath: '/var/run/secrets/tenantguard/token',
@@ -49,7 +125,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   allowClusterDecisionResource: false,
 });
 
-type SettingKind = 'string' | 'list' | 'boolean';
+type SettingKind = 'string' | 'list' | 'boolean' | 'accounts';
 
 /** Flag name, environment variable and kind of every setting. */
 export const settingFlags: Readonly<Record<keyof Settings, { flag: string; env: string; kind: SettingKind; description: string }>> = {
@@ -57,7 +133,8 @@ export const settingFlags: Readonly<Record<keyof Settings, { flag: string; env: 
   clusterLabel: { flag: 'cluster-label', env: 'TG_CLUSTER_LABEL', kind: 'string', description: 'label key carrying a cluster Secret\'s cluster name' },
   argocdNamespace: { flag: 'argocd-namespace', env: 'TG_ARGOCD_NAMESPACE', kind: 'string', description: 'namespace Argo CD runs in' },
   platformAdminGroups: { flag: 'platform-admin-groups', env: 'TG_PLATFORM_ADMIN_GROUPS', kind: 'list', description: 'comma-separated groups that bypass tenant rules' },
-  trustedServiceAccounts: { flag: 'trusted-service-accounts', env: 'TG_TRUSTED_SERVICE_ACCOUNTS', kind: 'list', description: 'comma-separated service account users that act for tenants' },
+  trustedServiceAccounts: { flag: 'trusted-service-accounts', env: 'TG_TRUSTED_SERVICE_ACCOUNTS', kind: 'accounts', description: 'comma-separated service account users that act for tenants, each optionally =SCOPE (annotations, finalizers, status; joined by +)' },
+  systemControllers: { flag: 'system-controllers', env: 'TG_SYSTEM_CONTROLLERS', kind: 'list', description: 'comma-separated Kubernetes system controllers that may delete and remove finalizers or ownerReferences' },
   pluginCommand: { flag: 'plugin-command', env: 'TG_PLUGIN_COMMAND', kind: 'string', description: 'exec plugin path inside the Argo CD application controller' },
   brokerUrl: { flag: 'broker-url', env: 'TG_BROKER_URL', kind: 'string', description: 'broker URL written into cluster Secrets' },
   callerTokenPath: { flag: 'caller-token-path', env: 'TG_CALLER_TOKEN_PATH', kind: 'string', description: 'projected caller token path inside the controller' },
@@ -91,11 +168,16 @@ export function resolveSettings(flags: Partial<Record<keyof Settings, string | b
     if (raw === undefined) continue;
     const target = out as unknown as Record<string, unknown>;
     if (spec.kind === 'boolean') target[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
+    else if (spec.kind === 'accounts') target[key] = typeof raw === 'string' ? parseTrustedServiceAccounts(raw) : [];
     else if (spec.kind === 'list') target[key] = typeof raw === 'string' ? parseList(raw) : [];
     else if (typeof raw === 'string') {
       if (raw.trim() === '') throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${spec.flag} must not be empty`);
       target[key] = raw;
     }
+  }
+  // The default service account names follow the Argo CD namespace setting.
+  if ((flags.trustedServiceAccounts ?? env[settingFlags.trustedServiceAccounts.env]) === undefined) {
+    out.trustedServiceAccounts = defaultTrustedServiceAccounts(out.argocdNamespace);
   }
   return out;
 }
