@@ -2,11 +2,12 @@
  * The policy core's entry points: `evaluate` (the verdict of /validate) and `mutate`
  * (the object /mutate would produce). Plain data in, plain data out.
  */
-import { getLabels, getRecord, isRecord } from './object-paths.js';
-import { checkOwnership, isTerminating, requesterRole, resolveTenant, type TenantResolution } from './ownership.js';
+import { parseJsonPath, sameJson } from './json-compare.js';
+import { getLabels, getPath, getRecord, isRecord } from './object-paths.js';
+import { checkOwnership, classifyRequester, isTerminating, requesterRole, resolveTenant, type TenantResolution } from './ownership.js';
 import { KIND_RULES } from './kinds.js';
 import type { Decision, DecisionSummary, GuardedKind, KindRules, KubeObject, PolicyContext, PolicyRequest, RequesterRole, RuleScope, Violation } from './types.js';
-import { EVERY_REQUESTER_RULES, RELAXABLE_RULES, RULE_ORDER, formatViolation, violation } from './types.js';
+import { EVERY_REQUESTER_RULES, RELAXABLE_RULES, RULE_ORDER, WHO_MAY_RULES, formatViolation, violation } from './types.js';
 
 /** Result of `mutate`: the mutated object, or undefined when nothing is added. */
 export interface MutationResult {
@@ -72,25 +73,59 @@ function sortByRule(violations: Violation[]): Violation[] {
 }
 
 interface Resolved {
-  readonly role: RequesterRole;
   readonly subject: TenantResolution;
   readonly updated: TenantResolution | undefined;
 }
 
-function resolve(request: PolicyRequest, rules: KindRules, context: PolicyContext): Resolved {
-  const role = requesterRole(request.user, context.settings);
+function resolve(request: PolicyRequest, rules: KindRules, context: PolicyContext, role: RequesterRole): Resolved {
   const asker = { user: request.user, role, operation: request.operation };
   const subject = resolveTenant(subjectObject(request) ?? {}, request.namespace, rules, context, asker);
   const updated = request.operation === 'UPDATE' && request.object !== undefined
     ? resolveTenant(request.object, request.namespace, rules, context)
     : undefined;
-  return { role, subject, updated };
+  return { subject, updated };
 }
 
-/** True for an UPDATE that changes nothing the rules look at (status, finalizers, annotations...). */
-function isImmaterialUpdate(request: PolicyRequest, rules: KindRules, context: PolicyContext): boolean {
-  if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined) return false;
-  return !rules.hasMaterialChange(request.oldObject, request.object, context);
+/**
+ * The request as sent, before /mutate's own additions: on an UPDATE, a tenant label that the
+ * old object lacked and whose value is the old object's tenant is taken away again (it is
+ * what /mutate pins, and adding it is no change, SPEC section 4).
+ */
+function asSent(request: PolicyRequest, rules: KindRules, context: PolicyContext): PolicyRequest {
+  const { object, oldObject } = request;
+  if (request.operation !== 'UPDATE' || object === undefined || oldObject === undefined) return request;
+  const key = context.settings.tenantLabel;
+  const pinned = getLabels(object)[key];
+  if (pinned === undefined || getLabels(oldObject)[key] !== undefined) return request;
+  const tenant = resolveTenant(oldObject, request.namespace, rules, context).tenant;
+  if (tenant?.name !== pinned) return request;
+  const metadata = { ...getRecord(object, ['metadata']) };
+  const labels = { ...getRecord(metadata, ['labels']) };
+  delete labels[key];
+  if (Object.keys(labels).length === 0 && getRecord(oldObject, ['metadata'])?.labels === undefined) delete metadata.labels;
+  else metadata.labels = labels;
+  return { ...request, object: { ...object, metadata } };
+}
+
+/** True for an UPDATE that sets a non-null `operation` (it starts a sync): never exempt. */
+function setsOperation(request: PolicyRequest): boolean {
+  if (request.operation !== 'UPDATE' || request.object === undefined) return false;
+  const next = request.object.operation;
+  return next !== undefined && next !== null && !sameJson(request.oldObject?.operation, next);
+}
+
+/**
+ * True for an UPDATE that changes nothing material (SPEC section 4): neither `spec`, labels,
+ * ownerReferences nor what the kind adds (a Secret's `data` or `type`), and sets no
+ * `operation`. It skips the target and project rules, never ownership. Judge it on the
+ * request as sent.
+ */
+function isExemptUpdate(sent: PolicyRequest, rules: KindRules, context: PolicyContext): boolean {
+  const { object, oldObject } = sent;
+  if (sent.operation !== 'UPDATE' || object === undefined || oldObject === undefined || setsOperation(sent)) return false;
+  const same = (keys: string[]) => sameJson(getPath(oldObject, keys), getPath(object, keys));
+  if (!same(['spec']) || !same(['metadata', 'labels']) || !same(['metadata', 'ownerReferences'])) return false;
+  return !rules.hasMaterialChange(oldObject, object, context);
 }
 
 /** True for an UPDATE of an object whose deletion has begun. */
@@ -98,47 +133,78 @@ function isTerminatingUpdate(request: PolicyRequest): boolean {
   return request.operation === 'UPDATE' && (isTerminating(request.oldObject) || isTerminating(request.object));
 }
 
-interface Collected {
-  readonly violations: Violation[];
-  readonly warnings: string[];
-  readonly summary: DecisionSummary;
-}
-
-function collect(request: PolicyRequest, rules: KindRules, context: PolicyContext, role: RequesterRole): Collected {
-  const { subject, updated } = resolve(request, rules, context);
-  const tenant = request.operation === 'UPDATE' && role === 'platform-admin' ? updated?.tenant ?? subject.tenant : subject.tenant;
-  const scope: RuleScope = { request, tenant, role, context };
-  const findings = rules.validate(scope);
-  const violations = [...checkOwnership(request, role, subject, updated, context), ...findings.violations];
-  return { violations, warnings: findings.warnings, summary: { tenant: tenant?.name, enforcement: tenant?.enforcement ?? 'enforce', role } };
-}
-
 const violationKey = (v: Violation) => `${v.rule} ${v.message}`;
+
+/** The value a denial path points at, in a Secret's `data` or `stringData` alike. */
+function valueAt(object: KubeObject, path: string): { known: boolean; value: unknown } {
+  const keys = parseJsonPath(path);
+  if (keys === undefined) return { known: false, value: undefined };
+  const value = getPath(object, keys);
+  if (value === undefined && keys[0] === 'data' && keys.length === 2) return { known: true, value: getPath(object, ['stringData', keys[1] ?? '']) };
+  return { known: true, value };
+}
+
+/**
+ * True when a violation of the new object is about something the UPDATE removed: what its
+ * path points at is present in the old object and absent in the new. Removing never counts
+ * as adding a violation (SPEC section 4).
+ */
+function isAboutRemoval(v: Violation, oldObject: KubeObject, object: KubeObject): boolean {
+  const now = valueAt(object, v.path);
+  if (!now.known || now.value !== undefined) return false;
+  return valueAt(oldObject, v.path).value !== undefined;
+}
+
+/**
+ * The target and project violations an UPDATE of a terminating object adds: those of the new
+ * object that the old one (judged for the same requester) did not have, less those about
+ * what the UPDATE removed.
+ */
+function addedViolations(found: Violation[], scope: RuleScope, rules: KindRules): Violation[] {
+  const { request } = scope;
+  const { oldObject, object } = request;
+  if (oldObject === undefined || object === undefined) return found;
+  const before = rules.validate({ ...scope, request: { ...request, object: oldObject } }).violations;
+  const known = new Set(before.filter((v) => !WHO_MAY_RULES.has(v.rule)).map(violationKey));
+  return found.filter((v) => !known.has(violationKey(v)) && !isAboutRemoval(v, oldObject, object));
+}
 
 /**
  * The verdict for a request: every failing rule in the order of SPEC section 5, with the
- * platform-admin bypass (only TG-CS-02, TG-CS-04 and TG-REQ-01 hold for admins; the rest are
- * kept as audited) and the modes (`warn`/`audit` relax TG-AS-01..04 and -06 only).
+ * platform-admin bypass (only the rules of EVERY_REQUESTER_RULES hold for admins; the rest
+ * are kept as audited) and the modes (`warn`/`audit` relax only RELAXABLE_RULES).
  *
- * An UPDATE that changes nothing material is allowed. An UPDATE of a terminating object is
- * never blocked by what the object already was (so a registry change cannot strand a
- * finalizer), but it is denied for what the change adds: otherwise a tenant could delete
- * its Application or cluster Secret behind a finalizer and then point it at another
- * tenant's cluster while Argo CD still acts on it.
+ * Ownership (TG-OWN) and who may (TG-CS-07, TG-APP-03, the who-may clauses of TG-PRJ-01/02)
+ * are checked on every CREATE, UPDATE and DELETE, on the request as it is. The target and
+ * project rules are skipped on DELETE and on an UPDATE that changes nothing material; on an
+ * UPDATE of a terminating object they deny only what the change adds (so a registry change
+ * cannot strand a finalizer, while a retargeting during deletion is still denied). A
+ * Kubernetes system controller's DELETE, and its UPDATE that only removes finalizers or
+ * ownerReferences, are allowed without any tenant rule.
  */
 export function evaluate(request: PolicyRequest, context: PolicyContext, table: KindRulesTable = KIND_RULES): Decision {
   const rules = table[request.kind];
-  const role = requesterRole(request.user, context.settings);
   const shape = checkShape(request);
-  if (shape.length > 0) return decide(shape, [], { tenant: undefined, enforcement: 'enforce', role });
-  if (request.operation === 'CONNECT' || isImmaterialUpdate(request, rules, context)) {
-    return { allowed: true, warnings: [], audited: [], summary: { tenant: undefined, enforcement: 'enforce', role } };
+  if (shape.length > 0) return decide(shape, [], { tenant: undefined, enforcement: 'enforce', role: requesterRole(request.user, context.settings) });
+  const sent = asSent(request, rules, context);
+  const { role, beyond } = classifyRequester(sent, context.settings);
+  if (request.operation === 'CONNECT') return decide([], [], { tenant: undefined, enforcement: 'enforce', role });
+  const { subject, updated } = resolve(request, rules, context, role);
+  const tenant = request.operation === 'UPDATE' && role === 'platform-admin' ? updated?.tenant ?? subject.tenant : subject.tenant;
+  const summary: DecisionSummary = { tenant: tenant?.name, enforcement: tenant?.enforcement ?? 'enforce', role };
+  if (role === 'system-controller') return decide([], [], summary);
+  const scope: RuleScope = { request, tenant, role, context };
+  const who = [...checkOwnership(request, role, subject, updated, context, beyond), ...(rules.whoMay?.(scope) ?? [])];
+  if (request.operation === 'DELETE') {
+    const deleting = rules.validate(scope).violations.filter((v) => WHO_MAY_RULES.has(v.rule));
+    return decide([...who, ...deleting], [], summary);
   }
-  const found = collect(request, rules, context, role);
-  if (!isTerminatingUpdate(request)) return decide(found.violations, found.warnings, found.summary);
-  const before = collect({ ...request, object: request.oldObject }, rules, context, role);
-  const known = new Set(before.violations.map(violationKey));
-  return decide(found.violations.filter((v) => !known.has(violationKey(v))), found.warnings, found.summary);
+  if (isExemptUpdate(sent, rules, context)) return decide(who, [], summary);
+  const findings = rules.validate(scope);
+  const whoFound = findings.violations.filter((v) => WHO_MAY_RULES.has(v.rule));
+  let targets = findings.violations.filter((v) => !WHO_MAY_RULES.has(v.rule));
+  if (isTerminatingUpdate(request) && !setsOperation(sent)) targets = addedViolations(targets, scope, rules);
+  return decide([...who, ...whoFound, ...targets], findings.warnings, summary);
 }
 
 function decide(all: Violation[], warningsIn: string[], summary: DecisionSummary): Decision {
@@ -161,20 +227,24 @@ function decide(all: Violation[], warningsIn: string[], summary: DecisionSummary
 
 /**
  * What /mutate adds to the request's object: the tenant label, then the kind's additions
- * (selector, project, exec config...). DELETE, CONNECT and exempt UPDATEs get nothing, and
- * so does an object whose tenant cannot be told.
+ * (selector, project, exec config...). On an UPDATE that changes nothing material it adds
+ * only the tenant label (pinning the tenant of objects made before it was set), which
+ * `evaluate` discounts when it judges the exemption. DELETE, CONNECT, UPDATEs of a
+ * terminating object and what a system controller may do get nothing, and so does an object
+ * whose tenant cannot be told.
  */
 export function mutate(request: PolicyRequest, context: PolicyContext, table: KindRulesTable = KIND_RULES): MutationResult {
   const rules = table[request.kind];
   if (request.object === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return { object: undefined, tenant: undefined };
-  if (checkShape(request).length > 0 || isImmaterialUpdate(request, rules, context) || isTerminatingUpdate(request)) return { object: undefined, tenant: undefined };
-  const { role, subject } = resolve(request, rules, context);
-  const tenant = subject.tenant;
+  if (checkShape(request).length > 0 || isTerminatingUpdate(request)) return { object: undefined, tenant: undefined };
+  const { role } = classifyRequester(request, context.settings);
+  if (role === 'system-controller') return { object: undefined, tenant: undefined };
+  const tenant = resolve(request, rules, context, role).subject.tenant;
   if (tenant === undefined) return { object: undefined, tenant: undefined };
   const edited = structuredClone(request.object);
   const metadata = isRecord(edited.metadata) ? edited.metadata : (edited.metadata = {});
   const labels = isRecord(metadata.labels) ? metadata.labels : (metadata.labels = {});
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
-  rules.mutate(edited, { request, tenant, role, context });
+  if (!isExemptUpdate(request, rules, context)) rules.mutate(edited, { request, tenant, role, context });
   return { object: edited, tenant: tenant.name };
 }

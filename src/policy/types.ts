@@ -8,24 +8,36 @@ import type { EnforcementMode, Tenant } from '../tenancy/tenant.js';
 /** Rule ids of SPEC sections 4 and 5, plus TG-REQ-01 for an object the rules cannot read. */
 export type RuleId =
   | 'TG-OWN-01' | 'TG-OWN-02' | 'TG-OWN-03'
-  | 'TG-AS-01' | 'TG-AS-02' | 'TG-AS-03' | 'TG-AS-04' | 'TG-AS-05' | 'TG-AS-06' | 'TG-AS-07' | 'TG-AS-08'
-  | 'TG-APP-01' | 'TG-APP-02'
-  | 'TG-CS-01' | 'TG-CS-02' | 'TG-CS-03' | 'TG-CS-04' | 'TG-CS-05' | 'TG-CS-06' | 'TG-CS-07'
-  | 'TG-PRJ-01'
+  | 'TG-AS-01' | 'TG-AS-02' | 'TG-AS-03' | 'TG-AS-04' | 'TG-AS-05' | 'TG-AS-06' | 'TG-AS-07' | 'TG-AS-08' | 'TG-AS-09'
+  | 'TG-APP-01' | 'TG-APP-02' | 'TG-APP-03'
+  | 'TG-CS-01' | 'TG-CS-02' | 'TG-CS-03' | 'TG-CS-04' | 'TG-CS-05' | 'TG-CS-06' | 'TG-CS-07' | 'TG-CS-08'
+  | 'TG-PRJ-01' | 'TG-PRJ-02'
   | 'TG-REQ-01';
 
 /** The order of SPEC section 5, in which a denial lists its lines. */
 export const RULE_ORDER: readonly RuleId[] = [
   'TG-REQ-01',
   'TG-OWN-01', 'TG-OWN-02', 'TG-OWN-03',
-  'TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-05', 'TG-AS-06', 'TG-AS-07', 'TG-AS-08',
-  'TG-APP-01', 'TG-APP-02',
-  'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07',
-  'TG-PRJ-01',
+  'TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-05', 'TG-AS-06', 'TG-AS-07', 'TG-AS-08', 'TG-AS-09',
+  'TG-APP-01', 'TG-APP-02', 'TG-APP-03',
+  'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07', 'TG-CS-08',
+  'TG-PRJ-01', 'TG-PRJ-02',
 ];
 
-/** Rules that `warn` and `audit` relax (the ApplicationSet rules the Application rules back up). */
-export const RELAXABLE_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-06']);
+/**
+ * Rules that `warn` and `audit` relax: the ApplicationSet rules the Application rules back
+ * up (SPEC section 5). Not TG-AS-06: a `templatePatch` could null the tenant label of the
+ * generated Applications, which would then count as platform objects.
+ */
+export const RELAXABLE_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04']);
+
+/**
+ * Rules that judge who may make a change rather than what the object targets. Like the
+ * ownership rules they hold on DELETE and are checked on the request as it is, never
+ * compared with the old object (SPEC section 4). Kinds report them from `whoMay`; TG-CS-07
+ * is reported by the cluster Secret's `validate` and is recognised by its id.
+ */
+export const WHO_MAY_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-07']);
 
 /** Rules that hold for every requester, platform admins included. */
 export const EVERY_REQUESTER_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-02', 'TG-CS-04', 'TG-REQ-01']);
@@ -62,8 +74,12 @@ export interface UserInfo {
   readonly uid?: string;
 }
 
-/** How the requester is treated (SPEC section 4, "who is who"). */
-export type RequesterRole = 'platform-admin' | 'trusted-service-account' | 'human';
+/**
+ * How the requester is treated (SPEC section 4, "who is who"). A `system-controller` is
+ * only ever the role of a request within what system controllers may do (DELETE, or an
+ * UPDATE that only removes finalizers or ownerReferences); kinds' rules never see it.
+ */
+export type RequesterRole = 'platform-admin' | 'trusted-service-account' | 'system-controller' | 'human';
 
 /** A Kubernetes object as JSON. Read it through the helpers in `object-paths.ts`. */
 export type KubeObject = Record<string, unknown>;
@@ -115,8 +131,10 @@ export interface KindRules {
   /** The tenant that what the object names points at (SPEC section 4 step 3), if any. */
   namedTenant(object: KubeObject, context: PolicyContext): Tenant | undefined;
   /**
-   * True when an UPDATE changes something the rules look at. An UPDATE that changes only
-   * status, finalizers, annotations or `operation` is allowed without further checks.
+   * True when an UPDATE changes something of this kind the rules look at beyond what
+   * `evaluate` already counts as material for every kind (`spec`, labels, ownerReferences,
+   * a non-null `operation`). An UPDATE that changes nothing material skips the target and
+   * project rules (`validate`), never the ownership rules nor `whoMay`.
    */
   hasMaterialChange(oldObject: KubeObject, newObject: KubeObject, context: PolicyContext): boolean;
   /**
@@ -131,6 +149,18 @@ export interface KindRules {
    * reported here; `evaluate` decides what they do.
    */
   validate(scope: RuleScope): Findings;
+  /**
+   * Optional: the kind's rules on who may make the change (TG-APP-03, the who-may clauses
+   * of TG-PRJ-01/02). Run for every CREATE, UPDATE and DELETE, exempt or not, on the
+   * request as it is; the platform-admin bypass is applied by `evaluate`.
+   */
+  whoMay?(scope: RuleScope): Violation[];
+  /**
+   * Optional: true when the object's tenant is only ever what it names (SPEC section 5:
+   * an AppProject's tenant is the tenant listing it), never its namespace, its tenant
+   * label or the requester's groups. A tenant label that disagrees is TG-OWN-01.
+   */
+  readonly tenantIsNamedOnly?: boolean;
 }
 
 /** The verdict of `/validate`. */

@@ -1,0 +1,83 @@
+/**
+ * Comparing untrusted JSON without recursion (a request may nest thousands of levels deep,
+ * SPEC issue 10), and reading the JSON paths of denial lines back. Pure.
+ */
+import { isRecord } from './object-paths.js';
+
+/**
+ * True when two JSON values are equal: same scalars, arrays element by element, objects
+ * with the same own keys in any order. Walks with an explicit stack.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const stack: Array<[unknown, unknown]> = [[a, b]];
+  for (let pair = stack.pop(); pair !== undefined; pair = stack.pop()) {
+    const [x, y] = pair;
+    if (x === y) continue;
+    if (Array.isArray(x)) {
+      if (!Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i += 1) stack.push([x[i], y[i]]);
+      continue;
+    }
+    if (!isRecord(x) || !isRecord(y)) return false;
+    const keys = Object.keys(x);
+    if (keys.length !== Object.keys(y).length) return false;
+    for (const key of keys) {
+      if (!Object.hasOwn(y, key)) return false;
+      stack.push([x[key], y[key]]);
+    }
+  }
+  return true;
+}
+
+/**
+ * The keys of a denial path as `joinPath` writes it (`spec.generators[0].clusters`,
+ * `metadata.labels["tenantguard.dev/tenant"]`), or undefined when it is not one.
+ */
+export function parseJsonPath(path: string): Array<string | number> | undefined {
+  const keys: Array<string | number> = [];
+  let i = 0;
+  while (i < path.length) {
+    if (path[i] === '[') {
+      const close = path[i + 1] === '"' ? findStringEnd(path, i + 1) : path.indexOf(']', i);
+      if (close < 0) return undefined;
+      const inner = path[i + 1] === '"' ? path.slice(i + 1, close + 1) : path.slice(i + 1, close);
+      if (path[i + 1] === '"') {
+        const key: unknown = safeParse(inner);
+        if (typeof key !== 'string' || path[close + 1] !== ']') return undefined;
+        keys.push(key);
+        i = close + 2;
+      } else {
+        if (!/^\d+$/.test(inner)) return undefined;
+        keys.push(Number(inner));
+        i = close + 1;
+      }
+    } else {
+      if (path[i] === '.') {
+        if (keys.length === 0) return undefined;
+        i += 1;
+      }
+      const m = /^[A-Za-z_$][\w$-]*/.exec(path.slice(i));
+      if (m === null) return undefined;
+      keys.push(m[0]);
+      i += m[0].length;
+    }
+  }
+  return keys.length > 0 ? keys : undefined;
+}
+
+/** Index of the closing quote of a JSON string opening at `start`, or -1. */
+function findStringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i += 1) {
+    if (text[i] === '\\') i += 1;
+    else if (text[i] === '"') return i;
+  }
+  return -1;
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
