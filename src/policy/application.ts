@@ -1,8 +1,10 @@
 /**
- * The Application rules (SPEC section 5): TG-APP-01 (project) and TG-APP-02 (destination).
+ * The Application rules (SPEC section 5): TG-APP-01 (project), TG-APP-02 (destination) and
+ * TG-APP-03 (who may point an Application at an ApplicationSet).
  * These are the authoritative check: every Application an ApplicationSet renders passes
  * here too. Pure.
  */
+import { applicationSetControllerUser } from '../settings.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { explainForeignTarget, explainPlatformTarget, type DestinationField } from './destination.js';
 import { getLabels, getPath, getRecord, isRecord, show } from './object-paths.js';
@@ -59,6 +61,42 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** The fields that make an ownerReference the same reference (not `blockOwnerDeletion`). */
+const REFERENCE_FIELDS = ['apiVersion', 'kind', 'name', 'uid', 'controller'] as const;
+
+/** The controller ownerReferences of an object that point at an ApplicationSet. */
+function appSetControllerRefs(object: KubeObject | undefined): Array<{ index: number; ref: Record<string, unknown> }> {
+  const refs = getPath(object, ['metadata', 'ownerReferences']);
+  if (!Array.isArray(refs)) return [];
+  return refs.flatMap((ref: unknown, index) => {
+    if (!isRecord(ref) || ref.kind !== 'ApplicationSet' || ref.controller !== true) return [];
+    const apiVersion = typeof ref.apiVersion === 'string' ? ref.apiVersion : '';
+    return apiVersion.startsWith('argoproj.io/') ? [{ index, ref }] : [];
+  });
+}
+
+const sameReference = (a: Record<string, unknown>, b: Record<string, unknown>) => REFERENCE_FIELDS.every((f) => a[f] === b[f]);
+
+/**
+ * TG-APP-03: a controller ownerReference to an ApplicationSet is added or changed only by
+ * the ApplicationSet controller or a platform admin (the bypass is evaluate's); removing
+ * one is allowed. The ApplicationSet controller prunes the Applications it controls and
+ * the garbage collector deletes them with their ApplicationSet, so pointing another's
+ * Application at an ApplicationSet one controls would let one delete it.
+ */
+function checkOwnerReference(scope: RuleScope): Violation[] {
+  const { request, context } = scope;
+  if (request.operation === 'DELETE' || request.operation === 'CONNECT') return [];
+  const controller = applicationSetControllerUser(context.settings);
+  if (request.user.username === controller) return [];
+  const before = request.operation === 'UPDATE' ? appSetControllerRefs(request.oldObject).map((r) => r.ref) : [];
+  return appSetControllerRefs(request.object).flatMap(({ index, ref }) => {
+    if (before.some((b) => sameReference(b, ref))) return [];
+    const verb = request.operation === 'UPDATE' && before.length > 0 ? 'changes' : 'adds';
+    return [violation('TG-APP-03', `metadata.ownerReferences[${index}]`, `${verb} a controller reference to ApplicationSet ${show(ref.name)}; only the ApplicationSet controller ("${controller}") and platform admins may set it (removing one is allowed)`)];
+  });
+}
+
 /**
  * Rules for `argoproj.io/v1alpha1` Application. The tenant named by an Application is the
  * tenant listing its literal `spec.project`. On DELETE only the ownership rules (evaluate's)
@@ -80,6 +118,8 @@ export const applicationRules: KindRules = {
   mutate() {
     // Nothing beyond the tenant label, which evaluate's mutate adds for every kind.
   },
+
+  whoMay: checkOwnerReference,
 
   validate(scope: RuleScope): Findings {
     const { request, tenant, context } = scope;
