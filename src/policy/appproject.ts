@@ -1,8 +1,12 @@
 /**
- * The AppProject rule (SPEC section 5): TG-PRJ-01, for a project that a tenant lists.
+ * The AppProject rules (SPEC section 5): TG-PRJ-01 for a project that a tenant lists,
+ * TG-PRJ-02 for one that no tenant lists. A project's tenant is the tenant listing it and
+ * nothing else (`tenantIsNamedOnly`): never the requester's groups, never its label alone.
  * A project grants what its Applications may reach, so a tenant's project names only the
- * tenant's clusters and namespaces, literally, and only platform admins and the trusted
- * service accounts may write it. Projects no tenant lists are the platform's. Pure.
+ * tenant's clusters and namespaces, literally; a platform project names no tenant's cluster
+ * literally; and only platform admins and the trusted service accounts may write either.
+ * Otherwise a tenant makes a project of its own, whose Applications count as platform
+ * objects and may target the control plane. Pure.
  *
  * Argo CD matches project destinations and source namespaces as globs (`*`, `?`, `[...]`,
  * `{...}`) and treats a leading `!` as a deny entry:
@@ -10,7 +14,7 @@
  */
 import type { Tenant } from '../tenancy/tenant.js';
 import { explainForeignTarget, type DestinationField } from './destination.js';
-import { getLabels, getPath, isRecord, joinPath, show } from './object-paths.js';
+import { getPath, isRecord, joinPath, show } from './object-paths.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -19,6 +23,11 @@ const GLOB_CHARS = /[*?[\]{}!]/;
 /** True when a project entry holds glob syntax (or a `!` deny prefix). */
 export function hasGlob(value: string): boolean {
   return GLOB_CHARS.test(value);
+}
+
+/** True for an Argo CD regular-expression entry (`/.../`), as `sourceNamespaces` accept. */
+function isRegex(value: string): boolean {
+  return value.length >= 2 && value.startsWith('/') && value.endsWith('/');
 }
 
 /** The tenant that lists the project of this name, if any. */
@@ -71,6 +80,7 @@ function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): V
   return raw.flatMap((ns: unknown, i) => {
     const path = joinPath('spec.sourceNamespaces', i);
     if (typeof ns !== 'string') return [violation('TG-REQ-01', path, `is ${show(ns)}, not a string`)];
+    if (isRegex(ns)) return [violation('TG-PRJ-01', path, `${show(ns)} is a regular expression; list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`)];
     if (hasGlob(ns)) return [violation('TG-PRJ-01', path, `${show(ns)} holds glob characters (* ? [ ] { } !); list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`)];
     if (!tenant.namespaces.includes(ns)) return [violation('TG-PRJ-01', path, `${show(ns)} is not a namespace of tenant "${tenant.name}"; use one of: ${allowed}`)];
     return [];
@@ -78,43 +88,72 @@ function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): V
 }
 
 /**
- * Rules for `argoproj.io/v1alpha1` AppProject. The tenant named by a project is the tenant
- * listing it in `spec.projects`; its destinations are checked against that tenant.
+ * TG-PRJ-02 for a project no tenant lists: no literal destination entry names a tenant's
+ * cluster. A glob names none (argocd-server creates `default` with `*` at start); what
+ * Applications in such a project target is TG-APP-02's to guard.
+ */
+function checkPlatformDestinations(spec: Record<string, unknown>, context: PolicyContext): Violation[] {
+  const raw = spec.destinations;
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) return [violation('TG-REQ-01', 'spec.destinations', `is ${show(raw)}, not a list`)];
+  return raw.flatMap((entry: unknown, i) => {
+    const path = joinPath('spec.destinations', i);
+    if (!isRecord(entry)) return [violation('TG-REQ-01', path, `is ${show(entry)}, not an object`)];
+    return (['server', 'name'] as const).flatMap((field) => {
+      const value = entry[field];
+      if (typeof value !== 'string' || value === '' || hasGlob(value)) return [];
+      const owned = field === 'name' ? context.registry.clusterByName(value) : context.registry.clusterByServer(value);
+      if (owned === undefined) return [];
+      return [violation('TG-PRJ-02', `${path}.${field}`, `${show(value)} is cluster "${owned.cluster.name}" of tenant "${owned.tenant.name}"; a project no tenant lists (a platform project) may not name a tenant's cluster: remove the entry, or use a project of tenant "${owned.tenant.name}": ${owned.tenant.projects.join(', ')}`)];
+    });
+  });
+}
+
+/** The who-may clauses of TG-PRJ-01 and TG-PRJ-02: only platform admins and trusted service accounts write projects. */
+function checkWhoMay(scope: RuleScope): Violation[] {
+  const { request, role, context } = scope;
+  if (role !== 'human' || request.operation === 'CONNECT') return [];
+  const subject = request.operation === 'CREATE' ? request.object : request.oldObject;
+  if (subject === undefined) return [];
+  const tenant = listingTenant(subject, context);
+  const verb = request.operation === 'CREATE' ? 'create' : request.operation === 'DELETE' ? 'delete' : 'change';
+  const name = show(request.name === '' ? getPath(subject, ['metadata', 'name']) : request.name);
+  const who = `user "${request.user.username}" may not ${verb} it: only platform admins and the trusted service accounts may`;
+  if (tenant !== undefined) return [violation('TG-PRJ-01', 'metadata.name', `${name} is a project of tenant "${tenant.name}"; ${who}`)];
+  return [violation('TG-PRJ-02', 'metadata.name', `${name} is a project no tenant lists (a platform project); ${who}`)];
+}
+
+/**
+ * Rules for `argoproj.io/v1alpha1` AppProject. The tenant of a project is the tenant listing
+ * it in `spec.projects`, nothing else; a listed project's destinations are checked against
+ * that tenant (TG-PRJ-01), an unlisted one's against every tenant (TG-PRJ-02).
  */
 export const appProjectRules: KindRules = {
   kind: 'AppProject',
 
   namedTenant: listingTenant,
 
-  hasMaterialChange(oldObject, newObject, context) {
-    const label = context.settings.tenantLabel;
-    return JSON.stringify(getPath(oldObject, ['spec'])) !== JSON.stringify(getPath(newObject, ['spec'])) || getLabels(oldObject)[label] !== getLabels(newObject)[label];
+  tenantIsNamedOnly: true,
+
+  hasMaterialChange(oldObject, newObject) {
+    return JSON.stringify(getPath(oldObject, ['spec'])) !== JSON.stringify(getPath(newObject, ['spec']));
   },
 
   mutate() {
     // Nothing to add: a project's destinations are written by the platform.
   },
 
+  whoMay: checkWhoMay,
+
   validate(scope: RuleScope): Findings {
-    const { request, context, role } = scope;
-    const subject = request.operation === 'DELETE' ? request.oldObject : request.object;
-    if (subject === undefined || request.operation === 'CONNECT') return { violations: [], warnings: [] };
-    const tenant = listingTenant(subject, context);
-    if (tenant === undefined) return { violations: [], warnings: [] };
-    const out: Violation[] = [];
-    if (role === 'human') {
-      const verb = request.operation === 'CREATE' ? 'create' : request.operation === 'DELETE' ? 'delete' : 'change';
-      out.push(violation('TG-PRJ-01', 'metadata.name', `${show(request.name === '' ? getPath(subject, ['metadata', 'name']) : request.name)} is a project of tenant "${tenant.name}"; user "${request.user.username}" may not ${verb} it: only platform admins and the trusted service accounts may`));
-    }
-    if (request.operation === 'DELETE') return { violations: out, warnings: [] };
-    if (scope.tenant !== undefined && scope.tenant.name !== tenant.name) {
-      const labelPath = `metadata.labels[${JSON.stringify(context.settings.tenantLabel)}]`;
-      out.push(violation('TG-PRJ-01', labelPath, `puts the project in tenant "${scope.tenant.name}", but tenant "${tenant.name}" lists it; set it to "${tenant.name}"`));
-    }
+    const { request, context } = scope;
+    if (request.operation === 'DELETE' || request.operation === 'CONNECT' || request.object === undefined) return { violations: [], warnings: [] };
+    const subject = request.object;
     const spec = getPath(subject, ['spec']);
-    if (spec === undefined || spec === null) return { violations: out, warnings: [] };
-    if (!isRecord(spec)) return { violations: [...out, violation('TG-REQ-01', 'spec', `is ${show(spec)}, not an object`)], warnings: [] };
-    out.push(...checkDestinations(spec, tenant), ...checkSourceNamespaces(spec, tenant));
-    return { violations: out, warnings: [] };
+    if (spec === undefined || spec === null) return { violations: [], warnings: [] };
+    if (!isRecord(spec)) return { violations: [violation('TG-REQ-01', 'spec', `is ${show(spec)}, not an object`)], warnings: [] };
+    const tenant = listingTenant(subject, context);
+    if (tenant === undefined) return { violations: checkPlatformDestinations(spec, context), warnings: [] };
+    return { violations: [...checkDestinations(spec, tenant), ...checkSourceNamespaces(spec, tenant)], warnings: [] };
   },
 };

@@ -20,7 +20,9 @@ function scopeOf(object: KubeObject, role: RequesterRole, operation: Operation =
   return { request, tenant: tenant === undefined ? undefined : context.registry.tenant(tenant), role, context };
 }
 
-const rulesOf = (scope: RuleScope) => appProjectRules.validate(scope).violations.map((v) => v.rule);
+/** What the kind reports: its who-may clauses, then its target rules (evaluate's order). */
+const violationsOf = (scope: RuleScope) => [...(appProjectRules.whoMay?.(scope) ?? []), ...appProjectRules.validate(scope).violations];
+const rulesOf = (scope: RuleScope) => violationsOf(scope).map((v) => v.rule);
 
 const GOOD = {
   sourceRepos: ['*'],
@@ -38,7 +40,14 @@ describe('AppProject rule (TG-PRJ-01)', () => {
     { name: 'trusted SA updates it', object: project('team-a', GOOD), role: 'trusted-service-account', operation: 'UPDATE', rules: [] },
     { name: 'platform admin writes it', object: project('team-a', GOOD), role: 'platform-admin', rules: [] },
     { name: 'trusted SA deletes it', object: project('team-a', GOOD), role: 'trusted-service-account', operation: 'DELETE', rules: [] },
-    { name: 'a project no tenant lists is not checked', object: project('default', { destinations: [{ server: '*', namespace: '*' }], sourceNamespaces: ['*'] }), role: 'human', tenant: undefined, rules: [] },
+    { name: 'argocd-server creates the default project with * (globs name no cluster)', object: project('default', { destinations: [{ server: '*', namespace: '*' }], sourceNamespaces: ['*'] }), role: 'trusted-service-account', tenant: undefined, rules: [] },
+    { name: 'TG-PRJ-02 a human creates a project no tenant lists', object: project('mine', { destinations: [{ server: '*', namespace: '*' }] }), role: 'human', tenant: undefined, rules: ['TG-PRJ-02'] },
+    { name: 'TG-PRJ-02 a human changes a project no tenant lists', object: project('default', { destinations: [{ server: '*', namespace: '*' }] }), role: 'human', operation: 'UPDATE', tenant: undefined, rules: ['TG-PRJ-02'] },
+    { name: 'TG-PRJ-02 a human deletes a project no tenant lists', object: project('default', {}), role: 'human', operation: 'DELETE', tenant: undefined, rules: ['TG-PRJ-02'] },
+    { name: 'TG-PRJ-02 a platform project names a tenant\'s cluster by name', object: project('platform', { destinations: [{ name: 'k8s-team-a-dev', namespace: '*' }] }), role: 'trusted-service-account', tenant: undefined, rules: ['TG-PRJ-02'] },
+    { name: 'TG-PRJ-02 a platform project names a tenant\'s server, spelled otherwise', object: project('platform', { destinations: [{ server: 'HTTPS://team-b-prod.example.com:443/', namespace: '*' }] }), role: 'trusted-service-account', tenant: undefined, rules: ['TG-PRJ-02'] },
+    { name: 'a platform project may name the control plane', object: project('platform', { destinations: [{ server: 'https://kubernetes.default.svc', namespace: '*' }, { name: 'in-cluster', namespace: '*' }] }), role: 'trusted-service-account', tenant: undefined, rules: [] },
+    { name: 'source namespace as a regular expression', object: project('team-a', { ...GOOD, sourceNamespaces: ['/team-a/'] }), role: 'trusted-service-account', rules: ['TG-PRJ-01'] },
     { name: 'no destinations at all', object: project('team-a', { sourceRepos: ['*'] }), role: 'trusted-service-account', rules: [] },
     { name: 'human creates a tenant project', object: project('team-a', GOOD), role: 'human', rules: ['TG-PRJ-01'] },
     { name: 'human changes a tenant project', object: project('team-a', GOOD), role: 'human', operation: 'UPDATE', rules: ['TG-PRJ-01'] },
@@ -56,7 +65,6 @@ describe('AppProject rule (TG-PRJ-01)', () => {
     { name: 'source namespace glob', object: project('team-a', { ...GOOD, sourceNamespaces: ['team-*'] }), role: 'trusted-service-account', rules: ['TG-PRJ-01'] },
     { name: 'another tenant\'s source namespace', object: project('team-a', { ...GOOD, sourceNamespaces: ['team-a', 'team-b'] }), role: 'trusted-service-account', rules: ['TG-PRJ-01'] },
     { name: 'the Argo CD namespace as a source namespace', object: project('team-a', { ...GOOD, sourceNamespaces: ['argocd'] }), role: 'trusted-service-account', rules: ['TG-PRJ-01'] },
-    { name: 'labelled for another tenant than the one listing it', object: project('team-a', GOOD, { [settings.tenantLabel]: 'team-b' }), role: 'trusted-service-account', tenant: 'team-b', rules: ['TG-PRJ-01'] },
     { name: 'human and a bad destination: both reported', object: project('team-a', withDestinations({ server: '*' })), role: 'human', rules: ['TG-PRJ-01', 'TG-PRJ-01'] },
     { name: 'REQ-01 destinations not a list', object: project('team-a', { destinations: { name: 'k8s-team-a-dev' } }), role: 'trusted-service-account', rules: ['TG-REQ-01'] },
     { name: 'REQ-01 a destination entry not an object', object: project('team-a', withDestinations('k8s-team-a-dev')), role: 'trusted-service-account', rules: ['TG-REQ-01'] },
@@ -68,7 +76,7 @@ describe('AppProject rule (TG-PRJ-01)', () => {
   }
 
   test('the human line says who may', () => {
-    const [v] = appProjectRules.validate(scopeOf(project('team-a', GOOD), 'human')).violations;
+    const [v] = violationsOf(scopeOf(project('team-a', GOOD), 'human'));
     assert.equal(v?.message, 'metadata.name "team-a" is a project of tenant "team-a"; user "alice" may not create it: only platform admins and the trusted service accounts may');
   });
 
@@ -85,10 +93,13 @@ describe('AppProject namedTenant, hasMaterialChange', () => {
     assert.equal(appProjectRules.namedTenant(project('default', {}), context), undefined);
   });
 
-  test('spec and tenant label changes are material, status is not', () => {
+  test('spec changes are material (labels are evaluate\'s), status is not', () => {
     const base = project('team-a', GOOD, { [settings.tenantLabel]: 'team-a' });
     assert.equal(appProjectRules.hasMaterialChange(base, { ...structuredClone(base), status: { jwtTokensByRole: {} } }, context), false);
     assert.equal(appProjectRules.hasMaterialChange(base, project('team-a', withDestinations({ server: '*' }), { [settings.tenantLabel]: 'team-a' }), context), true);
-    assert.equal(appProjectRules.hasMaterialChange(base, project('team-a', GOOD), context), true);
+  });
+
+  test('the tenant is only ever the listing tenant (tenantIsNamedOnly)', () => {
+    assert.equal(appProjectRules.tenantIsNamedOnly, true);
   });
 });
