@@ -113,3 +113,33 @@ describe('Application namedTenant, hasMaterialChange, mutate', () => {
     assert.deepEqual(copy, object);
   });
 });
+
+describe('TG-APP-03: controller ownerReferences to an ApplicationSet', () => {
+  const APPSET_CONTROLLER = { username: 'system:serviceaccount:argocd:argocd-applicationset-controller', groups: [] };
+  const SERVER = { username: 'system:serviceaccount:argocd:argocd-server', groups: [] };
+  const ref = (name: string, uid: string, extra: Record<string, unknown> = {}) => ({ apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', name, uid, controller: true, blockOwnerDeletion: true, ...extra });
+  const owned = (...refs: unknown[]): KubeObject => {
+    const o = app({ project: 'team-a', destination: { name: 'k8s-team-a-dev' } });
+    (o.metadata as Record<string, unknown>).ownerReferences = refs;
+    return o;
+  };
+  const whoMayOf = (scope: RuleScope) => (applicationRules.whoMay?.(scope) ?? []).map((v) => v.rule);
+  const cases: Array<{ name: string; request: Partial<PolicyRequest>; role?: RequesterRole; rules: string[] }> = [
+    { name: 'the ApplicationSet controller creates with its reference', request: { user: APPSET_CONTROLLER, object: owned(ref('apps', 'u1')) }, role: 'trusted-service-account', rules: [] },
+    { name: 'the ApplicationSet controller re-adds it after its ApplicationSet is re-created', request: { operation: 'UPDATE', user: APPSET_CONTROLLER, oldObject: owned(ref('apps', 'u1')), object: owned(ref('apps', 'u2')) }, role: 'trusted-service-account', rules: [] },
+    { name: 'an owner keeps the reference as it is', request: { operation: 'UPDATE', oldObject: owned(ref('apps', 'u1')), object: owned(ref('apps', 'u1', { blockOwnerDeletion: false })) }, rules: [] },
+    { name: 'an owner removes the reference (orphaning)', request: { operation: 'UPDATE', oldObject: owned(ref('apps', 'u1')), object: owned() }, rules: [] },
+    { name: 'a reference that is not a controller is not this rule\'s', request: { operation: 'UPDATE', oldObject: owned(), object: owned(ref('apps', 'u1', { controller: false })) }, rules: [] },
+    { name: 'APP-03 an owner adds one', request: { operation: 'UPDATE', oldObject: owned(), object: owned(ref('evil', 'u9')) }, rules: ['TG-APP-03'] },
+    { name: 'APP-03 an owner creates with one', request: { object: owned(ref('evil', 'u9')) }, rules: ['TG-APP-03'] },
+    { name: 'APP-03 argocd-server changes it to another ApplicationSet', request: { operation: 'UPDATE', user: SERVER, oldObject: owned(ref('apps', 'u1')), object: owned(ref('evil', 'u9')) }, role: 'trusted-service-account', rules: ['TG-APP-03'] },
+    { name: 'APP-03 turning a plain reference into the controller', request: { operation: 'UPDATE', oldObject: owned(ref('apps', 'u1', { controller: false })), object: owned(ref('apps', 'u1')) }, rules: ['TG-APP-03'] },
+    { name: 'DELETE is not this rule\'s', request: { operation: 'DELETE', oldObject: owned(ref('evil', 'u9')) }, rules: [] },
+  ];
+  for (const c of cases) test(c.name, () => assert.deepEqual(whoMayOf(scopeOf(c.request, 'team-a', c.role)), c.rules));
+
+  test('the line names the ApplicationSet and who may', () => {
+    const [v] = applicationRules.whoMay?.(scopeOf({ object: owned(ref('evil', 'u9')) }, 'team-a')) ?? [];
+    assert.equal(v?.message, 'metadata.ownerReferences[0] adds a controller reference to ApplicationSet "evil"; only the ApplicationSet controller ("system:serviceaccount:argocd:argocd-applicationset-controller") and platform admins may set it (removing one is allowed)');
+  });
+});

@@ -23,6 +23,7 @@ const ALICE: UserInfo = { username: 'alice', groups: ['team-a-admins', 'system:a
 const BOB: UserInfo = { username: 'bob', groups: ['team-b-admins', 'system:authenticated'] };
 const NOBODY: UserInfo = { username: 'nobody', groups: ['system:authenticated'] };
 const ADMIN: UserInfo = { username: 'root', groups: ['platform-admins'] };
+const APPSET_CONTROLLER: UserInfo = { username: 'system:serviceaccount:argocd:argocd-applicationset-controller', groups: ['system:serviceaccounts'] };
 const ARGOCD_SERVER: UserInfo = { username: 'system:serviceaccount:argocd:argocd-server', groups: ['system:serviceaccounts'] };
 
 const SOURCE = { repoURL: 'https://github.com/team-a/apps.git', targetRevision: 'HEAD', path: 'guestbook' };
@@ -65,6 +66,17 @@ function clusterSecret(fields: Record<string, string | Record<string, unknown>>,
     metadata: { name, namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster', ...labels } },
     stringData,
   });
+}
+
+/** A project no tenant lists. */
+function platformProject(name: string, destinations: unknown[]): KubeObject {
+  return { apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject', metadata: { name, namespace: 'argocd' }, spec: { sourceRepos: ['*'], destinations } };
+}
+
+/** The object with a controller ownerReference to the ApplicationSet `name`. */
+function ownedBy(object: KubeObject, name: string): KubeObject {
+  const metadata = { ...(object.metadata as Record<string, unknown>), ownerReferences: [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', name, uid: `uid-${name}`, controller: true, blockOwnerDeletion: true }] };
+  return { ...object, metadata };
 }
 
 function appProject(spec: Record<string, unknown>): KubeObject {
@@ -164,6 +176,11 @@ const CASES: readonly RuleCase[] = [
     deny: { name: 'a cluster of another tenant', write: create(ALICE, application('team-a', { destination: { name: 'k8s-team-b-dev', namespace: 'x' } })), path: 'spec.destination.name' },
   },
   {
+    rule: 'TG-APP-03',
+    allow: { name: 'the ApplicationSet controller sets its controller reference', write: create(APPSET_CONTROLLER, ownedBy(application('team-a', {}), 'guestbook')) },
+    deny: { name: 'an owner points the Application at another ApplicationSet', write: { operation: 'UPDATE', user: ALICE, oldObject: application('team-a', {}), object: ownedBy(application('team-a', {}), 'other') }, path: 'metadata.ownerReferences[0]' },
+  },
+  {
     rule: 'TG-CS-01',
     allow: { name: 'tenant label of the cluster\'s owner', write: create(ALICE, clusterSecret(A_SECRET, { [LABEL]: 'team-a' })) },
     deny: { name: 'tenant label of another tenant', write: create(BOB, clusterSecret({ ...A_SECRET, config: { execProviderConfig: execConfig('k8s-team-a-dev') } }, { [LABEL]: 'team-b' })), path: TENANT_LABEL_PATH, rules: ['TG-CS-01', 'TG-CS-02'] },
@@ -211,14 +228,19 @@ const CASES: readonly RuleCase[] = [
     allow: { name: 'a trusted service account writes the tenant\'s project with its own clusters', write: { operation: 'UPDATE', user: ARGOCD_SERVER, oldObject: appProject({}), object: appProject({ destinations: [{ name: 'k8s-team-a-dev', namespace: '*' }, { server: 'https://team-a-prod.example.com', namespace: '*' }] }) } },
     deny: { name: 'a tenant owner edits the tenant\'s project', write: { operation: 'UPDATE', user: ALICE, oldObject: appProject({}), object: appProject({ sourceNamespaces: ['team-a', 'team-b'] }) }, path: 'metadata.name', rules: ['TG-PRJ-01'] },
   },
+  {
+    rule: 'TG-PRJ-02',
+    allow: { name: 'argocd-server creates the default project with *', write: create(ARGOCD_SERVER, platformProject('default', [{ server: '*', namespace: '*' }])) },
+    deny: { name: 'a platform project names a tenant\'s cluster', write: create(ARGOCD_SERVER, platformProject('tools', [{ server: 'https://team-a-dev.example.com', namespace: '*' }])), path: 'spec.destinations[0].server' },
+  },
 ];
 
 const ALL_RULES: readonly RuleId[] = [
   'TG-OWN-01', 'TG-OWN-02', 'TG-OWN-03',
   'TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-05', 'TG-AS-06', 'TG-AS-07', 'TG-AS-08',
-  'TG-APP-01', 'TG-APP-02',
+  'TG-APP-01', 'TG-APP-02', 'TG-APP-03',
   'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07',
-  'TG-PRJ-01',
+  'TG-PRJ-01', 'TG-PRJ-02',
 ];
 
 describe('every rule id through POST /mutate then POST /validate', () => {
