@@ -135,24 +135,27 @@ function isTerminatingUpdate(request: PolicyRequest): boolean {
 
 const violationKey = (v: Violation) => `${v.rule} ${v.message}`;
 
-/** The value a denial path points at, in a Secret's `data` or `stringData` alike. */
-function valueAt(object: KubeObject, path: string): { known: boolean; value: unknown } {
-  const keys = parseJsonPath(path);
-  if (keys === undefined) return { known: false, value: undefined };
+/** The value at `keys`; a Secret's `data` and `data.<key>` are also found in `stringData`. */
+function valueAt(object: KubeObject, keys: ReadonlyArray<string | number>): unknown {
   const value = getPath(object, keys);
-  if (value === undefined && keys[0] === 'data' && keys.length === 2) return { known: true, value: getPath(object, ['stringData', keys[1] ?? '']) };
-  return { known: true, value };
+  if (value === undefined && keys[0] === 'data' && keys.length <= 2) return getPath(object, ['stringData', ...keys.slice(1)]);
+  return value;
 }
 
 /**
- * True when a violation of the new object is about something the UPDATE removed: what its
- * path points at is present in the old object and absent in the new. Removing never counts
- * as adding a violation (SPEC section 4).
+ * True when a violation of the new object is about something the UPDATE removed: its path,
+ * or a part of the path leading to it (`data.config` of `data.config.execProviderConfig`),
+ * is present in the old object and absent in the new. Removing never counts as adding a
+ * violation (SPEC section 4). A path that cannot be read back counts as added.
  */
 function isAboutRemoval(v: Violation, oldObject: KubeObject, object: KubeObject): boolean {
-  const now = valueAt(object, v.path);
-  if (!now.known || now.value !== undefined) return false;
-  return valueAt(oldObject, v.path).value !== undefined;
+  const keys = parseJsonPath(v.path);
+  if (keys === undefined) return false;
+  for (let end = 1; end <= keys.length; end += 1) {
+    const prefix = keys.slice(0, end);
+    if (valueAt(oldObject, prefix) !== undefined && valueAt(object, prefix) === undefined) return true;
+  }
+  return false;
 }
 
 /**
