@@ -28,8 +28,9 @@ function probeRules(): KindRules & { scopes: RuleScope[] } {
     validate: (scope): Findings => {
       scopes.push(scope);
       const o = scope.request.object ?? scope.request.oldObject ?? {};
-      const fail = ((o.spec as { fail?: string[] } | undefined)?.fail ?? []) as Violation['rule'][];
-      return { violations: fail.map((rule) => violation(rule, 'spec.x', `fails ${rule}`)), warnings: [] };
+      const spec = o.spec as { fail?: string[]; failAt?: string } | undefined;
+      const fail = (spec?.fail ?? []) as Violation['rule'][];
+      return { violations: fail.map((rule) => violation(rule, spec?.failAt ?? 'spec.x', `fails ${rule}`)), warnings: [] };
     },
   };
 }
@@ -71,6 +72,10 @@ describe('ownership (TG-OWN) and decisions', () => {
     { name: 'platform admin bypasses tenant rules', request: req({ user: ADMIN, object: obj('team-a', { fail: ['TG-APP-02'] }, { 'tenantguard.dev/tenant': 'team-b' }) }), allowed: true },
     { name: 'platform admin is held to TG-CS-02 and TG-CS-04', request: req({ user: ADMIN, object: obj('team-a', { fail: ['TG-CS-04', 'TG-CS-03', 'TG-CS-02'] }) }), allowed: false, rules: ['TG-CS-02', 'TG-CS-04'] },
     { name: 'warn mode relaxes TG-AS-03', request: req({ user: MALLORY, namespace: 'team-b', object: obj('team-b', { fail: ['TG-AS-03'] }) }), allowed: true },
+    { name: 'warn mode never relaxes TG-AS-06 (templatePatch)', request: req({ user: MALLORY, namespace: 'team-b', object: obj('team-b', { fail: ['TG-AS-03', 'TG-AS-06'] }) }), allowed: false, rules: ['TG-AS-06'] },
+    { name: 'terminating: a violation about a value the UPDATE removed is not added', request: req({ operation: 'UPDATE', oldObject: obj('team-a', { keep: 1, gone: { a: 1 } }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }), object: obj('team-a', { keep: 1, fail: ['TG-CS-04'], failAt: 'spec.gone.a' }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }) }), allowed: true },
+    { name: 'terminating: a violation about a value still there is added', request: req({ operation: 'UPDATE', oldObject: obj('team-a', { keep: 1, gone: { a: 1 } }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }), object: obj('team-a', { keep: 1, gone: { a: 2 }, fail: ['TG-CS-04'], failAt: 'spec.gone.a' }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }) }), allowed: false, rules: ['TG-CS-04'] },
+    { name: 'terminating: setting operation judges the object as it stands', request: req({ operation: 'UPDATE', user: APPSET_SA, oldObject: obj('team-a', { fail: ['TG-APP-02'] }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }), object: { ...obj('team-a', { fail: ['TG-APP-02'] }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }), operation: { sync: {} } } }), allowed: false, rules: ['TG-APP-02'] },
     { name: 'warn mode never relaxes TG-AS-05', request: req({ user: MALLORY, namespace: 'team-b', object: obj('team-b', { fail: ['TG-AS-03', 'TG-AS-05'] }) }), allowed: false, rules: ['TG-AS-05'] },
     { name: 'violations are listed in spec order', request: req({ user: MALLORY, object: obj('team-a', { fail: ['TG-APP-02', 'TG-APP-01'] }) }), allowed: false, rules: ['TG-OWN-03', 'TG-APP-01', 'TG-APP-02'] },
     { name: 'TG-OWN-03 a stranger\'s status-only UPDATE (no change is too small for ownership)', request: req({ operation: 'UPDATE', user: MALLORY, oldObject: obj('team-a', {}), object: { ...obj('team-a', {}), status: { health: 'ok' } } }), allowed: false, rules: ['TG-OWN-03'] },
@@ -153,6 +158,15 @@ describe('mutate', () => {
     assert.equal(mutate(req({ namespace: 'argocd', user: NOBODY, object: obj('argocd', {}) }), context, table(probeRules())).object, undefined);
     const dying = obj('team-a', { a: 1 }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' });
     assert.equal(mutate(req({ operation: 'UPDATE', oldObject: dying, object: { ...dying, spec: { a: 2 } } }), context, table(probeRules())).object, undefined);
+  });
+  test('an exempt UPDATE gets only the tenant label (pinned), not the kind\'s additions', () => {
+    const r = mutate(req({ operation: 'UPDATE', namespace: 'argocd', user: APPSET_SA, oldObject: obj('argocd', { project: 'team-a' }), object: { ...obj('argocd', { project: 'team-a' }), status: { a: 1 } } }), context, table(probeRules()));
+    assert.equal((r.object?.metadata as { labels: Record<string, string> }).labels['tenantguard.dev/tenant'], 'team-a');
+    assert.equal((r.object?.spec as { mutated?: boolean }).mutated, undefined);
+  });
+  test('a system controller\'s orphaning UPDATE gets nothing', () => {
+    const owned = obj('team-a', { a: 1 }, {}, { ownerReferences: [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', name: 'x', uid: 'u', controller: true }] });
+    assert.equal(mutate(req({ operation: 'UPDATE', user: GC, oldObject: owned, object: obj('team-a', { a: 1 }) }), context, table(probeRules())).object, undefined);
   });
   test('does not modify the request object', () => {
     const o = obj('team-a', {});
