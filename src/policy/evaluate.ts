@@ -197,12 +197,19 @@ export function evaluate(request: PolicyRequest, context: PolicyContext, table: 
   const summary: DecisionSummary = { tenant: tenant?.name, enforcement: tenant?.enforcement ?? 'enforce', role };
   if (role === 'system-controller') return decide([], [], summary);
   const scope: RuleScope = { request, tenant, role, context };
-  const who = [...checkOwnership(request, role, subject, updated, context, beyond), ...(rules.whoMay?.(scope) ?? [])];
+  // On DELETE and exempt UPDATEs the label's agreement with the namespace and the registry
+  // (TG-OWN-01 as found while resolving) is what the object is, not who asks: a registry
+  // change must never strand an object's deletion or its controllers' status writes.
+  const exempt = isExemptUpdate(sent, rules, context);
+  const asIs = request.operation === 'DELETE' || exempt;
+  const quiet = (r: TenantResolution): TenantResolution => (asIs ? { ...r, violations: [] } : r);
+  const ownership = checkOwnership(request, role, quiet(subject), updated === undefined ? undefined : quiet(updated), context, beyond);
+  const who = [...ownership, ...(rules.whoMay?.(scope) ?? [])];
   if (request.operation === 'DELETE') {
     const deleting = rules.validate(scope).violations.filter((v) => WHO_MAY_RULES.has(v.rule));
     return decide([...who, ...deleting], [], summary);
   }
-  if (isExemptUpdate(sent, rules, context)) return decide(who, [], summary);
+  if (exempt) return decide(who, [], summary);
   const findings = rules.validate(scope);
   const whoFound = findings.violations.filter((v) => WHO_MAY_RULES.has(v.rule));
   let targets = findings.violations.filter((v) => !WHO_MAY_RULES.has(v.rule));
