@@ -57,6 +57,7 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
       'MutatingWebhookConfiguration/tenant-guard', 'Namespace/tenant-guard',
       'NetworkPolicy/default-deny', 'NetworkPolicy/tenant-guard-broker', 'NetworkPolicy/tenant-guard-webhook',
       'PodDisruptionBudget/tenant-guard-broker', 'PodDisruptionBudget/tenant-guard-webhook',
+      'PriorityClass/tenant-guard-critical',
       'Role/tenant-guard-broker-keys', 'RoleBinding/tenant-guard-broker-keys',
       'Secret/tenant-guard-broker-keys',
       'Service/tenant-guard-broker', 'Service/tenant-guard-webhook',
@@ -97,8 +98,19 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
     }
   });
 
-  test('hardened pods: two replicas, anti-affinity, PDB, probes, resources, read-only root, non-root, no escalation, seccomp', () => {
+  test('hardened pods: two replicas, anti-affinity, PDB, probes, resources, read-only root, non-root, no escalation, seccomp, shutdown, priority', () => {
     assert.deepEqual(checkHardening(base), []);
+  });
+
+  test('the shutdown check fails when preStop, drain window and close grace outgrow the grace period, or the priority is a system one', () => {
+    const objects = structuredClone(base);
+    const deployment = objects.find((o) => o.kind === 'Deployment');
+    assert.ok(deployment !== undefined);
+    deployment.spec.template.spec.terminationGracePeriodSeconds = 20;
+    deployment.spec.template.spec.priorityClassName = 'system-cluster-critical';
+    const problems = checkHardening(objects);
+    assert.ok(problems.some((p) => /preStop 5 s \+ drain 10 s \+ close grace 10 s exceed terminationGracePeriodSeconds 20/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /no priorityClassName naming a PriorityClass of the install \(system-cluster-critical\)/.test(p)), problems.join('\n'));
   });
 
   test('Tenants: the CRD schema is structural, and the example Tenants and those in docs/ pass it', () => {
