@@ -224,7 +224,7 @@ describe('matchConditions keep the application controller\'s status writes off t
   };
 
   before(() => {
-    const objects = kustomizeBuild(join(root, 'webhook-config'));
+    const objects = kustomizeBuild(join(root, 'webhook-config', 'webhooks'));
     const m = objects.find((o) => o.kind === 'MutatingWebhookConfiguration');
     const v = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration');
     assert.ok(m !== undefined && v !== undefined);

@@ -60,7 +60,7 @@ describe('webhook configurations against SPEC section 5', () => {
   let validating: KubeObject;
 
   before(() => {
-    const objects = kustomizeBuild(join(root, 'webhook-config'));
+    const objects = kustomizeBuild(join(root, 'webhook-config', 'webhooks'));
     const m = objects.find((o) => o.kind === 'MutatingWebhookConfiguration');
     const v = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration');
     assert.ok(m !== undefined && v !== undefined);
