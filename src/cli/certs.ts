@@ -6,13 +6,18 @@
  * tls.crt, tls.key, and ca-bundle.pem), and the CA bundle written into the `caBundle` of every
  * Mutating- and ValidatingWebhookConfiguration found under the webhook-config directory.
  *
+ * DIR defaults to `certs/cluster`: the certificate of the cluster's Services, kept apart from
+ * the `certs/` where `serve` makes (and reuses) its own for local runs, so that running
+ * `certs` never changes what `npm start` serves (a certificate for the Service names only
+ * would fail `curl https://127.0.0.1:8443`).
+ *
  * Rotation without an outage: the bundle holds the new CA and the previous one (from the
  * caBundle found, while it is still valid), so the API server and Argo CD trust both while
  * the Secret with the new serving certificate rolls out. Exit 0 done, 1 failure, 2 bad usage.
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseAllDocuments, type Document } from 'yaml';
 import { isTenantGuardError, TenantGuardError } from '../errors.js';
@@ -25,7 +30,7 @@ export interface CertsOptions {
   services: string[];
   /** Namespace of the Services. Default tenant-guard. */
   namespace: string;
-  /** Output directory. Default `certs`. */
+  /** Output directory. Default `certs/cluster` (DEFAULT_CERTS_OUT). */
   out: string;
   /** Directory searched (recursively) for webhook configurations; undefined: none. Default `webhook-config`. */
   webhookConfig: string | undefined;
@@ -40,6 +45,8 @@ export interface CertsIo {
 }
 
 export const DEFAULT_CERT_SERVICES = ['tenant-guard-webhook', 'tenant-guard-broker'];
+/** Where `certs` writes by default; `serve --certs-dir` (local runs) defaults to `certs`, a different place. */
+export const DEFAULT_CERTS_OUT = 'certs/cluster';
 export const CA_BUNDLE_FILE = 'ca-bundle.pem';
 const WEBHOOK_KINDS = new Set(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -145,6 +152,7 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
     const caBundle = mergeCaBundle(bundle.caCert, previous === undefined ? undefined : Buffer.from(previous, 'base64').toString('utf8'), now);
     const files = writeCertificates(options.out, bundle);
     writeFileSync(join(options.out, CA_BUNDLE_FILE), caBundle, { mode: 0o644 });
+    const webhookDirs: string[] = [];
     const lines = [
       `wrote ${files.caFile}, ${files.certFile}, ${files.keyFile} (0600) and ${join(options.out, CA_BUNDLE_FILE)}`,
       `serving certificate for: ${names.join(', ')} (valid ${options.days} days)`,
@@ -153,12 +161,14 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
       const written = writeCaBundle(options.webhookConfig, Buffer.from(caBundle, 'utf8').toString('base64'));
       const kept = (caBundle.match(PEM_CERT) ?? []).length > 1 ? ' (the new CA and the previous one, for the rotation)' : '';
       lines.push(`caBundle${kept} written into ${written.webhooks} webhooks in ${written.files.join(', ')}`);
+      webhookDirs.push(...new Set(written.files.map((f) => dirname(f))));
     }
     lines.push(
-      'next:',
+      'next (a first install; to rotate, docs/upgrade.md gives the order):',
       `  kubectl -n ${options.namespace} create secret tls tenant-guard-tls --cert ${files.certFile} --key ${files.keyFile} --dry-run=client -o yaml | kubectl apply -f -`,
       `  kubectl -n argocd create configmap tenant-guard-broker-ca --from-file=ca.crt=${join(options.out, CA_BUNDLE_FILE)} --dry-run=client -o yaml | kubectl apply -f -`,
-      ...(options.webhookConfig === undefined ? [] : [`  kubectl apply -k ${options.webhookConfig}`]),
+      '  kubectl apply -k webhook-config/ and wait for `kubectl -n tenant-guard rollout status`, then the webhook configurations (docs/install.md):',
+      ...webhookDirs.map((d) => `  kubectl apply -k ${d}`),
     );
     io.stdout(`${lines.join('\n')}\n`);
     return 0;
@@ -180,7 +190,7 @@ export function register(program: Command, context: CliContext): void {
     .description('generate a CA and a serving certificate for the Services, and write the CA bundle into the webhook configurations')
     .addOption(new Option('--service <name>', 'Service the certificate covers; repeatable, or comma-separated').argParser(collect).default([], DEFAULT_CERT_SERVICES.join(', ')))
     .option('--namespace <namespace>', 'namespace of the Services', 'tenant-guard')
-    .option('--out <dir>', 'directory for ca.pem, tls.crt, tls.key and ca-bundle.pem', 'certs')
+    .option('--out <dir>', 'directory for ca.pem, tls.crt, tls.key and ca-bundle.pem (not serve\'s --certs-dir)', DEFAULT_CERTS_OUT)
     .option('--webhook-config <dir>', 'directory whose webhook configurations get the caBundle', 'webhook-config')
     .option('--no-webhook-config', 'write no caBundle')
     .option('--days <days>', 'validity in days', '365')
@@ -190,7 +200,7 @@ export function register(program: Command, context: CliContext): void {
       const options: CertsOptions = {
         services: services.length > 0 ? services : [...DEFAULT_CERT_SERVICES],
         namespace: typeof raw.namespace === 'string' ? raw.namespace : 'tenant-guard',
-        out: resolve(io.cwd, typeof raw.out === 'string' ? raw.out : 'certs'),
+        out: resolve(io.cwd, typeof raw.out === 'string' ? raw.out : DEFAULT_CERTS_OUT),
         webhookConfig: typeof raw.webhookConfig === 'string' ? resolve(io.cwd, raw.webhookConfig) : undefined,
         days: Number(typeof raw.days === 'string' ? raw.days : '365'),
       };

@@ -8,6 +8,7 @@
  * - `createHttpsServer` is the one place the TLS server is made (swap in a reloading one);
  * - `buildServeApp` builds the express app from injected parts, without listening.
  */
+import type { RequestListener } from 'node:http';
 import type { Server } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { relative, resolve } from 'node:path';
@@ -98,7 +99,7 @@ function defaultMetricsRegistry(): Registry {
  * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
  * (cert-manager or a Secret update rotating them) without dropping a connection.
  */
-export function createHttpsServer(app: Express, certFile: string, keyFile: string, logger: Logger): { server: Server; close(): Promise<void> } {
+export function createHttpsServer(app: Express | RequestListener, certFile: string, keyFile: string, logger: Logger): { server: Server; close(): Promise<void> } {
   const reloading = createReloadingHttpsServer(app, { certFile, keyFile }, logger);
   // The API server gives a webhook at most 30 s; nothing here should take longer.
   reloading.server.requestTimeout = 30_000;
@@ -135,7 +136,14 @@ export interface ServeOptions {
   components: Set<string>;
   watchTenants: boolean;
   kubeconfig: string | undefined;
+  /** How long a SIGTERM'd process keeps serving with /readyz 503, in ms (--drain-seconds). */
+  drainMs: number;
 }
+
+/** Default of --drain-seconds: longer than Endpoints take to reach kube-proxy and the API server. */
+export const DEFAULT_DRAIN_SECONDS = 10;
+/** After the drain window, how long requests in flight may take before their connections are cut. */
+export const CLOSE_GRACE_MS = 10_000;
 
 /** A running server. */
 export interface ServeHandle {
@@ -144,6 +152,16 @@ export interface ServeHandle {
   readonly port: number;
   /** Stops accepting, lets requests in flight finish (at most `graceMs`, default 10 s), closes components. */
   close(graceMs?: number): Promise<void>;
+  /**
+   * The SIGTERM path: /readyz answers 503 at once and every response says `Connection: close`
+   * (keep-alive clients move to another replica), while requests and new connections are
+   * still served for `drainMs` (default --drain-seconds) so that nobody who has not yet seen
+   * the Endpoints change is refused; then `close(graceMs)`. `cut` ends the window early (a
+   * second signal).
+   */
+  drain(options?: { drainMs?: number; graceMs?: number; cut?: Promise<unknown>; onDrained?: () => void }): Promise<void>;
+  /** True from the start of `drain`. */
+  readonly draining: boolean;
 }
 
 function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, componentNames: readonly string[]): ServeOptions {
@@ -164,7 +182,16 @@ function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames]),
     watchTenants: raw.watchTenants === true || ['true', '1', 'yes'].includes((env.TG_WATCH_TENANTS ?? '').toLowerCase()),
     kubeconfig: valueOf(raw.kubeconfig, env, 'TG_KUBECONFIG'),
+    drainMs: parseDrainSeconds(valueOf(raw.drainSeconds, env, 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS))),
   };
+}
+
+function parseDrainSeconds(text: string): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 600) {
+    throw new TenantGuardError('ERR_USAGE', `--drain-seconds "${text}" is not a number of seconds (0..600)`);
+  }
+  return Math.round(seconds * 1000);
 }
 
 /** Optional parts `startServe` would otherwise make (tests inject a logger). */
@@ -200,7 +227,8 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
     : await ensureCertificates(resolve(io.cwd, options.certsDir));
   const audit = pinoAuditSink(logger);
   const context: ServeComponentContext = { options: raw, env: io.env, settings, logger, audit, metricsRegistry, registry };
-  const contributions: ServeContribution[] = [];
+  let draining = false;
+  const contributions: ServeContribution[] = [{ readiness: [{ name: 'not-draining', ready: () => !draining }] }];
   if (watched !== undefined) {
     watched.start();
     contributions.push({ close: () => watched.stop() });
@@ -212,7 +240,13 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
     admission: options.components.has('webhook'),
     ...(injected.policy === undefined ? {} : { policy: injected.policy }),
   });
-  const https = createHttpsServer(app, certs.certFile, certs.keyFile, logger);
+  const served: RequestListener = (req, res) => {
+    // While draining, no connection is kept for another request: the client's next one
+    // opens a new connection, which the Service routes to a replica that is still ready.
+    if (draining) res.setHeader('connection', 'close');
+    app(req, res);
+  };
+  const https = createHttpsServer(served, certs.certFile, certs.keyFile, logger);
   const server = https.server;
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -235,7 +269,24 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
     '',
   ].join('\n'));
   logger.info({ url, components: [...options.components] }, 'listening');
-  return { server, url, port, close: (graceMs) => closeServer(https, contributions, logger, graceMs) };
+  let closing: Promise<void> | undefined;
+  const close = (graceMs?: number): Promise<void> => (closing ??= closeServer(https, contributions, logger, graceMs));
+  return {
+    server, url, port, close,
+    get draining() {
+      return draining;
+    },
+    drain: async ({ drainMs = options.drainMs, graceMs, cut, onDrained } = {}) => {
+      draining = true;
+      logger.info({ drainMs }, 'draining: /readyz answers 503, still serving');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise<void>((ok) => { timer = setTimeout(ok, drainMs); }), ...(cut === undefined ? [] : [cut])]);
+      clearTimeout(timer);
+      logger.info('drain window over: closing');
+      onDrained?.();
+      await close(graceMs);
+    },
+  };
 }
 
 async function closeServer(https: { server: Server; close(): Promise<void> }, contributions: readonly ServeContribution[], logger: Logger, graceMs = 10_000): Promise<void> {
@@ -256,7 +307,7 @@ async function closeServer(https: { server: Server; close(): Promise<void> }, co
   }
 }
 
-/** Resolves on the first SIGTERM or SIGINT. */
+/** Resolves on the next SIGTERM or SIGINT. */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((ok) => {
     const on = (signal: NodeJS.Signals) => {
@@ -285,13 +336,20 @@ export function register(program: Command, context: CliContext, components: read
     .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'))
     .addOption(envOption('--components <list>', `what to serve, comma-separated: ${componentNames.join(', ')}`, 'TG_COMPONENTS', componentNames.join(',')))
     .addOption(envOption('--watch-tenants', 'fill the registry from Tenant objects (a watch) instead of --tenants', 'TG_WATCH_TENANTS', 'false'))
-    .addOption(envOption('--kubeconfig <file>', 'kubeconfig of the control plane (default: in-cluster)', 'TG_KUBECONFIG'));
+    .addOption(envOption('--kubeconfig <file>', 'kubeconfig of the control plane (default: in-cluster)', 'TG_KUBECONFIG'))
+    .addOption(envOption('--drain-seconds <s>', 'on SIGTERM, keep serving this long with /readyz 503 before closing', 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS)));
   addSettingOptions(command);
   for (const component of components) component.addOptions?.(command);
   command.action(async (raw: Record<string, unknown>) => {
     const handle = await startServe(raw, context.io, { components });
     const signal = await untilSignal();
-    context.io.stderr.write(`tenant-guard: ${signal}, shutting down\n`);
-    await handle.close();
+    const started = performance.now();
+    context.io.stderr.write(`tenant-guard: ${signal}, draining: /readyz answers 503, serving on for the drain window (--drain-seconds)\n`);
+    // A second signal ends the drain window at once.
+    await handle.drain({
+      cut: untilSignal(),
+      onDrained: () => context.io.stderr.write('tenant-guard: drain window over, closing: requests in flight finish\n'),
+    });
+    context.io.stderr.write(`tenant-guard: stopped ${Math.round(performance.now() - started)} ms after ${signal}\n`);
   });
 }

@@ -8,7 +8,10 @@ import { after, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { kustomizeBuild } from '../deploy/manifest-checks.js';
-import { CA_BUNDLE_FILE, mergeCaBundle, register, runCerts, serviceDnsNames, type CertsOptions } from '../../src/cli/certs.js';
+import { CA_BUNDLE_FILE, DEFAULT_CERTS_OUT, mergeCaBundle, register, runCerts, serviceDnsNames, type CertsOptions } from '../../src/cli/certs.js';
+import { startServe } from '../../src/cli/serve.js';
+import { capturedLogger } from '../server/webhook-app-support.js';
+import { callServe, testIo } from './cli-support.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -22,7 +25,7 @@ function capture(): { io: { stdout(t: string): void; stderr(t: string): void }; 
 /** A copy of the kustomize tree (base and CRD) to write into. */
 function copyTree(dir: string): string {
   const tree = join(dir, 'webhook-config');
-  for (const part of ['kustomization.yaml', 'base', 'crd']) cpSync(join(root, 'webhook-config', part), join(tree, part), { recursive: true });
+  for (const part of ['kustomization.yaml', 'base', 'crd', 'webhooks', 'examples']) cpSync(join(root, 'webhook-config', part), join(tree, part), { recursive: true });
   return tree;
 }
 
@@ -47,7 +50,7 @@ describe('tenant-guard certs', () => {
   test('a CA and a serving certificate for every Service name; the caBundle in every webhook; rotation keeps the previous CA', async () => {
     const dir = temp();
     const tree = copyTree(dir);
-    const configs = join(tree, 'base', 'webhook-configurations.yaml');
+    const configs = join(tree, 'webhooks', 'webhook-configurations.yaml');
     const out = join(dir, 'certs');
     const options: CertsOptions = { services: ['tenant-guard-webhook', 'tenant-guard-broker'], namespace: 'tg-system', out, webhookConfig: tree, days: 30 };
     const run1 = capture();
@@ -83,7 +86,8 @@ describe('tenant-guard certs', () => {
     assert.equal(new X509Certificate(third[1] ?? '').fingerprint256, secondCa.fingerprint256);
 
     // The tree still builds, with the caBundle in the output.
-    const webhooks = kustomizeBuild(tree).filter((o) => /WebhookConfiguration$/.test(o.kind)).flatMap((o) => o.webhooks);
+    assert.match(run1.out.join(''), new RegExp(`kubectl apply -k ${join(tree, 'webhooks')}\n`), 'the webhook configurations\' own kustomization, after the pods');
+    const webhooks = kustomizeBuild(join(tree, 'webhooks')).filter((o) => /WebhookConfiguration$/.test(o.kind)).flatMap((o) => o.webhooks);
     assert.equal(webhooks.length, 4);
     assert.ok(webhooks.every((w: { clientConfig: { caBundle?: string } }) => w.clientConfig.caBundle === caBundles(configs)[0]));
   });
@@ -110,6 +114,38 @@ describe('tenant-guard certs', () => {
     assert.doesNotMatch(out.join(''), /caBundle/, 'no webhook configuration touched');
     const sans = new X509Certificate(readFileSync(join(dir, 'tls.crt'))).subjectAltName ?? '';
     assert.deepEqual(sans.split(', ').map((s) => s.replace(/^DNS:/, '')), serviceDnsNames(['one', 'two', 'three'], 'ns'));
+  });
+
+  test('`certs` with its defaults never touches what `serve` (npm start) serves: the README\'s curl keeps working', async () => {
+    const cwd = temp();
+    copyTree(cwd);
+    const io = testIo({ cwd });
+    const handle = await startServe({ port: '0' }, io, { logger: capturedLogger().logger });
+    const localCa = (): string => readFileSync(join(cwd, 'certs', 'ca.pem'), 'utf8');
+    const served = (): string => readFileSync(join(cwd, 'certs', 'tls.crt'), 'utf8');
+    try {
+      assert.match(io.err(), /curl --cacert certs\/ca\.pem https:\/\/127\.0\.0\.1:\d+\/healthz/, 'the banner names certs/ca.pem, as the README does');
+      const before = { ca: localCa(), cert: served() };
+      const program = new Command().exitOverride();
+      const codes: number[] = [];
+      const out: string[] = [];
+      const sink = { write: (t: string) => void out.push(t) };
+      register(program, { io: { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd }, setExitCode: (c) => void codes.push(c) });
+      await program.parseAsync(['certs'], { from: 'user' });
+      assert.deepEqual(codes, [0], out.join(''));
+      assert.match(out.join(''), new RegExp(`wrote ${join(cwd, DEFAULT_CERTS_OUT, 'ca.pem')}`));
+      assert.deepEqual({ ca: localCa(), cert: served() }, before, 'certs/ left as serve made it');
+      assert.equal((await callServe(handle.url, localCa(), '/healthz')).status, 200);
+    } finally {
+      await handle.close(1000);
+    }
+    // The next `npm start` reuses certs/, still a certificate for 127.0.0.1 signed by certs/ca.pem.
+    const again = await startServe({ port: '0' }, testIo({ cwd }), { logger: capturedLogger().logger });
+    try {
+      assert.equal((await callServe(again.url, localCa(), '/healthz')).status, 200);
+    } finally {
+      await again.close(1000);
+    }
   });
 
   test('mergeCaBundle keeps only a valid, different previous CA', async () => {

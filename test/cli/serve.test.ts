@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Router } from 'express';
@@ -102,6 +103,8 @@ describe('tenant-guard serve', () => {
     ['an unknown component', { components: 'webhook,proxy' }, {}, /--components "webhook,proxy": use a comma-separated list of webhook/],
     ['no component', {}, { TG_COMPONENTS: ' , ' }, /--components/],
     ['--watch-tenants without a Kubernetes API', { watchTenants: true }, {}, /--watch-tenants needs a Kubernetes API/],
+    ['a drain window that is no number', { drainSeconds: 'soon' }, {}, /--drain-seconds "soon" is not a number of seconds/],
+    ['a negative TG_DRAIN_SECONDS', {}, { TG_DRAIN_SECONDS: '-1' }, /--drain-seconds "-1"/],
   ];
   for (const [name, raw, env, message] of bad) {
     test(`${name} is ERR_USAGE`, async () => {
@@ -134,6 +137,37 @@ describe('tenant-guard serve', () => {
     } finally {
       await onlyWebhook.close(1000);
     }
+  });
+
+  test('drain: /readyz 503 and `Connection: close` at once, requests still answered until the window ends, then closed', async () => {
+    const dir = tempDir();
+    const handle = await startServe({ port: '0', certsDir: dir }, testIo(), { logger: capturedLogger().logger });
+    const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
+    const get = (path: string) => new Promise<{ status: number; connection: string | undefined; body: string }>((ok, fail) => {
+      const req = httpsRequest(`${handle.url}${path}`, { ca, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, connection: res.headers.connection, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', fail);
+      req.end();
+    });
+    assert.equal((await get('/readyz')).status, 200);
+    assert.equal(handle.draining, false);
+    let endWindow: () => void = () => undefined;
+    const cut = new Promise<void>((ok) => { endWindow = ok; });
+    const drained = handle.drain({ drainMs: 600_000, cut });
+    assert.equal(handle.draining, true);
+    const ready = await get('/readyz');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(JSON.parse(ready.body), { status: 'not ready', waitingFor: ['not-draining'] });
+    const health = await get('/healthz');
+    assert.equal(health.status, 200, 'new connections are still served');
+    assert.equal(health.connection, 'close', 'no keep-alive while draining');
+    assert.equal((await callServe(handle.url, ca, '/validate', { body: reviewBody() })).status, 200);
+    endWindow();
+    await drained;
+    assert.equal(handle.server.listening, false);
   });
 
   test('an invalid tenants file stops serve with exit 2 before listening', async () => {

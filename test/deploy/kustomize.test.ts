@@ -40,11 +40,17 @@ function schemaProblems(objects: readonly KubeObject[]): string[] {
 
 describe('webhook-config: the kustomize base and the cert-manager overlay', () => {
   let base: KubeObject[];
+  let webhooks: KubeObject[];
   let overlay: KubeObject[];
+  let overlayWebhooks: KubeObject[];
+  let gitops: KubeObject[];
 
   before(() => {
     base = build('webhook-config');
+    webhooks = build('webhook-config/webhooks');
     overlay = build('webhook-config/overlays/cert-manager');
+    overlayWebhooks = build('webhook-config/overlays/cert-manager/webhooks');
+    gitops = build('webhook-config/overlays/gitops');
   });
 
   test('`kubectl kustomize` builds both, with the objects expected', () => {
@@ -54,22 +60,27 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
       'ClusterRoleBinding/tenant-guard-broker', 'ClusterRoleBinding/tenant-guard-webhook',
       'CustomResourceDefinition/tenants.tenantguard.dev',
       'Deployment/tenant-guard-broker', 'Deployment/tenant-guard-webhook',
-      'MutatingWebhookConfiguration/tenant-guard', 'Namespace/tenant-guard',
+      'Namespace/tenant-guard',
       'NetworkPolicy/default-deny', 'NetworkPolicy/tenant-guard-broker', 'NetworkPolicy/tenant-guard-webhook',
       'PodDisruptionBudget/tenant-guard-broker', 'PodDisruptionBudget/tenant-guard-webhook',
+      'PriorityClass/tenant-guard-critical',
       'Role/tenant-guard-broker-keys', 'RoleBinding/tenant-guard-broker-keys',
       'Secret/tenant-guard-broker-keys',
       'Service/tenant-guard-broker', 'Service/tenant-guard-webhook',
       'ServiceAccount/tenant-guard-broker', 'ServiceAccount/tenant-guard-webhook',
-      'ValidatingWebhookConfiguration/tenant-guard',
     ]);
+    assert.deepEqual(kinds(webhooks), ['MutatingWebhookConfiguration/tenant-guard', 'ValidatingWebhookConfiguration/tenant-guard']);
+    assert.deepEqual(kinds(overlayWebhooks), kinds(webhooks));
+    assert.deepEqual(kinds(gitops), [...kinds(base), ...kinds(webhooks)].sort());
     const added = kinds(overlay).filter((k) => !kinds(base).includes(k));
     assert.deepEqual(added, ['Certificate/tenant-guard-ca', 'Certificate/tenant-guard-serving', 'Issuer/tenant-guard-ca', 'Issuer/tenant-guard-selfsigned']);
   });
 
   test('every object passes its schema: Kubernetes models for built-in kinds, cert-manager\'s for its own', () => {
     assert.deepEqual(schemaProblems(base), []);
+    assert.deepEqual(schemaProblems(webhooks), []);
     assert.deepEqual(schemaProblems(overlay), []);
+    assert.deepEqual(schemaProblems(overlayWebhooks), []);
   });
 
   test('the schema check fails on what the API server would refuse', () => {
@@ -89,16 +100,38 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
   });
 
   test('references resolve: service accounts, roles, Services of the webhooks, the TLS Secret in the overlay, cert-manager injection', () => {
-    assert.deepEqual(checkReferences(base, { externalSecrets: ['tenant-guard-tls'] }), []);
-    assert.deepEqual(checkReferences(overlay, { externalSecrets: [] }), []);
+    assert.deepEqual(checkReferences([...base, ...webhooks], { externalSecrets: ['tenant-guard-tls'] }), []);
+    assert.deepEqual(checkReferences([...overlay, ...overlayWebhooks], { externalSecrets: [] }), []);
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      const o = overlay.find((x) => x.kind === kind);
+      const o = overlayWebhooks.find((x) => x.kind === kind);
       assert.equal(o?.metadata.annotations?.['cert-manager.io/inject-ca-from'], 'tenant-guard/tenant-guard-serving');
     }
   });
 
-  test('hardened pods: two replicas, anti-affinity, PDB, probes, resources, read-only root, non-root, no escalation, seccomp', () => {
+  test('install order: the first kustomization registers no webhook; the webhooks come in a sync wave after every Deployment', () => {
+    const isWebhook = (o: KubeObject): boolean => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration';
+    for (const first of [base, overlay]) assert.deepEqual(first.filter(isWebhook), [], 'applied before the pods are ready, a Fail webhook would block every write');
+    const wave = (o: KubeObject): number => Number(o.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? '0');
+    for (const o of [...webhooks, ...overlayWebhooks]) assert.equal(wave(o), 1, `${o.kind}: sync wave`);
+    const latest = Math.max(...gitops.filter((o) => !isWebhook(o)).map(wave));
+    const earliest = Math.min(...gitops.filter(isWebhook).map(wave));
+    assert.ok(earliest > latest, `webhook configurations (wave ${earliest}) after everything else (wave ${latest})`);
+    assert.equal(gitops.filter(isWebhook).length, 2);
+  });
+
+  test('hardened pods: two replicas, anti-affinity, PDB, probes, resources, read-only root, non-root, no escalation, seccomp, shutdown, priority', () => {
     assert.deepEqual(checkHardening(base), []);
+  });
+
+  test('the shutdown check fails when preStop, drain window and close grace outgrow the grace period, or the priority is a system one', () => {
+    const objects = structuredClone(base);
+    const deployment = objects.find((o) => o.kind === 'Deployment');
+    assert.ok(deployment !== undefined);
+    deployment.spec.template.spec.terminationGracePeriodSeconds = 20;
+    deployment.spec.template.spec.priorityClassName = 'system-cluster-critical';
+    const problems = checkHardening(objects);
+    assert.ok(problems.some((p) => /preStop 5 s \+ drain 10 s \+ close grace 10 s exceed terminationGracePeriodSeconds 20/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /no priorityClassName naming a PriorityClass of the install \(system-cluster-critical\)/.test(p)), problems.join('\n'));
   });
 
   test('Tenants: the CRD schema is structural, and the example Tenants and those in docs/ pass it', () => {

@@ -6,6 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
+import { CLOSE_GRACE_MS, DEFAULT_DRAIN_SECONDS } from '../../src/cli/serve.js';
 
 /** A parsed manifest. Loose on purpose: these are our own files, and the checks say what is missing. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -25,7 +26,7 @@ export function kustomizeBuild(dir: string): KubeObject[] {
   return parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
 }
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Tenant']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'PriorityClass', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Tenant']);
 
 /** `path` is dotted, with `[]` for every item of a list: `spec.template.spec.containers[].image`. */
 function missing(object: unknown, path: string, where: string): string[] {
@@ -158,7 +159,17 @@ export function checkHardening(objects: readonly KubeObject[]): string[] {
       if (c.livenessProbe?.httpGet?.path !== '/healthz' || c.livenessProbe?.httpGet?.scheme !== 'HTTPS') bad(`${at}: liveness probe is not HTTPS /healthz`);
       if (c.resources?.requests?.cpu === undefined || c.resources?.requests?.memory === undefined || c.resources?.limits?.memory === undefined) bad(`${at}: no cpu/memory requests and memory limit`);
       if (/:latest$/.test(c.image) || !/:[\w.-]+$/.test(c.image)) bad(`${at}: image ${c.image} has no fixed tag`);
+      // Shutdown: the preStop sleep, the drain window and the grace for requests in flight fit in the pod's grace period.
+      const preStop = c.lifecycle?.preStop;
+      if (preStop?.sleep?.seconds === undefined) bad(`${at}: no preStop sleep (the Endpoints change needs time to spread)`);
+      const drainText = (c.env ?? []).find((e: { name: string }) => e.name === 'TG_DRAIN_SECONDS')?.value ?? (c.args ?? []).find((a: string) => String(a).startsWith('--drain-seconds='))?.split('=')[1];
+      const drain = drainText === undefined ? DEFAULT_DRAIN_SECONDS : Number(drainText);
+      const needed = Number(preStop?.sleep?.seconds ?? 0) + drain + CLOSE_GRACE_MS / 1000;
+      if (!(Number.isFinite(needed) && needed <= Number(pod.terminationGracePeriodSeconds ?? 30))) bad(`${at}: preStop ${preStop?.sleep?.seconds ?? 0} s + drain ${drain} s + close grace ${CLOSE_GRACE_MS / 1000} s exceed terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds ?? 30}`);
     }
+    const priority = find(objects, 'PriorityClass', pod.priorityClassName ?? '');
+    if (priority === undefined) bad(`no priorityClassName naming a PriorityClass of the install (${pod.priorityClassName ?? 'none'})`);
+    else if (String(pod.priorityClassName).startsWith('system-') || priority.globalDefault === true || !(priority.value > 0 && priority.value <= 1_000_000_000)) bad(`PriorityClass ${priority.metadata.name}: not a user priority above the default`);
   }
   return problems;
 }

@@ -34,6 +34,7 @@ export const BUILT_IN_KINDS: Readonly<Record<string, string>> = {
   ConfigMap: 'v1',
   Deployment: 'apps/v1',
   PodDisruptionBudget: 'policy/v1',
+  PriorityClass: 'scheduling.k8s.io/v1',
   NetworkPolicy: 'networking.k8s.io/v1',
   ClusterRole: 'rbac.authorization.k8s.io/v1',
   ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
