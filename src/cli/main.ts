@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { brokerComponent } from '../broker/serve-component.js';
 import { isTenantGuardError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { register as registerAudit } from './audit.js';
 import { register as registerCerts } from './certs.js';
 import { register as registerCheck } from './check.js';
@@ -32,6 +33,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void, com
   const program = new Command()
     .name('tenant-guard')
     .description('Token broker and admission webhook for one Argo CD serving many tenants')
+    .version(VERSION, '-V, --version', 'print the version (the one tenant_guard_build_info carries)')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });

@@ -14,7 +14,7 @@ import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { AdmissionPolicy } from '../admission/admit.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
@@ -22,11 +22,13 @@ import { TenantGuardError } from '../errors.js';
 import { loadKubeConfig } from '../kube-config.js';
 import { ensureCertificates } from '../server/certificates.js';
 import type { ReadinessCheck } from '../server/health.js';
-import { createReloadingHttpsServer } from '../server/tls.js';
+import { createMetricsRegistry, registerCertificateExpiry } from '../server/metrics.js';
+import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../server/tls.js';
 import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
 import type { Settings } from '../settings.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import { staticRegistry, type RegistryProvider } from '../tenancy/registry.js';
+import { registerRegistryMetrics } from '../tenancy/tenant-metrics.js';
 import { WatchedRegistry } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
@@ -89,16 +91,27 @@ export function buildServeApp(options: ServeAppOptions): Express {
 }
 
 function defaultMetricsRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tenant_guard_' });
-  return registry;
+  return createMetricsRegistry();
+}
+
+/** The registry gauges for a file registry: synced since it was read, every Tenant accepted. */
+function registerFileRegistryMetrics(metricsRegistry: Registry, registry: RegistryProvider, loadedAt: number): void {
+  registerRegistryMetrics(metricsRegistry, () => ({
+    synced: registry.current() !== undefined,
+    stale: false,
+    lastSyncTime: new Date(loadedAt),
+    accepted: registry.current()?.size ?? 0,
+    rejected: 0,
+    invalid: 0,
+    consecutiveFailures: 0,
+  }));
 }
 
 /**
  * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
  * (cert-manager or a Secret update rotating them) without dropping a connection.
  */
-export function createHttpsServer(app: Express, certFile: string, keyFile: string, logger: Logger): { server: Server; close(): Promise<void> } {
+export function createHttpsServer(app: Express, certFile: string, keyFile: string, logger: Logger): ReloadingHttpsServer {
   const reloading = createReloadingHttpsServer(app, { certFile, keyFile }, logger);
   // The API server gives a webhook at most 30 s; nothing here should take longer.
   reloading.server.requestTimeout = 30_000;
@@ -195,6 +208,7 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
     })
     : undefined;
   const registry: RegistryProvider = watched ?? staticRegistry(loadTenantsFile(tenantsPath, settings.argocdNamespace));
+  if (watched === undefined) registerFileRegistryMetrics(metricsRegistry, registry, Date.now());
   const certs = options.tlsCert !== undefined && options.tlsKey !== undefined
     ? { certFile: resolve(io.cwd, options.tlsCert), keyFile: resolve(io.cwd, options.tlsKey), caFile: undefined, generated: false }
     : await ensureCertificates(resolve(io.cwd, options.certsDir));
@@ -213,6 +227,7 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
     ...(injected.policy === undefined ? {} : { policy: injected.policy }),
   });
   const https = createHttpsServer(app, certs.certFile, certs.keyFile, logger);
+  registerCertificateExpiry(metricsRegistry, () => https.current().validTo);
   const server = https.server;
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
