@@ -55,7 +55,7 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
       'CustomResourceDefinition/tenants.tenantguard.dev',
       'Deployment/tenant-guard-broker', 'Deployment/tenant-guard-webhook',
       'MutatingWebhookConfiguration/tenant-guard', 'Namespace/tenant-guard',
-      'NetworkPolicy/default-deny', 'NetworkPolicy/tenant-guard-broker', 'NetworkPolicy/tenant-guard-webhook',
+      'NetworkPolicy/default-deny', 'NetworkPolicy/tenant-guard-broker', 'NetworkPolicy/tenant-guard-metrics', 'NetworkPolicy/tenant-guard-webhook',
       'PodDisruptionBudget/tenant-guard-broker', 'PodDisruptionBudget/tenant-guard-webhook',
       'Role/tenant-guard-broker-keys', 'RoleBinding/tenant-guard-broker-keys',
       'Secret/tenant-guard-broker-keys',
