@@ -55,6 +55,8 @@ export interface ServeComponentContext {
 /** A part of the server another team owns (e.g. the token broker). */
 export interface ServeComponent {
   readonly name: string;
+  /** Started only when `--components` names it (the reporter needs a Kubernetes API). */
+  readonly optIn?: boolean;
   /** Adds the component's flags to `serve` (each with its environment variable). */
   addOptions?(command: Command): void;
   start(context: ServeComponentContext): Promise<ServeContribution> | ServeContribution;
@@ -119,8 +121,8 @@ export function createHttpsServer(app: Express, certFile: string, keyFile: strin
   return reloading;
 }
 
-function parseComponents(text: string | undefined, known: readonly string[]): Set<string> {
-  if (text === undefined) return new Set(known);
+function parseComponents(text: string | undefined, known: readonly string[], defaults: readonly string[] = known): Set<string> {
+  if (text === undefined) return new Set(defaults);
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const unknown = names.filter((n) => !known.includes(n));
   if (names.length === 0 || unknown.length > 0) {
@@ -159,7 +161,9 @@ export interface ServeHandle {
   close(graceMs?: number): Promise<void>;
 }
 
-function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, componentNames: readonly string[]): ServeOptions {
+function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, components: readonly ServeComponent[]): ServeOptions {
+  const componentNames = components.map((c) => c.name);
+  const defaultNames = components.filter((c) => c.optIn !== true).map((c) => c.name);
   const portText = valueOf(raw.port, env, 'TG_PORT', '8443');
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TenantGuardError('ERR_USAGE', `--port "${portText}" is not a port number (0..65535)`);
@@ -174,7 +178,7 @@ function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     tlsKey,
     certsDir: valueOf(raw.certsDir, env, 'TG_CERTS_DIR', 'certs'),
     logLevel: valueOf(raw.logLevel, env, 'TG_LOG_LEVEL', 'info'),
-    components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames]),
+    components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames], ['webhook', ...defaultNames]),
     watchTenants: raw.watchTenants === true || ['true', '1', 'yes'].includes((env.TG_WATCH_TENANTS ?? '').toLowerCase()),
     kubeconfig: valueOf(raw.kubeconfig, env, 'TG_KUBECONFIG'),
   };
@@ -192,7 +196,7 @@ export interface ServeInjections {
  * @throws TenantGuardError on bad options, tenants file or certificates.
  */
 export async function startServe(raw: Record<string, unknown>, io: CliIo, injected: ServeInjections = {}): Promise<ServeHandle> {
-  const options = parseServeOptions(raw, io.env, (injected.components ?? []).map((c) => c.name));
+  const options = parseServeOptions(raw, io.env, injected.components ?? []);
   const settings = settingsFromOptions(raw, io.env);
   const logger = injected.logger ?? createLogger({ level: options.logLevel });
   const tenantsPath = resolve(io.cwd, options.tenants);
@@ -288,6 +292,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 export function register(program: Command, context: CliContext, components: readonly ServeComponent[] = []): void {
   // The parts `serve` can run; the cluster install runs each in its own Deployment.
   const componentNames = ['webhook', ...components.map((c) => c.name)];
+  const defaultNames = ['webhook', ...components.filter((c) => c.optIn !== true).map((c) => c.name)];
   const command = program
     .command('serve')
     .description('serve the admission webhook (and mounted components) over HTTPS')
@@ -298,7 +303,7 @@ export function register(program: Command, context: CliContext, components: read
     .addOption(envOption('--tls-key <file>', 'serving private key (PEM)', 'TG_TLS_KEY'))
     .addOption(envOption('--certs-dir <dir>', 'where certificates are generated when --tls-cert is not given', 'TG_CERTS_DIR', 'certs'))
     .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'))
-    .addOption(envOption('--components <list>', `what to serve, comma-separated: ${componentNames.join(', ')}`, 'TG_COMPONENTS', componentNames.join(',')))
+    .addOption(envOption('--components <list>', `what to serve, comma-separated, of: ${componentNames.join(', ')}`, 'TG_COMPONENTS', defaultNames.join(',')))
     .addOption(envOption('--watch-tenants', 'fill the registry from Tenant objects (a watch) instead of --tenants', 'TG_WATCH_TENANTS', 'false'))
     .addOption(envOption('--kubeconfig <file>', 'kubeconfig of the control plane (default: in-cluster)', 'TG_KUBECONFIG'));
   addSettingOptions(command);
