@@ -1,10 +1,14 @@
 /**
  * Prometheus metrics of the broker, on an injected prom-client Registry:
- * - `tenant_guard_broker_token_requests_total{result}`: `issued` or the refusal code;
+ * - `tenant_guard_broker_token_requests_total{tenant,result}`: `issued` or the refusal code, by
+ *   the target's tenant (`none` when the target is no registered cluster: never the raw target,
+ *   which a caller chooses);
  * - `tenant_guard_broker_token_reviews_total{outcome}` and
  *   `tenant_guard_broker_token_review_duration_seconds{outcome}`: TokenReviews made
  *   (`authenticated`, `unauthenticated`, `error`; cache hits make none);
- * - `tenant_guard_broker_signing_keys{state}`: keys of the ring by state (`next`, `active`, `retired`).
+ * - `tenant_guard_broker_signing_keys{state}`: keys of the ring by state (`next`, `active`, `retired`);
+ * - `tenant_guard_broker_active_key_age_seconds`: how long the active key has signed (absent:
+ *   no active key, the broker cannot sign).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { KeyManager } from './key-manager.js';
@@ -13,7 +17,7 @@ export type ReviewMetricOutcome = 'authenticated' | 'unauthenticated' | 'error';
 
 /** What the broker reports. */
 export interface BrokerMetrics {
-  tokenRequest(result: string): void;
+  tokenRequest(result: string, tenant?: string): void;
   review(outcome: ReviewMetricOutcome, seconds: number): void;
 }
 
@@ -22,7 +26,7 @@ export const NO_BROKER_METRICS: BrokerMetrics = { tokenRequest: () => undefined,
 
 /** Registers the broker's metrics on `registry`; the key gauge reads `keys` when scraped. */
 export function createBrokerMetrics(registry: Registry, keys: () => KeyManager | undefined): BrokerMetrics {
-  const requests = new Counter({ name: 'tenant_guard_broker_token_requests_total', help: 'Token requests answered, by result (issued or the refusal code).', labelNames: ['result'], registers: [registry] });
+  const requests = new Counter({ name: 'tenant_guard_broker_token_requests_total', help: 'Token requests answered, by target tenant and result (issued or the refusal code).', labelNames: ['tenant', 'result'], registers: [registry] });
   const reviews = new Counter({ name: 'tenant_guard_broker_token_reviews_total', help: 'TokenReviews made, by outcome.', labelNames: ['outcome'], registers: [registry] });
   const reviewSeconds = new Histogram({
     name: 'tenant_guard_broker_token_review_duration_seconds', help: 'Time of a TokenReview in seconds, by outcome.', labelNames: ['outcome'],
@@ -36,8 +40,17 @@ export function createBrokerMetrics(registry: Registry, keys: () => KeyManager |
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
+  new Gauge({
+    name: 'tenant_guard_broker_active_key_age_seconds', help: 'Seconds since the active signing key began to sign; absent while no key may sign.', registers: [registry],
+    collect() {
+      this.reset();
+      const now = Date.now();
+      const active = keys()?.view(now).find((v) => v.state === 'active');
+      if (active !== undefined) this.set((now - active.record.notBefore) / 1000);
+    },
+  });
   return {
-    tokenRequest: (result) => requests.inc({ result }),
+    tokenRequest: (result, tenant) => requests.inc({ tenant: tenant ?? 'none', result }),
     review: (outcome, seconds) => {
       reviews.inc({ outcome });
       reviewSeconds.observe({ outcome }, seconds);

@@ -106,7 +106,7 @@ export class Broker {
     const refuse = (code: ErrorCode, message: string, extra: { retryAfterSeconds?: number } = {}): TokenOutcome => {
       const status = STATUS[code] ?? 500;
       this.record({ event: 'refused', target: target ?? '', ...who, code, reason: message });
-      this.metrics.tokenRequest(code);
+      this.metrics.tokenRequest(code, who.tenant ?? this.tenantOf(target));
       return { ok: false, status, code, message, ...extra };
     };
     try {
@@ -150,13 +150,19 @@ export class Broker {
         caller: caller.username,
       }, now);
       this.record({ event: 'issued', target, ...who, jti: signed.jti, exp: signed.exp });
-      this.metrics.tokenRequest('issued');
+      this.metrics.tokenRequest('issued', who.tenant);
       this.parts.logger.debug({ target, jti: signed.jti, kid: signed.kid, audience: cluster.audience, subject: cluster.subject }, 'token signed');
       return { ok: true, token: signed.token, jti: signed.jti, kid: signed.kid, expiresAt: signed.exp * 1000 };
     } catch (err) {
       this.parts.logger.error({ err: { code: isTenantGuardError(err) ? err.code : 'ERR_BROKER_INTERNAL', message: err instanceof Error ? err.message : String(err) } }, 'token request failed');
       return refuse('ERR_BROKER_INTERNAL', 'internal error; see the broker log');
     }
+  }
+
+  /** The tenant owning `target` in the current registry, if any (a bounded metric label). */
+  private tenantOf(target: string | undefined): string | undefined {
+    if (target === undefined) return undefined;
+    return this.parts.registry.current()?.clusterByName(target)?.tenant.name;
   }
 
   private record(record: TokenAuditRecord): void {

@@ -1,10 +1,13 @@
 /**
- * `tenant-guard check -f FILE`: what the webhook would do with one object, offline. Builds the
+ * `tenant-guard check -f PATH`: what the webhook would do with manifests, offline, for CI.
+ * For every object of a file, stdin or a directory (recursive, multi-document), builds the
  * AdmissionRequest the API server would send and runs it through the HTTP adapter's own path
- * (`mutateThenValidate`): prints the JSON Patch and the verdict. Exit 0 allowed, 1 denied,
- * 2 bad input.
+ * (`mutateThenValidate`). One line per object (its rule lines under it) and a summary, like
+ * `kyverno apply` and `gator test`; kinds it does not judge are skipped and counted. Exit 0
+ * all allowed, 1 any denied, 2 bad input.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { defaultPolicy, mutateThenValidate, type AdmissionPolicy, type CheckOutcome } from '../admission/admit.js';
@@ -14,6 +17,7 @@ import { isRecord } from '../policy/object-paths.js';
 import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, printError, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+import { readObjects } from './manifests.js';
 import { parseOneObject, readInput } from './read-input.js';
 
 const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE'] as const;
@@ -45,7 +49,7 @@ function parseOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Che
   if (operation === 'UPDATE' && old === undefined) throw usage('--operation UPDATE needs --old FILE (the object as stored)');
   return {
     file: raw.filename,
-    tenants: valueOf(raw.tenants, env, 'TG_TENANTS', DEFAULT_TENANTS_FILE),
+    tenants: valueOf(raw.tenants, env, 'TG_TENANTS', DEFAULT_TENANTS_FILE), // settled by tenantsPath
     user: typeof raw.user === 'string' ? raw.user : 'check-user',
     groups: typeof raw.groups === 'string' ? raw.groups.split(',').map((g) => g.trim()).filter((g) => g !== '') : [],
     operation,
@@ -92,93 +96,148 @@ export function buildRequest(options: CheckOptions, object: KubeObject, oldObjec
   };
 }
 
-/**
- * Runs a check: reads the tenants file and the object(s), then `mutateThenValidate`.
- * @throws TenantGuardError (bad input: exit 2).
- */
-export async function checkObject(options: CheckOptions, settingsRaw: Record<string, unknown>, io: CliIo, policy: AdmissionPolicy = defaultPolicy): Promise<{ request: Record<string, unknown>; result: CheckOutcome }> {
-  const settings = settingsFromOptions(settingsRaw, io.env);
-  const registry = loadTenantsFile(resolve(io.cwd, options.tenants), settings.argocdNamespace);
-  const object = parseOneObject(await readInput(options.file, io), options.file);
-  const oldObject = options.old === undefined ? undefined : parseOneObject(await readInput(options.old, io), options.old);
-  const request = buildRequest(options, object, oldObject);
-  const admission = readAdmissionRequest({ uid: String(request.uid), request });
-  const result = mutateThenValidate(admission, { policy, registry, settings });
-  if (result.outcome.type === 'unhandled') {
-    throw usage(`${String(object.apiVersion)} ${String(object.kind)} is not a kind tenant-guard checks; it checks argoproj.io ApplicationSet, Application, AppProject and v1 Secrets labelled argocd.argoproj.io/secret-type: cluster`);
+/** Where the Tenants come from: --tenants, TG_TENANTS, or inside this repository its example registry (said on stderr). */
+function tenantsPath(raw: Record<string, unknown>, io: CliIo): string {
+  const given = valueOf(raw.tenants, io.env, 'TG_TENANTS');
+  if (given !== undefined) return given;
+  if (isThisRepository(io.cwd)) {
+    io.stderr.write(`tenant-guard check: no --tenants given; using the example registry ${DEFAULT_TENANTS_FILE}\n`);
+    return DEFAULT_TENANTS_FILE;
   }
-  return { request, result };
+  throw usage('give --tenants FILE (or TG_TENANTS): the Tenant registry to check against');
 }
 
-interface Verdict {
-  allowed: boolean;
-  violations: readonly Violation[];
-  warnings: readonly string[];
-  audited: readonly Violation[];
+function isThisRepository(cwd: string): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(resolve(cwd, 'package.json'), 'utf8')) as { name?: unknown };
+    return pkg.name === 'tenant-guard' && existsSync(resolve(cwd, DEFAULT_TENANTS_FILE));
+  } catch {
+    return false;
+  }
+}
+
+/** The verdict on one object, with the audit record's field names. */
+export interface ObjectVerdict {
+  source: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  operation: CheckOperation;
+  user: string;
+  groups: readonly string[];
   tenant: string | null;
   enforcement: string | null;
+  allowed: boolean;
+  rules: { id: string; path: string; message: string }[];
+  warnings: readonly string[];
+  audited: { id: string; path: string; message: string }[];
+  patch: CheckOutcome['patch'];
 }
 
-function verdictOf(result: CheckOutcome): Verdict {
+/** What a check of many objects came to. */
+export interface CheckSummary {
+  objects: number;
+  allowed: number;
+  denied: number;
+  warned: number;
+  skipped: number;
+}
+
+const asRule = (v: Violation) => ({ id: v.rule, path: v.path, message: formatViolation(v) });
+
+function verdictOf(source: string, request: Record<string, unknown>, result: CheckOutcome, options: CheckOptions): ObjectVerdict {
   const { outcome } = result;
+  const base = {
+    source,
+    kind: isRecord(request.kind) ? String(request.kind.kind) : '',
+    namespace: String(request.namespace),
+    name: String(request.name),
+    operation: options.operation,
+    user: options.user,
+    groups: options.groups,
+    patch: result.patch,
+  };
   if (outcome.type === 'decided') {
     const d = outcome.decision;
     return {
-      allowed: d.allowed, violations: d.allowed ? [] : d.violations, warnings: d.warnings, audited: d.audited,
-      tenant: d.summary.tenant ?? null, enforcement: d.summary.enforcement,
+      ...base, tenant: d.summary.tenant ?? null, enforcement: d.summary.enforcement, allowed: d.allowed,
+      rules: d.allowed ? [] : d.violations.map(asRule), warnings: d.warnings, audited: d.audited.map(asRule),
     };
   }
   const violations = outcome.type === 'malformed' ? outcome.violations : [];
-  return { allowed: false, violations, warnings: [], audited: [], tenant: null, enforcement: null };
+  return { ...base, tenant: null, enforcement: null, allowed: false, rules: violations.map(asRule), warnings: [], audited: [] };
 }
 
-function printText(io: CliIo, request: Record<string, unknown>, result: CheckOutcome, verdict: Verdict, options: CheckOptions): void {
+/**
+ * Checks every object of `-f` (a file, `-`, or a directory): `mutateThenValidate` on each
+ * object of a kind tenant-guard judges; the others are counted as skipped.
+ * @throws TenantGuardError (bad input: exit 2).
+ */
+export async function checkObjects(options: CheckOptions, raw: Record<string, unknown>, io: CliIo, policy: AdmissionPolicy = defaultPolicy): Promise<{ verdicts: ObjectVerdict[]; summary: CheckSummary }> {
+  const settings = settingsFromOptions(raw, io.env);
+  const registry = loadTenantsFile(resolve(io.cwd, options.tenants), settings.argocdNamespace);
+  const objects = await readObjects(options.file, io);
+  const oldObject = options.old === undefined ? undefined : parseOneObject(await readInput(options.old, io), options.old);
+  if (options.old !== undefined && objects.length !== 1) throw usage(`--old goes with exactly one object; ${options.file} holds ${objects.length}`);
+  const verdicts: ObjectVerdict[] = [];
+  let skipped = 0;
+  for (const { source, object } of objects) {
+    const request = buildRequest(options, object, oldObject);
+    const admission = readAdmissionRequest({ uid: String(request.uid), request });
+    const result = mutateThenValidate(admission, { policy, registry, settings });
+    if (result.outcome.type === 'unhandled') {
+      skipped += 1;
+      continue;
+    }
+    verdicts.push(verdictOf(source, request, result, options));
+  }
+  const warned = verdicts.filter((v) => v.allowed && v.warnings.length > 0).length;
+  const allowed = verdicts.filter((v) => v.allowed).length;
+  return { verdicts, summary: { objects: verdicts.length, allowed, denied: verdicts.length - allowed, warned, skipped } };
+}
+
+function printText(io: CliIo, verdicts: readonly ObjectVerdict[], summary: CheckSummary, showPatch: boolean): void {
   const out: string[] = [];
-  const kind = isRecord(request.kind) ? String(request.kind.kind) : '';
-  const groups = options.groups.length > 0 ? ` (groups: ${options.groups.join(', ')})` : '';
-  out.push(`${kind} ${String(request.namespace)}/${String(request.name)}: ${options.operation} by ${options.user}${groups}`);
-  if (verdict.tenant !== null) out.push(`tenant: ${verdict.tenant} (enforcement: ${verdict.enforcement ?? 'enforce'})`);
-  if (result.patch.length === 0) out.push('patch: none');
-  else out.push(`patch (JSON Patch, ${result.patch.length} operation${result.patch.length === 1 ? '' : 's'}):`, JSON.stringify(result.patch, null, 2));
-  out.push(`verdict: ${verdict.allowed ? 'allowed' : 'denied'}`);
-  for (const v of verdict.violations) out.push(`  ${formatViolation(v)}`);
-  if (verdict.warnings.length > 0) out.push('warnings:', ...verdict.warnings.map((w) => `  ${w}`));
-  if (verdict.audited.length > 0) out.push('audited (not denying):', ...verdict.audited.map((v) => `  ${formatViolation(v)}`));
+  for (const v of verdicts) {
+    const groups = v.groups.length > 0 ? ` (groups: ${v.groups.join(', ')})` : '';
+    const tenant = v.tenant === null ? 'no tenant' : `tenant ${v.tenant}, ${v.enforcement ?? 'enforce'}`;
+    const patch = v.patch.length === 0 ? 'patch: none' : `patch: ${v.patch.length} operation${v.patch.length === 1 ? '' : 's'}`;
+    const verdict = v.allowed ? (v.warnings.length > 0 ? 'allowed with warnings' : 'allowed') : 'denied';
+    out.push(`${v.kind} ${v.namespace}/${v.name}: ${verdict} (${tenant}); ${v.operation} by ${v.user}${groups}; ${patch}`);
+    for (const r of v.rules) out.push(`  ${r.message}`);
+    for (const w of v.warnings) out.push(`  warning: ${w}`);
+    for (const a of v.audited) out.push(`  audited: ${a.message}`);
+    if (showPatch && v.patch.length > 0) out.push(JSON.stringify(v.patch, null, 2).split('\n').map((l) => `  ${l}`).join('\n'));
+  }
+  const plural = summary.objects === 1 ? 'object' : 'objects';
+  out.push(`${summary.objects} ${plural}: ${summary.allowed} allowed (${summary.warned} with warnings), ${summary.denied} denied; ${summary.skipped} skipped (kinds tenant-guard does not judge)`);
   io.stdout.write(`${out.join('\n')}\n`);
-}
-
-function printJson(io: CliIo, request: Record<string, unknown>, result: CheckOutcome, verdict: Verdict): void {
-  const kind = isRecord(request.kind) ? request.kind.kind : undefined;
-  const body = {
-    kind, namespace: request.namespace, name: request.name, operation: request.operation,
-    user: request.userInfo, patch: result.patch, ...verdict,
-  };
-  io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
 }
 
 /** Registers `check`. */
 export function register(program: Command, context: CliContext): void {
   const command = program
     .command('check')
-    .description('run /mutate then /validate on one object offline; exit 0 allowed, 1 denied, 2 bad input')
-    .requiredOption('-f, --filename <file>', 'the object, YAML or JSON (- for stdin)')
-    .addOption(envOption('--tenants <file>', 'Tenant registry file (multi-document YAML)', 'TG_TENANTS', DEFAULT_TENANTS_FILE))
+    .description('run /mutate then /validate on manifests offline; one line per object and a summary; exit 0 all allowed, 1 any denied, 2 bad input')
+    .requiredOption('-f, --filename <path>', 'a file (YAML, multi-document, or JSON), a directory (recursive) or - for stdin')
+    .addOption(envOption('--tenants <file>', 'Tenant registry file (multi-document YAML); required outside this repository', 'TG_TENANTS'))
     .option('--user <name>', 'requesting user', 'check-user')
     .option('--groups <list>', 'comma-separated groups of the user')
     .option('--operation <op>', 'CREATE, UPDATE or DELETE', 'CREATE')
-    .option('--old <file>', 'the stored object, for UPDATE (DELETE uses -f as the object deleted)')
+    .option('--old <file>', 'the stored object, for UPDATE of one object (DELETE uses -f as the object deleted)')
     .option('-n, --namespace <ns>', 'request namespace (default: the object\'s, else "default")')
+    .option('--show-patch', 'print each JSON Patch (always printed for a single object)')
     .option('-o, --output <format>', 'text or json', 'text');
   addSettingOptions(command);
   command.action(async (raw: Record<string, unknown>) => {
     const { io } = context;
     try {
       const options = parseOptions(raw, io.env);
-      const { request, result } = await checkObject(options, raw, io);
-      const verdict = verdictOf(result);
-      if (options.output === 'json') printJson(io, request, result, verdict);
-      else printText(io, request, result, verdict, options);
-      context.setExitCode(verdict.allowed ? EXIT_OK : EXIT_FAILED);
+      options.tenants = tenantsPath(raw, io);
+      const { verdicts, summary } = await checkObjects(options, raw, io);
+      if (options.output === 'json') io.stdout.write(`${JSON.stringify({ results: verdicts, summary }, null, 2)}\n`);
+      else printText(io, verdicts, summary, raw.showPatch === true || verdicts.length === 1);
+      context.setExitCode(summary.denied > 0 ? EXIT_FAILED : EXIT_OK);
     } catch (err) {
       if (!(err instanceof TenantGuardError)) throw err;
       printError(io, err.message);

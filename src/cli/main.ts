@@ -8,20 +8,24 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { brokerComponent } from '../broker/serve-component.js';
 import { isTenantGuardError } from '../errors.js';
+import { reporterComponent } from '../reporter/serve-component.js';
+import { VERSION } from '../version.js';
 import { register as registerAudit } from './audit.js';
 import { register as registerCerts } from './certs.js';
 import { register as registerCheck } from './check.js';
 import { register as registerCredential } from './credential.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, printError, processIo, type CliIo, type CommandRegistration } from './io.js';
+import { register as registerScan } from './scan.js';
 import { register as registerServe, type ServeComponent } from './serve.js';
 
 /** Components `serve` starts beside the webhook (the broker adds itself here). */
-export const SERVE_COMPONENTS: readonly ServeComponent[] = [brokerComponent];
+export const SERVE_COMPONENTS: readonly ServeComponent[] = [brokerComponent, reporterComponent];
 
 /** Every subcommand, in the order `--help` lists them. */
 export const COMMANDS: readonly CommandRegistration[] = [
   (program, context) => registerServe(program, context, SERVE_COMPONENTS),
   registerCheck,
+  registerScan,
   registerAudit,
   registerCredential,
   registerCerts,
@@ -32,6 +36,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void, com
   const program = new Command()
     .name('tenant-guard')
     .description('Token broker and admission webhook for one Argo CD serving many tenants')
+    .version(VERSION, '-V, --version', 'print the version (the one tenant_guard_build_info carries)')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });

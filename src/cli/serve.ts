@@ -15,7 +15,7 @@ import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { AdmissionPolicy } from '../admission/admit.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
@@ -23,11 +23,13 @@ import { TenantGuardError } from '../errors.js';
 import { loadKubeConfig } from '../kube-config.js';
 import { ensureCertificates } from '../server/certificates.js';
 import type { ReadinessCheck } from '../server/health.js';
-import { createReloadingHttpsServer } from '../server/tls.js';
+import { createMetricsRegistry, registerCertificateExpiry } from '../server/metrics.js';
+import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../server/tls.js';
 import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
 import type { Settings } from '../settings.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import { staticRegistry, type RegistryProvider } from '../tenancy/registry.js';
+import { registerRegistryMetrics } from '../tenancy/tenant-metrics.js';
 import { WatchedRegistry } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
@@ -54,6 +56,8 @@ export interface ServeComponentContext {
 /** A part of the server another team owns (e.g. the token broker). */
 export interface ServeComponent {
   readonly name: string;
+  /** Started only when `--components` names it (the reporter needs a Kubernetes API). */
+  readonly optIn?: boolean;
   /** Adds the component's flags to `serve` (each with its environment variable). */
   addOptions?(command: Command): void;
   start(context: ServeComponentContext): Promise<ServeContribution> | ServeContribution;
@@ -90,16 +94,27 @@ export function buildServeApp(options: ServeAppOptions): Express {
 }
 
 function defaultMetricsRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tenant_guard_' });
-  return registry;
+  return createMetricsRegistry();
+}
+
+/** The registry gauges for a file registry: synced since it was read, every Tenant accepted. */
+function registerFileRegistryMetrics(metricsRegistry: Registry, registry: RegistryProvider, loadedAt: number): void {
+  registerRegistryMetrics(metricsRegistry, () => ({
+    synced: registry.current() !== undefined,
+    stale: false,
+    lastSyncTime: new Date(loadedAt),
+    accepted: registry.current()?.size ?? 0,
+    rejected: 0,
+    invalid: 0,
+    consecutiveFailures: 0,
+  }));
 }
 
 /**
  * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
  * (cert-manager or a Secret update rotating them) without dropping a connection.
  */
-export function createHttpsServer(app: Express | RequestListener, certFile: string, keyFile: string, logger: Logger): { server: Server; close(): Promise<void> } {
+export function createHttpsServer(app: Express | RequestListener, certFile: string, keyFile: string, logger: Logger): ReloadingHttpsServer {
   const reloading = createReloadingHttpsServer(app, { certFile, keyFile }, logger);
   // The API server gives a webhook at most 30 s; nothing here should take longer.
   reloading.server.requestTimeout = 30_000;
@@ -107,8 +122,8 @@ export function createHttpsServer(app: Express | RequestListener, certFile: stri
   return reloading;
 }
 
-function parseComponents(text: string | undefined, known: readonly string[]): Set<string> {
-  if (text === undefined) return new Set(known);
+function parseComponents(text: string | undefined, known: readonly string[], defaults: readonly string[] = known): Set<string> {
+  if (text === undefined) return new Set(defaults);
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const unknown = names.filter((n) => !known.includes(n));
   if (names.length === 0 || unknown.length > 0) {
@@ -164,7 +179,9 @@ export interface ServeHandle {
   readonly draining: boolean;
 }
 
-function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, componentNames: readonly string[]): ServeOptions {
+function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, components: readonly ServeComponent[]): ServeOptions {
+  const componentNames = components.map((c) => c.name);
+  const defaultNames = components.filter((c) => c.optIn !== true).map((c) => c.name);
   const portText = valueOf(raw.port, env, 'TG_PORT', '8443');
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TenantGuardError('ERR_USAGE', `--port "${portText}" is not a port number (0..65535)`);
@@ -179,7 +196,7 @@ function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     tlsKey,
     certsDir: valueOf(raw.certsDir, env, 'TG_CERTS_DIR', 'certs'),
     logLevel: valueOf(raw.logLevel, env, 'TG_LOG_LEVEL', 'info'),
-    components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames]),
+    components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames], ['webhook', ...defaultNames]),
     watchTenants: raw.watchTenants === true || ['true', '1', 'yes'].includes((env.TG_WATCH_TENANTS ?? '').toLowerCase()),
     kubeconfig: valueOf(raw.kubeconfig, env, 'TG_KUBECONFIG'),
     drainMs: parseDrainSeconds(valueOf(raw.drainSeconds, env, 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS))),
@@ -206,7 +223,7 @@ export interface ServeInjections {
  * @throws TenantGuardError on bad options, tenants file or certificates.
  */
 export async function startServe(raw: Record<string, unknown>, io: CliIo, injected: ServeInjections = {}): Promise<ServeHandle> {
-  const options = parseServeOptions(raw, io.env, (injected.components ?? []).map((c) => c.name));
+  const options = parseServeOptions(raw, io.env, injected.components ?? []);
   const settings = settingsFromOptions(raw, io.env);
   const logger = injected.logger ?? createLogger({ level: options.logLevel });
   const tenantsPath = resolve(io.cwd, options.tenants);
@@ -222,6 +239,7 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
     })
     : undefined;
   const registry: RegistryProvider = watched ?? staticRegistry(loadTenantsFile(tenantsPath, settings.argocdNamespace));
+  if (watched === undefined) registerFileRegistryMetrics(metricsRegistry, registry, Date.now());
   const certs = options.tlsCert !== undefined && options.tlsKey !== undefined
     ? { certFile: resolve(io.cwd, options.tlsCert), keyFile: resolve(io.cwd, options.tlsKey), caFile: undefined, generated: false }
     : await ensureCertificates(resolve(io.cwd, options.certsDir));
@@ -247,6 +265,7 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
     app(req, res);
   };
   const https = createHttpsServer(served, certs.certFile, certs.keyFile, logger);
+  registerCertificateExpiry(metricsRegistry, () => https.current().validTo);
   const server = https.server;
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -324,6 +343,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 export function register(program: Command, context: CliContext, components: readonly ServeComponent[] = []): void {
   // The parts `serve` can run; the cluster install runs each in its own Deployment.
   const componentNames = ['webhook', ...components.map((c) => c.name)];
+  const defaultNames = ['webhook', ...components.filter((c) => c.optIn !== true).map((c) => c.name)];
   const command = program
     .command('serve')
     .description('serve the admission webhook (and mounted components) over HTTPS')
@@ -334,7 +354,7 @@ export function register(program: Command, context: CliContext, components: read
     .addOption(envOption('--tls-key <file>', 'serving private key (PEM)', 'TG_TLS_KEY'))
     .addOption(envOption('--certs-dir <dir>', 'where certificates are generated when --tls-cert is not given', 'TG_CERTS_DIR', 'certs'))
     .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'))
-    .addOption(envOption('--components <list>', `what to serve, comma-separated: ${componentNames.join(', ')}`, 'TG_COMPONENTS', componentNames.join(',')))
+    .addOption(envOption('--components <list>', `what to serve, comma-separated, of: ${componentNames.join(', ')}`, 'TG_COMPONENTS', defaultNames.join(',')))
     .addOption(envOption('--watch-tenants', 'fill the registry from Tenant objects (a watch) instead of --tenants', 'TG_WATCH_TENANTS', 'false'))
     .addOption(envOption('--kubeconfig <file>', 'kubeconfig of the control plane (default: in-cluster)', 'TG_KUBECONFIG'))
     .addOption(envOption('--drain-seconds <s>', 'on SIGTERM, keep serving this long with /readyz 503 before closing', 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS)));

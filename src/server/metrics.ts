@@ -1,9 +1,15 @@
 /**
  * Prometheus metrics of the webhook, on an injected prom-client Registry (never the global
  * one, so tests and other components each own theirs), and the `GET /metrics` handler.
+ *
+ * Every name starts with `tenant_guard_`; prom-client's default metrics keep their standard
+ * names (`process_*`, `nodejs_*`) so the usual dashboards work. Label values are bounded:
+ * tenants come from the registry (`none` when an object has no tenant), rules from the rule
+ * catalogue, kinds from the guarded kinds. See docs/observability.md for the cardinality.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Request, Response } from 'express';
+import { VERSION } from '../version.js';
 
 /** What a request came to, as a metric label. */
 export type DecisionLabel =
@@ -16,41 +22,105 @@ export interface RequestLabels {
   /** The guarded kind, or `unknown` before the kind is known. */
   readonly kind: string;
   readonly decision: DecisionLabel;
+  /** The object's tenant (a registry name), or `none`. */
+  readonly tenant?: string;
+}
+
+/** How a rule's finding ended: it denied, it was relaxed with a warning, or only audited. */
+export type RuleAction = 'denied' | 'warned' | 'audited';
+
+export interface RuleResultLabels {
+  readonly kind: string;
+  readonly tenant: string;
+  readonly rule: string;
+  readonly action: RuleAction;
 }
 
 /** The webhook's request metrics. */
 export interface WebhookMetrics {
   /** Counts a finished request and observes its duration in seconds. */
   observe(labels: RequestLabels, seconds: number): void;
+  /** Counts one rule's finding in a `/validate` decision. */
+  ruleResult(labels: RuleResultLabels): void;
 }
 
-const LABELS = ['endpoint', 'kind', 'decision'] as const;
+/** The tenant label value for an object without a tenant. */
+export const NO_TENANT = 'none';
+
+export const WEBHOOK_METRICS = {
+  requests: 'tenant_guard_admission_requests_total',
+  duration: 'tenant_guard_admission_duration_seconds',
+  ruleResults: 'tenant_guard_admission_rule_results_total',
+} as const;
 
 /**
- * Registers `tenant_guard_admission_requests_total` and
- * `tenant_guard_admission_duration_seconds` (labels endpoint, kind, decision) on `registry`.
+ * Registers the admission metrics on `registry`:
+ * - `tenant_guard_admission_requests_total{endpoint,kind,decision,tenant}`;
+ * - `tenant_guard_admission_duration_seconds{endpoint,kind,decision}` (no tenant label: a
+ *   histogram per tenant would multiply its buckets by the tenants);
+ * - `tenant_guard_admission_rule_results_total{kind,tenant,rule,action}`.
  */
 export function createWebhookMetrics(registry: Registry): WebhookMetrics {
   const requests = new Counter({
-    name: 'tenant_guard_admission_requests_total',
-    help: 'Admission requests answered, by endpoint, kind and decision.',
-    labelNames: LABELS,
+    name: WEBHOOK_METRICS.requests,
+    help: 'Admission requests answered, by endpoint, kind, decision and tenant.',
+    labelNames: ['endpoint', 'kind', 'decision', 'tenant'] as const,
     registers: [registry],
   });
   const duration = new Histogram({
-    name: 'tenant_guard_admission_duration_seconds',
+    name: WEBHOOK_METRICS.duration,
     help: 'Time to answer an admission request, in seconds, by endpoint, kind and decision.',
-    labelNames: LABELS,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    labelNames: ['endpoint', 'kind', 'decision'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const rules = new Counter({
+    name: WEBHOOK_METRICS.ruleResults,
+    help: 'Rule findings of /validate decisions, by kind, tenant, rule id and action (denied, warned, audited).',
+    labelNames: ['kind', 'tenant', 'rule', 'action'] as const,
     registers: [registry],
   });
   return {
     observe(labels, seconds) {
-      const values = { endpoint: labels.endpoint, kind: labels.kind, decision: labels.decision };
-      requests.inc(values);
-      duration.observe(values, seconds);
+      requests.inc({ endpoint: labels.endpoint, kind: labels.kind, decision: labels.decision, tenant: labels.tenant ?? NO_TENANT });
+      duration.observe({ endpoint: labels.endpoint, kind: labels.kind, decision: labels.decision }, seconds);
+    },
+    ruleResult(labels) {
+      rules.inc({ kind: labels.kind, tenant: labels.tenant, rule: labels.rule, action: labels.action });
     },
   };
+}
+
+/**
+ * A Registry with prom-client's default metrics under their standard names and
+ * `tenant_guard_build_info{version,node}`.
+ */
+export function createMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const info = new Gauge({
+    name: 'tenant_guard_build_info',
+    help: 'Always 1; the labels say which tenant-guard version runs on which Node.js.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  });
+  info.set({ version: VERSION, node: process.version }, 1);
+  return registry;
+}
+
+/**
+ * `tenant_guard_tls_certificate_expiry_seconds`: seconds until the serving certificate's
+ * notAfter (negative once expired), read from `validTo` at every scrape.
+ */
+export function registerCertificateExpiry(registry: Registry, validTo: () => string, now: () => number = Date.now): void {
+  new Gauge({
+    name: 'tenant_guard_tls_certificate_expiry_seconds',
+    help: 'Seconds until the serving certificate expires (notAfter); negative once it has.',
+    registers: [registry],
+    collect() {
+      this.set((Date.parse(validTo()) - now()) / 1000);
+    },
+  });
 }
 
 /** `GET /metrics`: the registry in Prometheus text format. */

@@ -17,7 +17,7 @@ import { isRecord } from '../policy/object-paths.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';
-import { createWebhookMetrics, metricsHandler, type DecisionLabel, type WebhookMetrics } from './metrics.js';
+import { createWebhookMetrics, metricsHandler, NO_TENANT, type DecisionLabel, type WebhookMetrics } from './metrics.js';
 
 /** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
 export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
@@ -88,6 +88,27 @@ function decisionLabel(outcome: AdmissionOutcome): DecisionLabel {
   }
 }
 
+/** The tenant label: the tenant the outcome names (a registry name), else `none`. */
+function tenantLabel(outcome: AdmissionOutcome): string {
+  if (outcome.type === 'patched') return outcome.tenant ?? NO_TENANT;
+  if (outcome.type === 'decided') return outcome.decision.summary.tenant ?? NO_TENANT;
+  return NO_TENANT;
+}
+
+/** Counts every rule finding of a `/validate` decision: denying, relaxed with a warning, or only audited. */
+function countRuleResults(outcome: AdmissionOutcome, metrics: WebhookMetrics): void {
+  if (outcome.type === 'malformed') {
+    for (const v of outcome.violations) metrics.ruleResult({ kind: outcome.kind ?? 'unknown', tenant: NO_TENANT, rule: v.rule, action: 'denied' });
+    return;
+  }
+  if (outcome.type !== 'decided') return;
+  const { decision, request } = outcome;
+  const tenant = decision.summary.tenant ?? NO_TENANT;
+  const relaxedAction = decision.summary.role !== 'platform-admin' && decision.summary.enforcement === 'warn' ? 'warned' : 'audited';
+  if (!decision.allowed) for (const v of decision.violations) metrics.ruleResult({ kind: request.kind, tenant, rule: v.rule, action: 'denied' });
+  for (const v of decision.audited) metrics.ruleResult({ kind: request.kind, tenant, rule: v.rule, action: relaxedAction });
+}
+
 /** The kind label: a guarded kind, `other` for kinds left alone, `unknown` when unreadable (bounded cardinality). */
 function kindLabel(outcome: AdmissionOutcome): string {
   switch (outcome.type) {
@@ -148,7 +169,8 @@ function admissionHandler(endpoint: Endpoint, deps: WebhookAppDeps, metrics: Web
     const decision = decisionLabel(outcome);
     const level = decision === 'denied' || decision === 'not_synced' ? 'info' : 'debug';
     log[level]({ endpoint, decision, dryRun: request.dryRun }, `admission ${decision}`);
-    metrics.observe({ endpoint, kind: kindLabel(outcome), decision }, seconds(started));
+    metrics.observe({ endpoint, kind: kindLabel(outcome), decision, tenant: tenantLabel(outcome) }, seconds(started));
+    countRuleResults(outcome, metrics);
   };
 }
 

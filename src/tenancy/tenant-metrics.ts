@@ -22,11 +22,11 @@ export interface WatchState {
 }
 
 export const REGISTRY_METRICS = {
-  synced: 'tenantguard_registry_synced',
-  stale: 'tenantguard_registry_stale',
-  lastSync: 'tenantguard_registry_last_sync_timestamp_seconds',
-  tenants: 'tenantguard_registry_tenants',
-  restarts: 'tenantguard_registry_watch_restarts_total',
+  synced: 'tenant_guard_registry_synced',
+  stale: 'tenant_guard_registry_stale',
+  lastSync: 'tenant_guard_registry_last_sync_timestamp_seconds',
+  tenants: 'tenant_guard_registry_tenants',
+  restarts: 'tenant_guard_registry_watch_restarts_total',
 } as const;
 
 /** Counts watch restarts; the only metric set from the watch path. */

@@ -9,7 +9,7 @@
  * - A watch the server ends is resumed by the informer from its last resourceVersion (and
  *   re-listed after 410 Gone). A watch or list that fails is re-established with a fresh list
  *   after a backoff; meanwhile `current()` keeps serving the last good registry, the
- *   `tenantguard_registry_stale` gauge is 1, and one log line says so (one more on recovery).
+ *   `tenant_guard_registry_stale` gauge is 1, and one log line says so (one more on recovery).
  */
 import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';

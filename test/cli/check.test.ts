@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { runCli, tempDir } from './cli-support.js';
+import { REPO_ROOT, runCli, tempDir } from './cli-support.js';
 
 const ALLOWED = 'webhook-config/examples/applicationset-allowed.yaml';
 const DENIED = 'webhook-config/examples/applicationset-denied.yaml';
@@ -27,38 +27,42 @@ describe('tenant-guard check on the shipped examples', () => {
   test('the allowed ApplicationSet: exit 0, the patch, verdict allowed', async () => {
     const r = await runCli(['check', '-f', ALLOWED, ...OWNER]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^ApplicationSet team-a\/guestbook: CREATE by alice \(groups: team-a-admins\)$/m);
-    assert.match(r.stdout, /^tenant: team-a \(enforcement: enforce\)$/m);
-    assert.match(r.stdout, /"path": "\/spec\/generators\/0\/clusters\/selector"/);
-    assert.match(r.stdout, /^verdict: allowed$/m);
+    assert.match(r.stdout, /^ApplicationSet team-a\/guestbook: allowed with warnings \(tenant team-a, enforce\); CREATE by alice \(groups: team-a-admins\); patch: 4 operations$/m);
+    assert.match(r.stdout, /"path": "\/spec\/generators\/0\/clusters\/selector"/, 'a single object\'s patch is printed');
+    assert.match(r.stdout, /^1 object: 1 allowed \(1 with warnings\), 0 denied; 0 skipped/m);
   });
 
   test('the denied ApplicationSet: exit 1, every violation line', async () => {
     const r = await runCli(['check', '-f', DENIED, ...OWNER]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stdout, /^verdict: denied$/m);
+    assert.match(r.stdout, /^ApplicationSet team-a\/borrowed-clusters: denied \(tenant team-a, enforce\)/m);
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('  [TG-'));
     assert.deepEqual(lines.map((l) => l.trim().slice(0, 11)), ['[TG-AS-01] ', '[TG-AS-03] ', '[TG-AS-04] ']);
     assert.match(r.stdout, /\[TG-AS-03\] spec\.template\.spec\.destination\.name "k8s-team-b-prod"/);
   });
 
-  test('-o json gives the patch and the verdict as data', async () => {
+  test('-o json gives the patch and the verdict as data, with the audit record\'s field names', async () => {
     const r = await runCli(['check', '-f', DENIED, ...OWNER, '-o', 'json']);
     assert.equal(r.code, 1);
-    const body = JSON.parse(r.stdout) as Record<string, unknown>;
+    const { results, summary } = JSON.parse(r.stdout) as { results: Array<Record<string, unknown>>; summary: Record<string, number> };
+    const body = results[0] ?? {};
     assert.equal(body.allowed, false);
     assert.equal(body.kind, 'ApplicationSet');
     assert.equal(body.tenant, 'team-a');
-    assert.deepEqual((body.violations as Array<{ rule: string }>).map((v) => v.rule), ['TG-AS-01', 'TG-AS-03', 'TG-AS-04']);
+    assert.equal(body.user, 'alice');
+    assert.deepEqual(body.groups, ['team-a-admins']);
+    assert.deepEqual((body.rules as Array<{ id: string; path: string }>).map((v) => v.id), ['TG-AS-01', 'TG-AS-03', 'TG-AS-04']);
+    assert.equal((body.rules as Array<{ path: string }>)[1]?.path, 'spec.template.spec.destination.name');
     assert.ok(Array.isArray(body.patch));
+    assert.deepEqual(summary, { objects: 1, allowed: 0, denied: 1, warned: 0, skipped: 0 });
   });
 
   test('the default user, who owns no tenant, is denied by TG-OWN-03', async () => {
     const r = await runCli(['check', '-f', ALLOWED, '-o', 'json']);
     assert.equal(r.code, 1);
-    const body = JSON.parse(r.stdout) as { violations: Array<{ rule: string }>; user: { username: string } };
-    assert.equal(body.user.username, 'check-user');
-    assert.ok(body.violations.some((v) => v.rule === 'TG-OWN-03'));
+    const body = (JSON.parse(r.stdout) as { results: Array<{ rules: Array<{ id: string }>; user: string }> }).results[0];
+    assert.equal(body?.user, 'check-user');
+    assert.ok(body?.rules.some((v) => v.id === 'TG-OWN-03'));
   });
 });
 
@@ -66,7 +70,7 @@ describe('tenant-guard check: requests as the API server builds them', () => {
   test('JSON input from stdin', async () => {
     const r = await runCli(['check', '-f', '-', ...OWNER], { stdin: JSON.stringify(application('team-a', 'k8s-team-a-dev')) });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^patch: none$/m);
+    assert.match(r.stdout, /^Application team-a\/web: allowed \(tenant team-a, enforce\); CREATE by alice \(groups: team-a-admins\); patch: none$/m);
   });
 
   test('UPDATE moving to another tenant\'s cluster is denied; the old object is the stored one', async () => {
@@ -81,17 +85,17 @@ describe('tenant-guard check: requests as the API server builds them', () => {
     const file = writeTemp('app.yaml', stringify(application('team-a', 'k8s-team-a-dev')));
     const r = await runCli(['check', '-f', file, '--operation', 'delete', '--user', 'mallory', '--groups', 'team-b-admins', '-o', 'json']);
     assert.equal(r.code, 1);
-    const body = JSON.parse(r.stdout) as { operation: string; patch: unknown[]; violations: Array<{ rule: string }> };
-    assert.equal(body.operation, 'DELETE');
-    assert.deepEqual(body.patch, []);
-    assert.ok(body.violations.some((v) => v.rule === 'TG-OWN-03'));
+    const body = (JSON.parse(r.stdout) as { results: Array<{ operation: string; patch: unknown[]; rules: Array<{ id: string }> }> }).results[0];
+    assert.equal(body?.operation, 'DELETE');
+    assert.deepEqual(body?.patch, []);
+    assert.ok(body?.rules.some((v) => v.id === 'TG-OWN-03'));
   });
 
   test('settings flags apply (a different tenant label)', async () => {
     const r = await runCli(['check', '-f', ALLOWED, ...OWNER, '--tenant-label', 'example.com/team', '-o', 'json']);
     assert.equal(r.code, 0, r.stdout);
-    const body = JSON.parse(r.stdout) as { patch: Array<{ path: string; value: unknown }> };
-    assert.ok(body.patch.some((op) => JSON.stringify(op.value).includes('example.com/team')));
+    const body = (JSON.parse(r.stdout) as { results: Array<{ patch: Array<{ path: string; value: unknown }> }> }).results[0];
+    assert.ok(body?.patch.some((op) => JSON.stringify(op.value).includes('example.com/team')));
   });
 
   test('an object whose spec is a string is denied under TG-REQ-01', async () => {
@@ -106,15 +110,14 @@ describe('tenant-guard check: bad input exits 2', () => {
   const cases: Array<{ name: string; args: () => string[]; stderr: RegExp }> = [
     { name: 'unreadable file', args: () => ['check', '-f', '/nonexistent/x.yaml'], stderr: /cannot read \/nonexistent\/x\.yaml: ENOENT/ },
     { name: 'YAML error', args: () => ['check', '-f', writeTemp('bad.yaml', 'a: [b\n')], stderr: /YAML error/ },
-    { name: 'two objects', args: () => ['check', '-f', writeTemp('two.yaml', 'kind: A\napiVersion: v1\n---\nkind: B\napiVersion: v1\n')], stderr: /holds 2 objects; give exactly one/ },
+    { name: '--old with two objects', args: () => ['check', '-f', writeTemp('two.yaml', 'kind: A\napiVersion: v1\n---\nkind: B\napiVersion: v1\n'), '--operation', 'UPDATE', '--old', ALLOWED], stderr: /--old goes with exactly one object; .* holds 2/ },
     { name: 'not a Kubernetes object', args: () => ['check', '-f', writeTemp('list.yaml', '- a\n- b\n')], stderr: /is not a mapping/ },
-    { name: 'unknown kind', args: () => ['check', '-f', writeTemp('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n')], stderr: /v1 ConfigMap is not a kind tenant-guard checks/ },
     { name: 'invalid tenants file', args: () => ['check', '-f', ALLOWED, '--tenants', writeTemp('t.yaml', 'apiVersion: tenantguard.dev/v1alpha1\nkind: Tenant\nmetadata: {name: x}\nspec: {}\n')], stderr: /Tenant "x"/ },
     { name: 'missing tenants file', args: () => ['check', '-f', ALLOWED, '--tenants', '/nonexistent/t.yaml'], stderr: /cannot read tenants file/ },
     { name: 'bad operation', args: () => ['check', '-f', ALLOWED, '--operation', 'PATCH'], stderr: /--operation must be one of CREATE, UPDATE, DELETE/ },
     { name: 'UPDATE without --old', args: () => ['check', '-f', ALLOWED, '--operation', 'UPDATE'], stderr: /--operation UPDATE needs --old FILE/ },
     { name: 'bad output format', args: () => ['check', '-f', ALLOWED, '-o', 'xml'], stderr: /--output must be text or json/ },
-    { name: 'no -f', args: () => ['check'], stderr: /required option '-f, --filename <file>' not specified/ },
+    { name: 'no -f', args: () => ['check'], stderr: /required option '-f, --filename <path>' not specified/ },
     { name: 'unknown flag', args: () => ['check', '-f', ALLOWED, '--frobnicate'], stderr: /unknown option '--frobnicate'/ },
     { name: 'bad boolean setting', args: () => ['check', '-f', ALLOWED], stderr: /not a boolean/ },
   ];
@@ -132,5 +135,36 @@ describe('tenant-guard check: bad input exits 2', () => {
     const r = await runCli(['check', '-f', ALLOWED, ...OWNER], { env: { TG_TENANTS: '/nonexistent/from-env.yaml' } });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /from-env\.yaml/);
+  });
+});
+
+describe('tenant-guard check for CI: folders, many objects, skipped kinds, an explicit registry', () => {
+  test('a directory, recursively, with multi-document files: one line per object, the skipped counted, exit 1 on any denial', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'team-a', 'apps'), { recursive: true });
+    writeFileSync(join(dir, 'team-a', 'apps', 'apps.yaml'), [application('team-a', 'k8s-team-a-dev'), { ...application('team-a', 'k8s-team-b-dev'), metadata: { name: 'web-b', namespace: 'team-a' } }, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'team-a' } }].map((o) => stringify(o)).join('---\n'));
+    writeFileSync(join(dir, 'README.md'), 'not a manifest');
+    const r = await runCli(['check', '-f', dir, ...OWNER]);
+    assert.equal(r.code, 1, r.stderr);
+    const objectLines = r.stdout.split('\n').filter((l) => /^Application /.test(l));
+    assert.deepEqual(objectLines.map((l) => l.split(':')[0]), ['Application team-a/web', 'Application team-a/web-b']);
+    assert.match(r.stdout, /^Application team-a\/web-b: denied/m);
+    assert.match(r.stdout, /^2 objects: 1 allowed \(0 with warnings\), 1 denied; 1 skipped \(kinds tenant-guard does not judge\)$/m);
+  });
+
+  test('kinds it does not judge are skipped, not an error', async () => {
+    const r = await runCli(['check', '-f', writeTemp('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^0 objects: 0 allowed \(0 with warnings\), 0 denied; 1 skipped/m);
+  });
+
+  test('outside this repository it refuses to run without --tenants; inside, it says it uses the example', async () => {
+    const elsewhere = tempDir();
+    const refused = await runCli(['check', '-f', join(REPO_ROOT, ALLOWED), ...OWNER], { cwd: elsewhere, env: {} });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /give --tenants FILE \(or TG_TENANTS\)/);
+    const here = await runCli(['check', '-f', ALLOWED, ...OWNER], { env: {} });
+    assert.equal(here.code, 0);
+    assert.match(here.stderr, /using the example registry webhook-config\/examples\/tenants\.yaml/);
   });
 });

@@ -56,18 +56,19 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
   test('`kubectl kustomize` builds both, with the objects expected', () => {
     const kinds = (objects: readonly KubeObject[]): string[] => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     assert.deepEqual(kinds(base), [
-      'ClusterRole/tenant-guard-broker', 'ClusterRole/tenant-guard-webhook',
-      'ClusterRoleBinding/tenant-guard-broker', 'ClusterRoleBinding/tenant-guard-webhook',
+      'ClusterRole/tenant-guard-broker', 'ClusterRole/tenant-guard-reporter', 'ClusterRole/tenant-guard-webhook',
+      'ClusterRoleBinding/tenant-guard-broker', 'ClusterRoleBinding/tenant-guard-reporter', 'ClusterRoleBinding/tenant-guard-webhook',
       'CustomResourceDefinition/tenants.tenantguard.dev',
-      'Deployment/tenant-guard-broker', 'Deployment/tenant-guard-webhook',
+      'Deployment/tenant-guard-broker', 'Deployment/tenant-guard-reporter', 'Deployment/tenant-guard-webhook',
       'Namespace/tenant-guard',
-      'NetworkPolicy/default-deny', 'NetworkPolicy/tenant-guard-broker', 'NetworkPolicy/tenant-guard-webhook',
+      'NetworkPolicy/default-deny', 'NetworkPolicy/tenant-guard-broker', 'NetworkPolicy/tenant-guard-metrics', 'NetworkPolicy/tenant-guard-reporter', 'NetworkPolicy/tenant-guard-webhook',
       'PodDisruptionBudget/tenant-guard-broker', 'PodDisruptionBudget/tenant-guard-webhook',
       'PriorityClass/tenant-guard-critical',
-      'Role/tenant-guard-broker-keys', 'RoleBinding/tenant-guard-broker-keys',
+      'Role/tenant-guard-broker-keys', 'Role/tenant-guard-reporter-cluster-secrets',
+      'RoleBinding/tenant-guard-broker-keys', 'RoleBinding/tenant-guard-reporter-cluster-secrets',
       'Secret/tenant-guard-broker-keys',
       'Service/tenant-guard-broker', 'Service/tenant-guard-webhook',
-      'ServiceAccount/tenant-guard-broker', 'ServiceAccount/tenant-guard-webhook',
+      'ServiceAccount/tenant-guard-broker', 'ServiceAccount/tenant-guard-reporter', 'ServiceAccount/tenant-guard-webhook',
     ]);
     assert.deepEqual(kinds(webhooks), ['MutatingWebhookConfiguration/tenant-guard', 'ValidatingWebhookConfiguration/tenant-guard']);
     assert.deepEqual(kinds(overlayWebhooks), kinds(webhooks));

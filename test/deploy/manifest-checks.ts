@@ -65,7 +65,9 @@ export function checkRequiredFields(o: KubeObject): string[] {
   const problems = [...missing(o, 'apiVersion', where), ...missing(o, 'kind', where), ...missing(o, 'metadata.name', where)];
   for (const path of REQUIRED[o.kind] ?? []) problems.push(...missing(o, path, where));
   const namespaced = !CLUSTER_SCOPED.has(o.kind);
-  if (namespaced && o.metadata?.namespace !== 'tenant-guard') problems.push(`${where}: namespaced, but not in namespace tenant-guard`);
+  // The reporter reads cluster Secrets where Argo CD keeps them, through a Role there.
+  const inArgocd = (o.kind === 'Role' || o.kind === 'RoleBinding') && o.metadata?.name === 'tenant-guard-reporter-cluster-secrets' && o.metadata?.namespace === 'argocd';
+  if (namespaced && o.metadata?.namespace !== 'tenant-guard' && !inArgocd) problems.push(`${where}: namespaced, but not in namespace tenant-guard`);
   if (!namespaced && o.metadata?.namespace !== undefined) problems.push(`${where}: cluster-scoped, but has a namespace`);
   if (o.kind === 'PodDisruptionBudget' && (o.spec?.minAvailable === undefined) === (o.spec?.maxUnavailable === undefined)) problems.push(`${where}: exactly one of minAvailable and maxUnavailable`);
   return problems;
@@ -131,15 +133,18 @@ export function checkReferences(objects: readonly KubeObject[], options: { exter
 export function checkHardening(objects: readonly KubeObject[]): string[] {
   const problems: string[] = [];
   const deployments = objects.filter((o) => o.kind === 'Deployment');
-  if (deployments.length !== 2) problems.push(`expected the webhook and the broker Deployments, found ${deployments.length}`);
+  if (deployments.length !== 3) problems.push(`expected the webhook, broker and reporter Deployments, found ${deployments.length}`);
   for (const d of deployments) {
     const where = `Deployment/${d.metadata.name}`;
     const bad = (what: string): void => void problems.push(`${where}: ${what}`);
     const pod = d.spec.template.spec;
-    if (d.spec.replicas !== 2) bad('replicas is not 2');
+    // The reporter is on no request path and only writes reports: one replica, no PDB.
+    const onRequestPath = d.metadata.name !== 'tenant-guard-reporter';
+    if (onRequestPath && d.spec.replicas !== 2) bad('replicas is not 2');
+    if (!onRequestPath && d.spec.replicas !== 1) bad('replicas is not 1 (a second reporter writes the same reports)');
     const anti = pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? pod.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
     if (!Array.isArray(anti) || !anti.some((t: { podAffinityTerm?: { labelSelector?: { matchLabels?: Record<string, string> } }; labelSelector?: { matchLabels?: Record<string, string> } }) => selects((t.podAffinityTerm ?? t).labelSelector?.matchLabels, d.spec.template.metadata.labels))) bad('no podAntiAffinity against its own pods');
-    if (!objects.some((o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector.matchLabels, d.spec.template.metadata.labels))) bad('no PodDisruptionBudget');
+    if (onRequestPath && !objects.some((o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector.matchLabels, d.spec.template.metadata.labels))) bad('no PodDisruptionBudget');
     if (pod.securityContext?.runAsNonRoot !== true) bad('pod runAsNonRoot is not true');
     if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') bad('pod seccompProfile is not RuntimeDefault');
     if (pod.automountServiceAccountToken !== true) bad('automountServiceAccountToken is not stated true (it needs the API)');

@@ -37,7 +37,7 @@ type Json = Record<string, unknown>;
 /** SPEC section 3: the application controller is a trusted service account by default. */
 function specSettings() {
   const settings = resolveSettings({});
-  if (!settings.trustedServiceAccounts.includes(CONTROLLER)) settings.trustedServiceAccounts.push(CONTROLLER);
+  if (!settings.trustedServiceAccounts.some((a) => a.username === CONTROLLER)) settings.trustedServiceAccounts.push({ username: CONTROLLER });
   return settings;
 }
 

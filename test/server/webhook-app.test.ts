@@ -270,8 +270,13 @@ describe('webhook app: registry not synced', () => {
 });
 
 describe('webhook app: metrics, mounts and unknown paths', () => {
-  test('/metrics counts requests by endpoint, kind and decision', async () => {
-    const { app } = buildApp({ policy: fakePolicy({ evaluate: () => denied([violation('TG-APP-01', 'spec.project', 'no')]) }) });
+  test('/metrics counts requests by endpoint, kind, decision and tenant, and rule findings by tenant and rule', async () => {
+    const audited = violation('TG-AS-03', 'spec.template.spec.destination.name', 'relaxed');
+    const { app } = buildApp({
+      policy: fakePolicy({
+        evaluate: () => ({ ...denied([violation('TG-APP-01', 'spec.project', 'no')]), audited: [audited], summary: { tenant: 'team-b', enforcement: 'warn', role: 'human' } }),
+      }),
+    });
     await request(app).post('/validate').send(reviewBody());
     await request(app).post('/validate').send(reviewBody());
     await request(app).post('/mutate').send(reviewBody());
@@ -279,10 +284,12 @@ describe('webhook app: metrics, mounts and unknown paths', () => {
     const res = await request(app).get('/metrics');
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain/);
-    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="validate",kind="ApplicationSet",decision="denied"\} 2/);
-    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="mutate",kind="ApplicationSet",decision="unchanged"\} 1/);
-    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="validate",kind="unknown",decision="bad_request"\} 1/);
+    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="validate",kind="ApplicationSet",decision="denied",tenant="team-b"\} 2/);
+    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="mutate",kind="ApplicationSet",decision="unchanged",tenant="none"\} 1/);
+    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="validate",kind="unknown",decision="bad_request",tenant="none"\} 1/);
     assert.match(res.text, /tenant_guard_admission_duration_seconds_count\{endpoint="validate",kind="ApplicationSet",decision="denied"\} 2/);
+    assert.match(res.text, /tenant_guard_admission_rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-APP-01",action="denied"\} 2/);
+    assert.match(res.text, /tenant_guard_admission_rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-AS-03",action="warned"\} 2/);
   });
 
   test('mounted routers are served; unknown paths are a JSON 404', async () => {

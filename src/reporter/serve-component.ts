@@ -1,0 +1,51 @@
+/**
+ * The background scan as a component of `tenant-guard serve` (`--components reporter`, its
+ * own Deployment in the install): writes PolicyReports from informers on the guarded
+ * kinds. It needs a Kubernetes API (`--kubeconfig`, or in-cluster).
+ */
+import type { Command } from 'commander';
+import type { ServeComponent, ServeContribution } from '../cli/serve.js';
+import { envOption } from '../cli/io.js';
+import { TenantGuardError } from '../errors.js';
+import { loadKubeConfig } from '../kube-config.js';
+import type { ReportFormat } from '../report/policy-report.js';
+import { Reporter } from './reporter.js';
+
+const FORMATS: Readonly<Record<string, ReportFormat>> = { policyreport: 'wgpolicyk8s', wgpolicyk8s: 'wgpolicyk8s', openreports: 'openreports' };
+
+function addReporterOptions(command: Command): void {
+  command.addOption(envOption('--report-format <format>', 'reports the reporter writes: policyreport (wgpolicyk8s.io/v1alpha2) or openreports (openreports.io/v1alpha1)', 'TG_REPORT_FORMAT', 'policyreport'));
+  command.addOption(envOption('--report-interval <ms>', 'how often the reporter writes changed reports, in ms', 'TG_REPORT_INTERVAL', '2000'));
+  command.addOption(envOption('--report-max-writes <n>', 'namespaces whose reports are written per interval at most', 'TG_REPORT_MAX_WRITES', '20'));
+}
+
+function positiveInteger(name: string, value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new TenantGuardError('ERR_USAGE', `--${name} "${String(value)}" is not a positive integer`);
+  return n;
+}
+
+export const reporterComponent: ServeComponent = {
+  name: 'reporter',
+  optIn: true,
+  addOptions: addReporterOptions,
+  async start(context): Promise<ServeContribution> {
+    const format = FORMATS[String(context.options.reportFormat ?? 'policyreport')];
+    if (format === undefined) throw new TenantGuardError('ERR_USAGE', `--report-format "${String(context.options.reportFormat)}": use policyreport or openreports`);
+    const kubeconfig = typeof context.options.kubeconfig === 'string' ? context.options.kubeconfig : undefined;
+    const kubeConfig = loadKubeConfig(kubeconfig, context.env);
+    if (kubeConfig === undefined) throw new TenantGuardError('ERR_USAGE', 'the reporter needs a Kubernetes API: run in a cluster or give --kubeconfig');
+    const reporter = new Reporter({
+      kubeConfig,
+      registry: context.registry,
+      settings: context.settings,
+      logger: context.logger,
+      format,
+      flushIntervalMs: positiveInteger('report-interval', context.options.reportInterval ?? 2000),
+      maxWritesPerFlush: positiveInteger('report-max-writes', context.options.reportMaxWrites ?? 20),
+      metrics: context.metricsRegistry,
+    });
+    await reporter.start();
+    return { close: () => reporter.stop() };
+  },
+};

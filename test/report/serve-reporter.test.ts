@@ -1,0 +1,55 @@
+/**
+ * `serve --components webhook,reporter` against the test API server: the reporter component
+ * starts from serve's flags, writes openreports Reports when asked, and `serve` without
+ * `--components` does not start it (it needs a Kubernetes API that `npm start` has not).
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { SERVE_COMPONENTS } from '../../src/cli/main.js';
+import { startServe } from '../../src/cli/serve.js';
+import { capturedLogger } from '../server/webhook-app-support.js';
+import { TestApiServer } from '../support/test-api-server.js';
+import { tempDir, testIo } from '../cli/cli-support.js';
+import { application, ARGO_TYPES, OPEN_REPORTS, reportValidator } from './report-support.js';
+
+describe('serve with the reporter component', () => {
+  test('--components webhook,reporter --report-format openreports writes a Report per namespace', async () => {
+    const api = await TestApiServer.start();
+    for (const t of [...ARGO_TYPES, OPEN_REPORTS]) api.registerResource(t);
+    api.seed(ARGO_TYPES[1] as (typeof ARGO_TYPES)[number], 'team-a', application('team-a', 'to-b', 'k8s-team-b-dev'));
+    const dir = tempDir('tg-rep-');
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+    const handle = await startServe(
+      { port: '0', certsDir: join(dir, 'certs'), kubeconfig, components: 'webhook,reporter', reportFormat: 'openreports', reportInterval: '50', reportMaxWrites: '20' },
+      testIo(),
+      { logger: capturedLogger('error').logger, components: SERVE_COMPONENTS },
+    );
+    try {
+      const deadline = Date.now() + 10_000;
+      while (api.objects(OPEN_REPORTS).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      const [report] = api.objects(OPEN_REPORTS) as { source?: string; metadata: { namespace: string }; results: { rule: string; result: string }[] }[];
+      assert.ok(report !== undefined, 'a Report was written');
+      assert.equal(report.metadata.namespace, 'team-a');
+      assert.equal(report.source, 'tenant-guard');
+      assert.deepEqual(report.results.map((r) => `${r.rule} ${r.result}`), ['TG-APP-02 fail']);
+      const validate = reportValidator('openreports.io_reports.yaml');
+      assert.ok(validate(report), JSON.stringify(validate.errors));
+    } finally {
+      await handle.close(0);
+      await api.close();
+    }
+  });
+
+  test('serve without --components starts the webhook and the broker, not the reporter', async () => {
+    const io = testIo();
+    const handle = await startServe({ port: '0', certsDir: join(tempDir(), 'certs') }, io, { logger: capturedLogger('error').logger, components: SERVE_COMPONENTS });
+    try {
+      assert.match(io.err(), /serving webhook and broker on/);
+    } finally {
+      await handle.close(0);
+    }
+  });
+});
