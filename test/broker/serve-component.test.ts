@@ -57,8 +57,8 @@ describe('broker as a serve component', () => {
       assert.equal(no.status, 404);
       assert.deepEqual(audit.map((r) => [r.event, 'target' in r ? r.target : '']), [['issued', 'k8s-team-a-dev'], ['refused', 'nope']]);
       const text = await metricsRegistry.metrics();
-      assert.match(text, /tenant_guard_broker_token_requests_total\{result="issued"\} 1/);
-      assert.match(text, /tenant_guard_broker_token_requests_total\{result="ERR_BROKER_UNKNOWN_TARGET"\} 1/);
+      assert.match(text, /tenant_guard_broker_token_requests_total\{tenant="team-a",result="issued"\} 1/);
+      assert.match(text, /tenant_guard_broker_token_requests_total\{tenant="none",result="ERR_BROKER_UNKNOWN_TARGET"\} 1/);
       assert.match(text, /tenant_guard_broker_token_reviews_total\{outcome="authenticated"\} 1/);
       assert.match(text, /tenant_guard_broker_signing_keys\{state="active"\} 1/);
     } finally {
