@@ -166,14 +166,17 @@ export function checkHardening(objects: readonly KubeObject[]): string[] {
       if (/:latest$/.test(c.image) || !/:[\w.-]+$/.test(c.image)) bad(`${at}: image ${c.image} has no fixed tag`);
       // Shutdown: the preStop sleep, the drain window and the grace for requests in flight fit in the pod's grace period.
       const preStop = c.lifecycle?.preStop;
-      if (preStop?.sleep?.seconds === undefined) bad(`${at}: no preStop sleep (the Endpoints change needs time to spread)`);
+      if (onRequestPath && preStop?.sleep?.seconds === undefined) bad(`${at}: no preStop sleep (the Endpoints change needs time to spread)`);
       const drainText = (c.env ?? []).find((e: { name: string }) => e.name === 'TG_DRAIN_SECONDS')?.value ?? (c.args ?? []).find((a: string) => String(a).startsWith('--drain-seconds='))?.split('=')[1];
       const drain = drainText === undefined ? DEFAULT_DRAIN_SECONDS : Number(drainText);
       const needed = Number(preStop?.sleep?.seconds ?? 0) + drain + CLOSE_GRACE_MS / 1000;
       if (!(Number.isFinite(needed) && needed <= Number(pod.terminationGracePeriodSeconds ?? 30))) bad(`${at}: preStop ${preStop?.sleep?.seconds ?? 0} s + drain ${drain} s + close grace ${CLOSE_GRACE_MS / 1000} s exceed terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds ?? 30}`);
     }
     const priority = find(objects, 'PriorityClass', pod.priorityClassName ?? '');
-    if (priority === undefined) bad(`no priorityClassName naming a PriorityClass of the install (${pod.priorityClassName ?? 'none'})`);
+    // The reporter is on no request path: it keeps the default priority, and no Service drains it.
+    if (!onRequestPath) {
+      if (pod.priorityClassName !== undefined) bad('the reporter needs no priority over other workloads');
+    } else if (priority === undefined) bad(`no priorityClassName naming a PriorityClass of the install (${pod.priorityClassName ?? 'none'})`);
     else if (String(pod.priorityClassName).startsWith('system-') || priority.globalDefault === true || !(priority.value > 0 && priority.value <= 1_000_000_000)) bad(`PriorityClass ${priority.metadata.name}: not a user priority above the default`);
   }
   return problems;
