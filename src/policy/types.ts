@@ -10,7 +10,7 @@ export type RuleId =
   | 'TG-OWN-01' | 'TG-OWN-02' | 'TG-OWN-03'
   | 'TG-AS-01' | 'TG-AS-02' | 'TG-AS-03' | 'TG-AS-04' | 'TG-AS-05' | 'TG-AS-06' | 'TG-AS-07' | 'TG-AS-08'
   | 'TG-APP-01' | 'TG-APP-02'
-  | 'TG-CS-01' | 'TG-CS-02' | 'TG-CS-03' | 'TG-CS-04' | 'TG-CS-05' | 'TG-CS-06' | 'TG-CS-07'
+  | 'TG-CS-01' | 'TG-CS-02' | 'TG-CS-03' | 'TG-CS-04' | 'TG-CS-05' | 'TG-CS-06' | 'TG-CS-07' | 'TG-CS-08'
   | 'TG-PRJ-01'
   | 'TG-REQ-01';
 
@@ -20,15 +20,19 @@ export const RULE_ORDER: readonly RuleId[] = [
   'TG-OWN-01', 'TG-OWN-02', 'TG-OWN-03',
   'TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-05', 'TG-AS-06', 'TG-AS-07', 'TG-AS-08',
   'TG-APP-01', 'TG-APP-02',
-  'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07',
+  'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07', 'TG-CS-08',
   'TG-PRJ-01',
 ];
 
 /** Rules that `warn` and `audit` relax (the ApplicationSet rules the Application rules back up). */
 export const RELAXABLE_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-06']);
 
-/** Rules that hold for every requester, platform admins included. */
-export const EVERY_REQUESTER_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-02', 'TG-CS-04', 'TG-REQ-01']);
+/**
+ * Rules that hold for every requester, platform admins included. TG-CS-03 and TG-CS-05 are
+ * reported only for a cluster Secret that calls the plugin (or runs what no exec profile
+ * allows), where they hold for everyone.
+ */
+export const EVERY_REQUESTER_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-08', 'TG-REQ-01']);
 
 /**
  * One failing rule. `path` is the JSON path in dotted form with indexes
