@@ -134,3 +134,17 @@ describe('tenant-guard check: bad input exits 2', () => {
     assert.match(r.stderr, /from-env\.yaml/);
   });
 });
+
+describe('tenant-guard check on keys a lookup table must not inherit (issue 8)', () => {
+  for (const key of ['__proto__', 'constructor', 'toString']) {
+    test(`a cluster Secret whose config has ${key}: exit 1 with TG-CS-03, no crash`, async () => {
+      const exec = { command: '/custom-tools/tenant-guard-credential', args: ['https://tenant-guard-broker.tenant-guard.svc', 'k8s-team-a-prod', '/var/run/secrets/tenantguard/token', '--ca-file', '/var/run/secrets/tenantguard/ca.crt'], apiVersion: 'client.authentication.k8s.io/v1' };
+      const config = `{"execProviderConfig":${JSON.stringify(exec)},${JSON.stringify(key)}:{"x":1}}`;
+      const secret = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: 'k8s-team-a-prod', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster', 'tenantguard.dev/tenant': 'team-a' } }, stringData: { name: 'k8s-team-a-prod', server: 'https://team-a-prod.example.com', config } };
+      const r = await runCli(['check', '-f', writeTemp(`secret-${key}.yaml`, stringify(secret)), ...OWNER]);
+      assert.equal(r.code, 1, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      assert.match(r.stdout, /^verdict: denied$/m);
+      assert.match(r.stdout, /\[TG-CS-03\] data\.config/);
+    });
+  }
+});
