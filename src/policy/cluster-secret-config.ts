@@ -19,7 +19,7 @@
  */
 import { canonicalExec, CLUSTER_CONFIG_FIELDS, EXEC_FIELDS, TLS_FIELDS } from './cluster-secret-exec.js';
 import { describeJson } from './cluster-secret-json.js';
-import { goFieldFor } from './go-json-fold.js';
+import { GoFieldSet } from './go-json-fold.js';
 import { isRecord, joinPath } from './object-paths.js';
 import type { Settings } from '../settings.js';
 import type { Violation } from './types.js';
@@ -35,26 +35,26 @@ type Leaf = 'string' | 'boolean' | 'rule';
 /** One level of the allowlist: the keys allowed, and every field Argo CD's Go type has there. */
 interface Level {
   readonly allowed: ReadonlyMap<string, Leaf | Level>;
-  /** The Go struct's field names, for naming what a case variant is read as. */
-  readonly goFields: readonly string[];
+  /** The Go struct's fields, for naming what a case variant is read as. */
+  readonly goFields: GoFieldSet;
 }
 
 const EXEC_LEVEL: Level = {
   allowed: new Map<string, Leaf>([['command', 'rule'], ['args', 'rule'], ['env', 'rule'], ['apiVersion', 'rule'], ['installHint', 'string']]),
-  goFields: EXEC_FIELDS,
+  goFields: new GoFieldSet(EXEC_FIELDS),
 };
 const TLS_LEVEL: Level = {
   allowed: new Map<string, Leaf>([['caData', 'rule'], ['serverName', 'string'], ['insecure', 'rule']]),
-  goFields: TLS_FIELDS,
+  goFields: new GoFieldSet(TLS_FIELDS),
 };
 /** Keys allowed in `config`, from the top. */
 const CONFIG_LEVEL: Level = {
   allowed: new Map<string, Leaf | Level>([[EXEC, EXEC_LEVEL], [TLS, TLS_LEVEL]]),
-  goFields: CLUSTER_CONFIG_FIELDS,
+  goFields: new GoFieldSet(CLUSTER_CONFIG_FIELDS),
 };
 
 function describeKey(level: Level, key: string): string {
-  const goField = goFieldFor(level.goFields, key);
+  const goField = level.goFields.fieldFor(key);
   if (goField !== undefined && goField !== key) return `differs only in case from "${goField}"; Argo CD's Go JSON decoder would read it as that field`;
   if (goField !== undefined) return 'is an Argo CD field tenant-guard does not allow';
   return 'is not a field tenant-guard allows';

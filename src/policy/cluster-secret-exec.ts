@@ -16,7 +16,7 @@
 import type { Settings } from '../settings.js';
 import { describeJson } from './cluster-secret-json.js';
 import { AWS_AUTH_ARG, AWS_AUTH_COMMAND, findProfile, profileMismatch, type ExecCall, type ExecProfile } from './cluster-secret-profiles.js';
-import { goFieldFor } from './go-json-fold.js';
+import { GoFieldSet } from './go-json-fold.js';
 import { isRecord, joinPath } from './object-paths.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
@@ -32,6 +32,10 @@ export const EXEC_FIELDS: readonly string[] = ['command', 'args', 'env', 'apiVer
 export const AWS_FIELDS: readonly string[] = ['clusterName', 'roleARN', 'profile'];
 /** Argo CD's `TLSClientConfig` fields. */
 export const TLS_FIELDS: readonly string[] = ['insecure', 'serverName', 'certData', 'keyData', 'caData'];
+
+const CLUSTER_CONFIG_SET = new GoFieldSet(CLUSTER_CONFIG_FIELDS);
+const EXEC_SET = new GoFieldSet(EXEC_FIELDS);
+const AWS_SET = new GoFieldSet(AWS_FIELDS);
 
 /** Exec fields no plugin call or profile sets (they pass cluster data to the command). */
 const UNCHECKED_EXEC_FIELDS: ReadonlySet<string> = new Set(['provideClusterInfo', 'config']);
@@ -69,9 +73,9 @@ interface PartReading {
   readonly shape: Violation[];
 }
 
-/** Every key of `object` that Go reads as `field` among `fields`. */
-function keysFor(object: Record<string, unknown>, fields: readonly string[], field: string): string[] {
-  return Object.keys(object).filter((key) => goFieldFor(fields, key) === field);
+/** Every key of `object` that Go reads as `field` of the struct `fields`. */
+function keysFor(object: Record<string, unknown>, fields: GoFieldSet, field: string): string[] {
+  return Object.keys(object).filter((key) => fields.fieldFor(key) === field);
 }
 
 /** True when the keys Go reads as `field` are not exactly one key spelled `field`, given once. */
@@ -79,20 +83,20 @@ function isMessy(keys: readonly string[], field: string, twice: boolean): boolea
   return twice || keys.length > 1 || keys.some((k) => k !== field);
 }
 
-function readPart(config: Record<string, unknown> | undefined, field: string, fields: readonly string[], duplicates: ReadonlySet<string>): PartReading {
+function readPart(config: Record<string, unknown> | undefined, field: string, fields: GoFieldSet, duplicates: ReadonlySet<string>): PartReading {
   if (config === undefined) return { value: undefined, present: false, messy: false, shape: [] };
-  const keys = keysFor(config, CLUSTER_CONFIG_FIELDS, field);
+  const keys = keysFor(config, CLUSTER_CONFIG_SET, field);
   let messy = isMessy(keys, field, duplicates.has(field)) && keys.length > 0;
   const shape: Violation[] = [];
   const raw = own(config, field);
   if (raw !== undefined && raw !== null && !isRecord(raw)) shape.push(violation('TG-CS-04', joinPath(CONFIG_PATH, field), `is ${describeJson(raw)}; expected an object`));
   const value = isRecord(raw) ? raw : undefined;
   if (value !== undefined) {
-    for (const inner of fields) {
+    for (const inner of fields.fields) {
       const innerKeys = keysFor(value, fields, inner);
       if (innerKeys.length > 0 && (isMessy(innerKeys, inner, duplicates.has(`${field}.${inner}`)) || UNCHECKED_EXEC_FIELDS.has(inner))) messy = true;
     }
-    if (Object.keys(value).some((key) => goFieldFor(fields, key) === undefined)) messy = true;
+    if (Object.keys(value).some((key) => fields.fieldFor(key) === undefined)) messy = true;
   }
   return { value, present: keys.length > 0, messy, shape };
 }
@@ -167,8 +171,8 @@ export interface ExecReading {
  */
 export function readExec(config: Record<string, unknown> | undefined, duplicates: readonly string[]): ExecReading {
   const repeated = new Set(duplicates);
-  const exec = readPart(config, EXEC, EXEC_FIELDS, repeated);
-  const aws = readPart(config, AWS, AWS_FIELDS, repeated);
+  const exec = readPart(config, EXEC, EXEC_SET, repeated);
+  const aws = readPart(config, AWS, AWS_SET, repeated);
   const e = exec.value === undefined ? { call: undefined, shape: [] } : execCall(exec.value, joinPath(CONFIG_PATH, EXEC));
   const a = aws.value === undefined ? { call: undefined, shape: [] } : awsCall(aws.value, joinPath(CONFIG_PATH, AWS));
   return {

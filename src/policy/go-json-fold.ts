@@ -45,16 +45,39 @@ function isAscii(name: string): boolean {
 }
 
 /**
+ * The fields of one Go struct, in struct order, for matching many keys: the field Go's
+ * decoder fills from a key is the one named exactly so, else the first whose name folds
+ * like it.
+ */
+export class GoFieldSet {
+  readonly fields: readonly string[];
+  private readonly exact: ReadonlySet<string>;
+  private readonly byFold = new Map<string, string>();
+
+  /** @throws Error when a field name is not ASCII (the fold is exact only against ASCII names). */
+  constructor(fields: readonly string[]) {
+    for (const field of fields) if (!isAscii(field)) throw new Error(`GoFieldSet: field name ${JSON.stringify(field)} is not ASCII`);
+    this.fields = [...fields];
+    this.exact = new Set(fields);
+    for (const field of fields) {
+      const folded = goFoldName(field);
+      if (!this.byFold.has(folded)) this.byFold.set(folded, field);
+    }
+  }
+
+  /** The field Go fills from `key`, or undefined when Go ignores the key. */
+  fieldFor(key: string): string | undefined {
+    return this.exact.has(key) ? key : this.byFold.get(goFoldName(key));
+  }
+}
+
+/**
  * The field Go's decoder fills from `key`, among `fields` in struct order: the field named
  * exactly `key`, else the first one whose name folds like it; undefined when none.
- * @throws Error when a field name is not ASCII (a programming error: the fold is exact only
- *   against ASCII names).
+ * @throws Error when a field name is not ASCII.
  */
 export function goFieldFor(fields: readonly string[], key: string): string | undefined {
-  for (const field of fields) if (!isAscii(field)) throw new Error(`goFieldFor: field name ${JSON.stringify(field)} is not ASCII`);
-  if (fields.includes(key)) return key;
-  const folded = goFoldName(key);
-  return fields.find((field) => goFoldName(field) === folded);
+  return new GoFieldSet(fields).fieldFor(key);
 }
 
 /** True when Go would read `key` as the field `field` (of a struct with only that field). */

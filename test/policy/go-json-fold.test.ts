@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { checkFieldNames, foldKey } from '../../src/policy/applicationset-keys.js';
-import { goFieldFor, goFoldName, goMatchesField } from '../../src/policy/go-json-fold.js';
+import { GoFieldSet, goFieldFor, goFoldName, goMatchesField } from '../../src/policy/go-json-fold.js';
 import { isRecord } from '../../src/policy/object-paths.js';
 
 const TABLE_FILE = new URL('../fixtures/go-fold-table.json', import.meta.url);
@@ -108,6 +108,9 @@ describe('go-json-fold against the table Go generated (test/fixtures/go-fold-tab
     assert.equal(goFieldFor(['Env', 'env'], 'env'), 'env', 'an exact name wins over an earlier folded one');
     assert.equal(goMatchesField('ss', '\u00df'), false, 'ß does not expand to ss');
     assert.throws(() => goFieldFor(['ſ'], 's'), /not ASCII/);
+    const set = new GoFieldSet(['username', 'bearerToken', 'BearerToken']);
+    assert.equal(set.fieldFor('BEARERTOKEN'), 'bearerToken');
+    assert.equal(set.fieldFor('BearerToken'), 'BearerToken');
   });
 
   test('applicationset-keys (TG-AS-08) folds with this module: U+0130 and U+0131 read as i', () => {
