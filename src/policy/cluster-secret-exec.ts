@@ -67,7 +67,10 @@ function own(object: Record<string, unknown>, key: string): unknown {
 interface PartReading {
   /** The object under the exact key, when it is one (null is Go's nil: no part). */
   readonly value: Record<string, unknown> | undefined;
-  /** True when some key of the config lands in this part (even as null). */
+  /**
+   * True when the part may run something: a key lands in it with a value other than null
+   * (Go's nil), or its keys are messy (then what Go reads cannot be told).
+   */
   readonly present: boolean;
   readonly messy: boolean;
   readonly shape: Violation[];
@@ -98,7 +101,8 @@ function readPart(config: Record<string, unknown> | undefined, field: string, fi
     }
     if (Object.keys(value).some((key) => fields.fieldFor(key) === undefined)) messy = true;
   }
-  return { value, present: keys.length > 0, messy, shape };
+  const present = messy || shape.length > 0 || value !== undefined;
+  return { value, present, messy, shape };
 }
 
 /** An exec config read as client-go will run it, or the shape problems that stop that. */
@@ -147,7 +151,7 @@ function awsCall(aws: Record<string, unknown>, path: string): { call: ExecCall |
 export interface ExecReading {
   /** The `execProviderConfig` object (exact spelling), if any. */
   readonly exec: Record<string, unknown> | undefined;
-  /** True when the config has an exec or AWS part in any spelling. */
+  /** True when the config has an exec or AWS part in any spelling, other than a plain null. */
   readonly runsCommand: boolean;
   /**
    * False when a key of the exec or AWS part is not spelled as Argo CD's field, is given

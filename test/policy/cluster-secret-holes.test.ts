@@ -71,6 +71,7 @@ describe('TG-CS-08: a Secret named as no registered cluster on a registered serv
     { name: 'argocd-server adding it for a user', object: platform({ bearerToken: 'x', tlsClientConfig: { insecure: true } }, { server: 'https://team-a-dev.example.com' }), user: SERVER_SA, rules: ['TG-CS-08'] },
     { name: 'a Secret without a name on a tenant\'s server', object: clusterSecret({ server: 'https://team-a-prod.example.com', config: '{"bearerToken":"x"}' }), user: ADMIN, rules: ['TG-CS-08'] },
     { name: 'twin: admin bearer-token Secret on a platform server', object: platform({ bearerToken: 'x' }), user: ADMIN, rules: [] },
+    { name: 'twin: execProviderConfig null is no exec (Go\'s nil), beside a bearer token', object: platform({ bearerToken: 'x', execProviderConfig: null, awsAuthConfig: null }), user: ADMIN, rules: [] },
     { name: 'twin: the in-cluster Secret', object: clusterSecret({ name: 'in-cluster', server: 'https://kubernetes.default.svc', config: '{"tlsClientConfig":{"insecure":false}}' }), user: ADMIN, rules: [] },
   ]);
 });
