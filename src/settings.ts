@@ -1,4 +1,5 @@
 import { TenantGuardError } from './errors.js';
+import { parseExecProfiles, type ExecProfile } from './policy/cluster-secret-profiles.js';
 
 /**
  * Settings of SPEC section 3. Every one has a flag and an environment variable
@@ -29,6 +30,11 @@ export interface Settings {
   systemControllers: string[];
   /** Path of the exec plugin inside the Argo CD application controller. */
   pluginCommand: string;
+  /**
+   * The exec commands other than the plugin that platform cluster Secrets may run (TG-CS-04),
+   * as exec profiles: JSON, see `src/policy/cluster-secret-profiles.ts`. Default none.
+   */
+  execProfiles: readonly ExecProfile[];
   /** Broker URL the exec plugin calls, as written into cluster Secrets. */
   brokerUrl: string;
   /** Path of the caller's projected token inside the application controller. */
@@ -117,6 +123,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   trustedServiceAccounts: defaultTrustedServiceAccounts('argocd'),
   systemControllers: [...DEFAULT_SYSTEM_CONTROLLERS],
   pluginCommand: '/custom-tools/tenant-guard-credential',
+  execProfiles: [],
   brokerUrl: 'https://tenant-guard-broker.tenant-guard.svc',
   callerTokenPath: '/var/run/secrets/tenantguard/token',
   brokerCaPath: '/var/run/secrets/tenantguard/ca.crt',
@@ -125,7 +132,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   allowClusterDecisionResource: false,
 });
 
-type SettingKind = 'string' | 'list' | 'boolean' | 'accounts';
+type SettingKind = 'string' | 'list' | 'boolean' | 'accounts' | 'json';
 
 /** Flag name, environment variable and kind of every setting. */
 export const settingFlags: Readonly<Record<keyof Settings, { flag: string; env: string; kind: SettingKind; description: string }>> = {
@@ -136,6 +143,7 @@ export const settingFlags: Readonly<Record<keyof Settings, { flag: string; env: 
   trustedServiceAccounts: { flag: 'trusted-service-accounts', env: 'TG_TRUSTED_SERVICE_ACCOUNTS', kind: 'accounts', description: 'comma-separated service account users that act for tenants, each optionally =SCOPE (annotations, finalizers, status; joined by +)' },
   systemControllers: { flag: 'system-controllers', env: 'TG_SYSTEM_CONTROLLERS', kind: 'list', description: 'comma-separated Kubernetes system controllers that may delete and remove finalizers or ownerReferences' },
   pluginCommand: { flag: 'plugin-command', env: 'TG_PLUGIN_COMMAND', kind: 'string', description: 'exec plugin path inside the Argo CD application controller' },
+  execProfiles: { flag: 'exec-profiles', env: 'TG_EXEC_PROFILES', kind: 'json', description: 'JSON list of exec profiles platform cluster Secrets may run besides the plugin (TG-CS-04)' },
   brokerUrl: { flag: 'broker-url', env: 'TG_BROKER_URL', kind: 'string', description: 'broker URL written into cluster Secrets' },
   callerTokenPath: { flag: 'caller-token-path', env: 'TG_CALLER_TOKEN_PATH', kind: 'string', description: 'projected caller token path inside the controller' },
   brokerCaPath: { flag: 'broker-ca-path', env: 'TG_BROKER_CA_PATH', kind: 'string', description: 'broker CA path inside the controller' },
@@ -162,12 +170,14 @@ function parseBoolean(name: string, value: string): boolean {
  */
 export function resolveSettings(flags: Partial<Record<keyof Settings, string | boolean | undefined>>, env: NodeJS.ProcessEnv = {}): Settings {
   const out: Settings = structuredClone({ ...DEFAULT_SETTINGS }) as Settings;
+  let profilesText: string | undefined;
   for (const key of Object.keys(settingFlags) as (keyof Settings)[]) {
     const spec = settingFlags[key];
     const raw = flags[key] ?? env[spec.env];
     if (raw === undefined) continue;
     const target = out as unknown as Record<string, unknown>;
-    if (spec.kind === 'boolean') target[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
+    if (key === 'execProfiles') profilesText = typeof raw === 'string' ? raw : '';
+    else if (spec.kind === 'boolean') target[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
     else if (spec.kind === 'accounts') target[key] = typeof raw === 'string' ? parseTrustedServiceAccounts(raw) : [];
     else if (spec.kind === 'list') target[key] = typeof raw === 'string' ? parseList(raw) : [];
     else if (typeof raw === 'string') {
@@ -178,6 +188,12 @@ export function resolveSettings(flags: Partial<Record<keyof Settings, string | b
   // The default service account names follow the Argo CD namespace setting.
   if ((flags.trustedServiceAccounts ?? env[settingFlags.trustedServiceAccounts.env]) === undefined) {
     out.trustedServiceAccounts = defaultTrustedServiceAccounts(out.argocdNamespace);
+  }
+  // After the loop: profiles are checked against the plugin command, whatever the order.
+  if (profilesText !== undefined) {
+    const parsed = parseExecProfiles(profilesText, out.pluginCommand);
+    if (!parsed.ok) throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${settingFlags.execProfiles.flag}: ${parsed.reason}`);
+    out.execProfiles = parsed.profiles;
   }
   return out;
 }

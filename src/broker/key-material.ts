@@ -16,11 +16,11 @@ export async function generateKeyRecord(alg: SigningAlg, createdAt: number, notB
   return { kid, alg, createdAt, notBefore, privateJwk: { ...privateJwk, kid, alg }, publicJwk: publicOnly({ ...publicJwk, kid, alg }) };
 }
 
-const PUBLIC_MEMBERS: Record<string, readonly string[]> = { RSA: ['kty', 'n', 'e'], EC: ['kty', 'crv', 'x', 'y'] };
+const PUBLIC_MEMBERS: ReadonlyMap<string, readonly string[]> = new Map([['RSA', ['kty', 'n', 'e']], ['EC', ['kty', 'crv', 'x', 'y']]]);
 
 /** The public members of a JWK plus kid, alg and `use: sig`: never a private parameter. */
 export function publicOnly(jwk: JWK): JWK {
-  const members = PUBLIC_MEMBERS[jwk.kty ?? ''] ?? [];
+  const members = PUBLIC_MEMBERS.get(jwk.kty ?? '') ?? [];
   const source: Record<string, unknown> = { ...jwk };
   const out: Record<string, string> = { use: 'sig' };
   for (const m of [...members, 'kid', 'alg']) {

@@ -11,25 +11,14 @@
  * See https://pkg.go.dev/encoding/json#Unmarshal ("preferring an exact match but also
  * accepting a case-insensitive match").
  */
+import { goFoldName as foldKey } from './go-json-fold.js';
 import { APPLICATIONSET_SPEC_FIELDS, type FieldNode, type FieldTree, type RawFieldNode } from './generator-fields.js';
 import { isRecord, joinPath } from './object-paths.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 
-/** Folds a key the way Go's encoding/json does before comparing names (`foldName`). */
-export function foldKey(key: string): string {
-  let out = '';
-  for (const ch of key) {
-    if (ch < '\u0080') {
-      out += ch.toUpperCase();
-      continue;
-    }
-    const lower = ch.toLowerCase();
-    const upper = lower.toUpperCase();
-    out += [...upper].length === 1 ? upper : [...lower].length === 1 ? lower : ch;
-  }
-  return out;
-}
+/** Folds a key the way Go's encoding/json does before comparing names (one module for it). */
+export { goFoldName as foldKey } from './go-json-fold.js';
 
 function isRawNode(node: FieldNode): node is RawFieldNode {
   return typeof node === 'object' && '$raw' in node;

@@ -1,19 +1,25 @@
 /**
- * The Argo CD cluster Secret rules (SPEC section 5): TG-CS-01..07. A cluster Secret is a v1
+ * The Argo CD cluster Secret rules (SPEC section 5): TG-CS-01..08. A cluster Secret is a v1
  * Secret labelled `argocd.argoproj.io/secret-type: cluster`; its `name`, `server`, `project`
  * and `config` fields are read from `data` (base64) overlaid by `stringData`. Pure.
  *
- * A Secret of no tenant whose `name` is no registered cluster is the platform's own (e.g.
- * `in-cluster`); it gets only TG-CS-02 and TG-CS-04, and only when it would run the
- * tenant-guard plugin: such a Secret could otherwise send a tenant's token anywhere.
+ * A Secret of no tenant (its `name` is no registered cluster) is the platform's own (e.g.
+ * `in-cluster`, or a cluster reached through an exec profile). For every requester it may
+ * not carry a registered server (TG-CS-08) and whatever it runs is the plugin call or an
+ * exec profile (TG-CS-04); one that runs anything but a profile is judged as a plugin call
+ * (TG-CS-02, -03, -05 too), since it could carry a tenant's token anywhere. Its `project` is
+ * no tenant's (TG-CS-06).
  * https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#clusters
  */
 import type { Tenant } from '../tenancy/tenant.js';
-import { callsPlugin, canonicalExec, checkConfigKeys, checkExec, checkTls, completeConfig } from './cluster-secret-config.js';
+import { checkConfigKeys, checkTls, completeConfig } from './cluster-secret-config.js';
+import { canonicalExec, checkPlatformExec, checkTenantExec, isProfiled, readExec, type ExecReading } from './cluster-secret-exec.js';
 import { addDataField, dataPath, fieldText, readSecretData, replaceDataConfig, sameSecretData, type SecretData } from './cluster-secret-data.js';
 import { parseClusterConfig, type ParsedConfig } from './cluster-secret-json.js';
+import { normalizeServerUrl } from './cluster-url.js';
 import { listClusterNames } from './destination.js';
 import { getLabels, getPath, isRecord, show } from './object-paths.js';
+import type { OwnedCluster } from '../tenancy/registry.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -25,6 +31,8 @@ interface SecretView {
   readonly project: string | undefined;
   /** Absent when the Secret has no `config`. */
   readonly config: ParsedConfig | undefined;
+  /** What the config makes Argo CD run (TG-CS-04). */
+  readonly exec: ExecReading;
   /** TG-REQ-01: unreadable data, unparseable config. */
   readonly problems: readonly Violation[];
 }
@@ -35,7 +43,33 @@ function readView(object: KubeObject | undefined): SecretView {
   const configText = fieldText(data, 'config');
   const config = configText === undefined ? undefined : parseClusterConfig(configText);
   if (config !== undefined && !config.ok) problems.push(violation('TG-REQ-01', dataPath('config'), `${config.reason}; Argo CD cannot read it either`));
-  return { data, name: fieldText(data, 'name'), server: fieldText(data, 'server'), project: fieldText(data, 'project'), config, problems };
+  const exec = config?.ok === true ? readExec(config.value, config.duplicateKeys) : readExec(undefined, []);
+  return { data, name: fieldText(data, 'name'), server: fieldText(data, 'server'), project: fieldText(data, 'project'), config, exec, problems };
+}
+
+/** Argo CD strips every trailing slash from `server` (util/db/cluster.go, SecretToCluster). */
+function trimSlashes(server: string): string {
+  return server.replace(/\/+$/, '');
+}
+
+/**
+ * The cluster registered for a server in any spelling: normalised (case, trailing dot,
+ * default port, trailing slashes) and without user info, query or fragment.
+ */
+function registeredServer(server: string | undefined, context: PolicyContext): OwnedCluster | undefined {
+  if (server === undefined || server.trim() === '') return undefined;
+  let bare = server.trim();
+  try {
+    const url = new URL(bare);
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    url.hash = '';
+    bare = url.href;
+  } catch {
+    // Not a URL: compared as it is.
+  }
+  return context.registry.clusterByServer(normalizeServerUrl(bare) ?? bare);
 }
 
 function configValue(view: SecretView): Record<string, unknown> | undefined {
@@ -65,26 +99,34 @@ function checkTenantTarget(view: SecretView, tenant: Tenant, context: PolicyCont
     return [violation('TG-CS-02', dataPath('name'), `${show(view.name)} ${what} of tenant "${tenant.name}"; ${choices}`)];
   }
   if (view.server === undefined) return [violation('TG-CS-02', dataPath('server'), `is missing; /mutate sets it to the registered "${cluster.server}"`)];
-  if (view.server !== cluster.server) {
+  if (trimSlashes(view.server) !== trimSlashes(cluster.server)) {
     return [violation('TG-CS-02', dataPath('server'), `${show(view.server)} is not the server registered for cluster "${cluster.name}"; use "${cluster.server}" exactly`)];
   }
   return [];
 }
 
-/** TG-CS-02 for a Secret of no tenant that runs the plugin: only for a registered name, never a tenant's server. */
-function checkPlatformTarget(view: SecretView, context: PolicyContext): Violation[] {
-  const out: Violation[] = [];
-  const owned = view.name === undefined ? undefined : context.registry.clusterByName(view.name);
-  if (owned === undefined) {
-    out.push(violation('TG-CS-02', dataPath('name'), `${show(view.name)} is no registered cluster, and the Secret runs the tenant-guard plugin; only a tenant's registered cluster may call it (or use another credential for a platform cluster)`));
-  } else if (view.server !== owned.cluster.server) {
-    out.push(violation('TG-CS-02', dataPath('server'), `${show(view.server)} is not the server registered for cluster "${owned.cluster.name}"; use "${owned.cluster.server}" exactly`));
-  }
-  const byServer = view.server === undefined ? undefined : context.registry.clusterByServer(view.server);
-  if (byServer !== undefined && byServer.cluster.name !== view.name) {
-    out.push(violation('TG-CS-02', dataPath('server'), `${show(view.server)} is the server of cluster "${byServer.cluster.name}" of tenant "${byServer.tenant.name}", not of ${show(view.name)}`));
-  }
-  return out;
+/** TG-CS-02 for a Secret of no tenant that calls the plugin: only a registered cluster may. */
+function checkPlatformPluginCall(view: SecretView): Violation[] {
+  return [violation('TG-CS-02', dataPath('name'), `${show(view.name)} is no registered cluster, and the Secret calls the tenant-guard plugin; only a tenant's registered cluster may call it (or use an exec profile for a platform cluster)`)];
+}
+
+/**
+ * TG-CS-08: a Secret whose `name` is no registered cluster may not carry the server of one,
+ * in any spelling. Argo CD looks clusters up by server and takes the first match
+ * (argo-cd #9606), so such a Secret would capture that tenant's syncs.
+ */
+function checkUnregisteredName(view: SecretView, context: PolicyContext): Violation[] {
+  if (view.name !== undefined && context.registry.clusterByName(view.name) !== undefined) return [];
+  const owned = registeredServer(view.server, context);
+  if (owned === undefined) return [];
+  return [violation('TG-CS-08', dataPath('server'), `${show(view.server)} is the server of cluster "${owned.cluster.name}" of tenant "${owned.tenant.name}", but data.name ${show(view.name)} is no registered cluster; Argo CD would take this Secret for that cluster: name it "${owned.cluster.name}" or use another server`)];
+}
+
+/** TG-CS-06 for a platform Secret: its `project` is no project a tenant lists. */
+function checkPlatformProject(view: SecretView, context: PolicyContext): Violation[] {
+  const owner = view.project === undefined || view.project === '' ? undefined : context.registry.tenantByProject(view.project);
+  if (owner === undefined) return [];
+  return [violation('TG-CS-06', dataPath('project'), `${show(view.project)} is a project of tenant "${owner.name}", and this Secret's cluster is no cluster of that tenant; it would become a destination of the project: remove project or use a platform project`)];
 }
 
 /** TG-CS-06: the cluster label equals `name`; `project`, if set, is one of the tenant's projects. */
@@ -101,13 +143,24 @@ function checkLabelAndProject(object: KubeObject, view: SecretView, tenant: Tena
   return out;
 }
 
-/** TG-CS-07: removing the cluster label, changing `name`, or deleting: tenant owners and platform admins only. */
+const SECRET_TYPE_LABEL = 'argocd.argoproj.io/secret-type';
+
+/** True when the object carries `argocd.argoproj.io/secret-type: cluster`. */
+function isClusterSecret(object: KubeObject | undefined): boolean {
+  return getLabels(object)[SECRET_TYPE_LABEL] === 'cluster';
+}
+
+/**
+ * TG-CS-07: removing the cluster label, changing `name`, deleting, and removing the
+ * secret-type label (a delete to Argo CD: `argocd cluster rm` does it) are for the tenant's
+ * owners, trusted service accounts and platform admins only (tenant from `oldObject`).
+ */
 function checkProtectedChange(scope: RuleScope): Violation[] {
   const { request, tenant, role, context } = scope;
-  if (tenant === undefined || role === 'platform-admin') return [];
+  if (tenant === undefined || role !== 'human') return [];
   const { username, groups } = request.user;
-  if (role === 'human' && context.registry.isOwner(tenant, username, groups)) return [];
-  const who = `${role === 'human' ? 'user' : 'service account'} "${username}" is not an owner of tenant "${tenant.name}"; only its owners and platform admins may`;
+  if (context.registry.isOwner(tenant, username, groups)) return [];
+  const who = `user "${username}" is not an owner of tenant "${tenant.name}"; only its owners, trusted service accounts and platform admins may`;
   if (request.operation === 'DELETE') return [violation('TG-CS-07', 'metadata.name', `${show(request.name)}: deleting a cluster Secret of tenant "${tenant.name}" is refused: ${who}`)];
   if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined) return [];
   const out: Violation[] = [];
@@ -115,28 +168,41 @@ function checkProtectedChange(scope: RuleScope): Violation[] {
   if (getLabels(request.oldObject)[key] !== undefined && getLabels(request.object)[key] === undefined) {
     out.push(violation('TG-CS-07', labelPath(key), `is removed: ${who}`));
   }
+  if (isClusterSecret(request.oldObject) && !isClusterSecret(request.object)) {
+    out.push(violation('TG-CS-07', labelPath(SECRET_TYPE_LABEL), `is removed or changed, which takes the cluster out of Argo CD like a delete: ${who}`));
+  }
   const before = readView(request.oldObject).name;
   const after = readView(request.object).name;
   if (before !== after) out.push(violation('TG-CS-07', dataPath('name'), `changes from ${show(before)} to ${show(after)}: ${who}`));
   return out;
 }
 
+/** A Secret of no tenant: TG-CS-08 and its project; what it runs, if it is not an exec profile. */
+function validatePlatform(view: SecretView, context: PolicyContext): Violation[] {
+  const out: Violation[] = [];
+  const config = view.config;
+  const reading = view.exec;
+  if ((config === undefined || config.ok) && reading.runsCommand && !isProfiled(reading, context.settings)) {
+    // It runs something that is no exec profile: the plugin, or what must be judged as it.
+    if (reading.execCall?.command === context.settings.pluginCommand) out.push(...checkPlatformPluginCall(view));
+    if (config !== undefined) out.push(...checkConfigKeys(config.value, config.duplicateKeys));
+    out.push(...checkPlatformExec(reading, view.name, context.settings), ...checkTls(configValue(view), undefined, undefined));
+  }
+  out.push(...checkPlatformProject(view, context), ...checkUnregisteredName(view, context));
+  return out;
+}
+
 function validateObject(object: KubeObject, tenant: Tenant | undefined, context: PolicyContext): Violation[] {
   const view = readView(object);
+  if (tenant === undefined) return [...view.problems, ...validatePlatform(view, context)];
   const out: Violation[] = [...view.problems];
-  const config = configValue(view);
-  const configUnreadable = view.config !== undefined && !view.config.ok;
-  if (tenant === undefined) {
-    if (!callsPlugin(config, context.settings)) return out;
-    return [...out, ...checkPlatformTarget(view, context), ...checkExec(config, view.name, context.settings)];
-  }
   const cluster = tenant.clusters.find((c) => c.name === view.name);
   out.push(...checkTenantLabel(object, view, context), ...checkTenantTarget(view, tenant, context));
-  if (!configUnreadable) {
-    if (view.config?.ok === true) out.push(...checkConfigKeys(view.config.value, view.config.duplicateKeys));
-    out.push(...checkExec(config, view.name, context.settings), ...checkTls(config, cluster?.name, cluster?.caData));
+  if (view.config === undefined || view.config.ok) {
+    if (view.config !== undefined) out.push(...checkConfigKeys(view.config.value, view.config.duplicateKeys));
+    out.push(...checkTenantExec(view.exec, view.name, context.settings), ...checkTls(configValue(view), cluster?.name, cluster?.caData));
   }
-  out.push(...checkLabelAndProject(object, view, tenant, context));
+  out.push(...checkLabelAndProject(object, view, tenant, context), ...checkUnregisteredName(view, context));
   return out;
 }
 
@@ -195,7 +261,9 @@ export const clusterSecretRules: KindRules = {
     const { request, tenant, context } = scope;
     if (request.operation === 'CONNECT') return { violations: [], warnings: [] };
     const out = checkProtectedChange(scope);
-    if (request.operation === 'DELETE' || request.object === undefined) return { violations: out, warnings: [] };
+    // Taking the secret-type label off is a delete to Argo CD: judged only by who may delete.
+    const leaves = request.operation === 'UPDATE' && isClusterSecret(request.oldObject) && !isClusterSecret(request.object);
+    if (request.operation === 'DELETE' || request.object === undefined || leaves) return { violations: out, warnings: [] };
     return { violations: [...validateObject(request.object, tenant, context), ...out], warnings: [] };
   },
 };

@@ -9,7 +9,7 @@ export const IN_CLUSTER_NAME = 'in-cluster';
 /** Argo CD's URL for the cluster it runs in. */
 export const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
 
-const DEFAULT_PORTS: Record<string, string> = { 'https:': '443', 'http:': '80' };
+const DEFAULT_PORTS: ReadonlyMap<string, string> = new Map([['https:', '443'], ['http:', '80']]);
 
 /**
  * Normalises a cluster server URL for comparison: scheme and host lower-cased, a trailing
@@ -26,7 +26,7 @@ export function normalizeServerUrl(raw: string): string | undefined {
   const protocol = url.protocol.toLowerCase();
   let host = url.hostname.toLowerCase();
   while (host.endsWith('.')) host = host.slice(0, -1);
-  const port = url.port === '' || url.port === DEFAULT_PORTS[protocol] ? '' : `:${url.port}`;
+  const port = url.port === '' || url.port === DEFAULT_PORTS.get(protocol) ? '' : `:${url.port}`;
   let path = url.pathname;
   while (path.endsWith('/')) path = path.slice(0, -1);
   const userinfo = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';

@@ -33,10 +33,14 @@ export function getRecord(object: unknown, keys: readonly (string | number)[]): 
   return isRecord(value) ? value : undefined;
 }
 
-/** `metadata.labels` as a string map (non-string values dropped). */
+/**
+ * `metadata.labels` as a string map (non-string values dropped). The map has no prototype:
+ * a label named `__proto__` or `constructor` is an own key like any other, and a lookup of a
+ * missing key never reaches Object.prototype.
+ */
 export function getLabels(object: KubeObject | undefined): Record<string, string> {
   const labels = getRecord(object, ['metadata', 'labels']) ?? {};
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') out[k] = v;
   return out;
 }

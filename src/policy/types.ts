@@ -39,8 +39,12 @@ export const RELAXABLE_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-AS-01',
  */
 export const WHO_MAY_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-07']);
 
-/** Rules that hold for every requester, platform admins included. */
-export const EVERY_REQUESTER_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-02', 'TG-CS-04', 'TG-REQ-01']);
+/**
+ * Rules that hold for every requester, platform admins included. TG-CS-03 and TG-CS-05 are
+ * reported only for a cluster Secret that calls the plugin (or runs what no exec profile
+ * allows), where they hold for everyone.
+ */
+export const EVERY_REQUESTER_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-08', 'TG-REQ-01']);
 
 /**
  * One failing rule. `path` is the JSON path in dotted form with indexes

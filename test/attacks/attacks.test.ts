@@ -17,7 +17,8 @@ import { ATTACK_TENANTS, loadAttacks, secretVariants, type Attack, type AttackSt
 
 const context: PolicyContext = {
   registry: parseTenantsYaml(readFileSync(ATTACK_TENANTS, 'utf8'), 'test/attacks/tenants.yaml', 'argocd'),
-  settings: resolveSettings({}),
+  // The platform's own clusters use exec profiles (TG-CS-04); the twins of cs-17..20 match them.
+  settings: resolveSettings({ execProfiles: readFileSync(new URL('./exec-profiles.json', import.meta.url), 'utf8') }),
 };
 const attacks = loadAttacks();
 

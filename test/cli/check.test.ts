@@ -168,3 +168,36 @@ describe('tenant-guard check for CI: folders, many objects, skipped kinds, an ex
     assert.match(here.stderr, /using the example registry webhook-config\/examples\/tenants\.yaml/);
   });
 });
+
+describe('tenant-guard check on keys a lookup table must not inherit (issue 8)', () => {
+  for (const key of ['__proto__', 'constructor', 'toString']) {
+    test(`a cluster Secret whose config has ${key}: exit 1 with TG-CS-03, no crash`, async () => {
+      const exec = { command: '/custom-tools/tenant-guard-credential', args: ['https://tenant-guard-broker.tenant-guard.svc', 'k8s-team-a-prod', '/var/run/secrets/tenantguard/token', '--ca-file', '/var/run/secrets/tenantguard/ca.crt'], apiVersion: 'client.authentication.k8s.io/v1' };
+      const config = `{"execProviderConfig":${JSON.stringify(exec)},${JSON.stringify(key)}:{"x":1}}`;
+      const secret = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: 'k8s-team-a-prod', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster', 'tenantguard.dev/tenant': 'team-a' } }, stringData: { name: 'k8s-team-a-prod', server: 'https://team-a-prod.example.com', config } };
+      const r = await runCli(['check', '-f', writeTemp(`secret-${key}.yaml`, stringify(secret)), ...OWNER]);
+      assert.equal(r.code, 1, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      assert.match(r.stdout, /: denied \(/m);
+      assert.match(r.stdout, /\[TG-CS-03\] data\.config/);
+    });
+  }
+});
+
+describe('tenant-guard check with exec profiles', () => {
+  test('a bad TG_EXEC_PROFILES is bad input: exit 2 naming the setting', async () => {
+    const r = await runCli(['check', '-f', ALLOWED, ...OWNER], { env: { TG_EXEC_PROFILES: '[{"name":"sh","command":"/bin/sh"}]' } });
+    assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.match(r.stderr, /--exec-profiles.*shell/);
+  });
+
+  test('--exec-profiles lets a platform Secret run a listed command, and only that', async () => {
+    const profiles = JSON.stringify([{ name: 'gke', command: '/usr/local/bin/gke-gcloud-auth-plugin', apiVersion: 'client.authentication.k8s.io/v1beta1' }]);
+    const secret = (command: string) => stringify({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: 'gke-shared', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster' } }, stringData: { name: 'gke-shared', server: 'https://gke.example.com', config: JSON.stringify({ execProviderConfig: { command, apiVersion: 'client.authentication.k8s.io/v1beta1' } }) } });
+    const admin = ['--user', 'root', '--groups', 'platform-admins', '--exec-profiles', profiles];
+    const ok = await runCli(['check', '-f', writeTemp('gke.yaml', secret('/usr/local/bin/gke-gcloud-auth-plugin')), ...admin]);
+    assert.equal(ok.code, 0, `stdout: ${ok.stdout}\nstderr: ${ok.stderr}`);
+    const denied = await runCli(['check', '-f', writeTemp('sh.yaml', secret('/bin/sh')), ...admin]);
+    assert.equal(denied.code, 1, denied.stdout);
+    assert.match(denied.stdout, /\[TG-CS-04\] data\.config\.execProviderConfig/);
+  });
+});

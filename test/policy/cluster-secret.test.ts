@@ -86,7 +86,7 @@ const CASES: Case[] = [
   { name: 'canonical prod Secret (no CA registered)', fields: { name: 'k8s-team-a-prod', server: 'https://team-a-prod.example.com', config: PROD_CONFIG, project: 'team-a-extra' }, labels: { [TL]: 'team-a', [CL]: 'k8s-team-a-prod' }, tenant: 'team-a', rules: [] },
   { name: 'installHint, serverName and insecure:false are allowed', fields: { ...devFields, config: configWith((c) => { c.execProviderConfig.installHint = 'mount the plugin'; c.tlsClientConfig.serverName = 'team-a-dev'; c.tlsClientConfig.insecure = false; }) }, labels: devLabels, tenant: 'team-a', rules: [] },
   { name: 'platform in-cluster Secret with a bearer token (no plugin)', fields: { name: 'in-cluster', server: 'https://kubernetes.default.svc', config: '{"bearerToken":"x","tlsClientConfig":{"insecure":true}}' }, tenant: undefined, role: 'platform-admin', user: ADMIN, rules: [] },
-  { name: 'platform Secret of an unregistered cluster with awsAuthConfig', fields: { name: 'eks-shared', server: 'https://eks.example.com', config: '{"awsAuthConfig":{"clusterName":"shared"}}' }, tenant: undefined, role: 'trusted-service-account', user: SERVER_SA, rules: [] },
+  { name: 'CS-04 platform Secret with awsAuthConfig and no profile for argocd-k8s-auth aws', fields: { name: 'eks-shared', server: 'https://eks.example.com', config: '{"awsAuthConfig":{"clusterName":"shared"}}' }, tenant: undefined, role: 'trusted-service-account', user: SERVER_SA, rules: ['TG-CS-03', 'TG-CS-04'] },
   // TG-CS-01
   { name: 'CS-01 tenant label names another tenant', fields: devFields, labels: { [TL]: 'team-b', [CL]: 'k8s-team-a-dev' }, tenant: 'team-b', user: STRANGER, rules: ['TG-CS-01', 'TG-CS-02'] },
   // TG-CS-02
@@ -94,10 +94,10 @@ const CASES: Case[] = [
   { name: 'CS-02 server not spelled as registered', fields: { ...devFields, server: 'https://TEAM-A-DEV.example.com:443/' }, labels: devLabels, tenant: 'team-a', rules: ['TG-CS-02'] },
   { name: 'CS-02 server points elsewhere', fields: { ...devFields, server: 'https://evil.example.com' }, labels: devLabels, tenant: 'team-a', rules: ['TG-CS-02'] },
   { name: 'CS-02 server missing', fields: { name: 'k8s-team-a-dev', config: DEV_CONFIG }, labels: devLabels, tenant: 'team-a', rules: ['TG-CS-02'] },
-  { name: 'CS-02 name missing', fields: { server: 'https://team-a-dev.example.com', config: DEV_CONFIG }, labels: { [TL]: 'team-a' }, tenant: 'team-a', rules: ['TG-CS-02', 'TG-CS-04'] },
+  { name: 'CS-02 name missing', fields: { server: 'https://team-a-dev.example.com', config: DEV_CONFIG }, labels: { [TL]: 'team-a' }, tenant: 'team-a', rules: ['TG-CS-02', 'TG-CS-04', 'TG-CS-08'] },
   { name: 'CS-02 platform Secret calling the plugin for an unregistered name (admin too)', fields: { name: 'sneaky', server: 'https://evil.example.com', config: JSON.stringify({ execProviderConfig: execFor('sneaky') }) }, tenant: undefined, role: 'platform-admin', user: ADMIN, rules: ['TG-CS-02'] },
-  { name: 'CS-02 platform Secret calling the plugin by another path spelling', fields: { name: 'sneaky', server: 'https://evil.example.com', config: JSON.stringify({ execProviderConfig: { ...execFor('sneaky'), command: '/custom-tools//./tenant-guard-credential' } }) }, tenant: undefined, role: 'platform-admin', user: ADMIN, rules: ['TG-CS-02', 'TG-CS-04'] },
-  { name: 'CS-02 platform Secret calling the plugin through a case-variant key', fields: { name: 'sneaky', server: 'https://team-a-dev.example.com', config: JSON.stringify({ ExecProviderConfig: execFor('k8s-team-a-dev') }) }, tenant: undefined, role: 'platform-admin', user: ADMIN, rules: ['TG-CS-02', 'TG-CS-02', 'TG-CS-04'] },
+  { name: 'CS-04 platform Secret calling the plugin by another path spelling (no text search: it is no profile)', fields: { name: 'sneaky', server: 'https://evil.example.com', config: JSON.stringify({ execProviderConfig: { ...execFor('sneaky'), command: '/custom-tools//./tenant-guard-credential' } }) }, tenant: undefined, role: 'platform-admin', user: ADMIN, rules: ['TG-CS-04'] },
+  { name: 'CS-03/08 platform Secret calling the plugin through a case-variant key, on a tenant\'s server', fields: { name: 'sneaky', server: 'https://team-a-dev.example.com', config: JSON.stringify({ ExecProviderConfig: execFor('k8s-team-a-dev') }) }, tenant: undefined, role: 'platform-admin', user: ADMIN, rules: ['TG-CS-03', 'TG-CS-08'] },
   // TG-CS-03
   { name: 'CS-03 bearerToken', fields: { ...devFields, config: configWith((c) => { c.bearerToken = 'stolen'; }) }, labels: devLabels, tenant: 'team-a', rules: ['TG-CS-03'] },
   { name: 'CS-03 case variant BearerToken', fields: { ...devFields, config: configWith((c) => { c.BearerToken = 'stolen'; }) }, labels: devLabels, tenant: 'team-a', rules: ['TG-CS-03'] },
@@ -160,8 +160,14 @@ describe('cluster Secret rules (TG-CS-01..06), data and stringData decided alike
   });
 
   test('TG-CS-02 message names the registered server', () => {
-    const [v] = clusterSecretRules.validate(scopeOf({ object: inData({ ...devFields, server: 'https://team-a-dev.example.com/' }, devLabels) }, 'team-a', 'human')).violations;
-    assert.equal(v?.message, 'data.server "https://team-a-dev.example.com/" is not the server registered for cluster "k8s-team-a-dev"; use "https://team-a-dev.example.com" exactly');
+    const [v] = clusterSecretRules.validate(scopeOf({ object: inData({ ...devFields, server: 'https://team-a-dev.example.com:443' }, devLabels) }, 'team-a', 'human')).violations;
+    assert.equal(v?.message, 'data.server "https://team-a-dev.example.com:443" is not the server registered for cluster "k8s-team-a-dev"; use "https://team-a-dev.example.com" exactly');
+  });
+
+  test('TG-CS-02 compares servers with every trailing slash stripped, as Argo CD does', () => {
+    for (const server of ['https://team-a-dev.example.com/', 'https://team-a-dev.example.com///']) {
+      assert.deepEqual(rulesOf(scopeOf({ object: inData({ ...devFields, server }, devLabels) }, 'team-a', 'human')), [], server);
+    }
   });
 });
 
@@ -172,11 +178,13 @@ describe('TG-CS-07 protected changes', () => {
   const cases: Array<{ name: string; request: Partial<PolicyRequest>; role: RequesterRole; rules: string[] }> = [
     { name: 'owner deletes', request: { operation: 'DELETE', oldObject: before }, role: 'human', rules: [] },
     { name: 'admin deletes', request: { operation: 'DELETE', oldObject: before, user: ADMIN }, role: 'platform-admin', rules: [] },
-    { name: 'trusted SA deletes', request: { operation: 'DELETE', oldObject: before, user: SERVER_SA }, role: 'trusted-service-account', rules: ['TG-CS-07'] },
+    { name: 'trusted SA deletes', request: { operation: 'DELETE', oldObject: before, user: SERVER_SA }, role: 'trusted-service-account', rules: [] },
     { name: 'non-owner human deletes', request: { operation: 'DELETE', oldObject: before, user: STRANGER }, role: 'human', rules: ['TG-CS-07'] },
     { name: 'owner renames to another of its clusters', request: { operation: 'UPDATE', oldObject: before, object: renamed }, role: 'human', rules: [] },
-    { name: 'trusted SA renames', request: { operation: 'UPDATE', oldObject: before, object: renamed, user: SERVER_SA }, role: 'trusted-service-account', rules: ['TG-CS-07'] },
-    { name: 'trusted SA removes the cluster label', request: { operation: 'UPDATE', oldObject: before, object: withoutLabel, user: SERVER_SA }, role: 'trusted-service-account', rules: ['TG-CS-06', 'TG-CS-07'] },
+    { name: 'trusted SA renames', request: { operation: 'UPDATE', oldObject: before, object: renamed, user: SERVER_SA }, role: 'trusted-service-account', rules: [] },
+    { name: 'trusted SA removes the cluster label', request: { operation: 'UPDATE', oldObject: before, object: withoutLabel, user: SERVER_SA }, role: 'trusted-service-account', rules: ['TG-CS-06'] },
+    { name: 'non-owner human renames', request: { operation: 'UPDATE', oldObject: before, object: renamed, user: STRANGER }, role: 'human', rules: ['TG-CS-07'] },
+    { name: 'non-owner human removes the cluster label', request: { operation: 'UPDATE', oldObject: before, object: withoutLabel, user: STRANGER }, role: 'human', rules: ['TG-CS-06', 'TG-CS-07'] },
     { name: 'trusted SA changes nothing protected', request: { operation: 'UPDATE', oldObject: before, object: inData({ ...devFields, project: 'team-a' }, devLabels), user: SERVER_SA }, role: 'trusted-service-account', rules: [] },
   ];
   for (const c of cases) {

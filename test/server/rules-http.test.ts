@@ -218,9 +218,19 @@ const CASES: readonly RuleCase[] = [
     rule: 'TG-CS-07',
     allow: { name: 'an owner deletes the tenant\'s cluster Secret', write: { operation: 'DELETE', user: ALICE, oldObject: clusterSecret(A_SECRET, { [LABEL]: 'team-a', [CLUSTER_LABEL]: 'k8s-team-a-dev' }) } },
     deny: {
-      name: 'a trusted service account that is not an owner deletes it',
-      write: { operation: 'DELETE', user: ARGOCD_SERVER, oldObject: clusterSecret(A_SECRET, { [LABEL]: 'team-a', [CLUSTER_LABEL]: 'k8s-team-a-dev' }) },
+      name: 'a human who is not an owner deletes it (trusted service accounts may)',
+      write: { operation: 'DELETE', user: BOB, oldObject: clusterSecret(A_SECRET, { [LABEL]: 'team-a', [CLUSTER_LABEL]: 'k8s-team-a-dev' }) },
       path: 'metadata.name',
+      rules: ['TG-OWN-03', 'TG-CS-07'],
+    },
+  },
+  {
+    rule: 'TG-CS-08',
+    allow: { name: 'a platform admin\'s bearer-token Secret on a platform server', write: create(ADMIN, clusterSecret({ name: 'shared', server: 'https://shared.example.com', config: { bearerToken: 'x' } })) },
+    deny: {
+      name: 'a platform Secret on team-b\'s server in another spelling, by a platform admin',
+      write: create(ADMIN, clusterSecret({ name: 'capture', server: 'https://TEAM-B-DEV.example.com:443/', config: { bearerToken: 'x' } })),
+      path: 'data.server',
     },
   },
   {
@@ -239,7 +249,7 @@ const ALL_RULES: readonly RuleId[] = [
   'TG-OWN-01', 'TG-OWN-02', 'TG-OWN-03',
   'TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-05', 'TG-AS-06', 'TG-AS-07', 'TG-AS-08',
   'TG-APP-01', 'TG-APP-02', 'TG-APP-03',
-  'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07',
+  'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07', 'TG-CS-08',
   'TG-PRJ-01', 'TG-PRJ-02',
 ];
 

@@ -1,0 +1,3 @@
+module tenantguard.dev/go-fold-table
+
+go 1.19
