@@ -84,7 +84,8 @@ function describeAjvError(err: ErrorObject, doc: unknown): string {
     }
     case 'pattern':
       if (/^spec\.clusters\[\d+\]\.server$/.test(path) && typeof value === 'string') {
-        return `${path}: ${shown ?? ''} ${explainBadServer(value) ?? 'is not an https URL'}; ${SERVER_HELP}`;
+        const bad = explainBadServer(value);
+        if (bad !== undefined) return `${path}: ${shown ?? ''} ${bad}; ${SERVER_HELP}`;
       }
       return `${path}: ${shown ?? 'the value'} does not match ${String(params.pattern)}`;
     default:
