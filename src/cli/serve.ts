@@ -25,8 +25,8 @@ import type { ReadinessCheck } from '../server/health.js';
 import { createReloadingHttpsServer } from '../server/tls.js';
 import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
 import type { Settings } from '../settings.js';
-import { loadTenantsFile } from '../tenancy/file-source.js';
-import { staticRegistry, type RegistryProvider } from '../tenancy/registry.js';
+import { FileRegistry } from '../tenancy/file-registry.js';
+import type { RegistryProvider } from '../tenancy/registry.js';
 import { WatchedRegistry } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
@@ -194,7 +194,9 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
       writeStatus: options.components.has('webhook'),
     })
     : undefined;
-  const registry: RegistryProvider = watched ?? staticRegistry(loadTenantsFile(tenantsPath, settings.argocdNamespace));
+  // The file is re-read when it changes and on SIGHUP; a bad file keeps the last good registry.
+  const fromFile = watched === undefined ? FileRegistry.load({ path: tenantsPath, argocdNamespace: settings.argocdNamespace, logger }) : undefined;
+  const registry: RegistryProvider = watched ?? fromFile ?? unreachable();
   const certs = options.tlsCert !== undefined && options.tlsKey !== undefined
     ? { certFile: resolve(io.cwd, options.tlsCert), keyFile: resolve(io.cwd, options.tlsKey), caFile: undefined, generated: false }
     : await ensureCertificates(resolve(io.cwd, options.certsDir));
@@ -203,7 +205,12 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   const contributions: ServeContribution[] = [];
   if (watched !== undefined) {
     watched.start();
-    contributions.push({ close: () => watched.stop() });
+    // Not ready while the API server has not confirmed the registry within its bound.
+    contributions.push({ readiness: [{ name: 'tenant-registry-fresh', ready: () => watched.isFresh() }], close: () => watched.stop() });
+  }
+  if (fromFile !== undefined) {
+    fromFile.start();
+    contributions.push({ close: () => fromFile.close() });
   }
   const wanted = (injected.components ?? []).filter((c) => options.components.has(c.name));
   for (const component of wanted) contributions.push(await component.start(context));
@@ -254,6 +261,10 @@ async function closeServer(https: { server: Server; close(): Promise<void> }, co
       logger.error({ err }, 'component failed to close');
     }
   }
+}
+
+function unreachable(): never {
+  throw new TenantGuardError('ERR_USAGE', 'no Tenant registry: neither --watch-tenants nor --tenants');
 }
 
 /** Resolves on the first SIGTERM or SIGINT. */
