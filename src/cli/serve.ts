@@ -27,7 +27,7 @@ import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
 import type { Settings } from '../settings.js';
 import { FileRegistry } from '../tenancy/file-registry.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
-import { WatchedRegistry } from '../tenancy/watch-source.js';
+import { WatchedRegistry, type WatchedRegistryOptions } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
 /** What a started component adds to the server. */
@@ -172,6 +172,8 @@ export interface ServeInjections {
   readonly logger?: Logger;
   readonly policy?: AdmissionPolicy;
   readonly components?: readonly ServeComponent[];
+  /** Clock, timers and bounds of the Tenant watch (tests). */
+  readonly tenantWatch?: Pick<WatchedRegistryOptions, 'now' | 'timers' | 'silenceMs' | 'maxStalenessMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'debounceMs'>;
 }
 
 /**
@@ -192,6 +194,7 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
       metrics: metricsRegistry,
       // Only the webhook writes Tenant status; the broker's RBAC has no right to.
       writeStatus: options.components.has('webhook'),
+      ...injected.tenantWatch,
     })
     : undefined;
   // The file is re-read when it changes and on SIGHUP; a bad file keeps the last good registry.
