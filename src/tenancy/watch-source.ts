@@ -223,8 +223,8 @@ export class WatchedRegistry implements RegistryProvider {
       if (generation === this.generation) this.failed(err);
     });
     this.informer = informer;
-    // start() resolves once the list is applied and the watch request answered 200, or
-    // after a failure, which the error callback has already handled (a new generation).
+    // start() resolves once the list is applied and the watch request sent, or after a
+    // failure, which the error callback has already handled (a new generation).
     informer.start().then(
       () => {
         if (generation === this.generation) this.watching();
