@@ -27,10 +27,10 @@ import { createMetricsRegistry, registerCertificateExpiry } from '../server/metr
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../server/tls.js';
 import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
 import type { Settings } from '../settings.js';
-import { loadTenantsFile } from '../tenancy/file-source.js';
-import { staticRegistry, type RegistryProvider } from '../tenancy/registry.js';
+import { FileRegistry } from '../tenancy/file-registry.js';
+import type { RegistryProvider } from '../tenancy/registry.js';
 import { registerRegistryMetrics } from '../tenancy/tenant-metrics.js';
-import { WatchedRegistry } from '../tenancy/watch-source.js';
+import { WatchedRegistry, type WatchedRegistryOptions } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
 /** What a started component adds to the server. */
@@ -102,6 +102,7 @@ function registerFileRegistryMetrics(metricsRegistry: Registry, registry: Regist
   registerRegistryMetrics(metricsRegistry, () => ({
     synced: registry.current() !== undefined,
     stale: false,
+    fresh: true,
     lastSyncTime: new Date(loadedAt),
     accepted: registry.current()?.size ?? 0,
     rejected: 0,
@@ -216,6 +217,8 @@ export interface ServeInjections {
   readonly logger?: Logger;
   readonly policy?: AdmissionPolicy;
   readonly components?: readonly ServeComponent[];
+  /** Clock, timers and bounds of the Tenant watch (tests). */
+  readonly tenantWatch?: Pick<WatchedRegistryOptions, 'now' | 'timers' | 'silenceMs' | 'maxStalenessMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'debounceMs'>;
 }
 
 /**
@@ -236,9 +239,12 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
       metrics: metricsRegistry,
       // Only the webhook writes Tenant status; the broker's RBAC has no right to.
       writeStatus: options.components.has('webhook'),
+      ...injected.tenantWatch,
     })
     : undefined;
-  const registry: RegistryProvider = watched ?? staticRegistry(loadTenantsFile(tenantsPath, settings.argocdNamespace));
+  // The file is re-read when it changes and on SIGHUP; a bad file keeps the last good registry.
+  const fromFile = watched === undefined ? FileRegistry.load({ path: tenantsPath, argocdNamespace: settings.argocdNamespace, logger }) : undefined;
+  const registry: RegistryProvider = watched ?? fromFile ?? unreachable();
   if (watched === undefined) registerFileRegistryMetrics(metricsRegistry, registry, Date.now());
   const certs = options.tlsCert !== undefined && options.tlsKey !== undefined
     ? { certFile: resolve(io.cwd, options.tlsCert), keyFile: resolve(io.cwd, options.tlsKey), caFile: undefined, generated: false }
@@ -249,7 +255,12 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   const contributions: ServeContribution[] = [{ readiness: [{ name: 'not-draining', ready: () => !draining }] }];
   if (watched !== undefined) {
     watched.start();
-    contributions.push({ close: () => watched.stop() });
+    // Not ready while the API server has not confirmed the registry within its bound.
+    contributions.push({ readiness: [{ name: 'tenant-registry-fresh', ready: () => watched.isFresh() }], close: () => watched.stop() });
+  }
+  if (fromFile !== undefined) {
+    fromFile.start();
+    contributions.push({ close: () => fromFile.close() });
   }
   const wanted = (injected.components ?? []).filter((c) => options.components.has(c.name));
   for (const component of wanted) contributions.push(await component.start(context));
@@ -326,7 +337,11 @@ async function closeServer(https: { server: Server; close(): Promise<void> }, co
   }
 }
 
-/** Resolves on the next SIGTERM or SIGINT. */
+function unreachable(): never {
+  throw new TenantGuardError('ERR_USAGE', 'no Tenant registry: neither --watch-tenants nor --tenants');
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((ok) => {
     const on = (signal: NodeJS.Signals) => {

@@ -33,11 +33,14 @@ export function parseTenantsYaml(text: string, sourceName: string, argocdNamespa
 
 /** Reads and parses a tenants file. @throws TenantGuardError ERR_TENANTS_FILE when unreadable. */
 export function loadTenantsFile(path: string, argocdNamespace: string): TenantRegistry {
-  let text: string;
+  return parseTenantsYaml(readTenantsText(path), path, argocdNamespace);
+}
+
+/** The text of a tenants file. @throws TenantGuardError ERR_TENANTS_FILE when unreadable. */
+export function readTenantsText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     throw new TenantGuardError('ERR_TENANTS_FILE', `cannot read tenants file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
   }
-  return parseTenantsYaml(text, path, argocdNamespace);
 }

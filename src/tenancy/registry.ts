@@ -1,6 +1,6 @@
 import { TenantGuardError } from '../errors.js';
 import { serverKey } from '../policy/cluster-url.js';
-import type { Tenant, TenantCluster } from './tenant.js';
+import { CLUSTER_CLAIMS, type ClusterClaim, type Tenant, type TenantCluster } from './tenant.js';
 
 /** A cluster with the tenant that owns it. */
 export interface OwnedCluster {
@@ -11,7 +11,7 @@ export interface OwnedCluster {
 /** Why a Tenant was left out of the registry (written to its status when watched). */
 export interface TenantRejection {
   readonly tenant: string;
-  readonly reason: 'ClusterNameConflict' | 'ClusterServerConflict' | 'NamespaceConflict' | 'ProjectConflict' | 'DuplicateTenant';
+  readonly reason: 'ClusterNameConflict' | 'ClusterServerConflict' | 'AudienceConflict' | 'SubjectConflict' | 'NamespaceConflict' | 'ProjectConflict' | 'DuplicateTenant';
   readonly message: string;
 }
 
@@ -108,63 +108,68 @@ function byAge(tenants: readonly Tenant[]): Tenant[] {
     .map((x) => x.t);
 }
 
+const CLAIM_REASONS: Record<ClusterClaim['field'], TenantRejection['reason']> = {
+  name: 'ClusterNameConflict',
+  server: 'ClusterServerConflict',
+  audience: 'AudienceConflict',
+  subject: 'SubjectConflict',
+};
+
+/** Who holds a claim: the tenant and the field of its spec. */
+interface Holder {
+  readonly tenant: string;
+  readonly field: string;
+  readonly note: string;
+}
+
 /**
- * Settles what spans Tenants: a cluster name, a server (normalised), a namespace or a
- * project claimed twice. The Tenant created first keeps the claim; the other is left out
- * whole and its rejection says why.
+ * Settles what spans Tenants: a cluster name, a server (normalised), an audience or a subject
+ * (defaults applied), a namespace or a project claimed twice (SPEC section 2). The Tenant
+ * created first keeps the claim; the other is left out whole and its rejection names every
+ * claim it lost, the field, and the Tenant holding it.
  */
 export function buildRegistry(tenants: readonly Tenant[]): { registry: TenantRegistry; rejections: TenantRejection[] } {
   const accepted: Tenant[] = [];
   const rejections: TenantRejection[] = [];
-  const names = new Map<string, string>();
-  const clusterNames = new Map<string, string>();
-  const servers = new Map<string, string>();
-  const namespaces = new Map<string, string>();
-  const projects = new Map<string, string>();
+  const names = new Set<string>();
+  const clusterClaims = new Map<ClusterClaim['field'], Map<string, Holder>>(CLUSTER_CLAIMS.map((c) => [c.field, new Map()]));
+  const namespaces = new Map<string, Holder>();
+  const projects = new Map<string, Holder>();
   for (const tenant of byAge(tenants)) {
-    const conflict = findConflict(tenant, { names, clusterNames, servers, namespaces, projects });
-    if (conflict !== undefined) {
-      rejections.push(conflict);
+    if (names.has(tenant.name)) {
+      rejections.push({ tenant: tenant.name, reason: 'DuplicateTenant', message: `Tenant "${tenant.name}" is defined twice` });
+      continue;
+    }
+    const conflicts: Array<{ reason: TenantRejection['reason']; message: string }> = [];
+    for (const [i, c] of tenant.clusters.entries()) {
+      for (const claim of CLUSTER_CLAIMS) {
+        const holder = clusterClaims.get(claim.field)?.get(claim.key(c));
+        if (holder === undefined) continue;
+        conflicts.push({ reason: CLAIM_REASONS[claim.field], message: `spec.clusters[${i}].${claim.field}: ${claim.what === 'cluster name' ? 'cluster' : claim.what} "${claim.shown(c)}" is already claimed by tenant "${holder.tenant}" (${holder.field}${holder.note}); ${claim.field === 'name' || claim.field === 'server' ? 'a cluster belongs to one tenant' : `each cluster needs its own ${claim.what}`}` });
+      }
+    }
+    for (const [i, ns] of tenant.namespaces.entries()) {
+      const holder = namespaces.get(ns);
+      if (holder !== undefined) conflicts.push({ reason: 'NamespaceConflict', message: `spec.namespaces[${i}]: namespace "${ns}" is already owned by tenant "${holder.tenant}" (${holder.field}); a namespace belongs to one tenant` });
+    }
+    for (const [i, p] of tenant.projects.entries()) {
+      const holder = projects.get(p);
+      if (holder !== undefined) conflicts.push({ reason: 'ProjectConflict', message: `spec.projects[${i}]: project "${p}" is already listed by tenant "${holder.tenant}" (${holder.field}); a project belongs to one tenant` });
+    }
+    const first = conflicts[0];
+    if (first !== undefined) {
+      rejections.push({ tenant: tenant.name, reason: first.reason, message: conflicts.map((c) => c.message).join('; ') });
       continue;
     }
     accepted.push(tenant);
-    names.set(tenant.name, tenant.name);
-    for (const c of tenant.clusters) {
-      clusterNames.set(c.name, tenant.name);
-      servers.set(c.serverKey, tenant.name);
+    names.add(tenant.name);
+    for (const [i, c] of tenant.clusters.entries()) {
+      for (const claim of CLUSTER_CLAIMS) clusterClaims.get(claim.field)?.set(claim.key(c), { tenant: tenant.name, field: `spec.clusters[${i}].${claim.field}`, note: claim.note(c) });
     }
-    for (const ns of tenant.namespaces) namespaces.set(ns, tenant.name);
-    for (const p of tenant.projects) projects.set(p, tenant.name);
+    tenant.namespaces.forEach((ns, i) => namespaces.set(ns, { tenant: tenant.name, field: `spec.namespaces[${i}]`, note: '' }));
+    tenant.projects.forEach((p, i) => projects.set(p, { tenant: tenant.name, field: `spec.projects[${i}]`, note: '' }));
   }
   return { registry: new TenantRegistry(accepted), rejections };
-}
-
-interface Claims {
-  names: Map<string, string>;
-  clusterNames: Map<string, string>;
-  servers: Map<string, string>;
-  namespaces: Map<string, string>;
-  projects: Map<string, string>;
-}
-
-function findConflict(tenant: Tenant, claims: Claims): TenantRejection | undefined {
-  const reject = (reason: TenantRejection['reason'], message: string): TenantRejection => ({ tenant: tenant.name, reason, message });
-  if (claims.names.has(tenant.name)) return reject('DuplicateTenant', `Tenant "${tenant.name}" is defined twice`);
-  for (const [i, c] of tenant.clusters.entries()) {
-    const byName = claims.clusterNames.get(c.name);
-    if (byName !== undefined) return reject('ClusterNameConflict', `spec.clusters[${i}].name: cluster "${c.name}" is already claimed by tenant "${byName}"`);
-    const byServer = claims.servers.get(c.serverKey);
-    if (byServer !== undefined) return reject('ClusterServerConflict', `spec.clusters[${i}].server: server "${c.server}" is already claimed by tenant "${byServer}"`);
-  }
-  for (const [i, ns] of tenant.namespaces.entries()) {
-    const owner = claims.namespaces.get(ns);
-    if (owner !== undefined) return reject('NamespaceConflict', `spec.namespaces[${i}]: namespace "${ns}" is already owned by tenant "${owner}"`);
-  }
-  for (const [i, p] of tenant.projects.entries()) {
-    const owner = claims.projects.get(p);
-    if (owner !== undefined) return reject('ProjectConflict', `spec.projects[${i}]: project "${p}" is already listed by tenant "${owner}"`);
-  }
-  return undefined;
 }
 
 /**

@@ -10,6 +10,8 @@ export interface WatchState {
   readonly synced: boolean;
   /** The watch is broken: the registry serves its last good state while it is re-established. */
   readonly stale: boolean;
+  /** The API server confirmed the registry within the staleness bound (readiness). */
+  readonly fresh: boolean;
   /** When the registry last matched the API server (a list, or a watch event), if ever. */
   readonly lastSyncTime: Date | undefined;
   readonly accepted: number;
@@ -24,6 +26,7 @@ export interface WatchState {
 export const REGISTRY_METRICS = {
   synced: 'tenant_guard_registry_synced',
   stale: 'tenant_guard_registry_stale',
+  fresh: 'tenant_guard_registry_fresh',
   lastSync: 'tenant_guard_registry_last_sync_timestamp_seconds',
   tenants: 'tenant_guard_registry_tenants',
   restarts: 'tenant_guard_registry_watch_restarts_total',
@@ -55,6 +58,14 @@ export function registerRegistryMetrics(registry: Registry, state: () => WatchSt
     registers: [registry],
     collect() {
       this.set(state().stale ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: REGISTRY_METRICS.fresh,
+    help: '1 while the API server confirmed the Tenant registry within its staleness bound; 0 makes /readyz answer 503',
+    registers: [registry],
+    collect() {
+      this.set(state().fresh ? 1 : 0);
     },
   });
   new Gauge({

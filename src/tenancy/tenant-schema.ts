@@ -11,6 +11,9 @@ export const TENANT_API_VERSION = `${TENANT_GROUP}/${TENANT_VERSION}`;
 export const TENANT_KIND = 'Tenant';
 export const TENANT_PLURAL = 'tenants';
 
+/** Tenant and cluster names are label values (the tenant label, Argo CD's cluster labels). */
+export const MAX_LABEL_VALUE_LENGTH = 63;
+
 const dnsLabel = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const dnsSubdomain = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
@@ -25,7 +28,7 @@ export const tenantClusterSchema = {
   required: ['name', 'server'],
   additionalProperties: false,
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 63, pattern: dnsSubdomain, description: 'Argo CD cluster name, and the broker target name; at most 63 characters, as it is also a label value.' },
+    name: { type: 'string', minLength: 1, maxLength: MAX_LABEL_VALUE_LENGTH, pattern: dnsSubdomain, description: 'Argo CD cluster name, and the broker target name; at most 63 characters, as it is also a label value.' },
     server: { type: 'string', minLength: 9, maxLength: 2048, pattern: '^https://[^\\s?#@]+$', description: 'https URL of the cluster\'s kube-oidc-proxy or API server; no user info, query or fragment.' },
     caData: { type: 'string', maxLength: 65536, pattern: '^[A-Za-z0-9+/=\\s]*$', description: 'Base64 PEM CA bundle for server.' },
     audience: { type: 'string', minLength: 1, maxLength: 253, description: 'Token aud. Default: name.' },
@@ -86,14 +89,20 @@ export const tenantStatusSchema = {
   },
 } as const;
 
-/** The CRD's openAPIV3Schema. */
+/**
+ * The CRD's openAPIV3Schema. An unknown top-level field is refused like any other (the CRD
+ * generator drops `additionalProperties` beside `properties`; the API server prunes and
+ * `kubectl apply`'s strict field validation refuses instead). In `metadata` a CRD may only
+ * restrict `name` and `generateName`.
+ */
 export const tenantSchema = {
   type: 'object',
   required: ['spec'],
+  additionalProperties: false,
   properties: {
     apiVersion: { type: 'string' },
     kind: { type: 'string' },
-    metadata: { type: 'object' },
+    metadata: { type: 'object', properties: { name: { type: 'string', maxLength: MAX_LABEL_VALUE_LENGTH } } },
     spec: tenantSpecSchema,
     status: tenantStatusSchema,
   },

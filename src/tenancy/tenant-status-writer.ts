@@ -38,6 +38,8 @@ export class TenantStatusWriter {
   private running: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Aborts the request in flight on `stop()`: shutdown never waits on a hung API server. */
+  private readonly stopper = new AbortController();
   /**
    * The last status written per Tenant and the resourceVersion it was written over: a view
    * of the Tenants older than that write (the watch has not delivered it yet) would
@@ -72,9 +74,10 @@ export class TenantStatusWriter {
     while (this.running !== undefined) await this.running;
   }
 
-  /** Stops writing; a pass under way ends after its current request. */
+  /** Stops writing and aborts the request under way. */
   stop(): void {
     this.stopped = true;
+    this.stopper.abort();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
   }
 
@@ -105,7 +108,7 @@ export class TenantStatusWriter {
       const basedOn = resourceVersionOf(object);
       const memo = this.written.get(target.name);
       if (memo !== undefined && memo.basedOn === basedOn && !statusDiffers(memo.status, desired)) return true;
-      const signal = AbortSignal.timeout(this.timeoutMs);
+      const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.timeoutMs)]);
       try {
         await this.api.replaceClusterCustomObjectStatus({ ...ids, name: target.name, body: { ...object, status: desired } }, withSignal(signal));
         if (basedOn !== undefined) this.written.set(target.name, { basedOn, status: desired });
@@ -113,7 +116,7 @@ export class TenantStatusWriter {
         return true;
       } catch (err) {
         const code = apiErrorCode(err);
-        if (code === 404) return true; // deleted meanwhile
+        if (code === 404 || this.stopped) return true; // deleted meanwhile, or shutting down
         if (code !== 409) {
           this.logger.warn({ tenant: target.name, code: 'ERR_TENANT_STATUS' }, `cannot write the status of Tenant "${target.name}": ${describeApiFailure(err, signal.aborted)}`);
           return false;
@@ -131,7 +134,7 @@ export class TenantStatusWriter {
   }
 
   private async read(name: string): Promise<Record<string, unknown> | 'gone' | undefined> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
+    const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.timeoutMs)]);
     try {
       const body: unknown = await this.api.getClusterCustomObject({ ...ids, name }, withSignal(signal));
       return isRecord(body) ? body : undefined;

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { TenantGuardError } from '../errors.js';
-import { explainBadServer, serverKey } from '../policy/cluster-url.js';
+import { explainBadServer, isControlPlaneTarget, serverKey } from '../policy/cluster-url.js';
 import { TENANT_API_VERSION, TENANT_KIND, tenantSchema } from './tenant-schema.js';
 
 export type EnforcementMode = 'enforce' | 'warn' | 'audit';
@@ -37,27 +37,66 @@ export interface Tenant {
   readonly generation?: number;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, useDefaults: false });
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false, useDefaults: false });
 const validateShape = ajv.compile(tenantSchema);
 
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-function describeAjvError(err: ErrorObject): string {
-  const path = err.instancePath === '' ? '' : err.instancePath.slice(1).replaceAll('/', '.');
-  if (err.keyword === 'additionalProperties') {
-    const extra = String((err.params as { additionalProperty?: unknown }).additionalProperty);
-    return `${path === '' ? '' : `${path}.`}${extra}: unknown field; remove it`;
-  }
-  if (err.keyword === 'enum') {
-    const allowed = (err.params as { allowedValues?: unknown[] }).allowedValues ?? [];
-    return `${path}: must be one of ${allowed.join(', ')}`;
-  }
-  if (err.keyword === 'required') {
-    const missing = String((err.params as { missingProperty?: unknown }).missingProperty);
-    return `${path === '' ? '' : `${path}.`}${missing}: is required`;
-  }
-  return `${path === '' ? '(document)' : path}: ${err.message ?? 'is invalid'}`;
+/** `spec.clusters[0].server` from ajv's `/spec/clusters/0/server`. */
+function fieldPath(instancePath: string): string {
+  let out = '';
+  for (const segment of instancePath.split('/').slice(1)) out += /^\d+$/.test(segment) ? `[${segment}]` : `${out === '' ? '' : '.'}${segment}`;
+  return out;
 }
+
+/** The value at an ajv instance path (only for messages). */
+function valueAt(doc: unknown, instancePath: string): unknown {
+  let value = doc;
+  for (const segment of instancePath.split('/').slice(1)) {
+    if (Array.isArray(value)) value = value[Number(segment)];
+    else if (isRecord(value) && Object.hasOwn(value, segment)) value = value[segment];
+    else return undefined;
+  }
+  return value;
+}
+
+/** One schema error as a line naming the field, the value and what is allowed. */
+function describeAjvError(err: ErrorObject, doc: unknown): string {
+  const path = fieldPath(err.instancePath);
+  const value = valueAt(doc, err.instancePath);
+  const shown = typeof value === 'string' || typeof value === 'number' ? JSON.stringify(value) : undefined;
+  const params = err.params as Record<string, unknown>;
+  switch (err.keyword) {
+    case 'additionalProperties':
+      return `${path === '' ? '' : `${path}.`}${String(params.additionalProperty)}: unknown field; remove it`;
+    case 'enum':
+      return `${path}: ${shown ?? 'the value'} is not allowed; use one of ${(params.allowedValues as unknown[] | undefined ?? []).join(', ')}`;
+    case 'required':
+      return `${path === '' ? '' : `${path}.`}${String(params.missingProperty)}: is required`;
+    case 'maxLength': {
+      const why = path === 'metadata.name' || /^spec\.clusters\[\d+\]\.name$/.test(path) ? ' (it is used as a label value)' : '';
+      return `${path}: ${shown ?? 'the value'} is ${typeof value === 'string' ? value.length : 'too many'} characters long; at most ${String(params.limit)} are allowed${why}`;
+    }
+    case 'minimum':
+    case 'maximum': {
+      const schema = err.parentSchema as { minimum?: number; maximum?: number } | undefined;
+      return `${path}: ${shown ?? 'the value'} is out of range; use ${String(schema?.minimum ?? '')}..${String(schema?.maximum ?? '')}`;
+    }
+    case 'pattern':
+      if (/^spec\.clusters\[\d+\]\.server$/.test(path) && typeof value === 'string') {
+        const bad = explainBadServer(value);
+        if (bad !== undefined) return `${path}: ${shown ?? ''} ${bad}; ${SERVER_HELP}`;
+      }
+      return `${path}: ${shown ?? 'the value'} does not match ${String(params.pattern)}`;
+    default:
+      return `${path === '' ? '(document)' : path}: ${err.message ?? 'is invalid'}`;
+  }
+}
+
+const SERVER_HELP = 'use the https URL of the tenant cluster\'s API server or kube-oidc-proxy, without user info, query or fragment';
+
+/** Argo CD's built-in project: argocd-server creates it with destinations `*` (SPEC TG-PRJ-02). */
+export const DEFAULT_PROJECT = 'default';
 
 /** Options for `parseTenant`. */
 export interface ParseTenantOptions {
@@ -81,8 +120,9 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
   if (doc.apiVersion !== TENANT_API_VERSION) problems.push(`apiVersion: "${String(doc.apiVersion)}" is not ${TENANT_API_VERSION}`);
   if (doc.kind !== TENANT_KIND) problems.push(`kind: "${String(doc.kind)}" is not ${TENANT_KIND}`);
   if (name === undefined || name === '') problems.push('metadata.name: is required');
-  else if (name.length > 253 || !NAME_PATTERN.test(name)) problems.push(`metadata.name: "${name}" is not a DNS subdomain name`);
-  if (!validateShape(doc)) for (const err of validateShape.errors ?? []) problems.push(describeAjvError(err));
+  else if (!NAME_PATTERN.test(name)) problems.push(`metadata.name: "${name}" is not a DNS subdomain name (lower-case letters, digits, '-' and '.')`);
+  // The length (a label value) is the schema's, so that the CRD refuses it too.
+  if (!validateShape(doc)) for (const err of validateShape.errors ?? []) problems.push(describeAjvError(err, doc));
   if (problems.length > 0) throw invalid(label, problems);
 
   const spec = doc.spec as Record<string, unknown>;
@@ -92,15 +132,16 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
   namespaces.forEach((ns, i) => {
     if (ns === options.argocdNamespace) problems.push(`spec.namespaces[${i}]: "${ns}" is the Argo CD namespace; list the tenant's own namespaces only`);
   });
-  const seenNames = new Set<string>();
+  (spec.projects as string[]).forEach((p, i) => {
+    if (p === DEFAULT_PROJECT) problems.push(`spec.projects[${i}]: "default" is Argo CD's built-in project, shared by the platform; list the tenant's own projects only`);
+  });
   const clusters: TenantCluster[] = clustersIn.map((c, i) => {
     const cname = c.name as string;
     const server = c.server as string;
+    // The schema's pattern has refused a non-https server, user info, a query and a fragment.
     const bad = explainBadServer(server);
-    if (bad !== undefined) problems.push(`spec.clusters[${i}].server: "${server}" ${bad}; use the https URL of the tenant cluster's API server or kube-oidc-proxy`);
-    if (cname === 'in-cluster') problems.push(`spec.clusters[${i}].name: "in-cluster" is the control plane; no tenant may own it`);
-    if (seenNames.has(cname)) problems.push(`spec.clusters[${i}].name: "${cname}" is listed twice`);
-    seenNames.add(cname);
+    if (bad !== undefined) problems.push(`spec.clusters[${i}].server: "${server}" ${bad}; ${SERVER_HELP}`);
+    if (isControlPlaneTarget(cname)) problems.push(`spec.clusters[${i}].name: "${cname}" is the control plane; no tenant may own it`);
     return {
       name: cname,
       server,
@@ -112,6 +153,7 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
       tokenTTLSeconds: typeof c.tokenTTLSeconds === 'number' ? c.tokenTTLSeconds : 60,
     };
   });
+  problems.push(...duplicateClaims(clusters));
   if (problems.length > 0) throw invalid(label, problems);
   return {
     name: name as string,
@@ -123,6 +165,42 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
     ...optionalMeta(meta),
   };
 }
+
+/**
+ * A cluster name, server (normalised), audience or subject listed twice within one Tenant
+ * (defaults applied): a token is scoped to one cluster only while its audience is.
+ */
+function duplicateClaims(clusters: readonly TenantCluster[]): string[] {
+  const problems: string[] = [];
+  for (const claim of CLUSTER_CLAIMS) {
+    const seen = new Map<string, number>();
+    clusters.forEach((c, i) => {
+      const key = claim.key(c);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else problems.push(`spec.clusters[${i}].${claim.field}: ${claim.what} "${claim.shown(c)}" is already that of spec.clusters[${first}]${claim.note(clusters[first] as TenantCluster)}; each cluster needs its own`);
+    });
+  }
+  return problems;
+}
+
+/** What a cluster claims for itself alone, across all Tenants (SPEC section 2). */
+export interface ClusterClaim {
+  readonly field: 'name' | 'server' | 'audience' | 'subject';
+  readonly what: string;
+  /** The compared form: servers normalised, the rest as written (defaults applied). */
+  key(cluster: TenantCluster): string;
+  shown(cluster: TenantCluster): string;
+  /** How the holder came by it, when it is a default. */
+  note(holder: TenantCluster): string;
+}
+
+export const CLUSTER_CLAIMS: readonly ClusterClaim[] = [
+  { field: 'name', what: 'cluster name', key: (c) => c.name, shown: (c) => c.name, note: () => '' },
+  { field: 'server', what: 'server', key: (c) => c.serverKey, shown: (c) => c.server, note: () => '' },
+  { field: 'audience', what: 'audience', key: (c) => c.audience, shown: (c) => c.audience, note: (h) => (h.audience === h.name ? ', by default its cluster name' : '') },
+  { field: 'subject', what: 'subject', key: (c) => c.subject, shown: (c) => c.subject, note: (h) => (h.subject === `tenantguard:${h.name}` ? ', by default tenantguard:<cluster name>' : '') },
+];
 
 function optionalMeta(meta: Record<string, unknown> | undefined): Partial<Tenant> {
   if (meta === undefined) return {};

@@ -10,11 +10,21 @@
  *   re-listed after 410 Gone). A watch or list that fails is re-established with a fresh list
  *   after a backoff; meanwhile `current()` keeps serving the last good registry, the
  *   `tenant_guard_registry_stale` gauge is 1, and one log line says so (one more on recovery).
+ * - A watch that goes silent (no event, no bookmark, no end within `silenceMs`; bookmarks
+ *   are asked for) and a list with no answer within `listTimeoutMs` count as failures too
+ *   (see bounded-watch.ts). `isFresh()` is false while the registry has not been confirmed
+ *   by the API server for longer than `maxStalenessMs`: /readyz then answers 503.
+ * - Every accepted, refused, changed and removed Tenant is logged, and (when this replica
+ *   writes status) recorded as a Kubernetes Event on the Tenant (tenant-events.ts).
+ * - `stop()` aborts every request in flight (list, watch, status write, Event).
  */
-import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type ObjectCache } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, ListWatch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { describeApiFailure } from '../broker/kube-call.js';
+import { describeApiFailure, withSignal } from '../broker/kube-call.js';
+import { BoundedWatch, REAL_TIMERS, SilentWatchError, type WatchTimers } from './bounded-watch.js';
+import { diffViews, logChanges, viewFromStatus, type TenantView } from './registry-changes.js';
+import { TenantEventRecorder } from './tenant-events.js';
 import { isTenantGuardError } from '../errors.js';
 import { buildRegistry, type RegistryProvider, type TenantRegistry } from './registry.js';
 import { TENANT_API_VERSION, TENANT_GROUP, TENANT_KIND, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
@@ -44,9 +54,24 @@ export interface WatchedRegistryOptions {
   backoffMaxMs?: number;
   /** Retry delay of failed status writes. Default 5000. */
   statusRetryMs?: number;
+  /** Record a Kubernetes Event on a Tenant for each change. Default: `writeStatus`. */
+  emitEvents?: boolean;
+  /** A watch with no event, bookmark or end for this long is abandoned and re-listed. Default 45000. */
+  silenceMs?: number;
+  /** `timeoutSeconds` asked of the API server for each watch. Default 30. */
+  watchTimeoutSeconds?: number;
+  /** A list with no answer for this long is abandoned. Default 10000. */
+  listTimeoutMs?: number;
+  /** `isFresh()` (readiness) is false once the registry is older than this. Default 60000. */
+  maxStalenessMs?: number;
   /** Clock. Default `() => new Date()`. */
   now?: () => Date;
+  /** Timers of the silence and list bounds (tests inject them). Default: real, unref'd. */
+  timers?: WatchTimers;
 }
+
+/** Defaults of the watch's time bounds, in ms (see WatchedRegistryOptions). */
+export const WATCH_DEFAULTS = { silenceMs: 45_000, watchTimeoutSeconds: 30, listTimeoutMs: 10_000, maxStalenessMs: 60_000 } as const;
 
 interface Parsed {
   resourceVersion: string | undefined;
@@ -58,7 +83,16 @@ const PATH = `/apis/${TENANT_GROUP}/${TENANT_VERSION}/${TENANT_PLURAL}`;
 /** See the file comment. Call `start()`; `stop()` ends the watch. */
 export class WatchedRegistry implements RegistryProvider {
   private registry: TenantRegistry | undefined;
-  private informer: (Informer<TenantObject> & ObjectCache<TenantObject>) | undefined;
+  private informer: ListWatch<TenantObject> | undefined;
+  private watch: BoundedWatch | undefined;
+  /** Aborted by `stop()`: ends a list in flight. */
+  private stopper = new AbortController();
+  /** When the API server last confirmed the registry (a list, a watch line or a watch's normal end). */
+  private confirmedAt: Date | undefined;
+  /** The verdict per Tenant at the last rebuild; undefined before the first. */
+  private views: Map<string, TenantView> | undefined;
+  private readonly events: TenantEventRecorder | undefined;
+  private readonly timers: WatchTimers;
   /** Bumped on every (re)connect and on stop: callbacks of an older informer are ignored. */
   private generation = 0;
   /** The current informer has completed its list, so its cache is whole. */
@@ -82,6 +116,10 @@ export class WatchedRegistry implements RegistryProvider {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.log = options.logger.child({ component: 'tenant-watch' });
     this.now = options.now ?? (() => new Date());
+    this.timers = options.timers ?? REAL_TIMERS;
+    if (options.emitEvents ?? options.writeStatus !== false) {
+      this.events = new TenantEventRecorder(options.kubeConfig.makeApiClient(CoreV1Api), this.log, { now: this.now });
+    }
     if (options.writeStatus !== false) {
       this.statusWriter = new TenantStatusWriter(this.api, this.log, { now: this.now, ...(options.statusRetryMs === undefined ? {} : { retryMs: options.statusRetryMs }) });
     }
@@ -95,13 +133,28 @@ export class WatchedRegistry implements RegistryProvider {
 
   /** What the metrics and /readyz report. */
   state(): WatchState {
-    return { synced: this.registry !== undefined, stale: this.stale, lastSyncTime: this.lastSync, ...this.counts, consecutiveFailures: this.failures };
+    return { synced: this.registry !== undefined, stale: this.stale, fresh: this.isFresh(), lastSyncTime: this.lastSync, ...this.counts, consecutiveFailures: this.failures };
+  }
+
+  /**
+   * Readiness: the registry exists and the API server confirmed it within `maxStalenessMs`
+   * (a list, an event, a bookmark, or a watch the server ended normally).
+   */
+  isFresh(): boolean {
+    if (this.registry === undefined || this.confirmedAt === undefined) return false;
+    return this.now().getTime() - this.confirmedAt.getTime() <= (this.options.maxStalenessMs ?? WATCH_DEFAULTS.maxStalenessMs);
+  }
+
+  /** Milliseconds since the API server last confirmed the registry; undefined before the first list. */
+  ageMs(): number | undefined {
+    return this.confirmedAt === undefined ? undefined : this.now().getTime() - this.confirmedAt.getTime();
   }
 
   /** Starts listing and watching; returns at once (see `whenSynced`). */
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.stopper = new AbortController();
     this.connect();
   }
 
@@ -111,17 +164,30 @@ export class WatchedRegistry implements RegistryProvider {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Ends the watch and pending work; `current()` keeps its last answer. */
+  /**
+   * Ends the watch and pending work, aborting every request in flight (so shutdown never
+   * waits on a hung API server); `current()` keeps its last answer.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.generation += 1;
     clearTimeout(this.rebuildTimer);
     clearTimeout(this.retryTimer);
+    this.stopper.abort();
     this.statusWriter?.stop();
+    this.events?.stop();
+    this.watch?.abortAll();
+    this.watch = undefined;
     const informer = this.informer;
     this.informer = undefined;
     await informer?.stop();
     await this.statusWriter?.idle();
+    await this.events?.idle();
+  }
+
+  /** Resolves when no Event is being written (tests). */
+  async eventsIdle(): Promise<void> {
+    await this.events?.idle();
   }
 
   /** Resolves when no status write is under way (tests). */
@@ -133,7 +199,20 @@ export class WatchedRegistry implements RegistryProvider {
   private connect(): void {
     const generation = ++this.generation;
     this.listed = false;
-    const informer = makeInformer<TenantObject>(this.options.kubeConfig, PATH, () => this.list(generation));
+    const watch = new BoundedWatch(this.options.kubeConfig, {
+      silenceMs: this.options.silenceMs ?? WATCH_DEFAULTS.silenceMs,
+      timeoutSeconds: this.options.watchTimeoutSeconds ?? WATCH_DEFAULTS.watchTimeoutSeconds,
+      timers: this.timers,
+      onLine: () => {
+        if (generation === this.generation) this.confirmedAt = this.now();
+      },
+    });
+    this.watch = watch;
+    const informer = new ListWatch<TenantObject>(PATH, watch, () => this.list(generation), false);
+    // A watch the server ended normally (its timeoutSeconds) confirms the registry too.
+    informer.on('connect', () => {
+      if (generation === this.generation && this.listed) this.confirmedAt = this.now();
+    });
     const changed = (): void => {
       if (generation === this.generation) this.scheduleRebuild();
     };
@@ -144,8 +223,8 @@ export class WatchedRegistry implements RegistryProvider {
       if (generation === this.generation) this.failed(err);
     });
     this.informer = informer;
-    // start() resolves once the list is applied and the watch request answered 200, or
-    // after a failure, which the error callback has already handled (a new generation).
+    // start() resolves once the list is applied and the watch request sent, or after a
+    // failure, which the error callback has already handled (a new generation).
     informer.start().then(
       () => {
         if (generation === this.generation) this.watching();
@@ -157,7 +236,17 @@ export class WatchedRegistry implements RegistryProvider {
   }
 
   private async list(generation: number): Promise<KubernetesListObject<TenantObject>> {
-    const body: unknown = await this.api.listClusterCustomObject({ group: TENANT_GROUP, version: TENANT_VERSION, plural: TENANT_PLURAL });
+    const timeout = new AbortController();
+    const listTimeoutMs = this.options.listTimeoutMs ?? WATCH_DEFAULTS.listTimeoutMs;
+    const timer = this.timers.setTimeout(() => timeout.abort(new SilentWatchError(listTimeoutMs)), listTimeoutMs);
+    let body: unknown;
+    try {
+      body = await this.api.listClusterCustomObject({ group: TENANT_GROUP, version: TENANT_VERSION, plural: TENANT_PLURAL }, withSignal(AbortSignal.any([this.stopper.signal, timeout.signal])));
+    } catch (err) {
+      throw timeout.signal.aborted ? new SilentWatchError(listTimeoutMs) : err;
+    } finally {
+      this.timers.clearTimeout(timer);
+    }
     const list = toTenantList(body);
     // The informer fills its cache from this list synchronously once it resolves; by the
     // time an immediate runs, the cache is whole.
@@ -169,6 +258,7 @@ export class WatchedRegistry implements RegistryProvider {
 
   private listedNow(): void {
     this.listed = true;
+    this.confirmedAt = this.now();
     // The list's add events scheduled a rebuild; this one reads the same whole cache.
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = undefined;
@@ -188,7 +278,11 @@ export class WatchedRegistry implements RegistryProvider {
     this.failures += 1;
     this.restarts?.inc();
     const delay = backoff(this.failures, this.options.backoffInitialMs ?? 500, this.options.backoffMaxMs ?? 30_000);
-    const why = describeApiFailure(err);
+    const why = err instanceof SilentWatchError ? `the API server went silent: ${err.message}` : describeApiFailure(err);
+    if (err instanceof SilentWatchError) {
+      // Logged every time: a hang is worth a line even while already stale.
+      this.log.warn({ code: 'ERR_TENANT_WATCH', silentMs: err.silentMs, retryInMs: delay, ageMs: this.ageMs() }, `Tenant ${this.listed ? 'watch' : 'list'} silent (${err.message}); aborted it, re-listing`);
+    }
     if (this.registry === undefined) {
       this.log.warn({ code: 'ERR_TENANT_WATCH', failures: this.failures, retryInMs: delay }, `cannot list Tenants (${why}); the registry is not synced yet; retrying`);
     } else if (!this.stale) {
@@ -199,6 +293,8 @@ export class WatchedRegistry implements RegistryProvider {
     const old = this.informer;
     this.generation += 1;
     this.informer = undefined;
+    this.watch?.abortAll();
+    this.watch = undefined;
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = undefined;
     void old?.stop();
@@ -241,14 +337,47 @@ export class WatchedRegistry implements RegistryProvider {
       this.log.info(this.counts, `Tenant registry synced: ${registry.size} accepted, ${rejections.length} rejected, ${invalid.size} invalid`);
       for (const resolve of this.waiters.splice(0)) resolve();
     }
-    if (this.statusWriter === undefined) return;
     const rejected = new Map(rejections.map((r) => [r.tenant, r]));
     const targets: StatusTarget[] = [];
     for (const object of objects) {
       const name = object.metadata?.name;
       if (name !== undefined) targets.push({ name, object, outcome: outcomeOf(countClusters(object), invalid.get(name), rejected.get(name)) });
     }
-    this.statusWriter.sync(targets);
+    this.report(targets);
+    this.statusWriter?.sync(targets);
+  }
+
+  /**
+   * Logs every change of verdict since the last rebuild, and records it as an Event. On the
+   * first rebuild every Tenant is logged; a Tenant's "before" is then what its stored status
+   * says, so a restart repeats no Event for a verdict already recorded.
+   */
+  private report(targets: readonly StatusTarget[]): void {
+    const after = new Map<string, TenantView>();
+    const before = new Map(this.views ?? []);
+    for (const { name, object, outcome } of targets) {
+      const meta = object.metadata as { uid?: string; resourceVersion?: string; generation?: number } | undefined;
+      const fingerprint = meta?.generation === undefined ? JSON.stringify(object.spec ?? null) : String(meta.generation);
+      const verdict = outcome.accepted ? { accepted: true as const } : { accepted: false as const, reason: outcome.reason, message: outcome.message };
+      after.set(name, {
+        name, verdict, fingerprint, clusterCount: outcome.clusterCount,
+        ...(meta?.uid === undefined ? {} : { uid: meta.uid }),
+        ...(meta?.resourceVersion === undefined ? {} : { resourceVersion: meta.resourceVersion }),
+      });
+      if (this.views === undefined) {
+        const stored = viewFromStatus(name, object, fingerprint);
+        if (stored !== undefined) before.set(name, stored);
+      }
+    }
+    const changes = diffViews(before, after);
+    if (this.views === undefined) {
+      // First sync: every Tenant gets a line, changed or not; Events only for changes.
+      logChanges(this.log, diffViews(new Map(), after), SOURCE);
+    } else {
+      logChanges(this.log, changes, SOURCE);
+    }
+    this.views = after;
+    this.events?.record(changes);
   }
 
   /** Parses a Tenant, reusing the last result while its resourceVersion is unchanged. */

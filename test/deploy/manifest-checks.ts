@@ -67,7 +67,9 @@ export function checkRequiredFields(o: KubeObject): string[] {
   const namespaced = !CLUSTER_SCOPED.has(o.kind);
   // The reporter reads cluster Secrets where Argo CD keeps them, through a Role there.
   const inArgocd = (o.kind === 'Role' || o.kind === 'RoleBinding') && o.metadata?.name === 'tenant-guard-reporter-cluster-secrets' && o.metadata?.namespace === 'argocd';
-  if (namespaced && o.metadata?.namespace !== 'tenant-guard' && !inArgocd) problems.push(`${where}: namespaced, but not in namespace tenant-guard`);
+  // The webhook records Events on Tenants, which (cluster-scoped) keep them in namespace default.
+  const inDefault = (o.kind === 'Role' || o.kind === 'RoleBinding') && o.metadata?.name === 'tenant-guard-webhook-events' && o.metadata?.namespace === 'default';
+  if (namespaced && o.metadata?.namespace !== 'tenant-guard' && !inArgocd && !inDefault) problems.push(`${where}: namespaced, but not in namespace tenant-guard`);
   if (!namespaced && o.metadata?.namespace !== undefined) problems.push(`${where}: cluster-scoped, but has a namespace`);
   if (o.kind === 'PodDisruptionBudget' && (o.spec?.minAvailable === undefined) === (o.spec?.maxUnavailable === undefined)) problems.push(`${where}: exactly one of minAvailable and maxUnavailable`);
   return problems;

@@ -19,6 +19,8 @@ export interface RecordedRequest {
   contentType?: string;
   /** HTTP status answered, once the answer is complete (absent while it hangs or streams). */
   status?: number;
+  /** The client closed the connection before the answer was complete (it aborted or gave up). */
+  clientClosed?: boolean;
 }
 
 /** Which requests a fault applies to; every given field must match. */
@@ -38,6 +40,7 @@ export interface FaultMatch {
  * What happens to a matching request:
  * - `delayMs`: answered normally after a delay;
  * - `hang`: never answered (until the client gives up or the server closes);
+ * - `stall`: a 200 whose body never comes nor ends (a watch gone silent);
  * - `status`: an API error Status with that code;
  * - `conflict`: the 409 Conflict of optimistic concurrency, as if another writer had won;
  * - `dropConnection`: the socket is destroyed without an answer.
@@ -45,6 +48,7 @@ export interface FaultMatch {
 export type FaultAction =
   | { delayMs: number }
   | { hang: true }
+  | { stall: true }
   | { status: number; reason?: string; message?: string }
   | { conflict: true }
   | { dropConnection: true };

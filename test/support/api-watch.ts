@@ -10,6 +10,8 @@ import { parseSelectors } from './selectors.js';
 
 interface OpenWatch {
   res: ServerResponse;
+  /** Silenced by `stallAll()`: nothing more is written, the stream stays open. */
+  stalled?: boolean;
   stop(): void;
   bookmark?: () => void;
   timer?: NodeJS.Timeout;
@@ -28,15 +30,16 @@ export class WatchHub {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
     const write = (e: WatchEvent): void => {
-      if (!res.writableEnded) res.write(`${JSON.stringify(e)}\n`);
+      if (!res.writableEnded && open.stalled !== true) res.write(`${JSON.stringify(e)}\n`);
     };
+    const open: OpenWatch = { res, stop: () => undefined };
     const started = this.store.watch(type, namespace, query.resourceVersion, predicate, write);
     if ('expired' in started) {
       write({ type: 'ERROR', object: started.expired satisfies StatusBody });
       res.end();
       return;
     }
-    const open: OpenWatch = { res, stop: started.stop };
+    open.stop = started.stop;
     this.watches.add(open);
     if (query.allowWatchBookmarks === 'true') {
       open.bookmark = () => write({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(this.store.resourceVersion) } } });
@@ -44,7 +47,11 @@ export class WatchHub {
       open.timer.unref();
     }
     const timeout = Number(query.timeoutSeconds ?? '0');
-    if (timeout > 0) setTimeout(() => this.end(open), timeout * 1000).unref();
+    if (timeout > 0) {
+      setTimeout(() => {
+        if (open.stalled !== true) this.end(open); // a hung server ends nothing
+      }, timeout * 1000).unref();
+    }
     req.on('close', () => this.end(open));
   }
 
@@ -53,6 +60,11 @@ export class WatchHub {
     if (open.timer !== undefined) clearInterval(open.timer);
     this.watches.delete(open);
     if (!open.res.writableEnded) open.res.end();
+  }
+
+  /** Every open watch goes silent: no event, no bookmark, no end (the connection stays). */
+  stallAll(): void {
+    for (const w of this.watches) w.stalled = true;
   }
 
   /** Ends every open watch. */

@@ -33,9 +33,13 @@
  *   from tokens added with `addToken(token, user)`, checking audiences and expiry as the
  *   API server does. Every review is recorded in `tokenReviews` (token, `spec.audiences`).
  *   `./caller-tokens.ts` makes pod-bound (or unbound) ServiceAccount caller tokens for it.
- * - Faults: `inject(match, action, times)` (delay, hang, API error Status, 409, dropped
- *   connection), `failNextUpdate(match)`; every request is recorded in `requests` with the
- *   status answered (`count({ verb, resource, name, status })`), never its Authorization.
+ * - Faults: `inject(match, action, times)` (delay, hang, stall: 200 then silence, API error
+ *   Status, 409, dropped connection), `failNextUpdate(match)`, `stallWatches()` (open watches
+ *   go silent without closing); every request is recorded in `requests` with the status
+ *   answered (`count({ verb, resource, name, status })`) or `clientClosed` when the client
+ *   gave up first, never its Authorization.
+ * - Events (core/v1): created with the API server's namespace rules for the involved object
+ *   (`./api-events.ts`), 422 Invalid otherwise.
  * - Requests must carry `Authorization: Bearer <token>` (option `token`, default `test`; null
  *   accepts any), else 401 as the real server answers.
  *
@@ -55,11 +59,13 @@ import { parseRequestPath, type ParsedPath } from './api-paths.js';
 import { discoveryDocument } from './api-discovery.js';
 import { injectedConflict, isObj, readBody, requireObject, send } from './api-http.js';
 import { WatchHub } from './api-watch.js';
+import { EVENTS, eventCreateError } from './api-events.js';
 
 export type { ResourceType, KubeJson, WatchEvent } from './api-store.js';
 export type { FaultAction, FaultMatch, RecordedRequest, Verb } from './api-faults.js';
 export type { KnownToken, ReviewedUser, TokenReviewAnswer, TokenReviewHandler, TokenReviewRequest } from './api-token-review.js';
 export { serviceAccountUser, API_SERVER_AUDIENCES } from './api-token-review.js';
+export { EVENTS } from './api-events.js';
 
 /** Core resources every server has. */
 export const CORE_RESOURCES: readonly ResourceType[] = [
@@ -67,6 +73,7 @@ export const CORE_RESOURCES: readonly ResourceType[] = [
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
   { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
   { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, statusSubresource: true },
+  EVENTS,
 ];
 
 export const SECRETS = CORE_RESOURCES[0] as ResourceType;
@@ -216,6 +223,15 @@ export class TestApiServer {
     this.hub.dropAll();
   }
 
+  /**
+   * The API server stops answering on every open watch: no event, no bookmark, no error and
+   * no end, while the connection stays up (what a hung API server or a black-holed network
+   * path looks like to a client). New requests are served normally.
+   */
+  stallWatches(): void {
+    this.hub.stallAll();
+  }
+
   /** Sends a BOOKMARK with the current resourceVersion on every watch that allows them. */
   sendBookmarks(): void {
     this.hub.sendBookmarks();
@@ -230,6 +246,9 @@ export class TestApiServer {
     this.requests.push(record);
     res.on('finish', () => {
       record.status = res.statusCode;
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) record.clientClosed = true;
     });
     try {
       const body = await readBody(req);
@@ -252,6 +271,12 @@ export class TestApiServer {
       return false;
     }
     if ('hang' in fault) return true; // the socket stays open until the client or close() ends it
+    if ('stall' in fault) {
+      // Headers of a successful answer, then nothing: no line, no error, no end.
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.flushHeaders();
+      return true;
+    }
     if ('dropConnection' in fault) {
       req.socket.destroy();
       return true;
@@ -282,8 +307,12 @@ export class TestApiServer {
         return this.hub.serve(type, p.info.namespace, p.query, req, res);
       case 'get':
         return send(res, 200, this.store.get(type, namespace, name ?? ''));
-      case 'create':
-        return send(res, 201, this.store.create(type, namespace, requireObject(body), dryRun));
+      case 'create': {
+        const object = requireObject(body);
+        const refused = type === EVENTS ? eventCreateError(object, namespace) : undefined;
+        if (refused !== undefined) throw refused;
+        return send(res, 201, this.store.create(type, namespace, object, dryRun));
+      }
       case 'update':
         if (subresource !== undefined && subresource !== 'status') throw notFound(target);
         return send(res, 200, this.store.update(type, namespace, name ?? '', requireObject(body), { ...(subresource === 'status' ? { subresource } : {}), dryRun }));

@@ -190,6 +190,20 @@ describe('WatchedRegistry against the test API server', () => {
     await eventually('alpha status accepted', () => statusOf(api.store.get(TENANTS, undefined, 'alpha'))?.accepted === true);
   });
 
+  test('an audience claimed twice (issue 15 item 1): the older Tenant keeps it, the other\'s status names both', async () => {
+    seed(tenantDoc('zulu', { clusters: [{ name: 'zulu-dev', server: 'https://zulu.example.com' }] }));
+    const alpha = tenantDoc('alpha');
+    (alpha.spec as { clusters: unknown }).clusters = [{ name: 'alpha-dev', server: 'https://alpha.example.com', audience: 'zulu-dev' }];
+    seed(alpha);
+    const w = watch();
+    await w.whenSynced();
+    assert.deepEqual(w.current()?.tenants.map((t) => t.name), ['zulu']);
+    await eventually('alpha status', () => statusOf(api.store.get(TENANTS, undefined, 'alpha'))?.reason === 'AudienceConflict');
+    const status = statusOf(api.store.get(TENANTS, undefined, 'alpha'));
+    assert.equal(status?.accepted, false);
+    assert.match(String(status?.message), /^spec\.clusters\[0\]\.audience: audience "zulu-dev" is already claimed by tenant "zulu" \(spec\.clusters\[0\]\.audience, by default its cluster name\)/);
+  });
+
   test('status is written only when it differs, and a 409 Conflict is answered by re-reading', async () => {
     seed(tenantDoc('team-a'));
     seed(tenantDoc('team-b'));

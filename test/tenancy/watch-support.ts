@@ -43,3 +43,34 @@ export function statusOf(object: Record<string, unknown> | undefined): Record<st
   const s = object?.status;
   return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as Record<string, unknown>) : undefined;
 }
+
+/** Timers that fire only when the test says so (bounded-watch.ts's WatchTimers). */
+export class ManualTimers {
+  private next = 1;
+  private readonly pending = new Map<number, { fn: () => void; ms: number }>();
+
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = this.next++;
+    this.pending.set(id, { fn, ms });
+    return id;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    if (typeof handle === 'number') this.pending.delete(handle);
+  };
+
+  /** The delays of the timers waiting, in ms. */
+  delays(): number[] {
+    return [...this.pending.values()].map((t) => t.ms);
+  }
+
+  /** Fires every waiting timer of `ms`; returns how many fired. */
+  fire(ms: number): number {
+    const due = [...this.pending.entries()].filter(([, t]) => t.ms === ms);
+    for (const [id, t] of due) {
+      this.pending.delete(id);
+      t.fn();
+    }
+    return due.length;
+  }
+}
