@@ -34,7 +34,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 /** What the broker answers: a token, or a refusal with its HTTP status and one-line reason. */
 export type TokenOutcome =
-  | { ok: true; token: string; jti: string; kid: string; /** epoch ms */ expiresAt: number }
+  | { ok: true; token: string; jti: string; kid: string; /** epoch ms */ expiresAt: number; /** the token's `aud` */ audience: string }
   | { ok: false; status: number; code: ErrorCode; message: string; retryAfterSeconds?: number };
 
 /** What `Broker` is built from (see `createBroker` for the wiring). */
@@ -158,7 +158,7 @@ export class Broker {
       this.record({ event: 'issued', target, ...who, jti: signed.jti, exp: signed.exp });
       this.metrics.tokenRequest('issued');
       this.parts.logger.debug({ target, jti: signed.jti, kid: signed.kid, audience: cluster.audience, subject: cluster.subject }, 'token signed');
-      return { ok: true, token: signed.token, jti: signed.jti, kid: signed.kid, expiresAt: signed.exp * 1000 };
+      return { ok: true, token: signed.token, jti: signed.jti, kid: signed.kid, expiresAt: signed.exp * 1000, audience: cluster.audience };
     } catch (err) {
       this.parts.logger.error({ err: { code: isTenantGuardError(err) ? err.code : 'ERR_BROKER_INTERNAL', message: err instanceof Error ? err.message : String(err) } }, 'token request failed');
       return refuse('ERR_BROKER_INTERNAL', 'internal error; see the broker log');

@@ -3,7 +3,8 @@
  *
  * - `GET /api/get-target-token?targetName=NAME`: the token as the plain body (drop-in for the
  *   OpenUnison endpoint); a refusal is one `text/plain` line;
- * - `POST /v1/tokens` `{"target": NAME}`: `{token, expirationTimestamp}`; a refusal is
+ * - `POST /v1/tokens` `{"target": NAME}`: `{token, expirationTimestamp, audience}` (the
+ *   audience lets the exec plugin check the token's `aud`); a refusal is
  *   `{error, message}` with `error` the stable code;
  * - `GET <issuer path>/.well-known/openid-configuration` and `GET <issuer path>/openid/v1/jwks`,
  *   without authentication.
@@ -70,7 +71,7 @@ export function createBrokerRouter(broker: Broker): Router {
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
-    res.status(200).json({ token: outcome.token, expirationTimestamp: rfc3339(outcome.expiresAt) });
+    res.status(200).json({ token: outcome.token, expirationTimestamp: rfc3339(outcome.expiresAt), audience: outcome.audience });
   };
 
   const json = express.json({ limit: '4kb', strict: true, type: () => true });
