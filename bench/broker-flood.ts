@@ -13,11 +13,18 @@
  * and after, not as absolutes.
  *
  *   node --import tsx bench/broker-flood.ts [--rate 400] [--seconds 10] [--sources 200] [--token-bytes 1000]
+ *                                           [--api-concurrency 4] [--review-ms 20]
+ *
+ * It prints the controller's latency (p50, p99, max) and statuses, the flood's statuses,
+ * the TokenReviews made, the API's peak concurrent reviews, this process's peak RSS, and its
+ * event-loop delay (p99): a high one means this machine's CPU, not the broker's queue, set
+ * the latency.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { pino } from 'pino';
@@ -31,8 +38,8 @@ import { serviceAccountToken } from '../test/support/caller-tokens.js';
 import { TestApiServer } from '../test/support/test-api-server.js';
 import { makeTestTls } from '../test/support/test-tls.js';
 
-const API_CONCURRENCY = 4;
-const REVIEW_MS = 20;
+const API_CONCURRENCY = arg('api-concurrency', 4);
+const REVIEW_MS = arg('review-ms', 20);
 const PROBE_PER_SECOND = 10;
 const TARGET = 'k8s-bench-dev';
 const TENANTS = `
@@ -157,6 +164,8 @@ async function main(): Promise<void> {
   const childDone = new Promise<void>((r) => child.on('exit', () => r()));
 
   await sleep(1500); // the flood process starts (tsx) and reaches its rate
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const reviewsBefore = api.tokenReviews.length;
   const latencies: number[] = [];
   const probeStatuses: Record<string, number> = {};
@@ -172,6 +181,7 @@ async function main(): Promise<void> {
   }
   await Promise.all(probes);
   const reviewsDuring = api.tokenReviews.length - reviewsBefore;
+  loopDelay.disable();
   await childDone;
   clearInterval(rssTimer);
   latencies.sort((a, b) => a - b);
@@ -182,6 +192,7 @@ async function main(): Promise<void> {
     tokenReviewsTotal: api.tokenReviews.length,
     apiPeakConcurrentReviews: peakActive,
     peakRssMiB: Math.round(peakRss / 1048576),
+    eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
     model: { apiConcurrency: API_CONCURRENCY, reviewMs: REVIEW_MS, probePerSecond: PROBE_PER_SECOND },
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
