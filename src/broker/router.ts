@@ -46,7 +46,7 @@ export function createBrokerRouter(broker: Broker): Router {
   });
 
   const getTargetToken = async (req: Request, res: Response): Promise<void> => {
-    const outcome = await broker.issue(req.get('authorization'), queryString(req.query.targetName), req.socket.remoteAddress);
+    const outcome = await broker.issue(req.get('authorization'), queryString(req.query.targetName), req.socket.remoteAddress ?? 'unknown');
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
       res.status(outcome.status).type('text/plain').send(`${outcome.message}\n`);
@@ -64,7 +64,7 @@ export function createBrokerRouter(broker: Broker): Router {
       res.status(400).json({ error: 'ERR_BROKER_BAD_REQUEST', message: 'target must be a string: {"target": "<cluster name>"}' });
       return;
     }
-    const outcome = await broker.issue(req.get('authorization'), target, req.socket.remoteAddress);
+    const outcome = await broker.issue(req.get('authorization'), target, req.socket.remoteAddress ?? 'unknown');
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
       res.status(outcome.status).json({ error: outcome.code, message: outcome.message });
