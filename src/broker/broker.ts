@@ -186,11 +186,12 @@ export function targetCallers(tenant: Tenant, cluster: TenantCluster): readonly 
 }
 
 /**
- * The key of a caller's rate bucket: its pod (so controller shards, one ServiceAccount in
- * several pods, each have their own), else its user name.
+ * The key of a caller's rate bucket: its pod name from the TokenReview (so controller
+ * shards, one ServiceAccount in several pods, each have their own; a StatefulSet pod keeps
+ * its bucket across a restart), else its user name.
  */
 export function rateKey(caller: Caller): string {
-  return caller.pod === undefined ? `user:${caller.username}` : `pod:${caller.username}/${caller.pod.uid ?? caller.pod.name}`;
+  return caller.pod === undefined ? `user:${caller.username}` : `pod:${caller.username}/${caller.pod.name}`;
 }
 
 /** `namespace/pod` of a pod-bound ServiceAccount caller (`system:serviceaccount:NS:NAME`), or the pod name alone. */

@@ -152,6 +152,8 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     const third = refused(await take(shard0));
     assert.deepEqual([third.status, third.code], [429, 'ERR_BROKER_RATE_LIMITED']);
     assert.equal((await take(shard1)).ok, true, 'shard 1 has its own bucket');
+    const rotated = controllerToken('argocd-application-controller-0');
+    assert.equal(refused(await take(rotated)).status, 429, 'a rotated token of shard 0 shares shard 0\'s bucket');
   });
 });
 
