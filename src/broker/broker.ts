@@ -8,9 +8,10 @@ import type { Logger } from 'pino';
 import type { AuditSink, TokenAuditRecord } from '../audit/record.js';
 import { isTenantGuardError, type ErrorCode } from '../errors.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
-import { parseBearer } from './bearer.js';
+import type { Tenant, TenantCluster } from '../tenancy/tenant.js';
+import { MAX_TOKEN_LENGTH, parseBearer } from './bearer.js';
 import { NO_BROKER_METRICS, type BrokerMetrics } from './broker-metrics.js';
-import { authorizeCaller, type Caller, type CallerAuthenticator, type CallerPolicy } from './caller-auth.js';
+import { authorizeCaller, RetryLaterError, type Caller, type CallerAuthenticator, type CallerPolicy } from './caller-auth.js';
 import { cacheControl, discoveryDocument, issuerPath } from './discovery.js';
 import type { KeyManager } from './key-manager.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
@@ -23,6 +24,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ERR_BROKER_FORBIDDEN: 403,
   ERR_BROKER_UNKNOWN_TARGET: 404,
   ERR_BROKER_RATE_LIMITED: 429,
+  ERR_BROKER_BUSY: 503,
   ERR_BROKER_INTERNAL: 500,
   ERR_BROKER_REVIEW_UNAVAILABLE: 503,
   ERR_BROKER_NO_API: 503,
@@ -32,7 +34,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 /** What the broker answers: a token, or a refusal with its HTTP status and one-line reason. */
 export type TokenOutcome =
-  | { ok: true; token: string; jti: string; kid: string; /** epoch ms */ expiresAt: number }
+  | { ok: true; token: string; jti: string; kid: string; /** epoch ms */ expiresAt: number; /** the token's `aud` */ audience: string }
   | { ok: false; status: number; code: ErrorCode; message: string; retryAfterSeconds?: number };
 
 /** What `Broker` is built from (see `createBroker` for the wiring). */
@@ -99,9 +101,10 @@ export class Broker {
 
   /**
    * Issues a token for `target` to the caller whose token is in `authorization`, or says why
-   * not. Never throws; never puts a token in a message or a log line.
+   * not. `source` is the caller's network address (the per-source limit on unauthenticated
+   * work). Never throws; never puts a token in a message or a log line.
    */
-  async issue(authorization: string | undefined, target: string | undefined): Promise<TokenOutcome> {
+  async issue(authorization: string | undefined, target: string | undefined, source?: string): Promise<TokenOutcome> {
     const who: { caller: string | null; pod: string | null; tenant?: string } = { caller: null, pod: null };
     const refuse = (code: ErrorCode, message: string, extra: { retryAfterSeconds?: number } = {}): TokenOutcome => {
       const status = STATUS[code] ?? 500;
@@ -113,27 +116,30 @@ export class Broker {
       const authenticator = this.parts.authenticator;
       if (authenticator === undefined) return refuse('ERR_BROKER_NO_API', 'caller authentication needs a Kubernetes API (TokenReview); run in a cluster or give --kubeconfig');
       const bearer = parseBearer(authorization);
-      if (!bearer.ok) return refuse('ERR_BROKER_UNAUTHENTICATED', bearer.reason === 'missing' ? 'no bearer token; send Authorization: Bearer <caller token>' : 'malformed Authorization header; send Authorization: Bearer <caller token>');
+      if (!bearer.ok) return refuse('ERR_BROKER_UNAUTHENTICATED', BEARER_PROBLEM[bearer.reason]);
       if (target === undefined || target === '' || target.length > 253) return refuse('ERR_BROKER_BAD_REQUEST', 'no target named; give the target cluster name');
 
       let caller: Caller;
       try {
-        caller = await authenticator.authenticate(bearer.token);
+        caller = await authenticator.authenticate(bearer.token, source);
       } catch (err) {
+        if (err instanceof RetryLaterError) return refuse(err.code, err.message, { retryAfterSeconds: err.retryAfterSeconds });
         if (isTenantGuardError(err, 'ERR_BROKER_UNAUTHENTICATED') || isTenantGuardError(err, 'ERR_BROKER_REVIEW_UNAVAILABLE')) return refuse(err.code, err.message);
         throw err;
       }
       who.caller = caller.username;
       who.pod = podOf(caller);
 
-      const decision = authorizeCaller(caller, target, this.parts.policy);
-      if (!decision.allowed) return refuse(decision.code, decision.message);
-      const rate = this.parts.limiter.take(caller.username, this.now());
-      if (!rate.allowed) return refuse('ERR_BROKER_RATE_LIMITED', `too many token requests from "${caller.username}"; retry in ${rate.retryAfterSeconds}s`, { retryAfterSeconds: rate.retryAfterSeconds });
-
       const registry = this.parts.registry.current();
+      // The target's own extra callers count only once it is known; a caller allowed nowhere
+      // gets 403 whether or not the target exists, so targets cannot be enumerated.
+      const owned = registry?.clusterByName(target);
+      const decision = authorizeCaller(caller, target, this.parts.policy, owned === undefined ? [] : targetCallers(owned.tenant, owned.cluster));
+      if (!decision.allowed) return refuse(decision.code, decision.message);
+      const rate = this.parts.limiter.take(rateKey(caller), this.now());
+      if (!rate.allowed) return refuse('ERR_BROKER_RATE_LIMITED', `too many token requests from ${who.pod ?? `"${caller.username}"`}; retry in ${rate.retryAfterSeconds}s`, { retryAfterSeconds: rate.retryAfterSeconds });
+
       if (registry === undefined) return refuse('ERR_REGISTRY_NOT_SYNCED', 'the tenant registry is not loaded yet; retry shortly');
-      const owned = registry.clusterByName(target);
       if (owned === undefined) return refuse('ERR_BROKER_UNKNOWN_TARGET', `unknown target "${target}"; it is no cluster of any tenant`);
       who.tenant = owned.tenant.name;
 
@@ -152,7 +158,7 @@ export class Broker {
       this.record({ event: 'issued', target, ...who, jti: signed.jti, exp: signed.exp });
       this.metrics.tokenRequest('issued', who.tenant);
       this.parts.logger.debug({ target, jti: signed.jti, kid: signed.kid, audience: cluster.audience, subject: cluster.subject }, 'token signed');
-      return { ok: true, token: signed.token, jti: signed.jti, kid: signed.kid, expiresAt: signed.exp * 1000 };
+      return { ok: true, token: signed.token, jti: signed.jti, kid: signed.kid, expiresAt: signed.exp * 1000, audience: cluster.audience };
     } catch (err) {
       this.parts.logger.error({ err: { code: isTenantGuardError(err) ? err.code : 'ERR_BROKER_INTERNAL', message: err instanceof Error ? err.message : String(err) } }, 'token request failed');
       return refuse('ERR_BROKER_INTERNAL', 'internal error; see the broker log');
@@ -172,6 +178,26 @@ export class Broker {
       this.parts.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'audit record not written');
     }
   }
+}
+
+const BEARER_PROBLEM: Record<'missing' | 'malformed' | 'too-long', string> = {
+  missing: 'no bearer token; send Authorization: Bearer <caller token>',
+  malformed: 'malformed Authorization header; send Authorization: Bearer <caller token>',
+  'too-long': `caller token longer than ${MAX_TOKEN_LENGTH} characters; send the projected ServiceAccount token`,
+};
+
+/** The callers a Tenant and its cluster add for that cluster's tokens (SPEC section 3). */
+export function targetCallers(tenant: Tenant, cluster: TenantCluster): readonly string[] {
+  return [...(tenant.allowedCallers ?? []), ...(cluster.allowedCallers ?? [])];
+}
+
+/**
+ * The key of a caller's rate bucket: its pod name from the TokenReview (so controller
+ * shards, one ServiceAccount in several pods, each have their own; a StatefulSet pod keeps
+ * its bucket across a restart), else its user name.
+ */
+export function rateKey(caller: Caller): string {
+  return caller.pod === undefined ? `user:${caller.username}` : `pod:${caller.username}/${caller.pod.name}`;
 }
 
 /** `namespace/pod` of a pod-bound ServiceAccount caller (`system:serviceaccount:NS:NAME`), or the pod name alone. */

@@ -1,11 +1,14 @@
 /**
  * Caller authentication: who presents a caller token, by TokenReview, with a short cache of
- * positive reviews and one shared review for concurrent requests with the same token.
+ * positive reviews, a shorter one of failed reviews, a per-source limit before any review,
+ * one shared review for concurrent requests with the same token, and a bounded review queue.
  * Whether that caller may have a given target's token is `authorizeCaller`, a pure check.
  */
 import { TenantGuardError } from '../errors.js';
 import { peekExpiry } from './bearer.js';
+import type { CallerRateLimiter } from './rate-limiter.js';
 import { ExpiringLru, tokenKey } from './review-cache.js';
+import { ReviewQueue, ReviewQueueFull } from './review-queue.js';
 import type { ReviewOutcome, TokenReviewer } from './token-review.js';
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
@@ -25,15 +28,35 @@ export interface CallerAuthenticatorOptions {
   reviewer: TokenReviewer;
   /** Audience asked of the review and required in `status.audiences`; '' asks none. */
   audience: string;
-  /** Review timeout in ms. */
+  /** Time a review may take, waiting in the queue included, in ms. */
   timeoutMs: number;
   /** How long a positive review is reused, in ms (0: never). */
   cacheTtlMs: number;
   /** Positive reviews kept. */
   cacheSize: number;
+  /** TokenReviews at once. Default 8 (one kept for tokens authenticated before). */
+  maxConcurrentReviews?: number;
+  /** TokenReviews waiting, per lane; beyond, 503 ERR_BROKER_BUSY. Default 64. */
+  maxQueuedReviews?: number;
+  /** How long a failed review (not authenticated) is remembered, in ms (0: never). Default 5000. */
+  failureCacheTtlMs?: number;
+  /** Failed reviews remembered. Default 10000. */
+  failureCacheSize?: number;
+  /**
+   * Per source address: requests whose token is not cached as authenticated take one token
+   * from the source's bucket before any review. Undefined: no limit.
+   */
+  sourceLimiter?: CallerRateLimiter;
   now?: () => number;
   /** Told of every review made (not of cache hits), for metrics; seconds it took. */
   onReview?: (outcome: 'authenticated' | 'unauthenticated' | 'error', seconds: number) => void;
+}
+
+/** A refusal the caller should retry later: 429 (source limit) or 503 (review queue full). */
+export class RetryLaterError extends TenantGuardError {
+  constructor(code: 'ERR_BROKER_RATE_LIMITED' | 'ERR_BROKER_BUSY', message: string, readonly retryAfterSeconds: number) {
+    super(code, message);
+  }
 }
 
 /**
@@ -60,7 +83,7 @@ export function callerFromReview(outcome: ReviewOutcome, audience: string): Call
 
 /** The policy of who may have which target's token. */
 export interface CallerPolicy {
-  /** User names allowed for every target. */
+  /** User names allowed for every target (the `--broker-allowed-callers` setting). */
   allowedCallers: readonly string[];
   /** Accept tokens not bound to a pod. */
   allowUnbound: boolean;
@@ -72,80 +95,120 @@ export type CallerDecision = { allowed: true } | { allowed: false; code: 'ERR_BR
 /**
  * Decides whether an authenticated caller may have a token for `target`: its token must be
  * bound to a pod (unless allowed otherwise; a legacy or long-lived token is refused as a
- * credential, 401), and its user name must be allowed (403).
+ * credential, 401), and its user name must be allowed for every target or named by the
+ * target's Tenant or cluster (`targetCallers`) (403).
  */
-export function authorizeCaller(caller: Caller, target: string, policy: CallerPolicy): CallerDecision {
+export function authorizeCaller(caller: Caller, target: string, policy: CallerPolicy, targetCallers: readonly string[] = []): CallerDecision {
   if (caller.pod === undefined && !policy.allowUnbound) {
     return { allowed: false, code: 'ERR_BROKER_UNAUTHENTICATED', message: 'caller token is not bound to a pod; use a projected ServiceAccount token' };
   }
-  if (!policy.allowedCallers.includes(caller.username)) {
-    return { allowed: false, code: 'ERR_BROKER_FORBIDDEN', message: `caller "${caller.username}" may not obtain tokens for target "${target}"` };
+  if (!policy.allowedCallers.includes(caller.username) && !targetCallers.includes(caller.username)) {
+    return { allowed: false, code: 'ERR_BROKER_FORBIDDEN', message: `caller "${caller.username}" may not obtain tokens for target "${target}"; allow it in --broker-allowed-callers, or in the Tenant's spec.allowedCallers or its cluster's allowedCallers` };
   }
   return { allowed: true };
 }
 
-/** See the file comment. */
+/** A positive review: the caller, reused until `reuseUntil`; the entry itself lives until the token expires. */
+interface KnownCaller {
+  caller: Caller;
+  reuseUntil: number;
+}
+
+/** Longest a token counts as "authenticated before" when it carries no `exp`, in ms. */
+const KNOWN_WITHOUT_EXP_MS = 3_600_000;
+
+/**
+ * See the file comment. The order of checks, cheapest first, keeps unauthenticated work
+ * bounded: a reusable positive review answers at once; otherwise the source address takes a
+ * token from its bucket (429 when empty); a recently failed token is refused without a
+ * review; concurrent requests with one token share one review; reviews pass through a
+ * bounded queue (503 when full) in which tokens authenticated before go first.
+ */
 export class CallerAuthenticator {
-  private readonly cache: ExpiringLru<Caller>;
+  private readonly known: ExpiringLru<KnownCaller>;
+  private readonly failed: ExpiringLru<string>;
   private readonly inflight = new Map<string, Promise<Caller>>();
+  private readonly queue: ReviewQueue;
   private readonly now: () => number;
   private readonly audiences: readonly string[];
+  private readonly failureTtlMs: number;
 
   constructor(private readonly options: CallerAuthenticatorOptions) {
-    this.cache = new ExpiringLru(options.cacheSize);
+    this.known = new ExpiringLru(options.cacheSize);
+    this.failed = new ExpiringLru(options.failureCacheSize ?? 10_000);
+    this.failureTtlMs = options.failureCacheTtlMs ?? 5_000;
+    this.queue = new ReviewQueue(options.maxConcurrentReviews ?? 8, options.maxQueuedReviews ?? 64);
     this.now = options.now ?? Date.now;
     this.audiences = options.audience === '' ? [] : [options.audience];
   }
 
+  /** Reviews running and waiting (for tests and diagnostics). */
+  get queueDepth(): { running: number; priority: number; other: number } {
+    return this.queue.depth;
+  }
+
   /**
    * The caller a token belongs to.
-   * @throws TenantGuardError ERR_BROKER_UNAUTHENTICATED (the review says no),
-   *   ERR_BROKER_REVIEW_UNAVAILABLE (no review in time, or an API error).
+   * @param source the caller's network address, for the per-source limit
+   * @throws TenantGuardError ERR_BROKER_UNAUTHENTICATED (the review says no, now or a moment ago),
+   *   ERR_BROKER_REVIEW_UNAVAILABLE (no review in time, or an API error);
+   *   RetryLaterError ERR_BROKER_RATE_LIMITED (the source's bucket is empty),
+   *   ERR_BROKER_BUSY (the review queue is full).
    */
-  authenticate(token: string): Promise<Caller> {
+  authenticate(token: string, source?: string): Promise<Caller> {
     const key = tokenKey(token);
-    const cached = this.cache.get(key, this.now());
-    if (cached !== undefined) return Promise.resolve(cached);
+    const now = this.now();
+    const known = this.known.get(key, now);
+    if (known !== undefined && now < known.reuseUntil) return Promise.resolve(known.caller);
+    if (source !== undefined && this.options.sourceLimiter !== undefined) {
+      const rate = this.options.sourceLimiter.take(source, now);
+      if (!rate.allowed) {
+        return Promise.reject(new RetryLaterError('ERR_BROKER_RATE_LIMITED', `too many unauthenticated token requests from ${source}; retry in ${rate.retryAfterSeconds}s`, rate.retryAfterSeconds));
+      }
+    }
+    const failure = this.failed.get(key, now);
+    if (failure !== undefined) return Promise.reject(new TenantGuardError('ERR_BROKER_UNAUTHENTICATED', failure));
     const running = this.inflight.get(key);
     if (running !== undefined) return running;
-    const started = this.review(token, key).finally(() => this.inflight.delete(key));
+    const started = this.review(token, key, known !== undefined).finally(() => this.inflight.delete(key));
     this.inflight.set(key, started);
     return started;
   }
 
-  private async review(token: string, key: string): Promise<Caller> {
+  private async review(token: string, key: string, priority: boolean): Promise<Caller> {
     const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new TenantGuardError('ERR_BROKER_REVIEW_UNAVAILABLE', `TokenReview failed: no answer in ${this.options.timeoutMs} ms`));
-      }, this.options.timeoutMs);
-    });
+    const timer = setTimeout(() => controller.abort(new TenantGuardError('ERR_BROKER_REVIEW_UNAVAILABLE', `TokenReview failed: no answer in ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+    const aborted = new Promise<never>((_resolve, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
+    aborted.catch(() => undefined);
     let outcome: ReviewOutcome;
     const started = performance.now();
     const report = (what: 'authenticated' | 'unauthenticated' | 'error'): void => this.options.onReview?.(what, (performance.now() - started) / 1000);
     try {
-      outcome = await Promise.race([this.options.reviewer.review(token, this.audiences, controller.signal), timeout]);
+      outcome = await this.queue.run(() => Promise.race([this.options.reviewer.review(token, this.audiences, controller.signal), aborted]), priority, controller.signal);
     } catch (err) {
+      if (err instanceof ReviewQueueFull) throw new RetryLaterError('ERR_BROKER_BUSY', err.message, err.retryAfterSeconds);
       report('error');
       if (err instanceof TenantGuardError) throw err;
       throw new TenantGuardError('ERR_BROKER_REVIEW_UNAVAILABLE', 'TokenReview failed', { cause: err });
     } finally {
       clearTimeout(timer);
     }
+    const now = this.now();
     let caller: Caller;
     try {
       caller = callerFromReview(outcome, this.options.audience);
     } catch (err) {
       report('unauthenticated');
+      // Remembered briefly, as the API server's own token authenticator does, so that a
+      // repeated bad token costs no review; an API failure (above) is never remembered.
+      if (err instanceof TenantGuardError) this.failed.set(key, err.message, now + this.failureTtlMs, now);
+      this.known.delete(key);
       throw err;
     }
     report('authenticated');
-    const now = this.now();
     const tokenExp = peekExpiry(token);
-    const until = Math.min(now + this.options.cacheTtlMs, tokenExp ?? Number.POSITIVE_INFINITY);
-    this.cache.set(key, caller, until, now);
+    const reuseUntil = Math.min(now + this.options.cacheTtlMs, tokenExp ?? Number.POSITIVE_INFINITY);
+    this.known.set(key, { caller, reuseUntil }, tokenExp ?? now + KNOWN_WITHOUT_EXP_MS, now);
     return caller;
   }
 }

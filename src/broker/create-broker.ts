@@ -27,7 +27,7 @@ import type { RingTiming } from './key-ring.js';
 import { DirectoryKeyStore } from './key-store-directory.js';
 import { SecretKeyStore } from './key-store-secret.js';
 import { MemoryKeyStore, type KeyStore } from './key-store.js';
-import { validateBrokerConfig, type BrokerConfig } from './options.js';
+import { callerAuthOptions, validateBrokerConfig, type BrokerConfig } from './options.js';
 import { CallerRateLimiter } from './rate-limiter.js';
 import { createKubeTokenReviewer, type TokenReviewer } from './token-review.js';
 
@@ -109,7 +109,7 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
   const metrics = o.metricsRegistry === undefined ? NO_BROKER_METRICS : createBrokerMetrics(o.metricsRegistry, () => keys);
   const authenticator = reviewer === undefined
     ? undefined
-    : new CallerAuthenticator({ reviewer, audience: config.callerAudience, timeoutMs: config.reviewTimeoutMs, cacheTtlMs: config.reviewCacheTtlMs, cacheSize: config.reviewCacheSize, now, onReview: metrics.review });
+    : new CallerAuthenticator({ reviewer, ...callerAuthOptions(config), now, onReview: metrics.review });
   if (authenticator === undefined) logger.warn('no Kubernetes API configured: token requests will be refused (503); discovery and JWKS are served');
   if (store instanceof MemoryKeyStore) logger.warn('no key store configured (--key-dir or --key-secret): signing keys live in memory and change on restart');
   await keys.start();

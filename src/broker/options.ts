@@ -4,6 +4,8 @@
  * src/settings.ts); everything else the broker needs is here.
  */
 import { TenantGuardError } from '../errors.js';
+import type { CallerAuthenticatorOptions } from './caller-auth.js';
+import { CallerRateLimiter } from './rate-limiter.js';
 
 /** Signing algorithms an API server accepts (`--oidc-signing-algs`); EdDSA is not one. */
 export type SigningAlg = 'RS256' | 'ES256';
@@ -39,7 +41,19 @@ export interface BrokerConfig {
   reviewCacheTtlMs: number;
   /** Positive reviews kept (LRU). Default 1000. */
   reviewCacheSize: number;
-  /** Tokens per second each caller (user name) may obtain, sustained. Default 50. */
+  /** TokenReviews at once (one kept for tokens authenticated before). Default 8. */
+  reviewConcurrency: number;
+  /** TokenReviews waiting per lane; a full queue answers 503 with Retry-After. Default 64. */
+  reviewQueueSize: number;
+  /** How long a failed review (token not authenticated) is remembered. Default 5 s; 0 never. */
+  reviewFailureCacheTtlMs: number;
+  /** Failed reviews remembered (LRU). Default 10000. */
+  reviewFailureCacheSize: number;
+  /** Requests per second each source address may make whose token is not cached as authenticated, sustained. Default 10. */
+  sourceRatePerSecond: number;
+  /** Burst of such requests per source address. Default 20. */
+  sourceBurst: number;
+  /** Tokens per second each caller (its pod; the user name for an unbound token) may obtain, sustained. Default 50. */
   callerRatePerSecond: number;
   /** Burst each caller may obtain at once. Default 100. */
   callerBurst: number;
@@ -74,8 +88,14 @@ export const brokerFlags: readonly BrokerFlag[] = [
   { key: 'reviewTimeout', flag: 'review-timeout', env: 'TG_REVIEW_TIMEOUT', kind: 'duration', description: 'TokenReview timeout', default: '3s' },
   { key: 'reviewCacheTtl', flag: 'review-cache-ttl', env: 'TG_REVIEW_CACHE_TTL', kind: 'duration', description: 'how long a positive TokenReview is reused', default: '5s' },
   { key: 'reviewCacheSize', flag: 'review-cache-size', env: 'TG_REVIEW_CACHE_SIZE', kind: 'integer', description: 'positive TokenReviews kept', default: '1000' },
-  { key: 'callerRate', flag: 'caller-rate', env: 'TG_CALLER_RATE', kind: 'number', description: 'tokens per second one caller may obtain', default: '50' },
-  { key: 'callerBurst', flag: 'caller-burst', env: 'TG_CALLER_BURST', kind: 'integer', description: 'tokens one caller may obtain at once', default: '100' },
+  { key: 'reviewConcurrency', flag: 'review-concurrency', env: 'TG_REVIEW_CONCURRENCY', kind: 'integer', description: 'TokenReviews at once (one kept for tokens authenticated before)', default: '8' },
+  { key: 'reviewQueue', flag: 'review-queue', env: 'TG_REVIEW_QUEUE', kind: 'integer', description: 'TokenReviews waiting; beyond, 503 with Retry-After', default: '64' },
+  { key: 'reviewFailureCacheTtl', flag: 'review-failure-cache-ttl', env: 'TG_REVIEW_FAILURE_CACHE_TTL', kind: 'duration', description: 'how long a failed TokenReview is remembered (0: never)', default: '5s' },
+  { key: 'reviewFailureCacheSize', flag: 'review-failure-cache-size', env: 'TG_REVIEW_FAILURE_CACHE_SIZE', kind: 'integer', description: 'failed TokenReviews remembered', default: '10000' },
+  { key: 'sourceRate', flag: 'source-rate', env: 'TG_SOURCE_RATE', kind: 'number', description: 'requests per second one source address may make with a token not cached as authenticated', default: '10' },
+  { key: 'sourceBurst', flag: 'source-burst', env: 'TG_SOURCE_BURST', kind: 'integer', description: 'such requests one source address may make at once', default: '20' },
+  { key: 'callerRate', flag: 'caller-rate', env: 'TG_CALLER_RATE', kind: 'number', description: 'tokens per second one caller (pod) may obtain', default: '50' },
+  { key: 'callerBurst', flag: 'caller-burst', env: 'TG_CALLER_BURST', kind: 'integer', description: 'tokens one caller (pod) may obtain at once', default: '100' },
   { key: 'allowUnboundCallers', flag: 'allow-unbound-callers', env: 'TG_ALLOW_UNBOUND_CALLERS', kind: 'boolean', description: 'accept caller tokens not bound to a pod', default: 'false' },
 ];
 
@@ -166,6 +186,12 @@ export function parseBrokerOptions(flags: Record<string, string | boolean | unde
     reviewTimeoutMs: num('reviewTimeout'),
     reviewCacheTtlMs: num('reviewCacheTtl'),
     reviewCacheSize: num('reviewCacheSize'),
+    reviewConcurrency: num('reviewConcurrency'),
+    reviewQueueSize: num('reviewQueue'),
+    reviewFailureCacheTtlMs: num('reviewFailureCacheTtl'),
+    reviewFailureCacheSize: num('reviewFailureCacheSize'),
+    sourceRatePerSecond: num('sourceRate'),
+    sourceBurst: num('sourceBurst'),
     callerRatePerSecond: num('callerRate'),
     callerBurst: num('callerBurst'),
     allowUnboundCallers: v.allowUnboundCallers === true,
@@ -186,13 +212,35 @@ export function validateBrokerConfig(c: BrokerConfig): void {
   const positive: Array<[string, number]> = [
     ['key-rotation-period', c.rotationPeriodMs], ['key-publish-ahead', c.publishAheadMs], ['key-reload-interval', c.reloadIntervalMs],
     ['review-timeout', c.reviewTimeoutMs], ['review-cache-size', c.reviewCacheSize], ['caller-rate', c.callerRatePerSecond], ['caller-burst', c.callerBurst],
+    ['review-concurrency', c.reviewConcurrency], ['review-failure-cache-size', c.reviewFailureCacheSize], ['source-rate', c.sourceRatePerSecond], ['source-burst', c.sourceBurst],
   ];
   for (const [flag, value] of positive) if (!(value > 0)) throw bad(flag, `must be greater than 0 (got ${value})`);
   if (c.retireMarginMs < 0) throw bad('key-retire-margin', 'must not be negative');
   if (c.reviewCacheTtlMs < 0) throw bad('review-cache-ttl', 'must not be negative');
+  if (c.reviewFailureCacheTtlMs < 0) throw bad('review-failure-cache-ttl', 'must not be negative');
+  if (c.reviewQueueSize < 0) throw bad('review-queue', 'must not be negative');
   // Every replica must have re-read and published a new key, and every cached JWKS must have
   // expired, before that key signs.
   const floor = c.jwksMaxAgeSeconds * 1000 + c.reloadIntervalMs;
   if (c.publishAheadMs <= floor) throw bad('key-publish-ahead', `(${c.publishAheadMs}ms) must exceed --jwks-max-age plus --key-reload-interval (${floor}ms)`);
   if (c.rotationPeriodMs < c.publishAheadMs) throw bad('key-rotation-period', `(${c.rotationPeriodMs}ms) must be at least --key-publish-ahead (${c.publishAheadMs}ms)`);
+}
+
+/**
+ * The caller-authentication options of a BrokerConfig, for `new CallerAuthenticator({ reviewer,
+ * ...callerAuthOptions(config), now })`: timeouts, both review caches, the review queue and the
+ * per-source limit.
+ */
+export function callerAuthOptions(c: BrokerConfig): Omit<CallerAuthenticatorOptions, 'reviewer' | 'now' | 'onReview'> {
+  return {
+    audience: c.callerAudience,
+    timeoutMs: c.reviewTimeoutMs,
+    cacheTtlMs: c.reviewCacheTtlMs,
+    cacheSize: c.reviewCacheSize,
+    maxConcurrentReviews: c.reviewConcurrency,
+    maxQueuedReviews: c.reviewQueueSize,
+    failureCacheTtlMs: c.reviewFailureCacheTtlMs,
+    failureCacheSize: c.reviewFailureCacheSize,
+    sourceLimiter: new CallerRateLimiter(c.sourceRatePerSecond, c.sourceBurst),
+  };
 }

@@ -1,7 +1,7 @@
 /**
- * Per-caller token buckets: each caller (a user name) may take `burst` tokens at once and
- * `ratePerSecond` sustained. Buckets of callers not seen for a while are dropped, so the map
- * stays bounded.
+ * Token buckets per key: each key (a caller's pod, or a source address) may take `burst`
+ * tokens at once and `ratePerSecond` sustained. The least recently seen buckets are dropped
+ * beyond `maxCallers`, so the map stays bounded whatever the keys.
  */
 
 /** The answer of `take`. */

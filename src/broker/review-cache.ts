@@ -1,6 +1,6 @@
 /**
- * A bounded LRU map whose entries expire at their own time: the cache of positive
- * TokenReviews, keyed by a hash of the caller token (never the token itself).
+ * A bounded LRU map whose entries expire at their own time: the caches of positive and of
+ * failed TokenReviews, keyed by a hash of the caller token (never the token itself).
  */
 import { createHash } from 'node:crypto';
 
@@ -40,6 +40,10 @@ export class ExpiringLru<V> {
       if (oldest.done === true) break;
       this.entries.delete(oldest.value);
     }
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 
   clear(): void {

@@ -3,7 +3,8 @@
  *
  * - `GET /api/get-target-token?targetName=NAME`: the token as the plain body (drop-in for the
  *   OpenUnison endpoint); a refusal is one `text/plain` line;
- * - `POST /v1/tokens` `{"target": NAME}`: `{token, expirationTimestamp}`; a refusal is
+ * - `POST /v1/tokens` `{"target": NAME}`: `{token, expirationTimestamp, audience}` (the
+ *   audience lets the exec plugin check the token's `aud`); a refusal is
  *   `{error, message}` with `error` the stable code;
  * - `GET <issuer path>/.well-known/openid-configuration` and `GET <issuer path>/openid/v1/jwks`,
  *   without authentication.
@@ -45,7 +46,7 @@ export function createBrokerRouter(broker: Broker): Router {
   });
 
   const getTargetToken = async (req: Request, res: Response): Promise<void> => {
-    const outcome = await broker.issue(req.get('authorization'), queryString(req.query.targetName));
+    const outcome = await broker.issue(req.get('authorization'), queryString(req.query.targetName), req.socket.remoteAddress ?? 'unknown');
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
       res.status(outcome.status).type('text/plain').send(`${outcome.message}\n`);
@@ -63,14 +64,14 @@ export function createBrokerRouter(broker: Broker): Router {
       res.status(400).json({ error: 'ERR_BROKER_BAD_REQUEST', message: 'target must be a string: {"target": "<cluster name>"}' });
       return;
     }
-    const outcome = await broker.issue(req.get('authorization'), target);
+    const outcome = await broker.issue(req.get('authorization'), target, req.socket.remoteAddress ?? 'unknown');
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
       res.status(outcome.status).json({ error: outcome.code, message: outcome.message });
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
-    res.status(200).json({ token: outcome.token, expirationTimestamp: rfc3339(outcome.expiresAt) });
+    res.status(200).json({ token: outcome.token, expirationTimestamp: rfc3339(outcome.expiresAt), audience: outcome.audience });
   };
 
   const json = express.json({ limit: '4kb', strict: true, type: () => true });

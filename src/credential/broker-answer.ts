@@ -1,6 +1,5 @@
 import { TenantGuardError } from '../errors.js';
 import type { BrokerEndpoint } from './broker-endpoint.js';
-import { jwtExpiry } from './jwt-claims.js';
 import { asSingleToken } from './token-file.js';
 
 /** What the broker answered, as read off the wire. */
@@ -9,20 +8,34 @@ export interface BrokerAnswer {
   statusText: string;
   contentType: string;
   body: string;
+  /** The `Retry-After` header, when sent. */
+  retryAfter?: string;
 }
 
-/** A token the broker issued. */
+/** A token the broker issued, as it answered it (unchecked: see token-checks.ts). */
 export interface IssuedToken {
   token: string;
-  /** When the token itself expires (its `exp`), ms since the epoch; undefined when unknown. */
-  expiresAt?: number;
+  /** The `expirationTimestamp` the broker stated, ms since the epoch. */
+  statedExpiresAt?: number;
+  /** The audience the broker stated (`audience` of the /v1/tokens JSON). */
+  audience?: string;
 }
 
 /**
  * The outcome of one attempt: a token, or an error and whether trying again may help
- * (network errors and 5xx: yes; TLS errors, 4xx and malformed answers: no).
+ * (network errors, 5xx and 429: yes, after `retryAfterMs` when the broker said so; TLS
+ * errors, other 4xx and malformed answers: no).
  */
-export type AttemptResult = { ok: true; issued: IssuedToken } | { ok: false; error: TenantGuardError; retryable: boolean };
+export type AttemptResult = { ok: true; issued: IssuedToken } | { ok: false; error: TenantGuardError; retryable: boolean; retryAfterMs?: number };
+
+/** Longest `Retry-After` honoured, in ms (the run's --timeout bounds it anyway). */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** `Retry-After` in delta-seconds, as ms; undefined for absent, HTTP-date or nonsense values. */
+export function parseRetryAfter(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d{1,6}\s*$/.test(value)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Number(value) * 1000);
+}
 
 const MAX_REASON_CHARS = 300;
 const JWT_LIKE = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
@@ -87,16 +100,18 @@ function malformed(endpoint: BrokerEndpoint, what: string): AttemptResult {
 }
 
 /**
- * Interprets the broker's answer (no network here, so it is tested on its own).
- * The token's expiry is its JWT `exp` when it is a JWT (what the remote API server enforces),
- * else the `expirationTimestamp` the broker states.
+ * Interprets the broker's answer (no network here, so it is tested on its own): the token
+ * and what the broker stated about it; `checkIssuedToken` decides whether it may be used.
  */
 export function processBrokerAnswer(endpoint: BrokerEndpoint, target: string, answer: BrokerAnswer): AttemptResult {
   if (answer.status < 200 || answer.status >= 300) {
-    return { ok: false, retryable: answer.status >= 500, error: refusal(endpoint, target, answer) };
+    const retryable = answer.status >= 500 || answer.status === 429;
+    const retryAfterMs = retryable ? parseRetryAfter(answer.retryAfter) : undefined;
+    return { ok: false, retryable, error: refusal(endpoint, target, answer), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
   let token: string | undefined;
   let stated: number | undefined;
+  let audience: string | undefined;
   if (endpoint.kind === 'target-token') {
     token = asSingleToken(answer.body);
     if (token === undefined) return malformed(endpoint, 'the body is not a single token');
@@ -108,7 +123,8 @@ export function processBrokerAnswer(endpoint: BrokerEndpoint, target: string, an
     if (token === undefined) return malformed(endpoint, 'the JSON has no "token" string');
     const exp = json['expirationTimestamp'];
     if (typeof exp === 'string' && !Number.isNaN(Date.parse(exp))) stated = Date.parse(exp);
+    const aud = json['audience'];
+    if (typeof aud === 'string' && aud !== '') audience = aud;
   }
-  const expiresAt = jwtExpiry(token) ?? stated;
-  return { ok: true, issued: expiresAt === undefined ? { token } : { token, expiresAt } };
+  return { ok: true, issued: { token, ...(stated === undefined ? {} : { statedExpiresAt: stated }), ...(audience === undefined ? {} : { audience }) } };
 }

@@ -76,6 +76,7 @@ function send(req: TokenRequest): Promise<BrokerAnswer> {
         statusText: res.statusMessage ?? '',
         contentType: String(res.headers['content-type'] ?? ''),
         body: Buffer.concat(chunks).toString('utf8'),
+        ...(typeof res.headers['retry-after'] === 'string' ? { retryAfter: res.headers['retry-after'] } : {}),
       }));
     });
     r.on('error', reject);
@@ -102,7 +103,7 @@ function failure(req: TokenRequest, err: unknown): AttemptResult {
 /**
  * Makes one request for a token and classifies the outcome. Never throws.
  * Error codes: ERR_CREDENTIAL_UNREACHABLE (retryable), ERR_CREDENTIAL_TIMEOUT, ERR_CREDENTIAL_TLS,
- * ERR_CREDENTIAL_REFUSED (4xx), ERR_CREDENTIAL_BROKER (5xx: retryable; malformed answers).
+ * ERR_CREDENTIAL_REFUSED (4xx; 429 retryable), ERR_CREDENTIAL_BROKER (5xx: retryable; malformed answers).
  */
 export async function requestToken(req: TokenRequest): Promise<AttemptResult> {
   try {

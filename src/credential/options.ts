@@ -26,6 +26,8 @@ export interface CredentialOptions {
   cacheDir?: string;
   /** Margin before `exp` at which the token is reported expired and the cache stops reusing it, in ms. Default 10 000. */
   expiryMarginMs: number;
+  /** The `aud` the token must carry; absent: the audience the broker states, else TARGET. */
+  audience?: string;
 }
 
 /** The outcome of parsing: options to run, or a request for the usage text. */
@@ -34,7 +36,7 @@ export type ParsedArgs = { help: true } | { help: false; options: CredentialOpti
 /** Usage text printed by `--help` and named in usage errors. */
 export const CREDENTIAL_USAGE = [
   'usage: tenant-guard-credential BROKER TARGET TOKEN_FILE [--ca-file FILE] [--timeout DURATION]',
-  '                               [--cache-dir DIR] [--expiry-margin DURATION]',
+  '                               [--cache-dir DIR] [--expiry-margin DURATION] [--audience AUD]',
   '',
   'A client-go exec credential plugin: presents the caller token in TOKEN_FILE to the',
   'tenant-guard broker and prints an ExecCredential for the remote cluster TARGET.',
@@ -50,11 +52,18 @@ export const CREDENTIAL_USAGE = [
   '  --timeout DURATION     budget for the whole run, retries included (default 10s)',
   `  --cache-dir DIR        cache tokens here, one 0600 file per broker and target (env ${CACHE_DIR_ENV})`,
   '  --expiry-margin DUR    report expiry this long before the token\'s exp (default 10s)',
+  '  --audience AUD         the aud the token must carry (default: the audience the broker',
+  '                         states, else TARGET); a token for another audience is refused',
+  '',
+  'A JWT is printed only with the expected aud and an exp more than the margin ahead; its',
+  'expirationTimestamp is the earlier of exp and the broker\'s, minus the margin. An opaque',
+  'token needs the broker\'s expirationTimestamp and is kept at most 15 minutes. The cache',
+  'directory must belong to this user and not be writable by group or others.',
   '',
   'DURATION: a number of seconds, or numbers with ms, s, m or h (500ms, 10s, 1m30s).',
 ].join('\n');
 
-const VALUE_FLAGS = new Set(['--ca-file', '--timeout', '--cache-dir', '--expiry-margin']);
+const VALUE_FLAGS = new Set(['--ca-file', '--timeout', '--cache-dir', '--expiry-margin', '--audience']);
 
 function usageError(message: string): TenantGuardError {
   return new TenantGuardError('ERR_CREDENTIAL_USAGE', `${message}; run with --help for usage`);
@@ -133,6 +142,8 @@ export function parseCredentialArgs(argv: readonly string[], env: Readonly<Recor
   const expiryMarginMs = margin === undefined ? DEFAULT_EXPIRY_MARGIN_MS : parseDuration('--expiry-margin', margin);
 
   const options: CredentialOptions = { broker, target, tokenFile, timeoutMs, expiryMarginMs };
+  const audience = flags.get('--audience');
+  if (audience !== undefined) options.audience = audience;
   const caFile = flags.get('--ca-file');
   if (caFile !== undefined) options.caFile = caFile;
   const cacheDir = flags.get('--cache-dir') ?? env[CACHE_DIR_ENV];

@@ -30,13 +30,15 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10}s`;
 }
 
-function gaveUp(last: TenantGuardError, attempts: number, timeoutMs: number): TenantGuardError {
-  const tail = `(gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}, --timeout ${seconds(timeoutMs)})`;
+function gaveUp(last: TenantGuardError, attempts: number, timeoutMs: number, retryAfterMs?: number): TenantGuardError {
+  const asked = retryAfterMs === undefined ? '' : `; the broker asked to retry after ${seconds(retryAfterMs)}`;
+  const tail = `(gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}, --timeout ${seconds(timeoutMs)}${asked})`;
   return new TenantGuardError(last.code, `${last.message} ${tail}`, { cause: last.cause ?? last });
 }
 
 /**
- * Runs `attempt` until it succeeds, fails for good, or the budget is spent. Each attempt gets
+ * Runs `attempt` until it succeeds, fails for good, or the budget is spent; a retryable failure
+ * with `retryAfterMs` waits that long, else an exponential backoff. Each attempt gets
  * the time left as its own timeout, so the whole run ends within `timeoutMs` (plus scheduling).
  * @param attempt one try, given the milliseconds it may take
  * @throws TenantGuardError the last attempt's error, its message saying how many attempts were made
@@ -53,8 +55,9 @@ export async function withRetries(attempt: (timeoutMs: number) => Promise<Attemp
     if (!result.retryable) {
       throw attempts === 1 && result.error.code !== 'ERR_CREDENTIAL_TIMEOUT' ? result.error : gaveUp(result.error, attempts, timeoutMs);
     }
-    const pause = backoffDelay(attempts, random(), policy.baseDelayMs, policy.maxDelayMs);
-    if (now() + pause + minAttemptMs > deadline) throw gaveUp(result.error, attempts, timeoutMs);
+    // The broker's Retry-After (429, 503) when it gives one: retrying sooner only spends its budget.
+    const pause = result.retryAfterMs ?? backoffDelay(attempts, random(), policy.baseDelayMs, policy.maxDelayMs);
+    if (now() + pause + minAttemptMs > deadline) throw gaveUp(result.error, attempts, timeoutMs, result.retryAfterMs);
     await sleep(pause);
   }
 }

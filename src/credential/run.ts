@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { TenantGuardError } from '../errors.js';
-import type { IssuedToken } from './broker-answer.js';
 import { requestToken } from './broker-client.js';
 import { resolveBrokerEndpoint } from './broker-endpoint.js';
 import { buildExecCredential, execCredentialApiVersion } from './exec-credential.js';
 import { CREDENTIAL_USAGE, parseCredentialArgs, type CredentialOptions } from './options.js';
 import { withRetries } from './retry.js';
-import { cacheFilePath, readCachedToken, writeCachedToken } from './token-cache.js';
+import { checkIssuedToken, type CheckedToken, type TokenExpectations } from './token-checks.js';
+import { cacheFilePath, checkCacheDir, ownUid, readCachedToken, writeCachedToken } from './token-cache.js';
 import { errnoCode, readCallerToken } from './token-file.js';
 
 /** Prefix of every line the plugin writes on stderr. */
@@ -21,6 +21,8 @@ export interface CredentialIo {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** The plugin's user id, which must own `--cache-dir`. Default process.getuid(). */
+  uid?: number | undefined;
 }
 
 /** Exit codes: 0 a credential was printed; 1 no credential (the line on stderr says why); 2 bad usage. */
@@ -46,43 +48,58 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-async function obtainToken(options: CredentialOptions, io: Required<CredentialIo>): Promise<IssuedToken> {
+/** CredentialIo with its defaults filled in (`uid` stays undefined where there are no POSIX ids). */
+type FullIo = Required<Omit<CredentialIo, 'uid'>> & { uid: number | undefined };
+
+async function obtainToken(options: CredentialOptions, io: FullIo): Promise<CheckedToken> {
   const endpoint = resolveBrokerEndpoint(options.broker);
   const callerToken = await readCallerToken(options.tokenFile);
   const brokerUrl = endpoint.url.href;
+  const expect = (): TokenExpectations => ({ target: options.target, now: io.now(), marginMs: options.expiryMarginMs, ...(options.audience === undefined ? {} : { audience: options.audience }) });
   const cache = options.cacheDir === undefined ? undefined : { dir: options.cacheDir, file: cacheFilePath(options.cacheDir, brokerUrl, options.target, callerToken) };
   if (cache !== undefined) {
-    const cached = await readCachedToken(cache.file, brokerUrl, options.target, io.now(), options.expiryMarginMs);
-    if (cached !== undefined) return cached;
+    await checkCacheDir(cache.dir, io.uid);
+    const cached = await readCachedToken(cache.file, brokerUrl, options.target, io.now(), options.expiryMarginMs, io.uid);
+    if (cached !== undefined) {
+      try {
+        return checkIssuedToken({ token: cached.token, statedExpiresAt: cached.expiresAt, ...(cached.audience === undefined ? {} : { audience: cached.audience }) }, expect());
+      } catch {
+        // An entry that no longer passes (another --audience, a clock change): ask the broker.
+      }
+    }
   }
   const ca = options.caFile === undefined ? undefined : await readCa(options.caFile);
   const issued = await withRetries(
     (timeoutMs) => requestToken({ endpoint, target: options.target, callerToken, timeoutMs, ...(ca === undefined ? {} : { ca }) }),
     { timeoutMs: options.timeoutMs, now: io.now, sleep: io.sleep, random: io.random },
   );
-  if (cache !== undefined && issued.expiresAt !== undefined) {
+  // Checked before it is cached or printed: never another cluster's token, never a spent one.
+  const checked = checkIssuedToken(issued, expect());
+  if (cache !== undefined) {
     try {
-      await writeCachedToken(cache.file, cache.dir, brokerUrl, options.target, { token: issued.token, expiresAt: issued.expiresAt });
+      await writeCachedToken(cache.file, cache.dir, brokerUrl, options.target, checked);
     } catch (err) {
       // The credential is still good; say once why the next run will call the broker again.
       io.stderr(`${STDERR_PREFIX}: warning: token cache ${cache.file} not written: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
     }
   }
-  return issued;
+  return checked;
 }
 
 /**
  * One run of the exec plugin: parse the arguments, read the caller token, take the token from
- * the cache or the broker (retrying network errors and 5xx within `--timeout`), print the
+ * the cache or the broker (retrying network errors, 5xx and 429, after the broker's
+ * Retry-After when given, within `--timeout`), check it (token-checks.ts), print the
  * ExecCredential on stdout. On failure nothing goes to stdout and exactly one line to stderr:
  * `tenant-guard-credential: <code>: <cause and the broker's reason>`.
  * @returns the exit code (EXIT_OK, EXIT_FAILED, EXIT_USAGE)
  */
 export async function runCredential(argv: readonly string[], io: CredentialIo): Promise<number> {
-  const full: Required<CredentialIo> = {
+  const full: FullIo = {
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
+    uid: ownUid(),
     ...io,
   };
   try {

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { IssuedToken } from './broker-answer.js';
+import { TenantGuardError } from '../errors.js';
 import { jwtSubject } from './jwt-claims.js';
-import { asSingleToken } from './token-file.js';
+import { asSingleToken, errnoCode } from './token-file.js';
 
 /** A cache entry as stored on disk. */
 interface CacheEntry {
@@ -12,8 +12,43 @@ interface CacheEntry {
   broker: string;
   target: string;
   token: string;
-  /** The token's own expiry, ms since the epoch. */
+  /** The token's checked expiry, ms since the epoch. */
   expiresAt: number;
+  /** The audience it was checked against, when it is a JWT. */
+  audience?: string;
+}
+
+/** A token as cached: checked before it was written (token-checks.ts), and checked again when read. */
+export interface CachedToken {
+  token: string;
+  expiresAt: number;
+  audience?: string;
+}
+
+/** The plugin's own user id (tests inject another). */
+export function ownUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
+}
+
+/**
+ * Refuses a cache directory another user could plant tokens in or read them from: it must be
+ * a directory owned by `uid` and not writable by group or others (issue 15 item 7). A missing
+ * directory is fine (it is created 0700 on the first write).
+ * @param uid the plugin's user id; undefined (no POSIX ids) skips the owner check
+ * @throws TenantGuardError ERR_CREDENTIAL_CACHE naming the directory and what is wrong.
+ */
+export async function checkCacheDir(dir: string, uid: number | undefined, statDir: (path: string) => Promise<{ isDirectory(): boolean; uid: number; mode: number }> = stat): Promise<void> {
+  let st;
+  try {
+    st = await statDir(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return;
+    throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} cannot be examined (${errnoCode(err) ?? 'error'})`, { cause: err });
+  }
+  const fix = `use a directory of this user with mode 0700 (chmod 700 ${dir}), or no --cache-dir`;
+  if (!st.isDirectory()) throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} is not a directory; ${fix}`);
+  if (uid !== undefined && st.uid !== uid) throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} is owned by uid ${st.uid}, not this user (uid ${uid}); ${fix}`);
+  if ((st.mode & 0o022) !== 0) throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} is writable by ${(st.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); ${fix}`);
 }
 
 /** Largest cache file read, in bytes. */
@@ -53,7 +88,8 @@ function parseEntry(text: string, brokerUrl: string, target: string): CacheEntry
   const expiresAt = e['expiresAt'];
   if (e['v'] !== 1 || e['broker'] !== brokerUrl || e['target'] !== target || token === undefined) return undefined;
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
-  return { v: 1, broker: brokerUrl, target, token, expiresAt };
+  const audience = e['audience'];
+  return { v: 1, broker: brokerUrl, target, token, expiresAt, ...(typeof audience === 'string' ? { audience } : {}) };
 }
 
 /**
@@ -62,14 +98,13 @@ function parseEntry(text: string, brokerUrl: string, target: string): CacheEntry
  * the caller's own or readable by others) counts as a miss; the next write replaces it.
  * @returns the token, or undefined on a miss
  */
-export async function readCachedToken(file: string, brokerUrl: string, target: string, now: number, marginMs: number): Promise<Required<IssuedToken> | undefined> {
+export async function readCachedToken(file: string, brokerUrl: string, target: string, now: number, marginMs: number, uid: number | undefined = ownUid()): Promise<CachedToken | undefined> {
   let text: string;
   try {
     const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const st = await handle.stat();
-      const ownUid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
-      if (!st.isFile() || (st.mode & 0o077) !== 0 || st.uid !== ownUid || st.size > MAX_CACHE_BYTES) return undefined;
+      if (!st.isFile() || (st.mode & 0o077) !== 0 || st.uid !== (uid ?? st.uid) || st.size > MAX_CACHE_BYTES) return undefined;
       text = await handle.readFile('utf8');
     } finally {
       await handle.close();
@@ -79,7 +114,7 @@ export async function readCachedToken(file: string, brokerUrl: string, target: s
   }
   const entry = parseEntry(text, brokerUrl, target);
   if (entry === undefined || entry.expiresAt - marginMs <= now) return undefined;
-  return { token: entry.token, expiresAt: entry.expiresAt };
+  return { token: entry.token, expiresAt: entry.expiresAt, ...(entry.audience === undefined ? {} : { audience: entry.audience }) };
 }
 
 /**
@@ -88,9 +123,9 @@ export async function readCachedToken(file: string, brokerUrl: string, target: s
  * The directory is created with mode 0700 when missing.
  * @throws the file system's error; the caller treats a failed write as a warning
  */
-export async function writeCachedToken(file: string, dir: string, brokerUrl: string, target: string, issued: Required<IssuedToken>): Promise<void> {
+export async function writeCachedToken(file: string, dir: string, brokerUrl: string, target: string, issued: CachedToken): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const entry: CacheEntry = { v: 1, broker: brokerUrl, target, token: issued.token, expiresAt: issued.expiresAt };
+  const entry: CacheEntry = { v: 1, broker: brokerUrl, target, token: issued.token, expiresAt: issued.expiresAt, ...(issued.audience === undefined ? {} : { audience: issued.audience }) };
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, JSON.stringify(entry), { mode: 0o600, flag: 'wx' });

@@ -35,6 +35,7 @@ export const tenantClusterSchema = {
     subject: { type: 'string', minLength: 1, maxLength: 253, description: 'Token sub the remote side binds RBAC to. Default: tenantguard:<name>.' },
     groups: { ...stringList(), description: 'Extra groups claim values.' },
     tokenTTLSeconds: { type: 'integer', minimum: 30, maximum: 900, default: 60, description: 'Token lifetime in seconds, 30..900.' },
+    allowedCallers: { ...stringList(), maxItems: 16, description: 'User names allowed to obtain this cluster\'s tokens from the broker, besides the broker\'s allowed callers and the Tenant\'s (e.g. system:serviceaccount:argocd:argocd-server).' },
   },
 } as const;
 
@@ -54,6 +55,7 @@ export const tenantSpecSchema = {
     namespaces: { ...stringList(dnsLabel, 63), description: 'Control-plane namespaces whose Argo CD objects belong to this tenant.' },
     projects: { ...stringList(), minItems: 1, description: 'Argo CD AppProjects this tenant may use; the first is the default.' },
     enforcement: { type: 'string', enum: ['enforce', 'warn', 'audit'], default: 'enforce', description: 'enforce, warn or audit, like Pod Security Admission.' },
+    allowedCallers: { ...stringList(), maxItems: 16, description: 'User names allowed to obtain the tokens of every cluster of this Tenant from the broker, besides the broker\'s allowed callers (e.g. system:serviceaccount:argocd:argocd-server).' },
     clusters: {
       type: 'array',
       items: tenantClusterSchema,

@@ -19,6 +19,8 @@ export interface TenantCluster {
   readonly groups: readonly string[];
   /** Token lifetime in seconds, 30..900. */
   readonly tokenTTLSeconds: number;
+  /** Extra broker callers for this cluster's tokens (`spec.clusters[].allowedCallers`). */
+  readonly allowedCallers?: readonly string[];
 }
 
 export interface Tenant {
@@ -30,6 +32,8 @@ export interface Tenant {
   readonly projects: readonly string[];
   readonly enforcement: EnforcementMode;
   readonly clusters: readonly TenantCluster[];
+  /** Extra broker callers for every cluster of this Tenant (`spec.allowedCallers`). */
+  readonly allowedCallers?: readonly string[];
   /** `metadata.creationTimestamp` when known: the older Tenant keeps a contested claim. */
   readonly creationTimestamp?: string;
   readonly uid?: string;
@@ -151,6 +155,7 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
       subject: typeof c.subject === 'string' ? c.subject : `tenantguard:${cname}`,
       groups: Array.isArray(c.groups) ? (c.groups as string[]) : [],
       tokenTTLSeconds: typeof c.tokenTTLSeconds === 'number' ? c.tokenTTLSeconds : 60,
+      ...(Array.isArray(c.allowedCallers) && c.allowedCallers.length > 0 ? { allowedCallers: c.allowedCallers as string[] } : {}),
     };
   });
   problems.push(...duplicateClaims(clusters));
@@ -162,6 +167,7 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
     projects: spec.projects as string[],
     enforcement: (spec.enforcement as EnforcementMode | undefined) ?? 'enforce',
     clusters,
+    ...(Array.isArray(spec.allowedCallers) && spec.allowedCallers.length > 0 ? { allowedCallers: spec.allowedCallers as string[] } : {}),
     ...optionalMeta(meta),
   };
 }

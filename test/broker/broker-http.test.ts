@@ -68,7 +68,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     assert.equal(issued.exp, payload.exp);
   });
 
-  test('POST /v1/tokens answers {token, expirationTimestamp}; TTL and audience from the registry', async () => {
+  test('POST /v1/tokens answers {token, expirationTimestamp, audience}; TTL and audience from the registry', async () => {
     const res = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${controller.token}`).send({ target: 'k8s-team-a-prod' });
     assert.equal(res.status, 200);
     const { token, expirationTimestamp } = res.body as { token: string; expirationTimestamp: string };
@@ -82,6 +82,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     const other = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${controller.token}`).send({ target: 'k8s-team-b-dev' });
     const b = await jwtVerify((other.body as { token: string }).token, createLocalJWKSet(jwks.body), { issuer: ISSUER, audience: 'team-b-dev-audience' });
     assert.equal(b.payload.aud, 'team-b-dev-audience');
+    assert.equal((other.body as { audience: string }).audience, 'team-b-dev-audience', 'the answer states the audience for the exec plugin to check');
   });
 
   test('discovery and JWKS: no authentication, issuer byte for byte, short Cache-Control', async () => {

@@ -97,10 +97,13 @@ describe('TokenReview cache and single-flight, counted at the test API server', 
     assert.equal(reviewsOf(token), 1);
   });
 
-  test('failures are not cached: a negative review and an API error are each asked again', async () => {
+  test('a failed review is remembered for the failure TTL (no second review); an API error is not remembered', async () => {
     assert.equal((await get('unknown-token')).status, 401);
     assert.equal((await get('unknown-token')).status, 401);
-    assert.equal(reviewsOf('unknown-token'), 2);
+    assert.equal(reviewsOf('unknown-token'), 1, 'the second bad request made no review');
+    clock += 5_100;
+    assert.equal((await get('unknown-token')).status, 401);
+    assert.equal(reviewsOf('unknown-token'), 2, 'reviewed again after the failure TTL');
     const token = fresh();
     api.inject({ verb: 'tokenreview' }, { status: 500 }, 1);
     assert.equal((await get(token)).status, 503);

@@ -27,6 +27,20 @@ describe('broker options', () => {
     assert.equal(c.allowUnboundCallers, false);
   });
 
+  test('caller-authentication limits: defaults, environment, and what is refused', () => {
+    const c = parseBrokerOptions({});
+    assert.deepEqual(
+      [c.reviewConcurrency, c.reviewQueueSize, c.reviewFailureCacheTtlMs, c.reviewFailureCacheSize, c.sourceRatePerSecond, c.sourceBurst],
+      [8, 64, 5000, 10_000, 10, 20],
+    );
+    const e = parseBrokerOptions({}, { TG_REVIEW_CONCURRENCY: '2', TG_REVIEW_QUEUE: '0', TG_REVIEW_FAILURE_CACHE_TTL: '0', TG_SOURCE_RATE: '0.5', TG_SOURCE_BURST: '3' });
+    assert.deepEqual([e.reviewConcurrency, e.reviewQueueSize, e.reviewFailureCacheTtlMs, e.sourceRatePerSecond, e.sourceBurst], [2, 0, 0, 0.5, 3]);
+    assert.throws(() => parseBrokerOptions({ reviewConcurrency: '0' }), invalid(/--review-concurrency must be greater than 0/));
+    assert.throws(() => parseBrokerOptions({ reviewQueue: '-1' }), invalid(/--review-queue must not be negative/));
+    assert.throws(() => parseBrokerOptions({ sourceRate: '0' }), invalid(/--source-rate must be greater than 0/));
+    assert.throws(() => parseBrokerOptions({ reviewFailureCacheSize: '1.5' }), invalid(/--review-failure-cache-size "1.5" is not an integer/));
+  });
+
   test('flags win over the environment; every flag has an environment variable', () => {
     const c = parseBrokerOptions({ signingAlg: 'es256' }, { TG_SIGNING_ALG: 'RS256', TG_KEY_SECRET: 'tenant-guard/keys', TG_CALLER_AUDIENCE: '', TG_ALLOW_UNBOUND_CALLERS: 'true' });
     assert.equal(c.signingAlg, 'ES256');

@@ -16,17 +16,17 @@ function failed(r: AttemptResult): Extract<AttemptResult, { ok: false }> {
 }
 
 describe('processBrokerAnswer: success', () => {
-  test('/v1/tokens: the JWT exp wins over the stated expirationTimestamp', () => {
-    const r = processBrokerAnswer(tokens, 't', { status: 200, statusText: 'OK', contentType: 'application/json', body: JSON.stringify({ token: JWT, expirationTimestamp: new Date((EXP - 10) * 1000).toISOString() }) });
-    assert.deepEqual(r, { ok: true, issued: { token: JWT, expiresAt: EXP * 1000 } });
+  test('/v1/tokens: the token and what the broker stated (expiry, audience), unchecked here', () => {
+    const r = processBrokerAnswer(tokens, 't', { status: 200, statusText: 'OK', contentType: 'application/json', body: JSON.stringify({ token: JWT, expirationTimestamp: new Date((EXP - 10) * 1000).toISOString(), audience: 'aud-1' }) });
+    assert.deepEqual(r, { ok: true, issued: { token: JWT, statedExpiresAt: (EXP - 10) * 1000, audience: 'aud-1' } });
   });
   test('/v1/tokens with an opaque token: the stated expirationTimestamp', () => {
     const r = processBrokerAnswer(tokens, 't', { status: 200, statusText: 'OK', contentType: 'application/json', body: '{"token":"opaque","expirationTimestamp":"2030-01-01T00:00:00Z"}' });
-    assert.deepEqual(r, { ok: true, issued: { token: 'opaque', expiresAt: Date.parse('2030-01-01T00:00:00Z') } });
+    assert.deepEqual(r, { ok: true, issued: { token: 'opaque', statedExpiresAt: Date.parse('2030-01-01T00:00:00Z') } });
   });
-  test('drop-in endpoint: plain body, expiry from the JWT', () => {
+  test('drop-in endpoint: plain body, nothing stated', () => {
     const r = processBrokerAnswer(dropIn, 't', { status: 200, statusText: 'OK', contentType: 'text/plain', body: `${JWT}\n` });
-    assert.deepEqual(r, { ok: true, issued: { token: JWT, expiresAt: EXP * 1000 } });
+    assert.deepEqual(r, { ok: true, issued: { token: JWT } });
   });
   test('drop-in endpoint with an opaque token: no expiry', () => {
     assert.deepEqual(processBrokerAnswer(dropIn, 't', { status: 200, statusText: 'OK', contentType: 'text/plain', body: 'opaque' }), { ok: true, issued: { token: 'opaque' } });
@@ -40,7 +40,7 @@ describe('processBrokerAnswer: failures', () => {
     ['403 JSON', 403, 'application/json', '{"error":"forbidden","message":"caller system:serviceaccount:argocd:argocd-server may not obtain tokens"}', false,
       /403 Forbidden for target "t": caller system:serviceaccount:argocd:argocd-server may not obtain tokens \(forbidden\)$/],
     ['404 plain text', 404, 'text/plain', 'unknown target "t"\n', false, /404 Not Found for target "t": unknown target "t"$/],
-    ['429', 429, 'application/json', '{"message":"slow down"}', false, /429 Too Many Requests .*: slow down$/],
+    ['429 retryable', 429, 'application/json', '{"message":"slow down"}', true, /429 Too Many Requests .*: slow down$/],
     ['503 retryable', 503, 'application/json', '{"error":"ERR_BROKER_REVIEW_UNAVAILABLE","message":"TokenReview failed"}', true, /503 Service Unavailable .*: TokenReview failed \(ERR_BROKER_REVIEW_UNAVAILABLE\)$/],
     ['500 empty body', 500, 'text/plain', '', true, /500 Internal Server Error for target "t": no reason given \(the broker failed\)$/],
   ];

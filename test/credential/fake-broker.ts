@@ -20,7 +20,7 @@ export interface SeenRequest {
 }
 
 /** What the fake broker does with a request: an answer, `hang` (never answer) or `reset` (drop the connection). */
-export type FakeAnswer = { status: number; body: string; contentType?: string; delayMs?: number } | 'hang' | 'reset';
+export type FakeAnswer = { status: number; body: string; contentType?: string; delayMs?: number; headers?: Record<string, string> } | 'hang' | 'reset';
 
 export interface FakeBroker {
   url: string;
@@ -38,10 +38,21 @@ export function tokenAnswer(ttlSeconds = 60, extra: Record<string, unknown> = {}
   return { status: 200, body: JSON.stringify({ token, expirationTimestamp: new Date(exp * 1000).toISOString() }), contentType: 'application/json', token, exp };
 }
 
-/** Starts the fake broker; by default it answers every request with a fresh 60 s token. */
+/** The target a request asks for: `{"target"}` of a POST, `targetName` of the drop-in GET. */
+export function targetOf(req: SeenRequest): string {
+  try {
+    const body: unknown = JSON.parse(req.body);
+    if (typeof body === 'object' && body !== null && 'target' in body && typeof body.target === 'string') return body.target;
+  } catch {
+    // not JSON
+  }
+  return new URL(req.path, 'https://x').searchParams.get('targetName') ?? '';
+}
+
+/** Starts the fake broker; by default it answers every request with a fresh 60 s token for the target asked (its `aud`). */
 export async function startFakeBroker(tls: TestTls): Promise<FakeBroker> {
   const requests: SeenRequest[] = [];
-  let handler: (req: SeenRequest, n: number) => FakeAnswer = () => tokenAnswer();
+  let handler: (req: SeenRequest, n: number) => FakeAnswer = (req) => tokenAnswer(60, { aud: targetOf(req) || 'k8s-team-a-dev' });
   const hanging = new Set<ServerResponse>();
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -59,7 +70,7 @@ export async function startFakeBroker(tls: TestTls): Promise<FakeBroker> {
         return;
       }
       setTimeout(() => {
-        res.writeHead(a.status, { 'Content-Type': a.contentType ?? 'application/json' });
+        res.writeHead(a.status, { 'Content-Type': a.contentType ?? 'application/json', ...a.headers });
         res.end(a.body);
       }, a.delayMs ?? 0);
     });

@@ -25,7 +25,7 @@ function clock(attemptMs = 0) {
 const unreachable: AttemptResult = { ok: false, retryable: true, error: new TenantGuardError('ERR_CREDENTIAL_UNREACHABLE', 'broker x unreachable: connect ECONNREFUSED') };
 const fiveHundred: AttemptResult = { ok: false, retryable: true, error: new TenantGuardError('ERR_CREDENTIAL_BROKER', 'broker x answered 503') };
 const forbidden: AttemptResult = { ok: false, retryable: false, error: new TenantGuardError('ERR_CREDENTIAL_REFUSED', 'broker x answered 403') };
-const success: AttemptResult = { ok: true, issued: { token: 'tok', expiresAt: 1 } };
+const success: AttemptResult = { ok: true, issued: { token: 'tok', statedExpiresAt: 1 } };
 
 describe('backoffDelay', () => {
   test('doubles from 200 ms, capped at 2 s, jittered between half and all of the step', () => {
@@ -43,7 +43,7 @@ describe('withRetries', () => {
       c.spend();
       return script[calls++] ?? success;
     }, { timeoutMs: 10_000, ...c });
-    assert.deepEqual(issued, { token: 'tok', expiresAt: 1 });
+    assert.deepEqual(issued, { token: 'tok', statedExpiresAt: 1 });
     assert.equal(calls, 4);
     assert.deepEqual(c.sleeps, [150, 300, 600]);
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { runCredential, type CredentialIo } from '../../src/credential/run.js';
 import { makeTestTls, type TestTls } from '../support/test-tls.js';
-import { fakeJwt, startFakeBroker, tokenAnswer, type FakeBroker } from './fake-broker.js';
+import { fakeJwt, startFakeBroker, targetOf, tokenAnswer, type FakeBroker } from './fake-broker.js';
 
 const V1 = 'client.authentication.k8s.io/v1';
 const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
@@ -77,7 +77,7 @@ after(async () => {
 });
 beforeEach(async () => {
   broker.requests.length = 0;
-  broker.answer(() => tokenAnswer());
+  broker.answer((req) => tokenAnswer(60, { aud: targetOf(req) }));
   await writeFile(tokenFile, `${CALLER}\n`);
 });
 
@@ -249,6 +249,7 @@ describe('runCredential: cache', () => {
     broker.answer(() => tokenAnswer(60));
     credential(await run(args('--cache-dir', cacheDir)));
     const later = Date.now() + 51_000;
+    broker.answer(() => tokenAnswer(120));
     credential(await run(args('--cache-dir', cacheDir), { now: () => later }));
     assert.equal(broker.requests.length, 2);
   });
@@ -270,9 +271,9 @@ describe('runCredential: cache', () => {
   });
 
   test('a cache that cannot be written: the credential, and one warning line', async () => {
-    const notADir = join(cacheDir, 'file');
-    await writeFile(notADir, 'x');
-    const o = await run(args('--cache-dir', notADir));
+    const underAFile = join(cacheDir, 'file');
+    await writeFile(underAFile, 'x');
+    const o = await run(args('--cache-dir', join(underAFile, 'sub')));
     assert.equal(o.code, 0);
     assert.equal(JSON.parse(o.stdout).kind, 'ExecCredential');
     assert.match(o.stderr, /^tenant-guard-credential: warning: token cache .* not written: .*\n$/);
