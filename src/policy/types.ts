@@ -5,24 +5,10 @@ import type { Settings } from '../settings.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { EnforcementMode, Tenant } from '../tenancy/tenant.js';
 
-/** Rule ids of SPEC sections 4 and 5, plus TG-REQ-01 for an object the rules cannot read. */
-export type RuleId =
-  | 'TG-OWN-01' | 'TG-OWN-02' | 'TG-OWN-03'
-  | 'TG-AS-01' | 'TG-AS-02' | 'TG-AS-03' | 'TG-AS-04' | 'TG-AS-05' | 'TG-AS-06' | 'TG-AS-07' | 'TG-AS-08' | 'TG-AS-09'
-  | 'TG-APP-01' | 'TG-APP-02' | 'TG-APP-03'
-  | 'TG-CS-01' | 'TG-CS-02' | 'TG-CS-03' | 'TG-CS-04' | 'TG-CS-05' | 'TG-CS-06' | 'TG-CS-07' | 'TG-CS-08'
-  | 'TG-PRJ-01' | 'TG-PRJ-02'
-  | 'TG-REQ-01';
+import type { RuleId } from './rule-catalogue.js';
 
-/** The order of SPEC section 5, in which a denial lists its lines. */
-export const RULE_ORDER: readonly RuleId[] = [
-  'TG-REQ-01',
-  'TG-OWN-01', 'TG-OWN-02', 'TG-OWN-03',
-  'TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-05', 'TG-AS-06', 'TG-AS-07', 'TG-AS-08', 'TG-AS-09',
-  'TG-APP-01', 'TG-APP-02', 'TG-APP-03',
-  'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07', 'TG-CS-08',
-  'TG-PRJ-01', 'TG-PRJ-02',
-];
+/** Rule ids and their order live in the rule catalogue (rule-catalogue.ts). */
+export { RULE_ORDER, type RuleId } from './rule-catalogue.js';
 
 /**
  * Rules that `warn` and `audit` relax: the ApplicationSet rules the Application rules back

@@ -1,0 +1,204 @@
+/**
+ * The one list of tenant-guard's rules, in the order of SPEC section 5 (the order a denial
+ * lists its lines): each id with its title, SPEC section, the module that checks it, what
+ * it protects, how to fix a denial, and an allowed and a denied example. `RuleId`,
+ * `RULE_ORDER` and docs/rules.md (`npm run gen:rules`) come from here; a test keeps every
+ * id in its module's source, so grepping an id finds its check.
+ */
+export const RULE_CATALOGUE = [
+  {
+    id: 'TG-REQ-01', title: 'A request the rules can read', section: '5', module: 'src/admission/review.ts',
+    protects: 'Every rule relies on the object\'s shape. A request whose object is missing, malformed, nested deeper or larger than the webhook inspects, is denied rather than skipped, so an unreadable object never passes unchecked.',
+    fix: 'Send a well-formed object: `metadata` an object, labels a map of strings, `spec` an object. Past a size or depth limit, split the object or ask the platform to raise the limit setting named in the message.',
+    allowed: 'spec: { project: team-a, destination: { name: k8s-team-a-dev } }',
+    denied: 'spec: "oops"   # a string where an object is expected',
+  },
+  {
+    id: 'TG-OWN-01', title: 'The tenant label agrees with the namespace, and stays', section: '4', module: 'src/policy/ownership.ts',
+    protects: 'An object is pinned to one tenant when it is made. A label naming another tenant than the namespace\'s, or an UPDATE that moves the object between tenants, would let one tenant\'s object act for another.',
+    fix: 'Set `tenantguard.dev/tenant` to the tenant that owns the namespace (or leave it out: /mutate sets it). Only a platform admin moves an object between tenants or turns a platform object into a tenant\'s.',
+    allowed: 'metadata: { namespace: team-a, labels: { tenantguard.dev/tenant: team-a } }',
+    denied: 'metadata: { namespace: team-a, labels: { tenantguard.dev/tenant: team-b } }',
+  },
+  {
+    id: 'TG-OWN-02', title: 'A human\'s object has a tenant', section: '4', module: 'src/policy/ownership.ts',
+    protects: 'An object whose tenant cannot be told is a platform object; a human who is not a platform admin may not make one.',
+    fix: 'Create it in a namespace your tenant lists, or set the tenant label to one of the tenants the message lists for you.',
+    allowed: 'metadata: { namespace: team-a }   # team-a lists the namespace',
+    denied: 'metadata: { namespace: scratch }   # no tenant lists it, no label',
+  },
+  {
+    id: 'TG-OWN-03', title: 'Only the tenant\'s owners change its objects', section: '4', module: 'src/policy/ownership.ts',
+    protects: 'No change is too small: status, annotations, finalizers, ownerReferences and `operation` (which syncs `operation.sync.manifests`) of a tenant\'s object are for its owners, trusted service accounts within their scope, and platform admins.',
+    fix: 'Ask an owner of the tenant (a member of `spec.owners.groups` or a user in `spec.owners.users`) to make the change, or use Argo CD, whose controllers are trusted.',
+    allowed: 'user alice, groups [team-a-admins] updates an Application of team-a',
+    denied: 'user mallory, groups [team-b-admins] sets operation.sync on an Application of team-a',
+  },
+  {
+    id: 'TG-AS-01', title: 'Templates use the tenant\'s projects', section: '5', module: 'src/policy/applicationset-templates.ts',
+    protects: 'Every Application an ApplicationSet generates lands in one of the tenant\'s AppProjects, never in another tenant\'s or in `default`.',
+    fix: 'Set `spec.project` in every template to a literal project of the tenant (empty in `spec.template`: /mutate sets the default project).',
+    allowed: 'spec.template.spec.project: team-a',
+    denied: 'spec.template.spec.project: team-b',
+  },
+  {
+    id: 'TG-AS-02', title: 'Cluster generators select only the tenant\'s clusters', section: '5', module: 'src/policy/applicationset-selector.ts',
+    protects: '`clusters: {}` selects every cluster Argo CD knows, the control plane included. Every `clusters` generator, at any depth, is narrowed to the tenant\'s label value.',
+    fix: 'Leave `selector.matchLabels["tenantguard.dev/tenant"]` to /mutate, and drop any selector term on that key that says otherwise (another value, a template, NotIn, DoesNotExist, Exists).',
+    allowed: 'clusters: { selector: { matchLabels: { tenantguard.dev/tenant: team-a } } }',
+    denied: 'clusters: { selector: { matchExpressions: [{ key: tenantguard.dev/tenant, operator: Exists }] } }',
+  },
+  {
+    id: 'TG-AS-03', title: 'Literal destinations are the tenant\'s clusters', section: '5', module: 'src/policy/applicationset-targets.ts',
+    protects: 'A literal `destination.server` or `destination.name` in any template must be one of the tenant\'s clusters, never the control plane (URLs compared normalised).',
+    fix: 'Use one of the clusters the message lists, by `name` or by `server`, not both; or compute the destination from a `clusters` generator.',
+    allowed: 'destination: { name: k8s-team-a-dev }',
+    denied: 'destination: { server: https://kubernetes.default.svc }',
+  },
+  {
+    id: 'TG-AS-04', title: 'No foreign target in generator parameters', section: '5', module: 'src/policy/applicationset-targets.ts',
+    protects: 'A `list` element, `elementsYaml` entry or cluster generator `values` entry naming another tenant\'s cluster or the control plane would be templated into a destination. YAML tags other than the core scalar ones are denied (go-yaml decodes `!!binary`), and so is a value nested deeper than the webhook inspects.',
+    fix: 'Name only your tenant\'s clusters in parameters; write plain YAML scalars in `elementsYaml`.',
+    allowed: 'list: { elements: [{ cluster: k8s-team-a-dev }] }',
+    denied: 'list: { elements: [{ cluster: in-cluster }] }',
+  },
+  {
+    id: 'TG-AS-05', title: 'Known generators only, read where they belong', section: '5', module: 'src/policy/applicationset.ts',
+    protects: 'An unknown or unreviewed generator type, `clusterDecisionResource` unless allowed, an `scmProvider`/`pullRequest`/`plugin` generator outside the tenant\'s namespaces (its refs are read in the ApplicationSet\'s namespace), or an `appSecretName` (read in the Argo CD namespace) could reach what the tenant may not.',
+    fix: 'Use `list`, `clusters`, `git`, `matrix`, `merge`; put SCM, pull-request and plugin generators in a namespace your tenant lists; ask a platform admin for GitHub App credentials.',
+    allowed: 'generators: [{ git: { repoURL: https://example.com/r.git, revision: HEAD, directories: [{ path: apps/* }] } }]',
+    denied: 'generators: [{ scmProvider: { github: { appSecretName: github-app } } }]',
+  },
+  {
+    id: 'TG-AS-06', title: 'No templatePatch', section: '5', module: 'src/policy/applicationset.ts',
+    protects: '`templatePatch` is rendered after admission, so no static check bounds what it sets: it could null the tenant label of generated Applications and make them platform objects. Never relaxed by warn or audit mode.',
+    fix: 'Express the variation with generator templates or parameters; a platform admin may use templatePatch.',
+    allowed: 'spec.template.metadata.annotations: { team: a }',
+    denied: 'spec.templatePatch: "metadata: {labels: null}"',
+  },
+  {
+    id: 'TG-AS-09', title: 'Fields the controller leaves alone do not cover tenancy', section: '5', module: 'src/policy/applicationset-ignored.ts',
+    protects: 'An ApplicationSet that generates the name of an existing Application adopts it; `ignoreApplicationDifferences` or `preservedFields` covering the tenant label, `spec.project` or `spec.destination` (or a parent) would keep the victim\'s tenant and target while replacing its source. `jqPathExpressions` are for platform admins.',
+    fix: 'Ignore only fields below `spec.source(s)`, annotations or other labels; use JSON pointers, not jq.',
+    allowed: 'ignoreApplicationDifferences: [{ jsonPointers: [/spec/source/targetRevision] }]',
+    denied: 'ignoreApplicationDifferences: [{ jsonPointers: [/spec/destination] }]',
+  },
+  {
+    id: 'TG-AS-07', title: 'Generated Applications carry the tenant label', section: '5', module: 'src/policy/applicationset-templates.ts',
+    protects: 'Each generated Application is checked as the ApplicationSet\'s tenant\'s because it carries its tenant label. A generator template may not set it, and no template label key may be templated.',
+    fix: 'Leave `spec.template.metadata.labels["tenantguard.dev/tenant"]` to /mutate, or set it to your tenant; use literal label keys.',
+    allowed: 'spec.template.metadata.labels: { tenantguard.dev/tenant: team-a }',
+    denied: 'spec.template.metadata.labels: { tenantguard.dev/tenant: team-b }',
+  },
+  {
+    id: 'TG-AS-08', title: 'Nested generators use exact field names', section: '5', module: 'src/policy/applicationset-keys.ts',
+    protects: 'Argo CD decodes the raw-JSON children of `matrix` and `merge` with Go\'s case-insensitive decoder: a key that differs in case would be read as a field the webhook did not check.',
+    fix: 'Spell every key of nested generators exactly as the ApplicationSet CRD does (`clusters`, `selector`, `matchLabels`...).',
+    allowed: 'matrix: { generators: [{ clusters: {} }, { git: {} }] }',
+    denied: 'matrix: { generators: [{ Clusters: {} }] }',
+  },
+  {
+    id: 'TG-APP-01', title: 'Applications use the tenant\'s projects', section: '5', module: 'src/policy/application.ts',
+    protects: 'An Application\'s AppProject decides its source repositories and credentials; a tenant\'s Application lives only in its own projects.',
+    fix: 'Set `spec.project` to a project of your tenant (the message lists them).',
+    allowed: 'spec.project: team-a',
+    denied: 'spec.project: default',
+  },
+  {
+    id: 'TG-APP-02', title: 'Applications target the tenant\'s clusters', section: '5', module: 'src/policy/application.ts',
+    protects: 'The authoritative check: `spec.destination` names exactly one of `server` and `name`, one of the tenant\'s clusters, never the control plane; a platform object\'s destination is never a tenant\'s cluster.',
+    fix: 'Point the destination at one of your tenant\'s clusters (the message lists them), by name or by server.',
+    allowed: 'spec.destination: { name: k8s-team-a-dev, namespace: web }',
+    denied: 'spec.destination: { name: k8s-team-b-dev, namespace: web }',
+  },
+  {
+    id: 'TG-APP-03', title: 'Only the ApplicationSet controller sets a controller ownerReference', section: '5', module: 'src/policy/application.ts',
+    protects: 'Pointing an Application at another ApplicationSet makes that ApplicationSet\'s controller adopt or prune it, cascading to everything it deployed.',
+    fix: 'Leave controller ownerReferences to Argo CD; removing one is allowed.',
+    allowed: 'the ApplicationSet controller adds ownerReferences: [{ kind: ApplicationSet, controller: true }]',
+    denied: 'a human adds ownerReferences: [{ kind: ApplicationSet, name: someone-elses, controller: true }]',
+  },
+  {
+    id: 'TG-CS-01', title: 'A cluster Secret\'s tenant label is its cluster\'s owner', section: '5', module: 'src/policy/cluster-secret.ts',
+    protects: 'The Secret of a tenant\'s cluster belongs to that tenant and to no other.',
+    fix: 'Set the tenant label to the owner of the cluster in `name`, or leave it to /mutate.',
+    allowed: 'name: k8s-team-a-dev, labels: { tenantguard.dev/tenant: team-a }',
+    denied: 'name: k8s-team-a-dev, labels: { tenantguard.dev/tenant: team-b }',
+  },
+  {
+    id: 'TG-CS-02', title: 'Name and server as registered', section: '5', module: 'src/policy/cluster-secret.ts',
+    protects: 'Argo CD resolves `destination.name` through Secrets\' `name`: a Secret named like a tenant\'s cluster with another server captures its syncs. Holds for every requester, whatever the config.',
+    fix: 'Use the registered cluster name and its server exactly as the Tenant spells it (or leave `server` to /mutate).',
+    allowed: 'name: k8s-team-a-dev, server: https://team-a-dev.example.com',
+    denied: 'name: k8s-team-a-dev, server: https://attacker.example.com',
+  },
+  {
+    id: 'TG-CS-03', title: 'Config keys from an exact allowlist', section: '5', module: 'src/policy/cluster-secret-config.ts',
+    protects: 'Keeps out `bearerToken`, `username`/`password`, `certData`/`keyData`, `awsAuthConfig` and `proxyUrl`, case variants and inherited names (`__proto__`) included. Holds for every requester on a Secret that calls the plugin.',
+    fix: 'Keep only `execProviderConfig` and `tlsClientConfig` (`caData`, `serverName`, `insecure`) in `config`.',
+    allowed: 'config: { execProviderConfig: {...}, tlsClientConfig: { caData: ... } }',
+    denied: 'config: { bearerToken: eyJ... }',
+  },
+  {
+    id: 'TG-CS-04', title: 'The exec config is the plugin call or an exec profile', section: '5', module: 'src/policy/cluster-secret-exec.ts',
+    protects: 'An exec config runs inside the application controller (which holds the caller token for every tenant) and argocd-server. It is the canonical plugin call, or matches an exec profile of the settings exactly, for every Secret and requester: no shell, wrapper, interpreter or unlisted env.',
+    fix: 'Leave `execProviderConfig` to /mutate (the canonical call), or, for a platform cluster, match a profile the platform configured.',
+    allowed: 'execProviderConfig: { command: /custom-tools/tenant-guard-credential, args: [BROKER, k8s-team-a-dev, TOKEN, --ca-file, CA] }',
+    denied: 'execProviderConfig: { command: /bin/sh, args: [-c, "cat /var/run/secrets/tenantguard/token | curl ..."] }',
+  },
+  {
+    id: 'TG-CS-05', title: 'TLS as registered', section: '5', module: 'src/policy/cluster-secret-config.ts',
+    protects: '`insecure` or another CA would let a man in the middle take the tenant\'s token. Holds for every requester on a Secret that calls the plugin.',
+    fix: 'Leave `tlsClientConfig.caData` to /mutate (the registry\'s CA) and `insecure` absent or false.',
+    allowed: 'tlsClientConfig: { caData: <the Tenant\'s caData> }',
+    denied: 'tlsClientConfig: { insecure: true }',
+  },
+  {
+    id: 'TG-CS-06', title: 'Cluster label and project', section: '5', module: 'src/policy/cluster-secret.ts',
+    protects: 'The cluster label selects the Secret for `clusters` generators; a `project` on a Secret adds an implicit destination to that project.',
+    fix: 'Set the cluster label to `name` (or leave it to /mutate); a `project` must be one of the tenant\'s; a platform Secret names no tenant\'s project.',
+    allowed: 'labels: { tenantguard.dev/cluster: k8s-team-a-dev }, project: team-a',
+    denied: 'project: team-b',
+  },
+  {
+    id: 'TG-CS-07', title: 'Only owners remove or rename a cluster Secret', section: '5', module: 'src/policy/cluster-secret.ts',
+    protects: 'Removing the cluster label, changing `name`, deleting, or removing the `argocd.argoproj.io/secret-type` label (what `argocd cluster rm` does) takes a tenant\'s cluster away.',
+    fix: 'Ask an owner of the tenant, a platform admin, or use Argo CD.',
+    allowed: 'an owner of team-a deletes the Secret of k8s-team-a-dev',
+    denied: 'a member of team-b removes argocd.argoproj.io/secret-type from it',
+  },
+  {
+    id: 'TG-CS-08', title: 'No platform Secret on a tenant\'s server', section: '5', module: 'src/policy/cluster-secret.ts',
+    protects: 'Argo CD looks clusters up by server and takes the first match: a Secret with an unregistered name but a tenant\'s server would capture the tenant\'s syncs. Holds for every requester.',
+    fix: 'Register the cluster in a Tenant and use its name, or use another server.',
+    allowed: 'name: platform-tools, server: https://tools.example.com',
+    denied: 'name: platform-tools, server: https://TEAM-A-DEV.example.com:443/',
+  },
+  {
+    id: 'TG-PRJ-01', title: 'A tenant\'s AppProject names only its clusters and namespaces', section: '5', module: 'src/policy/appproject.ts',
+    protects: 'A tenant\'s project decides where its Applications may deploy. Destinations name the tenant\'s clusters exactly (no globs, never the control plane); `sourceNamespaces` are exact members of the tenant\'s namespaces; only platform admins and trusted service accounts change it.',
+    fix: 'List your clusters by exact name or server and your namespaces exactly; ask a platform admin to change the project.',
+    allowed: 'destinations: [{ name: k8s-team-a-dev, namespace: "*" }]',
+    denied: 'destinations: [{ server: "*", namespace: "*" }]',
+  },
+  {
+    id: 'TG-PRJ-02', title: 'An unlisted AppProject is the platform\'s', section: '5', module: 'src/policy/appproject.ts',
+    protects: 'A project no tenant lists is a platform project: otherwise a tenant makes one of its own, whose Applications count as platform objects that may target the control plane. Only platform admins and trusted service accounts write it, and no literal destination names a tenant\'s cluster.',
+    fix: 'Ask a platform admin to add the project to your Tenant\'s `spec.projects`, or to create it.',
+    allowed: 'a platform admin creates project tools with destinations [{ server: https://tools.example.com }]',
+    denied: 'alice of team-a creates project mine with destinations [{ server: "*" }]',
+  },
+] as const;
+
+export type RuleEntry = (typeof RULE_CATALOGUE)[number];
+
+/** Every rule id. */
+export type RuleId = RuleEntry['id'];
+
+/** The order of SPEC section 5, in which a denial lists its lines. */
+export const RULE_ORDER: readonly RuleId[] = RULE_CATALOGUE.map((r) => r.id);
+
+/** A rule's entry in docs/rules.md. */
+export function ruleReference(id: string): string {
+  return `docs/rules.md#${id.toLowerCase()}`;
+}
