@@ -8,7 +8,7 @@ import type { EnforcementMode, Tenant } from '../tenancy/tenant.js';
 /** Rule ids of SPEC sections 4 and 5, plus TG-REQ-01 for an object the rules cannot read. */
 export type RuleId =
   | 'TG-OWN-01' | 'TG-OWN-02' | 'TG-OWN-03'
-  | 'TG-AS-01' | 'TG-AS-02' | 'TG-AS-03' | 'TG-AS-04' | 'TG-AS-05' | 'TG-AS-06' | 'TG-AS-07' | 'TG-AS-08'
+  | 'TG-AS-01' | 'TG-AS-02' | 'TG-AS-03' | 'TG-AS-04' | 'TG-AS-05' | 'TG-AS-06' | 'TG-AS-07' | 'TG-AS-08' | 'TG-AS-09'
   | 'TG-APP-01' | 'TG-APP-02'
   | 'TG-CS-01' | 'TG-CS-02' | 'TG-CS-03' | 'TG-CS-04' | 'TG-CS-05' | 'TG-CS-06' | 'TG-CS-07'
   | 'TG-PRJ-01'
@@ -18,7 +18,7 @@ export type RuleId =
 export const RULE_ORDER: readonly RuleId[] = [
   'TG-REQ-01',
   'TG-OWN-01', 'TG-OWN-02', 'TG-OWN-03',
-  'TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-05', 'TG-AS-06', 'TG-AS-07', 'TG-AS-08',
+  'TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04', 'TG-AS-05', 'TG-AS-06', 'TG-AS-09', 'TG-AS-07', 'TG-AS-08',
   'TG-APP-01', 'TG-APP-02',
   'TG-CS-01', 'TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-06', 'TG-CS-07',
   'TG-PRJ-01',
