@@ -100,3 +100,34 @@ describe('ApplicationSet through evaluate and mutate', () => {
     assert.equal(evaluate(withoutObject, context).allowed, true);
   });
 });
+
+describe('ApplicationSet keys from the request meet lookups as own keys only (issue 8 item 8)', () => {
+  const context = contextFor(tenantsText());
+  const INHERITED = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+
+  /** An ApplicationSet as JSON.parse reads it from the wire: `__proto__` is then an own key. */
+  function fromWire(text: string): KubeObject {
+    const parsed: unknown = JSON.parse(text);
+    assert.ok(isRecord(parsed));
+    return parsed;
+  }
+
+  for (const key of INHERITED) {
+    test(`"${key}" as a generator kind, a raw nested key, a selector, a label and a parameter key is read as data`, () => {
+      const k = JSON.stringify(key);
+      const text = `{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","metadata":{"name":"x","namespace":"team-a","labels":{${k}:"v"}},
+        "spec":{"goTemplate":true,"generators":[{${k}:{}},{"matrix":{"generators":[{"list":{"elements":[{${k}:"k8s-team-b-dev"}]}},{"clusters":{${k}:{},"selector":{"matchLabels":{${k}:"x"}},"values":{${k}:"in-cluster"}}}]}}],
+        "ignoreApplicationDifferences":[{${k}:["/spec"],"jsonPointers":["/spec/syncPolicy"]}],"preservedFields":{${k}:["x"],"labels":[${k}]},
+        "template":{"metadata":{"name":"x","labels":{${k}:"v"}},"spec":{"project":"team-a",${k}:{},"destination":{"name":"k8s-team-a-dev",${k}:"x"}}}}}`;
+      const object = fromWire(text);
+      const { mutated, decision } = admit(request(object), context);
+      assert.equal(decision.allowed, false);
+      const rules = decision.allowed ? [] : decision.violations.map((v) => v.rule);
+      // The unknown kind is TG-AS-05; the foreign cluster and the control plane among the parameters are TG-AS-04.
+      assert.ok(rules.includes('TG-AS-05') && rules.includes('TG-AS-04'), rules.join(','));
+      assert.ok(!rules.includes('TG-AS-09'), 'a key named like an inherited property is no jsonPointers list');
+      const selector = JSON.stringify(mutated.object?.spec);
+      assert.match(selector, /"matchLabels":\{[^}]*"tenantguard\.dev\/tenant":"team-a"/, 'the tenant selector is still added');
+    });
+  }
+});
