@@ -3,12 +3,15 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { evaluate, mutate } from '../../src/policy/evaluate.js';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { getPath, isRecord } from '../../src/policy/object-paths.js';
 import type { KubeObject, PolicyContext, PolicyRequest } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
+import { runHttp, runPure, webhookApp } from '../attacks/admission-flow.js';
+import { ATTACK_TENANTS } from '../attacks/catalogue.js';
 import { tenantsYaml } from '../support/policy-fixtures.js';
 
+const LABEL = 'tenantguard.dev/tenant';
 const FIXTURES = new URL('../fixtures/applicationset/', import.meta.url);
 
 function contextFor(yaml: string): PolicyContext {
@@ -130,4 +133,33 @@ describe('ApplicationSet keys from the request meet lookups as own keys only (is
       assert.match(selector, /"matchLabels":\{[^}]*"tenantguard\.dev\/tenant":"team-a"/, 'the tenant selector is still added');
     });
   }
+});
+
+describe('a warn-mode tenant\'s clusters selector is narrowed too (issue 8 item 11)', () => {
+  const attackContext: PolicyContext = { registry: parseTenantsYaml(readFileSync(ATTACK_TENANTS, 'utf8'), 'tenants.yaml', 'argocd'), settings: resolveSettings({}) };
+  const WENDY = { username: 'wendy', groups: ['team-w-admins'] };
+  const wide = (): KubeObject => ({
+    apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', metadata: { name: 'guestbook', namespace: 'team-w' },
+    spec: {
+      goTemplate: true,
+      generators: [{ clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'Exists' }] } } }],
+      template: { metadata: { name: '{{.name}}' }, spec: { project: 'team-w', destination: { server: '{{.server}}', namespace: 'g' } } },
+    },
+  });
+  const write = { uid: 'c0ffee00-0000-4000-8000-000000000011', operation: 'CREATE' as const, user: WENDY, object: wide() };
+
+  test('through the pure functions: matchLabels[tenant] is added, TG-AS-02 only warns', () => {
+    const result = runPure(write, attackContext);
+    assert.equal(result.allowed, true);
+    assert.ok(result.warnings.some((w) => w.startsWith('[TG-AS-02] ')), JSON.stringify(result.warnings));
+    assert.deepEqual(getPath(result.object, ['spec', 'generators', 0, 'clusters', 'selector', 'matchLabels']), { [LABEL]: 'team-w' });
+  });
+
+  test('over HTTP: the /mutate patch adds matchLabels[tenant] beside the Exists expression', async () => {
+    const { app } = webhookApp(attackContext.registry, attackContext.settings);
+    const result = await runHttp(write, app);
+    assert.equal(result.allowed, true);
+    assert.ok(result.patch.some((op) => op.path.startsWith('/spec/generators/0/clusters/selector/matchLabels')), JSON.stringify(result.patch));
+    assert.deepEqual(getPath(result.object, ['spec', 'generators', 0, 'clusters', 'selector']), { matchExpressions: [{ key: LABEL, operator: 'Exists' }], matchLabels: { [LABEL]: 'team-w' } });
+  });
 });
