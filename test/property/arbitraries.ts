@@ -6,6 +6,7 @@
  * code under test what a value means.
  */
 import fc from 'fast-check';
+import { isRecord } from '../../src/policy/object-paths.js';
 import type { KubeObject, Operation, PolicyContext, UserInfo } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
@@ -189,7 +190,7 @@ const deletion = fc.option(fc.constant('2026-01-01T00:00:00Z'), { freq: 8, nil: 
 
 function metadata(kindNamespace: fc.Arbitrary<string>): fc.Arbitrary<Record<string, unknown>> {
   return fc.record({ name: fc.constantFrom('one', 'two'), namespace: kindNamespace, labels: objectLabels, deletionTimestamp: deletion }, { requiredKeys: ['name', 'namespace'] })
-    .map((m) => JSON.parse(JSON.stringify(m)) as Record<string, unknown>);
+    .map((m) => wire(m));
 }
 
 export const applicationSetArb: fc.Arbitrary<KubeObject> = fc.record({ metadata: metadata(namespace), spec: appSetSpec })
@@ -272,8 +273,6 @@ export function writeArb(objectArb: fc.Arbitrary<KubeObject>): fc.Arbitrary<Writ
     other: objectArb,
     sameOld: fc.boolean(),
   }).map(({ operation, user, object, other, sameOld }): Write => {
-    // What the API server sends: JSON, so `__proto__` is an own key like any other.
-    const wire = (o: KubeObject): KubeObject => JSON.parse(JSON.stringify(o)) as KubeObject;
     const old = sameOld ? withAnnotation(wire(object)) : wire(other);
     if (operation === 'CREATE') return { operation, user, object: wire(object) };
     if (operation === 'DELETE') return { operation, user, oldObject: old };
@@ -283,8 +282,15 @@ export function writeArb(objectArb: fc.Arbitrary<KubeObject>): fc.Arbitrary<Writ
 
 function withAnnotation(object: KubeObject): KubeObject {
   const meta = object.metadata;
-  if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) (meta as Record<string, unknown>).annotations = { touched: 'yes' };
+  if (isRecord(meta)) meta.annotations = { touched: 'yes' };
   return object;
+}
+
+/** What the API server sends: JSON, so `__proto__` is an own key like any other. */
+function wire(value: Record<string, unknown>): Record<string, unknown> {
+  const parsed: unknown = JSON.parse(JSON.stringify(value));
+  if (!isRecord(parsed)) throw new Error('a record stays a record through JSON');
+  return parsed;
 }
 
 /** Every kind, in the shares the properties run them. */

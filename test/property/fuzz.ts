@@ -13,7 +13,7 @@ let failed = false;
 console.log(`fuzz: ${runs} runs per property, seed ${seed}`);
 for (const [name, property] of Object.entries(PROPERTIES)) {
   const started = Date.now();
-  const details = fc.check(property as fc.IProperty<unknown>, { numRuns: runs, seed });
+  const details = fc.check(property, { numRuns: runs, seed });
   total += details.numRuns;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`${details.failed ? 'FAIL' : 'ok  '} ${name}: ${details.numRuns} runs in ${seconds}s`);

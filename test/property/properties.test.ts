@@ -25,7 +25,7 @@ function options(numRuns: number): fc.Parameters<unknown> {
 describe('properties of the policy core (issue 8)', () => {
   for (const [name, property] of Object.entries(PROPERTIES)) {
     test(`${name} (${SUITE_RUNS} runs)`, () => {
-      const details = fc.check(property as fc.IProperty<unknown>, options(SUITE_RUNS));
+      const details = fc.check(property, options(SUITE_RUNS));
       assert.equal(details.failed, false, fc.defaultReportMessage(details) ?? 'failed');
       assert.equal(details.numRuns, SUITE_RUNS, 'every run was made');
     });

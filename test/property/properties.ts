@@ -15,7 +15,7 @@ import { defaultPolicy } from '../../src/admission/admit.js';
 import { evaluate, guardedKindOf, mutate } from '../../src/policy/evaluate.js';
 import { isRecord } from '../../src/policy/object-paths.js';
 import type { KubeObject, PolicyContext, PolicyRequest, Violation } from '../../src/policy/types.js';
-import { gvkOf, reviewFor, type WriteRequest } from '../attacks/admission-flow.js';
+import { gvkOf, reviewFor } from '../attacks/admission-flow.js';
 import { anyWriteArb, isPlatformAdmin, propertyContext, type Write } from './arbitraries.js';
 import { foreignTo, namedTargets } from './oracle.js';
 
@@ -148,7 +148,7 @@ export function checkNoForeignTarget(write: Write): void {
  * throws, which the adapter would answer with 500.
  */
 export function checkNoInternalError(write: Write): void {
-  const body: unknown = JSON.parse(JSON.stringify(reviewFor({ uid: UID, ...write } as WriteRequest)));
+  const body: unknown = JSON.parse(JSON.stringify(reviewFor({ uid: UID, ...write })));
   const request = readAdmissionRequest(parseAdmissionReview(body));
   const deps = { policy: defaultPolicy, registry: context.registry, settings: context.settings };
   const { outcome } = mutateThenValidate(request, deps);
@@ -185,9 +185,9 @@ export const mangledWriteArb: fc.Arbitrary<Write> = fc.tuple(anyWriteArb, fc.con
   });
 
 /** The properties by name, each over writes of every kind (and (d) over mangled ones too). */
-export const PROPERTIES = {
+export const PROPERTIES: Readonly<Record<string, fc.IPropertyWithHooks<[Write]>>> = {
   'a: mutate is idempotent': fc.property(fc.oneof({ weight: 4, arbitrary: anyWriteArb }, { weight: 1, arbitrary: mangledWriteArb }), checkIdempotent),
   'b: validate never denies for a rule mutate repairs': fc.property(anyWriteArb, checkRepairsHold),
   'c: no allowed object names another tenant\'s cluster or the control plane': fc.property(anyWriteArb, checkNoForeignTarget),
   'd: no request answers 500': fc.property(fc.oneof(anyWriteArb, mangledWriteArb), checkNoInternalError),
-} as const;
+};
