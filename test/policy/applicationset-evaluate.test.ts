@@ -163,3 +163,23 @@ describe('a warn-mode tenant\'s clusters selector is narrowed too (issue 8 item 
     assert.deepEqual(getPath(result.object, ['spec', 'generators', 0, 'clusters', 'selector']), { matchExpressions: [{ key: LABEL, operator: 'Exists' }], matchLabels: { [LABEL]: 'team-w' } });
   });
 });
+
+describe('TG-AS-09 lines come where SPEC section 5 lists the rule: after TG-AS-06, before TG-AS-07', () => {
+  test('a denial lists TG-AS-06, TG-AS-09, TG-AS-07, TG-AS-08 in that order', () => {
+    const context = contextFor(tenantsText());
+    const object: KubeObject = {
+      apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', metadata: { name: 'x', namespace: 'team-a' },
+      spec: {
+        goTemplate: true,
+        generators: [{ matrix: { generators: [{ list: { elements: [], template: { metadata: { labels: { [LABEL]: 'team-a' } } } } }, { matrix: { generators: [{ Clusters: {} }] } }] } }],
+        templatePatch: 'spec: {}',
+        ignoreApplicationDifferences: [{ jsonPointers: ['/spec/destination'] }],
+        template: { metadata: { name: 'x' }, spec: { project: 'team-a', destination: { name: 'k8s-team-a-dev', namespace: 'x' } } },
+      },
+    };
+    const { decision } = admit(request(object), context);
+    assert.equal(decision.allowed, false);
+    const rules = decision.allowed ? [] : [...new Set(decision.violations.map((v) => v.rule))];
+    assert.deepEqual(rules, ['TG-AS-06', 'TG-AS-09', 'TG-AS-07', 'TG-AS-08']);
+  });
+});
