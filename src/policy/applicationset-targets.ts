@@ -206,10 +206,11 @@ function inspectYaml(text: string, path: string, check: Check, deny: Deny): bool
  * TG-AS-04 for one generator entry: every string (keys included) of `list.elements` and of
  * the `values` map of every generator kind, at any depth up to MAX_VALUE_DEPTH (deeper is
  * denied), and every scalar of `list.elementsYaml`, parsed as YAML and walked node by node
- * (explicit non-core tags denied). `elementsYaml` that is templated is compared token by
- * token on its raw text (so a foreign cluster written literally is still caught) and gets
- * a warning: what it renders to is checked on each generated Application. Untemplated
- * `elementsYaml` that does not parse is denied: what it holds cannot be inspected.
+ * (explicit non-core tags denied). Templated `elementsYaml` gets a warning (what it
+ * renders to is checked on each generated Application) and is walked the same way when it
+ * parses; when it does not, each token of its raw text is compared instead (so a foreign
+ * cluster or a tag written literally is still caught). Untemplated `elementsYaml` that
+ * does not parse is denied: what it holds cannot be inspected.
  */
 export function checkParameters(generator: GeneratorVisit, scope: TargetScope): TargetFindings {
   const violations: Violation[] = [];
@@ -232,15 +233,21 @@ export function checkParameters(generator: GeneratorVisit, scope: TargetScope): 
     if (typeof yamlText !== 'string' || yamlText.trim() === '') continue;
     const yamlPath = joinPath(kindPath, 'elementsYaml');
     const templated = isTemplated(yamlText);
-    if (!templated && inspectYaml(yamlText, yamlPath, check, deny)) continue;
+    if (templated) warnings.push(`[TG-AS-04] ${yamlPath} is computed; the elements it renders are checked on each generated Application by the Application rules`);
+    // Templated text that parses is walked like any other: its literal scalars and tags
+    // are what they are whatever the template renders around them.
+    if (inspectYaml(yamlText, yamlPath, check, deny)) continue;
+    if (!templated) {
+      violations.push(violation('TG-AS-04', yamlPath, 'is not YAML the webhook can read, so its values cannot be inspected; Argo CD may read it differently: write it as plain YAML or use list.elements'));
+      continue;
+    }
     const seen = new Set<string>();
     for (const token of rawTokens(yamlText)) {
-      const problem = seen.has(token) ? undefined : parameterProblem(token, scope);
+      if (seen.has(token)) continue;
       seen.add(token);
+      const problem = token.startsWith('!') ? 'is a YAML tag, which Argo CD\'s go-yaml may decode into a value the webhook cannot compare' : parameterProblem(token, scope);
       if (problem !== undefined) violations.push(violation('TG-AS-04', yamlPath, `contains ${show(token)}, which ${problem}`));
     }
-    if (templated) warnings.push(`[TG-AS-04] ${yamlPath} is computed; the elements it renders are checked on each generated Application by the Application rules`);
-    else violations.push(violation('TG-AS-04', yamlPath, 'is not YAML the webhook can read, so its values cannot be inspected; Argo CD may read it differently: write it as plain YAML or use list.elements'));
   }
   return { violations, warnings };
 }
