@@ -117,18 +117,23 @@ function yamlElement(key: string, value: string, style: string): string {
 const tenantName = fc.constantFrom('team-a', 'team-a', 'team-b', 'team-b', 'team-c', '{{.tenant}}');
 const projectName = fc.constantFrom('team-a', 'team-a', 'team-a-2', 'team-b', 'team-b', 'default', '', '{{.project}}', 'nobody');
 
-const destination = fc.record({ server: target, name: target, namespace: fc.constant('app') }, { requiredKeys: ['namespace'] });
+/** Go's decoder matches keys case-insensitively (and folds ſ to s, K to k): spellings to try. */
+const serverKey = fc.constantFrom('server', 'server', 'server', 'Server', 'ſerver');
+const destinationKey = fc.constantFrom('destination', 'destination', 'destination', 'Destination');
+
+const destination = fc.tuple(serverKey, fc.record({ server: target, name: target, namespace: fc.constant('app') }, { requiredKeys: ['namespace'] }))
+  .map(([key, d]) => ownRecord(Object.entries(d).map(([k, v]) => [k === 'server' ? key : k, v] as const)));
 
 const templateArb = (root: boolean): fc.Arbitrary<Record<string, unknown>> => fc.record({
   metadata: fc.record({
     name: fc.constant('{{.name}}-app'),
     labels: fc.array(fc.tuple(fc.constantFrom(LABEL, 'env', '{{.k}}', ...TRICKY_KEYS), tenantName), { maxLength: 2 }).map(ownRecord),
   }, { requiredKeys: ['name'] }),
-  spec: fc.record({
+  spec: fc.tuple(destinationKey, fc.record({
     project: projectName,
     destination,
     source: fc.constant({ repoURL: 'https://git.example.com/apps.git', path: 'app' }),
-  }, { requiredKeys: root ? ['source'] : [] }),
+  }, { requiredKeys: root ? ['source'] : [] })).map(([key, spec]) => ownRecord(Object.entries(spec).map(([k, v]) => [k === 'destination' ? key : k, v] as const))),
 }, { requiredKeys: root ? ['spec'] : [] });
 
 const selectorArb = fc.record({

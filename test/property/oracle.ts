@@ -57,13 +57,24 @@ function decodeElementsYaml(text: string): unknown {
  * A destination's `server` is looked up among servers and its `name` among names: a
  * cluster name written as `server` (or a URL as `name`) names nothing in Argo CD.
  */
-function destinationOf(value: unknown, path: string, out: NamedTarget[]): void {
+function destinationOf(value: unknown, path: string, out: NamedTarget[], fold: (key: string) => string = (k) => k): void {
   if (!isObject(value)) return;
-  for (const field of ['server', 'name']) {
-    const v = own(value, field);
-    if (typeof v !== 'string' || /^https?:/i.test(v) !== (field === 'server')) continue;
-    named(v, `${path}.${field}`, out);
+  for (const [key, v] of Object.entries(value)) {
+    const field = fold(key);
+    if ((field !== 'server' && field !== 'name') || typeof v !== 'string' || /^https?:/i.test(v) !== (field === 'server')) continue;
+    named(v, `${path}.${key}`, out);
   }
+}
+
+/**
+ * A key as Go's encoding/json may match it against a field name (case-insensitive, with
+ * the long s and the Kelvin sign folded), for ApplicationSets, whose nested generators
+ * Argo CD decodes from raw JSON. Over-approximates on typed levels, where the API server
+ * prunes case variants (and TG-AS-08 reports them): the oracle asks more, never less.
+ * Applications and AppProjects are typed throughout, so their keys are read exactly.
+ */
+function goFold(key: string): string {
+  return key.replace(/\u017f/g, 's').replace(/\u212a/g, 'k').toLowerCase();
 }
 
 /** Walks an ApplicationSet spec for destinations, elements, elementsYaml and values. */
@@ -75,9 +86,10 @@ function walkAppSet(value: unknown, path: string, out: NamedTarget[]): void {
   if (!isObject(value)) return;
   for (const [key, child] of Object.entries(value)) {
     const childPath = `${path}.${key}`;
-    if (key === 'destination') destinationOf(child, childPath, out);
-    else if (key === 'elements' || key === 'values') allStrings(child, childPath, out);
-    else if (key === 'elementsYaml' && typeof child === 'string') allStrings(decodeElementsYaml(child), childPath, out);
+    const field = goFold(key);
+    if (field === 'destination') destinationOf(child, childPath, out, goFold);
+    else if (field === 'elements' || field === 'values') allStrings(child, childPath, out);
+    else if (field === 'elementsyaml' && typeof child === 'string') allStrings(decodeElementsYaml(child), childPath, out);
     else walkAppSet(child, childPath, out);
   }
 }
