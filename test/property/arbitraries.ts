@@ -157,6 +157,10 @@ const leafGenerator: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   fc.record({ plugin: fc.record({ configMapRef: fc.constant({ name: 'p' }), values: paramMap }, { requiredKeys: ['configMapRef'] }) }),
   fc.constant({ clusterDecisionResource: { configMapRef: 'ocm' } }),
   fc.constant({ quantum: {} }),
+  // Case variants Go's decoder reads as the field inside raw JSON (TG-AS-08 denies them).
+  fc.tuple(fc.constantFrom('Elements', 'elementS', 'ElementsYaml'), paramMap, elementsYaml)
+    .map(([key, map, text]) => ({ list: ownRecord([[key, key === 'ElementsYaml' ? text : [map]]]) })),
+  fc.tuple(fc.constantFrom('Values', 'VALUES'), paramMap).map(([key, map]) => ({ clusters: ownRecord([['selector', { matchLabels: { [LABEL]: 'team-a' } }], [key, map]]) })),
   fc.record({ Clusters: fc.constant({}) }),
   fc.constantFrom(...TRICKY_KEYS).map((k) => ownRecord([[k, {}]])),
 );
