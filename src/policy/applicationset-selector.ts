@@ -9,21 +9,25 @@ import { isRecord, isTemplated, joinPath, show } from './object-paths.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 
+/** `record[key]` when it is the record's own property (never an inherited one). */
+function own(record: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 /**
- * Adds `selector.matchLabels[label] = tenant` to one `clusters` generator body when that key
- * is missing. Leaves the selector alone when a `matchExpressions` entry already names the
- * key (the check then decides), and never replaces a value of the wrong type.
+ * Adds `selector.matchLabels[label] = tenant` to one `clusters` generator body whenever
+ * `matchLabels` lacks that key, whatever `matchExpressions` say (an `Exists` on the key
+ * must not keep the selector wide in warn or audit mode; the check then denies what
+ * contradicts the tenant). Never replaces a value of the wrong type.
  */
 export function addTenantSelector(clusters: Record<string, unknown>, label: string, tenant: string): void {
-  if (!isPresent(clusters.selector)) clusters.selector = {};
+  if (!isPresent(own(clusters, 'selector'))) clusters.selector = {};
   const selector = clusters.selector;
   if (!isRecord(selector)) return;
-  const expressions = selector.matchExpressions;
-  if (Array.isArray(expressions) && expressions.some((e: unknown) => isRecord(e) && e.key === label)) return;
-  if (!isPresent(selector.matchLabels)) selector.matchLabels = {};
+  if (!isPresent(own(selector, 'matchLabels'))) selector.matchLabels = {};
   const matchLabels = selector.matchLabels;
   if (!isRecord(matchLabels)) return;
-  if (!isPresent(matchLabels[label])) matchLabels[label] = tenant;
+  if (!isPresent(own(matchLabels, label))) matchLabels[label] = tenant;
 }
 
 function notReadable(path: string, what: string): Violation {
@@ -38,10 +42,11 @@ function isTenantOnlyIn(expression: Record<string, unknown>, tenant: string): bo
 
 /**
  * TG-AS-02 for one `clusters` generator body at `path` (`spec.generators[0].clusters`).
- * Satisfied by `matchLabels[label] == tenant`, or by a `matchExpressions` entry `In` with
- * exactly the tenant. Denied: the key with another or a templated value; any other
- * expression on the key (`NotIn`, `Exists`, `DoesNotExist`, `In` with other values); a
- * templated key anywhere in the selector.
+ * Satisfied by `matchLabels[label] == tenant` only (what `/mutate` adds, so `/validate`
+ * checks it is there); a `matchExpressions` entry `In` with exactly the tenant is allowed
+ * beside it. Denied: the key missing from `matchLabels`, or with another or a templated
+ * value; any other expression on the key (`NotIn`, `Exists`, `DoesNotExist`, `In` with
+ * other values); a templated key anywhere in the selector.
  */
 export function checkClustersSelector(clusters: Record<string, unknown>, path: string, label: string, tenant: string): Violation[] {
   const out: Violation[] = [];
@@ -62,7 +67,7 @@ export function checkClustersSelector(clusters: Record<string, unknown>, path: s
     for (const key of Object.keys(matchLabels)) {
       if (isTemplated(key)) out.push(violation('TG-AS-02', joinPath(labelsPath, key), 'has a templated key; selector keys must be literal (a computed key could override the tenant label)'));
     }
-    const value = matchLabels[label];
+    const value = own(matchLabels, label);
     if (value === tenant) satisfied = true;
     else if (isPresent(value)) {
       named = true;
@@ -87,12 +92,9 @@ export function checkClustersSelector(clusters: Record<string, unknown>, path: s
         return;
       }
       if (key !== label) return;
-      if (isTenantOnlyIn(expression, tenant)) {
-        satisfied = true;
-        return;
-      }
+      if (isTenantOnlyIn(expression, tenant)) return;
       named = true;
-      out.push(violation('TG-AS-02', itemPath, `${show(expression.operator)} ${show(expression.values)} on the tenant label widens the selection; use ${wanted} or In ["${tenant}"]`));
+      out.push(violation('TG-AS-02', itemPath, `${show(expression.operator)} ${show(expression.values)} on the tenant label says otherwise than ${wanted}, which every clusters generator carries; remove the expression`));
     });
   }
   if (!satisfied && !named) out.push(violation('TG-AS-02', labelsPath, `has no ${JSON.stringify(label)}; it must have ${wanted}`));

@@ -5,7 +5,7 @@
  * Computed values (`{{...}}`) are left to the Application rules, which check every
  * generated Application.
  */
-import { parse } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments, type Scalar } from 'yaml';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { GeneratorVisit, TemplateVisit } from './applicationset-walk.js';
@@ -87,14 +87,48 @@ function parameterProblem(value: string, scope: TargetScope): string | undefined
     : `names a cluster of another tenant; tenant "${tenant.name}" may name only its own clusters: ${tenantClusterNames(tenant)}`;
 }
 
-const MAX_VALUE_DEPTH = 32;
+/**
+ * How deep parameter values are walked. A value nested deeper is not inspected, so it is
+ * denied (TG-AS-04), never skipped: Argo CD flattens and renders values at any depth.
+ */
+export const MAX_VALUE_DEPTH = 32;
 
-/** Calls `visit` for every string in a JSON value (object values and list items). */
-function eachString(value: unknown, path: string, visit: (s: string, path: string) => void, depth = 0): void {
-  if (depth > MAX_VALUE_DEPTH) return;
-  if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value)) value.forEach((v: unknown, i) => eachString(v, joinPath(path, i), visit, depth + 1));
-  else if (isRecord(value)) for (const [k, v] of Object.entries(value)) eachString(v, joinPath(path, k), visit, depth + 1);
+/** Elements of `elementsYaml` and list items walked per generator; more is denied. */
+const MAX_YAML_NODES = 20_000;
+
+/** Explicit YAML tags Argo CD's go-yaml reads as the plain scalar they look like. */
+const CORE_SCALAR_TAGS: ReadonlySet<string> = new Set(['str', 'int', 'float', 'bool', 'null'].map((t) => `tag:yaml.org,2002:${t}`));
+
+type Check = (value: string, path: string) => void;
+type Deny = (path: string, detail: string) => void;
+
+function tooDeep(): string {
+  return `nests values more than ${MAX_VALUE_DEPTH} levels deep; the webhook does not inspect deeper, and Argo CD reads every level: flatten the values`;
+}
+
+/**
+ * Calls `check` for every string in a JSON value: object keys and values, list items. A
+ * value nested deeper than MAX_VALUE_DEPTH is denied through `deny`.
+ */
+function eachString(value: unknown, path: string, check: Check, deny: Deny, depth = 0): void {
+  if (typeof value === 'string') {
+    check(value, path);
+    return;
+  }
+  if (!Array.isArray(value) && !isRecord(value)) return;
+  if (depth >= MAX_VALUE_DEPTH) {
+    deny(path, tooDeep());
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v: unknown, i) => eachString(v, joinPath(path, i), check, deny, depth + 1));
+    return;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const keyPath = joinPath(path, k);
+    check(k, keyPath);
+    eachString(v, keyPath, check, deny, depth + 1);
+  }
 }
 
 /** Splits raw YAML/JSON text into scalar-like tokens (for `elementsYaml` that does not parse). */
@@ -102,52 +136,118 @@ function rawTokens(text: string): string[] {
   return text.split(/[\s"'`,[\]{}()|]+/).map((t) => t.replace(/^-+|:+$/g, '')).filter((t) => t !== '');
 }
 
+/** The texts of a scalar to compare: its value as go-yaml would render it, and its source. */
+function scalarText(node: Scalar): string[] {
+  const out: string[] = [];
+  const value: unknown = node.value;
+  if (typeof value === 'string') out.push(value);
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') out.push(String(value));
+  if (typeof node.source === 'string' && !out.includes(node.source)) out.push(node.source);
+  return out;
+}
+
 /**
- * TG-AS-04 for one generator entry: string values of `list.elements` (at any depth), the
- * entries of `list.elementsYaml`, and the `values` map of every generator kind.
- * `elementsYaml` is parsed as YAML; when it is templated or does not parse, each token of
- * the raw text is compared instead (so a foreign cluster written literally is still
- * caught) and a templated one gets a warning: what it renders to is checked on each
- * generated Application.
+ * Walks every node of one parsed `elementsYaml` document, keys included. Every scalar is
+ * checked whatever the structure, so values that go-yaml merges in through `<<` (YAML 1.1
+ * merge keys, which apply however many there are) or reaches through an alias are seen at
+ * the place they are written. An explicit tag other than the core scalar ones is denied:
+ * go-yaml decodes `!!binary` into the text it hides, and other tags are read in ways the
+ * webhook does not model.
+ */
+function walkYaml(node: unknown, path: string, check: Check, deny: Deny, budget: { nodes: number }, depth: number): void {
+  if (node === null || node === undefined || isAlias(node)) return;
+  if (--budget.nodes < 0) return;
+  if (isNode(node) && typeof node.tag === 'string' && !(isScalar(node) && CORE_SCALAR_TAGS.has(node.tag))) {
+    deny(path, `carries the YAML tag ${show(node.tag)}; Argo CD's go-yaml decodes tags such as !!binary into values the webhook cannot compare; write the value plainly (allowed tags: !!str, !!int, !!float, !!bool, !!null)`);
+  }
+  if (isScalar(node)) {
+    for (const text of scalarText(node)) check(text, path);
+    return;
+  }
+  if (!isMap(node) && !isSeq(node)) return;
+  if (depth >= MAX_VALUE_DEPTH) {
+    deny(path, tooDeep());
+    return;
+  }
+  if (isSeq(node)) {
+    node.items.forEach((item: unknown, i) => walkYaml(item, joinPath(path, i), check, deny, budget, depth + 1));
+    return;
+  }
+  for (const pair of node.items) {
+    const key: unknown = pair.key;
+    const keyText = isScalar(key) ? String(key.value) : '?';
+    const keyPath = joinPath(path, keyText);
+    walkYaml(key, keyPath, check, deny, budget, depth + 1);
+    walkYaml(pair.value, keyPath, check, deny, budget, depth + 1);
+  }
+}
+
+/**
+ * Reads `elementsYaml` text: every document parsed (go-yaml reads the first; the others
+ * are checked too) and walked node by node. False when it does not parse.
+ */
+function inspectYaml(text: string, path: string, check: Check, deny: Deny): boolean {
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    const parsed = parseAllDocuments(text, { uniqueKeys: false, merge: false });
+    docs = Array.isArray(parsed) ? parsed : [];
+    if (!Array.isArray(parsed) || docs.some((d) => d.errors.length > 0)) return false;
+  } catch {
+    // A stack overflow on absurd nesting, or anything else the parser throws.
+    return false;
+  }
+  const budget = { nodes: MAX_YAML_NODES };
+  for (const doc of docs) walkYaml(doc.contents, path, check, deny, budget, 0);
+  if (budget.nodes < 0) deny(path, `holds more than ${MAX_YAML_NODES} YAML nodes; the webhook does not inspect more: split the generator`);
+  return true;
+}
+
+/**
+ * TG-AS-04 for one generator entry: every string (keys included) of `list.elements` and of
+ * the `values` map of every generator kind, at any depth up to MAX_VALUE_DEPTH (deeper is
+ * denied), and every scalar of `list.elementsYaml`, parsed as YAML and walked node by node
+ * (explicit non-core tags denied). Templated `elementsYaml` gets a warning (what it
+ * renders to is checked on each generated Application) and is walked the same way when it
+ * parses; when it does not, each token of its raw text is compared instead (so a foreign
+ * cluster or a tag written literally is still caught). Untemplated `elementsYaml` that
+ * does not parse is denied: what it holds cannot be inspected.
  */
 export function checkParameters(generator: GeneratorVisit, scope: TargetScope): TargetFindings {
   const violations: Violation[] = [];
   const warnings: string[] = [];
-  const check = (value: string, path: string): void => {
+  const check: Check = (value, path) => {
     if (isTemplated(value)) return;
     const problem = parameterProblem(value, scope);
     if (problem !== undefined) violations.push(violation('TG-AS-04', path, `${show(value)} ${problem}`));
   };
+  const deny: Deny = (path, detail) => void violations.push(violation('TG-AS-04', path, detail));
   for (const kind of Object.keys(generator.entry)) {
     const body = generator.entry[kind];
     if (!GENERATOR_KINDS.has(kind) || !isRecord(body)) continue;
     const kindPath = joinPath(generator.path, kind);
-    if (isRecord(body.values)) eachString(body.values, joinPath(kindPath, 'values'), check);
+    const values = Object.hasOwn(body, 'values') ? body.values : undefined;
+    if (isPresent(values)) eachString(values, joinPath(kindPath, 'values'), check, deny);
     if (kind !== 'list') continue;
-    eachString(body.elements, joinPath(kindPath, 'elements'), check);
-    const yamlText = body.elementsYaml;
+    eachString(Object.hasOwn(body, 'elements') ? body.elements : undefined, joinPath(kindPath, 'elements'), check, deny);
+    const yamlText = Object.hasOwn(body, 'elementsYaml') ? body.elementsYaml : undefined;
     if (typeof yamlText !== 'string' || yamlText.trim() === '') continue;
     const yamlPath = joinPath(kindPath, 'elementsYaml');
-    let parsed: unknown;
-    let parsedOk = !isTemplated(yamlText);
-    if (parsedOk) {
-      try {
-        parsed = parse(yamlText, { uniqueKeys: false, maxAliasCount: 100 });
-      } catch {
-        parsedOk = false;
-      }
-    }
-    if (parsedOk) {
-      eachString(parsed, yamlPath, check);
+    const templated = isTemplated(yamlText);
+    if (templated) warnings.push(`[TG-AS-04] ${yamlPath} is computed; the elements it renders are checked on each generated Application by the Application rules`);
+    // Templated text that parses is walked like any other: its literal scalars and tags
+    // are what they are whatever the template renders around them.
+    if (inspectYaml(yamlText, yamlPath, check, deny)) continue;
+    if (!templated) {
+      violations.push(violation('TG-AS-04', yamlPath, 'is not YAML the webhook can read, so its values cannot be inspected; Argo CD may read it differently: write it as plain YAML or use list.elements'));
       continue;
     }
     const seen = new Set<string>();
     for (const token of rawTokens(yamlText)) {
-      const problem = seen.has(token) ? undefined : parameterProblem(token, scope);
+      if (seen.has(token)) continue;
       seen.add(token);
+      const problem = token.startsWith('!') ? 'is a YAML tag, which Argo CD\'s go-yaml may decode into a value the webhook cannot compare' : parameterProblem(token, scope);
       if (problem !== undefined) violations.push(violation('TG-AS-04', yamlPath, `contains ${show(token)}, which ${problem}`));
     }
-    if (isTemplated(yamlText)) warnings.push(`[TG-AS-04] ${yamlPath} is computed; the elements it renders are checked on each generated Application by the Application rules`);
   }
   return { violations, warnings };
 }

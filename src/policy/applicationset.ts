@@ -1,16 +1,17 @@
 /**
- * The ApplicationSet rules, TG-AS-01..08 (SPEC section 5). Pure: the request and the
+ * The ApplicationSet rules, TG-AS-01..09 (SPEC section 5). Pure: the request and the
  * registry in, violations and warnings out. `evaluate` adds ownership, modes and the
  * platform-admin bypass.
  * See https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/
  */
 import type { Tenant } from '../tenancy/tenant.js';
+import { checkIgnoredFields } from './applicationset-ignored.js';
 import { checkFieldNames, foldKey } from './applicationset-keys.js';
 import { addTenantSelector, checkClustersSelector } from './applicationset-selector.js';
 import { checkDestination, checkParameters, type TargetScope } from './applicationset-targets.js';
 import { addTemplateDefaults, checkLabels, checkProject, templateParts } from './applicationset-templates.js';
 import { GENERATOR_KINDS, generatorKinds, isPresent, walkApplicationSet, type GeneratorVisit } from './applicationset-walk.js';
-import { getLabels, getString, isRecord, isTemplated, joinPath } from './object-paths.js';
+import { getLabels, getString, isRecord, isTemplated, joinPath, show } from './object-paths.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -50,7 +51,35 @@ function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Viola
       out.push(violation('TG-AS-05', path, `is not allowed in namespace "${request.namespace}": its tokenRef, caRef and configMapRef are read there; create this ApplicationSet in ${where}`));
     }
   }
+  out.push(...checkAppSecretNames(generator));
   if (kinds.length === 0) out.push(violation('TG-AS-05', generator.path, `holds no generator; use one of: ${allowedList}`));
+  return out;
+}
+
+/** Kinds whose providers may read GitHub App credentials through `appSecretName`. */
+const APP_SECRET_KINDS: readonly string[] = ['scmProvider', 'pullRequest'];
+const APP_SECRET_FIELD = foldKey('appSecretName');
+
+/**
+ * TG-AS-05: `appSecretName` of an scmProvider or pullRequest provider names a Secret that
+ * Argo CD always reads in its own namespace (GitHub App credentials), whatever namespace
+ * the ApplicationSet is in: platform admins only. Case variants count (inside raw JSON Go
+ * reads them as the field; TG-AS-08 also reports them).
+ */
+function checkAppSecretNames(generator: GeneratorVisit): Violation[] {
+  const out: Violation[] = [];
+  for (const kind of APP_SECRET_KINDS) {
+    const body = Object.hasOwn(generator.entry, kind) ? generator.entry[kind] : undefined;
+    if (!isRecord(body)) continue;
+    for (const [provider, config] of Object.entries(body)) {
+      if (!isRecord(config)) continue;
+      for (const [field, value] of Object.entries(config)) {
+        if (foldKey(field) !== APP_SECRET_FIELD || !isPresent(value) || value === '') continue;
+        const path = joinPath(joinPath(joinPath(generator.path, kind), provider), field);
+        out.push(violation('TG-AS-05', path, `${show(value)} names GitHub App credentials that Argo CD reads in its own namespace; only platform admins may set appSecretName: use tokenRef with a Secret in the tenant's namespace`));
+      }
+    }
+  }
   return out;
 }
 
@@ -101,6 +130,7 @@ function validateObject(object: KubeObject, scope: RuleScope): Findings {
     violations.push(...checkGeneratorKinds(generator, scope));
   }
   violations.push(...checkTemplatePatch(walk.spec, scope));
+  violations.push(...checkIgnoredFields(walk.spec, label));
   violations.push(...checkFieldNames(walk.spec));
   return { violations, warnings };
 }
@@ -126,7 +156,7 @@ function stableJson(value: unknown): string {
  * - `hasMaterialChange`: `spec` or the tenant label differ.
  * - `mutate`: TG-AS-01 default project, TG-AS-02 tenant selector on every `clusters`
  *   generator at any depth, TG-AS-07 tenant label on `spec.template`. Idempotent; adds only.
- * - `validate`: every violation of TG-AS-01..08 (TG-REQ-01 for parts it cannot read) and
+ * - `validate`: every violation of TG-AS-01..09 (TG-REQ-01 for parts it cannot read) and
  *   warnings for computed destinations and `elementsYaml`; nothing on DELETE (ownership is
  *   `evaluate`'s). For an ApplicationSet of no tenant (scope.tenant undefined) TG-AS-01 and
  *   -02 do not apply; TG-AS-03/-04 deny any tenant's cluster but allow the control plane;

@@ -255,6 +255,7 @@ export function mutate(request: PolicyRequest, context: PolicyContext, table: Ki
   const metadata = isRecord(edited.metadata) ? edited.metadata : (edited.metadata = {});
   const labels = isRecord(metadata.labels) ? metadata.labels : (metadata.labels = {});
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
-  if (!isExemptUpdate(request, rules, context)) rules.mutate(edited, { request, tenant, role, context });
+  // Judged on the request as sent: a label a first /mutate pinned makes no change material.
+  if (!isExemptUpdate(asSent(request, rules, context), rules, context)) rules.mutate(edited, { request, tenant, role, context });
   return { object: edited, tenant: tenant.name };
 }

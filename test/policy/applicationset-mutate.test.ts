@@ -92,9 +92,14 @@ describe('applicationSetRules.mutate', () => {
       expect: (spec) => assert.deepEqual((spec.generators as unknown[])[0], { clusters: { selector: { matchLabels: { [LABEL]: 'team-b' } } } }),
     },
     {
-      name: 'an expression on the tenant label leaves matchLabels alone',
+      name: 'an expression on the tenant label still gets matchLabels (issue 8 item 11)',
       spec: { generators: [{ clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }] } } }], template: {} },
-      expect: (spec) => assert.deepEqual((spec.generators as unknown[])[0], { clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }] } } }),
+      expect: (spec) => assert.deepEqual((spec.generators as unknown[])[0], { clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }], matchLabels: { [LABEL]: 'team-a' } } } }),
+    },
+    {
+      name: 'Exists on the tenant label does not keep the selector wide: matchLabels is added',
+      spec: { generators: [{ matrix: { generators: [{ clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'Exists' }] } } }, { list: { elements: [] } }] } }], template: {} },
+      expect: (spec) => assert.deepEqual(((spec.generators as Array<{ matrix: { generators: unknown[] } }>)[0]?.matrix.generators)?.[0], { clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'Exists' }], matchLabels: { [LABEL]: 'team-a' } } } }),
     },
     {
       name: 'a null clusters is not turned into a generator',

@@ -62,6 +62,13 @@ function platformAppset(destination: Record<string, unknown>, labels: Record<str
 
 const PLATFORM: ScopeOptions = { tenant: null, namespace: 'argocd' };
 
+/** `{ n: { n: ... leaf } }`, `depth` levels of objects around `leaf`. */
+function nest(depth: number, leaf: Record<string, unknown>): Record<string, unknown> {
+  let out = leaf;
+  for (let i = 0; i < depth; i++) out = { n: out };
+  return out;
+}
+
 const TENANT_SELECTOR = { matchLabels: { [LABEL]: 'team-a' } };
 
 function clusters(selector: unknown): Record<string, unknown> {
@@ -88,7 +95,9 @@ const cases: Case[] = [
   { name: 'AS-01 deny: generator template names another project', object: appset({ generators: [{ list: { elements: [], template: { spec: { project: 'team-b' } } } }] }), rules: ['TG-AS-01'], paths: ['spec.generators[0].list.template.spec.project'] },
   // TG-AS-02
   { name: 'AS-02 allow: tenant matchLabels', object: appset({ generators: [clusters(TENANT_SELECTOR)] }), rules: [] },
-  { name: 'AS-02 allow: In with only the tenant', object: appset({ generators: [clusters({ matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }] })] }), rules: [] },
+  { name: 'AS-02 allow: In with only the tenant beside the matchLabels mutate adds', object: appset({ generators: [clusters({ ...TENANT_SELECTOR, matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }] })] }), rules: [] },
+  { name: 'AS-02 deny: In with only the tenant but no matchLabels (validate checks what mutate adds)', object: appset({ generators: [clusters({ matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }] })] }), rules: ['TG-AS-02'], paths: ['spec.generators[0].clusters.selector.matchLabels'] },
+  { name: 'AS-02 deny: Exists beside the tenant matchLabels says otherwise', object: appset({ generators: [clusters({ ...TENANT_SELECTOR, matchExpressions: [{ key: LABEL, operator: 'Exists' }] })] }), rules: ['TG-AS-02'], paths: ['spec.generators[0].clusters.selector.matchExpressions[0]'] },
   { name: 'AS-02 deny: clusters {}', object: appset({ generators: [{ clusters: {} }] }), rules: ['TG-AS-02'], paths: ['spec.generators[0].clusters.selector'] },
   { name: 'AS-02 deny: selector without the tenant label', object: appset({ generators: [clusters({ matchLabels: { env: 'dev' } })] }), rules: ['TG-AS-02'], paths: ['spec.generators[0].clusters.selector.matchLabels'] },
   { name: 'AS-02 deny: another tenant', object: appset({ generators: [clusters({ matchLabels: { [LABEL]: 'team-b' } })] }), rules: ['TG-AS-02'], paths: [`spec.generators[0].clusters.selector.matchLabels["${LABEL}"]`] },
@@ -156,6 +165,46 @@ const cases: Case[] = [
   { name: 'AS-08 deny: template in a nested merge', object: appset({ generators: [{ matrix: { generators: [{ list: { elements: [] } }, { merge: { mergeKeys: ['a'], template: { metadata: {} }, generators: [{ list: { elements: [] } }] } }] } }] }), rules: ['TG-AS-08'] },
   { name: 'AS-08 deny: matrix three levels deep', object: appset({ generators: [{ matrix: { generators: [{ list: { elements: [] } }, { matrix: { generators: [{ matrix: { generators: [{ list: { elements: [] } }] } }] } }] } }] }), rules: ['TG-AS-08'] },
   { name: 'AS-08 deny: case variant at a typed level', object: appset({}, { spec: { project: 'team-a', Project: 'team-b', destination: { name: 'k8s-team-a-dev' } } }), rules: ['TG-AS-08'], paths: ['spec.template.spec.Project'] },
+  // TG-AS-09 (issue 8 item 3): fields the controller leaves alone, JSON pointers read as Argo CD's json-patch does
+  ...['/spec/project', '/spec/destination', '/spec/destination/server', '/spec', '/metadata', '/metadata/labels', `/metadata/labels/${LABEL.replace('/', '~1')}`,
+    'x/spec/project', '/spec/destination/', 'x/spec', 'evil/metadata/labels', '~/spec'].map((pointer): Case => ({
+    name: `AS-09 deny: jsonPointer ${JSON.stringify(pointer)}`,
+    object: appset({ ignoreApplicationDifferences: [{ jsonPointers: ['/spec/source/targetRevision', pointer] }] }),
+    rules: ['TG-AS-09'], paths: ['spec.ignoreApplicationDifferences[0].jsonPointers[1]'],
+  })),
+  ...['/spec/source/targetRevision', '/spec/syncPolicy', '/metadata/annotations', '/metadata/labels/env', `/metadata/labels/${LABEL}`, '/spec/projects', '/specs/project',
+    'spec', '', 'spec/project', '/spec~1project', '/spec/destination~0', '/metadata/labels/tenantguard.dev~01tenant'].map((pointer): Case => ({
+    name: `AS-09 allow: jsonPointer ${JSON.stringify(pointer)}`,
+    object: appset({ ignoreApplicationDifferences: [{ name: 'one', jsonPointers: [pointer] }] }),
+    rules: [],
+  })),
+  { name: 'AS-09 deny: jqPathExpressions', object: appset({ ignoreApplicationDifferences: [{ jqPathExpressions: ['.spec.source.helm.values'] }] }), rules: ['TG-AS-09'], paths: ['spec.ignoreApplicationDifferences[0].jqPathExpressions'] },
+  { name: 'AS-09 allow: empty jqPathExpressions', object: appset({ ignoreApplicationDifferences: [{ jqPathExpressions: [], jsonPointers: ['/spec/syncPolicy'] }] }), rules: [] },
+  { name: 'AS-09 deny: preservedFields.labels names the tenant label', object: appset({ preservedFields: { labels: ['env', LABEL], annotations: [LABEL] } }), rules: ['TG-AS-09'], paths: ['spec.preservedFields.labels[1]'] },
+  { name: 'AS-09 allow: other preserved labels', object: appset({ preservedFields: { labels: ['env', 'tenantguard.dev/Tenant'], annotations: ['notified'] } }), rules: [] },
+  { name: 'AS-09 platform deny: a platform ApplicationSet may not keep them either', object: appset({ generators: [{ list: { elements: [{ env: 'ops' }] } }], ignoreApplicationDifferences: [{ jsonPointers: ['/spec'] }] }, { metadata: { name: 'ops' }, spec: { project: 'default', destination: { name: 'in-cluster' } } }), options: PLATFORM, rules: ['TG-AS-09'] },
+  { name: 'REQ-01: ignoreApplicationDifferences of the wrong shape', object: appset({ ignoreApplicationDifferences: [{ jsonPointers: '/spec' }, 'x', { jsonPointers: [7] }], preservedFields: { labels: 'x' } }), rules: ['TG-REQ-01', 'TG-REQ-01', 'TG-REQ-01', 'TG-REQ-01'] },
+  // TG-AS-04 and -05 (issue 8 item 7): inspection limits and parsers
+  { name: 'AS-04 deny: a foreign server nested deeper than the walk inspects', object: appset({ generators: [{ list: { elements: [nest(40, { url: 'https://team-b-dev.example.com' })] } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: anything nested deeper than the walk inspects, foreign or not', object: appset({ generators: [{ list: { elements: [nest(40, { url: 'https://team-a-dev.example.com' })] } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 allow: nesting within the walk', object: appset({ generators: [{ list: { elements: [nest(20, { url: 'https://team-a-dev.example.com' })] } }] }), rules: [] },
+  { name: 'AS-04 deny: clusters values nested too deep', object: appset({ generators: [{ clusters: { selector: TENANT_SELECTOR, values: nest(40, { a: 'b' }) } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: another tenant\'s cluster as an element key', object: appset({ generators: [{ list: { elements: [{ 'k8s-team-b-dev': 'x' }] } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: elementsYaml !!binary hides a foreign server', object: appset({ generators: [{ list: { elementsYaml: `- url: !!binary ${Buffer.from('https://team-b-dev.example.com').toString('base64')}\n` } }] }), rules: ['TG-AS-04'], paths: ['spec.generators[0].list.elementsYaml[0].url'] },
+  { name: 'AS-04 deny: elementsYaml !!binary of an own server is still a tag', object: appset({ generators: [{ list: { elementsYaml: `- url: !!binary ${Buffer.from('https://team-a-dev.example.com').toString('base64')}\n` } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: elementsYaml local tag', object: appset({ generators: [{ list: { elementsYaml: '- url: !x k8s-team-a-dev\n' } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: elementsYaml !!map tag', object: appset({ generators: [{ list: { elementsYaml: '- !!map {url: k8s-team-a-dev}\n' } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 allow: elementsYaml core scalar tags', object: appset({ generators: [{ list: { elementsYaml: '- url: !!str k8s-team-a-dev\n  n: !!int 3\n  f: !!float 1.5\n  b: !!bool true\n  z: !!null ~\n' } }] }), rules: [] },
+  { name: 'AS-04 deny: a second merge key hides a foreign server from a last-key-wins reading', object: appset({ generators: [{ list: { elementsYaml: '- <<: {target: k8s-team-b-dev}\n  <<: {env: dev}\n' } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: merged in through an alias', object: appset({ generators: [{ list: { elementsYaml: '- &base {target: "https://team-b-dev.example.com"}\n- <<: *base\n  env: dev\n' } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: a double-quoted escape spells a foreign server', object: appset({ generators: [{ list: { elementsYaml: '- target: "\\x68ttps://team-b-dev.example.com"\n' } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: untemplated elementsYaml that does not parse', object: appset({ generators: [{ list: { elementsYaml: '- a: [unclosed\n' } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: elementsYaml nested too deep', object: appset({ generators: [{ list: { elementsYaml: `- ${'['.repeat(40)}x${']'.repeat(40)}\n` } }] }), rules: ['TG-AS-04'] },
+  { name: 'AS-04 deny: templated elementsYaml that parses is walked: !!binary beside a template', object: appset({ generators: [{ list: { elementsYaml: `- cluster: "{{.server}}"\n- cluster: !!binary ${Buffer.from('k8s-team-b-dev').toString('base64')}\n` } }] }), rules: ['TG-AS-04'], paths: ['spec.generators[0].list.elementsYaml[1].cluster'], warnings: 2 },
+  { name: 'AS-04 deny: templated elementsYaml that does not parse: a tag token', object: appset({ generators: [{ list: { elementsYaml: `{{ .x }}: [\n- cluster: !!binary ${Buffer.from('k8s-team-b-dev').toString('base64')}\n` } }] }), rules: ['TG-AS-04'], paths: ['spec.generators[0].list.elementsYaml'], warnings: 2 },
+  { name: 'AS-05 deny: scmProvider appSecretName', object: appset({ generators: [{ scmProvider: { github: { organization: 'a', appSecretName: 'github-app' } } }] }), rules: ['TG-AS-05'], paths: ['spec.generators[0].scmProvider.github.appSecretName'] },
+  { name: 'AS-05 deny: pullRequest appSecretName in a nested merge', object: appset({ generators: [{ matrix: { generators: [{ list: { elements: [] } }, { merge: { mergeKeys: ['a'], generators: [{ pullRequest: { github: { owner: 'a', repo: 'b', appSecretName: 'github-app' } } }] } }] } }] }), rules: ['TG-AS-05'] },
+  { name: 'AS-05 allow: scmProvider with tokenRef', object: appset({ generators: [{ scmProvider: { github: { organization: 'a', tokenRef: { secretName: 'gh', key: 'token' } } } }] }), rules: [] },
   // TG-REQ-01: never throw on a malformed object
   { name: 'REQ-01: spec is not an object', object: { metadata: {}, spec: 'x' }, rules: ['TG-REQ-01'], paths: ['spec'] },
   { name: 'REQ-01: generators is not a list', object: appset({ generators: { list: {} } }), rules: ['TG-REQ-01'], paths: ['spec.generators'] },
