@@ -141,7 +141,7 @@ export class KeyManager {
         if (missing.length > 0) {
           logger.error({
             event: 'key-ring-lost', store: store.description, kids: missing.map((k) => k.kid), storeEmpty: snap.keys.length === 0,
-          }, `KEY RING STORE LOST KEYS: ${store.description} no longer holds ${missing.length} key(s) still published here; serving them from memory and writing them back`);
+          }, `KEY RING STORE LOST KEYS: ${store.description} no longer holds ${missing.length} key(s) still published here; serving them from memory and writing them back (a deleted Secret must be recreated: the broker may not create Secrets)`);
         }
         const ring = [...accepted, ...missing];
         const fresh = !this.everHeld && ring.length === 0;

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { generateKeyRecord } from '../../src/broker/key-material.js';
+import { after, before, describe, test } from 'node:test';
+import { generateKeyRecord, serializeKeyRecord } from '../../src/broker/key-material.js';
 import { KeyManager } from '../../src/broker/key-manager.js';
 import type { RingTiming } from '../../src/broker/key-ring.js';
+import { SecretKeyStore } from '../../src/broker/key-store-secret.js';
 import { MemoryKeyStore, type KeyChange, type KeySnapshot, type KeyStore } from '../../src/broker/key-store.js';
 import { TenantGuardError } from '../../src/errors.js';
+import { SECRETS, TestApiServer } from '../support/test-api-server.js';
 import { recordingLogger } from './helpers.js';
 
 const S = 1000;
@@ -299,4 +301,51 @@ describe('a lost store is a fault, not a fresh start (injected clock)', () => {
     assert.equal((await shared.load()).keys.length, 2);
   });
 
+});
+
+describe('the Secret store gets the same checks (test API server, injected clock)', () => {
+  let api: TestApiServer;
+  before(async () => {
+    api = await TestApiServer.start();
+  });
+  after(async () => api.close());
+  const secretStore = (name: string): SecretKeyStore => new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name });
+  const plant = async (name: string, k: Awaited<ReturnType<typeof generateKeyRecord>>): Promise<void> => {
+    const s = api.store.get(SECRETS, 'tenant-guard', name);
+    api.store.update(SECRETS, 'tenant-guard', name, { ...s, data: { ...(s.data as Record<string, string>), [`${k.kid}.json`]: Buffer.from(serializeKeyRecord(k)).toString('base64') } });
+  };
+
+  test('an entry with notBefore ten years ahead is refused; one with notBefore in the past waits publish-ahead', async () => {
+    const clock = { t: 0 };
+    const m = manager(secretStore('checked-keys'), clock);
+    await m.reconcile();
+    const own = m.signingKey().key?.kid;
+    clock.t = 10 * S;
+    const far = await generateKeyRecord('ES256', clock.t, clock.t + 10 * 365 * 86_400 * S);
+    const past = await generateKeyRecord('ES256', 1, 5 * S);
+    await plant('checked-keys', far);
+    await plant('checked-keys', past);
+    await m.reconcile();
+    const published = m.jwks().keys.map((k) => k.kid);
+    assert.ok(!published.includes(far.kid) && published.includes(past.kid));
+    assert.equal(m.signingKey().key?.kid, own);
+    clock.t = 30 * S;
+    assert.equal(m.signingKey().key?.kid, past.kid);
+  });
+
+  test('the Secret deleted: the keys in memory keep serving, the loss is logged, the Secret is written back', async () => {
+    const clock = { t: 0 };
+    const log = recordingLogger();
+    const m = manager(secretStore('deleted-keys'), clock, { n: 0 }, log.logger);
+    await m.reconcile();
+    const k1 = m.signingKey().key?.kid;
+    clock.t = 5 * S;
+    api.store.delete(SECRETS, 'tenant-guard', 'deleted-keys');
+    await m.reconcile();
+    assert.equal(m.signingKey().key?.kid, k1, 'no fresh start: the same key signs');
+    assert.deepEqual(m.readiness(), { ready: true });
+    const back = api.store.get(SECRETS, 'tenant-guard', 'deleted-keys');
+    assert.deepEqual(Object.keys(back.data as object), [`${String(k1)}.json`]);
+    assert.ok(log.lines.some((l) => l.event === 'key-ring-lost' && l.level === 50));
+  });
 });
