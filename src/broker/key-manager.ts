@@ -155,6 +155,9 @@ export class KeyManager {
         }
         const add = [...missing, ...(added === undefined ? [] : [added])];
         const remove = plan.remove.filter((kid) => snap.keys.some((k) => k.kid === kid));
+        // A save succeeds only if the store is still at the version read: the ring is current
+        // as of the save (key generation between read and save may take a while).
+        const savedAt = this.now();
         try {
           await store.save({ add, remove }, snap.version);
         } catch (err) {
@@ -170,7 +173,7 @@ export class KeyManager {
         if (missing.length > 0) logger.warn({ event: 'key-ring-restored', store: store.description, kids: missing.map((k) => k.kid) }, 'key ring written back to its store');
         if (plan.remove.length > 0) logger.info({ event: 'keys-removed', kids: plan.remove, store: store.description }, 'retired signing keys removed from the key ring');
         const next = ring.filter((k) => !plan.remove.includes(k.kid));
-        return this.adopt(added === undefined ? next : [...next, added], readAt);
+        return this.adopt(added === undefined ? next : [...next, added], savedAt);
       }
       throw new TenantGuardError('ERR_KEYRING_CONFLICT', `key ring ${store.description} kept changing during ${attempts} attempts; trying again at the next reload`);
     } catch (err) {

@@ -125,9 +125,10 @@ describe('two brokers, one Secret-backed key ring (injected clock)', () => {
 
   test('a fresh ring (empty Secret): the first token request right after start is served, and verifies', async () => {
     const started = Date.now();
+    const clock = { t: started };
     const broker = await createBroker({
       config: testConfig({ keySecret: 'tenant-guard/fresh-keys' }), issuer: ISSUER, allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger,
-      kubeConfig: api.kubeConfig(), manualReload: true,
+      kubeConfig: api.kubeConfig(), manualReload: true, now: () => clock.t,
     });
     brokers.push(broker);
     assert.deepEqual(broker.keyManager.readiness(), { ready: true });
