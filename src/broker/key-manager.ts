@@ -208,6 +208,8 @@ export class KeyManager {
   private report(problems: string[], level: 'warn' | 'error' = 'warn'): void {
     for (const p of problems) {
       if (this.reported.has(p)) continue;
+      // A store full of distinct bad entries must not grow this set without bound.
+      if (this.reported.size >= 1000) this.reported.clear();
       this.reported.add(p);
       this.options.logger[level]({ store: this.options.store.description }, p);
     }
