@@ -59,10 +59,12 @@ export interface CreateBrokerOptions {
   /** The clock, epoch ms. Default Date.now. */
   now?: () => number;
   /**
-   * How long the first key of an empty ring waits before it signs, in ms. Default: the
-   * publish-ahead time for a Secret (shared by replicas), 0 for a directory or memory.
+   * Do not re-read the key ring on a timer: tests call `broker.keyManager.reconcile()` at the
+   * moments of an injected clock. Default false.
    */
-  firstKeyDelayMs?: number;
+  manualReload?: boolean;
+  /** Owner the key directory and its files must have (tests). Default: this process's uid. */
+  keyDirUid?: number;
   /** Default MAX_TOKEN_TTL_SECONDS. */
   maxTokenTtlSeconds?: number;
   env?: NodeJS.ProcessEnv;
@@ -76,7 +78,7 @@ function resolveKubeConfig(o: CreateBrokerOptions): KubeConfig | undefined {
 function resolveKeyStore(o: CreateBrokerOptions, kc: KubeConfig | undefined): KeyStore {
   if (o.keyStore !== undefined) return o.keyStore;
   const ks = o.config.keyStore;
-  if (ks.kind === 'directory') return new DirectoryKeyStore(ks.dir);
+  if (ks.kind === 'directory') return new DirectoryKeyStore(ks.dir, o.keyDirUid === undefined ? {} : { uid: o.keyDirUid });
   if (ks.kind === 'secret') {
     if (kc === undefined) throw new TenantGuardError('ERR_SETTINGS_INVALID', 'setting --key-secret needs a Kubernetes API; run in a cluster or give --kubeconfig');
     return new SecretKeyStore(kc, { namespace: ks.namespace, name: ks.name });
@@ -86,7 +88,9 @@ function resolveKeyStore(o: CreateBrokerOptions, kc: KubeConfig | undefined): Ke
 
 /**
  * Builds a Broker and reads (or creates) its key ring once before returning; after that the
- * ring is re-read every reload interval until `broker.close()`.
+ * ring is re-read every reload interval until `broker.close()`. A failed first read does not
+ * throw: the broker answers 503 to token requests and `broker.keyManager.readiness()` says
+ * why until a read succeeds.
  * @throws TenantGuardError ERR_SETTINGS_INVALID for inconsistent options.
  */
 export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
@@ -102,10 +106,10 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
     publishAheadMs: config.publishAheadMs,
     retireMarginMs: config.retireMarginMs,
     maxTokenTtlMs: (o.maxTokenTtlSeconds ?? MAX_TOKEN_TTL_SECONDS) * 1000,
-    // A ring shared by replicas: the very first key, too, waits until every replica has read it.
-    firstKeyDelayMs: o.firstKeyDelayMs ?? (store instanceof SecretKeyStore ? config.publishAheadMs : 0),
+    // Another replica sees a new key up to one reload later and counts publish-ahead from then.
+    spreadMs: config.reloadIntervalMs,
   };
-  const keys = new KeyManager({ store, alg: config.signingAlg, timing, reloadIntervalMs: config.reloadIntervalMs, logger, now });
+  const keys = new KeyManager({ store, alg: config.signingAlg, timing, reloadIntervalMs: config.reloadIntervalMs, logger, now, manualReload: o.manualReload ?? false });
   const metrics = o.metricsRegistry === undefined ? NO_BROKER_METRICS : createBrokerMetrics(o.metricsRegistry, () => keys);
   const authenticator = reviewer === undefined
     ? undefined

@@ -27,6 +27,18 @@ export function checkIssuer(issuer: string): URL {
   return url;
 }
 
+/**
+ * The issuer a broker serving on `host:port` has when none is configured (`--issuer` and
+ * TG_ISSUER unset): `https://<host>:<port>`, where its discovery document is, with a wildcard
+ * host read as 127.0.0.1 (as `serve` prints its URL). Undefined for port 0 (any free port),
+ * which is known only once listening: give `--issuer` then.
+ */
+export function defaultIssuer(host: string, port: number): string | undefined {
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  const shown = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `https://${shown}:${port}`;
+}
+
 /** The issuer without a trailing slash: what discovery and JWKS URLs are built on (as go-oidc does). */
 function base(issuer: string): string {
   return issuer.replace(/\/+$/, '');

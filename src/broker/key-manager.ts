@@ -2,15 +2,29 @@
  * Runs the key ring of one broker replica: re-reads the store every reload interval, makes
  * and stores a new key when one is due and drops expired ones (optimistic concurrency: on a
  * conflict it reads again and decides again), and answers which key signs now and which keys
- * the JWKS publishes. Both come from the same loaded ring, so this replica never signs with
- * a key it does not publish, and a new key signs only `publishAhead` after it was stored,
- * by which time every replica has re-read the store.
+ * the JWKS publishes. Both come from the same ring in memory, so this replica never signs
+ * with a key it does not publish.
+ *
+ * What a store says is checked, not believed:
+ * - a key this replica first sees after its first read (another replica's, or planted) signs
+ *   no earlier than publish-ahead after this replica first published it, whatever its
+ *   `notBefore` says; keys it made itself and keys of its first read keep their `notBefore`;
+ * - a key whose timestamps are implausible (`notBefore` beyond one rotation period,
+ *   `createdAt` in the future) is refused, logged, and left in the store untouched;
+ * - a store that lost keys still published here (directory or Secret deleted, emptied, a file
+ *   removed) is a fault, not a fresh start: the keys in memory keep being served (a retired
+ *   one until its tokens expired plus the margin), the loss is logged as an error, and the
+ *   ring is written back. Only a ring that never held a key is fresh: its first key signs at
+ *   once, since no verifier can have cached a JWKS without it.
+ *
+ * Readiness (`readiness()`): the ring was read within its staleness bound and holds a key
+ * that may sign now.
  */
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { isTenantGuardError, TenantGuardError } from '../errors.js';
 import { generateKeyRecord } from './key-material.js';
-import { activeKey, applyPlan, isNoop, planRotation, publishedKeys, viewRing, type KeyRecord, type KeyView, type RingTiming } from './key-ring.js';
+import { activeKey, implausibleTimes, isNoop, leadMs, planRotation, publishedKeys, viewRing, type KeyRecord, type KeyView, type RingTiming } from './key-ring.js';
 import type { KeyStore } from './key-store.js';
 import type { SigningAlg } from './options.js';
 
@@ -18,6 +32,7 @@ import type { SigningAlg } from './options.js';
 export interface KeyManagerOptions {
   store: KeyStore;
   alg: SigningAlg;
+  /** `spreadMs` defaults to `reloadIntervalMs` here. */
   timing: RingTiming;
   /** How often the store is re-read, in ms. */
   reloadIntervalMs: number;
@@ -27,15 +42,33 @@ export interface KeyManagerOptions {
   maxAttempts?: number;
   /** Key generation (tests may count calls). Default `generateKeyRecord`. */
   generate?: (alg: SigningAlg, createdAt: number, notBefore: number) => Promise<KeyRecord>;
+  /**
+   * How long after the start of its last successful read the ring counts as current for
+   * readiness, in ms. Default half the publish-ahead time: a key another replica stores right
+   * after that read signs a publish-ahead later, which leaves the other half for the readiness
+   * probe and the endpoints to take this replica (and its stale JWKS) out of the Service.
+   */
+  readyStaleAfterMs?: number;
+  /** Do not re-read on a timer (`start()` reads once); tests drive `reconcile()` on an injected clock. */
+  manualReload?: boolean;
 }
+
+/** Whether a replica may take traffic, and why not. */
+export type KeyRingReadiness = { ready: true } | { ready: false; reason: string };
 
 /** See the file comment. */
 export class KeyManager {
-  private keys: readonly KeyRecord[] = [];
+  /** The stored records this replica publishes (its ring in memory). */
+  private held: readonly KeyRecord[] = [];
+  /** From when each held key may sign here (its `notBefore`, or later: see the file comment). */
+  private readonly signsFrom = new Map<string, number>();
+  /** Whether this replica ever held a key: after that, an empty store is a loss, not a fresh ring. */
+  private everHeld = false;
   private lastLoadAt: number | undefined;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private readonly timing: RingTiming;
   private readonly generate: NonNullable<KeyManagerOptions['generate']>;
   private readonly reported = new Set<string>();
   private lastError: string | undefined;
@@ -43,11 +76,13 @@ export class KeyManager {
   constructor(private readonly options: KeyManagerOptions) {
     this.now = options.now ?? Date.now;
     this.generate = options.generate ?? generateKeyRecord;
+    this.timing = { ...options.timing, spreadMs: options.timing.spreadMs ?? options.reloadIntervalMs };
   }
 
   /** Reads (and if due, rotates) the ring once, then every reload interval. Never throws: failures are logged and retried. */
   async start(): Promise<void> {
     await this.reconcile().catch(() => undefined);
+    if (this.options.manualReload === true) return;
     this.timer = setInterval(() => void this.reconcile().catch(() => undefined), this.options.reloadIntervalMs);
     this.timer.unref();
   }
@@ -67,58 +102,125 @@ export class KeyManager {
     return this.running;
   }
 
+  /** The held key records as this replica uses them: `notBefore` is when each may sign here. */
+  private effective(records: readonly KeyRecord[], now: number): KeyRecord[] {
+    const lead = this.timing.publishAheadMs;
+    return records.map((k) => {
+      const from = this.signsFrom.get(k.kid) ?? (this.everHeld ? Math.max(k.notBefore, now + lead) : k.notBefore);
+      return from === k.notBefore ? k : { ...k, notBefore: from };
+    });
+  }
+
+  /** Keys held here but gone from the store while they are still published here. */
+  private lost(stored: ReadonlySet<string>, now: number): KeyRecord[] {
+    const views = viewRing(this.effective(this.held, now), now, this.timing);
+    // Another replica removes a retired key once its own clock passed the removal time: a key
+    // that close to removal here is not a loss.
+    const tolerance = this.timing.retireMarginMs + this.options.reloadIntervalMs;
+    const kept = new Set(views.filter((v) => v.state === 'next' || v.state === 'active' || (v.state === 'retired' && (v.removeAt ?? 0) > now + tolerance)).map((v) => v.record.kid));
+    return this.held.filter((k) => kept.has(k.kid) && !stored.has(k.kid));
+  }
+
   private async round(): Promise<void> {
-    const { store, timing, logger } = this.options;
+    const { store, logger } = this.options;
+    const timing = this.timing;
     let pending: KeyRecord | undefined;
     const attempts = this.options.maxAttempts ?? 5;
     try {
       for (let attempt = 1; attempt <= attempts; attempt++) {
+        const readAt = this.now();
         const snap = await store.load();
         this.report(snap.problems);
-        const plan = planRotation(snap.keys, this.now(), timing);
-        if (isNoop(plan)) return this.adopt(snap.keys);
+        const now = this.now();
+        const accepted = snap.keys.filter((k) => {
+          const why = implausibleTimes(k, now, timing);
+          if (why !== undefined) this.report([why], 'error');
+          return why === undefined;
+        });
+        const missing = this.lost(new Set(snap.keys.map((k) => k.kid)), now);
+        if (missing.length > 0) {
+          logger.error({
+            event: 'key-ring-lost', store: store.description, kids: missing.map((k) => k.kid), storeEmpty: snap.keys.length === 0,
+          }, `KEY RING STORE LOST KEYS: ${store.description} no longer holds ${missing.length} key(s) still published here; serving them from memory and writing them back (a deleted Secret must be recreated: the broker may not create Secrets)`);
+        }
+        const ring = [...accepted, ...missing];
+        const fresh = !this.everHeld && ring.length === 0;
+        const plan = planRotation(this.effective(ring, now), now, timing, fresh);
+        if (isNoop(plan) && missing.length === 0) return this.adopt(ring, readAt);
         let added: KeyRecord | undefined;
         if (plan.addNotBefore !== undefined) {
           pending ??= await this.generate(this.options.alg, this.now(), plan.addNotBefore);
           const createdAt = this.now();
-          const delay = snap.keys.length === 0 ? timing.firstKeyDelayMs : timing.publishAheadMs;
-          added = { ...pending, createdAt, notBefore: Math.max(plan.addNotBefore, createdAt + delay) };
+          added = { ...pending, createdAt, notBefore: fresh ? createdAt : Math.max(plan.addNotBefore, createdAt + leadMs(timing)) };
         }
+        const add = [...missing, ...(added === undefined ? [] : [added])];
+        const remove = plan.remove.filter((kid) => snap.keys.some((k) => k.kid === kid));
+        // A save succeeds only if the store is still at the version read: the ring is current
+        // as of the save (key generation between read and save may take a while).
+        const savedAt = this.now();
         try {
-          await store.save({ add: added === undefined ? [] : [added], remove: plan.remove }, snap.version);
+          await store.save({ add, remove }, snap.version);
         } catch (err) {
           if (!isTenantGuardError(err, 'ERR_KEYRING_CONFLICT')) throw err;
           logger.debug({ store: store.description, attempt }, 'key ring changed by another replica; reading it again');
           continue;
         }
         if (added !== undefined) {
-          logger.info({ event: 'key-added', kid: added.kid, alg: added.alg, signsFrom: new Date(added.notBefore).toISOString(), store: store.description }, 'signing key added to the key ring');
+          this.signsFrom.set(added.kid, added.notBefore);
+          logger.info({ event: 'key-added', kid: added.kid, alg: added.alg, signsFrom: new Date(added.notBefore).toISOString(), store: store.description, fresh }, 'signing key added to the key ring');
           pending = undefined;
         }
+        if (missing.length > 0) logger.warn({ event: 'key-ring-restored', store: store.description, kids: missing.map((k) => k.kid) }, 'key ring written back to its store');
         if (plan.remove.length > 0) logger.info({ event: 'keys-removed', kids: plan.remove, store: store.description }, 'retired signing keys removed from the key ring');
-        return this.adopt(applyPlan(snap.keys, plan, added));
+        const next = ring.filter((k) => !plan.remove.includes(k.kid));
+        return this.adopt(added === undefined ? next : [...next, added], savedAt);
       }
       throw new TenantGuardError('ERR_KEYRING_CONFLICT', `key ring ${store.description} kept changing during ${attempts} attempts; trying again at the next reload`);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (message !== this.lastError) logger.warn({ err: { code: isTenantGuardError(err) ? err.code : undefined, message } }, 'key ring not refreshed');
+      const code = isTenantGuardError(err) ? err.code : undefined;
+      if (message !== this.lastError) {
+        const line = { err: { code, message }, store: store.description };
+        if (code === 'ERR_KEYRING_UNSAFE') logger.error(line, 'key ring store refused: keys there may have been planted; serving the ring in memory');
+        else logger.warn(line, 'key ring not refreshed');
+      }
       this.lastError = message;
       throw err;
     }
   }
 
-  private adopt(keys: readonly KeyRecord[]): void {
-    this.keys = keys;
-    this.lastLoadAt = this.now();
+  private adopt(keys: readonly KeyRecord[], readAt: number): void {
+    const now = this.now();
+    const firstRead = !this.everHeld;
+    for (const k of keys) {
+      if (this.signsFrom.has(k.kid)) continue;
+      // The first read takes the ring as the store has it (nothing else says when its keys
+      // were published); after that a key is published from now, whatever its file says.
+      this.signsFrom.set(k.kid, firstRead ? k.notBefore : Math.max(k.notBefore, now + this.timing.publishAheadMs));
+    }
+    for (const kid of [...this.signsFrom.keys()]) if (!keys.some((k) => k.kid === kid)) this.signsFrom.delete(kid);
+    this.held = keys;
+    if (keys.length > 0) this.everHeld = true;
+    this.lastLoadAt = readAt;
     this.lastError = undefined;
   }
 
-  private report(problems: string[]): void {
+  private report(problems: string[], level: 'warn' | 'error' = 'warn'): void {
     for (const p of problems) {
       if (this.reported.has(p)) continue;
+      // A store full of distinct bad entries must not grow this set without bound.
+      if (this.reported.size >= 1000) this.reported.clear();
       this.reported.add(p);
-      this.options.logger.warn({ store: this.options.store.description }, p);
+      this.options.logger[level]({ store: this.options.store.description }, p);
     }
+  }
+
+  /** The ring as used here: held records with `notBefore` when each may sign here. */
+  private get keys(): KeyRecord[] {
+    return this.held.map((k) => {
+      const from = this.signsFrom.get(k.kid) ?? k.notBefore;
+      return from === k.notBefore ? k : { ...k, notBefore: from };
+    });
   }
 
   /**
@@ -127,7 +229,11 @@ export class KeyManager {
    * retireMargin` later than every token we sign now expires; past that we stop signing.
    */
   private get staleAfterMs(): number {
-    return this.options.timing.publishAheadMs + this.options.timing.retireMarginMs;
+    return this.timing.publishAheadMs + this.timing.retireMarginMs;
+  }
+
+  private get readyStaleAfterMs(): number {
+    return this.options.readyStaleAfterMs ?? Math.floor(this.timing.publishAheadMs / 2);
   }
 
   /**
@@ -136,26 +242,41 @@ export class KeyManager {
   signingKey(now = this.now()): { key: KeyRecord } | { key: undefined; reason: string } {
     if (this.lastLoadAt === undefined) return { key: undefined, reason: `the key ring (${this.options.store.description}) has not been read yet` };
     if (now - this.lastLoadAt > this.staleAfterMs) return { key: undefined, reason: `the key ring (${this.options.store.description}) could not be re-read since ${new Date(this.lastLoadAt).toISOString()}` };
-    const key = activeKey(this.keys, now);
+    const keys = this.keys;
+    const key = activeKey(keys, now);
     if (key === undefined) {
-      const first = this.keys.reduce<number | undefined>((t, k) => (t === undefined || k.notBefore < t ? k.notBefore : t), undefined);
+      const first = keys.reduce<number | undefined>((t, k) => (t === undefined || k.notBefore < t ? k.notBefore : t), undefined);
       return { key: undefined, reason: first === undefined ? 'no signing key yet' : `the first signing key is published and signs from ${new Date(first).toISOString()}` };
     }
     return { key };
   }
 
+  /**
+   * Ready: the ring was read within its staleness bound (`readyStaleAfterMs`) and holds a key
+   * that signs now. A replica that cannot read its store leaves the Service before another
+   * replica's new key (missing from this one's JWKS) can sign.
+   */
+  readiness(now = this.now()): KeyRingReadiness {
+    if (this.lastLoadAt !== undefined && now - this.lastLoadAt > this.readyStaleAfterMs) {
+      return { ready: false, reason: `the key ring (${this.options.store.description}) has not been re-read since ${new Date(this.lastLoadAt).toISOString()}${this.lastError === undefined ? '' : `: ${this.lastError}`}` };
+    }
+    const signing = this.signingKey(now);
+    if (signing.key === undefined) return { ready: false, reason: this.lastError === undefined ? signing.reason : `${signing.reason}: ${this.lastError}` };
+    return { ready: true };
+  }
+
   /** The JWKS: public keys of next, active and retired keys. */
   jwks(now = this.now()): { keys: JWK[] } {
-    return { keys: publishedKeys(this.keys, now, this.options.timing).map((k) => k.publicJwk) };
+    return { keys: publishedKeys(this.keys, now, this.timing).map((k) => k.publicJwk) };
   }
 
   /** Every key with its state (for tests and diagnostics; no key material is needed to read it). */
   view(now = this.now()): KeyView[] {
-    return viewRing(this.keys, now, this.options.timing);
+    return viewRing(this.keys, now, this.timing);
   }
 
   /** Algorithms of the published keys plus the configured one. */
   algorithms(): SigningAlg[] {
-    return [...new Set([this.options.alg, ...this.keys.map((k) => k.alg)])];
+    return [...new Set([this.options.alg, ...this.held.map((k) => k.alg)])];
   }
 }

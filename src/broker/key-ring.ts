@@ -4,8 +4,10 @@
  * hold the same records agree without talking to each other:
  *
  * - a key is published (in the JWKS) from the moment it is stored;
- * - it signs from `notBefore` (its creation plus the publish-ahead time) until a newer key
- *   reaches its own `notBefore`: the newest key whose `notBefore` has passed is active;
+ * - it signs from `notBefore` (its creation plus the lead: publish-ahead plus the time every
+ *   replica takes to re-read the store) until a newer key reaches its own `notBefore`: the
+ *   newest key whose `notBefore` has passed is active. Only the first key of a fresh ring
+ *   (no key ever, so no verifier can have cached a JWKS without it) signs at once;
  * - a superseded (retired) key stays published until every token it may have signed has
  *   expired plus the retire margin, then it is dropped.
  */
@@ -33,8 +35,34 @@ export interface RingTiming {
   retireMarginMs: number;
   /** The longest token TTL any target may have (SPEC: 900 s). */
   maxTokenTtlMs: number;
-  /** How long the very first key of an empty ring waits before it signs. */
-  firstKeyDelayMs: number;
+  /**
+   * How long every replica may take to see a key another one stored (its reload interval),
+   * in ms. A new key signs `publishAheadMs + spreadMs` after it was stored, so a replica that
+   * counts publish-ahead from the moment it saw the key switches at the same time. Default 0.
+   */
+  spreadMs?: number;
+}
+
+/** How long a new key (not the first of a fresh ring) is stored before it signs, in ms. */
+export function leadMs(timing: Pick<RingTiming, 'publishAheadMs' | 'spreadMs'>): number {
+  return timing.publishAheadMs + (timing.spreadMs ?? 0);
+}
+
+/** Clock skew tolerated on a stored key's `createdAt`, in ms. */
+export const CREATED_AT_SKEW_MS = 60_000;
+
+/**
+ * Why a stored key must not enter the ring at `now`, or undefined when its timestamps are
+ * plausible: a `notBefore` more than one rotation period (or one lead, if longer) ahead would
+ * hold rotation up for as long as it says (a waiting key stops new ones); a `createdAt` in the
+ * future or after `notBefore` was not written by a broker.
+ */
+export function implausibleTimes(key: KeyRecord, now: number, timing: Pick<RingTiming, 'rotationPeriodMs' | 'publishAheadMs' | 'spreadMs'>): string | undefined {
+  const horizon = Math.max(timing.rotationPeriodMs, leadMs(timing));
+  if (key.notBefore > now + horizon) return `key ${key.kid} would sign from ${new Date(key.notBefore).toISOString()}, more than one rotation period (${horizon / 1000}s) ahead; refused`;
+  if (key.createdAt > now + CREATED_AT_SKEW_MS) return `key ${key.kid} claims to be created at ${new Date(key.createdAt).toISOString()}, in the future; refused`;
+  if (key.notBefore < key.createdAt) return `key ${key.kid} would sign before it was created; refused`;
+  return undefined;
 }
 
 export type KeyState = 'next' | 'active' | 'retired' | 'expired';
@@ -90,22 +118,21 @@ export interface RotationPlan {
 
 /**
  * Decides the next change: a new key when none is waiting and the active one is due to be
- * replaced within the publish-ahead time (or there is no key at all); the removal of
- * retired keys whose tokens have all expired.
+ * replaced within the lead time (or there is no key at all); the removal of retired keys
+ * whose tokens have all expired. `fresh`: the ring never held a key, so nobody can have
+ * cached a JWKS without the first one, which therefore signs at once.
  */
-export function planRotation(keys: readonly KeyRecord[], now: number, timing: RingTiming): RotationPlan {
+export function planRotation(keys: readonly KeyRecord[], now: number, timing: RingTiming, fresh = false): RotationPlan {
   const views = viewRing(keys, now, timing);
   const remove = views.filter((v) => v.state === 'expired').map((v) => v.record.kid);
   const hasNext = views.some((v) => v.state === 'next');
   const active = views.find((v) => v.state === 'active')?.record;
+  const lead = leadMs(timing);
   if (hasNext) return { remove };
-  if (active === undefined) {
-    // An empty ring (first start): nobody can have cached a JWKS without the first key.
-    return { addNotBefore: now + (keys.length === 0 ? timing.firstKeyDelayMs : timing.publishAheadMs), remove };
-  }
+  if (active === undefined) return { addNotBefore: fresh && keys.length === 0 ? now : now + lead, remove };
   const due = active.notBefore + timing.rotationPeriodMs;
-  if (now < due - timing.publishAheadMs) return { remove };
-  return { addNotBefore: Math.max(due, now + timing.publishAheadMs), remove };
+  if (now < due - lead) return { remove };
+  return { addNotBefore: Math.max(due, now + lead), remove };
 }
 
 /** True when the plan changes nothing. */
@@ -126,7 +153,7 @@ export function nextDecisionAt(keys: readonly KeyRecord[], now: number, timing: 
   for (const v of views) {
     if (v.state === 'retired' && v.removeAt !== undefined) times.push(v.removeAt);
     if (v.state === 'next') times.push(v.record.notBefore);
-    if (v.state === 'active' && !views.some((w) => w.state === 'next')) times.push(v.record.notBefore + timing.rotationPeriodMs - timing.publishAheadMs);
+    if (v.state === 'active' && !views.some((w) => w.state === 'next')) times.push(v.record.notBefore + timing.rotationPeriodMs - leadMs(timing));
   }
   const future = times.filter((t) => t > now);
   return future.length === 0 ? undefined : Math.min(...future);

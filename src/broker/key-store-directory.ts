@@ -4,27 +4,101 @@
  * times; a save re-checks it first, then writes each new key to a temporary file and renames
  * it into place. That is enough for one process, or a few sharing a disk; replicas in a
  * cluster share a Secret instead (key-store-secret.ts).
+ *
+ * Whatever lands in the directory is published and may sign, so the directory is trusted only
+ * when nobody but the broker's user can write it: a directory writable by group or others or
+ * owned by another user, and a key file owned by another user, readable or writable by group
+ * or others, or not a regular file (a symlink points anywhere), make every read and write
+ * fail with ERR_KEYRING_UNSAFE naming the path and the fix. The ring in memory keeps serving
+ * (key-manager.ts) until the store is fixed or the replica's ring goes stale.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat as fsLstat, mkdir, readdir, readFile, rename, stat as fsStat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TenantGuardError } from '../errors.js';
 import { serializeKeyRecord } from './key-material.js';
 import { entryName, parseEntries, type KeyChange, type KeySnapshot, type KeyStore } from './key-store.js';
 
+/** What the store needs of `fs.Stats`. */
+export interface FileFacts {
+  uid: number;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+/** Options of `DirectoryKeyStore`. */
+export interface DirectoryKeyStoreOptions {
+  /**
+   * The user that must own the directory and every key file. Default: this process's uid
+   * (`process.getuid()`); no ownership check where there is none (Windows).
+   */
+  uid?: number;
+  /** `fs.promises.stat` (follows links), for the directory. Tests inject another owner. */
+  stat?: (path: string) => Promise<FileFacts>;
+  /** `fs.promises.lstat` (does not follow links), for key files. */
+  lstat?: (path: string) => Promise<FileFacts>;
+}
+
+interface Listed {
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
 function errno(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8)}`;
 }
 
 /** See the file comment. */
 export class DirectoryKeyStore implements KeyStore {
   readonly description: string;
+  private readonly uid: number | undefined;
+  private readonly stat: (path: string) => Promise<FileFacts>;
+  private readonly lstat: (path: string) => Promise<FileFacts>;
 
-  constructor(private readonly dir: string) {
+  constructor(private readonly dir: string, options: DirectoryKeyStoreOptions = {}) {
     this.description = `directory ${dir}`;
+    this.uid = options.uid ?? process.getuid?.();
+    this.stat = options.stat ?? fsStat;
+    this.lstat = options.lstat ?? fsLstat;
   }
 
-  private async listing(): Promise<Array<{ name: string; size: number; mtimeMs: number; mode: number }>> {
+  private unsafe(message: string): TenantGuardError {
+    return new TenantGuardError('ERR_KEYRING_UNSAFE', message);
+  }
+
+  /** Refuses a directory others could plant keys in. False when it does not exist. */
+  private async checkDirectory(): Promise<boolean> {
+    let s: FileFacts;
+    try {
+      s = await this.stat(this.dir);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false;
+      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read key directory ${this.dir}: ${errno(err) ?? 'error'}`, { cause: err });
+    }
+    if (!s.isDirectory()) throw new TenantGuardError('ERR_KEYRING_STORE', `key directory ${this.dir} is not a directory`);
+    if (this.uid !== undefined && s.uid !== this.uid) throw this.unsafe(`key directory ${this.dir} is owned by uid ${s.uid}, not by the broker's user (uid ${this.uid}); refusing its keys: use a directory of the broker's user, mode 0700`);
+    if ((s.mode & 0o022) !== 0) throw this.unsafe(`key directory ${this.dir} is writable by group or others (mode ${octal(s.mode)}); refusing its keys: chmod 700 ${this.dir}`);
+    return true;
+  }
+
+  /** Refuses a key file another user could have written or may read. */
+  private checkFile(path: string, s: FileFacts): void {
+    if (s.isSymbolicLink() || !s.isFile()) throw this.unsafe(`key file ${path} is not a regular file; refusing the key ring: remove it`);
+    if (this.uid !== undefined && s.uid !== this.uid) throw this.unsafe(`key file ${path} is owned by uid ${s.uid}, not by the broker's user (uid ${this.uid}); refusing the key ring: remove it`);
+    if ((s.mode & 0o077) !== 0) throw this.unsafe(`key file ${path} is readable or writable by group or others (mode ${octal(s.mode)}); refusing the key ring: remove it, or chmod 600 it if it is the broker's own`);
+  }
+
+  private async listing(): Promise<Listed[]> {
+    if (!(await this.checkDirectory())) return [];
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -32,19 +106,23 @@ export class DirectoryKeyStore implements KeyStore {
       if (errno(err) === 'ENOENT') return [];
       throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read key directory ${this.dir}: ${errno(err) ?? 'error'}`, { cause: err });
     }
-    const out: Array<{ name: string; size: number; mtimeMs: number; mode: number }> = [];
+    const out: Listed[] = [];
     for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
+      const path = join(this.dir, name);
+      let s: FileFacts;
       try {
-        const s = await stat(join(this.dir, name));
-        if (s.isFile()) out.push({ name, size: s.size, mtimeMs: s.mtimeMs, mode: s.mode });
+        s = await this.lstat(path);
       } catch (err) {
-        if (errno(err) !== 'ENOENT') throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read ${join(this.dir, name)}: ${errno(err) ?? 'error'}`, { cause: err });
+        if (errno(err) === 'ENOENT') continue;
+        throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read ${path}: ${errno(err) ?? 'error'}`, { cause: err });
       }
+      this.checkFile(path, s);
+      out.push({ name, size: s.size, mtimeMs: s.mtimeMs });
     }
     return out;
   }
 
-  private static versionOf(listing: Array<{ name: string; size: number; mtimeMs: number }>): string {
+  private static versionOf(listing: readonly Listed[]): string {
     const h = createHash('sha256');
     for (const f of listing) h.update(`${f.name}\0${f.size}\0${f.mtimeMs}\n`);
     return h.digest('hex').slice(0, 32);
@@ -58,7 +136,6 @@ export class DirectoryKeyStore implements KeyStore {
       const path = join(this.dir, f.name);
       try {
         entries.push([f.name, await readFile(path, 'utf8')]);
-        if ((f.mode & 0o077) !== 0) problems.push(`key file ${path} is readable by others; chmod 600 it`);
       } catch (err) {
         problems.push(`cannot read key file ${path}: ${errno(err) ?? 'error'}`);
       }
@@ -72,6 +149,12 @@ export class DirectoryKeyStore implements KeyStore {
     if (version !== current) throw new TenantGuardError('ERR_KEYRING_CONFLICT', `key directory ${this.dir} changed since it was read`);
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot write key directory ${this.dir}: ${errno(err) ?? 'error'}`, { cause: err });
+    }
+    // Made just now, or by someone else in between: never write keys where others can.
+    await this.checkDirectory();
+    try {
       for (const k of change.add) {
         const tmp = join(this.dir, `.${entryName(k.kid)}.${randomBytes(6).toString('hex')}.tmp`);
         await writeFile(tmp, serializeKeyRecord(k), { mode: 0o600, flag: 'wx' });

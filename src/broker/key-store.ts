@@ -28,12 +28,15 @@ export interface KeyChange {
 export interface KeyStore {
   /** For messages: `directory /x`, `Secret ns/name`. */
   readonly description: string;
-  /** @throws TenantGuardError ERR_KEYRING_STORE when the store cannot be read. */
+  /**
+   * @throws TenantGuardError ERR_KEYRING_STORE when the store cannot be read,
+   *   ERR_KEYRING_UNSAFE when it may hold keys nobody vouches for (see key-store-directory.ts).
+   */
   load(): Promise<KeySnapshot>;
   /**
    * Applies `change` if the store is still at `version`; returns the new version.
    * @throws TenantGuardError ERR_KEYRING_CONFLICT when it is not (read again and re-decide),
-   *   ERR_KEYRING_STORE when it cannot be written.
+   *   ERR_KEYRING_STORE when it cannot be written, ERR_KEYRING_UNSAFE as for `load`.
    */
   save(change: KeyChange, version: string | undefined): Promise<string>;
 }
@@ -70,8 +73,19 @@ export class MemoryKeyStore implements KeyStore {
   private version = 0;
 
   async load(): Promise<KeySnapshot> {
-    const { keys, problems } = await parseEntries([...this.entries.entries()], 'memory');
-    return { keys, version: this.version === 0 ? undefined : String(this.version), problems };
+    // Entries and version are taken together, before any await: a save while the entries are
+    // parsed must not pair the old entries with the new version (a save based on that read
+    // would pass the version check and drop the other replica's key).
+    const entries = [...this.entries.entries()];
+    const version = this.version === 0 ? undefined : String(this.version);
+    const { keys, problems } = await parseEntries(entries, 'memory');
+    return { keys, version, problems };
+  }
+
+  /** Drops every entry, as an operator deleting the store would (tests of a lost store). */
+  clear(): void {
+    this.entries = new Map();
+    this.version += 1;
   }
 
   async save(change: KeyChange, version: string | undefined): Promise<string> {

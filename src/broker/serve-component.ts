@@ -4,9 +4,12 @@
  * `--components` includes `broker`.
  */
 import type { Command } from 'commander';
-import type { ServeComponent, ServeContribution } from '../cli/serve.js';
-import { envOption } from '../cli/io.js';
+import type { ServeComponent, ServeComponentContext, ServeContribution } from '../cli/serve.js';
+import { envOption, valueOf } from '../cli/io.js';
+import type { ReadinessCheck } from '../server/health.js';
+import type { Broker } from './broker.js';
 import { createBroker } from './create-broker.js';
+import { defaultIssuer } from './discovery.js';
 import { brokerFlags, parseBrokerOptions } from './options.js';
 import { createBrokerRouter } from './router.js';
 
@@ -19,6 +22,32 @@ function addBrokerOptions(command: Command): void {
   }
 }
 
+/**
+ * The issuer: `--issuer` / TG_ISSUER when given, else the URL `serve` listens on (so the
+ * discovery document's `jwks_uri` points where the JWKS is served, whatever `--port` says).
+ */
+export function brokerIssuer(context: Pick<ServeComponentContext, 'options' | 'env' | 'settings'>): string {
+  if (valueOf(context.options.issuer, context.env, 'TG_ISSUER') !== undefined) return context.settings.issuerUrl;
+  const host = valueOf(context.options.host, context.env, 'TG_HOST', '127.0.0.1');
+  const port = Number(valueOf(context.options.port, context.env, 'TG_PORT', '8443'));
+  return defaultIssuer(host, port) ?? context.settings.issuerUrl;
+}
+
+/**
+ * `/readyz` check `key-ring`: ready only while the broker can sign (its ring was read within
+ * the staleness bound and holds the active key); a replica that cannot leaves the Service.
+ */
+export function keyRingReadiness(broker: Broker): ReadinessCheck {
+  return {
+    name: 'key-ring',
+    ready: () => broker.keyManager.readiness().ready,
+    reason: () => {
+      const r = broker.keyManager.readiness();
+      return r.ready ? undefined : r.reason;
+    },
+  };
+}
+
 /** The token broker: discovery, JWKS and the token endpoints, mounted at `/`. */
 export const brokerComponent: ServeComponent = {
   name: 'broker',
@@ -28,7 +57,7 @@ export const brokerComponent: ServeComponent = {
     for (const [k, v] of Object.entries(context.options)) if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;
     const broker = await createBroker({
       config: parseBrokerOptions(flags, context.env),
-      issuer: context.settings.issuerUrl,
+      issuer: brokerIssuer(context),
       allowedCallers: context.settings.brokerAllowedCallers,
       registry: context.registry,
       logger: context.logger,
@@ -36,6 +65,9 @@ export const brokerComponent: ServeComponent = {
       metricsRegistry: context.metricsRegistry,
       env: context.env,
     });
-    return { mounts: [{ path: '/', router: createBrokerRouter(broker) }], close: () => broker.close() };
+    if (valueOf(context.options.issuer, context.env, 'TG_ISSUER') === undefined && Number(valueOf(context.options.port, context.env, 'TG_PORT', '8443')) === 0) {
+      context.logger.warn({ issuer: broker.issuer }, 'no --issuer given and the port is chosen when listening: the discovery issuer is the default; give --issuer');
+    }
+    return { mounts: [{ path: '/', router: createBrokerRouter(broker) }], readiness: [keyRingReadiness(broker)], close: () => broker.close() };
   },
 };

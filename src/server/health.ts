@@ -11,6 +11,8 @@ export interface ReadinessCheck {
   /** Shown in the /readyz body, e.g. `tenant-registry`. */
   readonly name: string;
   ready(): boolean;
+  /** Why it is not ready, for the /readyz body (no secret in it). */
+  reason?(): string | undefined;
 }
 
 /** Ready once the provider has a registry (SPEC section 6: 503 until it is loaded). */
@@ -25,9 +27,17 @@ export function healthRouter(checks: readonly ReadinessCheck[]): Router {
     res.status(200).json({ status: 'ok' });
   });
   router.get('/readyz', (_req, res) => {
-    const notReady = checks.filter((c) => !c.ready()).map((c) => c.name);
-    if (notReady.length === 0) res.status(200).json({ status: 'ready' });
-    else res.status(503).json({ status: 'not ready', waitingFor: notReady });
+    const failing = checks.filter((c) => !c.ready());
+    if (failing.length === 0) {
+      res.status(200).json({ status: 'ready' });
+      return;
+    }
+    const reasons: Record<string, string> = {};
+    for (const c of failing) {
+      const why = c.reason?.();
+      if (why !== undefined) reasons[c.name] = why;
+    }
+    res.status(503).json({ status: 'not ready', waitingFor: failing.map((c) => c.name), ...(Object.keys(reasons).length > 0 ? { reasons } : {}) });
   });
   return router;
 }

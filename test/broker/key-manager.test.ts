@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { generateKeyRecord } from '../../src/broker/key-material.js';
+import { after, before, describe, test } from 'node:test';
+import { generateKeyRecord, serializeKeyRecord } from '../../src/broker/key-material.js';
 import { KeyManager } from '../../src/broker/key-manager.js';
 import type { RingTiming } from '../../src/broker/key-ring.js';
+import { SecretKeyStore } from '../../src/broker/key-store-secret.js';
 import { MemoryKeyStore, type KeyChange, type KeySnapshot, type KeyStore } from '../../src/broker/key-store.js';
 import { TenantGuardError } from '../../src/errors.js';
+import { SECRETS, TestApiServer } from '../support/test-api-server.js';
 import { recordingLogger } from './helpers.js';
 
 const S = 1000;
-const timing: RingTiming = { rotationPeriodMs: 100 * S, publishAheadMs: 20 * S, retireMarginMs: 10 * S, maxTokenTtlMs: 60 * S, firstKeyDelayMs: 0 };
+const timing: RingTiming = { rotationPeriodMs: 100 * S, publishAheadMs: 20 * S, retireMarginMs: 10 * S, maxTokenTtlMs: 60 * S, spreadMs: 0 };
 
-/** A store that refuses the next `conflicts` saves with a conflict, or fails loads when `down`. */
+/** A store that refuses the next `conflicts` saves with a conflict, or fails loads when `down`, or saves when `readOnly`. */
 class FlakyStore implements KeyStore {
   readonly description = 'flaky';
   conflicts = 0;
   down = false;
+  readOnly = false;
   saves = 0;
   constructor(private readonly inner: KeyStore) {}
   async load(): Promise<KeySnapshot> {
@@ -23,6 +26,7 @@ class FlakyStore implements KeyStore {
   }
   async save(change: KeyChange, version: string | undefined): Promise<string> {
     this.saves++;
+    if (this.readOnly) throw new TenantGuardError('ERR_KEYRING_STORE', 'cannot write key directory /x: EACCES');
     if (this.conflicts > 0) {
       this.conflicts--;
       throw new TenantGuardError('ERR_KEYRING_CONFLICT', 'injected');
@@ -31,9 +35,36 @@ class FlakyStore implements KeyStore {
   }
 }
 
-function manager(store: KeyStore, clock: { t: number }, generated: { n: number } = { n: 0 }): KeyManager {
+/** Holds every load until `n` loads are pending, so `n` replicas decide on the same read. */
+class ReadBarrier implements KeyStore {
+  readonly description = 'barrier';
+  conflicts = 0;
+  private waiting: Array<() => void> = [];
+  constructor(private readonly inner: KeyStore, private n: number) {}
+  async load(): Promise<KeySnapshot> {
+    const snap = await this.inner.load();
+    if (this.n > 0) {
+      this.n--;
+      await new Promise<void>((release) => {
+        this.waiting.push(release);
+        if (this.n === 0) for (const r of this.waiting) r();
+      });
+    }
+    return snap;
+  }
+  async save(change: KeyChange, version: string | undefined): Promise<string> {
+    try {
+      return await this.inner.save(change, version);
+    } catch (err) {
+      if (err instanceof TenantGuardError && err.code === 'ERR_KEYRING_CONFLICT') this.conflicts++;
+      throw err;
+    }
+  }
+}
+
+function manager(store: KeyStore, clock: { t: number }, generated: { n: number } = { n: 0 }, logger = recordingLogger().logger): KeyManager {
   return new KeyManager({
-    store, alg: 'ES256', timing, reloadIntervalMs: 60_000, logger: recordingLogger().logger, now: () => clock.t,
+    store, alg: 'ES256', timing, reloadIntervalMs: 5 * S, logger, now: () => clock.t, manualReload: true,
     generate: async (alg, c, nb) => {
       generated.n++;
       return generateKeyRecord(alg, c, nb);
@@ -76,18 +107,6 @@ describe('KeyManager over time (injected clock)', () => {
     assert.deepEqual(m.view().map((v) => v.record.kid), [k2], 'and removed from the store');
   });
 
-  test('a shared ring\'s first key waits the first-key delay', async () => {
-    const clock = { t: 0 };
-    const m = new KeyManager({ store: new MemoryKeyStore(), alg: 'ES256', timing: { ...timing, firstKeyDelayMs: 20 * S }, reloadIntervalMs: 60_000, logger: recordingLogger().logger, now: () => clock.t });
-    await m.reconcile();
-    const none = m.signingKey();
-    assert.equal(none.key, undefined);
-    assert.match(none.key === undefined ? none.reason : '', /signs from/);
-    assert.equal(m.jwks().keys.length, 1, 'but it is published');
-    clock.t = 20 * S;
-    assert.ok(m.signingKey().key !== undefined);
-  });
-
   test('on conflicts it reads again and decides again, keeping the key it made', async () => {
     const clock = { t: 0 };
     const store = new FlakyStore(new MemoryKeyStore());
@@ -108,6 +127,12 @@ describe('KeyManager over time (injected clock)', () => {
     await a.reconcile();
     await b.reconcile();
     clock.t = 85 * S;
+    // Both read the same ring before either writes: the race, every time, not by chance.
+    const gate = new ReadBarrier(shared, 2);
+    const ga = manager(gate, clock);
+    const gb = manager(gate, clock);
+    await Promise.all([ga.reconcile(), gb.reconcile()]);
+    assert.equal(gate.conflicts, 1, 'the second writer was refused and read again');
     await Promise.all([a.reconcile(), b.reconcile()]);
     const kids = (await shared.load()).keys.map((k) => k.kid);
     assert.equal(kids.length, 2, 'exactly one new key');
@@ -129,5 +154,198 @@ describe('KeyManager over time (injected clock)', () => {
     const stale = m.signingKey();
     assert.equal(stale.key, undefined);
     assert.match(stale.key === undefined ? stale.reason : '', /could not be re-read/);
+  });
+});
+
+describe('readiness means signing (injected clock)', () => {
+  test('a fresh ring: the first key signs at once and the replica is ready after one read', async () => {
+    const clock = { t: 1_000_000 };
+    const m = manager(new MemoryKeyStore(), clock);
+    assert.deepEqual(m.readiness(), { ready: false, reason: 'the key ring (memory) has not been read yet' });
+    await m.reconcile();
+    assert.deepEqual(m.readiness(), { ready: true });
+    assert.equal(m.signingKey().key?.notBefore, 1_000_000, 'no publish-ahead wait for the very first key');
+  });
+
+  test('a store that fails from the start: never ready, never signs', async () => {
+    const clock = { t: 0 };
+    const store = new FlakyStore(new MemoryKeyStore());
+    store.down = true;
+    const m = manager(store, clock);
+    await m.start();
+    const r = m.readiness();
+    assert.equal(r.ready, false);
+    assert.match(r.ready ? '' : r.reason, /has not been read yet/);
+    assert.deepEqual(m.jwks(), { keys: [] });
+  });
+
+  test('an unwritable store at start (no key can be made): not ready, so no 503 behind a ready /readyz', async () => {
+    const clock = { t: 0 };
+    const store = new FlakyStore(new MemoryKeyStore());
+    store.readOnly = true;
+    const m = manager(store, clock);
+    await assert.rejects(m.reconcile(), (e: unknown) => e instanceof TenantGuardError && e.code === 'ERR_KEYRING_STORE');
+    assert.equal(m.signingKey().key, undefined);
+    const r = m.readiness();
+    assert.equal(r.ready, false);
+    assert.match(r.ready ? '' : r.reason, /EACCES/);
+    store.readOnly = false;
+    await m.reconcile();
+    assert.deepEqual(m.readiness(), { ready: true });
+  });
+
+  test('a replica whose store fails leaves readiness after half the publish-ahead, before a key it has not seen can sign', async () => {
+    const clock = { t: 0 };
+    const shared = new MemoryKeyStore();
+    const healthy = manager(shared, clock);
+    const sick = new FlakyStore(shared);
+    const stale = manager(sick, clock);
+    await healthy.reconcile();
+    clock.t = 78 * S;
+    await stale.reconcile(); // its last good read
+    sick.down = true;
+    clock.t = 80 * S; // the healthy replica stores the next key now; it signs at 100 s
+    await healthy.reconcile();
+    await assert.rejects(stale.reconcile());
+    assert.equal(healthy.jwks().keys.length, 2);
+    assert.equal(stale.jwks().keys.length, 1, 'the stale replica serves an old JWKS');
+    clock.t = 88 * S; // 10 s (half of publish-ahead) after its last read: still ready
+    assert.deepEqual(stale.readiness(), { ready: true });
+    clock.t = 88 * S + 1;
+    const r = stale.readiness();
+    assert.equal(r.ready, false);
+    assert.match(r.ready ? '' : r.reason, /has not been re-read since .*store down/);
+    assert.ok(stale.signingKey().key !== undefined, 'it could still sign its own key, but it is out of the Service');
+    clock.t = 100 * S;
+    assert.notEqual(healthy.signingKey().key?.kid, stale.signingKey().key?.kid, 'the healthy replica signs with the key the stale one lacks');
+  });
+});
+
+describe('keys the store holds are checked, not believed (injected clock)', () => {
+  test('a key that appears with notBefore in the past signs only publish-ahead after this replica published it', async () => {
+    const clock = { t: 0 };
+    const shared = new MemoryKeyStore();
+    const m = manager(shared, clock);
+    await m.reconcile();
+    const own = m.signingKey().key?.kid;
+    clock.t = 30 * S;
+    const planted = await generateKeyRecord('ES256', 0, 1);
+    const snap = await shared.load();
+    await shared.save({ add: [planted], remove: [] }, snap.version);
+    await m.reconcile();
+    assert.ok(m.jwks().keys.some((k) => k.kid === planted.kid), 'published at once');
+    assert.equal(m.signingKey().key?.kid, own, 'but the replica\'s own key still signs');
+    clock.t = 50 * S - 1;
+    assert.equal(m.signingKey().key?.kid, own);
+    clock.t = 50 * S;
+    assert.equal(m.signingKey().key?.kid, planted.kid, 'published for publish-ahead (20 s): now it may sign');
+  });
+
+  test('a key whose notBefore is ten years ahead is refused (logged as an error) and does not stop rotation', async () => {
+    const clock = { t: 0 };
+    const shared = new MemoryKeyStore();
+    const log = recordingLogger();
+    const m = manager(shared, clock, { n: 0 }, log.logger);
+    await m.reconcile();
+    const far = await generateKeyRecord('ES256', 0, 10 * 365 * 86_400 * S);
+    await shared.save({ add: [far], remove: [] }, (await shared.load()).version);
+    clock.t = 80 * S;
+    await m.reconcile();
+    assert.ok(!m.jwks().keys.some((k) => k.kid === far.kid), 'never published');
+    assert.equal(m.view().length, 2, 'the next key was made all the same');
+    const line = log.lines.find((l) => typeof l.msg === 'string' && l.msg.includes(far.kid));
+    assert.equal(line?.level, 50);
+    assert.match(String(line?.msg), /more than one rotation period/);
+    assert.ok((await shared.load()).keys.some((k) => k.kid === far.kid), 'left in the store untouched');
+  });
+});
+
+describe('a lost store is a fault, not a fresh start (injected clock)', () => {
+  test('store emptied: the keys in memory keep serving and signing, the loss is logged, the ring is written back', async () => {
+    const clock = { t: 0 };
+    const shared = new MemoryKeyStore();
+    const log = recordingLogger();
+    const m = manager(shared, clock, { n: 0 }, log.logger);
+    await m.reconcile();
+    clock.t = 80 * S;
+    await m.reconcile(); // next key published, signs at 100 s
+    clock.t = 100 * S;
+    const [k1, k2] = m.view().map((v) => v.record.kid);
+    assert.equal(m.signingKey().key?.kid, k2);
+    clock.t = 110 * S; // a token signed by k1 at 99 s lives until 159 s
+    shared.clear();
+    await m.reconcile();
+    assert.deepEqual(m.jwks().keys.map((k) => k.kid).sort(), [k1, k2].sort(), 'the retired key stays published');
+    assert.equal(m.signingKey().key?.kid, k2, 'the active key keeps signing: no new key signs at once');
+    assert.deepEqual((await shared.load()).keys.map((k) => k.kid).sort(), [k1, k2].sort(), 'written back');
+    const lost = log.lines.find((l) => l.event === 'key-ring-lost');
+    assert.equal(lost?.level, 50);
+    assert.equal(lost?.storeEmpty, true);
+    for (const k of (await shared.load()).keys) assert.ok(!log.text().includes(String(k.privateJwk.d)), 'no key material in the log');
+  });
+
+  test('store emptied while no key would remain: the new key is published for the lead before it signs', async () => {
+    const clock = { t: 0 };
+    const shared = new MemoryKeyStore();
+    const m = manager(shared, clock);
+    await m.reconcile();
+    const k1 = m.signingKey().key?.kid;
+    clock.t = 100 * S; // k1 is due; the store is lost at the same moment
+    shared.clear();
+    await m.reconcile();
+    const view = m.view();
+    assert.equal(view.length, 2);
+    assert.equal(m.signingKey().key?.kid, k1, 'the old key signs until the new one was published long enough');
+    const next = view.find((v) => v.record.kid !== k1)?.record;
+    assert.ok(next !== undefined && next.notBefore >= 100 * S + timing.publishAheadMs);
+    assert.equal((await shared.load()).keys.length, 2);
+  });
+
+});
+
+describe('the Secret store gets the same checks (test API server, injected clock)', () => {
+  let api: TestApiServer;
+  before(async () => {
+    api = await TestApiServer.start();
+  });
+  after(async () => api.close());
+  const secretStore = (name: string): SecretKeyStore => new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name });
+  const plant = async (name: string, k: Awaited<ReturnType<typeof generateKeyRecord>>): Promise<void> => {
+    const s = api.store.get(SECRETS, 'tenant-guard', name);
+    api.store.update(SECRETS, 'tenant-guard', name, { ...s, data: { ...(s.data as Record<string, string>), [`${k.kid}.json`]: Buffer.from(serializeKeyRecord(k)).toString('base64') } });
+  };
+
+  test('an entry with notBefore ten years ahead is refused; one with notBefore in the past waits publish-ahead', async () => {
+    const clock = { t: 0 };
+    const m = manager(secretStore('checked-keys'), clock);
+    await m.reconcile();
+    const own = m.signingKey().key?.kid;
+    clock.t = 10 * S;
+    const far = await generateKeyRecord('ES256', clock.t, clock.t + 10 * 365 * 86_400 * S);
+    const past = await generateKeyRecord('ES256', 1, 5 * S);
+    await plant('checked-keys', far);
+    await plant('checked-keys', past);
+    await m.reconcile();
+    const published = m.jwks().keys.map((k) => k.kid);
+    assert.ok(!published.includes(far.kid) && published.includes(past.kid));
+    assert.equal(m.signingKey().key?.kid, own);
+    clock.t = 30 * S;
+    assert.equal(m.signingKey().key?.kid, past.kid);
+  });
+
+  test('the Secret deleted: the keys in memory keep serving, the loss is logged, the Secret is written back', async () => {
+    const clock = { t: 0 };
+    const log = recordingLogger();
+    const m = manager(secretStore('deleted-keys'), clock, { n: 0 }, log.logger);
+    await m.reconcile();
+    const k1 = m.signingKey().key?.kid;
+    clock.t = 5 * S;
+    api.store.delete(SECRETS, 'tenant-guard', 'deleted-keys');
+    await m.reconcile();
+    assert.equal(m.signingKey().key?.kid, k1, 'no fresh start: the same key signs');
+    assert.deepEqual(m.readiness(), { ready: true });
+    const back = api.store.get(SECRETS, 'tenant-guard', 'deleted-keys');
+    assert.deepEqual(Object.keys(back.data as object), [`${String(k1)}.json`]);
+    assert.ok(log.lines.some((l) => l.event === 'key-ring-lost' && l.level === 50));
   });
 });

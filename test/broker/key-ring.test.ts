@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { JWK } from 'jose';
-import { activeKey, applyPlan, nextDecisionAt, planRotation, publishedKeys, viewRing, type KeyRecord, type RingTiming } from '../../src/broker/key-ring.js';
+import { activeKey, applyPlan, implausibleTimes, nextDecisionAt, planRotation, publishedKeys, viewRing, type KeyRecord, type RingTiming } from '../../src/broker/key-ring.js';
 
 const S = 1000;
-const timing: RingTiming = { rotationPeriodMs: 100 * S, publishAheadMs: 20 * S, retireMarginMs: 10 * S, maxTokenTtlMs: 900 * S, firstKeyDelayMs: 0 };
+const timing: RingTiming = { rotationPeriodMs: 100 * S, publishAheadMs: 20 * S, retireMarginMs: 10 * S, maxTokenTtlMs: 900 * S };
 
 function key(kid: string, createdAt: number, notBefore: number): KeyRecord {
   const jwk: JWK = { kty: 'EC', kid };
@@ -40,11 +40,13 @@ describe('key ring states follow from the clock', () => {
 });
 
 describe('planRotation', () => {
-  const cases: Array<{ name: string; keys: KeyRecord[]; at: number; timing?: Partial<RingTiming>; add?: number; remove?: string[] }> = [
-    { name: 'empty ring: a first key, at once when the first-key delay is 0', keys: [], at: 5 * S, add: 5 * S },
-    { name: 'empty shared ring: the first key waits the first-key delay', keys: [], at: 5 * S, timing: { firstKeyDelayMs: 20 * S }, add: 25 * S },
+  const cases: Array<{ name: string; keys: KeyRecord[]; at: number; timing?: Partial<RingTiming>; fresh?: boolean; add?: number; remove?: string[] }> = [
+    { name: 'fresh ring (never held a key): the first key signs at once', keys: [], at: 5 * S, fresh: true, add: 5 * S },
+    { name: 'empty ring that held keys before (a lost store): the new key waits the lead', keys: [], at: 5 * S, add: 25 * S },
+    { name: 'the lead includes the spread (replicas re-reading)', keys: [], at: 5 * S, timing: { spreadMs: 5 * S }, add: 30 * S },
     { name: 'active key young: nothing', keys: [key('k1', 0, 0)], at: 50 * S },
     { name: 'due in publish-ahead: next key at the due time', keys: [key('k1', 0, 0)], at: 80 * S, add: 100 * S },
+    { name: 'due in publish-ahead plus spread: decided a spread earlier', keys: [key('k1', 0, 0)], at: 75 * S, timing: { spreadMs: 5 * S }, add: 100 * S },
     { name: 'a late decision: next key still a full publish-ahead after now', keys: [key('k1', 0, 0)], at: 85 * S, add: 105 * S },
     { name: 'overdue: next key publish-ahead from now', keys: [key('k1', 0, 0)], at: 150 * S, add: 170 * S },
     { name: 'a next key waits already: nothing', keys: [key('k1', 0, 0), key('k2', 85 * S, 105 * S)], at: 95 * S },
@@ -52,7 +54,7 @@ describe('planRotation', () => {
   ];
   for (const c of cases) {
     test(c.name, () => {
-      const plan = planRotation(c.keys, c.at, { ...timing, ...c.timing });
+      const plan = planRotation(c.keys, c.at, { ...timing, ...c.timing }, c.fresh);
       assert.equal(plan.addNotBefore, c.add);
       assert.deepEqual(plan.remove, c.remove ?? []);
     });
@@ -63,4 +65,23 @@ describe('planRotation', () => {
     assert.equal(nextDecisionAt(ring, 50 * S, timing), 100 * S, 'k2 becomes active');
     assert.equal(nextDecisionAt(ring, 150 * S, timing), 180 * S, 'next key due (k2 from 100 s + 100 s - 20 s)');
   });
+});
+
+describe('implausibleTimes: stored timestamps checked, not believed', () => {
+  const now = 1_000 * S;
+  const cases: Array<{ name: string; k: KeyRecord; refused?: RegExp }> = [
+    { name: 'a key published ahead', k: key('k', now, now + 20 * S) },
+    { name: 'a key signing one rotation period ahead', k: key('k', now, now + 100 * S) },
+    { name: 'notBefore ten years ahead (would stop rotation)', k: key('k', now, now + 10 * 365 * 86_400 * S), refused: /more than one rotation period/ },
+    { name: 'notBefore just past one rotation period', k: key('k', now, now + 100 * S + 1), refused: /more than one rotation period/ },
+    { name: 'createdAt in the future', k: key('k', now + 90 * S, now + 90 * S), refused: /in the future/ },
+    { name: 'signs before it was created', k: key('k', now, now - 1), refused: /before it was created/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const why = implausibleTimes(c.k, now, timing);
+      if (c.refused === undefined) assert.equal(why, undefined);
+      else assert.match(why ?? '', c.refused);
+    });
+  }
 });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyRecord, parseKeyRecord, serializeKeyRecord } from '../../src/broker/key-material.js';
-import { DirectoryKeyStore } from '../../src/broker/key-store-directory.js';
+import { DirectoryKeyStore, type FileFacts } from '../../src/broker/key-store-directory.js';
 import { SecretKeyStore } from '../../src/broker/key-store-secret.js';
 import { MemoryKeyStore, type KeyStore } from '../../src/broker/key-store.js';
 import { isTenantGuardError } from '../../src/errors.js';
@@ -71,7 +71,95 @@ describe('directory key store', () => {
   });
 });
 
+describe('directory key store refuses what others could have planted (ERR_KEYRING_UNSAFE)', () => {
+  const isUnsafe = (re: RegExp) => (e: unknown): boolean => isTenantGuardError(e, 'ERR_KEYRING_UNSAFE') && re.test(e.message);
+  const uid = process.getuid?.() ?? 0;
+
+  async function ring(): Promise<{ dir: string; store: DirectoryKeyStore; kid: string; done: () => void }> {
+    const root = mkdtempSync(join(tmpdir(), 'tg-keys-'));
+    const dir = join(root, 'ring');
+    const store = new DirectoryKeyStore(dir);
+    const k = await generateKeyRecord('ES256', 1, 1);
+    await store.save({ add: [k], remove: [] }, (await store.load()).version);
+    return { dir, store, kid: k.kid, done: () => rmSync(root, { recursive: true, force: true }) };
+  }
+
+  test('a directory writable by group or others: load and save refused, naming the fix', async () => {
+    const { dir, store, done } = await ring();
+    for (const mode of [0o777, 0o720, 0o702]) {
+      chmodSync(dir, mode);
+      await assert.rejects(store.load(), isUnsafe(/writable by group or others .*chmod 700/));
+      await assert.rejects(store.save({ add: [], remove: [] }, undefined), isUnsafe(/writable by group or others/));
+    }
+    chmodSync(dir, 0o755);
+    assert.equal((await store.load()).keys.length, 1, 'readable by others is fine: the files are 0600');
+    done();
+  });
+
+  test('a directory owned by another user is refused', async () => {
+    const { dir, done } = await ring();
+    await assert.rejects(new DirectoryKeyStore(dir, { uid: uid + 4242 }).load(), isUnsafe(/owned by uid \d+, not by the broker's user/));
+    done();
+  });
+
+  test('a key file readable by others (mode 644) planted next to the broker\'s: the ring is refused', async () => {
+    const { dir, store, done } = await ring();
+    const planted = await generateKeyRecord('ES256', 1, 1);
+    writeFileSync(join(dir, `${planted.kid}.json`), serializeKeyRecord(planted), { mode: 0o644 });
+    chmodSync(join(dir, `${planted.kid}.json`), 0o644);
+    await assert.rejects(store.load(), isUnsafe(/readable or writable by group or others \(mode 0644\)/));
+    chmodSync(join(dir, `${planted.kid}.json`), 0o640);
+    await assert.rejects(store.load(), isUnsafe(/mode 0640/));
+    done();
+  });
+
+  test('a key file owned by another user is refused, even with mode 600', async () => {
+    const { dir, kid, done } = await ring();
+    const other: (path: string) => Promise<FileFacts> = async (path) => {
+      const s = lstatSync(path);
+      return path.endsWith(`${kid}.json`) ? Object.assign(Object.create(Object.getPrototypeOf(s) as object) as FileFacts, s, { uid: uid + 4242 }) : s;
+    };
+    await assert.rejects(new DirectoryKeyStore(dir, { lstat: other }).load(), isUnsafe(/owned by uid \d+, not by the broker's user/));
+    done();
+  });
+
+  test('a key file that is a symlink is refused', async () => {
+    const { dir, store, done } = await ring();
+    const elsewhere = join(dir, '..', 'elsewhere.json');
+    writeFileSync(elsewhere, '{}', { mode: 0o600 });
+    symlinkSync(elsewhere, join(dir, 'link.json'));
+    await assert.rejects(store.load(), isUnsafe(/not a regular file/));
+    done();
+  });
+
+  test('a directory it creates is 0700 and owned by the broker\'s user; a missing directory reads as empty', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tg-keys-'));
+    const dir = join(root, 'a', 'b');
+    const store = new DirectoryKeyStore(dir);
+    assert.deepEqual((await store.load()).keys, []);
+    await store.save({ add: [await generateKeyRecord('ES256', 1, 1)], remove: [] }, (await store.load()).version);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal(statSync(dir).uid, uid);
+    mkdirSync(join(root, 'c'), { mode: 0o777 });
+    chmodSync(join(root, 'c'), 0o777);
+    await assert.rejects(new DirectoryKeyStore(join(root, 'c')).save({ add: [], remove: [] }, undefined), isUnsafe(/writable by group or others/));
+    rmSync(root, { recursive: true, force: true });
+  });
+});
+
 describe('memory key store', () => {
+  test('a load pending while another replica saves returns the keys and the version of one moment', async () => {
+    const store = new MemoryKeyStore();
+    const k = await generateKeyRecord('ES256', 1, 1);
+    const pending = store.load(); // reads the empty ring
+    await store.save({ add: [k], remove: [] }, undefined); // another replica writes meanwhile
+    const snap = await pending;
+    assert.deepEqual(snap.keys, []);
+    assert.equal(snap.version, undefined, 'the version of the empty ring it returns, not the new one');
+    // A save decided on that read is refused, so k is not lost.
+    await assert.rejects(store.save({ add: [], remove: [] }, snap.version), isConflict);
+  });
+
   test('a save based on a stale version is a conflict', async () => {
     const store = new MemoryKeyStore();
     const k = await generateKeyRecord('ES256', 1, 1);

@@ -8,8 +8,14 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import type { AuditRecord } from '../../src/audit/record.js';
-import { brokerComponent } from '../../src/broker/serve-component.js';
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { brokerComponent, brokerIssuer } from '../../src/broker/serve-component.js';
+import { startServe } from '../../src/cli/serve.js';
+import { healthRouter } from '../../src/server/health.js';
 import { resolveSettings } from '../../src/settings.js';
+import { callServe, testIo } from '../cli/cli-support.js';
+import { capturedLogger } from '../server/webhook-app-support.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
 import { recordingLogger, testRegistry } from './helpers.js';
@@ -65,6 +71,93 @@ describe('broker as a serve component', () => {
       await contribution.close?.();
       await api.close();
       rmSync(join(kcFile, '..'), { recursive: true, force: true });
+    }
+  });
+
+  test('the key directory unusable at start: /readyz 503 naming the key ring and why', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tg-kd-'));
+    writeFileSync(join(root, 'file'), 'not a directory');
+    const api = await TestApiServer.start();
+    const contribution = await brokerComponent.start({
+      options: { keyDir: join(root, 'file', 'keys'), kubeconfig: undefined, port: '8443' },
+      env: {},
+      settings: resolveSettings({}),
+      logger: recordingLogger().logger,
+      audit: { write: () => undefined },
+      metricsRegistry: new Registry(),
+      registry: testRegistry(),
+    });
+    try {
+      const app = express();
+      app.use(healthRouter(contribution.readiness ?? []));
+      const ready = await request(app).get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.deepEqual(ready.body.waitingFor, ['key-ring']);
+      assert.match(String(ready.body.reasons['key-ring']), /has not been read yet: cannot (read|write) key directory .*ENOTDIR/);
+    } finally {
+      await contribution.close?.();
+      await api.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a broker that can sign is ready', async () => {
+    const contribution = await brokerComponent.start({
+      options: { port: '8443' }, env: {}, settings: resolveSettings({}), logger: recordingLogger().logger,
+      audit: { write: () => undefined }, metricsRegistry: new Registry(), registry: testRegistry(),
+    });
+    try {
+      const app = express();
+      app.use(healthRouter(contribution.readiness ?? []));
+      assert.equal((await request(app).get('/readyz')).status, 200);
+    } finally {
+      await contribution.close?.();
+    }
+  });
+});
+
+describe('the default issuer follows --port and --host; --issuer and TG_ISSUER win', () => {
+  const settings = resolveSettings({});
+  const cases: Array<{ name: string; options: Record<string, unknown>; env?: NodeJS.ProcessEnv; issuer: string }> = [
+    { name: 'defaults', options: {}, issuer: 'https://127.0.0.1:8443' },
+    { name: '--port 9555', options: { port: '9555' }, issuer: 'https://127.0.0.1:9555' },
+    { name: 'TG_PORT', options: {}, env: { TG_PORT: '9556' }, issuer: 'https://127.0.0.1:9556' },
+    { name: '--host 0.0.0.0 reads as 127.0.0.1', options: { host: '0.0.0.0', port: '9557' }, issuer: 'https://127.0.0.1:9557' },
+    { name: '--host localhost', options: { host: 'localhost', port: '9558' }, issuer: 'https://localhost:9558' },
+    { name: '--host ::1', options: { host: '::1', port: '9559' }, issuer: 'https://[::1]:9559' },
+    { name: '--issuer wins', options: { port: '9555', issuer: 'https://broker.example.com' }, issuer: 'https://broker.example.com' },
+    { name: 'TG_ISSUER wins', options: { port: '9555' }, env: { TG_ISSUER: 'https://broker.example.com/x' }, issuer: 'https://broker.example.com/x' },
+    { name: 'port 0 (chosen when listening): the default setting', options: { port: '0' }, issuer: 'https://127.0.0.1:8443' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const env = c.env ?? {};
+      const s = c.options.issuer === undefined && env.TG_ISSUER === undefined ? settings : resolveSettings({ issuerUrl: String(c.options.issuer ?? env.TG_ISSUER) });
+      assert.equal(brokerIssuer({ options: c.options, env, settings: s }), c.issuer);
+    });
+  }
+
+  test('serve --port N: the discovery document\'s jwks_uri answers on that port', async () => {
+    const port = await new Promise<number>((resolvePort) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0));
+      });
+    });
+    const certsDir = mkdtempSync(join(tmpdir(), 'tg-certs-'));
+    const handle = await startServe({ port: String(port), certsDir, components: 'webhook,broker' }, testIo(), { logger: capturedLogger('warn').logger, components: [brokerComponent] });
+    try {
+      const ca = readFileSync(join(certsDir, 'ca.pem'), 'utf8');
+      const discovery = JSON.parse((await callServe(handle.url, ca, '/.well-known/openid-configuration')).body) as { issuer: string; jwks_uri: string };
+      assert.equal(discovery.issuer, `https://127.0.0.1:${port}`);
+      const jwksUrl = new URL(discovery.jwks_uri);
+      const jwks = await callServe(jwksUrl.origin, ca, jwksUrl.pathname);
+      assert.equal(jwks.status, 200);
+      assert.equal((JSON.parse(jwks.body) as { keys: unknown[] }).keys.length, 1);
+      assert.equal((await callServe(handle.url, ca, '/readyz')).status, 200);
+    } finally {
+      await handle.close(0);
+      rmSync(certsDir, { recursive: true, force: true });
     }
   });
 });
