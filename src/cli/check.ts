@@ -10,10 +10,11 @@ import type { Command } from 'commander';
 import { defaultPolicy, mutateThenValidate, type AdmissionPolicy, type CheckOutcome } from '../admission/admit.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
+import { limitFlags, textDepth, type AdmissionLimits } from '../policy/limits.js';
 import { isRecord } from '../policy/object-paths.js';
 import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
-import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, printError, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, limitsFromOptions, printError, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 import { parseOneObject, readInput } from './read-input.js';
 
 const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE'] as const;
@@ -93,17 +94,34 @@ export function buildRequest(options: CheckOptions, object: KubeObject, oldObjec
 }
 
 /**
+ * Parses one object, after checking the nesting of the text iteratively: the YAML parser
+ * recurses (and runs out of memory near 1,000 nested `[`), so a file nested deeper than
+ * the webhook reads is bad input, not a crash.
+ * @throws TenantGuardError ERR_USAGE
+ */
+function parseBounded(text: string, source: string, limits: AdmissionLimits): KubeObject {
+  // Generous: the object's own depth is the webhook's to judge (its TG-REQ-01 line); this only keeps the parser safe.
+  const depth = textDepth(text, true);
+  if (depth > limitFlags.maxObjectDepth.max) {
+    throw usage(`${source}: nests about ${depth} levels deep; tenant-guard reads at most ${limits.maxObjectDepth} (setting --${limitFlags.maxObjectDepth.flag}, at most ${limitFlags.maxObjectDepth.max})`);
+  }
+  return parseOneObject(text, source);
+}
+
+/**
  * Runs a check: reads the tenants file and the object(s), then `mutateThenValidate`.
  * @throws TenantGuardError (bad input: exit 2).
  */
 export async function checkObject(options: CheckOptions, settingsRaw: Record<string, unknown>, io: CliIo, policy: AdmissionPolicy = defaultPolicy): Promise<{ request: Record<string, unknown>; result: CheckOutcome }> {
   const settings = settingsFromOptions(settingsRaw, io.env);
+  const limits = limitsFromOptions(settingsRaw, io.env);
   const registry = loadTenantsFile(resolve(io.cwd, options.tenants), settings.argocdNamespace);
-  const object = parseOneObject(await readInput(options.file, io), options.file);
-  const oldObject = options.old === undefined ? undefined : parseOneObject(await readInput(options.old, io), options.old);
+  const object = parseBounded(await readInput(options.file, io), options.file, limits);
+  const oldObject = options.old === undefined ? undefined : parseBounded(await readInput(options.old, io), options.old, limits);
   const request = buildRequest(options, object, oldObject);
   const admission = readAdmissionRequest({ uid: String(request.uid), request });
-  const result = mutateThenValidate(admission, { policy, registry, settings });
+  // The same limits as the webhook: past them, the verdict is the webhook's TG-REQ-01 denial.
+  const result = mutateThenValidate(admission, { policy, registry, settings, limits });
   if (result.outcome.type === 'unhandled') {
     throw usage(`${String(object.apiVersion)} ${String(object.kind)} is not a kind tenant-guard checks; it checks argoproj.io ApplicationSet, Application, AppProject and v1 Secrets labelled argocd.argoproj.io/secret-type: cluster`);
   }

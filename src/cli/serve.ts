@@ -16,6 +16,7 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { AdmissionPolicy } from '../admission/admit.js';
+import type { AdmissionLimits } from '../policy/limits.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
@@ -28,7 +29,7 @@ import type { Settings } from '../settings.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import { staticRegistry, type RegistryProvider } from '../tenancy/registry.js';
 import { WatchedRegistry } from '../tenancy/watch-source.js';
-import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, limitsFromOptions, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
 /** What a started component adds to the server. */
 export interface ServeContribution {
@@ -70,6 +71,8 @@ export interface ServeAppOptions {
   readonly contributions?: readonly ServeContribution[];
   /** Serve /mutate and /validate. Default true (`--components` without `webhook`: false). */
   readonly admission?: boolean;
+  /** How much of a request the webhook reads. Default `DEFAULT_LIMITS`. */
+  readonly limits?: AdmissionLimits;
 }
 
 /** The express app of `serve`: the webhook plus every contribution's routers and checks. */
@@ -85,6 +88,7 @@ export function buildServeApp(options: ServeAppOptions): Express {
     mounts: contributions.flatMap((c) => c.mounts ?? []),
     readiness: contributions.flatMap((c) => c.readiness ?? []),
     admission: options.admission ?? true,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
 }
 
@@ -181,6 +185,7 @@ export interface ServeInjections {
 export async function startServe(raw: Record<string, unknown>, io: CliIo, injected: ServeInjections = {}): Promise<ServeHandle> {
   const options = parseServeOptions(raw, io.env, (injected.components ?? []).map((c) => c.name));
   const settings = settingsFromOptions(raw, io.env);
+  const limits = limitsFromOptions(raw, io.env);
   const logger = injected.logger ?? createLogger({ level: options.logLevel });
   const tenantsPath = resolve(io.cwd, options.tenants);
   const metricsRegistry = defaultMetricsRegistry();
@@ -210,6 +215,7 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   const app = buildServeApp({
     settings, registry, logger, audit, metricsRegistry, contributions,
     admission: options.components.has('webhook'),
+    limits,
     ...(injected.policy === undefined ? {} : { policy: injected.policy }),
   });
   const https = createHttpsServer(app, certs.certFile, certs.keyFile, logger);

@@ -13,6 +13,7 @@ import { parseAdmissionReview, readAdmissionRequest } from '../admission/review.
 import { admissionAuditRecord } from '../audit/admission-record.js';
 import type { AuditSink } from '../audit/record.js';
 import { isTenantGuardError } from '../errors.js';
+import type { AdmissionLimits } from '../policy/limits.js';
 import { isRecord } from '../policy/object-paths.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
@@ -51,6 +52,8 @@ export interface WebhookAppDeps {
   readonly admission?: boolean;
   /** Largest AdmissionReview body in bytes. Default 3 MiB. */
   readonly bodyLimitBytes?: number;
+  /** How much of a request the webhook reads (src/policy/limits.ts). Default `DEFAULT_LIMITS`. */
+  readonly limits?: AdmissionLimits;
 }
 
 /** Builds the webhook app. */
@@ -135,7 +138,7 @@ function admissionHandler(endpoint: Endpoint, deps: WebhookAppDeps, metrics: Web
     });
     let outcome: AdmissionOutcome;
     try {
-      outcome = admit(endpoint, request, { policy, registry: deps.registry.current(), settings: deps.settings });
+      outcome = admit(endpoint, request, { policy, registry: deps.registry.current(), settings: deps.settings, ...(deps.limits === undefined ? {} : { limits: deps.limits }) });
       const record = admissionAuditRecord(endpoint, request, outcome);
       if (record !== undefined) deps.audit.write(record);
     } catch (err) {
