@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
+import { checkFieldNames } from '../../src/policy/applicationset-keys.js';
 import { capLines, checkLimits, DEFAULT_LIMITS, findTooDeep, limitFlags, MAX_LINE_CHARS, resolveLimits, textDepth, type AdmissionLimits } from '../../src/policy/limits.js';
 
 /** `{a: {a: ... 'x'}}`, `n` objects deep, built without recursion. */
@@ -141,5 +142,14 @@ describe('capLines', () => {
     const [line] = capLines(['y'.repeat(5000)], 10, 'x');
     assert.ok((line?.length ?? 0) <= MAX_LINE_CHARS + 40);
     assert.match(line ?? '', /more characters\)$/);
+  });
+});
+
+describe('walkers of src/policy without the entry check', () => {
+  test('the TG-AS-08 key walk reads lists nested 20,000 deep without recursing (it overflowed the stack)', () => {
+    let value: unknown = { Clusters: {} };
+    for (let i = 0; i < 20_000; i++) value = [value];
+    const found = checkFieldNames({ generators: [{ matrix: { generators: [{ matrix: { generators: value } }] } }] });
+    assert.deepEqual(found.map((v) => v.rule), ['TG-AS-08']);
   });
 });
