@@ -77,7 +77,7 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
  * safe, so that an object stored under higher limits can still be fixed or deleted.
  */
 function limitViolations(kind: GuardedKind, request: AdmissionRequest, limits: AdmissionLimits): Violation[] {
-  const depthOnly: AdmissionLimits = { ...limits, maxGenerators: Infinity, maxListElements: Infinity, maxElementsYamlBytes: Infinity };
+  const depthOnly: AdmissionLimits = { ...limits, maxObjectNodes: Infinity, maxSecretConfigBytes: Infinity, maxGenerators: Infinity, maxListElements: Infinity, maxElementsYamlBytes: Infinity };
   return [...checkLimits(kind, request.object, 'object', limits), ...checkLimits(kind, request.oldObject, 'oldObject', depthOnly)];
 }
 

@@ -23,6 +23,14 @@ export interface AdmissionLimits {
    * Default 100; at most 500.
    */
   readonly maxObjectDepth: number;
+  /**
+   * Values (objects, lists and scalars) in `object`: bounds the work of every rule and of
+   * the clone and diff of `/mutate`. Default 50,000 (a 2.5 MB Helm `valuesObject` holds
+   * about 100,000).
+   */
+  readonly maxObjectNodes: number;
+  /** Cluster Secret: bytes of `config` (decoded; a real one is a few KiB). Default 64 KiB. */
+  readonly maxSecretConfigBytes: number;
   /** ApplicationSet: generator entries at every depth of `matrix` and `merge`. Default 200. */
   readonly maxGenerators: number;
   /** ApplicationSet: `list.elements` entries, summed over every `list` generator. Default 5,000. */
@@ -33,6 +41,8 @@ export interface AdmissionLimits {
 
 export const DEFAULT_LIMITS: Readonly<AdmissionLimits> = Object.freeze({
   maxObjectDepth: 100,
+  maxObjectNodes: 50_000,
+  maxSecretConfigBytes: 64 * 1024,
   maxGenerators: 200,
   maxListElements: 5_000,
   maxElementsYamlBytes: 16 * 1024,
@@ -44,6 +54,8 @@ export const limitFlags: Readonly<Record<keyof AdmissionLimits, { flag: string; 
   // parser) is proven at this depth by test/admission/limits.test.ts; the yaml parser
   // aborts the process near 1,000.
   maxObjectDepth: { flag: 'max-object-depth', env: 'TG_MAX_OBJECT_DEPTH', min: 10, max: 500, description: 'deepest nesting of an object (and of a cluster Secret config or elementsYaml) the webhook reads; deeper is denied (TG-REQ-01)' },
+  maxObjectNodes: { flag: 'max-object-nodes', env: 'TG_MAX_OBJECT_NODES', min: 100, max: 2_000_000, description: 'most values (objects, lists, scalars) of an object the webhook evaluates; more is denied (TG-REQ-01)' },
+  maxSecretConfigBytes: { flag: 'max-secret-config-bytes', env: 'TG_MAX_SECRET_CONFIG_BYTES', min: 1024, max: 3 * 1024 * 1024, description: 'most bytes of a cluster Secret config the webhook parses; more is denied (TG-REQ-01)' },
   maxGenerators: { flag: 'max-generators', env: 'TG_MAX_GENERATORS', min: 1, max: 100_000, description: 'most generator entries (at every depth) of one ApplicationSet; more is denied (TG-REQ-01)' },
   maxListElements: { flag: 'max-list-elements', env: 'TG_MAX_LIST_ELEMENTS', min: 1, max: 1_000_000, description: 'most list generator elements of one ApplicationSet; more is denied (TG-REQ-01)' },
   maxElementsYamlBytes: { flag: 'max-elements-yaml-bytes', env: 'TG_MAX_ELEMENTS_YAML_BYTES', min: 1, max: 3 * 1024 * 1024, description: 'most bytes of list elementsYaml in one ApplicationSet; more is denied (TG-REQ-01)' },
@@ -117,6 +129,40 @@ export function findTooDeep(root: unknown, limit: number, rootKey: string): (str
     }
   }
   return undefined;
+}
+
+/** What `measureObject` found. */
+export interface ObjectMeasure {
+  /** True when some object or list is nested deeper than the depth limit. */
+  readonly tooDeep: boolean;
+  /** Values counted (objects, lists, scalars); counting stops once past the node limit. */
+  readonly nodes: number;
+}
+
+/**
+ * Depth and size of a JSON value in one iterative pass, allocating no frame per value
+ * (two parallel stacks), stopping as soon as a limit is passed.
+ */
+export function measureObject(root: unknown, maxDepth: number, maxNodes: number): ObjectMeasure {
+  const values: unknown[] = [root];
+  const depths: number[] = [0];
+  let nodes = 0;
+  while (values.length > 0) {
+    const value = values.pop();
+    const depth = (depths.pop() ?? 0) + 1;
+    nodes += 1;
+    if (nodes > maxNodes) return { tooDeep: false, nodes };
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > maxDepth) return { tooDeep: true, nodes };
+    const children: unknown[] = Array.isArray(value) ? value : Object.values(value);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) {
+        values.push(child);
+        depths.push(depth);
+      } else nodes += 1;
+    }
+  }
+  return { tooDeep: false, nodes };
 }
 
 /**
@@ -241,15 +287,22 @@ function measureApplicationSet(object: Record<string, unknown>, at: string, stop
  * only run on an object of bounded depth. Never throws; iterative throughout.
  */
 export function checkLimits(kind: GuardedKind, value: unknown, at: 'object' | 'oldObject', limits: AdmissionLimits): Violation[] {
-  const tooDeep = findTooDeep(value, limits.maxObjectDepth, at);
-  if (tooDeep !== undefined) {
-    return [violation('TG-REQ-01', shortPath(tooDeep), `nests objects or lists more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`)];
+  const measured = measureObject(value, limits.maxObjectDepth, limits.maxObjectNodes);
+  if (measured.tooDeep) {
+    // A second, slower pass names where: only for the request being denied.
+    const path = findTooDeep(value, limits.maxObjectDepth, at) ?? [at];
+    return [violation('TG-REQ-01', shortPath(path), `nests objects or lists more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`)];
+  }
+  if (measured.nodes > limits.maxObjectNodes) {
+    return [violation('TG-REQ-01', at, `holds more than ${limits.maxObjectNodes} values (objects, lists and scalars); the webhook does not evaluate it: ${limitHint('maxObjectNodes', limits)}`)];
   }
   if (!isRecord(value)) return [];
   const out: Violation[] = [];
   if (kind === 'ClusterSecret') {
     for (const { path, text } of secretConfigTexts(value, at)) {
-      if (textDepth(text, false) > limits.maxObjectDepth) out.push(violation('TG-REQ-01', path, `nests JSON more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`));
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > limits.maxSecretConfigBytes) out.push(violation('TG-REQ-01', path, `is ${bytes} bytes; the webhook does not parse more than ${limits.maxSecretConfigBytes}: ${limitHint('maxSecretConfigBytes', limits)}`));
+      else if (textDepth(text, false) > limits.maxObjectDepth) out.push(violation('TG-REQ-01', path, `nests JSON more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`));
     }
   }
   if (kind !== 'ApplicationSet') return out;

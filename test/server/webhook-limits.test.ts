@@ -168,7 +168,7 @@ function policyRequest(object: KubeObject): PolicyRequest {
 }
 
 describe('bounded work and bounded answers', () => {
-  test('60,000 clusters generators (960 KB): denied under TG-REQ-01 naming --max-generators, a short answer and no patch', async () => {
+  test('60,000 clusters generators (960 KB): denied under TG-REQ-01 naming a limit, a short answer and no patch', async () => {
     const { app, log } = buildApp({ policy: defaultPolicy });
     const body = reviewBody({ object: applicationSet({ generators: Array.from({ length: 60_000 }, () => ({ clusters: {} })) }) });
     for (const endpoint of ['/mutate', '/validate']) {
@@ -177,10 +177,26 @@ describe('bounded work and bounded answers', () => {
       assert.equal(res.body.response.allowed, false);
       assert.equal(res.body.response.patch, undefined);
       const message: string = res.body.response.status.message;
-      assert.match(message, /^\[TG-REQ-01\] object\.spec\.generators hold more than 200 generator entries.*--max-generators, env TG_MAX_GENERATORS/);
+      assert.match(message, /^\[TG-REQ-01\] object holds more than 50000 values.*--max-object-nodes, env TG_MAX_OBJECT_NODES/);
       assert.ok(message.length < 1_000, `${message.length} characters`);
     }
     assert.ok(log.text().length < 10_000, `${log.text().length} bytes of log`);
+  });
+
+  test('201 generators: denied naming --max-generators', async () => {
+    const { app } = buildApp({ policy: defaultPolicy });
+    const res = await request(app).post('/mutate').send(reviewBody({ object: applicationSet({ generators: Array.from({ length: 201 }, () => ({ clusters: {} })) }) }));
+    assert.match(res.body.response.status.message, /^\[TG-REQ-01\] object\.spec\.generators hold more than 200 generator entries.*--max-generators, env TG_MAX_GENERATORS/);
+    assert.equal(res.body.response.patch, undefined);
+  });
+
+  test('an object of more values than --max-object-nodes, and a cluster Secret config over --max-secret-config-bytes', async () => {
+    const { app } = buildApp({ policy: defaultPolicy, limits: limited({ maxObjectNodes: 1_000 }) });
+    const big = await request(app).post('/validate').send(reviewBody({ kind: argoKind('Application'), object: application({ items: Array.from({ length: 600 }, (_, i) => ({ i })) }) }));
+    assert.match(big.body.response.status.message, /^\[TG-REQ-01\] object holds more than 1000 values/);
+    const config = JSON.stringify({ tlsClientConfig: { caData: 'x'.repeat(DEFAULT_LIMITS.maxSecretConfigBytes) } });
+    const secret = await request(app).post('/mutate').send(reviewBody({ kind: SECRET_KIND, namespace: 'argocd', userInfo: ADMIN, object: clusterSecret(config) }));
+    assert.match(secret.body.response.status.message, /^\[TG-REQ-01\] object\.data\.config is \d+ bytes.*--max-secret-config-bytes/);
   });
 
   test('the generator limit is exact and raised by the setting', async () => {
