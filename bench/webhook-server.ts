@@ -3,9 +3,11 @@
  * `noop` answers every POST with a fixed AdmissionReview over HTTPS (the floor); `express`
  * parses the body with express as the webhook does and answers a fixed review; `webhook`
  * serves our real app with a registry of N generated tenants (3 clusters each).
- * Prints `PORT <n>` once listening; stops on SIGTERM.
+ * Prints `PORT <n>` once listening; stops on SIGTERM (with `BENCH_EVENT_LOOP=1`, printing
+ * the longest event-loop block first).
  */
 import { createServer } from 'node:https';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -74,7 +76,14 @@ async function main(): Promise<void> {
     const address = server.address();
     if (address !== null && typeof address === 'object') process.stdout.write(`PORT ${address.port}\n`);
   });
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  // BENCH_EVENT_LOOP=1: on SIGTERM, print `ELD {"maxMs":..}`, the longest event-loop block seen.
+  const loop = process.env.BENCH_EVENT_LOOP === '1' ? monitorEventLoopDelay({ resolution: 5 }) : undefined;
+  loop?.enable();
+  process.on('SIGTERM', () => {
+    if (loop !== undefined) process.stdout.write(`ELD ${JSON.stringify({ maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6 })}\n`);
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) void main();

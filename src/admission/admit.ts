@@ -5,6 +5,7 @@
  */
 import jsonPatch, { type Operation as PatchOperation } from 'fast-json-patch';
 import { evaluate, guardedKindOf, mutate, type GroupVersionKind, type MutationResult } from '../policy/evaluate.js';
+import { checkLimits, DEFAULT_LIMITS, type AdmissionLimits } from '../policy/limits.js';
 import type { Decision, GuardedKind, KubeObject, PolicyContext, PolicyRequest, Violation } from '../policy/types.js';
 import type { Settings } from '../settings.js';
 import type { EnforcementMode } from '../tenancy/tenant.js';
@@ -46,6 +47,8 @@ export interface AdmitDeps {
   /** undefined while the registry is not synced. */
   readonly registry: TenantRegistry | undefined;
   readonly settings: Settings;
+  /** How much of a request the webhook reads. Default `DEFAULT_LIMITS`. */
+  readonly limits?: AdmissionLimits;
 }
 
 /**
@@ -56,6 +59,8 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
   if (request.kind === undefined) return { type: 'malformed', kind: undefined, violations: request.problems };
   const kind = deps.policy.guardedKindOf(request.kind, request.object, request.oldObject);
   if (kind === undefined) return { type: 'unhandled' };
+  const overLimits = limitViolations(kind, request, deps.limits ?? DEFAULT_LIMITS);
+  if (overLimits.length > 0) return { type: 'malformed', kind, violations: [...request.problems, ...overLimits] };
   const narrowed = narrowPolicyRequest(request, kind);
   if (!narrowed.ok) return { type: 'malformed', kind, violations: narrowed.violations };
   if (deps.registry === undefined) return { type: 'not-synced', kind };
@@ -63,6 +68,17 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
   const policyRequest = narrowed.request;
   if (endpoint === 'validate') return { type: 'decided', request: policyRequest, decision: deps.policy.evaluate(policyRequest, context) };
   return mutateRequest(policyRequest, context, deps.policy);
+}
+
+/**
+ * The limits, checked iteratively before anything else reads the objects (the rules,
+ * `structuredClone`, the patch diff and `JSON.stringify` all recurse). `object` is held to
+ * every limit; `oldObject`, already stored, only to the depth that keeps those walkers
+ * safe, so that an object stored under higher limits can still be fixed or deleted.
+ */
+function limitViolations(kind: GuardedKind, request: AdmissionRequest, limits: AdmissionLimits): Violation[] {
+  const depthOnly: AdmissionLimits = { ...limits, maxObjectNodes: Infinity, maxSecretConfigBytes: Infinity, maxGenerators: Infinity, maxListElements: Infinity, maxElementsYamlBytes: Infinity };
+  return [...checkLimits(kind, request.object, 'object', limits), ...checkLimits(kind, request.oldObject, 'oldObject', depthOnly)];
 }
 
 function mutateRequest(request: PolicyRequest, context: PolicyContext, policy: AdmissionPolicy): AdmissionOutcome {

@@ -4,6 +4,7 @@
  * which kubectl prints.
  * See https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#response
  */
+import { capLines, MAX_DENIAL_LINES, MAX_WARNINGS, moreLine } from '../policy/limits.js';
 import { formatViolation, type Violation } from '../policy/types.js';
 import type { AdmissionOutcome, PatchOperation } from './admit.js';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './review.js';
@@ -28,9 +29,21 @@ export interface AdmissionReviewResponse {
 /** Shown while no Tenant registry has been loaded. */
 export const NOT_SYNCED_MESSAGE = 'tenant-guard: tenant registry not synced yet; retry in a few seconds';
 
-/** The denial message: every violation line, in order, one per line. */
+/**
+ * The denial message: the violation lines in order, one per line, at most
+ * `MAX_DENIAL_LINES` of them (the last then says how many more), each cut to
+ * `MAX_LINE_CHARS`. A 60,000-generator ApplicationSet gets a short answer, not 12 MB.
+ */
 export function denialMessage(violations: readonly Violation[]): string {
-  return violations.map(formatViolation).join('\n');
+  // Format only what is shown (plus one, so capLines knows there are more), then count the rest.
+  const shown = capLines(violations.slice(0, MAX_DENIAL_LINES + 1).map(formatViolation), MAX_DENIAL_LINES, 'violations');
+  if (violations.length > MAX_DENIAL_LINES + 1) shown[shown.length - 1] = moreLine(violations.length - (MAX_DENIAL_LINES - 1), 'violations');
+  return shown.join('\n');
+}
+
+/** At most `MAX_WARNINGS` warnings, each cut to `MAX_LINE_CHARS`; the last says how many more. */
+export function capWarnings(warnings: readonly string[]): string[] {
+  return capLines(warnings, MAX_WARNINGS, 'warnings');
 }
 
 /** base64 of the JSON text of a patch. */
@@ -49,14 +62,14 @@ export function allowResponse(uid: string, options: { patch?: readonly PatchOper
     response.patchType = 'JSONPatch';
     response.patch = encodePatch(options.patch);
   }
-  if (options.warnings !== undefined && options.warnings.length > 0) response.warnings = [...options.warnings];
+  if (options.warnings !== undefined && options.warnings.length > 0) response.warnings = capWarnings(options.warnings);
   return review(response);
 }
 
 /** A denial with a status code (403 for policy, 503 while not synced) and message. */
 export function denyResponse(uid: string, code: number, message: string, warnings: readonly string[] = []): AdmissionReviewResponse {
   const response: AdmissionResponse = { uid, allowed: false, status: { code, message } };
-  if (warnings.length > 0) response.warnings = [...warnings];
+  if (warnings.length > 0) response.warnings = capWarnings(warnings);
   return review(response);
 }
 

@@ -5,7 +5,27 @@
  */
 import type { AdmissionOutcome, Endpoint } from '../admission/admit.js';
 import type { AdmissionRequest } from '../admission/review.js';
+import { capLine, MAX_AUDIT_ITEMS, MAX_WARNINGS } from '../policy/limits.js';
+import type { Violation } from '../policy/types.js';
 import { auditRules, type AdmissionAuditRecord } from './record.js';
+
+type Omitted = NonNullable<AdmissionAuditRecord['omitted']>;
+
+/** The first `max` items and, when more, how many were left off (counted into `omitted`). */
+function head<T>(items: readonly T[], max: number, key: keyof Omitted, omitted: Record<string, number>): T[] {
+  if (items.length <= max) return [...items];
+  omitted[key] = items.length - max;
+  return items.slice(0, max);
+}
+
+function rules(violations: readonly Violation[], key: 'rules' | 'relaxed', omitted: Record<string, number>) {
+  return auditRules(head(violations, MAX_AUDIT_ITEMS, key, omitted));
+}
+
+/** `omitted` when something was left off. */
+function omittedField(omitted: Record<string, number>): { omitted?: Omitted } {
+  return Object.keys(omitted).length > 0 ? { omitted } : {};
+}
 
 /** The audit record of an outcome, or undefined when there is nothing to audit. */
 export function admissionAuditRecord(endpoint: Endpoint, request: AdmissionRequest, outcome: AdmissionOutcome): AdmissionAuditRecord | undefined {
@@ -25,28 +45,34 @@ export function admissionAuditRecord(endpoint: Endpoint, request: AdmissionReque
       return undefined;
     case 'not-synced':
       return { ...base, kind: outcome.kind, event: 'denied', tenant: null, rules: [], enforcement: null, reason: 'tenant registry not synced' };
-    case 'malformed':
-      return { ...base, kind: outcome.kind ?? base.kind, event: 'denied', tenant: null, rules: auditRules(outcome.violations), enforcement: null };
+    case 'malformed': {
+      const omitted: Record<string, number> = {};
+      return { ...base, kind: outcome.kind ?? base.kind, event: 'denied', tenant: null, rules: rules(outcome.violations, 'rules', omitted), enforcement: null, ...omittedField(omitted) };
+    }
     case 'patched': {
       if (outcome.patch.length === 0) return undefined;
       const name = outcome.request.name;
+      const omitted: Record<string, number> = {};
       return {
         ...base, kind: outcome.request.kind, name, event: 'mutated', tenant: outcome.tenant ?? null, rules: [],
-        enforcement: outcome.enforcement ?? null, changes: outcome.patch.map((op) => op.path),
+        enforcement: outcome.enforcement ?? null, changes: head(outcome.patch, MAX_AUDIT_ITEMS, 'changes', omitted).map((op) => capLine(op.path)),
+        ...omittedField(omitted),
       };
     }
     case 'decided': {
       const { decision, request: policyRequest } = outcome;
+      const omitted: Record<string, number> = {};
       const common = {
         ...base, kind: policyRequest.kind, name: policyRequest.name,
         tenant: decision.summary.tenant ?? null, enforcement: decision.summary.enforcement, role: decision.summary.role,
-        ...(decision.warnings.length > 0 ? { warnings: decision.warnings } : {}),
+        ...(decision.warnings.length > 0 ? { warnings: head(decision.warnings, MAX_WARNINGS, 'warnings', omitted).map(capLine) } : {}),
       };
       if (!decision.allowed) {
-        return { ...common, event: 'denied', rules: auditRules(decision.violations), ...(decision.audited.length > 0 ? { relaxed: auditRules(decision.audited) } : {}) };
+        const relaxed = decision.audited.length > 0 ? { relaxed: rules(decision.audited, 'relaxed', omitted) } : {};
+        return { ...common, event: 'denied', rules: rules(decision.violations, 'rules', omitted), ...relaxed, ...omittedField(omitted) };
       }
-      if (decision.warnings.length > 0) return { ...common, event: 'warned', rules: auditRules(decision.audited) };
-      if (decision.audited.length > 0) return { ...common, event: 'audited', rules: auditRules(decision.audited) };
+      if (decision.warnings.length > 0) return { ...common, event: 'warned', rules: rules(decision.audited, 'rules', omitted), ...omittedField(omitted) };
+      if (decision.audited.length > 0) return { ...common, event: 'audited', rules: rules(decision.audited, 'rules', omitted), ...omittedField(omitted) };
       return undefined;
     }
   }

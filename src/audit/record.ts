@@ -4,6 +4,7 @@
  * `"audit": true`. A record never carries an object, a token or Secret data: only names,
  * rule ids, paths and the policy's messages.
  */
+import { capLine } from '../policy/limits.js';
 import type { RequesterRole, Violation } from '../policy/types.js';
 import type { EnforcementMode } from '../tenancy/tenant.js';
 
@@ -46,6 +47,12 @@ export interface AdmissionAuditRecord {
   readonly changes?: readonly string[];
   /** Why, when no rule says it (e.g. the registry is not synced). */
   readonly reason?: string;
+  /**
+   * How many items each list left off: a record keeps at most `MAX_AUDIT_ITEMS` rules,
+   * relaxed rules and changes, and `MAX_WARNINGS` warnings (src/policy/limits.ts), so one
+   * request cannot write megabytes of log. Absent when nothing was left off.
+   */
+  readonly omitted?: { readonly rules?: number; readonly relaxed?: number; readonly warnings?: number; readonly changes?: number };
 }
 
 /** A token event of the broker (SPEC section 8). */
@@ -76,9 +83,9 @@ export interface AuditSink {
 /** The marker every audit line carries, so `tenant-guard audit` can pick them from a log. */
 export const AUDIT_MARKER = 'audit';
 
-/** Rule lines of a record from violations. */
+/** Rule lines of a record from violations, each message cut to `MAX_LINE_CHARS`. */
 export function auditRules(violations: readonly Violation[]): AuditRule[] {
-  return violations.map((v) => ({ id: v.rule, path: v.path, message: v.message }));
+  return violations.map((v) => ({ id: v.rule, path: capLine(v.path), message: capLine(v.message) }));
 }
 
 /** A sink that keeps records in memory (tests, `check`). */

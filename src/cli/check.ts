@@ -13,10 +13,11 @@ import type { Command } from 'commander';
 import { defaultPolicy, mutateThenValidate, type AdmissionPolicy, type CheckOutcome } from '../admission/admit.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
+import { limitFlags, textDepth, type AdmissionLimits } from '../policy/limits.js';
 import { isRecord } from '../policy/object-paths.js';
 import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
-import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, printError, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, limitsFromOptions, printError, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 import { readObjects } from './manifests.js';
 import { parseOneObject, readInput } from './read-input.js';
 
@@ -94,6 +95,26 @@ export function buildRequest(options: CheckOptions, object: KubeObject, oldObjec
     ...(isDelete ? { oldObject: withNamespace(oldObject ?? object, namespace) } : oldObject === undefined ? {} : { oldObject: withNamespace(oldObject, namespace) }),
     dryRun: false,
   };
+}
+
+/**
+ * Parses one object, after checking the nesting of the text iteratively: the YAML parser
+ * recurses (and runs out of memory near 1,000 nested `[`), so a file nested deeper than
+ * the webhook reads is bad input, not a crash.
+ * @throws TenantGuardError ERR_USAGE
+ */
+function parseBounded(text: string, source: string, limits: AdmissionLimits): KubeObject {
+  checkTextDepth(text, source, limits);
+  return parseOneObject(text, source);
+}
+
+/** @throws TenantGuardError ERR_USAGE when `text` nests deeper than any limit setting allows. */
+function checkTextDepth(text: string, source: string, limits: AdmissionLimits): void {
+  // Generous: the object's own depth is the webhook's to judge (its TG-REQ-01 line); this only keeps the parser safe.
+  const depth = textDepth(text, true);
+  if (depth > limitFlags.maxObjectDepth.max) {
+    throw usage(`${source}: nests about ${depth} levels deep; tenant-guard reads at most ${limits.maxObjectDepth} (setting --${limitFlags.maxObjectDepth.flag}, at most ${limitFlags.maxObjectDepth.max})`);
+  }
 }
 
 /** Where the Tenants come from: --tenants, TG_TENANTS, or inside this repository its example registry (said on stderr). */
@@ -175,16 +196,18 @@ function verdictOf(source: string, request: Record<string, unknown>, result: Che
  */
 export async function checkObjects(options: CheckOptions, raw: Record<string, unknown>, io: CliIo, policy: AdmissionPolicy = defaultPolicy): Promise<{ verdicts: ObjectVerdict[]; summary: CheckSummary }> {
   const settings = settingsFromOptions(raw, io.env);
+  const limits = limitsFromOptions(raw, io.env);
   const registry = loadTenantsFile(resolve(io.cwd, options.tenants), settings.argocdNamespace);
-  const objects = await readObjects(options.file, io);
-  const oldObject = options.old === undefined ? undefined : parseOneObject(await readInput(options.old, io), options.old);
+  const objects = await readObjects(options.file, io, (text, source) => checkTextDepth(text, source, limits));
+  const oldObject = options.old === undefined ? undefined : parseBounded(await readInput(options.old, io), options.old, limits);
   if (options.old !== undefined && objects.length !== 1) throw usage(`--old goes with exactly one object; ${options.file} holds ${objects.length}`);
   const verdicts: ObjectVerdict[] = [];
   let skipped = 0;
   for (const { source, object } of objects) {
     const request = buildRequest(options, object, oldObject);
     const admission = readAdmissionRequest({ uid: String(request.uid), request });
-    const result = mutateThenValidate(admission, { policy, registry, settings });
+    // The same limits as the webhook: past them, the verdict is the webhook's TG-REQ-01 denial.
+    const result = mutateThenValidate(admission, { policy, registry, settings, limits });
     if (result.outcome.type === 'unhandled') {
       skipped += 1;
       continue;

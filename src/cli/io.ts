@@ -4,6 +4,7 @@
  * variable and flags win over the environment, which wins over defaults.
  */
 import { Option, type Command } from 'commander';
+import { limitFlags, resolveLimits, type AdmissionLimits } from '../policy/limits.js';
 import { settingFlags, resolveSettings, type Settings } from '../settings.js';
 
 /** Something text can be written to (process.stdout, a test buffer). */
@@ -68,7 +69,22 @@ export function addSettingOptions(command: Command): Command {
     const flags = spec.kind === 'boolean' ? `--${spec.flag}` : `--${spec.flag} <value>`;
     command.addOption(envOption(flags, spec.description, spec.env));
   }
+  for (const spec of Object.values(limitFlags)) command.addOption(envOption(`--${spec.flag} <n>`, `${spec.description} (${spec.min}-${spec.max})`, spec.env));
   return command;
+}
+
+/**
+ * The admission limits (src/policy/limits.ts) from the parsed options of `addSettingOptions`
+ * and the environment.
+ * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and its range.
+ */
+export function limitsFromOptions(options: Record<string, unknown>, env: NodeJS.ProcessEnv): AdmissionLimits {
+  const flags: Partial<Record<keyof AdmissionLimits, string>> = {};
+  for (const key of Object.keys(limitFlags) as (keyof AdmissionLimits)[]) {
+    const value = options[new Option(`--${limitFlags[key].flag}`).attributeName()];
+    if (typeof value === 'string') flags[key] = value;
+  }
+  return resolveLimits(flags, env);
 }
 
 /**

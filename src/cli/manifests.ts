@@ -73,8 +73,12 @@ export function parseObjects(text: string, source: string): SourcedObject[] {
  * The objects of `path`: a file, `-` for stdin, or a directory (recursive).
  * @throws TenantGuardError ERR_USAGE when it cannot be read or parsed.
  */
-export async function readObjects(path: string, io: CliIo): Promise<SourcedObject[]> {
-  if (path === '-') return parseObjects(await readInput('-', io), '<stdin>');
+export async function readObjects(path: string, io: CliIo, checkText: (text: string, source: string) => void = () => undefined): Promise<SourcedObject[]> {
+  if (path === '-') {
+    const text = await readInput('-', io);
+    checkText(text, '<stdin>');
+    return parseObjects(text, '<stdin>');
+  }
   const full = resolve(io.cwd, path);
   let info;
   try {
@@ -94,6 +98,7 @@ export async function readObjects(path: string, io: CliIo): Promise<SourcedObjec
     } catch (err) {
       throw usage(`cannot read ${shown}: ${fileErrorCode(err)}`);
     }
+    checkText(text, shown);
     out.push(...parseObjects(text, shown));
   }
   return out;

@@ -17,6 +17,7 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AdmissionPolicy } from '../admission/admit.js';
+import type { AdmissionLimits } from '../policy/limits.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
@@ -31,7 +32,7 @@ import { FileRegistry } from '../tenancy/file-registry.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { registerRegistryMetrics } from '../tenancy/tenant-metrics.js';
 import { WatchedRegistry, type WatchedRegistryOptions } from '../tenancy/watch-source.js';
-import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, limitsFromOptions, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
 /** What a started component adds to the server. */
 export interface ServeContribution {
@@ -75,6 +76,8 @@ export interface ServeAppOptions {
   readonly contributions?: readonly ServeContribution[];
   /** Serve /mutate and /validate. Default true (`--components` without `webhook`: false). */
   readonly admission?: boolean;
+  /** How much of a request the webhook reads. Default `DEFAULT_LIMITS`. */
+  readonly limits?: AdmissionLimits;
 }
 
 /** The express app of `serve`: the webhook plus every contribution's routers and checks. */
@@ -90,6 +93,7 @@ export function buildServeApp(options: ServeAppOptions): Express {
     mounts: contributions.flatMap((c) => c.mounts ?? []),
     readiness: contributions.flatMap((c) => c.readiness ?? []),
     admission: options.admission ?? true,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
 }
 
@@ -228,6 +232,7 @@ export interface ServeInjections {
 export async function startServe(raw: Record<string, unknown>, io: CliIo, injected: ServeInjections = {}): Promise<ServeHandle> {
   const options = parseServeOptions(raw, io.env, injected.components ?? []);
   const settings = settingsFromOptions(raw, io.env);
+  const limits = limitsFromOptions(raw, io.env);
   const logger = injected.logger ?? createLogger({ level: options.logLevel });
   const tenantsPath = resolve(io.cwd, options.tenants);
   const metricsRegistry = defaultMetricsRegistry();
@@ -267,6 +272,7 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   const app = buildServeApp({
     settings, registry, logger, audit, metricsRegistry, contributions,
     admission: options.components.has('webhook'),
+    limits,
     ...(injected.policy === undefined ? {} : { policy: injected.policy }),
   });
   const served: RequestListener = (req, res) => {

@@ -36,7 +36,14 @@ function caseTwin(tree: FieldTree, key: string): string | undefined {
 
 function checkTree(value: unknown, tree: FieldTree, path: string, raw: boolean, out: Violation[]): void {
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkTree(item, tree, joinPath(path, i), raw, out));
+    // Lists of lists are walked with a stack, so recursion only follows object keys down
+    // the (finite) schema tree: no input nests it deeper than the schema.
+    const pending: Array<[unknown, string]> = [[value, path]];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      const [item, at] = next;
+      if (Array.isArray(item)) for (let i = item.length - 1; i >= 0; i--) pending.push([item[i], joinPath(at, i)]);
+      else checkTree(item, tree, at, raw, out);
+    }
     return;
   }
   if (!isRecord(value)) return;

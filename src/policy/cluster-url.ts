@@ -17,12 +17,11 @@ const DEFAULT_PORTS: ReadonlyMap<string, string> = new Map([['https:', '443'], [
  * the value does not parse as an absolute URL (the caller then compares it literally).
  */
 export function normalizeServerUrl(raw: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    return undefined;
-  }
+  // canParse first: a thrown TypeError costs tens of microseconds, and the rules ask this of
+  // every string of a list generator or project (most of them not URLs).
+  const trimmed = raw.trim();
+  if (!URL.canParse(trimmed)) return undefined;
+  const url = new URL(trimmed);
   const protocol = url.protocol.toLowerCase();
   let host = url.hostname.toLowerCase();
   while (host.endsWith('.')) host = host.slice(0, -1);

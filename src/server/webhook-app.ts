@@ -9,10 +9,12 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { admit, defaultPolicy, type AdmissionOutcome, type AdmissionPolicy, type Endpoint } from '../admission/admit.js';
 import { outcomeResponse } from '../admission/response.js';
+import { LargeRequestGate } from '../admission/large-request-gate.js';
 import { parseAdmissionReview, readAdmissionRequest } from '../admission/review.js';
 import { admissionAuditRecord } from '../audit/admission-record.js';
 import type { AuditSink } from '../audit/record.js';
 import { isTenantGuardError } from '../errors.js';
+import type { AdmissionLimits } from '../policy/limits.js';
 import { isRecord } from '../policy/object-paths.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
@@ -51,6 +53,10 @@ export interface WebhookAppDeps {
   readonly admission?: boolean;
   /** Largest AdmissionReview body in bytes. Default 3 MiB. */
   readonly bodyLimitBytes?: number;
+  /** How much of a request the webhook reads (src/policy/limits.ts). Default `DEFAULT_LIMITS`. */
+  readonly limits?: AdmissionLimits;
+  /** Turns for large AdmissionReviews (src/admission/large-request-gate.ts). Default: bodies over 256 KiB one at a time, 16 waiting. */
+  readonly largeRequestGate?: LargeRequestGate;
 }
 
 /** Builds the webhook app. */
@@ -64,8 +70,9 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   app.get('/metrics', metricsHandler(deps.metricsRegistry));
   const json = express.json({ limit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, type: 'application/json', strict: true });
   if (deps.admission ?? true) {
+    const turns = largeRequestTurns(deps.largeRequestGate ?? new LargeRequestGate(), deps.logger);
     for (const endpoint of ['mutate', 'validate'] as const) {
-      app.post(`/${endpoint}`, json, admissionHandler(endpoint, deps, metrics));
+      app.post(`/${endpoint}`, turns, json, yieldIfLarge, admissionHandler(endpoint, deps, metrics));
     }
   }
   for (const mount of deps.mounts ?? []) app.use(mount.path, mount.router);
@@ -75,6 +82,45 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   app.use(errorHandler(deps.logger, metrics));
   return app;
 }
+
+/** Sent with the 429 of a large request refused because too many wait. */
+export const BUSY_MESSAGE = 'tenant-guard is judging other large AdmissionReviews; retry (the API server does, within its timeout)';
+
+/**
+ * Large bodies wait for a turn of the gate before they are read; past the queue bound they
+ * are refused with 429 (the webhook's failurePolicy then decides, fail closed).
+ */
+function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const header = req.headers['content-length'];
+    if (!gate.isLarge(header === undefined ? undefined : Number(header))) {
+      next();
+      return;
+    }
+    const pending = gate.acquire();
+    if (pending === undefined) {
+      logger.warn({ code: 'ERR_ADMISSION_BUSY', path: req.path, contentLength: header ?? null, ...gate.load }, 'large admission request refused: too many waiting');
+      res.status(429).set('retry-after', '1').json({ message: BUSY_MESSAGE });
+      return;
+    }
+    void pending.then((slot) => {
+      // A client gone while it waited frees its turn at once.
+      if (res.closed || req.destroyed) {
+        slot.release();
+        return;
+      }
+      res.once('close', () => slot.release());
+      res.locals.largeRequest = true;
+      next();
+    });
+  };
+}
+
+/** Parsing a large body and judging it are two turns of the event loop, not one. */
+const yieldIfLarge: RequestHandler = (_req, res, next) => {
+  if (res.locals.largeRequest === true) setImmediate(next);
+  else next();
+};
 
 function decisionLabel(outcome: AdmissionOutcome): DecisionLabel {
   switch (outcome.type) {
@@ -156,7 +202,7 @@ function admissionHandler(endpoint: Endpoint, deps: WebhookAppDeps, metrics: Web
     });
     let outcome: AdmissionOutcome;
     try {
-      outcome = admit(endpoint, request, { policy, registry: deps.registry.current(), settings: deps.settings });
+      outcome = admit(endpoint, request, { policy, registry: deps.registry.current(), settings: deps.settings, ...(deps.limits === undefined ? {} : { limits: deps.limits }) });
       const record = admissionAuditRecord(endpoint, request, outcome);
       if (record !== undefined) deps.audit.write(record);
     } catch (err) {

@@ -1,0 +1,83 @@
+/**
+ * Large AdmissionReviews take turns. A 2.5 MB object costs tens of milliseconds of
+ * synchronous work to parse and as much to judge; four of them at once held the event
+ * loop long enough to push other tenants' small requests past the 5 s webhook timeout
+ * (issue 10). So a request whose body is larger than `thresholdBytes` waits for a slot
+ * before its body is even read (the bytes stay in the socket, not the heap), at most
+ * `concurrency` run at once, and the event loop is yielded between a slot's phases; small
+ * requests never wait. Past `maxQueued` waiting, a large request is refused at once
+ * (HTTP 429, `Retry-After`), so a flood cannot queue up memory or time. Pure scheduling: no
+ * I/O of its own; `now` is not needed (no timeouts: the API server's own timeout applies).
+ */
+
+/** Options of `LargeRequestGate`. */
+export interface LargeRequestGateOptions {
+  /** A body larger than this (bytes, from `Content-Length`; unknown length counts as large) takes a turn. Default 256 KiB. */
+  readonly thresholdBytes?: number;
+  /** Large requests judged at once. Default 1. */
+  readonly concurrency?: number;
+  /** Large requests waiting at most; more are refused. Default 16. */
+  readonly maxQueued?: number;
+}
+
+export const DEFAULT_LARGE_REQUEST_BYTES = 256 * 1024;
+
+/** A slot: call `release` once the request is answered (idempotent). */
+export interface GateSlot {
+  release(): void;
+}
+
+/** Schedules large requests; see the module comment. */
+export class LargeRequestGate {
+  readonly thresholdBytes: number;
+  private readonly concurrency: number;
+  private readonly maxQueued: number;
+  private running = 0;
+  private readonly waiting: Array<(slot: GateSlot) => void> = [];
+
+  constructor(options: LargeRequestGateOptions = {}) {
+    this.thresholdBytes = options.thresholdBytes ?? DEFAULT_LARGE_REQUEST_BYTES;
+    this.concurrency = options.concurrency ?? 1;
+    this.maxQueued = options.maxQueued ?? 16;
+  }
+
+  /** True when a request of this declared length must take a turn (`undefined`: unknown length). */
+  isLarge(contentLength: number | undefined): boolean {
+    return contentLength === undefined || !Number.isFinite(contentLength) || contentLength > this.thresholdBytes;
+  }
+
+  /** How many large requests run and wait now (for tests and metrics). */
+  get load(): { running: number; waiting: number } {
+    return { running: this.running, waiting: this.waiting.length };
+  }
+
+  /**
+   * A slot when one is free or once one frees up, or undefined at once when `maxQueued`
+   * requests already wait (refuse the request).
+   */
+  acquire(): Promise<GateSlot> | undefined {
+    if (this.running < this.concurrency) {
+      this.running += 1;
+      return Promise.resolve(this.slot());
+    }
+    if (this.waiting.length >= this.maxQueued) return undefined;
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private slot(): GateSlot {
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.running -= 1;
+        const next = this.waiting.shift();
+        if (next === undefined) return;
+        this.running += 1;
+        // The next large request starts on a later turn of the event loop, after the I/O
+        // (small requests) that arrived meanwhile.
+        setImmediate(() => next(this.slot()));
+      },
+    };
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * How much of one request the webhook will read, and how much it will say back. Checked
+ * once, iteratively (no recursion), before any rule runs: an object past a limit is denied
+ * under TG-REQ-01 with a line naming the limit and the setting that raises it, so every
+ * walker downstream (the rules, `structuredClone`, `JSON.stringify`, the JSON Patch diff)
+ * only ever sees objects of bounded depth and an ApplicationSet of bounded size.
+ *
+ * Why: Go's JSON decoder accepts 10,000 levels and `x-kubernetes-preserve-unknown-fields`
+ * lets such objects reach us; the `yaml` parser aborts the process (out of memory) on a
+ * 2 KB `elementsYaml` of 1,000 nested `[`; an ApplicationSet of 60,000 generators gave a
+ * 9.8 MB patch and a 12.4 MB denial (issue 10). Pure: no I/O.
+ */
+import { TenantGuardError } from '../errors.js';
+import { isRecord, joinPath } from './object-paths.js';
+import type { GuardedKind, Violation } from './types.js';
+import { violation } from './types.js';
+
+/** The limits on what one request may hold. Each has a flag and an environment variable (`limitFlags`). */
+export interface AdmissionLimits {
+  /**
+   * Deepest nesting of objects and lists in `object` and `oldObject`, and in the JSON or
+   * YAML text the rules parse (a cluster Secret's `config`, `elementsYaml`). `{}` is 1 deep.
+   * Default 100; at most 500.
+   */
+  readonly maxObjectDepth: number;
+  /**
+   * Values (objects, lists and scalars) in `object`: bounds the work of every rule and of
+   * the clone and diff of `/mutate`. Default 50,000 (a 2.5 MB Helm `valuesObject` holds
+   * about 100,000).
+   */
+  readonly maxObjectNodes: number;
+  /** Cluster Secret: bytes of `config` (decoded; a real one is a few KiB). Default 64 KiB. */
+  readonly maxSecretConfigBytes: number;
+  /** ApplicationSet: generator entries at every depth of `matrix` and `merge`. Default 200. */
+  readonly maxGenerators: number;
+  /** ApplicationSet: `list.elements` entries, summed over every `list` generator. Default 5,000. */
+  readonly maxListElements: number;
+  /** ApplicationSet: bytes (UTF-8) of `list.elementsYaml`, summed over every `list` generator. Default 16 KiB. */
+  readonly maxElementsYamlBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<AdmissionLimits> = Object.freeze({
+  maxObjectDepth: 100,
+  maxObjectNodes: 50_000,
+  maxSecretConfigBytes: 64 * 1024,
+  maxGenerators: 200,
+  maxListElements: 5_000,
+  maxElementsYamlBytes: 16 * 1024,
+});
+
+/** The flag, environment variable and allowed range of each limit. */
+export const limitFlags: Readonly<Record<keyof AdmissionLimits, { flag: string; env: string; min: number; max: number; description: string }>> = {
+  // 500: every walker downstream (structuredClone, JSON.stringify, the patch diff, the yaml
+  // parser) is proven at this depth by test/admission/limits.test.ts; the yaml parser
+  // aborts the process near 1,000.
+  maxObjectDepth: { flag: 'max-object-depth', env: 'TG_MAX_OBJECT_DEPTH', min: 10, max: 500, description: 'deepest nesting of an object (and of a cluster Secret config or elementsYaml) the webhook reads; deeper is denied (TG-REQ-01)' },
+  maxObjectNodes: { flag: 'max-object-nodes', env: 'TG_MAX_OBJECT_NODES', min: 100, max: 2_000_000, description: 'most values (objects, lists, scalars) of an object the webhook evaluates; more is denied (TG-REQ-01)' },
+  maxSecretConfigBytes: { flag: 'max-secret-config-bytes', env: 'TG_MAX_SECRET_CONFIG_BYTES', min: 1024, max: 3 * 1024 * 1024, description: 'most bytes of a cluster Secret config the webhook parses; more is denied (TG-REQ-01)' },
+  maxGenerators: { flag: 'max-generators', env: 'TG_MAX_GENERATORS', min: 1, max: 100_000, description: 'most generator entries (at every depth) of one ApplicationSet; more is denied (TG-REQ-01)' },
+  maxListElements: { flag: 'max-list-elements', env: 'TG_MAX_LIST_ELEMENTS', min: 1, max: 1_000_000, description: 'most list generator elements of one ApplicationSet; more is denied (TG-REQ-01)' },
+  maxElementsYamlBytes: { flag: 'max-elements-yaml-bytes', env: 'TG_MAX_ELEMENTS_YAML_BYTES', min: 1, max: 3 * 1024 * 1024, description: 'most bytes of list elementsYaml in one ApplicationSet; more is denied (TG-REQ-01)' },
+};
+
+/**
+ * Limits from raw values (flags win over the environment, which wins over the defaults).
+ * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and its range.
+ */
+export function resolveLimits(flags: Partial<Record<keyof AdmissionLimits, string | undefined>>, env: NodeJS.ProcessEnv = {}): AdmissionLimits {
+  const out: Record<keyof AdmissionLimits, number> = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(limitFlags) as (keyof AdmissionLimits)[]) {
+    const spec = limitFlags[key];
+    const raw = flags[key] ?? env[spec.env];
+    if (raw === undefined || raw.trim() === '') continue;
+    const value = Number(raw.trim());
+    if (!Number.isSafeInteger(value) || value < spec.min || value > spec.max) {
+      throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${spec.flag} (${spec.env}): "${raw}" is not a whole number from ${spec.min} to ${spec.max}`);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** How a limit is named in a denial: the number and the setting that raises it. */
+function limitHint(key: keyof AdmissionLimits, limits: AdmissionLimits): string {
+  const spec = limitFlags[key];
+  return `the limit is ${limits[key]} (setting --${spec.flag}, env ${spec.env})`;
+}
+
+/** The first path segments of a deep path, then how many more (a 10,000-deep path is not a denial line). */
+function shortPath(keys: readonly (string | number)[], shown = 8): string {
+  let path = '';
+  for (const key of keys.slice(0, shown)) path = joinPath(path, key);
+  return keys.length > shown ? `${path}...(${keys.length - shown} more levels)` : path;
+}
+
+interface Frame {
+  readonly value: unknown;
+  readonly depth: number;
+  readonly key: string | number;
+  readonly parent: Frame | undefined;
+}
+
+function keysOf(frame: Frame): (string | number)[] {
+  const keys: (string | number)[] = [];
+  for (let f: Frame | undefined = frame; f !== undefined; f = f.parent) keys.push(f.key);
+  return keys.reverse();
+}
+
+/**
+ * The path of the first object or list nested deeper than `limit` (`{}` at the root is 1
+ * deep), or undefined. Iterative: an explicit stack, so no input can overflow the call stack.
+ */
+export function findTooDeep(root: unknown, limit: number, rootKey: string): (string | number)[] | undefined {
+  const stack: Frame[] = [{ value: root, depth: 0, key: rootKey, parent: undefined }];
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    const { value } = frame;
+    if (typeof value !== 'object' || value === null) continue;
+    const depth = frame.depth + 1;
+    if (depth > limit) return keysOf(frame);
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) {
+        const child: unknown = value[i];
+        if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, key: i, parent: frame });
+      }
+    } else {
+      for (const [key, child] of Object.entries(value)) {
+        if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, key, parent: frame });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** What `measureObject` found. */
+export interface ObjectMeasure {
+  /** True when some object or list is nested deeper than the depth limit. */
+  readonly tooDeep: boolean;
+  /** Values counted (objects, lists, scalars); counting stops once past the node limit. */
+  readonly nodes: number;
+}
+
+/**
+ * Depth and size of a JSON value in one iterative pass, allocating no frame per value
+ * (two parallel stacks), stopping as soon as a limit is passed.
+ */
+export function measureObject(root: unknown, maxDepth: number, maxNodes: number): ObjectMeasure {
+  const values: unknown[] = [root];
+  const depths: number[] = [0];
+  let nodes = 0;
+  while (values.length > 0) {
+    const value = values.pop();
+    const depth = (depths.pop() ?? 0) + 1;
+    nodes += 1;
+    if (nodes > maxNodes) return { tooDeep: false, nodes };
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > maxDepth) return { tooDeep: true, nodes };
+    const children: unknown[] = Array.isArray(value) ? value : Object.values(value);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) {
+        values.push(child);
+        depths.push(depth);
+      } else nodes += 1;
+    }
+  }
+  return { tooDeep: false, nodes };
+}
+
+/**
+ * Nesting depth of JSON text (brackets outside strings), or of YAML text: flow brackets
+ * outside quotes, plus the block levels of each line (indentation steps and the `- `/`? `
+ * indicators that open a level on one line). An over-estimate for YAML, never an
+ * under-estimate, so a document that passes cannot nest deeper than the limit. Iterative.
+ */
+export function textDepth(text: string, yaml: boolean): number {
+  let max = 0;
+  let flow = 0;
+  let quote: '"' | "'" | undefined;
+  // The last character outside quotes and spaces: a YAML quote opens a scalar only after
+  // an indicator or at the start of a line (`it's` is a plain scalar), else brackets after
+  // it would be missed.
+  let previous = '';
+  const indents: number[] = [];
+  let i = 0;
+  let lineDone = -1;
+  while (i < text.length) {
+    if (yaml && quote === undefined && flow === 0 && lineDone < i && (i === 0 || text.charAt(i - 1) === '\n')) {
+      // Block context: indentation steps, then `- `, `? ` and `: ` indicators each opening a level.
+      let j = i;
+      while (j < text.length && (text.charAt(j) === ' ' || text.charAt(j) === '\t')) j += 1;
+      if (j < text.length && text.charAt(j) !== '\n' && text.charAt(j) !== '#') {
+        const indent = j - i;
+        while (indents.length > 0 && (indents.at(-1) ?? 0) > indent) indents.pop();
+        if (indents.length === 0 || (indents.at(-1) ?? 0) < indent) indents.push(indent);
+        let inline = 0;
+        while (j + 1 < text.length && '-?:'.includes(text.charAt(j)) && (text.charAt(j + 1) === ' ' || text.charAt(j + 1) === '\t')) {
+          inline += 1;
+          j += 2;
+          while (j < text.length && (text.charAt(j) === ' ' || text.charAt(j) === '\t')) j += 1;
+        }
+        max = Math.max(max, indents.length + inline);
+      }
+      previous = '';
+      i = j;
+      lineDone = j;
+      continue;
+    }
+    const c = text.charAt(i);
+    i += 1;
+    if (quote !== undefined) {
+      if (c === '\\' && quote === '"') i += 1;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') continue;
+    const opensScalar = !yaml || previous === '' || '[{,:-?'.includes(previous);
+    if ((c === '"' || (yaml && c === "'")) && opensScalar) quote = c;
+    else if (c === '[' || c === '{') {
+      flow += 1;
+      max = Math.max(max, flow + indents.length);
+    } else if (c === ']' || c === '}') flow = Math.max(0, flow - 1);
+    else if (yaml && c === '#' && (i === 1 || /\s/.test(text.charAt(i - 2)))) {
+      while (i < text.length && text.charAt(i) !== '\n') i += 1;
+    }
+    previous = c;
+  }
+  return max;
+}
+
+function base64Text(value: unknown): string | undefined {
+  return typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : undefined;
+}
+
+/** The JSON texts of a cluster Secret that the rules parse: `data.config` (base64) and `stringData.config`. */
+function secretConfigTexts(object: Record<string, unknown>, at: string): Array<{ path: string; text: string }> {
+  const out: Array<{ path: string; text: string }> = [];
+  const data = isRecord(object.data) ? base64Text(object.data.config) : undefined;
+  if (data !== undefined) out.push({ path: `${at}.data.config`, text: data });
+  const stringData = isRecord(object.stringData) ? object.stringData.config : undefined;
+  if (typeof stringData === 'string') out.push({ path: `${at}.stringData.config`, text: stringData });
+  return out;
+}
+
+/** What an ApplicationSet holds, counted iteratively. */
+interface ApplicationSetSize {
+  generators: number;
+  listElements: number;
+  elementsYamlBytes: number;
+  yamlTexts: Array<{ path: string; text: string }>;
+}
+
+/**
+ * Counts the generator entries (at every depth of `matrix`/`merge`), `list.elements` and
+ * `elementsYaml` bytes of an ApplicationSet. Stops counting entries once past `stopAt`
+ * (the verdict is known; the count need not be exact beyond it).
+ */
+function measureApplicationSet(object: Record<string, unknown>, at: string, stopAt: number): ApplicationSetSize {
+  const size: ApplicationSetSize = { generators: 0, listElements: 0, elementsYamlBytes: 0, yamlTexts: [] };
+  const spec = object.spec;
+  if (!isRecord(spec)) return size;
+  const lists: Array<{ list: unknown; path: string }> = [{ list: spec.generators, path: `${at}.spec.generators` }];
+  for (let next = lists.pop(); next !== undefined; next = lists.pop()) {
+    if (!Array.isArray(next.list)) continue;
+    const list: unknown[] = next.list;
+    size.generators += list.length;
+    if (size.generators > stopAt) return size;
+    list.forEach((entry, i) => {
+      if (!isRecord(entry)) return;
+      for (const [kind, body] of Object.entries(entry)) {
+        if (!isRecord(body)) continue;
+        const kindPath = joinPath(joinPath(next.path, i), kind);
+        if (Array.isArray(body.generators) && (kind === 'matrix' || kind === 'merge')) lists.push({ list: body.generators, path: joinPath(kindPath, 'generators') });
+        if (kind !== 'list') continue;
+        if (Array.isArray(body.elements)) size.listElements += body.elements.length;
+        if (typeof body.elementsYaml === 'string') {
+          size.elementsYamlBytes += Buffer.byteLength(body.elementsYaml, 'utf8');
+          size.yamlTexts.push({ path: joinPath(kindPath, 'elementsYaml'), text: body.elementsYaml });
+        }
+      }
+    });
+  }
+  return size;
+}
+
+/**
+ * TG-REQ-01 for every limit `object` or `oldObject` goes past (`at` is `object` or
+ * `oldObject`, the path prefix of the lines). The depth is checked first: the size checks
+ * only run on an object of bounded depth. Never throws; iterative throughout.
+ */
+export function checkLimits(kind: GuardedKind, value: unknown, at: 'object' | 'oldObject', limits: AdmissionLimits): Violation[] {
+  const measured = measureObject(value, limits.maxObjectDepth, limits.maxObjectNodes);
+  if (measured.tooDeep) {
+    // A second, slower pass names where: only for the request being denied.
+    const path = findTooDeep(value, limits.maxObjectDepth, at) ?? [at];
+    return [violation('TG-REQ-01', shortPath(path), `nests objects or lists more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`)];
+  }
+  if (measured.nodes > limits.maxObjectNodes) {
+    return [violation('TG-REQ-01', at, `holds more than ${limits.maxObjectNodes} values (objects, lists and scalars); the webhook does not evaluate it: ${limitHint('maxObjectNodes', limits)}`)];
+  }
+  if (!isRecord(value)) return [];
+  const out: Violation[] = [];
+  if (kind === 'ClusterSecret') {
+    for (const { path, text } of secretConfigTexts(value, at)) {
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > limits.maxSecretConfigBytes) out.push(violation('TG-REQ-01', path, `is ${bytes} bytes; the webhook does not parse more than ${limits.maxSecretConfigBytes}: ${limitHint('maxSecretConfigBytes', limits)}`));
+      else if (textDepth(text, false) > limits.maxObjectDepth) out.push(violation('TG-REQ-01', path, `nests JSON more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`));
+    }
+  }
+  if (kind !== 'ApplicationSet') return out;
+  const size = measureApplicationSet(value, at, limits.maxGenerators);
+  const generatorsPath = `${at}.spec.generators`;
+  if (size.generators > limits.maxGenerators) {
+    out.push(violation('TG-REQ-01', generatorsPath, `hold more than ${limits.maxGenerators} generator entries (counting every level of matrix and merge); the webhook does not evaluate them: ${limitHint('maxGenerators', limits)}; split the ApplicationSet`));
+    return out;
+  }
+  if (size.listElements > limits.maxListElements) {
+    out.push(violation('TG-REQ-01', generatorsPath, `hold ${size.listElements} list elements; the webhook does not evaluate more than ${limits.maxListElements}: ${limitHint('maxListElements', limits)}; split the ApplicationSet or use a git generator`));
+  }
+  if (size.elementsYamlBytes > limits.maxElementsYamlBytes) {
+    out.push(violation('TG-REQ-01', generatorsPath, `hold ${size.elementsYamlBytes} bytes of list elementsYaml; the webhook does not parse more than ${limits.maxElementsYamlBytes}: ${limitHint('maxElementsYamlBytes', limits)}`));
+    return out;
+  }
+  for (const { path, text } of size.yamlTexts) {
+    if (textDepth(text, true) > limits.maxObjectDepth) out.push(violation('TG-REQ-01', path, `nests YAML more than ${limits.maxObjectDepth} levels deep; the webhook does not parse it: ${limitHint('maxObjectDepth', limits)}`));
+  }
+  return out;
+}
+
+/** Most lines of a denial message; the rest are counted in a last line. */
+export const MAX_DENIAL_LINES = 50;
+/** Most admission warnings of one answer (and of its audit record); the rest are counted in a last one. */
+export const MAX_WARNINGS = 20;
+/** Most rule lines (and patch paths) of one audit record; the rest are counted in `omitted`. */
+export const MAX_AUDIT_ITEMS = 50;
+/** Longest denial line, warning or audit message, in characters. */
+export const MAX_LINE_CHARS = 1_000;
+
+/** A line cut to `MAX_LINE_CHARS`, saying so. */
+export function capLine(line: string): string {
+  return line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS - 20)}... (${line.length - MAX_LINE_CHARS + 20} more characters)` : line;
+}
+
+/**
+ * At most `max` items, each line cut to `MAX_LINE_CHARS`; when some are left off, the last
+ * kept line says how many more there are (`... and 59950 more violations`).
+ */
+export function capLines(lines: readonly string[], max: number, noun: string): string[] {
+  if (lines.length <= max) return lines.map(capLine);
+  const kept = lines.slice(0, max - 1).map(capLine);
+  kept.push(moreLine(lines.length - kept.length, noun));
+  return kept;
+}
+
+/** The last line of a capped list: how many were left off. */
+export function moreLine(count: number, noun: string): string {
+  return `... and ${count} more ${noun} (tenant-guard check -f FILE lists them all)`;
+}
