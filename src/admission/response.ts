@@ -4,6 +4,7 @@
  * which kubectl prints.
  * See https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#response
  */
+import { shortWarning } from './warning-text.js';
 import { capLines, MAX_DENIAL_LINES, MAX_WARNINGS, moreLine } from '../policy/limits.js';
 import { formatViolation, type Violation } from '../policy/types.js';
 import type { AdmissionOutcome, PatchOperation } from './admit.js';
@@ -41,9 +42,12 @@ export function denialMessage(violations: readonly Violation[]): string {
   return shown.join('\n');
 }
 
-/** At most `MAX_WARNINGS` warnings, each cut to `MAX_LINE_CHARS`; the last says how many more. */
+/**
+ * At most `MAX_WARNINGS` warnings, each under 120 characters (`shortWarning`: the API server
+ * may truncate longer ones); the last says how many more. The audit record keeps them whole.
+ */
 export function capWarnings(warnings: readonly string[]): string[] {
-  return capLines(warnings, MAX_WARNINGS, 'warnings');
+  return capLines(warnings.map((w) => shortWarning(w)), MAX_WARNINGS, 'warnings');
 }
 
 /** base64 of the JSON text of a patch. */

@@ -71,8 +71,12 @@ export function admissionAuditRecord(endpoint: Endpoint, request: AdmissionReque
         const relaxed = decision.audited.length > 0 ? { relaxed: rules(decision.audited, 'relaxed', omitted) } : {};
         return { ...common, event: 'denied', rules: rules(decision.violations, 'rules', omitted), ...relaxed, ...omittedField(omitted) };
       }
-      if (decision.warnings.length > 0) return { ...common, event: 'warned', rules: rules(decision.audited, 'rules', omitted), ...omittedField(omitted) };
+      // `warned` only when a warn-mode tenant's rule was relaxed; a warning that relaxes
+      // nothing (a computed destination the Application rules will check) is `informational`.
+      const relaxedByWarn = decision.summary.enforcement === 'warn' && decision.summary.role !== 'platform-admin' && decision.audited.length > 0;
+      if (relaxedByWarn) return { ...common, event: 'warned', rules: rules(decision.audited, 'rules', omitted), ...omittedField(omitted) };
       if (decision.audited.length > 0) return { ...common, event: 'audited', rules: rules(decision.audited, 'rules', omitted), ...omittedField(omitted) };
+      if (decision.warnings.length > 0) return { ...common, event: 'informational', rules: [], ...omittedField(omitted) };
       return undefined;
     }
   }

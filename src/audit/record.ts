@@ -16,7 +16,7 @@ export interface AuditRule {
 }
 
 /** What happened to an admission request. */
-export type AdmissionAuditEvent = 'denied' | 'warned' | 'mutated' | 'audited';
+export type AdmissionAuditEvent = 'denied' | 'warned' | 'informational' | 'mutated' | 'audited';
 
 /** What happened to a token request at the broker. */
 export type TokenAuditEvent = 'issued' | 'refused';
@@ -39,7 +39,7 @@ export interface AdmissionAuditRecord {
   readonly dryRun: boolean;
   readonly enforcement: EnforcementMode | null;
   readonly role?: RequesterRole;
-  /** Admission warnings sent back (event `warned`). */
+  /** Admission warnings, whole (the answer sends each under 120 characters; events `warned`, `informational`). */
   readonly warnings?: readonly string[];
   /** Relaxed rules beside the denying ones of a `denied` record. */
   readonly relaxed?: readonly AuditRule[];
