@@ -4,6 +4,7 @@
  * which kubectl prints.
  * See https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#response
  */
+import { ruleReference } from '../policy/rule-catalogue.js';
 import { shortWarning } from './warning-text.js';
 import { capLines, MAX_DENIAL_LINES, MAX_WARNINGS, moreLine } from '../policy/limits.js';
 import { formatViolation, type Violation } from '../policy/types.js';
@@ -39,7 +40,13 @@ export function denialMessage(violations: readonly Violation[]): string {
   // Format only what is shown (plus one, so capLines knows there are more), then count the rest.
   const shown = capLines(violations.slice(0, MAX_DENIAL_LINES + 1).map(formatViolation), MAX_DENIAL_LINES, 'violations');
   if (violations.length > MAX_DENIAL_LINES + 1) shown[shown.length - 1] = moreLine(violations.length - (MAX_DENIAL_LINES - 1), 'violations');
-  return shown.join('\n');
+  return [...shown, rulesLine(violations)].join('\n');
+}
+
+/** The closing line of a denial: where each rule that denied is explained (docs/rules.md). */
+export function rulesLine(violations: readonly Violation[]): string {
+  const ids = [...new Set(violations.map((v) => v.rule))].slice(0, MAX_DENIAL_LINES);
+  return `how to fix: ${ruleReference(ids[0] ?? 'TG-REQ-01')}${ids.slice(1).map((id) => `, #${id.toLowerCase()}`).join('')}`;
 }
 
 /**

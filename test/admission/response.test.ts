@@ -48,21 +48,21 @@ describe('responses', () => {
     assert.deepEqual(denyResponse('u1', 403, 'no', ['w']).response, { uid: 'u1', allowed: false, status: { code: 403, message: 'no' }, warnings: ['w'] });
   });
 
-  test('denialMessage is one line per violation, rule id first, in the given order', () => {
+  test('denialMessage is one line per violation, rule id first, in the given order, then where each rule is explained', () => {
     const lines = denialMessage([
       violation('TG-OWN-03', 'metadata.namespace', '"team-a": user "bob" is not an owner of tenant "team-a"'),
       violation('TG-APP-02', 'spec.destination.name', '"in-cluster" is the control plane'),
     ]);
-    assert.equal(lines, '[TG-OWN-03] metadata.namespace "team-a": user "bob" is not an owner of tenant "team-a"\n[TG-APP-02] spec.destination.name "in-cluster" is the control plane');
+    assert.equal(lines, '[TG-OWN-03] metadata.namespace "team-a": user "bob" is not an owner of tenant "team-a"\n[TG-APP-02] spec.destination.name "in-cluster" is the control plane\nhow to fix: docs/rules.md#tg-own-03, #tg-app-02');
   });
 
   const deniedDecision: Decision = { allowed: false, violations: [violation('TG-APP-01', 'spec.project', '"x" is not allowed')], warnings: ['careful'], audited: [], summary: SUMMARY };
   const cases: Array<[string, Parameters<typeof outcomeResponse>[1], Record<string, unknown>]> = [
     ['unhandled', { type: 'unhandled' }, { uid: 'u1', allowed: true }],
     ['not synced', { type: 'not-synced', kind: 'Application' }, { uid: 'u1', allowed: false, status: { code: 503, message: NOT_SYNCED_MESSAGE } }],
-    ['malformed', { type: 'malformed', kind: undefined, violations: [violation('TG-REQ-01', 'object', 'is a string')] }, { uid: 'u1', allowed: false, status: { code: 403, message: '[TG-REQ-01] object is a string' } }],
+    ['malformed', { type: 'malformed', kind: undefined, violations: [violation('TG-REQ-01', 'object', 'is a string')] }, { uid: 'u1', allowed: false, status: { code: 403, message: '[TG-REQ-01] object is a string\nhow to fix: docs/rules.md#tg-req-01' } }],
     ['patched, nothing added', { type: 'patched', request: REQUEST, patch: [], tenant: 'team-a', enforcement: 'enforce' }, { uid: 'u1', allowed: true }],
-    ['denied', { type: 'decided', request: REQUEST, decision: deniedDecision }, { uid: 'u1', allowed: false, status: { code: 403, message: '[TG-APP-01] spec.project "x" is not allowed' }, warnings: ['careful'] }],
+    ['denied', { type: 'decided', request: REQUEST, decision: deniedDecision }, { uid: 'u1', allowed: false, status: { code: 403, message: '[TG-APP-01] spec.project "x" is not allowed\nhow to fix: docs/rules.md#tg-app-01' }, warnings: ['careful'] }],
     ['allowed with warnings', { type: 'decided', request: REQUEST, decision: { allowed: true, warnings: ['w1'], audited: [], summary: SUMMARY } }, { uid: 'u1', allowed: true, warnings: ['w1'] }],
   ];
   for (const [name, outcome, expected] of cases) {

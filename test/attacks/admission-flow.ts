@@ -180,6 +180,12 @@ export async function runHttp(write: WriteRequest, app: Express): Promise<FlowRe
   assert.ok(isRecord(status), 'a denial carries a status');
   assert.equal(status.code, 403, 'a policy denial is code 403');
   assert.equal(typeof status.message, 'string');
-  const lines = String(status.message).split('\n');
-  return { allowed: false, rules: rulesOfLines(lines), lines, warnings, object, response, patch };
+  const all = String(status.message).split('\n');
+  // The last line says where each rule that denied is explained: docs/rules.md#<rule>.
+  const fix = all.pop() ?? '';
+  const lines = all;
+  const rules = rulesOfLines(lines);
+  assert.match(fix, /^how to fix: docs\/rules\.md#tg-[a-z]+-\d+(, #tg-[a-z]+-\d+)*$/, 'a denial ends with its rule references');
+  for (const rule of new Set(rules)) assert.ok(fix.includes(`#${rule.toLowerCase()}`), `the references name ${rule}`);
+  return { allowed: false, rules, lines, warnings, object, response, patch };
 }

@@ -106,6 +106,7 @@ describe('webhook app: /validate', () => {
     assert.equal(r.status.message, [
       '[TG-AS-01] spec.template.spec.project "team-b" is not a project of tenant "team-a"; use one of: team-a',
       '[TG-AS-03] spec.template.spec.destination.name "k8s-team-b-dev" is not a cluster of tenant "team-a"; use one of: k8s-team-a-dev',
+      'how to fix: docs/rules.md#tg-as-01, #tg-as-03',
     ].join('\n'));
     assert.deepEqual(r.warnings, ['a warning']);
     assert.equal(r.patch, undefined);
@@ -178,6 +179,7 @@ describe('webhook app: malformed objects are denied under TG-REQ-01', () => {
         assert.equal(res.body.response.allowed, false);
         assert.equal(res.body.response.status.code, 403);
         const lines = String(res.body.response.status.message).split('\n');
+        assert.equal(lines.pop(), 'how to fix: docs/rules.md#tg-req-01');
         assert.equal(lines.length, c.lines.length, res.body.response.status.message);
         c.lines.forEach((re, i) => assert.match(lines[i] ?? '', re));
         assert.equal(called, false, 'the rules never see an unreadable object');

@@ -215,6 +215,7 @@ describe('bounded work and bounded answers', () => {
     const yaml = '- {cluster: a}\n'.repeat(Math.ceil((DEFAULT_LIMITS.maxElementsYamlBytes + 1) / 15));
     const res = await request(app).post('/validate').send(reviewBody({ object: applicationSet({ generators: [{ list: { elements } }, { list: { elementsYaml: yaml } }] }) }));
     const lines = String(res.body.response.status.message).split('\n');
+    assert.equal(lines.pop(), 'how to fix: docs/rules.md#tg-req-01');
     assert.deepEqual(lines.map((l) => /--max-[a-z-]+/.exec(l)?.[0]), ['--max-list-elements', '--max-elements-yaml-bytes']);
   });
 
@@ -227,6 +228,7 @@ describe('bounded work and bounded answers', () => {
     assert.ok(total > MAX_DENIAL_LINES + 1, `${total} violations`);
     const res = await request(app).post('/validate').send(reviewBody({ object, userInfo: { username: 'alice', groups: ['team-a-admins', 'team-b-admins'] } }));
     const lines = String(res.body.response.status.message).split('\n');
+    assert.match(lines.pop() ?? '', /^how to fix: docs\/rules\.md#tg-as-02/);
     assert.equal(lines.length, MAX_DENIAL_LINES);
     assert.equal(lines.at(-1), `... and ${total - (MAX_DENIAL_LINES - 1)} more violations (tenant-guard check -f FILE lists them all)`);
     const [record] = log.audits();
