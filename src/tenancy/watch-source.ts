@@ -209,9 +209,12 @@ export class WatchedRegistry implements RegistryProvider {
     });
     this.watch = watch;
     const informer = new ListWatch<TenantObject>(PATH, watch, () => this.list(generation), false);
-    // A watch the server ended normally (its timeoutSeconds) confirms the registry too.
+    // A watch the server ended normally (its timeoutSeconds) confirms the registry too. The
+    // first connect after a list confirms nothing the list did not: it may be seen late.
+    let connects = 0;
     informer.on('connect', () => {
-      if (generation === this.generation && this.listed) this.confirmedAt = this.now();
+      connects += 1;
+      if (connects > 1 && generation === this.generation && this.listed) this.confirmedAt = this.now();
     });
     const changed = (): void => {
       if (generation === this.generation) this.scheduleRebuild();
