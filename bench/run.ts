@@ -1,5 +1,5 @@
 /**
- * `npm run bench [policy|webhook|broker|noisy|cost] [--seconds N]`: every figure next to a floor measured in the
+ * `npm run bench [policy|webhook|scan|broker|noisy|cost] [--seconds N]`: every figure next to a floor measured in the
  * same run, printed as ratios. `noisy` (the noisy-neighbour measurement of bench/noisy-neighbour.ts)
  * and `cost` (CPU per phase of each worst case, bench/worst-case-cost.ts) run only when named.
  */
@@ -14,6 +14,10 @@ const wants = (name: string) => (only.length === 0 && name !== 'noisy' && name !
 
 if (wants('policy')) benchPolicy();
 if (wants('webhook')) await benchWebhook(seconds);
+if (wants('scan')) {
+  const scan = await import('./scan.js');
+  await scan.benchScan();
+}
 if (wants('broker')) {
   const broker = await import('./broker.js');
   await broker.runBrokerBench({ durationSeconds: seconds });
