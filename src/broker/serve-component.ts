@@ -6,7 +6,6 @@
 import type { Command } from 'commander';
 import type { ServeComponent, ServeContribution } from '../cli/serve.js';
 import { envOption } from '../cli/io.js';
-import { createBroker } from './create-broker.js';
 import { brokerFlags, parseBrokerOptions } from './options.js';
 import { createBrokerRouter } from './router.js';
 
@@ -26,6 +25,8 @@ export const brokerComponent: ServeComponent = {
   async start(context): Promise<ServeContribution> {
     const flags: Record<string, string | boolean | undefined> = {};
     for (const [k, v] of Object.entries(context.options)) if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;
+    // Imported on start: it loads @kubernetes/client-node, which a webhook-only process never needs.
+    const { createBroker } = await import('./create-broker.js');
     const broker = await createBroker({
       config: parseBrokerOptions(flags, context.env),
       issuer: context.settings.issuerUrl,

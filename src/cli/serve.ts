@@ -20,7 +20,6 @@ import type { AdmissionPolicy } from '../admission/admit.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
-import { loadKubeConfig } from '../kube-config.js';
 import { ensureCertificates } from '../server/certificates.js';
 import type { ReadinessCheck } from '../server/health.js';
 import { createMetricsRegistry, registerCertificateExpiry } from '../server/metrics.js';
@@ -30,7 +29,6 @@ import type { Settings } from '../settings.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import { staticRegistry, type RegistryProvider } from '../tenancy/registry.js';
 import { registerRegistryMetrics } from '../tenancy/tenant-metrics.js';
-import { WatchedRegistry } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
 
 /** What a started component adds to the server. */
@@ -132,8 +130,13 @@ function parseComponents(text: string | undefined, known: readonly string[], def
   return new Set(names);
 }
 
-/** The Kubernetes API for the Tenant watch: --kubeconfig, else in-cluster. */
-function tenantWatchKubeConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): KubeConfig {
+/**
+ * The Kubernetes API for the Tenant watch: --kubeconfig, else in-cluster. @kubernetes/client-node
+ * (~77 MB resident) is imported only here and by the components that call the API, so a
+ * webhook serving a file registry never loads it.
+ */
+async function tenantWatchKubeConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<KubeConfig> {
+  const { loadKubeConfig } = await import('../kube-config.js');
   const kc = loadKubeConfig(kubeconfig, env);
   if (kc === undefined) throw new TenantGuardError('ERR_USAGE', '--watch-tenants needs a Kubernetes API: run in a cluster or give --kubeconfig');
   return kc;
@@ -229,8 +232,8 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   const tenantsPath = resolve(io.cwd, options.tenants);
   const metricsRegistry = defaultMetricsRegistry();
   const watched = options.watchTenants
-    ? new WatchedRegistry({
-      kubeConfig: tenantWatchKubeConfig(options.kubeconfig === undefined ? undefined : resolve(io.cwd, options.kubeconfig), io.env),
+    ? new (await import('../tenancy/watch-source.js')).WatchedRegistry({
+      kubeConfig: await tenantWatchKubeConfig(options.kubeconfig === undefined ? undefined : resolve(io.cwd, options.kubeconfig), io.env),
       logger,
       argocdNamespace: settings.argocdNamespace,
       metrics: metricsRegistry,
