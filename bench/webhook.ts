@@ -1,36 +1,19 @@
 /**
- * Webhook throughput and latency next to a no-op HTTPS handler measured in the same run,
- * and with a registry of 10,000 tenants (30,000 clusters) next to one of 10.
+ * Webhook throughput and latency next to a no-op `node:https` AdmissionReview handler, each
+ * server in its own process and the load generator in a third, all in the same run: req/s at
+ * 32 connections, p99 at 4, for a registry of 10 tenants and one of 10,000 (30,000 clusters).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:https';
 import jsonPatch, { type Operation } from 'fast-json-patch';
 import { fileURLToPath } from 'node:url';
 import { printTable, runLoad, type LoadResult } from './load.js';
+import { startProcess, stop, type Running } from './processes.js';
 
 const SERVER = fileURLToPath(new URL('./webhook-server.ts', import.meta.url));
+const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
-interface Running { port: number; child: ChildProcess }
-
-async function startServer(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffer = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = /PORT (\d+)/.exec(buffer);
-      if (match?.[1] !== undefined) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`benchmark server exited with ${code}`)));
-  });
-  return { port, child };
-}
-
-function stop(running: Running): Promise<void> {
-  return new Promise((resolve) => {
-    running.child.once('exit', () => resolve());
-    running.child.kill('SIGTERM');
-  });
+function startServer(args: string[]): Promise<Running> {
+  return startProcess(['--import', 'tsx', SERVER, ...args]);
 }
 
 /** A typical tenant ApplicationSet: a matrix of a clusters and a git generator. */
@@ -96,29 +79,53 @@ async function mutatedReview(port: number, body: string): Promise<string> {
   return mutated;
 }
 
+/** Connections of the throughput rows, and of the latency rows. */
+export const THROUGHPUT_CONNECTIONS = 32;
+export const LATENCY_CONNECTIONS = 4;
+
+/** Throughput (at 32 connections) and latency (at 4) of one target. */
+export interface Measured {
+  readonly label: string;
+  readonly throughput: LoadResult;
+  readonly latency: LoadResult;
+}
+
+export interface WebhookBench {
+  readonly floor: Measured;
+  readonly express: Measured;
+  readonly mutate10: Measured;
+  readonly validate10: Measured;
+  readonly mutate10k: Measured;
+  readonly validate10k: Measured;
+}
+
 /** Runs the webhook benchmark; each load lasts `seconds`. */
-export async function benchWebhook(seconds = 5, write: (line: string) => void = console.log): Promise<void> {
-  const load = (label: string, port: number, path: string, body: string): Promise<LoadResult> =>
-    runLoad({ label, url: `https://127.0.0.1:${port}${path}`, method: 'POST', body, durationSeconds: seconds });
-  const noop = await startServer(['noop']);
-  const floor = await load('no-op HTTPS handler', noop.port, '/', typicalReview('team-3'));
+export async function benchWebhook(seconds = 5, write: (line: string) => void = console.log): Promise<WebhookBench> {
+  const measure = async (label: string, port: number, path: string, body: string): Promise<Measured> => {
+    const url = `https://127.0.0.1:${port}${path}`;
+    await runLoad({ label: 'warm-up', url, method: 'POST', body, durationSeconds: 1, connections: LATENCY_CONNECTIONS });
+    const throughput = await runLoad({ label, url, method: 'POST', body, durationSeconds: seconds, connections: THROUGHPUT_CONNECTIONS });
+    const latency = await runLoad({ label, url, method: 'POST', body, durationSeconds: seconds, connections: LATENCY_CONNECTIONS });
+    return { label, throughput, latency };
+  };
+  const noop = await startProcess([NOOP]);
+  const floor = await measure('no-op node:https handler', noop.port, '/', typicalReview('team-3'));
   await stop(noop);
-  const rows: LoadResult[] = [];
   const bare = await startServer(['express']);
-  rows.push(await load('express + JSON body, fixed answer', bare.port, '/', typicalReview('team-3')));
+  const express = await measure('express + JSON body, fixed answer', bare.port, '/', typicalReview('team-3'));
   await stop(bare);
+  const measured: Measured[] = [];
   for (const count of [10, 10_000]) {
     const server = await startServer(['webhook', String(count)]);
     const body = typicalReview(`team-${count - 7}`);
-    rows.push(await load(`/mutate, ${count} tenants`, server.port, '/mutate', body));
-    rows.push(await load(`/validate (mutated object), ${count} tenants`, server.port, '/validate', await mutatedReview(server.port, body)));
+    measured.push(await measure(`/mutate, ${count} tenants`, server.port, '/mutate', body));
+    measured.push(await measure(`/validate (mutated object), ${count} tenants`, server.port, '/validate', await mutatedReview(server.port, body)));
     await stop(server);
   }
-  printTable(`Webhook, typical ApplicationSet, ${seconds} s per row, 8 connections`, floor, rows, write);
-  const [, m10, v10, m10k, v10k] = rows;
-  if (m10 !== undefined && v10 !== undefined && m10k !== undefined && v10k !== undefined) {
-    write(`10,000 tenants vs 10: /mutate req/s x${(m10k.requestsPerSecond / m10.requestsPerSecond).toFixed(2)}, /validate req/s x${(v10k.requestsPerSecond / v10.requestsPerSecond).toFixed(2)}`);
-  }
-  const failures = [floor, ...rows].reduce((n, r) => n + r.errors + r.non2xx, 0);
+  const [mutate10, validate10, mutate10k, validate10k] = measured as [Measured, Measured, Measured, Measured];
+  printTable(`Webhook, typical ApplicationSet, ${seconds} s per row, ${THROUGHPUT_CONNECTIONS} connections (node ${process.version})`, floor.throughput, [express, ...measured].map((m) => m.throughput), write);
+  printTable(`Webhook latency, ${seconds} s per row, ${LATENCY_CONNECTIONS} connections (node ${process.version})`, floor.latency, [express, ...measured].map((m) => m.latency), write);
+  const failures = [floor, express, ...measured].reduce((n, m) => n + m.throughput.errors + m.throughput.non2xx + m.latency.errors + m.latency.non2xx, 0);
   if (failures > 0) throw new Error(`${failures} benchmark requests failed`);
+  return { floor, express, mutate10, validate10, mutate10k, validate10k };
 }
