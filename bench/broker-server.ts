@@ -13,10 +13,11 @@ import { Registry } from 'prom-client';
 import { pinoAuditSink } from '../src/audit/logger.js';
 import { createBroker } from '../src/broker/create-broker.js';
 import { parseBrokerOptions, type SigningAlg } from '../src/broker/options.js';
+import { leanTokenHandler } from '../src/broker/lean-token.js';
 import { createBrokerRouter } from '../src/broker/router.js';
 import type { TokenReviewer } from '../src/broker/token-review.js';
 import { generateCertificates } from '../src/server/certificates.js';
-import { createWebhookApp } from '../src/server/webhook-app.js';
+import { createWebhookApp, INTERNAL_ERROR_MESSAGE } from '../src/server/webhook-app.js';
 import { resolveSettings } from '../src/settings.js';
 import { parseTenantsYaml } from '../src/tenancy/file-source.js';
 import { staticRegistry } from '../src/tenancy/registry.js';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   });
   const app = createWebhookApp({
     registry, settings: resolveSettings({}), logger, audit: pinoAuditSink(logger), metricsRegistry,
-    admission: false, mounts: [{ path: '/', router: createBrokerRouter(broker) }],
+    admission: false, mounts: [{ path: '/', router: createBrokerRouter(broker), lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) }],
   });
   server.on('request', app);
   process.stdout.write(`PORT ${(server.address() as AddressInfo).port}\n`);

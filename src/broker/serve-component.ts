@@ -7,6 +7,8 @@ import type { Command } from 'commander';
 import type { ServeComponent, ServeContribution } from '../cli/serve.js';
 import { envOption } from '../cli/io.js';
 import { brokerFlags, parseBrokerOptions } from './options.js';
+import { INTERNAL_ERROR_MESSAGE } from '../server/webhook-app.js';
+import { leanTokenHandler } from './lean-token.js';
 import { createBrokerRouter } from './router.js';
 
 /** Adds every broker flag not already on `command` (another component may define `--kubeconfig`). */
@@ -37,6 +39,7 @@ export const brokerComponent: ServeComponent = {
       metricsRegistry: context.metricsRegistry,
       env: context.env,
     });
-    return { mounts: [{ path: '/', router: createBrokerRouter(broker) }], close: () => broker.close() };
+    const lean = leanTokenHandler(broker, { logger: context.logger, message: INTERNAL_ERROR_MESSAGE });
+    return { mounts: [{ path: '/', router: createBrokerRouter(broker), lean }], close: () => broker.close() };
   },
 };

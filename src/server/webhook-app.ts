@@ -31,6 +31,12 @@ export interface MountedRouter {
   /** Mount path, e.g. `/` or `/v1`. */
   readonly path: string;
   readonly router: RequestHandler;
+  /**
+   * A lean `node:http` handler offered each request before express (as `/mutate` and
+   * `/validate` are); it returns true when it took the request, false to leave it to
+   * `router`. For the hot routes only; it must answer exactly as `router` would.
+   */
+  readonly lean?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface WebhookAppDeps {
@@ -75,11 +81,16 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
     res.status(404).json({ message: 'not found' });
   });
   app.use(errorHandler(deps.logger, metrics));
-  if (admission) {
-    // The lean path: the API server's requests skip express (router, prototypes, body
-    // parser), which cost most of a request. Whatever it does not take (other routes, and
-    // the rare request it leaves to express, see `leanAdmission`) goes on to express.
-    const lean = leanAdmission(deps, metrics);
+  // The lean paths: the API server's and the controller's requests skip express (router,
+  // prototypes, body parser), which cost most of a request. Whatever they do not take
+  // (other routes, and the rare request they leave to express, see `leanAdmission`) goes
+  // on to express.
+  const leans = [
+    ...(admission ? [leanAdmission(deps, metrics)] : []),
+    ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),
+  ];
+  if (leans.length > 0) {
+    const lean = leans.length === 1 ? leans[0]! : (req: IncomingMessage, res: ServerResponse) => leans.some((l) => l(req, res));
     // An express app is `(req, res, next) => app.handle(req, res, next)`; `handle` is untyped.
     const dispatch = app as unknown as { handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void };
     const handle = dispatch.handle.bind(app);
