@@ -27,6 +27,8 @@ export interface LoadOptions {
   readonly durationSeconds?: number;
   /** Concurrent keep-alive connections. Default 8. */
   readonly connections?: number;
+  /** Time each request (µs resolution) with a closed-loop client instead of autocannon. */
+  readonly latency?: boolean;
 }
 
 /** Runs one bounded load against a loopback URL, from a load generator in its own process. */
@@ -48,6 +50,6 @@ export function printTable(title: string, floor: LoadResult, rows: LoadResult[],
   for (const r of [floor, ...rows]) {
     const rate = (r.requestsPerSecond / floor.requestsPerSecond).toFixed(2);
     const p99 = floor.p99Ms > 0 ? (r.p99Ms / floor.p99Ms).toFixed(2) : 'n/a';
-    write(`| ${r.label} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${rate} | ${p99} | ${r.errors + r.non2xx} |`);
+    write(`| ${r.label} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${rate} | ${p99} | ${r.errors + r.non2xx} |`);
   }
 }
