@@ -1,51 +1,35 @@
 /**
  * Broker throughput: tokens per second through `GET /api/get-target-token` over HTTPS with a
- * warm TokenReview cache (the review itself is out of the picture after the first request),
- * next to bare jose signing of the same claims in the same run, as a ratio; for RS256 and
- * ES256. `runBrokerBench()` is what `npm run bench` calls; `node --import tsx bench/broker.ts`
- * runs it alone.
+ * warm TokenReview cache, for RS256 and ES256, next to its serial floor measured in the same
+ * run: bare jose signing of the same claims in its own process, plus a no-op HTTPS request
+ * (a `node:https` server in its own process), i.e. 1 / (1/sign/s + 1/no-op req/s). The
+ * broker runs in its own process (bench/broker-server.ts), the load generator in another.
+ * `runBrokerBench()` is what `npm run bench` calls; `node --import tsx bench/broker.ts` runs it alone.
  */
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
-import express from 'express';
-import { pino } from 'pino';
-import { generate } from 'selfsigned';
-import { createBroker } from '../src/broker/create-broker.js';
-import { parseBrokerOptions, type SigningAlg } from '../src/broker/options.js';
-import { createBrokerRouter } from '../src/broker/router.js';
-import { generateKeyRecord } from '../src/broker/key-material.js';
-import { signToken } from '../src/broker/signer.js';
-import type { TokenReviewer } from '../src/broker/token-review.js';
-import { parseTenantsYaml } from '../src/tenancy/file-source.js';
-import { staticRegistry } from '../src/tenancy/registry.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { SigningAlg } from '../src/broker/options.js';
 import { runLoad } from './load.js';
+import { ask, startProcess, stop } from './processes.js';
 
-const CALLER = 'system:serviceaccount:argocd:argocd-application-controller';
-const TENANTS = `
-apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: bench }
-spec:
-  owners: { groups: [bench-admins] }
-  namespaces: [bench]
-  projects: [bench]
-  clusters:
-    - { name: k8s-bench-dev, server: https://bench-dev.example.com, groups: [tenant-admins] }
-`;
+const SIGN_FLOOR = fileURLToPath(new URL('./sign-floor.ts', import.meta.url));
+const BROKER_SERVER = fileURLToPath(new URL('./broker-server.ts', import.meta.url));
+const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
 /** One row of the result. */
 export interface BrokerBenchRow {
   alg: SigningAlg;
-  /** Bare jose signing, tokens per second (as many in flight as the HTTP run has connections). */
-  bareTokensPerSecond: number;
+  /** Bare jose signing in its own process, one after another, tokens per second. */
+  signPerSecond: number;
+  /** A no-op `node:https` GET at the same connections, requests per second. */
+  noopRequestsPerSecond: number;
+  /** 1 / (1/sign + 1/no-op): the broker's floor. */
+  serialFloor: number;
   /** Through the broker's HTTP endpoint, warm review cache. */
   brokerTokensPerSecond: number;
-  /** broker / bare. */
+  /** broker / serial floor. */
   ratio: number;
   brokerP99Ms: number;
-  /** `GET /openid/v1/jwks` of the same server (HTTPS + express, no signing): the HTTP floor. */
-  jwksRequestsPerSecond: number;
   /** TokenReviews made during the run (1: the cache stayed warm). */
   reviews: number;
   errors: number;
@@ -55,83 +39,80 @@ export interface BrokerBenchRow {
 export interface BrokerBenchOptions {
   /** Seconds of each measurement. Default 5. */
   durationSeconds?: number;
-  /** Concurrent connections (and bare signatures in flight). Default 8. */
+  /** Concurrent connections. Default 8. */
   connections?: number;
   write?: (line: string) => void;
 }
 
-async function bareSigning(alg: SigningAlg, seconds: number, concurrency: number): Promise<number> {
-  const key = await generateKeyRecord(alg, Date.now(), Date.now());
-  const claims = { issuer: 'https://bench.example.com', subject: 'tenantguard:k8s-bench-dev', audience: 'k8s-bench-dev', groups: ['tenant-admins'], ttlSeconds: 60, caller: CALLER };
-  await signToken(key, claims, Date.now()); // import the key once, as the broker does
-  const end = Date.now() + seconds * 1000;
-  let count = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (Date.now() < end) {
-      await signToken(key, claims, Date.now());
-      count++;
-    }
+function signFloor(alg: SigningAlg, seconds: number): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SIGN_FLOOR, alg, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  return new Promise((ok, fail) => child.on('exit', (code) => {
+    const m = /SIGN ([\d.]+)/.exec(out);
+    if (code !== 0 || m?.[1] === undefined) fail(new Error(`sign floor exited with ${code}`));
+    else ok(Number(m[1]));
   }));
-  return count / seconds;
 }
 
-async function brokerOverHttps(alg: SigningAlg, seconds: number, connections: number, cert: { cert: string; key: string }): Promise<{ rps: number; p99: number; jwksRps: number; reviews: number; errors: number }> {
-  let reviews = 0;
-  const reviewer: TokenReviewer = {
-    review: async () => {
-      reviews++;
-      return { authenticated: true, username: CALLER, groups: [], extra: { 'authentication.kubernetes.io/pod-name': ['argocd-application-controller-0'] }, audiences: ['tenant-guard'] };
-    },
-  };
-  const server = createServer({ cert: cert.cert, key: cert.key });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const broker = await createBroker({
-    config: parseBrokerOptions({ signingAlg: alg, reviewCacheTtl: '1h', callerRate: '1000000', callerBurst: '1000000' }),
-    issuer: origin,
-    allowedCallers: [CALLER],
-    registry: staticRegistry(parseTenantsYaml(TENANTS, 'bench tenants', 'argocd')),
-    // Audit records are written as in production, to a sink.
-    logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
-    kubeConfig: null,
-    reviewer,
-  });
-  const app = express();
-  app.use(createBrokerRouter(broker));
-  server.on('request', app);
-  try {
-    const url = `${origin}/api/get-target-token?targetName=k8s-bench-dev`;
-    const headers = { authorization: 'Bearer bench-caller-token' };
-    await runLoad({ label: 'warm-up', url, headers, durationSeconds: 1, connections });
-    const r = await runLoad({ label: `broker ${alg}`, url, headers, durationSeconds: seconds, connections });
-    const floor = await runLoad({ label: 'jwks', url: `${origin}/openid/v1/jwks`, durationSeconds: seconds, connections });
-    return { rps: r.requestsPerSecond, p99: r.p99Ms, jwksRps: floor.requestsPerSecond, reviews, errors: r.errors + r.non2xx + floor.errors + floor.non2xx };
-  } finally {
-    broker.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1]! + sorted[mid]!) / 2);
 }
 
-/** Runs the comparison for RS256 and ES256 and prints a table. */
-export async function runBrokerBench(options: BrokerBenchOptions = {}): Promise<BrokerBenchRow[]> {
+/**
+ * Runs the comparison for RS256 and ES256 and prints a table: every server started at once,
+ * then `rounds` rounds of (sign floor, no-op request, broker) per algorithm, so a neighbour's
+ * burst touches a floor and its broker alike; the median of the rounds is reported.
+ */
+export async function runBrokerBench(options: BrokerBenchOptions = {}, rounds = 3): Promise<BrokerBenchRow[]> {
   const seconds = options.durationSeconds ?? 5;
   const connections = options.connections ?? 8;
   const write = options.write ?? console.log;
-  const tls = await generate([{ name: 'commonName', value: '127.0.0.1' }], { keyType: 'ec', algorithm: 'sha256' });
+  const noop = await startProcess([NOOP]);
+  const servers = { RS256: await startProcess(['--import', 'tsx', BROKER_SERVER, 'RS256']), ES256: await startProcess(['--import', 'tsx', BROKER_SERVER, 'ES256']) };
   const rows: BrokerBenchRow[] = [];
-  for (const alg of ['RS256', 'ES256'] as const) {
-    const bare = await bareSigning(alg, seconds, connections);
-    const http = await brokerOverHttps(alg, seconds, connections, { cert: tls.cert, key: tls.private });
-    rows.push({ alg, bareTokensPerSecond: bare, brokerTokensPerSecond: http.rps, ratio: http.rps / bare, brokerP99Ms: http.p99, jwksRequestsPerSecond: http.jwksRps, reviews: http.reviews, errors: http.errors });
+  try {
+    const noopUrl = `https://127.0.0.1:${noop.port}/api/get-target-token?targetName=k8s-bench-dev`;
+    const headers = { authorization: 'Bearer bench-caller-token' };
+    const brokerUrl = (port: number) => `https://127.0.0.1:${port}/api/get-target-token?targetName=k8s-bench-dev`;
+    await runLoad({ label: 'warm-up', url: noopUrl, durationSeconds: 1, connections });
+    for (const alg of ['RS256', 'ES256'] as const) await runLoad({ label: 'warm-up', url: brokerUrl(servers[alg].port), headers, durationSeconds: 1, connections });
+    const samples = { RS256: [] as Array<{ sign: number; noop: number; broker: number; p99: number; errors: number }>, ES256: [] as Array<{ sign: number; noop: number; broker: number; p99: number; errors: number }> };
+    for (let round = 0; round < rounds; round++) {
+      for (const alg of ['RS256', 'ES256'] as const) {
+        const sign = await signFloor(alg, seconds);
+        const n = await runLoad({ label: 'no-op', url: noopUrl, durationSeconds: seconds, connections });
+        const r = await runLoad({ label: `broker ${alg}`, url: brokerUrl(servers[alg].port), headers, durationSeconds: seconds, connections });
+        samples[alg].push({ sign, noop: n.requestsPerSecond, broker: r.requestsPerSecond, p99: r.p99Ms, errors: r.errors + r.non2xx + n.errors + n.non2xx });
+      }
+    }
+    for (const alg of ['RS256', 'ES256'] as const) {
+      const list = samples[alg];
+      const reviews = Number(await ask(servers[alg], 'SIGUSR2', 'REVIEWS'));
+      const signPerSecond = median(list.map((x) => x.sign));
+      const noopRequestsPerSecond = median(list.map((x) => x.noop));
+      const brokerTokensPerSecond = median(list.map((x) => x.broker));
+      rows.push({
+        alg, signPerSecond, noopRequestsPerSecond, serialFloor: median(list.map((x) => 1 / (1 / x.sign + 1 / x.noop))),
+        brokerTokensPerSecond, ratio: median(list.map((x) => x.broker / (1 / (1 / x.sign + 1 / x.noop)))), brokerP99Ms: median(list.map((x) => x.p99)),
+        reviews, errors: list.reduce((e, x) => e + x.errors, 0),
+      });
+    }
+  } finally {
+    await stop(noop);
+    await stop(servers.RS256);
+    await stop(servers.ES256);
   }
-  write(`\nBroker tokens/s: GET /api/get-target-token over HTTPS, warm TokenReview cache, ${connections} connections, ${seconds}s each (node ${process.version})`);
-  write('| alg | bare jose sign/s | broker tokens/s | broker / bare | broker p99 ms | JWKS req/s (HTTP floor) | broker / floor | TokenReviews | errors |');
+  write(`\nBroker tokens/s: GET /api/get-target-token over HTTPS, warm TokenReview cache, ${connections} connections, median of ${rounds} rounds of ${seconds} s (node ${process.version})`);
+  write('| alg | bare jose sign/s | no-op HTTPS req/s | serial floor tokens/s | broker tokens/s | broker / floor | broker p99 ms | TokenReviews | errors |');
   write('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    const cells = [r.alg, r.bareTokensPerSecond.toFixed(0), r.brokerTokensPerSecond.toFixed(0), r.ratio.toFixed(2), r.brokerP99Ms.toFixed(1), r.jwksRequestsPerSecond.toFixed(0), (r.brokerTokensPerSecond / r.jwksRequestsPerSecond).toFixed(2), String(r.reviews), String(r.errors)];
+    const cells = [r.alg, r.signPerSecond.toFixed(0), r.noopRequestsPerSecond.toFixed(0), r.serialFloor.toFixed(0), r.brokerTokensPerSecond.toFixed(0), r.ratio.toFixed(2), r.brokerP99Ms.toFixed(1), String(r.reviews), String(r.errors)];
     write(`| ${cells.join(' | ')} |`);
   }
+  if (rows.some((r) => r.errors > 0)) throw new Error('broker benchmark requests failed');
   return rows;
 }
 

@@ -3,7 +3,10 @@
  * connection count against one URL on loopback, reporting requests per second and latency
  * percentiles. Every figure is meant to be read as a ratio to a floor measured in the same run.
  */
-import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const LOAD_CHILD = fileURLToPath(new URL('./load-child.mjs', import.meta.url));
 
 export interface LoadResult {
   readonly label: string;
@@ -24,31 +27,19 @@ export interface LoadOptions {
   readonly durationSeconds?: number;
   /** Concurrent keep-alive connections. Default 8. */
   readonly connections?: number;
+  /** Time each request (µs resolution) with a closed-loop client instead of autocannon. */
+  readonly latency?: boolean;
 }
 
-/** Runs one bounded load against a loopback URL. */
+/** Runs one bounded load against a loopback URL, from a load generator in its own process. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const url = new URL(options.url);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error(`benchmarks target loopback only, not ${url.hostname}`);
-  const result = await autocannon({
-    url: options.url,
-    method: options.method ?? 'GET',
-    ...(options.body === undefined ? {} : { body: options.body }),
-    headers: { 'content-type': 'application/json', ...options.headers },
-    duration: options.durationSeconds ?? 5,
-    connections: options.connections ?? 8,
-    pipelining: 1,
-    // Self-signed certificates of the run; loopback only.
-    tlsOptions: { rejectUnauthorized: false },
-  } as autocannon.Options);
-  return {
-    label: options.label,
-    requestsPerSecond: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
+  const { label, ...load } = options;
+  const child = spawn(process.execPath, [LOAD_CHILD, JSON.stringify(load)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  const code = await new Promise<number | null>((ok) => child.on('exit', ok));
+  if (code !== 0) throw new Error(`load generator for ${label} exited with ${code}`);
+  return { label, ...(JSON.parse(out) as Omit<LoadResult, 'label'>) };
 }
 
 /** Prints results as a table with each row's ratio to the floor (the first row of the group). */
@@ -59,6 +50,6 @@ export function printTable(title: string, floor: LoadResult, rows: LoadResult[],
   for (const r of [floor, ...rows]) {
     const rate = (r.requestsPerSecond / floor.requestsPerSecond).toFixed(2);
     const p99 = floor.p99Ms > 0 ? (r.p99Ms / floor.p99Ms).toFixed(2) : 'n/a';
-    write(`| ${r.label} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${rate} | ${p99} | ${r.errors + r.non2xx} |`);
+    write(`| ${r.label} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${rate} | ${p99} | ${r.errors + r.non2xx} |`);
   }
 }

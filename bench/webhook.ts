@@ -1,36 +1,19 @@
 /**
- * Webhook throughput and latency next to a no-op HTTPS handler measured in the same run,
- * and with a registry of 10,000 tenants (30,000 clusters) next to one of 10.
+ * Webhook throughput and latency next to a no-op `node:https` AdmissionReview handler, each
+ * server in its own process and the load generator in a third, all in the same run: req/s at
+ * 32 connections, p99 at 4, for a registry of 10 tenants and one of 10,000 (30,000 clusters).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:https';
 import jsonPatch, { type Operation } from 'fast-json-patch';
 import { fileURLToPath } from 'node:url';
 import { printTable, runLoad, type LoadResult } from './load.js';
+import { startProcess, stop, type Running } from './processes.js';
 
 const SERVER = fileURLToPath(new URL('./webhook-server.ts', import.meta.url));
+const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
-interface Running { port: number; child: ChildProcess }
-
-async function startServer(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffer = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = /PORT (\d+)/.exec(buffer);
-      if (match?.[1] !== undefined) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`benchmark server exited with ${code}`)));
-  });
-  return { port, child };
-}
-
-function stop(running: Running): Promise<void> {
-  return new Promise((resolve) => {
-    running.child.once('exit', () => resolve());
-    running.child.kill('SIGTERM');
-  });
+function startServer(args: string[]): Promise<Running> {
+  return startProcess(['--import', 'tsx', SERVER, ...args]);
 }
 
 /** A typical tenant ApplicationSet: a matrix of a clusters and a git generator. */
@@ -96,29 +79,85 @@ async function mutatedReview(port: number, body: string): Promise<string> {
   return mutated;
 }
 
-/** Runs the webhook benchmark; each load lasts `seconds`. */
-export async function benchWebhook(seconds = 5, write: (line: string) => void = console.log): Promise<void> {
-  const load = (label: string, port: number, path: string, body: string): Promise<LoadResult> =>
-    runLoad({ label, url: `https://127.0.0.1:${port}${path}`, method: 'POST', body, durationSeconds: seconds });
-  const noop = await startServer(['noop']);
-  const floor = await load('no-op HTTPS handler', noop.port, '/', typicalReview('team-3'));
-  await stop(noop);
-  const rows: LoadResult[] = [];
+/** Connections of the throughput rows, and of the latency rows. */
+export const THROUGHPUT_CONNECTIONS = 32;
+export const LATENCY_CONNECTIONS = 4;
+
+/** Throughput (at 32 connections) and latency (at 4) of one target. */
+export interface Measured {
+  readonly label: string;
+  readonly throughput: LoadResult;
+  readonly latency: LoadResult;
+}
+
+export interface WebhookBench {
+  readonly floor: Measured;
+  readonly express: Measured;
+  readonly mutate10: Measured;
+  readonly validate10: Measured;
+  readonly mutate10k: Measured;
+  readonly validate10k: Measured;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1]! + sorted[mid]!) / 2);
+}
+
+/** The median of each figure over the rounds. */
+function medianResult(results: readonly LoadResult[]): LoadResult {
+  return {
+    label: results[0]?.label ?? '',
+    requestsPerSecond: median(results.map((r) => r.requestsPerSecond)),
+    p50Ms: median(results.map((r) => r.p50Ms)),
+    p99Ms: median(results.map((r) => r.p99Ms)),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    non2xx: results.reduce((n, r) => n + r.non2xx, 0),
+  };
+}
+
+/**
+ * Runs the webhook benchmark: every server started at once (each in its own process), then
+ * `rounds` rounds in which each target is loaded in turn (the floor first), so that a
+ * neighbour's burst on a shared machine touches the floor and the targets alike; the
+ * median of the rounds is reported. Each load lasts `seconds`.
+ */
+export async function benchWebhook(seconds = 5, write: (line: string) => void = console.log, rounds = 3): Promise<WebhookBench> {
+  const noop = await startProcess([NOOP]);
   const bare = await startServer(['express']);
-  rows.push(await load('express + JSON body, fixed answer', bare.port, '/', typicalReview('team-3')));
-  await stop(bare);
-  for (const count of [10, 10_000]) {
-    const server = await startServer(['webhook', String(count)]);
-    const body = typicalReview(`team-${count - 7}`);
-    rows.push(await load(`/mutate, ${count} tenants`, server.port, '/mutate', body));
-    rows.push(await load(`/validate (mutated object), ${count} tenants`, server.port, '/validate', await mutatedReview(server.port, body)));
-    await stop(server);
+  const small = await startServer(['webhook', '10']);
+  const large = await startServer(['webhook', '10000']);
+  const servers = [noop, bare, small, large];
+  try {
+    const smallBody = typicalReview('team-3');
+    const largeBody = typicalReview('team-9993');
+    const targets: Array<{ label: string; port: number; path: string; body: string }> = [
+      { label: 'no-op node:https handler', port: noop.port, path: '/', body: smallBody },
+      { label: 'express + JSON body, fixed answer', port: bare.port, path: '/', body: smallBody },
+      { label: '/mutate, 10 tenants', port: small.port, path: '/mutate', body: smallBody },
+      { label: '/validate (mutated object), 10 tenants', port: small.port, path: '/validate', body: await mutatedReview(small.port, smallBody) },
+      { label: '/mutate, 10000 tenants', port: large.port, path: '/mutate', body: largeBody },
+      { label: '/validate (mutated object), 10000 tenants', port: large.port, path: '/validate', body: await mutatedReview(large.port, largeBody) },
+    ];
+    const throughput: LoadResult[][] = targets.map(() => []);
+    const latency: LoadResult[][] = targets.map(() => []);
+    for (const t of targets) await runLoad({ label: 'warm-up', url: `https://127.0.0.1:${t.port}${t.path}`, method: 'POST', body: t.body, durationSeconds: 1, connections: LATENCY_CONNECTIONS });
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, t] of targets.entries()) {
+        const url = `https://127.0.0.1:${t.port}${t.path}`;
+        throughput[i]!.push(await runLoad({ label: t.label, url, method: 'POST', body: t.body, durationSeconds: seconds, connections: THROUGHPUT_CONNECTIONS }));
+        latency[i]!.push(await runLoad({ label: t.label, url, method: 'POST', body: t.body, durationSeconds: seconds, connections: LATENCY_CONNECTIONS, latency: true }));
+      }
+    }
+    const measured: Measured[] = targets.map((t, i) => ({ label: t.label, throughput: medianResult(throughput[i]!), latency: medianResult(latency[i]!) }));
+    const [floor, express, mutate10, validate10, mutate10k, validate10k] = measured as [Measured, Measured, Measured, Measured, Measured, Measured];
+    printTable(`Webhook, typical ApplicationSet, ${THROUGHPUT_CONNECTIONS} connections (autocannon), median of ${rounds} rounds of ${seconds} s (node ${process.version})`, floor.throughput, measured.slice(1).map((m) => m.throughput), write);
+    printTable(`Webhook latency, ${LATENCY_CONNECTIONS} connections (closed loop, hrtime per request), median of ${rounds} rounds of ${seconds} s (node ${process.version})`, floor.latency, measured.slice(1).map((m) => m.latency), write);
+    const failures = measured.reduce((n, m) => n + m.throughput.errors + m.throughput.non2xx + m.latency.errors + m.latency.non2xx, 0);
+    if (failures > 0) throw new Error(`${failures} benchmark requests failed`);
+    return { floor, express, mutate10, validate10, mutate10k, validate10k };
+  } finally {
+    for (const s of servers) await stop(s);
   }
-  printTable(`Webhook, typical ApplicationSet, ${seconds} s per row, 8 connections`, floor, rows, write);
-  const [, m10, v10, m10k, v10k] = rows;
-  if (m10 !== undefined && v10 !== undefined && m10k !== undefined && v10k !== undefined) {
-    write(`10,000 tenants vs 10: /mutate req/s x${(m10k.requestsPerSecond / m10.requestsPerSecond).toFixed(2)}, /validate req/s x${(v10k.requestsPerSecond / v10.requestsPerSecond).toFixed(2)}`);
-  }
-  const failures = [floor, ...rows].reduce((n, r) => n + r.errors + r.non2xx, 0);
-  if (failures > 0) throw new Error(`${failures} benchmark requests failed`);
 }

@@ -8,9 +8,10 @@ import type { ServeComponent, ServeComponentContext, ServeContribution } from '.
 import { envOption, valueOf } from '../cli/io.js';
 import type { ReadinessCheck } from '../server/health.js';
 import type { Broker } from './broker.js';
-import { createBroker } from './create-broker.js';
 import { defaultIssuer } from './discovery.js';
 import { brokerFlags, parseBrokerOptions } from './options.js';
+import { INTERNAL_ERROR_MESSAGE } from '../server/webhook-app.js';
+import { leanTokenHandler } from './lean-token.js';
 import { createBrokerRouter } from './router.js';
 
 /** Adds every broker flag not already on `command` (another component may define `--kubeconfig`). */
@@ -55,6 +56,8 @@ export const brokerComponent: ServeComponent = {
   async start(context): Promise<ServeContribution> {
     const flags: Record<string, string | boolean | undefined> = {};
     for (const [k, v] of Object.entries(context.options)) if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;
+    // Imported on start: it loads @kubernetes/client-node, which a webhook-only process never needs.
+    const { createBroker } = await import('./create-broker.js');
     const broker = await createBroker({
       config: parseBrokerOptions(flags, context.env),
       issuer: brokerIssuer(context),
@@ -68,6 +71,7 @@ export const brokerComponent: ServeComponent = {
     if (valueOf(context.options.issuer, context.env, 'TG_ISSUER') === undefined && Number(valueOf(context.options.port, context.env, 'TG_PORT', '8443')) === 0) {
       context.logger.warn({ issuer: broker.issuer }, 'no --issuer given and the port is chosen when listening: the discovery issuer is the default; give --issuer');
     }
-    return { mounts: [{ path: '/', router: createBrokerRouter(broker) }], readiness: [keyRingReadiness(broker)], close: () => broker.close() };
+    const lean = leanTokenHandler(broker, { logger: context.logger, message: INTERNAL_ERROR_MESSAGE });
+    return { mounts: [{ path: '/', router: createBrokerRouter(broker), lean }], readiness: [keyRingReadiness(broker)], close: () => broker.close() };
   },
 };

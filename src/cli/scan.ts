@@ -8,11 +8,9 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { TenantGuardError } from '../errors.js';
-import { loadKubeConfig } from '../kube-config.js';
 import { guardedKindOfObject, type ScanFinding } from '../report/scan.js';
 import type { ReportFormat } from '../report/policy-report.js';
 import { ReportState } from '../reporter/report-state.js';
-import { listGuardedObjects, listTenantRegistry } from '../reporter/list-objects.js';
 import type { KubeObject } from '../policy/types.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
@@ -71,6 +69,9 @@ async function gather(raw: Record<string, unknown>, context: CliContext): Promis
     return { objects, registry, notes };
   }
   const kubeconfig = valueOf(raw.kubeconfig, io.env, 'TG_KUBECONFIG');
+  // Imported here: @kubernetes/client-node costs every other command (serve too) ~77 MB.
+  const { loadKubeConfig } = await import('../kube-config.js');
+  const { listGuardedObjects, listTenantRegistry } = await import('../reporter/list-objects.js');
   const kc = loadKubeConfig(kubeconfig === undefined ? undefined : resolve(io.cwd, kubeconfig), io.env);
   if (kc === undefined) throw new TenantGuardError('ERR_USAGE', 'scan needs -f DIR (manifests) or a Kubernetes API (--kubeconfig, or in-cluster)');
   let registry: TenantRegistry;

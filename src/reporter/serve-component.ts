@@ -7,9 +7,7 @@ import type { Command } from 'commander';
 import type { ServeComponent, ServeContribution } from '../cli/serve.js';
 import { envOption } from '../cli/io.js';
 import { TenantGuardError } from '../errors.js';
-import { loadKubeConfig } from '../kube-config.js';
 import type { ReportFormat } from '../report/policy-report.js';
-import { Reporter } from './reporter.js';
 
 const FORMATS: Readonly<Record<string, ReportFormat>> = { policyreport: 'wgpolicyk8s', wgpolicyk8s: 'wgpolicyk8s', openreports: 'openreports' };
 
@@ -33,6 +31,9 @@ export const reporterComponent: ServeComponent = {
     const format = FORMATS[String(context.options.reportFormat ?? 'policyreport')];
     if (format === undefined) throw new TenantGuardError('ERR_USAGE', `--report-format "${String(context.options.reportFormat)}": use policyreport or openreports`);
     const kubeconfig = typeof context.options.kubeconfig === 'string' ? context.options.kubeconfig : undefined;
+    // Imported on start: they load @kubernetes/client-node, which only a reporter process needs.
+    const { loadKubeConfig } = await import('../kube-config.js');
+    const { Reporter } = await import('./reporter.js');
     const kubeConfig = loadKubeConfig(kubeconfig, context.env);
     if (kubeConfig === undefined) throw new TenantGuardError('ERR_USAGE', 'the reporter needs a Kubernetes API: run in a cluster or give --kubeconfig');
     const reporter = new Reporter({

@@ -7,7 +7,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { TenantGuardError } from '../errors.js';
 
 /** Names the generated serving certificate covers by default. */
@@ -56,6 +55,9 @@ export async function generateCertificates(options: CertificateOptions): Promise
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + (options.validityDays ?? 365) * 86_400_000);
   const first = options.names[0] ?? 'localhost';
+  // Imported here: selfsigned (node-forge) is only needed to make certificates, never by a
+  // server given --tls-cert (the install), and costs resident memory.
+  const { generate } = await import('selfsigned');
   try {
     const ca = await generate([{ name: 'commonName', value: options.caCommonName ?? 'tenant-guard local CA' }], {
       algorithm: 'sha256', keySize: 2048, notBeforeDate, notAfterDate,

@@ -5,6 +5,7 @@
  * logs, audits and counts. Every dependency is injected.
  */
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { admit, defaultPolicy, type AdmissionOutcome, type AdmissionPolicy, type Endpoint } from '../admission/admit.js';
@@ -32,6 +33,12 @@ export interface MountedRouter {
   /** Mount path, e.g. `/` or `/v1`. */
   readonly path: string;
   readonly router: RequestHandler;
+  /**
+   * A lean `node:http` handler offered each request before express (as `/mutate` and
+   * `/validate` are); it returns true when it took the request, false to leave it to
+   * `router`. For the hot routes only; it must answer exactly as `router` would.
+   */
+  readonly lean?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface WebhookAppDeps {
@@ -53,9 +60,7 @@ export interface WebhookAppDeps {
   readonly admission?: boolean;
   /** Largest AdmissionReview body in bytes. Default 3 MiB. */
   readonly bodyLimitBytes?: number;
-  /** How much of a request the webhook reads (src/policy/limits.ts). Default `DEFAULT_LIMITS`. */
   readonly limits?: AdmissionLimits;
-  /** Turns for large AdmissionReviews (src/admission/large-request-gate.ts). Default: bodies over 256 KiB one at a time, 16 waiting. */
   readonly largeRequestGate?: LargeRequestGate;
 }
 
@@ -69,8 +74,10 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   app.use(healthRouter([registryReadiness(deps.registry), ...(deps.readiness ?? [])]));
   app.get('/metrics', metricsHandler(deps.metricsRegistry));
   const json = express.json({ limit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, type: 'application/json', strict: true });
-  if (deps.admission ?? true) {
-    const turns = largeRequestTurns(deps.largeRequestGate ?? new LargeRequestGate(), deps.logger);
+  const admission = deps.admission ?? true;
+  const gate = deps.largeRequestGate ?? new LargeRequestGate();
+  if (admission) {
+    const turns = largeRequestTurns(gate, deps.logger);
     for (const endpoint of ['mutate', 'validate'] as const) {
       app.post(`/${endpoint}`, turns, json, yieldIfLarge, admissionHandler(endpoint, deps, metrics));
     }
@@ -80,6 +87,25 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
     res.status(404).json({ message: 'not found' });
   });
   app.use(errorHandler(deps.logger, metrics));
+  // The lean paths: the API server's and the controller's requests skip express (router,
+  // prototypes, body parser), which cost most of a request. Whatever they do not take
+  // (other routes, and the rare request they leave to express, see `leanAdmission`) goes
+  // on to express.
+  const leans = [
+    ...(admission ? [leanAdmission(deps, metrics, gate)] : []),
+    ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),
+  ];
+  if (leans.length > 0) {
+    const lean = leans.length === 1 ? leans[0]! : (req: IncomingMessage, res: ServerResponse) => leans.some((l) => l(req, res));
+    // An express app is `(req, res, next) => app.handle(req, res, next)`; `handle` is untyped.
+    const dispatch = app as unknown as { handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void };
+    const handle = dispatch.handle.bind(app);
+    dispatch.handle = (req, res, next) => {
+      // `next` is set only when the app is mounted in another app: then express routes it.
+      if (next === undefined && lean(req, res)) return;
+      handle(req, res, next);
+    };
+  }
   return app;
 }
 
@@ -174,6 +200,59 @@ function badRequest(res: Response, status: number, message: string): void {
   res.status(status).json({ message });
 }
 
+/** The answer to one parsed AdmissionReview body: a status and a JSON payload; `after` logs and counts once it is sent. */
+interface Answer {
+  readonly status: number;
+  readonly payload: unknown;
+  after(): void;
+}
+
+/**
+ * Everything `/mutate` and `/validate` do with a parsed body, shared by the lean path and
+ * the express route: decode, admit, audit, then (in `after`) log and count. Logging needs
+ * a child logger with the request's fields only when the line's level is enabled.
+ * @throws what the policy core throws that is not ERR_ADMISSION_MALFORMED (a 500 upstream).
+ */
+function answerReview(endpoint: Endpoint, body: unknown, started: bigint, deps: WebhookAppDeps, policy: AdmissionPolicy, metrics: WebhookMetrics): Answer {
+  let envelope;
+  try {
+    envelope = parseAdmissionReview(body);
+  } catch (err) {
+    if (!isTenantGuardError(err, 'ERR_ADMISSION_MALFORMED')) throw err;
+    return {
+      status: 400, payload: { message: err.message },
+      after: () => metrics.observe({ endpoint, kind: 'unknown', decision: 'bad_request' }, seconds(started)),
+    };
+  }
+  const request = readAdmissionRequest(envelope);
+  const log = (): Logger => deps.logger.child({
+    uid: request.uid, kind: request.kind?.kind, namespace: request.namespace, name: request.name,
+    operation: request.operation, user: request.user.username,
+  });
+  let outcome: AdmissionOutcome;
+  try {
+    outcome = admit(endpoint, request, { policy, registry: deps.registry.current(), settings: deps.settings, ...(deps.limits === undefined ? {} : { limits: deps.limits }) });
+    const record = admissionAuditRecord(endpoint, request, outcome);
+    if (record !== undefined) deps.audit.write(record);
+  } catch (err) {
+    log().error({ err, code: 'ERR_ADMISSION_INTERNAL', endpoint }, 'admission request failed');
+    return {
+      status: 500, payload: { message: INTERNAL_ERROR_MESSAGE },
+      after: () => metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, seconds(started)),
+    };
+  }
+  return {
+    status: 200, payload: outcomeResponse(request.uid, outcome),
+    after: () => {
+      const decision = decisionLabel(outcome);
+      const level = decision === 'denied' || decision === 'not_synced' ? 'info' : 'debug';
+      if (deps.logger.isLevelEnabled(level)) log()[level]({ endpoint, decision, dryRun: request.dryRun }, `admission ${decision}`);
+      metrics.observe({ endpoint, kind: kindLabel(outcome), decision, tenant: tenantLabel(outcome) }, seconds(started));
+      countRuleResults(outcome, metrics);
+    },
+  };
+}
+
 function admissionHandler(endpoint: Endpoint, deps: WebhookAppDeps, metrics: WebhookMetrics): RequestHandler {
   const policy = deps.policy ?? defaultPolicy;
   return (req: Request, res: Response) => {
@@ -186,37 +265,136 @@ function admissionHandler(endpoint: Endpoint, deps: WebhookAppDeps, metrics: Web
       metrics.observe({ endpoint, kind: 'unknown', decision: 'bad_request' }, seconds(started));
       return;
     }
-    let envelope;
-    try {
-      envelope = parseAdmissionReview(req.body);
-    } catch (err) {
-      if (!isTenantGuardError(err, 'ERR_ADMISSION_MALFORMED')) throw err;
-      badRequest(res, 400, err.message);
-      metrics.observe({ endpoint, kind: 'unknown', decision: 'bad_request' }, seconds(started));
-      return;
+    const answer = answerReview(endpoint, req.body, started, deps, policy, metrics);
+    res.status(answer.status).json(answer.payload);
+    answer.after();
+  };
+}
+
+/** Status and message of a body the lean path refuses, as express's body parser and `errorHandler` answer it. */
+const TOO_LARGE = { status: 413, message: 'AdmissionReview body is larger than the limit of the webhook' } as const;
+const NOT_JSON = { status: 400, message: 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview' } as const;
+const ABORTED = { status: 400, message: 'bad request' } as const;
+
+/** `/mutate` or `/validate` from a request target (query string ignored), else undefined. */
+function leanEndpoint(url: string | undefined): Endpoint | undefined {
+  if (url === undefined) return undefined;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return path === '/mutate' ? 'mutate' : path === '/validate' ? 'validate' : undefined;
+}
+
+/**
+ * True for a Content-Type of `application/json` with no parameter but a UTF-8 charset:
+ * what the API server sends. Anything else (another type, charset or parameter) is left
+ * to express, which answers it as it always has.
+ */
+function isPlainJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const semi = contentType.indexOf(';');
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (type !== 'application/json') return false;
+  if (semi < 0) return true;
+  const params = contentType.slice(semi + 1).trim().toLowerCase().replace(/"/g, '');
+  return params === 'charset=utf-8' || params === 'charset=utf8';
+}
+
+/** A JSON body as express's strict JSON parser reads it: BOM dropped, `{}` when empty, an object or array only. */
+function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (body.length === 0) return { ok: true, value: {} };
+  const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(body)?.[1];
+  if (first !== '{' && first !== '[') return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(body) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+  const text = JSON.stringify(payload);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * `POST /mutate` and `POST /validate` on bare `node:http(s)`: a body read bounded by the
+ * limit, one `JSON.parse`, one `JSON.stringify`, and the same answers, log lines, audit
+ * records and metrics as the express route. Returns false (touching nothing) for a
+ * request it leaves to express: another route or method, a Content-Type other than
+ * UTF-8 `application/json`, a Content-Encoding, no body at all, or a large body (or one of
+ * unknown length), which waits for its turn at the large-request gate on the express route.
+ */
+function leanAdmission(deps: WebhookAppDeps, metrics: WebhookMetrics, gate: LargeRequestGate): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const policy = deps.policy ?? defaultPolicy;
+  const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const endpoint = leanEndpoint(req.url);
+    if (endpoint === undefined) return false;
+    const headers = req.headers;
+    if (!isPlainJson(headers['content-type'])) return false;
+    const encoding = headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
+    const lengthHeader = headers['content-length'];
+    if (lengthHeader === undefined && headers['transfer-encoding'] === undefined) return false;
+    // A large body (or one of unknown length) takes its turn at the gate: express's route.
+    if (gate.isLarge(lengthHeader === undefined ? undefined : Number(lengthHeader)) && !(Number(lengthHeader) > limit)) return false;
+    const started = process.hrtime.bigint();
+    const refuse = (answer: { status: number; message: string }): void => {
+      sendJson(res, answer.status, { message: answer.message });
+      metrics.observe({ endpoint, kind: 'unknown', decision: 'bad_request' }, 0);
+    };
+    if (lengthHeader !== undefined && Number(lengthHeader) > limit) {
+      refuse(TOO_LARGE);
+      req.resume();
+      return true;
     }
-    const request = readAdmissionRequest(envelope);
-    const log = deps.logger.child({
-      uid: request.uid, kind: request.kind?.kind, namespace: request.namespace, name: request.name,
-      operation: request.operation, user: request.user.username,
-    });
-    let outcome: AdmissionOutcome;
-    try {
-      outcome = admit(endpoint, request, { policy, registry: deps.registry.current(), settings: deps.settings, ...(deps.limits === undefined ? {} : { limits: deps.limits }) });
-      const record = admissionAuditRecord(endpoint, request, outcome);
-      if (record !== undefined) deps.audit.write(record);
-    } catch (err) {
-      log.error({ err, code: 'ERR_ADMISSION_INTERNAL', endpoint }, 'admission request failed');
-      res.status(500).json({ message: INTERNAL_ERROR_MESSAGE });
-      metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, seconds(started));
-      return;
-    }
-    res.status(200).json(outcomeResponse(request.uid, outcome));
-    const decision = decisionLabel(outcome);
-    const level = decision === 'denied' || decision === 'not_synced' ? 'info' : 'debug';
-    log[level]({ endpoint, decision, dryRun: request.dryRun }, `admission ${decision}`);
-    metrics.observe({ endpoint, kind: kindLabel(outcome), decision, tenant: tenantLabel(outcome) }, seconds(started));
-    countRuleResults(outcome, metrics);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const onData = (chunk: Buffer): void => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        refuse(TOO_LARGE);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      if (done) return;
+      done = true;
+      const parsed = parseJsonBody(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+      if (!parsed.ok) {
+        refuse(NOT_JSON);
+        return;
+      }
+      let answer: Answer;
+      try {
+        answer = answerReview(endpoint, parsed.value, started, deps, policy, metrics);
+      } catch (err) {
+        deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL', path: `/${endpoint}` }, 'request failed');
+        sendJson(res, 500, { message: INTERNAL_ERROR_MESSAGE });
+        metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, 0);
+        return;
+      }
+      sendJson(res, answer.status, answer.payload);
+      answer.after();
+    };
+    const onAborted = (): void => {
+      if (done) return;
+      done = true;
+      refuse(ABORTED);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onAborted);
+    req.on('error', onAborted);
+    return true;
   };
 }
 

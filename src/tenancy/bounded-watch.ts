@@ -18,19 +18,8 @@ import { createInterface } from 'node:readline';
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 
 /** The timer functions a watch uses, injectable so tests decide when time passes. */
-export interface WatchTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const REAL_TIMERS: WatchTimers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+export { REAL_TIMERS, type WatchTimers } from './timers.js';
+import type { WatchTimers } from './timers.js';
 
 /** The watch stayed silent (no event, no bookmark, no end) for longer than its bound. */
 export class SilentWatchError extends Error {

@@ -19,7 +19,7 @@ import { watch as fsWatch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { isTenantGuardError } from '../errors.js';
-import { REAL_TIMERS, type WatchTimers } from './bounded-watch.js';
+import { REAL_TIMERS, type WatchTimers } from './timers.js';
 import { parseTenantsYaml, readTenantsText } from './file-source.js';
 import { diffViews, logChanges, type TenantView } from './registry-changes.js';
 import type { RegistryProvider, TenantRegistry } from './registry.js';

@@ -1,0 +1,23 @@
+// The HTTPS floor in its own process (plain JS, nothing of ours loaded): every request's
+// body is read and dropped, and a fixed AdmissionReview (POST) or a fixed short token (GET)
+// is sent. Prints `PORT <n>` once listening and `RSS <bytes>` on SIGUSR2; stops on SIGTERM.
+import { createServer } from 'node:https';
+import { generate } from 'selfsigned';
+
+const tls = await generate([{ name: 'commonName', value: '127.0.0.1' }], { keyType: 'ec', algorithm: 'sha256' });
+const review = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true } });
+const server = createServer({ cert: tls.cert, key: tls.private }, (req, res) => {
+  req.resume();
+  req.on('end', () => {
+    const post = req.method === 'POST';
+    res.writeHead(200, { 'content-type': post ? 'application/json' : 'text/plain' });
+    res.end(post ? review : 'token');
+  });
+});
+server.keepAliveTimeout = 30_000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${server.address().port}\n`));
+process.on('SIGUSR2', () => process.stdout.write(`RSS ${process.memoryUsage.rss()}\n`));
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+});

@@ -1,0 +1,81 @@
+/**
+ * The lean `GET /api/get-target-token` (src/broker/lean-token.ts) answers exactly as the
+ * express router does: the same request to an app with and one without it, compared.
+ */
+import assert from 'node:assert/strict';
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { Registry } from 'prom-client';
+import request from 'supertest';
+import type { Broker } from '../../src/broker/broker.js';
+import { createBroker } from '../../src/broker/create-broker.js';
+import { leanTokenHandler } from '../../src/broker/lean-token.js';
+import { createBrokerRouter } from '../../src/broker/router.js';
+import type { ReviewOutcome } from '../../src/broker/token-review.js';
+import { createWebhookApp, INTERNAL_ERROR_MESSAGE } from '../../src/server/webhook-app.js';
+import { DEFAULT_SETTINGS } from '../../src/settings.js';
+import { CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
+
+describe('broker: the lean token route answers as the express router', () => {
+  let broker: Broker;
+  let viaExpress: (req: IncomingMessage, res: ServerResponse) => void;
+  let viaLean: (req: IncomingMessage, res: ServerResponse) => void;
+  const leanTaken: boolean[] = [];
+
+  before(async () => {
+    const { logger } = recordingLogger();
+    broker = await createBroker({
+      config: testConfig({ callerRate: '1000', callerBurst: '1000' }),
+      issuer: 'https://broker.example.com/tg',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger,
+      kubeConfig: null,
+      reviewer: {
+        review: async (token: string): Promise<ReviewOutcome> => token === 'good'
+          ? { authenticated: true, username: CONTROLLER, groups: [], extra: { 'authentication.kubernetes.io/pod-name': ['argocd-application-controller-0'] }, audiences: ['tenant-guard'] }
+          : { authenticated: false, username: '', groups: [], extra: {}, audiences: [] },
+      },
+    });
+    const app = (lean: boolean) => createWebhookApp({
+      registry: testRegistry(), settings: { ...DEFAULT_SETTINGS }, logger, audit: { write: () => undefined }, metricsRegistry: new Registry(), admission: false,
+      mounts: [{ path: '/', router: createBrokerRouter(broker), ...(lean ? { lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) } : {}) }],
+    });
+    const plain = app(false);
+    const withLean = app(true);
+    viaExpress = (req, res) => plain(req, res);
+    viaLean = (req, res) => {
+      res.on('finish', () => leanTaken.push(Object.getPrototypeOf(req) === IncomingMessage.prototype));
+      withLean(req, res);
+    };
+  });
+  after(() => broker.close());
+
+  const HEADERS = ['content-type', 'content-length', 'cache-control', 'www-authenticate', 'retry-after'];
+  const cases: Array<{ name: string; path: string; auth?: string; lean: boolean }> = [
+    { name: 'a token', path: '/api/get-target-token?targetName=k8s-team-a-dev', auth: 'Bearer good', lean: true },
+    { name: 'a token under the issuer path', path: '/tg/api/get-target-token?targetName=k8s-team-a-dev', auth: 'Bearer good', lean: true },
+    { name: 'no Authorization', path: '/api/get-target-token?targetName=k8s-team-a-dev', lean: true },
+    { name: 'a malformed Authorization', path: '/api/get-target-token?targetName=k8s-team-a-dev', auth: 'Basic x', lean: true },
+    { name: 'a caller the review rejects', path: '/api/get-target-token?targetName=k8s-team-a-dev', auth: 'Bearer bad', lean: true },
+    { name: 'no target', path: '/api/get-target-token', auth: 'Bearer good', lean: true },
+    { name: 'a repeated target', path: '/api/get-target-token?targetName=a&targetName=b', auth: 'Bearer good', lean: true },
+    { name: 'an unknown target', path: '/api/get-target-token?targetName=nope', auth: 'Bearer good', lean: true },
+    { name: 'another spelling of the route (left to express)', path: '/API/get-target-token/?targetName=k8s-team-a-dev', auth: 'Bearer good', lean: false },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const send = (app: typeof viaLean) => {
+        const r = request(app).get(c.path);
+        return c.auth === undefined ? r : r.set('Authorization', c.auth);
+      };
+      const expected = await send(viaExpress);
+      const actual = await send(viaLean);
+      assert.equal(leanTaken.at(-1), c.lean, c.lean ? 'the lean path answered' : 'express answered');
+      assert.equal(actual.status, expected.status);
+      for (const h of HEADERS) assert.equal(actual.headers[h], expected.headers[h], h);
+      if (expected.status === 200) assert.equal(actual.text.split('.').length, 3, 'a JWT');
+      else assert.equal(actual.text, expected.text);
+    });
+  }
+});
