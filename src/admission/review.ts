@@ -10,7 +10,7 @@
  */
 import { TenantGuardError } from '../errors.js';
 import type { GroupVersionKind } from '../policy/evaluate.js';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import { violation, type GuardedKind, type KubeObject, type Operation, type PolicyRequest, type UserInfo, type Violation } from '../policy/types.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';

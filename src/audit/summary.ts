@@ -2,7 +2,7 @@
  * Counts audit records in a pino log: by tenant, rule id, user and event. Lines that are not
  * JSON are counted and skipped; JSON lines without `"audit": true` are ordinary log lines.
  */
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 
 /** Counts keyed by value, e.g. `"team-a" => 3` (a Map: keys come from untrusted lines). */
 export type Counts = Map<string, number>;

@@ -16,7 +16,7 @@ import type { Registry } from 'prom-client';
 import { pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
-import { loadKubeConfig } from '../kube-config.js';
+import { loadKubeConfig } from '../kube/kube-config.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { Broker } from './broker.js';
 import { createBrokerMetrics, NO_BROKER_METRICS } from './broker-metrics.js';

@@ -4,6 +4,7 @@
  * src/settings.ts); everything else the broker needs is here.
  */
 import { TenantGuardError } from '../errors.js';
+import { parseDurationMs } from '../duration.js';
 import type { CallerAuthenticatorOptions } from './caller-auth.js';
 import { CallerRateLimiter } from './rate-limiter.js';
 
@@ -108,19 +109,10 @@ function bad(flag: string, message: string): TenantGuardError {
  * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag.
  */
 export function parseDuration(flag: string, value: string): number {
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = text;
-  while (rest !== '') {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
-    if (m === null) throw bad(flag, `"${value}" is not a duration; use e.g. 500ms, 30s, 5m, 24h`);
-    total += Number(m[1]) * (unit[m[2] ?? 's'] ?? 1000);
-    rest = rest.slice(m[0].length);
-  }
-  if (text === '') throw bad(flag, 'must not be empty; use e.g. 30s');
-  return Math.round(total);
+  if (value.trim() === '') throw bad(flag, 'must not be empty; use e.g. 30s');
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw bad(flag, `"${value}" is not a duration; use e.g. 500ms, 30s, 5m, 24h`);
+  return ms;
 }
 
 function parseValue(spec: BrokerFlag, raw: string | boolean): string | number | boolean {

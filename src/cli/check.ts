@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { defaultPolicy, mutateThenValidate, type AdmissionPolicy, type CheckOutcome } from '../admission/admit.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, printError, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';

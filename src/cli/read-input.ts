@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { TenantGuardError } from '../errors.js';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import type { KubeObject } from '../policy/types.js';
 import type { CliIo } from './io.js';
 

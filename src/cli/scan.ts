@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { TenantGuardError } from '../errors.js';
-import { loadKubeConfig } from '../kube-config.js';
+import { loadKubeConfig } from '../kube/kube-config.js';
 import { guardedKindOfObject, type ScanFinding } from '../report/scan.js';
 import type { ReportFormat } from '../report/policy-report.js';
 import { ReportState } from '../reporter/report-state.js';

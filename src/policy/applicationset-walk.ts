@@ -3,7 +3,8 @@
  * `matrix` and `merge`) and every template, for the mutation and every rule. Pure; never
  * throws on a malformed object: what it cannot read becomes a TG-REQ-01 violation.
  */
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { KubeObject, Violation } from './types.js';
 import { violation } from './types.js';
 

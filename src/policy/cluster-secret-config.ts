@@ -20,7 +20,8 @@
 import { canonicalExec, CLUSTER_CONFIG_FIELDS, EXEC_FIELDS, TLS_FIELDS } from './cluster-secret-exec.js';
 import { describeJson } from './cluster-secret-json.js';
 import { GoFieldSet } from './go-json-fold.js';
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Settings } from '../settings.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';

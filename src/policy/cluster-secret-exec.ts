@@ -17,7 +17,8 @@ import type { Settings } from '../settings.js';
 import { describeJson } from './cluster-secret-json.js';
 import { AWS_AUTH_ARG, AWS_AUTH_COMMAND, findProfile, profileMismatch, type ExecCall, type ExecProfile } from './cluster-secret-profiles.js';
 import { GoFieldSet } from './go-json-fold.js';
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -7,7 +7,8 @@
  * - keys are matched case-insensitively by Go; that is left to the allowlist (TG-CS-03).
  * Pure; never throws.
  */
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { isRecord } from '../json.js';
 
 /** The result of `parseClusterConfig`. */
 export type ParsedConfig =

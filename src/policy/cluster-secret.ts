@@ -16,9 +16,10 @@ import { checkConfigKeys, checkTls, completeConfig } from './cluster-secret-conf
 import { canonicalExec, checkPlatformExec, checkTenantExec, isProfiled, readExec, type ExecReading } from './cluster-secret-exec.js';
 import { addDataField, dataPath, fieldText, readSecretData, replaceDataConfig, sameSecretData, type SecretData } from './cluster-secret-data.js';
 import { parseClusterConfig, type ParsedConfig } from './cluster-secret-json.js';
-import { normalizeServerUrl } from './cluster-url.js';
+import { normalizeServerUrl } from '../tenancy/cluster-url.js';
 import { listClusterNames } from './destination.js';
-import { getLabels, getPath, isRecord, show } from './object-paths.js';
+import { getLabels, getPath, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { OwnedCluster } from '../tenancy/registry.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';

@@ -3,7 +3,8 @@
  * (the object /mutate would produce). Plain data in, plain data out.
  */
 import { parseJsonPath, sameJson } from './json-compare.js';
-import { getLabels, getPath, getRecord, isRecord } from './object-paths.js';
+import { getLabels, getPath, getRecord } from './object-paths.js';
+import { isRecord } from '../json.js';
 import { checkOwnership, classifyRequester, isTerminating, requesterRole, resolveTenant, type TenantResolution } from './ownership.js';
 import { KIND_RULES } from './kinds.js';
 import type { Decision, DecisionSummary, GuardedKind, KindRules, KubeObject, PolicyContext, PolicyRequest, RequesterRole, RuleScope, Violation } from './types.js';

@@ -9,7 +9,7 @@
 import { CoreV1Api, CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { describeApiFailure } from '../broker/kube-call.js';
+import { describeApiFailure } from '../kube/kube-call.js';
 import type { KubeObject } from '../policy/types.js';
 import { DEFAULT_MAX_RESULTS_PER_REPORT, type ReportFormat } from '../report/policy-report.js';
 import type { Settings } from '../settings.js';

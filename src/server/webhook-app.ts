@@ -13,7 +13,7 @@ import { parseAdmissionReview, readAdmissionRequest } from '../admission/review.
 import { admissionAuditRecord } from '../audit/admission-record.js';
 import type { AuditSink } from '../audit/record.js';
 import { isTenantGuardError } from '../errors.js';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';

@@ -1,5 +1,5 @@
 import { TenantGuardError } from '../errors.js';
-import { serverKey } from '../policy/cluster-url.js';
+import { serverKey } from './cluster-url.js';
 import { CLUSTER_CLAIMS, type ClusterClaim, type Tenant, type TenantCluster } from './tenant.js';
 
 /** A cluster with the tenant that owns it. */

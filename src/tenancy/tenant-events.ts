@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeApiFailure, withSignal } from '../broker/kube-call.js';
+import { describeApiFailure, withSignal } from '../kube/kube-call.js';
 import { describeChange, eventReason, type RegistryChange } from './registry-changes.js';
 import { TENANT_API_VERSION, TENANT_KIND } from './tenant-schema.js';
 

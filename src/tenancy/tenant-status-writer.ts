@@ -6,8 +6,8 @@
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { apiErrorCode, describeApiFailure, withSignal } from '../broker/kube-call.js';
-import { isRecord } from './tenant.js';
+import { apiErrorCode, describeApiFailure, withSignal } from '../kube/kube-call.js';
+import { isRecord } from '../json.js';
 import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
 import { desiredStatus, statusDiffers, type TenantOutcome, type TenantStatus } from './tenant-status.js';
 

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { TenantGuardError } from '../errors.js';
-import { explainBadServer, isControlPlaneTarget, serverKey } from '../policy/cluster-url.js';
+import { isRecord } from '../json.js';
+import { explainBadServer, isControlPlaneTarget, serverKey } from './cluster-url.js';
 import { TENANT_API_VERSION, TENANT_KIND, tenantSchema } from './tenant-schema.js';
 
 export type EnforcementMode = 'enforce' | 'warn' | 'audit';
@@ -220,8 +221,4 @@ function optionalMeta(meta: Record<string, unknown> | undefined): Partial<Tenant
 
 function invalid(label: string, problems: string[]): TenantGuardError {
   return new TenantGuardError('ERR_TENANT_INVALID', `${label}: ${problems.join('; ')}`);
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

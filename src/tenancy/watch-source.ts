@@ -21,7 +21,7 @@
 import { CoreV1Api, CustomObjectsApi, ListWatch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { describeApiFailure, withSignal } from '../broker/kube-call.js';
+import { describeApiFailure, withSignal } from '../kube/kube-call.js';
 import { BoundedWatch, REAL_TIMERS, SilentWatchError, type WatchTimers } from './bounded-watch.js';
 import { diffViews, logChanges, viewFromStatus, type TenantView } from './registry-changes.js';
 import { TenantEventRecorder } from './tenant-events.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 import type { PolicyContext } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';

@@ -11,7 +11,7 @@ import type { AuditRecord } from '../../src/audit/record.js';
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { brokerComponent, brokerIssuer } from '../../src/broker/serve-component.js';
-import { startServe } from '../../src/cli/serve.js';
+import { addComponentFlags, startServe } from '../../src/cli/serve.js';
 import { healthRouter } from '../../src/server/health.js';
 import { resolveSettings } from '../../src/settings.js';
 import { callServe, testIo } from '../cli/cli-support.js';
@@ -24,7 +24,7 @@ describe('broker as a serve component', () => {
   test('adds its flags once (skipping one already defined) and parses them', () => {
     const command = new Command('serve').exitOverride();
     command.option('--kubeconfig <file>', 'defined by another component');
-    brokerComponent.addOptions?.(command);
+    addComponentFlags(command, brokerComponent.flags ?? []);
     const longs = command.options.map((o) => o.long);
     assert.equal(longs.filter((l) => l === '--kubeconfig').length, 1);
     for (const f of ['--key-dir', '--key-secret', '--caller-audience', '--signing-alg', '--key-rotation-period', '--key-publish-ahead', '--key-retire-margin', '--allow-unbound-callers']) {

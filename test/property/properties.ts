@@ -13,7 +13,7 @@ import { parseAdmissionReview, readAdmissionRequest } from '../../src/admission/
 import { admissionAuditRecord } from '../../src/audit/admission-record.js';
 import { defaultPolicy } from '../../src/admission/admit.js';
 import { evaluate, guardedKindOf, mutate } from '../../src/policy/evaluate.js';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 import type { KubeObject, PolicyContext, PolicyRequest, Violation } from '../../src/policy/types.js';
 import { gvkOf, reviewFor } from '../attacks/admission-flow.js';
 import { anyWriteArb, isPlatformAdmin, propertyContext, type Write } from './arbitraries.js';

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 import type { KubeObject } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { runHttp, webhookApp } from '../attacks/admission-flow.js';

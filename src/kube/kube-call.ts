@@ -3,7 +3,7 @@
  * one-line description of a failure that never includes a response body (a TokenReview
  * echoes the token it reviewed).
  */
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import { ApiException, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
 
 /**

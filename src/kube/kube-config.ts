@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { TenantGuardError } from './errors.js';
+import { TenantGuardError } from '../errors.js';
 
 /**
  * The control plane's Kubernetes API for the broker (TokenReview, key Secret) and the
