@@ -52,3 +52,11 @@ export class TenantGuardError extends Error {
 export function isTenantGuardError(err: unknown, code?: ErrorCode): err is TenantGuardError {
   return err instanceof TenantGuardError && (code === undefined || err.code === code);
 }
+
+/**
+ * The `code` of a Node.js system error (`ENOENT`, `ECONNREFUSED`, ...), if it has one; never
+ * its message (which may quote a path or a peer's answer). The one errno reader of the code.
+ */
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}

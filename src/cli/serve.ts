@@ -32,6 +32,7 @@ import type { RegistryProvider } from '../tenancy/registry.js';
 import { registerRegistryMetrics } from '../tenancy/tenant-metrics.js';
 import { WatchedRegistry, type WatchedRegistryOptions } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+import { parseBooleanText } from '../flag-value.js';
 
 export interface ServeAppOptions {
   readonly settings: Settings;
@@ -168,10 +169,16 @@ function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     certsDir: valueOf(raw.certsDir, env, 'TG_CERTS_DIR', 'certs'),
     logLevel: valueOf(raw.logLevel, env, 'TG_LOG_LEVEL', 'info'),
     components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames], ['webhook', ...defaultNames]),
-    watchTenants: raw.watchTenants === true || ['true', '1', 'yes'].includes((env.TG_WATCH_TENANTS ?? '').toLowerCase()),
+    watchTenants: raw.watchTenants === true || parseWatchTenants(env.TG_WATCH_TENANTS ?? ''),
     kubeconfig: valueOf(raw.kubeconfig, env, 'TG_KUBECONFIG'),
     drainMs: parseDrainSeconds(valueOf(raw.drainSeconds, env, 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS))),
   };
+}
+
+function parseWatchTenants(text: string): boolean {
+  const value = parseBooleanText(text);
+  if (value === undefined) throw new TenantGuardError('ERR_USAGE', `TG_WATCH_TENANTS "${text}" is not a boolean; use true or false`);
+  return value;
 }
 
 function parseDrainSeconds(text: string): number {

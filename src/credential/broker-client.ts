@@ -1,8 +1,7 @@
 import { request } from 'node:https';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 import { processBrokerAnswer, type AttemptResult, type BrokerAnswer } from './broker-answer.js';
 import type { BrokerEndpoint } from './broker-endpoint.js';
-import { errnoCode } from './token-file.js';
 
 /** Largest broker answer read, in bytes. */
 const MAX_ANSWER_BYTES = 64 * 1024;

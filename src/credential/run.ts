@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 import { requestToken } from './broker-client.js';
 import { resolveBrokerEndpoint } from './broker-endpoint.js';
 import { buildExecCredential, execCredentialApiVersion } from './exec-credential.js';
@@ -7,7 +7,7 @@ import { CREDENTIAL_USAGE, parseCredentialArgs, type CredentialOptions } from '.
 import { withRetries } from './retry.js';
 import { checkIssuedToken, type CheckedToken, type TokenExpectations } from './token-checks.js';
 import { cacheFilePath, checkCacheDir, ownUid, readCachedToken, writeCachedToken } from './token-cache.js';
-import { errnoCode, readCallerToken } from './token-file.js';
+import { readCallerToken } from './token-file.js';
 
 /** Prefix of every line the plugin writes on stderr. */
 export const STDERR_PREFIX = 'tenant-guard-credential';

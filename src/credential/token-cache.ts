@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 import { jwtSubject } from './jwt-claims.js';
-import { asSingleToken, errnoCode } from './token-file.js';
+import { asSingleToken } from './token-file.js';
 
 /** A cache entry as stored on disk. */
 interface CacheEntry {

@@ -1,14 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 
 /** Largest caller token file read, in bytes (projected tokens are about 1 KiB). */
 const MAX_TOKEN_FILE_BYTES = 64 * 1024;
-
-/** The `code` of a Node.js system error (`ENOENT`, `ECONNREFUSED`, ...), if it has one. */
-export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
-  return undefined;
-}
 
 function describeReadError(err: unknown): string {
   switch (errnoCode(err)) {

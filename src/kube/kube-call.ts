@@ -3,6 +3,7 @@
  * one-line description of a failure that never includes a response body (a TokenReview
  * echoes the token it reviewed).
  */
+import { errnoCode } from '../errors.js';
 import { isRecord } from '../json.js';
 import { ApiException, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
 
@@ -42,6 +43,6 @@ export function describeApiFailure(err: unknown, aborted = false): string {
     }
     return `the API server answered ${String(err.code)}${reason}`;
   }
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-  return `the API server is unreachable${code !== undefined && code !== 'undefined' ? ` (${code})` : ''}`;
+  const code = errnoCode(err);
+  return `the API server is unreachable${code !== undefined ? ` (${code})` : ''}`;
 }

@@ -7,6 +7,7 @@ import { getLabels, getPath, getRecord } from './object-paths.js';
 import { isRecord } from '../json.js';
 import { checkOwnership, classifyRequester, isTerminating, requesterRole, resolveTenant, type TenantResolution } from './ownership.js';
 import { KIND_RULES } from './kinds.js';
+import { objectShapeProblems } from './object-shape.js';
 import type { Decision, DecisionSummary, GuardedKind, KindRules, KubeObject, PolicyContext, PolicyRequest, RequesterRole, RuleScope, Violation } from './types.js';
 import { EVERY_REQUESTER_RULES, RELAXABLE_RULES, RULE_ORDER, WHO_MAY_RULES, formatViolation, violation } from './types.js';
 
@@ -57,11 +58,7 @@ function checkShape(request: PolicyRequest): Violation[] {
       out.push(violation('TG-REQ-01', name, `is missing from the ${request.operation} request; the API server always sends it`));
       return;
     }
-    if (o.metadata !== undefined && !isRecord(o.metadata)) out.push(violation('TG-REQ-01', 'metadata', 'is not an object'));
-    const labels = getRecord(o, ['metadata'])?.labels;
-    if (labels !== undefined && (!isRecord(labels) || Object.values(labels).some((v) => typeof v !== 'string'))) {
-      out.push(violation('TG-REQ-01', 'metadata.labels', 'is not a map of strings'));
-    }
+    out.push(...objectShapeProblems(o, name, request.kind));
   };
   if (request.operation !== 'DELETE') need(request.object, 'object');
   if (request.operation !== 'CREATE') need(request.oldObject, 'oldObject');

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 
 /** Names the generated serving certificate covers by default. */
 export const DEFAULT_SERVING_NAMES: readonly string[] = [
@@ -80,11 +80,6 @@ export async function generateCertificates(options: CertificateOptions): Promise
   }
 }
 
-/** The `code` of a file system error (`ENOENT`...), never its message. */
-function errorCode(err: unknown): string {
-  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'error';
-}
-
 /** The file paths of a certificates directory. */
 export function certificateFiles(dir: string): CertificateFiles {
   return { caFile: join(dir, CA_FILE), certFile: join(dir, CERT_FILE), keyFile: join(dir, KEY_FILE) };
@@ -103,7 +98,7 @@ export function writeCertificates(dir: string, bundle: CertificateBundle): Certi
     writeFileSync(files.certFile, bundle.cert, { mode: 0o644 });
     writeFileSync(files.caFile, bundle.caCert, { mode: 0o644 });
   } catch (err) {
-    throw new TenantGuardError('ERR_CERTS', `cannot write certificates to ${dir}: ${errorCode(err)}`, { cause: err });
+    throw new TenantGuardError('ERR_CERTS', `cannot write certificates to ${dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
   }
   return files;
 }
@@ -127,7 +122,7 @@ export function readTlsFiles(certFile: string, keyFile: string): { cert: string;
     try {
       return readFileSync(path, 'utf8');
     } catch (err) {
-      throw new TenantGuardError('ERR_CERTS', `cannot read ${path}: ${errorCode(err)}`, { cause: err });
+      throw new TenantGuardError('ERR_CERTS', `cannot read ${path}: ${errnoCode(err) ?? 'error'}`, { cause: err });
     }
   };
   return { cert: read(certFile), key: read(keyFile) };
