@@ -25,7 +25,7 @@ import { ensureCertificates } from '../server/certificates.js';
 import type { ComponentFlag, ServeComponent, ServeComponentContext, ServeContribution } from '../server/component.js';
 import { createMetricsRegistry, registerCertificateExpiry } from '../server/metrics.js';
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../server/tls.js';
-import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
+import { createWebhookApp } from '../server/webhook-app.js';
 import type { Settings } from '../settings.js';
 import { FileRegistry } from '../tenancy/file-registry.js';
 import type { RegistryProvider } from '../tenancy/registry.js';

@@ -43,6 +43,7 @@ const JWT_LIKE = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
 /** Makes untrusted text safe for one stderr line: no control characters, no JWT-like strings, bounded. */
 export function sanitizeReason(text: string): string {
   const line = text
+    // eslint-disable-next-line no-control-regex -- control characters are what it removes
     .replace(/[\x00-\x1f\x7f]+/g, ' ')
     .replace(JWT_LIKE, '[token redacted]')
     .replace(/\s+/g, ' ')

@@ -24,6 +24,7 @@ function describeReadError(err: unknown): string {
  */
 export function asSingleToken(text: string): string | undefined {
   const token = text.trim();
+  // eslint-disable-next-line no-control-regex -- a token with control characters is refused
   if (token === '' || /[\s\x00-\x1f\x7f]/.test(token)) return undefined;
   return token;
 }

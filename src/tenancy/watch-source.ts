@@ -28,13 +28,13 @@ import { TenantEventRecorder } from './tenant-events.js';
 import { isTenantGuardError } from '../errors.js';
 import { buildRegistry, type RegistryProvider, type TenantRegistry } from './registry.js';
 import { TENANT_API_VERSION, TENANT_GROUP, TENANT_KIND, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
-
-const SOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
 import { parseTenant, type Tenant } from './tenant.js';
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
 import { TenantStatusWriter, type StatusTarget } from './tenant-status-writer.js';
 import { outcomeOf } from './tenant-status.js';
 import { countClusters, toTenantList, type TenantObject } from './tenant-list.js';
+
+const SOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
 
 /** Options of `WatchedRegistry`. Times in milliseconds. */
 export interface WatchedRegistryOptions {

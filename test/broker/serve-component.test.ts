@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -9,7 +9,6 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { brokerComponent, brokerIssuer } from '../../src/broker/serve-component.js';
 import { addComponentFlags, startServe } from '../../src/cli/serve.js';
 import { healthRouter } from '../../src/server/health.js';
