@@ -49,7 +49,7 @@ export class TenantGuardError extends Error {
 }
 
 /** True when `err` is a TenantGuardError, optionally of the given code. */
-export function isTenantGuardError(err: unknown, code?: ErrorCode): err is TenantGuardError {
+export function isTenantGuardError<C extends ErrorCode = ErrorCode>(err: unknown, code?: C): err is TenantGuardError & { readonly code: C } {
   return err instanceof TenantGuardError && (code === undefined || err.code === code);
 }
 

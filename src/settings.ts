@@ -1,3 +1,8 @@
+/**
+ * The settings of SPEC section 3: the values, their defaults, and their flags and environment
+ * variables (`settingFlags`). `resolveSettings` builds them (flag, then environment, then
+ * default); a bad value is ERR_SETTINGS_INVALID naming its flag.
+ */
 import { TenantGuardError } from './errors.js';
 import { parseBooleanText } from './flag-value.js';
 import { parseExecProfiles, type ExecProfile } from './policy/cluster-secret-profiles.js';

@@ -1,3 +1,8 @@
+/**
+ * The broker's answer as the exec plugin reads it off the wire: the token or the error of one
+ * attempt, whether trying again may help, a bounded Retry-After, and a reason made safe for
+ * one stderr line (no control characters, no JWT-like text).
+ */
 import { TenantGuardError } from '../errors.js';
 import type { BrokerEndpoint } from './broker-endpoint.js';
 import { asSingleToken } from './token-file.js';

@@ -1,3 +1,8 @@
+/**
+ * One HTTPS request from the exec plugin to the broker for a target's token, classified and
+ * never thrown: unreachable, timed out, TLS (not retried), refused (4xx; 429 retried) or a
+ * broker fault (5xx retried; a malformed answer not). Answers are read up to a size bound.
+ */
 import { request } from 'node:https';
 import { errnoCode, TenantGuardError } from '../errors.js';
 import { processBrokerAnswer, type AttemptResult, type BrokerAnswer } from './broker-answer.js';

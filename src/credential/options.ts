@@ -1,3 +1,8 @@
+/**
+ * The exec plugin's command line: BROKER and TARGET, the caller token file, CA, timeout,
+ * expiry margin and cache directory. Parsing errors are ERR_CREDENTIAL_USAGE. It imports
+ * nothing of the broker: the plugin is bundled into one executable of its own.
+ */
 import { parseDurationMs } from '../duration.js';
 import { TenantGuardError } from '../errors.js';
 

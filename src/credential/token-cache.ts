@@ -1,3 +1,7 @@
+/**
+ * The plugin's optional on-disk token cache (--cache-dir): one file per broker, target and caller, in a
+ * directory only the plugin's user may write, each token checked again when read.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';

@@ -1,3 +1,8 @@
+/**
+ * Reading the caller's projected service account token: re-read on every run (the kubelet
+ * rotates it in place), bounded in size, exactly one token; errors name the path, never the
+ * content.
+ */
 import { readFile } from 'node:fs/promises';
 import { errnoCode, TenantGuardError } from '../errors.js';
 

@@ -3,7 +3,7 @@
  * (the object /mutate would produce). Plain data in, plain data out.
  */
 import { parseJsonPath, sameJson } from './json-compare.js';
-import { getLabels, getPath, getRecord } from './object-paths.js';
+import { ensureRecord, getLabels, getPath, getRecord } from './object-paths.js';
 import { isRecord } from '../json.js';
 import { checkOwnership, classifyRequester, isTerminating, requesterRole, resolveTenant, type TenantResolution } from './ownership.js';
 import { KIND_RULES } from './kinds.js';
@@ -250,8 +250,7 @@ export function mutate(request: PolicyRequest, context: PolicyContext, table: Ki
   const tenant = resolve(request, rules, context, role).subject.tenant;
   if (tenant === undefined) return { object: undefined, tenant: undefined };
   const edited = structuredClone(request.object);
-  const metadata = isRecord(edited.metadata) ? edited.metadata : (edited.metadata = {});
-  const labels = isRecord(metadata.labels) ? metadata.labels : (metadata.labels = {});
+  const labels = ensureRecord(ensureRecord(edited, 'metadata'), 'labels');
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
   // Judged on the request as sent: a label a first /mutate pinned makes no change material.
   if (!isExemptUpdate(asSent(request, rules, context), rules, context)) rules.mutate(edited, { request, tenant, role, context });

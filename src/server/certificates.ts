@@ -4,7 +4,7 @@
  * `caBundle`), `tls.crt` (serving certificate, then the CA: the full chain) and `tls.key`
  * (mode 0600). The CA's key is not kept: regenerate both to renew.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
@@ -111,19 +111,4 @@ export async function ensureCertificates(dir: string, names: readonly string[] =
   const files = certificateFiles(dir);
   if (existsSync(files.certFile) && existsSync(files.keyFile)) return { ...files, generated: false };
   return { ...writeCertificates(dir, await generateCertificates({ names })), generated: true };
-}
-
-/**
- * Reads a certificate and key pair for an HTTPS server.
- * @throws TenantGuardError ERR_CERTS naming the unreadable file.
- */
-export function readTlsFiles(certFile: string, keyFile: string): { cert: string; key: string } {
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new TenantGuardError('ERR_CERTS', `cannot read ${path}: ${errnoCode(err) ?? 'error'}`, { cause: err });
-    }
-  };
-  return { cert: read(certFile), key: read(keyFile) };
 }

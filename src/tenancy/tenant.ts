@@ -1,3 +1,9 @@
+/**
+ * The Tenant model (SPEC section 2): one Tenant document validated against the CRD schema
+ * (tenant-schema.ts, Ajv as a type guard) and the single-Tenant rules a schema cannot say
+ * (no Argo CD namespace, no `default` project, no control-plane cluster, no cluster claim
+ * twice within the Tenant), with the spec's defaults applied. What spans Tenants is registry.ts's.
+ */
 import { Ajv, type ErrorObject } from 'ajv';
 import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';

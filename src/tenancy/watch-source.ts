@@ -33,6 +33,7 @@ import { registerRegistryMetrics, type RestartCounter, type WatchState } from '.
 import { TenantStatusWriter, type StatusTarget } from './tenant-status-writer.js';
 import { outcomeOf } from './tenant-status.js';
 import { countClusters, toTenantList, type TenantObject } from './tenant-list.js';
+import type { Clock } from '../clock.js';
 
 const SOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
 
@@ -64,8 +65,8 @@ export interface WatchedRegistryOptions {
   listTimeoutMs?: number;
   /** `isFresh()` (readiness) is false once the registry is older than this. Default 60000. */
   maxStalenessMs?: number;
-  /** Clock. Default `() => new Date()`. */
-  now?: () => Date;
+  /** Clock. Default `Date.now`. */
+  now?: Clock;
   /** Timers of the silence and list bounds (tests inject them). Default: real, unref'd. */
   timers?: WatchTimers;
 }
@@ -110,12 +111,12 @@ export class WatchedRegistry implements RegistryProvider {
   private readonly log: Logger;
   private readonly statusWriter: TenantStatusWriter | undefined;
   private readonly restarts: RestartCounter | undefined;
-  private readonly now: () => Date;
+  private readonly now: Clock;
 
   constructor(private readonly options: WatchedRegistryOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.log = options.logger.child({ component: 'tenant-watch' });
-    this.now = options.now ?? (() => new Date());
+    this.now = options.now ?? Date.now;
     this.timers = options.timers ?? REAL_TIMERS;
     if (options.emitEvents ?? options.writeStatus !== false) {
       this.events = new TenantEventRecorder(options.kubeConfig.makeApiClient(CoreV1Api), this.log, { now: this.now });
@@ -142,12 +143,12 @@ export class WatchedRegistry implements RegistryProvider {
    */
   isFresh(): boolean {
     if (this.registry === undefined || this.confirmedAt === undefined) return false;
-    return this.now().getTime() - this.confirmedAt.getTime() <= (this.options.maxStalenessMs ?? WATCH_DEFAULTS.maxStalenessMs);
+    return this.now() - this.confirmedAt.getTime() <= (this.options.maxStalenessMs ?? WATCH_DEFAULTS.maxStalenessMs);
   }
 
   /** Milliseconds since the API server last confirmed the registry; undefined before the first list. */
   ageMs(): number | undefined {
-    return this.confirmedAt === undefined ? undefined : this.now().getTime() - this.confirmedAt.getTime();
+    return this.confirmedAt === undefined ? undefined : this.now() - this.confirmedAt.getTime();
   }
 
   /** Starts listing and watching; returns at once (see `whenSynced`). */
@@ -204,14 +205,14 @@ export class WatchedRegistry implements RegistryProvider {
       timeoutSeconds: this.options.watchTimeoutSeconds ?? WATCH_DEFAULTS.watchTimeoutSeconds,
       timers: this.timers,
       onLine: () => {
-        if (generation === this.generation) this.confirmedAt = this.now();
+        if (generation === this.generation) this.confirmedAt = new Date(this.now());
       },
     });
     this.watch = watch;
     const informer = new ListWatch<TenantObject>(PATH, watch, () => this.list(generation), false);
     // A watch the server ended normally (its timeoutSeconds) confirms the registry too.
     informer.on('connect', () => {
-      if (generation === this.generation && this.listed) this.confirmedAt = this.now();
+      if (generation === this.generation && this.listed) this.confirmedAt = new Date(this.now());
     });
     const changed = (): void => {
       if (generation === this.generation) this.scheduleRebuild();
@@ -258,7 +259,7 @@ export class WatchedRegistry implements RegistryProvider {
 
   private listedNow(): void {
     this.listed = true;
-    this.confirmedAt = this.now();
+    this.confirmedAt = new Date(this.now());
     // The list's add events scheduled a rebuild; this one reads the same whole cache.
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = undefined;
@@ -331,7 +332,7 @@ export class WatchedRegistry implements RegistryProvider {
     const { registry, rejections } = buildRegistry(tenants);
     const firstSync = this.registry === undefined;
     this.registry = registry;
-    this.lastSync = this.now();
+    this.lastSync = new Date(this.now());
     this.counts = { accepted: registry.size, rejected: rejections.length, invalid: invalid.size };
     if (firstSync) {
       this.log.info(this.counts, `Tenant registry synced: ${registry.size} accepted, ${rejections.length} rejected, ${invalid.size} invalid`);
