@@ -75,7 +75,8 @@ export interface BrokerFlag<K extends string = string> {
   default?: string;
 }
 
-/** The broker flags as data; `as const` keeps each key a literal type. */
+/** The broker flags as data; `as const` keeps each key a literal type. One row a flag. */
+// prettier-ignore
 const BROKER_FLAG_TABLE = [
   { key: 'kubeconfig', flag: 'kubeconfig', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig file for TokenReviews and the key Secret (default: in-cluster)' },
   { key: 'keyDir', flag: 'key-dir', env: 'TG_KEY_DIR', kind: 'string', description: 'directory holding the signing key ring (local runs)' },
