@@ -17,7 +17,7 @@ import { createWebhookApp } from '../src/server/webhook-app.js';
 import { resolveSettings } from '../src/settings.js';
 import { buildRegistry, staticRegistry } from '../src/tenancy/registry.js';
 import type { Tenant } from '../src/tenancy/tenant.js';
-import { serverKey } from '../src/policy/cluster-url.js';
+import { serverKey } from '../src/tenancy/cluster-url.js';
 
 /** `count` tenants `team-0..`, each with one namespace, one project and three clusters. */
 export function generatedTenants(count: number): Tenant[] {

@@ -49,6 +49,14 @@ export class TenantGuardError extends Error {
 }
 
 /** True when `err` is a TenantGuardError, optionally of the given code. */
-export function isTenantGuardError(err: unknown, code?: ErrorCode): err is TenantGuardError {
+export function isTenantGuardError<C extends ErrorCode = ErrorCode>(err: unknown, code?: C): err is TenantGuardError & { readonly code: C } {
   return err instanceof TenantGuardError && (code === undefined || err.code === code);
+}
+
+/**
+ * The `code` of a Node.js system error (`ENOENT`, `ECONNREFUSED`, ...), if it has one; never
+ * its message (which may quote a path or a peer's answer). The one errno reader of the code.
+ */
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }

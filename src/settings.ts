@@ -1,4 +1,10 @@
+/**
+ * The settings of SPEC section 3: the values, their defaults, and their flags and environment
+ * variables (`settingFlags`). `resolveSettings` builds them (flag, then environment, then
+ * default); a bad value is ERR_SETTINGS_INVALID naming its flag.
+ */
 import { TenantGuardError } from './errors.js';
+import { parseBooleanText } from './flag-value.js';
 import { parseExecProfiles, type ExecProfile } from './policy/cluster-secret-profiles.js';
 
 /**
@@ -158,9 +164,8 @@ export function parseList(value: string): string[] {
 }
 
 function parseBoolean(name: string, value: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  if (v === 'false' || v === '0' || v === 'no' || v === '') return false;
+  const parsed = parseBooleanText(value);
+  if (parsed !== undefined) return parsed;
   throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting ${name}: "${value}" is not a boolean; use true or false`);
 }
 

@@ -10,7 +10,8 @@
  */
 import { TenantGuardError } from '../errors.js';
 import type { GroupVersionKind } from '../policy/evaluate.js';
-import { isRecord } from '../policy/object-paths.js';
+import { describeJsonType as typeOf, isRecord } from '../json.js';
+import { objectShapeProblems } from '../policy/object-shape.js';
 import { violation, type GuardedKind, type KubeObject, type Operation, type PolicyRequest, type UserInfo, type Violation } from '../policy/types.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -72,14 +73,6 @@ function describe(value: unknown): string {
   if (value === undefined) return '(missing)';
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   return `(${typeOf(value)})`;
-}
-
-function typeOf(value: unknown): string {
-  if (value === undefined) return 'missing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  return `a ${typeof value}`;
 }
 
 function readGvk(value: unknown): GroupVersionKind | undefined {
@@ -147,37 +140,6 @@ export function readAdmissionRequest(envelope: AdmissionEnvelope): AdmissionRequ
   };
 }
 
-/** Checks the parts of an object every rule reads; returns TG-REQ-01 lines under `at`. */
-function objectProblems(value: unknown, at: 'object' | 'oldObject', kind: GuardedKind): Violation[] {
-  if (!isRecord(value)) return [violation('TG-REQ-01', at, `is ${typeOf(value)}; expected a Kubernetes object`)];
-  const out: Violation[] = [];
-  const metadata = value.metadata;
-  if (metadata !== undefined && !isRecord(metadata)) out.push(violation('TG-REQ-01', `${at}.metadata`, `is ${typeOf(metadata)}; expected an object`));
-  if (isRecord(metadata)) {
-    for (const key of ['name', 'namespace', 'generateName', 'deletionTimestamp']) {
-      const v = metadata[key];
-      if (v !== undefined && v !== null && typeof v !== 'string') out.push(violation('TG-REQ-01', `${at}.metadata.${key}`, `is ${typeOf(v)}; expected a string`));
-    }
-    for (const key of ['labels', 'annotations']) out.push(...stringMapProblems(metadata[key], `${at}.metadata.${key}`));
-  }
-  if (kind === 'ClusterSecret') {
-    // Secret `data` is base64 strings and `stringData` plain strings (SPEC section 4).
-    for (const key of ['data', 'stringData']) out.push(...stringMapProblems(value[key], `${at}.${key}`));
-    if (value.type !== undefined && typeof value.type !== 'string') out.push(violation('TG-REQ-01', `${at}.type`, `is ${typeOf(value.type)}; expected a string`));
-  } else if (value.spec !== undefined && !isRecord(value.spec)) {
-    out.push(violation('TG-REQ-01', `${at}.spec`, `is ${typeOf(value.spec)}; expected an object`));
-  }
-  return out;
-}
-
-function stringMapProblems(value: unknown, path: string): Violation[] {
-  if (value === undefined || value === null) return [];
-  if (!isRecord(value)) return [violation('TG-REQ-01', path, `is ${typeOf(value)}; expected a map of strings`)];
-  const bad = Object.keys(value).filter((k) => typeof value[k] !== 'string');
-  // Name the keys, never the values: they may be Secret data.
-  return bad.length === 0 ? [] : [violation('TG-REQ-01', path, `has values that are not strings (keys: ${bad.slice(0, 5).join(', ')}); expected a map of strings`)];
-}
-
 function metadataName(value: unknown): string | undefined {
   if (!isRecord(value) || !isRecord(value.metadata)) return undefined;
   const name = value.metadata.name;
@@ -200,7 +162,7 @@ export function narrowPolicyRequest(request: AdmissionRequest, kind: GuardedKind
       if (needed) problems.push(violation('TG-REQ-01', at, `is missing from the ${operation ?? ''} request; the API server always sends it`));
       return;
     }
-    problems.push(...objectProblems(value, at, kind));
+    problems.push(...objectShapeProblems(value, at, kind));
   };
   check(request.object, 'object', needsObject);
   check(request.oldObject, 'oldObject', needsOld);

@@ -3,7 +3,7 @@
  * created once by the command and injected everywhere; nothing here is a singleton.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { AuditRecord, AuditSink } from './record.js';
+import { AUDIT_MARKER, type AuditRecord, type AuditSink } from './record.js';
 
 /**
  * Keys never written to the log, at the top level and one level down (pino's redaction
@@ -44,7 +44,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function pinoAuditSink(logger: Logger): AuditSink {
   return {
     write(record: AuditRecord): void {
-      logger.info({ audit: true, ...record }, `audit ${record.event}`);
+      logger.info({ [AUDIT_MARKER]: true, ...record }, `audit ${record.event}`);
     },
   };
 }

@@ -87,9 +87,3 @@ export const AUDIT_MARKER = 'audit';
 export function auditRules(violations: readonly Violation[]): AuditRule[] {
   return violations.map((v) => ({ id: v.rule, path: capLine(v.path), message: capLine(v.message) }));
 }
-
-/** A sink that keeps records in memory (tests, `check`). */
-export function memoryAuditSink(): AuditSink & { readonly records: AuditRecord[] } {
-  const records: AuditRecord[] = [];
-  return { records, write: (record) => void records.push(record) };
-}

@@ -2,7 +2,8 @@
  * Counts audit records in a pino log: by tenant, rule id, user and event. Lines that are not
  * JSON are counted and skipped; JSON lines without `"audit": true` are ordinary log lines.
  */
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
+import { AUDIT_MARKER } from './record.js';
 
 /** Counts keyed by value, e.g. `"team-a" => 3` (a Map: keys come from untrusted lines). */
 export type Counts = Map<string, number>;
@@ -54,7 +55,7 @@ export function addAuditLine(summary: AuditSummary, line: string): void {
     summary.nonJson += 1;
     return;
   }
-  if (parsed.audit !== true) return;
+  if (parsed[AUDIT_MARKER] !== true) return;
   summary.records += 1;
   bump(summary.byTenant, label(parsed.tenant));
   bump(summary.byUser, label(parsed.user ?? parsed.caller));

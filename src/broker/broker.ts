@@ -16,9 +16,16 @@ import { cacheControl, discoveryDocument, issuerPath } from './discovery.js';
 import type { KeyManager } from './key-manager.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
 import { signToken } from './signer.js';
+import type { Clock } from '../clock.js';
 
-/** HTTP status of each refusal code. */
-const STATUS: Partial<Record<ErrorCode, number>> = {
+/** The codes the broker refuses a token with: every ERR_BROKER_* and the registry's not-synced. */
+export type BrokerErrorCode = Extract<ErrorCode, `ERR_BROKER_${string}`> | 'ERR_REGISTRY_NOT_SYNCED';
+
+/**
+ * HTTP status of each refusal code. `satisfies` makes a broker code added to ErrorCode without
+ * a status here a compile error, instead of a silent 500.
+ */
+export const BROKER_HTTP_STATUS = {
   ERR_BROKER_BAD_REQUEST: 400,
   ERR_BROKER_UNAUTHENTICATED: 401,
   ERR_BROKER_FORBIDDEN: 403,
@@ -30,7 +37,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ERR_BROKER_NO_API: 503,
   ERR_BROKER_NO_SIGNING_KEY: 503,
   ERR_REGISTRY_NOT_SYNCED: 503,
-};
+} as const satisfies Record<BrokerErrorCode, number>;
 
 /** What the broker answers: a token, or a refusal with its HTTP status and one-line reason. */
 export type TokenOutcome =
@@ -53,7 +60,7 @@ export interface BrokerParts {
   audit: AuditSink;
   metrics?: BrokerMetrics;
   jwksMaxAgeSeconds: number;
-  now?: () => number;
+  now?: Clock;
   /** Extra cleanup on `close()`. */
   onClose?: () => void;
 }
@@ -63,7 +70,7 @@ export class Broker {
   readonly issuer: string;
   /** Path the discovery document and JWKS are served under ('' or e.g. '/broker'). */
   readonly issuerPath: string;
-  private readonly now: () => number;
+  private readonly now: Clock;
   private readonly metrics: BrokerMetrics;
 
   constructor(private readonly parts: BrokerParts) {
@@ -106,8 +113,8 @@ export class Broker {
    */
   async issue(authorization: string | undefined, target: string | undefined, source?: string): Promise<TokenOutcome> {
     const who: { caller: string | null; pod: string | null; tenant?: string } = { caller: null, pod: null };
-    const refuse = (code: ErrorCode, message: string, extra: { retryAfterSeconds?: number } = {}): TokenOutcome => {
-      const status = STATUS[code] ?? 500;
+    const refuse = (code: BrokerErrorCode, message: string, extra: { retryAfterSeconds?: number } = {}): TokenOutcome => {
+      const status = BROKER_HTTP_STATUS[code];
       this.record({ event: 'refused', target: target ?? '', ...who, code, reason: message });
       this.metrics.tokenRequest(code, who.tenant ?? this.tenantOf(target));
       return { ok: false, status, code, message, ...extra };

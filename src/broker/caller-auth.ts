@@ -10,6 +10,7 @@ import type { CallerRateLimiter } from './rate-limiter.js';
 import { ExpiringLru, tokenKey } from './review-cache.js';
 import { ReviewQueue, ReviewQueueFull } from './review-queue.js';
 import type { ReviewOutcome, TokenReviewer } from './token-review.js';
+import type { Clock } from '../clock.js';
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
@@ -47,13 +48,15 @@ export interface CallerAuthenticatorOptions {
    * from the source's bucket before any review. Undefined: no limit.
    */
   sourceLimiter?: CallerRateLimiter;
-  now?: () => number;
+  now?: Clock;
   /** Told of every review made (not of cache hits), for metrics; seconds it took. */
   onReview?: (outcome: 'authenticated' | 'unauthenticated' | 'error', seconds: number) => void;
 }
 
 /** A refusal the caller should retry later: 429 (source limit) or 503 (review queue full). */
 export class RetryLaterError extends TenantGuardError {
+  declare readonly code: 'ERR_BROKER_RATE_LIMITED' | 'ERR_BROKER_BUSY';
+
   constructor(code: 'ERR_BROKER_RATE_LIMITED' | 'ERR_BROKER_BUSY', message: string, readonly retryAfterSeconds: number) {
     super(code, message);
   }
@@ -129,7 +132,7 @@ export class CallerAuthenticator {
   private readonly failed: ExpiringLru<string>;
   private readonly inflight = new Map<string, Promise<Caller>>();
   private readonly queue: ReviewQueue;
-  private readonly now: () => number;
+  private readonly now: Clock;
   private readonly audiences: readonly string[];
   private readonly failureTtlMs: number;
 

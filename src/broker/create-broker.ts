@@ -16,7 +16,7 @@ import type { Registry } from 'prom-client';
 import { pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
-import { loadKubeConfig } from '../kube-config.js';
+import { loadKubeConfig } from '../kube/kube-config.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { Broker } from './broker.js';
 import { createBrokerMetrics, NO_BROKER_METRICS } from './broker-metrics.js';
@@ -30,6 +30,7 @@ import { MemoryKeyStore, type KeyStore } from './key-store.js';
 import { callerAuthOptions, validateBrokerConfig, type BrokerConfig } from './options.js';
 import { CallerRateLimiter } from './rate-limiter.js';
 import { createKubeTokenReviewer, type TokenReviewer } from './token-review.js';
+import type { Clock } from '../clock.js';
 
 /** The longest token TTL a Tenant may set (SPEC section 2), in seconds. */
 export const MAX_TOKEN_TTL_SECONDS = 900;
@@ -57,7 +58,7 @@ export interface CreateBrokerOptions {
   /** Replaces the key store of `config.keyStore` (tests sharing one ring). */
   keyStore?: KeyStore;
   /** The clock, epoch ms. Default Date.now. */
-  now?: () => number;
+  now?: Clock;
   /**
    * Do not re-read the key ring on a timer: tests call `broker.keyManager.reconcile()` at the
    * moments of an injected clock. Default false.

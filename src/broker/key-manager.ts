@@ -27,6 +27,7 @@ import { generateKeyRecord } from './key-material.js';
 import { activeKey, implausibleTimes, isNoop, leadMs, planRotation, publishedKeys, viewRing, type KeyRecord, type KeyView, type RingTiming } from './key-ring.js';
 import type { KeyStore } from './key-store.js';
 import type { SigningAlg } from './options.js';
+import type { Clock } from '../clock.js';
 
 /** Options of `KeyManager`. */
 export interface KeyManagerOptions {
@@ -37,7 +38,7 @@ export interface KeyManagerOptions {
   /** How often the store is re-read, in ms. */
   reloadIntervalMs: number;
   logger: Logger;
-  now?: () => number;
+  now?: Clock;
   /** Read-decide-write rounds before giving up until the next reload. Default 5. */
   maxAttempts?: number;
   /** Key generation (tests may count calls). Default `generateKeyRecord`. */
@@ -67,7 +68,7 @@ export class KeyManager {
   private lastLoadAt: number | undefined;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly now: () => number;
+  private readonly now: Clock;
   private readonly timing: RingTiming;
   private readonly generate: NonNullable<KeyManagerOptions['generate']>;
   private readonly reported = new Set<string>();

@@ -4,6 +4,7 @@
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { TenantGuardError } from '../errors.js';
+import { isRecord } from '../json.js';
 import type { KeyRecord } from './key-ring.js';
 import type { SigningAlg } from './options.js';
 
@@ -33,10 +34,6 @@ export function publicOnly(jwk: JWK): JWK {
 /** The stored form of a key (one JSON document per key). */
 export function serializeKeyRecord(record: KeyRecord): string {
   return JSON.stringify({ kid: record.kid, alg: record.alg, createdAt: record.createdAt, notBefore: record.notBefore, jwk: record.privateJwk });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function stringMembers(value: Record<string, unknown>): JWK {

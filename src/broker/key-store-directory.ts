@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat as fsLstat, mkdir, readdir, readFile, rename, stat as fsStat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 import { serializeKeyRecord } from './key-material.js';
 import { entryName, parseEntries, type KeyChange, type KeySnapshot, type KeyStore } from './key-store.js';
 
@@ -49,10 +49,6 @@ interface Listed {
   mtimeMs: number;
 }
 
-function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-}
-
 function octal(mode: number): string {
   return `0${(mode & 0o777).toString(8)}`;
 }
@@ -81,8 +77,8 @@ export class DirectoryKeyStore implements KeyStore {
     try {
       s = await this.stat(this.dir);
     } catch (err) {
-      if (errno(err) === 'ENOENT') return false;
-      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read key directory ${this.dir}: ${errno(err) ?? 'error'}`, { cause: err });
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
     }
     if (!s.isDirectory()) throw new TenantGuardError('ERR_KEYRING_STORE', `key directory ${this.dir} is not a directory`);
     if (this.uid !== undefined && s.uid !== this.uid) throw this.unsafe(`key directory ${this.dir} is owned by uid ${s.uid}, not by the broker's user (uid ${this.uid}); refusing its keys: use a directory of the broker's user, mode 0700`);
@@ -103,8 +99,8 @@ export class DirectoryKeyStore implements KeyStore {
     try {
       names = await readdir(this.dir);
     } catch (err) {
-      if (errno(err) === 'ENOENT') return [];
-      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read key directory ${this.dir}: ${errno(err) ?? 'error'}`, { cause: err });
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
     }
     const out: Listed[] = [];
     for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
@@ -113,8 +109,8 @@ export class DirectoryKeyStore implements KeyStore {
       try {
         s = await this.lstat(path);
       } catch (err) {
-        if (errno(err) === 'ENOENT') continue;
-        throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read ${path}: ${errno(err) ?? 'error'}`, { cause: err });
+        if (errnoCode(err) === 'ENOENT') continue;
+        throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read ${path}: ${errnoCode(err) ?? 'error'}`, { cause: err });
       }
       this.checkFile(path, s);
       out.push({ name, size: s.size, mtimeMs: s.mtimeMs });
@@ -137,7 +133,7 @@ export class DirectoryKeyStore implements KeyStore {
       try {
         entries.push([f.name, await readFile(path, 'utf8')]);
       } catch (err) {
-        problems.push(`cannot read key file ${path}: ${errno(err) ?? 'error'}`);
+        problems.push(`cannot read key file ${path}: ${errnoCode(err) ?? 'error'}`);
       }
     }
     const parsed = await parseEntries(entries, this.dir);
@@ -150,7 +146,7 @@ export class DirectoryKeyStore implements KeyStore {
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
     } catch (err) {
-      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot write key directory ${this.dir}: ${errno(err) ?? 'error'}`, { cause: err });
+      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot write key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
     }
     // Made just now, or by someone else in between: never write keys where others can.
     await this.checkDirectory();
@@ -162,11 +158,11 @@ export class DirectoryKeyStore implements KeyStore {
       }
       for (const kid of change.remove) {
         await unlink(join(this.dir, entryName(kid))).catch((err: unknown) => {
-          if (errno(err) !== 'ENOENT') throw err;
+          if (errnoCode(err) !== 'ENOENT') throw err;
         });
       }
     } catch (err) {
-      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot write key directory ${this.dir}: ${errno(err) ?? 'error'}`, { cause: err });
+      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot write key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
     }
     return DirectoryKeyStore.versionOf(await this.listing());
   }

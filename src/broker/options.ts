@@ -4,6 +4,8 @@
  * src/settings.ts); everything else the broker needs is here.
  */
 import { TenantGuardError } from '../errors.js';
+import { parseDurationMs } from '../duration.js';
+import { parseBooleanText } from '../flag-value.js';
 import type { CallerAuthenticatorOptions } from './caller-auth.js';
 import { CallerRateLimiter } from './rate-limiter.js';
 
@@ -64,8 +66,8 @@ export interface BrokerConfig {
 type FlagKind = 'string' | 'duration' | 'integer' | 'number' | 'boolean';
 
 /** One broker flag: `--flag` / `env`, with the default as it would be written. */
-export interface BrokerFlag {
-  key: string;
+export interface BrokerFlag<K extends string = string> {
+  key: K;
   flag: string;
   env: string;
   kind: FlagKind;
@@ -73,8 +75,9 @@ export interface BrokerFlag {
   default?: string;
 }
 
-/** Every broker flag, for the serve command to register (commander: `.option(`--${flag} <value>`, description)`). */
-export const brokerFlags: readonly BrokerFlag[] = [
+/** The broker flags as data; `as const` keeps each key a literal type. One row a flag. */
+// prettier-ignore
+const BROKER_FLAG_TABLE = [
   { key: 'kubeconfig', flag: 'kubeconfig', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig file for TokenReviews and the key Secret (default: in-cluster)' },
   { key: 'keyDir', flag: 'key-dir', env: 'TG_KEY_DIR', kind: 'string', description: 'directory holding the signing key ring (local runs)' },
   { key: 'keySecret', flag: 'key-secret', env: 'TG_KEY_SECRET', kind: 'string', description: 'NAMESPACE/NAME of the Secret holding the key ring shared by all replicas' },
@@ -97,7 +100,13 @@ export const brokerFlags: readonly BrokerFlag[] = [
   { key: 'callerRate', flag: 'caller-rate', env: 'TG_CALLER_RATE', kind: 'number', description: 'tokens per second one caller (pod) may obtain', default: '50' },
   { key: 'callerBurst', flag: 'caller-burst', env: 'TG_CALLER_BURST', kind: 'integer', description: 'tokens one caller (pod) may obtain at once', default: '100' },
   { key: 'allowUnboundCallers', flag: 'allow-unbound-callers', env: 'TG_ALLOW_UNBOUND_CALLERS', kind: 'boolean', description: 'accept caller tokens not bound to a pod', default: 'false' },
-];
+] as const satisfies readonly BrokerFlag[];
+
+/** The key of a broker flag: `parseBrokerOptions` reads values by it, so a typo does not compile. */
+export type BrokerFlagKey = (typeof BROKER_FLAG_TABLE)[number]['key'];
+
+/** Every broker flag, for the serve command to register (commander: `.option(`--${flag} <value>`, description)`). */
+export const brokerFlags: readonly BrokerFlag<BrokerFlagKey>[] = BROKER_FLAG_TABLE;
 
 function bad(flag: string, message: string): TenantGuardError {
   return new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${flag} ${message}`);
@@ -108,27 +117,17 @@ function bad(flag: string, message: string): TenantGuardError {
  * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag.
  */
 export function parseDuration(flag: string, value: string): number {
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = text;
-  while (rest !== '') {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
-    if (m === null) throw bad(flag, `"${value}" is not a duration; use e.g. 500ms, 30s, 5m, 24h`);
-    total += Number(m[1]) * (unit[m[2] ?? 's'] ?? 1000);
-    rest = rest.slice(m[0].length);
-  }
-  if (text === '') throw bad(flag, 'must not be empty; use e.g. 30s');
-  return Math.round(total);
+  if (value.trim() === '') throw bad(flag, 'must not be empty; use e.g. 30s');
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw bad(flag, `"${value}" is not a duration; use e.g. 500ms, 30s, 5m, 24h`);
+  return ms;
 }
 
 function parseValue(spec: BrokerFlag, raw: string | boolean): string | number | boolean {
   if (spec.kind === 'boolean') {
     if (typeof raw === 'boolean') return raw;
-    const v = raw.trim().toLowerCase();
-    if (['true', '1', 'yes', ''].includes(v)) return v !== '';
-    if (['false', '0', 'no'].includes(v)) return false;
+    const parsed = parseBooleanText(raw);
+    if (parsed !== undefined) return parsed;
     throw bad(spec.flag, `"${raw}" is not a boolean; use true or false`);
   }
   const text = String(raw);
@@ -148,17 +147,17 @@ function parseValue(spec: BrokerFlag, raw: string | boolean): string | number | 
  * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and what is allowed.
  */
 export function parseBrokerOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = {}): BrokerConfig {
-  const v: Record<string, string | number | boolean | undefined> = {};
+  const v: Partial<Record<BrokerFlagKey, string | number | boolean>> = {};
   for (const spec of brokerFlags) {
     const camel = spec.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
     const raw = flags[spec.key] ?? flags[camel] ?? env[spec.env] ?? spec.default;
-    v[spec.key] = raw === undefined ? undefined : parseValue(spec, raw);
+    if (raw !== undefined) v[spec.key] = parseValue(spec, raw);
   }
-  const str = (k: string): string | undefined => {
+  const str = (k: BrokerFlagKey): string | undefined => {
     const value = v[k];
     return typeof value === 'string' && value !== '' ? value : undefined;
   };
-  const num = (k: string): number => Number(v[k]);
+  const num = (k: BrokerFlagKey): number => Number(v[k]);
 
   const keyDir = str('keyDir');
   const keySecret = str('keySecret');

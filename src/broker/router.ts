@@ -12,7 +12,7 @@
  * When the issuer has a path, the token routes are also served under it.
  */
 import express, { type Request, type Response, type Router } from 'express';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import type { Broker, TokenOutcome } from './broker.js';
 import { DISCOVERY_SUFFIX, JWKS_SUFFIX } from './discovery.js';
 

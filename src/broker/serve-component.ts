@@ -1,11 +1,10 @@
 /**
- * The broker as a component of `tenant-guard serve` (src/cli/serve.ts): its flags, and on
+ * The broker as a component of `tenant-guard serve` (src/server/component.ts): its flags, and on
  * start its routes and close hook. Register it in main.ts's serve components when
  * `--components` includes `broker`.
  */
-import type { Command } from 'commander';
-import type { ServeComponent, ServeComponentContext, ServeContribution } from '../cli/serve.js';
-import { envOption, valueOf } from '../cli/io.js';
+import { valueOf } from '../flag-value.js';
+import type { ComponentFlag, ServeComponent, ServeComponentContext, ServeContribution } from '../server/component.js';
 import type { ReadinessCheck } from '../server/health.js';
 import type { Broker } from './broker.js';
 import { defaultIssuer } from './discovery.js';
@@ -14,14 +13,14 @@ import { INTERNAL_ERROR_MESSAGE } from '../server/webhook-app.js';
 import { leanTokenHandler } from './lean-token.js';
 import { createBrokerRouter } from './router.js';
 
-/** Adds every broker flag not already on `command` (another component may define `--kubeconfig`). */
-function addBrokerOptions(command: Command): void {
-  for (const f of brokerFlags) {
-    if (command.options.some((o) => o.long === `--${f.flag}`)) continue;
-    const flags = f.kind === 'boolean' ? `--${f.flag}` : `--${f.flag} <value>`;
-    command.addOption(envOption(flags, f.description, f.env, f.default));
-  }
-}
+/** The broker's flags as `serve` adds them (`--kubeconfig` is shared with the Tenant watch). */
+const brokerComponentFlags: readonly ComponentFlag[] = brokerFlags.map((f) => ({
+  flag: f.flag,
+  env: f.env,
+  description: f.description,
+  ...(f.kind === 'boolean' ? { boolean: true } : {}),
+  ...(f.default === undefined ? {} : { default: f.default }),
+}));
 
 /**
  * The issuer: `--issuer` / TG_ISSUER when given, else the URL `serve` listens on (so the
@@ -52,7 +51,7 @@ export function keyRingReadiness(broker: Broker): ReadinessCheck {
 /** The token broker: discovery, JWKS and the token endpoints, mounted at `/`. */
 export const brokerComponent: ServeComponent = {
   name: 'broker',
-  addOptions: addBrokerOptions,
+  flags: brokerComponentFlags,
   async start(context): Promise<ServeContribution> {
     const flags: Record<string, string | boolean | undefined> = {};
     for (const [k, v] of Object.entries(context.options)) if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;

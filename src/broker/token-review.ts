@@ -4,8 +4,8 @@
  */
 import { AuthenticationV1Api, type KubeConfig, type V1TokenReview } from '@kubernetes/client-node';
 import { TenantGuardError } from '../errors.js';
-import { isRecord } from '../policy/object-paths.js';
-import { describeApiFailure, withSignal } from './kube-call.js';
+import { isRecord } from '../json.js';
+import { describeApiFailure, withSignal } from '../kube/kube-call.js';
 
 /** What a TokenReview said, narrowed. */
 export interface ReviewOutcome {

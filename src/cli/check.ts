@@ -14,7 +14,7 @@ import { defaultPolicy, mutateThenValidate, type AdmissionPolicy, type CheckOutc
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
 import { limitFlags, textDepth, type AdmissionLimits } from '../policy/limits.js';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, limitsFromOptions, printError, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';

@@ -54,14 +54,8 @@ export function envOption(flags: string, description: string, env: string, shown
   return new Option(flags, `${description} (${suffix})`);
 }
 
-/** The flag's value, else the environment variable's, else the default. */
-export function valueOf(flag: unknown, env: NodeJS.ProcessEnv, name: string, fallback: string): string;
-export function valueOf(flag: unknown, env: NodeJS.ProcessEnv, name: string, fallback?: string): string | undefined;
-export function valueOf(flag: unknown, env: NodeJS.ProcessEnv, name: string, fallback?: string): string | undefined {
-  if (typeof flag === 'string') return flag;
-  const fromEnv = env[name];
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : fallback;
-}
+/** Flag-then-environment-then-default resolution lives in src/flag-value.ts. */
+export { valueOf } from '../flag-value.js';
 
 /** Adds a flag for every setting of SPEC section 3 (src/settings.ts `settingFlags`). */
 export function addSettingOptions(command: Command): Command {

@@ -16,7 +16,8 @@ import { register as registerCheck } from './check.js';
 import { register as registerCredential } from './credential.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, printError, processIo, type CliIo, type CommandRegistration } from './io.js';
 import { register as registerScan } from './scan.js';
-import { register as registerServe, type ServeComponent } from './serve.js';
+import type { ServeComponent } from '../server/component.js';
+import { register as registerServe } from './serve.js';
 
 /** Components `serve` starts beside the webhook (the broker adds itself here). */
 export const SERVE_COMPONENTS: readonly ServeComponent[] = [brokerComponent, reporterComponent];

@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { TenantGuardError } from '../errors.js';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import type { KubeObject } from '../policy/types.js';
 import type { CliIo } from './io.js';
 import { fileErrorCode, readInput } from './read-input.js';

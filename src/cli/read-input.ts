@@ -4,14 +4,14 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { TenantGuardError } from '../errors.js';
-import { isRecord } from '../policy/object-paths.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
+import { isRecord } from '../json.js';
 import type { KubeObject } from '../policy/types.js';
 import type { CliIo } from './io.js';
 
 /** The `code` of a file system error (`ENOENT`...), never its message. */
 export function fileErrorCode(err: unknown): string {
-  return isRecord(err) && typeof err.code === 'string' ? err.code : 'error';
+  return errnoCode(err) ?? 'error';
 }
 
 /**

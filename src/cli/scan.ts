@@ -70,7 +70,7 @@ async function gather(raw: Record<string, unknown>, context: CliContext): Promis
   }
   const kubeconfig = valueOf(raw.kubeconfig, io.env, 'TG_KUBECONFIG');
   // Imported here: @kubernetes/client-node costs every other command (serve too) ~77 MB.
-  const { loadKubeConfig } = await import('../kube-config.js');
+  const { loadKubeConfig } = await import('../kube/kube-config.js');
   const { listGuardedObjects, listTenantRegistry } = await import('../reporter/list-objects.js');
   const kc = loadKubeConfig(kubeconfig === undefined ? undefined : resolve(io.cwd, kubeconfig), io.env);
   if (kc === undefined) throw new TenantGuardError('ERR_USAGE', 'scan needs -f DIR (manifests) or a Kubernetes API (--kubeconfig, or in-cluster)');

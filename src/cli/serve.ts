@@ -2,7 +2,7 @@
  * `tenant-guard serve`: the webhook (and what other components mount) over HTTPS.
  *
  * Extension points:
- * - a `ServeComponent` adds its flags to `serve` and, once started, contributes routers,
+ * - a `ServeComponent` (src/server/component.ts) declares its flags for `serve` and, once started, contributes routers,
  *   readiness checks and a close hook (the broker mounts its endpoints this way): pass it in
  *   the `components` of `register` in main.ts;
  * - `createHttpsServer` is the one place the TLS server is made (swap in a reloading one);
@@ -22,46 +22,17 @@ import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
 import { ensureCertificates } from '../server/certificates.js';
-import type { ReadinessCheck } from '../server/health.js';
+import type { ComponentFlag, ServeComponent, ServeComponentContext, ServeContribution } from '../server/component.js';
 import { createMetricsRegistry, registerCertificateExpiry } from '../server/metrics.js';
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../server/tls.js';
-import { createWebhookApp, type MountedRouter } from '../server/webhook-app.js';
+import { createWebhookApp } from '../server/webhook-app.js';
 import type { Settings } from '../settings.js';
 import { FileRegistry } from '../tenancy/file-registry.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { registerRegistryMetrics } from '../tenancy/tenant-metrics.js';
-import type { WatchedRegistry, WatchedRegistryOptions } from '../tenancy/watch-source.js';
+import type { WatchedRegistryOptions } from '../tenancy/watch-source.js';
 import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, limitsFromOptions, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
-
-/** What a started component adds to the server. */
-export interface ServeContribution {
-  readonly mounts?: readonly MountedRouter[];
-  readonly readiness?: readonly ReadinessCheck[];
-  /** Called on shutdown, after the server stopped accepting connections. */
-  close?(): Promise<void> | void;
-}
-
-/** What a component gets when `serve` starts it. */
-export interface ServeComponentContext {
-  /** Every parsed option of `serve`, the component's own included (commander attribute names). */
-  readonly options: Readonly<Record<string, unknown>>;
-  readonly env: NodeJS.ProcessEnv;
-  readonly settings: Settings;
-  readonly logger: Logger;
-  readonly audit: AuditSink;
-  readonly metricsRegistry: Registry;
-  readonly registry: RegistryProvider;
-}
-
-/** A part of the server another team owns (e.g. the token broker). */
-export interface ServeComponent {
-  readonly name: string;
-  /** Started only when `--components` names it (the reporter needs a Kubernetes API). */
-  readonly optIn?: boolean;
-  /** Adds the component's flags to `serve` (each with its environment variable). */
-  addOptions?(command: Command): void;
-  start(context: ServeComponentContext): Promise<ServeContribution> | ServeContribution;
-}
+import { parseBooleanText } from '../flag-value.js';
 
 export interface ServeAppOptions {
   readonly settings: Settings;
@@ -142,7 +113,7 @@ function parseComponents(text: string | undefined, known: readonly string[], def
  * webhook serving a file registry never loads it.
  */
 async function tenantWatchKubeConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<KubeConfig> {
-  const { loadKubeConfig } = await import('../kube-config.js');
+  const { loadKubeConfig } = await import('../kube/kube-config.js');
   const kc = loadKubeConfig(kubeconfig, env);
   if (kc === undefined) throw new TenantGuardError('ERR_USAGE', '--watch-tenants needs a Kubernetes API: run in a cluster or give --kubeconfig');
   return kc;
@@ -206,10 +177,16 @@ function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     certsDir: valueOf(raw.certsDir, env, 'TG_CERTS_DIR', 'certs'),
     logLevel: valueOf(raw.logLevel, env, 'TG_LOG_LEVEL', 'info'),
     components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames], ['webhook', ...defaultNames]),
-    watchTenants: raw.watchTenants === true || ['true', '1', 'yes'].includes((env.TG_WATCH_TENANTS ?? '').toLowerCase()),
+    watchTenants: raw.watchTenants === true || parseWatchTenants(env.TG_WATCH_TENANTS ?? ''),
     kubeconfig: valueOf(raw.kubeconfig, env, 'TG_KUBECONFIG'),
     drainMs: parseDrainSeconds(valueOf(raw.drainSeconds, env, 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS))),
   };
+}
+
+function parseWatchTenants(text: string): boolean {
+  const value = parseBooleanText(text);
+  if (value === undefined) throw new TenantGuardError('ERR_USAGE', `TG_WATCH_TENANTS "${text}" is not a boolean; use true or false`);
+  return value;
 }
 
 function parseDrainSeconds(text: string): number {
@@ -367,6 +344,15 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** Adds each component flag not already on `command` (another component may define `--kubeconfig`). */
+export function addComponentFlags(command: Command, flags: readonly ComponentFlag[]): void {
+  for (const f of flags) {
+    if (command.options.some((o) => o.long === `--${f.flag}`)) continue;
+    const spec = f.boolean === true ? `--${f.flag}` : `--${f.flag} <${f.valueName ?? 'value'}>`;
+    command.addOption(envOption(spec, f.description, f.env, f.default));
+  }
+}
+
 /** Registers `serve` with the given components' flags and contributions. */
 export function register(program: Command, context: CliContext, components: readonly ServeComponent[] = []): void {
   // The parts `serve` can run; the cluster install runs each in its own Deployment.
@@ -387,7 +373,7 @@ export function register(program: Command, context: CliContext, components: read
     .addOption(envOption('--kubeconfig <file>', 'kubeconfig of the control plane (default: in-cluster)', 'TG_KUBECONFIG'))
     .addOption(envOption('--drain-seconds <s>', 'on SIGTERM, keep serving this long with /readyz 503 before closing', 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS)));
   addSettingOptions(command);
-  for (const component of components) component.addOptions?.(command);
+  for (const component of components) addComponentFlags(command, component.flags ?? []);
   command.action(async (raw: Record<string, unknown>) => {
     const handle = await startServe(raw, context.io, { components });
     const signal = await untilSignal();

@@ -1,3 +1,8 @@
+/**
+ * The broker's answer as the exec plugin reads it off the wire: the token or the error of one
+ * attempt, whether trying again may help, a bounded Retry-After, and a reason made safe for
+ * one stderr line (no control characters, no JWT-like text).
+ */
 import { TenantGuardError } from '../errors.js';
 import type { BrokerEndpoint } from './broker-endpoint.js';
 import { asSingleToken } from './token-file.js';
@@ -43,6 +48,7 @@ const JWT_LIKE = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
 /** Makes untrusted text safe for one stderr line: no control characters, no JWT-like strings, bounded. */
 export function sanitizeReason(text: string): string {
   const line = text
+    // eslint-disable-next-line no-control-regex -- control characters are what it removes
     .replace(/[\x00-\x1f\x7f]+/g, ' ')
     .replace(JWT_LIKE, '[token redacted]')
     .replace(/\s+/g, ' ')

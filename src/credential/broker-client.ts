@@ -1,8 +1,12 @@
+/**
+ * One HTTPS request from the exec plugin to the broker for a target's token, classified and
+ * never thrown: unreachable, timed out, TLS (not retried), refused (4xx; 429 retried) or a
+ * broker fault (5xx retried; a malformed answer not). Answers are read up to a size bound.
+ */
 import { request } from 'node:https';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 import { processBrokerAnswer, type AttemptResult, type BrokerAnswer } from './broker-answer.js';
 import type { BrokerEndpoint } from './broker-endpoint.js';
-import { errnoCode } from './token-file.js';
 
 /** Largest broker answer read, in bytes. */
 const MAX_ANSWER_BYTES = 64 * 1024;

@@ -1,3 +1,8 @@
+/**
+ * The BROKER argument of the exec plugin: where it asks for a token and in which of the two
+ * forms (the JSON `/v1/tokens` endpoint, or the drop-in `/api/get-target-token` of the
+ * original OpenUnison design; SPEC section 6).
+ */
 import { TenantGuardError } from '../errors.js';
 
 /** Path of the broker's JSON token endpoint (SPEC section 6). */

@@ -1,3 +1,7 @@
+/**
+ * The ExecCredential the plugin prints for client-go: the apiVersion to answer in (from
+ * KUBERNETES_EXEC_INFO), and the token with its expiry as RFC 3339 in whole seconds.
+ */
 import { TenantGuardError } from '../errors.js';
 
 /** The ExecCredential API versions client-go speaks today (v1alpha1 went with Kubernetes 1.24). */

@@ -1,4 +1,9 @@
-import { parseDuration as parseSettingDuration } from '../broker/options.js';
+/**
+ * The exec plugin's command line: BROKER and TARGET, the caller token file, CA, timeout,
+ * expiry margin and cache directory. Parsing errors are ERR_CREDENTIAL_USAGE. It imports
+ * nothing of the broker: the plugin is bundled into one executable of its own.
+ */
+import { parseDurationMs } from '../duration.js';
 import { TenantGuardError } from '../errors.js';
 
 /** Environment variable that turns the on-disk cache on when `--cache-dir` is not given. */
@@ -71,16 +76,14 @@ function usageError(message: string): TenantGuardError {
 
 /**
  * Parses a duration the way every tenant-guard flag does (`500ms`, `10s`, `1m`, a bare number of
- * seconds; src/broker/options.ts), as a usage error of the plugin.
+ * seconds; src/duration.ts), as a usage error of the plugin.
  * @returns milliseconds
  * @throws TenantGuardError ERR_CREDENTIAL_USAGE naming the flag.
  */
 export function parseDuration(flag: string, raw: string): number {
-  try {
-    return parseSettingDuration(flag.replace(/^--/, ''), raw);
-  } catch (cause) {
-    throw new TenantGuardError('ERR_CREDENTIAL_USAGE', `${flag} "${raw}" is not a duration such as 500ms, 10s or 1m; run with --help for usage`, { cause });
-  }
+  const ms = parseDurationMs(raw);
+  if (ms === undefined) throw new TenantGuardError('ERR_CREDENTIAL_USAGE', `${flag} "${raw}" is not a duration such as 500ms, 10s or 1m; run with --help for usage`);
+  return ms;
 }
 
 function splitFlags(argv: readonly string[]): { positionals: string[]; flags: Map<string, string>; help: boolean } {

@@ -1,5 +1,10 @@
+/**
+ * Retrying one token request within the plugin's --timeout: exponential backoff with equal
+ * jitter, or the broker's Retry-After; clock, sleep and randomness injected for tests.
+ */
 import { TenantGuardError } from '../errors.js';
 import type { AttemptResult, IssuedToken } from './broker-answer.js';
+import type { Clock } from '../clock.js';
 
 /** How attempts are spaced and bounded. Clock, sleep and randomness are injected for tests. */
 export interface RetryPolicy {
@@ -11,7 +16,7 @@ export interface RetryPolicy {
   maxDelayMs?: number;
   /** Shortest time worth starting another attempt with, in ms. Default 100. */
   minAttemptMs?: number;
-  now: () => number;
+  now: Clock;
   sleep: (ms: number) => Promise<void>;
   /** A number in [0, 1). */
   random: () => number;

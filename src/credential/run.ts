@@ -1,5 +1,10 @@
+/**
+ * One run of the exec plugin (`tenant-guard-credential BROKER TARGET`): caller token, cache or
+ * broker, checks, then an ExecCredential on stdout, or nothing on stdout and exactly one line on
+ * stderr. Everything outside the arguments (time, files, output) comes through CredentialIo.
+ */
 import { readFile } from 'node:fs/promises';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 import { requestToken } from './broker-client.js';
 import { resolveBrokerEndpoint } from './broker-endpoint.js';
 import { buildExecCredential, execCredentialApiVersion } from './exec-credential.js';
@@ -7,7 +12,8 @@ import { CREDENTIAL_USAGE, parseCredentialArgs, type CredentialOptions } from '.
 import { withRetries } from './retry.js';
 import { checkIssuedToken, type CheckedToken, type TokenExpectations } from './token-checks.js';
 import { cacheFilePath, checkCacheDir, ownUid, readCachedToken, writeCachedToken } from './token-cache.js';
-import { errnoCode, readCallerToken } from './token-file.js';
+import { readCallerToken } from './token-file.js';
+import type { Clock } from '../clock.js';
 
 /** Prefix of every line the plugin writes on stderr. */
 export const STDERR_PREFIX = 'tenant-guard-credential';
@@ -18,7 +24,7 @@ export interface CredentialIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   /** Milliseconds since the epoch. Default Date.now. */
-  now?: () => number;
+  now?: Clock;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   /** The plugin's user id, which must own `--cache-dir`. Default process.getuid(). */

@@ -1,10 +1,14 @@
+/**
+ * The plugin's optional on-disk token cache (--cache-dir): one file per broker, target and caller, in a
+ * directory only the plugin's user may write, each token checked again when read.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 import { jwtSubject } from './jwt-claims.js';
-import { asSingleToken, errnoCode } from './token-file.js';
+import { asSingleToken } from './token-file.js';
 
 /** A cache entry as stored on disk. */
 interface CacheEntry {

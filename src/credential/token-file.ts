@@ -1,14 +1,13 @@
+/**
+ * Reading the caller's projected service account token: re-read on every run (the kubelet
+ * rotates it in place), bounded in size, exactly one token; errors name the path, never the
+ * content.
+ */
 import { readFile } from 'node:fs/promises';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 
 /** Largest caller token file read, in bytes (projected tokens are about 1 KiB). */
 const MAX_TOKEN_FILE_BYTES = 64 * 1024;
-
-/** The `code` of a Node.js system error (`ENOENT`, `ECONNREFUSED`, ...), if it has one. */
-export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
-  return undefined;
-}
 
 function describeReadError(err: unknown): string {
   switch (errnoCode(err)) {
@@ -30,6 +29,7 @@ function describeReadError(err: unknown): string {
  */
 export function asSingleToken(text: string): string | undefined {
   const token = text.trim();
+  // eslint-disable-next-line no-control-regex -- a token with control characters is refused
   if (token === '' || /[\s\x00-\x1f\x7f]/.test(token)) return undefined;
   return token;
 }

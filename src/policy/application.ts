@@ -7,7 +7,8 @@
 import { applicationSetControllerUser } from '../settings.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { explainForeignTarget, explainPlatformTarget, type DestinationField } from './destination.js';
-import { getLabels, getPath, getRecord, isRecord, show } from './object-paths.js';
+import { getLabels, getPath, getRecord, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -13,7 +13,8 @@
  * `jqPathExpressions` select whatever jq selects: no static check bounds them.
  */
 import { isPresent } from './applicationset-walk.js';
-import { isRecord, joinPath, show } from './object-paths.js';
+import { joinPath, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -13,7 +13,8 @@
  */
 import { goFoldName as foldKey } from './go-json-fold.js';
 import { APPLICATIONSET_SPEC_FIELDS, type FieldNode, type FieldTree, type RawFieldNode } from './generator-fields.js';
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -5,7 +5,8 @@
  * See https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/Generators-Cluster/
  */
 import { isPresent } from './applicationset-walk.js';
-import { isRecord, isTemplated, joinPath, show } from './object-paths.js';
+import { isTemplated, joinPath, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -11,8 +11,9 @@ import type { Tenant } from '../tenancy/tenant.js';
 import type { GeneratorVisit, TemplateVisit } from './applicationset-walk.js';
 import { GENERATOR_KINDS, isPresent } from './applicationset-walk.js';
 import type { TemplateParts } from './applicationset-templates.js';
-import { isControlPlaneTarget, serverKey } from './cluster-url.js';
-import { isRecord, isTemplated, joinPath, show } from './object-paths.js';
+import { isControlPlaneTarget, serverKey } from '../tenancy/cluster-url.js';
+import { isTemplated, joinPath, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -8,7 +8,8 @@
 import type { Tenant } from '../tenancy/tenant.js';
 import type { TemplateVisit } from './applicationset-walk.js';
 import { isPresent } from './applicationset-walk.js';
-import { isRecord, isTemplated, joinPath, show } from './object-paths.js';
+import { isTemplated, joinPath, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -3,7 +3,8 @@
  * `matrix` and `merge`) and every template, for the mutation and every rule. Pure; never
  * throws on a malformed object: what it cannot read becomes a TG-REQ-01 violation.
  */
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { describeJsonType, isRecord } from '../json.js';
 import type { KubeObject, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -61,13 +62,7 @@ export function isPresent(value: unknown): boolean {
 }
 
 function notObject(path: string, value: unknown): Violation {
-  return violation('TG-REQ-01', path, `is ${describeType(value)}, not an object; the rules cannot read it`);
-}
-
-function describeType(value: unknown): string {
-  if (Array.isArray(value)) return 'a list';
-  if (value === null) return 'null';
-  return `a ${typeof value}`;
+  return violation('TG-REQ-01', path, `is ${describeJsonType(value)}, not an object; the rules cannot read it`);
 }
 
 /**
@@ -89,7 +84,7 @@ export function walkApplicationSet(object: KubeObject): ApplicationSetWalk {
   const walkList = (list: unknown, path: string, depth: number): void => {
     if (!isPresent(list)) return;
     if (!Array.isArray(list)) {
-      problems.push(violation('TG-REQ-01', path, `is ${describeType(list)}, not a list; the rules cannot read it`));
+      problems.push(violation('TG-REQ-01', path, `is ${describeJsonType(list)}, not a list; the rules cannot read it`));
       return;
     }
     if (depth > MAX_GENERATOR_DEPTH) {

@@ -11,7 +11,8 @@ import { addTenantSelector, checkClustersSelector } from './applicationset-selec
 import { checkDestination, checkParameters, type TargetScope } from './applicationset-targets.js';
 import { addTemplateDefaults, checkLabels, checkProject, templateParts } from './applicationset-templates.js';
 import { GENERATOR_KINDS, generatorKinds, isPresent, walkApplicationSet, type GeneratorVisit } from './applicationset-walk.js';
-import { getLabels, getString, isRecord, isTemplated, joinPath, show } from './object-paths.js';
+import { getLabels, getString, isTemplated, joinPath, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -14,7 +14,8 @@
  */
 import type { Tenant } from '../tenancy/tenant.js';
 import { explainForeignTarget, type DestinationField } from './destination.js';
-import { getPath, isRecord, joinPath, show } from './object-paths.js';
+import { getPath, joinPath, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 

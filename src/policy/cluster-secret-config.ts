@@ -18,9 +18,9 @@
  * https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#clusters
  */
 import { canonicalExec, CLUSTER_CONFIG_FIELDS, EXEC_FIELDS, TLS_FIELDS } from './cluster-secret-exec.js';
-import { describeJson } from './cluster-secret-json.js';
 import { GoFieldSet } from './go-json-fold.js';
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { describeJsonType, isRecord } from '../json.js';
 import type { Settings } from '../settings.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
@@ -71,7 +71,7 @@ function checkLevel(object: Record<string, unknown>, level: Level, path: string,
     } else if (typeof rule === 'object') {
       if (isRecord(value)) checkLevel(value, rule, at, out);
     } else if ((rule === 'string' || rule === 'boolean') && typeof value !== rule) {
-      out.push(violation('TG-CS-03', at, `is ${describeJson(value)}; expected a ${rule}`));
+      out.push(violation('TG-CS-03', at, `is ${describeJsonType(value)}; expected a ${rule}`));
     }
   }
 }
@@ -103,7 +103,7 @@ function sameCa(found: string, expected: string): boolean {
 export function checkTls(config: Record<string, unknown> | undefined, clusterName: string | undefined, caData: string | undefined): Violation[] {
   const path = joinPath(CONFIG_PATH, TLS);
   const tls = config === undefined ? undefined : own(config, TLS);
-  if (tls !== undefined && tls !== null && !isRecord(tls)) return [violation('TG-CS-05', path, `is ${describeJson(tls)}; expected an object with caData`)];
+  if (tls !== undefined && tls !== null && !isRecord(tls)) return [violation('TG-CS-05', path, `is ${describeJsonType(tls)}; expected an object with caData`)];
   const out: Violation[] = [];
   const found = isRecord(tls) ? tls : {};
   const ca = own(found, 'caData');
@@ -114,7 +114,7 @@ export function checkTls(config: Record<string, unknown> | undefined, clusterNam
   }
   const insecure = own(found, 'insecure');
   if (insecure !== undefined && insecure !== false) {
-    out.push(violation('TG-CS-05', joinPath(path, 'insecure'), `is ${typeof insecure === 'boolean' ? 'true' : describeJson(insecure)}; it must be absent or false`));
+    out.push(violation('TG-CS-05', joinPath(path, 'insecure'), `is ${typeof insecure === 'boolean' ? 'true' : describeJsonType(insecure)}; it must be absent or false`));
   }
   return out;
 }

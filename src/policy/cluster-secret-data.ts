@@ -6,7 +6,8 @@
  * request carries `data` only; `stringData` is seen offline (`tenant-guard check`).
  * https://kubernetes.io/docs/concepts/configuration/secret/#restriction-names-data
  */
-import { getPath, isRecord, show } from './object-paths.js';
+import { getPath, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { KubeObject, Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -14,10 +14,10 @@
  * https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#clusters
  */
 import type { Settings } from '../settings.js';
-import { describeJson } from './cluster-secret-json.js';
 import { AWS_AUTH_ARG, AWS_AUTH_COMMAND, findProfile, profileMismatch, type ExecCall, type ExecProfile } from './cluster-secret-profiles.js';
 import { GoFieldSet } from './go-json-fold.js';
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { describeJsonType, isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -92,7 +92,7 @@ function readPart(config: Record<string, unknown> | undefined, field: string, fi
   let messy = isMessy(keys, field, duplicates.has(field)) && keys.length > 0;
   const shape: Violation[] = [];
   const raw = own(config, field);
-  if (raw !== undefined && raw !== null && !isRecord(raw)) shape.push(violation('TG-CS-04', joinPath(CONFIG_PATH, field), `is ${describeJson(raw)}; expected an object`));
+  if (raw !== undefined && raw !== null && !isRecord(raw)) shape.push(violation('TG-CS-04', joinPath(CONFIG_PATH, field), `is ${describeJsonType(raw)}; expected an object`));
   const value = isRecord(raw) ? raw : undefined;
   if (value !== undefined) {
     for (const inner of fields.fields) {
@@ -113,11 +113,11 @@ function execCall(exec: Record<string, unknown>, path: string): { call: ExecCall
   const env = own(exec, 'env');
   const apiVersion = own(exec, 'apiVersion');
   const hint = own(exec, 'installHint');
-  if (typeof command !== 'string') shape.push(violation('TG-CS-04', joinPath(path, 'command'), command === undefined || command === null ? 'is missing' : `is ${describeJson(command)}; expected a string`));
+  if (typeof command !== 'string') shape.push(violation('TG-CS-04', joinPath(path, 'command'), command === undefined || command === null ? 'is missing' : `is ${describeJsonType(command)}; expected a string`));
   if (args !== undefined && args !== null && (!Array.isArray(args) || !args.every((a) => typeof a === 'string'))) shape.push(violation('TG-CS-04', joinPath(path, 'args'), 'is not a list of strings'));
   if (env !== undefined && env !== null && (!isRecord(env) || !Object.values(env).every((v) => typeof v === 'string'))) shape.push(violation('TG-CS-04', joinPath(path, 'env'), 'is not a map of strings'));
-  if (apiVersion !== undefined && apiVersion !== null && typeof apiVersion !== 'string') shape.push(violation('TG-CS-04', joinPath(path, 'apiVersion'), `is ${describeJson(apiVersion)}; expected a string`));
-  if (hint !== undefined && hint !== null && typeof hint !== 'string') shape.push(violation('TG-CS-04', joinPath(path, 'installHint'), `is ${describeJson(hint)}; expected a string`));
+  if (apiVersion !== undefined && apiVersion !== null && typeof apiVersion !== 'string') shape.push(violation('TG-CS-04', joinPath(path, 'apiVersion'), `is ${describeJsonType(apiVersion)}; expected a string`));
+  if (hint !== undefined && hint !== null && typeof hint !== 'string') shape.push(violation('TG-CS-04', joinPath(path, 'installHint'), `is ${describeJsonType(hint)}; expected a string`));
   if (shape.length > 0 || typeof command !== 'string') return { call: undefined, shape };
   return {
     call: {
@@ -135,7 +135,7 @@ function awsCall(aws: Record<string, unknown>, path: string): { call: ExecCall |
   const shape: Violation[] = [];
   const text = (key: string): string => {
     const value = own(aws, key);
-    if (value !== undefined && value !== null && typeof value !== 'string') shape.push(violation('TG-CS-04', joinPath(path, key), `is ${describeJson(value)}; expected a string`));
+    if (value !== undefined && value !== null && typeof value !== 'string') shape.push(violation('TG-CS-04', joinPath(path, key), `is ${describeJsonType(value)}; expected a string`));
     return typeof value === 'string' ? value : '';
   };
   const args = [AWS_AUTH_ARG, '--cluster-name', text('clusterName')];

@@ -7,7 +7,8 @@
  * - keys are matched case-insensitively by Go; that is left to the allowlist (TG-CS-03).
  * Pure; never throws.
  */
-import { isRecord, joinPath } from './object-paths.js';
+import { joinPath } from './object-paths.js';
+import { describeJsonType, isRecord } from '../json.js';
 
 /** The result of `parseClusterConfig`. */
 export type ParsedConfig =
@@ -113,7 +114,7 @@ export function parseClusterConfig(text: string): ParsedConfig {
   } catch (err) {
     return { ok: false, reason: `is not valid JSON (${err instanceof SyntaxError ? 'syntax error' : 'unreadable'})` };
   }
-  if (!isRecord(value)) return { ok: false, reason: `is JSON ${describeJson(value)}, not an object` };
+  if (!isRecord(value)) return { ok: false, reason: `is JSON ${describeJsonType(value)}, not an object` };
   const scanner = new DuplicateScanner(text);
   try {
     scanner.scan();
@@ -124,11 +125,3 @@ export function parseClusterConfig(text: string): ParsedConfig {
   return { ok: true, value, duplicateKeys: scanner.duplicates };
 }
 
-/** Names a JSON value's type for a message, without echoing it (config is Secret data). */
-export function describeJson(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return 'a string';
-  return `a ${typeof value}`;
-}

@@ -16,9 +16,9 @@ import { checkConfigKeys, checkTls, completeConfig } from './cluster-secret-conf
 import { canonicalExec, checkPlatformExec, checkTenantExec, isProfiled, readExec, type ExecReading } from './cluster-secret-exec.js';
 import { addDataField, dataPath, fieldText, readSecretData, replaceDataConfig, sameSecretData, type SecretData } from './cluster-secret-data.js';
 import { parseClusterConfig, type ParsedConfig } from './cluster-secret-json.js';
-import { normalizeServerUrl } from './cluster-url.js';
+import { normalizeServerUrl } from '../tenancy/cluster-url.js';
 import { listClusterNames } from './destination.js';
-import { getLabels, getPath, isRecord, show } from './object-paths.js';
+import { ensureRecord, getLabels, getPath, show } from './object-paths.js';
 import type { OwnedCluster } from '../tenancy/registry.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
@@ -247,8 +247,7 @@ export const clusterSecretRules: KindRules = {
   mutate(object, scope) {
     const { tenant, context } = scope;
     const view = readView(object);
-    const metadata = isRecord(object.metadata) ? object.metadata : (object.metadata = {});
-    const labels = isRecord(metadata.labels) ? metadata.labels : (metadata.labels = {});
+    const labels = ensureRecord(ensureRecord(object, 'metadata'), 'labels');
     const owner = view.name === undefined ? undefined : context.registry.clusterByName(view.name)?.tenant;
     if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = (owner ?? tenant).name;
     if (view.name !== undefined && view.name !== '' && labels[context.settings.clusterLabel] === undefined && view.name.length <= 63 && LABEL_VALUE.test(view.name)) {

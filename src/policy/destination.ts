@@ -5,7 +5,7 @@
  */
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { Tenant, TenantCluster } from '../tenancy/tenant.js';
-import { isControlPlaneTarget, serverKey } from './cluster-url.js';
+import { isControlPlaneTarget, serverKey } from '../tenancy/cluster-url.js';
 
 /** The tenant's cluster with exactly this Argo CD name. */
 export function tenantClusterByName(tenant: Tenant, name: string): TenantCluster | undefined {

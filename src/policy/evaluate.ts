@@ -3,9 +3,11 @@
  * (the object /mutate would produce). Plain data in, plain data out.
  */
 import { parseJsonPath, sameJson } from './json-compare.js';
-import { getLabels, getPath, getRecord, isRecord } from './object-paths.js';
+import { ensureRecord, getLabels, getPath, getRecord } from './object-paths.js';
+import { isRecord } from '../json.js';
 import { checkOwnership, classifyRequester, isTerminating, requesterRole, resolveTenant, type TenantResolution } from './ownership.js';
 import { KIND_RULES } from './kinds.js';
+import { objectShapeProblems } from './object-shape.js';
 import type { Decision, DecisionSummary, GuardedKind, KindRules, KubeObject, PolicyContext, PolicyRequest, RequesterRole, RuleScope, Violation } from './types.js';
 import { EVERY_REQUESTER_RULES, RELAXABLE_RULES, RULE_ORDER, WHO_MAY_RULES, formatViolation, violation } from './types.js';
 
@@ -56,11 +58,7 @@ function checkShape(request: PolicyRequest): Violation[] {
       out.push(violation('TG-REQ-01', name, `is missing from the ${request.operation} request; the API server always sends it`));
       return;
     }
-    if (o.metadata !== undefined && !isRecord(o.metadata)) out.push(violation('TG-REQ-01', 'metadata', 'is not an object'));
-    const labels = getRecord(o, ['metadata'])?.labels;
-    if (labels !== undefined && (!isRecord(labels) || Object.values(labels).some((v) => typeof v !== 'string'))) {
-      out.push(violation('TG-REQ-01', 'metadata.labels', 'is not a map of strings'));
-    }
+    out.push(...objectShapeProblems(o, name, request.kind));
   };
   if (request.operation !== 'DELETE') need(request.object, 'object');
   if (request.operation !== 'CREATE') need(request.oldObject, 'oldObject');
@@ -252,8 +250,7 @@ export function mutate(request: PolicyRequest, context: PolicyContext, table: Ki
   const tenant = resolve(request, rules, context, role).subject.tenant;
   if (tenant === undefined) return { object: undefined, tenant: undefined };
   const edited = structuredClone(request.object);
-  const metadata = isRecord(edited.metadata) ? edited.metadata : (edited.metadata = {});
-  const labels = isRecord(metadata.labels) ? metadata.labels : (metadata.labels = {});
+  const labels = ensureRecord(ensureRecord(edited, 'metadata'), 'labels');
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
   // Judged on the request as sent: a label a first /mutate pinned makes no change material.
   if (!isExemptUpdate(asSent(request, rules, context), rules, context)) rules.mutate(edited, { request, tenant, role, context });

@@ -41,6 +41,7 @@ export function goFoldName(key: string): string {
 }
 
 function isAscii(name: string): boolean {
+  // eslint-disable-next-line no-control-regex -- the ASCII range starts at NUL
   return /^[\x00-\x7f]*$/.test(name);
 }
 

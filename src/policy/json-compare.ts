@@ -2,7 +2,7 @@
  * Comparing untrusted JSON without recursion (a request may nest thousands of levels deep,
  * SPEC issue 10), and reading the JSON paths of denial lines back. Pure.
  */
-import { isRecord } from './object-paths.js';
+import { isRecord } from '../json.js';
 
 /**
  * True when two JSON values are equal: same scalars, arrays element by element, objects

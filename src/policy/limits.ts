@@ -11,7 +11,8 @@
  * 9.8 MB patch and a 12.4 MB denial (issue 10). Pure: no I/O.
  */
 import { TenantGuardError } from '../errors.js';
-import { isRecord, joinPath } from './object-paths.js';
+import { isRecord } from '../json.js';
+import { joinPath } from './object-paths.js';
 import type { GuardedKind, Violation } from './types.js';
 import { violation } from './types.js';
 

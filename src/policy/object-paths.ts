@@ -3,10 +3,7 @@
  * field reads as absent (and the rules then say what they expected).
  */
 import type { KubeObject } from './types.js';
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isRecord } from '../json.js';
 
 /** Reads a nested field by keys; undefined when any step is missing or not an object. */
 export function getPath(object: unknown, keys: readonly (string | number)[]): unknown {

@@ -6,7 +6,8 @@ import type { Settings, TrustScope } from '../settings.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { sameJson } from './json-compare.js';
-import { getLabels, getPath, getString, isRecord, show } from './object-paths.js';
+import { getLabels, getPath, getString, show } from './object-paths.js';
+import { isRecord } from '../json.js';
 import type { KindRules, KubeObject, PolicyContext, PolicyRequest, RequesterRole, UserInfo, Violation } from './types.js';
 import { violation } from './types.js';
 

@@ -7,7 +7,7 @@
  * `warn` result, every other finding `fail`; an object with no finding has one `pass`.
  */
 import { evaluate, guardedKindOf } from '../policy/evaluate.js';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import { formatViolation, type GuardedKind, type KubeObject, type PolicyContext, type Violation } from '../policy/types.js';
 import { applicationSetControllerUser } from '../settings.js';
 

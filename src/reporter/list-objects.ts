@@ -4,7 +4,7 @@
  * the Argo CD namespace), and the Tenants as a registry.
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import type { KubeObject } from '../policy/types.js';
 import type { Settings } from '../settings.js';
 import { buildRegistry, type TenantRegistry, type TenantRejection } from '../tenancy/registry.js';

@@ -5,8 +5,8 @@
  * An unchanged report is not written.
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { apiErrorCode } from '../broker/kube-call.js';
-import { isRecord } from '../policy/object-paths.js';
+import { apiErrorCode } from '../kube/kube-call.js';
+import { isRecord } from '../json.js';
 import type { KubeObject } from '../policy/types.js';
 import { MANAGED_BY_LABEL, REPORT_SOURCE, REPORT_TYPES, type ReportFormat } from '../report/policy-report.js';
 

@@ -9,13 +9,14 @@
 import { CoreV1Api, CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { describeApiFailure } from '../broker/kube-call.js';
+import { describeApiFailure } from '../kube/kube-call.js';
 import type { KubeObject } from '../policy/types.js';
 import { DEFAULT_MAX_RESULTS_PER_REPORT, type ReportFormat } from '../report/policy-report.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider, TenantRegistry } from '../tenancy/registry.js';
 import { ReportState } from './report-state.js';
 import { ReportWriter } from './report-writer.js';
+import type { Clock } from '../clock.js';
 
 export const CLUSTER_SECRET_SELECTOR = 'argocd.argoproj.io/secret-type=cluster';
 
@@ -33,7 +34,7 @@ export interface ReporterOptions {
   readonly maxResultsPerReport?: number;
   /** Wait before an informer that failed starts again, ms. Default 5000. */
   readonly retryMs?: number;
-  readonly now?: () => number;
+  readonly now?: Clock;
   /** Where `tenant_guard_report_results` goes. */
   readonly metrics?: Registry;
 }
@@ -45,7 +46,7 @@ export class Reporter {
   readonly state: ReportState;
   private readonly writer: ReportWriter;
   private readonly log: Logger;
-  private readonly now: () => number;
+  private readonly now: Clock;
   private readonly informers: AnyInformer[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;

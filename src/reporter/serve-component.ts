@@ -3,19 +3,17 @@
  * own Deployment in the install): writes PolicyReports from informers on the guarded
  * kinds. It needs a Kubernetes API (`--kubeconfig`, or in-cluster).
  */
-import type { Command } from 'commander';
-import type { ServeComponent, ServeContribution } from '../cli/serve.js';
-import { envOption } from '../cli/io.js';
+import type { ComponentFlag, ServeComponent, ServeContribution } from '../server/component.js';
 import { TenantGuardError } from '../errors.js';
 import type { ReportFormat } from '../report/policy-report.js';
 
 const FORMATS: Readonly<Record<string, ReportFormat>> = { policyreport: 'wgpolicyk8s', wgpolicyk8s: 'wgpolicyk8s', openreports: 'openreports' };
 
-function addReporterOptions(command: Command): void {
-  command.addOption(envOption('--report-format <format>', 'reports the reporter writes: policyreport (wgpolicyk8s.io/v1alpha2) or openreports (openreports.io/v1alpha1)', 'TG_REPORT_FORMAT', 'policyreport'));
-  command.addOption(envOption('--report-interval <ms>', 'how often the reporter writes changed reports, in ms', 'TG_REPORT_INTERVAL', '2000'));
-  command.addOption(envOption('--report-max-writes <n>', 'namespaces whose reports are written per interval at most', 'TG_REPORT_MAX_WRITES', '20'));
-}
+const reporterFlags: readonly ComponentFlag[] = [
+  { flag: 'report-format', valueName: 'format', env: 'TG_REPORT_FORMAT', default: 'policyreport', description: 'reports the reporter writes: policyreport (wgpolicyk8s.io/v1alpha2) or openreports (openreports.io/v1alpha1)' },
+  { flag: 'report-interval', valueName: 'ms', env: 'TG_REPORT_INTERVAL', default: '2000', description: 'how often the reporter writes changed reports, in ms' },
+  { flag: 'report-max-writes', valueName: 'n', env: 'TG_REPORT_MAX_WRITES', default: '20', description: 'namespaces whose reports are written per interval at most' },
+];
 
 function positiveInteger(name: string, value: unknown): number {
   const n = Number(value);
@@ -26,13 +24,13 @@ function positiveInteger(name: string, value: unknown): number {
 export const reporterComponent: ServeComponent = {
   name: 'reporter',
   optIn: true,
-  addOptions: addReporterOptions,
+  flags: reporterFlags,
   async start(context): Promise<ServeContribution> {
     const format = FORMATS[String(context.options.reportFormat ?? 'policyreport')];
     if (format === undefined) throw new TenantGuardError('ERR_USAGE', `--report-format "${String(context.options.reportFormat)}": use policyreport or openreports`);
     const kubeconfig = typeof context.options.kubeconfig === 'string' ? context.options.kubeconfig : undefined;
     // Imported on start: they load @kubernetes/client-node, which only a reporter process needs.
-    const { loadKubeConfig } = await import('../kube-config.js');
+    const { loadKubeConfig } = await import('../kube/kube-config.js');
     const { Reporter } = await import('./reporter.js');
     const kubeConfig = loadKubeConfig(kubeconfig, context.env);
     if (kubeConfig === undefined) throw new TenantGuardError('ERR_USAGE', 'the reporter needs a Kubernetes API: run in a cluster or give --kubeconfig');

@@ -4,10 +4,10 @@
  * `caBundle`), `tls.crt` (serving certificate, then the CA: the full chain) and `tls.key`
  * (mode 0600). The CA's key is not kept: regenerate both to renew.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 
 /** Names the generated serving certificate covers by default. */
 export const DEFAULT_SERVING_NAMES: readonly string[] = [
@@ -82,11 +82,6 @@ export async function generateCertificates(options: CertificateOptions): Promise
   }
 }
 
-/** The `code` of a file system error (`ENOENT`...), never its message. */
-function errorCode(err: unknown): string {
-  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'error';
-}
-
 /** The file paths of a certificates directory. */
 export function certificateFiles(dir: string): CertificateFiles {
   return { caFile: join(dir, CA_FILE), certFile: join(dir, CERT_FILE), keyFile: join(dir, KEY_FILE) };
@@ -105,7 +100,7 @@ export function writeCertificates(dir: string, bundle: CertificateBundle): Certi
     writeFileSync(files.certFile, bundle.cert, { mode: 0o644 });
     writeFileSync(files.caFile, bundle.caCert, { mode: 0o644 });
   } catch (err) {
-    throw new TenantGuardError('ERR_CERTS', `cannot write certificates to ${dir}: ${errorCode(err)}`, { cause: err });
+    throw new TenantGuardError('ERR_CERTS', `cannot write certificates to ${dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
   }
   return files;
 }
@@ -118,19 +113,4 @@ export async function ensureCertificates(dir: string, names: readonly string[] =
   const files = certificateFiles(dir);
   if (existsSync(files.certFile) && existsSync(files.keyFile)) return { ...files, generated: false };
   return { ...writeCertificates(dir, await generateCertificates({ names })), generated: true };
-}
-
-/**
- * Reads a certificate and key pair for an HTTPS server.
- * @throws TenantGuardError ERR_CERTS naming the unreadable file.
- */
-export function readTlsFiles(certFile: string, keyFile: string): { cert: string; key: string } {
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new TenantGuardError('ERR_CERTS', `cannot read ${path}: ${errorCode(err)}`, { cause: err });
-    }
-  };
-  return { cert: read(certFile), key: read(keyFile) };
 }

@@ -16,7 +16,7 @@ import type { RequestListener } from 'node:http';
 import { createSecureContext } from 'node:tls';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 
 /** The files of the serving certificate. */
 export interface TlsFiles {
@@ -74,7 +74,7 @@ export function readTlsPair(files: TlsFiles): Pair {
     try {
       return readFileSync(path, 'utf8');
     } catch (err) {
-      throw new TenantGuardError('ERR_TLS_RELOAD', `cannot read ${path}: ${err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'error'}`, { cause: err });
+      throw new TenantGuardError('ERR_TLS_RELOAD', `cannot read ${path}: ${errnoCode(err) ?? 'error'}`, { cause: err });
     }
   };
   const cert = read(files.certFile);

@@ -16,7 +16,7 @@ import { admissionAuditRecord } from '../audit/admission-record.js';
 import type { AuditSink } from '../audit/record.js';
 import { isTenantGuardError } from '../errors.js';
 import type { AdmissionLimits } from '../policy/limits.js';
-import { isRecord } from '../policy/object-paths.js';
+import { isRecord } from '../json.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';
@@ -303,7 +303,10 @@ function isPlainJson(contentType: string | undefined): boolean {
 function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (body.length === 0) return { ok: true, value: {} };
-  const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(body)?.[1];
+  // The first character that is not JSON whitespace (space, tab, line feed, carriage return).
+  let at = 0;
+  while (at < body.length && ' \t\n\r'.includes(body.charAt(at))) at += 1;
+  const first = body.charAt(at);
   if (first !== '{' && first !== '[') return { ok: false };
   try {
     return { ok: true, value: JSON.parse(body) as unknown };

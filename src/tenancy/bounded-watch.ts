@@ -16,10 +16,10 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { WatchTimers } from './timers.js';
 
 /** The timer functions a watch uses, injectable so tests decide when time passes. */
 export { REAL_TIMERS, type WatchTimers } from './timers.js';
-import type { WatchTimers } from './timers.js';
 
 /** The watch stayed silent (no event, no bookmark, no end) for longer than its bound. */
 export class SilentWatchError extends Error {

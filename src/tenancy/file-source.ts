@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Composer, Parser, parseAllDocuments } from 'yaml';
-import { TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 import { buildStrictRegistry, type TenantRegistry } from './registry.js';
 import { parseTenant, type Tenant } from './tenant.js';
 
@@ -64,6 +64,6 @@ export function readTenantsText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TenantGuardError('ERR_TENANTS_FILE', `cannot read tenants file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new TenantGuardError('ERR_TENANTS_FILE', `cannot read tenants file ${path}: ${errnoCode(err) ?? 'error'}`, { cause: err });
   }
 }

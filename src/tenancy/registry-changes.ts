@@ -4,7 +4,7 @@
  * `TenantView` per Tenant after each rebuild and report `diffViews(before, after)`.
  */
 import type { Logger } from 'pino';
-import { isRecord } from './tenant.js';
+import { isRecord } from '../json.js';
 
 /** The registry's verdict on one Tenant. */
 export type Verdict =

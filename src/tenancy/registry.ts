@@ -1,5 +1,11 @@
+/**
+ * The tenant registry: an immutable, indexed snapshot of accepted Tenants (lookups by name,
+ * namespace, project, cluster name and normalised server), built by settling claims that span
+ * Tenants (the oldest Tenant keeps a contested claim; the other is rejected whole). The file
+ * and watch sources (file-registry.ts, watch-source.ts) provide it through RegistryProvider.
+ */
 import { TenantGuardError } from '../errors.js';
-import { serverKey } from '../policy/cluster-url.js';
+import { serverKey } from './cluster-url.js';
 import { CLUSTER_CLAIMS, type ClusterClaim, type Tenant, type TenantCluster } from './tenant.js';
 
 /** A cluster with the tenant that owns it. */

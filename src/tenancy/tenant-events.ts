@@ -9,9 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeApiFailure, withSignal } from '../broker/kube-call.js';
+import { describeApiFailure, withSignal } from '../kube/kube-call.js';
 import { describeChange, eventReason, type RegistryChange } from './registry-changes.js';
 import { TENANT_API_VERSION, TENANT_KIND } from './tenant-schema.js';
+import type { Clock } from '../clock.js';
 
 /** Where Events of cluster-scoped objects go. */
 export const EVENT_NAMESPACE = 'default';
@@ -21,8 +22,8 @@ export const EVENT_COMPONENT = 'tenant-guard';
 
 /** Options of `TenantEventRecorder`. */
 export interface TenantEventRecorderOptions {
-  /** Clock for the Event times. Default `() => new Date()`. */
-  now?: () => Date;
+  /** Clock for the Event times. Default `Date.now`. */
+  now?: Clock;
   /** Timeout of each create, in ms. Default 10000. */
   timeoutMs?: number;
   /** `reportingInstance` (the pod name). Default: HOSTNAME or `tenant-guard`. */
@@ -64,12 +65,12 @@ function truncate(text: string, max: number): string {
 export class TenantEventRecorder {
   private readonly controller = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly now: () => Date;
+  private readonly now: Clock;
   private readonly timeoutMs: number;
   private readonly instance: string;
 
   constructor(private readonly api: CoreV1Api, private readonly logger: Logger, options: TenantEventRecorderOptions = {}) {
-    this.now = options.now ?? (() => new Date());
+    this.now = options.now ?? Date.now;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.instance = options.instance ?? process.env.HOSTNAME ?? EVENT_COMPONENT;
   }
@@ -96,7 +97,7 @@ export class TenantEventRecorder {
   private async create(change: RegistryChange): Promise<void> {
     const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.timeoutMs)]);
     try {
-      await this.api.createNamespacedEvent({ namespace: EVENT_NAMESPACE, body: tenantEvent(change, this.now(), this.instance) }, withSignal(signal));
+      await this.api.createNamespacedEvent({ namespace: EVENT_NAMESPACE, body: tenantEvent(change, new Date(this.now()), this.instance) }, withSignal(signal));
     } catch (err) {
       if (this.controller.signal.aborted) return;
       this.logger.warn({ tenant: change.tenant, code: 'ERR_TENANT_EVENT' }, `cannot record the ${eventReason(change)} Event of Tenant "${change.tenant}": ${describeApiFailure(err, signal.aborted)}`);

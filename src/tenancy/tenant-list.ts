@@ -3,7 +3,7 @@
  */
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { TenantGuardError } from '../errors.js';
-import { isRecord } from './tenant.js';
+import { isRecord } from '../json.js';
 import { TENANT_API_VERSION, TENANT_KIND } from './tenant-schema.js';
 
 /** A Tenant object as the informer holds it: a name at least, the rest unchecked. */

@@ -6,10 +6,11 @@
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { apiErrorCode, describeApiFailure, withSignal } from '../broker/kube-call.js';
-import { isRecord } from './tenant.js';
+import { apiErrorCode, describeApiFailure, withSignal } from '../kube/kube-call.js';
+import { isRecord } from '../json.js';
 import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
 import { desiredStatus, statusDiffers, type TenantOutcome, type TenantStatus } from './tenant-status.js';
+import type { Clock } from '../clock.js';
 
 /** One Tenant as last seen by the watch, with the registry's verdict on it. */
 export interface StatusTarget {
@@ -21,8 +22,8 @@ export interface StatusTarget {
 
 /** Options of `TenantStatusWriter`. */
 export interface TenantStatusWriterOptions {
-  /** Clock for condition transition times. Default `() => new Date()`. */
-  now?: () => Date;
+  /** Clock for condition transition times. Default `Date.now`. */
+  now?: Clock;
   /** Delay before a pass that failed (API unreachable, 5xx) is tried again, in ms. Default 5000. */
   retryMs?: number;
   /** Timeout of each API call, in ms. Default 10000. */
@@ -46,12 +47,12 @@ export class TenantStatusWriter {
    * otherwise write the same status again and get a 409.
    */
   private readonly written = new Map<string, { basedOn: string; status: TenantStatus }>();
-  private readonly now: () => Date;
+  private readonly now: Clock;
   private readonly retryMs: number;
   private readonly timeoutMs: number;
 
   constructor(private readonly api: CustomObjectsApi, private readonly logger: Logger, options: TenantStatusWriterOptions = {}) {
-    this.now = options.now ?? (() => new Date());
+    this.now = options.now ?? Date.now;
     this.retryMs = options.retryMs ?? 5000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
@@ -103,7 +104,7 @@ export class TenantStatusWriter {
     let object = target.object;
     const generation = generationOf(object);
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const desired = desiredStatus(target.outcome, object.status, generationOf(object), rfc3339(this.now()));
+      const desired = desiredStatus(target.outcome, object.status, generationOf(object), rfc3339(new Date(this.now())));
       if (!statusDiffers(object.status, desired)) return true;
       const basedOn = resourceVersionOf(object);
       const memo = this.written.get(target.name);

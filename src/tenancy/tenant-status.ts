@@ -3,7 +3,7 @@
  * functions, no I/O. The writer is in tenant-status-writer.ts.
  */
 import type { TenantRejection } from './registry.js';
-import { isRecord } from './tenant.js';
+import { isRecord } from '../json.js';
 
 /** Why a Tenant is or is not in the registry. */
 export type TenantOutcome =

@@ -1,6 +1,13 @@
+/**
+ * The Tenant model (SPEC section 2): one Tenant document validated against the CRD schema
+ * (tenant-schema.ts, Ajv as a type guard) and the single-Tenant rules a schema cannot say
+ * (no Argo CD namespace, no `default` project, no control-plane cluster, no cluster claim
+ * twice within the Tenant), with the spec's defaults applied. What spans Tenants is registry.ts's.
+ */
 import { Ajv, type ErrorObject } from 'ajv';
 import { TenantGuardError } from '../errors.js';
-import { explainBadServer, isControlPlaneTarget, serverKey } from '../policy/cluster-url.js';
+import { isRecord } from '../json.js';
+import { explainBadServer, isControlPlaneTarget, serverKey } from './cluster-url.js';
 import { TENANT_API_VERSION, TENANT_KIND, tenantSchema } from './tenant-schema.js';
 
 export type EnforcementMode = 'enforce' | 'warn' | 'audit';
@@ -41,8 +48,37 @@ export interface Tenant {
   readonly generation?: number;
 }
 
+/** One `spec.clusters[]` entry as the schema admits it (before defaults). */
+interface TenantClusterDocument {
+  name: string;
+  server: string;
+  caData?: string;
+  audience?: string;
+  subject?: string;
+  groups?: string[];
+  tokenTTLSeconds?: number;
+  allowedCallers?: string[];
+}
+
+/** A Tenant document as `tenantSchema` admits it: what `validateShape` narrows to. */
+interface TenantDocument {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string };
+  spec: {
+    owners?: { groups?: string[]; users?: string[] };
+    namespaces: string[];
+    projects: string[];
+    enforcement?: EnforcementMode;
+    allowedCallers?: string[];
+    clusters: TenantClusterDocument[];
+  };
+  status?: unknown;
+}
+
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false, useDefaults: false });
-const validateShape = ajv.compile(tenantSchema);
+/** A type guard: true only for a document of the schema's shape, so the reads below need no casts. */
+const validateShape = ajv.compile<TenantDocument>(tenantSchema);
 
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -69,12 +105,12 @@ function describeAjvError(err: ErrorObject, doc: unknown): string {
   const path = fieldPath(err.instancePath);
   const value = valueAt(doc, err.instancePath);
   const shown = typeof value === 'string' || typeof value === 'number' ? JSON.stringify(value) : undefined;
-  const params = err.params as Record<string, unknown>;
+  const params: Record<string, unknown> = err.params;
   switch (err.keyword) {
     case 'additionalProperties':
       return `${path === '' ? '' : `${path}.`}${String(params.additionalProperty)}: unknown field; remove it`;
     case 'enum':
-      return `${path}: ${shown ?? 'the value'} is not allowed; use one of ${(params.allowedValues as unknown[] | undefined ?? []).join(', ')}`;
+      return `${path}: ${shown ?? 'the value'} is not allowed; use one of ${(Array.isArray(params.allowedValues) ? params.allowedValues : []).join(', ')}`;
     case 'required':
       return `${path === '' ? '' : `${path}.`}${String(params.missingProperty)}: is required`;
     case 'maxLength': {
@@ -83,8 +119,9 @@ function describeAjvError(err: ErrorObject, doc: unknown): string {
     }
     case 'minimum':
     case 'maximum': {
-      const schema = err.parentSchema as { minimum?: number; maximum?: number } | undefined;
-      return `${path}: ${shown ?? 'the value'} is out of range; use ${String(schema?.minimum ?? '')}..${String(schema?.maximum ?? '')}`;
+      const schema: unknown = err.parentSchema;
+      const bound = (key: string): string => (isRecord(schema) && typeof schema[key] === 'number' ? String(schema[key]) : '');
+      return `${path}: ${shown ?? 'the value'} is out of range; use ${bound('minimum')}..${bound('maximum')}`;
     }
     case 'pattern':
       if (/^spec\.clusters\[\d+\]\.server$/.test(path) && typeof value === 'string') {
@@ -126,22 +163,25 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
   if (name === undefined || name === '') problems.push('metadata.name: is required');
   else if (!NAME_PATTERN.test(name)) problems.push(`metadata.name: "${name}" is not a DNS subdomain name (lower-case letters, digits, '-' and '.')`);
   // The length (a label value) is the schema's, so that the CRD refuses it too.
-  if (!validateShape(doc)) for (const err of validateShape.errors ?? []) problems.push(describeAjvError(err, doc));
-  if (problems.length > 0) throw invalid(label, problems);
+  if (!validateShape(doc)) {
+    for (const err of validateShape.errors ?? []) problems.push(describeAjvError(err, doc));
+    throw invalid(label, problems);
+  }
+  if (name === undefined || problems.length > 0) throw invalid(label, problems);
 
-  const spec = doc.spec as Record<string, unknown>;
-  const owners = (spec.owners ?? {}) as { groups?: string[]; users?: string[] };
-  const namespaces = spec.namespaces as string[];
-  const clustersIn = spec.clusters as Array<Record<string, unknown>>;
+  const { spec } = doc;
+  const owners = spec.owners ?? {};
+  const namespaces = spec.namespaces;
+  const clustersIn = spec.clusters;
   namespaces.forEach((ns, i) => {
     if (ns === options.argocdNamespace) problems.push(`spec.namespaces[${i}]: "${ns}" is the Argo CD namespace; list the tenant's own namespaces only`);
   });
-  (spec.projects as string[]).forEach((p, i) => {
+  spec.projects.forEach((p, i) => {
     if (p === DEFAULT_PROJECT) problems.push(`spec.projects[${i}]: "default" is Argo CD's built-in project, shared by the platform; list the tenant's own projects only`);
   });
   const clusters: TenantCluster[] = clustersIn.map((c, i) => {
-    const cname = c.name as string;
-    const server = c.server as string;
+    const cname = c.name;
+    const server = c.server;
     // The schema's pattern has refused a non-https server, user info, a query and a fragment.
     const bad = explainBadServer(server);
     if (bad !== undefined) problems.push(`spec.clusters[${i}].server: "${server}" ${bad}; ${SERVER_HELP}`);
@@ -150,24 +190,24 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
       name: cname,
       server,
       serverKey: serverKey(server),
-      ...(typeof c.caData === 'string' && c.caData !== '' ? { caData: c.caData.replace(/\s+/g, '') } : {}),
-      audience: typeof c.audience === 'string' ? c.audience : cname,
-      subject: typeof c.subject === 'string' ? c.subject : `tenantguard:${cname}`,
-      groups: Array.isArray(c.groups) ? (c.groups as string[]) : [],
-      tokenTTLSeconds: typeof c.tokenTTLSeconds === 'number' ? c.tokenTTLSeconds : 60,
-      ...(Array.isArray(c.allowedCallers) && c.allowedCallers.length > 0 ? { allowedCallers: c.allowedCallers as string[] } : {}),
+      ...(c.caData !== undefined && c.caData !== '' ? { caData: c.caData.replace(/\s+/g, '') } : {}),
+      audience: c.audience ?? cname,
+      subject: c.subject ?? `tenantguard:${cname}`,
+      groups: c.groups ?? [],
+      tokenTTLSeconds: c.tokenTTLSeconds ?? 60,
+      ...(c.allowedCallers !== undefined && c.allowedCallers.length > 0 ? { allowedCallers: c.allowedCallers } : {}),
     };
   });
   problems.push(...duplicateClaims(clusters));
   if (problems.length > 0) throw invalid(label, problems);
   return {
-    name: name as string,
+    name,
     owners: { groups: owners.groups ?? [], users: owners.users ?? [] },
     namespaces,
-    projects: spec.projects as string[],
-    enforcement: (spec.enforcement as EnforcementMode | undefined) ?? 'enforce',
+    projects: spec.projects,
+    enforcement: spec.enforcement ?? 'enforce',
     clusters,
-    ...(Array.isArray(spec.allowedCallers) && spec.allowedCallers.length > 0 ? { allowedCallers: spec.allowedCallers as string[] } : {}),
+    ...(spec.allowedCallers !== undefined && spec.allowedCallers.length > 0 ? { allowedCallers: spec.allowedCallers } : {}),
     ...optionalMeta(meta),
   };
 }
@@ -220,8 +260,4 @@ function optionalMeta(meta: Record<string, unknown> | undefined): Partial<Tenant
 
 function invalid(label: string, problems: string[]): TenantGuardError {
   return new TenantGuardError('ERR_TENANT_INVALID', `${label}: ${problems.join('; ')}`);
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -21,20 +21,21 @@
 import { CoreV1Api, CustomObjectsApi, ListWatch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { describeApiFailure, withSignal } from '../broker/kube-call.js';
+import { describeApiFailure, withSignal } from '../kube/kube-call.js';
 import { BoundedWatch, REAL_TIMERS, SilentWatchError, type WatchTimers } from './bounded-watch.js';
 import { diffViews, logChanges, viewFromStatus, type TenantView } from './registry-changes.js';
 import { TenantEventRecorder } from './tenant-events.js';
 import { isTenantGuardError } from '../errors.js';
 import { buildRegistry, type RegistryProvider, type TenantRegistry } from './registry.js';
 import { TENANT_API_VERSION, TENANT_GROUP, TENANT_KIND, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
-
-const SOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
 import { parseTenant, type Tenant } from './tenant.js';
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
 import { TenantStatusWriter, type StatusTarget } from './tenant-status-writer.js';
 import { outcomeOf } from './tenant-status.js';
 import { countClusters, toTenantList, type TenantObject } from './tenant-list.js';
+import type { Clock } from '../clock.js';
+
+const SOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
 
 /** Options of `WatchedRegistry`. Times in milliseconds. */
 export interface WatchedRegistryOptions {
@@ -64,8 +65,8 @@ export interface WatchedRegistryOptions {
   listTimeoutMs?: number;
   /** `isFresh()` (readiness) is false once the registry is older than this. Default 60000. */
   maxStalenessMs?: number;
-  /** Clock. Default `() => new Date()`. */
-  now?: () => Date;
+  /** Clock. Default `Date.now`. */
+  now?: Clock;
   /** Timers of the silence and list bounds (tests inject them). Default: real, unref'd. */
   timers?: WatchTimers;
 }
@@ -110,12 +111,12 @@ export class WatchedRegistry implements RegistryProvider {
   private readonly log: Logger;
   private readonly statusWriter: TenantStatusWriter | undefined;
   private readonly restarts: RestartCounter | undefined;
-  private readonly now: () => Date;
+  private readonly now: Clock;
 
   constructor(private readonly options: WatchedRegistryOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.log = options.logger.child({ component: 'tenant-watch' });
-    this.now = options.now ?? (() => new Date());
+    this.now = options.now ?? Date.now;
     this.timers = options.timers ?? REAL_TIMERS;
     if (options.emitEvents ?? options.writeStatus !== false) {
       this.events = new TenantEventRecorder(options.kubeConfig.makeApiClient(CoreV1Api), this.log, { now: this.now });
@@ -142,12 +143,12 @@ export class WatchedRegistry implements RegistryProvider {
    */
   isFresh(): boolean {
     if (this.registry === undefined || this.confirmedAt === undefined) return false;
-    return this.now().getTime() - this.confirmedAt.getTime() <= (this.options.maxStalenessMs ?? WATCH_DEFAULTS.maxStalenessMs);
+    return this.now() - this.confirmedAt.getTime() <= (this.options.maxStalenessMs ?? WATCH_DEFAULTS.maxStalenessMs);
   }
 
   /** Milliseconds since the API server last confirmed the registry; undefined before the first list. */
   ageMs(): number | undefined {
-    return this.confirmedAt === undefined ? undefined : this.now().getTime() - this.confirmedAt.getTime();
+    return this.confirmedAt === undefined ? undefined : this.now() - this.confirmedAt.getTime();
   }
 
   /** Starts listing and watching; returns at once (see `whenSynced`). */
@@ -204,7 +205,7 @@ export class WatchedRegistry implements RegistryProvider {
       timeoutSeconds: this.options.watchTimeoutSeconds ?? WATCH_DEFAULTS.watchTimeoutSeconds,
       timers: this.timers,
       onLine: () => {
-        if (generation === this.generation) this.confirmedAt = this.now();
+        if (generation === this.generation) this.confirmedAt = new Date(this.now());
       },
     });
     this.watch = watch;
@@ -214,7 +215,7 @@ export class WatchedRegistry implements RegistryProvider {
     let connects = 0;
     informer.on('connect', () => {
       connects += 1;
-      if (connects > 1 && generation === this.generation && this.listed) this.confirmedAt = this.now();
+      if (connects > 1 && generation === this.generation && this.listed) this.confirmedAt = new Date(this.now());
     });
     const changed = (): void => {
       if (generation === this.generation) this.scheduleRebuild();
@@ -261,7 +262,7 @@ export class WatchedRegistry implements RegistryProvider {
 
   private listedNow(): void {
     this.listed = true;
-    this.confirmedAt = this.now();
+    this.confirmedAt = new Date(this.now());
     // The list's add events scheduled a rebuild; this one reads the same whole cache.
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = undefined;
@@ -334,7 +335,7 @@ export class WatchedRegistry implements RegistryProvider {
     const { registry, rejections } = buildRegistry(tenants);
     const firstSync = this.registry === undefined;
     this.registry = registry;
-    this.lastSync = this.now();
+    this.lastSync = new Date(this.now());
     this.counts = { accepted: registry.size, rejected: rejections.length, invalid: invalid.size };
     if (firstSync) {
       this.log.info(this.counts, `Tenant registry synced: ${registry.size} accepted, ${rejections.length} rejected, ${invalid.size} invalid`);

@@ -12,7 +12,7 @@ import request from 'supertest';
 import { defaultPolicy } from '../../src/admission/admit.js';
 import { createLogger, pinoAuditSink } from '../../src/audit/logger.js';
 import { evaluate, guardedKindOf, mutate } from '../../src/policy/evaluate.js';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 import type { Decision, KubeObject, Operation, PolicyContext, PolicyRequest, UserInfo } from '../../src/policy/types.js';
 import { createWebhookApp } from '../../src/server/webhook-app.js';
 import type { Settings } from '../../src/settings.js';

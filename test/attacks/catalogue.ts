@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 import type { KubeObject, Operation, UserInfo } from '../../src/policy/types.js';
 import type { WriteRequest } from './admission-flow.js';
 

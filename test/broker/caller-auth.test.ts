@@ -9,14 +9,21 @@ import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
 import { brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
 
+/** `object` without `key` (absent, not present as undefined). */
+function withoutKey<T extends object, K extends keyof T>(object: T, key: K): Omit<T, K> {
+  const copy = { ...object };
+  delete copy[key];
+  return copy;
+}
+
 describe('callerFromReview and authorizeCaller (pure)', () => {
   const bound = { authenticated: true, username: CONTROLLER, groups: [], extra: { 'authentication.kubernetes.io/pod-name': ['c-0'], 'authentication.kubernetes.io/pod-uid': ['u-1'] }, audiences: ['tenant-guard'] };
-  const cases: Array<{ name: string; review: Parameters<typeof callerFromReview>[0]; audience: string; expect: string | Partial<Caller> }> = [
+  const cases: Array<{ name: string; review: Parameters<typeof callerFromReview>[0]; audience: string; expect: string | { [K in keyof Caller]?: Caller[K] | undefined } }> = [
     { name: 'bound, audience present', review: bound, audience: 'tenant-guard', expect: { username: CONTROLLER, pod: { name: 'c-0', uid: 'u-1' } } },
     { name: 'not authenticated', review: { ...bound, authenticated: false }, audience: 'tenant-guard', expect: 'ERR_BROKER_UNAUTHENTICATED' },
-    { name: 'no username', review: { ...bound, username: undefined }, audience: 'tenant-guard', expect: 'ERR_BROKER_UNAUTHENTICATED' },
+    { name: 'no username', review: withoutKey(bound, 'username'), audience: 'tenant-guard', expect: 'ERR_BROKER_UNAUTHENTICATED' },
     { name: 'audience missing from status.audiences', review: { ...bound, audiences: ['other'] }, audience: 'tenant-guard', expect: 'ERR_BROKER_UNAUTHENTICATED' },
-    { name: 'no audience asked: any audiences accepted', review: { ...bound, audiences: undefined }, audience: '', expect: { username: CONTROLLER } },
+    { name: 'no audience asked: any audiences accepted', review: withoutKey(bound, 'audiences'), audience: '', expect: { username: CONTROLLER } },
     { name: 'unbound', review: { ...bound, extra: {} }, audience: 'tenant-guard', expect: { username: CONTROLLER, pod: undefined } },
   ];
   for (const c of cases) {

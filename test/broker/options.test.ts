@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import request from 'supertest';
 import { createBroker } from '../../src/broker/create-broker.js';
 import { checkIssuer, discoveryDocument, issuerPath, jwksUri } from '../../src/broker/discovery.js';
-import { brokerFlags, parseBrokerOptions, parseDuration } from '../../src/broker/options.js';
+import { brokerFlags, parseBrokerOptions, parseDuration, type BrokerFlagKey } from '../../src/broker/options.js';
 import { isTenantGuardError } from '../../src/errors.js';
 import { brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
 
@@ -50,6 +50,14 @@ describe('broker options', () => {
     for (const f of brokerFlags) assert.match(f.env, /^TG_[A-Z_]+$/, f.flag);
     assert.equal(parseBrokerOptions({ 'key-dir': 'x' }).keyStore.kind, 'memory', 'keys are camelCase as commander gives them');
     assert.deepEqual(parseBrokerOptions({ keyDir: '/tmp/k' }).keyStore, { kind: 'directory', dir: '/tmp/k' });
+  });
+
+  test('flag keys are a closed type: a misspelt key does not compile (npm test typechecks)', () => {
+    const keys: readonly BrokerFlagKey[] = brokerFlags.map((f) => f.key);
+    assert.ok(keys.includes('keyDir'));
+    // @ts-expect-error a typo of keyDir is no BrokerFlagKey; were the keys plain strings, tsc would fail here.
+    const typo: BrokerFlagKey = 'keyDri';
+    assert.equal(keys.includes(typo), false);
   });
 
   test('durations', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -9,9 +9,8 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { brokerComponent, brokerIssuer } from '../../src/broker/serve-component.js';
-import { startServe } from '../../src/cli/serve.js';
+import { addComponentFlags, startServe } from '../../src/cli/serve.js';
 import { healthRouter } from '../../src/server/health.js';
 import { resolveSettings } from '../../src/settings.js';
 import { callServe, testIo } from '../cli/cli-support.js';
@@ -24,7 +23,7 @@ describe('broker as a serve component', () => {
   test('adds its flags once (skipping one already defined) and parses them', () => {
     const command = new Command('serve').exitOverride();
     command.option('--kubeconfig <file>', 'defined by another component');
-    brokerComponent.addOptions?.(command);
+    addComponentFlags(command, brokerComponent.flags ?? []);
     const longs = command.options.map((o) => o.long);
     assert.equal(longs.filter((l) => l === '--kubeconfig').length, 1);
     for (const f of ['--key-dir', '--key-secret', '--caller-audience', '--signing-alg', '--key-rotation-period', '--key-publish-ahead', '--key-retire-margin', '--allow-unbound-callers']) {

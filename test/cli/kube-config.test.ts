@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { startServe } from '../../src/cli/serve.js';
 import { isTenantGuardError } from '../../src/errors.js';
-import { loadKubeConfig } from '../../src/kube-config.js';
+import { loadKubeConfig } from '../../src/kube/kube-config.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { tempDir, testIo } from './cli-support.js';
 

@@ -5,7 +5,8 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Router } from 'express';
-import { startServe, type ServeComponent } from '../../src/cli/serve.js';
+import type { ServeComponent } from '../../src/server/component.js';
+import { startServe } from '../../src/cli/serve.js';
 import { isTenantGuardError } from '../../src/errors.js';
 import { generateCertificates } from '../../src/server/certificates.js';
 import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';
@@ -105,6 +106,7 @@ describe('tenant-guard serve', () => {
     ['--watch-tenants without a Kubernetes API', { watchTenants: true }, {}, /--watch-tenants needs a Kubernetes API/],
     ['a drain window that is no number', { drainSeconds: 'soon' }, {}, /--drain-seconds "soon" is not a number of seconds/],
     ['a negative TG_DRAIN_SECONDS', {}, { TG_DRAIN_SECONDS: '-1' }, /--drain-seconds "-1"/],
+    ['a TG_WATCH_TENANTS that is no boolean', {}, { TG_WATCH_TENANTS: 'ture' }, /TG_WATCH_TENANTS "ture" is not a boolean/],
   ];
   for (const [name, raw, env, message] of bad) {
     test(`${name} is ERR_USAGE`, async () => {

@@ -9,7 +9,6 @@ import { parseAllDocuments } from 'yaml';
 import { CLOSE_GRACE_MS, DEFAULT_DRAIN_SECONDS } from '../../src/cli/serve.js';
 
 /** A parsed manifest. Loose on purpose: these are our own files, and the checks say what is missing. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } } & Record<string, any>;
 
 /**

@@ -6,7 +6,7 @@ import { renderGeneratorFields } from '../../scripts/gen-generator-fields.js';
 import { checkFieldNames, foldKey } from '../../src/policy/applicationset-keys.js';
 import { GENERATOR_KINDS } from '../../src/policy/applicationset-walk.js';
 import { APPLICATIONSET_SPEC_FIELDS, type FieldNode, type FieldTree, type RawFieldNode } from '../../src/policy/generator-fields.js';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 
 const CRD = new URL('../../../shared/fixtures/upstream/argocd/crds/applicationset-crd.yaml', import.meta.url);
 const TABLE = new URL('../../src/policy/generator-fields.ts', import.meta.url);

@@ -26,7 +26,7 @@ function scopeFor(object: KubeObject | undefined, options: ScopeOptions = {}): R
   return {
     request: {
       uid: 'u1', kind: 'ApplicationSet', operation, namespace: options.namespace ?? 'team-a', name: 'apps',
-      ...(operation === 'DELETE' ? { oldObject: object } : { object }),
+      ...(object === undefined ? {} : operation === 'DELETE' ? { oldObject: object } : { object }),
       user: { username: 'alice', groups: ['team-a-admins'] }, dryRun: false,
     },
     tenant, role: 'human', context,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TenantGuardError } from '../../src/errors.js';
-import { findProfile, parseExecProfiles, profileMismatch } from '../../src/policy/cluster-secret-profiles.js';
+import { findProfile, parseExecProfiles, profileMismatch, type ExecCall } from '../../src/policy/cluster-secret-profiles.js';
 import { resolveSettings, settingFlags } from '../../src/settings.js';
 
 const GKE = { name: 'gke', command: '/usr/local/bin/gke-gcloud-auth-plugin', args: [] };
@@ -73,8 +73,8 @@ describe('exec profile matching', () => {
   assert.ok(parsed.ok);
   const [profile] = parsed.profiles;
   assert.ok(profile !== undefined);
-  const call = { command: GKE.command, args: ['a'], apiVersion: 'client.authentication.k8s.io/v1', env: [] as Array<[string, string]> };
-  const cases: Array<[string, Partial<typeof call>, RegExp | undefined]> = [
+  const call: ExecCall = { command: GKE.command, args: ['a'], apiVersion: 'client.authentication.k8s.io/v1', env: [] };
+  const cases: Array<[string, Partial<ExecCall>, RegExp | undefined]> = [
     ['exact', {}, undefined],
     ['extra args matching the pattern', { args: ['a', '--x', '--y'] }, undefined],
     ['env as allowed', { env: [['A', 'b'], ['C', 'ddd']] }, undefined],

@@ -54,7 +54,7 @@ const NOBODY = { username: 'nobody', groups: [] };
 const GC = { username: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system'] };
 
 describe('ownership (TG-OWN) and decisions', () => {
-  const cases: Array<{ name: string; request: PolicyRequest; allowed: boolean; rules?: string[]; tenant?: string }> = [
+  const cases: Array<{ name: string; request: PolicyRequest; allowed: boolean; rules?: string[]; tenant?: string | undefined }> = [
     { name: 'owner in own namespace is allowed', request: req({ object: obj('team-a', {}) }), allowed: true, tenant: 'team-a' },
     { name: 'TG-OWN-01 label disagrees with namespace', request: req({ object: obj('team-a', {}, { 'tenantguard.dev/tenant': 'team-b' }) }), allowed: false, rules: ['TG-OWN-01'] },
     { name: 'TG-OWN-01 label names no tenant', request: req({ namespace: 'argocd', object: obj('argocd', { project: 'team-a' }, { 'tenantguard.dev/tenant': 'ghost' }) }), allowed: false, rules: ['TG-OWN-01'] },

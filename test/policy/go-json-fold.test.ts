@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { checkFieldNames, foldKey } from '../../src/policy/applicationset-keys.js';
 import { GoFieldSet, goFieldFor, goFoldName, goMatchesField } from '../../src/policy/go-json-fold.js';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 
 const TABLE_FILE = new URL('../fixtures/go-fold-table.json', import.meta.url);
 const GENERATOR_DIR = fileURLToPath(new URL('../../scripts/go-fold-table/', import.meta.url));

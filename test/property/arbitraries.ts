@@ -6,7 +6,7 @@
  * code under test what a value means.
  */
 import fc from 'fast-check';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 import type { KubeObject, Operation, PolicyContext, UserInfo } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';

@@ -7,13 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mutateThenValidate } from '../../src/admission/admit.js';
+import { defaultPolicy, mutateThenValidate } from '../../src/admission/admit.js';
 import { outcomeResponse } from '../../src/admission/response.js';
 import { parseAdmissionReview, readAdmissionRequest } from '../../src/admission/review.js';
 import { admissionAuditRecord } from '../../src/audit/admission-record.js';
-import { defaultPolicy } from '../../src/admission/admit.js';
 import { evaluate, guardedKindOf, mutate } from '../../src/policy/evaluate.js';
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 import type { KubeObject, PolicyContext, PolicyRequest, Violation } from '../../src/policy/types.js';
 import { gvkOf, reviewFor } from '../attacks/admission-flow.js';
 import { anyWriteArb, isPlatformAdmin, propertyContext, type Write } from './arbitraries.js';
@@ -88,12 +87,6 @@ export function checkRepairsHold(write: Write): void {
   if (all.some((v) => v.rule === 'TG-REQ-01' || (v.rule === 'TG-CS-02' && v.path.endsWith('name')))) return;
   const left = all.filter(isRepairable);
   assert.deepStrictEqual(left.map((v) => `[${v.rule}] ${v.message}`), [], 'validate denies for what mutate should have added');
-}
-
-function namesRegisteredCluster(object: KubeObject | undefined): boolean {
-  const data = object?.data;
-  const name = isRecord(data) && typeof data.name === 'string' ? Buffer.from(data.name, 'base64').toString('utf8') : undefined;
-  return name !== undefined && context.registry.clusterByName(name) !== undefined;
 }
 
 /**

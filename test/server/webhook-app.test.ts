@@ -3,7 +3,6 @@ import { describe, test } from 'node:test';
 import request from 'supertest';
 import { violation } from '../../src/policy/types.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../src/server/webhook-app.js';
-import { NOT_SYNCED_MESSAGE } from '../../src/admission/response.js';
 import { allowed, APPLICATION_SET, buildApp, decodePatch, denied, fakePolicy, reviewBody } from './webhook-app-support.js';
 
 const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';
@@ -128,14 +127,15 @@ describe('webhook app: /validate', () => {
     assert.equal(called, false);
   });
 
-  test('request.dryRun passes through to the policy and gets the same verdict', async () => {
+  test('request.dryRun passes through to the policy, and a dry run\'s denial is answered as a denial', async () => {
     const seen: boolean[] = [];
     const v = [violation('TG-APP-01', 'spec.project', '"x" is not a project of tenant "team-a"')];
     const { app } = buildApp({ policy: fakePolicy({ evaluate: (req) => { seen.push(req.dryRun); return denied(v); } }) });
-    const wet = await request(app).post('/validate').send(reviewBody({ dryRun: false }));
+    await request(app).post('/validate').send(reviewBody({ dryRun: false }));
     const dry = await request(app).post('/validate').send(reviewBody({ dryRun: true }));
     assert.deepEqual(seen, [false, true]);
-    assert.deepEqual(dry.body.response.status, wet.body.response.status);
+    // The webhook does not soften a dry run: the full 403 with the rule line, not an allow or a warning.
+    assert.deepEqual(dry.body.response, { uid: UID, allowed: false, status: { code: 403, message: '[TG-APP-01] spec.project "x" is not a project of tenant "team-a"' } });
   });
 
   test('the policy gets a narrowed PolicyRequest', async () => {
@@ -213,10 +213,20 @@ describe('webhook app: /mutate', () => {
     assert.deepEqual(res.body.response, { uid: UID, allowed: true });
   });
 
-  test('/mutate never denies on policy, even when /validate would', async () => {
-    const { app } = buildApp({ policy: fakePolicy({ evaluate: () => denied([violation('TG-APP-01', 'spec.project', 'no')]) }) });
+  test('/mutate never denies on policy, even when /validate would: it does not evaluate', async () => {
+    const evaluated: string[] = [];
+    const evaluate = () => {
+      evaluated.push('evaluate');
+      return denied([violation('TG-APP-01', 'spec.project', 'no')]);
+    };
+    const { app } = buildApp({ policy: fakePolicy({ evaluate }) });
     const res = await request(app).post('/mutate').send(reviewBody());
     assert.equal(res.body.response.allowed, true);
+    assert.deepEqual(evaluated, [], '/mutate called the policy\'s evaluate');
+    // The same policy denies on /validate, so the allow above is /mutate's own doing.
+    const validated = await request(app).post('/validate').send(reviewBody());
+    assert.equal(validated.body.response.allowed, false);
+    assert.deepEqual(evaluated, ['evaluate']);
   });
 
   test('DELETE gets no patch and the policy mutate is not called', async () => {
@@ -237,8 +247,9 @@ describe('webhook app: registry not synced', () => {
       assert.equal(res.body.response.uid, UID);
       assert.equal(res.body.response.allowed, false);
       assert.equal(res.body.response.status.code, 503);
-      assert.equal(res.body.response.status.message, NOT_SYNCED_MESSAGE);
-      assert.match(NOT_SYNCED_MESSAGE, /tenant registry not synced yet/);
+      // The text itself, not the constant the code uses: a changed message must fail here.
+      assert.equal(res.body.response.status.message, 'tenant-guard: tenant registry not synced yet; retry in a few seconds');
+      assert.match(res.body.response.status.message, /tenant registry not synced yet/);
     });
   }
 

@@ -2,7 +2,7 @@
  * A walk over ApplicationSet generators written apart from the rules' own walker, so tests
  * can check what the rules did without trusting the rules' code.
  */
-import { isRecord } from '../../src/policy/object-paths.js';
+import { isRecord } from '../../src/json.js';
 
 const TENANT_LABEL = 'tenantguard.dev/tenant';
 

@@ -32,7 +32,7 @@ describe('serve --watch-tenants: readiness follows the registry\'s age', () => {
     handle = await startServe(
       { port: '0', certsDir: join(dir, 'certs'), watchTenants: true, kubeconfig },
       testIo(),
-      { logger: capturedLogger('error').logger, tenantWatch: { now: () => new Date(clock), timers, backoffInitialMs: 5, backoffMaxMs: 20, debounceMs: 5 } },
+      { logger: capturedLogger('error').logger, tenantWatch: { now: () => clock, timers, backoffInitialMs: 5, backoffMaxMs: 20, debounceMs: 5 } },
     );
     ca = readFileSync(join(dir, 'certs', 'ca.pem'), 'utf8');
   });

@@ -30,7 +30,7 @@ describe('Tenant registry changes: log lines and Events', () => {
   });
 
   function watch(): WatchedRegistry {
-    const w = new WatchedRegistry({ kubeConfig: api.kubeConfig(), logger: log.logger, argocdNamespace: 'argocd', debounceMs: 5, statusRetryMs: 50, now: () => new Date(clock) });
+    const w = new WatchedRegistry({ kubeConfig: api.kubeConfig(), logger: log.logger, argocdNamespace: 'argocd', debounceMs: 5, statusRetryMs: 50, now: () => clock });
     running.push(w);
     w.start();
     return w;

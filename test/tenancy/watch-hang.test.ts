@@ -36,7 +36,7 @@ describe('Tenant watch against a hanging API server', () => {
   function watch(): WatchedRegistry {
     watched = new WatchedRegistry({
       kubeConfig: api.kubeConfig(), logger: log.logger, argocdNamespace: 'argocd', writeStatus: false,
-      debounceMs: 5, backoffInitialMs: 5, backoffMaxMs: 20, timers, now: () => new Date(clock),
+      debounceMs: 5, backoffInitialMs: 5, backoffMaxMs: 20, timers, now: () => clock,
     });
     watched.start();
     return watched;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
+import { isRecord } from '../../src/json.js';
 import { WatchedRegistry } from '../../src/tenancy/watch-source.js';
 import { REGISTRY_METRICS } from '../../src/tenancy/tenant-metrics.js';
 import { TestApiServer } from '../support/test-api-server.js';
@@ -220,7 +221,15 @@ describe('WatchedRegistry against the test API server', () => {
     api.dropWatches();
     seed(tenantDoc('team-c'));
     await eventually('team-c status', () => statusOf(api.store.get(TENANTS, undefined, 'team-c'))?.accepted === true);
-    await new Promise((r) => setTimeout(r, 100));
+    // "Nothing more" is a state, not a wait: the registry has read back every Tenant at its
+    // stored resourceVersion (team-c's own status write included), so each verdict was
+    // recomputed from what the API server holds; then no write may be under way or follow.
+    const seenAtStoredVersion = (): boolean => ['team-a', 'team-b', 'team-c'].every((n) => {
+      const stored = api.store.get(TENANTS, undefined, n);
+      const rv = isRecord(stored) && isRecord(stored.metadata) ? stored.metadata.resourceVersion : undefined;
+      return rv !== undefined && w.current()?.tenant(n)?.resourceVersion === rv;
+    });
+    await eventually('every Tenant read back at its stored version', seenAtStoredVersion);
     await w.statusIdle();
     assert.equal(statusWrites(), 4, 'only team-c\'s status was written');
   });

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { TenantGuardError } from './errors.js';
+import { errnoCode, TenantGuardError } from '../errors.js';
 
 /**
  * The control plane's Kubernetes API for the broker (TokenReview, key Secret) and the
@@ -68,7 +68,7 @@ export function kubeConfigProblem(kc: KubeConfig): string | undefined {
     try {
       accessSync(file, constants.R_OK);
     } catch (err) {
-      return `${what} ${file} cannot be read (${err instanceof Error && 'code' in err ? String(err.code) : 'error'})`;
+      return `${what} ${file} cannot be read (${errnoCode(err) ?? 'error'})`;
     }
   }
   return undefined;

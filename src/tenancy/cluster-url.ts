@@ -6,9 +6,6 @@
 /** Argo CD's name for the cluster it runs in. */
 export const IN_CLUSTER_NAME = 'in-cluster';
 
-/** Argo CD's URL for the cluster it runs in. */
-export const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
-
 const DEFAULT_PORTS: ReadonlyMap<string, string> = new Map([['https:', '443'], ['http:', '80']]);
 
 /**

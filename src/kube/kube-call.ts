@@ -3,7 +3,8 @@
  * one-line description of a failure that never includes a response body (a TokenReview
  * echoes the token it reviewed).
  */
-import { isRecord } from '../policy/object-paths.js';
+import { errnoCode } from '../errors.js';
+import { isRecord } from '../json.js';
 import { ApiException, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
 
 /**
@@ -42,6 +43,6 @@ export function describeApiFailure(err: unknown, aborted = false): string {
     }
     return `the API server answered ${String(err.code)}${reason}`;
   }
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-  return `the API server is unreachable${code !== undefined && code !== 'undefined' ? ` (${code})` : ''}`;
+  const code = errnoCode(err);
+  return `the API server is unreachable${code !== undefined ? ` (${code})` : ''}`;
 }

@@ -1,0 +1,61 @@
+// ESLint 9 flat config: typescript-eslint with type information, import order, file size.
+// Formatting is Prettier's (`prettier --check` in `npm run lint`), so no style rules here.
+import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    // Generated files are checked against their sources by tests, not linted.
+    ignores: ['dist/**', 'certs/**', 'webhook-config/**', 'docs/**', '**/*.js', '**/*.mjs', 'src/policy/generator-fields.ts'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    rules: {
+      // node:test's describe/test return promises the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'test', 'it', 'suite'] }] },
+      ],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'import-x/first': 'error',
+      'import-x/no-duplicates': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // Small modules: a file past 300 lines is split, or listed below with its reason.
+    files: ['src/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }] },
+  },
+  {
+    // Justified exceptions (line counts after Prettier), each to be split:
+    // - src/cli/serve.ts (~470): plug-in wiring, app, HTTPS server, options and shutdown in one
+    //   file; its split into src/server/ parts waits for the HTTPS-handler work on the same file.
+    // - src/tenancy/watch-source.ts (~390): list, watch, backoff, rebuild and status in one
+    //   class; the status half can move beside tenant-status-writer.ts.
+    // - src/policy/cluster-secret-exec.ts (~365), src/policy/cluster-secret.ts (~330): TG-CS-04
+    //   and the cluster Secret rules; the exec-profile matching and the mutation can move out.
+    // - src/cli/check.ts (~310): the command and building an AdmissionRequest from a manifest
+    //   (issue 11 item 2 wants that shared with test/attacks/admission-flow.ts).
+    // - src/server/webhook-app.ts (~390): the express app and the lean node:https path for
+    //   /mutate and /validate, which share answerReview; the lean body reading can move out.
+    files: ['src/cli/serve.ts'],
+    rules: { 'max-lines': ['error', { max: 500, skipBlankLines: true, skipComments: true }] },
+  },
+  {
+    files: ['src/tenancy/watch-source.ts', 'src/policy/cluster-secret-exec.ts', 'src/policy/cluster-secret.ts', 'src/cli/check.ts', 'src/server/webhook-app.ts'],
+    rules: { 'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }] },
+  },
+  {
+    // Tests read untyped API answers (client-node's custom objects) field by field.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+);

@@ -1,0 +1,21 @@
+/**
+ * The one narrowing helper for untrusted JSON that every layer uses. It sits at the root so
+ * that no layer has to import another (policy, tenancy, broker, audit) to get it.
+ */
+
+/** True for a plain JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Names a JSON value's type for a message (`an array`, `an object`, `a string`, `null`,
+ * `missing`) without echoing the value: it may be Secret data. The one wording of the code.
+ */
+export function describeJsonType(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
+}
