@@ -67,13 +67,28 @@ function percentile(sorted: number[], p: number): number {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function get(url: string, token: string, ca: string, opts: { agent?: Agent | false; localAddress?: string }): Promise<number> {
+function get(
+  url: string,
+  token: string,
+  ca: string,
+  opts: { agent?: Agent | false; localAddress?: string },
+): Promise<number> {
   return new Promise((resolve) => {
-    const r = request(url, { headers: { Authorization: `Bearer ${token}` }, ca, agent: opts.agent ?? false, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }), timeout: 15_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(-1));
-    });
+    const r = request(
+      url,
+      {
+        headers: { Authorization: `Bearer ${token}` },
+        ca,
+        agent: opts.agent ?? false,
+        ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
+        timeout: 15_000,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(-1));
+      },
+    );
     r.on('timeout', () => r.destroy(new Error('timeout')));
     r.on('error', () => resolve(-1));
     r.end();
@@ -98,10 +113,17 @@ async function flood(): Promise<void> {
     const due = Math.floor(((Date.now() - started) / 1000) * rate);
     for (; sent < due; sent++) {
       const i = sent % sources;
-      const token = randomBytes(Math.ceil((tokenBytes * 3) / 4)).toString('base64url').slice(0, tokenBytes);
-      pending.push(get(url, token, ca, { agent: agents[i] ?? false, localAddress: `127.0.${Math.floor((i + 2) / 250)}.${((i + 2) % 250) + 1}` }).then((s) => {
-        statuses[s] = (statuses[s] ?? 0) + 1;
-      }));
+      const token = randomBytes(Math.ceil((tokenBytes * 3) / 4))
+        .toString('base64url')
+        .slice(0, tokenBytes);
+      pending.push(
+        get(url, token, ca, {
+          agent: agents[i] ?? false,
+          localAddress: `127.0.${Math.floor((i + 2) / 250)}.${((i + 2) % 250) + 1}`,
+        }).then((s) => {
+          statuses[s] = (statuses[s] ?? 0) + 1;
+        }),
+      );
     }
     await sleep(5);
   }
@@ -153,10 +175,14 @@ async function main(): Promise<void> {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 100);
 
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--flood', url, ...process.argv.slice(2)], {
-    env: { ...process.env, BENCH_CA: Buffer.from(tls.caPem).toString('base64') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--flood', url, ...process.argv.slice(2)],
+    {
+      env: { ...process.env, BENCH_CA: Buffer.from(tls.caPem).toString('base64') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let childOut = '';
   child.stdout.on('data', (d: Buffer) => {
     childOut += d.toString('utf8');
@@ -173,10 +199,12 @@ async function main(): Promise<void> {
   const end = Date.now() + (seconds - 2) * 1000;
   while (Date.now() < end) {
     const t0 = performance.now();
-    probes.push(get(url, controller.token, tls.caPem, {}).then((s) => {
-      latencies.push(performance.now() - t0);
-      probeStatuses[s] = (probeStatuses[s] ?? 0) + 1;
-    }));
+    probes.push(
+      get(url, controller.token, tls.caPem, {}).then((s) => {
+        latencies.push(performance.now() - t0);
+        probeStatuses[s] = (probeStatuses[s] ?? 0) + 1;
+      }),
+    );
     await sleep(1000 / PROBE_PER_SECOND);
   }
   await Promise.all(probes);
@@ -186,7 +214,13 @@ async function main(): Promise<void> {
   clearInterval(rssTimer);
   latencies.sort((a, b) => a - b);
   const result = {
-    controller: { requests: latencies.length, statuses: probeStatuses, p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)), maxMs: Math.round(latencies.at(-1) ?? Number.NaN) },
+    controller: {
+      requests: latencies.length,
+      statuses: probeStatuses,
+      p50Ms: Math.round(percentile(latencies, 50)),
+      p99Ms: Math.round(percentile(latencies, 99)),
+      maxMs: Math.round(latencies.at(-1) ?? Number.NaN),
+    },
     flood: JSON.parse(childOut.trim() || '{}') as unknown,
     tokenReviewsDuringProbe: reviewsDuring,
     tokenReviewsTotal: api.tokenReviews.length,

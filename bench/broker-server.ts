@@ -42,7 +42,13 @@ async function main(): Promise<void> {
   const reviewer: TokenReviewer = {
     review: async () => {
       reviews++;
-      return { authenticated: true, username: CALLER, groups: [], extra: { 'authentication.kubernetes.io/pod-name': ['argocd-application-controller-0'] }, audiences: ['tenant-guard'] };
+      return {
+        authenticated: true,
+        username: CALLER,
+        groups: [],
+        extra: { 'authentication.kubernetes.io/pod-name': ['argocd-application-controller-0'] },
+        audiences: ['tenant-guard'],
+      };
     },
   };
   const server = createServer({ cert: bundle.cert, key: bundle.key });
@@ -53,7 +59,12 @@ async function main(): Promise<void> {
   const registry = staticRegistry(parseTenantsYaml(TENANTS, 'bench tenants', 'argocd'));
   const metricsRegistry = new Registry();
   const broker = await createBroker({
-    config: parseBrokerOptions({ signingAlg: alg, reviewCacheTtl: '1h', callerRate: '1000000', callerBurst: '1000000' }),
+    config: parseBrokerOptions({
+      signingAlg: alg,
+      reviewCacheTtl: '1h',
+      callerRate: '1000000',
+      callerBurst: '1000000',
+    }),
     issuer: origin,
     allowedCallers: [CALLER],
     registry,
@@ -64,8 +75,19 @@ async function main(): Promise<void> {
     reviewer,
   });
   const app = createWebhookApp({
-    registry, settings: resolveSettings({}), logger, audit: pinoAuditSink(logger), metricsRegistry,
-    admission: false, mounts: [{ path: '/', router: createBrokerRouter(broker), lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) }],
+    registry,
+    settings: resolveSettings({}),
+    logger,
+    audit: pinoAuditSink(logger),
+    metricsRegistry,
+    admission: false,
+    mounts: [
+      {
+        path: '/',
+        router: createBrokerRouter(broker),
+        lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }),
+      },
+    ],
   });
   server.on('request', app);
   process.stdout.write(`PORT ${(server.address() as AddressInfo).port}\n`);

@@ -45,20 +45,26 @@ export interface BrokerBenchOptions {
 }
 
 function signFloor(alg: SigningAlg, seconds: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SIGN_FLOOR, alg, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', SIGN_FLOOR, alg, String(seconds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  return new Promise((ok, fail) => child.on('exit', (code) => {
-    const m = /SIGN ([\d.]+)/.exec(out);
-    if (code !== 0 || m?.[1] === undefined) fail(new Error(`sign floor exited with ${code}`));
-    else ok(Number(m[1]));
-  }));
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  return new Promise((ok, fail) =>
+    child.on('exit', (code) => {
+      const m = /SIGN ([\d.]+)/.exec(out);
+      if (code !== 0 || m?.[1] === undefined) fail(new Error(`sign floor exited with ${code}`));
+      else ok(Number(m[1]));
+    }),
+  );
 }
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1]! + sorted[mid]!) / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /**
@@ -66,26 +72,55 @@ function median(values: readonly number[]): number {
  * then `rounds` rounds of (sign floor, no-op request, broker) per algorithm, so a neighbour's
  * burst touches a floor and its broker alike; the median of the rounds is reported.
  */
-export async function runBrokerBench(options: BrokerBenchOptions = {}, rounds = 3): Promise<BrokerBenchRow[]> {
+export async function runBrokerBench(
+  options: BrokerBenchOptions = {},
+  rounds = 3,
+): Promise<BrokerBenchRow[]> {
   const seconds = options.durationSeconds ?? 5;
   const connections = options.connections ?? 8;
   const write = options.write ?? console.log;
   const noop = await startProcess([NOOP]);
-  const servers = { RS256: await startProcess(['--import', 'tsx', BROKER_SERVER, 'RS256']), ES256: await startProcess(['--import', 'tsx', BROKER_SERVER, 'ES256']) };
+  const servers = {
+    RS256: await startProcess(['--import', 'tsx', BROKER_SERVER, 'RS256']),
+    ES256: await startProcess(['--import', 'tsx', BROKER_SERVER, 'ES256']),
+  };
   const rows: BrokerBenchRow[] = [];
   try {
     const noopUrl = `https://127.0.0.1:${noop.port}/api/get-target-token?targetName=k8s-bench-dev`;
     const headers = { authorization: 'Bearer bench-caller-token' };
-    const brokerUrl = (port: number) => `https://127.0.0.1:${port}/api/get-target-token?targetName=k8s-bench-dev`;
+    const brokerUrl = (port: number) =>
+      `https://127.0.0.1:${port}/api/get-target-token?targetName=k8s-bench-dev`;
     await runLoad({ label: 'warm-up', url: noopUrl, durationSeconds: 1, connections });
-    for (const alg of ['RS256', 'ES256'] as const) await runLoad({ label: 'warm-up', url: brokerUrl(servers[alg].port), headers, durationSeconds: 1, connections });
-    const samples = { RS256: [] as Array<{ sign: number; noop: number; broker: number; p99: number; errors: number }>, ES256: [] as Array<{ sign: number; noop: number; broker: number; p99: number; errors: number }> };
+    for (const alg of ['RS256', 'ES256'] as const)
+      await runLoad({
+        label: 'warm-up',
+        url: brokerUrl(servers[alg].port),
+        headers,
+        durationSeconds: 1,
+        connections,
+      });
+    const samples = {
+      RS256: [] as Array<{ sign: number; noop: number; broker: number; p99: number; errors: number }>,
+      ES256: [] as Array<{ sign: number; noop: number; broker: number; p99: number; errors: number }>,
+    };
     for (let round = 0; round < rounds; round++) {
       for (const alg of ['RS256', 'ES256'] as const) {
         const sign = await signFloor(alg, seconds);
         const n = await runLoad({ label: 'no-op', url: noopUrl, durationSeconds: seconds, connections });
-        const r = await runLoad({ label: `broker ${alg}`, url: brokerUrl(servers[alg].port), headers, durationSeconds: seconds, connections });
-        samples[alg].push({ sign, noop: n.requestsPerSecond, broker: r.requestsPerSecond, p99: r.p99Ms, errors: r.errors + r.non2xx + n.errors + n.non2xx });
+        const r = await runLoad({
+          label: `broker ${alg}`,
+          url: brokerUrl(servers[alg].port),
+          headers,
+          durationSeconds: seconds,
+          connections,
+        });
+        samples[alg].push({
+          sign,
+          noop: n.requestsPerSecond,
+          broker: r.requestsPerSecond,
+          p99: r.p99Ms,
+          errors: r.errors + r.non2xx + n.errors + n.non2xx,
+        });
       }
     }
     for (const alg of ['RS256', 'ES256'] as const) {
@@ -95,9 +130,15 @@ export async function runBrokerBench(options: BrokerBenchOptions = {}, rounds = 
       const noopRequestsPerSecond = median(list.map((x) => x.noop));
       const brokerTokensPerSecond = median(list.map((x) => x.broker));
       rows.push({
-        alg, signPerSecond, noopRequestsPerSecond, serialFloor: median(list.map((x) => 1 / (1 / x.sign + 1 / x.noop))),
-        brokerTokensPerSecond, ratio: median(list.map((x) => x.broker / (1 / (1 / x.sign + 1 / x.noop)))), brokerP99Ms: median(list.map((x) => x.p99)),
-        reviews, errors: list.reduce((e, x) => e + x.errors, 0),
+        alg,
+        signPerSecond,
+        noopRequestsPerSecond,
+        serialFloor: median(list.map((x) => 1 / (1 / x.sign + 1 / x.noop))),
+        brokerTokensPerSecond,
+        ratio: median(list.map((x) => x.broker / (1 / (1 / x.sign + 1 / x.noop)))),
+        brokerP99Ms: median(list.map((x) => x.p99)),
+        reviews,
+        errors: list.reduce((e, x) => e + x.errors, 0),
       });
     }
   } finally {
@@ -105,11 +146,25 @@ export async function runBrokerBench(options: BrokerBenchOptions = {}, rounds = 
     await stop(servers.RS256);
     await stop(servers.ES256);
   }
-  write(`\nBroker tokens/s: GET /api/get-target-token over HTTPS, warm TokenReview cache, ${connections} connections, median of ${rounds} rounds of ${seconds} s (node ${process.version})`);
-  write('| alg | bare jose sign/s | no-op HTTPS req/s | serial floor tokens/s | broker tokens/s | broker / floor | broker p99 ms | TokenReviews | errors |');
+  write(
+    `\nBroker tokens/s: GET /api/get-target-token over HTTPS, warm TokenReview cache, ${connections} connections, median of ${rounds} rounds of ${seconds} s (node ${process.version})`,
+  );
+  write(
+    '| alg | bare jose sign/s | no-op HTTPS req/s | serial floor tokens/s | broker tokens/s | broker / floor | broker p99 ms | TokenReviews | errors |',
+  );
   write('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    const cells = [r.alg, r.signPerSecond.toFixed(0), r.noopRequestsPerSecond.toFixed(0), r.serialFloor.toFixed(0), r.brokerTokensPerSecond.toFixed(0), r.ratio.toFixed(2), r.brokerP99Ms.toFixed(1), String(r.reviews), String(r.errors)];
+    const cells = [
+      r.alg,
+      r.signPerSecond.toFixed(0),
+      r.noopRequestsPerSecond.toFixed(0),
+      r.serialFloor.toFixed(0),
+      r.brokerTokensPerSecond.toFixed(0),
+      r.ratio.toFixed(2),
+      r.brokerP99Ms.toFixed(1),
+      String(r.reviews),
+      String(r.errors),
+    ];
     write(`| ${cells.join(' | ')} |`);
   }
   if (rows.some((r) => r.errors > 0)) throw new Error('broker benchmark requests failed');

@@ -34,22 +34,33 @@ export interface LoadOptions {
 /** Runs one bounded load against a loopback URL, from a load generator in its own process. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { label, ...load } = options;
-  const child = spawn(process.execPath, [LOAD_CHILD, JSON.stringify(load)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [LOAD_CHILD, JSON.stringify(load)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   const code = await new Promise<number | null>((ok) => child.on('exit', ok));
   if (code !== 0) throw new Error(`load generator for ${label} exited with ${code}`);
   return { label, ...(JSON.parse(out) as Omit<LoadResult, 'label'>) };
 }
 
 /** Prints results as a table with each row's ratio to the floor (the first row of the group). */
-export function printTable(title: string, floor: LoadResult, rows: LoadResult[], write: (line: string) => void = console.log): void {
+export function printTable(
+  title: string,
+  floor: LoadResult,
+  rows: LoadResult[],
+  write: (line: string) => void = console.log,
+): void {
   write(`\n${title}`);
   write('| target | req/s | p50 ms | p99 ms | req/s vs floor | p99 vs floor | errors |');
   write('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of [floor, ...rows]) {
     const rate = (r.requestsPerSecond / floor.requestsPerSecond).toFixed(2);
     const p99 = floor.p99Ms > 0 ? (r.p99Ms / floor.p99Ms).toFixed(2) : 'n/a';
-    write(`| ${r.label} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${rate} | ${p99} | ${r.errors + r.non2xx} |`);
+    write(
+      `| ${r.label} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${rate} | ${p99} | ${r.errors + r.non2xx} |`,
+    );
   }
 }

@@ -30,12 +30,29 @@ function sourceFiles(dir: string): string[] {
 /** The two builds; returns the path of each build's main.js. */
 async function builds(): Promise<Array<{ name: string; main: string }>> {
   rmSync(OUT, { recursive: true, force: true });
-  await build({ entryPoints: sourceFiles(join(ROOT, 'src')), outdir: join(OUT, 'files'), outbase: ROOT, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error' });
   await build({
-    entryPoints: { main: join(ROOT, 'src', 'cli', 'main.ts') }, outdir: join(OUT, 'bundle'), bundle: true, splitting: true, format: 'esm',
-    platform: 'node', target: 'node20', logLevel: 'error', outExtension: { '.js': '.mjs' },
+    entryPoints: sourceFiles(join(ROOT, 'src')),
+    outdir: join(OUT, 'files'),
+    outbase: ROOT,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'error',
+  });
+  await build({
+    entryPoints: { main: join(ROOT, 'src', 'cli', 'main.ts') },
+    outdir: join(OUT, 'bundle'),
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'error',
+    outExtension: { '.js': '.mjs' },
     // CommonJS dependencies call require(); an ESM bundle has none of its own.
-    banner: { js: "import { createRequire as __tgCreateRequire } from 'node:module'; const require = __tgCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __tgCreateRequire } from 'node:module'; const require = __tgCreateRequire(import.meta.url);",
+    },
   });
   return [
     { name: 'compiled files (as the image runs dist/)', main: join(OUT, 'files', 'src', 'cli', 'main.js') },
@@ -44,10 +61,21 @@ async function builds(): Promise<Array<{ name: string; main: string }>> {
 }
 
 function tenantsYaml(count: number): string {
-  return generatedTenants(count).map((t) => stringify({
-    apiVersion: 'tenantguard.dev/v1alpha1', kind: 'Tenant', metadata: { name: t.name },
-    spec: { owners: { groups: t.owners.groups }, namespaces: t.namespaces, projects: t.projects, clusters: t.clusters.map((c) => ({ name: c.name, server: c.server })) },
-  })).join('---\n');
+  return generatedTenants(count)
+    .map((t) =>
+      stringify({
+        apiVersion: 'tenantguard.dev/v1alpha1',
+        kind: 'Tenant',
+        metadata: { name: t.name },
+        spec: {
+          owners: { groups: t.owners.groups },
+          namespaces: t.namespaces,
+          projects: t.projects,
+          clusters: t.clusters.map((c) => ({ name: c.name, server: c.server })),
+        },
+      }),
+    )
+    .join('---\n');
 }
 
 export interface MemoryRow {
@@ -65,11 +93,28 @@ export interface MemoryBench {
 function serve(main: string, tenantsFile: string, certsDir: string): Promise<Running> {
   const env = { ...process.env };
   delete env.KUBERNETES_SERVICE_HOST;
-  return startProcess([main, 'serve', '--components', 'webhook', '--port', '0', '--tenants', tenantsFile, '--certs-dir', certsDir], { listenPattern: /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/ });
+  return startProcess(
+    [
+      main,
+      'serve',
+      '--components',
+      'webhook',
+      '--port',
+      '0',
+      '--tenants',
+      tenantsFile,
+      '--certs-dir',
+      certsDir,
+    ],
+    { listenPattern: /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/ },
+  );
 }
 
 /** Measures; each load lasts `seconds`. */
-export async function benchMemory(seconds = 5, write: (line: string) => void = console.log): Promise<MemoryBench> {
+export async function benchMemory(
+  seconds = 5,
+  write: (line: string) => void = console.log,
+): Promise<MemoryBench> {
   const dir = mkdtempSync(join(tmpdir(), 'tg-bench-memory-'));
   try {
     const small = join(dir, 'tenants-10.yaml');
@@ -90,16 +135,30 @@ export async function benchMemory(seconds = 5, write: (line: string) => void = c
       const l = await serve(b.main, large, join(dir, 'certs'));
       await sleep(3000);
       const idle10k = rssMb(l.child.pid);
-      await runLoad({ label: 'load', url: `https://127.0.0.1:${l.port}/mutate`, method: 'POST', body: typicalReview('team-9993'), durationSeconds: seconds, connections: 32 });
+      await runLoad({
+        label: 'load',
+        url: `https://127.0.0.1:${l.port}/mutate`,
+        method: 'POST',
+        body: typicalReview('team-9993'),
+        durationSeconds: seconds,
+        connections: 32,
+      });
       await sleep(2000);
       const afterLoad10k = rssMb(l.child.pid);
       await stop(l);
       rows.push({ build: b.name, idle10, idle10k, afterLoad10k });
     }
-    write(`\nResident memory of serve --components webhook, file registry, no kubeconfig (node ${process.version})`);
-    write(`| build | 10 tenants idle, MB | vs no-op floor (${floorMb.toFixed(0)} MB) | 10,000 tenants idle, MB | 10,000 tenants after ${seconds} s of /mutate, MB | vs floor |`);
+    write(
+      `\nResident memory of serve --components webhook, file registry, no kubeconfig (node ${process.version})`,
+    );
+    write(
+      `| build | 10 tenants idle, MB | vs no-op floor (${floorMb.toFixed(0)} MB) | 10,000 tenants idle, MB | 10,000 tenants after ${seconds} s of /mutate, MB | vs floor |`,
+    );
     write('| --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const r of rows) write(`| ${r.build} | ${r.idle10.toFixed(0)} | ${(r.idle10 / floorMb).toFixed(2)} | ${r.idle10k.toFixed(0)} | ${r.afterLoad10k.toFixed(0)} | ${(r.afterLoad10k / floorMb).toFixed(2)} |`);
+    for (const r of rows)
+      write(
+        `| ${r.build} | ${r.idle10.toFixed(0)} | ${(r.idle10 / floorMb).toFixed(2)} | ${r.idle10k.toFixed(0)} | ${r.afterLoad10k.toFixed(0)} | ${(r.afterLoad10k / floorMb).toFixed(2)} |`,
+      );
     return { floorMb, rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });

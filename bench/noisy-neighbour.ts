@@ -24,19 +24,38 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** The shipped heap limit of the webhook Deployment (webhook-config/base/webhook.yaml). */
 export const SHIPPED_MAX_OLD_SPACE_MB = 192;
 
-interface Answer { status: number; ms: number; bytes: number }
+interface Answer {
+  status: number;
+  ms: number;
+  bytes: number;
+}
 
 function post(agent: Agent, port: number, path: string, body: string, timeoutMs = 10_000): Promise<Answer> {
   const started = process.hrtime.bigint();
   return new Promise((resolve) => {
-    const done = (status: number, bytes: number) => resolve({ status, bytes, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+    const done = (status: number, bytes: number) =>
+      resolve({ status, bytes, ms: Number(process.hrtime.bigint() - started) / 1e6 });
     // The run's own self-signed certificate, on loopback.
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (res) => {
-      let bytes = 0;
-      res.on('data', (c: Buffer) => { bytes += c.length; });
-      res.on('end', () => done(res.statusCode ?? 0, bytes));
-      res.on('error', () => done(-1, bytes));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        rejectUnauthorized: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+        });
+        res.on('end', () => done(res.statusCode ?? 0, bytes));
+        res.on('error', () => done(-1, bytes));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => done(-1, 0));
     req.end(body);
@@ -52,32 +71,54 @@ async function runLoadProcess(port: number, index: number, seconds: number, clie
   const statuses: Record<string, number> = {};
   let answers = 0;
   let largest = 0;
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (Date.now() < deadline) {
-      const a = await post(agent, port, '/validate', worst.body);
-      statuses[a.status] = (statuses[a.status] ?? 0) + 1;
-      answers += 1;
-      largest = Math.max(largest, a.bytes);
-      if (a.status === -1) await new Promise((r) => setTimeout(r, 50));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (Date.now() < deadline) {
+        const a = await post(agent, port, '/validate', worst.body);
+        statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+        answers += 1;
+        largest = Math.max(largest, a.bytes);
+        if (a.status === -1) await new Promise((r) => setTimeout(r, 50));
+      }
+    }),
+  );
   agent.destroy();
-  process.stdout.write(`${JSON.stringify({ answers, statuses, largestAnswerBytes: largest, bodyBytes: worst.body.length })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ answers, statuses, largestAnswerBytes: largest, bodyBytes: worst.body.length })}\n`,
+  );
 }
 
-interface Server { child: ChildProcess; port: number; exited: Promise<number | null>; lines: string[] }
+interface Server {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<number | null>;
+  lines: string[];
+}
 
 async function startServer(root: string): Promise<Server> {
   const script = join(root, 'bench', 'webhook-server.ts');
-  const child = spawn(process.execPath, [`--max-old-space-size=${SHIPPED_MAX_OLD_SPACE_MB}`, '--import', 'tsx', script, 'webhook', '10'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_EVENT_LOOP: '1' } });
+  const child = spawn(
+    process.execPath,
+    [`--max-old-space-size=${SHIPPED_MAX_OLD_SPACE_MB}`, '--import', 'tsx', script, 'webhook', '10'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_EVENT_LOOP: '1' } },
+  );
   const lines: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === null ? null : -1))));
-  child.stderr?.on('data', (c: Buffer) => { if (/FATAL|heap/i.test(c.toString())) lines.push(c.toString().split('\n')[0] ?? ''); });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal === null ? null : -1))),
+  );
+  child.stderr?.on('data', (c: Buffer) => {
+    if (/FATAL|heap/i.test(c.toString())) lines.push(c.toString().split('\n')[0] ?? '');
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let buffer = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
-      lines.push(...chunk.toString().split('\n').filter((l) => l.startsWith('ELD ')));
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l.startsWith('ELD ')),
+      );
       const match = /PORT (\d+)/.exec(buffer);
       if (match?.[1] !== undefined) resolve(Number(match[1]));
     });
@@ -117,15 +158,27 @@ export interface NoisyResult {
   readonly peakRssMb: number;
 }
 
-async function runCase(root: string, index: number, name: string, seconds: number, clients: number): Promise<NoisyResult> {
+async function runCase(
+  root: string,
+  index: number,
+  name: string,
+  seconds: number,
+  clients: number,
+): Promise<NoisyResult> {
   const server = await startServer(root);
   // Several connections, as an API server holds: a slow answer does not queue the next request behind it.
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
   const small = typicalReview('team-3');
   for (let i = 0; i < 100; i++) await post(agent, server.port, '/mutate', small); // warm up
-  const load = spawn(process.execPath, ['--import', 'tsx', SELF, 'load', String(server.port), String(index), String(seconds), String(clients)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const load = spawn(
+    process.execPath,
+    ['--import', 'tsx', SELF, 'load', String(server.port), String(index), String(seconds), String(clients)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let loadOut = '';
-  load.stdout?.on('data', (c: Buffer) => { loadOut += c.toString(); });
+  load.stdout?.on('data', (c: Buffer) => {
+    loadOut += c.toString();
+  });
   const loadDone = new Promise<void>((resolve) => load.once('exit', () => resolve()));
   await new Promise((r) => setTimeout(r, 500)); // the load process starting up
   const latencies: number[] = [];
@@ -134,12 +187,16 @@ async function runCase(root: string, index: number, name: string, seconds: numbe
   const deadline = Date.now() + (seconds - 1) * 1000;
   const pending: Array<Promise<void>> = [];
   let dead = false;
-  void server.exited.then(() => { dead = true; });
+  void server.exited.then(() => {
+    dead = true;
+  });
   while (Date.now() < deadline && !dead) {
-    pending.push(post(agent, server.port, '/mutate', small).then((a) => {
-      if (a.status === 200) latencies.push(a.ms);
-      else failures += 1;
-    }));
+    pending.push(
+      post(agent, server.port, '/mutate', small).then((a) => {
+        if (a.status === 200) latencies.push(a.ms);
+        else failures += 1;
+      }),
+    );
     peak = Math.max(peak, peakRssMb(server.child.pid));
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -156,35 +213,67 @@ async function runCase(root: string, index: number, name: string, seconds: numbe
   const loop = eld === undefined ? undefined : (JSON.parse(eld.slice(4)) as { maxMs: number });
   const summary = (() => {
     try {
-      return JSON.parse(loadOut.trim().split('\n').at(-1) ?? '{}') as { answers?: number; statuses?: Record<string, number>; largestAnswerBytes?: number };
+      return JSON.parse(loadOut.trim().split('\n').at(-1) ?? '{}') as {
+        answers?: number;
+        statuses?: Record<string, number>;
+        largestAnswerBytes?: number;
+      };
     } catch {
       return {};
     }
   })();
   latencies.sort((a, b) => a - b);
   return {
-    name, survived, noisyAnswers: summary.answers ?? 0, noisyStatuses: summary.statuses ?? {}, largestAnswerBytes: summary.largestAnswerBytes ?? 0,
-    victimP50Ms: percentile(latencies, 50), victimP99Ms: percentile(latencies, 99), victimMaxMs: latencies.at(-1) ?? NaN,
-    victimFailures: failures, eventLoopMaxMs: loop?.maxMs ?? NaN, peakRssMb: peak,
+    name,
+    survived,
+    noisyAnswers: summary.answers ?? 0,
+    noisyStatuses: summary.statuses ?? {},
+    largestAnswerBytes: summary.largestAnswerBytes ?? 0,
+    victimP50Ms: percentile(latencies, 50),
+    victimP99Ms: percentile(latencies, 99),
+    victimMaxMs: latencies.at(-1) ?? NaN,
+    victimFailures: failures,
+    eventLoopMaxMs: loop?.maxMs ?? NaN,
+    peakRssMb: peak,
   };
 }
 
 /** Runs every worst case (or those whose name contains `only`) and prints a table. */
-export async function benchNoisyNeighbour(options: { seconds?: number; root?: string; clients?: number; only?: string } = {}, write: (line: string) => void = console.log): Promise<NoisyResult[]> {
+export async function benchNoisyNeighbour(
+  options: { seconds?: number; root?: string; clients?: number; only?: string } = {},
+  write: (line: string) => void = console.log,
+): Promise<NoisyResult[]> {
   const seconds = options.seconds ?? 10;
   const root = options.root ?? join(HERE, '..');
   const clients = options.clients ?? 4;
   const results: NoisyResult[] = [];
   for (const [index, worst] of worstCases().entries()) {
-    if (options.only !== undefined && !worst.name.toLowerCase().includes(options.only.toLowerCase())) continue;
-    results.push(await runCase(root, index, `${worst.name} (${(worst.body.length / 1e6).toFixed(1)} MB)`, seconds, clients));
+    if (options.only !== undefined && !worst.name.toLowerCase().includes(options.only.toLowerCase()))
+      continue;
+    results.push(
+      await runCase(
+        root,
+        index,
+        `${worst.name} (${(worst.body.length / 1e6).toFixed(1)} MB)`,
+        seconds,
+        clients,
+      ),
+    );
   }
-  write(`\nNoisy neighbour: ${clients} clients sending each worst case, ${seconds} s each, server --max-old-space-size=${SHIPPED_MAX_OLD_SPACE_MB}, root ${root}`);
-  write('| Worst case | survived | answers (status: count) | largest answer | other tenant p50 / p99 / max ms | failed | longest event-loop block ms | peak RSS MB |');
+  write(
+    `\nNoisy neighbour: ${clients} clients sending each worst case, ${seconds} s each, server --max-old-space-size=${SHIPPED_MAX_OLD_SPACE_MB}, root ${root}`,
+  );
+  write(
+    '| Worst case | survived | answers (status: count) | largest answer | other tenant p50 / p99 / max ms | failed | longest event-loop block ms | peak RSS MB |',
+  );
   write('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    const statuses = Object.entries(r.noisyStatuses).map(([s, n]) => `${s}: ${n}`).join(', ');
-    write(`| ${r.name} | ${r.survived ? 'yes' : 'NO'} | ${r.noisyAnswers} (${statuses}) | ${(r.largestAnswerBytes / 1e3).toFixed(1)} KB | ${r.victimP50Ms.toFixed(1)} / ${r.victimP99Ms.toFixed(1)} / ${r.victimMaxMs.toFixed(1)} | ${r.victimFailures} | ${r.eventLoopMaxMs.toFixed(0)} | ${r.peakRssMb.toFixed(0)} |`);
+    const statuses = Object.entries(r.noisyStatuses)
+      .map(([s, n]) => `${s}: ${n}`)
+      .join(', ');
+    write(
+      `| ${r.name} | ${r.survived ? 'yes' : 'NO'} | ${r.noisyAnswers} (${statuses}) | ${(r.largestAnswerBytes / 1e3).toFixed(1)} KB | ${r.victimP50Ms.toFixed(1)} / ${r.victimP99Ms.toFixed(1)} / ${r.victimMaxMs.toFixed(1)} | ${r.victimFailures} | ${r.eventLoopMaxMs.toFixed(0)} | ${r.peakRssMb.toFixed(0)} |`,
+    );
   }
   return results;
 }
@@ -202,6 +291,10 @@ if (process.argv[1] === SELF) {
     const seconds = arg('--seconds');
     const root = arg('--root');
     const only = arg('--only');
-    await benchNoisyNeighbour({ ...(seconds === undefined ? {} : { seconds: Number(seconds) }), ...(root === undefined ? {} : { root }), ...(only === undefined ? {} : { only }) });
+    await benchNoisyNeighbour({
+      ...(seconds === undefined ? {} : { seconds: Number(seconds) }),
+      ...(root === undefined ? {} : { root }),
+      ...(only === undefined ? {} : { only }),
+    });
   }
 }

@@ -4,8 +4,15 @@
 import { createServer } from 'node:https';
 import { generate } from 'selfsigned';
 
-const tls = await generate([{ name: 'commonName', value: '127.0.0.1' }], { keyType: 'ec', algorithm: 'sha256' });
-const review = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true } });
+const tls = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+  keyType: 'ec',
+  algorithm: 'sha256',
+});
+const review = JSON.stringify({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
+});
 const server = createServer({ cert: tls.cert, key: tls.private }, (req, res) => {
   req.resume();
   req.on('end', () => {

@@ -28,16 +28,29 @@ export function benchPolicy(iterations = 20_000, write: (line: string) => void =
     const body = typicalReview(`team-${count - 7}`);
     const deps = { policy: defaultPolicy, registry, settings };
     const floor = microsPerOp(iterations, () => JSON.parse(body));
-    const mutateOnce = () => admit('mutate', readAdmissionRequest(parseAdmissionReview(JSON.parse(body))), deps);
+    const mutateOnce = () =>
+      admit('mutate', readAdmissionRequest(parseAdmissionReview(JSON.parse(body))), deps);
     const first = mutateOnce();
     if (first.type !== 'patched') throw new Error(`unexpected outcome ${first.type}`);
     const review = JSON.parse(body) as { request: { object: object } };
-    review.request.object = jsonPatch.applyPatch(review.request.object, [...first.patch], false, false).newDocument;
+    review.request.object = jsonPatch.applyPatch(
+      review.request.object,
+      [...first.patch],
+      false,
+      false,
+    ).newDocument;
     const mutatedBody = JSON.stringify(review);
-    const verdict = admit('validate', readAdmissionRequest(parseAdmissionReview(JSON.parse(mutatedBody))), deps);
-    if (verdict.type !== 'decided' || !verdict.decision.allowed) throw new Error('the mutated benchmark object is not allowed');
+    const verdict = admit(
+      'validate',
+      readAdmissionRequest(parseAdmissionReview(JSON.parse(mutatedBody))),
+      deps,
+    );
+    if (verdict.type !== 'decided' || !verdict.decision.allowed)
+      throw new Error('the mutated benchmark object is not allowed');
     const m = microsPerOp(iterations, mutateOnce);
-    const v = microsPerOp(iterations, () => admit('validate', readAdmissionRequest(parseAdmissionReview(JSON.parse(mutatedBody))), deps));
+    const v = microsPerOp(iterations, () =>
+      admit('validate', readAdmissionRequest(parseAdmissionReview(JSON.parse(mutatedBody))), deps),
+    );
     write(`| JSON.parse, ${count} tenants | ${floor.toFixed(1)} | 1.00 |`);
     write(`| mutate, ${count} tenants | ${m.toFixed(1)} | ${(m / floor).toFixed(1)} |`);
     write(`| validate, ${count} tenants | ${v.toFixed(1)} | ${(v / floor).toFixed(1)} |`);

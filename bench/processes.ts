@@ -16,8 +16,14 @@ export interface Running {
  * Spawns `node [...args]` and resolves once it prints `PORT <n>` (or `listenPattern` matches
  * its stderr, for `serve`, which says where it listens there).
  */
-export function startProcess(args: readonly string[], options: { listenPattern?: RegExp; cwd?: string } = {}): Promise<Running> {
-  const child = spawn(process.execPath, [...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
+export function startProcess(
+  args: readonly string[],
+  options: { listenPattern?: RegExp; cwd?: string } = {},
+): Promise<Running> {
+  const child = spawn(process.execPath, [...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
   const lines: string[] = [];
   return new Promise<Running>((resolve, reject) => {
     let out = '';
@@ -38,7 +44,9 @@ export function startProcess(args: readonly string[], options: { listenPattern?:
       const m = options.listenPattern?.exec(err);
       if (m?.[1] !== undefined) settle(Number(m[1]));
     });
-    child.once('exit', (code) => reject(new Error(`benchmark process ${args.join(' ')} exited with ${code}: ${err.slice(-2000)}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`benchmark process ${args.join(' ')} exited with ${code}: ${err.slice(-2000)}`)),
+    );
   });
 }
 

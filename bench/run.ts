@@ -14,7 +14,8 @@ const args = process.argv.slice(2);
 const secondsIndex = args.indexOf('--seconds');
 const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : 5;
 const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--seconds');
-const wants = (name: string) => (only.length === 0 && name !== 'noisy' && name !== 'cost') || only.includes(name);
+const wants = (name: string) =>
+  (only.length === 0 && name !== 'noisy' && name !== 'cost') || only.includes(name);
 
 if (wants('policy')) benchPolicy();
 const webhook = wants('webhook') ? await benchWebhook(seconds) : undefined;
@@ -22,28 +23,77 @@ const broker = wants('broker') ? await runBrokerBench({ durationSeconds: seconds
 const memory = wants('memory') ? await benchMemory(seconds) : undefined;
 summary(webhook, broker, memory);
 
-function summary(w: WebhookBench | undefined, b: BrokerBenchRow[] | undefined, m: MemoryBench | undefined): void {
+function summary(
+  w: WebhookBench | undefined,
+  b: BrokerBenchRow[] | undefined,
+  m: MemoryBench | undefined,
+): void {
   const rows: string[][] = [];
   const x = (n: number) => `${n.toFixed(2)}×`;
   if (w !== undefined) {
     const f = w.floor;
-    rows.push([`/mutate req/s at ${THROUGHPUT_CONNECTIONS} connections vs the no-op node:https floor`, `${w.mutate10.throughput.requestsPerSecond.toFixed(0)} vs ${f.throughput.requestsPerSecond.toFixed(0)}`, x(w.mutate10.throughput.requestsPerSecond / f.throughput.requestsPerSecond), '≥ 0.8×']);
-    rows.push([`/validate req/s at ${THROUGHPUT_CONNECTIONS} connections vs that floor`, `${w.validate10.throughput.requestsPerSecond.toFixed(0)} vs ${f.throughput.requestsPerSecond.toFixed(0)}`, x(w.validate10.throughput.requestsPerSecond / f.throughput.requestsPerSecond), '≥ 0.8×']);
-    rows.push([`/mutate p99 at ${LATENCY_CONNECTIONS} connections vs the floor's p99`, `${w.mutate10.latency.p99Ms.toFixed(2)} ms vs ${f.latency.p99Ms.toFixed(2)} ms`, x(w.mutate10.latency.p99Ms / f.latency.p99Ms), '≤ 1.3×']);
-    rows.push([`/validate p99 at ${LATENCY_CONNECTIONS} connections vs the floor's p99`, `${w.validate10.latency.p99Ms.toFixed(2)} ms vs ${f.latency.p99Ms.toFixed(2)} ms`, x(w.validate10.latency.p99Ms / f.latency.p99Ms), '≤ 1.3×']);
+    rows.push([
+      `/mutate req/s at ${THROUGHPUT_CONNECTIONS} connections vs the no-op node:https floor`,
+      `${w.mutate10.throughput.requestsPerSecond.toFixed(0)} vs ${f.throughput.requestsPerSecond.toFixed(0)}`,
+      x(w.mutate10.throughput.requestsPerSecond / f.throughput.requestsPerSecond),
+      '≥ 0.8×',
+    ]);
+    rows.push([
+      `/validate req/s at ${THROUGHPUT_CONNECTIONS} connections vs that floor`,
+      `${w.validate10.throughput.requestsPerSecond.toFixed(0)} vs ${f.throughput.requestsPerSecond.toFixed(0)}`,
+      x(w.validate10.throughput.requestsPerSecond / f.throughput.requestsPerSecond),
+      '≥ 0.8×',
+    ]);
+    rows.push([
+      `/mutate p99 at ${LATENCY_CONNECTIONS} connections vs the floor's p99`,
+      `${w.mutate10.latency.p99Ms.toFixed(2)} ms vs ${f.latency.p99Ms.toFixed(2)} ms`,
+      x(w.mutate10.latency.p99Ms / f.latency.p99Ms),
+      '≤ 1.3×',
+    ]);
+    rows.push([
+      `/validate p99 at ${LATENCY_CONNECTIONS} connections vs the floor's p99`,
+      `${w.validate10.latency.p99Ms.toFixed(2)} ms vs ${f.latency.p99Ms.toFixed(2)} ms`,
+      x(w.validate10.latency.p99Ms / f.latency.p99Ms),
+      '≤ 1.3×',
+    ]);
   }
   for (const r of b ?? []) {
-    rows.push([`broker ${r.alg} tokens/s (warm review cache) vs serial floor (jose sign + no-op HTTPS, own processes)`, `${r.brokerTokensPerSecond.toFixed(0)} vs ${r.serialFloor.toFixed(0)}`, x(r.ratio), '≥ 0.9×']);
+    rows.push([
+      `broker ${r.alg} tokens/s (warm review cache) vs serial floor (jose sign + no-op HTTPS, own processes)`,
+      `${r.brokerTokensPerSecond.toFixed(0)} vs ${r.serialFloor.toFixed(0)}`,
+      x(r.ratio),
+      '≥ 0.9×',
+    ]);
   }
   if (m !== undefined) {
     for (const r of m.rows) {
-      rows.push([`resident memory, 10 tenants, idle (${r.build}) vs no-op floor`, `${r.idle10.toFixed(0)} MB vs ${m.floorMb.toFixed(0)} MB`, x(r.idle10 / m.floorMb), '≤ 75 MB']);
-      rows.push([`resident memory, 10,000 tenants / 30,000 clusters, after load (${r.build}) vs no-op floor`, `${r.afterLoad10k.toFixed(0)} MB vs ${m.floorMb.toFixed(0)} MB`, x(r.afterLoad10k / m.floorMb), '≤ 200 MB']);
+      rows.push([
+        `resident memory, 10 tenants, idle (${r.build}) vs no-op floor`,
+        `${r.idle10.toFixed(0)} MB vs ${m.floorMb.toFixed(0)} MB`,
+        x(r.idle10 / m.floorMb),
+        '≤ 75 MB',
+      ]);
+      rows.push([
+        `resident memory, 10,000 tenants / 30,000 clusters, after load (${r.build}) vs no-op floor`,
+        `${r.afterLoad10k.toFixed(0)} MB vs ${m.floorMb.toFixed(0)} MB`,
+        x(r.afterLoad10k / m.floorMb),
+        '≤ 200 MB',
+      ]);
     }
   }
   if (w !== undefined) {
-    rows.push([`/mutate req/s at ${THROUGHPUT_CONNECTIONS} connections, 10,000 tenants vs 10`, `${w.mutate10k.throughput.requestsPerSecond.toFixed(0)} vs ${w.mutate10.throughput.requestsPerSecond.toFixed(0)}`, x(w.mutate10k.throughput.requestsPerSecond / w.mutate10.throughput.requestsPerSecond), '≥ 0.9×']);
-    rows.push([`/mutate p50 latency at ${LATENCY_CONNECTIONS} connections, 10 tenants vs 10,000 (speed ratio)`, `${w.mutate10.latency.p50Ms.toFixed(2)} ms vs ${w.mutate10k.latency.p50Ms.toFixed(2)} ms`, x(w.mutate10.latency.p50Ms / w.mutate10k.latency.p50Ms), '≥ 0.9×']);
+    rows.push([
+      `/mutate req/s at ${THROUGHPUT_CONNECTIONS} connections, 10,000 tenants vs 10`,
+      `${w.mutate10k.throughput.requestsPerSecond.toFixed(0)} vs ${w.mutate10.throughput.requestsPerSecond.toFixed(0)}`,
+      x(w.mutate10k.throughput.requestsPerSecond / w.mutate10.throughput.requestsPerSecond),
+      '≥ 0.9×',
+    ]);
+    rows.push([
+      `/mutate p50 latency at ${LATENCY_CONNECTIONS} connections, 10 tenants vs 10,000 (speed ratio)`,
+      `${w.mutate10.latency.p50Ms.toFixed(2)} ms vs ${w.mutate10k.latency.p50Ms.toFixed(2)} ms`,
+      x(w.mutate10.latency.p50Ms / w.mutate10k.latency.p50Ms),
+      '≥ 0.9×',
+    ]);
   }
   if (rows.length === 0) return;
   console.log(`\nIssue 14 summary (node ${process.version}, ${seconds} s per load)`);

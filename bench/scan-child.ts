@@ -17,12 +17,23 @@ kc.loadFromFile(kubeconfigPath ?? '');
 const started = performance.now();
 if (mode === '--floor') {
   const api = kc.makeApiClient(CustomObjectsApi);
-  const list = await api.listClusterCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural: 'applications' }) as { items: unknown[] };
+  const list = (await api.listClusterCustomObject({
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    plural: 'applications',
+  })) as { items: unknown[] };
   if (list.items.length !== expected) throw new Error(`listed ${list.items.length}`);
 } else {
   const settings = resolveSettings({});
   const registry = parseTenantsYaml(readFileSync(tenantsPath ?? '', 'utf8'), 'bench', 'argocd');
-  const reporter = new Reporter({ kubeConfig: kc, registry: { current: () => registry }, settings, logger: pino({ level: 'silent' }), flushIntervalMs: 0, maxWritesPerFlush: 1_000_000 });
+  const reporter = new Reporter({
+    kubeConfig: kc,
+    registry: { current: () => registry },
+    settings,
+    logger: pino({ level: 'silent' }),
+    flushIntervalMs: 0,
+    maxWritesPerFlush: 1_000_000,
+  });
   await reporter.start();
   while (reporter.state.size < expected) await new Promise((r) => setTimeout(r, 10));
   await reporter.flush();

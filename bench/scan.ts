@@ -20,12 +20,17 @@ function tenantsYaml(): string {
   const docs = [];
   for (let t = 0; t < TENANTS; t += 1) {
     docs.push({
-      apiVersion: 'tenantguard.dev/v1alpha1', kind: 'Tenant', metadata: { name: `t${t}` },
+      apiVersion: 'tenantguard.dev/v1alpha1',
+      kind: 'Tenant',
+      metadata: { name: `t${t}` },
       spec: {
         owners: { groups: [`t${t}-admins`] },
         namespaces: Array.from({ length: NAMESPACES_PER_TENANT }, (_, n) => `t${t}-n${n}`),
         projects: [`t${t}`],
-        clusters: [{ name: `t${t}-dev`, server: `https://t${t}-dev.example.com` }, { name: `t${t}-prod`, server: `https://t${t}-prod.example.com` }],
+        clusters: [
+          { name: `t${t}-dev`, server: `https://t${t}-dev.example.com` },
+          { name: `t${t}-prod`, server: `https://t${t}-prod.example.com` },
+        ],
       },
     });
   }
@@ -33,18 +38,41 @@ function tenantsYaml(): string {
 }
 
 /** Runs the scan child (asynchronously: this process serves its API). */
-function child(kubeconfig: string, tenants: string, mode: string[]): Promise<{ seconds: number; maxRssMB: number }> {
+function child(
+  kubeconfig: string,
+  tenants: string,
+  mode: string[],
+): Promise<{ seconds: number; maxRssMB: number }> {
   return new Promise((resolveRun, reject) => {
-    const run = spawn(process.execPath, ['--import', 'tsx', new URL('./scan-child.ts', import.meta.url).pathname, kubeconfig, tenants, String(OBJECTS), ...mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        new URL('./scan-child.ts', import.meta.url).pathname,
+        kubeconfig,
+        tenants,
+        String(OBJECTS),
+        ...mode,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
-    run.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    run.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+    run.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    run.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
     const limit = setTimeout(() => run.kill('SIGKILL'), 300_000);
     run.on('close', (code) => {
       clearTimeout(limit);
       if (code !== 0) reject(new Error(`scan child failed (${code}): ${err}`));
-      else resolveRun(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { seconds: number; maxRssMB: number });
+      else
+        resolveRun(
+          JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { seconds: number; maxRssMB: number },
+        );
     });
   });
 }
@@ -72,12 +100,20 @@ export async function benchScan(): Promise<void> {
     const scan = await child(kubeconfig, tenants, []);
     const reports = api.objects(POLICY_REPORTS) as { summary: { fail: number; pass: number } }[];
     const fails = reports.reduce((n, r) => n + r.summary.fail, 0);
-    console.log(`\nbackground scan: ${OBJECTS} Applications in ${TENANTS * NAMESPACES_PER_TENANT} namespaces, reporter in its own process`);
+    console.log(
+      `\nbackground scan: ${OBJECTS} Applications in ${TENANTS * NAMESPACES_PER_TENANT} namespaces, reporter in its own process`,
+    );
     console.log('| what | seconds | peak RSS MB |');
     console.log('| --- | ---: | ---: |');
-    console.log(`| floor: list the objects through client-node | ${floor.seconds.toFixed(2)} | ${floor.maxRssMB.toFixed(0)} |`);
-    console.log(`| full scan: list, judge, write ${reports.length} PolicyReports (${fails} fail results) | ${scan.seconds.toFixed(2)} | ${scan.maxRssMB.toFixed(0)} |`);
-    console.log(`| ratio scan / floor | x${(scan.seconds / floor.seconds).toFixed(1)} | x${(scan.maxRssMB / floor.maxRssMB).toFixed(2)} |`);
+    console.log(
+      `| floor: list the objects through client-node | ${floor.seconds.toFixed(2)} | ${floor.maxRssMB.toFixed(0)} |`,
+    );
+    console.log(
+      `| full scan: list, judge, write ${reports.length} PolicyReports (${fails} fail results) | ${scan.seconds.toFixed(2)} | ${scan.maxRssMB.toFixed(0)} |`,
+    );
+    console.log(
+      `| ratio scan / floor | x${(scan.seconds / floor.seconds).toFixed(1)} | x${(scan.maxRssMB / floor.maxRssMB).toFixed(2)} |`,
+    );
   } finally {
     await api.close();
   }

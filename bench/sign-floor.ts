@@ -13,7 +13,14 @@ async function main(): Promise<void> {
   const alg = (process.argv[2] ?? 'RS256') as SigningAlg;
   const seconds = Number(process.argv[3] ?? '5');
   const key = await generateKeyRecord(alg, Date.now(), Date.now());
-  const claims = { issuer: 'https://bench.example.com', subject: 'tenantguard:k8s-bench-dev', audience: 'k8s-bench-dev', groups: ['tenant-admins'], ttlSeconds: 60, caller: CALLER };
+  const claims = {
+    issuer: 'https://bench.example.com',
+    subject: 'tenantguard:k8s-bench-dev',
+    audience: 'k8s-bench-dev',
+    groups: ['tenant-admins'],
+    ttlSeconds: 60,
+    caller: CALLER,
+  };
   await signToken(key, claims, Date.now()); // imports the key once, as the broker does
   const end = Date.now() + seconds * 1000;
   let count = 0;

@@ -33,7 +33,15 @@ export function generatedTenants(count: number): Tenant[] {
       clusters: ['dev', 'test', 'prod'].map((stage) => {
         const cluster = `k8s-${name}-${stage}`;
         const server = `https://${name}-${stage}.clusters.example.com`;
-        return { name: cluster, server, serverKey: serverKey(server), audience: cluster, subject: `tenantguard:${cluster}`, groups: [], tokenTTLSeconds: 60 };
+        return {
+          name: cluster,
+          server,
+          serverKey: serverKey(server),
+          audience: cluster,
+          subject: `tenantguard:${cluster}`,
+          groups: [],
+          tokenTTLSeconds: 60,
+        };
       }),
     });
   }
@@ -45,7 +53,11 @@ async function main(): Promise<void> {
   const bundle = await generateCertificates({ names: ['127.0.0.1', 'localhost'] });
   let handler: Parameters<typeof createServer>[1];
   if (mode === 'noop') {
-    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'x', allowed: true } });
+    const body = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'x', allowed: true },
+    });
     handler = (req, res) => {
       req.resume();
       req.on('end', () => {
@@ -58,7 +70,11 @@ async function main(): Promise<void> {
     const app = express();
     app.set('etag', false);
     app.post('/', express.json({ limit: 3 * 1024 * 1024 }), (req, res) => {
-      res.json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: (req.body as { request?: { uid?: string } }).request?.uid, allowed: true } });
+      res.json({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: (req.body as { request?: { uid?: string } }).request?.uid, allowed: true },
+      });
     });
     handler = app;
   } else {
@@ -66,9 +82,17 @@ async function main(): Promise<void> {
     const { registry } = buildRegistry(generatedTenants(Number(countArg)));
     const buildMs = Number(process.hrtime.bigint() - started) / 1e6;
     const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
-    const app = createWebhookApp({ registry: staticRegistry(registry), settings: resolveSettings({}), logger, audit: pinoAuditSink(logger), metricsRegistry: new Registry() });
+    const app = createWebhookApp({
+      registry: staticRegistry(registry),
+      settings: resolveSettings({}),
+      logger,
+      audit: pinoAuditSink(logger),
+      metricsRegistry: new Registry(),
+    });
     handler = app;
-    process.stderr.write(`registry of ${registry.size} tenants built in ${buildMs.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB\n`);
+    process.stderr.write(
+      `registry of ${registry.size} tenants built in ${buildMs.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB\n`,
+    );
   }
   const server = createServer({ cert: bundle.cert, key: bundle.key }, handler);
   server.keepAliveTimeout = 30_000;
@@ -80,7 +104,10 @@ async function main(): Promise<void> {
   const loop = process.env.BENCH_EVENT_LOOP === '1' ? monitorEventLoopDelay({ resolution: 5 }) : undefined;
   loop?.enable();
   process.on('SIGTERM', () => {
-    if (loop !== undefined) process.stdout.write(`ELD ${JSON.stringify({ maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6 })}\n`);
+    if (loop !== undefined)
+      process.stdout.write(
+        `ELD ${JSON.stringify({ maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6 })}\n`,
+      );
     server.closeAllConnections();
     server.close(() => process.exit(0));
   });

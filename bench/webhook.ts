@@ -25,23 +25,42 @@ export function typicalReview(tenant: string): string {
       uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
       kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'ApplicationSet' },
       resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applicationsets' },
-      name: 'guestbook', namespace: tenant, operation: 'CREATE',
+      name: 'guestbook',
+      namespace: tenant,
+      operation: 'CREATE',
       userInfo: { username: 'alice', groups: [`${tenant}-admins`, 'system:authenticated'] },
       dryRun: false,
       object: {
-        apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet',
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'ApplicationSet',
         metadata: { name: 'guestbook', namespace: tenant },
         spec: {
           goTemplate: true,
-          generators: [{ matrix: { generators: [
-            { clusters: { selector: { matchLabels: { stage: 'dev' } } } },
-            { git: { repoURL: 'https://github.com/example/apps.git', revision: 'HEAD', directories: [{ path: 'apps/*' }] } },
-          ] } }],
+          generators: [
+            {
+              matrix: {
+                generators: [
+                  { clusters: { selector: { matchLabels: { stage: 'dev' } } } },
+                  {
+                    git: {
+                      repoURL: 'https://github.com/example/apps.git',
+                      revision: 'HEAD',
+                      directories: [{ path: 'apps/*' }],
+                    },
+                  },
+                ],
+              },
+            },
+          ],
           template: {
             metadata: { name: '{{.name}}-{{.path.basename}}' },
             spec: {
               project: tenant,
-              source: { repoURL: 'https://github.com/example/apps.git', targetRevision: 'HEAD', path: '{{.path.path}}' },
+              source: {
+                repoURL: 'https://github.com/example/apps.git',
+                targetRevision: 'HEAD',
+                path: '{{.path.path}}',
+              },
               destination: { server: '{{.server}}', namespace: '{{.path.basename}}' },
             },
           },
@@ -54,11 +73,21 @@ export function typicalReview(tenant: string): string {
 function post(port: number, path: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
     // The run's own self-signed certificate, on loopback.
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        rejectUnauthorized: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -71,11 +100,16 @@ function post(port: number, path: string, body: string): Promise<string> {
 async function mutatedReview(port: number, body: string): Promise<string> {
   const answer = JSON.parse(await post(port, '/mutate', body)) as { response: { patch?: string } };
   const review = JSON.parse(body) as { request: { object: object } };
-  const patch = JSON.parse(Buffer.from(answer.response.patch ?? 'W10=', 'base64').toString('utf8')) as Operation[];
+  const patch = JSON.parse(
+    Buffer.from(answer.response.patch ?? 'W10=', 'base64').toString('utf8'),
+  ) as Operation[];
   review.request.object = jsonPatch.applyPatch(review.request.object, patch, false, false).newDocument;
   const mutated = JSON.stringify(review);
-  const verdict = JSON.parse(await post(port, '/validate', mutated)) as { response: { allowed: boolean; status?: { message?: string } } };
-  if (!verdict.response.allowed) throw new Error(`the mutated benchmark object is denied: ${verdict.response.status?.message ?? ''}`);
+  const verdict = JSON.parse(await post(port, '/validate', mutated)) as {
+    response: { allowed: boolean; status?: { message?: string } };
+  };
+  if (!verdict.response.allowed)
+    throw new Error(`the mutated benchmark object is denied: ${verdict.response.status?.message ?? ''}`);
   return mutated;
 }
 
@@ -102,7 +136,7 @@ export interface WebhookBench {
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1]! + sorted[mid]!) / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** The median of each figure over the rounds. */
@@ -123,7 +157,11 @@ function medianResult(results: readonly LoadResult[]): LoadResult {
  * neighbour's burst on a shared machine touches the floor and the targets alike; the
  * median of the rounds is reported. Each load lasts `seconds`.
  */
-export async function benchWebhook(seconds = 5, write: (line: string) => void = console.log, rounds = 3): Promise<WebhookBench> {
+export async function benchWebhook(
+  seconds = 5,
+  write: (line: string) => void = console.log,
+  rounds = 3,
+): Promise<WebhookBench> {
   const noop = await startProcess([NOOP]);
   const bare = await startServer(['express']);
   const small = await startServer(['webhook', '10']);
@@ -136,25 +174,86 @@ export async function benchWebhook(seconds = 5, write: (line: string) => void = 
       { label: 'no-op node:https handler', port: noop.port, path: '/', body: smallBody },
       { label: 'express + JSON body, fixed answer', port: bare.port, path: '/', body: smallBody },
       { label: '/mutate, 10 tenants', port: small.port, path: '/mutate', body: smallBody },
-      { label: '/validate (mutated object), 10 tenants', port: small.port, path: '/validate', body: await mutatedReview(small.port, smallBody) },
+      {
+        label: '/validate (mutated object), 10 tenants',
+        port: small.port,
+        path: '/validate',
+        body: await mutatedReview(small.port, smallBody),
+      },
       { label: '/mutate, 10000 tenants', port: large.port, path: '/mutate', body: largeBody },
-      { label: '/validate (mutated object), 10000 tenants', port: large.port, path: '/validate', body: await mutatedReview(large.port, largeBody) },
+      {
+        label: '/validate (mutated object), 10000 tenants',
+        port: large.port,
+        path: '/validate',
+        body: await mutatedReview(large.port, largeBody),
+      },
     ];
     const throughput: LoadResult[][] = targets.map(() => []);
     const latency: LoadResult[][] = targets.map(() => []);
-    for (const t of targets) await runLoad({ label: 'warm-up', url: `https://127.0.0.1:${t.port}${t.path}`, method: 'POST', body: t.body, durationSeconds: 1, connections: LATENCY_CONNECTIONS });
+    for (const t of targets)
+      await runLoad({
+        label: 'warm-up',
+        url: `https://127.0.0.1:${t.port}${t.path}`,
+        method: 'POST',
+        body: t.body,
+        durationSeconds: 1,
+        connections: LATENCY_CONNECTIONS,
+      });
     for (let round = 0; round < rounds; round++) {
       for (const [i, t] of targets.entries()) {
         const url = `https://127.0.0.1:${t.port}${t.path}`;
-        throughput[i]!.push(await runLoad({ label: t.label, url, method: 'POST', body: t.body, durationSeconds: seconds, connections: THROUGHPUT_CONNECTIONS }));
-        latency[i]!.push(await runLoad({ label: t.label, url, method: 'POST', body: t.body, durationSeconds: seconds, connections: LATENCY_CONNECTIONS, latency: true }));
+        throughput[i]!.push(
+          await runLoad({
+            label: t.label,
+            url,
+            method: 'POST',
+            body: t.body,
+            durationSeconds: seconds,
+            connections: THROUGHPUT_CONNECTIONS,
+          }),
+        );
+        latency[i]!.push(
+          await runLoad({
+            label: t.label,
+            url,
+            method: 'POST',
+            body: t.body,
+            durationSeconds: seconds,
+            connections: LATENCY_CONNECTIONS,
+            latency: true,
+          }),
+        );
       }
     }
-    const measured: Measured[] = targets.map((t, i) => ({ label: t.label, throughput: medianResult(throughput[i]!), latency: medianResult(latency[i]!) }));
-    const [floor, express, mutate10, validate10, mutate10k, validate10k] = measured as [Measured, Measured, Measured, Measured, Measured, Measured];
-    printTable(`Webhook, typical ApplicationSet, ${THROUGHPUT_CONNECTIONS} connections (autocannon), median of ${rounds} rounds of ${seconds} s (node ${process.version})`, floor.throughput, measured.slice(1).map((m) => m.throughput), write);
-    printTable(`Webhook latency, ${LATENCY_CONNECTIONS} connections (closed loop, hrtime per request), median of ${rounds} rounds of ${seconds} s (node ${process.version})`, floor.latency, measured.slice(1).map((m) => m.latency), write);
-    const failures = measured.reduce((n, m) => n + m.throughput.errors + m.throughput.non2xx + m.latency.errors + m.latency.non2xx, 0);
+    const measured: Measured[] = targets.map((t, i) => ({
+      label: t.label,
+      throughput: medianResult(throughput[i]!),
+      latency: medianResult(latency[i]!),
+    }));
+    const [floor, express, mutate10, validate10, mutate10k, validate10k] = measured as [
+      Measured,
+      Measured,
+      Measured,
+      Measured,
+      Measured,
+      Measured,
+    ];
+    printTable(
+      `Webhook, typical ApplicationSet, ${THROUGHPUT_CONNECTIONS} connections (autocannon), median of ${rounds} rounds of ${seconds} s (node ${process.version})`,
+      floor.throughput,
+      measured.slice(1).map((m) => m.throughput),
+      write,
+    );
+    printTable(
+      `Webhook latency, ${LATENCY_CONNECTIONS} connections (closed loop, hrtime per request), median of ${rounds} rounds of ${seconds} s (node ${process.version})`,
+      floor.latency,
+      measured.slice(1).map((m) => m.latency),
+      write,
+    );
+    const failures = measured.reduce(
+      (n, m) => n + m.throughput.errors + m.throughput.non2xx + m.latency.errors + m.latency.non2xx,
+      0,
+    );
     if (failures > 0) throw new Error(`${failures} benchmark requests failed`);
     return { floor, express, mutate10, validate10, mutate10k, validate10k };
   } finally {

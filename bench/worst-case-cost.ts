@@ -31,7 +31,9 @@ function median(values: number[]): number {
 export function benchWorstCaseCost(write: (line: string) => void = console.log): void {
   const { registry } = buildRegistry(generatedTenants(10));
   const settings = resolveSettings({});
-  write('\nCPU ms per phase of one worst-case request (median of 5; each phase is one turn of the event loop)');
+  write(
+    '\nCPU ms per phase of one worst-case request (median of 5; each phase is one turn of the event loop)',
+  );
   write('| Worst case | JSON.parse | /validate | /mutate | /validate answers |');
   write('|---|---|---|---|---|');
   for (const worst of worstCases()) {
@@ -39,14 +41,25 @@ export function benchWorstCaseCost(write: (line: string) => void = console.log):
     let answer = '';
     for (let run = 0; run < 7; run++) {
       let body: unknown;
-      const parse = cpuMs(() => { body = JSON.parse(worst.body); });
-      const request = readAdmissionRequest(parseAdmissionReview(body));
-      const timed = (endpoint: Endpoint) => cpuMs(() => {
-        const outcome = admit(endpoint, request, { policy: defaultPolicy, registry, settings });
-        if (endpoint === 'validate') answer = outcome.type === 'malformed' ? 'denied: limit' : outcome.type === 'decided' ? (outcome.decision.allowed ? 'allowed' : 'denied: rules') : outcome.type;
-        JSON.stringify(outcomeResponse(request.uid, outcome));
-        JSON.stringify(admissionAuditRecord(endpoint, request, outcome) ?? {});
+      const parse = cpuMs(() => {
+        body = JSON.parse(worst.body);
       });
+      const request = readAdmissionRequest(parseAdmissionReview(body));
+      const timed = (endpoint: Endpoint) =>
+        cpuMs(() => {
+          const outcome = admit(endpoint, request, { policy: defaultPolicy, registry, settings });
+          if (endpoint === 'validate')
+            answer =
+              outcome.type === 'malformed'
+                ? 'denied: limit'
+                : outcome.type === 'decided'
+                  ? outcome.decision.allowed
+                    ? 'allowed'
+                    : 'denied: rules'
+                  : outcome.type;
+          JSON.stringify(outcomeResponse(request.uid, outcome));
+          JSON.stringify(admissionAuditRecord(endpoint, request, outcome) ?? {});
+        });
       const validate = timed('validate');
       const mutate = timed('mutate');
       if (run < 2) continue;
@@ -54,7 +67,9 @@ export function benchWorstCaseCost(write: (line: string) => void = console.log):
       phases.validate.push(validate);
       phases.mutate.push(mutate);
     }
-    write(`| ${worst.name} (${(worst.body.length / 1e6).toFixed(1)} MB) | ${median(phases.parse).toFixed(0)} | ${median(phases.validate).toFixed(0)} | ${median(phases.mutate).toFixed(0)} | ${answer} |`);
+    write(
+      `| ${worst.name} (${(worst.body.length / 1e6).toFixed(1)} MB) | ${median(phases.parse).toFixed(0)} | ${median(phases.validate).toFixed(0)} | ${median(phases.mutate).toFixed(0)} | ${answer} |`,
+    );
   }
 }
 

@@ -13,10 +13,25 @@ export interface WorstCase {
 
 const TARGET_BYTES = 2.5 * 1024 * 1024;
 
-function review(kind: { group: string; version: string; kind: string }, namespace: string, object: unknown, user = { username: 'alice', groups: ['team-1-admins'] }): string {
+function review(
+  kind: { group: string; version: string; kind: string },
+  namespace: string,
+  object: unknown,
+  user = { username: 'alice', groups: ['team-1-admins'] },
+): string {
   return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-    request: { uid: '00000000-0000-4000-8000-000000000001', kind, namespace, name: 'noisy', operation: 'CREATE', userInfo: user, object, dryRun: false },
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: '00000000-0000-4000-8000-000000000001',
+      kind,
+      namespace,
+      name: 'noisy',
+      operation: 'CREATE',
+      userInfo: user,
+      object,
+      dryRun: false,
+    },
   });
 }
 
@@ -28,12 +43,26 @@ function fill<T>(bytes: number, item: (i: number) => T): T[] {
   return Array.from({ length: Math.floor(bytes / sample) }, (_, i) => item(i));
 }
 
-function applicationSet(generators: unknown[], template: Record<string, unknown> = {}): Record<string, unknown> {
+function applicationSet(
+  generators: unknown[],
+  template: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
-    apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', metadata: { name: 'noisy', namespace: 'team-1' },
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'ApplicationSet',
+    metadata: { name: 'noisy', namespace: 'team-1' },
     spec: {
-      goTemplate: true, generators,
-      template: { metadata: { name: '{{.name}}' }, spec: { project: 'team-1', source: { repoURL: 'https://x.example.com/r.git', path: '.' }, destination: { server: '{{.server}}', namespace: 'n' }, ...template } },
+      goTemplate: true,
+      generators,
+      template: {
+        metadata: { name: '{{.name}}' },
+        spec: {
+          project: 'team-1',
+          source: { repoURL: 'https://x.example.com/r.git', path: '.' },
+          destination: { server: '{{.server}}', namespace: 'n' },
+          ...template,
+        },
+      },
     },
   };
 }
@@ -43,34 +72,91 @@ export function worstCases(): WorstCase[] {
   const foreign = 'k8s-team-2-dev';
   return [
     // Issue 10: 60,000 `clusters` generators, 960 KB: a patch operation and a denial line each.
-    { name: 'ApplicationSet: 60,000 clusters generators', body: review(ARGO('ApplicationSet'), 'team-1', applicationSet(Array.from({ length: 60_000 }, () => ({ clusters: {} })))) },
+    {
+      name: 'ApplicationSet: 60,000 clusters generators',
+      body: review(
+        ARGO('ApplicationSet'),
+        'team-1',
+        applicationSet(Array.from({ length: 60_000 }, () => ({ clusters: {} }))),
+      ),
+    },
     // Issue 10: 2.2 MB of elementsYaml naming another tenant's cluster.
-    { name: 'ApplicationSet: 2.2 MB elementsYaml', body: review(ARGO('ApplicationSet'), 'team-1', applicationSet([{ list: { elementsYaml: `- {cluster: ${foreign}, n: 1}\n`.repeat(Math.floor(2.2e6 / 29)) } }])) },
+    {
+      name: 'ApplicationSet: 2.2 MB elementsYaml',
+      body: review(
+        ARGO('ApplicationSet'),
+        'team-1',
+        applicationSet([
+          { list: { elementsYaml: `- {cluster: ${foreign}, n: 1}\n`.repeat(Math.floor(2.2e6 / 29)) } },
+        ]),
+      ),
+    },
     // Within every default limit: 200 generators, 5,000 list elements with long values, 16 KiB of elementsYaml.
     {
       name: 'ApplicationSet: at the limits (200 generators, 5,000 elements, 16 KiB YAML)',
-      body: review(ARGO('ApplicationSet'), 'team-1', applicationSet([
-        { list: { elements: Array.from({ length: 5_000 }, (_, i) => ({ cluster: `k8s-team-1-dev`, app: `app-${i}`, values: 'v'.repeat(400) })), elementsYaml: '- {cluster: k8s-team-1-dev, n: 1}\n'.repeat(Math.floor(16_000 / 34)) } },
-        ...Array.from({ length: 199 }, () => ({ clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-2' } } } })),
-      ])),
+      body: review(
+        ARGO('ApplicationSet'),
+        'team-1',
+        applicationSet([
+          {
+            list: {
+              elements: Array.from({ length: 5_000 }, (_, i) => ({
+                cluster: `k8s-team-1-dev`,
+                app: `app-${i}`,
+                values: 'v'.repeat(400),
+              })),
+              elementsYaml: '- {cluster: k8s-team-1-dev, n: 1}\n'.repeat(Math.floor(16_000 / 34)),
+            },
+          },
+          ...Array.from({ length: 199 }, () => ({
+            clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-2' } } },
+          })),
+        ]),
+      ),
     },
     // Within the limits: 2.5 MB in under 50,000 values (long strings).
     {
       name: 'Application: at the limits (2.5 MB, 49,000 values)',
       body: review(ARGO('Application'), 'team-1', {
-        apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'noisy', namespace: 'team-1' },
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'noisy', namespace: 'team-1' },
         spec: {
-          project: 'team-1', destination: { name: 'k8s-team-1-dev', namespace: 'n' },
-          source: { repoURL: 'https://x.example.com/r.git', helm: { valuesObject: { items: Array.from({ length: 16_000 }, (_, i) => ({ name: `item-${i}`, value: 'v'.repeat(150) })) } } },
+          project: 'team-1',
+          destination: { name: 'k8s-team-1-dev', namespace: 'n' },
+          source: {
+            repoURL: 'https://x.example.com/r.git',
+            helm: {
+              valuesObject: {
+                items: Array.from({ length: 16_000 }, (_, i) => ({
+                  name: `item-${i}`,
+                  value: 'v'.repeat(150),
+                })),
+              },
+            },
+          },
         },
       }),
     },
     {
       name: 'AppProject: at the limits (16,000 foreign destinations)',
-      body: review(ARGO('AppProject'), 'argocd', {
-        apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject', metadata: { name: 'team-1', namespace: 'argocd' },
-        spec: { destinations: Array.from({ length: 16_000 }, (_, i) => ({ name: foreign, namespace: `ns-${i}-${'n'.repeat(100)}` })), sourceNamespaces: ['team-1'] },
-      }, { username: 'alice', groups: ['team-1-admins'] }),
+      body: review(
+        ARGO('AppProject'),
+        'argocd',
+        {
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'AppProject',
+          metadata: { name: 'team-1', namespace: 'argocd' },
+          spec: {
+            destinations: Array.from({ length: 16_000 }, (_, i) => ({
+              name: foreign,
+              namespace: `ns-${i}-${'n'.repeat(100)}`,
+            })),
+            sourceNamespaces: ['team-1'],
+          },
+        },
+        { username: 'alice', groups: ['team-1-admins'] },
+      ),
     },
     {
       name: 'cluster Secret: at the limits (64 KiB config, 2.4 MB of other data)',
@@ -79,32 +165,71 @@ export function worstCases(): WorstCase[] {
         for (let i = 0; i < 3_000; i++) keys[`bearerToken${i}`] = 'x';
         const config = JSON.stringify({ tlsClientConfig: { insecure: false, ...keys } });
         const b64 = (s: string) => Buffer.from(s).toString('base64');
-        const data: Record<string, string> = { name: b64('k8s-team-1-dev'), server: b64('https://team-1-dev.clusters.example.com'), config: b64(config) };
+        const data: Record<string, string> = {
+          name: b64('k8s-team-1-dev'),
+          server: b64('https://team-1-dev.clusters.example.com'),
+          config: b64(config),
+        };
         for (let i = 0; i < 40; i++) data[`extra${i}`] = b64('x'.repeat(45_000));
-        return review({ group: '', version: 'v1', kind: 'Secret' }, 'argocd', {
-          apiVersion: 'v1', kind: 'Secret',
-          metadata: { name: 'k8s-team-1-dev', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster' } }, data,
-        }, { username: 'root', groups: ['platform-admins'] });
+        return review(
+          { group: '', version: 'v1', kind: 'Secret' },
+          'argocd',
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: {
+              name: 'k8s-team-1-dev',
+              namespace: 'argocd',
+              labels: { 'argocd.argoproj.io/secret-type': 'cluster' },
+            },
+            data,
+          },
+          { username: 'root', groups: ['platform-admins'] },
+        );
       })(),
     },
     // A 2.5 MB Helm valuesObject, wide and as deep as allowed.
     {
       name: 'Application: 2.5 MB valuesObject',
       body: review(ARGO('Application'), 'team-1', {
-        apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'noisy', namespace: 'team-1' },
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'noisy', namespace: 'team-1' },
         spec: {
-          project: 'team-1', destination: { name: 'k8s-team-1-dev', namespace: 'n' },
-          source: { repoURL: 'https://x.example.com/r.git', helm: { valuesObject: { items: fill(TARGET_BYTES, (i) => ({ name: `item-${i}`, replicas: i, labels: { app: 'a', tier: 'b' } })) } } },
+          project: 'team-1',
+          destination: { name: 'k8s-team-1-dev', namespace: 'n' },
+          source: {
+            repoURL: 'https://x.example.com/r.git',
+            helm: {
+              valuesObject: {
+                items: fill(TARGET_BYTES, (i) => ({
+                  name: `item-${i}`,
+                  replicas: i,
+                  labels: { app: 'a', tier: 'b' },
+                })),
+              },
+            },
+          },
         },
       }),
     },
     // 2.5 MB of destinations naming another tenant's cluster: a violation each.
     {
       name: 'AppProject: 2.5 MB of foreign destinations',
-      body: review(ARGO('AppProject'), 'argocd', {
-        apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject', metadata: { name: 'team-1', namespace: 'argocd' },
-        spec: { destinations: fill(TARGET_BYTES, (i) => ({ name: foreign, namespace: `ns-${i}` })), sourceNamespaces: ['team-1'] },
-      }, { username: 'root', groups: ['platform-admins'] }),
+      body: review(
+        ARGO('AppProject'),
+        'argocd',
+        {
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'AppProject',
+          metadata: { name: 'team-1', namespace: 'argocd' },
+          spec: {
+            destinations: fill(TARGET_BYTES, (i) => ({ name: foreign, namespace: `ns-${i}` })),
+            sourceNamespaces: ['team-1'],
+          },
+        },
+        { username: 'root', groups: ['platform-admins'] },
+      ),
     },
     // Issue 10: a 2.7 MB cluster Secret whose config (2 MB, base64) holds unknown keys: a violation each.
     {
@@ -114,11 +239,25 @@ export function worstCases(): WorstCase[] {
         for (let i = 0; i < Math.floor(2e6 / 22); i++) keys[`bearerToken${i}`] = 'x';
         const config = JSON.stringify({ tlsClientConfig: { insecure: false, ...keys } });
         const b64 = (s: string) => Buffer.from(s).toString('base64');
-        return review({ group: '', version: 'v1', kind: 'Secret' }, 'argocd', {
-          apiVersion: 'v1', kind: 'Secret',
-          metadata: { name: 'k8s-team-1-dev', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster' } },
-          data: { name: b64('k8s-team-1-dev'), server: b64('https://team-1-dev.clusters.example.com'), config: b64(config) },
-        }, { username: 'root', groups: ['platform-admins'] });
+        return review(
+          { group: '', version: 'v1', kind: 'Secret' },
+          'argocd',
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: {
+              name: 'k8s-team-1-dev',
+              namespace: 'argocd',
+              labels: { 'argocd.argoproj.io/secret-type': 'cluster' },
+            },
+            data: {
+              name: b64('k8s-team-1-dev'),
+              server: b64('https://team-1-dev.clusters.example.com'),
+              config: b64(config),
+            },
+          },
+          { username: 'root', groups: ['platform-admins'] },
+        );
       })(),
     },
   ];

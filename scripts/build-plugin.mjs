@@ -34,7 +34,9 @@ function parseArgs(argv) {
     else if (a === '--out') opts.out = resolve(argv[++i] ?? '');
     else if (a === '--no-strip') opts.strip = false;
     else {
-      console.error(`build-plugin: unknown argument ${a}; usage: node scripts/build-plugin.mjs [--node PATH] [--out FILE] [--no-strip]`);
+      console.error(
+        `build-plugin: unknown argument ${a}; usage: node scripts/build-plugin.mjs [--node PATH] [--out FILE] [--no-strip]`,
+      );
       process.exit(2);
     }
   }
@@ -44,7 +46,9 @@ function parseArgs(argv) {
 function run(cmd, args, what) {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {
-    console.error(`build-plugin: ${what} failed (${cmd} exited ${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+    console.error(
+      `build-plugin: ${what} failed (${cmd} exited ${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`,
+    );
     process.exit(1);
   }
   return r.stdout;
@@ -84,14 +88,23 @@ await build({
 });
 
 // The code cache spares V8 compiling the bundle at every start of the plugin.
-writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2));
+writeFileSync(
+  seaConfig,
+  JSON.stringify(
+    { main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true },
+    null,
+    2,
+  ),
+);
 run(opts.node, ['--experimental-sea-config', seaConfig], 'node --experimental-sea-config');
 
 rmSync(opts.out, { force: true });
 copyFileSync(opts.node, opts.out);
 chmodSync(opts.out, 0o755);
-if (process.platform === 'darwin') run('codesign', ['--remove-signature', opts.out], 'codesign --remove-signature');
-else if (opts.strip && spawnSync('strip', ['--version'], { stdio: 'ignore' }).status === 0) run('strip', [opts.out], 'strip');
+if (process.platform === 'darwin')
+  run('codesign', ['--remove-signature', opts.out], 'codesign --remove-signature');
+else if (opts.strip && spawnSync('strip', ['--version'], { stdio: 'ignore' }).status === 0)
+  run('strip', [opts.out], 'strip');
 
 const postject = require.resolve('postject/dist/cli.js');
 const injectArgs = [postject, opts.out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE];

@@ -23,8 +23,14 @@ import { parse } from 'yaml';
 
 /** 0: a leaf (scalar or list of scalars); 1: a free-form map; a tree; or a raw-JSON tree. */
 type Node = 0 | 1 | Tree | Raw;
-interface Tree { readonly kind: 'tree'; readonly fields: ReadonlyMap<string, Node> }
-interface Raw { readonly kind: 'raw'; readonly tree: Tree }
+interface Tree {
+  readonly kind: 'tree';
+  readonly fields: ReadonlyMap<string, Node>;
+}
+interface Raw {
+  readonly kind: 'raw';
+  readonly tree: Tree;
+}
 
 type Schema = Record<string, unknown>;
 
@@ -67,7 +73,8 @@ function derive(schema: Schema, ctx: Derivation | undefined): Node {
       const sub = props[name];
       if (!isSchema(sub)) continue;
       const nestedKind = NESTED_KINDS.find((k) => k === name);
-      if (nestedKind !== undefined && isRawSchema(sub) && ctx !== undefined) fields.set(name, ctx.nested[nestedKind]);
+      if (nestedKind !== undefined && isRawSchema(sub) && ctx !== undefined)
+        fields.set(name, ctx.nested[nestedKind]);
       else fields.set(name, derive(sub, ctx));
     }
     return { kind: 'tree', fields };
@@ -85,7 +92,11 @@ function asTree(node: Node, where: string): Tree {
 /** The raw bodies of nested `matrix` and `merge`, as Argo CD decodes them. */
 function nestedBodies(spec: Schema): Derivation['nested'] {
   const top = child(topGeneratorItem(spec), 'properties', 'spec.generators[]');
-  const matrixItem = child(child(child(child(top, 'matrix', 'generators[]'), 'properties', 'matrix'), 'generators', 'matrix'), 'items', 'matrix.generators');
+  const matrixItem = child(
+    child(child(child(top, 'matrix', 'generators[]'), 'properties', 'matrix'), 'generators', 'matrix'),
+    'items',
+    'matrix.generators',
+  );
   const itemProps = child(matrixItem, 'properties', 'matrix.generators[]');
   const terminal = new Map<string, Node>();
   for (const name of Object.keys(itemProps).sort()) {
@@ -107,7 +118,8 @@ function nestedBodies(spec: Schema): Derivation['nested'] {
 /** Reads the CRD and derives the tree of `spec`. */
 export function deriveSpecFields(crdYaml: string): Node {
   const crd: unknown = parse(crdYaml);
-  if (!isSchema(crd) || !isSchema(crd.spec) || !Array.isArray(crd.spec.versions)) throw new Error('CRD: spec.versions is missing');
+  if (!isSchema(crd) || !isSchema(crd.spec) || !Array.isArray(crd.spec.versions))
+    throw new Error('CRD: spec.versions is missing');
   const version: unknown = crd.spec.versions.find((v: unknown) => isSchema(v) && v.name === 'v1alpha1');
   if (!isSchema(version)) throw new Error('CRD: version v1alpha1 is missing');
   const root = child(child(version, 'schema', 'v1alpha1'), 'openAPIV3Schema', 'v1alpha1.schema');
@@ -119,9 +131,10 @@ function canonical(node: Node, memo: Map<Node, string>): string {
   if (typeof node === 'number') return String(node);
   const known = memo.get(node);
   if (known !== undefined) return known;
-  const text = node.kind === 'raw'
-    ? `R${canonical(node.tree, memo)}`
-    : `{${[...node.fields].map(([k, v]) => `${k}:${canonical(v, memo)}`).join(',')}}`;
+  const text =
+    node.kind === 'raw'
+      ? `R${canonical(node.tree, memo)}`
+      : `{${[...node.fields].map(([k, v]) => `${k}:${canonical(v, memo)}`).join(',')}}`;
   memo.set(node, text);
   return text;
 }
@@ -150,7 +163,11 @@ function wrap(head: string, parts: string[], tail: string): string {
 
 function fieldAt(tree: Tree, ...keys: string[]): Node | undefined {
   let node: Node | undefined = tree;
-  for (const key of keys) node = node !== undefined && typeof node !== 'number' && node.kind === 'tree' ? node.fields.get(key) : undefined;
+  for (const key of keys)
+    node =
+      node !== undefined && typeof node !== 'number' && node.kind === 'tree'
+        ? node.fields.get(key)
+        : undefined;
   return node;
 }
 
@@ -161,13 +178,15 @@ export function renderGeneratorFields(crdYaml: string): string {
   const counts = new Map<string, number>();
   const firstName = new Map<string, string>();
   const hint = (node: Node | undefined, name: string): void => {
-    if (node !== undefined && typeof node !== 'number') firstName.set(canonical(node.kind === 'raw' ? node.tree : node, memo), name);
+    if (node !== undefined && typeof node !== 'number')
+      firstName.set(canonical(node.kind === 'raw' ? node.tree : node, memo), name);
   };
   hint(fieldAt(spec, 'generators'), 'generator');
   hint(fieldAt(spec, 'generators', 'matrix', 'generators'), 'nestedGenerator');
   hint(fieldAt(spec, 'generators', 'matrix', 'generators', 'clusters'), 'clustersGenerator');
   const raw = fieldAt(spec, 'generators', 'matrix', 'generators', 'matrix');
-  if (raw !== undefined && typeof raw !== 'number' && raw.kind === 'raw') hint(raw.tree.fields.get('generators'), 'terminalGenerator');
+  if (raw !== undefined && typeof raw !== 'number' && raw.kind === 'raw')
+    hint(raw.tree.fields.get('generators'), 'terminalGenerator');
   const count = (node: Node, name: string): void => {
     if (typeof node === 'number') return;
     if (node.kind === 'raw') return count(node.tree, name);
@@ -190,7 +209,8 @@ export function renderGeneratorFields(crdYaml: string): string {
     if (named !== undefined) return named;
     const parts = [...node.fields].map(([k, v]) => `${renderKey(k)}: ${render(v)}`);
     const inline = `{ ${parts.join(', ')} }`;
-    if (node === spec || ((counts.get(key) ?? 0) < 2 && inline.length <= 60) || node.fields.size < 2) return inline;
+    if (node === spec || ((counts.get(key) ?? 0) < 2 && inline.length <= 60) || node.fields.size < 2)
+      return inline;
     const base = (firstName.get(key) ?? 'fields').replace(/[^A-Za-z0-9]/g, '_');
     let name = `${base}Fields`;
     for (let i = 2; used.has(name); i++) name = `${base}Fields${i}`;
@@ -202,7 +222,7 @@ export function renderGeneratorFields(crdYaml: string): string {
   const rootParts = [...spec.fields].map(([k, v]) => `${renderKey(k)}: ${render(v)}`);
   const root = wrap('export const APPLICATIONSET_SPEC_FIELDS: FieldTree = ', rootParts, ';');
   return [
-    '// Generated by scripts/gen-generator-fields.ts from Argo CD\'s ApplicationSet CRD. Do not edit:',
+    "// Generated by scripts/gen-generator-fields.ts from Argo CD's ApplicationSet CRD. Do not edit:",
     '// run `node --import tsx scripts/gen-generator-fields.ts` (test/policy/applicationset-fields.test.ts',
     '// fails when this table drifts from the CRD).',
     '/* eslint-disable */',
@@ -210,7 +230,7 @@ export function renderGeneratorFields(crdYaml: string): string {
     '/**',
     ' * A field of the table: 0 a leaf (a scalar or a list of scalars), 1 a free-form map whose',
     ' * keys are data (labels, `values`, list `elements`...), a tree of named fields, or a tree',
-    ' * that Argo CD receives as raw JSON (the CRD keeps it unpruned) and decodes with Go\'s',
+    " * that Argo CD receives as raw JSON (the CRD keeps it unpruned) and decodes with Go's",
     ' * case-insensitive JSON decoder. Lists are transparent: a node describes each item.',
     ' */',
     'export type FieldNode = 0 | 1 | FieldTree | RawFieldNode;',
@@ -236,7 +256,10 @@ export function renderGeneratorFields(crdYaml: string): string {
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** Where the CRD fixture lives when the repository sits beside `shared/`. */
-export const DEFAULT_CRD_PATH = resolve(here, '../../shared/fixtures/upstream/argocd/crds/applicationset-crd.yaml');
+export const DEFAULT_CRD_PATH = resolve(
+  here,
+  '../../shared/fixtures/upstream/argocd/crds/applicationset-crd.yaml',
+);
 
 /** Where the table is written. */
 export const GENERATED_PATH = resolve(here, '../src/policy/generator-fields.ts');
@@ -253,7 +276,9 @@ function main(argv: string[]): number {
       // missing: reported as drift below
     }
     if (current === text) return 0;
-    process.stderr.write(`${GENERATED_PATH} differs from what ${crdPath} gives; run scripts/gen-generator-fields.ts\n`);
+    process.stderr.write(
+      `${GENERATED_PATH} differs from what ${crdPath} gives; run scripts/gen-generator-fields.ts\n`,
+    );
     return 1;
   }
   writeFileSync(GENERATED_PATH, text);

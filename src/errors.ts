@@ -49,7 +49,10 @@ export class TenantGuardError extends Error {
 }
 
 /** True when `err` is a TenantGuardError, optionally of the given code. */
-export function isTenantGuardError<C extends ErrorCode = ErrorCode>(err: unknown, code?: C): err is TenantGuardError & { readonly code: C } {
+export function isTenantGuardError<C extends ErrorCode = ErrorCode>(
+  err: unknown,
+  code?: C,
+): err is TenantGuardError & { readonly code: C } {
   return err instanceof TenantGuardError && (code === undefined || err.code === code);
 }
 
@@ -58,5 +61,7 @@ export function isTenantGuardError<C extends ErrorCode = ErrorCode>(err: unknown
  * its message (which may quote a path or a peer's answer). The one errno reader of the code.
  */
 export function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
 }

@@ -6,8 +6,18 @@
 
 /** The flag's value, else the environment variable's, else the default. */
 export function valueOf(flag: unknown, env: NodeJS.ProcessEnv, name: string, fallback: string): string;
-export function valueOf(flag: unknown, env: NodeJS.ProcessEnv, name: string, fallback?: string): string | undefined;
-export function valueOf(flag: unknown, env: NodeJS.ProcessEnv, name: string, fallback?: string): string | undefined {
+export function valueOf(
+  flag: unknown,
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback?: string,
+): string | undefined;
+export function valueOf(
+  flag: unknown,
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback?: string,
+): string | undefined {
   if (typeof flag === 'string') return flag;
   const fromEnv = env[name];
   return fromEnv !== undefined && fromEnv !== '' ? fromEnv : fallback;

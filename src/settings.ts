@@ -86,7 +86,10 @@ export function defaultTrustedServiceAccounts(argocdNamespace: string): TrustedS
     { username: serviceAccountUser(argocdNamespace, 'argocd-applicationset-controller') },
     { username: serviceAccountUser(argocdNamespace, 'argocd-server') },
     { username: serviceAccountUser(argocdNamespace, 'argocd-application-controller') },
-    { username: serviceAccountUser(argocdNamespace, 'argocd-notifications-controller'), scope: ['annotations'] },
+    {
+      username: serviceAccountUser(argocdNamespace, 'argocd-notifications-controller'),
+      scope: ['annotations'],
+    },
   ];
 }
 
@@ -106,14 +109,24 @@ export function parseTrustedServiceAccounts(value: string): TrustedServiceAccoun
   return parseList(value).map((entry) => {
     const at = entry.indexOf('=');
     const username = (at < 0 ? entry : entry.slice(0, at)).trim();
-    if (username === '') throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --trusted-service-accounts: "${entry}" names no service account`);
+    if (username === '')
+      throw new TenantGuardError(
+        'ERR_SETTINGS_INVALID',
+        `setting --trusted-service-accounts: "${entry}" names no service account`,
+      );
     if (at < 0) return { username };
-    const fields = entry.slice(at + 1).split('+').map((f) => f.trim());
+    const fields = entry
+      .slice(at + 1)
+      .split('+')
+      .map((f) => f.trim());
     const scope: TrustScope[] = [];
     for (const field of fields) {
       const known = TRUST_SCOPES.find((s) => s === field);
       if (known === undefined) {
-        throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --trusted-service-accounts: scope "${field}" of "${username}" is unknown; use ${TRUST_SCOPES.join(', ')}, joined by +`);
+        throw new TenantGuardError(
+          'ERR_SETTINGS_INVALID',
+          `setting --trusted-service-accounts: scope "${field}" of "${username}" is unknown; use ${TRUST_SCOPES.join(', ')}, joined by +`,
+        );
       }
       if (!scope.includes(known)) scope.push(known);
     }
@@ -141,39 +154,117 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
 type SettingKind = 'string' | 'list' | 'boolean' | 'accounts' | 'json';
 
 /** Flag name, environment variable and kind of every setting. */
-export const settingFlags: Readonly<Record<keyof Settings, { flag: string; env: string; kind: SettingKind; description: string }>> = {
-  tenantLabel: { flag: 'tenant-label', env: 'TG_TENANT_LABEL', kind: 'string', description: 'label key naming an object\'s tenant' },
-  clusterLabel: { flag: 'cluster-label', env: 'TG_CLUSTER_LABEL', kind: 'string', description: 'label key carrying a cluster Secret\'s cluster name' },
-  argocdNamespace: { flag: 'argocd-namespace', env: 'TG_ARGOCD_NAMESPACE', kind: 'string', description: 'namespace Argo CD runs in' },
-  platformAdminGroups: { flag: 'platform-admin-groups', env: 'TG_PLATFORM_ADMIN_GROUPS', kind: 'list', description: 'comma-separated groups that bypass tenant rules' },
-  trustedServiceAccounts: { flag: 'trusted-service-accounts', env: 'TG_TRUSTED_SERVICE_ACCOUNTS', kind: 'accounts', description: 'comma-separated service account users that act for tenants, each optionally =SCOPE (annotations, finalizers, status; joined by +)' },
-  systemControllers: { flag: 'system-controllers', env: 'TG_SYSTEM_CONTROLLERS', kind: 'list', description: 'comma-separated Kubernetes system controllers that may delete and remove finalizers or ownerReferences' },
-  pluginCommand: { flag: 'plugin-command', env: 'TG_PLUGIN_COMMAND', kind: 'string', description: 'exec plugin path inside the Argo CD application controller' },
-  execProfiles: { flag: 'exec-profiles', env: 'TG_EXEC_PROFILES', kind: 'json', description: 'JSON list of exec profiles platform cluster Secrets may run besides the plugin (TG-CS-04)' },
-  brokerUrl: { flag: 'broker-url', env: 'TG_BROKER_URL', kind: 'string', description: 'broker URL written into cluster Secrets' },
-  callerTokenPath: { flag: 'caller-token-path', env: 'TG_CALLER_TOKEN_PATH', kind: 'string', description: 'projected caller token path inside the controller' },
-  brokerCaPath: { flag: 'broker-ca-path', env: 'TG_BROKER_CA_PATH', kind: 'string', description: 'broker CA path inside the controller' },
-  brokerAllowedCallers: { flag: 'broker-allowed-callers', env: 'TG_BROKER_ALLOWED_CALLERS', kind: 'list', description: 'comma-separated users allowed to obtain tokens' },
+export const settingFlags: Readonly<
+  Record<keyof Settings, { flag: string; env: string; kind: SettingKind; description: string }>
+> = {
+  tenantLabel: {
+    flag: 'tenant-label',
+    env: 'TG_TENANT_LABEL',
+    kind: 'string',
+    description: "label key naming an object's tenant",
+  },
+  clusterLabel: {
+    flag: 'cluster-label',
+    env: 'TG_CLUSTER_LABEL',
+    kind: 'string',
+    description: "label key carrying a cluster Secret's cluster name",
+  },
+  argocdNamespace: {
+    flag: 'argocd-namespace',
+    env: 'TG_ARGOCD_NAMESPACE',
+    kind: 'string',
+    description: 'namespace Argo CD runs in',
+  },
+  platformAdminGroups: {
+    flag: 'platform-admin-groups',
+    env: 'TG_PLATFORM_ADMIN_GROUPS',
+    kind: 'list',
+    description: 'comma-separated groups that bypass tenant rules',
+  },
+  trustedServiceAccounts: {
+    flag: 'trusted-service-accounts',
+    env: 'TG_TRUSTED_SERVICE_ACCOUNTS',
+    kind: 'accounts',
+    description:
+      'comma-separated service account users that act for tenants, each optionally =SCOPE (annotations, finalizers, status; joined by +)',
+  },
+  systemControllers: {
+    flag: 'system-controllers',
+    env: 'TG_SYSTEM_CONTROLLERS',
+    kind: 'list',
+    description:
+      'comma-separated Kubernetes system controllers that may delete and remove finalizers or ownerReferences',
+  },
+  pluginCommand: {
+    flag: 'plugin-command',
+    env: 'TG_PLUGIN_COMMAND',
+    kind: 'string',
+    description: 'exec plugin path inside the Argo CD application controller',
+  },
+  execProfiles: {
+    flag: 'exec-profiles',
+    env: 'TG_EXEC_PROFILES',
+    kind: 'json',
+    description: 'JSON list of exec profiles platform cluster Secrets may run besides the plugin (TG-CS-04)',
+  },
+  brokerUrl: {
+    flag: 'broker-url',
+    env: 'TG_BROKER_URL',
+    kind: 'string',
+    description: 'broker URL written into cluster Secrets',
+  },
+  callerTokenPath: {
+    flag: 'caller-token-path',
+    env: 'TG_CALLER_TOKEN_PATH',
+    kind: 'string',
+    description: 'projected caller token path inside the controller',
+  },
+  brokerCaPath: {
+    flag: 'broker-ca-path',
+    env: 'TG_BROKER_CA_PATH',
+    kind: 'string',
+    description: 'broker CA path inside the controller',
+  },
+  brokerAllowedCallers: {
+    flag: 'broker-allowed-callers',
+    env: 'TG_BROKER_ALLOWED_CALLERS',
+    kind: 'list',
+    description: 'comma-separated users allowed to obtain tokens',
+  },
   issuerUrl: { flag: 'issuer', env: 'TG_ISSUER', kind: 'string', description: 'issuer URL of the broker' },
-  allowClusterDecisionResource: { flag: 'allow-cluster-decision-resource', env: 'TG_ALLOW_CLUSTER_DECISION_RESOURCE', kind: 'boolean', description: 'allow clusterDecisionResource generators' },
+  allowClusterDecisionResource: {
+    flag: 'allow-cluster-decision-resource',
+    env: 'TG_ALLOW_CLUSTER_DECISION_RESOURCE',
+    kind: 'boolean',
+    description: 'allow clusterDecisionResource generators',
+  },
 };
 
 /** Splits a comma-separated list, dropping empty entries and surrounding spaces. */
 export function parseList(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 function parseBoolean(name: string, value: string): boolean {
   const parsed = parseBooleanText(value);
   if (parsed !== undefined) return parsed;
-  throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting ${name}: "${value}" is not a boolean; use true or false`);
+  throw new TenantGuardError(
+    'ERR_SETTINGS_INVALID',
+    `setting ${name}: "${value}" is not a boolean; use true or false`,
+  );
 }
 
 /**
  * Builds Settings from raw values (flags win over the environment, which wins over defaults).
  * @throws TenantGuardError ERR_SETTINGS_INVALID naming the setting.
  */
-export function resolveSettings(flags: Partial<Record<keyof Settings, string | boolean | undefined>>, env: NodeJS.ProcessEnv = {}): Settings {
+export function resolveSettings(
+  flags: Partial<Record<keyof Settings, string | boolean | undefined>>,
+  env: NodeJS.ProcessEnv = {},
+): Settings {
   const out: Settings = structuredClone({ ...DEFAULT_SETTINGS }) as Settings;
   let profilesText: string | undefined;
   for (const key of Object.keys(settingFlags) as (keyof Settings)[]) {
@@ -182,11 +273,14 @@ export function resolveSettings(flags: Partial<Record<keyof Settings, string | b
     if (raw === undefined) continue;
     const target = out as unknown as Record<string, unknown>;
     if (key === 'execProfiles') profilesText = typeof raw === 'string' ? raw : '';
-    else if (spec.kind === 'boolean') target[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
-    else if (spec.kind === 'accounts') target[key] = typeof raw === 'string' ? parseTrustedServiceAccounts(raw) : [];
+    else if (spec.kind === 'boolean')
+      target[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
+    else if (spec.kind === 'accounts')
+      target[key] = typeof raw === 'string' ? parseTrustedServiceAccounts(raw) : [];
     else if (spec.kind === 'list') target[key] = typeof raw === 'string' ? parseList(raw) : [];
     else if (typeof raw === 'string') {
-      if (raw.trim() === '') throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${spec.flag} must not be empty`);
+      if (raw.trim() === '')
+        throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${spec.flag} must not be empty`);
       target[key] = raw;
     }
   }
@@ -197,7 +291,11 @@ export function resolveSettings(flags: Partial<Record<keyof Settings, string | b
   // After the loop: profiles are checked against the plugin command, whatever the order.
   if (profilesText !== undefined) {
     const parsed = parseExecProfiles(profilesText, out.pluginCommand);
-    if (!parsed.ok) throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${settingFlags.execProfiles.flag}: ${parsed.reason}`);
+    if (!parsed.ok)
+      throw new TenantGuardError(
+        'ERR_SETTINGS_INVALID',
+        `setting --${settingFlags.execProfiles.flag}: ${parsed.reason}`,
+      );
     out.execProfiles = parsed.profiles;
   }
   return out;

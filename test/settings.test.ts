@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TenantGuardError } from '../src/errors.js';
-import { DEFAULT_SETTINGS, applicationSetControllerUser, parseTrustedServiceAccounts, resolveSettings } from '../src/settings.js';
+import {
+  DEFAULT_SETTINGS,
+  applicationSetControllerUser,
+  parseTrustedServiceAccounts,
+  resolveSettings,
+} from '../src/settings.js';
 
 describe('settings: trusted service accounts and system controllers (SPEC section 3)', () => {
   test('the defaults trust the four Argo CD writers, the notifications controller for annotations only', () => {
@@ -15,16 +20,25 @@ describe('settings: trusted service accounts and system controllers (SPEC sectio
   });
 
   test('the default names follow the Argo CD namespace, from a flag or the environment', () => {
-    for (const settings of [resolveSettings({ argocdNamespace: 'gitops' }), resolveSettings({}, { TG_ARGOCD_NAMESPACE: 'gitops' })]) {
+    for (const settings of [
+      resolveSettings({ argocdNamespace: 'gitops' }),
+      resolveSettings({}, { TG_ARGOCD_NAMESPACE: 'gitops' }),
+    ]) {
       const names = settings.trustedServiceAccounts.map((a) => a.username);
       assert.equal(names.length, 4);
       for (const name of names) assert.match(name, /^system:serviceaccount:gitops:argocd-/);
-      assert.equal(applicationSetControllerUser(settings), 'system:serviceaccount:gitops:argocd-applicationset-controller');
+      assert.equal(
+        applicationSetControllerUser(settings),
+        'system:serviceaccount:gitops:argocd-applicationset-controller',
+      );
     }
   });
 
   test('an explicit list replaces the defaults, whatever the namespace', () => {
-    const s = resolveSettings({ argocdNamespace: 'gitops', trustedServiceAccounts: 'system:serviceaccount:x:y' });
+    const s = resolveSettings({
+      argocdNamespace: 'gitops',
+      trustedServiceAccounts: 'system:serviceaccount:x:y',
+    });
     assert.deepEqual(s.trustedServiceAccounts, [{ username: 'system:serviceaccount:x:y' }]);
     assert.deepEqual(resolveSettings({}, { TG_TRUSTED_SERVICE_ACCOUNTS: '' }).trustedServiceAccounts, []);
   });
@@ -39,7 +53,14 @@ describe('settings: trusted service accounts and system controllers (SPEC sectio
 
   test('an unknown scope field or a missing name is refused, naming the setting', () => {
     for (const bad of ['a=spec', 'a=', '=annotations', 'a=annotations+Labels']) {
-      assert.throws(() => resolveSettings({ trustedServiceAccounts: bad }), (e: unknown) => e instanceof TenantGuardError && e.code === 'ERR_SETTINGS_INVALID' && e.message.includes('--trusted-service-accounts'), bad);
+      assert.throws(
+        () => resolveSettings({ trustedServiceAccounts: bad }),
+        (e: unknown) =>
+          e instanceof TenantGuardError &&
+          e.code === 'ERR_SETTINGS_INVALID' &&
+          e.message.includes('--trusted-service-accounts'),
+        bad,
+      );
     }
   });
 
@@ -48,6 +69,9 @@ describe('settings: trusted service accounts and system controllers (SPEC sectio
       'system:serviceaccount:kube-system:generic-garbage-collector',
       'system:serviceaccount:kube-system:namespace-controller',
     ]);
-    assert.deepEqual(resolveSettings({}, { TG_SYSTEM_CONTROLLERS: 'system:serviceaccount:kube-system:x' }).systemControllers, ['system:serviceaccount:kube-system:x']);
+    assert.deepEqual(
+      resolveSettings({}, { TG_SYSTEM_CONTROLLERS: 'system:serviceaccount:kube-system:x' }).systemControllers,
+      ['system:serviceaccount:kube-system:x'],
+    );
   });
 });

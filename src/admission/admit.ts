@@ -4,9 +4,22 @@
  * request, then run the injected policy. No I/O, no logger: callers log and audit.
  */
 import jsonPatch, { type Operation as PatchOperation } from 'fast-json-patch';
-import { evaluate, guardedKindOf, mutate, type GroupVersionKind, type MutationResult } from '../policy/evaluate.js';
+import {
+  evaluate,
+  guardedKindOf,
+  mutate,
+  type GroupVersionKind,
+  type MutationResult,
+} from '../policy/evaluate.js';
 import { checkLimits, DEFAULT_LIMITS, type AdmissionLimits } from '../policy/limits.js';
-import type { Decision, GuardedKind, KubeObject, PolicyContext, PolicyRequest, Violation } from '../policy/types.js';
+import type {
+  Decision,
+  GuardedKind,
+  KubeObject,
+  PolicyContext,
+  PolicyRequest,
+  Violation,
+} from '../policy/types.js';
 import type { Settings } from '../settings.js';
 import type { EnforcementMode } from '../tenancy/tenant.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
@@ -35,9 +48,19 @@ export type AdmissionOutcome =
   /** No registry yet: denied with code 503 so the API server's retry or failurePolicy applies. */
   | { readonly type: 'not-synced'; readonly kind: GuardedKind }
   /** The request or its object cannot be read: denied under TG-REQ-01. */
-  | { readonly type: 'malformed'; readonly kind: GuardedKind | undefined; readonly violations: readonly Violation[] }
+  | {
+      readonly type: 'malformed';
+      readonly kind: GuardedKind | undefined;
+      readonly violations: readonly Violation[];
+    }
   /** `/mutate`: the JSON Patch to apply (empty: nothing added). */
-  | { readonly type: 'patched'; readonly request: PolicyRequest; readonly patch: readonly PatchOperation[]; readonly tenant: string | undefined; readonly enforcement: EnforcementMode | undefined }
+  | {
+      readonly type: 'patched';
+      readonly request: PolicyRequest;
+      readonly patch: readonly PatchOperation[];
+      readonly tenant: string | undefined;
+      readonly enforcement: EnforcementMode | undefined;
+    }
   /** `/validate`: the policy's verdict. */
   | { readonly type: 'decided'; readonly request: PolicyRequest; readonly decision: Decision };
 
@@ -60,13 +83,19 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
   const kind = deps.policy.guardedKindOf(request.kind, request.object, request.oldObject);
   if (kind === undefined) return { type: 'unhandled' };
   const overLimits = limitViolations(kind, request, deps.limits ?? DEFAULT_LIMITS);
-  if (overLimits.length > 0) return { type: 'malformed', kind, violations: [...request.problems, ...overLimits] };
+  if (overLimits.length > 0)
+    return { type: 'malformed', kind, violations: [...request.problems, ...overLimits] };
   const narrowed = narrowPolicyRequest(request, kind);
   if (!narrowed.ok) return { type: 'malformed', kind, violations: narrowed.violations };
   if (deps.registry === undefined) return { type: 'not-synced', kind };
   const context: PolicyContext = { registry: deps.registry, settings: deps.settings };
   const policyRequest = narrowed.request;
-  if (endpoint === 'validate') return { type: 'decided', request: policyRequest, decision: deps.policy.evaluate(policyRequest, context) };
+  if (endpoint === 'validate')
+    return {
+      type: 'decided',
+      request: policyRequest,
+      decision: deps.policy.evaluate(policyRequest, context),
+    };
   return mutateRequest(policyRequest, context, deps.policy);
 }
 
@@ -77,18 +106,33 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
  * safe, so that an object stored under higher limits can still be fixed or deleted.
  */
 function limitViolations(kind: GuardedKind, request: AdmissionRequest, limits: AdmissionLimits): Violation[] {
-  const depthOnly: AdmissionLimits = { ...limits, maxObjectNodes: Infinity, maxSecretConfigBytes: Infinity, maxGenerators: Infinity, maxListElements: Infinity, maxElementsYamlBytes: Infinity };
-  return [...checkLimits(kind, request.object, 'object', limits), ...checkLimits(kind, request.oldObject, 'oldObject', depthOnly)];
+  const depthOnly: AdmissionLimits = {
+    ...limits,
+    maxObjectNodes: Infinity,
+    maxSecretConfigBytes: Infinity,
+    maxGenerators: Infinity,
+    maxListElements: Infinity,
+    maxElementsYamlBytes: Infinity,
+  };
+  return [
+    ...checkLimits(kind, request.object, 'object', limits),
+    ...checkLimits(kind, request.oldObject, 'oldObject', depthOnly),
+  ];
 }
 
-function mutateRequest(request: PolicyRequest, context: PolicyContext, policy: AdmissionPolicy): AdmissionOutcome {
+function mutateRequest(
+  request: PolicyRequest,
+  context: PolicyContext,
+  policy: AdmissionPolicy,
+): AdmissionOutcome {
   // DELETE gets no patch (SPEC section 5); CONNECT has no object to patch.
   if (request.operation === 'DELETE' || request.operation === 'CONNECT' || request.object === undefined) {
     return { type: 'patched', request, patch: [], tenant: undefined, enforcement: undefined };
   }
   const result = policy.mutate(request, context);
   const patch = result.object === undefined ? [] : buildPatch(request.object, result.object);
-  const enforcement = result.tenant === undefined ? undefined : context.registry.tenant(result.tenant)?.enforcement;
+  const enforcement =
+    result.tenant === undefined ? undefined : context.registry.tenant(result.tenant)?.enforcement;
   return { type: 'patched', request, patch, tenant: result.tenant, enforcement };
 }
 
@@ -108,7 +152,8 @@ export interface CheckOutcome {
 export function mutateThenValidate(request: AdmissionRequest, deps: AdmitDeps): CheckOutcome {
   const mutation = admit('mutate', request, deps);
   if (mutation.type !== 'patched') return { patch: [], object: undefined, outcome: mutation };
-  const object = mutation.request.object === undefined ? undefined : applyPatch(mutation.request.object, mutation.patch);
+  const object =
+    mutation.request.object === undefined ? undefined : applyPatch(mutation.request.object, mutation.patch);
   const outcome = admit('validate', { ...request, object }, deps);
   return { patch: mutation.patch, object, outcome };
 }

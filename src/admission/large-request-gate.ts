@@ -43,7 +43,9 @@ export class LargeRequestGate {
 
   /** True when a request of this declared length must take a turn (`undefined`: unknown length). */
   isLarge(contentLength: number | undefined): boolean {
-    return contentLength === undefined || !Number.isFinite(contentLength) || contentLength > this.thresholdBytes;
+    return (
+      contentLength === undefined || !Number.isFinite(contentLength) || contentLength > this.thresholdBytes
+    );
   }
 
   /** How many large requests run and wait now (for tests and metrics). */

@@ -38,15 +38,23 @@ export const NOT_SYNCED_MESSAGE = 'tenant-guard: tenant registry not synced yet;
  */
 export function denialMessage(violations: readonly Violation[]): string {
   // Format only what is shown (plus one, so capLines knows there are more), then count the rest.
-  const shown = capLines(violations.slice(0, MAX_DENIAL_LINES + 1).map(formatViolation), MAX_DENIAL_LINES, 'violations');
-  if (violations.length > MAX_DENIAL_LINES + 1) shown[shown.length - 1] = moreLine(violations.length - (MAX_DENIAL_LINES - 1), 'violations');
+  const shown = capLines(
+    violations.slice(0, MAX_DENIAL_LINES + 1).map(formatViolation),
+    MAX_DENIAL_LINES,
+    'violations',
+  );
+  if (violations.length > MAX_DENIAL_LINES + 1)
+    shown[shown.length - 1] = moreLine(violations.length - (MAX_DENIAL_LINES - 1), 'violations');
   return [...shown, rulesLine(violations)].join('\n');
 }
 
 /** The closing line of a denial: where each rule that denied is explained (docs/rules.md). */
 export function rulesLine(violations: readonly Violation[]): string {
   const ids = [...new Set(violations.map((v) => v.rule))].slice(0, MAX_DENIAL_LINES);
-  return `how to fix: ${ruleReference(ids[0] ?? 'TG-REQ-01')}${ids.slice(1).map((id) => `, #${id.toLowerCase()}`).join('')}`;
+  return `how to fix: ${ruleReference(ids[0] ?? 'TG-REQ-01')}${ids
+    .slice(1)
+    .map((id) => `, #${id.toLowerCase()}`)
+    .join('')}`;
 }
 
 /**
@@ -54,7 +62,11 @@ export function rulesLine(violations: readonly Violation[]): string {
  * may truncate longer ones); the last says how many more. The audit record keeps them whole.
  */
 export function capWarnings(warnings: readonly string[]): string[] {
-  return capLines(warnings.map((w) => shortWarning(w)), MAX_WARNINGS, 'warnings');
+  return capLines(
+    warnings.map((w) => shortWarning(w)),
+    MAX_WARNINGS,
+    'warnings',
+  );
 }
 
 /** base64 of the JSON text of a patch. */
@@ -67,18 +79,27 @@ function review(response: AdmissionResponse): AdmissionReviewResponse {
 }
 
 /** An allowed response, with a patch when it is not empty and warnings when there are any. */
-export function allowResponse(uid: string, options: { patch?: readonly PatchOperation[]; warnings?: readonly string[] } = {}): AdmissionReviewResponse {
+export function allowResponse(
+  uid: string,
+  options: { patch?: readonly PatchOperation[]; warnings?: readonly string[] } = {},
+): AdmissionReviewResponse {
   const response: AdmissionResponse = { uid, allowed: true };
   if (options.patch !== undefined && options.patch.length > 0) {
     response.patchType = 'JSONPatch';
     response.patch = encodePatch(options.patch);
   }
-  if (options.warnings !== undefined && options.warnings.length > 0) response.warnings = capWarnings(options.warnings);
+  if (options.warnings !== undefined && options.warnings.length > 0)
+    response.warnings = capWarnings(options.warnings);
   return review(response);
 }
 
 /** A denial with a status code (403 for policy, 503 while not synced) and message. */
-export function denyResponse(uid: string, code: number, message: string, warnings: readonly string[] = []): AdmissionReviewResponse {
+export function denyResponse(
+  uid: string,
+  code: number,
+  message: string,
+  warnings: readonly string[] = [],
+): AdmissionReviewResponse {
   const response: AdmissionResponse = { uid, allowed: false, status: { code, message } };
   if (warnings.length > 0) response.warnings = capWarnings(warnings);
   return review(response);

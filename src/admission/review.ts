@@ -12,7 +12,15 @@ import { TenantGuardError } from '../errors.js';
 import type { GroupVersionKind } from '../policy/evaluate.js';
 import { describeJsonType as typeOf, isRecord } from '../json.js';
 import { objectShapeProblems } from '../policy/object-shape.js';
-import { violation, type GuardedKind, type KubeObject, type Operation, type PolicyRequest, type UserInfo, type Violation } from '../policy/types.js';
+import {
+  violation,
+  type GuardedKind,
+  type KubeObject,
+  type Operation,
+  type PolicyRequest,
+  type UserInfo,
+  type Violation,
+} from '../policy/types.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
@@ -57,28 +65,34 @@ function malformed(message: string): TenantGuardError {
  * @throws TenantGuardError ERR_ADMISSION_MALFORMED (answer HTTP 400 with its message).
  */
 export function parseAdmissionReview(body: unknown): AdmissionEnvelope {
-  if (!isRecord(body)) throw malformed('body is not a JSON object; expected an admission.k8s.io/v1 AdmissionReview');
+  if (!isRecord(body))
+    throw malformed('body is not a JSON object; expected an admission.k8s.io/v1 AdmissionReview');
   if (body.apiVersion !== ADMISSION_API_VERSION) {
-    throw malformed(`apiVersion ${describe(body.apiVersion)} is not ${ADMISSION_API_VERSION}; set admissionReviewVersions: ["v1"] in the webhook configuration`);
+    throw malformed(
+      `apiVersion ${describe(body.apiVersion)} is not ${ADMISSION_API_VERSION}; set admissionReviewVersions: ["v1"] in the webhook configuration`,
+    );
   }
   if (body.kind !== ADMISSION_KIND) throw malformed(`kind ${describe(body.kind)} is not ${ADMISSION_KIND}`);
   const request = body.request;
   if (!isRecord(request)) throw malformed('request is missing or not an object');
-  if (typeof request.uid !== 'string' || request.uid === '') throw malformed('request.uid is missing or not a non-empty string');
+  if (typeof request.uid !== 'string' || request.uid === '')
+    throw malformed('request.uid is missing or not a non-empty string');
   return { uid: request.uid, request };
 }
 
 /** A short, safe rendering of an unexpected value's type for messages (never the value itself). */
 function describe(value: unknown): string {
   if (value === undefined) return '(missing)';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   return `(${typeOf(value)})`;
 }
 
 function readGvk(value: unknown): GroupVersionKind | undefined {
   if (!isRecord(value)) return undefined;
   const { group, version, kind } = value;
-  if (typeof group !== 'string' || typeof version !== 'string' || typeof kind !== 'string' || kind === '') return undefined;
+  if (typeof group !== 'string' || typeof version !== 'string' || typeof kind !== 'string' || kind === '')
+    return undefined;
   return { group, version, kind };
 }
 
@@ -88,15 +102,30 @@ function isStringArray(value: unknown): value is string[] {
 
 function readUser(value: unknown, problems: Violation[]): UserInfo {
   if (!isRecord(value)) {
-    problems.push(violation('TG-REQ-01', 'request.userInfo', `is ${typeOf(value)}; expected an object with username and groups`));
+    problems.push(
+      violation(
+        'TG-REQ-01',
+        'request.userInfo',
+        `is ${typeOf(value)}; expected an object with username and groups`,
+      ),
+    );
     return { username: '', groups: [] };
   }
   const username = typeof value.username === 'string' ? value.username : '';
-  if (typeof value.username !== 'string') problems.push(violation('TG-REQ-01', 'request.userInfo.username', `is ${typeOf(value.username)}; expected a string`));
+  if (typeof value.username !== 'string')
+    problems.push(
+      violation('TG-REQ-01', 'request.userInfo.username', `is ${typeOf(value.username)}; expected a string`),
+    );
   let groups: string[] = [];
   if (isStringArray(value.groups)) groups = value.groups;
   else if (value.groups !== undefined && value.groups !== null) {
-    problems.push(violation('TG-REQ-01', 'request.userInfo.groups', `is ${typeOf(value.groups)}; expected a list of strings`));
+    problems.push(
+      violation(
+        'TG-REQ-01',
+        'request.userInfo.groups',
+        `is ${typeOf(value.groups)}; expected a list of strings`,
+      ),
+    );
   }
   return typeof value.uid === 'string' ? { username, groups, uid: value.uid } : { username, groups };
 }
@@ -117,14 +146,24 @@ export function readAdmissionRequest(envelope: AdmissionEnvelope): AdmissionRequ
   const { request } = envelope;
   const problems: Violation[] = [];
   const kind = readGvk(request.kind);
-  if (kind === undefined) problems.push(violation('TG-REQ-01', 'request.kind', 'is not a {group, version, kind} object'));
+  if (kind === undefined)
+    problems.push(violation('TG-REQ-01', 'request.kind', 'is not a {group, version, kind} object'));
   const operation = OPERATIONS.find((op) => op === request.operation);
   if (operation === undefined) {
-    problems.push(violation('TG-REQ-01', 'request.operation', `${describe(request.operation)} is not one of ${OPERATIONS.join(', ')}`));
+    problems.push(
+      violation(
+        'TG-REQ-01',
+        'request.operation',
+        `${describe(request.operation)} is not one of ${OPERATIONS.join(', ')}`,
+      ),
+    );
   }
   let dryRun = false;
   if (typeof request.dryRun === 'boolean') dryRun = request.dryRun;
-  else if (request.dryRun !== undefined && request.dryRun !== null) problems.push(violation('TG-REQ-01', 'request.dryRun', `is ${typeOf(request.dryRun)}; expected a boolean`));
+  else if (request.dryRun !== undefined && request.dryRun !== null)
+    problems.push(
+      violation('TG-REQ-01', 'request.dryRun', `is ${typeOf(request.dryRun)}; expected a boolean`),
+    );
   return {
     uid: envelope.uid,
     kind,
@@ -152,14 +191,24 @@ function metadataName(value: unknown): string | undefined {
  * `oldObject` that are not objects (or are missing where the operation needs them), and
  * wrongly typed metadata, labels, `spec` or Secret data.
  */
-export function narrowPolicyRequest(request: AdmissionRequest, kind: GuardedKind): { ok: true; request: PolicyRequest } | { ok: false; violations: Violation[] } {
+export function narrowPolicyRequest(
+  request: AdmissionRequest,
+  kind: GuardedKind,
+): { ok: true; request: PolicyRequest } | { ok: false; violations: Violation[] } {
   const problems = [...request.problems];
   const { operation } = request;
   const needsObject = operation === 'CREATE' || operation === 'UPDATE';
   const needsOld = operation === 'UPDATE' || operation === 'DELETE';
   const check = (value: unknown, at: 'object' | 'oldObject', needed: boolean) => {
     if (value === undefined) {
-      if (needed) problems.push(violation('TG-REQ-01', at, `is missing from the ${operation ?? ''} request; the API server always sends it`));
+      if (needed)
+        problems.push(
+          violation(
+            'TG-REQ-01',
+            at,
+            `is missing from the ${operation ?? ''} request; the API server always sends it`,
+          ),
+        );
       return;
     }
     problems.push(...objectShapeProblems(value, at, kind));
@@ -169,7 +218,7 @@ export function narrowPolicyRequest(request: AdmissionRequest, kind: GuardedKind
   if (problems.length > 0 || operation === undefined) return { ok: false, violations: problems };
   const object: KubeObject | undefined = isRecord(request.object) ? request.object : undefined;
   const oldObject: KubeObject | undefined = isRecord(request.oldObject) ? request.oldObject : undefined;
-  const name = request.name !== '' ? request.name : metadataName(object) ?? metadataName(oldObject) ?? '';
+  const name = request.name !== '' ? request.name : (metadataName(object) ?? metadataName(oldObject) ?? '');
   return {
     ok: true,
     request: {

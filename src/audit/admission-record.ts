@@ -28,7 +28,11 @@ function omittedField(omitted: Record<string, number>): { omitted?: Omitted } {
 }
 
 /** The audit record of an outcome, or undefined when there is nothing to audit. */
-export function admissionAuditRecord(endpoint: Endpoint, request: AdmissionRequest, outcome: AdmissionOutcome): AdmissionAuditRecord | undefined {
+export function admissionAuditRecord(
+  endpoint: Endpoint,
+  request: AdmissionRequest,
+  outcome: AdmissionOutcome,
+): AdmissionAuditRecord | undefined {
   const base = {
     endpoint,
     uid: request.uid,
@@ -44,18 +48,40 @@ export function admissionAuditRecord(endpoint: Endpoint, request: AdmissionReque
     case 'unhandled':
       return undefined;
     case 'not-synced':
-      return { ...base, kind: outcome.kind, event: 'denied', tenant: null, rules: [], enforcement: null, reason: 'tenant registry not synced' };
+      return {
+        ...base,
+        kind: outcome.kind,
+        event: 'denied',
+        tenant: null,
+        rules: [],
+        enforcement: null,
+        reason: 'tenant registry not synced',
+      };
     case 'malformed': {
       const omitted: Record<string, number> = {};
-      return { ...base, kind: outcome.kind ?? base.kind, event: 'denied', tenant: null, rules: rules(outcome.violations, 'rules', omitted), enforcement: null, ...omittedField(omitted) };
+      return {
+        ...base,
+        kind: outcome.kind ?? base.kind,
+        event: 'denied',
+        tenant: null,
+        rules: rules(outcome.violations, 'rules', omitted),
+        enforcement: null,
+        ...omittedField(omitted),
+      };
     }
     case 'patched': {
       if (outcome.patch.length === 0) return undefined;
       const name = outcome.request.name;
       const omitted: Record<string, number> = {};
       return {
-        ...base, kind: outcome.request.kind, name, event: 'mutated', tenant: outcome.tenant ?? null, rules: [],
-        enforcement: outcome.enforcement ?? null, changes: head(outcome.patch, MAX_AUDIT_ITEMS, 'changes', omitted).map((op) => capLine(op.path)),
+        ...base,
+        kind: outcome.request.kind,
+        name,
+        event: 'mutated',
+        tenant: outcome.tenant ?? null,
+        rules: [],
+        enforcement: outcome.enforcement ?? null,
+        changes: head(outcome.patch, MAX_AUDIT_ITEMS, 'changes', omitted).map((op) => capLine(op.path)),
         ...omittedField(omitted),
       };
     }
@@ -63,20 +89,49 @@ export function admissionAuditRecord(endpoint: Endpoint, request: AdmissionReque
       const { decision, request: policyRequest } = outcome;
       const omitted: Record<string, number> = {};
       const common = {
-        ...base, kind: policyRequest.kind, name: policyRequest.name,
-        tenant: decision.summary.tenant ?? null, enforcement: decision.summary.enforcement, role: decision.summary.role,
-        ...(decision.warnings.length > 0 ? { warnings: head(decision.warnings, MAX_WARNINGS, 'warnings', omitted).map(capLine) } : {}),
+        ...base,
+        kind: policyRequest.kind,
+        name: policyRequest.name,
+        tenant: decision.summary.tenant ?? null,
+        enforcement: decision.summary.enforcement,
+        role: decision.summary.role,
+        ...(decision.warnings.length > 0
+          ? { warnings: head(decision.warnings, MAX_WARNINGS, 'warnings', omitted).map(capLine) }
+          : {}),
       };
       if (!decision.allowed) {
-        const relaxed = decision.audited.length > 0 ? { relaxed: rules(decision.audited, 'relaxed', omitted) } : {};
-        return { ...common, event: 'denied', rules: rules(decision.violations, 'rules', omitted), ...relaxed, ...omittedField(omitted) };
+        const relaxed =
+          decision.audited.length > 0 ? { relaxed: rules(decision.audited, 'relaxed', omitted) } : {};
+        return {
+          ...common,
+          event: 'denied',
+          rules: rules(decision.violations, 'rules', omitted),
+          ...relaxed,
+          ...omittedField(omitted),
+        };
       }
       // `warned` only when a warn-mode tenant's rule was relaxed; a warning that relaxes
       // nothing (a computed destination the Application rules will check) is `informational`.
-      const relaxedByWarn = decision.summary.enforcement === 'warn' && decision.summary.role !== 'platform-admin' && decision.audited.length > 0;
-      if (relaxedByWarn) return { ...common, event: 'warned', rules: rules(decision.audited, 'rules', omitted), ...omittedField(omitted) };
-      if (decision.audited.length > 0) return { ...common, event: 'audited', rules: rules(decision.audited, 'rules', omitted), ...omittedField(omitted) };
-      if (decision.warnings.length > 0) return { ...common, event: 'informational', rules: [], ...omittedField(omitted) };
+      const relaxedByWarn =
+        decision.summary.enforcement === 'warn' &&
+        decision.summary.role !== 'platform-admin' &&
+        decision.audited.length > 0;
+      if (relaxedByWarn)
+        return {
+          ...common,
+          event: 'warned',
+          rules: rules(decision.audited, 'rules', omitted),
+          ...omittedField(omitted),
+        };
+      if (decision.audited.length > 0)
+        return {
+          ...common,
+          event: 'audited',
+          rules: rules(decision.audited, 'rules', omitted),
+          ...omittedField(omitted),
+        };
+      if (decision.warnings.length > 0)
+        return { ...common, event: 'informational', rules: [], ...omittedField(omitted) };
       return undefined;
     }
   }

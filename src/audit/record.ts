@@ -52,7 +52,12 @@ export interface AdmissionAuditRecord {
    * relaxed rules and changes, and `MAX_WARNINGS` warnings (src/policy/limits.ts), so one
    * request cannot write megabytes of log. Absent when nothing was left off.
    */
-  readonly omitted?: { readonly rules?: number; readonly relaxed?: number; readonly warnings?: number; readonly changes?: number };
+  readonly omitted?: {
+    readonly rules?: number;
+    readonly relaxed?: number;
+    readonly warnings?: number;
+    readonly changes?: number;
+  };
 }
 
 /** A token event of the broker (SPEC section 8). */

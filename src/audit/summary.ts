@@ -28,7 +28,15 @@ export const NONE = '(none)';
 
 /** An empty summary to feed lines into with `addAuditLine`. */
 export function emptyAuditSummary(): AuditSummary {
-  return { lines: 0, nonJson: 0, records: 0, byTenant: new Map(), byRule: new Map(), byUser: new Map(), byEvent: new Map() };
+  return {
+    lines: 0,
+    nonJson: 0,
+    records: 0,
+    byTenant: new Map(),
+    byRule: new Map(),
+    byUser: new Map(),
+    byEvent: new Map(),
+  };
 }
 
 function bump(counts: Counts, key: string): void {

@@ -13,7 +13,8 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 export const MAX_TOKEN_LENGTH = 8 * 1024;
 
 /** The outcome of reading an Authorization header. */
-export type BearerResult = { ok: true; token: string } | { ok: false; reason: 'missing' | 'malformed' | 'too-long' };
+export type BearerResult =
+  { ok: true; token: string } | { ok: false; reason: 'missing' | 'malformed' | 'too-long' };
 
 /** Reads `Authorization: Bearer <token>` (scheme case-insensitive). */
 export function parseBearer(header: string | undefined): BearerResult {

@@ -26,26 +26,47 @@ export const NO_BROKER_METRICS: BrokerMetrics = { tokenRequest: () => undefined,
 
 /** Registers the broker's metrics on `registry`; the key gauge reads `keys` when scraped. */
 export function createBrokerMetrics(registry: Registry, keys: () => KeyManager | undefined): BrokerMetrics {
-  const requests = new Counter({ name: 'tenant_guard_broker_token_requests_total', help: 'Token requests answered, by target tenant and result (issued or the refusal code).', labelNames: ['tenant', 'result'], registers: [registry] });
-  const reviews = new Counter({ name: 'tenant_guard_broker_token_reviews_total', help: 'TokenReviews made, by outcome.', labelNames: ['outcome'], registers: [registry] });
+  const requests = new Counter({
+    name: 'tenant_guard_broker_token_requests_total',
+    help: 'Token requests answered, by target tenant and result (issued or the refusal code).',
+    labelNames: ['tenant', 'result'],
+    registers: [registry],
+  });
+  const reviews = new Counter({
+    name: 'tenant_guard_broker_token_reviews_total',
+    help: 'TokenReviews made, by outcome.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const reviewSeconds = new Histogram({
-    name: 'tenant_guard_broker_token_review_duration_seconds', help: 'Time of a TokenReview in seconds, by outcome.', labelNames: ['outcome'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+    name: 'tenant_guard_broker_token_review_duration_seconds',
+    help: 'Time of a TokenReview in seconds, by outcome.',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
   });
   new Gauge({
-    name: 'tenant_guard_broker_signing_keys', help: 'Signing keys of the key ring, by state.', labelNames: ['state'], registers: [registry],
+    name: 'tenant_guard_broker_signing_keys',
+    help: 'Signing keys of the key ring, by state.',
+    labelNames: ['state'],
+    registers: [registry],
     collect() {
       const counts: Record<string, number> = { next: 0, active: 0, retired: 0 };
-      for (const v of keys()?.view() ?? []) if (v.state in counts) counts[v.state] = (counts[v.state] ?? 0) + 1;
+      for (const v of keys()?.view() ?? [])
+        if (v.state in counts) counts[v.state] = (counts[v.state] ?? 0) + 1;
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
   new Gauge({
-    name: 'tenant_guard_broker_active_key_age_seconds', help: 'Seconds since the active signing key began to sign; absent while no key may sign.', registers: [registry],
+    name: 'tenant_guard_broker_active_key_age_seconds',
+    help: 'Seconds since the active signing key began to sign; absent while no key may sign.',
+    registers: [registry],
     collect() {
       this.reset();
       const now = Date.now();
-      const active = keys()?.view(now).find((v) => v.state === 'active');
+      const active = keys()
+        ?.view(now)
+        .find((v) => v.state === 'active');
       if (active !== undefined) this.set((now - active.record.notBefore) / 1000);
     },
   });

@@ -11,7 +11,13 @@ import type { RegistryProvider } from '../tenancy/registry.js';
 import type { Tenant, TenantCluster } from '../tenancy/tenant.js';
 import { MAX_TOKEN_LENGTH, parseBearer } from './bearer.js';
 import { NO_BROKER_METRICS, type BrokerMetrics } from './broker-metrics.js';
-import { authorizeCaller, RetryLaterError, type Caller, type CallerAuthenticator, type CallerPolicy } from './caller-auth.js';
+import {
+  authorizeCaller,
+  RetryLaterError,
+  type Caller,
+  type CallerAuthenticator,
+  type CallerPolicy,
+} from './caller-auth.js';
 import { cacheControl, discoveryDocument, issuerPath } from './discovery.js';
 import type { KeyManager } from './key-manager.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
@@ -41,7 +47,14 @@ export const BROKER_HTTP_STATUS = {
 
 /** What the broker answers: a token, or a refusal with its HTTP status and one-line reason. */
 export type TokenOutcome =
-  | { ok: true; token: string; jti: string; kid: string; /** epoch ms */ expiresAt: number; /** the token's `aud` */ audience: string }
+  | {
+      ok: true;
+      token: string;
+      jti: string;
+      kid: string;
+      /** epoch ms */ expiresAt: number;
+      /** the token's `aud` */ audience: string;
+    }
   | { ok: false; status: number; code: ErrorCode; message: string; retryAfterSeconds?: number };
 
 /** What `Broker` is built from (see `createBroker` for the wiring). */
@@ -87,12 +100,18 @@ export class Broker {
 
   /** The discovery document and its Cache-Control. */
   discovery(): { body: Record<string, unknown>; cacheControl: string } {
-    return { body: discoveryDocument(this.issuer, this.parts.keys.algorithms()), cacheControl: cacheControl(this.parts.jwksMaxAgeSeconds) };
+    return {
+      body: discoveryDocument(this.issuer, this.parts.keys.algorithms()),
+      cacheControl: cacheControl(this.parts.jwksMaxAgeSeconds),
+    };
   }
 
   /** The JWKS and its Cache-Control. */
   jwks(): { body: { keys: unknown[] }; cacheControl: string } {
-    return { body: this.parts.keys.jwks(this.now()), cacheControl: cacheControl(this.parts.jwksMaxAgeSeconds) };
+    return {
+      body: this.parts.keys.jwks(this.now()),
+      cacheControl: cacheControl(this.parts.jwksMaxAgeSeconds),
+    };
   }
 
   /** The key ring (for tests and diagnostics). */
@@ -111,9 +130,17 @@ export class Broker {
    * not. `source` is the caller's network address (the per-source limit on unauthenticated
    * work). Never throws; never puts a token in a message or a log line.
    */
-  async issue(authorization: string | undefined, target: string | undefined, source?: string): Promise<TokenOutcome> {
+  async issue(
+    authorization: string | undefined,
+    target: string | undefined,
+    source?: string,
+  ): Promise<TokenOutcome> {
     const who: { caller: string | null; pod: string | null; tenant?: string } = { caller: null, pod: null };
-    const refuse = (code: BrokerErrorCode, message: string, extra: { retryAfterSeconds?: number } = {}): TokenOutcome => {
+    const refuse = (
+      code: BrokerErrorCode,
+      message: string,
+      extra: { retryAfterSeconds?: number } = {},
+    ): TokenOutcome => {
       const status = BROKER_HTTP_STATUS[code];
       this.record({ event: 'refused', target: target ?? '', ...who, code, reason: message });
       this.metrics.tokenRequest(code, who.tenant ?? this.tenantOf(target));
@@ -121,17 +148,27 @@ export class Broker {
     };
     try {
       const authenticator = this.parts.authenticator;
-      if (authenticator === undefined) return refuse('ERR_BROKER_NO_API', 'caller authentication needs a Kubernetes API (TokenReview); run in a cluster or give --kubeconfig');
+      if (authenticator === undefined)
+        return refuse(
+          'ERR_BROKER_NO_API',
+          'caller authentication needs a Kubernetes API (TokenReview); run in a cluster or give --kubeconfig',
+        );
       const bearer = parseBearer(authorization);
       if (!bearer.ok) return refuse('ERR_BROKER_UNAUTHENTICATED', BEARER_PROBLEM[bearer.reason]);
-      if (target === undefined || target === '' || target.length > 253) return refuse('ERR_BROKER_BAD_REQUEST', 'no target named; give the target cluster name');
+      if (target === undefined || target === '' || target.length > 253)
+        return refuse('ERR_BROKER_BAD_REQUEST', 'no target named; give the target cluster name');
 
       let caller: Caller;
       try {
         caller = await authenticator.authenticate(bearer.token, source);
       } catch (err) {
-        if (err instanceof RetryLaterError) return refuse(err.code, err.message, { retryAfterSeconds: err.retryAfterSeconds });
-        if (isTenantGuardError(err, 'ERR_BROKER_UNAUTHENTICATED') || isTenantGuardError(err, 'ERR_BROKER_REVIEW_UNAVAILABLE')) return refuse(err.code, err.message);
+        if (err instanceof RetryLaterError)
+          return refuse(err.code, err.message, { retryAfterSeconds: err.retryAfterSeconds });
+        if (
+          isTenantGuardError(err, 'ERR_BROKER_UNAUTHENTICATED') ||
+          isTenantGuardError(err, 'ERR_BROKER_REVIEW_UNAVAILABLE')
+        )
+          return refuse(err.code, err.message);
         throw err;
       }
       who.caller = caller.username;
@@ -141,33 +178,71 @@ export class Broker {
       // The target's own extra callers count only once it is known; a caller allowed nowhere
       // gets 403 whether or not the target exists, so targets cannot be enumerated.
       const owned = registry?.clusterByName(target);
-      const decision = authorizeCaller(caller, target, this.parts.policy, owned === undefined ? [] : targetCallers(owned.tenant, owned.cluster));
+      const decision = authorizeCaller(
+        caller,
+        target,
+        this.parts.policy,
+        owned === undefined ? [] : targetCallers(owned.tenant, owned.cluster),
+      );
       if (!decision.allowed) return refuse(decision.code, decision.message);
       const rate = this.parts.limiter.take(rateKey(caller), this.now());
-      if (!rate.allowed) return refuse('ERR_BROKER_RATE_LIMITED', `too many token requests from ${who.pod ?? `"${caller.username}"`}; retry in ${rate.retryAfterSeconds}s`, { retryAfterSeconds: rate.retryAfterSeconds });
+      if (!rate.allowed)
+        return refuse(
+          'ERR_BROKER_RATE_LIMITED',
+          `too many token requests from ${who.pod ?? `"${caller.username}"`}; retry in ${rate.retryAfterSeconds}s`,
+          { retryAfterSeconds: rate.retryAfterSeconds },
+        );
 
-      if (registry === undefined) return refuse('ERR_REGISTRY_NOT_SYNCED', 'the tenant registry is not loaded yet; retry shortly');
-      if (owned === undefined) return refuse('ERR_BROKER_UNKNOWN_TARGET', `unknown target "${target}"; it is no cluster of any tenant`);
+      if (registry === undefined)
+        return refuse('ERR_REGISTRY_NOT_SYNCED', 'the tenant registry is not loaded yet; retry shortly');
+      if (owned === undefined)
+        return refuse(
+          'ERR_BROKER_UNKNOWN_TARGET',
+          `unknown target "${target}"; it is no cluster of any tenant`,
+        );
       who.tenant = owned.tenant.name;
 
       const now = this.now();
       const signing = this.parts.keys.signingKey(now);
-      if (signing.key === undefined) return refuse('ERR_BROKER_NO_SIGNING_KEY', `no signing key: ${signing.reason}; retry shortly`);
+      if (signing.key === undefined)
+        return refuse('ERR_BROKER_NO_SIGNING_KEY', `no signing key: ${signing.reason}; retry shortly`);
       const { cluster } = owned;
-      const signed = await signToken(signing.key, {
-        issuer: this.issuer,
-        subject: cluster.subject,
-        audience: cluster.audience,
-        groups: cluster.groups,
-        ttlSeconds: cluster.tokenTTLSeconds,
-        caller: caller.username,
-      }, now);
+      const signed = await signToken(
+        signing.key,
+        {
+          issuer: this.issuer,
+          subject: cluster.subject,
+          audience: cluster.audience,
+          groups: cluster.groups,
+          ttlSeconds: cluster.tokenTTLSeconds,
+          caller: caller.username,
+        },
+        now,
+      );
       this.record({ event: 'issued', target, ...who, jti: signed.jti, exp: signed.exp });
       this.metrics.tokenRequest('issued', who.tenant);
-      this.parts.logger.debug({ target, jti: signed.jti, kid: signed.kid, audience: cluster.audience, subject: cluster.subject }, 'token signed');
-      return { ok: true, token: signed.token, jti: signed.jti, kid: signed.kid, expiresAt: signed.exp * 1000, audience: cluster.audience };
+      this.parts.logger.debug(
+        { target, jti: signed.jti, kid: signed.kid, audience: cluster.audience, subject: cluster.subject },
+        'token signed',
+      );
+      return {
+        ok: true,
+        token: signed.token,
+        jti: signed.jti,
+        kid: signed.kid,
+        expiresAt: signed.exp * 1000,
+        audience: cluster.audience,
+      };
     } catch (err) {
-      this.parts.logger.error({ err: { code: isTenantGuardError(err) ? err.code : 'ERR_BROKER_INTERNAL', message: err instanceof Error ? err.message : String(err) } }, 'token request failed');
+      this.parts.logger.error(
+        {
+          err: {
+            code: isTenantGuardError(err) ? err.code : 'ERR_BROKER_INTERNAL',
+            message: err instanceof Error ? err.message : String(err),
+          },
+        },
+        'token request failed',
+      );
       return refuse('ERR_BROKER_INTERNAL', 'internal error; see the broker log');
     }
   }
@@ -182,7 +257,10 @@ export class Broker {
     try {
       this.parts.audit.write(record);
     } catch (err) {
-      this.parts.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'audit record not written');
+      this.parts.logger.error(
+        { err: { message: err instanceof Error ? err.message : String(err) } },
+        'audit record not written',
+      );
     }
   }
 }

@@ -57,7 +57,11 @@ export interface CallerAuthenticatorOptions {
 export class RetryLaterError extends TenantGuardError {
   declare readonly code: 'ERR_BROKER_RATE_LIMITED' | 'ERR_BROKER_BUSY';
 
-  constructor(code: 'ERR_BROKER_RATE_LIMITED' | 'ERR_BROKER_BUSY', message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    code: 'ERR_BROKER_RATE_LIMITED' | 'ERR_BROKER_BUSY',
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super(code, message);
   }
 }
@@ -69,10 +73,16 @@ export class RetryLaterError extends TenantGuardError {
  */
 export function callerFromReview(outcome: ReviewOutcome, audience: string): Caller {
   if (!outcome.authenticated || outcome.username === undefined) {
-    throw new TenantGuardError('ERR_BROKER_UNAUTHENTICATED', 'caller token is not valid (TokenReview: not authenticated)');
+    throw new TenantGuardError(
+      'ERR_BROKER_UNAUTHENTICATED',
+      'caller token is not valid (TokenReview: not authenticated)',
+    );
   }
   if (audience !== '' && !(outcome.audiences ?? []).includes(audience)) {
-    throw new TenantGuardError('ERR_BROKER_UNAUTHENTICATED', `caller token is not valid for audience "${audience}"`);
+    throw new TenantGuardError(
+      'ERR_BROKER_UNAUTHENTICATED',
+      `caller token is not valid for audience "${audience}"`,
+    );
   }
   const caller: Caller = { username: outcome.username, groups: outcome.groups };
   if (outcome.uid !== undefined) caller.uid = outcome.uid;
@@ -93,7 +103,9 @@ export interface CallerPolicy {
 }
 
 /** The answer of `authorizeCaller`. */
-export type CallerDecision = { allowed: true } | { allowed: false; code: 'ERR_BROKER_UNAUTHENTICATED' | 'ERR_BROKER_FORBIDDEN'; message: string };
+export type CallerDecision =
+  | { allowed: true }
+  | { allowed: false; code: 'ERR_BROKER_UNAUTHENTICATED' | 'ERR_BROKER_FORBIDDEN'; message: string };
 
 /**
  * Decides whether an authenticated caller may have a token for `target`: its token must be
@@ -101,12 +113,25 @@ export type CallerDecision = { allowed: true } | { allowed: false; code: 'ERR_BR
  * credential, 401), and its user name must be allowed for every target or named by the
  * target's Tenant or cluster (`targetCallers`) (403).
  */
-export function authorizeCaller(caller: Caller, target: string, policy: CallerPolicy, targetCallers: readonly string[] = []): CallerDecision {
+export function authorizeCaller(
+  caller: Caller,
+  target: string,
+  policy: CallerPolicy,
+  targetCallers: readonly string[] = [],
+): CallerDecision {
   if (caller.pod === undefined && !policy.allowUnbound) {
-    return { allowed: false, code: 'ERR_BROKER_UNAUTHENTICATED', message: 'caller token is not bound to a pod; use a projected ServiceAccount token' };
+    return {
+      allowed: false,
+      code: 'ERR_BROKER_UNAUTHENTICATED',
+      message: 'caller token is not bound to a pod; use a projected ServiceAccount token',
+    };
   }
   if (!policy.allowedCallers.includes(caller.username) && !targetCallers.includes(caller.username)) {
-    return { allowed: false, code: 'ERR_BROKER_FORBIDDEN', message: `caller "${caller.username}" may not obtain tokens for target "${target}"; allow it in --broker-allowed-callers, or in the Tenant's spec.allowedCallers or its cluster's allowedCallers` };
+    return {
+      allowed: false,
+      code: 'ERR_BROKER_FORBIDDEN',
+      message: `caller "${caller.username}" may not obtain tokens for target "${target}"; allow it in --broker-allowed-callers, or in the Tenant's spec.allowedCallers or its cluster's allowedCallers`,
+    };
   }
   return { allowed: true };
 }
@@ -166,11 +191,18 @@ export class CallerAuthenticator {
     if (source !== undefined && this.options.sourceLimiter !== undefined) {
       const rate = this.options.sourceLimiter.take(source, now);
       if (!rate.allowed) {
-        return Promise.reject(new RetryLaterError('ERR_BROKER_RATE_LIMITED', `too many unauthenticated token requests from ${source}; retry in ${rate.retryAfterSeconds}s`, rate.retryAfterSeconds));
+        return Promise.reject(
+          new RetryLaterError(
+            'ERR_BROKER_RATE_LIMITED',
+            `too many unauthenticated token requests from ${source}; retry in ${rate.retryAfterSeconds}s`,
+            rate.retryAfterSeconds,
+          ),
+        );
       }
     }
     const failure = this.failed.get(key, now);
-    if (failure !== undefined) return Promise.reject(new TenantGuardError('ERR_BROKER_UNAUTHENTICATED', failure));
+    if (failure !== undefined)
+      return Promise.reject(new TenantGuardError('ERR_BROKER_UNAUTHENTICATED', failure));
     const running = this.inflight.get(key);
     if (running !== undefined) return running;
     const started = this.review(token, key, known !== undefined).finally(() => this.inflight.delete(key));
@@ -180,16 +212,33 @@ export class CallerAuthenticator {
 
   private async review(token: string, key: string, priority: boolean): Promise<Caller> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new TenantGuardError('ERR_BROKER_REVIEW_UNAVAILABLE', `TokenReview failed: no answer in ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-    const aborted = new Promise<never>((_resolve, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new TenantGuardError(
+            'ERR_BROKER_REVIEW_UNAVAILABLE',
+            `TokenReview failed: no answer in ${this.options.timeoutMs} ms`,
+          ),
+        ),
+      this.options.timeoutMs,
+    );
+    const aborted = new Promise<never>((_resolve, reject) =>
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }),
+    );
     aborted.catch(() => undefined);
     let outcome: ReviewOutcome;
     const started = performance.now();
-    const report = (what: 'authenticated' | 'unauthenticated' | 'error'): void => this.options.onReview?.(what, (performance.now() - started) / 1000);
+    const report = (what: 'authenticated' | 'unauthenticated' | 'error'): void =>
+      this.options.onReview?.(what, (performance.now() - started) / 1000);
     try {
-      outcome = await this.queue.run(() => Promise.race([this.options.reviewer.review(token, this.audiences, controller.signal), aborted]), priority, controller.signal);
+      outcome = await this.queue.run(
+        () => Promise.race([this.options.reviewer.review(token, this.audiences, controller.signal), aborted]),
+        priority,
+        controller.signal,
+      );
     } catch (err) {
-      if (err instanceof ReviewQueueFull) throw new RetryLaterError('ERR_BROKER_BUSY', err.message, err.retryAfterSeconds);
+      if (err instanceof ReviewQueueFull)
+        throw new RetryLaterError('ERR_BROKER_BUSY', err.message, err.retryAfterSeconds);
       report('error');
       if (err instanceof TenantGuardError) throw err;
       throw new TenantGuardError('ERR_BROKER_REVIEW_UNAVAILABLE', 'TokenReview failed', { cause: err });

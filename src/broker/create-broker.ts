@@ -79,9 +79,14 @@ function resolveKubeConfig(o: CreateBrokerOptions): KubeConfig | undefined {
 function resolveKeyStore(o: CreateBrokerOptions, kc: KubeConfig | undefined): KeyStore {
   if (o.keyStore !== undefined) return o.keyStore;
   const ks = o.config.keyStore;
-  if (ks.kind === 'directory') return new DirectoryKeyStore(ks.dir, o.keyDirUid === undefined ? {} : { uid: o.keyDirUid });
+  if (ks.kind === 'directory')
+    return new DirectoryKeyStore(ks.dir, o.keyDirUid === undefined ? {} : { uid: o.keyDirUid });
   if (ks.kind === 'secret') {
-    if (kc === undefined) throw new TenantGuardError('ERR_SETTINGS_INVALID', 'setting --key-secret needs a Kubernetes API; run in a cluster or give --kubeconfig');
+    if (kc === undefined)
+      throw new TenantGuardError(
+        'ERR_SETTINGS_INVALID',
+        'setting --key-secret needs a Kubernetes API; run in a cluster or give --kubeconfig',
+      );
     return new SecretKeyStore(kc, { namespace: ks.namespace, name: ks.name });
   }
   return new MemoryKeyStore();
@@ -110,13 +115,29 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
     // Another replica sees a new key up to one reload later and counts publish-ahead from then.
     spreadMs: config.reloadIntervalMs,
   };
-  const keys = new KeyManager({ store, alg: config.signingAlg, timing, reloadIntervalMs: config.reloadIntervalMs, logger, now, manualReload: o.manualReload ?? false });
-  const metrics = o.metricsRegistry === undefined ? NO_BROKER_METRICS : createBrokerMetrics(o.metricsRegistry, () => keys);
-  const authenticator = reviewer === undefined
-    ? undefined
-    : new CallerAuthenticator({ reviewer, ...callerAuthOptions(config), now, onReview: metrics.review });
-  if (authenticator === undefined) logger.warn('no Kubernetes API configured: token requests will be refused (503); discovery and JWKS are served');
-  if (store instanceof MemoryKeyStore) logger.warn('no key store configured (--key-dir or --key-secret): signing keys live in memory and change on restart');
+  const keys = new KeyManager({
+    store,
+    alg: config.signingAlg,
+    timing,
+    reloadIntervalMs: config.reloadIntervalMs,
+    logger,
+    now,
+    manualReload: o.manualReload ?? false,
+  });
+  const metrics =
+    o.metricsRegistry === undefined ? NO_BROKER_METRICS : createBrokerMetrics(o.metricsRegistry, () => keys);
+  const authenticator =
+    reviewer === undefined
+      ? undefined
+      : new CallerAuthenticator({ reviewer, ...callerAuthOptions(config), now, onReview: metrics.review });
+  if (authenticator === undefined)
+    logger.warn(
+      'no Kubernetes API configured: token requests will be refused (503); discovery and JWKS are served',
+    );
+  if (store instanceof MemoryKeyStore)
+    logger.warn(
+      'no key store configured (--key-dir or --key-secret): signing keys live in memory and change on restart',
+    );
   await keys.start();
   return new Broker({
     issuer: o.issuer,

@@ -17,12 +17,29 @@ export function checkIssuer(issuer: string): URL {
   try {
     url = new URL(issuer);
   } catch {
-    throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --issuer "${issuer}" is not a URL; use https://HOST[:PORT][/PATH]`);
+    throw new TenantGuardError(
+      'ERR_SETTINGS_INVALID',
+      `setting --issuer "${issuer}" is not a URL; use https://HOST[:PORT][/PATH]`,
+    );
   }
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --issuer "${issuer}" must be an https URL (API servers only accept https issuers)`);
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || issuer.includes('?') || issuer.includes('#')) {
-    throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --issuer "${issuer}" must not carry user info, a query or a fragment`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+    throw new TenantGuardError(
+      'ERR_SETTINGS_INVALID',
+      `setting --issuer "${issuer}" must be an https URL (API servers only accept https issuers)`,
+    );
+  if (
+    url.username !== '' ||
+    url.password !== '' ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    issuer.includes('?') ||
+    issuer.includes('#')
+  ) {
+    throw new TenantGuardError(
+      'ERR_SETTINGS_INVALID',
+      `setting --issuer "${issuer}" must not carry user info, a query or a fragment`,
+    );
   }
   return url;
 }
@@ -35,7 +52,12 @@ export function checkIssuer(issuer: string): URL {
  */
 export function defaultIssuer(host: string, port: number): string | undefined {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
-  const shown = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const shown =
+    host === '0.0.0.0' || host === '::' || host === ''
+      ? '127.0.0.1'
+      : host.includes(':') && !host.startsWith('[')
+        ? `[${host}]`
+        : host;
   return `https://${shown}:${port}`;
 }
 

@@ -4,7 +4,16 @@
 export { Broker, type TokenOutcome } from './broker.js';
 export { createBroker, MAX_TOKEN_TTL_SECONDS, type CreateBrokerOptions } from './create-broker.js';
 export { createBrokerRouter } from './router.js';
-export { brokerFlags, parseBrokerOptions, parseDuration, validateBrokerConfig, type BrokerConfig, type BrokerFlag, type KeyStoreConfig, type SigningAlg } from './options.js';
+export {
+  brokerFlags,
+  parseBrokerOptions,
+  parseDuration,
+  validateBrokerConfig,
+  type BrokerConfig,
+  type BrokerFlag,
+  type KeyStoreConfig,
+  type SigningAlg,
+} from './options.js';
 export { MemoryKeyStore, type KeyStore } from './key-store.js';
 export { DirectoryKeyStore } from './key-store-directory.js';
 export { SecretKeyStore } from './key-store-secret.js';

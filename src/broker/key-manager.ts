@@ -24,7 +24,18 @@ import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { isTenantGuardError, TenantGuardError } from '../errors.js';
 import { generateKeyRecord } from './key-material.js';
-import { activeKey, implausibleTimes, isNoop, leadMs, planRotation, publishedKeys, viewRing, type KeyRecord, type KeyView, type RingTiming } from './key-ring.js';
+import {
+  activeKey,
+  implausibleTimes,
+  isNoop,
+  leadMs,
+  planRotation,
+  publishedKeys,
+  viewRing,
+  type KeyRecord,
+  type KeyView,
+  type RingTiming,
+} from './key-ring.js';
 import type { KeyStore } from './key-store.js';
 import type { SigningAlg } from './options.js';
 import type { Clock } from '../clock.js';
@@ -84,7 +95,10 @@ export class KeyManager {
   async start(): Promise<void> {
     await this.reconcile().catch(() => undefined);
     if (this.options.manualReload === true) return;
-    this.timer = setInterval(() => void this.reconcile().catch(() => undefined), this.options.reloadIntervalMs);
+    this.timer = setInterval(
+      () => void this.reconcile().catch(() => undefined),
+      this.options.reloadIntervalMs,
+    );
     this.timer.unref();
   }
 
@@ -107,7 +121,8 @@ export class KeyManager {
   private effective(records: readonly KeyRecord[], now: number): KeyRecord[] {
     const lead = this.timing.publishAheadMs;
     return records.map((k) => {
-      const from = this.signsFrom.get(k.kid) ?? (this.everHeld ? Math.max(k.notBefore, now + lead) : k.notBefore);
+      const from =
+        this.signsFrom.get(k.kid) ?? (this.everHeld ? Math.max(k.notBefore, now + lead) : k.notBefore);
       return from === k.notBefore ? k : { ...k, notBefore: from };
     });
   }
@@ -118,7 +133,16 @@ export class KeyManager {
     // Another replica removes a retired key once its own clock passed the removal time: a key
     // that close to removal here is not a loss.
     const tolerance = this.timing.retireMarginMs + this.options.reloadIntervalMs;
-    const kept = new Set(views.filter((v) => v.state === 'next' || v.state === 'active' || (v.state === 'retired' && (v.removeAt ?? 0) > now + tolerance)).map((v) => v.record.kid));
+    const kept = new Set(
+      views
+        .filter(
+          (v) =>
+            v.state === 'next' ||
+            v.state === 'active' ||
+            (v.state === 'retired' && (v.removeAt ?? 0) > now + tolerance),
+        )
+        .map((v) => v.record.kid),
+    );
     return this.held.filter((k) => kept.has(k.kid) && !stored.has(k.kid));
   }
 
@@ -140,9 +164,15 @@ export class KeyManager {
         });
         const missing = this.lost(new Set(snap.keys.map((k) => k.kid)), now);
         if (missing.length > 0) {
-          logger.error({
-            event: 'key-ring-lost', store: store.description, kids: missing.map((k) => k.kid), storeEmpty: snap.keys.length === 0,
-          }, `KEY RING STORE LOST KEYS: ${store.description} no longer holds ${missing.length} key(s) still published here; serving them from memory and writing them back (a deleted Secret must be recreated: the broker may not create Secrets)`);
+          logger.error(
+            {
+              event: 'key-ring-lost',
+              store: store.description,
+              kids: missing.map((k) => k.kid),
+              storeEmpty: snap.keys.length === 0,
+            },
+            `KEY RING STORE LOST KEYS: ${store.description} no longer holds ${missing.length} key(s) still published here; serving them from memory and writing them back (a deleted Secret must be recreated: the broker may not create Secrets)`,
+          );
         }
         const ring = [...accepted, ...missing];
         const fresh = !this.everHeld && ring.length === 0;
@@ -152,7 +182,11 @@ export class KeyManager {
         if (plan.addNotBefore !== undefined) {
           pending ??= await this.generate(this.options.alg, this.now(), plan.addNotBefore);
           const createdAt = this.now();
-          added = { ...pending, createdAt, notBefore: fresh ? createdAt : Math.max(plan.addNotBefore, createdAt + leadMs(timing)) };
+          added = {
+            ...pending,
+            createdAt,
+            notBefore: fresh ? createdAt : Math.max(plan.addNotBefore, createdAt + leadMs(timing)),
+          };
         }
         const add = [...missing, ...(added === undefined ? [] : [added])];
         const remove = plan.remove.filter((kid) => snap.keys.some((k) => k.kid === kid));
@@ -163,26 +197,54 @@ export class KeyManager {
           await store.save({ add, remove }, snap.version);
         } catch (err) {
           if (!isTenantGuardError(err, 'ERR_KEYRING_CONFLICT')) throw err;
-          logger.debug({ store: store.description, attempt }, 'key ring changed by another replica; reading it again');
+          logger.debug(
+            { store: store.description, attempt },
+            'key ring changed by another replica; reading it again',
+          );
           continue;
         }
         if (added !== undefined) {
           this.signsFrom.set(added.kid, added.notBefore);
-          logger.info({ event: 'key-added', kid: added.kid, alg: added.alg, signsFrom: new Date(added.notBefore).toISOString(), store: store.description, fresh }, 'signing key added to the key ring');
+          logger.info(
+            {
+              event: 'key-added',
+              kid: added.kid,
+              alg: added.alg,
+              signsFrom: new Date(added.notBefore).toISOString(),
+              store: store.description,
+              fresh,
+            },
+            'signing key added to the key ring',
+          );
           pending = undefined;
         }
-        if (missing.length > 0) logger.warn({ event: 'key-ring-restored', store: store.description, kids: missing.map((k) => k.kid) }, 'key ring written back to its store');
-        if (plan.remove.length > 0) logger.info({ event: 'keys-removed', kids: plan.remove, store: store.description }, 'retired signing keys removed from the key ring');
+        if (missing.length > 0)
+          logger.warn(
+            { event: 'key-ring-restored', store: store.description, kids: missing.map((k) => k.kid) },
+            'key ring written back to its store',
+          );
+        if (plan.remove.length > 0)
+          logger.info(
+            { event: 'keys-removed', kids: plan.remove, store: store.description },
+            'retired signing keys removed from the key ring',
+          );
         const next = ring.filter((k) => !plan.remove.includes(k.kid));
         return this.adopt(added === undefined ? next : [...next, added], savedAt);
       }
-      throw new TenantGuardError('ERR_KEYRING_CONFLICT', `key ring ${store.description} kept changing during ${attempts} attempts; trying again at the next reload`);
+      throw new TenantGuardError(
+        'ERR_KEYRING_CONFLICT',
+        `key ring ${store.description} kept changing during ${attempts} attempts; trying again at the next reload`,
+      );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const code = isTenantGuardError(err) ? err.code : undefined;
       if (message !== this.lastError) {
         const line = { err: { code, message }, store: store.description };
-        if (code === 'ERR_KEYRING_UNSAFE') logger.error(line, 'key ring store refused: keys there may have been planted; serving the ring in memory');
+        if (code === 'ERR_KEYRING_UNSAFE')
+          logger.error(
+            line,
+            'key ring store refused: keys there may have been planted; serving the ring in memory',
+          );
         else logger.warn(line, 'key ring not refreshed');
       }
       this.lastError = message;
@@ -197,9 +259,13 @@ export class KeyManager {
       if (this.signsFrom.has(k.kid)) continue;
       // The first read takes the ring as the store has it (nothing else says when its keys
       // were published); after that a key is published from now, whatever its file says.
-      this.signsFrom.set(k.kid, firstRead ? k.notBefore : Math.max(k.notBefore, now + this.timing.publishAheadMs));
+      this.signsFrom.set(
+        k.kid,
+        firstRead ? k.notBefore : Math.max(k.notBefore, now + this.timing.publishAheadMs),
+      );
     }
-    for (const kid of [...this.signsFrom.keys()]) if (!keys.some((k) => k.kid === kid)) this.signsFrom.delete(kid);
+    for (const kid of [...this.signsFrom.keys()])
+      if (!keys.some((k) => k.kid === kid)) this.signsFrom.delete(kid);
     this.held = keys;
     if (keys.length > 0) this.everHeld = true;
     this.lastLoadAt = readAt;
@@ -241,13 +307,30 @@ export class KeyManager {
    * The key that signs now, or why there is none.
    */
   signingKey(now = this.now()): { key: KeyRecord } | { key: undefined; reason: string } {
-    if (this.lastLoadAt === undefined) return { key: undefined, reason: `the key ring (${this.options.store.description}) has not been read yet` };
-    if (now - this.lastLoadAt > this.staleAfterMs) return { key: undefined, reason: `the key ring (${this.options.store.description}) could not be re-read since ${new Date(this.lastLoadAt).toISOString()}` };
+    if (this.lastLoadAt === undefined)
+      return {
+        key: undefined,
+        reason: `the key ring (${this.options.store.description}) has not been read yet`,
+      };
+    if (now - this.lastLoadAt > this.staleAfterMs)
+      return {
+        key: undefined,
+        reason: `the key ring (${this.options.store.description}) could not be re-read since ${new Date(this.lastLoadAt).toISOString()}`,
+      };
     const keys = this.keys;
     const key = activeKey(keys, now);
     if (key === undefined) {
-      const first = keys.reduce<number | undefined>((t, k) => (t === undefined || k.notBefore < t ? k.notBefore : t), undefined);
-      return { key: undefined, reason: first === undefined ? 'no signing key yet' : `the first signing key is published and signs from ${new Date(first).toISOString()}` };
+      const first = keys.reduce<number | undefined>(
+        (t, k) => (t === undefined || k.notBefore < t ? k.notBefore : t),
+        undefined,
+      );
+      return {
+        key: undefined,
+        reason:
+          first === undefined
+            ? 'no signing key yet'
+            : `the first signing key is published and signs from ${new Date(first).toISOString()}`,
+      };
     }
     return { key };
   }
@@ -259,10 +342,17 @@ export class KeyManager {
    */
   readiness(now = this.now()): KeyRingReadiness {
     if (this.lastLoadAt !== undefined && now - this.lastLoadAt > this.readyStaleAfterMs) {
-      return { ready: false, reason: `the key ring (${this.options.store.description}) has not been re-read since ${new Date(this.lastLoadAt).toISOString()}${this.lastError === undefined ? '' : `: ${this.lastError}`}` };
+      return {
+        ready: false,
+        reason: `the key ring (${this.options.store.description}) has not been re-read since ${new Date(this.lastLoadAt).toISOString()}${this.lastError === undefined ? '' : `: ${this.lastError}`}`,
+      };
     }
     const signing = this.signingKey(now);
-    if (signing.key === undefined) return { ready: false, reason: this.lastError === undefined ? signing.reason : `${signing.reason}: ${this.lastError}` };
+    if (signing.key === undefined)
+      return {
+        ready: false,
+        reason: this.lastError === undefined ? signing.reason : `${signing.reason}: ${this.lastError}`,
+      };
     return { ready: true };
   }
 

@@ -2,22 +2,46 @@
  * Signing keys: generation, the stored JSON form, and its strict parsing (a store's content
  * is untrusted input: another replica, an operator or a bug may have written it).
  */
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
 import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';
 import type { KeyRecord } from './key-ring.js';
 import type { SigningAlg } from './options.js';
 
 /** Makes a new key: RSA 2048 for RS256, P-256 for ES256. `kid` is the RFC 7638 thumbprint. */
-export async function generateKeyRecord(alg: SigningAlg, createdAt: number, notBefore: number): Promise<KeyRecord> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { extractable: true });
+export async function generateKeyRecord(
+  alg: SigningAlg,
+  createdAt: number,
+  notBefore: number,
+): Promise<KeyRecord> {
+  const { privateKey, publicKey } = await generateKeyPair(
+    alg,
+    alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { extractable: true },
+  );
   const publicJwk = await exportJWK(publicKey);
   const privateJwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
-  return { kid, alg, createdAt, notBefore, privateJwk: { ...privateJwk, kid, alg }, publicJwk: publicOnly({ ...publicJwk, kid, alg }) };
+  return {
+    kid,
+    alg,
+    createdAt,
+    notBefore,
+    privateJwk: { ...privateJwk, kid, alg },
+    publicJwk: publicOnly({ ...publicJwk, kid, alg }),
+  };
 }
 
-const PUBLIC_MEMBERS: ReadonlyMap<string, readonly string[]> = new Map([['RSA', ['kty', 'n', 'e']], ['EC', ['kty', 'crv', 'x', 'y']]]);
+const PUBLIC_MEMBERS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['RSA', ['kty', 'n', 'e']],
+  ['EC', ['kty', 'crv', 'x', 'y']],
+]);
 
 /** The public members of a JWK plus kid, alg and `use: sig`: never a private parameter. */
 export function publicOnly(jwk: JWK): JWK {
@@ -33,7 +57,13 @@ export function publicOnly(jwk: JWK): JWK {
 
 /** The stored form of a key (one JSON document per key). */
 export function serializeKeyRecord(record: KeyRecord): string {
-  return JSON.stringify({ kid: record.kid, alg: record.alg, createdAt: record.createdAt, notBefore: record.notBefore, jwk: record.privateJwk });
+  return JSON.stringify({
+    kid: record.kid,
+    alg: record.alg,
+    createdAt: record.createdAt,
+    notBefore: record.notBefore,
+    jwk: record.privateJwk,
+  });
 }
 
 function stringMembers(value: Record<string, unknown>): JWK {
@@ -48,7 +78,8 @@ function stringMembers(value: Record<string, unknown>): JWK {
  * @throws TenantGuardError ERR_KEYRING_STORE naming `source` (never the key material).
  */
 export async function parseKeyRecord(text: string, source: string): Promise<KeyRecord> {
-  const fail = (why: string): TenantGuardError => new TenantGuardError('ERR_KEYRING_STORE', `key ring entry ${source}: ${why}`);
+  const fail = (why: string): TenantGuardError =>
+    new TenantGuardError('ERR_KEYRING_STORE', `key ring entry ${source}: ${why}`);
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -59,11 +90,21 @@ export async function parseKeyRecord(text: string, source: string): Promise<KeyR
   const { kid, alg, createdAt, notBefore, jwk } = doc;
   if (typeof kid !== 'string' || kid === '') throw fail('kid is missing');
   if (alg !== 'RS256' && alg !== 'ES256') throw fail(`alg ${JSON.stringify(alg)} is not RS256 or ES256`);
-  if (typeof createdAt !== 'number' || typeof notBefore !== 'number' || !Number.isFinite(createdAt) || !Number.isFinite(notBefore)) throw fail('createdAt and notBefore must be numbers');
+  if (
+    typeof createdAt !== 'number' ||
+    typeof notBefore !== 'number' ||
+    !Number.isFinite(createdAt) ||
+    !Number.isFinite(notBefore)
+  )
+    throw fail('createdAt and notBefore must be numbers');
   if (!isRecord(jwk)) throw fail('jwk is missing');
   const privateJwk = stringMembers(jwk);
   if (typeof privateJwk.d !== 'string') throw fail('jwk holds no private key');
-  if ((alg === 'RS256' && privateJwk.kty !== 'RSA') || (alg === 'ES256' && (privateJwk.kty !== 'EC' || privateJwk.crv !== 'P-256'))) throw fail(`jwk does not fit ${alg}`);
+  if (
+    (alg === 'RS256' && privateJwk.kty !== 'RSA') ||
+    (alg === 'ES256' && (privateJwk.kty !== 'EC' || privateJwk.crv !== 'P-256'))
+  )
+    throw fail(`jwk does not fit ${alg}`);
   const publicJwk = publicOnly({ ...privateJwk, kid, alg });
   let thumbprint: string;
   try {
@@ -82,7 +123,8 @@ export function signingKeyOf(record: KeyRecord): Promise<CryptoKey> {
   let key = imported.get(record);
   if (key === undefined) {
     key = importJWK(record.privateJwk, record.alg).then((k) => {
-      if (k instanceof Uint8Array) throw new TenantGuardError('ERR_KEYRING_STORE', `key ${record.kid} is not an asymmetric key`);
+      if (k instanceof Uint8Array)
+        throw new TenantGuardError('ERR_KEYRING_STORE', `key ${record.kid} is not an asymmetric key`);
       return k;
     });
     imported.set(record, key);

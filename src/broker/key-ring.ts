@@ -57,10 +57,16 @@ export const CREATED_AT_SKEW_MS = 60_000;
  * hold rotation up for as long as it says (a waiting key stops new ones); a `createdAt` in the
  * future or after `notBefore` was not written by a broker.
  */
-export function implausibleTimes(key: KeyRecord, now: number, timing: Pick<RingTiming, 'rotationPeriodMs' | 'publishAheadMs' | 'spreadMs'>): string | undefined {
+export function implausibleTimes(
+  key: KeyRecord,
+  now: number,
+  timing: Pick<RingTiming, 'rotationPeriodMs' | 'publishAheadMs' | 'spreadMs'>,
+): string | undefined {
   const horizon = Math.max(timing.rotationPeriodMs, leadMs(timing));
-  if (key.notBefore > now + horizon) return `key ${key.kid} would sign from ${new Date(key.notBefore).toISOString()}, more than one rotation period (${horizon / 1000}s) ahead; refused`;
-  if (key.createdAt > now + CREATED_AT_SKEW_MS) return `key ${key.kid} claims to be created at ${new Date(key.createdAt).toISOString()}, in the future; refused`;
+  if (key.notBefore > now + horizon)
+    return `key ${key.kid} would sign from ${new Date(key.notBefore).toISOString()}, more than one rotation period (${horizon / 1000}s) ahead; refused`;
+  if (key.createdAt > now + CREATED_AT_SKEW_MS)
+    return `key ${key.kid} claims to be created at ${new Date(key.createdAt).toISOString()}, in the future; refused`;
   if (key.notBefore < key.createdAt) return `key ${key.kid} would sign before it was created; refused`;
   return undefined;
 }
@@ -82,7 +88,11 @@ function byActivation(a: KeyRecord, b: KeyRecord): number {
 }
 
 /** Every key with its state at `now`, oldest activation first. */
-export function viewRing(keys: readonly KeyRecord[], now: number, timing: Pick<RingTiming, 'maxTokenTtlMs' | 'retireMarginMs'>): KeyView[] {
+export function viewRing(
+  keys: readonly KeyRecord[],
+  now: number,
+  timing: Pick<RingTiming, 'maxTokenTtlMs' | 'retireMarginMs'>,
+): KeyView[] {
   const sorted = [...keys].sort(byActivation);
   const started = sorted.filter((k) => k.notBefore <= now);
   const active = started.at(-1);
@@ -104,8 +114,14 @@ export function activeKey(keys: readonly KeyRecord[], now: number): KeyRecord | 
 }
 
 /** The keys to publish at `now`: next, active and retired ones (not those past their removal). */
-export function publishedKeys(keys: readonly KeyRecord[], now: number, timing: Pick<RingTiming, 'maxTokenTtlMs' | 'retireMarginMs'>): KeyRecord[] {
-  return viewRing(keys, now, timing).filter((v) => v.state !== 'expired').map((v) => v.record);
+export function publishedKeys(
+  keys: readonly KeyRecord[],
+  now: number,
+  timing: Pick<RingTiming, 'maxTokenTtlMs' | 'retireMarginMs'>,
+): KeyRecord[] {
+  return viewRing(keys, now, timing)
+    .filter((v) => v.state !== 'expired')
+    .map((v) => v.record);
 }
 
 /** What a replica should change in the ring at `now`. */
@@ -122,7 +138,12 @@ export interface RotationPlan {
  * whose tokens have all expired. `fresh`: the ring never held a key, so nobody can have
  * cached a JWKS without the first one, which therefore signs at once.
  */
-export function planRotation(keys: readonly KeyRecord[], now: number, timing: RingTiming, fresh = false): RotationPlan {
+export function planRotation(
+  keys: readonly KeyRecord[],
+  now: number,
+  timing: RingTiming,
+  fresh = false,
+): RotationPlan {
   const views = viewRing(keys, now, timing);
   const remove = views.filter((v) => v.state === 'expired').map((v) => v.record.kid);
   const hasNext = views.some((v) => v.state === 'next');
@@ -141,19 +162,28 @@ export function isNoop(plan: RotationPlan): boolean {
 }
 
 /** Applies a plan: the records without the removed ones, plus `added`. */
-export function applyPlan(keys: readonly KeyRecord[], plan: RotationPlan, added: KeyRecord | undefined): KeyRecord[] {
+export function applyPlan(
+  keys: readonly KeyRecord[],
+  plan: RotationPlan,
+  added: KeyRecord | undefined,
+): KeyRecord[] {
   const kept = keys.filter((k) => !plan.remove.includes(k.kid));
   return added === undefined ? kept : [...kept, added];
 }
 
 /** When the ring next needs a decision (a key due, a key to remove), for scheduling. */
-export function nextDecisionAt(keys: readonly KeyRecord[], now: number, timing: RingTiming): number | undefined {
+export function nextDecisionAt(
+  keys: readonly KeyRecord[],
+  now: number,
+  timing: RingTiming,
+): number | undefined {
   const views = viewRing(keys, now, timing);
   const times: number[] = [];
   for (const v of views) {
     if (v.state === 'retired' && v.removeAt !== undefined) times.push(v.removeAt);
     if (v.state === 'next') times.push(v.record.notBefore);
-    if (v.state === 'active' && !views.some((w) => w.state === 'next')) times.push(v.record.notBefore + timing.rotationPeriodMs - leadMs(timing));
+    if (v.state === 'active' && !views.some((w) => w.state === 'next'))
+      times.push(v.record.notBefore + timing.rotationPeriodMs - leadMs(timing));
   }
   const future = times.filter((t) => t > now);
   return future.length === 0 ? undefined : Math.min(...future);

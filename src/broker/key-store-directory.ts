@@ -13,7 +13,16 @@
  * (key-manager.ts) until the store is fixed or the replica's ring goes stale.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat as fsLstat, mkdir, readdir, readFile, rename, stat as fsStat, unlink, writeFile } from 'node:fs/promises';
+import {
+  lstat as fsLstat,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  stat as fsStat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode, TenantGuardError } from '../errors.js';
 import { serializeKeyRecord } from './key-material.js';
@@ -60,7 +69,10 @@ export class DirectoryKeyStore implements KeyStore {
   private readonly stat: (path: string) => Promise<FileFacts>;
   private readonly lstat: (path: string) => Promise<FileFacts>;
 
-  constructor(private readonly dir: string, options: DirectoryKeyStoreOptions = {}) {
+  constructor(
+    private readonly dir: string,
+    options: DirectoryKeyStoreOptions = {},
+  ) {
     this.description = `directory ${dir}`;
     this.uid = options.uid ?? process.getuid?.();
     this.stat = options.stat ?? fsStat;
@@ -78,19 +90,37 @@ export class DirectoryKeyStore implements KeyStore {
       s = await this.stat(this.dir);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return false;
-      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
+      throw new TenantGuardError(
+        'ERR_KEYRING_STORE',
+        `cannot read key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`,
+        { cause: err },
+      );
     }
-    if (!s.isDirectory()) throw new TenantGuardError('ERR_KEYRING_STORE', `key directory ${this.dir} is not a directory`);
-    if (this.uid !== undefined && s.uid !== this.uid) throw this.unsafe(`key directory ${this.dir} is owned by uid ${s.uid}, not by the broker's user (uid ${this.uid}); refusing its keys: use a directory of the broker's user, mode 0700`);
-    if ((s.mode & 0o022) !== 0) throw this.unsafe(`key directory ${this.dir} is writable by group or others (mode ${octal(s.mode)}); refusing its keys: chmod 700 ${this.dir}`);
+    if (!s.isDirectory())
+      throw new TenantGuardError('ERR_KEYRING_STORE', `key directory ${this.dir} is not a directory`);
+    if (this.uid !== undefined && s.uid !== this.uid)
+      throw this.unsafe(
+        `key directory ${this.dir} is owned by uid ${s.uid}, not by the broker's user (uid ${this.uid}); refusing its keys: use a directory of the broker's user, mode 0700`,
+      );
+    if ((s.mode & 0o022) !== 0)
+      throw this.unsafe(
+        `key directory ${this.dir} is writable by group or others (mode ${octal(s.mode)}); refusing its keys: chmod 700 ${this.dir}`,
+      );
     return true;
   }
 
   /** Refuses a key file another user could have written or may read. */
   private checkFile(path: string, s: FileFacts): void {
-    if (s.isSymbolicLink() || !s.isFile()) throw this.unsafe(`key file ${path} is not a regular file; refusing the key ring: remove it`);
-    if (this.uid !== undefined && s.uid !== this.uid) throw this.unsafe(`key file ${path} is owned by uid ${s.uid}, not by the broker's user (uid ${this.uid}); refusing the key ring: remove it`);
-    if ((s.mode & 0o077) !== 0) throw this.unsafe(`key file ${path} is readable or writable by group or others (mode ${octal(s.mode)}); refusing the key ring: remove it, or chmod 600 it if it is the broker's own`);
+    if (s.isSymbolicLink() || !s.isFile())
+      throw this.unsafe(`key file ${path} is not a regular file; refusing the key ring: remove it`);
+    if (this.uid !== undefined && s.uid !== this.uid)
+      throw this.unsafe(
+        `key file ${path} is owned by uid ${s.uid}, not by the broker's user (uid ${this.uid}); refusing the key ring: remove it`,
+      );
+    if ((s.mode & 0o077) !== 0)
+      throw this.unsafe(
+        `key file ${path} is readable or writable by group or others (mode ${octal(s.mode)}); refusing the key ring: remove it, or chmod 600 it if it is the broker's own`,
+      );
   }
 
   private async listing(): Promise<Listed[]> {
@@ -100,7 +130,11 @@ export class DirectoryKeyStore implements KeyStore {
       names = await readdir(this.dir);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return [];
-      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
+      throw new TenantGuardError(
+        'ERR_KEYRING_STORE',
+        `cannot read key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`,
+        { cause: err },
+      );
     }
     const out: Listed[] = [];
     for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
@@ -110,7 +144,9 @@ export class DirectoryKeyStore implements KeyStore {
         s = await this.lstat(path);
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') continue;
-        throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read ${path}: ${errnoCode(err) ?? 'error'}`, { cause: err });
+        throw new TenantGuardError('ERR_KEYRING_STORE', `cannot read ${path}: ${errnoCode(err) ?? 'error'}`, {
+          cause: err,
+        });
       }
       this.checkFile(path, s);
       out.push({ name, size: s.size, mtimeMs: s.mtimeMs });
@@ -137,16 +173,28 @@ export class DirectoryKeyStore implements KeyStore {
       }
     }
     const parsed = await parseEntries(entries, this.dir);
-    return { keys: parsed.keys, version: DirectoryKeyStore.versionOf(listing), problems: [...problems, ...parsed.problems] };
+    return {
+      keys: parsed.keys,
+      version: DirectoryKeyStore.versionOf(listing),
+      problems: [...problems, ...parsed.problems],
+    };
   }
 
   async save(change: KeyChange, version: string | undefined): Promise<string> {
     const current = DirectoryKeyStore.versionOf(await this.listing());
-    if (version !== current) throw new TenantGuardError('ERR_KEYRING_CONFLICT', `key directory ${this.dir} changed since it was read`);
+    if (version !== current)
+      throw new TenantGuardError(
+        'ERR_KEYRING_CONFLICT',
+        `key directory ${this.dir} changed since it was read`,
+      );
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
     } catch (err) {
-      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot write key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
+      throw new TenantGuardError(
+        'ERR_KEYRING_STORE',
+        `cannot write key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`,
+        { cause: err },
+      );
     }
     // Made just now, or by someone else in between: never write keys where others can.
     await this.checkDirectory();
@@ -162,7 +210,11 @@ export class DirectoryKeyStore implements KeyStore {
         });
       }
     } catch (err) {
-      throw new TenantGuardError('ERR_KEYRING_STORE', `cannot write key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
+      throw new TenantGuardError(
+        'ERR_KEYRING_STORE',
+        `cannot write key directory ${this.dir}: ${errnoCode(err) ?? 'error'}`,
+        { cause: err },
+      );
     }
     return DirectoryKeyStore.versionOf(await this.listing());
   }

@@ -29,21 +29,30 @@ export class SecretKeyStore implements KeyStore {
   /** The Secret's data as last read, by resourceVersion, so a save changes only what it means to. */
   private lastRead: { version: string; data: Record<string, string> } | undefined;
 
-  constructor(kc: KubeConfig, private readonly options: SecretKeyStoreOptions) {
+  constructor(
+    kc: KubeConfig,
+    private readonly options: SecretKeyStoreOptions,
+  ) {
     this.api = kc.makeApiClient(CoreV1Api);
     this.description = `Secret ${options.namespace}/${options.name}`;
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
   private fail(action: string, err: unknown, signal: AbortSignal): TenantGuardError {
-    return new TenantGuardError('ERR_KEYRING_STORE', `cannot ${action} key ring ${this.description}: ${describeApiFailure(err, signal.aborted)}`);
+    return new TenantGuardError(
+      'ERR_KEYRING_STORE',
+      `cannot ${action} key ring ${this.description}: ${describeApiFailure(err, signal.aborted)}`,
+    );
   }
 
   async load(): Promise<KeySnapshot> {
     const signal = AbortSignal.timeout(this.timeoutMs);
     let secret: V1Secret;
     try {
-      secret = await this.api.readNamespacedSecret({ name: this.options.name, namespace: this.options.namespace }, withSignal(signal));
+      secret = await this.api.readNamespacedSecret(
+        { name: this.options.name, namespace: this.options.namespace },
+        withSignal(signal),
+      );
     } catch (err) {
       if (apiErrorCode(err) === 404) {
         this.lastRead = undefined;
@@ -54,35 +63,58 @@ export class SecretKeyStore implements KeyStore {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) if (typeof v === 'string') data[k] = v;
     const version = secret.metadata?.resourceVersion;
-    if (version === undefined) throw new TenantGuardError('ERR_KEYRING_STORE', `key ring ${this.description} has no resourceVersion`);
+    if (version === undefined)
+      throw new TenantGuardError('ERR_KEYRING_STORE', `key ring ${this.description} has no resourceVersion`);
     this.lastRead = { version, data };
-    const entries: Array<[string, string]> = Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]);
+    const entries: Array<[string, string]> = Object.entries(data).map(([k, v]) => [
+      k,
+      Buffer.from(v, 'base64').toString('utf8'),
+    ]);
     const { keys, problems } = await parseEntries(entries, this.description);
     return { keys, version, problems };
   }
 
   async save(change: KeyChange, version: string | undefined): Promise<string> {
-    const conflict = (why: string): TenantGuardError => new TenantGuardError('ERR_KEYRING_CONFLICT', `key ring ${this.description} ${why}; read it again`);
-    const base = version === undefined ? {} : this.lastRead?.version === version ? this.lastRead.data : undefined;
+    const conflict = (why: string): TenantGuardError =>
+      new TenantGuardError('ERR_KEYRING_CONFLICT', `key ring ${this.description} ${why}; read it again`);
+    const base =
+      version === undefined ? {} : this.lastRead?.version === version ? this.lastRead.data : undefined;
     if (base === undefined) throw conflict(`is not at version ${version ?? ''} as last read here`);
     const data = { ...base };
     for (const kid of change.remove) delete data[entryName(kid)];
-    for (const k of change.add) data[entryName(k.kid)] = Buffer.from(serializeKeyRecord(k), 'utf8').toString('base64');
+    for (const k of change.add)
+      data[entryName(k.kid)] = Buffer.from(serializeKeyRecord(k), 'utf8').toString('base64');
     const metadata = { name: this.options.name, namespace: this.options.namespace, labels: LABELS };
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      const written = version === undefined
-        ? await this.api.createNamespacedSecret({ namespace: this.options.namespace, body: { metadata, type: 'Opaque', data } }, withSignal(signal))
-        : await this.api.replaceNamespacedSecret({ name: this.options.name, namespace: this.options.namespace, body: { metadata: { ...metadata, resourceVersion: version }, type: 'Opaque', data } }, withSignal(signal));
+      const written =
+        version === undefined
+          ? await this.api.createNamespacedSecret(
+              { namespace: this.options.namespace, body: { metadata, type: 'Opaque', data } },
+              withSignal(signal),
+            )
+          : await this.api.replaceNamespacedSecret(
+              {
+                name: this.options.name,
+                namespace: this.options.namespace,
+                body: { metadata: { ...metadata, resourceVersion: version }, type: 'Opaque', data },
+              },
+              withSignal(signal),
+            );
       const next = written.metadata?.resourceVersion;
-      if (next === undefined) throw new TenantGuardError('ERR_KEYRING_STORE', `key ring ${this.description} written without a resourceVersion`);
+      if (next === undefined)
+        throw new TenantGuardError(
+          'ERR_KEYRING_STORE',
+          `key ring ${this.description} written without a resourceVersion`,
+        );
       this.lastRead = { version: next, data };
       return next;
     } catch (err) {
       if (err instanceof TenantGuardError) throw err;
       const code = apiErrorCode(err);
       // 409: another replica wrote first (Conflict) or created it first (AlreadyExists); 404: deleted meanwhile.
-      if (code === 409 || code === 404) throw conflict(`changed since it was read (${describeApiFailure(err)})`);
+      if (code === 409 || code === 404)
+        throw conflict(`changed since it was read (${describeApiFailure(err)})`);
       throw this.fail('write', err, signal);
     }
   }

@@ -47,14 +47,21 @@ export function entryName(kid: string): string {
 }
 
 /** Parses the entries of a store (name to JSON text), collecting the unreadable ones. */
-export async function parseEntries(entries: ReadonlyArray<[string, string]>, where: string): Promise<{ keys: KeyRecord[]; problems: string[] }> {
+export async function parseEntries(
+  entries: ReadonlyArray<[string, string]>,
+  where: string,
+): Promise<{ keys: KeyRecord[]; problems: string[] }> {
   const keys: KeyRecord[] = [];
   const problems: string[] = [];
   for (const [name, text] of entries) {
     if (!name.endsWith('.json')) continue;
     try {
       const record = await parseKeyRecord(text, `${where} ${name}`);
-      if (entryName(record.kid) !== name) throw new TenantGuardError('ERR_KEYRING_STORE', `key ring entry ${where} ${name}: holds key ${record.kid}`);
+      if (entryName(record.kid) !== name)
+        throw new TenantGuardError(
+          'ERR_KEYRING_STORE',
+          `key ring entry ${where} ${name}: holds key ${record.kid}`,
+        );
       keys.push(record);
     } catch (err) {
       problems.push(err instanceof Error ? err.message : String(err));
@@ -90,7 +97,11 @@ export class MemoryKeyStore implements KeyStore {
 
   async save(change: KeyChange, version: string | undefined): Promise<string> {
     const current = this.version === 0 ? undefined : String(this.version);
-    if (version !== current) throw new TenantGuardError('ERR_KEYRING_CONFLICT', `key ring in memory changed since it was read (${String(version)} != ${String(current)})`);
+    if (version !== current)
+      throw new TenantGuardError(
+        'ERR_KEYRING_CONFLICT',
+        `key ring in memory changed since it was read (${String(version)} != ${String(current)})`,
+      );
     const next = new Map(this.entries);
     for (const kid of change.remove) next.delete(entryName(kid));
     for (const k of change.add) next.set(entryName(k.kid), serializeKeyRecord(k));

@@ -17,7 +17,12 @@ export interface LeanFailure {
   readonly message: string;
 }
 
-function send(res: ServerResponse, status: number, body: string, outcome?: Extract<TokenOutcome, { ok: false }>): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  outcome?: Extract<TokenOutcome, { ok: false }>,
+): void {
   // The router's headers, in its order and spelling.
   const headers: Record<string, string | number> = { 'Cache-Control': 'no-store' };
   if (outcome?.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
@@ -29,7 +34,10 @@ function send(res: ServerResponse, status: number, body: string, outcome?: Extra
 }
 
 /** The lean handler; true when it took the request. */
-export function leanTokenHandler(broker: Broker, failure: LeanFailure): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function leanTokenHandler(
+  broker: Broker,
+  failure: LeanFailure,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   const paths = new Set([`/api/get-target-token`, `${broker.issuerPath}/api/get-target-token`]);
   return (req, res) => {
     if (req.method !== 'GET' || req.url === undefined) return false;
@@ -37,15 +45,24 @@ export function leanTokenHandler(broker: Broker, failure: LeanFailure): (req: In
     if (!paths.has(q < 0 ? req.url : req.url.slice(0, q))) return false;
     // express 5's "simple" query parser is node:querystring: a repeated name is an array, not a target.
     const target = q < 0 ? undefined : parse(req.url.slice(q + 1)).targetName;
-    broker.issue(req.headers.authorization, typeof target === 'string' ? target : undefined).then((outcome) => {
-      if (!outcome.ok) send(res, outcome.status, `${outcome.message}\n`, outcome);
-      else send(res, 200, outcome.token);
-    }, (err: unknown) => {
-      failure.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL', path: req.url?.split('?')[0] }, 'request failed');
-      const body = JSON.stringify({ message: failure.message });
-      res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    });
+    broker.issue(req.headers.authorization, typeof target === 'string' ? target : undefined).then(
+      (outcome) => {
+        if (!outcome.ok) send(res, outcome.status, `${outcome.message}\n`, outcome);
+        else send(res, 200, outcome.token);
+      },
+      (err: unknown) => {
+        failure.logger.error(
+          { err, code: 'ERR_ADMISSION_INTERNAL', path: req.url?.split('?')[0] },
+          'request failed',
+        );
+        const body = JSON.stringify({ message: failure.message });
+        res.writeHead(500, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Content-Length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      },
+    );
     req.resume();
     return true;
   };

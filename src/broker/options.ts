@@ -134,7 +134,8 @@ function parseValue(spec: BrokerFlag, raw: string | boolean): string | number | 
   if (spec.kind === 'duration') return parseDuration(spec.flag, text);
   if (spec.kind === 'integer' || spec.kind === 'number') {
     const n = Number(text.trim());
-    if (text.trim() === '' || !Number.isFinite(n) || (spec.kind === 'integer' && !Number.isInteger(n))) throw bad(spec.flag, `"${text}" is not a${spec.kind === 'integer' ? 'n integer' : ' number'}`);
+    if (text.trim() === '' || !Number.isFinite(n) || (spec.kind === 'integer' && !Number.isInteger(n)))
+      throw bad(spec.flag, `"${text}" is not a${spec.kind === 'integer' ? 'n integer' : ' number'}`);
     return n;
   }
   return text;
@@ -146,7 +147,10 @@ function parseValue(spec: BrokerFlag, raw: string | boolean): string | number | 
  * which wins over defaults.
  * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and what is allowed.
  */
-export function parseBrokerOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = {}): BrokerConfig {
+export function parseBrokerOptions(
+  flags: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv = {},
+): BrokerConfig {
   const v: Partial<Record<BrokerFlagKey, string | number | boolean>> = {};
   for (const spec of brokerFlags) {
     const camel = spec.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
@@ -161,7 +165,8 @@ export function parseBrokerOptions(flags: Record<string, string | boolean | unde
 
   const keyDir = str('keyDir');
   const keySecret = str('keySecret');
-  if (keyDir !== undefined && keySecret !== undefined) throw bad('key-dir', 'and --key-secret are exclusive; give one');
+  if (keyDir !== undefined && keySecret !== undefined)
+    throw bad('key-dir', 'and --key-secret are exclusive; give one');
   let keyStore: KeyStoreConfig = { kind: 'memory' };
   if (keyDir !== undefined) keyStore = { kind: 'directory', dir: keyDir };
   if (keySecret !== undefined) {
@@ -170,7 +175,8 @@ export function parseBrokerOptions(flags: Record<string, string | boolean | unde
     keyStore = { kind: 'secret', namespace: m[1] ?? '', name: m[3] ?? '' };
   }
   const alg = String(v.signingAlg ?? 'RS256').toUpperCase();
-  if (alg !== 'RS256' && alg !== 'ES256') throw bad('signing-alg', `"${String(v.signingAlg)}" is not allowed; use RS256 or ES256`);
+  if (alg !== 'RS256' && alg !== 'ES256')
+    throw bad('signing-alg', `"${String(v.signingAlg)}" is not allowed; use RS256 or ES256`);
 
   const config: BrokerConfig = {
     kubeconfig: str('kubeconfig'),
@@ -209,11 +215,20 @@ export function validateBrokerConfig(c: BrokerConfig): void {
     throw bad('jwks-max-age', `must be whole seconds from 0 to 30 (got ${c.jwksMaxAgeSeconds}s)`);
   }
   const positive: Array<[string, number]> = [
-    ['key-rotation-period', c.rotationPeriodMs], ['key-publish-ahead', c.publishAheadMs], ['key-reload-interval', c.reloadIntervalMs],
-    ['review-timeout', c.reviewTimeoutMs], ['review-cache-size', c.reviewCacheSize], ['caller-rate', c.callerRatePerSecond], ['caller-burst', c.callerBurst],
-    ['review-concurrency', c.reviewConcurrency], ['review-failure-cache-size', c.reviewFailureCacheSize], ['source-rate', c.sourceRatePerSecond], ['source-burst', c.sourceBurst],
+    ['key-rotation-period', c.rotationPeriodMs],
+    ['key-publish-ahead', c.publishAheadMs],
+    ['key-reload-interval', c.reloadIntervalMs],
+    ['review-timeout', c.reviewTimeoutMs],
+    ['review-cache-size', c.reviewCacheSize],
+    ['caller-rate', c.callerRatePerSecond],
+    ['caller-burst', c.callerBurst],
+    ['review-concurrency', c.reviewConcurrency],
+    ['review-failure-cache-size', c.reviewFailureCacheSize],
+    ['source-rate', c.sourceRatePerSecond],
+    ['source-burst', c.sourceBurst],
   ];
-  for (const [flag, value] of positive) if (!(value > 0)) throw bad(flag, `must be greater than 0 (got ${value})`);
+  for (const [flag, value] of positive)
+    if (!(value > 0)) throw bad(flag, `must be greater than 0 (got ${value})`);
   if (c.retireMarginMs < 0) throw bad('key-retire-margin', 'must not be negative');
   if (c.reviewCacheTtlMs < 0) throw bad('review-cache-ttl', 'must not be negative');
   if (c.reviewFailureCacheTtlMs < 0) throw bad('review-failure-cache-ttl', 'must not be negative');
@@ -221,8 +236,16 @@ export function validateBrokerConfig(c: BrokerConfig): void {
   // Every replica must have re-read and published a new key, and every cached JWKS must have
   // expired, before that key signs.
   const floor = c.jwksMaxAgeSeconds * 1000 + c.reloadIntervalMs;
-  if (c.publishAheadMs <= floor) throw bad('key-publish-ahead', `(${c.publishAheadMs}ms) must exceed --jwks-max-age plus --key-reload-interval (${floor}ms)`);
-  if (c.rotationPeriodMs < c.publishAheadMs) throw bad('key-rotation-period', `(${c.rotationPeriodMs}ms) must be at least --key-publish-ahead (${c.publishAheadMs}ms)`);
+  if (c.publishAheadMs <= floor)
+    throw bad(
+      'key-publish-ahead',
+      `(${c.publishAheadMs}ms) must exceed --jwks-max-age plus --key-reload-interval (${floor}ms)`,
+    );
+  if (c.rotationPeriodMs < c.publishAheadMs)
+    throw bad(
+      'key-rotation-period',
+      `(${c.rotationPeriodMs}ms) must be at least --key-publish-ahead (${c.publishAheadMs}ms)`,
+    );
 }
 
 /**
@@ -230,7 +253,9 @@ export function validateBrokerConfig(c: BrokerConfig): void {
  * ...callerAuthOptions(config), now })`: timeouts, both review caches, the review queue and the
  * per-source limit.
  */
-export function callerAuthOptions(c: BrokerConfig): Omit<CallerAuthenticatorOptions, 'reviewer' | 'now' | 'onReview'> {
+export function callerAuthOptions(
+  c: BrokerConfig,
+): Omit<CallerAuthenticatorOptions, 'reviewer' | 'now' | 'onReview'> {
   return {
     audience: c.callerAudience,
     timeoutMs: c.reviewTimeoutMs,

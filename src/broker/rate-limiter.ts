@@ -16,7 +16,11 @@ export class CallerRateLimiter {
    * @param burst bucket size per caller, >= 1
    * @param maxCallers buckets kept (least recently used dropped). Default 10000.
    */
-  constructor(private readonly ratePerSecond: number, private readonly burst: number, private readonly maxCallers = 10_000) {}
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    private readonly maxCallers = 10_000,
+  ) {}
 
   /** Takes one token from `caller`'s bucket at `now` (epoch ms). */
   take(caller: string, now: number): RateDecision {

@@ -28,7 +28,10 @@ export class ReviewQueue {
    * @param maxConcurrent reviews at once, >= 1 (with 2 or more, one is kept for the priority lane)
    * @param maxQueued waiting reviews per lane, >= 0
    */
-  constructor(private readonly maxConcurrent: number, private readonly maxQueued: number) {}
+  constructor(
+    private readonly maxConcurrent: number,
+    private readonly maxQueued: number,
+  ) {}
 
   /** Reviews running now and waiting (for tests and metrics). */
   get depth(): { running: number; priority: number; other: number } {
@@ -82,9 +85,12 @@ export class ReviewQueue {
 
   private next(): void {
     for (;;) {
-      const waiter = this.hasSlot(true) && this.lanes.priority.length > 0
-        ? this.lanes.priority.shift()
-        : this.hasSlot(false) ? this.lanes.other.shift() : undefined;
+      const waiter =
+        this.hasSlot(true) && this.lanes.priority.length > 0
+          ? this.lanes.priority.shift()
+          : this.hasSlot(false)
+            ? this.lanes.other.shift()
+            : undefined;
       if (waiter === undefined) return;
       waiter.start();
     }

@@ -23,7 +23,8 @@ function rfc3339(ms: number): string {
 
 function refusalHeaders(res: Response, outcome: Extract<TokenOutcome, { ok: false }>): void {
   res.setHeader('Cache-Control', 'no-store');
-  if (outcome.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
+  if (outcome.retryAfterSeconds !== undefined)
+    res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
   if (outcome.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="tenant-guard"');
 }
 
@@ -46,7 +47,11 @@ export function createBrokerRouter(broker: Broker): Router {
   });
 
   const getTargetToken = async (req: Request, res: Response): Promise<void> => {
-    const outcome = await broker.issue(req.get('authorization'), queryString(req.query.targetName), req.socket.remoteAddress ?? 'unknown');
+    const outcome = await broker.issue(
+      req.get('authorization'),
+      queryString(req.query.targetName),
+      req.socket.remoteAddress ?? 'unknown',
+    );
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
       res.status(outcome.status).type('text/plain').send(`${outcome.message}\n`);
@@ -61,17 +66,28 @@ export function createBrokerRouter(broker: Broker): Router {
     const target = isRecord(body) ? body.target : undefined;
     if (target !== undefined && typeof target !== 'string') {
       res.setHeader('Cache-Control', 'no-store');
-      res.status(400).json({ error: 'ERR_BROKER_BAD_REQUEST', message: 'target must be a string: {"target": "<cluster name>"}' });
+      res.status(400).json({
+        error: 'ERR_BROKER_BAD_REQUEST',
+        message: 'target must be a string: {"target": "<cluster name>"}',
+      });
       return;
     }
-    const outcome = await broker.issue(req.get('authorization'), target, req.socket.remoteAddress ?? 'unknown');
+    const outcome = await broker.issue(
+      req.get('authorization'),
+      target,
+      req.socket.remoteAddress ?? 'unknown',
+    );
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
       res.status(outcome.status).json({ error: outcome.code, message: outcome.message });
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
-    res.status(200).json({ token: outcome.token, expirationTimestamp: rfc3339(outcome.expiresAt), audience: outcome.audience });
+    res.status(200).json({
+      token: outcome.token,
+      expirationTimestamp: rfc3339(outcome.expiresAt),
+      audience: outcome.audience,
+    });
   };
 
   const json = express.json({ limit: '4kb', strict: true, type: () => true });
@@ -84,7 +100,10 @@ export function createBrokerRouter(broker: Broker): Router {
     const status = typeof err === 'object' && err !== null && 'status' in err ? Number(err.status) : 500;
     if (status >= 400 && status < 500) {
       res.setHeader('Cache-Control', 'no-store');
-      res.status(400).json({ error: 'ERR_BROKER_BAD_REQUEST', message: 'the body must be JSON: {"target": "<cluster name>"}' });
+      res.status(400).json({
+        error: 'ERR_BROKER_BAD_REQUEST',
+        message: 'the body must be JSON: {"target": "<cluster name>"}',
+      });
       return;
     }
     next(err);

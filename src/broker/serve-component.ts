@@ -4,7 +4,12 @@
  * `--components` includes `broker`.
  */
 import { valueOf } from '../flag-value.js';
-import type { ComponentFlag, ServeComponent, ServeComponentContext, ServeContribution } from '../server/component.js';
+import type {
+  ComponentFlag,
+  ServeComponent,
+  ServeComponentContext,
+  ServeContribution,
+} from '../server/component.js';
 import type { ReadinessCheck } from '../server/health.js';
 import type { Broker } from './broker.js';
 import { defaultIssuer } from './discovery.js';
@@ -27,7 +32,8 @@ const brokerComponentFlags: readonly ComponentFlag[] = brokerFlags.map((f) => ({
  * discovery document's `jwks_uri` points where the JWKS is served, whatever `--port` says).
  */
 export function brokerIssuer(context: Pick<ServeComponentContext, 'options' | 'env' | 'settings'>): string {
-  if (valueOf(context.options.issuer, context.env, 'TG_ISSUER') !== undefined) return context.settings.issuerUrl;
+  if (valueOf(context.options.issuer, context.env, 'TG_ISSUER') !== undefined)
+    return context.settings.issuerUrl;
   const host = valueOf(context.options.host, context.env, 'TG_HOST', '127.0.0.1');
   const port = Number(valueOf(context.options.port, context.env, 'TG_PORT', '8443'));
   return defaultIssuer(host, port) ?? context.settings.issuerUrl;
@@ -54,7 +60,8 @@ export const brokerComponent: ServeComponent = {
   flags: brokerComponentFlags,
   async start(context): Promise<ServeContribution> {
     const flags: Record<string, string | boolean | undefined> = {};
-    for (const [k, v] of Object.entries(context.options)) if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;
+    for (const [k, v] of Object.entries(context.options))
+      if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;
     // Imported on start: it loads @kubernetes/client-node, which a webhook-only process never needs.
     const { createBroker } = await import('./create-broker.js');
     const broker = await createBroker({
@@ -67,10 +74,20 @@ export const brokerComponent: ServeComponent = {
       metricsRegistry: context.metricsRegistry,
       env: context.env,
     });
-    if (valueOf(context.options.issuer, context.env, 'TG_ISSUER') === undefined && Number(valueOf(context.options.port, context.env, 'TG_PORT', '8443')) === 0) {
-      context.logger.warn({ issuer: broker.issuer }, 'no --issuer given and the port is chosen when listening: the discovery issuer is the default; give --issuer');
+    if (
+      valueOf(context.options.issuer, context.env, 'TG_ISSUER') === undefined &&
+      Number(valueOf(context.options.port, context.env, 'TG_PORT', '8443')) === 0
+    ) {
+      context.logger.warn(
+        { issuer: broker.issuer },
+        'no --issuer given and the port is chosen when listening: the discovery issuer is the default; give --issuer',
+      );
     }
     const lean = leanTokenHandler(broker, { logger: context.logger, message: INTERNAL_ERROR_MESSAGE });
-    return { mounts: [{ path: '/', router: createBrokerRouter(broker), lean }], readiness: [keyRingReadiness(broker)], close: () => broker.close() };
+    return {
+      mounts: [{ path: '/', router: createBrokerRouter(broker), lean }],
+      readiness: [keyRingReadiness(broker)],
+      close: () => broker.close(),
+    };
   },
 };

@@ -32,13 +32,18 @@ function strings(value: unknown): string[] {
 /** Narrows a TokenReview answer (it is an API server's, but our code must not assume its shape). */
 export function readReviewStatus(review: V1TokenReview | undefined): ReviewOutcome {
   const s: unknown = review?.status;
-  if (!isRecord(s)) return { authenticated: false, groups: [], extra: {}, error: 'no status in the TokenReview answer' };
+  if (!isRecord(s))
+    return { authenticated: false, groups: [], extra: {}, error: 'no status in the TokenReview answer' };
   const user = isRecord(s.user) ? s.user : {};
   const extra: Record<string, string[]> = {};
   if (isRecord(user.extra)) {
     for (const [k, v] of Object.entries(user.extra)) extra[k] = strings(v);
   }
-  const outcome: ReviewOutcome = { authenticated: s.authenticated === true, groups: strings(user.groups), extra };
+  const outcome: ReviewOutcome = {
+    authenticated: s.authenticated === true,
+    groups: strings(user.groups),
+    extra,
+  };
   if (typeof user.username === 'string' && user.username !== '') outcome.username = user.username;
   if (typeof user.uid === 'string' && user.uid !== '') outcome.uid = user.uid;
   if (Array.isArray(s.audiences)) outcome.audiences = strings(s.audiences);
@@ -54,12 +59,19 @@ export function createKubeTokenReviewer(kc: KubeConfig): TokenReviewer {
   const api = kc.makeApiClient(AuthenticationV1Api);
   return {
     async review(token, audiences, signal) {
-      const body: V1TokenReview = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences.length > 0 ? { audiences: [...audiences] } : {}) } };
+      const body: V1TokenReview = {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, ...(audiences.length > 0 ? { audiences: [...audiences] } : {}) },
+      };
       try {
         return readReviewStatus(await api.createTokenReview({ body }, withSignal(signal)));
       } catch (err) {
         // Never the error's own message: client-node puts the response body and headers in it.
-        throw new TenantGuardError('ERR_BROKER_REVIEW_UNAVAILABLE', `TokenReview failed: ${describeApiFailure(err, signal.aborted)}`);
+        throw new TenantGuardError(
+          'ERR_BROKER_REVIEW_UNAVAILABLE',
+          `TokenReview failed: ${describeApiFailure(err, signal.aborted)}`,
+        );
       }
     },
   };

@@ -7,7 +7,13 @@ import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { addAuditLine, emptyAuditSummary, sortedCounts, type AuditSummary, type Counts } from '../audit/summary.js';
+import {
+  addAuditLine,
+  emptyAuditSummary,
+  sortedCounts,
+  type AuditSummary,
+  type Counts,
+} from '../audit/summary.js';
 import { EXIT_BAD_INPUT, EXIT_OK, printError, type CliContext, type CliIo } from './io.js';
 import { fileErrorCode } from './read-input.js';
 
@@ -42,8 +48,13 @@ export function formatAuditSummary(summary: AuditSummary): string {
 export function auditSummaryJson(summary: AuditSummary): Record<string, unknown> {
   const obj = (counts: Counts) => Object.fromEntries(sortedCounts(counts));
   return {
-    records: summary.records, lines: summary.lines, nonJson: summary.nonJson,
-    byEvent: obj(summary.byEvent), byTenant: obj(summary.byTenant), byRule: obj(summary.byRule), byUser: obj(summary.byUser),
+    records: summary.records,
+    lines: summary.lines,
+    nonJson: summary.nonJson,
+    byEvent: obj(summary.byEvent),
+    byTenant: obj(summary.byTenant),
+    byRule: obj(summary.byRule),
+    byUser: obj(summary.byUser),
   };
 }
 
@@ -80,7 +91,11 @@ export function register(program: Command, context: CliContext): void {
         return;
       }
       const summary = await summarizeAuditInput(input);
-      io.stdout.write(raw.output === 'json' ? `${JSON.stringify(auditSummaryJson(summary), null, 2)}\n` : formatAuditSummary(summary));
+      io.stdout.write(
+        raw.output === 'json'
+          ? `${JSON.stringify(auditSummaryJson(summary), null, 2)}\n`
+          : formatAuditSummary(summary),
+      );
       context.setExitCode(EXIT_OK);
     });
 }

@@ -54,7 +54,12 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
 /** The DNS names of Services in a namespace, as clients inside the cluster spell them. */
 export function serviceDnsNames(services: readonly string[], namespace: string): string[] {
-  return services.flatMap((s) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`]);
+  return services.flatMap((s) => [
+    s,
+    `${s}.${namespace}`,
+    `${s}.${namespace}.svc`,
+    `${s}.${namespace}.svc.cluster.local`,
+  ]);
 }
 
 /**
@@ -89,7 +94,12 @@ function yamlFiles(dir: string): string[] {
 
 function webhookCount(doc: Document): number {
   const kind = doc.get('kind');
-  if (typeof kind !== 'string' || !WEBHOOK_KINDS.has(kind) || doc.get('apiVersion') !== 'admissionregistration.k8s.io/v1') return 0;
+  if (
+    typeof kind !== 'string' ||
+    !WEBHOOK_KINDS.has(kind) ||
+    doc.get('apiVersion') !== 'admissionregistration.k8s.io/v1'
+  )
+    return 0;
   const webhooks: unknown = doc.toJS().webhooks;
   return Array.isArray(webhooks) ? webhooks.length : 0;
 }
@@ -128,7 +138,11 @@ export function writeCaBundle(dir: string, caBundleBase64: string): { files: str
     writeFileSync(file, docs.map((d) => d.toString({ lineWidth: 0, flowCollectionPadding: false })).join(''));
     files.push(file);
   }
-  if (files.length === 0) throw new TenantGuardError('ERR_CERTS', `no MutatingWebhookConfiguration or ValidatingWebhookConfiguration (admissionregistration.k8s.io/v1) found under ${dir}`);
+  if (files.length === 0)
+    throw new TenantGuardError(
+      'ERR_CERTS',
+      `no MutatingWebhookConfiguration or ValidatingWebhookConfiguration (admissionregistration.k8s.io/v1) found under ${dir}`,
+    );
   return { files, webhooks };
 }
 
@@ -136,10 +150,15 @@ export function writeCaBundle(dir: string, caBundleBase64: string): { files: str
 export function checkCertsOptions(options: CertsOptions): void {
   const usage = (message: string): TenantGuardError => new TenantGuardError('ERR_USAGE', message);
   if (options.services.length === 0) throw usage('--service: give at least one Service name');
-  for (const s of options.services) if (!DNS_LABEL.test(s) || s.length > 63) throw usage(`--service: "${s}" is not a Service name (a DNS label)`);
-  if (!DNS_LABEL.test(options.namespace) || options.namespace.length > 63) throw usage(`--namespace: "${options.namespace}" is not a namespace name (a DNS label)`);
-  if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650) throw usage(`--days: "${options.days}" must be a whole number of days from 1 to 3650`);
-  if (options.webhookConfig !== undefined && !existsSync(options.webhookConfig)) throw usage(`--webhook-config: ${options.webhookConfig} does not exist`);
+  for (const s of options.services)
+    if (!DNS_LABEL.test(s) || s.length > 63)
+      throw usage(`--service: "${s}" is not a Service name (a DNS label)`);
+  if (!DNS_LABEL.test(options.namespace) || options.namespace.length > 63)
+    throw usage(`--namespace: "${options.namespace}" is not a namespace name (a DNS label)`);
+  if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650)
+    throw usage(`--days: "${options.days}" must be a whole number of days from 1 to 3650`);
+  if (options.webhookConfig !== undefined && !existsSync(options.webhookConfig))
+    throw usage(`--webhook-config: ${options.webhookConfig} does not exist`);
 }
 
 /** Runs the command. Returns the exit code. */
@@ -147,9 +166,17 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
   try {
     checkCertsOptions(options);
     const names = serviceDnsNames(options.services, options.namespace);
-    const bundle = await generateCertificates({ names, validityDays: options.days, caCommonName: `tenant-guard CA (${options.namespace})` });
+    const bundle = await generateCertificates({
+      names,
+      validityDays: options.days,
+      caCommonName: `tenant-guard CA (${options.namespace})`,
+    });
     const previous = options.webhookConfig === undefined ? undefined : findCaBundle(options.webhookConfig);
-    const caBundle = mergeCaBundle(bundle.caCert, previous === undefined ? undefined : Buffer.from(previous, 'base64').toString('utf8'), now);
+    const caBundle = mergeCaBundle(
+      bundle.caCert,
+      previous === undefined ? undefined : Buffer.from(previous, 'base64').toString('utf8'),
+      now,
+    );
     const files = writeCertificates(options.out, bundle);
     writeFileSync(join(options.out, CA_BUNDLE_FILE), caBundle, { mode: 0o644 });
     const webhookDirs: string[] = [];
@@ -159,7 +186,10 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
     ];
     if (options.webhookConfig !== undefined) {
       const written = writeCaBundle(options.webhookConfig, Buffer.from(caBundle, 'utf8').toString('base64'));
-      const kept = (caBundle.match(PEM_CERT) ?? []).length > 1 ? ' (the new CA and the previous one, for the rotation)' : '';
+      const kept =
+        (caBundle.match(PEM_CERT) ?? []).length > 1
+          ? ' (the new CA and the previous one, for the rotation)'
+          : '';
       lines.push(`caBundle${kept} written into ${written.webhooks} webhooks in ${written.files.join(', ')}`);
       webhookDirs.push(...new Set(written.files.map((f) => dirname(f))));
     }
@@ -180,23 +210,45 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
 }
 
 function collect(value: string, previous: string[]): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  ];
 }
 
 /** Adds `certs` to the program (commander 14); main.ts lists it in COMMANDS. */
 export function register(program: Command, context: CliContext): void {
   program
     .command('certs')
-    .description('generate a CA and a serving certificate for the Services, and write the CA bundle into the webhook configurations')
-    .addOption(new Option('--service <name>', 'Service the certificate covers; repeatable, or comma-separated').argParser(collect).default([], DEFAULT_CERT_SERVICES.join(', ')))
+    .description(
+      'generate a CA and a serving certificate for the Services, and write the CA bundle into the webhook configurations',
+    )
+    .addOption(
+      new Option('--service <name>', 'Service the certificate covers; repeatable, or comma-separated')
+        .argParser(collect)
+        .default([], DEFAULT_CERT_SERVICES.join(', ')),
+    )
     .option('--namespace <namespace>', 'namespace of the Services', 'tenant-guard')
-    .option('--out <dir>', 'directory for ca.pem, tls.crt, tls.key and ca-bundle.pem (not serve\'s --certs-dir)', DEFAULT_CERTS_OUT)
-    .option('--webhook-config <dir>', 'directory whose webhook configurations get the caBundle', 'webhook-config')
+    .option(
+      '--out <dir>',
+      "directory for ca.pem, tls.crt, tls.key and ca-bundle.pem (not serve's --certs-dir)",
+      DEFAULT_CERTS_OUT,
+    )
+    .option(
+      '--webhook-config <dir>',
+      'directory whose webhook configurations get the caBundle',
+      'webhook-config',
+    )
     .option('--no-webhook-config', 'write no caBundle')
     .option('--days <days>', 'validity in days', '365')
     .action(async (raw: Record<string, unknown>) => {
       const { io } = context;
-      const services = Array.isArray(raw.service) ? raw.service.filter((s): s is string => typeof s === 'string') : [];
+      const services = Array.isArray(raw.service)
+        ? raw.service.filter((s): s is string => typeof s === 'string')
+        : [];
       const options: CertsOptions = {
         services: services.length > 0 ? services : [...DEFAULT_CERT_SERVICES],
         namespace: typeof raw.namespace === 'string' ? raw.namespace : 'tenant-guard',
@@ -204,6 +256,11 @@ export function register(program: Command, context: CliContext): void {
         webhookConfig: typeof raw.webhookConfig === 'string' ? resolve(io.cwd, raw.webhookConfig) : undefined,
         days: Number(typeof raw.days === 'string' ? raw.days : '365'),
       };
-      context.setExitCode(await runCerts(options, { stdout: (t) => void io.stdout.write(t), stderr: (t) => void io.stderr.write(t) }));
+      context.setExitCode(
+        await runCerts(options, {
+          stdout: (t) => void io.stdout.write(t),
+          stderr: (t) => void io.stderr.write(t),
+        }),
+      );
     });
 }

@@ -10,14 +10,32 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultPolicy, mutateThenValidate, type AdmissionPolicy, type CheckOutcome } from '../admission/admit.js';
+import {
+  defaultPolicy,
+  mutateThenValidate,
+  type AdmissionPolicy,
+  type CheckOutcome,
+} from '../admission/admit.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
 import { limitFlags, textDepth, type AdmissionLimits } from '../policy/limits.js';
 import { isRecord } from '../json.js';
 import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
-import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, limitsFromOptions, printError, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+import {
+  addSettingOptions,
+  DEFAULT_TENANTS_FILE,
+  envOption,
+  EXIT_BAD_INPUT,
+  EXIT_FAILED,
+  EXIT_OK,
+  limitsFromOptions,
+  printError,
+  settingsFromOptions,
+  valueOf,
+  type CliContext,
+  type CliIo,
+} from './io.js';
 import { readObjects } from './manifests.js';
 import { parseOneObject, readInput } from './read-input.js';
 
@@ -43,16 +61,24 @@ function usage(message: string): TenantGuardError {
 function parseOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): CheckOptions {
   const operation = OPERATIONS.find((op) => op === String(raw.operation ?? 'CREATE').toUpperCase());
   if (operation === undefined) throw usage(`--operation must be one of ${OPERATIONS.join(', ')}`);
-  const output = raw.output === undefined || raw.output === 'text' ? 'text' : raw.output === 'json' ? 'json' : undefined;
+  const output =
+    raw.output === undefined || raw.output === 'text' ? 'text' : raw.output === 'json' ? 'json' : undefined;
   if (output === undefined) throw usage('--output must be text or json');
   if (typeof raw.filename !== 'string') throw usage('-f FILE is required');
   const old = typeof raw.old === 'string' ? raw.old : undefined;
-  if (operation === 'UPDATE' && old === undefined) throw usage('--operation UPDATE needs --old FILE (the object as stored)');
+  if (operation === 'UPDATE' && old === undefined)
+    throw usage('--operation UPDATE needs --old FILE (the object as stored)');
   return {
     file: raw.filename,
     tenants: valueOf(raw.tenants, env, 'TG_TENANTS', DEFAULT_TENANTS_FILE), // settled by tenantsPath
     user: typeof raw.user === 'string' ? raw.user : 'check-user',
-    groups: typeof raw.groups === 'string' ? raw.groups.split(',').map((g) => g.trim()).filter((g) => g !== '') : [],
+    groups:
+      typeof raw.groups === 'string'
+        ? raw.groups
+            .split(',')
+            .map((g) => g.trim())
+            .filter((g) => g !== '')
+        : [],
     operation,
     old,
     namespace: typeof raw.namespace === 'string' ? raw.namespace : undefined,
@@ -63,7 +89,9 @@ function parseOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Che
 /** `apiVersion` as a group and version (`v1` is the core group). */
 function groupVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.lastIndexOf('/');
-  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+  return slash < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 function metadataString(object: KubeObject, key: string): string | undefined {
@@ -78,8 +106,12 @@ function withNamespace(object: KubeObject, namespace: string): KubeObject {
 }
 
 /** The AdmissionReview `request` the API server would send for these options. */
-export function buildRequest(options: CheckOptions, object: KubeObject, oldObject: KubeObject | undefined): Record<string, unknown> {
-  const subject = options.operation === 'DELETE' ? oldObject ?? object : object;
+export function buildRequest(
+  options: CheckOptions,
+  object: KubeObject,
+  oldObject: KubeObject | undefined,
+): Record<string, unknown> {
+  const subject = options.operation === 'DELETE' ? (oldObject ?? object) : object;
   const namespace = options.namespace ?? metadataString(subject, 'namespace') ?? 'default';
   const { group, version } = groupVersion(String(subject.apiVersion));
   const kind = String(subject.kind);
@@ -92,7 +124,11 @@ export function buildRequest(options: CheckOptions, object: KubeObject, oldObjec
     operation: options.operation,
     userInfo: { username: options.user, groups: options.groups },
     ...(isDelete ? {} : { object: withNamespace(object, namespace) }),
-    ...(isDelete ? { oldObject: withNamespace(oldObject ?? object, namespace) } : oldObject === undefined ? {} : { oldObject: withNamespace(oldObject, namespace) }),
+    ...(isDelete
+      ? { oldObject: withNamespace(oldObject ?? object, namespace) }
+      : oldObject === undefined
+        ? {}
+        : { oldObject: withNamespace(oldObject, namespace) }),
     dryRun: false,
   };
 }
@@ -113,7 +149,9 @@ function checkTextDepth(text: string, source: string, limits: AdmissionLimits): 
   // Generous: the object's own depth is the webhook's to judge (its TG-REQ-01 line); this only keeps the parser safe.
   const depth = textDepth(text, true);
   if (depth > limitFlags.maxObjectDepth.max) {
-    throw usage(`${source}: nests about ${depth} levels deep; tenant-guard reads at most ${limits.maxObjectDepth} (setting --${limitFlags.maxObjectDepth.flag}, at most ${limitFlags.maxObjectDepth.max})`);
+    throw usage(
+      `${source}: nests about ${depth} levels deep; tenant-guard reads at most ${limits.maxObjectDepth} (setting --${limitFlags.maxObjectDepth.flag}, at most ${limitFlags.maxObjectDepth.max})`,
+    );
   }
 }
 
@@ -122,7 +160,9 @@ function tenantsPath(raw: Record<string, unknown>, io: CliIo): string {
   const given = valueOf(raw.tenants, io.env, 'TG_TENANTS');
   if (given !== undefined) return given;
   if (isThisRepository(io.cwd)) {
-    io.stderr.write(`tenant-guard check: no --tenants given; using the example registry ${DEFAULT_TENANTS_FILE}\n`);
+    io.stderr.write(
+      `tenant-guard check: no --tenants given; using the example registry ${DEFAULT_TENANTS_FILE}\n`,
+    );
     return DEFAULT_TENANTS_FILE;
   }
   throw usage('give --tenants FILE (or TG_TENANTS): the Tenant registry to check against');
@@ -166,7 +206,12 @@ export interface CheckSummary {
 
 const asRule = (v: Violation) => ({ id: v.rule, path: v.path, message: formatViolation(v) });
 
-function verdictOf(source: string, request: Record<string, unknown>, result: CheckOutcome, options: CheckOptions): ObjectVerdict {
+function verdictOf(
+  source: string,
+  request: Record<string, unknown>,
+  result: CheckOutcome,
+  options: CheckOptions,
+): ObjectVerdict {
   const { outcome } = result;
   const base = {
     source,
@@ -181,12 +226,25 @@ function verdictOf(source: string, request: Record<string, unknown>, result: Che
   if (outcome.type === 'decided') {
     const d = outcome.decision;
     return {
-      ...base, tenant: d.summary.tenant ?? null, enforcement: d.summary.enforcement, allowed: d.allowed,
-      rules: d.allowed ? [] : d.violations.map(asRule), warnings: d.warnings, audited: d.audited.map(asRule),
+      ...base,
+      tenant: d.summary.tenant ?? null,
+      enforcement: d.summary.enforcement,
+      allowed: d.allowed,
+      rules: d.allowed ? [] : d.violations.map(asRule),
+      warnings: d.warnings,
+      audited: d.audited.map(asRule),
     };
   }
   const violations = outcome.type === 'malformed' ? outcome.violations : [];
-  return { ...base, tenant: null, enforcement: null, allowed: false, rules: violations.map(asRule), warnings: [], audited: [] };
+  return {
+    ...base,
+    tenant: null,
+    enforcement: null,
+    allowed: false,
+    rules: violations.map(asRule),
+    warnings: [],
+    audited: [],
+  };
 }
 
 /**
@@ -194,13 +252,22 @@ function verdictOf(source: string, request: Record<string, unknown>, result: Che
  * object of a kind tenant-guard judges; the others are counted as skipped.
  * @throws TenantGuardError (bad input: exit 2).
  */
-export async function checkObjects(options: CheckOptions, raw: Record<string, unknown>, io: CliIo, policy: AdmissionPolicy = defaultPolicy): Promise<{ verdicts: ObjectVerdict[]; summary: CheckSummary }> {
+export async function checkObjects(
+  options: CheckOptions,
+  raw: Record<string, unknown>,
+  io: CliIo,
+  policy: AdmissionPolicy = defaultPolicy,
+): Promise<{ verdicts: ObjectVerdict[]; summary: CheckSummary }> {
   const settings = settingsFromOptions(raw, io.env);
   const limits = limitsFromOptions(raw, io.env);
   const registry = loadTenantsFile(resolve(io.cwd, options.tenants), settings.argocdNamespace);
   const objects = await readObjects(options.file, io, (text, source) => checkTextDepth(text, source, limits));
-  const oldObject = options.old === undefined ? undefined : parseBounded(await readInput(options.old, io), options.old, limits);
-  if (options.old !== undefined && objects.length !== 1) throw usage(`--old goes with exactly one object; ${options.file} holds ${objects.length}`);
+  const oldObject =
+    options.old === undefined
+      ? undefined
+      : parseBounded(await readInput(options.old, io), options.old, limits);
+  if (options.old !== undefined && objects.length !== 1)
+    throw usage(`--old goes with exactly one object; ${options.file} holds ${objects.length}`);
   const verdicts: ObjectVerdict[] = [];
   let skipped = 0;
   for (const { source, object } of objects) {
@@ -216,24 +283,45 @@ export async function checkObjects(options: CheckOptions, raw: Record<string, un
   }
   const warned = verdicts.filter((v) => v.allowed && v.warnings.length > 0).length;
   const allowed = verdicts.filter((v) => v.allowed).length;
-  return { verdicts, summary: { objects: verdicts.length, allowed, denied: verdicts.length - allowed, warned, skipped } };
+  return {
+    verdicts,
+    summary: { objects: verdicts.length, allowed, denied: verdicts.length - allowed, warned, skipped },
+  };
 }
 
-function printText(io: CliIo, verdicts: readonly ObjectVerdict[], summary: CheckSummary, showPatch: boolean): void {
+function printText(
+  io: CliIo,
+  verdicts: readonly ObjectVerdict[],
+  summary: CheckSummary,
+  showPatch: boolean,
+): void {
   const out: string[] = [];
   for (const v of verdicts) {
     const groups = v.groups.length > 0 ? ` (groups: ${v.groups.join(', ')})` : '';
     const tenant = v.tenant === null ? 'no tenant' : `tenant ${v.tenant}, ${v.enforcement ?? 'enforce'}`;
-    const patch = v.patch.length === 0 ? 'patch: none' : `patch: ${v.patch.length} operation${v.patch.length === 1 ? '' : 's'}`;
+    const patch =
+      v.patch.length === 0
+        ? 'patch: none'
+        : `patch: ${v.patch.length} operation${v.patch.length === 1 ? '' : 's'}`;
     const verdict = v.allowed ? (v.warnings.length > 0 ? 'allowed with warnings' : 'allowed') : 'denied';
-    out.push(`${v.kind} ${v.namespace}/${v.name}: ${verdict} (${tenant}); ${v.operation} by ${v.user}${groups}; ${patch}`);
+    out.push(
+      `${v.kind} ${v.namespace}/${v.name}: ${verdict} (${tenant}); ${v.operation} by ${v.user}${groups}; ${patch}`,
+    );
     for (const r of v.rules) out.push(`  ${r.message}`);
     for (const w of v.warnings) out.push(`  warning: ${w}`);
     for (const a of v.audited) out.push(`  audited: ${a.message}`);
-    if (showPatch && v.patch.length > 0) out.push(JSON.stringify(v.patch, null, 2).split('\n').map((l) => `  ${l}`).join('\n'));
+    if (showPatch && v.patch.length > 0)
+      out.push(
+        JSON.stringify(v.patch, null, 2)
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n'),
+      );
   }
   const plural = summary.objects === 1 ? 'object' : 'objects';
-  out.push(`${summary.objects} ${plural}: ${summary.allowed} allowed (${summary.warned} with warnings), ${summary.denied} denied; ${summary.skipped} skipped (kinds tenant-guard does not judge)`);
+  out.push(
+    `${summary.objects} ${plural}: ${summary.allowed} allowed (${summary.warned} with warnings), ${summary.denied} denied; ${summary.skipped} skipped (kinds tenant-guard does not judge)`,
+  );
   io.stdout.write(`${out.join('\n')}\n`);
 }
 
@@ -241,13 +329,27 @@ function printText(io: CliIo, verdicts: readonly ObjectVerdict[], summary: Check
 export function register(program: Command, context: CliContext): void {
   const command = program
     .command('check')
-    .description('run /mutate then /validate on manifests offline; one line per object and a summary; exit 0 all allowed, 1 any denied, 2 bad input')
-    .requiredOption('-f, --filename <path>', 'a file (YAML, multi-document, or JSON), a directory (recursive) or - for stdin')
-    .addOption(envOption('--tenants <file>', 'Tenant registry file (multi-document YAML); required outside this repository', 'TG_TENANTS'))
+    .description(
+      'run /mutate then /validate on manifests offline; one line per object and a summary; exit 0 all allowed, 1 any denied, 2 bad input',
+    )
+    .requiredOption(
+      '-f, --filename <path>',
+      'a file (YAML, multi-document, or JSON), a directory (recursive) or - for stdin',
+    )
+    .addOption(
+      envOption(
+        '--tenants <file>',
+        'Tenant registry file (multi-document YAML); required outside this repository',
+        'TG_TENANTS',
+      ),
+    )
     .option('--user <name>', 'requesting user', 'check-user')
     .option('--groups <list>', 'comma-separated groups of the user')
     .option('--operation <op>', 'CREATE, UPDATE or DELETE', 'CREATE')
-    .option('--old <file>', 'the stored object, for UPDATE of one object (DELETE uses -f as the object deleted)')
+    .option(
+      '--old <file>',
+      'the stored object, for UPDATE of one object (DELETE uses -f as the object deleted)',
+    )
     .option('-n, --namespace <ns>', 'request namespace (default: the object\'s, else "default")')
     .option('--show-patch', 'print each JSON Patch (always printed for a single object)')
     .option('-o, --output <format>', 'text or json', 'text');
@@ -258,7 +360,8 @@ export function register(program: Command, context: CliContext): void {
       const options = parseOptions(raw, io.env);
       options.tenants = tenantsPath(raw, io);
       const { verdicts, summary } = await checkObjects(options, raw, io);
-      if (options.output === 'json') io.stdout.write(`${JSON.stringify({ results: verdicts, summary }, null, 2)}\n`);
+      if (options.output === 'json')
+        io.stdout.write(`${JSON.stringify({ results: verdicts, summary }, null, 2)}\n`);
       else printText(io, verdicts, summary, raw.showPatch === true || verdicts.length === 1);
       context.setExitCode(summary.denied > 0 ? EXIT_FAILED : EXIT_OK);
     } catch (err) {

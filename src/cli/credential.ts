@@ -14,8 +14,12 @@ export function register(program: Command, context: CliContext): void {
   const { io } = context;
   program
     .command('credential')
-    .description('exec credential plugin: print an ExecCredential with a broker token for TARGET (see credential --help)')
-    .usage('BROKER TARGET TOKEN_FILE [--ca-file FILE] [--timeout DURATION] [--cache-dir DIR] [--expiry-margin DURATION]')
+    .description(
+      'exec credential plugin: print an ExecCredential with a broker token for TARGET (see credential --help)',
+    )
+    .usage(
+      'BROKER TARGET TOKEN_FILE [--ca-file FILE] [--timeout DURATION] [--cache-dir DIR] [--expiry-margin DURATION]',
+    )
     .helpOption(false)
     .allowUnknownOption(true)
     .allowExcessArguments(true)

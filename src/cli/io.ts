@@ -42,7 +42,13 @@ export const EXIT_BAD_INPUT = 2;
 
 /** The io of the real process. */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  };
 }
 
 /**
@@ -63,7 +69,10 @@ export function addSettingOptions(command: Command): Command {
     const flags = spec.kind === 'boolean' ? `--${spec.flag}` : `--${spec.flag} <value>`;
     command.addOption(envOption(flags, spec.description, spec.env));
   }
-  for (const spec of Object.values(limitFlags)) command.addOption(envOption(`--${spec.flag} <n>`, `${spec.description} (${spec.min}-${spec.max})`, spec.env));
+  for (const spec of Object.values(limitFlags))
+    command.addOption(
+      envOption(`--${spec.flag} <n>`, `${spec.description} (${spec.min}-${spec.max})`, spec.env),
+    );
   return command;
 }
 

@@ -14,7 +14,15 @@ import { register as registerAudit } from './audit.js';
 import { register as registerCerts } from './certs.js';
 import { register as registerCheck } from './check.js';
 import { register as registerCredential } from './credential.js';
-import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, printError, processIo, type CliIo, type CommandRegistration } from './io.js';
+import {
+  EXIT_BAD_INPUT,
+  EXIT_FAILED,
+  EXIT_OK,
+  printError,
+  processIo,
+  type CliIo,
+  type CommandRegistration,
+} from './io.js';
 import { register as registerScan } from './scan.js';
 import type { ServeComponent } from '../server/component.js';
 import { register as registerServe } from './serve.js';
@@ -33,7 +41,11 @@ export const COMMANDS: readonly CommandRegistration[] = [
 ];
 
 /** Builds the program with its subcommands, writing to `io` and never exiting the process. */
-export function buildProgram(io: CliIo, setExitCode: (code: number) => void, commands: readonly CommandRegistration[] = COMMANDS): Command {
+export function buildProgram(
+  io: CliIo,
+  setExitCode: (code: number) => void,
+  commands: readonly CommandRegistration[] = COMMANDS,
+): Command {
   const program = new Command()
     .name('tenant-guard')
     .description('Token broker and admission webhook for one Argo CD serving many tenants')
@@ -49,9 +61,19 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void, com
  * Runs the command line `argv` (the arguments after the script) and resolves to the exit
  * code: 0 ok, 1 denied or failed, 2 bad input or usage. Never calls `process.exit`.
  */
-export async function run(argv: readonly string[], io: CliIo, commands: readonly CommandRegistration[] = COMMANDS): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  io: CliIo,
+  commands: readonly CommandRegistration[] = COMMANDS,
+): Promise<number> {
   let exitCode = EXIT_OK;
-  const program = buildProgram(io, (code) => { exitCode = code; }, commands);
+  const program = buildProgram(
+    io,
+    (code) => {
+      exitCode = code;
+    },
+    commands,
+  );
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;

@@ -37,7 +37,8 @@ async function manifestFiles(dir: string): Promise<string[]> {
       const path = join(current, entry.name);
       if (entry.isDirectory()) pending.push(path);
       else if (entry.isFile() && MANIFEST_EXTENSIONS.some((e) => entry.name.endsWith(e))) found.push(path);
-      if (found.length > MAX_FILES) throw usage(`${dir}: more than ${MAX_FILES} manifest files; check a smaller directory`);
+      if (found.length > MAX_FILES)
+        throw usage(`${dir}: more than ${MAX_FILES} manifest files; check a smaller directory`);
     }
   }
   return found.sort();
@@ -52,14 +53,17 @@ export function parseObjects(text: string, source: string): SourcedObject[] {
   const docs = parseAllDocuments(text);
   for (const [i, doc] of docs.entries()) {
     const where = docs.length > 1 ? `${source}#${i + 1}` : source;
-    if (doc.errors.length > 0) throw usage(`${where}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`);
+    if (doc.errors.length > 0)
+      throw usage(`${where}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     if (!isRecord(value)) throw usage(`${where}: is not a mapping; expected a Kubernetes object`);
-    if (typeof value.apiVersion !== 'string' || typeof value.kind !== 'string') throw usage(`${where}: apiVersion and kind must be strings`);
+    if (typeof value.apiVersion !== 'string' || typeof value.kind !== 'string')
+      throw usage(`${where}: apiVersion and kind must be strings`);
     if (value.kind === 'List' && Array.isArray(value.items)) {
       for (const [j, item] of value.items.entries()) {
-        if (isRecord(item) && typeof item.apiVersion === 'string' && typeof item.kind === 'string') out.push({ source: `${where} items[${j}]`, object: item });
+        if (isRecord(item) && typeof item.apiVersion === 'string' && typeof item.kind === 'string')
+          out.push({ source: `${where} items[${j}]`, object: item });
         else throw usage(`${where} items[${j}]: apiVersion and kind must be strings`);
       }
       continue;
@@ -73,7 +77,11 @@ export function parseObjects(text: string, source: string): SourcedObject[] {
  * The objects of `path`: a file, `-` for stdin, or a directory (recursive).
  * @throws TenantGuardError ERR_USAGE when it cannot be read or parsed.
  */
-export async function readObjects(path: string, io: CliIo, checkText: (text: string, source: string) => void = () => undefined): Promise<SourcedObject[]> {
+export async function readObjects(
+  path: string,
+  io: CliIo,
+  checkText: (text: string, source: string) => void = () => undefined,
+): Promise<SourcedObject[]> {
   if (path === '-') {
     const text = await readInput('-', io);
     checkText(text, '<stdin>');

@@ -21,7 +21,8 @@ export function fileErrorCode(err: unknown): string {
 export async function readInput(path: string, io: CliIo): Promise<string> {
   if (path === '-') {
     const chunks: Buffer[] = [];
-    for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+    for await (const chunk of io.stdin)
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
     return Buffer.concat(chunks).toString('utf8');
   }
   try {
@@ -41,14 +42,19 @@ export function parseOneObject(text: string, source: string): KubeObject {
   const values: unknown[] = [];
   for (const [i, doc] of docs.entries()) {
     if (doc.errors.length > 0) {
-      throw new TenantGuardError('ERR_USAGE', `${source} document ${i + 1}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`);
+      throw new TenantGuardError(
+        'ERR_USAGE',
+        `${source} document ${i + 1}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`,
+      );
     }
     const value: unknown = doc.toJS();
     if (value !== null && value !== undefined) values.push(value);
   }
-  if (values.length !== 1) throw new TenantGuardError('ERR_USAGE', `${source}: holds ${values.length} objects; give exactly one`);
+  if (values.length !== 1)
+    throw new TenantGuardError('ERR_USAGE', `${source}: holds ${values.length} objects; give exactly one`);
   const object = values[0];
-  if (!isRecord(object)) throw new TenantGuardError('ERR_USAGE', `${source}: is not a mapping; expected a Kubernetes object`);
+  if (!isRecord(object))
+    throw new TenantGuardError('ERR_USAGE', `${source}: is not a mapping; expected a Kubernetes object`);
   if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
     throw new TenantGuardError('ERR_USAGE', `${source}: apiVersion and kind must be strings`);
   }

@@ -22,7 +22,12 @@ import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
 import { ensureCertificates } from '../server/certificates.js';
-import type { ComponentFlag, ServeComponent, ServeComponentContext, ServeContribution } from '../server/component.js';
+import type {
+  ComponentFlag,
+  ServeComponent,
+  ServeComponentContext,
+  ServeContribution,
+} from '../server/component.js';
 import { createMetricsRegistry, registerCertificateExpiry } from '../server/metrics.js';
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../server/tls.js';
 import { createWebhookApp } from '../server/webhook-app.js';
@@ -31,7 +36,16 @@ import { FileRegistry } from '../tenancy/file-registry.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { registerRegistryMetrics } from '../tenancy/tenant-metrics.js';
 import type { WatchedRegistryOptions } from '../tenancy/watch-source.js';
-import { addSettingOptions, DEFAULT_TENANTS_FILE, envOption, limitsFromOptions, settingsFromOptions, valueOf, type CliContext, type CliIo } from './io.js';
+import {
+  addSettingOptions,
+  DEFAULT_TENANTS_FILE,
+  envOption,
+  limitsFromOptions,
+  settingsFromOptions,
+  valueOf,
+  type CliContext,
+  type CliIo,
+} from './io.js';
 import { parseBooleanText } from '../flag-value.js';
 
 export interface ServeAppOptions {
@@ -72,7 +86,11 @@ function defaultMetricsRegistry(): Registry {
 }
 
 /** The registry gauges for a file registry: synced since it was read, every Tenant accepted. */
-function registerFileRegistryMetrics(metricsRegistry: Registry, registry: RegistryProvider, loadedAt: number): void {
+function registerFileRegistryMetrics(
+  metricsRegistry: Registry,
+  registry: RegistryProvider,
+  loadedAt: number,
+): void {
   registerRegistryMetrics(metricsRegistry, () => ({
     synced: registry.current() !== undefined,
     stale: false,
@@ -89,7 +107,12 @@ function registerFileRegistryMetrics(metricsRegistry: Registry, registry: Regist
  * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
  * (cert-manager or a Secret update rotating them) without dropping a connection.
  */
-export function createHttpsServer(app: Express | RequestListener, certFile: string, keyFile: string, logger: Logger): ReloadingHttpsServer {
+export function createHttpsServer(
+  app: Express | RequestListener,
+  certFile: string,
+  keyFile: string,
+  logger: Logger,
+): ReloadingHttpsServer {
   const reloading = createReloadingHttpsServer(app, { certFile, keyFile }, logger);
   // The API server gives a webhook at most 30 s; nothing here should take longer.
   reloading.server.requestTimeout = 30_000;
@@ -97,12 +120,22 @@ export function createHttpsServer(app: Express | RequestListener, certFile: stri
   return reloading;
 }
 
-function parseComponents(text: string | undefined, known: readonly string[], defaults: readonly string[] = known): Set<string> {
+function parseComponents(
+  text: string | undefined,
+  known: readonly string[],
+  defaults: readonly string[] = known,
+): Set<string> {
   if (text === undefined) return new Set(defaults);
-  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const unknown = names.filter((n) => !known.includes(n));
   if (names.length === 0 || unknown.length > 0) {
-    throw new TenantGuardError('ERR_USAGE', `--components "${text}": use a comma-separated list of ${known.join(', ')}`);
+    throw new TenantGuardError(
+      'ERR_USAGE',
+      `--components "${text}": use a comma-separated list of ${known.join(', ')}`,
+    );
   }
   return new Set(names);
 }
@@ -112,10 +145,17 @@ function parseComponents(text: string | undefined, known: readonly string[], def
  * (~77 MB resident) is imported only here and by the components that call the API, so a
  * webhook serving a file registry never loads it.
  */
-async function tenantWatchKubeConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<KubeConfig> {
+async function tenantWatchKubeConfig(
+  kubeconfig: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<KubeConfig> {
   const { loadKubeConfig } = await import('../kube/kube-config.js');
   const kc = loadKubeConfig(kubeconfig, env);
-  if (kc === undefined) throw new TenantGuardError('ERR_USAGE', '--watch-tenants needs a Kubernetes API: run in a cluster or give --kubeconfig');
+  if (kc === undefined)
+    throw new TenantGuardError(
+      'ERR_USAGE',
+      '--watch-tenants needs a Kubernetes API: run in a cluster or give --kubeconfig',
+    );
   return kc;
 }
 
@@ -154,20 +194,31 @@ export interface ServeHandle {
    * the Endpoints change is refused; then `close(graceMs)`. `cut` ends the window early (a
    * second signal).
    */
-  drain(options?: { drainMs?: number; graceMs?: number; cut?: Promise<unknown>; onDrained?: () => void }): Promise<void>;
+  drain(options?: {
+    drainMs?: number;
+    graceMs?: number;
+    cut?: Promise<unknown>;
+    onDrained?: () => void;
+  }): Promise<void>;
   /** True from the start of `drain`. */
   readonly draining: boolean;
 }
 
-function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, components: readonly ServeComponent[]): ServeOptions {
+function parseServeOptions(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  components: readonly ServeComponent[],
+): ServeOptions {
   const componentNames = components.map((c) => c.name);
   const defaultNames = components.filter((c) => c.optIn !== true).map((c) => c.name);
   const portText = valueOf(raw.port, env, 'TG_PORT', '8443');
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TenantGuardError('ERR_USAGE', `--port "${portText}" is not a port number (0..65535)`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new TenantGuardError('ERR_USAGE', `--port "${portText}" is not a port number (0..65535)`);
   const tlsCert = valueOf(raw.tlsCert, env, 'TG_TLS_CERT');
   const tlsKey = valueOf(raw.tlsKey, env, 'TG_TLS_KEY');
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new TenantGuardError('ERR_USAGE', '--tls-cert and --tls-key go together');
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new TenantGuardError('ERR_USAGE', '--tls-cert and --tls-key go together');
   return {
     tenants: valueOf(raw.tenants, env, 'TG_TENANTS', DEFAULT_TENANTS_FILE),
     host: valueOf(raw.host, env, 'TG_HOST', '127.0.0.1'),
@@ -176,16 +227,23 @@ function parseServeOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     tlsKey,
     certsDir: valueOf(raw.certsDir, env, 'TG_CERTS_DIR', 'certs'),
     logLevel: valueOf(raw.logLevel, env, 'TG_LOG_LEVEL', 'info'),
-    components: parseComponents(valueOf(raw.components, env, 'TG_COMPONENTS'), ['webhook', ...componentNames], ['webhook', ...defaultNames]),
+    components: parseComponents(
+      valueOf(raw.components, env, 'TG_COMPONENTS'),
+      ['webhook', ...componentNames],
+      ['webhook', ...defaultNames],
+    ),
     watchTenants: raw.watchTenants === true || parseWatchTenants(env.TG_WATCH_TENANTS ?? ''),
     kubeconfig: valueOf(raw.kubeconfig, env, 'TG_KUBECONFIG'),
-    drainMs: parseDrainSeconds(valueOf(raw.drainSeconds, env, 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS))),
+    drainMs: parseDrainSeconds(
+      valueOf(raw.drainSeconds, env, 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS)),
+    ),
   };
 }
 
 function parseWatchTenants(text: string): boolean {
   const value = parseBooleanText(text);
-  if (value === undefined) throw new TenantGuardError('ERR_USAGE', `TG_WATCH_TENANTS "${text}" is not a boolean; use true or false`);
+  if (value === undefined)
+    throw new TenantGuardError('ERR_USAGE', `TG_WATCH_TENANTS "${text}" is not a boolean; use true or false`);
   return value;
 }
 
@@ -203,49 +261,83 @@ export interface ServeInjections {
   readonly policy?: AdmissionPolicy;
   readonly components?: readonly ServeComponent[];
   /** Clock, timers and bounds of the Tenant watch (tests). */
-  readonly tenantWatch?: Pick<WatchedRegistryOptions, 'now' | 'timers' | 'silenceMs' | 'maxStalenessMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'debounceMs'>;
+  readonly tenantWatch?: Pick<
+    WatchedRegistryOptions,
+    'now' | 'timers' | 'silenceMs' | 'maxStalenessMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'debounceMs'
+  >;
 }
 
 /**
  * Loads the tenants, makes or reads the certificates, starts the components and listens.
  * @throws TenantGuardError on bad options, tenants file or certificates.
  */
-export async function startServe(raw: Record<string, unknown>, io: CliIo, injected: ServeInjections = {}): Promise<ServeHandle> {
+export async function startServe(
+  raw: Record<string, unknown>,
+  io: CliIo,
+  injected: ServeInjections = {},
+): Promise<ServeHandle> {
   const options = parseServeOptions(raw, io.env, injected.components ?? []);
   const settings = settingsFromOptions(raw, io.env);
   const limits = limitsFromOptions(raw, io.env);
   // Asynchronous stdout: a synchronous write per line costs ~70 us on a pipe (a container's
   // stdout), ~13 us asynchronously (npm run bench). pino flushes it synchronously on exit,
   // which the SIGTERM drain reaches, so no audit line is lost.
-  const logger = injected.logger ?? createLogger({ level: options.logLevel, destination: pino.destination({ dest: 1, sync: false }) });
+  const logger =
+    injected.logger ??
+    createLogger({ level: options.logLevel, destination: pino.destination({ dest: 1, sync: false }) });
   const tenantsPath = resolve(io.cwd, options.tenants);
   const metricsRegistry = defaultMetricsRegistry();
   const watched = options.watchTenants
     ? new (await import('../tenancy/watch-source.js')).WatchedRegistry({
-      kubeConfig: await tenantWatchKubeConfig(options.kubeconfig === undefined ? undefined : resolve(io.cwd, options.kubeconfig), io.env),
-      logger,
-      argocdNamespace: settings.argocdNamespace,
-      metrics: metricsRegistry,
-      // Only the webhook writes Tenant status; the broker's RBAC has no right to.
-      writeStatus: options.components.has('webhook'),
-      ...injected.tenantWatch,
-    })
+        kubeConfig: await tenantWatchKubeConfig(
+          options.kubeconfig === undefined ? undefined : resolve(io.cwd, options.kubeconfig),
+          io.env,
+        ),
+        logger,
+        argocdNamespace: settings.argocdNamespace,
+        metrics: metricsRegistry,
+        // Only the webhook writes Tenant status; the broker's RBAC has no right to.
+        writeStatus: options.components.has('webhook'),
+        ...injected.tenantWatch,
+      })
     : undefined;
   // The file is re-read when it changes and on SIGHUP; a bad file keeps the last good registry.
-  const fromFile = watched === undefined ? FileRegistry.load({ path: tenantsPath, argocdNamespace: settings.argocdNamespace, logger }) : undefined;
+  const fromFile =
+    watched === undefined
+      ? FileRegistry.load({ path: tenantsPath, argocdNamespace: settings.argocdNamespace, logger })
+      : undefined;
   const registry: RegistryProvider = watched ?? fromFile ?? unreachable();
   if (watched === undefined) registerFileRegistryMetrics(metricsRegistry, registry, Date.now());
-  const certs = options.tlsCert !== undefined && options.tlsKey !== undefined
-    ? { certFile: resolve(io.cwd, options.tlsCert), keyFile: resolve(io.cwd, options.tlsKey), caFile: undefined, generated: false }
-    : await ensureCertificates(resolve(io.cwd, options.certsDir));
+  const certs =
+    options.tlsCert !== undefined && options.tlsKey !== undefined
+      ? {
+          certFile: resolve(io.cwd, options.tlsCert),
+          keyFile: resolve(io.cwd, options.tlsKey),
+          caFile: undefined,
+          generated: false,
+        }
+      : await ensureCertificates(resolve(io.cwd, options.certsDir));
   const audit = pinoAuditSink(logger);
-  const context: ServeComponentContext = { options: raw, env: io.env, settings, logger, audit, metricsRegistry, registry };
+  const context: ServeComponentContext = {
+    options: raw,
+    env: io.env,
+    settings,
+    logger,
+    audit,
+    metricsRegistry,
+    registry,
+  };
   let draining = false;
-  const contributions: ServeContribution[] = [{ readiness: [{ name: 'not-draining', ready: () => !draining }] }];
+  const contributions: ServeContribution[] = [
+    { readiness: [{ name: 'not-draining', ready: () => !draining }] },
+  ];
   if (watched !== undefined) {
     watched.start();
     // Not ready while the API server has not confirmed the registry within its bound.
-    contributions.push({ readiness: [{ name: 'tenant-registry-fresh', ready: () => watched.isFresh() }], close: () => watched.stop() });
+    contributions.push({
+      readiness: [{ name: 'tenant-registry-fresh', ready: () => watched.isFresh() }],
+      close: () => watched.stop(),
+    });
   }
   if (fromFile !== undefined) {
     fromFile.start();
@@ -254,7 +346,12 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   const wanted = (injected.components ?? []).filter((c) => options.components.has(c.name));
   for (const component of wanted) contributions.push(await component.start(context));
   const app = buildServeApp({
-    settings, registry, logger, audit, metricsRegistry, contributions,
+    settings,
+    registry,
+    logger,
+    audit,
+    metricsRegistry,
+    contributions,
     admission: options.components.has('webhook'),
     limits,
     ...(injected.policy === undefined ? {} : { policy: injected.policy }),
@@ -277,22 +374,33 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+  const shownHost =
+    options.host === '0.0.0.0' || options.host === '::'
+      ? '127.0.0.1'
+      : options.host.includes(':')
+        ? `[${options.host}]`
+        : options.host;
   const url = `https://${shownHost}:${port}`;
   const show = (path: string) => relative(io.cwd, path) || path;
-  io.stderr.write([
-    `tenant-guard serving ${[...options.components].join(' and ')} on ${url} (${watched === undefined ? `${registry.current()?.size ?? 0} tenants from ${show(tenantsPath)}` : 'tenants from a watch on Tenant objects'})`,
-    `  certificate: ${show(certs.certFile)}${certs.generated ? ' (generated)' : ''}${certs.caFile === undefined ? '' : `, CA: ${show(certs.caFile)}`}`,
-    '  try:',
-    `    curl --cacert ${certs.caFile === undefined ? '<your CA file>' : show(certs.caFile)} ${url}/healthz`,
-    `    npx tenant-guard check -f webhook-config/examples/applicationset-allowed.yaml --user alice --groups team-a-admins --tenants ${show(tenantsPath)}`,
-    '',
-  ].join('\n'));
+  io.stderr.write(
+    [
+      `tenant-guard serving ${[...options.components].join(' and ')} on ${url} (${watched === undefined ? `${registry.current()?.size ?? 0} tenants from ${show(tenantsPath)}` : 'tenants from a watch on Tenant objects'})`,
+      `  certificate: ${show(certs.certFile)}${certs.generated ? ' (generated)' : ''}${certs.caFile === undefined ? '' : `, CA: ${show(certs.caFile)}`}`,
+      '  try:',
+      `    curl --cacert ${certs.caFile === undefined ? '<your CA file>' : show(certs.caFile)} ${url}/healthz`,
+      `    npx tenant-guard check -f webhook-config/examples/applicationset-allowed.yaml --user alice --groups team-a-admins --tenants ${show(tenantsPath)}`,
+      '',
+    ].join('\n'),
+  );
   logger.info({ url, components: [...options.components] }, 'listening');
   let closing: Promise<void> | undefined;
-  const close = (graceMs?: number): Promise<void> => (closing ??= closeServer(https, contributions, logger, graceMs));
+  const close = (graceMs?: number): Promise<void> =>
+    (closing ??= closeServer(https, contributions, logger, graceMs));
   return {
-    server, url, port, close,
+    server,
+    url,
+    port,
+    close,
     get draining() {
       return draining;
     },
@@ -300,7 +408,12 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
       draining = true;
       logger.info({ drainMs }, 'draining: /readyz answers 503, still serving');
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise<void>((ok) => { timer = setTimeout(ok, drainMs); }), ...(cut === undefined ? [] : [cut])]);
+      await Promise.race([
+        new Promise<void>((ok) => {
+          timer = setTimeout(ok, drainMs);
+        }),
+        ...(cut === undefined ? [] : [cut]),
+      ]);
       clearTimeout(timer);
       logger.info('drain window over: closing');
       onDrained?.();
@@ -309,7 +422,12 @@ export async function startServe(raw: Record<string, unknown>, io: CliIo, inject
   };
 }
 
-async function closeServer(https: { server: Server; close(): Promise<void> }, contributions: readonly ServeContribution[], logger: Logger, graceMs = 10_000): Promise<void> {
+async function closeServer(
+  https: { server: Server; close(): Promise<void> },
+  contributions: readonly ServeContribution[],
+  logger: Logger,
+  graceMs = 10_000,
+): Promise<void> {
   const { server } = https;
   // Stops the certificate watch and stops accepting; resolves once open connections ended.
   const closed = https.close();
@@ -354,36 +472,88 @@ export function addComponentFlags(command: Command, flags: readonly ComponentFla
 }
 
 /** Registers `serve` with the given components' flags and contributions. */
-export function register(program: Command, context: CliContext, components: readonly ServeComponent[] = []): void {
+export function register(
+  program: Command,
+  context: CliContext,
+  components: readonly ServeComponent[] = [],
+): void {
   // The parts `serve` can run; the cluster install runs each in its own Deployment.
   const componentNames = ['webhook', ...components.map((c) => c.name)];
   const defaultNames = ['webhook', ...components.filter((c) => c.optIn !== true).map((c) => c.name)];
   const command = program
     .command('serve')
     .description('serve the admission webhook (and mounted components) over HTTPS')
-    .addOption(envOption('--tenants <file>', 'Tenant registry file (multi-document YAML)', 'TG_TENANTS', DEFAULT_TENANTS_FILE))
+    .addOption(
+      envOption(
+        '--tenants <file>',
+        'Tenant registry file (multi-document YAML)',
+        'TG_TENANTS',
+        DEFAULT_TENANTS_FILE,
+      ),
+    )
     .addOption(envOption('--host <host>', 'address to listen on', 'TG_HOST', '127.0.0.1'))
     .addOption(envOption('--port <n>', 'port to listen on (0: any free port)', 'TG_PORT', '8443'))
-    .addOption(envOption('--tls-cert <file>', 'serving certificate chain (PEM); with --tls-key', 'TG_TLS_CERT'))
+    .addOption(
+      envOption('--tls-cert <file>', 'serving certificate chain (PEM); with --tls-key', 'TG_TLS_CERT'),
+    )
     .addOption(envOption('--tls-key <file>', 'serving private key (PEM)', 'TG_TLS_KEY'))
-    .addOption(envOption('--certs-dir <dir>', 'where certificates are generated when --tls-cert is not given', 'TG_CERTS_DIR', 'certs'))
+    .addOption(
+      envOption(
+        '--certs-dir <dir>',
+        'where certificates are generated when --tls-cert is not given',
+        'TG_CERTS_DIR',
+        'certs',
+      ),
+    )
     .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'))
-    .addOption(envOption('--components <list>', `what to serve, comma-separated, of: ${componentNames.join(', ')}`, 'TG_COMPONENTS', defaultNames.join(',')))
-    .addOption(envOption('--watch-tenants', 'fill the registry from Tenant objects (a watch) instead of --tenants', 'TG_WATCH_TENANTS', 'false'))
-    .addOption(envOption('--kubeconfig <file>', 'kubeconfig of the control plane (default: in-cluster)', 'TG_KUBECONFIG'))
-    .addOption(envOption('--drain-seconds <s>', 'on SIGTERM, keep serving this long with /readyz 503 before closing', 'TG_DRAIN_SECONDS', String(DEFAULT_DRAIN_SECONDS)));
+    .addOption(
+      envOption(
+        '--components <list>',
+        `what to serve, comma-separated, of: ${componentNames.join(', ')}`,
+        'TG_COMPONENTS',
+        defaultNames.join(','),
+      ),
+    )
+    .addOption(
+      envOption(
+        '--watch-tenants',
+        'fill the registry from Tenant objects (a watch) instead of --tenants',
+        'TG_WATCH_TENANTS',
+        'false',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--kubeconfig <file>',
+        'kubeconfig of the control plane (default: in-cluster)',
+        'TG_KUBECONFIG',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--drain-seconds <s>',
+        'on SIGTERM, keep serving this long with /readyz 503 before closing',
+        'TG_DRAIN_SECONDS',
+        String(DEFAULT_DRAIN_SECONDS),
+      ),
+    );
   addSettingOptions(command);
   for (const component of components) addComponentFlags(command, component.flags ?? []);
   command.action(async (raw: Record<string, unknown>) => {
     const handle = await startServe(raw, context.io, { components });
     const signal = await untilSignal();
     const started = performance.now();
-    context.io.stderr.write(`tenant-guard: ${signal}, draining: /readyz answers 503, serving on for the drain window (--drain-seconds)\n`);
+    context.io.stderr.write(
+      `tenant-guard: ${signal}, draining: /readyz answers 503, serving on for the drain window (--drain-seconds)\n`,
+    );
     // A second signal ends the drain window at once.
     await handle.drain({
       cut: untilSignal(),
-      onDrained: () => context.io.stderr.write('tenant-guard: drain window over, closing: requests in flight finish\n'),
+      onDrained: () =>
+        context.io.stderr.write('tenant-guard: drain window over, closing: requests in flight finish\n'),
     });
-    context.io.stderr.write(`tenant-guard: stopped ${Math.round(performance.now() - started)} ms after ${signal}\n`);
+    context.io.stderr.write(
+      `tenant-guard: stopped ${Math.round(performance.now() - started)} ms after ${signal}\n`,
+    );
   });
 }

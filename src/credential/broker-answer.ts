@@ -31,7 +31,9 @@ export interface IssuedToken {
  * (network errors, 5xx and 429: yes, after `retryAfterMs` when the broker said so; TLS
  * errors, other 4xx and malformed answers: no).
  */
-export type AttemptResult = { ok: true; issued: IssuedToken } | { ok: false; error: TenantGuardError; retryable: boolean; retryAfterMs?: number };
+export type AttemptResult =
+  | { ok: true; issued: IssuedToken }
+  | { ok: false; error: TenantGuardError; retryable: boolean; retryAfterMs?: number };
 
 /** Longest `Retry-After` honoured, in ms (the run's --timeout bounds it anyway). */
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -59,7 +61,9 @@ export function sanitizeReason(text: string): string {
 function jsonObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.fromEntries(Object.entries(value)) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value))
+      : undefined;
   } catch {
     return undefined;
   }
@@ -76,7 +80,8 @@ export function brokerReason(answer: Pick<BrokerAnswer, 'contentType' | 'body'>)
   if (json !== undefined) {
     const message = typeof json['message'] === 'string' ? json['message'] : '';
     const error = typeof json['error'] === 'string' ? json['error'] : '';
-    reason = message !== '' && error !== '' && !message.includes(error) ? `${message} (${error})` : message || error;
+    reason =
+      message !== '' && error !== '' && !message.includes(error) ? `${message} (${error})` : message || error;
   } else {
     reason = answer.body;
   }
@@ -95,25 +100,47 @@ const STATUS_HINTS: Readonly<Record<number, string>> = {
 
 function refusal(endpoint: BrokerEndpoint, target: string, answer: BrokerAnswer): TenantGuardError {
   // The broker's own reason when it gives one; else what the status usually means.
-  const reason = brokerReason(answer) ?? `no reason given (${STATUS_HINTS[answer.status] ?? (answer.status >= 500 ? 'the broker failed' : 'unexpected answer')})`;
-  const code = answer.status >= 400 && answer.status < 500 ? 'ERR_CREDENTIAL_REFUSED' : 'ERR_CREDENTIAL_BROKER';
+  const reason =
+    brokerReason(answer) ??
+    `no reason given (${STATUS_HINTS[answer.status] ?? (answer.status >= 500 ? 'the broker failed' : 'unexpected answer')})`;
+  const code =
+    answer.status >= 400 && answer.status < 500 ? 'ERR_CREDENTIAL_REFUSED' : 'ERR_CREDENTIAL_BROKER';
   const status = `${answer.status}${answer.statusText ? ` ${answer.statusText}` : ''}`;
-  return new TenantGuardError(code, `broker ${endpoint.url.href} answered ${status} for target "${target}": ${reason}`);
+  return new TenantGuardError(
+    code,
+    `broker ${endpoint.url.href} answered ${status} for target "${target}": ${reason}`,
+  );
 }
 
 function malformed(endpoint: BrokerEndpoint, what: string): AttemptResult {
-  return { ok: false, retryable: false, error: new TenantGuardError('ERR_CREDENTIAL_BROKER', `broker ${endpoint.url.href} answered 2xx but ${what}`) };
+  return {
+    ok: false,
+    retryable: false,
+    error: new TenantGuardError(
+      'ERR_CREDENTIAL_BROKER',
+      `broker ${endpoint.url.href} answered 2xx but ${what}`,
+    ),
+  };
 }
 
 /**
  * Interprets the broker's answer (no network here, so it is tested on its own): the token
  * and what the broker stated about it; `checkIssuedToken` decides whether it may be used.
  */
-export function processBrokerAnswer(endpoint: BrokerEndpoint, target: string, answer: BrokerAnswer): AttemptResult {
+export function processBrokerAnswer(
+  endpoint: BrokerEndpoint,
+  target: string,
+  answer: BrokerAnswer,
+): AttemptResult {
   if (answer.status < 200 || answer.status >= 300) {
     const retryable = answer.status >= 500 || answer.status === 429;
     const retryAfterMs = retryable ? parseRetryAfter(answer.retryAfter) : undefined;
-    return { ok: false, retryable, error: refusal(endpoint, target, answer), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    return {
+      ok: false,
+      retryable,
+      error: refusal(endpoint, target, answer),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
   }
   let token: string | undefined;
   let stated: number | undefined;
@@ -132,5 +159,12 @@ export function processBrokerAnswer(endpoint: BrokerEndpoint, target: string, an
     const aud = json['audience'];
     if (typeof aud === 'string' && aud !== '') audience = aud;
   }
-  return { ok: true, issued: { token, ...(stated === undefined ? {} : { statedExpiresAt: stated }), ...(audience === undefined ? {} : { audience }) } };
+  return {
+    ok: true,
+    issued: {
+      token,
+      ...(stated === undefined ? {} : { statedExpiresAt: stated }),
+      ...(audience === undefined ? {} : { audience }),
+    },
+  };
 }

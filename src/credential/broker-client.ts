@@ -29,19 +29,38 @@ class AnswerTooLarge extends Error {}
 
 /** OpenSSL verification codes Node.js reports as `err.code` for a certificate it does not trust. */
 const CERT_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA', 'HOSTNAME_MISMATCH', 'EPROTO',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
+  'EPROTO',
 ]);
 
 /** True for errors of the TLS layer: certificate, host name and protocol failures. Trying again does not help. */
 export function isTlsError(err: unknown): boolean {
   const code = errnoCode(err);
-  return code !== undefined && (CERT_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code.startsWith('ERR_OSSL_'));
+  return (
+    code !== undefined &&
+    (CERT_CODES.has(code) ||
+      code.startsWith('ERR_TLS_') ||
+      code.startsWith('ERR_SSL_') ||
+      code.startsWith('ERR_OSSL_'))
+  );
 }
 
 function isAbort(err: unknown): boolean {
-  return (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) || errnoCode(err) === 'ABORT_ERR';
+  return (
+    (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) ||
+    errnoCode(err) === 'ABORT_ERR'
+  );
 }
 
 function send(req: TokenRequest): Promise<BrokerAnswer> {
@@ -60,29 +79,38 @@ function send(req: TokenRequest): Promise<BrokerAnswer> {
     headers['Accept'] = 'text/plain';
   }
   return new Promise((resolve, reject) => {
-    const r = request(url, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers,
-      agent: false,
-      signal: AbortSignal.timeout(Math.max(1, req.timeoutMs)),
-      ...(req.ca === undefined ? {} : { ca: req.ca }),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) r.destroy(new AnswerTooLarge(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
-        else chunks.push(chunk);
-      });
-      res.on('error', reject);
-      res.on('end', () => resolve({
-        status: res.statusCode ?? 0,
-        statusText: res.statusMessage ?? '',
-        contentType: String(res.headers['content-type'] ?? ''),
-        body: Buffer.concat(chunks).toString('utf8'),
-        ...(typeof res.headers['retry-after'] === 'string' ? { retryAfter: res.headers['retry-after'] } : {}),
-      }));
-    });
+    const r = request(
+      url,
+      {
+        method: body === undefined ? 'GET' : 'POST',
+        headers,
+        agent: false,
+        signal: AbortSignal.timeout(Math.max(1, req.timeoutMs)),
+        ...(req.ca === undefined ? {} : { ca: req.ca }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES)
+            r.destroy(new AnswerTooLarge(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+          else chunks.push(chunk);
+        });
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            statusText: res.statusMessage ?? '',
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+            ...(typeof res.headers['retry-after'] === 'string'
+              ? { retryAfter: res.headers['retry-after'] }
+              : {}),
+          }),
+        );
+      },
+    );
     r.on('error', reject);
     r.end(body);
   });
@@ -92,16 +120,43 @@ function failure(req: TokenRequest, err: unknown): AttemptResult {
   const where = req.endpoint.url.href;
   const detail = err instanceof Error ? err.message.replace(/\s+/g, ' ') : String(err);
   if (isAbort(err)) {
-    return { ok: false, retryable: false, error: new TenantGuardError('ERR_CREDENTIAL_TIMEOUT', `no answer from broker ${where} in time`, { cause: err }) };
+    return {
+      ok: false,
+      retryable: false,
+      error: new TenantGuardError('ERR_CREDENTIAL_TIMEOUT', `no answer from broker ${where} in time`, {
+        cause: err,
+      }),
+    };
   }
   if (err instanceof AnswerTooLarge) {
-    return { ok: false, retryable: false, error: new TenantGuardError('ERR_CREDENTIAL_BROKER', `broker ${where}: ${detail}`, { cause: err }) };
+    return {
+      ok: false,
+      retryable: false,
+      error: new TenantGuardError('ERR_CREDENTIAL_BROKER', `broker ${where}: ${detail}`, { cause: err }),
+    };
   }
   if (isTlsError(err)) {
-    const hint = req.ca === undefined ? 'pass the broker CA with --ca-file' : 'check --ca-file and the broker certificate';
-    return { ok: false, retryable: false, error: new TenantGuardError('ERR_CREDENTIAL_TLS', `TLS with broker ${where} failed: ${detail} (${errnoCode(err) ?? 'TLS'}); ${hint}`, { cause: err }) };
+    const hint =
+      req.ca === undefined
+        ? 'pass the broker CA with --ca-file'
+        : 'check --ca-file and the broker certificate';
+    return {
+      ok: false,
+      retryable: false,
+      error: new TenantGuardError(
+        'ERR_CREDENTIAL_TLS',
+        `TLS with broker ${where} failed: ${detail} (${errnoCode(err) ?? 'TLS'}); ${hint}`,
+        { cause: err },
+      ),
+    };
   }
-  return { ok: false, retryable: true, error: new TenantGuardError('ERR_CREDENTIAL_UNREACHABLE', `broker ${where} unreachable: ${detail}`, { cause: err }) };
+  return {
+    ok: false,
+    retryable: true,
+    error: new TenantGuardError('ERR_CREDENTIAL_UNREACHABLE', `broker ${where} unreachable: ${detail}`, {
+      cause: err,
+    }),
+  };
 }
 
 /**

@@ -24,7 +24,10 @@ export interface BrokerEndpoint {
 }
 
 function invalid(raw: string, why: string): TenantGuardError {
-  return new TenantGuardError('ERR_CREDENTIAL_USAGE', `BROKER "${raw}" ${why}; give a host name or an https URL`);
+  return new TenantGuardError(
+    'ERR_CREDENTIAL_USAGE',
+    `BROKER "${raw}" ${why}; give a host name or an https URL`,
+  );
 }
 
 /**
@@ -44,12 +47,17 @@ function invalid(raw: string, why: string): TenantGuardError {
 export function resolveBrokerEndpoint(raw: string): BrokerEndpoint {
   const text = raw.trim();
   const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
-  if (hasScheme && !/^https:\/\//i.test(text)) throw invalid(raw, 'is not an https URL (the caller token must not travel in clear)');
+  if (hasScheme && !/^https:\/\//i.test(text))
+    throw invalid(raw, 'is not an https URL (the caller token must not travel in clear)');
   let url: URL;
   try {
     url = new URL(hasScheme ? text : `https://${text}`);
   } catch (cause) {
-    throw new TenantGuardError('ERR_CREDENTIAL_USAGE', `BROKER "${raw}" is not a host name or URL; give a host name or an https URL`, { cause });
+    throw new TenantGuardError(
+      'ERR_CREDENTIAL_USAGE',
+      `BROKER "${raw}" is not a host name or URL; give a host name or an https URL`,
+      { cause },
+    );
   }
   if (url.hostname === '') throw invalid(raw, 'has no host');
   if (url.username !== '' || url.password !== '') throw invalid(raw, 'carries user info');

@@ -5,9 +5,13 @@
 import { TenantGuardError } from '../errors.js';
 
 /** The ExecCredential API versions client-go speaks today (v1alpha1 went with Kubernetes 1.24). */
-export type ExecCredentialApiVersion = 'client.authentication.k8s.io/v1' | 'client.authentication.k8s.io/v1beta1';
+export type ExecCredentialApiVersion =
+  'client.authentication.k8s.io/v1' | 'client.authentication.k8s.io/v1beta1';
 
-const SUPPORTED: readonly ExecCredentialApiVersion[] = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
+const SUPPORTED: readonly ExecCredentialApiVersion[] = [
+  'client.authentication.k8s.io/v1',
+  'client.authentication.k8s.io/v1beta1',
+];
 
 function isSupported(value: string): value is ExecCredentialApiVersion {
   return SUPPORTED.some((v) => v === value);
@@ -28,10 +32,15 @@ export function execCredentialApiVersion(execInfo: string | undefined): ExecCred
   } catch (cause) {
     throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', 'KUBERNETES_EXEC_INFO is not JSON', { cause });
   }
-  const apiVersion = typeof parsed === 'object' && parsed !== null && 'apiVersion' in parsed ? parsed.apiVersion : undefined;
-  if (typeof apiVersion !== 'string') throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', 'KUBERNETES_EXEC_INFO has no apiVersion');
+  const apiVersion =
+    typeof parsed === 'object' && parsed !== null && 'apiVersion' in parsed ? parsed.apiVersion : undefined;
+  if (typeof apiVersion !== 'string')
+    throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', 'KUBERNETES_EXEC_INFO has no apiVersion');
   if (!isSupported(apiVersion)) {
-    throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', `KUBERNETES_EXEC_INFO asks for ${JSON.stringify(apiVersion).slice(0, 80)}; supported: ${SUPPORTED.join(', ')}`);
+    throw new TenantGuardError(
+      'ERR_CREDENTIAL_EXEC_INFO',
+      `KUBERNETES_EXEC_INFO asks for ${JSON.stringify(apiVersion).slice(0, 80)}; supported: ${SUPPORTED.join(', ')}`,
+    );
   }
   return apiVersion;
 }
@@ -55,7 +64,12 @@ export function formatTimestamp(ms: number): string {
  * @param marginMs how long before `expiresAt` to report it expired, because client-go reuses
  *        a credential until exactly `expirationTimestamp` and API servers allow no leeway on `exp`
  */
-export function buildExecCredential(apiVersion: ExecCredentialApiVersion, token: string, expiresAt: number | undefined, marginMs: number): ExecCredential {
+export function buildExecCredential(
+  apiVersion: ExecCredentialApiVersion,
+  token: string,
+  expiresAt: number | undefined,
+  marginMs: number,
+): ExecCredential {
   const status: ExecCredential['status'] = { token };
   if (expiresAt !== undefined) status.expirationTimestamp = formatTimestamp(expiresAt - marginMs);
   return { apiVersion, kind: 'ExecCredential', status };

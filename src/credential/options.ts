@@ -56,13 +56,13 @@ export const CREDENTIAL_USAGE = [
   '  --ca-file FILE         PEM CA bundle for the broker (default: system roots)',
   '  --timeout DURATION     budget for the whole run, retries included (default 10s)',
   `  --cache-dir DIR        cache tokens here, one 0600 file per broker and target (env ${CACHE_DIR_ENV})`,
-  '  --expiry-margin DUR    report expiry this long before the token\'s exp (default 10s)',
+  "  --expiry-margin DUR    report expiry this long before the token's exp (default 10s)",
   '  --audience AUD         the aud the token must carry (default: the audience the broker',
   '                         states, else TARGET); a token for another audience is refused',
   '',
   'A JWT is printed only with the expected aud and an exp more than the margin ahead; its',
-  'expirationTimestamp is the earlier of exp and the broker\'s, minus the margin. An opaque',
-  'token needs the broker\'s expirationTimestamp and is kept at most 15 minutes. The cache',
+  "expirationTimestamp is the earlier of exp and the broker's, minus the margin. An opaque",
+  "token needs the broker's expirationTimestamp and is kept at most 15 minutes. The cache",
   'directory must belong to this user and not be writable by group or others.',
   '',
   'DURATION: a number of seconds, or numbers with ms, s, m or h (500ms, 10s, 1m30s).',
@@ -82,11 +82,19 @@ function usageError(message: string): TenantGuardError {
  */
 export function parseDuration(flag: string, raw: string): number {
   const ms = parseDurationMs(raw);
-  if (ms === undefined) throw new TenantGuardError('ERR_CREDENTIAL_USAGE', `${flag} "${raw}" is not a duration such as 500ms, 10s or 1m; run with --help for usage`);
+  if (ms === undefined)
+    throw new TenantGuardError(
+      'ERR_CREDENTIAL_USAGE',
+      `${flag} "${raw}" is not a duration such as 500ms, 10s or 1m; run with --help for usage`,
+    );
   return ms;
 }
 
-function splitFlags(argv: readonly string[]): { positionals: string[]; flags: Map<string, string>; help: boolean } {
+function splitFlags(argv: readonly string[]): {
+  positionals: string[];
+  flags: Map<string, string>;
+  help: boolean;
+} {
   const positionals: string[] = [];
   const flags = new Map<string, string>();
   let help = false;
@@ -127,7 +135,10 @@ function splitFlags(argv: readonly string[]): { positionals: string[]; flags: Ma
  * @param env the process environment (for `TG_CREDENTIAL_CACHE_DIR`)
  * @throws TenantGuardError ERR_CREDENTIAL_USAGE naming what is wrong.
  */
-export function parseCredentialArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ParsedArgs {
+export function parseCredentialArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): ParsedArgs {
   const { positionals, flags, help } = splitFlags(argv);
   if (help) return { help: true };
   if (positionals.length !== 3) {
@@ -135,14 +146,16 @@ export function parseCredentialArgs(argv: readonly string[], env: Readonly<Recor
   }
   const [broker = '', target = '', tokenFile = ''] = positionals;
   if (broker.trim() === '') throw usageError('BROKER must not be empty');
-  if (target.trim() === '' || /[\s/?#&]/.test(target)) throw usageError(`TARGET "${target}" is not a target name`);
+  if (target.trim() === '' || /[\s/?#&]/.test(target))
+    throw usageError(`TARGET "${target}" is not a target name`);
   if (tokenFile.trim() === '') throw usageError('TOKEN_FILE must not be empty');
 
   const timeout = flags.get('--timeout');
   const margin = flags.get('--expiry-margin');
   const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration('--timeout', timeout);
   if (timeoutMs <= 0) throw usageError('--timeout must be more than 0');
-  const expiryMarginMs = margin === undefined ? DEFAULT_EXPIRY_MARGIN_MS : parseDuration('--expiry-margin', margin);
+  const expiryMarginMs =
+    margin === undefined ? DEFAULT_EXPIRY_MARGIN_MS : parseDuration('--expiry-margin', margin);
 
   const options: CredentialOptions = { broker, target, tokenFile, timeoutMs, expiryMarginMs };
   const audience = flags.get('--audience');

@@ -35,8 +35,14 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10}s`;
 }
 
-function gaveUp(last: TenantGuardError, attempts: number, timeoutMs: number, retryAfterMs?: number): TenantGuardError {
-  const asked = retryAfterMs === undefined ? '' : `; the broker asked to retry after ${seconds(retryAfterMs)}`;
+function gaveUp(
+  last: TenantGuardError,
+  attempts: number,
+  timeoutMs: number,
+  retryAfterMs?: number,
+): TenantGuardError {
+  const asked =
+    retryAfterMs === undefined ? '' : `; the broker asked to retry after ${seconds(retryAfterMs)}`;
   const tail = `(gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}, --timeout ${seconds(timeoutMs)}${asked})`;
   return new TenantGuardError(last.code, `${last.message} ${tail}`, { cause: last.cause ?? last });
 }
@@ -48,7 +54,10 @@ function gaveUp(last: TenantGuardError, attempts: number, timeoutMs: number, ret
  * @param attempt one try, given the milliseconds it may take
  * @throws TenantGuardError the last attempt's error, its message saying how many attempts were made
  */
-export async function withRetries(attempt: (timeoutMs: number) => Promise<AttemptResult>, policy: RetryPolicy): Promise<IssuedToken> {
+export async function withRetries(
+  attempt: (timeoutMs: number) => Promise<AttemptResult>,
+  policy: RetryPolicy,
+): Promise<IssuedToken> {
   const { now, sleep, random, timeoutMs } = policy;
   const minAttemptMs = policy.minAttemptMs ?? 100;
   const deadline = now() + timeoutMs;
@@ -58,11 +67,15 @@ export async function withRetries(attempt: (timeoutMs: number) => Promise<Attemp
     const result = await attempt(Math.max(1, deadline - now()));
     if (result.ok) return result.issued;
     if (!result.retryable) {
-      throw attempts === 1 && result.error.code !== 'ERR_CREDENTIAL_TIMEOUT' ? result.error : gaveUp(result.error, attempts, timeoutMs);
+      throw attempts === 1 && result.error.code !== 'ERR_CREDENTIAL_TIMEOUT'
+        ? result.error
+        : gaveUp(result.error, attempts, timeoutMs);
     }
     // The broker's Retry-After (429, 503) when it gives one: retrying sooner only spends its budget.
-    const pause = result.retryAfterMs ?? backoffDelay(attempts, random(), policy.baseDelayMs, policy.maxDelayMs);
-    if (now() + pause + minAttemptMs > deadline) throw gaveUp(result.error, attempts, timeoutMs, result.retryAfterMs);
+    const pause =
+      result.retryAfterMs ?? backoffDelay(attempts, random(), policy.baseDelayMs, policy.maxDelayMs);
+    if (now() + pause + minAttemptMs > deadline)
+      throw gaveUp(result.error, attempts, timeoutMs, result.retryAfterMs);
     await sleep(pause);
   }
 }

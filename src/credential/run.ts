@@ -41,7 +41,10 @@ async function readCa(path: string): Promise<string> {
   try {
     pem = await readFile(path, 'utf8');
   } catch (cause) {
-    const why = errnoCode(cause) === 'ENOENT' ? 'does not exist' : `could not be read (${errnoCode(cause) ?? 'unknown error'})`;
+    const why =
+      errnoCode(cause) === 'ENOENT'
+        ? 'does not exist'
+        : `could not be read (${errnoCode(cause) ?? 'unknown error'})`;
     throw new TenantGuardError('ERR_CREDENTIAL_TLS', `broker CA file ${path} ${why}`, { cause });
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
@@ -61,14 +64,39 @@ async function obtainToken(options: CredentialOptions, io: FullIo): Promise<Chec
   const endpoint = resolveBrokerEndpoint(options.broker);
   const callerToken = await readCallerToken(options.tokenFile);
   const brokerUrl = endpoint.url.href;
-  const expect = (): TokenExpectations => ({ target: options.target, now: io.now(), marginMs: options.expiryMarginMs, ...(options.audience === undefined ? {} : { audience: options.audience }) });
-  const cache = options.cacheDir === undefined ? undefined : { dir: options.cacheDir, file: cacheFilePath(options.cacheDir, brokerUrl, options.target, callerToken) };
+  const expect = (): TokenExpectations => ({
+    target: options.target,
+    now: io.now(),
+    marginMs: options.expiryMarginMs,
+    ...(options.audience === undefined ? {} : { audience: options.audience }),
+  });
+  const cache =
+    options.cacheDir === undefined
+      ? undefined
+      : {
+          dir: options.cacheDir,
+          file: cacheFilePath(options.cacheDir, brokerUrl, options.target, callerToken),
+        };
   if (cache !== undefined) {
     await checkCacheDir(cache.dir, io.uid);
-    const cached = await readCachedToken(cache.file, brokerUrl, options.target, io.now(), options.expiryMarginMs, io.uid);
+    const cached = await readCachedToken(
+      cache.file,
+      brokerUrl,
+      options.target,
+      io.now(),
+      options.expiryMarginMs,
+      io.uid,
+    );
     if (cached !== undefined) {
       try {
-        return checkIssuedToken({ token: cached.token, statedExpiresAt: cached.expiresAt, ...(cached.audience === undefined ? {} : { audience: cached.audience }) }, expect());
+        return checkIssuedToken(
+          {
+            token: cached.token,
+            statedExpiresAt: cached.expiresAt,
+            ...(cached.audience === undefined ? {} : { audience: cached.audience }),
+          },
+          expect(),
+        );
       } catch {
         // An entry that no longer passes (another --audience, a clock change): ask the broker.
       }
@@ -76,7 +104,14 @@ async function obtainToken(options: CredentialOptions, io: FullIo): Promise<Chec
   }
   const ca = options.caFile === undefined ? undefined : await readCa(options.caFile);
   const issued = await withRetries(
-    (timeoutMs) => requestToken({ endpoint, target: options.target, callerToken, timeoutMs, ...(ca === undefined ? {} : { ca }) }),
+    (timeoutMs) =>
+      requestToken({
+        endpoint,
+        target: options.target,
+        callerToken,
+        timeoutMs,
+        ...(ca === undefined ? {} : { ca }),
+      }),
     { timeoutMs: options.timeoutMs, now: io.now, sleep: io.sleep, random: io.random },
   );
   // Checked before it is cached or printed: never another cluster's token, never a spent one.
@@ -86,7 +121,9 @@ async function obtainToken(options: CredentialOptions, io: FullIo): Promise<Chec
       await writeCachedToken(cache.file, cache.dir, brokerUrl, options.target, checked);
     } catch (err) {
       // The credential is still good; say once why the next run will call the broker again.
-      io.stderr(`${STDERR_PREFIX}: warning: token cache ${cache.file} not written: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+      io.stderr(
+        `${STDERR_PREFIX}: warning: token cache ${cache.file} not written: ${oneLine(err instanceof Error ? err.message : String(err))}\n`,
+      );
     }
   }
   return checked;
@@ -116,7 +153,12 @@ export async function runCredential(argv: readonly string[], io: CredentialIo): 
     }
     const apiVersion = execCredentialApiVersion(io.env['KUBERNETES_EXEC_INFO']);
     const issued = await obtainToken(parsed.options, full);
-    const credential = buildExecCredential(apiVersion, issued.token, issued.expiresAt, parsed.options.expiryMarginMs);
+    const credential = buildExecCredential(
+      apiVersion,
+      issued.token,
+      issued.expiresAt,
+      parsed.options.expiryMarginMs,
+    );
     full.stdout(`${JSON.stringify(credential)}\n`);
     return EXIT_OK;
   } catch (err) {
@@ -124,7 +166,9 @@ export async function runCredential(argv: readonly string[], io: CredentialIo): 
       full.stderr(`${STDERR_PREFIX}: ${err.code}: ${oneLine(err.message)}\n`);
       return err.code === 'ERR_CREDENTIAL_USAGE' ? EXIT_USAGE : EXIT_FAILED;
     }
-    full.stderr(`${STDERR_PREFIX}: ERR_CREDENTIAL_BROKER: unexpected failure: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+    full.stderr(
+      `${STDERR_PREFIX}: ERR_CREDENTIAL_BROKER: unexpected failure: ${oneLine(err instanceof Error ? err.message : String(err))}\n`,
+    );
     return EXIT_FAILED;
   }
 }

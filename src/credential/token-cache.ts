@@ -41,18 +41,35 @@ export function ownUid(): number | undefined {
  * @param uid the plugin's user id; undefined (no POSIX ids) skips the owner check
  * @throws TenantGuardError ERR_CREDENTIAL_CACHE naming the directory and what is wrong.
  */
-export async function checkCacheDir(dir: string, uid: number | undefined, statDir: (path: string) => Promise<{ isDirectory(): boolean; uid: number; mode: number }> = stat): Promise<void> {
+export async function checkCacheDir(
+  dir: string,
+  uid: number | undefined,
+  statDir: (path: string) => Promise<{ isDirectory(): boolean; uid: number; mode: number }> = stat,
+): Promise<void> {
   let st;
   try {
     st = await statDir(dir);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return;
-    throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} cannot be examined (${errnoCode(err) ?? 'error'})`, { cause: err });
+    throw new TenantGuardError(
+      'ERR_CREDENTIAL_CACHE',
+      `--cache-dir ${dir} cannot be examined (${errnoCode(err) ?? 'error'})`,
+      { cause: err },
+    );
   }
   const fix = `use a directory of this user with mode 0700 (chmod 700 ${dir}), or no --cache-dir`;
-  if (!st.isDirectory()) throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} is not a directory; ${fix}`);
-  if (uid !== undefined && st.uid !== uid) throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} is owned by uid ${st.uid}, not this user (uid ${uid}); ${fix}`);
-  if ((st.mode & 0o022) !== 0) throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} is writable by ${(st.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); ${fix}`);
+  if (!st.isDirectory())
+    throw new TenantGuardError('ERR_CREDENTIAL_CACHE', `--cache-dir ${dir} is not a directory; ${fix}`);
+  if (uid !== undefined && st.uid !== uid)
+    throw new TenantGuardError(
+      'ERR_CREDENTIAL_CACHE',
+      `--cache-dir ${dir} is owned by uid ${st.uid}, not this user (uid ${uid}); ${fix}`,
+    );
+  if ((st.mode & 0o022) !== 0)
+    throw new TenantGuardError(
+      'ERR_CREDENTIAL_CACHE',
+      `--cache-dir ${dir} is writable by ${(st.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); ${fix}`,
+    );
 }
 
 /** Largest cache file read, in bytes. */
@@ -67,7 +84,9 @@ const MAX_CACHE_BYTES = 64 * 1024;
  */
 export function callerIdentity(callerToken: string): string {
   const sub = jwtSubject(callerToken);
-  return sub !== undefined ? `sub:${sub}` : `sha256:${createHash('sha256').update(callerToken).digest('hex')}`;
+  return sub !== undefined
+    ? `sub:${sub}`
+    : `sha256:${createHash('sha256').update(callerToken).digest('hex')}`;
 }
 
 /**
@@ -75,7 +94,9 @@ export function callerIdentity(callerToken: string): string {
  * three so that the name reveals none of them.
  */
 export function cacheFilePath(dir: string, brokerUrl: string, target: string, callerToken: string): string {
-  const hash = createHash('sha256').update(JSON.stringify([brokerUrl, target, callerIdentity(callerToken)])).digest('hex');
+  const hash = createHash('sha256')
+    .update(JSON.stringify([brokerUrl, target, callerIdentity(callerToken)]))
+    .digest('hex');
   return join(dir, `tg-${hash.slice(0, 40)}.json`);
 }
 
@@ -90,10 +111,18 @@ function parseEntry(text: string, brokerUrl: string, target: string): CacheEntry
   const e: Record<string, unknown> = Object.fromEntries(Object.entries(value));
   const token = typeof e['token'] === 'string' ? asSingleToken(e['token']) : undefined;
   const expiresAt = e['expiresAt'];
-  if (e['v'] !== 1 || e['broker'] !== brokerUrl || e['target'] !== target || token === undefined) return undefined;
+  if (e['v'] !== 1 || e['broker'] !== brokerUrl || e['target'] !== target || token === undefined)
+    return undefined;
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
   const audience = e['audience'];
-  return { v: 1, broker: brokerUrl, target, token, expiresAt, ...(typeof audience === 'string' ? { audience } : {}) };
+  return {
+    v: 1,
+    broker: brokerUrl,
+    target,
+    token,
+    expiresAt,
+    ...(typeof audience === 'string' ? { audience } : {}),
+  };
 }
 
 /**
@@ -102,13 +131,21 @@ function parseEntry(text: string, brokerUrl: string, target: string): CacheEntry
  * the caller's own or readable by others) counts as a miss; the next write replaces it.
  * @returns the token, or undefined on a miss
  */
-export async function readCachedToken(file: string, brokerUrl: string, target: string, now: number, marginMs: number, uid: number | undefined = ownUid()): Promise<CachedToken | undefined> {
+export async function readCachedToken(
+  file: string,
+  brokerUrl: string,
+  target: string,
+  now: number,
+  marginMs: number,
+  uid: number | undefined = ownUid(),
+): Promise<CachedToken | undefined> {
   let text: string;
   try {
     const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const st = await handle.stat();
-      if (!st.isFile() || (st.mode & 0o077) !== 0 || st.uid !== (uid ?? st.uid) || st.size > MAX_CACHE_BYTES) return undefined;
+      if (!st.isFile() || (st.mode & 0o077) !== 0 || st.uid !== (uid ?? st.uid) || st.size > MAX_CACHE_BYTES)
+        return undefined;
       text = await handle.readFile('utf8');
     } finally {
       await handle.close();
@@ -118,7 +155,11 @@ export async function readCachedToken(file: string, brokerUrl: string, target: s
   }
   const entry = parseEntry(text, brokerUrl, target);
   if (entry === undefined || entry.expiresAt - marginMs <= now) return undefined;
-  return { token: entry.token, expiresAt: entry.expiresAt, ...(entry.audience === undefined ? {} : { audience: entry.audience }) };
+  return {
+    token: entry.token,
+    expiresAt: entry.expiresAt,
+    ...(entry.audience === undefined ? {} : { audience: entry.audience }),
+  };
 }
 
 /**
@@ -127,9 +168,22 @@ export async function readCachedToken(file: string, brokerUrl: string, target: s
  * The directory is created with mode 0700 when missing.
  * @throws the file system's error; the caller treats a failed write as a warning
  */
-export async function writeCachedToken(file: string, dir: string, brokerUrl: string, target: string, issued: CachedToken): Promise<void> {
+export async function writeCachedToken(
+  file: string,
+  dir: string,
+  brokerUrl: string,
+  target: string,
+  issued: CachedToken,
+): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const entry: CacheEntry = { v: 1, broker: brokerUrl, target, token: issued.token, expiresAt: issued.expiresAt, ...(issued.audience === undefined ? {} : { audience: issued.audience }) };
+  const entry: CacheEntry = {
+    v: 1,
+    broker: brokerUrl,
+    target,
+    token: issued.token,
+    expiresAt: issued.expiresAt,
+    ...(issued.audience === undefined ? {} : { audience: issued.audience }),
+  };
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, JSON.stringify(entry), { mode: 0o600, flag: 'wx' });

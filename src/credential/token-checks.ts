@@ -61,22 +61,36 @@ export function checkIssuedToken(issued: IssuedToken, e: TokenExpectations): Che
   if (claims !== undefined) {
     audience = e.audience ?? issued.audience ?? e.target;
     const aud = audiences(claims['aud']);
-    if (aud.length === 0) throw refuse(`the token for target "${e.target}" has no aud claim; expected "${audience}"`);
+    if (aud.length === 0)
+      throw refuse(`the token for target "${e.target}" has no aud claim; expected "${audience}"`);
     if (!aud.includes(audience)) {
-      const how = e.audience !== undefined ? '--audience' : issued.audience !== undefined ? 'the broker\'s stated audience' : 'the target name; give --audience when the Tenant sets another';
-      throw refuse(`the token for target "${e.target}" is for audience ${JSON.stringify(aud.slice(0, 3)).slice(0, 200)}, not "${audience}" (${how}); refusing another cluster's token`);
+      const how =
+        e.audience !== undefined
+          ? '--audience'
+          : issued.audience !== undefined
+            ? "the broker's stated audience"
+            : 'the target name; give --audience when the Tenant sets another';
+      throw refuse(
+        `the token for target "${e.target}" is for audience ${JSON.stringify(aud.slice(0, 3)).slice(0, 200)}, not "${audience}" (${how}); refusing another cluster's token`,
+      );
     }
     const exp = jwtExpiry(issued.token);
     if (exp === undefined) throw refuse(`the token for target "${e.target}" has no numeric exp claim`);
     expiresAt = Math.min(exp, issued.statedExpiresAt ?? Number.POSITIVE_INFINITY);
   } else {
     if (issued.statedExpiresAt === undefined) {
-      throw refuse(`the broker answered an opaque (non-JWT) token for target "${e.target}" without expirationTimestamp; its audience and expiry cannot be checked`);
+      throw refuse(
+        `the broker answered an opaque (non-JWT) token for target "${e.target}" without expirationTimestamp; its audience and expiry cannot be checked`,
+      );
     }
     expiresAt = Math.min(issued.statedExpiresAt, e.now + MAX_OPAQUE_TTL_MS);
   }
   if (expiresAt - e.marginMs <= e.now) {
-    throw refuse(`the token for target "${e.target}" expires at ${rfc3339(expiresAt)}, not more than --expiry-margin ${e.marginMs / 1000}s after now (${rfc3339(e.now)}); check the broker's and this host's clocks`);
+    throw refuse(
+      `the token for target "${e.target}" expires at ${rfc3339(expiresAt)}, not more than --expiry-margin ${e.marginMs / 1000}s after now (${rfc3339(e.now)}); check the broker's and this host's clocks`,
+    );
   }
-  return audience === undefined ? { token: issued.token, expiresAt } : { token: issued.token, expiresAt, audience };
+  return audience === undefined
+    ? { token: issued.token, expiresAt }
+    : { token: issued.token, expiresAt, audience };
 }

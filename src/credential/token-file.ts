@@ -44,15 +44,27 @@ export async function readCallerToken(path: string): Promise<string> {
   try {
     const buf = await readFile(path);
     if (buf.length > MAX_TOKEN_FILE_BYTES) {
-      throw new TenantGuardError('ERR_CREDENTIAL_TOKEN_FILE', `caller token file ${path} is larger than ${MAX_TOKEN_FILE_BYTES} bytes`);
+      throw new TenantGuardError(
+        'ERR_CREDENTIAL_TOKEN_FILE',
+        `caller token file ${path} is larger than ${MAX_TOKEN_FILE_BYTES} bytes`,
+      );
     }
     text = buf.toString('utf8');
   } catch (cause) {
     if (cause instanceof TenantGuardError) throw cause;
-    throw new TenantGuardError('ERR_CREDENTIAL_TOKEN_FILE', `caller token file ${path} ${describeReadError(cause)}`, { cause });
+    throw new TenantGuardError(
+      'ERR_CREDENTIAL_TOKEN_FILE',
+      `caller token file ${path} ${describeReadError(cause)}`,
+      { cause },
+    );
   }
-  if (text.trim() === '') throw new TenantGuardError('ERR_CREDENTIAL_TOKEN_FILE', `caller token file ${path} is empty`);
+  if (text.trim() === '')
+    throw new TenantGuardError('ERR_CREDENTIAL_TOKEN_FILE', `caller token file ${path} is empty`);
   const token = asSingleToken(text);
-  if (token === undefined) throw new TenantGuardError('ERR_CREDENTIAL_TOKEN_FILE', `caller token file ${path} does not hold a single token (whitespace inside)`);
+  if (token === undefined)
+    throw new TenantGuardError(
+      'ERR_CREDENTIAL_TOKEN_FILE',
+      `caller token file ${path} does not hold a single token (whitespace inside)`,
+    );
   return token;
 }

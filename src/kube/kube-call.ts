@@ -5,7 +5,12 @@
  */
 import { errnoCode } from '../errors.js';
 import { isRecord } from '../json.js';
-import { ApiException, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
+import {
+  ApiException,
+  Observable,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+} from '@kubernetes/client-node';
 
 /**
  * Per-call options that abort the request when `signal` fires. The object-parameter APIs
@@ -29,7 +34,8 @@ export function apiErrorCode(err: unknown): number | undefined {
 
 /** `the API server answered 409 Conflict`, `no answer in time`, `the API server is unreachable (ECONNREFUSED)`. */
 export function describeApiFailure(err: unknown, aborted = false): string {
-  if (aborted || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'))) return 'no answer in time';
+  if (aborted || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')))
+    return 'no answer in time';
   if (err instanceof ApiException) {
     let reason = '';
     const body: unknown = err.body;

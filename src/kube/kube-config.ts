@@ -13,22 +13,34 @@ import { errnoCode, TenantGuardError } from '../errors.js';
  * @throws TenantGuardError ERR_SETTINGS_INVALID when the kubeconfig file cannot be loaded or
  *   cannot work, saying why.
  */
-export function loadKubeConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): KubeConfig | undefined {
+export function loadKubeConfig(
+  kubeconfig: string | undefined,
+  env: NodeJS.ProcessEnv,
+): KubeConfig | undefined {
   const kc = new KubeConfig();
   if (kubeconfig !== undefined) {
     try {
       kc.loadFromFile(kubeconfig);
     } catch (cause) {
-      throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --kubeconfig: cannot load ${kubeconfig}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      throw new TenantGuardError(
+        'ERR_SETTINGS_INVALID',
+        `setting --kubeconfig: cannot load ${kubeconfig}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
     }
     const problem = kubeConfigProblem(kc);
-    if (problem !== undefined) throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --kubeconfig: ${kubeconfig}: ${problem}`);
+    if (problem !== undefined)
+      throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --kubeconfig: ${kubeconfig}: ${problem}`);
     return kc;
   }
   if (env.KUBERNETES_SERVICE_HOST !== undefined) {
     kc.loadFromCluster();
     const problem = kubeConfigProblem(kc);
-    if (problem !== undefined) throw new TenantGuardError('ERR_SETTINGS_INVALID', `the in-cluster Kubernetes configuration: ${problem}`);
+    if (problem !== undefined)
+      throw new TenantGuardError(
+        'ERR_SETTINGS_INVALID',
+        `the in-cluster Kubernetes configuration: ${problem}`,
+      );
     return kc;
   }
   return undefined;
@@ -42,9 +54,16 @@ export function kubeConfigProblem(kc: KubeConfig): string | undefined {
   const contextName = kc.getCurrentContext();
   if (contextName === undefined || contextName === '') return 'no current-context is set';
   const context = kc.getContextObject(contextName);
-  if (context === null) return `current-context "${contextName}" is not among its contexts (${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`;
+  if (context === null)
+    return `current-context "${contextName}" is not among its contexts (${
+      kc
+        .getContexts()
+        .map((c) => c.name)
+        .join(', ') || 'none'
+    })`;
   const cluster = kc.getCurrentCluster();
-  if (cluster === null) return `context "${contextName}" names cluster "${context.cluster}", which is not among its clusters`;
+  if (cluster === null)
+    return `context "${contextName}" names cluster "${context.cluster}", which is not among its clusters`;
   const where = `cluster "${cluster.name}"`;
   let url: URL;
   try {
@@ -55,8 +74,10 @@ export function kubeConfigProblem(kc: KubeConfig): string | undefined {
   if (url.protocol === 'http:' && cluster.skipTLSVerify !== true) {
     return `${where}: server ${cluster.server} is plain HTTP, which @kubernetes/client-node refuses unless the cluster sets insecure-skip-tls-verify: true ("HTTP protocol is not allowed when skipTLSVerify is not set or false"); use the API server's https URL`;
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `${where}: server ${cluster.server} is not an https URL`;
-  if (context.user !== undefined && context.user !== '' && kc.getCurrentUser() === null) return `context "${contextName}" names user "${context.user}", which is not among its users`;
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return `${where}: server ${cluster.server} is not an https URL`;
+  if (context.user !== undefined && context.user !== '' && kc.getCurrentUser() === null)
+    return `context "${contextName}" names user "${context.user}", which is not among its users`;
   const user = kc.getCurrentUser();
   const files: Array<[string, string | undefined]> = [
     [`${where}: certificate-authority`, cluster.caFile],

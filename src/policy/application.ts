@@ -20,12 +20,18 @@ function checkProject(object: KubeObject, tenant: Tenant | undefined): Violation
   if (tenant === undefined) return [];
   const project = getPath(object, ['spec', 'project']);
   if (typeof project === 'string' && tenant.projects.includes(project)) return [];
-  const found = project === undefined || project === '' ? 'is empty' : `${show(project)} is not a project of tenant "${tenant.name}"`;
+  const found =
+    project === undefined || project === ''
+      ? 'is empty'
+      : `${show(project)} is not a project of tenant "${tenant.name}"`;
   return [violation('TG-APP-01', 'spec.project', `${found}; use one of: ${tenant.projects.join(', ')}`)];
 }
 
 /** A destination field as set: undefined when absent or empty (Argo CD's omitempty). */
-function readField(destination: Record<string, unknown>, field: DestinationField): { value: string | undefined; bad: unknown } {
+function readField(
+  destination: Record<string, unknown>,
+  field: DestinationField,
+): { value: string | undefined; bad: unknown } {
   const raw = destination[field];
   if (raw === undefined || raw === null || raw === '') return { value: undefined, bad: undefined };
   if (typeof raw === 'string') return { value: raw, bad: undefined };
@@ -33,27 +39,49 @@ function readField(destination: Record<string, unknown>, field: DestinationField
 }
 
 /** TG-APP-02: exactly one of server and name, a cluster of the tenant, never the control plane. */
-function checkDestination(object: KubeObject, tenant: Tenant | undefined, context: PolicyContext): Violation[] {
+function checkDestination(
+  object: KubeObject,
+  tenant: Tenant | undefined,
+  context: PolicyContext,
+): Violation[] {
   const raw = getPath(object, ['spec', 'destination']);
-  if (raw !== undefined && !isRecord(raw)) return [violation('TG-REQ-01', DESTINATION, `is ${show(raw)}, not an object with server or name`)];
+  if (raw !== undefined && !isRecord(raw))
+    return [violation('TG-REQ-01', DESTINATION, `is ${show(raw)}, not an object with server or name`)];
   const destination = raw ?? {};
   const out: Violation[] = [];
   const fields: Array<[DestinationField, string]> = [];
   for (const field of ['server', 'name'] as const) {
     const { value, bad } = readField(destination, field);
-    if (bad !== undefined) out.push(violation('TG-REQ-01', `${DESTINATION}.${field}`, `is ${show(bad)}, not a string`));
+    if (bad !== undefined)
+      out.push(violation('TG-REQ-01', `${DESTINATION}.${field}`, `is ${show(bad)}, not a string`));
     if (value !== undefined) fields.push([field, value]);
   }
   if (out.length > 0) return out;
   if (fields.length === 0) {
-    return [violation('TG-APP-02', DESTINATION, 'sets neither server nor name; set exactly one of them to a cluster of the tenant')];
+    return [
+      violation(
+        'TG-APP-02',
+        DESTINATION,
+        'sets neither server nor name; set exactly one of them to a cluster of the tenant',
+      ),
+    ];
   }
   if (fields.length === 2) {
-    out.push(violation('TG-APP-02', DESTINATION, `sets both server ${show(destination.server)} and name ${show(destination.name)}; set exactly one of them`));
+    out.push(
+      violation(
+        'TG-APP-02',
+        DESTINATION,
+        `sets both server ${show(destination.server)} and name ${show(destination.name)}; set exactly one of them`,
+      ),
+    );
   }
   for (const [field, value] of fields) {
-    const why = tenant === undefined ? explainPlatformTarget(field, value, context.registry) : explainForeignTarget(tenant, field, value);
-    if (why !== undefined) out.push(violation('TG-APP-02', `${DESTINATION}.${field}`, `${show(value)} ${why}`));
+    const why =
+      tenant === undefined
+        ? explainPlatformTarget(field, value, context.registry)
+        : explainForeignTarget(tenant, field, value);
+    if (why !== undefined)
+      out.push(violation('TG-APP-02', `${DESTINATION}.${field}`, `${show(value)} ${why}`));
   }
   return out;
 }
@@ -66,7 +94,9 @@ function sameJson(a: unknown, b: unknown): boolean {
 const REFERENCE_FIELDS = ['apiVersion', 'kind', 'name', 'uid', 'controller'] as const;
 
 /** The controller ownerReferences of an object that point at an ApplicationSet. */
-function appSetControllerRefs(object: KubeObject | undefined): Array<{ index: number; ref: Record<string, unknown> }> {
+function appSetControllerRefs(
+  object: KubeObject | undefined,
+): Array<{ index: number; ref: Record<string, unknown> }> {
   const refs = getPath(object, ['metadata', 'ownerReferences']);
   if (!Array.isArray(refs)) return [];
   return refs.flatMap((ref: unknown, index) => {
@@ -76,7 +106,8 @@ function appSetControllerRefs(object: KubeObject | undefined): Array<{ index: nu
   });
 }
 
-const sameReference = (a: Record<string, unknown>, b: Record<string, unknown>) => REFERENCE_FIELDS.every((f) => a[f] === b[f]);
+const sameReference = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  REFERENCE_FIELDS.every((f) => a[f] === b[f]);
 
 /**
  * TG-APP-03: a controller ownerReference to an ApplicationSet is added or changed only by
@@ -90,11 +121,18 @@ function checkOwnerReference(scope: RuleScope): Violation[] {
   if (request.operation === 'DELETE' || request.operation === 'CONNECT') return [];
   const controller = applicationSetControllerUser(context.settings);
   if (request.user.username === controller) return [];
-  const before = request.operation === 'UPDATE' ? appSetControllerRefs(request.oldObject).map((r) => r.ref) : [];
+  const before =
+    request.operation === 'UPDATE' ? appSetControllerRefs(request.oldObject).map((r) => r.ref) : [];
   return appSetControllerRefs(request.object).flatMap(({ index, ref }) => {
     if (before.some((b) => sameReference(b, ref))) return [];
     const verb = request.operation === 'UPDATE' && before.length > 0 ? 'changes' : 'adds';
-    return [violation('TG-APP-03', `metadata.ownerReferences[${index}]`, `${verb} a controller reference to ApplicationSet ${show(ref.name)}; only the ApplicationSet controller ("${controller}") and platform admins may set it (removing one is allowed)`)];
+    return [
+      violation(
+        'TG-APP-03',
+        `metadata.ownerReferences[${index}]`,
+        `${verb} a controller reference to ApplicationSet ${show(ref.name)}; only the ApplicationSet controller ("${controller}") and platform admins may set it (removing one is allowed)`,
+      ),
+    ];
   });
 }
 
@@ -108,12 +146,17 @@ export const applicationRules: KindRules = {
 
   namedTenant(object, context) {
     const project = getPath(object, ['spec', 'project']);
-    return typeof project === 'string' && project !== '' ? context.registry.tenantByProject(project) : undefined;
+    return typeof project === 'string' && project !== ''
+      ? context.registry.tenantByProject(project)
+      : undefined;
   },
 
   hasMaterialChange(oldObject, newObject, context) {
     const label = context.settings.tenantLabel;
-    return !sameJson(getPath(oldObject, ['spec']), getPath(newObject, ['spec'])) || getLabels(oldObject)[label] !== getLabels(newObject)[label];
+    return (
+      !sameJson(getPath(oldObject, ['spec']), getPath(newObject, ['spec'])) ||
+      getLabels(oldObject)[label] !== getLabels(newObject)[label]
+    );
   },
 
   mutate() {
@@ -124,12 +167,25 @@ export const applicationRules: KindRules = {
 
   validate(scope: RuleScope): Findings {
     const { request, tenant, context } = scope;
-    if (request.operation === 'DELETE' || request.operation === 'CONNECT') return { violations: [], warnings: [] };
+    if (request.operation === 'DELETE' || request.operation === 'CONNECT')
+      return { violations: [], warnings: [] };
     const object = request.object;
     if (object === undefined) return { violations: [], warnings: [] };
     if (getRecord(object, ['spec']) === undefined) {
-      return { violations: [violation('TG-REQ-01', 'spec', `is ${show(getPath(object, ['spec']))}; an Application needs a spec with project and destination`)], warnings: [] };
+      return {
+        violations: [
+          violation(
+            'TG-REQ-01',
+            'spec',
+            `is ${show(getPath(object, ['spec']))}; an Application needs a spec with project and destination`,
+          ),
+        ],
+        warnings: [],
+      };
     }
-    return { violations: [...checkProject(object, tenant), ...checkDestination(object, tenant, context)], warnings: [] };
+    return {
+      violations: [...checkProject(object, tenant), ...checkDestination(object, tenant, context)],
+      warnings: [],
+    };
   },
 };

@@ -33,7 +33,11 @@ export function argoPointerSegments(pointer: string): string[] | undefined {
 
 /** The paths of a generated Application that an adopting ApplicationSet must set itself. */
 function protectedPaths(label: string): string[][] {
-  return [['metadata', 'labels', label], ['spec', 'project'], ['spec', 'destination']];
+  return [
+    ['metadata', 'labels', label],
+    ['spec', 'project'],
+    ['spec', 'destination'],
+  ];
 }
 
 /** True when `segments` is a protected path, a parent of one, or inside one. */
@@ -71,7 +75,13 @@ function checkPointers(value: unknown, path: string, label: string, out: Violati
     }
     const segments = argoPointerSegments(pointer);
     if (segments === undefined || !coversProtected(segments, label)) return;
-    out.push(violation('TG-AS-09', itemPath, `${show(pointer)} reads as /${segments.join('/')} in Argo CD and covers ${describeCovered(label)}; an ApplicationSet that adopts an existing Application would keep its tenant, project and destination while replacing its source; ignore fields below spec.source or spec.syncPolicy instead`));
+    out.push(
+      violation(
+        'TG-AS-09',
+        itemPath,
+        `${show(pointer)} reads as /${segments.join('/')} in Argo CD and covers ${describeCovered(label)}; an ApplicationSet that adopts an existing Application would keep its tenant, project and destination while replacing its source; ignore fields below spec.source or spec.syncPolicy instead`,
+      ),
+    );
   });
 }
 
@@ -85,7 +95,10 @@ export function checkIgnoredFields(spec: Record<string, unknown>, label: string)
   const entries = spec.ignoreApplicationDifferences;
   if (isPresent(entries) && !Array.isArray(entries)) out.push(notReadable(listPath, 'a list'));
   if (Array.isArray(entries)) {
-    if (entries.length > MAX_ENTRIES) out.push(violation('TG-REQ-01', listPath, `holds ${entries.length} entries; at most ${MAX_ENTRIES} are read`));
+    if (entries.length > MAX_ENTRIES)
+      out.push(
+        violation('TG-REQ-01', listPath, `holds ${entries.length} entries; at most ${MAX_ENTRIES} are read`),
+      );
     else {
       entries.forEach((entry: unknown, i) => {
         const entryPath = joinPath(listPath, i);
@@ -93,10 +106,22 @@ export function checkIgnoredFields(spec: Record<string, unknown>, label: string)
           if (isPresent(entry)) out.push(notReadable(entryPath, 'an object'));
           return;
         }
-        checkPointers(Object.hasOwn(entry, 'jsonPointers') ? entry.jsonPointers : undefined, joinPath(entryPath, 'jsonPointers'), label, out);
+        checkPointers(
+          Object.hasOwn(entry, 'jsonPointers') ? entry.jsonPointers : undefined,
+          joinPath(entryPath, 'jsonPointers'),
+          label,
+          out,
+        );
         const jq = Object.hasOwn(entry, 'jqPathExpressions') ? entry.jqPathExpressions : undefined;
         const jqPresent = Array.isArray(jq) ? jq.length > 0 : isPresent(jq);
-        if (jqPresent) out.push(violation('TG-AS-09', joinPath(entryPath, 'jqPathExpressions'), `${show(jq)} is set; no static check bounds what a jq expression selects, so only platform admins may use it: use jsonPointers`));
+        if (jqPresent)
+          out.push(
+            violation(
+              'TG-AS-09',
+              joinPath(entryPath, 'jqPathExpressions'),
+              `${show(jq)} is set; no static check bounds what a jq expression selects, so only platform admins may use it: use jsonPointers`,
+            ),
+          );
       });
     }
   }
@@ -110,7 +135,14 @@ export function checkIgnoredFields(spec: Record<string, unknown>, label: string)
     if (isPresent(labels) && !Array.isArray(labels)) out.push(notReadable(labelsPath, 'a list'));
     if (Array.isArray(labels)) {
       labels.forEach((key: unknown, i) => {
-        if (key === label) out.push(violation('TG-AS-09', joinPath(labelsPath, i), `${show(key)} is the tenant label; an ApplicationSet that adopts an existing Application would keep its tenant; remove it`));
+        if (key === label)
+          out.push(
+            violation(
+              'TG-AS-09',
+              joinPath(labelsPath, i),
+              `${show(key)} is the tenant label; an ApplicationSet that adopts an existing Application would keep its tenant; remove it`,
+            ),
+          );
         else if (typeof key !== 'string') out.push(notReadable(joinPath(labelsPath, i), 'a string'));
       });
     }

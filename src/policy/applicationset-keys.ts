@@ -12,7 +12,12 @@
  * accepting a case-insensitive match").
  */
 import { goFoldName as foldKey } from './go-json-fold.js';
-import { APPLICATIONSET_SPEC_FIELDS, type FieldNode, type FieldTree, type RawFieldNode } from './generator-fields.js';
+import {
+  APPLICATIONSET_SPEC_FIELDS,
+  type FieldNode,
+  type FieldTree,
+  type RawFieldNode,
+} from './generator-fields.js';
 import { joinPath } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
@@ -42,7 +47,8 @@ function checkTree(value: unknown, tree: FieldTree, path: string, raw: boolean, 
     const pending: Array<[unknown, string]> = [[value, path]];
     for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
       const [item, at] = next;
-      if (Array.isArray(item)) for (let i = item.length - 1; i >= 0; i--) pending.push([item[i], joinPath(at, i)]);
+      if (Array.isArray(item))
+        for (let i = item.length - 1; i >= 0; i--) pending.push([item[i], joinPath(at, i)]);
       else checkTree(item, tree, at, raw, out);
     }
     return;
@@ -57,11 +63,28 @@ function checkTree(value: unknown, tree: FieldTree, path: string, raw: boolean, 
     }
     const twin = caseTwin(tree, key);
     if (twin !== undefined) {
-      const effect = raw ? `Argo CD's JSON decoder matches keys case-insensitively and reads it as "${twin}"` : `the API server drops it, so it is not read as "${twin}"`;
-      out.push(violation('TG-AS-08', keyPath, `differs only in case from the field "${twin}"; ${effect}; spell it "${twin}"`));
+      const effect = raw
+        ? `Argo CD's JSON decoder matches keys case-insensitively and reads it as "${twin}"`
+        : `the API server drops it, so it is not read as "${twin}"`;
+      out.push(
+        violation(
+          'TG-AS-08',
+          keyPath,
+          `differs only in case from the field "${twin}"; ${effect}; spell it "${twin}"`,
+        ),
+      );
     } else if (raw) {
-      const nesting = key === 'matrix' || key === 'merge' ? ' (Argo CD nests matrix and merge two levels deep at most)' : '';
-      out.push(violation('TG-AS-08', keyPath, `is not a field of Argo CD's generator schema here${nesting}; allowed: ${listFields(tree)}`));
+      const nesting =
+        key === 'matrix' || key === 'merge'
+          ? ' (Argo CD nests matrix and merge two levels deep at most)'
+          : '';
+      out.push(
+        violation(
+          'TG-AS-08',
+          keyPath,
+          `is not a field of Argo CD's generator schema here${nesting}; allowed: ${listFields(tree)}`,
+        ),
+      );
     }
   }
 }

@@ -38,7 +38,12 @@ function notReadable(path: string, what: string): Violation {
 /** True for `In` with the tenant as its only value: as narrow as the matchLabels entry. */
 function isTenantOnlyIn(expression: Record<string, unknown>, tenant: string): boolean {
   const values = expression.values;
-  return expression.operator === 'In' && Array.isArray(values) && values.length > 0 && values.every((v: unknown) => v === tenant);
+  return (
+    expression.operator === 'In' &&
+    Array.isArray(values) &&
+    values.length > 0 &&
+    values.every((v: unknown) => v === tenant)
+  );
 }
 
 /**
@@ -49,13 +54,24 @@ function isTenantOnlyIn(expression: Record<string, unknown>, tenant: string): bo
  * value; any other expression on the key (`NotIn`, `Exists`, `DoesNotExist`, `In` with
  * other values); a templated key anywhere in the selector.
  */
-export function checkClustersSelector(clusters: Record<string, unknown>, path: string, label: string, tenant: string): Violation[] {
+export function checkClustersSelector(
+  clusters: Record<string, unknown>,
+  path: string,
+  label: string,
+  tenant: string,
+): Violation[] {
   const out: Violation[] = [];
   const selectorPath = joinPath(path, 'selector');
   const wanted = `matchLabels[${JSON.stringify(label)}]: "${tenant}"`;
   const selector = clusters.selector;
   if (!isPresent(selector)) {
-    return [violation('TG-AS-02', selectorPath, `is missing; it must have ${wanted} (without it the generator selects every cluster, the control plane included)`)];
+    return [
+      violation(
+        'TG-AS-02',
+        selectorPath,
+        `is missing; it must have ${wanted} (without it the generator selects every cluster, the control plane included)`,
+      ),
+    ];
   }
   if (!isRecord(selector)) return [notReadable(selectorPath, 'an object')];
   let satisfied = false;
@@ -66,14 +82,24 @@ export function checkClustersSelector(clusters: Record<string, unknown>, path: s
   if (isPresent(matchLabels) && !isRecord(matchLabels)) out.push(notReadable(labelsPath, 'a map of strings'));
   if (isRecord(matchLabels)) {
     for (const key of Object.keys(matchLabels)) {
-      if (isTemplated(key)) out.push(violation('TG-AS-02', joinPath(labelsPath, key), 'has a templated key; selector keys must be literal (a computed key could override the tenant label)'));
+      if (isTemplated(key))
+        out.push(
+          violation(
+            'TG-AS-02',
+            joinPath(labelsPath, key),
+            'has a templated key; selector keys must be literal (a computed key could override the tenant label)',
+          ),
+        );
     }
     const value = own(matchLabels, label);
     if (value === tenant) satisfied = true;
     else if (isPresent(value)) {
       named = true;
-      const why = typeof value === 'string' && isTemplated(value) ? 'is templated' : `is not the tenant "${tenant}"`;
-      out.push(violation('TG-AS-02', joinPath(labelsPath, label), `${show(value)} ${why}; it must be "${tenant}"`));
+      const why =
+        typeof value === 'string' && isTemplated(value) ? 'is templated' : `is not the tenant "${tenant}"`;
+      out.push(
+        violation('TG-AS-02', joinPath(labelsPath, label), `${show(value)} ${why}; it must be "${tenant}"`),
+      );
     }
   }
 
@@ -89,15 +115,28 @@ export function checkClustersSelector(clusters: Record<string, unknown>, path: s
       }
       const key = expression.key;
       if (typeof key === 'string' && isTemplated(key)) {
-        out.push(violation('TG-AS-02', joinPath(itemPath, 'key'), `${show(key)} is templated; selector keys must be literal`));
+        out.push(
+          violation(
+            'TG-AS-02',
+            joinPath(itemPath, 'key'),
+            `${show(key)} is templated; selector keys must be literal`,
+          ),
+        );
         return;
       }
       if (key !== label) return;
       if (isTenantOnlyIn(expression, tenant)) return;
       named = true;
-      out.push(violation('TG-AS-02', itemPath, `${show(expression.operator)} ${show(expression.values)} on the tenant label says otherwise than ${wanted}, which every clusters generator carries; remove the expression`));
+      out.push(
+        violation(
+          'TG-AS-02',
+          itemPath,
+          `${show(expression.operator)} ${show(expression.values)} on the tenant label says otherwise than ${wanted}, which every clusters generator carries; remove the expression`,
+        ),
+      );
     });
   }
-  if (!satisfied && !named) out.push(violation('TG-AS-02', labelsPath, `has no ${JSON.stringify(label)}; it must have ${wanted}`));
+  if (!satisfied && !named)
+    out.push(violation('TG-AS-02', labelsPath, `has no ${JSON.stringify(label)}; it must have ${wanted}`));
   return out;
 }

@@ -42,22 +42,36 @@ function destinationProblem(field: 'name' | 'server', value: string, scope: Targ
   const { tenant, registry } = scope;
   if (tenant === undefined) {
     const owned = field === 'name' ? registry.clusterByName(value) : registry.clusterByServer(value);
-    return owned === undefined ? undefined : `is a cluster of tenant "${owned.tenant.name}"; an ApplicationSet of no tenant may target no tenant's cluster`;
+    return owned === undefined
+      ? undefined
+      : `is a cluster of tenant "${owned.tenant.name}"; an ApplicationSet of no tenant may target no tenant's cluster`;
   }
   const allowed = field === 'name' ? tenantClusterNames(tenant) : tenantServers(tenant);
-  if (isControlPlaneTarget(value)) return `is the control plane, which no tenant may target; use one of: ${allowed}`;
-  const own = field === 'name' ? tenant.clusters.some((c) => c.name === value) : tenant.clusters.some((c) => c.serverKey === serverKey(value));
+  if (isControlPlaneTarget(value))
+    return `is the control plane, which no tenant may target; use one of: ${allowed}`;
+  const own =
+    field === 'name'
+      ? tenant.clusters.some((c) => c.name === value)
+      : tenant.clusters.some((c) => c.serverKey === serverKey(value));
   return own ? undefined : `is not a cluster of tenant "${tenant.name}"; use one of: ${allowed}`;
 }
 
 /** TG-AS-03 for one template: literal `destination.server`/`name`, and not both. */
-export function checkDestination(visit: TemplateVisit, parts: TemplateParts, scope: TargetScope): TargetFindings {
+export function checkDestination(
+  visit: TemplateVisit,
+  parts: TemplateParts,
+  scope: TargetScope,
+): TargetFindings {
   const violations: Violation[] = [];
   const warnings: string[] = [];
   const destPath = joinPath(joinPath(visit.path, 'spec'), 'destination');
   const destination = parts.spec?.destination;
   if (!isPresent(destination)) return { violations, warnings };
-  if (!isRecord(destination)) return { violations: [violation('TG-REQ-01', destPath, 'is not an object; the rules cannot read it')], warnings };
+  if (!isRecord(destination))
+    return {
+      violations: [violation('TG-REQ-01', destPath, 'is not an object; the rules cannot read it')],
+      warnings,
+    };
   let set = 0;
   for (const field of ['server', 'name'] as const) {
     const value = destination[field];
@@ -65,22 +79,28 @@ export function checkDestination(visit: TemplateVisit, parts: TemplateParts, sco
     if (!isPresent(value) || value === '') continue;
     set++;
     if (typeof value !== 'string') {
-      violations.push(violation('TG-REQ-01', path, `${show(value)} is not a string; the rules cannot read it`));
+      violations.push(
+        violation('TG-REQ-01', path, `${show(value)} is not a string; the rules cannot read it`),
+      );
     } else if (isTemplated(value)) {
-      warnings.push(`[TG-AS-03] ${path} ${show(value)} is computed; each generated Application is checked by the Application rules (TG-APP-02)`);
+      warnings.push(
+        `[TG-AS-03] ${path} ${show(value)} is computed; each generated Application is checked by the Application rules (TG-APP-02)`,
+      );
     } else {
       const problem = destinationProblem(field, value, scope);
       if (problem !== undefined) violations.push(violation('TG-AS-03', path, `${show(value)} ${problem}`));
     }
   }
-  if (set === 2) violations.push(violation('TG-AS-03', destPath, 'sets both server and name; set exactly one'));
+  if (set === 2)
+    violations.push(violation('TG-AS-03', destPath, 'sets both server and name; set exactly one'));
   return { violations, warnings };
 }
 
 /** Why a parameter value is a foreign target, or undefined when it is not. */
 function parameterProblem(value: string, scope: TargetScope): string | undefined {
   const { tenant, registry } = scope;
-  if (tenant !== undefined && isControlPlaneTarget(value)) return 'names the control plane, which no tenant may target';
+  if (tenant !== undefined && isControlPlaneTarget(value))
+    return 'names the control plane, which no tenant may target';
   const owned = registry.clusterByName(value) ?? registry.clusterByServer(value);
   if (owned === undefined || owned.tenant.name === tenant?.name) return undefined;
   return tenant === undefined
@@ -98,7 +118,9 @@ export const MAX_VALUE_DEPTH = 32;
 const MAX_YAML_NODES = 20_000;
 
 /** Explicit YAML tags Argo CD's go-yaml reads as the plain scalar they look like. */
-const CORE_SCALAR_TAGS: ReadonlySet<string> = new Set(['str', 'int', 'float', 'bool', 'null'].map((t) => `tag:yaml.org,2002:${t}`));
+const CORE_SCALAR_TAGS: ReadonlySet<string> = new Set(
+  ['str', 'int', 'float', 'bool', 'null'].map((t) => `tag:yaml.org,2002:${t}`),
+);
 
 type Check = (value: string, path: string) => void;
 type Deny = (path: string, detail: string) => void;
@@ -134,7 +156,10 @@ function eachString(value: unknown, path: string, check: Check, deny: Deny, dept
 
 /** Splits raw YAML/JSON text into scalar-like tokens (for `elementsYaml` that does not parse). */
 function rawTokens(text: string): string[] {
-  return text.split(/[\s"'`,[\]{}()|]+/).map((t) => t.replace(/^-+|:+$/g, '')).filter((t) => t !== '');
+  return text
+    .split(/[\s"'`,[\]{}()|]+/)
+    .map((t) => t.replace(/^-+|:+$/g, ''))
+    .filter((t) => t !== '');
 }
 
 /** The texts of a scalar to compare: its value as go-yaml would render it, and its source. */
@@ -142,7 +167,8 @@ function scalarText(node: Scalar): string[] {
   const out: string[] = [];
   const value: unknown = node.value;
   if (typeof value === 'string') out.push(value);
-  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') out.push(String(value));
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    out.push(String(value));
   if (typeof node.source === 'string' && !out.includes(node.source)) out.push(node.source);
   return out;
 }
@@ -155,11 +181,21 @@ function scalarText(node: Scalar): string[] {
  * go-yaml decodes `!!binary` into the text it hides, and other tags are read in ways the
  * webhook does not model.
  */
-function walkYaml(node: unknown, path: string, check: Check, deny: Deny, budget: { nodes: number }, depth: number): void {
+function walkYaml(
+  node: unknown,
+  path: string,
+  check: Check,
+  deny: Deny,
+  budget: { nodes: number },
+  depth: number,
+): void {
   if (node === null || node === undefined || isAlias(node)) return;
   if (--budget.nodes < 0) return;
   if (isNode(node) && typeof node.tag === 'string' && !(isScalar(node) && CORE_SCALAR_TAGS.has(node.tag))) {
-    deny(path, `carries the YAML tag ${show(node.tag)}; Argo CD's go-yaml decodes tags such as !!binary into values the webhook cannot compare; write the value plainly (allowed tags: !!str, !!int, !!float, !!bool, !!null)`);
+    deny(
+      path,
+      `carries the YAML tag ${show(node.tag)}; Argo CD's go-yaml decodes tags such as !!binary into values the webhook cannot compare; write the value plainly (allowed tags: !!str, !!int, !!float, !!bool, !!null)`,
+    );
   }
   if (isScalar(node)) {
     for (const text of scalarText(node)) check(text, path);
@@ -171,7 +207,9 @@ function walkYaml(node: unknown, path: string, check: Check, deny: Deny, budget:
     return;
   }
   if (isSeq(node)) {
-    node.items.forEach((item: unknown, i) => walkYaml(item, joinPath(path, i), check, deny, budget, depth + 1));
+    node.items.forEach((item: unknown, i) =>
+      walkYaml(item, joinPath(path, i), check, deny, budget, depth + 1),
+    );
     return;
   }
   for (const pair of node.items) {
@@ -199,7 +237,11 @@ function inspectYaml(text: string, path: string, check: Check, deny: Deny): bool
   }
   const budget = { nodes: MAX_YAML_NODES };
   for (const doc of docs) walkYaml(doc.contents, path, check, deny, budget, 0);
-  if (budget.nodes < 0) deny(path, `holds more than ${MAX_YAML_NODES} YAML nodes; the webhook does not inspect more: split the generator`);
+  if (budget.nodes < 0)
+    deny(
+      path,
+      `holds more than ${MAX_YAML_NODES} YAML nodes; the webhook does not inspect more: split the generator`,
+    );
   return true;
 }
 
@@ -229,25 +271,42 @@ export function checkParameters(generator: GeneratorVisit, scope: TargetScope): 
     const values = Object.hasOwn(body, 'values') ? body.values : undefined;
     if (isPresent(values)) eachString(values, joinPath(kindPath, 'values'), check, deny);
     if (kind !== 'list') continue;
-    eachString(Object.hasOwn(body, 'elements') ? body.elements : undefined, joinPath(kindPath, 'elements'), check, deny);
+    eachString(
+      Object.hasOwn(body, 'elements') ? body.elements : undefined,
+      joinPath(kindPath, 'elements'),
+      check,
+      deny,
+    );
     const yamlText = Object.hasOwn(body, 'elementsYaml') ? body.elementsYaml : undefined;
     if (typeof yamlText !== 'string' || yamlText.trim() === '') continue;
     const yamlPath = joinPath(kindPath, 'elementsYaml');
     const templated = isTemplated(yamlText);
-    if (templated) warnings.push(`[TG-AS-04] ${yamlPath} is computed; the elements it renders are checked on each generated Application by the Application rules`);
+    if (templated)
+      warnings.push(
+        `[TG-AS-04] ${yamlPath} is computed; the elements it renders are checked on each generated Application by the Application rules`,
+      );
     // Templated text that parses is walked like any other: its literal scalars and tags
     // are what they are whatever the template renders around them.
     if (inspectYaml(yamlText, yamlPath, check, deny)) continue;
     if (!templated) {
-      violations.push(violation('TG-AS-04', yamlPath, 'is not YAML the webhook can read, so its values cannot be inspected; Argo CD may read it differently: write it as plain YAML or use list.elements'));
+      violations.push(
+        violation(
+          'TG-AS-04',
+          yamlPath,
+          'is not YAML the webhook can read, so its values cannot be inspected; Argo CD may read it differently: write it as plain YAML or use list.elements',
+        ),
+      );
       continue;
     }
     const seen = new Set<string>();
     for (const token of rawTokens(yamlText)) {
       if (seen.has(token)) continue;
       seen.add(token);
-      const problem = token.startsWith('!') ? 'is a YAML tag, which Argo CD\'s go-yaml may decode into a value the webhook cannot compare' : parameterProblem(token, scope);
-      if (problem !== undefined) violations.push(violation('TG-AS-04', yamlPath, `contains ${show(token)}, which ${problem}`));
+      const problem = token.startsWith('!')
+        ? "is a YAML tag, which Argo CD's go-yaml may decode into a value the webhook cannot compare"
+        : parameterProblem(token, scope);
+      if (problem !== undefined)
+        violations.push(violation('TG-AS-04', yamlPath, `contains ${show(token)}, which ${problem}`));
     }
   }
   return { violations, warnings };

@@ -25,7 +25,8 @@ export function templateParts(visit: TemplateVisit): TemplateParts {
   const problems: Violation[] = [];
   const read = (value: unknown, path: string): Record<string, unknown> | undefined => {
     if (isRecord(value)) return value;
-    if (isPresent(value)) problems.push(violation('TG-REQ-01', path, 'is not an object; the rules cannot read it'));
+    if (isPresent(value))
+      problems.push(violation('TG-REQ-01', path, 'is not an object; the rules cannot read it'));
     return undefined;
   };
   const spec = read(visit.template.spec, joinPath(visit.path, 'spec'));
@@ -47,7 +48,8 @@ export function addTemplateDefaults(spec: Record<string, unknown>, tenant: Tenan
   const defaultProject = tenant.projects[0];
   if (!isPresent(template.spec)) template.spec = {};
   const tspec = template.spec;
-  if (isRecord(tspec) && defaultProject !== undefined && (!isPresent(tspec.project) || tspec.project === '')) tspec.project = defaultProject;
+  if (isRecord(tspec) && defaultProject !== undefined && (!isPresent(tspec.project) || tspec.project === ''))
+    tspec.project = defaultProject;
   if (!isPresent(template.metadata)) template.metadata = {};
   const metadata = template.metadata;
   if (!isRecord(metadata)) return;
@@ -63,11 +65,34 @@ export function checkProject(visit: TemplateVisit, parts: TemplateParts, tenant:
   const project = parts.spec?.project;
   if (!isPresent(project) || project === '') {
     // A generator template without a project inherits the one of spec.template.
-    return visit.root ? [violation('TG-AS-01', path, `is missing; set it to one of the projects of tenant "${tenant.name}": ${allowed}`)] : [];
+    return visit.root
+      ? [
+          violation(
+            'TG-AS-01',
+            path,
+            `is missing; set it to one of the projects of tenant "${tenant.name}": ${allowed}`,
+          ),
+        ]
+      : [];
   }
-  if (typeof project !== 'string') return [violation('TG-AS-01', path, `${show(project)} is not a project name; use one of: ${allowed}`)];
-  if (isTemplated(project)) return [violation('TG-AS-01', path, `${show(project)} is templated; the project must be literal, one of: ${allowed}`)];
-  if (!tenant.projects.includes(project)) return [violation('TG-AS-01', path, `${show(project)} is not a project of tenant "${tenant.name}"; use one of: ${allowed}`)];
+  if (typeof project !== 'string')
+    return [violation('TG-AS-01', path, `${show(project)} is not a project name; use one of: ${allowed}`)];
+  if (isTemplated(project))
+    return [
+      violation(
+        'TG-AS-01',
+        path,
+        `${show(project)} is templated; the project must be literal, one of: ${allowed}`,
+      ),
+    ];
+  if (!tenant.projects.includes(project))
+    return [
+      violation(
+        'TG-AS-01',
+        path,
+        `${show(project)} is not a project of tenant "${tenant.name}"; use one of: ${allowed}`,
+      ),
+    ];
   return [];
 }
 
@@ -77,23 +102,55 @@ export function checkProject(visit: TemplateVisit, parts: TemplateParts, tenant:
  * platform ApplicationSet's does not carry it at all (its Applications would claim a
  * tenant); no generator template sets it.
  */
-export function checkLabels(visit: TemplateVisit, parts: TemplateParts, tenant: Tenant | undefined, label: string): Violation[] {
+export function checkLabels(
+  visit: TemplateVisit,
+  parts: TemplateParts,
+  tenant: Tenant | undefined,
+  label: string,
+): Violation[] {
   const out: Violation[] = [];
   const labelsPath = joinPath(joinPath(visit.path, 'metadata'), 'labels');
   const labels = parts.labels ?? {};
   for (const key of Object.keys(labels)) {
-    if (isTemplated(key)) out.push(violation('TG-AS-07', joinPath(labelsPath, key), 'is a templated label key; label keys must be literal (a computed key could set the tenant label)'));
+    if (isTemplated(key))
+      out.push(
+        violation(
+          'TG-AS-07',
+          joinPath(labelsPath, key),
+          'is a templated label key; label keys must be literal (a computed key could set the tenant label)',
+        ),
+      );
   }
   const path = joinPath(labelsPath, label);
   const value = labels[label];
   if (!visit.root) {
-    if (isPresent(value)) out.push(violation('TG-AS-07', path, `${show(value)} is set in a generator template; only spec.template may carry the tenant label`));
+    if (isPresent(value))
+      out.push(
+        violation(
+          'TG-AS-07',
+          path,
+          `${show(value)} is set in a generator template; only spec.template may carry the tenant label`,
+        ),
+      );
   } else if (tenant === undefined) {
-    if (isPresent(value)) out.push(violation('TG-AS-07', path, `${show(value)} is set, but this ApplicationSet belongs to no tenant; remove it or label the ApplicationSet itself`));
+    if (isPresent(value))
+      out.push(
+        violation(
+          'TG-AS-07',
+          path,
+          `${show(value)} is set, but this ApplicationSet belongs to no tenant; remove it or label the ApplicationSet itself`,
+        ),
+      );
   } else if (!isPresent(value)) {
     out.push(violation('TG-AS-07', path, `is missing; it must be "${tenant.name}"`));
   } else if (value !== tenant.name) {
-    out.push(violation('TG-AS-07', path, `${show(value)} is not the tenant "${tenant.name}"; it must be "${tenant.name}"`));
+    out.push(
+      violation(
+        'TG-AS-07',
+        path,
+        `${show(value)} is not the tenant "${tenant.name}"; it must be "${tenant.name}"`,
+      ),
+    );
   }
   return out;
 }

@@ -13,7 +13,15 @@ import { violation } from './types.js';
  * post-filter, not a kind). Which of them a tenant may use is TG-AS-05's business.
  */
 export const GENERATOR_KINDS: ReadonlySet<string> = new Set([
-  'list', 'clusters', 'git', 'matrix', 'merge', 'scmProvider', 'pullRequest', 'plugin', 'clusterDecisionResource',
+  'list',
+  'clusters',
+  'git',
+  'matrix',
+  'merge',
+  'scmProvider',
+  'pullRequest',
+  'plugin',
+  'clusterDecisionResource',
 ]);
 
 /**
@@ -62,7 +70,11 @@ export function isPresent(value: unknown): boolean {
 }
 
 function notObject(path: string, value: unknown): Violation {
-  return violation('TG-REQ-01', path, `is ${describeJsonType(value)}, not an object; the rules cannot read it`);
+  return violation(
+    'TG-REQ-01',
+    path,
+    `is ${describeJsonType(value)}, not an object; the rules cannot read it`,
+  );
 }
 
 /**
@@ -75,7 +87,15 @@ export function walkApplicationSet(object: KubeObject): ApplicationSetWalk {
   const templates: TemplateVisit[] = [];
   const spec = object.spec;
   if (!isRecord(spec)) {
-    problems.push(isPresent(spec) ? notObject('spec', spec) : violation('TG-REQ-01', 'spec', 'is missing; an ApplicationSet needs spec.generators and spec.template'));
+    problems.push(
+      isPresent(spec)
+        ? notObject('spec', spec)
+        : violation(
+            'TG-REQ-01',
+            'spec',
+            'is missing; an ApplicationSet needs spec.generators and spec.template',
+          ),
+    );
     return { spec: undefined, generators, templates, problems };
   }
   if (isRecord(spec.template)) templates.push({ template: spec.template, path: 'spec.template', root: true });
@@ -84,11 +104,19 @@ export function walkApplicationSet(object: KubeObject): ApplicationSetWalk {
   const walkList = (list: unknown, path: string, depth: number): void => {
     if (!isPresent(list)) return;
     if (!Array.isArray(list)) {
-      problems.push(violation('TG-REQ-01', path, `is ${describeJsonType(list)}, not a list; the rules cannot read it`));
+      problems.push(
+        violation('TG-REQ-01', path, `is ${describeJsonType(list)}, not a list; the rules cannot read it`),
+      );
       return;
     }
     if (depth > MAX_GENERATOR_DEPTH) {
-      problems.push(violation('TG-REQ-01', path, `nests generators more than ${MAX_GENERATOR_DEPTH} levels deep; Argo CD reads two`));
+      problems.push(
+        violation(
+          'TG-REQ-01',
+          path,
+          `nests generators more than ${MAX_GENERATOR_DEPTH} levels deep; Argo CD reads two`,
+        ),
+      );
       return;
     }
     list.forEach((entry: unknown, i) => {
@@ -107,14 +135,19 @@ export function walkApplicationSet(object: KubeObject): ApplicationSetWalk {
           continue;
         }
         const template = body.template;
-        if (isRecord(template)) templates.push({ template, path: joinPath(kindPath, 'template'), root: false });
+        if (isRecord(template))
+          templates.push({ template, path: joinPath(kindPath, 'template'), root: false });
         else if (isPresent(template)) problems.push(notObject(joinPath(kindPath, 'template'), template));
-        if (kind === 'matrix' || kind === 'merge') walkList(body.generators, joinPath(kindPath, 'generators'), depth + 1);
+        if (kind === 'matrix' || kind === 'merge')
+          walkList(body.generators, joinPath(kindPath, 'generators'), depth + 1);
       }
     });
   };
   if (isPresent(spec.generators)) walkList(spec.generators, 'spec.generators', 0);
-  else problems.push(violation('TG-REQ-01', 'spec.generators', 'is missing; an ApplicationSet needs at least one generator'));
+  else
+    problems.push(
+      violation('TG-REQ-01', 'spec.generators', 'is missing; an ApplicationSet needs at least one generator'),
+    );
   return { spec, generators, templates, problems };
 }
 

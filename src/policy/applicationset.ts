@@ -10,14 +10,29 @@ import { checkFieldNames, foldKey } from './applicationset-keys.js';
 import { addTenantSelector, checkClustersSelector } from './applicationset-selector.js';
 import { checkDestination, checkParameters, type TargetScope } from './applicationset-targets.js';
 import { addTemplateDefaults, checkLabels, checkProject, templateParts } from './applicationset-templates.js';
-import { GENERATOR_KINDS, generatorKinds, isPresent, walkApplicationSet, type GeneratorVisit } from './applicationset-walk.js';
+import {
+  GENERATOR_KINDS,
+  generatorKinds,
+  isPresent,
+  walkApplicationSet,
+  type GeneratorVisit,
+} from './applicationset-walk.js';
 import { getLabels, getString, isTemplated, joinPath, show } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 
 /** Generator kinds a tenant may use (SPEC TG-AS-05); `clusterDecisionResource` only by setting. */
-const ALLOWED_KINDS: ReadonlySet<string> = new Set(['list', 'clusters', 'git', 'matrix', 'merge', 'scmProvider', 'pullRequest', 'plugin']);
+const ALLOWED_KINDS: ReadonlySet<string> = new Set([
+  'list',
+  'clusters',
+  'git',
+  'matrix',
+  'merge',
+  'scmProvider',
+  'pullRequest',
+  'plugin',
+]);
 
 /**
  * Kinds that read `tokenRef`, `caRef` or `configMapRef` in the ApplicationSet's own
@@ -37,23 +52,52 @@ function isCaseVariant(key: string): boolean {
 function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Violation[] {
   const out: Violation[] = [];
   const { tenant, request, context } = scope;
-  const allowedList = [...ALLOWED_KINDS, ...(context.settings.allowClusterDecisionResource ? ['clusterDecisionResource'] : [])].join(', ');
+  const allowedList = [
+    ...ALLOWED_KINDS,
+    ...(context.settings.allowClusterDecisionResource ? ['clusterDecisionResource'] : []),
+  ].join(', ');
   const kinds = generatorKinds(generator.entry);
   for (const kind of kinds) {
     const path = joinPath(generator.path, kind);
     // Case variants, and unknown keys inside raw JSON, are TG-AS-08's to report.
     if (isCaseVariant(kind) || (generator.raw && !GENERATOR_KINDS.has(kind))) continue;
     if (kind === 'clusterDecisionResource') {
-      if (!context.settings.allowClusterDecisionResource) out.push(violation('TG-AS-05', path, 'is not allowed: clusterDecisionResource generators are disabled by the allow-cluster-decision-resource setting'));
+      if (!context.settings.allowClusterDecisionResource)
+        out.push(
+          violation(
+            'TG-AS-05',
+            path,
+            'is not allowed: clusterDecisionResource generators are disabled by the allow-cluster-decision-resource setting',
+          ),
+        );
     } else if (!GENERATOR_KINDS.has(kind)) {
-      out.push(violation('TG-AS-05', path, `is not a known generator; use one of: ${allowedList} (a new Argo CD generator must be reviewed first)`));
-    } else if (NAMESPACE_BOUND_KINDS.has(kind) && !(tenant?.namespaces.includes(request.namespace) ?? false)) {
-      const where = tenant === undefined || tenant.namespaces.length === 0 ? 'a namespace of a tenant' : `one of the namespaces of tenant "${tenant.name}": ${tenant.namespaces.join(', ')}`;
-      out.push(violation('TG-AS-05', path, `is not allowed in namespace "${request.namespace}": its tokenRef, caRef and configMapRef are read there; create this ApplicationSet in ${where}`));
+      out.push(
+        violation(
+          'TG-AS-05',
+          path,
+          `is not a known generator; use one of: ${allowedList} (a new Argo CD generator must be reviewed first)`,
+        ),
+      );
+    } else if (
+      NAMESPACE_BOUND_KINDS.has(kind) &&
+      !(tenant?.namespaces.includes(request.namespace) ?? false)
+    ) {
+      const where =
+        tenant === undefined || tenant.namespaces.length === 0
+          ? 'a namespace of a tenant'
+          : `one of the namespaces of tenant "${tenant.name}": ${tenant.namespaces.join(', ')}`;
+      out.push(
+        violation(
+          'TG-AS-05',
+          path,
+          `is not allowed in namespace "${request.namespace}": its tokenRef, caRef and configMapRef are read there; create this ApplicationSet in ${where}`,
+        ),
+      );
     }
   }
   out.push(...checkAppSecretNames(generator));
-  if (kinds.length === 0) out.push(violation('TG-AS-05', generator.path, `holds no generator; use one of: ${allowedList}`));
+  if (kinds.length === 0)
+    out.push(violation('TG-AS-05', generator.path, `holds no generator; use one of: ${allowedList}`));
   return out;
 }
 
@@ -77,7 +121,13 @@ function checkAppSecretNames(generator: GeneratorVisit): Violation[] {
       for (const [field, value] of Object.entries(config)) {
         if (foldKey(field) !== APP_SECRET_FIELD || !isPresent(value) || value === '') continue;
         const path = joinPath(joinPath(joinPath(generator.path, kind), provider), field);
-        out.push(violation('TG-AS-05', path, `${show(value)} names GitHub App credentials that Argo CD reads in its own namespace; only platform admins may set appSecretName: use tokenRef with a Secret in the tenant's namespace`));
+        out.push(
+          violation(
+            'TG-AS-05',
+            path,
+            `${show(value)} names GitHub App credentials that Argo CD reads in its own namespace; only platform admins may set appSecretName: use tokenRef with a Secret in the tenant's namespace`,
+          ),
+        );
       }
     }
   }
@@ -93,10 +143,22 @@ function checkAppSecretNames(generator: GeneratorVisit): Violation[] {
 function checkTemplatePatch(spec: Record<string, unknown>, scope: RuleScope): Violation[] {
   const patch = spec.templatePatch;
   if (!isPresent(patch) || (typeof patch === 'string' && patch.trim() === '')) return [];
-  const out = [violation('TG-AS-06', 'spec.templatePatch', 'is set; templatePatch is rendered after admission, so only platform admins may use it: use spec.template')];
+  const out = [
+    violation(
+      'TG-AS-06',
+      'spec.templatePatch',
+      'is set; templatePatch is rendered after admission, so only platform admins may use it: use spec.template',
+    ),
+  ];
   const { tenant, request } = scope;
   if (tenant !== undefined && !tenant.namespaces.includes(request.namespace)) {
-    out.push(violation('TG-AS-07', 'spec.templatePatch', `is set in namespace "${request.namespace}", where the tenant label of each generated Application decides its tenant and a templatePatch could change it; remove templatePatch or move the ApplicationSet to a namespace of tenant "${tenant.name}"`));
+    out.push(
+      violation(
+        'TG-AS-07',
+        'spec.templatePatch',
+        `is set in namespace "${request.namespace}", where the tenant label of each generated Application decides its tenant and a templatePatch could change it; remove templatePatch or move the ApplicationSet to a namespace of tenant "${tenant.name}"`,
+      ),
+    );
   }
   return out;
 }
@@ -110,8 +172,20 @@ function validateObject(object: KubeObject, scope: RuleScope): Findings {
   if (walk.spec === undefined) return { violations, warnings };
   const targets: TargetScope = { tenant, registry: context.registry };
   if (tenant !== undefined && !isPresent(walk.spec.template)) {
-    violations.push(violation('TG-AS-01', 'spec.template.spec.project', `is missing; set it to one of the projects of tenant "${tenant.name}": ${tenant.projects.join(', ')}`));
-    violations.push(violation('TG-AS-07', `spec.template.metadata.labels${JSON.stringify([label])}`, `is missing; it must be "${tenant.name}"`));
+    violations.push(
+      violation(
+        'TG-AS-01',
+        'spec.template.spec.project',
+        `is missing; set it to one of the projects of tenant "${tenant.name}": ${tenant.projects.join(', ')}`,
+      ),
+    );
+    violations.push(
+      violation(
+        'TG-AS-07',
+        `spec.template.metadata.labels${JSON.stringify([label])}`,
+        `is missing; it must be "${tenant.name}"`,
+      ),
+    );
   }
   for (const visit of walk.templates) {
     const parts = templateParts(visit);
@@ -124,7 +198,10 @@ function validateObject(object: KubeObject, scope: RuleScope): Findings {
   }
   for (const generator of walk.generators) {
     const clusters = generator.entry.clusters;
-    if (tenant !== undefined && isRecord(clusters)) violations.push(...checkClustersSelector(clusters, joinPath(generator.path, 'clusters'), label, tenant.name));
+    if (tenant !== undefined && isRecord(clusters))
+      violations.push(
+        ...checkClustersSelector(clusters, joinPath(generator.path, 'clusters'), label, tenant.name),
+      );
     const parameters = checkParameters(generator, targets);
     violations.push(...parameters.violations);
     warnings.push(...parameters.warnings);
@@ -175,7 +252,10 @@ export const applicationSetRules: KindRules = {
 
   hasMaterialChange(oldObject: KubeObject, newObject: KubeObject, context: PolicyContext): boolean {
     const label = context.settings.tenantLabel;
-    return stableJson(oldObject.spec) !== stableJson(newObject.spec) || getLabels(oldObject)[label] !== getLabels(newObject)[label];
+    return (
+      stableJson(oldObject.spec) !== stableJson(newObject.spec) ||
+      getLabels(oldObject)[label] !== getLabels(newObject)[label]
+    );
   },
 
   mutate(object: KubeObject, scope: RuleScope & { tenant: Tenant }): void {
@@ -184,7 +264,8 @@ export const applicationSetRules: KindRules = {
 
   validate(scope: RuleScope): Findings {
     const { request } = scope;
-    if (request.operation === 'DELETE' || request.operation === 'CONNECT' || request.object === undefined) return { violations: [], warnings: [] };
+    if (request.operation === 'DELETE' || request.operation === 'CONNECT' || request.object === undefined)
+      return { violations: [], warnings: [] };
     return validateObject(request.object, scope);
   },
 };

@@ -50,14 +50,26 @@ function checkEntry(entry: Record<string, unknown>, path: string, tenant: Tenant
     }
     named += 1;
     if (hasGlob(value)) {
-      out.push(violation('TG-PRJ-01', at, `${show(value)} holds glob characters (* ? [ ] { } !); name one of tenant "${tenant.name}"'s clusters exactly`));
+      out.push(
+        violation(
+          'TG-PRJ-01',
+          at,
+          `${show(value)} holds glob characters (* ? [ ] { } !); name one of tenant "${tenant.name}"'s clusters exactly`,
+        ),
+      );
       continue;
     }
     const why = explainForeignTarget(tenant, field, value);
     if (why !== undefined) out.push(violation('TG-PRJ-01', at, `${show(value)} ${why}`));
   }
   if (named === 0 && out.length === 0) {
-    out.push(violation('TG-PRJ-01', path, `names no cluster; set server or name to one of tenant "${tenant.name}"'s clusters`));
+    out.push(
+      violation(
+        'TG-PRJ-01',
+        path,
+        `names no cluster; set server or name to one of tenant "${tenant.name}"'s clusters`,
+      ),
+    );
   }
   return out;
 }
@@ -65,7 +77,8 @@ function checkEntry(entry: Record<string, unknown>, path: string, tenant: Tenant
 function checkDestinations(spec: Record<string, unknown>, tenant: Tenant): Violation[] {
   const raw = spec.destinations;
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) return [violation('TG-REQ-01', 'spec.destinations', `is ${show(raw)}, not a list`)];
+  if (!Array.isArray(raw))
+    return [violation('TG-REQ-01', 'spec.destinations', `is ${show(raw)}, not a list`)];
   return raw.flatMap((entry: unknown, i) => {
     const path = joinPath('spec.destinations', i);
     if (!isRecord(entry)) return [violation('TG-REQ-01', path, `is ${show(entry)}, not an object`)];
@@ -76,14 +89,37 @@ function checkDestinations(spec: Record<string, unknown>, tenant: Tenant): Viola
 function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): Violation[] {
   const raw = spec.sourceNamespaces;
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) return [violation('TG-REQ-01', 'spec.sourceNamespaces', `is ${show(raw)}, not a list`)];
-  const allowed = tenant.namespaces.length === 0 ? '(tenant has no namespaces)' : tenant.namespaces.join(', ');
+  if (!Array.isArray(raw))
+    return [violation('TG-REQ-01', 'spec.sourceNamespaces', `is ${show(raw)}, not a list`)];
+  const allowed =
+    tenant.namespaces.length === 0 ? '(tenant has no namespaces)' : tenant.namespaces.join(', ');
   return raw.flatMap((ns: unknown, i) => {
     const path = joinPath('spec.sourceNamespaces', i);
     if (typeof ns !== 'string') return [violation('TG-REQ-01', path, `is ${show(ns)}, not a string`)];
-    if (isRegex(ns)) return [violation('TG-PRJ-01', path, `${show(ns)} is a regular expression; list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`)];
-    if (hasGlob(ns)) return [violation('TG-PRJ-01', path, `${show(ns)} holds glob characters (* ? [ ] { } !); list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`)];
-    if (!tenant.namespaces.includes(ns)) return [violation('TG-PRJ-01', path, `${show(ns)} is not a namespace of tenant "${tenant.name}"; use one of: ${allowed}`)];
+    if (isRegex(ns))
+      return [
+        violation(
+          'TG-PRJ-01',
+          path,
+          `${show(ns)} is a regular expression; list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`,
+        ),
+      ];
+    if (hasGlob(ns))
+      return [
+        violation(
+          'TG-PRJ-01',
+          path,
+          `${show(ns)} holds glob characters (* ? [ ] { } !); list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`,
+        ),
+      ];
+    if (!tenant.namespaces.includes(ns))
+      return [
+        violation(
+          'TG-PRJ-01',
+          path,
+          `${show(ns)} is not a namespace of tenant "${tenant.name}"; use one of: ${allowed}`,
+        ),
+      ];
     return [];
   });
 }
@@ -96,16 +132,24 @@ function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): V
 function checkPlatformDestinations(spec: Record<string, unknown>, context: PolicyContext): Violation[] {
   const raw = spec.destinations;
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) return [violation('TG-REQ-01', 'spec.destinations', `is ${show(raw)}, not a list`)];
+  if (!Array.isArray(raw))
+    return [violation('TG-REQ-01', 'spec.destinations', `is ${show(raw)}, not a list`)];
   return raw.flatMap((entry: unknown, i) => {
     const path = joinPath('spec.destinations', i);
     if (!isRecord(entry)) return [violation('TG-REQ-01', path, `is ${show(entry)}, not an object`)];
     return (['server', 'name'] as const).flatMap((field) => {
       const value = entry[field];
       if (typeof value !== 'string' || value === '' || hasGlob(value)) return [];
-      const owned = field === 'name' ? context.registry.clusterByName(value) : context.registry.clusterByServer(value);
+      const owned =
+        field === 'name' ? context.registry.clusterByName(value) : context.registry.clusterByServer(value);
       if (owned === undefined) return [];
-      return [violation('TG-PRJ-02', `${path}.${field}`, `${show(value)} is cluster "${owned.cluster.name}" of tenant "${owned.tenant.name}"; a project no tenant lists (a platform project) may not name a tenant's cluster: remove the entry, or use a project of tenant "${owned.tenant.name}": ${owned.tenant.projects.join(', ')}`)];
+      return [
+        violation(
+          'TG-PRJ-02',
+          `${path}.${field}`,
+          `${show(value)} is cluster "${owned.cluster.name}" of tenant "${owned.tenant.name}"; a project no tenant lists (a platform project) may not name a tenant's cluster: remove the entry, or use a project of tenant "${owned.tenant.name}": ${owned.tenant.projects.join(', ')}`,
+        ),
+      ];
     });
   });
 }
@@ -117,11 +161,21 @@ function checkWhoMay(scope: RuleScope): Violation[] {
   const subject = request.operation === 'CREATE' ? request.object : request.oldObject;
   if (subject === undefined) return [];
   const tenant = listingTenant(subject, context);
-  const verb = request.operation === 'CREATE' ? 'create' : request.operation === 'DELETE' ? 'delete' : 'change';
+  const verb =
+    request.operation === 'CREATE' ? 'create' : request.operation === 'DELETE' ? 'delete' : 'change';
   const name = show(request.name === '' ? getPath(subject, ['metadata', 'name']) : request.name);
   const who = `user "${request.user.username}" may not ${verb} it: only platform admins and the trusted service accounts may`;
-  if (tenant !== undefined) return [violation('TG-PRJ-01', 'metadata.name', `${name} is a project of tenant "${tenant.name}"; ${who}`)];
-  return [violation('TG-PRJ-02', 'metadata.name', `${name} is a project no tenant lists (a platform project); ${who}`)];
+  if (tenant !== undefined)
+    return [
+      violation('TG-PRJ-01', 'metadata.name', `${name} is a project of tenant "${tenant.name}"; ${who}`),
+    ];
+  return [
+    violation(
+      'TG-PRJ-02',
+      'metadata.name',
+      `${name} is a project no tenant lists (a platform project); ${who}`,
+    ),
+  ];
 }
 
 /**
@@ -148,13 +202,21 @@ export const appProjectRules: KindRules = {
 
   validate(scope: RuleScope): Findings {
     const { request, context } = scope;
-    if (request.operation === 'DELETE' || request.operation === 'CONNECT' || request.object === undefined) return { violations: [], warnings: [] };
+    if (request.operation === 'DELETE' || request.operation === 'CONNECT' || request.object === undefined)
+      return { violations: [], warnings: [] };
     const subject = request.object;
     const spec = getPath(subject, ['spec']);
     if (spec === undefined || spec === null) return { violations: [], warnings: [] };
-    if (!isRecord(spec)) return { violations: [violation('TG-REQ-01', 'spec', `is ${show(spec)}, not an object`)], warnings: [] };
+    if (!isRecord(spec))
+      return {
+        violations: [violation('TG-REQ-01', 'spec', `is ${show(spec)}, not an object`)],
+        warnings: [],
+      };
     const tenant = listingTenant(subject, context);
     if (tenant === undefined) return { violations: checkPlatformDestinations(spec, context), warnings: [] };
-    return { violations: [...checkDestinations(spec, tenant), ...checkSourceNamespaces(spec, tenant)], warnings: [] };
+    return {
+      violations: [...checkDestinations(spec, tenant), ...checkSourceNamespaces(spec, tenant)],
+      warnings: [],
+    };
   },
 };

@@ -40,22 +40,36 @@ interface Level {
 }
 
 const EXEC_LEVEL: Level = {
-  allowed: new Map<string, Leaf>([['command', 'rule'], ['args', 'rule'], ['env', 'rule'], ['apiVersion', 'rule'], ['installHint', 'string']]),
+  allowed: new Map<string, Leaf>([
+    ['command', 'rule'],
+    ['args', 'rule'],
+    ['env', 'rule'],
+    ['apiVersion', 'rule'],
+    ['installHint', 'string'],
+  ]),
   goFields: new GoFieldSet(EXEC_FIELDS),
 };
 const TLS_LEVEL: Level = {
-  allowed: new Map<string, Leaf>([['caData', 'rule'], ['serverName', 'string'], ['insecure', 'rule']]),
+  allowed: new Map<string, Leaf>([
+    ['caData', 'rule'],
+    ['serverName', 'string'],
+    ['insecure', 'rule'],
+  ]),
   goFields: new GoFieldSet(TLS_FIELDS),
 };
 /** Keys allowed in `config`, from the top. */
 const CONFIG_LEVEL: Level = {
-  allowed: new Map<string, Leaf | Level>([[EXEC, EXEC_LEVEL], [TLS, TLS_LEVEL]]),
+  allowed: new Map<string, Leaf | Level>([
+    [EXEC, EXEC_LEVEL],
+    [TLS, TLS_LEVEL],
+  ]),
   goFields: new GoFieldSet(CLUSTER_CONFIG_FIELDS),
 };
 
 function describeKey(level: Level, key: string): string {
   const goField = level.goFields.fieldFor(key);
-  if (goField !== undefined && goField !== key) return `differs only in case from "${goField}"; Argo CD's Go JSON decoder would read it as that field`;
+  if (goField !== undefined && goField !== key)
+    return `differs only in case from "${goField}"; Argo CD's Go JSON decoder would read it as that field`;
   if (goField !== undefined) return 'is an Argo CD field tenant-guard does not allow';
   return 'is not a field tenant-guard allows';
 }
@@ -80,8 +94,17 @@ function checkLevel(object: Record<string, unknown>, level: Level, path: string,
  * TG-CS-03: every key of `config`, at any depth, is spelled exactly as allowed; no key is
  * given twice in one object (Go merges repeated objects where `JSON.parse` keeps the last).
  */
-export function checkConfigKeys(config: Record<string, unknown>, duplicateKeys: readonly string[]): Violation[] {
-  const out: Violation[] = duplicateKeys.map((p) => violation('TG-CS-03', CONFIG_PATH + (p.startsWith('[') ? p : `.${p}`), 'is given twice; Argo CD\'s Go JSON decoder would merge both, so each key may appear once'));
+export function checkConfigKeys(
+  config: Record<string, unknown>,
+  duplicateKeys: readonly string[],
+): Violation[] {
+  const out: Violation[] = duplicateKeys.map((p) =>
+    violation(
+      'TG-CS-03',
+      CONFIG_PATH + (p.startsWith('[') ? p : `.${p}`),
+      "is given twice; Argo CD's Go JSON decoder would merge both, so each key may appear once",
+    ),
+  );
   checkLevel(config, CONFIG_LEVEL, CONFIG_PATH, out);
   return out;
 }
@@ -100,21 +123,40 @@ function sameCa(found: string, expected: string): boolean {
  * TG-CS-05: `tlsClientConfig.caData` is the registry CA (when it has one); `insecure` absent
  * or false.
  */
-export function checkTls(config: Record<string, unknown> | undefined, clusterName: string | undefined, caData: string | undefined): Violation[] {
+export function checkTls(
+  config: Record<string, unknown> | undefined,
+  clusterName: string | undefined,
+  caData: string | undefined,
+): Violation[] {
   const path = joinPath(CONFIG_PATH, TLS);
   const tls = config === undefined ? undefined : own(config, TLS);
-  if (tls !== undefined && tls !== null && !isRecord(tls)) return [violation('TG-CS-05', path, `is ${describeJsonType(tls)}; expected an object with caData`)];
+  if (tls !== undefined && tls !== null && !isRecord(tls))
+    return [violation('TG-CS-05', path, `is ${describeJsonType(tls)}; expected an object with caData`)];
   const out: Violation[] = [];
   const found = isRecord(tls) ? tls : {};
   const ca = own(found, 'caData');
   if (caData !== undefined) {
     const what = `the registry's CA for cluster "${clusterName ?? ''}"`;
-    if (ca === undefined) out.push(violation('TG-CS-05', joinPath(path, 'caData'), `is missing; /mutate sets it to ${what}`));
-    else if (typeof ca !== 'string' || !sameCa(ca, caData)) out.push(violation('TG-CS-05', joinPath(path, 'caData'), `differs from ${what} (value withheld); use the CA registered for the cluster`));
+    if (ca === undefined)
+      out.push(violation('TG-CS-05', joinPath(path, 'caData'), `is missing; /mutate sets it to ${what}`));
+    else if (typeof ca !== 'string' || !sameCa(ca, caData))
+      out.push(
+        violation(
+          'TG-CS-05',
+          joinPath(path, 'caData'),
+          `differs from ${what} (value withheld); use the CA registered for the cluster`,
+        ),
+      );
   }
   const insecure = own(found, 'insecure');
   if (insecure !== undefined && insecure !== false) {
-    out.push(violation('TG-CS-05', joinPath(path, 'insecure'), `is ${typeof insecure === 'boolean' ? 'true' : describeJsonType(insecure)}; it must be absent or false`));
+    out.push(
+      violation(
+        'TG-CS-05',
+        joinPath(path, 'insecure'),
+        `is ${typeof insecure === 'boolean' ? 'true' : describeJsonType(insecure)}; it must be absent or false`,
+      ),
+    );
   }
   return out;
 }
@@ -124,7 +166,12 @@ export function checkTls(config: Record<string, unknown> | undefined, clusterNam
  * `execProviderConfig` (or its missing keys) and `tlsClientConfig.caData` when the registry
  * has a CA. Returns true when something was added.
  */
-export function completeConfig(config: Record<string, unknown>, name: string, settings: Settings, caData: string | undefined): boolean {
+export function completeConfig(
+  config: Record<string, unknown>,
+  name: string,
+  settings: Settings,
+  caData: string | undefined,
+): boolean {
   let changed = false;
   const canonical = canonicalExec(settings, name);
   const exec = own(config, EXEC);

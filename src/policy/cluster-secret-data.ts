@@ -40,22 +40,32 @@ export function readSecretData(object: KubeObject | undefined): SecretData {
   const problems: Violation[] = [];
   const data = getPath(object, ['data']);
   if (data !== undefined && data !== null) {
-    if (!isRecord(data)) problems.push(violation('TG-REQ-01', 'data', `is ${show(data)}, not a map of base64 strings`));
+    if (!isRecord(data))
+      problems.push(violation('TG-REQ-01', 'data', `is ${show(data)}, not a map of base64 strings`));
     else {
       for (const [key, value] of Object.entries(data)) {
-        if (typeof value !== 'string') problems.push(violation('TG-REQ-01', dataPath(key), `is ${show(typeof value)}, not a base64 string`));
-        else if (!isBase64(value)) problems.push(violation('TG-REQ-01', dataPath(key), 'is not valid base64 (value withheld: Secret data)'));
+        if (typeof value !== 'string')
+          problems.push(
+            violation('TG-REQ-01', dataPath(key), `is ${show(typeof value)}, not a base64 string`),
+          );
+        else if (!isBase64(value))
+          problems.push(
+            violation('TG-REQ-01', dataPath(key), 'is not valid base64 (value withheld: Secret data)'),
+          );
         else bytes.set(key, Buffer.from(value, 'base64'));
       }
     }
   }
   const stringData = getPath(object, ['stringData']);
   if (stringData !== undefined && stringData !== null) {
-    if (!isRecord(stringData)) problems.push(violation('TG-REQ-01', 'stringData', `is ${show(stringData)}, not a map of strings`));
+    if (!isRecord(stringData))
+      problems.push(violation('TG-REQ-01', 'stringData', `is ${show(stringData)}, not a map of strings`));
     else {
       for (const [key, value] of Object.entries(stringData)) {
         if (typeof value !== 'string') {
-          problems.push(violation('TG-REQ-01', `stringData.${key}`, `is ${show(typeof value)}, not a string`));
+          problems.push(
+            violation('TG-REQ-01', `stringData.${key}`, `is ${show(typeof value)}, not a string`),
+          );
           continue;
         }
         bytes.set(key, Buffer.from(value, 'utf8'));

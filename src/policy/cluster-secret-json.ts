@@ -112,7 +112,10 @@ export function parseClusterConfig(text: string): ParsedConfig {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { ok: false, reason: `is not valid JSON (${err instanceof SyntaxError ? 'syntax error' : 'unreadable'})` };
+    return {
+      ok: false,
+      reason: `is not valid JSON (${err instanceof SyntaxError ? 'syntax error' : 'unreadable'})`,
+    };
   }
   if (!isRecord(value)) return { ok: false, reason: `is JSON ${describeJsonType(value)}, not an object` };
   const scanner = new DuplicateScanner(text);
@@ -124,4 +127,3 @@ export function parseClusterConfig(text: string): ParsedConfig {
   }
   return { ok: true, value, duplicateKeys: scanner.duplicates };
 }
-

@@ -25,8 +25,7 @@ import { posix } from 'node:path';
 
 /** What one environment variable of a profile may hold. */
 export type ExecProfileEnv =
-  | { readonly name: string; readonly value: string }
-  | { readonly name: string; readonly pattern: string };
+  { readonly name: string; readonly value: string } | { readonly name: string; readonly pattern: string };
 
 /** One exec profile, as parsed from the `exec-profiles` setting. Plain data (JSON-safe). */
 export interface ExecProfile {
@@ -45,7 +44,10 @@ export interface ExecProfile {
 }
 
 /** The `apiVersion`s client-go's exec plugins speak. */
-export const EXEC_API_VERSIONS: readonly string[] = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
+export const EXEC_API_VERSIONS: readonly string[] = [
+  'client.authentication.k8s.io/v1',
+  'client.authentication.k8s.io/v1beta1',
+];
 
 /** The command Argo CD runs for `awsAuthConfig`, and its leading argument. */
 export const AWS_AUTH_COMMAND = 'argocd-k8s-auth';
@@ -55,18 +57,28 @@ export const AWS_AUTH_ARG = 'aws';
  * Commands a profile may not name: a shell, an interpreter or a wrapper runs whatever its
  * arguments say, so no fixed leading arguments bound it.
  */
-const REFUSED_COMMANDS = /^(?:(?:ba|da|z|k|mk|c|tc|fi|a|rba)?sh|busybox|toybox|env|sudo|su|doas|nohup|timeout|nice|ionice|setsid|stdbuf|xargs|chroot|nsenter|unshare|strace|ltrace|gdb|script|expect|eval|exec|(?:python|perl|ruby|php|lua|luajit|node|nodejs|deno|bun|tclsh|wish|pwsh|powershell|osascript|awk|gawk|mawk|nawk|sed|jq|yq|curl|wget|nc|ncat|socat|openssl|ssh|scp)[\d.]*)$/;
+const REFUSED_COMMANDS =
+  /^(?:(?:ba|da|z|k|mk|c|tc|fi|a|rba)?sh|busybox|toybox|env|sudo|su|doas|nohup|timeout|nice|ionice|setsid|stdbuf|xargs|chroot|nsenter|unshare|strace|ltrace|gdb|script|expect|eval|exec|(?:python|perl|ruby|php|lua|luajit|node|nodejs|deno|bun|tclsh|wish|pwsh|powershell|osascript|awk|gawk|mawk|nawk|sed|jq|yq|curl|wget|nc|ncat|socat|openssl|ssh|scp)[\d.]*)$/;
 
 /** Environment variables no profile may set: they make a program load or run other code. */
-const REFUSED_ENV = /^(?:LD_\w*|DYLD_\w*|PATH|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|IFS|NODE_OPTIONS|NODE_PATH|PYTHON\w*|PERL5\w*|PERLLIB|RUBYOPT|RUBYLIB|GCONV_PATH|KUBERNETES_EXEC_INFO|HOME)$/;
+const REFUSED_ENV =
+  /^(?:LD_\w*|DYLD_\w*|PATH|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|IFS|NODE_OPTIONS|NODE_PATH|PYTHON\w*|PERL5\w*|PERLLIB|RUBYOPT|RUBYLIB|GCONV_PATH|KUBERNETES_EXEC_INFO|HOME)$/;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const PROFILE_KEYS: ReadonlySet<string> = new Set(['name', 'command', 'args', 'extraArgs', 'apiVersion', 'env']);
+const PROFILE_KEYS: ReadonlySet<string> = new Set([
+  'name',
+  'command',
+  'args',
+  'extraArgs',
+  'apiVersion',
+  'env',
+]);
 const MAX_PROFILES = 64;
 const MAX_ARGS = 64;
 
 /** The result of `parseExecProfiles`. */
-export type ExecProfilesResult = { readonly ok: true; readonly profiles: ExecProfile[] } | { readonly ok: false; readonly reason: string };
+export type ExecProfilesResult =
+  { readonly ok: true; readonly profiles: ExecProfile[] } | { readonly ok: false; readonly reason: string };
 
 /** True when `pattern` compiles as a JavaScript regular expression with flag `u`. */
 function compiles(pattern: string): boolean {
@@ -93,13 +105,19 @@ function own(object: Record<string, unknown>, key: string): unknown {
 }
 
 function commandProblem(command: string, pluginCommand: string): string | undefined {
-  if (command === '' || command.trim() !== command || /[\s\0]/.test(command)) return 'must be a path or a file name without spaces';
-  if (command.includes('/') && (!command.startsWith('/') || posix.normalize(command) !== command || command.endsWith('/'))) {
+  if (command === '' || command.trim() !== command || /[\s\0]/.test(command))
+    return 'must be a path or a file name without spaces';
+  if (
+    command.includes('/') &&
+    (!command.startsWith('/') || posix.normalize(command) !== command || command.endsWith('/'))
+  ) {
     return 'must be an absolute, normalised path (no "..", ".", "//") or a bare file name';
   }
   const base = posix.basename(command);
-  if (command === pluginCommand || base === posix.basename(pluginCommand)) return 'is the tenant-guard plugin, which cluster Secrets call only canonically (TG-CS-04)';
-  if (REFUSED_COMMANDS.test(base)) return `is a shell, an interpreter or a wrapper ("${base}"), which runs whatever its arguments say`;
+  if (command === pluginCommand || base === posix.basename(pluginCommand))
+    return 'is the tenant-guard plugin, which cluster Secrets call only canonically (TG-CS-04)';
+  if (REFUSED_COMMANDS.test(base))
+    return `is a shell, an interpreter or a wrapper ("${base}"), which runs whatever its arguments say`;
   return undefined;
 }
 
@@ -111,7 +129,8 @@ function parseEnv(value: unknown, where: string): { env: ExecProfileEnv[] } | { 
     const spec = own(value, name);
     const at = `${where}.env[${JSON.stringify(name)}]`;
     if (!ENV_NAME.test(name)) return { reason: `${at} is not an environment variable name` };
-    if (REFUSED_ENV.test(name)) return { reason: `${at} may not be set by a profile: it makes a program load or run other code` };
+    if (REFUSED_ENV.test(name))
+      return { reason: `${at} may not be set by a profile: it makes a program load or run other code` };
     if (typeof spec === 'string') env.push({ name, value: spec });
     else if (isObject(spec) && Object.keys(spec).length === 1 && typeof own(spec, 'pattern') === 'string') {
       const pattern = String(own(spec, 'pattern'));
@@ -122,23 +141,34 @@ function parseEnv(value: unknown, where: string): { env: ExecProfileEnv[] } | { 
   return { env };
 }
 
-function parseProfile(value: unknown, index: number, pluginCommand: string): { profile: ExecProfile } | { reason: string } {
+function parseProfile(
+  value: unknown,
+  index: number,
+  pluginCommand: string,
+): { profile: ExecProfile } | { reason: string } {
   const where = `[${index}]`;
   if (!isObject(value)) return { reason: `${where} must be an object` };
   const unknown = Object.keys(value).filter((k) => !PROFILE_KEYS.has(k));
-  if (unknown.length > 0) return { reason: `${where} has unknown keys ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${[...PROFILE_KEYS].join(', ')}` };
+  if (unknown.length > 0)
+    return {
+      reason: `${where} has unknown keys ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${[...PROFILE_KEYS].join(', ')}`,
+    };
   const name = own(value, 'name');
-  if (typeof name !== 'string' || name.trim() === '') return { reason: `${where}.name must be a non-empty string` };
+  if (typeof name !== 'string' || name.trim() === '')
+    return { reason: `${where}.name must be a non-empty string` };
   const command = own(value, 'command');
   if (typeof command !== 'string') return { reason: `${where}.command must be a string` };
   const bad = commandProblem(command, pluginCommand);
   if (bad !== undefined) return { reason: `${where}.command ${JSON.stringify(command)} ${bad}` };
   const args = own(value, 'args') ?? [];
-  if (!Array.isArray(args) || args.length > MAX_ARGS || !args.every((a) => typeof a === 'string')) return { reason: `${where}.args must be a list of at most ${MAX_ARGS} strings` };
+  if (!Array.isArray(args) || args.length > MAX_ARGS || !args.every((a) => typeof a === 'string'))
+    return { reason: `${where}.args must be a list of at most ${MAX_ARGS} strings` };
   const extraArgs = own(value, 'extraArgs');
-  if (extraArgs !== undefined && (typeof extraArgs !== 'string' || extraArgs === '' || !compiles(extraArgs))) return { reason: `${where}.extraArgs must be a valid, non-empty regular expression` };
+  if (extraArgs !== undefined && (typeof extraArgs !== 'string' || extraArgs === '' || !compiles(extraArgs)))
+    return { reason: `${where}.extraArgs must be a valid, non-empty regular expression` };
   const apiVersion = own(value, 'apiVersion');
-  if (apiVersion !== undefined && (typeof apiVersion !== 'string' || !EXEC_API_VERSIONS.includes(apiVersion))) return { reason: `${where}.apiVersion must be one of ${EXEC_API_VERSIONS.join(', ')}` };
+  if (apiVersion !== undefined && (typeof apiVersion !== 'string' || !EXEC_API_VERSIONS.includes(apiVersion)))
+    return { reason: `${where}.apiVersion must be one of ${EXEC_API_VERSIONS.join(', ')}` };
   const env = parseEnv(own(value, 'env'), where);
   if ('reason' in env) return env;
   return { profile: { name, command, args: args.map(String), extraArgs, apiVersion, env: env.env } };
@@ -164,7 +194,8 @@ export function parseExecProfiles(text: string, pluginCommand: string): ExecProf
   for (const [i, item] of value.entries()) {
     const parsed = parseProfile(item, i, pluginCommand);
     if ('reason' in parsed) return { ok: false, reason: parsed.reason };
-    if (names.has(parsed.profile.name)) return { ok: false, reason: `[${i}].name "${parsed.profile.name}" is given twice` };
+    if (names.has(parsed.profile.name))
+      return { ok: false, reason: `[${i}].name "${parsed.profile.name}" is given twice` };
     names.add(parsed.profile.name);
     profiles.push(parsed.profile);
   }
@@ -184,21 +215,26 @@ export interface ExecCall {
 export function profileMismatch(call: ExecCall, profile: ExecProfile): string | undefined {
   if (call.command !== profile.command) return 'command differs';
   const lead = profile.args;
-  if (call.args.length < lead.length || lead.some((a, i) => call.args[i] !== a)) return `args do not start with ${JSON.stringify(lead)}`;
+  if (call.args.length < lead.length || lead.some((a, i) => call.args[i] !== a))
+    return `args do not start with ${JSON.stringify(lead)}`;
   const extra = call.args.slice(lead.length);
-  if (extra.length > 0 && profile.extraArgs === undefined) return `args go on past ${JSON.stringify(lead)}, which the profile does not allow`;
+  if (extra.length > 0 && profile.extraArgs === undefined)
+    return `args go on past ${JSON.stringify(lead)}, which the profile does not allow`;
   const pattern = profile.extraArgs;
   if (pattern !== undefined) {
     const i = extra.findIndex((a) => !matchesPattern(pattern, a));
     if (i >= 0) return `args[${lead.length + i}] does not match the profile's extraArgs`;
   }
   const versions = profile.apiVersion === undefined ? EXEC_API_VERSIONS : [profile.apiVersion];
-  if (call.apiVersion === undefined || !versions.includes(call.apiVersion)) return `apiVersion is not ${versions.join(' or ')}`;
+  if (call.apiVersion === undefined || !versions.includes(call.apiVersion))
+    return `apiVersion is not ${versions.join(' or ')}`;
   const allowed = new Map(profile.env.map((e) => [e.name, e]));
   for (const [name, value] of call.env) {
     const rule = allowed.get(name);
-    if (rule === undefined) return `env sets a variable the profile does not list (it allows: ${profile.env.map((e) => e.name).join(', ') || 'none'})`;
-    if ('value' in rule ? rule.value !== value : !matchesPattern(rule.pattern, value)) return `env ${rule.name} has a value the profile does not allow`;
+    if (rule === undefined)
+      return `env sets a variable the profile does not list (it allows: ${profile.env.map((e) => e.name).join(', ') || 'none'})`;
+    if ('value' in rule ? rule.value !== value : !matchesPattern(rule.pattern, value))
+      return `env ${rule.name} has a value the profile does not allow`;
   }
   return undefined;
 }

@@ -13,8 +13,23 @@
  */
 import type { Tenant } from '../tenancy/tenant.js';
 import { checkConfigKeys, checkTls, completeConfig } from './cluster-secret-config.js';
-import { canonicalExec, checkPlatformExec, checkTenantExec, isProfiled, readExec, type ExecReading } from './cluster-secret-exec.js';
-import { addDataField, dataPath, fieldText, readSecretData, replaceDataConfig, sameSecretData, type SecretData } from './cluster-secret-data.js';
+import {
+  canonicalExec,
+  checkPlatformExec,
+  checkTenantExec,
+  isProfiled,
+  readExec,
+  type ExecReading,
+} from './cluster-secret-exec.js';
+import {
+  addDataField,
+  dataPath,
+  fieldText,
+  readSecretData,
+  replaceDataConfig,
+  sameSecretData,
+  type SecretData,
+} from './cluster-secret-data.js';
 import { parseClusterConfig, type ParsedConfig } from './cluster-secret-json.js';
 import { normalizeServerUrl } from '../tenancy/cluster-url.js';
 import { listClusterNames } from './destination.js';
@@ -42,9 +57,20 @@ function readView(object: KubeObject | undefined): SecretView {
   const problems = [...data.problems];
   const configText = fieldText(data, 'config');
   const config = configText === undefined ? undefined : parseClusterConfig(configText);
-  if (config !== undefined && !config.ok) problems.push(violation('TG-REQ-01', dataPath('config'), `${config.reason}; Argo CD cannot read it either`));
+  if (config !== undefined && !config.ok)
+    problems.push(
+      violation('TG-REQ-01', dataPath('config'), `${config.reason}; Argo CD cannot read it either`),
+    );
   const exec = config?.ok === true ? readExec(config.value, config.duplicateKeys) : readExec(undefined, []);
-  return { data, name: fieldText(data, 'name'), server: fieldText(data, 'server'), project: fieldText(data, 'project'), config, exec, problems };
+  return {
+    data,
+    name: fieldText(data, 'name'),
+    server: fieldText(data, 'server'),
+    project: fieldText(data, 'project'),
+    config,
+    exec,
+    problems,
+  };
 }
 
 /** Argo CD strips every trailing slash from `server` (util/db/cluster.go, SecretToCluster). */
@@ -85,29 +111,64 @@ function checkTenantLabel(object: KubeObject, view: SecretView, context: PolicyC
   const label = getLabels(object)[context.settings.tenantLabel];
   const owned = view.name === undefined ? undefined : context.registry.clusterByName(view.name);
   if (label === undefined || owned === undefined || owned.tenant.name === label) return [];
-  return [violation('TG-CS-01', labelPath(context.settings.tenantLabel), `${show(label)} is not the owner of cluster ${show(view.name)}; set it to "${owned.tenant.name}"`)];
+  return [
+    violation(
+      'TG-CS-01',
+      labelPath(context.settings.tenantLabel),
+      `${show(label)} is not the owner of cluster ${show(view.name)}; set it to "${owned.tenant.name}"`,
+    ),
+  ];
 }
 
 /** TG-CS-02 for a tenant's Secret: `name` is one of its clusters, `server` spelled as registered. */
 function checkTenantTarget(view: SecretView, tenant: Tenant, context: PolicyContext): Violation[] {
   const choices = `use one of: ${listClusterNames(tenant)}`;
-  if (view.name === undefined || view.name === '') return [violation('TG-CS-02', dataPath('name'), `is missing; ${choices}`)];
+  if (view.name === undefined || view.name === '')
+    return [violation('TG-CS-02', dataPath('name'), `is missing; ${choices}`)];
   const cluster = tenant.clusters.find((c) => c.name === view.name);
   if (cluster === undefined) {
     const other = context.registry.clusterByName(view.name);
-    const what = other === undefined ? 'is not a registered cluster' : `is a cluster of tenant "${other.tenant.name}", not`;
-    return [violation('TG-CS-02', dataPath('name'), `${show(view.name)} ${what} of tenant "${tenant.name}"; ${choices}`)];
+    const what =
+      other === undefined
+        ? 'is not a registered cluster'
+        : `is a cluster of tenant "${other.tenant.name}", not`;
+    return [
+      violation(
+        'TG-CS-02',
+        dataPath('name'),
+        `${show(view.name)} ${what} of tenant "${tenant.name}"; ${choices}`,
+      ),
+    ];
   }
-  if (view.server === undefined) return [violation('TG-CS-02', dataPath('server'), `is missing; /mutate sets it to the registered "${cluster.server}"`)];
+  if (view.server === undefined)
+    return [
+      violation(
+        'TG-CS-02',
+        dataPath('server'),
+        `is missing; /mutate sets it to the registered "${cluster.server}"`,
+      ),
+    ];
   if (trimSlashes(view.server) !== trimSlashes(cluster.server)) {
-    return [violation('TG-CS-02', dataPath('server'), `${show(view.server)} is not the server registered for cluster "${cluster.name}"; use "${cluster.server}" exactly`)];
+    return [
+      violation(
+        'TG-CS-02',
+        dataPath('server'),
+        `${show(view.server)} is not the server registered for cluster "${cluster.name}"; use "${cluster.server}" exactly`,
+      ),
+    ];
   }
   return [];
 }
 
 /** TG-CS-02 for a Secret of no tenant that calls the plugin: only a registered cluster may. */
 function checkPlatformPluginCall(view: SecretView): Violation[] {
-  return [violation('TG-CS-02', dataPath('name'), `${show(view.name)} is no registered cluster, and the Secret calls the tenant-guard plugin; only a tenant's registered cluster may call it (or use an exec profile for a platform cluster)`)];
+  return [
+    violation(
+      'TG-CS-02',
+      dataPath('name'),
+      `${show(view.name)} is no registered cluster, and the Secret calls the tenant-guard plugin; only a tenant's registered cluster may call it (or use an exec profile for a platform cluster)`,
+    ),
+  ];
 }
 
 /**
@@ -119,26 +180,58 @@ function checkUnregisteredName(view: SecretView, context: PolicyContext): Violat
   if (view.name !== undefined && context.registry.clusterByName(view.name) !== undefined) return [];
   const owned = registeredServer(view.server, context);
   if (owned === undefined) return [];
-  return [violation('TG-CS-08', dataPath('server'), `${show(view.server)} is the server of cluster "${owned.cluster.name}" of tenant "${owned.tenant.name}", but data.name ${show(view.name)} is no registered cluster; Argo CD would take this Secret for that cluster: name it "${owned.cluster.name}" or use another server`)];
+  return [
+    violation(
+      'TG-CS-08',
+      dataPath('server'),
+      `${show(view.server)} is the server of cluster "${owned.cluster.name}" of tenant "${owned.tenant.name}", but data.name ${show(view.name)} is no registered cluster; Argo CD would take this Secret for that cluster: name it "${owned.cluster.name}" or use another server`,
+    ),
+  ];
 }
 
 /** TG-CS-06 for a platform Secret: its `project` is no project a tenant lists. */
 function checkPlatformProject(view: SecretView, context: PolicyContext): Violation[] {
-  const owner = view.project === undefined || view.project === '' ? undefined : context.registry.tenantByProject(view.project);
+  const owner =
+    view.project === undefined || view.project === ''
+      ? undefined
+      : context.registry.tenantByProject(view.project);
   if (owner === undefined) return [];
-  return [violation('TG-CS-06', dataPath('project'), `${show(view.project)} is a project of tenant "${owner.name}", and this Secret's cluster is no cluster of that tenant; it would become a destination of the project: remove project or use a platform project`)];
+  return [
+    violation(
+      'TG-CS-06',
+      dataPath('project'),
+      `${show(view.project)} is a project of tenant "${owner.name}", and this Secret's cluster is no cluster of that tenant; it would become a destination of the project: remove project or use a platform project`,
+    ),
+  ];
 }
 
 /** TG-CS-06: the cluster label equals `name`; `project`, if set, is one of the tenant's projects. */
-function checkLabelAndProject(object: KubeObject, view: SecretView, tenant: Tenant, context: PolicyContext): Violation[] {
+function checkLabelAndProject(
+  object: KubeObject,
+  view: SecretView,
+  tenant: Tenant,
+  context: PolicyContext,
+): Violation[] {
   const out: Violation[] = [];
   const key = context.settings.clusterLabel;
   const label = getLabels(object)[key];
   if (view.name !== undefined && view.name !== '' && label !== view.name) {
-    out.push(violation('TG-CS-06', labelPath(key), `${label === undefined ? 'is missing' : `${show(label)} differs from data.name`}; it must equal ${show(view.name)} (/mutate sets it when missing)`));
+    out.push(
+      violation(
+        'TG-CS-06',
+        labelPath(key),
+        `${label === undefined ? 'is missing' : `${show(label)} differs from data.name`}; it must equal ${show(view.name)} (/mutate sets it when missing)`,
+      ),
+    );
   }
   if (view.project !== undefined && view.project !== '' && !tenant.projects.includes(view.project)) {
-    out.push(violation('TG-CS-06', dataPath('project'), `${show(view.project)} is not a project of tenant "${tenant.name}"; use one of: ${tenant.projects.join(', ')}`));
+    out.push(
+      violation(
+        'TG-CS-06',
+        dataPath('project'),
+        `${show(view.project)} is not a project of tenant "${tenant.name}"; use one of: ${tenant.projects.join(', ')}`,
+      ),
+    );
   }
   return out;
 }
@@ -161,19 +254,36 @@ function checkProtectedChange(scope: RuleScope): Violation[] {
   const { username, groups } = request.user;
   if (context.registry.isOwner(tenant, username, groups)) return [];
   const who = `user "${username}" is not an owner of tenant "${tenant.name}"; only its owners, trusted service accounts and platform admins may`;
-  if (request.operation === 'DELETE') return [violation('TG-CS-07', 'metadata.name', `${show(request.name)}: deleting a cluster Secret of tenant "${tenant.name}" is refused: ${who}`)];
-  if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined) return [];
+  if (request.operation === 'DELETE')
+    return [
+      violation(
+        'TG-CS-07',
+        'metadata.name',
+        `${show(request.name)}: deleting a cluster Secret of tenant "${tenant.name}" is refused: ${who}`,
+      ),
+    ];
+  if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined)
+    return [];
   const out: Violation[] = [];
   const key = context.settings.clusterLabel;
   if (getLabels(request.oldObject)[key] !== undefined && getLabels(request.object)[key] === undefined) {
     out.push(violation('TG-CS-07', labelPath(key), `is removed: ${who}`));
   }
   if (isClusterSecret(request.oldObject) && !isClusterSecret(request.object)) {
-    out.push(violation('TG-CS-07', labelPath(SECRET_TYPE_LABEL), `is removed or changed, which takes the cluster out of Argo CD like a delete: ${who}`));
+    out.push(
+      violation(
+        'TG-CS-07',
+        labelPath(SECRET_TYPE_LABEL),
+        `is removed or changed, which takes the cluster out of Argo CD like a delete: ${who}`,
+      ),
+    );
   }
   const before = readView(request.oldObject).name;
   const after = readView(request.object).name;
-  if (before !== after) out.push(violation('TG-CS-07', dataPath('name'), `changes from ${show(before)} to ${show(after)}: ${who}`));
+  if (before !== after)
+    out.push(
+      violation('TG-CS-07', dataPath('name'), `changes from ${show(before)} to ${show(after)}: ${who}`),
+    );
   return out;
 }
 
@@ -184,9 +294,13 @@ function validatePlatform(view: SecretView, context: PolicyContext): Violation[]
   const reading = view.exec;
   if ((config === undefined || config.ok) && reading.runsCommand && !isProfiled(reading, context.settings)) {
     // It runs something that is no exec profile: the plugin, or what must be judged as it.
-    if (reading.execCall?.command === context.settings.pluginCommand) out.push(...checkPlatformPluginCall(view));
+    if (reading.execCall?.command === context.settings.pluginCommand)
+      out.push(...checkPlatformPluginCall(view));
     if (config !== undefined) out.push(...checkConfigKeys(config.value, config.duplicateKeys));
-    out.push(...checkPlatformExec(reading, view.name, context.settings), ...checkTls(configValue(view), undefined, undefined));
+    out.push(
+      ...checkPlatformExec(reading, view.name, context.settings),
+      ...checkTls(configValue(view), undefined, undefined),
+    );
   }
   out.push(...checkPlatformProject(view, context), ...checkUnregisteredName(view, context));
   return out;
@@ -200,7 +314,10 @@ function validateObject(object: KubeObject, tenant: Tenant | undefined, context:
   out.push(...checkTenantLabel(object, view, context), ...checkTenantTarget(view, tenant, context));
   if (view.config === undefined || view.config.ok) {
     if (view.config !== undefined) out.push(...checkConfigKeys(view.config.value, view.config.duplicateKeys));
-    out.push(...checkTenantExec(view.exec, view.name, context.settings), ...checkTls(configValue(view), cluster?.name, cluster?.caData));
+    out.push(
+      ...checkTenantExec(view.exec, view.name, context.settings),
+      ...checkTls(configValue(view), cluster?.name, cluster?.caData),
+    );
   }
   out.push(...checkLabelAndProject(object, view, tenant, context), ...checkUnregisteredName(view, context));
   return out;
@@ -216,7 +333,9 @@ function mutateData(object: KubeObject, view: SecretView, tenant: Tenant, contex
   // stringData wins over data: a config given there is left as it is.
   if (view.data.fromStringData.has('config')) return;
   if (view.config === undefined) {
-    const config: Record<string, unknown> = { execProviderConfig: canonicalExec(context.settings, cluster.name) };
+    const config: Record<string, unknown> = {
+      execProviderConfig: canonicalExec(context.settings, cluster.name),
+    };
     if (cluster.caData !== undefined) config.tlsClientConfig = { caData: cluster.caData };
     addDataField(object, 'config', JSON.stringify(config));
     return;
@@ -224,7 +343,8 @@ function mutateData(object: KubeObject, view: SecretView, tenant: Tenant, contex
   // Rewriting a config with repeated keys would drop what Go's decoder keeps: leave it for TG-CS-03.
   if (!view.config.ok || view.config.duplicateKeys.length > 0) return;
   const config = structuredClone(view.config.value);
-  if (completeConfig(config, cluster.name, context.settings, cluster.caData)) replaceDataConfig(object, JSON.stringify(config));
+  if (completeConfig(config, cluster.name, context.settings, cluster.caData))
+    replaceDataConfig(object, JSON.stringify(config));
 }
 
 /**
@@ -240,8 +360,13 @@ export const clusterSecretRules: KindRules = {
   },
 
   hasMaterialChange(oldObject, newObject) {
-    const labels = (o: KubeObject) => JSON.stringify(Object.entries(getLabels(o)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return !sameSecretData(oldObject, newObject) || getPath(oldObject, ['type']) !== getPath(newObject, ['type']) || labels(oldObject) !== labels(newObject);
+    const labels = (o: KubeObject) =>
+      JSON.stringify(Object.entries(getLabels(o)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return (
+      !sameSecretData(oldObject, newObject) ||
+      getPath(oldObject, ['type']) !== getPath(newObject, ['type']) ||
+      labels(oldObject) !== labels(newObject)
+    );
   },
 
   mutate(object, scope) {
@@ -249,8 +374,15 @@ export const clusterSecretRules: KindRules = {
     const view = readView(object);
     const labels = ensureRecord(ensureRecord(object, 'metadata'), 'labels');
     const owner = view.name === undefined ? undefined : context.registry.clusterByName(view.name)?.tenant;
-    if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = (owner ?? tenant).name;
-    if (view.name !== undefined && view.name !== '' && labels[context.settings.clusterLabel] === undefined && view.name.length <= 63 && LABEL_VALUE.test(view.name)) {
+    if (labels[context.settings.tenantLabel] === undefined)
+      labels[context.settings.tenantLabel] = (owner ?? tenant).name;
+    if (
+      view.name !== undefined &&
+      view.name !== '' &&
+      labels[context.settings.clusterLabel] === undefined &&
+      view.name.length <= 63 &&
+      LABEL_VALUE.test(view.name)
+    ) {
       labels[context.settings.clusterLabel] = view.name;
     }
     mutateData(object, view, tenant, context);
@@ -261,8 +393,12 @@ export const clusterSecretRules: KindRules = {
     if (request.operation === 'CONNECT') return { violations: [], warnings: [] };
     const out = checkProtectedChange(scope);
     // Taking the secret-type label off is a delete to Argo CD: judged only by who may delete.
-    const leaves = request.operation === 'UPDATE' && isClusterSecret(request.oldObject) && !isClusterSecret(request.object);
-    if (request.operation === 'DELETE' || request.object === undefined || leaves) return { violations: out, warnings: [] };
+    const leaves =
+      request.operation === 'UPDATE' &&
+      isClusterSecret(request.oldObject) &&
+      !isClusterSecret(request.object);
+    if (request.operation === 'DELETE' || request.object === undefined || leaves)
+      return { violations: out, warnings: [] };
     return { violations: [...validateObject(request.object, tenant, context), ...out], warnings: [] };
   },
 };

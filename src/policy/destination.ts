@@ -20,12 +20,16 @@ export function tenantClusterByServer(tenant: Tenant, server: string): TenantClu
 
 /** `k8s-team-a-dev, k8s-team-a-prod`, or a note that the tenant has none. */
 export function listClusterNames(tenant: Tenant): string {
-  return tenant.clusters.length === 0 ? '(tenant has no clusters)' : tenant.clusters.map((c) => c.name).join(', ');
+  return tenant.clusters.length === 0
+    ? '(tenant has no clusters)'
+    : tenant.clusters.map((c) => c.name).join(', ');
 }
 
 /** `https://a.example.com, https://b.example.com`, or a note that the tenant has none. */
 export function listClusterServers(tenant: Tenant): string {
-  return tenant.clusters.length === 0 ? '(tenant has no clusters)' : tenant.clusters.map((c) => c.server).join(', ');
+  return tenant.clusters.length === 0
+    ? '(tenant has no clusters)'
+    : tenant.clusters.map((c) => c.server).join(', ');
 }
 
 /** Which field of a destination names the cluster. */
@@ -35,8 +39,13 @@ export type DestinationField = 'name' | 'server';
  * Why a literal destination `name` or `server` is not one of the tenant's clusters, or
  * undefined when it is. The control plane is always refused.
  */
-export function explainForeignTarget(tenant: Tenant, field: DestinationField, value: string): string | undefined {
-  if (isControlPlaneTarget(value)) return `is the control plane; tenant "${tenant.name}" may target only its own clusters: ${listFor(tenant, field)}`;
+export function explainForeignTarget(
+  tenant: Tenant,
+  field: DestinationField,
+  value: string,
+): string | undefined {
+  if (isControlPlaneTarget(value))
+    return `is the control plane; tenant "${tenant.name}" may target only its own clusters: ${listFor(tenant, field)}`;
   const own = field === 'name' ? tenantClusterByName(tenant, value) : tenantClusterByServer(tenant, value);
   if (own !== undefined) return undefined;
   // Which other tenant owns it is not said: one tenant need not learn another's clusters.
@@ -47,7 +56,11 @@ export function explainForeignTarget(tenant: Tenant, field: DestinationField, va
  * Why a platform object's literal destination is refused (it targets some tenant's cluster),
  * or undefined. The control plane is allowed for platform objects.
  */
-export function explainPlatformTarget(field: DestinationField, value: string, registry: TenantRegistry): string | undefined {
+export function explainPlatformTarget(
+  field: DestinationField,
+  value: string,
+  registry: TenantRegistry,
+): string | undefined {
   const owned = field === 'name' ? registry.clusterByName(value) : registry.clusterByServer(value);
   if (owned === undefined) return undefined;
   return `is cluster "${owned.cluster.name}" of tenant "${owned.tenant.name}"; an object of no tenant (a platform object) may not target a tenant's cluster; label it "${owned.tenant.name}" and use one of its projects: ${owned.tenant.projects.join(', ')}`;

@@ -5,11 +5,36 @@
 import { parseJsonPath, sameJson } from './json-compare.js';
 import { ensureRecord, getLabels, getPath, getRecord } from './object-paths.js';
 import { isRecord } from '../json.js';
-import { checkOwnership, classifyRequester, isTerminating, requesterRole, resolveTenant, type TenantResolution } from './ownership.js';
+import {
+  checkOwnership,
+  classifyRequester,
+  isTerminating,
+  requesterRole,
+  resolveTenant,
+  type TenantResolution,
+} from './ownership.js';
 import { KIND_RULES } from './kinds.js';
 import { objectShapeProblems } from './object-shape.js';
-import type { Decision, DecisionSummary, GuardedKind, KindRules, KubeObject, PolicyContext, PolicyRequest, RequesterRole, RuleScope, Violation } from './types.js';
-import { EVERY_REQUESTER_RULES, RELAXABLE_RULES, RULE_ORDER, WHO_MAY_RULES, formatViolation, violation } from './types.js';
+import type {
+  Decision,
+  DecisionSummary,
+  GuardedKind,
+  KindRules,
+  KubeObject,
+  PolicyContext,
+  PolicyRequest,
+  RequesterRole,
+  RuleScope,
+  Violation,
+} from './types.js';
+import {
+  EVERY_REQUESTER_RULES,
+  RELAXABLE_RULES,
+  RULE_ORDER,
+  WHO_MAY_RULES,
+  formatViolation,
+  violation,
+} from './types.js';
 
 /** Result of `mutate`: the mutated object, or undefined when nothing is added. */
 export interface MutationResult {
@@ -28,7 +53,11 @@ export interface GroupVersionKind {
 export type KindRulesTable = Readonly<Record<GuardedKind, KindRules>>;
 
 const ARGO_GROUP = 'argoproj.io';
-const ARGO_KINDS: ReadonlyMap<string, GuardedKind> = new Map<string, GuardedKind>([['ApplicationSet', 'ApplicationSet'], ['Application', 'Application'], ['AppProject', 'AppProject']]);
+const ARGO_KINDS: ReadonlyMap<string, GuardedKind> = new Map<string, GuardedKind>([
+  ['ApplicationSet', 'ApplicationSet'],
+  ['Application', 'Application'],
+  ['AppProject', 'AppProject'],
+]);
 const SECRET_TYPE_LABEL = 'argocd.argoproj.io/secret-type';
 
 /**
@@ -36,7 +65,11 @@ const SECRET_TYPE_LABEL = 'argocd.argoproj.io/secret-type';
  * A Secret counts when `object` or `oldObject` carries `argocd.argoproj.io/secret-type: cluster`
  * (the webhook's objectSelector matches either; DELETE carries only `oldObject`).
  */
-export function guardedKindOf(gvk: GroupVersionKind, object: unknown, oldObject: unknown): GuardedKind | undefined {
+export function guardedKindOf(
+  gvk: GroupVersionKind,
+  object: unknown,
+  oldObject: unknown,
+): GuardedKind | undefined {
   if (gvk.group === ARGO_GROUP) return ARGO_KINDS.get(gvk.kind);
   if (gvk.group === '' && gvk.kind === 'Secret') {
     const isCluster = (o: unknown) => isRecord(o) && getLabels(o)[SECRET_TYPE_LABEL] === 'cluster';
@@ -47,7 +80,7 @@ export function guardedKindOf(gvk: GroupVersionKind, object: unknown, oldObject:
 
 /** Where the request's subject lives: the object on CREATE, the old object otherwise. */
 function subjectObject(request: PolicyRequest): KubeObject | undefined {
-  return request.operation === 'CREATE' ? request.object : request.oldObject ?? request.object;
+  return request.operation === 'CREATE' ? request.object : (request.oldObject ?? request.object);
 }
 
 /** Checks the shape every rule relies on; an unreadable object gets TG-REQ-01. */
@@ -55,7 +88,13 @@ function checkShape(request: PolicyRequest): Violation[] {
   const out: Violation[] = [];
   const need = (o: KubeObject | undefined, name: 'object' | 'oldObject') => {
     if (o === undefined) {
-      out.push(violation('TG-REQ-01', name, `is missing from the ${request.operation} request; the API server always sends it`));
+      out.push(
+        violation(
+          'TG-REQ-01',
+          name,
+          `is missing from the ${request.operation} request; the API server always sends it`,
+        ),
+      );
       return;
     }
     out.push(...objectShapeProblems(o, name, request.kind));
@@ -67,7 +106,10 @@ function checkShape(request: PolicyRequest): Violation[] {
 
 function sortByRule(violations: Violation[]): Violation[] {
   const rank = (v: Violation) => RULE_ORDER.indexOf(v.rule);
-  return violations.map((v, i) => ({ v, i })).sort((a, b) => rank(a.v) - rank(b.v) || a.i - b.i).map((x) => x.v);
+  return violations
+    .map((v, i) => ({ v, i }))
+    .sort((a, b) => rank(a.v) - rank(b.v) || a.i - b.i)
+    .map((x) => x.v);
 }
 
 interface Resolved {
@@ -75,12 +117,18 @@ interface Resolved {
   readonly updated: TenantResolution | undefined;
 }
 
-function resolve(request: PolicyRequest, rules: KindRules, context: PolicyContext, role: RequesterRole): Resolved {
+function resolve(
+  request: PolicyRequest,
+  rules: KindRules,
+  context: PolicyContext,
+  role: RequesterRole,
+): Resolved {
   const asker = { user: request.user, role, operation: request.operation };
   const subject = resolveTenant(subjectObject(request) ?? {}, request.namespace, rules, context, asker);
-  const updated = request.operation === 'UPDATE' && request.object !== undefined
-    ? resolveTenant(request.object, request.namespace, rules, context)
-    : undefined;
+  const updated =
+    request.operation === 'UPDATE' && request.object !== undefined
+      ? resolveTenant(request.object, request.namespace, rules, context)
+      : undefined;
   return { subject, updated };
 }
 
@@ -100,7 +148,8 @@ function asSent(request: PolicyRequest, rules: KindRules, context: PolicyContext
   const metadata = { ...getRecord(object, ['metadata']) };
   const labels = { ...getRecord(metadata, ['labels']) };
   delete labels[key];
-  if (Object.keys(labels).length === 0 && getRecord(oldObject, ['metadata'])?.labels === undefined) delete metadata.labels;
+  if (Object.keys(labels).length === 0 && getRecord(oldObject, ['metadata'])?.labels === undefined)
+    delete metadata.labels;
   else metadata.labels = labels;
   return { ...request, object: { ...object, metadata } };
 }
@@ -120,15 +169,19 @@ function setsOperation(request: PolicyRequest): boolean {
  */
 function isExemptUpdate(sent: PolicyRequest, rules: KindRules, context: PolicyContext): boolean {
   const { object, oldObject } = sent;
-  if (sent.operation !== 'UPDATE' || object === undefined || oldObject === undefined || setsOperation(sent)) return false;
+  if (sent.operation !== 'UPDATE' || object === undefined || oldObject === undefined || setsOperation(sent))
+    return false;
   const same = (keys: string[]) => sameJson(getPath(oldObject, keys), getPath(object, keys));
-  if (!same(['spec']) || !same(['metadata', 'labels']) || !same(['metadata', 'ownerReferences'])) return false;
+  if (!same(['spec']) || !same(['metadata', 'labels']) || !same(['metadata', 'ownerReferences']))
+    return false;
   return !rules.hasMaterialChange(oldObject, object, context);
 }
 
 /** True for an UPDATE of an object whose deletion has begun. */
 function isTerminatingUpdate(request: PolicyRequest): boolean {
-  return request.operation === 'UPDATE' && (isTerminating(request.oldObject) || isTerminating(request.object));
+  return (
+    request.operation === 'UPDATE' && (isTerminating(request.oldObject) || isTerminating(request.object))
+  );
 }
 
 const violationKey = (v: Violation) => `${v.rule} ${v.message}`;
@@ -136,7 +189,8 @@ const violationKey = (v: Violation) => `${v.rule} ${v.message}`;
 /** The value at `keys`; a Secret's `data` and `data.<key>` are also found in `stringData`. */
 function valueAt(object: KubeObject, keys: ReadonlyArray<string | number>): unknown {
   const value = getPath(object, keys);
-  if (value === undefined && keys[0] === 'data' && keys.length <= 2) return getPath(object, ['stringData', ...keys.slice(1)]);
+  if (value === undefined && keys[0] === 'data' && keys.length <= 2)
+    return getPath(object, ['stringData', ...keys.slice(1)]);
   return value;
 }
 
@@ -183,16 +237,33 @@ function addedViolations(found: Violation[], scope: RuleScope, rules: KindRules)
  * Kubernetes system controller's DELETE, and its UPDATE that only removes finalizers or
  * ownerReferences, are allowed without any tenant rule.
  */
-export function evaluate(request: PolicyRequest, context: PolicyContext, table: KindRulesTable = KIND_RULES): Decision {
+export function evaluate(
+  request: PolicyRequest,
+  context: PolicyContext,
+  table: KindRulesTable = KIND_RULES,
+): Decision {
   const rules = table[request.kind];
   const shape = checkShape(request);
-  if (shape.length > 0) return decide(shape, [], { tenant: undefined, enforcement: 'enforce', role: requesterRole(request.user, context.settings) });
+  if (shape.length > 0)
+    return decide(shape, [], {
+      tenant: undefined,
+      enforcement: 'enforce',
+      role: requesterRole(request.user, context.settings),
+    });
   const sent = asSent(request, rules, context);
   const { role, beyond } = classifyRequester(sent, context.settings);
-  if (request.operation === 'CONNECT') return decide([], [], { tenant: undefined, enforcement: 'enforce', role });
+  if (request.operation === 'CONNECT')
+    return decide([], [], { tenant: undefined, enforcement: 'enforce', role });
   const { subject, updated } = resolve(request, rules, context, role);
-  const tenant = request.operation === 'UPDATE' && role === 'platform-admin' ? updated?.tenant ?? subject.tenant : subject.tenant;
-  const summary: DecisionSummary = { tenant: tenant?.name, enforcement: tenant?.enforcement ?? 'enforce', role };
+  const tenant =
+    request.operation === 'UPDATE' && role === 'platform-admin'
+      ? (updated?.tenant ?? subject.tenant)
+      : subject.tenant;
+  const summary: DecisionSummary = {
+    tenant: tenant?.name,
+    enforcement: tenant?.enforcement ?? 'enforce',
+    role,
+  };
   if (role === 'system-controller') return decide([], [], summary);
   const scope: RuleScope = { request, tenant, role, context };
   // On DELETE and exempt UPDATEs the label's agreement with the namespace and the registry
@@ -201,7 +272,14 @@ export function evaluate(request: PolicyRequest, context: PolicyContext, table: 
   const exempt = isExemptUpdate(sent, rules, context);
   const asIs = request.operation === 'DELETE' || exempt;
   const quiet = (r: TenantResolution): TenantResolution => (asIs ? { ...r, violations: [] } : r);
-  const ownership = checkOwnership(request, role, quiet(subject), updated === undefined ? undefined : quiet(updated), context, beyond);
+  const ownership = checkOwnership(
+    request,
+    role,
+    quiet(subject),
+    updated === undefined ? undefined : quiet(updated),
+    context,
+    beyond,
+  );
   const who = [...ownership, ...(rules.whoMay?.(scope) ?? [])];
   if (request.operation === 'DELETE') {
     const deleting = rules.validate(scope).violations.filter((v) => WHO_MAY_RULES.has(v.rule));
@@ -241,10 +319,16 @@ function decide(all: Violation[], warningsIn: string[], summary: DecisionSummary
  * terminating object and what a system controller may do get nothing, and so does an object
  * whose tenant cannot be told.
  */
-export function mutate(request: PolicyRequest, context: PolicyContext, table: KindRulesTable = KIND_RULES): MutationResult {
+export function mutate(
+  request: PolicyRequest,
+  context: PolicyContext,
+  table: KindRulesTable = KIND_RULES,
+): MutationResult {
   const rules = table[request.kind];
-  if (request.object === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return { object: undefined, tenant: undefined };
-  if (checkShape(request).length > 0 || isTerminatingUpdate(request)) return { object: undefined, tenant: undefined };
+  if (request.object === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE'))
+    return { object: undefined, tenant: undefined };
+  if (checkShape(request).length > 0 || isTerminatingUpdate(request))
+    return { object: undefined, tenant: undefined };
   const { role } = classifyRequester(request, context.settings);
   if (role === 'system-controller') return { object: undefined, tenant: undefined };
   const tenant = resolve(request, rules, context, role).subject.tenant;
@@ -253,6 +337,7 @@ export function mutate(request: PolicyRequest, context: PolicyContext, table: Ki
   const labels = ensureRecord(ensureRecord(edited, 'metadata'), 'labels');
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
   // Judged on the request as sent: a label a first /mutate pinned makes no change material.
-  if (!isExemptUpdate(asSent(request, rules, context), rules, context)) rules.mutate(edited, { request, tenant, role, context });
+  if (!isExemptUpdate(asSent(request, rules, context), rules, context))
+    rules.mutate(edited, { request, tenant, role, context });
   return { object: edited, tenant: tenant.name };
 }

@@ -57,7 +57,8 @@ export class GoFieldSet {
 
   /** @throws Error when a field name is not ASCII (the fold is exact only against ASCII names). */
   constructor(fields: readonly string[]) {
-    for (const field of fields) if (!isAscii(field)) throw new Error(`GoFieldSet: field name ${JSON.stringify(field)} is not ASCII`);
+    for (const field of fields)
+      if (!isAscii(field)) throw new Error(`GoFieldSet: field name ${JSON.stringify(field)} is not ASCII`);
     this.fields = [...fields];
     this.exact = new Set(fields);
     for (const field of fields) {

@@ -50,23 +50,66 @@ export const DEFAULT_LIMITS: Readonly<AdmissionLimits> = Object.freeze({
 });
 
 /** The flag, environment variable and allowed range of each limit. */
-export const limitFlags: Readonly<Record<keyof AdmissionLimits, { flag: string; env: string; min: number; max: number; description: string }>> = {
+export const limitFlags: Readonly<
+  Record<keyof AdmissionLimits, { flag: string; env: string; min: number; max: number; description: string }>
+> = {
   // 500: every walker downstream (structuredClone, JSON.stringify, the patch diff, the yaml
   // parser) is proven at this depth by test/admission/limits.test.ts; the yaml parser
   // aborts the process near 1,000.
-  maxObjectDepth: { flag: 'max-object-depth', env: 'TG_MAX_OBJECT_DEPTH', min: 10, max: 500, description: 'deepest nesting of an object (and of a cluster Secret config or elementsYaml) the webhook reads; deeper is denied (TG-REQ-01)' },
-  maxObjectNodes: { flag: 'max-object-nodes', env: 'TG_MAX_OBJECT_NODES', min: 100, max: 2_000_000, description: 'most values (objects, lists, scalars) of an object the webhook evaluates; more is denied (TG-REQ-01)' },
-  maxSecretConfigBytes: { flag: 'max-secret-config-bytes', env: 'TG_MAX_SECRET_CONFIG_BYTES', min: 1024, max: 3 * 1024 * 1024, description: 'most bytes of a cluster Secret config the webhook parses; more is denied (TG-REQ-01)' },
-  maxGenerators: { flag: 'max-generators', env: 'TG_MAX_GENERATORS', min: 1, max: 100_000, description: 'most generator entries (at every depth) of one ApplicationSet; more is denied (TG-REQ-01)' },
-  maxListElements: { flag: 'max-list-elements', env: 'TG_MAX_LIST_ELEMENTS', min: 1, max: 1_000_000, description: 'most list generator elements of one ApplicationSet; more is denied (TG-REQ-01)' },
-  maxElementsYamlBytes: { flag: 'max-elements-yaml-bytes', env: 'TG_MAX_ELEMENTS_YAML_BYTES', min: 1, max: 3 * 1024 * 1024, description: 'most bytes of list elementsYaml in one ApplicationSet; more is denied (TG-REQ-01)' },
+  maxObjectDepth: {
+    flag: 'max-object-depth',
+    env: 'TG_MAX_OBJECT_DEPTH',
+    min: 10,
+    max: 500,
+    description:
+      'deepest nesting of an object (and of a cluster Secret config or elementsYaml) the webhook reads; deeper is denied (TG-REQ-01)',
+  },
+  maxObjectNodes: {
+    flag: 'max-object-nodes',
+    env: 'TG_MAX_OBJECT_NODES',
+    min: 100,
+    max: 2_000_000,
+    description:
+      'most values (objects, lists, scalars) of an object the webhook evaluates; more is denied (TG-REQ-01)',
+  },
+  maxSecretConfigBytes: {
+    flag: 'max-secret-config-bytes',
+    env: 'TG_MAX_SECRET_CONFIG_BYTES',
+    min: 1024,
+    max: 3 * 1024 * 1024,
+    description: 'most bytes of a cluster Secret config the webhook parses; more is denied (TG-REQ-01)',
+  },
+  maxGenerators: {
+    flag: 'max-generators',
+    env: 'TG_MAX_GENERATORS',
+    min: 1,
+    max: 100_000,
+    description: 'most generator entries (at every depth) of one ApplicationSet; more is denied (TG-REQ-01)',
+  },
+  maxListElements: {
+    flag: 'max-list-elements',
+    env: 'TG_MAX_LIST_ELEMENTS',
+    min: 1,
+    max: 1_000_000,
+    description: 'most list generator elements of one ApplicationSet; more is denied (TG-REQ-01)',
+  },
+  maxElementsYamlBytes: {
+    flag: 'max-elements-yaml-bytes',
+    env: 'TG_MAX_ELEMENTS_YAML_BYTES',
+    min: 1,
+    max: 3 * 1024 * 1024,
+    description: 'most bytes of list elementsYaml in one ApplicationSet; more is denied (TG-REQ-01)',
+  },
 };
 
 /**
  * Limits from raw values (flags win over the environment, which wins over the defaults).
  * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and its range.
  */
-export function resolveLimits(flags: Partial<Record<keyof AdmissionLimits, string | undefined>>, env: NodeJS.ProcessEnv = {}): AdmissionLimits {
+export function resolveLimits(
+  flags: Partial<Record<keyof AdmissionLimits, string | undefined>>,
+  env: NodeJS.ProcessEnv = {},
+): AdmissionLimits {
   const out: Record<keyof AdmissionLimits, number> = { ...DEFAULT_LIMITS };
   for (const key of Object.keys(limitFlags) as (keyof AdmissionLimits)[]) {
     const spec = limitFlags[key];
@@ -74,7 +117,10 @@ export function resolveLimits(flags: Partial<Record<keyof AdmissionLimits, strin
     if (raw === undefined || raw.trim() === '') continue;
     const value = Number(raw.trim());
     if (!Number.isSafeInteger(value) || value < spec.min || value > spec.max) {
-      throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${spec.flag} (${spec.env}): "${raw}" is not a whole number from ${spec.min} to ${spec.max}`);
+      throw new TenantGuardError(
+        'ERR_SETTINGS_INVALID',
+        `setting --${spec.flag} (${spec.env}): "${raw}" is not a whole number from ${spec.min} to ${spec.max}`,
+      );
     }
     out[key] = value;
   }
@@ -121,11 +167,13 @@ export function findTooDeep(root: unknown, limit: number, rootKey: string): (str
     if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) {
         const child: unknown = value[i];
-        if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, key: i, parent: frame });
+        if (typeof child === 'object' && child !== null)
+          stack.push({ value: child, depth, key: i, parent: frame });
       }
     } else {
       for (const [key, child] of Object.entries(value)) {
-        if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, key, parent: frame });
+        if (typeof child === 'object' && child !== null)
+          stack.push({ value: child, depth, key, parent: frame });
       }
     }
   }
@@ -184,7 +232,13 @@ export function textDepth(text: string, yaml: boolean): number {
   let i = 0;
   let lineDone = -1;
   while (i < text.length) {
-    if (yaml && quote === undefined && flow === 0 && lineDone < i && (i === 0 || text.charAt(i - 1) === '\n')) {
+    if (
+      yaml &&
+      quote === undefined &&
+      flow === 0 &&
+      lineDone < i &&
+      (i === 0 || text.charAt(i - 1) === '\n')
+    ) {
       // Block context: indentation steps, then `- `, `? ` and `: ` indicators each opening a level.
       let j = i;
       while (j < text.length && (text.charAt(j) === ' ' || text.charAt(j) === '\t')) j += 1;
@@ -193,7 +247,11 @@ export function textDepth(text: string, yaml: boolean): number {
         while (indents.length > 0 && (indents.at(-1) ?? 0) > indent) indents.pop();
         if (indents.length === 0 || (indents.at(-1) ?? 0) < indent) indents.push(indent);
         let inline = 0;
-        while (j + 1 < text.length && '-?:'.includes(text.charAt(j)) && (text.charAt(j + 1) === ' ' || text.charAt(j + 1) === '\t')) {
+        while (
+          j + 1 < text.length &&
+          '-?:'.includes(text.charAt(j)) &&
+          (text.charAt(j + 1) === ' ' || text.charAt(j + 1) === '\t')
+        ) {
           inline += 1;
           j += 2;
           while (j < text.length && (text.charAt(j) === ' ' || text.charAt(j) === '\t')) j += 1;
@@ -232,7 +290,10 @@ function base64Text(value: unknown): string | undefined {
 }
 
 /** The JSON texts of a cluster Secret that the rules parse: `data.config` (base64) and `stringData.config`. */
-function secretConfigTexts(object: Record<string, unknown>, at: string): Array<{ path: string; text: string }> {
+function secretConfigTexts(
+  object: Record<string, unknown>,
+  at: string,
+): Array<{ path: string; text: string }> {
   const out: Array<{ path: string; text: string }> = [];
   const data = isRecord(object.data) ? base64Text(object.data.config) : undefined;
   if (data !== undefined) out.push({ path: `${at}.data.config`, text: data });
@@ -254,11 +315,17 @@ interface ApplicationSetSize {
  * `elementsYaml` bytes of an ApplicationSet. Stops counting entries once past `stopAt`
  * (the verdict is known; the count need not be exact beyond it).
  */
-function measureApplicationSet(object: Record<string, unknown>, at: string, stopAt: number): ApplicationSetSize {
+function measureApplicationSet(
+  object: Record<string, unknown>,
+  at: string,
+  stopAt: number,
+): ApplicationSetSize {
   const size: ApplicationSetSize = { generators: 0, listElements: 0, elementsYamlBytes: 0, yamlTexts: [] };
   const spec = object.spec;
   if (!isRecord(spec)) return size;
-  const lists: Array<{ list: unknown; path: string }> = [{ list: spec.generators, path: `${at}.spec.generators` }];
+  const lists: Array<{ list: unknown; path: string }> = [
+    { list: spec.generators, path: `${at}.spec.generators` },
+  ];
   for (let next = lists.pop(); next !== undefined; next = lists.pop()) {
     if (!Array.isArray(next.list)) continue;
     const list: unknown[] = next.list;
@@ -269,7 +336,8 @@ function measureApplicationSet(object: Record<string, unknown>, at: string, stop
       for (const [kind, body] of Object.entries(entry)) {
         if (!isRecord(body)) continue;
         const kindPath = joinPath(joinPath(next.path, i), kind);
-        if (Array.isArray(body.generators) && (kind === 'matrix' || kind === 'merge')) lists.push({ list: body.generators, path: joinPath(kindPath, 'generators') });
+        if (Array.isArray(body.generators) && (kind === 'matrix' || kind === 'merge'))
+          lists.push({ list: body.generators, path: joinPath(kindPath, 'generators') });
         if (kind !== 'list') continue;
         if (Array.isArray(body.elements)) size.listElements += body.elements.length;
         if (typeof body.elementsYaml === 'string') {
@@ -287,41 +355,97 @@ function measureApplicationSet(object: Record<string, unknown>, at: string, stop
  * `oldObject`, the path prefix of the lines). The depth is checked first: the size checks
  * only run on an object of bounded depth. Never throws; iterative throughout.
  */
-export function checkLimits(kind: GuardedKind, value: unknown, at: 'object' | 'oldObject', limits: AdmissionLimits): Violation[] {
+export function checkLimits(
+  kind: GuardedKind,
+  value: unknown,
+  at: 'object' | 'oldObject',
+  limits: AdmissionLimits,
+): Violation[] {
   const measured = measureObject(value, limits.maxObjectDepth, limits.maxObjectNodes);
   if (measured.tooDeep) {
     // A second, slower pass names where: only for the request being denied.
     const path = findTooDeep(value, limits.maxObjectDepth, at) ?? [at];
-    return [violation('TG-REQ-01', shortPath(path), `nests objects or lists more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`)];
+    return [
+      violation(
+        'TG-REQ-01',
+        shortPath(path),
+        `nests objects or lists more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`,
+      ),
+    ];
   }
   if (measured.nodes > limits.maxObjectNodes) {
-    return [violation('TG-REQ-01', at, `holds more than ${limits.maxObjectNodes} values (objects, lists and scalars); the webhook does not evaluate it: ${limitHint('maxObjectNodes', limits)}`)];
+    return [
+      violation(
+        'TG-REQ-01',
+        at,
+        `holds more than ${limits.maxObjectNodes} values (objects, lists and scalars); the webhook does not evaluate it: ${limitHint('maxObjectNodes', limits)}`,
+      ),
+    ];
   }
   if (!isRecord(value)) return [];
   const out: Violation[] = [];
   if (kind === 'ClusterSecret') {
     for (const { path, text } of secretConfigTexts(value, at)) {
       const bytes = Buffer.byteLength(text, 'utf8');
-      if (bytes > limits.maxSecretConfigBytes) out.push(violation('TG-REQ-01', path, `is ${bytes} bytes; the webhook does not parse more than ${limits.maxSecretConfigBytes}: ${limitHint('maxSecretConfigBytes', limits)}`));
-      else if (textDepth(text, false) > limits.maxObjectDepth) out.push(violation('TG-REQ-01', path, `nests JSON more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`));
+      if (bytes > limits.maxSecretConfigBytes)
+        out.push(
+          violation(
+            'TG-REQ-01',
+            path,
+            `is ${bytes} bytes; the webhook does not parse more than ${limits.maxSecretConfigBytes}: ${limitHint('maxSecretConfigBytes', limits)}`,
+          ),
+        );
+      else if (textDepth(text, false) > limits.maxObjectDepth)
+        out.push(
+          violation(
+            'TG-REQ-01',
+            path,
+            `nests JSON more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`,
+          ),
+        );
     }
   }
   if (kind !== 'ApplicationSet') return out;
   const size = measureApplicationSet(value, at, limits.maxGenerators);
   const generatorsPath = `${at}.spec.generators`;
   if (size.generators > limits.maxGenerators) {
-    out.push(violation('TG-REQ-01', generatorsPath, `hold more than ${limits.maxGenerators} generator entries (counting every level of matrix and merge); the webhook does not evaluate them: ${limitHint('maxGenerators', limits)}; split the ApplicationSet`));
+    out.push(
+      violation(
+        'TG-REQ-01',
+        generatorsPath,
+        `hold more than ${limits.maxGenerators} generator entries (counting every level of matrix and merge); the webhook does not evaluate them: ${limitHint('maxGenerators', limits)}; split the ApplicationSet`,
+      ),
+    );
     return out;
   }
   if (size.listElements > limits.maxListElements) {
-    out.push(violation('TG-REQ-01', generatorsPath, `hold ${size.listElements} list elements; the webhook does not evaluate more than ${limits.maxListElements}: ${limitHint('maxListElements', limits)}; split the ApplicationSet or use a git generator`));
+    out.push(
+      violation(
+        'TG-REQ-01',
+        generatorsPath,
+        `hold ${size.listElements} list elements; the webhook does not evaluate more than ${limits.maxListElements}: ${limitHint('maxListElements', limits)}; split the ApplicationSet or use a git generator`,
+      ),
+    );
   }
   if (size.elementsYamlBytes > limits.maxElementsYamlBytes) {
-    out.push(violation('TG-REQ-01', generatorsPath, `hold ${size.elementsYamlBytes} bytes of list elementsYaml; the webhook does not parse more than ${limits.maxElementsYamlBytes}: ${limitHint('maxElementsYamlBytes', limits)}`));
+    out.push(
+      violation(
+        'TG-REQ-01',
+        generatorsPath,
+        `hold ${size.elementsYamlBytes} bytes of list elementsYaml; the webhook does not parse more than ${limits.maxElementsYamlBytes}: ${limitHint('maxElementsYamlBytes', limits)}`,
+      ),
+    );
     return out;
   }
   for (const { path, text } of size.yamlTexts) {
-    if (textDepth(text, true) > limits.maxObjectDepth) out.push(violation('TG-REQ-01', path, `nests YAML more than ${limits.maxObjectDepth} levels deep; the webhook does not parse it: ${limitHint('maxObjectDepth', limits)}`));
+    if (textDepth(text, true) > limits.maxObjectDepth)
+      out.push(
+        violation(
+          'TG-REQ-01',
+          path,
+          `nests YAML more than ${limits.maxObjectDepth} levels deep; the webhook does not parse it: ${limitHint('maxObjectDepth', limits)}`,
+        ),
+      );
   }
   return out;
 }
@@ -337,7 +461,9 @@ export const MAX_LINE_CHARS = 1_000;
 
 /** A line cut to `MAX_LINE_CHARS`, saying so. */
 export function capLine(line: string): string {
-  return line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS - 20)}... (${line.length - MAX_LINE_CHARS + 20} more characters)` : line;
+  return line.length > MAX_LINE_CHARS
+    ? `${line.slice(0, MAX_LINE_CHARS - 20)}... (${line.length - MAX_LINE_CHARS + 20} more characters)`
+    : line;
 }
 
 /**

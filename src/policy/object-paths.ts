@@ -25,7 +25,10 @@ export function getString(object: unknown, keys: readonly (string | number)[]): 
   return typeof value === 'string' ? value : undefined;
 }
 
-export function getRecord(object: unknown, keys: readonly (string | number)[]): Record<string, unknown> | undefined {
+export function getRecord(
+  object: unknown,
+  keys: readonly (string | number)[],
+): Record<string, unknown> | undefined {
   const value = getPath(object, keys);
   return isRecord(value) ? value : undefined;
 }
@@ -61,7 +64,12 @@ export function joinPath(base: string, key: string | number): string {
 
 /** Quotes a value for a denial line: strings in JSON quotes, long values cut. */
 export function show(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : value === undefined ? '(missing)' : JSON.stringify(value);
+  const text =
+    typeof value === 'string'
+      ? JSON.stringify(value)
+      : value === undefined
+        ? '(missing)'
+        : JSON.stringify(value);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 

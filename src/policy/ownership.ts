@@ -8,7 +8,15 @@ import type { Tenant } from '../tenancy/tenant.js';
 import { sameJson } from './json-compare.js';
 import { getLabels, getPath, getString, show } from './object-paths.js';
 import { isRecord } from '../json.js';
-import type { KindRules, KubeObject, PolicyContext, PolicyRequest, RequesterRole, UserInfo, Violation } from './types.js';
+import type {
+  KindRules,
+  KubeObject,
+  PolicyContext,
+  PolicyRequest,
+  RequesterRole,
+  UserInfo,
+  Violation,
+} from './types.js';
 import { violation } from './types.js';
 
 /** How the tenant of an object was told. */
@@ -30,7 +38,8 @@ export interface TenantResolution {
 export function requesterRole(user: UserInfo, settings: Settings): RequesterRole {
   if (user.groups.some((g) => settings.platformAdminGroups.includes(g))) return 'platform-admin';
   if (settings.systemControllers.includes(user.username)) return 'system-controller';
-  if (settings.trustedServiceAccounts.some((a) => a.username === user.username)) return 'trusted-service-account';
+  if (settings.trustedServiceAccounts.some((a) => a.username === user.username))
+    return 'trusted-service-account';
   return 'human';
 }
 
@@ -64,7 +73,8 @@ const SCOPE_FIELDS: Readonly<Record<TrustScope, { top: string[]; metadata: strin
 
 /** True for an UPDATE that changes only the fields of `scope`. */
 function isWithinScope(request: PolicyRequest, scope: readonly TrustScope[]): boolean {
-  if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined) return false;
+  if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined)
+    return false;
   const top = scope.flatMap((s) => SCOPE_FIELDS[s].top);
   const metadata = scope.flatMap((s) => SCOPE_FIELDS[s].metadata);
   return sameJson(without(request.oldObject, top, metadata), without(request.object, top, metadata));
@@ -76,7 +86,11 @@ function listOf(object: KubeObject, key: string): unknown[] {
 }
 
 /** True when every entry of `after` is an entry of `before` (as a multiset): only removals. */
-function onlyRemoves(before: unknown[], after: unknown[], same: (a: unknown, b: unknown) => boolean): boolean {
+function onlyRemoves(
+  before: unknown[],
+  after: unknown[],
+  same: (a: unknown, b: unknown) => boolean,
+): boolean {
   const left = [...before];
   for (const entry of after) {
     const at = left.findIndex((b) => same(b, entry));
@@ -103,11 +117,18 @@ function sameOrUnblocked(before: unknown, after: unknown): boolean {
  */
 export function isSystemControllerWrite(request: PolicyRequest): boolean {
   if (request.operation === 'DELETE') return true;
-  if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined) return false;
+  if (request.operation !== 'UPDATE' || request.object === undefined || request.oldObject === undefined)
+    return false;
   const rest = ['finalizers', 'ownerReferences'];
   if (!sameJson(without(request.oldObject, [], rest), without(request.object, [], rest))) return false;
-  return onlyRemoves(listOf(request.oldObject, 'finalizers'), listOf(request.object, 'finalizers'), sameJson)
-    && onlyRemoves(listOf(request.oldObject, 'ownerReferences'), listOf(request.object, 'ownerReferences'), sameOrUnblocked);
+  return (
+    onlyRemoves(listOf(request.oldObject, 'finalizers'), listOf(request.object, 'finalizers'), sameJson) &&
+    onlyRemoves(
+      listOf(request.oldObject, 'ownerReferences'),
+      listOf(request.object, 'ownerReferences'),
+      sameOrUnblocked,
+    )
+  );
 }
 
 /**
@@ -119,12 +140,18 @@ export function classifyRequester(request: PolicyRequest, settings: Settings): R
   const role = requesterRole(request.user, settings);
   if (role === 'system-controller') {
     if (isSystemControllerWrite(request)) return { role };
-    return { role: 'human', beyond: 'a Kubernetes system controller may only delete, or remove finalizers or ownerReferences' };
+    return {
+      role: 'human',
+      beyond: 'a Kubernetes system controller may only delete, or remove finalizers or ownerReferences',
+    };
   }
   if (role !== 'trusted-service-account') return { role };
   const account = settings.trustedServiceAccounts.find((a) => a.username === request.user.username);
   if (account?.scope === undefined || isWithinScope(request, account.scope)) return { role };
-  return { role: 'human', beyond: `trusted service account "${account.username}" may change only ${account.scope.join(', ')}` };
+  return {
+    role: 'human',
+    beyond: `trusted service account "${account.username}" may change only ${account.scope.join(', ')}`,
+  };
 }
 
 const LABELS_PATH = 'metadata.labels';
@@ -147,28 +174,50 @@ export function resolveTenant(
   if (rules.tenantIsNamedOnly === true) {
     const named = rules.namedTenant(object, context);
     if (labelValue !== undefined && labelValue !== named?.name) {
-      const fix = named === undefined ? 'no tenant lists it, so it is a platform object; remove the label' : `set it to "${named.name}" or remove it`;
-      violations.push(violation('TG-OWN-01', labelPath, `${show(labelValue)} is not the tenant that lists this ${rules.kind}; ${fix}`));
+      const fix =
+        named === undefined
+          ? 'no tenant lists it, so it is a platform object; remove the label'
+          : `set it to "${named.name}" or remove it`;
+      violations.push(
+        violation(
+          'TG-OWN-01',
+          labelPath,
+          `${show(labelValue)} is not the tenant that lists this ${rules.kind}; ${fix}`,
+        ),
+      );
     }
     return { tenant: named, source: named === undefined ? 'none' : 'named', violations, namedOnly: true };
   }
   const byNamespace = namespace === '' ? undefined : registry.tenantByNamespace(namespace);
   if (byNamespace !== undefined) {
     if (labelValue !== undefined && labelValue !== byNamespace.name) {
-      violations.push(violation('TG-OWN-01', labelPath, `${show(labelValue)} disagrees with the tenant of namespace "${namespace}"; set it to "${byNamespace.name}" or remove it`));
+      violations.push(
+        violation(
+          'TG-OWN-01',
+          labelPath,
+          `${show(labelValue)} disagrees with the tenant of namespace "${namespace}"; set it to "${byNamespace.name}" or remove it`,
+        ),
+      );
     }
     return { tenant: byNamespace, source: 'namespace', violations };
   }
   if (labelValue !== undefined) {
     const byLabel = registry.tenant(labelValue);
     if (byLabel !== undefined) return { tenant: byLabel, source: 'label', violations };
-    violations.push(violation('TG-OWN-01', labelPath, `${show(labelValue)} names no registered tenant; use one of: ${tenantNames(registry)}`));
+    violations.push(
+      violation(
+        'TG-OWN-01',
+        labelPath,
+        `${show(labelValue)} names no registered tenant; use one of: ${tenantNames(registry)}`,
+      ),
+    );
   }
   const named = rules.namedTenant(object, context);
   if (named !== undefined) return { tenant: named, source: 'named', violations };
   if (requester !== undefined && requester.operation === 'CREATE' && requester.role === 'human') {
     const owned = registry.tenantsOwnedBy(requester.user.username, requester.user.groups);
-    if (owned.length === 1 && owned[0] !== undefined) return { tenant: owned[0], source: 'requester', violations };
+    if (owned.length === 1 && owned[0] !== undefined)
+      return { tenant: owned[0], source: 'requester', violations };
   }
   return { tenant: undefined, source: 'none', violations };
 }
@@ -197,9 +246,21 @@ export function checkOwnership(
     for (const v of updated.violations) if (!out.some((o) => o.message === v.message)) out.push(v);
     if (updated.tenant?.name !== subject.tenant?.name && updated.tenant !== undefined) {
       const from = subject.tenant === undefined ? 'the platform' : `tenant "${subject.tenant.name}"`;
-      out.push(violation('TG-OWN-01', 'metadata', `moves the object from ${from} to tenant "${updated.tenant.name}"; only a platform admin may move an object between tenants`));
+      out.push(
+        violation(
+          'TG-OWN-01',
+          'metadata',
+          `moves the object from ${from} to tenant "${updated.tenant.name}"; only a platform admin may move an object between tenants`,
+        ),
+      );
     } else if (updated.tenant === undefined && subject.tenant !== undefined) {
-      out.push(violation('TG-OWN-01', 'metadata', `moves the object out of tenant "${subject.tenant.name}"; keep the tenant label "${context.settings.tenantLabel}: ${subject.tenant.name}"`));
+      out.push(
+        violation(
+          'TG-OWN-01',
+          'metadata',
+          `moves the object out of tenant "${subject.tenant.name}"; keep the tenant label "${context.settings.tenantLabel}: ${subject.tenant.name}"`,
+        ),
+      );
     }
   }
   if (role !== 'human') return out;
@@ -207,23 +268,44 @@ export function checkOwnership(
   const user = request.user;
   if (subject.tenant === undefined) {
     const choices = registry.tenantsOwnedBy(user.username, user.groups).map((t) => t.name);
-    const hint = subject.namedOnly === true
-      ? `no tenant lists it: a platform admin adds it to a Tenant's spec.projects first`
-      : choices.length > 0 ? `set label "${settings.tenantLabel}" to one of: ${choices.join(', ')}` : `set label "${settings.tenantLabel}" to your tenant; user "${user.username}" owns no tenant`;
-    const verb = request.operation === 'CREATE' ? 'belongs to no tenant' : `is a platform object; only platform admins and trusted service accounts may change or delete it${beyond === undefined ? '' : ` (${beyond})`}`;
-    out.push(violation('TG-OWN-02', `${LABELS_PATH}[${JSON.stringify(settings.tenantLabel)}]`, `is missing and the object ${verb}; ${hint}`));
+    const hint =
+      subject.namedOnly === true
+        ? `no tenant lists it: a platform admin adds it to a Tenant's spec.projects first`
+        : choices.length > 0
+          ? `set label "${settings.tenantLabel}" to one of: ${choices.join(', ')}`
+          : `set label "${settings.tenantLabel}" to your tenant; user "${user.username}" owns no tenant`;
+    const verb =
+      request.operation === 'CREATE'
+        ? 'belongs to no tenant'
+        : `is a platform object; only platform admins and trusted service accounts may change or delete it${beyond === undefined ? '' : ` (${beyond})`}`;
+    out.push(
+      violation(
+        'TG-OWN-02',
+        `${LABELS_PATH}[${JSON.stringify(settings.tenantLabel)}]`,
+        `is missing and the object ${verb}; ${hint}`,
+      ),
+    );
     return out;
   }
   if (!registry.isOwner(subject.tenant, user.username, user.groups)) {
     const ns = request.namespace === '' ? '' : ` in namespace "${request.namespace}"`;
     const why = beyond === undefined ? '' : ` (${beyond})`;
-    out.push(violation('TG-OWN-03', 'metadata', `user "${user.username}" is not an owner of tenant "${subject.tenant.name}"${ns}${why}; ask a member of ${describeOwners(subject.tenant)}`));
+    out.push(
+      violation(
+        'TG-OWN-03',
+        'metadata',
+        `user "${user.username}" is not an owner of tenant "${subject.tenant.name}"${ns}${why}; ask a member of ${describeOwners(subject.tenant)}`,
+      ),
+    );
   }
   return out;
 }
 
 function describeOwners(tenant: Tenant): string {
-  const parts = [...tenant.owners.groups.map((g) => `group "${g}"`), ...tenant.owners.users.map((u) => `user "${u}"`)];
+  const parts = [
+    ...tenant.owners.groups.map((g) => `group "${g}"`),
+    ...tenant.owners.users.map((u) => `user "${u}"`),
+  ];
   return parts.length > 0 ? parts.join(', ') : 'a platform-admin group';
 }
 

@@ -20,7 +20,9 @@ export function renderRulesDoc(): string {
     '| --- | --- | --- | --- | --- |',
   ];
   for (const r of RULE_CATALOGUE) {
-    out.push(`| [${r.id}](#${r.id.toLowerCase()}) | ${r.title} | ${r.section} | ${RELAXABLE_RULES.has(r.id) ? 'yes' : 'no'} | ${EVERY_REQUESTER_RULES.has(r.id) ? 'yes' : 'no'} |`);
+    out.push(
+      `| [${r.id}](#${r.id.toLowerCase()}) | ${r.title} | ${r.section} | ${RELAXABLE_RULES.has(r.id) ? 'yes' : 'no'} | ${EVERY_REQUESTER_RULES.has(r.id) ? 'yes' : 'no'} |`,
+    );
   }
   for (const r of RULE_CATALOGUE) {
     out.push(

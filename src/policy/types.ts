@@ -15,7 +15,12 @@ export { RULE_ORDER, type RuleId } from './rule-catalogue.js';
  * up (SPEC section 5). Not TG-AS-06: a `templatePatch` could null the tenant label of the
  * generated Applications, which would then count as platform objects.
  */
-export const RELAXABLE_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-AS-01', 'TG-AS-02', 'TG-AS-03', 'TG-AS-04']);
+export const RELAXABLE_RULES: ReadonlySet<RuleId> = new Set<RuleId>([
+  'TG-AS-01',
+  'TG-AS-02',
+  'TG-AS-03',
+  'TG-AS-04',
+]);
 
 /**
  * Rules that judge who may make a change rather than what the object targets. Like the
@@ -30,7 +35,14 @@ export const WHO_MAY_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-07']);
  * reported only for a cluster Secret that calls the plugin (or runs what no exec profile
  * allows), where they hold for everyone.
  */
-export const EVERY_REQUESTER_RULES: ReadonlySet<RuleId> = new Set<RuleId>(['TG-CS-02', 'TG-CS-03', 'TG-CS-04', 'TG-CS-05', 'TG-CS-08', 'TG-REQ-01']);
+export const EVERY_REQUESTER_RULES: ReadonlySet<RuleId> = new Set<RuleId>([
+  'TG-CS-02',
+  'TG-CS-03',
+  'TG-CS-04',
+  'TG-CS-05',
+  'TG-CS-08',
+  'TG-REQ-01',
+]);
 
 /**
  * One failing rule. `path` is the JSON path in dotted form with indexes
@@ -155,8 +167,19 @@ export interface KindRules {
 
 /** The verdict of `/validate`. */
 export type Decision =
-  | { readonly allowed: true; readonly warnings: string[]; readonly audited: Violation[]; readonly summary: DecisionSummary }
-  | { readonly allowed: false; readonly violations: Violation[]; readonly warnings: string[]; readonly audited: Violation[]; readonly summary: DecisionSummary };
+  | {
+      readonly allowed: true;
+      readonly warnings: string[];
+      readonly audited: Violation[];
+      readonly summary: DecisionSummary;
+    }
+  | {
+      readonly allowed: false;
+      readonly violations: Violation[];
+      readonly warnings: string[];
+      readonly audited: Violation[];
+      readonly summary: DecisionSummary;
+    };
 
 /** Who and what a decision was about, for the audit record. */
 export interface DecisionSummary {

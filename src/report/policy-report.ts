@@ -19,8 +19,15 @@ export const REPORT_NAME = 'tenant-guard';
 export const DEFAULT_MAX_RESULTS_PER_REPORT = 1000;
 
 /** Where each format's namespaced report lives. */
-export const REPORT_TYPES: Readonly<Record<ReportFormat, { group: string; version: string; plural: string; kind: string }>> = {
-  wgpolicyk8s: { group: 'wgpolicyk8s.io', version: 'v1alpha2', plural: 'policyreports', kind: 'PolicyReport' },
+export const REPORT_TYPES: Readonly<
+  Record<ReportFormat, { group: string; version: string; plural: string; kind: string }>
+> = {
+  wgpolicyk8s: {
+    group: 'wgpolicyk8s.io',
+    version: 'v1alpha2',
+    plural: 'policyreports',
+    kind: 'PolicyReport',
+  },
   openreports: { group: 'openreports.io', version: 'v1alpha1', plural: 'reports', kind: 'Report' },
 };
 
@@ -43,7 +50,12 @@ export function summarize(results: readonly { result: ScanResult }[]): Summary {
 const SEVERITY: Readonly<Record<ScanResult, string>> = { fail: 'high', warn: 'medium', pass: 'info' };
 
 function compareFindings(a: ScanFinding, b: ScanFinding): number {
-  return a.object.kind.localeCompare(b.object.kind) || a.object.name.localeCompare(b.object.name) || a.rule.localeCompare(b.rule) || a.path.localeCompare(b.path);
+  return (
+    a.object.kind.localeCompare(b.object.kind) ||
+    a.object.name.localeCompare(b.object.name) ||
+    a.rule.localeCompare(b.rule) ||
+    a.path.localeCompare(b.path)
+  );
 }
 
 function reportResult(f: ScanFinding, now: number): Record<string, unknown> {
@@ -57,11 +69,19 @@ function reportResult(f: ScanFinding, now: number): Record<string, unknown> {
     source: REPORT_SOURCE,
     scored: true,
     timestamp: { seconds: Math.floor(now / 1000), nanos: 0 },
-    resources: [{
-      apiVersion: f.object.apiVersion, kind: f.object.kind, namespace: f.object.namespace, name: f.object.name,
-      ...(f.object.uid === undefined ? {} : { uid: f.object.uid }),
-    }],
-    properties: { tenant: f.tenant ?? '', ...(f.path === '' ? {} : { path: f.path, docs: ruleDocs(f.rule) }) },
+    resources: [
+      {
+        apiVersion: f.object.apiVersion,
+        kind: f.object.kind,
+        namespace: f.object.namespace,
+        name: f.object.name,
+        ...(f.object.uid === undefined ? {} : { uid: f.object.uid }),
+      },
+    ],
+    properties: {
+      tenant: f.tenant ?? '',
+      ...(f.path === '' ? {} : { path: f.path, docs: ruleDocs(f.rule) }),
+    },
   };
 }
 
@@ -74,7 +94,11 @@ export function reportName(index: number): string {
  * The reports of one namespace for its findings (none when it has no finding: a namespace
  * whose objects are all gone has no report).
  */
-export function namespaceReports(namespace: string, findings: readonly ScanFinding[], options: ReportOptions): KubeObject[] {
+export function namespaceReports(
+  namespace: string,
+  findings: readonly ScanFinding[],
+  options: ReportOptions,
+): KubeObject[] {
   const type = REPORT_TYPES[options.format];
   const max = Math.max(1, options.maxResultsPerReport ?? DEFAULT_MAX_RESULTS_PER_REPORT);
   const sorted = [...findings].sort(compareFindings);
@@ -94,7 +118,10 @@ export function namespaceReports(namespace: string, findings: readonly ScanFindi
 }
 
 /** Every namespace's reports, by namespace (sorted). */
-export function buildReports(findings: readonly ScanFinding[], options: ReportOptions): Map<string, KubeObject[]> {
+export function buildReports(
+  findings: readonly ScanFinding[],
+  options: ReportOptions,
+): Map<string, KubeObject[]> {
   const byNamespace = new Map<string, ScanFinding[]>();
   for (const f of findings) {
     const list = byNamespace.get(f.object.namespace) ?? [];
@@ -102,6 +129,7 @@ export function buildReports(findings: readonly ScanFinding[], options: ReportOp
     byNamespace.set(f.object.namespace, list);
   }
   const out = new Map<string, KubeObject[]>();
-  for (const ns of [...byNamespace.keys()].sort()) out.set(ns, namespaceReports(ns, byNamespace.get(ns) ?? [], options));
+  for (const ns of [...byNamespace.keys()].sort())
+    out.set(ns, namespaceReports(ns, byNamespace.get(ns) ?? [], options));
   return out;
 }

@@ -8,7 +8,13 @@
  */
 import { evaluate, guardedKindOf } from '../policy/evaluate.js';
 import { isRecord } from '../json.js';
-import { formatViolation, type GuardedKind, type KubeObject, type PolicyContext, type Violation } from '../policy/types.js';
+import {
+  formatViolation,
+  type GuardedKind,
+  type KubeObject,
+  type PolicyContext,
+  type Violation,
+} from '../policy/types.js';
 import { applicationSetControllerUser } from '../settings.js';
 
 export type ScanResult = 'pass' | 'fail' | 'warn';
@@ -58,7 +64,9 @@ function text(object: KubeObject, key: string): string {
 /** `apiVersion` as a group and version (`v1` is the core group). */
 export function groupVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.lastIndexOf('/');
-  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+  return slash < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 /** The guarded kind of a stored object, or undefined for kinds tenant-guard does not judge. */
@@ -82,8 +90,9 @@ export function objectRef(object: KubeObject): ObjectRef {
 /** The requester the scan evaluates as: the ApplicationSet controller, an unscoped trusted service account. */
 function scanner(context: PolicyContext): { username: string; groups: readonly string[] } {
   const appset = applicationSetControllerUser(context.settings);
-  const trusted = context.settings.trustedServiceAccounts.find((a) => a.username === appset && a.scope === undefined)
-    ?? context.settings.trustedServiceAccounts.find((a) => a.scope === undefined);
+  const trusted =
+    context.settings.trustedServiceAccounts.find((a) => a.username === appset && a.scope === undefined) ??
+    context.settings.trustedServiceAccounts.find((a) => a.scope === undefined);
   return { username: trusted?.username ?? appset, groups: [] };
 }
 
@@ -96,26 +105,47 @@ export function scanObject(object: KubeObject, context: PolicyContext): ScanFind
   const guardedKind = guardedKindOfObject(object);
   if (guardedKind === undefined) return undefined;
   const ref = objectRef(object);
-  const decision = evaluate({
-    uid: ref.uid ?? `${ref.namespace}/${ref.name}`,
-    kind: guardedKind,
-    operation: 'CREATE',
-    namespace: ref.namespace,
-    name: ref.name,
-    object,
-    user: scanner(context),
-    dryRun: true,
-  }, context);
+  const decision = evaluate(
+    {
+      uid: ref.uid ?? `${ref.namespace}/${ref.name}`,
+      kind: guardedKind,
+      operation: 'CREATE',
+      namespace: ref.namespace,
+      name: ref.name,
+      object,
+      user: scanner(context),
+      dryRun: true,
+    },
+    context,
+  );
   const tenant = decision.summary.tenant;
   const finding = (v: Violation, result: ScanResult): ScanFinding => ({
-    object: ref, guardedKind, tenant, rule: v.rule, result, message: formatViolation(v), path: v.path,
+    object: ref,
+    guardedKind,
+    tenant,
+    rule: v.rule,
+    result,
+    message: formatViolation(v),
+    path: v.path,
   });
-  const failing = decision.allowed ? [] : decision.violations.filter((v) => !isOwnershipRule(v)).map((v) => finding(v, 'fail'));
+  const failing = decision.allowed
+    ? []
+    : decision.violations.filter((v) => !isOwnershipRule(v)).map((v) => finding(v, 'fail'));
   // What the decision kept as audited is what the tenant's mode relaxed (the scanner is no
   // platform admin, so nothing is audited for a bypass).
   const warning = decision.audited.filter((v) => !isOwnershipRule(v)).map((v) => finding(v, 'warn'));
   const all = [...failing, ...warning];
   if (all.length > 0) return all;
   const family = RULE_FAMILY[guardedKind];
-  return [{ object: ref, guardedKind, tenant, rule: family, result: 'pass', message: `every ${family} rule passes`, path: '' }];
+  return [
+    {
+      object: ref,
+      guardedKind,
+      tenant,
+      rule: family,
+      result: 'pass',
+      message: `every ${family} rule passes`,
+      path: '',
+    },
+  ];
 }

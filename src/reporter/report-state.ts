@@ -63,9 +63,18 @@ export class ReportState {
   }
 
   /** The reports `namespace` should have now (none: its reports are deleted). */
-  reportsFor(namespace: string, format: ReportFormat, now: number, maxResultsPerReport?: number): KubeObject[] {
+  reportsFor(
+    namespace: string,
+    format: ReportFormat,
+    now: number,
+    maxResultsPerReport?: number,
+  ): KubeObject[] {
     const mine = [...(this.byNamespace.get(namespace) ?? [])].flatMap((key) => this.findings.get(key) ?? []);
-    return namespaceReports(namespace, mine, { format, now, ...(maxResultsPerReport === undefined ? {} : { maxResultsPerReport }) });
+    return namespaceReports(namespace, mine, {
+      format,
+      now,
+      ...(maxResultsPerReport === undefined ? {} : { maxResultsPerReport }),
+    });
   }
 
   /** Every namespace's reports (for `scan -o policyreport`). */

@@ -22,7 +22,9 @@ export interface WriteOutcome {
 }
 
 function nameOf(object: unknown): string {
-  return isRecord(object) && isRecord(object.metadata) && typeof object.metadata.name === 'string' ? object.metadata.name : '';
+  return isRecord(object) && isRecord(object.metadata) && typeof object.metadata.name === 'string'
+    ? object.metadata.name
+    : '';
 }
 
 /** The parts of a report we write: what to compare with the stored one. */
@@ -31,7 +33,9 @@ function content(object: unknown): string {
   const { summary, results, source } = object;
   const labels = isRecord(object.metadata) ? object.metadata.labels : undefined;
   // Timestamps move on every scan; they alone are no reason to write.
-  const stripped = Array.isArray(results) ? results.map((r) => (isRecord(r) ? { ...r, timestamp: undefined } : r)) : results;
+  const stripped = Array.isArray(results)
+    ? results.map((r) => (isRecord(r) ? { ...r, timestamp: undefined } : r))
+    : results;
   return JSON.stringify({ summary, results: stripped, source, labels });
 }
 
@@ -48,7 +52,13 @@ export class ReportWriter {
   async apply(namespace: string, wanted: readonly KubeObject[]): Promise<WriteOutcome> {
     const outcome: WriteOutcome = { created: 0, replaced: 0, unchanged: 0, deleted: 0, conflicts: 0 };
     const { group, version, plural } = this.type;
-    const listed = await this.api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector: `${MANAGED_BY_LABEL}=${REPORT_SOURCE}` }) as { items?: unknown[] };
+    const listed = (await this.api.listNamespacedCustomObject({
+      group,
+      version,
+      namespace,
+      plural,
+      labelSelector: `${MANAGED_BY_LABEL}=${REPORT_SOURCE}`,
+    })) as { items?: unknown[] };
     const existing = new Map((listed.items ?? []).map((item) => [nameOf(item), item]));
     for (const report of wanted) {
       await this.put(namespace, report, existing.get(nameOf(report)), outcome);
@@ -66,7 +76,12 @@ export class ReportWriter {
     return outcome;
   }
 
-  private async put(namespace: string, report: KubeObject, stored: unknown, outcome: WriteOutcome): Promise<void> {
+  private async put(
+    namespace: string,
+    report: KubeObject,
+    stored: unknown,
+    outcome: WriteOutcome,
+  ): Promise<void> {
     const { group, version, plural } = this.type;
     const name = nameOf(report);
     let current = stored;
@@ -81,9 +96,17 @@ export class ReportWriter {
           outcome.unchanged += 1;
           return;
         }
-        const resourceVersion = isRecord(current) && isRecord(current.metadata) ? current.metadata.resourceVersion : undefined;
+        const resourceVersion =
+          isRecord(current) && isRecord(current.metadata) ? current.metadata.resourceVersion : undefined;
         const metadata = { ...(report.metadata as Record<string, unknown>), resourceVersion };
-        await this.api.replaceNamespacedCustomObject({ group, version, namespace, plural, name, body: { ...report, metadata } });
+        await this.api.replaceNamespacedCustomObject({
+          group,
+          version,
+          namespace,
+          plural,
+          name,
+          body: { ...report, metadata },
+        });
         outcome.replaced += 1;
         return;
       } catch (err) {

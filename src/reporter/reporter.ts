@@ -6,7 +6,16 @@
  * that touches every object is written in batches at a bounded rate. A new registry is
  * noticed at the next flush and every object is judged again.
  */
-import { CoreV1Api, CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { describeApiFailure } from '../kube/kube-call.js';
@@ -66,11 +75,30 @@ export class Reporter {
     this.noticeRegistry();
     const custom = this.options.kubeConfig.makeApiClient(CustomObjectsApi);
     const core = this.options.kubeConfig.makeApiClient(CoreV1Api);
-    for (const [plural, kind] of [['applicationsets', 'ApplicationSet'], ['applications', 'Application'], ['appprojects', 'AppProject']] as const) {
-      this.watch(`/apis/argoproj.io/v1alpha1/${plural}`, { apiVersion: 'argoproj.io/v1alpha1', kind }, () => custom.listClusterCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural }) as Promise<KubernetesListObject<AnyObject>>);
+    for (const [plural, kind] of [
+      ['applicationsets', 'ApplicationSet'],
+      ['applications', 'Application'],
+      ['appprojects', 'AppProject'],
+    ] as const) {
+      this.watch(
+        `/apis/argoproj.io/v1alpha1/${plural}`,
+        { apiVersion: 'argoproj.io/v1alpha1', kind },
+        () =>
+          custom.listClusterCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural }) as Promise<
+            KubernetesListObject<AnyObject>
+          >,
+      );
     }
     const namespace = this.options.settings.argocdNamespace;
-    this.watch(`/api/v1/namespaces/${namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret' }, () => core.listNamespacedSecret({ namespace, labelSelector: CLUSTER_SECRET_SELECTOR }) as Promise<KubernetesListObject<AnyObject>>, CLUSTER_SECRET_SELECTOR);
+    this.watch(
+      `/api/v1/namespaces/${namespace}/secrets`,
+      { apiVersion: 'v1', kind: 'Secret' },
+      () =>
+        core.listNamespacedSecret({ namespace, labelSelector: CLUSTER_SECRET_SELECTOR }) as Promise<
+          KubernetesListObject<AnyObject>
+        >,
+      CLUSTER_SECRET_SELECTOR,
+    );
     await Promise.all(this.informers.map((i) => i.start()));
     const interval = this.options.flushIntervalMs ?? 2000;
     if (interval > 0) {
@@ -92,7 +120,9 @@ export class Reporter {
    */
   async flush(): Promise<void> {
     if (this.flushing !== undefined) return this.flushing;
-    this.flushing = this.doFlush().finally(() => { this.flushing = undefined; });
+    this.flushing = this.doFlush().finally(() => {
+      this.flushing = undefined;
+    });
     return this.flushing;
   }
 
@@ -105,13 +135,21 @@ export class Reporter {
         this.state.markDirty(namespace);
         continue;
       }
-      const wanted = this.state.reportsFor(namespace, this.options.format ?? 'wgpolicyk8s', this.now(), this.options.maxResultsPerReport ?? DEFAULT_MAX_RESULTS_PER_REPORT);
+      const wanted = this.state.reportsFor(
+        namespace,
+        this.options.format ?? 'wgpolicyk8s',
+        this.now(),
+        this.options.maxResultsPerReport ?? DEFAULT_MAX_RESULTS_PER_REPORT,
+      );
       try {
         const outcome = await this.writer.apply(namespace, wanted);
         this.log.debug({ namespace, ...outcome }, 'reports written');
       } catch (err) {
         this.state.markDirty(namespace);
-        this.log.warn({ namespace, code: 'ERR_REPORT_WRITE' }, `reports of namespace ${namespace} not written: ${describeApiFailure(err)}; retrying at the next flush`);
+        this.log.warn(
+          { namespace, code: 'ERR_REPORT_WRITE' },
+          `reports of namespace ${namespace} not written: ${describeApiFailure(err)}; retrying at the next flush`,
+        );
       }
     }
   }
@@ -123,11 +161,24 @@ export class Reporter {
     this.state.setContext({ registry: current, settings: this.options.settings });
   }
 
-  private watch(path: string, type: { apiVersion: string; kind: string }, list: () => Promise<KubernetesListObject<AnyObject>>, labelSelector?: string): void {
-    const informer = makeInformer<AnyObject>(this.options.kubeConfig, path, list, labelSelector) as AnyInformer;
+  private watch(
+    path: string,
+    type: { apiVersion: string; kind: string },
+    list: () => Promise<KubernetesListObject<AnyObject>>,
+    labelSelector?: string,
+  ): void {
+    const informer = makeInformer<AnyObject>(
+      this.options.kubeConfig,
+      path,
+      list,
+      labelSelector,
+    ) as AnyInformer;
     // List items come without apiVersion and kind (and core ones as client-node models):
     // judge the object as the API server would send it to the webhook.
-    const asSent = (object: AnyObject): KubeObject => ({ ...(JSON.parse(JSON.stringify(object)) as KubeObject), ...type });
+    const asSent = (object: AnyObject): KubeObject => ({
+      ...(JSON.parse(JSON.stringify(object)) as KubeObject),
+      ...type,
+    });
     const upsert = (object: AnyObject) => {
       this.noticeRegistry();
       this.state.upsert(asSent(object));
@@ -137,7 +188,10 @@ export class Reporter {
     informer.on('delete', (object) => this.state.remove(asSent(object)));
     informer.on('error', (err: unknown) => {
       if (this.stopped) return;
-      this.log.warn({ path, code: 'ERR_REPORT_WATCH' }, `watch of ${path} failed: ${describeApiFailure(err)}; restarting`);
+      this.log.warn(
+        { path, code: 'ERR_REPORT_WATCH' },
+        `watch of ${path} failed: ${describeApiFailure(err)}; restarting`,
+      );
       const retry = setTimeout(() => {
         if (!this.stopped) void informer.start().catch(() => undefined);
       }, this.options.retryMs ?? 5000);
@@ -158,7 +212,12 @@ export class Reporter {
         const counts = new Map<string, { tenant: string; rule: string; result: string; n: number }>();
         for (const f of state.allFindings()) {
           const key = `${f.tenant ?? ''}\u0000${f.rule}\u0000${f.result}`;
-          const entry = counts.get(key) ?? { tenant: f.tenant ?? 'none', rule: f.rule, result: f.result, n: 0 };
+          const entry = counts.get(key) ?? {
+            tenant: f.tenant ?? 'none',
+            rule: f.rule,
+            result: f.result,
+            n: 0,
+          };
           entry.n += 1;
           counts.set(key, entry);
         }

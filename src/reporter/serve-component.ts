@@ -7,17 +7,41 @@ import type { ComponentFlag, ServeComponent, ServeContribution } from '../server
 import { TenantGuardError } from '../errors.js';
 import type { ReportFormat } from '../report/policy-report.js';
 
-const FORMATS: Readonly<Record<string, ReportFormat>> = { policyreport: 'wgpolicyk8s', wgpolicyk8s: 'wgpolicyk8s', openreports: 'openreports' };
+const FORMATS: Readonly<Record<string, ReportFormat>> = {
+  policyreport: 'wgpolicyk8s',
+  wgpolicyk8s: 'wgpolicyk8s',
+  openreports: 'openreports',
+};
 
 const reporterFlags: readonly ComponentFlag[] = [
-  { flag: 'report-format', valueName: 'format', env: 'TG_REPORT_FORMAT', default: 'policyreport', description: 'reports the reporter writes: policyreport (wgpolicyk8s.io/v1alpha2) or openreports (openreports.io/v1alpha1)' },
-  { flag: 'report-interval', valueName: 'ms', env: 'TG_REPORT_INTERVAL', default: '2000', description: 'how often the reporter writes changed reports, in ms' },
-  { flag: 'report-max-writes', valueName: 'n', env: 'TG_REPORT_MAX_WRITES', default: '20', description: 'namespaces whose reports are written per interval at most' },
+  {
+    flag: 'report-format',
+    valueName: 'format',
+    env: 'TG_REPORT_FORMAT',
+    default: 'policyreport',
+    description:
+      'reports the reporter writes: policyreport (wgpolicyk8s.io/v1alpha2) or openreports (openreports.io/v1alpha1)',
+  },
+  {
+    flag: 'report-interval',
+    valueName: 'ms',
+    env: 'TG_REPORT_INTERVAL',
+    default: '2000',
+    description: 'how often the reporter writes changed reports, in ms',
+  },
+  {
+    flag: 'report-max-writes',
+    valueName: 'n',
+    env: 'TG_REPORT_MAX_WRITES',
+    default: '20',
+    description: 'namespaces whose reports are written per interval at most',
+  },
 ];
 
 function positiveInteger(name: string, value: unknown): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new TenantGuardError('ERR_USAGE', `--${name} "${String(value)}" is not a positive integer`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new TenantGuardError('ERR_USAGE', `--${name} "${String(value)}" is not a positive integer`);
   return n;
 }
 
@@ -27,13 +51,22 @@ export const reporterComponent: ServeComponent = {
   flags: reporterFlags,
   async start(context): Promise<ServeContribution> {
     const format = FORMATS[String(context.options.reportFormat ?? 'policyreport')];
-    if (format === undefined) throw new TenantGuardError('ERR_USAGE', `--report-format "${String(context.options.reportFormat)}": use policyreport or openreports`);
-    const kubeconfig = typeof context.options.kubeconfig === 'string' ? context.options.kubeconfig : undefined;
+    if (format === undefined)
+      throw new TenantGuardError(
+        'ERR_USAGE',
+        `--report-format "${String(context.options.reportFormat)}": use policyreport or openreports`,
+      );
+    const kubeconfig =
+      typeof context.options.kubeconfig === 'string' ? context.options.kubeconfig : undefined;
     // Imported on start: they load @kubernetes/client-node, which only a reporter process needs.
     const { loadKubeConfig } = await import('../kube/kube-config.js');
     const { Reporter } = await import('./reporter.js');
     const kubeConfig = loadKubeConfig(kubeconfig, context.env);
-    if (kubeConfig === undefined) throw new TenantGuardError('ERR_USAGE', 'the reporter needs a Kubernetes API: run in a cluster or give --kubeconfig');
+    if (kubeConfig === undefined)
+      throw new TenantGuardError(
+        'ERR_USAGE',
+        'the reporter needs a Kubernetes API: run in a cluster or give --kubeconfig',
+      );
     const reporter = new Reporter({
       kubeConfig,
       registry: context.registry,

@@ -51,7 +51,11 @@ export interface CertificateFiles {
  * @throws TenantGuardError ERR_CERTS when generation fails or no name is given.
  */
 export async function generateCertificates(options: CertificateOptions): Promise<CertificateBundle> {
-  if (options.names.length === 0) throw new TenantGuardError('ERR_CERTS', 'a serving certificate needs at least one DNS name or IP address');
+  if (options.names.length === 0)
+    throw new TenantGuardError(
+      'ERR_CERTS',
+      'a serving certificate needs at least one DNS name or IP address',
+    );
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + (options.validityDays ?? 365) * 86_400_000);
   const first = options.names[0] ?? 'localhost';
@@ -59,26 +63,48 @@ export async function generateCertificates(options: CertificateOptions): Promise
   // server given --tls-cert (the install), and costs resident memory.
   const { generate } = await import('selfsigned');
   try {
-    const ca = await generate([{ name: 'commonName', value: options.caCommonName ?? 'tenant-guard local CA' }], {
-      algorithm: 'sha256', keySize: 2048, notBeforeDate, notAfterDate,
-      extensions: [
-        { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
-        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-      ],
-    });
+    const ca = await generate(
+      [{ name: 'commonName', value: options.caCommonName ?? 'tenant-guard local CA' }],
+      {
+        algorithm: 'sha256',
+        keySize: 2048,
+        notBeforeDate,
+        notAfterDate,
+        extensions: [
+          { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+          { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+        ],
+      },
+    );
     const serving = await generate([{ name: 'commonName', value: first }], {
-      algorithm: 'sha256', keySize: 2048, notBeforeDate, notAfterDate,
+      algorithm: 'sha256',
+      keySize: 2048,
+      notBeforeDate,
+      notAfterDate,
       ca: { key: ca.private, cert: ca.cert },
       extensions: [
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
         { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: options.names.map((n) => (isIP(n) !== 0 ? { type: 7 as const, ip: n } : { type: 2 as const, value: n })) },
+        {
+          name: 'subjectAltName',
+          altNames: options.names.map((n) =>
+            isIP(n) !== 0 ? { type: 7 as const, ip: n } : { type: 2 as const, value: n },
+          ),
+        },
       ],
     });
-    return { caCert: ca.cert, cert: `${serving.cert.trimEnd()}\n${ca.cert.trimEnd()}\n`, key: serving.private };
+    return {
+      caCert: ca.cert,
+      cert: `${serving.cert.trimEnd()}\n${ca.cert.trimEnd()}\n`,
+      key: serving.private,
+    };
   } catch (err) {
-    throw new TenantGuardError('ERR_CERTS', `cannot generate certificates: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new TenantGuardError(
+      'ERR_CERTS',
+      `cannot generate certificates: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -100,7 +126,11 @@ export function writeCertificates(dir: string, bundle: CertificateBundle): Certi
     writeFileSync(files.certFile, bundle.cert, { mode: 0o644 });
     writeFileSync(files.caFile, bundle.caCert, { mode: 0o644 });
   } catch (err) {
-    throw new TenantGuardError('ERR_CERTS', `cannot write certificates to ${dir}: ${errnoCode(err) ?? 'error'}`, { cause: err });
+    throw new TenantGuardError(
+      'ERR_CERTS',
+      `cannot write certificates to ${dir}: ${errnoCode(err) ?? 'error'}`,
+      { cause: err },
+    );
   }
   return files;
 }
@@ -109,7 +139,10 @@ export function writeCertificates(dir: string, bundle: CertificateBundle): Certi
  * Uses `dir`'s tls.crt and tls.key when both exist, otherwise generates a new CA and serving
  * certificate for `names` and writes them.
  */
-export async function ensureCertificates(dir: string, names: readonly string[] = DEFAULT_SERVING_NAMES): Promise<CertificateFiles & { generated: boolean }> {
+export async function ensureCertificates(
+  dir: string,
+  names: readonly string[] = DEFAULT_SERVING_NAMES,
+): Promise<CertificateFiles & { generated: boolean }> {
   const files = certificateFiles(dir);
   if (existsSync(files.certFile) && existsSync(files.keyFile)) return { ...files, generated: false };
   return { ...writeCertificates(dir, await generateCertificates({ names })), generated: true };

@@ -37,7 +37,11 @@ export function healthRouter(checks: readonly ReadinessCheck[]): Router {
       const why = c.reason?.();
       if (why !== undefined) reasons[c.name] = why;
     }
-    res.status(503).json({ status: 'not ready', waitingFor: failing.map((c) => c.name), ...(Object.keys(reasons).length > 0 ? { reasons } : {}) });
+    res.status(503).json({
+      status: 'not ready',
+      waitingFor: failing.map((c) => c.name),
+      ...(Object.keys(reasons).length > 0 ? { reasons } : {}),
+    });
   });
   return router;
 }

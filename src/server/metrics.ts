@@ -13,8 +13,15 @@ import { VERSION } from '../version.js';
 
 /** What a request came to, as a metric label. */
 export type DecisionLabel =
-  | 'allowed' | 'denied' | 'warned' | 'patched' | 'unchanged' | 'unhandled'
-  | 'not_synced' | 'bad_request' | 'error';
+  | 'allowed'
+  | 'denied'
+  | 'warned'
+  | 'patched'
+  | 'unchanged'
+  | 'unhandled'
+  | 'not_synced'
+  | 'bad_request'
+  | 'error';
 
 export interface RequestLabels {
   /** `mutate` or `validate`. */
@@ -82,7 +89,12 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
   });
   return {
     observe(labels, seconds) {
-      requests.inc({ endpoint: labels.endpoint, kind: labels.kind, decision: labels.decision, tenant: labels.tenant ?? NO_TENANT });
+      requests.inc({
+        endpoint: labels.endpoint,
+        kind: labels.kind,
+        decision: labels.decision,
+        tenant: labels.tenant ?? NO_TENANT,
+      });
       duration.observe({ endpoint: labels.endpoint, kind: labels.kind, decision: labels.decision }, seconds);
     },
     ruleResult(labels) {
@@ -112,7 +124,11 @@ export function createMetricsRegistry(): Registry {
  * `tenant_guard_tls_certificate_expiry_seconds`: seconds until the serving certificate's
  * notAfter (negative once expired), read from `validTo` at every scrape.
  */
-export function registerCertificateExpiry(registry: Registry, validTo: () => string, now: () => number = Date.now): void {
+export function registerCertificateExpiry(
+  registry: Registry,
+  validTo: () => string,
+  now: () => number = Date.now,
+): void {
   new Gauge({
     name: 'tenant_guard_tls_certificate_expiry_seconds',
     help: 'Seconds until the serving certificate expires (notAfter); negative once it has.',

@@ -74,7 +74,9 @@ export function readTlsPair(files: TlsFiles): Pair {
     try {
       return readFileSync(path, 'utf8');
     } catch (err) {
-      throw new TenantGuardError('ERR_TLS_RELOAD', `cannot read ${path}: ${errnoCode(err) ?? 'error'}`, { cause: err });
+      throw new TenantGuardError('ERR_TLS_RELOAD', `cannot read ${path}: ${errnoCode(err) ?? 'error'}`, {
+        cause: err,
+      });
     }
   };
   const cert = read(files.certFile);
@@ -84,7 +86,9 @@ export function readTlsPair(files: TlsFiles): Pair {
   try {
     x509 = new X509Certificate(cert);
   } catch (err) {
-    throw new TenantGuardError('ERR_TLS_RELOAD', `${files.certFile} is not a PEM certificate`, { cause: err });
+    throw new TenantGuardError('ERR_TLS_RELOAD', `${files.certFile} is not a PEM certificate`, {
+      cause: err,
+    });
   }
   let matches: boolean;
   try {
@@ -92,14 +96,39 @@ export function readTlsPair(files: TlsFiles): Pair {
   } catch (err) {
     throw new TenantGuardError('ERR_TLS_RELOAD', `${files.keyFile} is not a PEM private key`, { cause: err });
   }
-  if (!matches) throw new TenantGuardError('ERR_TLS_RELOAD', `${files.keyFile} is not the key of the certificate in ${files.certFile}`);
+  if (!matches)
+    throw new TenantGuardError(
+      'ERR_TLS_RELOAD',
+      `${files.keyFile} is not the key of the certificate in ${files.certFile}`,
+    );
   try {
     createSecureContext({ cert, key, ...(ca === undefined ? {} : { ca }) });
   } catch (err) {
-    throw new TenantGuardError('ERR_TLS_RELOAD', `the TLS context rejects ${files.certFile}: ${err instanceof Error ? err.message : 'error'}`, { cause: err });
+    throw new TenantGuardError(
+      'ERR_TLS_RELOAD',
+      `the TLS context rejects ${files.certFile}: ${err instanceof Error ? err.message : 'error'}`,
+      { cause: err },
+    );
   }
-  const digest = createHash('sha256').update(cert).update('\0').update(key).update('\0').update(ca ?? '').digest('hex');
-  return { cert, key, ca, digest, served: { serialNumber: x509.serialNumber, fingerprint256: x509.fingerprint256, subject: x509.subject, validTo: x509.validTo } };
+  const digest = createHash('sha256')
+    .update(cert)
+    .update('\0')
+    .update(key)
+    .update('\0')
+    .update(ca ?? '')
+    .digest('hex');
+  return {
+    cert,
+    key,
+    ca,
+    digest,
+    served: {
+      serialNumber: x509.serialNumber,
+      fingerprint256: x509.fingerprint256,
+      subject: x509.subject,
+      validTo: x509.validTo,
+    },
+  };
 }
 
 /** What stat says about the files; it changes when any of them is replaced. */
@@ -122,13 +151,29 @@ function statSignature(files: TlsFiles): string {
  * current as the files change.
  * @throws TenantGuardError ERR_TLS_RELOAD when the first pair cannot be used.
  */
-export function createReloadingHttpsServer(app: RequestListener, files: TlsFiles, logger: Logger, options: ReloadOptions = {}): ReloadingHttpsServer {
+export function createReloadingHttpsServer(
+  app: RequestListener,
+  files: TlsFiles,
+  logger: Logger,
+  options: ReloadOptions = {},
+): ReloadingHttpsServer {
   const log = logger.child({ component: 'tls' });
   let pair = readTlsPair(files);
   let signature = statSignature(files);
   let lastProblem: string | undefined;
-  const server = createServer({ cert: pair.cert, key: pair.key, ...(pair.ca === undefined ? {} : { ca: pair.ca }), minVersion: 'TLSv1.2' }, app);
-  log.info({ certificate: pair.served }, `serving certificate ${pair.served.subject} (serial ${pair.served.serialNumber}, valid to ${pair.served.validTo})`);
+  const server = createServer(
+    {
+      cert: pair.cert,
+      key: pair.key,
+      ...(pair.ca === undefined ? {} : { ca: pair.ca }),
+      minVersion: 'TLSv1.2',
+    },
+    app,
+  );
+  log.info(
+    { certificate: pair.served },
+    `serving certificate ${pair.served.subject} (serial ${pair.served.serialNumber}, valid to ${pair.served.validTo})`,
+  );
 
   const reload = (): boolean => {
     signature = statSignature(files);
@@ -138,14 +183,22 @@ export function createReloadingHttpsServer(app: RequestListener, files: TlsFiles
     } catch (err) {
       // Half a rotation, or a broken pair: keep serving the last good one. Said once per state.
       const problem = err instanceof Error ? err.message : String(err);
-      if (problem !== lastProblem) log.warn({ code: 'ERR_TLS_RELOAD' }, `keeping the current certificate: ${problem}`);
+      if (problem !== lastProblem)
+        log.warn({ code: 'ERR_TLS_RELOAD' }, `keeping the current certificate: ${problem}`);
       lastProblem = problem;
       return false;
     }
     lastProblem = undefined;
     if (next.digest === pair.digest) return false;
-    server.setSecureContext({ cert: next.cert, key: next.key, ...(next.ca === undefined ? {} : { ca: next.ca }) });
-    log.info({ certificate: next.served, previous: pair.served.serialNumber }, `now serving certificate ${next.served.subject} (serial ${next.served.serialNumber}, valid to ${next.served.validTo})`);
+    server.setSecureContext({
+      cert: next.cert,
+      key: next.key,
+      ...(next.ca === undefined ? {} : { ca: next.ca }),
+    });
+    log.info(
+      { certificate: next.served, previous: pair.served.serialNumber },
+      `now serving certificate ${next.served.subject} (serial ${next.served.serialNumber}, valid to ${next.served.validTo})`,
+    );
     pair = next;
     return true;
   };
@@ -158,16 +211,25 @@ export function createReloadingHttpsServer(app: RequestListener, files: TlsFiles
   };
   const watchers: FSWatcher[] = [];
   if (options.watch !== false) {
-    const dirs = new Set([files.certFile, files.keyFile, files.caFile].filter((f): f is string => f !== undefined).map((f) => dirname(f)));
+    const dirs = new Set(
+      [files.certFile, files.keyFile, files.caFile]
+        .filter((f): f is string => f !== undefined)
+        .map((f) => dirname(f)),
+    );
     for (const dir of dirs) {
       // The directory, not the files: a Secret volume swaps a symlink, which a watch on the
       // old file would never see.
       try {
         const w = watch(dir, { persistent: false }, soon);
-        w.on('error', (err) => log.warn({ code: 'ERR_TLS_RELOAD', dir }, `stopped watching ${dir} (${err.message}); polling only`));
+        w.on('error', (err) =>
+          log.warn({ code: 'ERR_TLS_RELOAD', dir }, `stopped watching ${dir} (${err.message}); polling only`),
+        );
         watchers.push(w);
       } catch (err) {
-        log.warn({ code: 'ERR_TLS_RELOAD', dir }, `cannot watch ${dir} (${err instanceof Error ? err.message : String(err)}); polling only`);
+        log.warn(
+          { code: 'ERR_TLS_RELOAD', dir },
+          `cannot watch ${dir} (${err instanceof Error ? err.message : String(err)}); polling only`,
+        );
       }
     }
   }

@@ -4,11 +4,23 @@
  * Thin: it decodes, rejects bad bodies before any policy code, calls `admit`, answers,
  * logs, audits and counts. Every dependency is injected.
  */
-import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { admit, defaultPolicy, type AdmissionOutcome, type AdmissionPolicy, type Endpoint } from '../admission/admit.js';
+import {
+  admit,
+  defaultPolicy,
+  type AdmissionOutcome,
+  type AdmissionPolicy,
+  type Endpoint,
+} from '../admission/admit.js';
 import { outcomeResponse } from '../admission/response.js';
 import { LargeRequestGate } from '../admission/large-request-gate.js';
 import { parseAdmissionReview, readAdmissionRequest } from '../admission/review.js';
@@ -20,13 +32,20 @@ import { isRecord } from '../json.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';
-import { createWebhookMetrics, metricsHandler, NO_TENANT, type DecisionLabel, type WebhookMetrics } from './metrics.js';
+import {
+  createWebhookMetrics,
+  metricsHandler,
+  NO_TENANT,
+  type DecisionLabel,
+  type WebhookMetrics,
+} from './metrics.js';
 
 /** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
 export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 
 /** Sent with every HTTP 500; the detail is in the log under ERR_ADMISSION_INTERNAL. */
-export const INTERNAL_ERROR_MESSAGE = 'tenant-guard internal error (ERR_ADMISSION_INTERNAL); see the webhook log';
+export const INTERNAL_ERROR_MESSAGE =
+  'tenant-guard internal error (ERR_ADMISSION_INTERNAL); see the webhook log';
 
 /** A router another component (the broker, a Tenant watch) mounts on the same server. */
 export interface MountedRouter {
@@ -73,7 +92,11 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   const metrics = createWebhookMetrics(deps.metricsRegistry);
   app.use(healthRouter([registryReadiness(deps.registry), ...(deps.readiness ?? [])]));
   app.get('/metrics', metricsHandler(deps.metricsRegistry));
-  const json = express.json({ limit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, type: 'application/json', strict: true });
+  const json = express.json({
+    limit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    type: 'application/json',
+    strict: true,
+  });
   const admission = deps.admission ?? true;
   const gate = deps.largeRequestGate ?? new LargeRequestGate();
   if (admission) {
@@ -96,9 +119,14 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
     ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),
   ];
   if (leans.length > 0) {
-    const lean = leans.length === 1 ? leans[0]! : (req: IncomingMessage, res: ServerResponse) => leans.some((l) => l(req, res));
+    const lean =
+      leans.length === 1
+        ? leans[0]!
+        : (req: IncomingMessage, res: ServerResponse) => leans.some((l) => l(req, res));
     // An express app is `(req, res, next) => app.handle(req, res, next)`; `handle` is untyped.
-    const dispatch = app as unknown as { handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void };
+    const dispatch = app as unknown as {
+      handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void;
+    };
     const handle = dispatch.handle.bind(app);
     dispatch.handle = (req, res, next) => {
       // `next` is set only when the app is mounted in another app: then express routes it.
@@ -110,7 +138,8 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
 }
 
 /** Sent with the 429 of a large request refused because too many wait. */
-export const BUSY_MESSAGE = 'tenant-guard is judging other large AdmissionReviews; retry (the API server does, within its timeout)';
+export const BUSY_MESSAGE =
+  'tenant-guard is judging other large AdmissionReviews; retry (the API server does, within its timeout)';
 
 /**
  * Large bodies wait for a turn of the gate before they are read; past the queue bound they
@@ -125,7 +154,10 @@ function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandl
     }
     const pending = gate.acquire();
     if (pending === undefined) {
-      logger.warn({ code: 'ERR_ADMISSION_BUSY', path: req.path, contentLength: header ?? null, ...gate.load }, 'large admission request refused: too many waiting');
+      logger.warn(
+        { code: 'ERR_ADMISSION_BUSY', path: req.path, contentLength: header ?? null, ...gate.load },
+        'large admission request refused: too many waiting',
+      );
       res.status(429).set('retry-after', '1').json({ message: BUSY_MESSAGE });
       return;
     }
@@ -150,10 +182,14 @@ const yieldIfLarge: RequestHandler = (_req, res, next) => {
 
 function decisionLabel(outcome: AdmissionOutcome): DecisionLabel {
   switch (outcome.type) {
-    case 'unhandled': return 'unhandled';
-    case 'not-synced': return 'not_synced';
-    case 'malformed': return 'denied';
-    case 'patched': return outcome.patch.length > 0 ? 'patched' : 'unchanged';
+    case 'unhandled':
+      return 'unhandled';
+    case 'not-synced':
+      return 'not_synced';
+    case 'malformed':
+      return 'denied';
+    case 'patched':
+      return outcome.patch.length > 0 ? 'patched' : 'unchanged';
     case 'decided':
       if (!outcome.decision.allowed) return 'denied';
       return outcome.decision.warnings.length > 0 ? 'warned' : 'allowed';
@@ -170,25 +206,41 @@ function tenantLabel(outcome: AdmissionOutcome): string {
 /** Counts every rule finding of a `/validate` decision: denying, relaxed with a warning, or only audited. */
 function countRuleResults(outcome: AdmissionOutcome, metrics: WebhookMetrics): void {
   if (outcome.type === 'malformed') {
-    for (const v of outcome.violations) metrics.ruleResult({ kind: outcome.kind ?? 'unknown', tenant: NO_TENANT, rule: v.rule, action: 'denied' });
+    for (const v of outcome.violations)
+      metrics.ruleResult({
+        kind: outcome.kind ?? 'unknown',
+        tenant: NO_TENANT,
+        rule: v.rule,
+        action: 'denied',
+      });
     return;
   }
   if (outcome.type !== 'decided') return;
   const { decision, request } = outcome;
   const tenant = decision.summary.tenant ?? NO_TENANT;
-  const relaxedAction = decision.summary.role !== 'platform-admin' && decision.summary.enforcement === 'warn' ? 'warned' : 'audited';
-  if (!decision.allowed) for (const v of decision.violations) metrics.ruleResult({ kind: request.kind, tenant, rule: v.rule, action: 'denied' });
-  for (const v of decision.audited) metrics.ruleResult({ kind: request.kind, tenant, rule: v.rule, action: relaxedAction });
+  const relaxedAction =
+    decision.summary.role !== 'platform-admin' && decision.summary.enforcement === 'warn'
+      ? 'warned'
+      : 'audited';
+  if (!decision.allowed)
+    for (const v of decision.violations)
+      metrics.ruleResult({ kind: request.kind, tenant, rule: v.rule, action: 'denied' });
+  for (const v of decision.audited)
+    metrics.ruleResult({ kind: request.kind, tenant, rule: v.rule, action: relaxedAction });
 }
 
 /** The kind label: a guarded kind, `other` for kinds left alone, `unknown` when unreadable (bounded cardinality). */
 function kindLabel(outcome: AdmissionOutcome): string {
   switch (outcome.type) {
-    case 'unhandled': return 'other';
-    case 'malformed': return outcome.kind ?? 'unknown';
-    case 'not-synced': return outcome.kind;
+    case 'unhandled':
+      return 'other';
+    case 'malformed':
+      return outcome.kind ?? 'unknown';
+    case 'not-synced':
+      return outcome.kind;
     case 'patched':
-    case 'decided': return outcome.request.kind;
+    case 'decided':
+      return outcome.request.kind;
   }
 }
 
@@ -213,41 +265,65 @@ interface Answer {
  * a child logger with the request's fields only when the line's level is enabled.
  * @throws what the policy core throws that is not ERR_ADMISSION_MALFORMED (a 500 upstream).
  */
-function answerReview(endpoint: Endpoint, body: unknown, started: bigint, deps: WebhookAppDeps, policy: AdmissionPolicy, metrics: WebhookMetrics): Answer {
+function answerReview(
+  endpoint: Endpoint,
+  body: unknown,
+  started: bigint,
+  deps: WebhookAppDeps,
+  policy: AdmissionPolicy,
+  metrics: WebhookMetrics,
+): Answer {
   let envelope;
   try {
     envelope = parseAdmissionReview(body);
   } catch (err) {
     if (!isTenantGuardError(err, 'ERR_ADMISSION_MALFORMED')) throw err;
     return {
-      status: 400, payload: { message: err.message },
+      status: 400,
+      payload: { message: err.message },
       after: () => metrics.observe({ endpoint, kind: 'unknown', decision: 'bad_request' }, seconds(started)),
     };
   }
   const request = readAdmissionRequest(envelope);
-  const log = (): Logger => deps.logger.child({
-    uid: request.uid, kind: request.kind?.kind, namespace: request.namespace, name: request.name,
-    operation: request.operation, user: request.user.username,
-  });
+  const log = (): Logger =>
+    deps.logger.child({
+      uid: request.uid,
+      kind: request.kind?.kind,
+      namespace: request.namespace,
+      name: request.name,
+      operation: request.operation,
+      user: request.user.username,
+    });
   let outcome: AdmissionOutcome;
   try {
-    outcome = admit(endpoint, request, { policy, registry: deps.registry.current(), settings: deps.settings, ...(deps.limits === undefined ? {} : { limits: deps.limits }) });
+    outcome = admit(endpoint, request, {
+      policy,
+      registry: deps.registry.current(),
+      settings: deps.settings,
+      ...(deps.limits === undefined ? {} : { limits: deps.limits }),
+    });
     const record = admissionAuditRecord(endpoint, request, outcome);
     if (record !== undefined) deps.audit.write(record);
   } catch (err) {
     log().error({ err, code: 'ERR_ADMISSION_INTERNAL', endpoint }, 'admission request failed');
     return {
-      status: 500, payload: { message: INTERNAL_ERROR_MESSAGE },
+      status: 500,
+      payload: { message: INTERNAL_ERROR_MESSAGE },
       after: () => metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, seconds(started)),
     };
   }
   return {
-    status: 200, payload: outcomeResponse(request.uid, outcome),
+    status: 200,
+    payload: outcomeResponse(request.uid, outcome),
     after: () => {
       const decision = decisionLabel(outcome);
       const level = decision === 'denied' || decision === 'not_synced' ? 'info' : 'debug';
-      if (deps.logger.isLevelEnabled(level)) log()[level]({ endpoint, decision, dryRun: request.dryRun }, `admission ${decision}`);
-      metrics.observe({ endpoint, kind: kindLabel(outcome), decision, tenant: tenantLabel(outcome) }, seconds(started));
+      if (deps.logger.isLevelEnabled(level))
+        log()[level]({ endpoint, decision, dryRun: request.dryRun }, `admission ${decision}`);
+      metrics.observe(
+        { endpoint, kind: kindLabel(outcome), decision, tenant: tenantLabel(outcome) },
+        seconds(started),
+      );
       countRuleResults(outcome, metrics);
     },
   };
@@ -260,7 +336,8 @@ function admissionHandler(endpoint: Endpoint, deps: WebhookAppDeps, metrics: Web
     if (!req.is('application/json')) {
       // No body at all is a malformed review; a body of another type is unsupported.
       const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
-      if (hasBody || req.headers['transfer-encoding'] !== undefined) badRequest(res, 415, 'Content-Type must be application/json');
+      if (hasBody || req.headers['transfer-encoding'] !== undefined)
+        badRequest(res, 415, 'Content-Type must be application/json');
       else badRequest(res, 400, 'empty body; expected an admission.k8s.io/v1 AdmissionReview');
       metrics.observe({ endpoint, kind: 'unknown', decision: 'bad_request' }, seconds(started));
       return;
@@ -272,8 +349,14 @@ function admissionHandler(endpoint: Endpoint, deps: WebhookAppDeps, metrics: Web
 }
 
 /** Status and message of a body the lean path refuses, as express's body parser and `errorHandler` answer it. */
-const TOO_LARGE = { status: 413, message: 'AdmissionReview body is larger than the limit of the webhook' } as const;
-const NOT_JSON = { status: 400, message: 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview' } as const;
+const TOO_LARGE = {
+  status: 413,
+  message: 'AdmissionReview body is larger than the limit of the webhook',
+} as const;
+const NOT_JSON = {
+  status: 400,
+  message: 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview',
+} as const;
 const ABORTED = { status: 400, message: 'bad request' } as const;
 
 /** `/mutate` or `/validate` from a request target (query string ignored), else undefined. */
@@ -295,7 +378,11 @@ function isPlainJson(contentType: string | undefined): boolean {
   const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   if (type !== 'application/json') return false;
   if (semi < 0) return true;
-  const params = contentType.slice(semi + 1).trim().toLowerCase().replace(/"/g, '');
+  const params = contentType
+    .slice(semi + 1)
+    .trim()
+    .toLowerCase()
+    .replace(/"/g, '');
   return params === 'charset=utf-8' || params === 'charset=utf8';
 }
 
@@ -317,7 +404,10 @@ function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false
 
 function sendJson(res: ServerResponse, status: number, payload: unknown): void {
   const text = JSON.stringify(payload);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -329,7 +419,11 @@ function sendJson(res: ServerResponse, status: number, payload: unknown): void {
  * UTF-8 `application/json`, a Content-Encoding, no body at all, or a large body (or one of
  * unknown length), which waits for its turn at the large-request gate on the express route.
  */
-function leanAdmission(deps: WebhookAppDeps, metrics: WebhookMetrics, gate: LargeRequestGate): (req: IncomingMessage, res: ServerResponse) => boolean {
+function leanAdmission(
+  deps: WebhookAppDeps,
+  metrics: WebhookMetrics,
+  gate: LargeRequestGate,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   const policy = deps.policy ?? defaultPolicy;
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   return (req, res) => {
@@ -343,7 +437,11 @@ function leanAdmission(deps: WebhookAppDeps, metrics: WebhookMetrics, gate: Larg
     const lengthHeader = headers['content-length'];
     if (lengthHeader === undefined && headers['transfer-encoding'] === undefined) return false;
     // A large body (or one of unknown length) takes its turn at the gate: express's route.
-    if (gate.isLarge(lengthHeader === undefined ? undefined : Number(lengthHeader)) && !(Number(lengthHeader) > limit)) return false;
+    if (
+      gate.isLarge(lengthHeader === undefined ? undefined : Number(lengthHeader)) &&
+      !(Number(lengthHeader) > limit)
+    )
+      return false;
     const started = process.hrtime.bigint();
     const refuse = (answer: { status: number; message: string }): void => {
       sendJson(res, answer.status, { message: answer.message });
@@ -371,7 +469,9 @@ function leanAdmission(deps: WebhookAppDeps, metrics: WebhookMetrics, gate: Larg
     const onEnd = (): void => {
       if (done) return;
       done = true;
-      const parsed = parseJsonBody(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+      const parsed = parseJsonBody(
+        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'),
+      );
       if (!parsed.ok) {
         refuse(NOT_JSON);
         return;
@@ -412,10 +512,17 @@ function errorHandler(logger: Logger, metrics: WebhookMetrics): ErrorRequestHand
     const type = isRecord(err) && typeof err.type === 'string' ? err.type : undefined;
     const status = isRecord(err) && typeof err.status === 'number' ? err.status : undefined;
     let answered: { status: number; message: string } | undefined;
-    if (type === 'entity.too.large') answered = { status: 413, message: 'AdmissionReview body is larger than the limit of the webhook' };
-    else if (type === 'entity.parse.failed') answered = { status: 400, message: 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview' };
-    else if (type === 'encoding.unsupported' || type === 'charset.unsupported') answered = { status: 415, message: 'unsupported body encoding or charset; send UTF-8 JSON' };
-    else if (status !== undefined && status >= 400 && status < 500) answered = { status, message: 'bad request' };
+    if (type === 'entity.too.large')
+      answered = { status: 413, message: 'AdmissionReview body is larger than the limit of the webhook' };
+    else if (type === 'entity.parse.failed')
+      answered = {
+        status: 400,
+        message: 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview',
+      };
+    else if (type === 'encoding.unsupported' || type === 'charset.unsupported')
+      answered = { status: 415, message: 'unsupported body encoding or charset; send UTF-8 JSON' };
+    else if (status !== undefined && status >= 400 && status < 500)
+      answered = { status, message: 'bad request' };
     if (answered !== undefined) {
       res.status(answered.status).json({ message: answered.message });
       if (endpoint !== undefined) metrics.observe({ endpoint, kind: 'unknown', decision: 'bad_request' }, 0);

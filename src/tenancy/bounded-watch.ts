@@ -50,7 +50,10 @@ type Done = (err: unknown) => void;
 export class BoundedWatch extends Watch {
   private readonly open = new Set<AbortController>();
 
-  constructor(config: KubeConfig, private readonly options: BoundedWatchOptions) {
+  constructor(
+    config: KubeConfig,
+    private readonly options: BoundedWatchOptions,
+  ) {
     super(config);
   }
 
@@ -60,7 +63,12 @@ export class BoundedWatch extends Watch {
     this.open.clear();
   }
 
-  override async watch(path: string, queryParams: Record<string, unknown>, callback: Callback, done: Done): Promise<AbortController> {
+  override async watch(
+    path: string,
+    queryParams: Record<string, unknown>,
+    callback: Callback,
+    done: Done,
+  ): Promise<AbortController> {
     const controller = new AbortController();
     this.open.add(controller);
     const { timers, silenceMs } = this.options;
@@ -86,36 +94,46 @@ export class BoundedWatch extends Watch {
       url.searchParams.set('watch', 'true');
       url.searchParams.set('allowWatchBookmarks', 'true');
       url.searchParams.set('timeoutSeconds', String(this.options.timeoutSeconds));
-      for (const [key, value] of Object.entries(queryParams)) if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+      for (const [key, value] of Object.entries(queryParams))
+        if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
       const options: RequestOptions = {};
       await this.config.applyToHTTPSOptions(options);
       if (controller.signal.aborted) return controller;
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(url, { ...options, method: 'GET', signal: controller.signal }, (res: IncomingMessage) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          finish(Object.assign(new Error(`the API server answered ${String(res.statusCode)}`), { statusCode: res.statusCode }));
-          return;
-        }
-        arm();
-        const lines = createInterface({ input: res });
-        lines.on('line', (line) => {
-          if (finished) return;
-          arm();
-          this.options.onLine?.();
-          let data: unknown;
-          try {
-            data = JSON.parse(line);
-          } catch {
-            return; // a torn line: the next list repairs whatever it carried
+      const req = send(
+        url,
+        { ...options, method: 'GET', signal: controller.signal },
+        (res: IncomingMessage) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            finish(
+              Object.assign(new Error(`the API server answered ${String(res.statusCode)}`), {
+                statusCode: res.statusCode,
+              }),
+            );
+            return;
           }
-          if (typeof data === 'object' && data !== null && 'type' in data && 'object' in data) callback(String(data.type), data.object, data);
-        });
-        // readline re-emits the stream's error (an abort included): both end the watch.
-        lines.on('error', finish);
-        res.on('error', finish);
-        res.on('close', () => finish(null));
-      });
+          arm();
+          const lines = createInterface({ input: res });
+          lines.on('line', (line) => {
+            if (finished) return;
+            arm();
+            this.options.onLine?.();
+            let data: unknown;
+            try {
+              data = JSON.parse(line);
+            } catch {
+              return; // a torn line: the next list repairs whatever it carried
+            }
+            if (typeof data === 'object' && data !== null && 'type' in data && 'object' in data)
+              callback(String(data.type), data.object, data);
+          });
+          // readline re-emits the stream's error (an abort included): both end the watch.
+          lines.on('error', finish);
+          res.on('error', finish);
+          res.on('close', () => finish(null));
+        },
+      );
       req.on('error', (err) => finish(err));
       req.end();
     } catch (err) {

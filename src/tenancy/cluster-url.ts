@@ -6,7 +6,10 @@
 /** Argo CD's name for the cluster it runs in. */
 export const IN_CLUSTER_NAME = 'in-cluster';
 
-const DEFAULT_PORTS: ReadonlyMap<string, string> = new Map([['https:', '443'], ['http:', '80']]);
+const DEFAULT_PORTS: ReadonlyMap<string, string> = new Map([
+  ['https:', '443'],
+  ['http:', '80'],
+]);
 
 /**
  * Normalises a cluster server URL for comparison: scheme and host lower-cased, a trailing
@@ -43,7 +46,12 @@ export function isControlPlaneServer(raw: string): boolean {
   const normal = normalizeServerUrl(raw);
   if (normal === undefined) return false;
   const host = new URL(normal).hostname;
-  return host === 'kubernetes' || host === 'kubernetes.default' || host === 'kubernetes.default.svc' || host.startsWith('kubernetes.default.svc.');
+  return (
+    host === 'kubernetes' ||
+    host === 'kubernetes.default' ||
+    host === 'kubernetes.default.svc' ||
+    host.startsWith('kubernetes.default.svc.')
+  );
 }
 
 /** True when a destination name or server names the control plane. */

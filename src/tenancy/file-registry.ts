@@ -36,7 +36,11 @@ export interface FileRegistryOptions {
   /** Quiet time after a change in the directory before re-reading, in ms. Default 200. */
   debounceMs?: number;
   /** Watches a directory; default `fs.watch`. Tests inject the trigger. */
-  watchDirectory?: (dir: string, onChange: (filename: string | null) => void, onError: (err: Error) => void) => { close(): void };
+  watchDirectory?: (
+    dir: string,
+    onChange: (filename: string | null) => void,
+    onError: (err: Error) => void,
+  ) => { close(): void };
   /** Where SIGHUP comes from. Default `process`. */
   signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
   /** Timers of the debounce. Default: real, unref'd. */
@@ -45,8 +49,14 @@ export interface FileRegistryOptions {
   onReload?: (outcome: ReloadOutcome, trigger: string) => void;
 }
 
-function defaultWatchDirectory(dir: string, onChange: (filename: string | null) => void, onError: (err: Error) => void): { close(): void } {
-  const watcher = fsWatch(dir, { persistent: false }, (_event, filename) => onChange(filename === null ? null : String(filename)));
+function defaultWatchDirectory(
+  dir: string,
+  onChange: (filename: string | null) => void,
+  onError: (err: Error) => void,
+): { close(): void } {
+  const watcher = fsWatch(dir, { persistent: false }, (_event, filename) =>
+    onChange(filename === null ? null : String(filename)),
+  );
   watcher.on('error', onError);
   return watcher;
 }
@@ -57,7 +67,17 @@ function digest(text: string): string {
 
 /** Per-Tenant views of a registry from a file: every Tenant in it is accepted. */
 function viewsOf(registry: TenantRegistry): Map<string, TenantView> {
-  return new Map(registry.tenants.map((t) => [t.name, { name: t.name, verdict: { accepted: true }, fingerprint: JSON.stringify(t), clusterCount: t.clusters.length }]));
+  return new Map(
+    registry.tenants.map((t) => [
+      t.name,
+      {
+        name: t.name,
+        verdict: { accepted: true },
+        fingerprint: JSON.stringify(t),
+        clusterCount: t.clusters.length,
+      },
+    ]),
+  );
 }
 
 /** See the file comment. */
@@ -76,7 +96,11 @@ export class FileRegistry implements RegistryProvider {
     this.reload('SIGHUP');
   };
 
-  private constructor(private readonly options: FileRegistryOptions, text: string, registry: TenantRegistry) {
+  private constructor(
+    private readonly options: FileRegistryOptions,
+    text: string,
+    registry: TenantRegistry,
+  ) {
     this.registry = registry;
     this.views = viewsOf(registry);
     this.goodDigest = digest(text);
@@ -90,7 +114,11 @@ export class FileRegistry implements RegistryProvider {
    */
   static load(options: FileRegistryOptions): FileRegistry {
     const text = readTenantsText(options.path);
-    const source = new FileRegistry(options, text, parseTenantsYaml(text, options.path, options.argocdNamespace));
+    const source = new FileRegistry(
+      options,
+      text,
+      parseTenantsYaml(text, options.path, options.argocdNamespace),
+    );
     logChanges(source.log, diffViews(new Map(), source.views), options.path);
     return source;
   }
@@ -105,11 +133,21 @@ export class FileRegistry implements RegistryProvider {
     const dir = dirname(this.options.path);
     const watchDirectory = this.options.watchDirectory ?? defaultWatchDirectory;
     try {
-      this.watcher = watchDirectory(dir, () => this.schedule(), (err) => {
-        this.log.warn({ code: 'ERR_TENANTS_FILE', dir }, `cannot watch ${dir} for changes of ${basename(this.options.path)} (${err.message}); send SIGHUP to re-read it`);
-      });
+      this.watcher = watchDirectory(
+        dir,
+        () => this.schedule(),
+        (err) => {
+          this.log.warn(
+            { code: 'ERR_TENANTS_FILE', dir },
+            `cannot watch ${dir} for changes of ${basename(this.options.path)} (${err.message}); send SIGHUP to re-read it`,
+          );
+        },
+      );
     } catch (err) {
-      this.log.warn({ code: 'ERR_TENANTS_FILE', dir }, `cannot watch ${dir} for changes of ${basename(this.options.path)} (${err instanceof Error ? err.message : String(err)}); send SIGHUP to re-read it`);
+      this.log.warn(
+        { code: 'ERR_TENANTS_FILE', dir },
+        `cannot watch ${dir} for changes of ${basename(this.options.path)} (${err instanceof Error ? err.message : String(err)}); send SIGHUP to re-read it`,
+      );
     }
     (this.options.signals ?? process).on('SIGHUP', this.onSighup);
   }
@@ -156,7 +194,10 @@ export class FileRegistry implements RegistryProvider {
     } catch (err) {
       const code = isTenantGuardError(err) ? err.code : 'ERR_TENANTS_FILE';
       const why = err instanceof Error ? err.message : String(err);
-      this.log.error({ code, trigger, tenants: this.registry.size, loadedAt: this.loadedAt.toISOString() }, `tenants file not reloaded; keeping the last good registry (${this.registry.size} tenants, loaded ${this.loadedAt.toISOString()}): ${why}`);
+      this.log.error(
+        { code, trigger, tenants: this.registry.size, loadedAt: this.loadedAt.toISOString() },
+        `tenants file not reloaded; keeping the last good registry (${this.registry.size} tenants, loaded ${this.loadedAt.toISOString()}): ${why}`,
+      );
       return 'kept-last-good';
     }
     const views = viewsOf(next);
@@ -166,7 +207,10 @@ export class FileRegistry implements RegistryProvider {
     this.goodDigest = digest(text);
     this.refusedDigest = undefined;
     this.loadedAt = new Date();
-    this.log.info({ trigger, tenants: next.size, changes: changes.length }, `tenants file reloaded (${trigger}): ${next.size} tenants, ${changes.length} changed`);
+    this.log.info(
+      { trigger, tenants: next.size, changes: changes.length },
+      `tenants file reloaded (${trigger}): ${next.size} tenants, ${changes.length} changed`,
+    );
     logChanges(this.log, changes, path);
     return 'reloaded';
   }

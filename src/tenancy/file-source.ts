@@ -64,6 +64,10 @@ export function readTenantsText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TenantGuardError('ERR_TENANTS_FILE', `cannot read tenants file ${path}: ${errnoCode(err) ?? 'error'}`, { cause: err });
+    throw new TenantGuardError(
+      'ERR_TENANTS_FILE',
+      `cannot read tenants file ${path}: ${errnoCode(err) ?? 'error'}`,
+      { cause: err },
+    );
   }
 }

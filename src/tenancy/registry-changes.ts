@@ -45,16 +45,26 @@ export interface RegistryChange {
  * reason is `rejected`, an accepted Tenant whose spec changed is `changed`, one gone is
  * `removed`. Sorted by Tenant name, removals last.
  */
-export function diffViews(before: ReadonlyMap<string, TenantView>, after: ReadonlyMap<string, TenantView>): RegistryChange[] {
+export function diffViews(
+  before: ReadonlyMap<string, TenantView>,
+  after: ReadonlyMap<string, TenantView>,
+): RegistryChange[] {
   const changes: RegistryChange[] = [];
   for (const name of [...after.keys()].sort()) {
     const now = after.get(name) as TenantView;
     const was = before.get(name);
     const previous = was === undefined ? {} : { previous: was.verdict };
     if (now.verdict.accepted) {
-      if (was === undefined || !was.verdict.accepted) changes.push({ kind: 'accepted', tenant: name, view: now, ...previous });
-      else if (was.fingerprint !== now.fingerprint) changes.push({ kind: 'changed', tenant: name, view: now, ...previous });
-    } else if (was === undefined || was.verdict.accepted || was.verdict.reason !== now.verdict.reason || was.verdict.message !== now.verdict.message) {
+      if (was === undefined || !was.verdict.accepted)
+        changes.push({ kind: 'accepted', tenant: name, view: now, ...previous });
+      else if (was.fingerprint !== now.fingerprint)
+        changes.push({ kind: 'changed', tenant: name, view: now, ...previous });
+    } else if (
+      was === undefined ||
+      was.verdict.accepted ||
+      was.verdict.reason !== now.verdict.reason ||
+      was.verdict.message !== now.verdict.message
+    ) {
       changes.push({ kind: 'rejected', tenant: name, view: now, ...previous });
     }
   }
@@ -68,16 +78,21 @@ export function diffViews(before: ReadonlyMap<string, TenantView>, after: Readon
 /** The sentence of a change, for the log line and the Event message. */
 export function describeChange(change: RegistryChange): string {
   const { view, previous } = change;
-  const clusters = view.clusterCount === undefined ? '' : ` with ${view.clusterCount} cluster${view.clusterCount === 1 ? '' : 's'}`;
+  const clusters =
+    view.clusterCount === undefined
+      ? ''
+      : ` with ${view.clusterCount} cluster${view.clusterCount === 1 ? '' : 's'}`;
   switch (change.kind) {
     case 'accepted':
-      if (previous !== undefined && !previous.accepted) return `Tenant "${change.tenant}" accepted${clusters}; it was refused before (${previous.reason}: ${previous.message})`;
+      if (previous !== undefined && !previous.accepted)
+        return `Tenant "${change.tenant}" accepted${clusters}; it was refused before (${previous.reason}: ${previous.message})`;
       return `Tenant "${change.tenant}" accepted${clusters}`;
     case 'changed':
       return `Tenant "${change.tenant}" changed; accepted${clusters}`;
     case 'rejected': {
       const verdict = view.verdict.accepted ? undefined : view.verdict;
-      const was = previous?.accepted === true ? '; it was accepted before and is no longer in the registry' : '';
+      const was =
+        previous?.accepted === true ? '; it was accepted before and is no longer in the registry' : '';
       return `Tenant "${change.tenant}" refused (${verdict?.reason ?? ''}): ${verdict?.message ?? ''}${was}`;
     }
     case 'removed':
@@ -94,8 +109,14 @@ export function eventReason(change: RegistryChange): string {
 /** Logs each change: refusals at warn, the rest at info. */
 export function logChanges(logger: Logger, changes: readonly RegistryChange[], source: string): void {
   for (const change of changes) {
-    const fields = { tenant: change.tenant, change: change.kind, source, ...(change.view.verdict.accepted ? {} : { reason: change.view.verdict.reason }) };
-    if (change.kind === 'rejected') logger.warn({ ...fields, code: 'ERR_TENANT_REJECTED' }, describeChange(change));
+    const fields = {
+      tenant: change.tenant,
+      change: change.kind,
+      source,
+      ...(change.view.verdict.accepted ? {} : { reason: change.view.verdict.reason }),
+    };
+    if (change.kind === 'rejected')
+      logger.warn({ ...fields, code: 'ERR_TENANT_REJECTED' }, describeChange(change));
     else logger.info(fields, describeChange(change));
   }
 }
@@ -105,13 +126,21 @@ export function logChanges(logger: Logger, changes: readonly RegistryChange[], s
  * Events for verdicts already recorded nor misses the ones it has not: undefined when the
  * status is absent or was written for another generation.
  */
-export function viewFromStatus(name: string, object: Readonly<Record<string, unknown>>, fingerprint: string): TenantView | undefined {
+export function viewFromStatus(
+  name: string,
+  object: Readonly<Record<string, unknown>>,
+  fingerprint: string,
+): TenantView | undefined {
   const status = object.status;
   const meta = isRecord(object.metadata) ? object.metadata : {};
   if (!isRecord(status) || typeof status.accepted !== 'boolean') return undefined;
   if (typeof meta.generation === 'number' && status.observedGeneration !== meta.generation) return undefined;
   const verdict: Verdict = status.accepted
     ? { accepted: true }
-    : { accepted: false, reason: typeof status.reason === 'string' ? status.reason : '', message: typeof status.message === 'string' ? status.message : '' };
+    : {
+        accepted: false,
+        reason: typeof status.reason === 'string' ? status.reason : '',
+        message: typeof status.message === 'string' ? status.message : '',
+      };
   return { name, verdict, fingerprint };
 }

@@ -17,7 +17,14 @@ export interface OwnedCluster {
 /** Why a Tenant was left out of the registry (written to its status when watched). */
 export interface TenantRejection {
   readonly tenant: string;
-  readonly reason: 'ClusterNameConflict' | 'ClusterServerConflict' | 'AudienceConflict' | 'SubjectConflict' | 'NamespaceConflict' | 'ProjectConflict' | 'DuplicateTenant';
+  readonly reason:
+    | 'ClusterNameConflict'
+    | 'ClusterServerConflict'
+    | 'AudienceConflict'
+    | 'SubjectConflict'
+    | 'NamespaceConflict'
+    | 'ProjectConflict'
+    | 'DuplicateTenant';
   readonly message: string;
 }
 
@@ -105,10 +112,17 @@ function byAge(tenants: readonly Tenant[]): Tenant[] {
   return tenants
     .map((t, i) => ({ t, i }))
     .sort((a, b) => {
-      const ta = a.t.creationTimestamp === undefined ? Number.POSITIVE_INFINITY : Date.parse(a.t.creationTimestamp);
-      const tb = b.t.creationTimestamp === undefined ? Number.POSITIVE_INFINITY : Date.parse(b.t.creationTimestamp);
+      const ta =
+        a.t.creationTimestamp === undefined ? Number.POSITIVE_INFINITY : Date.parse(a.t.creationTimestamp);
+      const tb =
+        b.t.creationTimestamp === undefined ? Number.POSITIVE_INFINITY : Date.parse(b.t.creationTimestamp);
       if (ta !== tb) return ta < tb ? -1 : 1;
-      if (a.t.creationTimestamp === b.t.creationTimestamp && a.t.name !== b.t.name && a.t.creationTimestamp !== undefined) return a.t.name < b.t.name ? -1 : 1;
+      if (
+        a.t.creationTimestamp === b.t.creationTimestamp &&
+        a.t.name !== b.t.name &&
+        a.t.creationTimestamp !== undefined
+      )
+        return a.t.name < b.t.name ? -1 : 1;
       return a.i - b.i;
     })
     .map((x) => x.t);
@@ -134,16 +148,25 @@ interface Holder {
  * created first keeps the claim; the other is left out whole and its rejection names every
  * claim it lost, the field, and the Tenant holding it.
  */
-export function buildRegistry(tenants: readonly Tenant[]): { registry: TenantRegistry; rejections: TenantRejection[] } {
+export function buildRegistry(tenants: readonly Tenant[]): {
+  registry: TenantRegistry;
+  rejections: TenantRejection[];
+} {
   const accepted: Tenant[] = [];
   const rejections: TenantRejection[] = [];
   const names = new Set<string>();
-  const clusterClaims = new Map<ClusterClaim['field'], Map<string, Holder>>(CLUSTER_CLAIMS.map((c) => [c.field, new Map()]));
+  const clusterClaims = new Map<ClusterClaim['field'], Map<string, Holder>>(
+    CLUSTER_CLAIMS.map((c) => [c.field, new Map()]),
+  );
   const namespaces = new Map<string, Holder>();
   const projects = new Map<string, Holder>();
   for (const tenant of byAge(tenants)) {
     if (names.has(tenant.name)) {
-      rejections.push({ tenant: tenant.name, reason: 'DuplicateTenant', message: `Tenant "${tenant.name}" is defined twice` });
+      rejections.push({
+        tenant: tenant.name,
+        reason: 'DuplicateTenant',
+        message: `Tenant "${tenant.name}" is defined twice`,
+      });
       continue;
     }
     const conflicts: Array<{ reason: TenantRejection['reason']; message: string }> = [];
@@ -151,29 +174,53 @@ export function buildRegistry(tenants: readonly Tenant[]): { registry: TenantReg
       for (const claim of CLUSTER_CLAIMS) {
         const holder = clusterClaims.get(claim.field)?.get(claim.key(c));
         if (holder === undefined) continue;
-        conflicts.push({ reason: CLAIM_REASONS[claim.field], message: `spec.clusters[${i}].${claim.field}: ${claim.what === 'cluster name' ? 'cluster' : claim.what} "${claim.shown(c)}" is already claimed by tenant "${holder.tenant}" (${holder.field}${holder.note}); ${claim.field === 'name' || claim.field === 'server' ? 'a cluster belongs to one tenant' : `each cluster needs its own ${claim.what}`}` });
+        conflicts.push({
+          reason: CLAIM_REASONS[claim.field],
+          message: `spec.clusters[${i}].${claim.field}: ${claim.what === 'cluster name' ? 'cluster' : claim.what} "${claim.shown(c)}" is already claimed by tenant "${holder.tenant}" (${holder.field}${holder.note}); ${claim.field === 'name' || claim.field === 'server' ? 'a cluster belongs to one tenant' : `each cluster needs its own ${claim.what}`}`,
+        });
       }
     }
     for (const [i, ns] of tenant.namespaces.entries()) {
       const holder = namespaces.get(ns);
-      if (holder !== undefined) conflicts.push({ reason: 'NamespaceConflict', message: `spec.namespaces[${i}]: namespace "${ns}" is already owned by tenant "${holder.tenant}" (${holder.field}); a namespace belongs to one tenant` });
+      if (holder !== undefined)
+        conflicts.push({
+          reason: 'NamespaceConflict',
+          message: `spec.namespaces[${i}]: namespace "${ns}" is already owned by tenant "${holder.tenant}" (${holder.field}); a namespace belongs to one tenant`,
+        });
     }
     for (const [i, p] of tenant.projects.entries()) {
       const holder = projects.get(p);
-      if (holder !== undefined) conflicts.push({ reason: 'ProjectConflict', message: `spec.projects[${i}]: project "${p}" is already listed by tenant "${holder.tenant}" (${holder.field}); a project belongs to one tenant` });
+      if (holder !== undefined)
+        conflicts.push({
+          reason: 'ProjectConflict',
+          message: `spec.projects[${i}]: project "${p}" is already listed by tenant "${holder.tenant}" (${holder.field}); a project belongs to one tenant`,
+        });
     }
     const first = conflicts[0];
     if (first !== undefined) {
-      rejections.push({ tenant: tenant.name, reason: first.reason, message: conflicts.map((c) => c.message).join('; ') });
+      rejections.push({
+        tenant: tenant.name,
+        reason: first.reason,
+        message: conflicts.map((c) => c.message).join('; '),
+      });
       continue;
     }
     accepted.push(tenant);
     names.add(tenant.name);
     for (const [i, c] of tenant.clusters.entries()) {
-      for (const claim of CLUSTER_CLAIMS) clusterClaims.get(claim.field)?.set(claim.key(c), { tenant: tenant.name, field: `spec.clusters[${i}].${claim.field}`, note: claim.note(c) });
+      for (const claim of CLUSTER_CLAIMS)
+        clusterClaims.get(claim.field)?.set(claim.key(c), {
+          tenant: tenant.name,
+          field: `spec.clusters[${i}].${claim.field}`,
+          note: claim.note(c),
+        });
     }
-    tenant.namespaces.forEach((ns, i) => namespaces.set(ns, { tenant: tenant.name, field: `spec.namespaces[${i}]`, note: '' }));
-    tenant.projects.forEach((p, i) => projects.set(p, { tenant: tenant.name, field: `spec.projects[${i}]`, note: '' }));
+    tenant.namespaces.forEach((ns, i) =>
+      namespaces.set(ns, { tenant: tenant.name, field: `spec.namespaces[${i}]`, note: '' }),
+    );
+    tenant.projects.forEach((p, i) =>
+      projects.set(p, { tenant: tenant.name, field: `spec.projects[${i}]`, note: '' }),
+    );
   }
   return { registry: new TenantRegistry(accepted), rejections };
 }
@@ -185,7 +232,10 @@ export function buildRegistry(tenants: readonly Tenant[]): { registry: TenantReg
 export function buildStrictRegistry(tenants: readonly Tenant[], source: string): TenantRegistry {
   const { registry, rejections } = buildRegistry(tenants);
   if (rejections.length > 0) {
-    throw new TenantGuardError('ERR_TENANT_CONFLICT', `${source}: ${rejections.map((r) => `Tenant "${r.tenant}" ${r.message}`).join('; ')}`);
+    throw new TenantGuardError(
+      'ERR_TENANT_CONFLICT',
+      `${source}: ${rejections.map((r) => `Tenant "${r.tenant}" ${r.message}`).join('; ')}`,
+    );
   }
   return registry;
 }

@@ -19,7 +19,13 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export function toStructuralSchema(schema: unknown): Json {
   if (Array.isArray(schema)) return schema.map(toStructuralSchema);
   if (typeof schema !== 'object' || schema === null) {
-    if (typeof schema === 'string' || typeof schema === 'number' || typeof schema === 'boolean' || schema === null) return schema;
+    if (
+      typeof schema === 'string' ||
+      typeof schema === 'number' ||
+      typeof schema === 'boolean' ||
+      schema === null
+    )
+      return schema;
     throw new TypeError(`schema value of type ${typeof schema} cannot be written as JSON`);
   }
   const out: { [key: string]: Json } = {};
@@ -34,7 +40,8 @@ export function toStructuralSchema(schema: unknown): Json {
 /** The CRD object (apiextensions.k8s.io/v1), ready to serialise; `schema` for tests. */
 export function tenantCrd(schema: object = tenantSchema): { [key: string]: Json } {
   const openAPIV3Schema = toStructuralSchema({
-    description: 'A tenant of the shared Argo CD: who owns it, its namespaces, projects and clusters (SPEC section 2).',
+    description:
+      'A tenant of the shared Argo CD: who owns it, its namespaces, projects and clusters (SPEC section 2).',
     ...schema,
   });
   return {
@@ -61,10 +68,31 @@ export function tenantCrd(schema: object = tenantSchema): { [key: string]: Json 
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: [
-            { name: 'Enforcement', type: 'string', jsonPath: '.spec.enforcement', description: 'enforce, warn or audit' },
-            { name: 'Accepted', type: 'boolean', jsonPath: '.status.accepted', description: 'Whether the registry holds this Tenant' },
-            { name: 'Clusters', type: 'integer', jsonPath: '.status.clusterCount', description: 'How many clusters the Tenant lists' },
-            { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1, description: 'Why the Tenant was or was not accepted' },
+            {
+              name: 'Enforcement',
+              type: 'string',
+              jsonPath: '.spec.enforcement',
+              description: 'enforce, warn or audit',
+            },
+            {
+              name: 'Accepted',
+              type: 'boolean',
+              jsonPath: '.status.accepted',
+              description: 'Whether the registry holds this Tenant',
+            },
+            {
+              name: 'Clusters',
+              type: 'integer',
+              jsonPath: '.status.clusterCount',
+              description: 'How many clusters the Tenant lists',
+            },
+            {
+              name: 'Reason',
+              type: 'string',
+              jsonPath: '.status.reason',
+              priority: 1,
+              description: 'Why the Tenant was or was not accepted',
+            },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema },

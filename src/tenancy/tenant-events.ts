@@ -69,7 +69,11 @@ export class TenantEventRecorder {
   private readonly timeoutMs: number;
   private readonly instance: string;
 
-  constructor(private readonly api: CoreV1Api, private readonly logger: Logger, options: TenantEventRecorderOptions = {}) {
+  constructor(
+    private readonly api: CoreV1Api,
+    private readonly logger: Logger,
+    options: TenantEventRecorderOptions = {},
+  ) {
     this.now = options.now ?? Date.now;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.instance = options.instance ?? process.env.HOSTNAME ?? EVENT_COMPONENT;
@@ -97,10 +101,16 @@ export class TenantEventRecorder {
   private async create(change: RegistryChange): Promise<void> {
     const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.timeoutMs)]);
     try {
-      await this.api.createNamespacedEvent({ namespace: EVENT_NAMESPACE, body: tenantEvent(change, new Date(this.now()), this.instance) }, withSignal(signal));
+      await this.api.createNamespacedEvent(
+        { namespace: EVENT_NAMESPACE, body: tenantEvent(change, new Date(this.now()), this.instance) },
+        withSignal(signal),
+      );
     } catch (err) {
       if (this.controller.signal.aborted) return;
-      this.logger.warn({ tenant: change.tenant, code: 'ERR_TENANT_EVENT' }, `cannot record the ${eventReason(change)} Event of Tenant "${change.tenant}": ${describeApiFailure(err, signal.aborted)}`);
+      this.logger.warn(
+        { tenant: change.tenant, code: 'ERR_TENANT_EVENT' },
+        `cannot record the ${eventReason(change)} Event of Tenant "${change.tenant}": ${describeApiFailure(err, signal.aborted)}`,
+      );
     }
   }
 }

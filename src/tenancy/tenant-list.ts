@@ -21,13 +21,29 @@ export function countClusters(object: TenantObject): number {
  * @throws TenantGuardError ERR_TENANT_WATCH when the answer is not a list.
  */
 export function toTenantList(body: unknown): KubernetesListObject<TenantObject> {
-  if (!isRecord(body) || !Array.isArray(body.items)) throw new TenantGuardError('ERR_TENANT_WATCH', 'the Tenant list answer is not a list');
+  if (!isRecord(body) || !Array.isArray(body.items))
+    throw new TenantGuardError('ERR_TENANT_WATCH', 'the Tenant list answer is not a list');
   const items: TenantObject[] = [];
   for (const item of body.items) {
     if (!isRecord(item) || !isRecord(item.metadata) || typeof item.metadata.name !== 'string') continue;
     const meta = item.metadata;
-    items.push({ ...item, metadata: { ...meta, name: item.metadata.name, ...(typeof meta.resourceVersion === 'string' ? { resourceVersion: meta.resourceVersion } : {}) } });
+    items.push({
+      ...item,
+      metadata: {
+        ...meta,
+        name: item.metadata.name,
+        ...(typeof meta.resourceVersion === 'string' ? { resourceVersion: meta.resourceVersion } : {}),
+      },
+    });
   }
-  const rv = isRecord(body.metadata) && typeof body.metadata.resourceVersion === 'string' ? body.metadata.resourceVersion : '';
-  return { apiVersion: TENANT_API_VERSION, kind: `${TENANT_KIND}List`, metadata: { resourceVersion: rv }, items };
+  const rv =
+    isRecord(body.metadata) && typeof body.metadata.resourceVersion === 'string'
+      ? body.metadata.resourceVersion
+      : '';
+  return {
+    apiVersion: TENANT_API_VERSION,
+    kind: `${TENANT_KIND}List`,
+    metadata: { resourceVersion: rv },
+    items,
+  };
 }

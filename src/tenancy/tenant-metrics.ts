@@ -43,7 +43,8 @@ export interface RestartCounter {
  * replaced, so the newest source reports.
  */
 export function registerRegistryMetrics(registry: Registry, state: () => WatchState): RestartCounter {
-  for (const name of Object.values(REGISTRY_METRICS)) if (registry.getSingleMetric(name) !== undefined) registry.removeSingleMetric(name);
+  for (const name of Object.values(REGISTRY_METRICS))
+    if (registry.getSingleMetric(name) !== undefined) registry.removeSingleMetric(name);
   new Gauge({
     name: REGISTRY_METRICS.synced,
     help: '1 once the Tenant registry has been filled by a full list; until then the webhook denies and /readyz answers 503',

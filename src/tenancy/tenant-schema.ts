@@ -19,7 +19,10 @@ const dnsSubdomain = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0
 
 const stringList = (pattern?: string, maxLength = 253) => ({
   type: 'array',
-  items: pattern === undefined ? { type: 'string', minLength: 1, maxLength } : { type: 'string', minLength: 1, maxLength, pattern },
+  items:
+    pattern === undefined
+      ? { type: 'string', minLength: 1, maxLength }
+      : { type: 'string', minLength: 1, maxLength, pattern },
   'x-kubernetes-list-type': 'set',
 });
 
@@ -28,14 +31,49 @@ export const tenantClusterSchema = {
   required: ['name', 'server'],
   additionalProperties: false,
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: MAX_LABEL_VALUE_LENGTH, pattern: dnsSubdomain, description: 'Argo CD cluster name, and the broker target name; at most 63 characters, as it is also a label value.' },
-    server: { type: 'string', minLength: 9, maxLength: 2048, pattern: '^https://[^\\s?#@]+$', description: 'https URL of the cluster\'s kube-oidc-proxy or API server; no user info, query or fragment.' },
-    caData: { type: 'string', maxLength: 65536, pattern: '^[A-Za-z0-9+/=\\s]*$', description: 'Base64 PEM CA bundle for server.' },
+    name: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_LABEL_VALUE_LENGTH,
+      pattern: dnsSubdomain,
+      description:
+        'Argo CD cluster name, and the broker target name; at most 63 characters, as it is also a label value.',
+    },
+    server: {
+      type: 'string',
+      minLength: 9,
+      maxLength: 2048,
+      pattern: '^https://[^\\s?#@]+$',
+      description:
+        "https URL of the cluster's kube-oidc-proxy or API server; no user info, query or fragment.",
+    },
+    caData: {
+      type: 'string',
+      maxLength: 65536,
+      pattern: '^[A-Za-z0-9+/=\\s]*$',
+      description: 'Base64 PEM CA bundle for server.',
+    },
     audience: { type: 'string', minLength: 1, maxLength: 253, description: 'Token aud. Default: name.' },
-    subject: { type: 'string', minLength: 1, maxLength: 253, description: 'Token sub the remote side binds RBAC to. Default: tenantguard:<name>.' },
+    subject: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 253,
+      description: 'Token sub the remote side binds RBAC to. Default: tenantguard:<name>.',
+    },
     groups: { ...stringList(), description: 'Extra groups claim values.' },
-    tokenTTLSeconds: { type: 'integer', minimum: 30, maximum: 900, default: 60, description: 'Token lifetime in seconds, 30..900.' },
-    allowedCallers: { ...stringList(), maxItems: 16, description: 'User names allowed to obtain this cluster\'s tokens from the broker, besides the broker\'s allowed callers and the Tenant\'s (e.g. system:serviceaccount:argocd:argocd-server).' },
+    tokenTTLSeconds: {
+      type: 'integer',
+      minimum: 30,
+      maximum: 900,
+      default: 60,
+      description: 'Token lifetime in seconds, 30..900.',
+    },
+    allowedCallers: {
+      ...stringList(),
+      maxItems: 16,
+      description:
+        "User names allowed to obtain this cluster's tokens from the broker, besides the broker's allowed callers and the Tenant's (e.g. system:serviceaccount:argocd:argocd-server).",
+    },
   },
 } as const;
 
@@ -48,14 +86,31 @@ export const tenantSpecSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        groups: { ...stringList(), description: 'Groups whose members own this tenant\'s objects.' },
-        users: { ...stringList(), description: 'Users who own this tenant\'s objects.' },
+        groups: { ...stringList(), description: "Groups whose members own this tenant's objects." },
+        users: { ...stringList(), description: "Users who own this tenant's objects." },
       },
     },
-    namespaces: { ...stringList(dnsLabel, 63), description: 'Control-plane namespaces whose Argo CD objects belong to this tenant.' },
-    projects: { ...stringList(), minItems: 1, description: 'Argo CD AppProjects this tenant may use; the first is the default.' },
-    enforcement: { type: 'string', enum: ['enforce', 'warn', 'audit'], default: 'enforce', description: 'enforce, warn or audit, like Pod Security Admission.' },
-    allowedCallers: { ...stringList(), maxItems: 16, description: 'User names allowed to obtain the tokens of every cluster of this Tenant from the broker, besides the broker\'s allowed callers (e.g. system:serviceaccount:argocd:argocd-server).' },
+    namespaces: {
+      ...stringList(dnsLabel, 63),
+      description: 'Control-plane namespaces whose Argo CD objects belong to this tenant.',
+    },
+    projects: {
+      ...stringList(),
+      minItems: 1,
+      description: 'Argo CD AppProjects this tenant may use; the first is the default.',
+    },
+    enforcement: {
+      type: 'string',
+      enum: ['enforce', 'warn', 'audit'],
+      default: 'enforce',
+      description: 'enforce, warn or audit, like Pod Security Admission.',
+    },
+    allowedCallers: {
+      ...stringList(),
+      maxItems: 16,
+      description:
+        "User names allowed to obtain the tokens of every cluster of this Tenant from the broker, besides the broker's allowed callers (e.g. system:serviceaccount:argocd:argocd-server).",
+    },
     clusters: {
       type: 'array',
       items: tenantClusterSchema,
@@ -72,7 +127,10 @@ export const tenantStatusSchema = {
     reason: { type: 'string' },
     message: { type: 'string' },
     observedGeneration: { type: 'integer' },
-    clusterCount: { type: 'integer', description: 'How many clusters spec.clusters lists (a printer column).' },
+    clusterCount: {
+      type: 'integer',
+      description: 'How many clusters spec.clusters lists (a printer column).',
+    },
     conditions: {
       type: 'array',
       items: {

@@ -51,7 +51,11 @@ export class TenantStatusWriter {
   private readonly retryMs: number;
   private readonly timeoutMs: number;
 
-  constructor(private readonly api: CustomObjectsApi, private readonly logger: Logger, options: TenantStatusWriterOptions = {}) {
+  constructor(
+    private readonly api: CustomObjectsApi,
+    private readonly logger: Logger,
+    options: TenantStatusWriterOptions = {},
+  ) {
     this.now = options.now ?? Date.now;
     this.retryMs = options.retryMs ?? 5000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -104,22 +108,36 @@ export class TenantStatusWriter {
     let object = target.object;
     const generation = generationOf(object);
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const desired = desiredStatus(target.outcome, object.status, generationOf(object), rfc3339(new Date(this.now())));
+      const desired = desiredStatus(
+        target.outcome,
+        object.status,
+        generationOf(object),
+        rfc3339(new Date(this.now())),
+      );
       if (!statusDiffers(object.status, desired)) return true;
       const basedOn = resourceVersionOf(object);
       const memo = this.written.get(target.name);
       if (memo !== undefined && memo.basedOn === basedOn && !statusDiffers(memo.status, desired)) return true;
       const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.timeoutMs)]);
       try {
-        await this.api.replaceClusterCustomObjectStatus({ ...ids, name: target.name, body: { ...object, status: desired } }, withSignal(signal));
+        await this.api.replaceClusterCustomObjectStatus(
+          { ...ids, name: target.name, body: { ...object, status: desired } },
+          withSignal(signal),
+        );
         if (basedOn !== undefined) this.written.set(target.name, { basedOn, status: desired });
-        this.logger.info({ tenant: target.name, accepted: desired.accepted, reason: desired.reason }, `Tenant "${target.name}" status: ${desired.accepted ? 'accepted' : `not accepted (${desired.reason}): ${desired.message}`}`);
+        this.logger.info(
+          { tenant: target.name, accepted: desired.accepted, reason: desired.reason },
+          `Tenant "${target.name}" status: ${desired.accepted ? 'accepted' : `not accepted (${desired.reason}): ${desired.message}`}`,
+        );
         return true;
       } catch (err) {
         const code = apiErrorCode(err);
         if (code === 404 || this.stopped) return true; // deleted meanwhile, or shutting down
         if (code !== 409) {
-          this.logger.warn({ tenant: target.name, code: 'ERR_TENANT_STATUS' }, `cannot write the status of Tenant "${target.name}": ${describeApiFailure(err, signal.aborted)}`);
+          this.logger.warn(
+            { tenant: target.name, code: 'ERR_TENANT_STATUS' },
+            `cannot write the status of Tenant "${target.name}": ${describeApiFailure(err, signal.aborted)}`,
+          );
           return false;
         }
       }
@@ -130,7 +148,10 @@ export class TenantStatusWriter {
       if (generationOf(fresh) !== generation) return true;
       object = fresh;
     }
-    this.logger.warn({ tenant: target.name, code: 'ERR_TENANT_STATUS' }, `cannot write the status of Tenant "${target.name}": still conflicting after ${ATTEMPTS} attempts`);
+    this.logger.warn(
+      { tenant: target.name, code: 'ERR_TENANT_STATUS' },
+      `cannot write the status of Tenant "${target.name}": still conflicting after ${ATTEMPTS} attempts`,
+    );
     return false;
   }
 
@@ -141,7 +162,10 @@ export class TenantStatusWriter {
       return isRecord(body) ? body : undefined;
     } catch (err) {
       if (apiErrorCode(err) === 404) return 'gone';
-      this.logger.warn({ tenant: name, code: 'ERR_TENANT_STATUS' }, `cannot re-read Tenant "${name}": ${describeApiFailure(err, signal.aborted)}`);
+      this.logger.warn(
+        { tenant: name, code: 'ERR_TENANT_STATUS' },
+        `cannot re-read Tenant "${name}": ${describeApiFailure(err, signal.aborted)}`,
+      );
       return undefined;
     }
   }

@@ -17,9 +17,14 @@ export type TenantOutcome =
     };
 
 /** The verdict on one Tenant: invalid (its parse error), rejected (a claim held by an older Tenant), or accepted. */
-export function outcomeOf(clusterCount: number, invalid: string | undefined, rejection: TenantRejection | undefined): TenantOutcome {
+export function outcomeOf(
+  clusterCount: number,
+  invalid: string | undefined,
+  rejection: TenantRejection | undefined,
+): TenantOutcome {
   if (invalid !== undefined) return { accepted: false, reason: 'Invalid', message: invalid, clusterCount };
-  if (rejection !== undefined) return { accepted: false, reason: rejection.reason, message: rejection.message, clusterCount };
+  if (rejection !== undefined)
+    return { accepted: false, reason: rejection.reason, message: rejection.message, clusterCount };
   return { accepted: true, clusterCount };
 }
 
@@ -56,7 +61,12 @@ const ACCEPTED_REASON = 'Accepted';
  * @param generation the object's `metadata.generation`, when known
  * @param now ISO 8601 time for a new transition
  */
-export function desiredStatus(outcome: TenantOutcome, current: unknown, generation: number | undefined, now: string): TenantStatus {
+export function desiredStatus(
+  outcome: TenantOutcome,
+  current: unknown,
+  generation: number | undefined,
+  now: string,
+): TenantStatus {
   const reason = outcome.accepted ? ACCEPTED_REASON : outcome.reason;
   const message = outcome.accepted
     ? `in the registry with ${outcome.clusterCount} cluster${outcome.clusterCount === 1 ? '' : 's'}`
@@ -64,7 +74,10 @@ export function desiredStatus(outcome: TenantOutcome, current: unknown, generati
   const conditionStatus = outcome.accepted ? 'True' : 'False';
   const existing = readConditions(current);
   const previous = existing.find((c) => c.type === ACCEPTED_CONDITION);
-  const lastTransitionTime = previous !== undefined && previous.status === conditionStatus && previous.lastTransitionTime !== '' ? previous.lastTransitionTime : now;
+  const lastTransitionTime =
+    previous !== undefined && previous.status === conditionStatus && previous.lastTransitionTime !== ''
+      ? previous.lastTransitionTime
+      : now;
   const accepted: TenantCondition = {
     type: ACCEPTED_CONDITION,
     status: conditionStatus,
@@ -86,13 +99,28 @@ export function desiredStatus(outcome: TenantOutcome, current: unknown, generati
 /** True when `current` says something other than `desired` (transition times aside). */
 export function statusDiffers(current: unknown, desired: TenantStatus): boolean {
   if (!isRecord(current)) return true;
-  if (current.accepted !== desired.accepted || current.reason !== desired.reason || current.message !== desired.message) return true;
-  if (current.clusterCount !== desired.clusterCount || current.observedGeneration !== desired.observedGeneration) return true;
+  if (
+    current.accepted !== desired.accepted ||
+    current.reason !== desired.reason ||
+    current.message !== desired.message
+  )
+    return true;
+  if (
+    current.clusterCount !== desired.clusterCount ||
+    current.observedGeneration !== desired.observedGeneration
+  )
+    return true;
   const have = readConditions(current);
   if (have.length !== desired.conditions.length) return true;
   return desired.conditions.some((want) => {
     const got = have.find((c) => c.type === want.type);
-    return got === undefined || got.status !== want.status || got.reason !== want.reason || got.message !== want.message || got.observedGeneration !== want.observedGeneration;
+    return (
+      got === undefined ||
+      got.status !== want.status ||
+      got.reason !== want.reason ||
+      got.message !== want.message ||
+      got.observedGeneration !== want.observedGeneration
+    );
   });
 }
 

@@ -76,7 +76,13 @@ interface TenantDocument {
   status?: unknown;
 }
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false, useDefaults: false });
+const ajv = new Ajv({
+  allErrors: true,
+  verbose: true,
+  strict: false,
+  validateFormats: false,
+  useDefaults: false,
+});
 /** A type guard: true only for a document of the schema's shape, so the reads below need no casts. */
 const validateShape = ajv.compile<TenantDocument>(tenantSchema);
 
@@ -85,7 +91,8 @@ const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 /** `spec.clusters[0].server` from ajv's `/spec/clusters/0/server`. */
 function fieldPath(instancePath: string): string {
   let out = '';
-  for (const segment of instancePath.split('/').slice(1)) out += /^\d+$/.test(segment) ? `[${segment}]` : `${out === '' ? '' : '.'}${segment}`;
+  for (const segment of instancePath.split('/').slice(1))
+    out += /^\d+$/.test(segment) ? `[${segment}]` : `${out === '' ? '' : '.'}${segment}`;
   return out;
 }
 
@@ -114,13 +121,17 @@ function describeAjvError(err: ErrorObject, doc: unknown): string {
     case 'required':
       return `${path === '' ? '' : `${path}.`}${String(params.missingProperty)}: is required`;
     case 'maxLength': {
-      const why = path === 'metadata.name' || /^spec\.clusters\[\d+\]\.name$/.test(path) ? ' (it is used as a label value)' : '';
+      const why =
+        path === 'metadata.name' || /^spec\.clusters\[\d+\]\.name$/.test(path)
+          ? ' (it is used as a label value)'
+          : '';
       return `${path}: ${shown ?? 'the value'} is ${typeof value === 'string' ? value.length : 'too many'} characters long; at most ${String(params.limit)} are allowed${why}`;
     }
     case 'minimum':
     case 'maximum': {
       const schema: unknown = err.parentSchema;
-      const bound = (key: string): string => (isRecord(schema) && typeof schema[key] === 'number' ? String(schema[key]) : '');
+      const bound = (key: string): string =>
+        isRecord(schema) && typeof schema[key] === 'number' ? String(schema[key]) : '';
       return `${path}: ${shown ?? 'the value'} is out of range; use ${bound('minimum')}..${bound('maximum')}`;
     }
     case 'pattern':
@@ -134,7 +145,8 @@ function describeAjvError(err: ErrorObject, doc: unknown): string {
   }
 }
 
-const SERVER_HELP = 'use the https URL of the tenant cluster\'s API server or kube-oidc-proxy, without user info, query or fragment';
+const SERVER_HELP =
+  "use the https URL of the tenant cluster's API server or kube-oidc-proxy, without user info, query or fragment";
 
 /** Argo CD's built-in project: argocd-server creates it with destinations `*` (SPEC TG-PRJ-02). */
 export const DEFAULT_PROJECT = 'default';
@@ -157,11 +169,16 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
   const meta = isRecord(doc) && isRecord(doc.metadata) ? doc.metadata : undefined;
   const name = meta !== undefined && typeof meta.name === 'string' ? meta.name : undefined;
   const label = `${options.source}${name === undefined ? '' : ` (Tenant "${name}")`}`;
-  if (!isRecord(doc)) throw new TenantGuardError('ERR_TENANT_INVALID', `${label}: not a mapping; expected a Tenant object`);
-  if (doc.apiVersion !== TENANT_API_VERSION) problems.push(`apiVersion: "${String(doc.apiVersion)}" is not ${TENANT_API_VERSION}`);
+  if (!isRecord(doc))
+    throw new TenantGuardError('ERR_TENANT_INVALID', `${label}: not a mapping; expected a Tenant object`);
+  if (doc.apiVersion !== TENANT_API_VERSION)
+    problems.push(`apiVersion: "${String(doc.apiVersion)}" is not ${TENANT_API_VERSION}`);
   if (doc.kind !== TENANT_KIND) problems.push(`kind: "${String(doc.kind)}" is not ${TENANT_KIND}`);
   if (name === undefined || name === '') problems.push('metadata.name: is required');
-  else if (!NAME_PATTERN.test(name)) problems.push(`metadata.name: "${name}" is not a DNS subdomain name (lower-case letters, digits, '-' and '.')`);
+  else if (!NAME_PATTERN.test(name))
+    problems.push(
+      `metadata.name: "${name}" is not a DNS subdomain name (lower-case letters, digits, '-' and '.')`,
+    );
   // The length (a label value) is the schema's, so that the CRD refuses it too.
   if (!validateShape(doc)) {
     for (const err of validateShape.errors ?? []) problems.push(describeAjvError(err, doc));
@@ -174,10 +191,16 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
   const namespaces = spec.namespaces;
   const clustersIn = spec.clusters;
   namespaces.forEach((ns, i) => {
-    if (ns === options.argocdNamespace) problems.push(`spec.namespaces[${i}]: "${ns}" is the Argo CD namespace; list the tenant's own namespaces only`);
+    if (ns === options.argocdNamespace)
+      problems.push(
+        `spec.namespaces[${i}]: "${ns}" is the Argo CD namespace; list the tenant's own namespaces only`,
+      );
   });
   spec.projects.forEach((p, i) => {
-    if (p === DEFAULT_PROJECT) problems.push(`spec.projects[${i}]: "default" is Argo CD's built-in project, shared by the platform; list the tenant's own projects only`);
+    if (p === DEFAULT_PROJECT)
+      problems.push(
+        `spec.projects[${i}]: "default" is Argo CD's built-in project, shared by the platform; list the tenant's own projects only`,
+      );
   });
   const clusters: TenantCluster[] = clustersIn.map((c, i) => {
     const cname = c.name;
@@ -185,7 +208,8 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
     // The schema's pattern has refused a non-https server, user info, a query and a fragment.
     const bad = explainBadServer(server);
     if (bad !== undefined) problems.push(`spec.clusters[${i}].server: "${server}" ${bad}; ${SERVER_HELP}`);
-    if (isControlPlaneTarget(cname)) problems.push(`spec.clusters[${i}].name: "${cname}" is the control plane; no tenant may own it`);
+    if (isControlPlaneTarget(cname))
+      problems.push(`spec.clusters[${i}].name: "${cname}" is the control plane; no tenant may own it`);
     return {
       name: cname,
       server,
@@ -195,7 +219,9 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
       subject: c.subject ?? `tenantguard:${cname}`,
       groups: c.groups ?? [],
       tokenTTLSeconds: c.tokenTTLSeconds ?? 60,
-      ...(c.allowedCallers !== undefined && c.allowedCallers.length > 0 ? { allowedCallers: c.allowedCallers } : {}),
+      ...(c.allowedCallers !== undefined && c.allowedCallers.length > 0
+        ? { allowedCallers: c.allowedCallers }
+        : {}),
     };
   });
   problems.push(...duplicateClaims(clusters));
@@ -207,7 +233,9 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
     projects: spec.projects,
     enforcement: spec.enforcement ?? 'enforce',
     clusters,
-    ...(spec.allowedCallers !== undefined && spec.allowedCallers.length > 0 ? { allowedCallers: spec.allowedCallers } : {}),
+    ...(spec.allowedCallers !== undefined && spec.allowedCallers.length > 0
+      ? { allowedCallers: spec.allowedCallers }
+      : {}),
     ...optionalMeta(meta),
   };
 }
@@ -224,7 +252,10 @@ function duplicateClaims(clusters: readonly TenantCluster[]): string[] {
       const key = claim.key(c);
       const first = seen.get(key);
       if (first === undefined) seen.set(key, i);
-      else problems.push(`spec.clusters[${i}].${claim.field}: ${claim.what} "${claim.shown(c)}" is already that of spec.clusters[${first}]${claim.note(clusters[first] as TenantCluster)}; each cluster needs its own`);
+      else
+        problems.push(
+          `spec.clusters[${i}].${claim.field}: ${claim.what} "${claim.shown(c)}" is already that of spec.clusters[${first}]${claim.note(clusters[first] as TenantCluster)}; each cluster needs its own`,
+        );
     });
   }
   return problems;
@@ -244,8 +275,20 @@ export interface ClusterClaim {
 export const CLUSTER_CLAIMS: readonly ClusterClaim[] = [
   { field: 'name', what: 'cluster name', key: (c) => c.name, shown: (c) => c.name, note: () => '' },
   { field: 'server', what: 'server', key: (c) => c.serverKey, shown: (c) => c.server, note: () => '' },
-  { field: 'audience', what: 'audience', key: (c) => c.audience, shown: (c) => c.audience, note: (h) => (h.audience === h.name ? ', by default its cluster name' : '') },
-  { field: 'subject', what: 'subject', key: (c) => c.subject, shown: (c) => c.subject, note: (h) => (h.subject === `tenantguard:${h.name}` ? ', by default tenantguard:<cluster name>' : '') },
+  {
+    field: 'audience',
+    what: 'audience',
+    key: (c) => c.audience,
+    shown: (c) => c.audience,
+    note: (h) => (h.audience === h.name ? ', by default its cluster name' : ''),
+  },
+  {
+    field: 'subject',
+    what: 'subject',
+    key: (c) => c.subject,
+    shown: (c) => c.subject,
+    note: (h) => (h.subject === `tenantguard:${h.name}` ? ', by default tenantguard:<cluster name>' : ''),
+  },
 ];
 
 function optionalMeta(meta: Record<string, unknown> | undefined): Partial<Tenant> {

@@ -18,7 +18,13 @@
  *   writes status) recorded as a Kubernetes Event on the Tenant (tenant-events.ts).
  * - `stop()` aborts every request in flight (list, watch, status write, Event).
  */
-import { CoreV1Api, CustomObjectsApi, ListWatch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  ListWatch,
+  type KubeConfig,
+  type KubernetesListObject,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { describeApiFailure, withSignal } from '../kube/kube-call.js';
@@ -27,7 +33,13 @@ import { diffViews, logChanges, viewFromStatus, type TenantView } from './regist
 import { TenantEventRecorder } from './tenant-events.js';
 import { isTenantGuardError } from '../errors.js';
 import { buildRegistry, type RegistryProvider, type TenantRegistry } from './registry.js';
-import { TENANT_API_VERSION, TENANT_GROUP, TENANT_KIND, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
+import {
+  TENANT_API_VERSION,
+  TENANT_GROUP,
+  TENANT_KIND,
+  TENANT_PLURAL,
+  TENANT_VERSION,
+} from './tenant-schema.js';
 import { parseTenant, type Tenant } from './tenant.js';
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
 import { TenantStatusWriter, type StatusTarget } from './tenant-status-writer.js';
@@ -72,7 +84,12 @@ export interface WatchedRegistryOptions {
 }
 
 /** Defaults of the watch's time bounds, in ms (see WatchedRegistryOptions). */
-export const WATCH_DEFAULTS = { silenceMs: 45_000, watchTimeoutSeconds: 30, listTimeoutMs: 10_000, maxStalenessMs: 60_000 } as const;
+export const WATCH_DEFAULTS = {
+  silenceMs: 45_000,
+  watchTimeoutSeconds: 30,
+  listTimeoutMs: 10_000,
+  maxStalenessMs: 60_000,
+} as const;
 
 interface Parsed {
   resourceVersion: string | undefined;
@@ -119,12 +136,18 @@ export class WatchedRegistry implements RegistryProvider {
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? REAL_TIMERS;
     if (options.emitEvents ?? options.writeStatus !== false) {
-      this.events = new TenantEventRecorder(options.kubeConfig.makeApiClient(CoreV1Api), this.log, { now: this.now });
+      this.events = new TenantEventRecorder(options.kubeConfig.makeApiClient(CoreV1Api), this.log, {
+        now: this.now,
+      });
     }
     if (options.writeStatus !== false) {
-      this.statusWriter = new TenantStatusWriter(this.api, this.log, { now: this.now, ...(options.statusRetryMs === undefined ? {} : { retryMs: options.statusRetryMs }) });
+      this.statusWriter = new TenantStatusWriter(this.api, this.log, {
+        now: this.now,
+        ...(options.statusRetryMs === undefined ? {} : { retryMs: options.statusRetryMs }),
+      });
     }
-    if (options.metrics !== undefined) this.restarts = registerRegistryMetrics(options.metrics, () => this.state());
+    if (options.metrics !== undefined)
+      this.restarts = registerRegistryMetrics(options.metrics, () => this.state());
   }
 
   /** The registry, or undefined until the first full list has arrived. */
@@ -134,7 +157,14 @@ export class WatchedRegistry implements RegistryProvider {
 
   /** What the metrics and /readyz report. */
   state(): WatchState {
-    return { synced: this.registry !== undefined, stale: this.stale, fresh: this.isFresh(), lastSyncTime: this.lastSync, ...this.counts, consecutiveFailures: this.failures };
+    return {
+      synced: this.registry !== undefined,
+      stale: this.stale,
+      fresh: this.isFresh(),
+      lastSyncTime: this.lastSync,
+      ...this.counts,
+      consecutiveFailures: this.failures,
+    };
   }
 
   /**
@@ -143,7 +173,10 @@ export class WatchedRegistry implements RegistryProvider {
    */
   isFresh(): boolean {
     if (this.registry === undefined || this.confirmedAt === undefined) return false;
-    return this.now() - this.confirmedAt.getTime() <= (this.options.maxStalenessMs ?? WATCH_DEFAULTS.maxStalenessMs);
+    return (
+      this.now() - this.confirmedAt.getTime() <=
+      (this.options.maxStalenessMs ?? WATCH_DEFAULTS.maxStalenessMs)
+    );
   }
 
   /** Milliseconds since the API server last confirmed the registry; undefined before the first list. */
@@ -215,7 +248,8 @@ export class WatchedRegistry implements RegistryProvider {
     let connects = 0;
     informer.on('connect', () => {
       connects += 1;
-      if (connects > 1 && generation === this.generation && this.listed) this.confirmedAt = new Date(this.now());
+      if (connects > 1 && generation === this.generation && this.listed)
+        this.confirmedAt = new Date(this.now());
     });
     const changed = (): void => {
       if (generation === this.generation) this.scheduleRebuild();
@@ -242,10 +276,16 @@ export class WatchedRegistry implements RegistryProvider {
   private async list(generation: number): Promise<KubernetesListObject<TenantObject>> {
     const timeout = new AbortController();
     const listTimeoutMs = this.options.listTimeoutMs ?? WATCH_DEFAULTS.listTimeoutMs;
-    const timer = this.timers.setTimeout(() => timeout.abort(new SilentWatchError(listTimeoutMs)), listTimeoutMs);
+    const timer = this.timers.setTimeout(
+      () => timeout.abort(new SilentWatchError(listTimeoutMs)),
+      listTimeoutMs,
+    );
     let body: unknown;
     try {
-      body = await this.api.listClusterCustomObject({ group: TENANT_GROUP, version: TENANT_VERSION, plural: TENANT_PLURAL }, withSignal(AbortSignal.any([this.stopper.signal, timeout.signal])));
+      body = await this.api.listClusterCustomObject(
+        { group: TENANT_GROUP, version: TENANT_VERSION, plural: TENANT_PLURAL },
+        withSignal(AbortSignal.any([this.stopper.signal, timeout.signal])),
+      );
     } catch (err) {
       throw timeout.signal.aborted ? new SilentWatchError(listTimeoutMs) : err;
     } finally {
@@ -274,25 +314,44 @@ export class WatchedRegistry implements RegistryProvider {
     this.failures = 0;
     if (!this.stale) return;
     this.stale = false;
-    this.log.info({ tenants: this.counts.accepted }, 'Tenant watch re-established; the registry is current again');
+    this.log.info(
+      { tenants: this.counts.accepted },
+      'Tenant watch re-established; the registry is current again',
+    );
   }
 
   private failed(err: unknown): void {
     if (this.stopped) return;
     this.failures += 1;
     this.restarts?.inc();
-    const delay = backoff(this.failures, this.options.backoffInitialMs ?? 500, this.options.backoffMaxMs ?? 30_000);
-    const why = err instanceof SilentWatchError ? `the API server went silent: ${err.message}` : describeApiFailure(err);
+    const delay = backoff(
+      this.failures,
+      this.options.backoffInitialMs ?? 500,
+      this.options.backoffMaxMs ?? 30_000,
+    );
+    const why =
+      err instanceof SilentWatchError
+        ? `the API server went silent: ${err.message}`
+        : describeApiFailure(err);
     if (err instanceof SilentWatchError) {
       // Logged every time: a hang is worth a line even while already stale.
-      this.log.warn({ code: 'ERR_TENANT_WATCH', silentMs: err.silentMs, retryInMs: delay, ageMs: this.ageMs() }, `Tenant ${this.listed ? 'watch' : 'list'} silent (${err.message}); aborted it, re-listing`);
+      this.log.warn(
+        { code: 'ERR_TENANT_WATCH', silentMs: err.silentMs, retryInMs: delay, ageMs: this.ageMs() },
+        `Tenant ${this.listed ? 'watch' : 'list'} silent (${err.message}); aborted it, re-listing`,
+      );
     }
     if (this.registry === undefined) {
-      this.log.warn({ code: 'ERR_TENANT_WATCH', failures: this.failures, retryInMs: delay }, `cannot list Tenants (${why}); the registry is not synced yet; retrying`);
+      this.log.warn(
+        { code: 'ERR_TENANT_WATCH', failures: this.failures, retryInMs: delay },
+        `cannot list Tenants (${why}); the registry is not synced yet; retrying`,
+      );
     } else if (!this.stale) {
       this.stale = true;
       const since = this.lastSync?.toISOString() ?? 'never';
-      this.log.warn({ code: 'ERR_TENANT_WATCH', retryInMs: delay, lastSync: since }, `Tenant watch broken (${why}); serving the last good registry (${this.registry.size} tenants, as of ${since}) until it is re-established`);
+      this.log.warn(
+        { code: 'ERR_TENANT_WATCH', retryInMs: delay, lastSync: since },
+        `Tenant watch broken (${why}); serving the last good registry (${this.registry.size} tenants, as of ${since}) until it is re-established`,
+      );
     }
     const old = this.informer;
     this.generation += 1;
@@ -338,14 +397,22 @@ export class WatchedRegistry implements RegistryProvider {
     this.lastSync = new Date(this.now());
     this.counts = { accepted: registry.size, rejected: rejections.length, invalid: invalid.size };
     if (firstSync) {
-      this.log.info(this.counts, `Tenant registry synced: ${registry.size} accepted, ${rejections.length} rejected, ${invalid.size} invalid`);
+      this.log.info(
+        this.counts,
+        `Tenant registry synced: ${registry.size} accepted, ${rejections.length} rejected, ${invalid.size} invalid`,
+      );
       for (const resolve of this.waiters.splice(0)) resolve();
     }
     const rejected = new Map(rejections.map((r) => [r.tenant, r]));
     const targets: StatusTarget[] = [];
     for (const object of objects) {
       const name = object.metadata?.name;
-      if (name !== undefined) targets.push({ name, object, outcome: outcomeOf(countClusters(object), invalid.get(name), rejected.get(name)) });
+      if (name !== undefined)
+        targets.push({
+          name,
+          object,
+          outcome: outcomeOf(countClusters(object), invalid.get(name), rejected.get(name)),
+        });
     }
     this.report(targets);
     this.statusWriter?.sync(targets);
@@ -360,11 +427,18 @@ export class WatchedRegistry implements RegistryProvider {
     const after = new Map<string, TenantView>();
     const before = new Map(this.views ?? []);
     for (const { name, object, outcome } of targets) {
-      const meta = object.metadata as { uid?: string; resourceVersion?: string; generation?: number } | undefined;
-      const fingerprint = meta?.generation === undefined ? JSON.stringify(object.spec ?? null) : String(meta.generation);
-      const verdict = outcome.accepted ? { accepted: true as const } : { accepted: false as const, reason: outcome.reason, message: outcome.message };
+      const meta = object.metadata as
+        { uid?: string; resourceVersion?: string; generation?: number } | undefined;
+      const fingerprint =
+        meta?.generation === undefined ? JSON.stringify(object.spec ?? null) : String(meta.generation);
+      const verdict = outcome.accepted
+        ? { accepted: true as const }
+        : { accepted: false as const, reason: outcome.reason, message: outcome.message };
       after.set(name, {
-        name, verdict, fingerprint, clusterCount: outcome.clusterCount,
+        name,
+        verdict,
+        fingerprint,
+        clusterCount: outcome.clusterCount,
         ...(meta?.uid === undefined ? {} : { uid: meta.uid }),
         ...(meta?.resourceVersion === undefined ? {} : { resourceVersion: meta.resourceVersion }),
       });
@@ -388,12 +462,18 @@ export class WatchedRegistry implements RegistryProvider {
   private parse(name: string, object: TenantObject): Parsed {
     const resourceVersion = object.metadata?.resourceVersion;
     const cached = this.parsedCache.get(name);
-    if (cached !== undefined && resourceVersion !== undefined && cached.resourceVersion === resourceVersion) return cached;
+    if (cached !== undefined && resourceVersion !== undefined && cached.resourceVersion === resourceVersion)
+      return cached;
     const label = `${SOURCE} (Tenant "${name}")`;
     let result: Parsed['result'];
     try {
       // List items of custom resources carry apiVersion and kind; supplied in case they do not.
-      result = { tenant: parseTenant({ apiVersion: TENANT_API_VERSION, kind: TENANT_KIND, ...object }, { source: SOURCE, argocdNamespace: this.options.argocdNamespace }) };
+      result = {
+        tenant: parseTenant(
+          { apiVersion: TENANT_API_VERSION, kind: TENANT_KIND, ...object },
+          { source: SOURCE, argocdNamespace: this.options.argocdNamespace },
+        ),
+      };
     } catch (err) {
       const message = isTenantGuardError(err) ? err.message : `${label}: cannot be read`;
       result = { error: message.startsWith(`${label}: `) ? message.slice(label.length + 2) : message };

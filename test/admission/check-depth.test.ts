@@ -22,20 +22,40 @@ function writeTemp(content: string): string {
 const OWNER = ['--user', 'alice', '--groups', 'team-a-admins'];
 
 describe('tenant-guard check on deep input', () => {
-  test('200 levels: exit 1 with the webhook\'s TG-REQ-01 line naming --max-object-depth', async () => {
-    const r = await runCli(['check', '-f', writeTemp(application(`${'{"a":'.repeat(200)}1${'}'.repeat(200)}`)), ...OWNER]);
+  test("200 levels: exit 1 with the webhook's TG-REQ-01 line naming --max-object-depth", async () => {
+    const r = await runCli([
+      'check',
+      '-f',
+      writeTemp(application(`${'{"a":'.repeat(200)}1${'}'.repeat(200)}`)),
+      ...OWNER,
+    ]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stdout, /\[TG-REQ-01\] object\.spec\.source\.helm\.valuesObject\..*more than 100 levels deep.*--max-object-depth/);
+    assert.match(
+      r.stdout,
+      /\[TG-REQ-01\] object\.spec\.source\.helm\.valuesObject\..*more than 100 levels deep.*--max-object-depth/,
+    );
   });
 
   test('200 levels with --max-object-depth 300: read and judged by the rules', async () => {
-    const r = await runCli(['check', '-f', writeTemp(application(`${'{"a":'.repeat(200)}1${'}'.repeat(200)}`)), ...OWNER, '--max-object-depth', '300']);
+    const r = await runCli([
+      'check',
+      '-f',
+      writeTemp(application(`${'{"a":'.repeat(200)}1${'}'.repeat(200)}`)),
+      ...OWNER,
+      '--max-object-depth',
+      '300',
+    ]);
     assert.doesNotMatch(r.stdout, /TG-REQ-01/);
     assert.match(r.stdout, /^Application team-a\/web: (allowed|denied)/m);
   });
 
   test('10,000 levels (what Go accepts): exit 2, bad input, before the YAML parser', async () => {
-    const r = await runCli(['check', '-f', writeTemp(application(`${'['.repeat(10_000)}${']'.repeat(10_000)}`)), ...OWNER]);
+    const r = await runCli([
+      'check',
+      '-f',
+      writeTemp(application(`${'['.repeat(10_000)}${']'.repeat(10_000)}`)),
+      ...OWNER,
+    ]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /nests about \d+ levels deep; tenant-guard reads at most 100/);
   });

@@ -15,7 +15,10 @@ const turn = () => new Promise((resolve) => setImmediate(resolve));
 describe('LargeRequestGate', () => {
   test('only bodies over the threshold (or of unknown length) are large', () => {
     const gate = new LargeRequestGate({ thresholdBytes: 100 });
-    assert.deepEqual([gate.isLarge(100), gate.isLarge(101), gate.isLarge(undefined), gate.isLarge(Number.NaN)], [false, true, true, true]);
+    assert.deepEqual(
+      [gate.isLarge(100), gate.isLarge(101), gate.isLarge(undefined), gate.isLarge(Number.NaN)],
+      [false, true, true, true],
+    );
   });
 
   test('one at a time; the next gets its slot on a later turn once the first is released; past maxQueued, none', async () => {
@@ -23,7 +26,9 @@ describe('LargeRequestGate', () => {
     const first = await gate.acquire();
     assert.ok(first !== undefined);
     const granted: Array<{ release(): void }> = [];
-    void gate.acquire()?.then((slot) => { granted.push(slot); });
+    void gate.acquire()?.then((slot) => {
+      granted.push(slot);
+    });
     assert.equal(gate.acquire(), undefined, 'the queue holds one');
     assert.deepEqual(gate.load, { running: 1, waiting: 1 });
     first.release();
@@ -46,13 +51,20 @@ describe('the webhook app with a gate', () => {
     const { app } = buildApp({ largeRequestGate: gate });
     const held = await gate.acquire();
     assert.ok(held !== undefined);
-    const small = await request(app).post('/validate').set('content-type', 'application/json').send(padded(10));
+    const small = await request(app)
+      .post('/validate')
+      .set('content-type', 'application/json')
+      .send(padded(10));
     assert.equal(small.status, 200);
     let largeAnswered = false;
-    const large = request(app).post('/validate').set('content-type', 'application/json').send(padded(20_000)).then((res) => {
-      largeAnswered = true;
-      return res;
-    });
+    const large = request(app)
+      .post('/validate')
+      .set('content-type', 'application/json')
+      .send(padded(20_000))
+      .then((res) => {
+        largeAnswered = true;
+        return res;
+      });
     for (let i = 0; i < 20 && gate.load.waiting === 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(gate.load.waiting, 1, 'the large request waits');
     assert.equal(largeAnswered, false);
@@ -68,7 +80,10 @@ describe('the webhook app with a gate', () => {
     const { app, log } = buildApp({ largeRequestGate: gate });
     const held = await gate.acquire();
     assert.ok(held !== undefined);
-    const res = await request(app).post('/mutate').set('content-type', 'application/json').send(padded(20_000));
+    const res = await request(app)
+      .post('/mutate')
+      .set('content-type', 'application/json')
+      .send(padded(20_000));
     assert.equal(res.status, 429);
     assert.equal(res.headers['retry-after'], '1');
     assert.equal(res.body.message, BUSY_MESSAGE);

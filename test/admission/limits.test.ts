@@ -8,7 +8,17 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
 import { checkFieldNames } from '../../src/policy/applicationset-keys.js';
-import { capLines, checkLimits, DEFAULT_LIMITS, findTooDeep, limitFlags, MAX_LINE_CHARS, resolveLimits, textDepth, type AdmissionLimits } from '../../src/policy/limits.js';
+import {
+  capLines,
+  checkLimits,
+  DEFAULT_LIMITS,
+  findTooDeep,
+  limitFlags,
+  MAX_LINE_CHARS,
+  resolveLimits,
+  textDepth,
+  type AdmissionLimits,
+} from '../../src/policy/limits.js';
 
 /** `{a: {a: ... 'x'}}`, `n` objects deep, built without recursion. */
 export function nestedObject(n: number, leaf: unknown = 'x'): unknown {
@@ -33,7 +43,12 @@ function depthOf(value: unknown): number {
 const limits = (over: Partial<AdmissionLimits> = {}): AdmissionLimits => ({ ...DEFAULT_LIMITS, ...over });
 
 function applicationSet(generators: unknown[]): Record<string, unknown> {
-  return { apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', metadata: { name: 'a' }, spec: { generators, template: {} } };
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'ApplicationSet',
+    metadata: { name: 'a' },
+    spec: { generators, template: {} },
+  };
 }
 
 describe('findTooDeep', () => {
@@ -56,12 +71,15 @@ describe('textDepth', () => {
     ['block maps', 'a:\n  b:\n    c: 1\n  d: [1, [2]]\n'],
     ['compact sequences', '- - - - x\n'],
     ['a list of maps', '- name: a\n  server: https://x\n- name: b\n  labels: {env: dev}\n'],
-    ['complex keys and quotes', '? [a, b]\n: "[[[["\n\'c\': \'it\'\'s [\'\n'],
+    ['complex keys and quotes', "? [a, b]\n: \"[[[[\"\n'c': 'it''s ['\n"],
     ['comments', 'a: 1 # [[[[[\nb: [1]\n'],
   ];
   for (const [name, text] of cases) {
     test(`YAML ${name}: never below the parsed depth`, () => {
-      assert.ok(textDepth(text, true) >= depthOf(parse(text)), `${textDepth(text, true)} < ${depthOf(parse(text))}`);
+      assert.ok(
+        textDepth(text, true) >= depthOf(parse(text)),
+        `${textDepth(text, true)} < ${depthOf(parse(text))}`,
+      );
     });
   }
 
@@ -81,38 +99,90 @@ describe('checkLimits', () => {
     const found = checkLimits('Application', { spec: nestedObject(200) }, 'object', limits());
     assert.equal(found.length, 1);
     assert.equal(found[0]?.rule, 'TG-REQ-01');
-    assert.match(found[0]?.message ?? '', /more than 100 levels deep.*--max-object-depth, env TG_MAX_OBJECT_DEPTH/);
+    assert.match(
+      found[0]?.message ?? '',
+      /more than 100 levels deep.*--max-object-depth, env TG_MAX_OBJECT_DEPTH/,
+    );
     assert.ok((found[0]?.path.length ?? 0) < 200, 'the path is shortened');
   });
 
   test('a cluster Secret config nested past the depth (data and stringData)', () => {
     const deep = `{"tlsClientConfig":${'{"a":'.repeat(150)}1${'}'.repeat(150)}}`;
     const secret = { data: { config: Buffer.from(deep).toString('base64') }, stringData: { config: deep } };
-    assert.deepEqual(checkLimits('ClusterSecret', secret, 'object', limits()).map((v) => v.path), ['object.data.config', 'object.stringData.config']);
-    assert.deepEqual(checkLimits('ClusterSecret', { data: { config: Buffer.from('{"a":1}').toString('base64') } }, 'object', limits()), []);
+    assert.deepEqual(
+      checkLimits('ClusterSecret', secret, 'object', limits()).map((v) => v.path),
+      ['object.data.config', 'object.stringData.config'],
+    );
+    assert.deepEqual(
+      checkLimits(
+        'ClusterSecret',
+        { data: { config: Buffer.from('{"a":1}').toString('base64') } },
+        'object',
+        limits(),
+      ),
+      [],
+    );
   });
 
   test('generators at every level of matrix and merge are counted', () => {
-    const nested = { matrix: { generators: [{ clusters: {} }, { merge: { generators: [{ clusters: {} }, { list: { elements: [] } }] } }] } };
+    const nested = {
+      matrix: {
+        generators: [
+          { clusters: {} },
+          { merge: { generators: [{ clusters: {} }, { list: { elements: [] } }] } },
+        ],
+      },
+    };
     // 1 top + 2 matrix children + 2 merge children = 5
-    assert.deepEqual(checkLimits('ApplicationSet', applicationSet([nested]), 'object', limits({ maxGenerators: 5 })), []);
-    const over = checkLimits('ApplicationSet', applicationSet([nested]), 'object', limits({ maxGenerators: 4 }));
-    assert.deepEqual(over.map((v) => [v.rule, v.path]), [['TG-REQ-01', 'object.spec.generators']]);
-    assert.match(over[0]?.message ?? '', /more than 4 generator entries.*--max-generators, env TG_MAX_GENERATORS/);
+    assert.deepEqual(
+      checkLimits('ApplicationSet', applicationSet([nested]), 'object', limits({ maxGenerators: 5 })),
+      [],
+    );
+    const over = checkLimits(
+      'ApplicationSet',
+      applicationSet([nested]),
+      'object',
+      limits({ maxGenerators: 4 }),
+    );
+    assert.deepEqual(
+      over.map((v) => [v.rule, v.path]),
+      [['TG-REQ-01', 'object.spec.generators']],
+    );
+    assert.match(
+      over[0]?.message ?? '',
+      /more than 4 generator entries.*--max-generators, env TG_MAX_GENERATORS/,
+    );
   });
 
   test('list elements and elementsYaml bytes are summed over list generators', () => {
-    const set = applicationSet([{ list: { elements: [{}, {}, {}] } }, { list: { elements: [{}], elementsYaml: 'é'.repeat(10) } }]);
-    assert.deepEqual(checkLimits('ApplicationSet', set, 'object', limits({ maxListElements: 4, maxElementsYamlBytes: 20 })), []);
-    const over = checkLimits('ApplicationSet', set, 'object', limits({ maxListElements: 3, maxElementsYamlBytes: 19 }));
-    assert.deepEqual(over.map((v) => /--max-[a-z-]+/.exec(v.message)?.[0]), ['--max-list-elements', '--max-elements-yaml-bytes']);
+    const set = applicationSet([
+      { list: { elements: [{}, {}, {}] } },
+      { list: { elements: [{}], elementsYaml: 'é'.repeat(10) } },
+    ]);
+    assert.deepEqual(
+      checkLimits('ApplicationSet', set, 'object', limits({ maxListElements: 4, maxElementsYamlBytes: 20 })),
+      [],
+    );
+    const over = checkLimits(
+      'ApplicationSet',
+      set,
+      'object',
+      limits({ maxListElements: 3, maxElementsYamlBytes: 19 }),
+    );
+    assert.deepEqual(
+      over.map((v) => /--max-[a-z-]+/.exec(v.message)?.[0]),
+      ['--max-list-elements', '--max-elements-yaml-bytes'],
+    );
     assert.match(over[1]?.message ?? '', /hold 20 bytes/);
   });
 
   test('elementsYaml nested past the depth is denied before the YAML parser sees it', () => {
     const set = applicationSet([{ list: { elementsYaml: `${'['.repeat(1000)}${']'.repeat(1000)}` } }]);
     const found = checkLimits('ApplicationSet', set, 'object', limits());
-    assert.deepEqual(found.map((v) => v.path), ['object.spec.generators[0].list.elementsYaml']);
+    assert.deepEqual(
+      found.map((v) => v.path),
+      ['object.spec.generators[0].list.elementsYaml'],
+    );
   });
 });
 
@@ -125,7 +195,13 @@ describe('resolveLimits', () => {
 
   test('a value out of range or not a whole number is refused, naming the flag and the range', () => {
     for (const raw of ['0', '501', '1.5', 'lots']) {
-      assert.throws(() => resolveLimits({ maxObjectDepth: raw }), (err) => isTenantGuardError(err, 'ERR_SETTINGS_INVALID') && err.message.includes('--max-object-depth') && err.message.includes(`${limitFlags.maxObjectDepth.max}`));
+      assert.throws(
+        () => resolveLimits({ maxObjectDepth: raw }),
+        (err) =>
+          isTenantGuardError(err, 'ERR_SETTINGS_INVALID') &&
+          err.message.includes('--max-object-depth') &&
+          err.message.includes(`${limitFlags.maxObjectDepth.max}`),
+      );
     }
   });
 });
@@ -133,7 +209,11 @@ describe('resolveLimits', () => {
 describe('capLines', () => {
   test('keeps short lists, and says how many more of a long one', () => {
     assert.deepEqual(capLines(['a', 'b'], 2, 'x'), ['a', 'b']);
-    const capped = capLines(Array.from({ length: 1000 }, (_, i) => `line ${i}`), 10, 'violations');
+    const capped = capLines(
+      Array.from({ length: 1000 }, (_, i) => `line ${i}`),
+      10,
+      'violations',
+    );
     assert.equal(capped.length, 10);
     assert.match(capped[9] ?? '', /^\.\.\. and 991 more violations/);
   });
@@ -149,7 +229,12 @@ describe('walkers of src/policy without the entry check', () => {
   test('the TG-AS-08 key walk reads lists nested 20,000 deep without recursing (it overflowed the stack)', () => {
     let value: unknown = { Clusters: {} };
     for (let i = 0; i < 20_000; i++) value = [value];
-    const found = checkFieldNames({ generators: [{ matrix: { generators: [{ matrix: { generators: value } }] } }] });
-    assert.deepEqual(found.map((v) => v.rule), ['TG-AS-08']);
+    const found = checkFieldNames({
+      generators: [{ matrix: { generators: [{ matrix: { generators: value } }] } }],
+    });
+    assert.deepEqual(
+      found.map((v) => v.rule),
+      ['TG-AS-08'],
+    );
   });
 });

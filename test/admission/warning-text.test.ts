@@ -15,7 +15,8 @@ import type { Decision, PolicyRequest } from '../../src/policy/types.js';
 
 const clusters = Array.from({ length: 20 }, (_, i) => `k8s-team-a-cluster-${i}`);
 const LONG_LIST = `[TG-AS-03] spec.template.spec.destination.name "k8s-team-b-prod" is not a cluster of tenant "team-a"; use one of: ${clusters.join(', ')} (enforcement: warn)`;
-const COMPUTED = '[TG-AS-03] spec.template.spec.destination.server "{{.server}}" is computed; each generated Application is checked by the Application rules (TG-APP-02)';
+const COMPUTED =
+  '[TG-AS-03] spec.template.spec.destination.server "{{.server}}" is computed; each generated Application is checked by the Application rules (TG-APP-02)';
 
 describe('shortWarning', () => {
   test('a short warning is unchanged', () => {
@@ -47,14 +48,43 @@ describe('shortWarning', () => {
   });
 });
 
-const request: PolicyRequest = { uid: 'u1', kind: 'ApplicationSet', operation: 'CREATE', namespace: 'team-a', name: 'as', object: {}, user: { username: 'alice', groups: [] }, dryRun: false };
-const admission = readAdmissionRequest({ uid: 'u1', request: { uid: 'u1', kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'ApplicationSet' }, namespace: 'team-a', name: 'as', operation: 'CREATE', userInfo: { username: 'alice', groups: [] }, object: {} } });
+const request: PolicyRequest = {
+  uid: 'u1',
+  kind: 'ApplicationSet',
+  operation: 'CREATE',
+  namespace: 'team-a',
+  name: 'as',
+  object: {},
+  user: { username: 'alice', groups: [] },
+  dryRun: false,
+};
+const admission = readAdmissionRequest({
+  uid: 'u1',
+  request: {
+    uid: 'u1',
+    kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'ApplicationSet' },
+    namespace: 'team-a',
+    name: 'as',
+    operation: 'CREATE',
+    userInfo: { username: 'alice', groups: [] },
+    object: {},
+  },
+});
 const decided = (decision: Decision): AdmissionOutcome => ({ type: 'decided', request, decision });
-const relaxed = { rule: 'TG-AS-03' as const, path: 'spec.template.spec.destination.name', message: LONG_LIST.slice('[TG-AS-03] '.length, -' (enforcement: warn)'.length) };
+const relaxed = {
+  rule: 'TG-AS-03' as const,
+  path: 'spec.template.spec.destination.name',
+  message: LONG_LIST.slice('[TG-AS-03] '.length, -' (enforcement: warn)'.length),
+};
 
 describe('warnings in the answer and the audit record', () => {
   test('the answer carries each warning under 120 characters; the audit record keeps it whole', () => {
-    const outcome = decided({ allowed: true, warnings: [LONG_LIST, COMPUTED], audited: [relaxed], summary: { tenant: 'team-a', enforcement: 'warn', role: 'human' } });
+    const outcome = decided({
+      allowed: true,
+      warnings: [LONG_LIST, COMPUTED],
+      audited: [relaxed],
+      summary: { tenant: 'team-a', enforcement: 'warn', role: 'human' },
+    });
     const answer = outcomeResponse('u1', outcome);
     assert.equal(answer.response.warnings?.length, 2);
     for (const w of answer.response.warnings ?? []) assert.ok(w.length <= MAX_WARNING_CHARS, w);
@@ -64,17 +94,32 @@ describe('warnings in the answer and the audit record', () => {
   });
 
   test('a computed destination on an enforce-mode tenant is informational, not warned', () => {
-    const outcome = decided({ allowed: true, warnings: [COMPUTED], audited: [], summary: { tenant: 'team-a', enforcement: 'enforce', role: 'human' } });
+    const outcome = decided({
+      allowed: true,
+      warnings: [COMPUTED],
+      audited: [],
+      summary: { tenant: 'team-a', enforcement: 'enforce', role: 'human' },
+    });
     assert.equal(admissionAuditRecord('validate', admission, outcome)?.event, 'informational');
   });
 
-  test('a warn-mode tenant\'s computed destination alone relaxes nothing: informational', () => {
-    const outcome = decided({ allowed: true, warnings: [COMPUTED], audited: [], summary: { tenant: 'team-b', enforcement: 'warn', role: 'human' } });
+  test("a warn-mode tenant's computed destination alone relaxes nothing: informational", () => {
+    const outcome = decided({
+      allowed: true,
+      warnings: [COMPUTED],
+      audited: [],
+      summary: { tenant: 'team-b', enforcement: 'warn', role: 'human' },
+    });
     assert.equal(admissionAuditRecord('validate', admission, outcome)?.event, 'informational');
   });
 
   test('audit mode relaxes silently: audited', () => {
-    const outcome = decided({ allowed: true, warnings: [], audited: [relaxed], summary: { tenant: 'team-c', enforcement: 'audit', role: 'human' } });
+    const outcome = decided({
+      allowed: true,
+      warnings: [],
+      audited: [relaxed],
+      summary: { tenant: 'team-c', enforcement: 'audit', role: 'human' },
+    });
     assert.equal(admissionAuditRecord('validate', admission, outcome)?.event, 'audited');
   });
 });

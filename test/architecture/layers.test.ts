@@ -12,7 +12,8 @@ function sourceFiles(dir: string): SourceFile[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...sourceFiles(path));
-    else if (entry.name.endsWith('.ts')) out.push({ path: relative(root, path).split('\\').join('/'), text: readFileSync(path, 'utf8') });
+    else if (entry.name.endsWith('.ts'))
+      out.push({ path: relative(root, path).split('\\').join('/'), text: readFileSync(path, 'utf8') });
   }
   return out;
 }
@@ -33,7 +34,10 @@ describe('layers of src/', () => {
       { path: 'src/broker/bad.ts', text: "import '../cli/io.js';\n" },
       { path: 'src/report/bad.ts', text: "import { Reporter } from '../reporter/reporter.js';\n" },
       // Allowed: policy may use tenancy and the root helpers; a package is no layer.
-      { path: 'src/policy/good.ts', text: "import { serverKey } from '../tenancy/cluster-url.js';\nimport { isRecord } from '../json.js';\nimport { Ajv } from 'ajv';\n" },
+      {
+        path: 'src/policy/good.ts',
+        text: "import { serverKey } from '../tenancy/cluster-url.js';\nimport { isRecord } from '../json.js';\nimport { Ajv } from 'ajv';\n",
+      },
     ];
     assert.deepEqual(
       findLayerViolations(files).map((v) => `${v.from} -> ${v.to} (${v.file})`),
@@ -49,7 +53,8 @@ describe('layers of src/', () => {
   });
 
   test('reads every import form and ignores the word import in text', () => {
-    const text = "import a from './a.js';\nimport { b } from \"./b.js\";\nexport * from './c.js';\nimport './d.js';\nvoid import('./e.js');\n/** we import nothing from './f.js' here */\n  // nor from './g.js'\nconst s = 'import x';\n";
+    const text =
+      "import a from './a.js';\nimport { b } from \"./b.js\";\nexport * from './c.js';\nimport './d.js';\nvoid import('./e.js');\n/** we import nothing from './f.js' here */\n  // nor from './g.js'\nconst s = 'import x';\n";
     assert.deepEqual(importSpecifiers(text), ['./a.js', './b.js', './c.js', './d.js', './e.js']);
   });
 });

@@ -29,7 +29,8 @@ export interface LayerViolation {
 
 // Static imports and re-exports (`import … from '…'`, `export … from '…'`, `import '…'`) and
 // dynamic `import('…')`. Type-only imports count too: they couple the layers all the same.
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 /** The specifiers a file imports. */
 export function importSpecifiers(text: string): string[] {
@@ -50,7 +51,10 @@ export function layerOf(path: string): string | undefined {
 }
 
 /** Every import in `files` that crosses a forbidden boundary. */
-export function findLayerViolations(files: readonly SourceFile[], forbidden: Readonly<Record<string, readonly string[]>> = FORBIDDEN_IMPORTS): LayerViolation[] {
+export function findLayerViolations(
+  files: readonly SourceFile[],
+  forbidden: Readonly<Record<string, readonly string[]>> = FORBIDDEN_IMPORTS,
+): LayerViolation[] {
   const violations: LayerViolation[] = [];
   for (const file of files) {
     const from = layerOf(file.path);

@@ -13,7 +13,14 @@ import { defaultPolicy } from '../../src/admission/admit.js';
 import { createLogger, pinoAuditSink } from '../../src/audit/logger.js';
 import { evaluate, guardedKindOf, mutate } from '../../src/policy/evaluate.js';
 import { isRecord } from '../../src/json.js';
-import type { Decision, KubeObject, Operation, PolicyContext, PolicyRequest, UserInfo } from '../../src/policy/types.js';
+import type {
+  Decision,
+  KubeObject,
+  Operation,
+  PolicyContext,
+  PolicyRequest,
+  UserInfo,
+} from '../../src/policy/types.js';
 import { createWebhookApp } from '../../src/server/webhook-app.js';
 import type { Settings } from '../../src/settings.js';
 import { staticRegistry, type TenantRegistry } from '../../src/tenancy/registry.js';
@@ -42,13 +49,14 @@ export interface FlowResult {
   readonly object: KubeObject | undefined;
 }
 
-
 /** The group/version/kind of a manifest, read from its apiVersion and kind. */
 export function gvkOf(object: KubeObject): { group: string; version: string; kind: string } {
   const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
   const kind = typeof object.kind === 'string' ? object.kind : '';
   const slash = apiVersion.indexOf('/');
-  return slash < 0 ? { group: '', version: apiVersion, kind } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), kind };
+  return slash < 0
+    ? { group: '', version: apiVersion, kind }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), kind };
 }
 
 function subject(write: WriteRequest): KubeObject {
@@ -65,11 +73,18 @@ function metadataString(object: KubeObject, key: 'name' | 'namespace'): string {
 
 /** `resource` of an AdmissionRequest: the plural of the kind. */
 function resourceOf(kind: string): string {
-  return kind === 'ApplicationSet' ? 'applicationsets' : kind === 'AppProject' ? 'appprojects' : `${kind.toLowerCase()}s`;
+  return kind === 'ApplicationSet'
+    ? 'applicationsets'
+    : kind === 'AppProject'
+      ? 'appprojects'
+      : `${kind.toLowerCase()}s`;
 }
 
 /** The AdmissionReview body the API server would POST for a write, with `object` replaced. */
-export function reviewFor(write: WriteRequest, object: KubeObject | undefined = write.object): Record<string, unknown> {
+export function reviewFor(
+  write: WriteRequest,
+  object: KubeObject | undefined = write.object,
+): Record<string, unknown> {
   const s = subject(write);
   const gvk = gvkOf(s);
   return {
@@ -101,16 +116,28 @@ export function runPure(write: WriteRequest, context: PolicyContext): FlowResult
   const kind = guardedKindOf(gvkOf(s), write.object, write.oldObject);
   assert.ok(kind !== undefined, `${gvkOf(s).kind} is not a kind the webhook guards`);
   const base: PolicyRequest = {
-    uid: write.uid, kind, operation: write.operation, namespace: metadataString(s, 'namespace'), name: metadataString(s, 'name'),
+    uid: write.uid,
+    kind,
+    operation: write.operation,
+    namespace: metadataString(s, 'namespace'),
+    name: metadataString(s, 'name'),
     ...(write.object === undefined ? {} : { object: write.object }),
     ...(write.oldObject === undefined ? {} : { oldObject: write.oldObject }),
-    user: write.user, dryRun: write.dryRun ?? false,
+    user: write.user,
+    dryRun: write.dryRun ?? false,
   };
   const mutated = write.operation === 'DELETE' ? undefined : mutate(base, context).object;
   const object = mutated ?? write.object;
   const decision = evaluate({ ...base, ...(object === undefined ? {} : { object }) }, context);
   const lines = decision.allowed ? [] : decision.violations.map((v) => `[${v.rule}] ${v.message}`);
-  return { allowed: decision.allowed, rules: rulesOfLines(lines), lines, warnings: decision.warnings, object, decision };
+  return {
+    allowed: decision.allowed,
+    rules: rulesOfLines(lines),
+    lines,
+    warnings: decision.warnings,
+    object,
+    decision,
+  };
 }
 
 /** The webhook app with the real policy core and a log whose lines the test can read. */
@@ -123,10 +150,17 @@ export interface WebhookUnderTest {
 /** Builds the real webhook app over a fixed registry. */
 export function webhookApp(registry: TenantRegistry, settings: Settings): WebhookUnderTest {
   const logLines: string[] = [];
-  const logger = createLogger({ level: 'info', destination: { write: (s: string) => void logLines.push(s) } });
+  const logger = createLogger({
+    level: 'info',
+    destination: { write: (s: string) => void logLines.push(s) },
+  });
   const app = createWebhookApp({
-    registry: staticRegistry(registry), settings, logger, audit: pinoAuditSink(logger),
-    metricsRegistry: new Registry(), policy: defaultPolicy,
+    registry: staticRegistry(registry),
+    settings,
+    logger,
+    audit: pinoAuditSink(logger),
+    metricsRegistry: new Registry(),
+    policy: defaultPolicy,
   });
   return { app, logLines };
 }
@@ -154,28 +188,48 @@ export function patchOf(response: Record<string, unknown>): PatchOperation[] {
 }
 
 function isPatch(value: unknown): value is PatchOperation[] {
-  return Array.isArray(value) && value.every((op: unknown) => isRecord(op) && typeof op.op === 'string' && typeof op.path === 'string');
+  return (
+    Array.isArray(value) &&
+    value.every((op: unknown) => isRecord(op) && typeof op.op === 'string' && typeof op.path === 'string')
+  );
 }
 
 /** POSTs one AdmissionReview and returns its checked `response`. */
-export async function post(app: Express, path: '/mutate' | '/validate', body: Record<string, unknown>, uid: string): Promise<Record<string, unknown>> {
-  const res = await request(app).post(path).set('Content-Type', 'application/json').send(JSON.stringify(body));
+export async function post(
+  app: Express,
+  path: '/mutate' | '/validate',
+  body: Record<string, unknown>,
+  uid: string,
+): Promise<Record<string, unknown>> {
+  const res = await request(app)
+    .post(path)
+    .set('Content-Type', 'application/json')
+    .send(JSON.stringify(body));
   assert.equal(res.status, 200, `${path} answered HTTP ${res.status}: ${JSON.stringify(res.body)}`);
   return admissionResponse(res.body, uid);
 }
 
 /** The HTTP path: POST /mutate, apply its patch with fast-json-patch, POST /validate. */
-export async function runHttp(write: WriteRequest, app: Express): Promise<FlowResult & { response: Record<string, unknown>; patch: PatchOperation[] }> {
+export async function runHttp(
+  write: WriteRequest,
+  app: Express,
+): Promise<FlowResult & { response: Record<string, unknown>; patch: PatchOperation[] }> {
   const mutateResponse = await post(app, '/mutate', reviewFor(write), write.uid);
-  assert.equal(mutateResponse.allowed, true, `/mutate never denies a readable request: ${JSON.stringify(mutateResponse.status)}`);
+  assert.equal(
+    mutateResponse.allowed,
+    true,
+    `/mutate never denies a readable request: ${JSON.stringify(mutateResponse.status)}`,
+  );
   const patch = patchOf(mutateResponse);
   if (write.operation === 'DELETE') assert.deepEqual(patch, [], 'DELETE gets no patch');
-  const object = write.object === undefined || patch.length === 0
-    ? write.object
-    : jsonPatch.applyPatch(structuredClone(write.object), patch, true, false).newDocument;
+  const object =
+    write.object === undefined || patch.length === 0
+      ? write.object
+      : jsonPatch.applyPatch(structuredClone(write.object), patch, true, false).newDocument;
   const response = await post(app, '/validate', reviewFor(write, object), write.uid);
   const warnings = Array.isArray(response.warnings) ? response.warnings.map(String) : [];
-  if (response.allowed === true) return { allowed: true, rules: [], lines: [], warnings, object, response, patch };
+  if (response.allowed === true)
+    return { allowed: true, rules: [], lines: [], warnings, object, response, patch };
   const status = response.status;
   assert.ok(isRecord(status), 'a denial carries a status');
   assert.equal(status.code, 403, 'a policy denial is code 403');
@@ -185,7 +239,12 @@ export async function runHttp(write: WriteRequest, app: Express): Promise<FlowRe
   const fix = all.pop() ?? '';
   const lines = all;
   const rules = rulesOfLines(lines);
-  assert.match(fix, /^how to fix: docs\/rules\.md#tg-[a-z]+-\d+(, #tg-[a-z]+-\d+)*$/, 'a denial ends with its rule references');
-  for (const rule of new Set(rules)) assert.ok(fix.includes(`#${rule.toLowerCase()}`), `the references name ${rule}`);
+  assert.match(
+    fix,
+    /^how to fix: docs\/rules\.md#tg-[a-z]+-\d+(, #tg-[a-z]+-\d+)*$/,
+    'a denial ends with its rule references',
+  );
+  for (const rule of new Set(rules))
+    assert.ok(fix.includes(`#${rule.toLowerCase()}`), `the references name ${rule}`);
   return { allowed: false, rules, lines, warnings, object, response, patch };
 }

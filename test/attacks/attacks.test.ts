@@ -13,12 +13,21 @@ import type { PolicyContext } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { runHttp, runPure, webhookApp, type FlowResult, type WriteRequest } from './admission-flow.js';
-import { ATTACK_TENANTS, loadAttacks, secretVariants, type Attack, type AttackStep, type Expectation } from './catalogue.js';
+import {
+  ATTACK_TENANTS,
+  loadAttacks,
+  secretVariants,
+  type Attack,
+  type AttackStep,
+  type Expectation,
+} from './catalogue.js';
 
 const context: PolicyContext = {
   registry: parseTenantsYaml(readFileSync(ATTACK_TENANTS, 'utf8'), 'test/attacks/tenants.yaml', 'argocd'),
   // The platform's own clusters use exec profiles (TG-CS-04); the twins of cs-17..20 match them.
-  settings: resolveSettings({ execProfiles: readFileSync(new URL('./exec-profiles.json', import.meta.url), 'utf8') }),
+  settings: resolveSettings({
+    execProfiles: readFileSync(new URL('./exec-profiles.json', import.meta.url), 'utf8'),
+  }),
 };
 const attacks = loadAttacks();
 
@@ -38,7 +47,9 @@ function secretValues(step: AttackStep): string[] {
 }
 
 function describeResult(result: FlowResult): string {
-  return result.allowed ? `allowed; warnings: ${JSON.stringify(result.warnings)}` : `denied:\n${result.lines.join('\n')}`;
+  return result.allowed
+    ? `allowed; warnings: ${JSON.stringify(result.warnings)}`
+    : `denied:\n${result.lines.join('\n')}`;
 }
 
 /** Asserts a result meets the step's expectation. */
@@ -46,15 +57,26 @@ function assertExpected(result: FlowResult, expect: Expectation, where: string):
   if (expect.allowed) {
     assert.equal(result.allowed, true, `${where}: expected allowed, got ${describeResult(result)}`);
     for (const rule of expect.warnings) {
-      assert.ok(result.warnings.some((w) => w.startsWith(`[${rule}] `)), `${where}: expected a ${rule} warning, got ${JSON.stringify(result.warnings)}`);
+      assert.ok(
+        result.warnings.some((w) => w.startsWith(`[${rule}] `)),
+        `${where}: expected a ${rule} warning, got ${JSON.stringify(result.warnings)}`,
+      );
     }
     return;
   }
-  assert.equal(result.allowed, false, `${where}: expected a denial with ${expect.rules.join(', ')}, got ${describeResult(result)}`);
+  assert.equal(
+    result.allowed,
+    false,
+    `${where}: expected a denial with ${expect.rules.join(', ')}, got ${describeResult(result)}`,
+  );
   for (const rule of expect.rules) {
-    assert.ok(result.rules.includes(rule), `${where}: expected ${rule} among the denial lines, got ${describeResult(result)}`);
+    assert.ok(
+      result.rules.includes(rule),
+      `${where}: expected ${rule} among the denial lines, got ${describeResult(result)}`,
+    );
   }
-  for (const line of result.lines) assert.match(line, /^\[TG-[A-Z]+-\d\d\] \S/, `${where}: every denial line starts with its rule id`);
+  for (const line of result.lines)
+    assert.match(line, /^\[TG-[A-Z]+-\d\d\] \S/, `${where}: every denial line starts with its rule id`);
 }
 
 function ruleSet(result: FlowResult): string {
@@ -75,7 +97,11 @@ describe('attack catalogue: the manifests', () => {
     for (const attack of attacks) {
       assert.match(attack.header, /^Attack: \S/m, `${attack.file}: header names the attack`);
       assert.match(attack.header, /^Tries: \S/m, `${attack.file}: header says what it tries`);
-      assert.match(attack.header, /^Without tenant-guard: \S/m, `${attack.file}: header says why it would work without us`);
+      assert.match(
+        attack.header,
+        /^Without tenant-guard: \S/m,
+        `${attack.file}: header says why it would work without us`,
+      );
       assert.match(attack.header, /^Expected: \S/m, `${attack.file}: header names the expected verdict`);
     }
   });
@@ -84,7 +110,10 @@ describe('attack catalogue: the manifests', () => {
     const seen = new Map<string, string>();
     for (const attack of attacks) {
       const last = attack.steps.at(-1);
-      assert.ok(last !== undefined && !last.expect.allowed, `${attack.file}: the last write is expected to be denied`);
+      assert.ok(
+        last !== undefined && !last.expect.allowed,
+        `${attack.file}: the last write is expected to be denied`,
+      );
       const key = JSON.stringify(attack.steps.map((s) => [s.operation, s.object, s.oldObject]));
       assert.equal(seen.get(key), undefined, `${attack.file} repeats ${seen.get(key) ?? ''}`);
       seen.set(key, attack.file);
@@ -94,14 +123,24 @@ describe('attack catalogue: the manifests', () => {
   test('the catalogue covers every family of attack the issue lists', () => {
     const text = attacks.map((a) => JSON.stringify(a.steps)).join('\n');
     const families: Array<[string, RegExp]> = [
-      ['nested matrix', /"matrix":\{"generators":\[\{"matrix"/], ['nested merge', /"merge":\{[^}]*"generators"/],
-      ['list elements', /"elements":\[/], ['elementsYaml', /"elementsYaml"/], ['destination.name', /"destination":\{"name":"k8s-team-b/],
-      ['templatePatch', /"templatePatch"/], ['templated project', /"project":"\{\{/], ['static credentials', /bearerTo/],
-      ['foreign exec', /"command\\":\\"\/bin\/sh/], ['DELETE', /"operation":"DELETE"/], ['AppProject', /"kind":"AppProject"/],
-      ['kubernetes.default.svc.cluster.local', /kubernetes\.default\.svc\.cluster\.local/], ['percent-encoding', /%2E/],
-      ['warn mode', /team-w-admins/], ['in-cluster', /"in-cluster"/],
+      ['nested matrix', /"matrix":\{"generators":\[\{"matrix"/],
+      ['nested merge', /"merge":\{[^}]*"generators"/],
+      ['list elements', /"elements":\[/],
+      ['elementsYaml', /"elementsYaml"/],
+      ['destination.name', /"destination":\{"name":"k8s-team-b/],
+      ['templatePatch', /"templatePatch"/],
+      ['templated project', /"project":"\{\{/],
+      ['static credentials', /bearerTo/],
+      ['foreign exec', /"command\\":\\"\/bin\/sh/],
+      ['DELETE', /"operation":"DELETE"/],
+      ['AppProject', /"kind":"AppProject"/],
+      ['kubernetes.default.svc.cluster.local', /kubernetes\.default\.svc\.cluster\.local/],
+      ['percent-encoding', /%2E/],
+      ['warn mode', /team-w-admins/],
+      ['in-cluster', /"in-cluster"/],
     ];
-    for (const [family, pattern] of families) assert.match(text, pattern, `no attack of the family "${family}"`);
+    for (const [family, pattern] of families)
+      assert.match(text, pattern, `no attack of the family "${family}"`);
   });
 });
 
@@ -113,8 +152,16 @@ describe('dry runs', () => {
     const dir = new URL('../../src/policy/', import.meta.url);
     const reads = readdirSync(dir)
       .filter((f) => f.endsWith('.ts'))
-      .flatMap((f) => readFileSync(new URL(f, dir), 'utf8').split('\n').map((line, i) => ({ at: `src/policy/${f}:${i + 1}`, line })))
-      .filter(({ at, line }) => /\bdryRun\b/.test(line) && !(at.startsWith('src/policy/types.ts') && /^\s*readonly dryRun: boolean;/.test(line)))
+      .flatMap((f) =>
+        readFileSync(new URL(f, dir), 'utf8')
+          .split('\n')
+          .map((line, i) => ({ at: `src/policy/${f}:${i + 1}`, line })),
+      )
+      .filter(
+        ({ at, line }) =>
+          /\bdryRun\b/.test(line) &&
+          !(at.startsWith('src/policy/types.ts') && /^\s*readonly dryRun: boolean;/.test(line)),
+      )
       .map(({ at }) => at);
     assert.deepEqual(reads, []);
   });
@@ -132,7 +179,11 @@ describe('attack catalogue: pure policy functions (mutate, then evaluate)', () =
         });
         const [first, ...rest] = results;
         for (const other of rest) {
-          assert.equal(ruleSet(other.result), ruleSet(first?.result ?? other.result), `${stepName(attack, s)}: ${other.variant} is decided like ${first?.variant ?? ''}`);
+          assert.equal(
+            ruleSet(other.result),
+            ruleSet(first?.result ?? other.result),
+            `${stepName(attack, s)}: ${other.variant} is decided like ${first?.variant ?? ''}`,
+          );
         }
       });
     });
@@ -152,12 +203,20 @@ describe('attack catalogue: HTTP (POST /mutate, JSON patch applied, POST /valida
           const result = await runHttp(write, app);
           assertExpected(result, step.expect, where);
           const pure = runPure(write, context);
-          assert.deepEqual(result.rules, pure.rules, `${where}: HTTP and the pure functions agree line for line`);
+          assert.deepEqual(
+            result.rules,
+            pure.rules,
+            `${where}: HTTP and the pure functions agree line for line`,
+          );
           sets.push(ruleSet(result));
           assertNoSecretsLeak(step, result, logLines.slice(logStart), where);
           if (!result.allowed) assertAudited(logLines.slice(logStart), write, where);
         }
-        assert.equal(new Set(sets).size, 1, `${stepName(attack, s)}: data only and stringData are decided alike: ${sets.join(' vs ')}`);
+        assert.equal(
+          new Set(sets).size,
+          1,
+          `${stepName(attack, s)}: data only and stringData are decided alike: ${sets.join(' vs ')}`,
+        );
       });
     });
   });
@@ -165,10 +224,13 @@ describe('attack catalogue: HTTP (POST /mutate, JSON patch applied, POST /valida
 
 function assertNoSecretsLeak(step: AttackStep, result: FlowResult, lines: string[], where: string): void {
   const text = `${lines.join('')}\n${result.lines.join('\n')}\n${result.warnings.join('\n')}`;
-  for (const secret of secretValues(step)) assert.ok(!text.includes(secret), `${where}: Secret data leaked into a response or log line`);
+  for (const secret of secretValues(step))
+    assert.ok(!text.includes(secret), `${where}: Secret data leaked into a response or log line`);
 }
 
 function assertAudited(lines: string[], write: WriteRequest, where: string): void {
-  const records = lines.map((l): unknown => JSON.parse(l)).filter((r) => isRecord(r) && r.audit === true && r.event === 'denied' && r.uid === write.uid);
+  const records = lines
+    .map((l): unknown => JSON.parse(l))
+    .filter((r) => isRecord(r) && r.audit === true && r.event === 'denied' && r.uid === write.uid);
   assert.equal(records.length, 1, `${where}: one audit record for the denial`);
 }

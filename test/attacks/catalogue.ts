@@ -55,7 +55,10 @@ export interface Attack {
 const OPERATIONS: readonly Operation[] = ['CREATE', 'UPDATE', 'DELETE'];
 
 function stringList(value: unknown, what: string): string[] {
-  assert.ok(Array.isArray(value) && value.every((v) => typeof v === 'string'), `${what} is a list of strings`);
+  assert.ok(
+    Array.isArray(value) && value.every((v) => typeof v === 'string'),
+    `${what} is a list of strings`,
+  );
   return value.map(String);
 }
 
@@ -75,7 +78,10 @@ function readStep(doc: unknown, where: string): AttackStep {
   assert.ok(isRecord(expect), `${where}: expect is set`);
   let expectation: Expectation;
   if (expect.allowed === true) {
-    expectation = { allowed: true, warnings: expect.warnings === undefined ? [] : stringList(expect.warnings, `${where}: expect.warnings`) };
+    expectation = {
+      allowed: true,
+      warnings: expect.warnings === undefined ? [] : stringList(expect.warnings, `${where}: expect.warnings`),
+    };
   } else {
     const rules = stringList(expect.denied, `${where}: expect.denied`);
     assert.ok(rules.length > 0, `${where}: expect.denied names at least one rule`);
@@ -83,10 +89,21 @@ function readStep(doc: unknown, where: string): AttackStep {
   }
   const object = optionalObject(doc.object, `${where}: object`);
   const oldObject = optionalObject(doc.oldObject, `${where}: oldObject`);
-  assert.equal(object !== undefined, operation !== 'DELETE', `${where}: object is given unless the operation is DELETE`);
-  assert.equal(oldObject !== undefined, operation !== 'CREATE', `${where}: oldObject is given for UPDATE and DELETE`);
+  assert.equal(
+    object !== undefined,
+    operation !== 'DELETE',
+    `${where}: object is given unless the operation is DELETE`,
+  );
+  assert.equal(
+    oldObject !== undefined,
+    operation !== 'CREATE',
+    `${where}: oldObject is given for UPDATE and DELETE`,
+  );
   const knownHole = typeof doc.knownHole === 'string' ? doc.knownHole : undefined;
-  const user = { username: requester.user, groups: stringList(requester.groups ?? [], `${where}: requester.groups`) };
+  const user = {
+    username: requester.user,
+    groups: stringList(requester.groups ?? [], `${where}: requester.groups`),
+  };
   return { operation, user, object, oldObject, expect: expectation, knownHole };
 }
 
@@ -101,15 +118,22 @@ function headerOf(text: string): string {
 
 /** Every attack of the catalogue, loaded fresh, in file-name order. */
 export function loadAttacks(): Attack[] {
-  return readdirSync(MANIFESTS).filter((f) => f.endsWith('.yaml')).sort().map((file) => {
-    const text = readFileSync(new URL(file, MANIFESTS), 'utf8');
-    const docs = parseAllDocuments(text);
-    const steps = docs.map((d, i) => {
-      assert.equal(d.errors.length, 0, `${file} document ${i + 1}: ${d.errors.map((e) => e.message).join('; ')}`);
-      return readStep(d.toJS(), `${file} document ${i + 1}`);
+  return readdirSync(MANIFESTS)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((file) => {
+      const text = readFileSync(new URL(file, MANIFESTS), 'utf8');
+      const docs = parseAllDocuments(text);
+      const steps = docs.map((d, i) => {
+        assert.equal(
+          d.errors.length,
+          0,
+          `${file} document ${i + 1}: ${d.errors.map((e) => e.message).join('; ')}`,
+        );
+        return readStep(d.toJS(), `${file} document ${i + 1}`);
+      });
+      return { file, header: headerOf(text), steps };
     });
-    return { file, header: headerOf(text), steps };
-  });
 }
 
 function isSecret(object: KubeObject | undefined): boolean {
@@ -123,7 +147,8 @@ export function foldStringData(object: KubeObject): KubeObject {
   delete out.stringData;
   if (!isRecord(stringData)) return out;
   const data: Record<string, unknown> = isRecord(out.data) ? out.data : {};
-  for (const [key, value] of Object.entries(stringData)) data[key] = Buffer.from(String(value), 'utf8').toString('base64');
+  for (const [key, value] of Object.entries(stringData))
+    data[key] = Buffer.from(String(value), 'utf8').toString('base64');
   out.data = data;
   return out;
 }
@@ -136,10 +161,27 @@ export type Variant = 'as written' | 'data only' | 'stringData';
  * `data` only (what the API server sends) and once with `stringData` as written; the old
  * object always comes from storage, so it is `data` only.
  */
-export function secretVariants(step: AttackStep, uid: string): Array<{ variant: Variant; write: WriteRequest }> {
-  const oldObject = step.oldObject !== undefined && isSecret(step.oldObject) ? foldStringData(step.oldObject) : step.oldObject;
-  const base = { uid, operation: step.operation, user: step.user, ...(oldObject === undefined ? {} : { oldObject }) };
-  if (!isSecret(step.object ?? step.oldObject)) return [{ variant: 'as written', write: { ...base, ...(step.object === undefined ? {} : { object: step.object }) } }];
+export function secretVariants(
+  step: AttackStep,
+  uid: string,
+): Array<{ variant: Variant; write: WriteRequest }> {
+  const oldObject =
+    step.oldObject !== undefined && isSecret(step.oldObject)
+      ? foldStringData(step.oldObject)
+      : step.oldObject;
+  const base = {
+    uid,
+    operation: step.operation,
+    user: step.user,
+    ...(oldObject === undefined ? {} : { oldObject }),
+  };
+  if (!isSecret(step.object ?? step.oldObject))
+    return [
+      {
+        variant: 'as written',
+        write: { ...base, ...(step.object === undefined ? {} : { object: step.object }) },
+      },
+    ];
   if (step.object === undefined) return [{ variant: 'data only', write: base }];
   return [
     { variant: 'data only', write: { ...base, object: foldStringData(step.object) } },

@@ -41,13 +41,20 @@ describe('broker over HTTP, TokenReview through client-node against the test API
   });
 
   test('issues a token for a known target: claims of SPEC section 7, verified against the JWKS', async () => {
-    const res = await request(app).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${controller.token}`);
+    const res = await request(app)
+      .get('/api/get-target-token')
+      .query({ targetName: 'k8s-team-a-dev' })
+      .set('Authorization', `Bearer ${controller.token}`);
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain/);
     assert.equal(res.headers['cache-control'], 'no-store');
     const token = res.text;
     const jwks = await request(app).get('/openid/v1/jwks');
-    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks.body), { issuer: ISSUER, audience: 'k8s-team-a-dev', algorithms: ['RS256'] });
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks.body), {
+      issuer: ISSUER,
+      audience: 'k8s-team-a-dev',
+      algorithms: ['RS256'],
+    });
     assert.equal(protectedHeader.alg, 'RS256');
     assert.equal(protectedHeader.typ, 'JWT');
     assert.equal(typeof protectedHeader.kid, 'string');
@@ -56,7 +63,10 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     assert.deepEqual(payload.groups, ['tenant-admins']);
     assert.deepEqual(payload.act, { sub: CONTROLLER });
     assert.equal(payload.exp, (payload.iat ?? 0) + 60, 'exp = iat + the default TTL');
-    assert.ok((payload.nbf ?? 0) < (payload.iat ?? 0) && (payload.iat ?? 0) - (payload.nbf ?? 0) <= 60, 'nbf back-dated at most a minute');
+    assert.ok(
+      (payload.nbf ?? 0) < (payload.iat ?? 0) && (payload.iat ?? 0) - (payload.nbf ?? 0) <= 60,
+      'nbf back-dated at most a minute',
+    );
     assert.match(String(payload.jti), /^[A-Za-z0-9_-]{16,}$/);
 
     const issued = auditRecords(log.lines).find((r) => r.event === 'issued' && r.jti === payload.jti);
@@ -69,20 +79,36 @@ describe('broker over HTTP, TokenReview through client-node against the test API
   });
 
   test('POST /v1/tokens answers {token, expirationTimestamp, audience}; TTL and audience from the registry', async () => {
-    const res = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${controller.token}`).send({ target: 'k8s-team-a-prod' });
+    const res = await request(app)
+      .post('/v1/tokens')
+      .set('Authorization', `Bearer ${controller.token}`)
+      .send({ target: 'k8s-team-a-prod' });
     assert.equal(res.status, 200);
     const { token, expirationTimestamp } = res.body as { token: string; expirationTimestamp: string };
     assert.match(expirationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const jwks = await request(app).get('/openid/v1/jwks');
-    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks.body), { issuer: ISSUER, audience: 'k8s-team-a-prod' });
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks.body), {
+      issuer: ISSUER,
+      audience: 'k8s-team-a-prod',
+    });
     assert.equal(payload.exp, (payload.iat ?? 0) + 120);
     assert.equal(Date.parse(expirationTimestamp) / 1000, payload.exp);
     assert.equal(payload.sub, 'tenantguard:k8s-team-a-prod', 'default subject');
     assert.equal(payload.groups, undefined, 'no groups claim when none are set');
-    const other = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${controller.token}`).send({ target: 'k8s-team-b-dev' });
-    const b = await jwtVerify((other.body as { token: string }).token, createLocalJWKSet(jwks.body), { issuer: ISSUER, audience: 'team-b-dev-audience' });
+    const other = await request(app)
+      .post('/v1/tokens')
+      .set('Authorization', `Bearer ${controller.token}`)
+      .send({ target: 'k8s-team-b-dev' });
+    const b = await jwtVerify((other.body as { token: string }).token, createLocalJWKSet(jwks.body), {
+      issuer: ISSUER,
+      audience: 'team-b-dev-audience',
+    });
     assert.equal(b.payload.aud, 'team-b-dev-audience');
-    assert.equal((other.body as { audience: string }).audience, 'team-b-dev-audience', 'the answer states the audience for the exec plugin to check');
+    assert.equal(
+      (other.body as { audience: string }).audience,
+      'team-b-dev-audience',
+      'the answer states the audience for the exec plugin to check',
+    );
   });
 
   test('discovery and JWKS: no authentication, issuer byte for byte, short Cache-Control', async () => {
@@ -103,14 +129,64 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     }
   });
 
-  const refusals: Array<{ name: string; setup?: () => void; auth?: (t: string) => string | undefined; target?: string; status: number; code: string; message: RegExp }> = [
-    { name: 'no Authorization header', auth: () => undefined, status: 401, code: 'ERR_BROKER_UNAUTHENTICATED', message: /no bearer token/ },
-    { name: 'malformed Authorization header', auth: () => 'Basic dXNlcjpwYXNz', status: 401, code: 'ERR_BROKER_UNAUTHENTICATED', message: /malformed/ },
-    { name: 'a token the review does not authenticate', auth: () => 'Bearer not-a-known-token', status: 401, code: 'ERR_BROKER_UNAUTHENTICATED', message: /not authenticated/ },
-    { name: 'unknown target', target: 'k8s-team-z', status: 404, code: 'ERR_BROKER_UNKNOWN_TARGET', message: /unknown target "k8s-team-z"/ },
-    { name: 'TokenReview answers 500', setup: () => void api.inject({ verb: 'tokenreview' }, { status: 500 }), status: 503, code: 'ERR_BROKER_REVIEW_UNAVAILABLE', message: /answered 500/ },
-    { name: 'TokenReview answers 403 (broker not allowed to review)', setup: () => void api.inject({ verb: 'tokenreview' }, { status: 403 }), status: 503, code: 'ERR_BROKER_REVIEW_UNAVAILABLE', message: /answered 403 Forbidden/ },
-    { name: 'TokenReview connection dropped', setup: () => void api.inject({ verb: 'tokenreview' }, { dropConnection: true }), status: 503, code: 'ERR_BROKER_REVIEW_UNAVAILABLE', message: /unreachable/ },
+  const refusals: Array<{
+    name: string;
+    setup?: () => void;
+    auth?: (t: string) => string | undefined;
+    target?: string;
+    status: number;
+    code: string;
+    message: RegExp;
+  }> = [
+    {
+      name: 'no Authorization header',
+      auth: () => undefined,
+      status: 401,
+      code: 'ERR_BROKER_UNAUTHENTICATED',
+      message: /no bearer token/,
+    },
+    {
+      name: 'malformed Authorization header',
+      auth: () => 'Basic dXNlcjpwYXNz',
+      status: 401,
+      code: 'ERR_BROKER_UNAUTHENTICATED',
+      message: /malformed/,
+    },
+    {
+      name: 'a token the review does not authenticate',
+      auth: () => 'Bearer not-a-known-token',
+      status: 401,
+      code: 'ERR_BROKER_UNAUTHENTICATED',
+      message: /not authenticated/,
+    },
+    {
+      name: 'unknown target',
+      target: 'k8s-team-z',
+      status: 404,
+      code: 'ERR_BROKER_UNKNOWN_TARGET',
+      message: /unknown target "k8s-team-z"/,
+    },
+    {
+      name: 'TokenReview answers 500',
+      setup: () => void api.inject({ verb: 'tokenreview' }, { status: 500 }),
+      status: 503,
+      code: 'ERR_BROKER_REVIEW_UNAVAILABLE',
+      message: /answered 500/,
+    },
+    {
+      name: 'TokenReview answers 403 (broker not allowed to review)',
+      setup: () => void api.inject({ verb: 'tokenreview' }, { status: 403 }),
+      status: 503,
+      code: 'ERR_BROKER_REVIEW_UNAVAILABLE',
+      message: /answered 403 Forbidden/,
+    },
+    {
+      name: 'TokenReview connection dropped',
+      setup: () => void api.inject({ verb: 'tokenreview' }, { dropConnection: true }),
+      status: 503,
+      code: 'ERR_BROKER_REVIEW_UNAVAILABLE',
+      message: /unreachable/,
+    },
   ];
   for (const c of refusals) {
     test(`refuses: ${c.name} -> ${c.status} ${c.code}`, async () => {
@@ -119,13 +195,18 @@ describe('broker over HTTP, TokenReview through client-node against the test API
       const fresh = serviceAccountToken();
       api.addToken(fresh.token, fresh.known);
       const auth = c.auth === undefined ? `Bearer ${fresh.token}` : c.auth(fresh.token);
-      const req = request(app).get('/api/get-target-token').query({ targetName: c.target ?? 'k8s-team-a-dev' });
+      const req = request(app)
+        .get('/api/get-target-token')
+        .query({ targetName: c.target ?? 'k8s-team-a-dev' });
       const res = auth === undefined ? await req : await req.set('Authorization', auth);
       assert.equal(res.status, c.status);
       assert.match(res.text, c.message);
       assert.equal(res.text.trim().split('\n').length, 1, 'one line');
       assert.ok(!res.text.includes('eyJ'), 'never a token in the body');
-      const json = await request(app).post('/v1/tokens').set(auth === undefined ? {} : { Authorization: auth }).send({ target: c.target ?? 'k8s-team-a-dev' });
+      const json = await request(app)
+        .post('/v1/tokens')
+        .set(auth === undefined ? {} : { Authorization: auth })
+        .send({ target: c.target ?? 'k8s-team-a-dev' });
       assert.equal(json.status, c.status);
       assert.equal(json.body.error, c.code);
       const refused = auditRecords(log.lines).filter((r) => r.event === 'refused' && r.code === c.code);
@@ -136,7 +217,10 @@ describe('broker over HTTP, TokenReview through client-node against the test API
   test('a caller token of another service account gets 403 and is audited with the caller', async () => {
     const server = serviceAccountToken({ name: 'argocd-server' });
     api.addToken(server.token, server.known);
-    const res = await request(app).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${server.token}`);
+    const res = await request(app)
+      .get('/api/get-target-token')
+      .query({ targetName: 'k8s-team-a-dev' })
+      .set('Authorization', `Bearer ${server.token}`);
     assert.equal(res.status, 403);
     assert.match(res.text, /caller "system:serviceaccount:argocd:argocd-server" may not obtain tokens/);
     const rec = auditRecords(log.lines).findLast((r) => r.event === 'refused');
@@ -147,7 +231,10 @@ describe('broker over HTTP, TokenReview through client-node against the test API
   test('an unbound caller token (no pod in user.extra) gets 401', async () => {
     const unbound = serviceAccountToken({ pod: null });
     api.addToken(unbound.token, unbound.known);
-    const res = await request(app).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${unbound.token}`);
+    const res = await request(app)
+      .get('/api/get-target-token')
+      .query({ targetName: 'k8s-team-a-dev' })
+      .set('Authorization', `Bearer ${unbound.token}`);
     assert.equal(res.status, 401);
     assert.match(res.text, /not bound to a pod/);
   });
@@ -156,16 +243,28 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     const wrong = serviceAccountToken({ audiences: ['https://kubernetes.default.svc.cluster.local'] });
     api.addToken(wrong.token, wrong.known);
     const before = api.tokenReviews.length;
-    const res = await request(app).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${wrong.token}`);
+    const res = await request(app)
+      .get('/api/get-target-token')
+      .query({ targetName: 'k8s-team-a-dev' })
+      .set('Authorization', `Bearer ${wrong.token}`);
     assert.equal(res.status, 401);
-    assert.deepEqual(api.tokenReviews.slice(before).map((r) => r.audiences), [['tenant-guard']]);
+    assert.deepEqual(
+      api.tokenReviews.slice(before).map((r) => r.audiences),
+      [['tenant-guard']],
+    );
   });
 
   test('a review that says authenticated but omits the audience in status.audiences gets 401', async () => {
     const t = serviceAccountToken();
-    api.onTokenReview(() => ({ authenticated: true, user: { username: CONTROLLER, extra: { 'authentication.kubernetes.io/pod-name': ['p'] } } }));
+    api.onTokenReview(() => ({
+      authenticated: true,
+      user: { username: CONTROLLER, extra: { 'authentication.kubernetes.io/pod-name': ['p'] } },
+    }));
     try {
-      const res = await request(app).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${t.token}`);
+      const res = await request(app)
+        .get('/api/get-target-token')
+        .query({ targetName: 'k8s-team-a-dev' })
+        .set('Authorization', `Bearer ${t.token}`);
       assert.equal(res.status, 401);
       assert.match(res.text, /not valid for audience "tenant-guard"/);
     } finally {
@@ -178,24 +277,40 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     api.addToken(t.token, t.known);
     api.inject({ verb: 'tokenreview' }, { hang: true }, 1);
     const started = Date.now();
-    const res = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${t.token}`).send({ target: 'k8s-team-a-dev' });
+    const res = await request(app)
+      .post('/v1/tokens')
+      .set('Authorization', `Bearer ${t.token}`)
+      .send({ target: 'k8s-team-a-dev' });
     const took = Date.now() - started;
     assert.equal(res.status, 503);
     assert.equal(res.body.error, 'ERR_BROKER_REVIEW_UNAVAILABLE');
     assert.equal(res.body.token, undefined);
     assert.ok(took >= 450 && took < 1500, `answered after ${took} ms`);
     // A failure is not cached: the next request reviews again and succeeds.
-    const again = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${t.token}`).send({ target: 'k8s-team-a-dev' });
+    const again = await request(app)
+      .post('/v1/tokens')
+      .set('Authorization', `Bearer ${t.token}`)
+      .send({ target: 'k8s-team-a-dev' });
     assert.equal(again.status, 200);
   });
 
   test('bad bodies of POST /v1/tokens get 400', async () => {
-    const notJson = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${controller.token}`).set('Content-Type', 'application/json').send('{nope');
+    const notJson = await request(app)
+      .post('/v1/tokens')
+      .set('Authorization', `Bearer ${controller.token}`)
+      .set('Content-Type', 'application/json')
+      .send('{nope');
     assert.equal(notJson.status, 400);
     assert.equal(notJson.body.error, 'ERR_BROKER_BAD_REQUEST');
-    const wrongType = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${controller.token}`).send({ target: 42 });
+    const wrongType = await request(app)
+      .post('/v1/tokens')
+      .set('Authorization', `Bearer ${controller.token}`)
+      .send({ target: 42 });
     assert.equal(wrongType.status, 400);
-    const none = await request(app).post('/v1/tokens').set('Authorization', `Bearer ${controller.token}`).send({});
+    const none = await request(app)
+      .post('/v1/tokens')
+      .set('Authorization', `Bearer ${controller.token}`)
+      .send({});
     assert.equal(none.status, 400);
     assert.match(none.body.message, /no target/);
   });
@@ -204,14 +319,22 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     const t = serviceAccountToken({ name: 'rate-limited-sa' });
     api.addToken(t.token, t.known);
     const limited = await createBroker({
-      config: testConfig({ callerRate: '1', callerBurst: '3' }), issuer: ISSUER, allowedCallers: [t.username], registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: api.kubeConfig(),
+      config: testConfig({ callerRate: '1', callerBurst: '3' }),
+      issuer: ISSUER,
+      allowedCallers: [t.username],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: api.kubeConfig(),
     });
     try {
       const a = brokerApp(limited);
       const statuses: number[] = [];
       let retryAfter: string | undefined;
       for (let i = 0; i < 5; i++) {
-        const res = await request(a).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${t.token}`);
+        const res = await request(a)
+          .get('/api/get-target-token')
+          .query({ targetName: 'k8s-team-a-dev' })
+          .set('Authorization', `Bearer ${t.token}`);
         statuses.push(res.status);
         if (res.status === 429) retryAfter = res.headers['retry-after'];
       }

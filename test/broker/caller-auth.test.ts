@@ -17,19 +17,66 @@ function withoutKey<T extends object, K extends keyof T>(object: T, key: K): Omi
 }
 
 describe('callerFromReview and authorizeCaller (pure)', () => {
-  const bound = { authenticated: true, username: CONTROLLER, groups: [], extra: { 'authentication.kubernetes.io/pod-name': ['c-0'], 'authentication.kubernetes.io/pod-uid': ['u-1'] }, audiences: ['tenant-guard'] };
-  const cases: Array<{ name: string; review: Parameters<typeof callerFromReview>[0]; audience: string; expect: string | { [K in keyof Caller]?: Caller[K] | undefined } }> = [
-    { name: 'bound, audience present', review: bound, audience: 'tenant-guard', expect: { username: CONTROLLER, pod: { name: 'c-0', uid: 'u-1' } } },
-    { name: 'not authenticated', review: { ...bound, authenticated: false }, audience: 'tenant-guard', expect: 'ERR_BROKER_UNAUTHENTICATED' },
-    { name: 'no username', review: withoutKey(bound, 'username'), audience: 'tenant-guard', expect: 'ERR_BROKER_UNAUTHENTICATED' },
-    { name: 'audience missing from status.audiences', review: { ...bound, audiences: ['other'] }, audience: 'tenant-guard', expect: 'ERR_BROKER_UNAUTHENTICATED' },
-    { name: 'no audience asked: any audiences accepted', review: withoutKey(bound, 'audiences'), audience: '', expect: { username: CONTROLLER } },
-    { name: 'unbound', review: { ...bound, extra: {} }, audience: 'tenant-guard', expect: { username: CONTROLLER, pod: undefined } },
+  const bound = {
+    authenticated: true,
+    username: CONTROLLER,
+    groups: [],
+    extra: {
+      'authentication.kubernetes.io/pod-name': ['c-0'],
+      'authentication.kubernetes.io/pod-uid': ['u-1'],
+    },
+    audiences: ['tenant-guard'],
+  };
+  const cases: Array<{
+    name: string;
+    review: Parameters<typeof callerFromReview>[0];
+    audience: string;
+    expect: string | { [K in keyof Caller]?: Caller[K] | undefined };
+  }> = [
+    {
+      name: 'bound, audience present',
+      review: bound,
+      audience: 'tenant-guard',
+      expect: { username: CONTROLLER, pod: { name: 'c-0', uid: 'u-1' } },
+    },
+    {
+      name: 'not authenticated',
+      review: { ...bound, authenticated: false },
+      audience: 'tenant-guard',
+      expect: 'ERR_BROKER_UNAUTHENTICATED',
+    },
+    {
+      name: 'no username',
+      review: withoutKey(bound, 'username'),
+      audience: 'tenant-guard',
+      expect: 'ERR_BROKER_UNAUTHENTICATED',
+    },
+    {
+      name: 'audience missing from status.audiences',
+      review: { ...bound, audiences: ['other'] },
+      audience: 'tenant-guard',
+      expect: 'ERR_BROKER_UNAUTHENTICATED',
+    },
+    {
+      name: 'no audience asked: any audiences accepted',
+      review: withoutKey(bound, 'audiences'),
+      audience: '',
+      expect: { username: CONTROLLER },
+    },
+    {
+      name: 'unbound',
+      review: { ...bound, extra: {} },
+      audience: 'tenant-guard',
+      expect: { username: CONTROLLER, pod: undefined },
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
       if (typeof c.expect === 'string') {
-        assert.throws(() => callerFromReview(c.review, c.audience), (e: unknown) => isTenantGuardError(e, 'ERR_BROKER_UNAUTHENTICATED'));
+        assert.throws(
+          () => callerFromReview(c.review, c.audience),
+          (e: unknown) => isTenantGuardError(e, 'ERR_BROKER_UNAUTHENTICATED'),
+        );
         return;
       }
       const caller = callerFromReview(c.review, c.audience);
@@ -39,11 +86,20 @@ describe('callerFromReview and authorizeCaller (pure)', () => {
 
   test('authorizeCaller: unbound 401 unless allowed, other user 403', () => {
     const policy = { allowedCallers: [CONTROLLER], allowUnbound: false };
-    assert.deepEqual(authorizeCaller({ username: CONTROLLER, groups: [], pod: { name: 'p' } }, 't', policy), { allowed: true });
+    assert.deepEqual(authorizeCaller({ username: CONTROLLER, groups: [], pod: { name: 'p' } }, 't', policy), {
+      allowed: true,
+    });
     const unbound = authorizeCaller({ username: CONTROLLER, groups: [] }, 't', policy);
     assert.equal(unbound.allowed ? '' : unbound.code, 'ERR_BROKER_UNAUTHENTICATED');
-    assert.deepEqual(authorizeCaller({ username: CONTROLLER, groups: [] }, 't', { ...policy, allowUnbound: true }), { allowed: true });
-    const other = authorizeCaller({ username: 'system:serviceaccount:argocd:argocd-server', groups: [], pod: { name: 'p' } }, 't', policy);
+    assert.deepEqual(
+      authorizeCaller({ username: CONTROLLER, groups: [] }, 't', { ...policy, allowUnbound: true }),
+      { allowed: true },
+    );
+    const other = authorizeCaller(
+      { username: 'system:serviceaccount:argocd:argocd-server', groups: [], pod: { name: 'p' } },
+      't',
+      policy,
+    );
     assert.equal(other.allowed ? '' : other.code, 'ERR_BROKER_FORBIDDEN');
   });
 });
@@ -52,13 +108,22 @@ describe('TokenReview cache and single-flight, counted at the test API server', 
   let api: TestApiServer;
   let broker: Broker;
   let clock = Date.now();
-  const get = (token: string) => request(brokerApp(broker)).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${token}`);
+  const get = (token: string) =>
+    request(brokerApp(broker))
+      .get('/api/get-target-token')
+      .query({ targetName: 'k8s-team-a-dev' })
+      .set('Authorization', `Bearer ${token}`);
 
   before(async () => {
     api = await TestApiServer.start();
     broker = await createBroker({
-      config: testConfig({ reviewCacheTtl: '5s', callerBurst: '1000' }), issuer: 'https://broker.example.com', allowedCallers: [CONTROLLER],
-      registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: api.kubeConfig(), now: () => clock,
+      config: testConfig({ reviewCacheTtl: '5s', callerBurst: '1000' }),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: api.kubeConfig(),
+      now: () => clock,
     });
   });
   after(async () => {
@@ -85,7 +150,7 @@ describe('TokenReview cache and single-flight, counted at the test API server', 
     assert.equal(reviewsOf(token), 2, 'reviewed again after the TTL');
   });
 
-  test('never cached past the caller token\'s own exp', async () => {
+  test("never cached past the caller token's own exp", async () => {
     const token = fresh(Math.floor(clock / 1000) + 2);
     assert.equal((await get(token)).status, 200);
     clock += 1_000;
@@ -100,7 +165,10 @@ describe('TokenReview cache and single-flight, counted at the test API server', 
     const token = fresh();
     api.inject({ verb: 'tokenreview' }, { delayMs: 200 }, 1);
     const answers = await Promise.all(Array.from({ length: 12 }, () => get(token)));
-    assert.deepEqual(answers.map((a) => a.status), Array(12).fill(200));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(12).fill(200),
+    );
     assert.equal(reviewsOf(token), 1);
   });
 
@@ -115,7 +183,11 @@ describe('TokenReview cache and single-flight, counted at the test API server', 
     api.inject({ verb: 'tokenreview' }, { status: 500 }, 1);
     assert.equal((await get(token)).status, 503);
     assert.equal((await get(token)).status, 200);
-    assert.equal(api.count({ verb: 'tokenreview' }) - api.tokenReviews.length >= 1, true, 'the 500 never reached the reviewer');
+    assert.equal(
+      api.count({ verb: 'tokenreview' }) - api.tokenReviews.length >= 1,
+      true,
+      'the 500 never reached the reviewer',
+    );
   });
 });
 
@@ -127,7 +199,14 @@ describe('caller audience and unbound tokens as configured', () => {
   after(async () => api.close());
 
   async function brokerWith(flags: Record<string, string | boolean>): Promise<Broker> {
-    return createBroker({ config: testConfig(flags), issuer: 'https://broker.example.com', allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: api.kubeConfig() });
+    return createBroker({
+      config: testConfig(flags),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: api.kubeConfig(),
+    });
   }
 
   test('--caller-audience "" sends no audiences and accepts a default API server token', async () => {
@@ -135,7 +214,10 @@ describe('caller audience and unbound tokens as configured', () => {
     try {
       const t = serviceAccountToken({ audiences: ['https://kubernetes.default.svc.cluster.local'] });
       api.addToken(t.token, t.known);
-      const res = await request(brokerApp(broker)).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${t.token}`);
+      const res = await request(brokerApp(broker))
+        .get('/api/get-target-token')
+        .query({ targetName: 'k8s-team-a-dev' })
+        .set('Authorization', `Bearer ${t.token}`);
       assert.equal(res.status, 200);
       assert.deepEqual(api.tokenReviews.at(-1)?.audiences, []);
     } finally {
@@ -149,7 +231,11 @@ describe('caller audience and unbound tokens as configured', () => {
     const strict = await brokerWith({});
     const lax = await brokerWith({ allowUnboundCallers: true });
     try {
-      const ask = (b: Broker) => request(brokerApp(b)).post('/v1/tokens').set('Authorization', `Bearer ${t.token}`).send({ target: 'k8s-team-a-dev' });
+      const ask = (b: Broker) =>
+        request(brokerApp(b))
+          .post('/v1/tokens')
+          .set('Authorization', `Bearer ${t.token}`)
+          .send({ target: 'k8s-team-a-dev' });
       const refused = await ask(strict);
       assert.equal(refused.status, 401);
       assert.equal(refused.body.error, 'ERR_BROKER_UNAUTHENTICATED');
@@ -161,10 +247,20 @@ describe('caller audience and unbound tokens as configured', () => {
   });
 
   test('without a Kubernetes API: token endpoints 503 saying so; discovery and JWKS still served', async () => {
-    const broker = await createBroker({ config: testConfig(), issuer: 'https://broker.example.com', allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: null });
+    const broker = await createBroker({
+      config: testConfig(),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: null,
+    });
     try {
       const app = brokerApp(broker);
-      const res = await request(app).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', 'Bearer x');
+      const res = await request(app)
+        .get('/api/get-target-token')
+        .query({ targetName: 'k8s-team-a-dev' })
+        .set('Authorization', 'Bearer x');
       assert.equal(res.status, 503);
       assert.match(res.text, /caller authentication needs a Kubernetes API/);
       const json = await request(app).post('/v1/tokens').send({ target: 'k8s-team-a-dev' });

@@ -19,7 +19,11 @@ const ARGOCD_SERVER = 'system:serviceaccount:argocd:argocd-server';
 function refused(o: TokenOutcome): { status: number; code: string; retryAfterSeconds?: number } {
   assert.equal(o.ok, false, 'expected a refusal');
   if (o.ok) throw new Error('unreachable');
-  return { status: o.status, code: o.code, ...(o.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: o.retryAfterSeconds }) };
+  return {
+    status: o.status,
+    code: o.code,
+    ...(o.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: o.retryAfterSeconds }),
+  };
 }
 
 describe('bounded unauthenticated work, counted at the test API server', () => {
@@ -37,8 +41,13 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
 
   async function brokerWith(flags: Record<string, string>): Promise<Broker> {
     const b = await createBroker({
-      config: testConfig({ reviewTimeout: '2s', ...flags }), issuer: 'https://broker.example.com', allowedCallers: [CONTROLLER],
-      registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: api.kubeConfig(), now: () => clock,
+      config: testConfig({ reviewTimeout: '2s', ...flags }),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: api.kubeConfig(),
+      now: () => clock,
     });
     brokers.push(b);
     return b;
@@ -57,7 +66,10 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
       const r = refused(await broker.issue(`Bearer ${'a'.repeat(size)}`, TARGET, '10.0.0.9'));
       assert.deepEqual([r.status, r.code], [401, 'ERR_BROKER_UNAUTHENTICATED']);
     }
-    const res = await request(brokerApp(broker)).get('/api/get-target-token').query({ targetName: TARGET }).set('Authorization', `Bearer ${'a'.repeat(9000)}`);
+    const res = await request(brokerApp(broker))
+      .get('/api/get-target-token')
+      .query({ targetName: TARGET })
+      .set('Authorization', `Bearer ${'a'.repeat(9000)}`);
     assert.equal(res.status, 401);
     assert.match(res.text, /longer than 8192 characters/);
     assert.equal(api.tokenReviews.length, before, 'no TokenReview for an oversized token');
@@ -71,18 +83,38 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     const outcomes = [];
     for (let i = 0; i < 5; i++) outcomes.push(await broker.issue(`Bearer ${bogus(i)}`, TARGET, '10.0.0.1'));
     // A bucket of 3: the controller's first (uncached) request took one, two bogus tokens the rest.
-    assert.deepEqual(outcomes.map((o) => (o.ok ? 200 : o.status)), [401, 401, 429, 429, 429]);
+    assert.deepEqual(
+      outcomes.map((o) => (o.ok ? 200 : o.status)),
+      [401, 401, 429, 429, 429],
+    );
     const limited = refused(outcomes[2] as TokenOutcome);
     assert.deepEqual([limited.code, limited.retryAfterSeconds], ['ERR_BROKER_RATE_LIMITED', 1]);
     assert.equal(api.tokenReviews.length - before, 2, 'a limited request makes no review');
-    assert.equal((await broker.issue(`Bearer ${controller}`, TARGET, '10.0.0.1')).ok, true, 'a cached controller token skips the source limit');
-    assert.equal(refused(await broker.issue(`Bearer ${bogus(7)}`, TARGET, '10.0.0.2')).status, 401, 'another source is reviewed');
+    assert.equal(
+      (await broker.issue(`Bearer ${controller}`, TARGET, '10.0.0.1')).ok,
+      true,
+      'a cached controller token skips the source limit',
+    );
+    assert.equal(
+      refused(await broker.issue(`Bearer ${bogus(7)}`, TARGET, '10.0.0.2')).status,
+      401,
+      'another source is reviewed',
+    );
     clock += 1_000;
-    assert.equal(refused(await broker.issue(`Bearer ${bogus(8)}`, TARGET, '10.0.0.1')).status, 401, 'the bucket refills at --source-rate');
+    assert.equal(
+      refused(await broker.issue(`Bearer ${bogus(8)}`, TARGET, '10.0.0.1')).status,
+      401,
+      'the bucket refills at --source-rate',
+    );
   });
 
   test('the review queue: bounded concurrency, a full queue 503 ERR_BROKER_BUSY with Retry-After, a controller authenticated before goes first', async () => {
-    const broker = await brokerWith({ reviewConcurrency: '3', reviewQueue: '2', reviewCacheTtl: '1s', reviewTimeout: '20s' });
+    const broker = await brokerWith({
+      reviewConcurrency: '3',
+      reviewQueue: '2',
+      reviewCacheTtl: '1s',
+      reviewTimeout: '20s',
+    });
     const controller = controllerToken();
     assert.equal((await broker.issue(`Bearer ${controller}`, TARGET, '10.1.0.1')).ok, true);
     clock += 1_500; // its review is no longer reused, but it is known
@@ -97,34 +129,66 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
       peak = Math.max(peak, active);
       if (req.token !== controller && held) await new Promise<void>((r) => release.push(r));
       active--;
-      return req.token === controller ? { authenticated: true, user: { username: CONTROLLER, extra: { 'authentication.kubernetes.io/pod-name': ['argocd-application-controller-0'] } }, audiences: ['tenant-guard'] } : knownTokensHandler(known, () => clock)(req);
+      return req.token === controller
+        ? {
+            authenticated: true,
+            user: {
+              username: CONTROLLER,
+              extra: { 'authentication.kubernetes.io/pod-name': ['argocd-application-controller-0'] },
+            },
+            audiences: ['tenant-guard'],
+          }
+        : knownTokensHandler(known, () => clock)(req);
     });
     const before = api.tokenReviews.length;
-    const flood = Array.from({ length: 20 }, (_v, i) => broker.issue(`Bearer ${bogus(100 + i)}`, TARGET, `10.2.${i}.1`));
+    const flood = Array.from({ length: 20 }, (_v, i) =>
+      broker.issue(`Bearer ${bogus(100 + i)}`, TARGET, `10.2.${i}.1`),
+    );
     await new Promise((r) => setTimeout(r, 150));
-    const early = await Promise.race([Promise.all(flood.slice(4)), new Promise((r) => setTimeout(() => r('pending'), 5_000))]);
+    const early = await Promise.race([
+      Promise.all(flood.slice(4)),
+      new Promise((r) => setTimeout(() => r('pending'), 5_000)),
+    ]);
     assert.notEqual(early, 'pending', 'the requests beyond the queue were answered at once');
     for (const o of early as TokenOutcome[]) {
       const r = refused(o);
       assert.deepEqual([r.status, r.code, r.retryAfterSeconds], [503, 'ERR_BROKER_BUSY', 1]);
     }
-    assert.equal(api.tokenReviews.length - before, 2, 'one slot kept: 2 of 3 running for unknown tokens, 2 queued');
+    assert.equal(
+      api.tokenReviews.length - before,
+      2,
+      'one slot kept: 2 of 3 running for unknown tokens, 2 queued',
+    );
 
     const ctl = await broker.issue(`Bearer ${controller}`, TARGET, '10.1.0.1');
-    assert.equal(ctl.ok, true, 'the controller, authenticated before, took the kept slot while the flood waited');
+    assert.equal(
+      ctl.ok,
+      true,
+      'the controller, authenticated before, took the kept slot while the flood waited',
+    );
     assert.equal(peak, 3);
-    const res = await request(brokerApp(broker)).get('/api/get-target-token').query({ targetName: TARGET }).set('Authorization', `Bearer ${bogus(999)}`);
+    const res = await request(brokerApp(broker))
+      .get('/api/get-target-token')
+      .query({ targetName: TARGET })
+      .set('Authorization', `Bearer ${bogus(999)}`);
     assert.deepEqual([res.status, res.headers['retry-after']], [503, '1']);
     assert.match(res.text, /too many caller tokens are being reviewed/);
     held = false;
     release.splice(0).forEach((r) => r());
     const rest = await Promise.all(flood.slice(0, 4));
-    assert.deepEqual(rest.map((o) => refused(o).code), Array(4).fill('ERR_BROKER_UNAUTHENTICATED'));
+    assert.deepEqual(
+      rest.map((o) => refused(o).code),
+      Array(4).fill('ERR_BROKER_UNAUTHENTICATED'),
+    );
     assert.equal(peak <= 3, true, `at most 3 TokenReviews at once, saw ${peak}`);
   });
 
   test('a flood of 200 distinct bogus tokens from 200 sources makes at most 4 reviews at once, the queue holds 8, the rest are refused at once (503 ERR_BROKER_BUSY)', async () => {
-    const broker = await brokerWith({ reviewConcurrency: '4', reviewQueue: '8', reviewFailureCacheSize: '50' });
+    const broker = await brokerWith({
+      reviewConcurrency: '4',
+      reviewQueue: '8',
+      reviewFailureCacheSize: '50',
+    });
     let active = 0;
     let peak = 0;
     const known = new Map<string, KnownToken>();
@@ -135,11 +199,18 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
       active--;
       return knownTokensHandler(known, () => clock)(req);
     });
-    const outcomes = await Promise.all(Array.from({ length: 200 }, (_v, i) => broker.issue(`Bearer ${bogus(1000 + i)}`, TARGET, `10.3.${i}.1`)));
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, (_v, i) =>
+        broker.issue(`Bearer ${bogus(1000 + i)}`, TARGET, `10.3.${i}.1`),
+      ),
+    );
     const codes = new Set(outcomes.map((o) => (o.ok ? 'ok' : o.code)));
     assert.deepEqual([...codes].sort(), ['ERR_BROKER_BUSY', 'ERR_BROKER_UNAUTHENTICATED']);
     assert.equal(peak <= 4, true, `peak ${peak}`);
-    assert.equal(outcomes.filter((o) => !o.ok && o.code === 'ERR_BROKER_UNAUTHENTICATED').length <= 3 + 8 + 8, true);
+    assert.equal(
+      outcomes.filter((o) => !o.ok && o.code === 'ERR_BROKER_UNAUTHENTICATED').length <= 3 + 8 + 8,
+      true,
+    );
   });
 
   test('the rate bucket is per pod: one controller shard spending its burst does not starve another', async () => {
@@ -153,7 +224,11 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     assert.deepEqual([third.status, third.code], [429, 'ERR_BROKER_RATE_LIMITED']);
     assert.equal((await take(shard1)).ok, true, 'shard 1 has its own bucket');
     const rotated = controllerToken('argocd-application-controller-0');
-    assert.equal(refused(await take(rotated)).status, 429, 'a rotated token of shard 0 shares shard 0\'s bucket');
+    assert.equal(
+      refused(await take(rotated)).status,
+      429,
+      "a rotated token of shard 0 shares shard 0's bucket",
+    );
   });
 });
 
@@ -188,8 +263,12 @@ spec:
   before(async () => {
     api = await TestApiServer.start();
     broker = await createBroker({
-      config: testConfig(), issuer: 'https://broker.example.com', allowedCallers: [CONTROLLER],
-      registry: staticRegistry(parseTenantsYaml(TENANTS, 'per-target', 'argocd')), logger: recordingLogger().logger, kubeConfig: api.kubeConfig(),
+      config: testConfig(),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: staticRegistry(parseTenantsYaml(TENANTS, 'per-target', 'argocd')),
+      logger: recordingLogger().logger,
+      kubeConfig: api.kubeConfig(),
     });
   });
   after(async () => {
@@ -202,16 +281,49 @@ spec:
     return t.token;
   }
   const cases: Array<{ name: string; sa: string; target: string; status: number }> = [
-    { name: 'the global caller, every target', sa: 'argocd-application-controller', target: 'k8s-team-b-prod', status: 200 },
-    { name: 'argocd-server, named by team-a: team-a\'s target', sa: 'argocd-server', target: 'k8s-team-a-dev', status: 200 },
-    { name: 'argocd-server, not named by team-b: 403', sa: 'argocd-server', target: 'k8s-team-b-dev', status: 403 },
-    { name: 'a cluster\'s own caller: that cluster', sa: 'image-updater', target: 'k8s-team-b-prod', status: 200 },
-    { name: 'a cluster\'s own caller: not its sibling', sa: 'image-updater', target: 'k8s-team-b-dev', status: 403 },
-    { name: 'a caller allowed nowhere asking for an unknown target: 403, not 404', sa: 'argocd-server', target: 'k8s-nowhere', status: 403 },
+    {
+      name: 'the global caller, every target',
+      sa: 'argocd-application-controller',
+      target: 'k8s-team-b-prod',
+      status: 200,
+    },
+    {
+      name: "argocd-server, named by team-a: team-a's target",
+      sa: 'argocd-server',
+      target: 'k8s-team-a-dev',
+      status: 200,
+    },
+    {
+      name: 'argocd-server, not named by team-b: 403',
+      sa: 'argocd-server',
+      target: 'k8s-team-b-dev',
+      status: 403,
+    },
+    {
+      name: "a cluster's own caller: that cluster",
+      sa: 'image-updater',
+      target: 'k8s-team-b-prod',
+      status: 200,
+    },
+    {
+      name: "a cluster's own caller: not its sibling",
+      sa: 'image-updater',
+      target: 'k8s-team-b-dev',
+      status: 403,
+    },
+    {
+      name: 'a caller allowed nowhere asking for an unknown target: 403, not 404',
+      sa: 'argocd-server',
+      target: 'k8s-nowhere',
+      status: 403,
+    },
   ];
   for (const c of cases) {
     test(c.name, async () => {
-      const res = await request(brokerApp(broker)).post('/v1/tokens').set('Authorization', `Bearer ${as(c.sa)}`).send({ target: c.target });
+      const res = await request(brokerApp(broker))
+        .post('/v1/tokens')
+        .set('Authorization', `Bearer ${as(c.sa)}`)
+        .send({ target: c.target });
       assert.equal(res.status, c.status, JSON.stringify(res.body));
       if (c.status === 403) assert.match(res.body.message, /spec\.allowedCallers/);
     });

@@ -22,19 +22,33 @@ export function testRegistry(): RegistryProvider {
 
 /** Broker options for tests (flags as given on a command line, with quick timings). */
 export function testConfig(flags: Record<string, string | boolean> = {}): BrokerConfig {
-  return parseBrokerOptions({ reviewTimeout: '500ms', jwksMaxAge: '1s', reloadInterval: '200ms', publishAhead: '2s', rotationPeriod: '1h', ...flags });
+  return parseBrokerOptions({
+    reviewTimeout: '500ms',
+    jwksMaxAge: '1s',
+    reloadInterval: '200ms',
+    publishAhead: '2s',
+    rotationPeriod: '1h',
+    ...flags,
+  });
 }
 
 /** A pino logger at debug level whose JSON lines land in `lines` (and raw text in `text()`). */
-export function recordingLogger(): { logger: Logger; lines: Array<Record<string, unknown>>; text: () => string } {
+export function recordingLogger(): {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+  text: () => string;
+} {
   const raw: string[] = [];
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, {
-    write(line: string) {
-      raw.push(line);
-      lines.push(JSON.parse(line) as Record<string, unknown>);
+  const logger = pino(
+    { level: 'debug' },
+    {
+      write(line: string) {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
     },
-  });
+  );
   return { logger, lines, text: () => raw.join('') };
 }
 
@@ -54,7 +68,13 @@ export function brokerApp(broker: Broker): express.Express {
  * An HTTPS server on 127.0.0.1:0 whose handler is set once the port (and so the issuer) is
  * known: `setApp(app)`.
  */
-export async function startHttps(tls: TestTls): Promise<{ server: HttpsServer; port: number; origin: string; setApp(app: express.Express): void; close(): Promise<void> }> {
+export async function startHttps(tls: TestTls): Promise<{
+  server: HttpsServer;
+  port: number;
+  origin: string;
+  setApp(app: express.Express): void;
+  close(): Promise<void>;
+}> {
   let handler: express.Express | undefined;
   const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
     if (handler === undefined) {

@@ -4,13 +4,24 @@ import { generateKeyRecord, serializeKeyRecord } from '../../src/broker/key-mate
 import { KeyManager } from '../../src/broker/key-manager.js';
 import type { RingTiming } from '../../src/broker/key-ring.js';
 import { SecretKeyStore } from '../../src/broker/key-store-secret.js';
-import { MemoryKeyStore, type KeyChange, type KeySnapshot, type KeyStore } from '../../src/broker/key-store.js';
+import {
+  MemoryKeyStore,
+  type KeyChange,
+  type KeySnapshot,
+  type KeyStore,
+} from '../../src/broker/key-store.js';
 import { TenantGuardError } from '../../src/errors.js';
 import { SECRETS, TestApiServer } from '../support/test-api-server.js';
 import { recordingLogger } from './helpers.js';
 
 const S = 1000;
-const timing: RingTiming = { rotationPeriodMs: 100 * S, publishAheadMs: 20 * S, retireMarginMs: 10 * S, maxTokenTtlMs: 60 * S, spreadMs: 0 };
+const timing: RingTiming = {
+  rotationPeriodMs: 100 * S,
+  publishAheadMs: 20 * S,
+  retireMarginMs: 10 * S,
+  maxTokenTtlMs: 60 * S,
+  spreadMs: 0,
+};
 
 /** A store that refuses the next `conflicts` saves with a conflict, or fails loads when `down`, or saves when `readOnly`. */
 class FlakyStore implements KeyStore {
@@ -26,7 +37,8 @@ class FlakyStore implements KeyStore {
   }
   async save(change: KeyChange, version: string | undefined): Promise<string> {
     this.saves++;
-    if (this.readOnly) throw new TenantGuardError('ERR_KEYRING_STORE', 'cannot write key directory /x: EACCES');
+    if (this.readOnly)
+      throw new TenantGuardError('ERR_KEYRING_STORE', 'cannot write key directory /x: EACCES');
     if (this.conflicts > 0) {
       this.conflicts--;
       throw new TenantGuardError('ERR_KEYRING_CONFLICT', 'injected');
@@ -40,7 +52,10 @@ class ReadBarrier implements KeyStore {
   readonly description = 'barrier';
   conflicts = 0;
   private waiting: Array<() => void> = [];
-  constructor(private readonly inner: KeyStore, private n: number) {}
+  constructor(
+    private readonly inner: KeyStore,
+    private n: number,
+  ) {}
   async load(): Promise<KeySnapshot> {
     const snap = await this.inner.load();
     if (this.n > 0) {
@@ -62,9 +77,20 @@ class ReadBarrier implements KeyStore {
   }
 }
 
-function manager(store: KeyStore, clock: { t: number }, generated: { n: number } = { n: 0 }, logger = recordingLogger().logger): KeyManager {
+function manager(
+  store: KeyStore,
+  clock: { t: number },
+  generated: { n: number } = { n: 0 },
+  logger = recordingLogger().logger,
+): KeyManager {
   return new KeyManager({
-    store, alg: 'ES256', timing, reloadIntervalMs: 5 * S, logger, now: () => clock.t, manualReload: true,
+    store,
+    alg: 'ES256',
+    timing,
+    reloadIntervalMs: 5 * S,
+    logger,
+    now: () => clock.t,
+    manualReload: true,
     generate: async (alg, c, nb) => {
       generated.n++;
       return generateKeyRecord(alg, c, nb);
@@ -96,15 +122,28 @@ describe('KeyManager over time (injected clock)', () => {
     assert.equal(m.signingKey().key?.kid, k1);
     clock.t += 1;
     assert.equal(m.signingKey().key?.kid, k2, 'the new key signs 20 s after it was published');
-    assert.deepEqual(m.view().map((v) => [v.record.kid, v.state]), [[k1, 'retired'], [k2, 'active']]);
+    assert.deepEqual(
+      m.view().map((v) => [v.record.kid, v.state]),
+      [
+        [k1, 'retired'],
+        [k2, 'active'],
+      ],
+    );
 
     clock.t += 60 * S + 10 * S - 1; // retired at 100 s + max TTL 60 s + margin 10 s
     await m.reconcile();
-    assert.ok(m.jwks().keys.some((k) => k.kid === k1), 'still published while a token it signed may live');
+    assert.ok(
+      m.jwks().keys.some((k) => k.kid === k1),
+      'still published while a token it signed may live',
+    );
     clock.t += 1;
     assert.ok(!m.jwks().keys.some((k) => k.kid === k1), 'gone from the JWKS at once');
     await m.reconcile();
-    assert.deepEqual(m.view().map((v) => v.record.kid), [k2], 'and removed from the store');
+    assert.deepEqual(
+      m.view().map((v) => v.record.kid),
+      [k2],
+      'and removed from the store',
+    );
   });
 
   test('on conflicts it reads again and decides again, keeping the key it made', async () => {
@@ -137,8 +176,20 @@ describe('KeyManager over time (injected clock)', () => {
     const kids = (await shared.load()).keys.map((k) => k.kid);
     assert.equal(kids.length, 2, 'exactly one new key');
     await Promise.all([a.reconcile(), b.reconcile()]);
-    assert.deepEqual(a.jwks().keys.map((k) => k.kid).sort(), [...kids].sort());
-    assert.deepEqual(b.jwks().keys.map((k) => k.kid).sort(), [...kids].sort());
+    assert.deepEqual(
+      a
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+      [...kids].sort(),
+    );
+    assert.deepEqual(
+      b
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+      [...kids].sort(),
+    );
   });
 
   test('when the store cannot be read for publish-ahead + retire margin, it stops signing', async () => {
@@ -148,7 +199,10 @@ describe('KeyManager over time (injected clock)', () => {
     await m.reconcile();
     store.down = true;
     clock.t = 30 * S;
-    await assert.rejects(m.reconcile(), (e: unknown) => e instanceof TenantGuardError && e.code === 'ERR_KEYRING_STORE');
+    await assert.rejects(
+      m.reconcile(),
+      (e: unknown) => e instanceof TenantGuardError && e.code === 'ERR_KEYRING_STORE',
+    );
     assert.ok(m.signingKey().key !== undefined, 'a short outage: still signing');
     clock.t = 30 * S + 1;
     const stale = m.signingKey();
@@ -184,7 +238,10 @@ describe('readiness means signing (injected clock)', () => {
     const store = new FlakyStore(new MemoryKeyStore());
     store.readOnly = true;
     const m = manager(store, clock);
-    await assert.rejects(m.reconcile(), (e: unknown) => e instanceof TenantGuardError && e.code === 'ERR_KEYRING_STORE');
+    await assert.rejects(
+      m.reconcile(),
+      (e: unknown) => e instanceof TenantGuardError && e.code === 'ERR_KEYRING_STORE',
+    );
     assert.equal(m.signingKey().key, undefined);
     const r = m.readiness();
     assert.equal(r.ready, false);
@@ -215,9 +272,16 @@ describe('readiness means signing (injected clock)', () => {
     const r = stale.readiness();
     assert.equal(r.ready, false);
     assert.match(r.ready ? '' : r.reason, /has not been re-read since .*store down/);
-    assert.ok(stale.signingKey().key !== undefined, 'it could still sign its own key, but it is out of the Service');
+    assert.ok(
+      stale.signingKey().key !== undefined,
+      'it could still sign its own key, but it is out of the Service',
+    );
     clock.t = 100 * S;
-    assert.notEqual(healthy.signingKey().key?.kid, stale.signingKey().key?.kid, 'the healthy replica signs with the key the stale one lacks');
+    assert.notEqual(
+      healthy.signingKey().key?.kid,
+      stale.signingKey().key?.kid,
+      'the healthy replica signs with the key the stale one lacks',
+    );
   });
 });
 
@@ -233,8 +297,11 @@ describe('keys the store holds are checked, not believed (injected clock)', () =
     const snap = await shared.load();
     await shared.save({ add: [planted], remove: [] }, snap.version);
     await m.reconcile();
-    assert.ok(m.jwks().keys.some((k) => k.kid === planted.kid), 'published at once');
-    assert.equal(m.signingKey().key?.kid, own, 'but the replica\'s own key still signs');
+    assert.ok(
+      m.jwks().keys.some((k) => k.kid === planted.kid),
+      'published at once',
+    );
+    assert.equal(m.signingKey().key?.kid, own, "but the replica's own key still signs");
     clock.t = 50 * S - 1;
     assert.equal(m.signingKey().key?.kid, own);
     clock.t = 50 * S;
@@ -256,7 +323,10 @@ describe('keys the store holds are checked, not believed (injected clock)', () =
     const line = log.lines.find((l) => typeof l.msg === 'string' && l.msg.includes(far.kid));
     assert.equal(line?.level, 50);
     assert.match(String(line?.msg), /more than one rotation period/);
-    assert.ok((await shared.load()).keys.some((k) => k.kid === far.kid), 'left in the store untouched');
+    assert.ok(
+      (await shared.load()).keys.some((k) => k.kid === far.kid),
+      'left in the store untouched',
+    );
   });
 });
 
@@ -275,13 +345,21 @@ describe('a lost store is a fault, not a fresh start (injected clock)', () => {
     clock.t = 110 * S; // a token signed by k1 at 99 s lives until 159 s
     shared.clear();
     await m.reconcile();
-    assert.deepEqual(m.jwks().keys.map((k) => k.kid).sort(), [k1, k2].sort(), 'the retired key stays published');
+    assert.deepEqual(
+      m
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+      [k1, k2].sort(),
+      'the retired key stays published',
+    );
     assert.equal(m.signingKey().key?.kid, k2, 'the active key keeps signing: no new key signs at once');
     assert.deepEqual((await shared.load()).keys.map((k) => k.kid).sort(), [k1, k2].sort(), 'written back');
     const lost = log.lines.find((l) => l.event === 'key-ring-lost');
     assert.equal(lost?.level, 50);
     assert.equal(lost?.storeEmpty, true);
-    for (const k of (await shared.load()).keys) assert.ok(!log.text().includes(String(k.privateJwk.d)), 'no key material in the log');
+    for (const k of (await shared.load()).keys)
+      assert.ok(!log.text().includes(String(k.privateJwk.d)), 'no key material in the log');
   });
 
   test('store emptied while no key would remain: the new key is published for the lead before it signs', async () => {
@@ -295,12 +373,15 @@ describe('a lost store is a fault, not a fresh start (injected clock)', () => {
     await m.reconcile();
     const view = m.view();
     assert.equal(view.length, 2);
-    assert.equal(m.signingKey().key?.kid, k1, 'the old key signs until the new one was published long enough');
+    assert.equal(
+      m.signingKey().key?.kid,
+      k1,
+      'the old key signs until the new one was published long enough',
+    );
     const next = view.find((v) => v.record.kid !== k1)?.record;
     assert.ok(next !== undefined && next.notBefore >= 100 * S + timing.publishAheadMs);
     assert.equal((await shared.load()).keys.length, 2);
   });
-
 });
 
 describe('the Secret store gets the same checks (test API server, injected clock)', () => {
@@ -309,10 +390,17 @@ describe('the Secret store gets the same checks (test API server, injected clock
     api = await TestApiServer.start();
   });
   after(async () => api.close());
-  const secretStore = (name: string): SecretKeyStore => new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name });
+  const secretStore = (name: string): SecretKeyStore =>
+    new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name });
   const plant = async (name: string, k: Awaited<ReturnType<typeof generateKeyRecord>>): Promise<void> => {
     const s = api.store.get(SECRETS, 'tenant-guard', name);
-    api.store.update(SECRETS, 'tenant-guard', name, { ...s, data: { ...(s.data as Record<string, string>), [`${k.kid}.json`]: Buffer.from(serializeKeyRecord(k)).toString('base64') } });
+    api.store.update(SECRETS, 'tenant-guard', name, {
+      ...s,
+      data: {
+        ...(s.data as Record<string, string>),
+        [`${k.kid}.json`]: Buffer.from(serializeKeyRecord(k)).toString('base64'),
+      },
+    });
   };
 
   test('an entry with notBefore ten years ahead is refused; one with notBefore in the past waits publish-ahead', async () => {

@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -27,14 +37,27 @@ describe('key material', () => {
   test('a stored key whose kid is not its thumbprint is refused (ERR_KEYRING_STORE), naming no key material', async () => {
     const k = await generateKeyRecord('ES256', 1, 2);
     const forged = serializeKeyRecord({ ...k, kid: 'someone-elses-kid' });
-    await assert.rejects(parseKeyRecord(forged, 'entry x'), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE') && /thumbprint/.test(e.message) && !e.message.includes(String(k.privateJwk.d)));
-    await assert.rejects(parseKeyRecord('{"kid":"a","alg":"HS256"}', 'entry y'), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE'));
-    await assert.rejects(parseKeyRecord('not json', 'entry z'), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE'));
+    await assert.rejects(
+      parseKeyRecord(forged, 'entry x'),
+      (e: unknown) =>
+        isTenantGuardError(e, 'ERR_KEYRING_STORE') &&
+        /thumbprint/.test(e.message) &&
+        !e.message.includes(String(k.privateJwk.d)),
+    );
+    await assert.rejects(parseKeyRecord('{"kid":"a","alg":"HS256"}', 'entry y'), (e: unknown) =>
+      isTenantGuardError(e, 'ERR_KEYRING_STORE'),
+    );
+    await assert.rejects(parseKeyRecord('not json', 'entry z'), (e: unknown) =>
+      isTenantGuardError(e, 'ERR_KEYRING_STORE'),
+    );
   });
 });
 
 /** The behaviour every store shares: versions, conflicts, unreadable entries left alone. */
-async function storeContract(makeStore: () => KeyStore, plant: (name: string, text: string) => Promise<void>): Promise<void> {
+async function storeContract(
+  makeStore: () => KeyStore,
+  plant: (name: string, text: string) => Promise<void>,
+): Promise<void> {
   const a = makeStore();
   const b = makeStore();
   const k1 = await generateKeyRecord('ES256', 1, 1);
@@ -43,7 +66,10 @@ async function storeContract(makeStore: () => KeyStore, plant: (name: string, te
   assert.deepEqual(empty.keys, []);
   const v1 = await a.save({ add: [k1], remove: [] }, empty.version);
   const seenByB = await b.load();
-  assert.deepEqual(seenByB.keys.map((k) => k.kid), [k1.kid]);
+  assert.deepEqual(
+    seenByB.keys.map((k) => k.kid),
+    [k1.kid],
+  );
   assert.equal(seenByB.version, v1);
   // a writes again; b's version is stale now.
   await a.save({ add: [k2], remove: [] }, v1);
@@ -57,14 +83,20 @@ async function storeContract(makeStore: () => KeyStore, plant: (name: string, te
   assert.match(withBroken.problems[0] ?? '', /broken\.json: is not JSON/);
   await a.save({ add: [], remove: [k1.kid] }, withBroken.version);
   const last = await b.load();
-  assert.deepEqual(last.keys.map((k) => k.kid), [k2.kid]);
+  assert.deepEqual(
+    last.keys.map((k) => k.kid),
+    [k2.kid],
+  );
   assert.equal(last.problems.length, 1, 'the unreadable entry is still there');
 }
 
 describe('directory key store', () => {
   test('the store contract; files 0600 in a 0700 directory', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'tg-keys-')), 'ring');
-    await storeContract(() => new DirectoryKeyStore(dir), async (name, text) => writeFileSync(join(dir, name), text, { mode: 0o600 }));
+    await storeContract(
+      () => new DirectoryKeyStore(dir),
+      async (name, text) => writeFileSync(join(dir, name), text, { mode: 0o600 }),
+    );
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     for (const f of readdirSync(dir)) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
     rmSync(join(dir, '..'), { recursive: true, force: true });
@@ -72,7 +104,10 @@ describe('directory key store', () => {
 });
 
 describe('directory key store refuses what others could have planted (ERR_KEYRING_UNSAFE)', () => {
-  const isUnsafe = (re: RegExp) => (e: unknown): boolean => isTenantGuardError(e, 'ERR_KEYRING_UNSAFE') && re.test(e.message);
+  const isUnsafe =
+    (re: RegExp) =>
+    (e: unknown): boolean =>
+      isTenantGuardError(e, 'ERR_KEYRING_UNSAFE') && re.test(e.message);
   const uid = process.getuid?.() ?? 0;
 
   async function ring(): Promise<{ dir: string; store: DirectoryKeyStore; kid: string; done: () => void }> {
@@ -89,7 +124,10 @@ describe('directory key store refuses what others could have planted (ERR_KEYRIN
     for (const mode of [0o777, 0o720, 0o702]) {
       chmodSync(dir, mode);
       await assert.rejects(store.load(), isUnsafe(/writable by group or others .*chmod 700/));
-      await assert.rejects(store.save({ add: [], remove: [] }, undefined), isUnsafe(/writable by group or others/));
+      await assert.rejects(
+        store.save({ add: [], remove: [] }, undefined),
+        isUnsafe(/writable by group or others/),
+      );
     }
     chmodSync(dir, 0o755);
     assert.equal((await store.load()).keys.length, 1, 'readable by others is fine: the files are 0600');
@@ -98,11 +136,14 @@ describe('directory key store refuses what others could have planted (ERR_KEYRIN
 
   test('a directory owned by another user is refused', async () => {
     const { dir, done } = await ring();
-    await assert.rejects(new DirectoryKeyStore(dir, { uid: uid + 4242 }).load(), isUnsafe(/owned by uid \d+, not by the broker's user/));
+    await assert.rejects(
+      new DirectoryKeyStore(dir, { uid: uid + 4242 }).load(),
+      isUnsafe(/owned by uid \d+, not by the broker's user/),
+    );
     done();
   });
 
-  test('a key file readable by others (mode 644) planted next to the broker\'s: the ring is refused', async () => {
+  test("a key file readable by others (mode 644) planted next to the broker's: the ring is refused", async () => {
     const { dir, store, done } = await ring();
     const planted = await generateKeyRecord('ES256', 1, 1);
     writeFileSync(join(dir, `${planted.kid}.json`), serializeKeyRecord(planted), { mode: 0o644 });
@@ -117,9 +158,16 @@ describe('directory key store refuses what others could have planted (ERR_KEYRIN
     const { dir, kid, done } = await ring();
     const other: (path: string) => Promise<FileFacts> = async (path) => {
       const s = lstatSync(path);
-      return path.endsWith(`${kid}.json`) ? Object.assign(Object.create(Object.getPrototypeOf(s) as object) as FileFacts, s, { uid: uid + 4242 }) : s;
+      return path.endsWith(`${kid}.json`)
+        ? Object.assign(Object.create(Object.getPrototypeOf(s) as object) as FileFacts, s, {
+            uid: uid + 4242,
+          })
+        : s;
     };
-    await assert.rejects(new DirectoryKeyStore(dir, { lstat: other }).load(), isUnsafe(/owned by uid \d+, not by the broker's user/));
+    await assert.rejects(
+      new DirectoryKeyStore(dir, { lstat: other }).load(),
+      isUnsafe(/owned by uid \d+, not by the broker's user/),
+    );
     done();
   });
 
@@ -132,17 +180,23 @@ describe('directory key store refuses what others could have planted (ERR_KEYRIN
     done();
   });
 
-  test('a directory it creates is 0700 and owned by the broker\'s user; a missing directory reads as empty', async () => {
+  test("a directory it creates is 0700 and owned by the broker's user; a missing directory reads as empty", async () => {
     const root = mkdtempSync(join(tmpdir(), 'tg-keys-'));
     const dir = join(root, 'a', 'b');
     const store = new DirectoryKeyStore(dir);
     assert.deepEqual((await store.load()).keys, []);
-    await store.save({ add: [await generateKeyRecord('ES256', 1, 1)], remove: [] }, (await store.load()).version);
+    await store.save(
+      { add: [await generateKeyRecord('ES256', 1, 1)], remove: [] },
+      (await store.load()).version,
+    );
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     assert.equal(statSync(dir).uid, uid);
     mkdirSync(join(root, 'c'), { mode: 0o777 });
     chmodSync(join(root, 'c'), 0o777);
-    await assert.rejects(new DirectoryKeyStore(join(root, 'c')).save({ add: [], remove: [] }, undefined), isUnsafe(/writable by group or others/));
+    await assert.rejects(
+      new DirectoryKeyStore(join(root, 'c')).save({ add: [], remove: [] }, undefined),
+      isUnsafe(/writable by group or others/),
+    );
     rmSync(root, { recursive: true, force: true });
   });
 });
@@ -166,7 +220,10 @@ describe('memory key store', () => {
     const { version } = await store.load();
     await store.save({ add: [k], remove: [] }, version);
     await assert.rejects(store.save({ add: [], remove: [k.kid] }, version), isConflict);
-    assert.deepEqual((await store.load()).keys.map((x) => x.kid), [k.kid]);
+    assert.deepEqual(
+      (await store.load()).keys.map((x) => x.kid),
+      [k.kid],
+    );
   });
 });
 
@@ -179,11 +236,14 @@ describe('Secret key store against the test API server', () => {
 
   test('the store contract; the Secret holds <kid>.json entries and is written with its resourceVersion', async () => {
     const kc = api.kubeConfig();
-    await storeContract(() => new SecretKeyStore(kc, { namespace: 'tenant-guard', name: 'broker-keys' }), async (name, text) => {
-      const s = api.store.get(SECRETS, 'tenant-guard', 'broker-keys');
-      const data = { ...(s.data as Record<string, string>), [name]: Buffer.from(text).toString('base64') };
-      api.store.update(SECRETS, 'tenant-guard', 'broker-keys', { ...s, data });
-    });
+    await storeContract(
+      () => new SecretKeyStore(kc, { namespace: 'tenant-guard', name: 'broker-keys' }),
+      async (name, text) => {
+        const s = api.store.get(SECRETS, 'tenant-guard', 'broker-keys');
+        const data = { ...(s.data as Record<string, string>), [name]: Buffer.from(text).toString('base64') };
+        api.store.update(SECRETS, 'tenant-guard', 'broker-keys', { ...s, data });
+      },
+    );
     const secret = api.store.get(SECRETS, 'tenant-guard', 'broker-keys');
     assert.equal(secret.type, 'Opaque');
     assert.ok(Object.keys(secret.data as object).every((k) => k.endsWith('.json')));
@@ -198,10 +258,17 @@ describe('Secret key store against the test API server', () => {
     api.failNextUpdate({ resource: 'secrets', name: 'other-keys' });
     await assert.rejects(store.save({ add: [], remove: [k.kid] }, v), isConflict);
     api.inject({ resource: 'secrets', name: 'other-keys' }, { status: 500 }, 1);
-    await assert.rejects(store.load(), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE') && /answered 500/.test(e.message));
+    await assert.rejects(
+      store.load(),
+      (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_STORE') && /answered 500/.test(e.message),
+    );
     const second = new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name: 'new-keys' });
     const first = new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name: 'new-keys' });
     await first.save({ add: [k], remove: [] }, undefined);
-    await assert.rejects(second.save({ add: [k], remove: [] }, undefined), isConflict, 'AlreadyExists is a conflict too');
+    await assert.rejects(
+      second.save({ add: [k], remove: [] }, undefined),
+      isConflict,
+      'AlreadyExists is a conflict too',
+    );
   });
 });

@@ -32,15 +32,34 @@ describe('broker: the lean token route answers as the express router', () => {
       logger,
       kubeConfig: null,
       reviewer: {
-        review: async (token: string): Promise<ReviewOutcome> => token === 'good'
-          ? { authenticated: true, username: CONTROLLER, groups: [], extra: { 'authentication.kubernetes.io/pod-name': ['argocd-application-controller-0'] }, audiences: ['tenant-guard'] }
-          : { authenticated: false, username: '', groups: [], extra: {}, audiences: [] },
+        review: async (token: string): Promise<ReviewOutcome> =>
+          token === 'good'
+            ? {
+                authenticated: true,
+                username: CONTROLLER,
+                groups: [],
+                extra: { 'authentication.kubernetes.io/pod-name': ['argocd-application-controller-0'] },
+                audiences: ['tenant-guard'],
+              }
+            : { authenticated: false, username: '', groups: [], extra: {}, audiences: [] },
       },
     });
-    const app = (lean: boolean) => createWebhookApp({
-      registry: testRegistry(), settings: { ...DEFAULT_SETTINGS }, logger, audit: { write: () => undefined }, metricsRegistry: new Registry(), admission: false,
-      mounts: [{ path: '/', router: createBrokerRouter(broker), ...(lean ? { lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) } : {}) }],
-    });
+    const app = (lean: boolean) =>
+      createWebhookApp({
+        registry: testRegistry(),
+        settings: { ...DEFAULT_SETTINGS },
+        logger,
+        audit: { write: () => undefined },
+        metricsRegistry: new Registry(),
+        admission: false,
+        mounts: [
+          {
+            path: '/',
+            router: createBrokerRouter(broker),
+            ...(lean ? { lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) } : {}),
+          },
+        ],
+      });
     const plain = app(false);
     const withLean = app(true);
     viaExpress = (req, res) => plain(req, res);
@@ -53,15 +72,50 @@ describe('broker: the lean token route answers as the express router', () => {
 
   const HEADERS = ['content-type', 'content-length', 'cache-control', 'www-authenticate', 'retry-after'];
   const cases: Array<{ name: string; path: string; auth?: string; lean: boolean }> = [
-    { name: 'a token', path: '/api/get-target-token?targetName=k8s-team-a-dev', auth: 'Bearer good', lean: true },
-    { name: 'a token under the issuer path', path: '/tg/api/get-target-token?targetName=k8s-team-a-dev', auth: 'Bearer good', lean: true },
+    {
+      name: 'a token',
+      path: '/api/get-target-token?targetName=k8s-team-a-dev',
+      auth: 'Bearer good',
+      lean: true,
+    },
+    {
+      name: 'a token under the issuer path',
+      path: '/tg/api/get-target-token?targetName=k8s-team-a-dev',
+      auth: 'Bearer good',
+      lean: true,
+    },
     { name: 'no Authorization', path: '/api/get-target-token?targetName=k8s-team-a-dev', lean: true },
-    { name: 'a malformed Authorization', path: '/api/get-target-token?targetName=k8s-team-a-dev', auth: 'Basic x', lean: true },
-    { name: 'a caller the review rejects', path: '/api/get-target-token?targetName=k8s-team-a-dev', auth: 'Bearer bad', lean: true },
+    {
+      name: 'a malformed Authorization',
+      path: '/api/get-target-token?targetName=k8s-team-a-dev',
+      auth: 'Basic x',
+      lean: true,
+    },
+    {
+      name: 'a caller the review rejects',
+      path: '/api/get-target-token?targetName=k8s-team-a-dev',
+      auth: 'Bearer bad',
+      lean: true,
+    },
     { name: 'no target', path: '/api/get-target-token', auth: 'Bearer good', lean: true },
-    { name: 'a repeated target', path: '/api/get-target-token?targetName=a&targetName=b', auth: 'Bearer good', lean: true },
-    { name: 'an unknown target', path: '/api/get-target-token?targetName=nope', auth: 'Bearer good', lean: true },
-    { name: 'another spelling of the route (left to express)', path: '/API/get-target-token/?targetName=k8s-team-a-dev', auth: 'Bearer good', lean: false },
+    {
+      name: 'a repeated target',
+      path: '/api/get-target-token?targetName=a&targetName=b',
+      auth: 'Bearer good',
+      lean: true,
+    },
+    {
+      name: 'an unknown target',
+      path: '/api/get-target-token?targetName=nope',
+      auth: 'Bearer good',
+      lean: true,
+    },
+    {
+      name: 'another spelling of the route (left to express)',
+      path: '/API/get-target-token/?targetName=k8s-team-a-dev',
+      auth: 'Bearer good',
+      lean: false,
+    },
   ];
   for (const c of cases) {
     test(c.name, async () => {

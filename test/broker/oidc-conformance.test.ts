@@ -18,7 +18,12 @@ import type { Broker } from '../../src/broker/broker.js';
 import { createBroker } from '../../src/broker/create-broker.js';
 import { generateKeyRecord, serializeKeyRecord } from '../../src/broker/key-material.js';
 import { DirectoryKeyStore } from '../../src/broker/key-store-directory.js';
-import { MemoryKeyStore, type KeyChange, type KeySnapshot, type KeyStore } from '../../src/broker/key-store.js';
+import {
+  MemoryKeyStore,
+  type KeyChange,
+  type KeySnapshot,
+  type KeyStore,
+} from '../../src/broker/key-store.js';
 import { createBrokerRouter } from '../../src/broker/router.js';
 import { signToken } from '../../src/broker/signer.js';
 import { isTenantGuardError, TenantGuardError } from '../../src/errors.js';
@@ -39,7 +44,10 @@ interface VerifyLine {
 }
 
 /** Runs oidc-verify; `feed` writes tokens (one per line) to its standard input, then ends it. */
-function runVerify(args: string[], feed: (write: (token: string) => void) => Promise<void>): Promise<{ code: number | null; lines: VerifyLine[]; stderr: string }> {
+function runVerify(
+  args: string[],
+  feed: (write: (token: string) => void) => Promise<void>,
+): Promise<{ code: number | null; lines: VerifyLine[]; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(OIDC_VERIFY, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -48,13 +56,19 @@ function runVerify(args: string[], feed: (write: (token: string) => void) => Pro
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      const lines = stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as VerifyLine);
+      const lines = stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as VerifyLine);
       resolvePromise({ code, lines, stderr });
     });
-    feed((token) => child.stdin.write(`${token}\n`)).then(() => child.stdin.end(), (err: unknown) => {
-      child.kill();
-      reject(err);
-    });
+    feed((token) => child.stdin.write(`${token}\n`)).then(
+      () => child.stdin.end(),
+      (err: unknown) => {
+        child.kill();
+        reject(err);
+      },
+    );
   });
 }
 
@@ -67,7 +81,10 @@ describe('tokens verified by go-oidc (oidc-verify) over HTTPS', { timeout: 90_00
   const caller = serviceAccountToken();
 
   before(async () => {
-    assert.ok(existsSync(OIDC_VERIFY), `oidc-verify not found at ${OIDC_VERIFY}; the conformance tests need ../shared/tools/oidc-verify`);
+    assert.ok(
+      existsSync(OIDC_VERIFY),
+      `oidc-verify not found at ${OIDC_VERIFY}; the conformance tests need ../shared/tools/oidc-verify`,
+    );
     api = await TestApiServer.start();
     api.addToken(caller.token, caller.known);
     tls = await makeTestTls();
@@ -82,30 +99,56 @@ describe('tokens verified by go-oidc (oidc-verify) over HTTPS', { timeout: 90_00
   });
 
   /** A broker whose discovery and JWKS are served over HTTPS at `issuer`. */
-  async function serveBroker(path: string, flags: Record<string, string | boolean> = {}, now?: () => number): Promise<{ broker: Broker; issuer: string; token: (target: string) => Promise<string> }> {
+  async function serveBroker(
+    path: string,
+    flags: Record<string, string | boolean> = {},
+    now?: () => number,
+  ): Promise<{ broker: Broker; issuer: string; token: (target: string) => Promise<string> }> {
     const issuer = `${https.origin}${path}`;
     const broker = await createBroker({
-      config: testConfig({ callerBurst: '1000', callerRate: '1000', ...flags }), issuer, allowedCallers: [CONTROLLER], registry: testRegistry(),
-      logger: recordingLogger().logger, kubeConfig: api.kubeConfig(), ...(now === undefined ? {} : { now }),
+      config: testConfig({ callerBurst: '1000', callerRate: '1000', ...flags }),
+      issuer,
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: api.kubeConfig(),
+      ...(now === undefined ? {} : { now }),
     });
     brokers.push(broker);
     served.use(createBrokerRouter(broker));
     const app = brokerApp(broker);
     const token = async (target: string): Promise<string> => {
-      const res = await request(app).get('/api/get-target-token').query({ targetName: target }).set('Authorization', `Bearer ${caller.token}`);
+      const res = await request(app)
+        .get('/api/get-target-token')
+        .query({ targetName: target })
+        .set('Authorization', `Bearer ${caller.token}`);
       assert.equal(res.status, 200, res.text);
       return res.text;
     };
     return { broker, issuer, token };
   }
 
-  const verifyArgs = (issuer: string, audience: string, extra: string[] = []): string[] => ['-issuer', issuer, '-audience', audience, '-ca', tls.caFile, '-groups-claim', 'groups', ...extra];
+  const verifyArgs = (issuer: string, audience: string, extra: string[] = []): string[] => [
+    '-issuer',
+    issuer,
+    '-audience',
+    audience,
+    '-ca',
+    tls.caFile,
+    '-groups-claim',
+    'groups',
+    ...extra,
+  ];
 
-  test('accepted with the target\'s audience (issuer with a path); refused with another audience', async () => {
+  test("accepted with the target's audience (issuer with a path); refused with another audience", async () => {
     const { issuer, token } = await serveBroker('/tenant-guard');
     const jwt = await token('k8s-team-a-dev');
     const ok = await runVerify(verifyArgs(issuer, 'k8s-team-a-dev'), async (w) => w(jwt));
-    assert.equal(ok.code, 0, `oidc-verify failed (exit ${String(ok.code)}): ${ok.stderr}${JSON.stringify(ok.lines)}`);
+    assert.equal(
+      ok.code,
+      0,
+      `oidc-verify failed (exit ${String(ok.code)}): ${ok.stderr}${JSON.stringify(ok.lines)}`,
+    );
     assert.equal(ok.lines[0]?.ok, true);
     assert.equal(ok.lines[0]?.username, 'argocd-team-a-dev');
     assert.deepEqual(ok.lines[0]?.groups, ['tenant-admins']);
@@ -128,7 +171,9 @@ describe('tokens verified by go-oidc (oidc-verify) over HTTPS', { timeout: 90_00
     const { issuer, token } = await serveBroker('/es256', { signingAlg: 'ES256' });
     const jwt = await token('k8s-team-a-prod');
     assert.equal(decodeProtectedHeader(jwt).alg, 'ES256');
-    const ok = await runVerify(verifyArgs(issuer, 'k8s-team-a-prod', ['-algs', 'ES256']), async (w) => w(jwt));
+    const ok = await runVerify(verifyArgs(issuer, 'k8s-team-a-prod', ['-algs', 'ES256']), async (w) =>
+      w(jwt),
+    );
     assert.equal(ok.code, 0, ok.stderr + JSON.stringify(ok.lines));
     const rs = await runVerify(verifyArgs(issuer, 'k8s-team-a-prod'), async (w) => w(jwt));
     assert.equal(rs.code, 1);
@@ -136,7 +181,12 @@ describe('tokens verified by go-oidc (oidc-verify) over HTTPS', { timeout: 90_00
 
   test('one -stream verifier accepts every token of a run crossing at least three key rotations', async () => {
     // Rotation every 1.5 s; a new key is published 1.3 s before it signs (> max-age 1 s + reload 0.2 s).
-    const { broker, issuer, token } = await serveBroker('', { rotationPeriod: '1500ms', publishAhead: '1300ms', reloadInterval: '200ms', jwksMaxAge: '1s' });
+    const { broker, issuer, token } = await serveBroker('', {
+      rotationPeriod: '1500ms',
+      publishAhead: '1300ms',
+      reloadInterval: '200ms',
+      jwksMaxAge: '1s',
+    });
     const kids = new Set<string>();
     let sent = 0;
     const res = await runVerify(verifyArgs(issuer, 'k8s-team-a-dev', ['-stream']), async (write) => {
@@ -150,9 +200,16 @@ describe('tokens verified by go-oidc (oidc-verify) over HTTPS', { timeout: 90_00
       }
     });
     assert.ok(kids.size >= 4, `only ${kids.size} signing keys seen (${kids.size - 1} rotations)`);
-    assert.equal(res.code, 0, `verifier failed: ${res.stderr}${JSON.stringify(res.lines.filter((l) => !l.ok))}`);
+    assert.equal(
+      res.code,
+      0,
+      `verifier failed: ${res.stderr}${JSON.stringify(res.lines.filter((l) => !l.ok))}`,
+    );
     assert.equal(res.lines.length, sent);
-    assert.ok(res.lines.every((l) => l.ok), 'every token verified');
+    assert.ok(
+      res.lines.every((l) => l.ok),
+      'every token verified',
+    );
     assert.ok(broker.keyManager.view().length >= 4, 'retired keys are still published');
   });
 });
@@ -200,180 +257,244 @@ class StreamVerifier {
   }
 }
 
-describe('go-oidc across rotations with replicas behind a Service (injected clock, -stream)', { timeout: 120_000 }, () => {
-  let api: TestApiServer;
-  let tls: TestTls;
-  const caller = serviceAccountToken();
-  const cleanup: Array<() => Promise<void> | void> = [];
+describe(
+  'go-oidc across rotations with replicas behind a Service (injected clock, -stream)',
+  { timeout: 120_000 },
+  () => {
+    let api: TestApiServer;
+    let tls: TestTls;
+    const caller = serviceAccountToken();
+    const cleanup: Array<() => Promise<void> | void> = [];
 
-  before(async () => {
-    assert.ok(existsSync(OIDC_VERIFY), `oidc-verify not found at ${OIDC_VERIFY}`);
-    api = await TestApiServer.start();
-    api.addToken(caller.token, caller.known);
-    tls = await makeTestTls();
-  });
-  after(async () => {
-    for (const c of cleanup.reverse()) await c();
-    await api?.close();
-    if (tls !== undefined) rmSync(tls.dir, { recursive: true, force: true });
-  });
-
-  // go-oidc checks exp and nbf against the real clock: the injected clock starts 45 s behind it
-  // (tokens live 60 s) and the runs below advance it by at most 120 s (nbf leeway: 60 s + 30 s back-dating).
-  const S = 1000;
-  const flags = { rotationPeriod: '40s', publishAhead: '20s', reloadInterval: '5s', jwksMaxAge: '0s', callerBurst: '100000', callerRate: '100000' };
-
-  /**
-   * A Service in front of the replicas: discovery and JWKS come from the first replica that
-   * `isReady` (as endpoints list only ready pods), 503 when none is.
-   */
-  async function service(brokers: readonly Broker[], isReady: (b: Broker) => boolean): Promise<{ issuer: string }> {
-    const https = await startHttps(tls);
-    const issuer = https.origin;
-    const apps = new Map<Broker, express.Express>();
-    const front = express();
-    front.use((req, res) => {
-      const target = brokers.find((b) => isReady(b));
-      if (target === undefined) {
-        res.status(503).end();
-        return;
-      }
-      const app = apps.get(target) ?? brokerApp(target);
-      apps.set(target, app);
-      app(req, res);
+    before(async () => {
+      assert.ok(existsSync(OIDC_VERIFY), `oidc-verify not found at ${OIDC_VERIFY}`);
+      api = await TestApiServer.start();
+      api.addToken(caller.token, caller.known);
+      tls = await makeTestTls();
     });
-    https.setApp(front);
-    cleanup.push(() => https.close());
-    return { issuer };
-  }
-
-  async function replica(issuer: string, store: KeyStore, clock: { t: number }): Promise<Broker> {
-    const broker = await createBroker({
-      config: testConfig(flags), issuer, allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger,
-      kubeConfig: api.kubeConfig(), keyStore: store, now: () => clock.t, manualReload: true,
+    after(async () => {
+      for (const c of cleanup.reverse()) await c();
+      await api?.close();
+      if (tls !== undefined) rmSync(tls.dir, { recursive: true, force: true });
     });
-    cleanup.push(() => broker.close());
-    return broker;
-  }
 
-  async function tokenFrom(broker: Broker): Promise<string> {
-    const outcome = await broker.issue(`Bearer ${caller.token}`, 'k8s-team-a-dev');
-    assert.ok(outcome.ok, JSON.stringify(outcome));
-    return outcome.token;
-  }
+    // go-oidc checks exp and nbf against the real clock: the injected clock starts 45 s behind it
+    // (tokens live 60 s) and the runs below advance it by at most 120 s (nbf leeway: 60 s + 30 s back-dating).
+    const S = 1000;
+    const flags = {
+      rotationPeriod: '40s',
+      publishAhead: '20s',
+      reloadInterval: '5s',
+      jwksMaxAge: '0s',
+      callerBurst: '100000',
+      callerRate: '100000',
+    };
 
-  /** The issuer is known once the Service listens; the brokers (listed in Service order) are made after it. */
-  async function setUp(stores: KeyStore[], clock: { t: number }, isReady: (b: Broker) => boolean): Promise<{ brokers: Broker[]; verifier: StreamVerifier; issuer: string }> {
-    const brokers: Broker[] = [];
-    const { issuer } = await service(brokers, isReady);
-    for (const s of stores) brokers.push(await replica(issuer, s, clock));
-    // Started once a replica serves discovery (go-oidc reads it once, at start).
-    const verifier = new StreamVerifier(['-issuer', issuer, '-audience', 'k8s-team-a-dev', '-ca', tls.caFile]);
-    cleanup.push(() => verifier.close());
-    return { brokers, verifier, issuer };
-  }
-
-  /**
-   * Replica A (healthy) and replica B whose store fails from 10 s on; the Service prefers B
-   * while B is ready. Every second a token from A is verified by one long-running verifier.
-   */
-  async function staleReplicaRun(isReady: (b: Broker) => boolean): Promise<{ failed: VerifyLine[]; kids: Set<string>; verified: number }> {
-    const clock = { t: Date.now() - 45 * S };
-    const shared = new MemoryKeyStore();
-    const sick = new FailingStore(shared);
-    const { brokers, verifier } = await setUp([sick, shared], clock, isReady);
-    const [b, a] = brokers;
-    assert.ok(a !== undefined && b !== undefined);
-    await b.keyManager.reconcile(); // both have read the ring
-    const failed: VerifyLine[] = [];
-    const kids = new Set<string>();
-    let verified = 0;
-    for (let step = 1; step <= 110; step++) {
-      clock.t += S;
-      if (step === 10) sick.down = true;
-      if (step % 5 === 0) {
-        await a.keyManager.reconcile();
-        await b.keyManager.reconcile().catch(() => undefined);
-      }
-      const jwt = await tokenFrom(a);
-      kids.add(String(decodeProtectedHeader(jwt).kid));
-      const line = await verifier.verify(jwt);
-      if (line.ok) verified++;
-      else failed.push(line);
+    /**
+     * A Service in front of the replicas: discovery and JWKS come from the first replica that
+     * `isReady` (as endpoints list only ready pods), 503 when none is.
+     */
+    async function service(
+      brokers: readonly Broker[],
+      isReady: (b: Broker) => boolean,
+    ): Promise<{ issuer: string }> {
+      const https = await startHttps(tls);
+      const issuer = https.origin;
+      const apps = new Map<Broker, express.Express>();
+      const front = express();
+      front.use((req, res) => {
+        const target = brokers.find((b) => isReady(b));
+        if (target === undefined) {
+          res.status(503).end();
+          return;
+        }
+        const app = apps.get(target) ?? brokerApp(target);
+        apps.set(target, app);
+        app(req, res);
+      });
+      https.setApp(front);
+      cleanup.push(() => https.close());
+      return { issuer };
     }
-    return { failed, kids, verified };
-  }
 
-  test('a replica that cannot read its key ring leaves readiness: no token of the healthy replica fails verification', async () => {
-    const run = await staleReplicaRun((b) => b.keyManager.readiness().ready);
-    assert.ok(run.kids.size >= 3, `only ${run.kids.size} signing keys used (${run.kids.size - 1} rotations)`);
-    assert.deepEqual(run.failed, []);
-    assert.equal(run.verified, 110);
-  });
-
-  test('control: with readiness meaning "the ring was loaded once", the same run fails verification', async () => {
-    const run = await staleReplicaRun((b) => b.keyManager.view().length > 0);
-    assert.ok(run.failed.length > 0, 'the verifier catches a stale JWKS behind a ready replica');
-    assert.match(run.failed[0]?.error ?? '', /failed to verify signature|verify/);
-  });
-
-  test('a key planted in a world-writable key directory (mode 644) is refused: never published, never signs; the broker\'s tokens verify', async () => {
-    const clock = { t: Date.now() - 45 * S };
-    const dir = join(mkdtempSync(join(tmpdir(), 'tg-plant-')), 'keys');
-    cleanup.push(() => rmSync(join(dir, '..'), { recursive: true, force: true }));
-    const { brokers, verifier, issuer } = await setUp([new DirectoryKeyStore(dir)], clock, (b) => b.keyManager.readiness().ready);
-    const [a] = brokers;
-    assert.ok(a !== undefined);
-    const own = String(decodeProtectedHeader(await tokenFrom(a)).kid);
-    clock.t += 10 * S;
-    // Another user plants a key that claims to sign already.
-    chmodSync(dir, 0o777);
-    const planted = await generateKeyRecord('RS256', clock.t - 1000, clock.t - 1000);
-    writeFileSync(join(dir, `${planted.kid}.json`), serializeKeyRecord(planted), { mode: 0o644 });
-    chmodSync(join(dir, `${planted.kid}.json`), 0o644);
-    await assert.rejects(a.keyManager.reconcile(), (e: unknown) => isTenantGuardError(e, 'ERR_KEYRING_UNSAFE'));
-    assert.ok(!(a.jwks().body.keys as Array<{ kid?: string }>).some((k) => k.kid === planted.kid), 'not published');
-    const jwt = await tokenFrom(a);
-    assert.equal(decodeProtectedHeader(jwt).kid, own, 'not signing');
-    assert.equal((await verifier.verify(jwt)).ok, true);
-    // A token the attacker signs with the planted key does not verify.
-    const forged = await signToken(planted, { issuer, subject: 'argocd-team-a-dev', audience: 'k8s-team-a-dev', groups: [], ttlSeconds: 60, caller: 'attacker' }, clock.t);
-    const refused = await verifier.verify(forged.token);
-    assert.equal(refused.ok, false, 'a token signed with the planted key verifies');
-  });
-
-  test('a key that lands in the store with notBefore in the past signs only after publish-ahead: the replica that has not re-read yet still verifies every token', async () => {
-    const clock = { t: Date.now() - 45 * S };
-    const dir = join(mkdtempSync(join(tmpdir(), 'tg-plant-')), 'keys');
-    cleanup.push(() => rmSync(join(dir, '..'), { recursive: true, force: true }));
-    // B first in the Service; A re-reads 2 s before B does.
-    const { brokers, verifier } = await setUp([new DirectoryKeyStore(dir), new DirectoryKeyStore(dir)], clock, (b) => b.keyManager.readiness().ready);
-    const [b, a] = brokers;
-    assert.ok(a !== undefined && b !== undefined);
-    await a.keyManager.reconcile();
-    const failed: VerifyLine[] = [];
-    const kids = new Set<string>();
-    let planted: string | undefined;
-    for (let step = 1; step <= 60; step++) {
-      clock.t += S;
-      if (step === 6) {
-        // Owned by the broker's user, mode 600 (another replica with a wrong clock, or an
-        // operator's copy): it claims to sign since a second ago.
-        const k = await generateKeyRecord('RS256', clock.t - 1000, clock.t - 1000);
-        writeFileSync(join(dir, `${k.kid}.json`), serializeKeyRecord(k), { mode: 0o600 });
-        planted = k.kid;
-      }
-      if (step % 5 === 3) await a.keyManager.reconcile();
-      if (step % 5 === 0) await b.keyManager.reconcile();
-      const jwt = await tokenFrom(a);
-      kids.add(String(decodeProtectedHeader(jwt).kid));
-      const line = await verifier.verify(jwt);
-      if (!line.ok) failed.push(line);
+    async function replica(issuer: string, store: KeyStore, clock: { t: number }): Promise<Broker> {
+      const broker = await createBroker({
+        config: testConfig(flags),
+        issuer,
+        allowedCallers: [CONTROLLER],
+        registry: testRegistry(),
+        logger: recordingLogger().logger,
+        kubeConfig: api.kubeConfig(),
+        keyStore: store,
+        now: () => clock.t,
+        manualReload: true,
+      });
+      cleanup.push(() => broker.close());
+      return broker;
     }
-    assert.deepEqual(failed, []);
-    assert.ok(planted !== undefined && kids.has(planted), 'the key signs once it was published long enough');
-  });
-});
+
+    async function tokenFrom(broker: Broker): Promise<string> {
+      const outcome = await broker.issue(`Bearer ${caller.token}`, 'k8s-team-a-dev');
+      assert.ok(outcome.ok, JSON.stringify(outcome));
+      return outcome.token;
+    }
+
+    /** The issuer is known once the Service listens; the brokers (listed in Service order) are made after it. */
+    async function setUp(
+      stores: KeyStore[],
+      clock: { t: number },
+      isReady: (b: Broker) => boolean,
+    ): Promise<{ brokers: Broker[]; verifier: StreamVerifier; issuer: string }> {
+      const brokers: Broker[] = [];
+      const { issuer } = await service(brokers, isReady);
+      for (const s of stores) brokers.push(await replica(issuer, s, clock));
+      // Started once a replica serves discovery (go-oidc reads it once, at start).
+      const verifier = new StreamVerifier([
+        '-issuer',
+        issuer,
+        '-audience',
+        'k8s-team-a-dev',
+        '-ca',
+        tls.caFile,
+      ]);
+      cleanup.push(() => verifier.close());
+      return { brokers, verifier, issuer };
+    }
+
+    /**
+     * Replica A (healthy) and replica B whose store fails from 10 s on; the Service prefers B
+     * while B is ready. Every second a token from A is verified by one long-running verifier.
+     */
+    async function staleReplicaRun(
+      isReady: (b: Broker) => boolean,
+    ): Promise<{ failed: VerifyLine[]; kids: Set<string>; verified: number }> {
+      const clock = { t: Date.now() - 45 * S };
+      const shared = new MemoryKeyStore();
+      const sick = new FailingStore(shared);
+      const { brokers, verifier } = await setUp([sick, shared], clock, isReady);
+      const [b, a] = brokers;
+      assert.ok(a !== undefined && b !== undefined);
+      await b.keyManager.reconcile(); // both have read the ring
+      const failed: VerifyLine[] = [];
+      const kids = new Set<string>();
+      let verified = 0;
+      for (let step = 1; step <= 110; step++) {
+        clock.t += S;
+        if (step === 10) sick.down = true;
+        if (step % 5 === 0) {
+          await a.keyManager.reconcile();
+          await b.keyManager.reconcile().catch(() => undefined);
+        }
+        const jwt = await tokenFrom(a);
+        kids.add(String(decodeProtectedHeader(jwt).kid));
+        const line = await verifier.verify(jwt);
+        if (line.ok) verified++;
+        else failed.push(line);
+      }
+      return { failed, kids, verified };
+    }
+
+    test('a replica that cannot read its key ring leaves readiness: no token of the healthy replica fails verification', async () => {
+      const run = await staleReplicaRun((b) => b.keyManager.readiness().ready);
+      assert.ok(
+        run.kids.size >= 3,
+        `only ${run.kids.size} signing keys used (${run.kids.size - 1} rotations)`,
+      );
+      assert.deepEqual(run.failed, []);
+      assert.equal(run.verified, 110);
+    });
+
+    test('control: with readiness meaning "the ring was loaded once", the same run fails verification', async () => {
+      const run = await staleReplicaRun((b) => b.keyManager.view().length > 0);
+      assert.ok(run.failed.length > 0, 'the verifier catches a stale JWKS behind a ready replica');
+      assert.match(run.failed[0]?.error ?? '', /failed to verify signature|verify/);
+    });
+
+    test("a key planted in a world-writable key directory (mode 644) is refused: never published, never signs; the broker's tokens verify", async () => {
+      const clock = { t: Date.now() - 45 * S };
+      const dir = join(mkdtempSync(join(tmpdir(), 'tg-plant-')), 'keys');
+      cleanup.push(() => rmSync(join(dir, '..'), { recursive: true, force: true }));
+      const { brokers, verifier, issuer } = await setUp(
+        [new DirectoryKeyStore(dir)],
+        clock,
+        (b) => b.keyManager.readiness().ready,
+      );
+      const [a] = brokers;
+      assert.ok(a !== undefined);
+      const own = String(decodeProtectedHeader(await tokenFrom(a)).kid);
+      clock.t += 10 * S;
+      // Another user plants a key that claims to sign already.
+      chmodSync(dir, 0o777);
+      const planted = await generateKeyRecord('RS256', clock.t - 1000, clock.t - 1000);
+      writeFileSync(join(dir, `${planted.kid}.json`), serializeKeyRecord(planted), { mode: 0o644 });
+      chmodSync(join(dir, `${planted.kid}.json`), 0o644);
+      await assert.rejects(a.keyManager.reconcile(), (e: unknown) =>
+        isTenantGuardError(e, 'ERR_KEYRING_UNSAFE'),
+      );
+      assert.ok(
+        !(a.jwks().body.keys as Array<{ kid?: string }>).some((k) => k.kid === planted.kid),
+        'not published',
+      );
+      const jwt = await tokenFrom(a);
+      assert.equal(decodeProtectedHeader(jwt).kid, own, 'not signing');
+      assert.equal((await verifier.verify(jwt)).ok, true);
+      // A token the attacker signs with the planted key does not verify.
+      const forged = await signToken(
+        planted,
+        {
+          issuer,
+          subject: 'argocd-team-a-dev',
+          audience: 'k8s-team-a-dev',
+          groups: [],
+          ttlSeconds: 60,
+          caller: 'attacker',
+        },
+        clock.t,
+      );
+      const refused = await verifier.verify(forged.token);
+      assert.equal(refused.ok, false, 'a token signed with the planted key verifies');
+    });
+
+    test('a key that lands in the store with notBefore in the past signs only after publish-ahead: the replica that has not re-read yet still verifies every token', async () => {
+      const clock = { t: Date.now() - 45 * S };
+      const dir = join(mkdtempSync(join(tmpdir(), 'tg-plant-')), 'keys');
+      cleanup.push(() => rmSync(join(dir, '..'), { recursive: true, force: true }));
+      // B first in the Service; A re-reads 2 s before B does.
+      const { brokers, verifier } = await setUp(
+        [new DirectoryKeyStore(dir), new DirectoryKeyStore(dir)],
+        clock,
+        (b) => b.keyManager.readiness().ready,
+      );
+      const [b, a] = brokers;
+      assert.ok(a !== undefined && b !== undefined);
+      await a.keyManager.reconcile();
+      const failed: VerifyLine[] = [];
+      const kids = new Set<string>();
+      let planted: string | undefined;
+      for (let step = 1; step <= 60; step++) {
+        clock.t += S;
+        if (step === 6) {
+          // Owned by the broker's user, mode 600 (another replica with a wrong clock, or an
+          // operator's copy): it claims to sign since a second ago.
+          const k = await generateKeyRecord('RS256', clock.t - 1000, clock.t - 1000);
+          writeFileSync(join(dir, `${k.kid}.json`), serializeKeyRecord(k), { mode: 0o600 });
+          planted = k.kid;
+        }
+        if (step % 5 === 3) await a.keyManager.reconcile();
+        if (step % 5 === 0) await b.keyManager.reconcile();
+        const jwt = await tokenFrom(a);
+        kids.add(String(decodeProtectedHeader(jwt).kid));
+        const line = await verifier.verify(jwt);
+        if (!line.ok) failed.push(line);
+      }
+      assert.deepEqual(failed, []);
+      assert.ok(
+        planted !== undefined && kids.has(planted),
+        'the key signs once it was published long enough',
+      );
+    });
+  },
+);
 
 /** A store whose loads fail while `down`. */
 class FailingStore implements KeyStore {
@@ -381,11 +502,13 @@ class FailingStore implements KeyStore {
   down = false;
   constructor(private readonly inner: KeyStore) {}
   load(): Promise<KeySnapshot> {
-    if (this.down) return Promise.reject(new TenantGuardError('ERR_KEYRING_STORE', 'cannot read key ring: injected'));
+    if (this.down)
+      return Promise.reject(new TenantGuardError('ERR_KEYRING_STORE', 'cannot read key ring: injected'));
     return this.inner.load();
   }
   save(change: KeyChange, version: string | undefined): Promise<string> {
-    if (this.down) return Promise.reject(new TenantGuardError('ERR_KEYRING_STORE', 'cannot write key ring: injected'));
+    if (this.down)
+      return Promise.reject(new TenantGuardError('ERR_KEYRING_STORE', 'cannot write key ring: injected'));
     return this.inner.save(change, version);
   }
 }

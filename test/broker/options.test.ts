@@ -6,11 +6,19 @@ import { describe, test } from 'node:test';
 import request from 'supertest';
 import { createBroker } from '../../src/broker/create-broker.js';
 import { checkIssuer, discoveryDocument, issuerPath, jwksUri } from '../../src/broker/discovery.js';
-import { brokerFlags, parseBrokerOptions, parseDuration, type BrokerFlagKey } from '../../src/broker/options.js';
+import {
+  brokerFlags,
+  parseBrokerOptions,
+  parseDuration,
+  type BrokerFlagKey,
+} from '../../src/broker/options.js';
 import { isTenantGuardError } from '../../src/errors.js';
 import { brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
 
-const invalid = (flag: RegExp) => (e: unknown): boolean => isTenantGuardError(e, 'ERR_SETTINGS_INVALID') && flag.test(e.message);
+const invalid =
+  (flag: RegExp) =>
+  (e: unknown): boolean =>
+    isTenantGuardError(e, 'ERR_SETTINGS_INVALID') && flag.test(e.message);
 
 describe('broker options', () => {
   test('defaults', () => {
@@ -30,25 +38,74 @@ describe('broker options', () => {
   test('caller-authentication limits: defaults, environment, and what is refused', () => {
     const c = parseBrokerOptions({});
     assert.deepEqual(
-      [c.reviewConcurrency, c.reviewQueueSize, c.reviewFailureCacheTtlMs, c.reviewFailureCacheSize, c.sourceRatePerSecond, c.sourceBurst],
+      [
+        c.reviewConcurrency,
+        c.reviewQueueSize,
+        c.reviewFailureCacheTtlMs,
+        c.reviewFailureCacheSize,
+        c.sourceRatePerSecond,
+        c.sourceBurst,
+      ],
       [8, 64, 5000, 10_000, 10, 20],
     );
-    const e = parseBrokerOptions({}, { TG_REVIEW_CONCURRENCY: '2', TG_REVIEW_QUEUE: '0', TG_REVIEW_FAILURE_CACHE_TTL: '0', TG_SOURCE_RATE: '0.5', TG_SOURCE_BURST: '3' });
-    assert.deepEqual([e.reviewConcurrency, e.reviewQueueSize, e.reviewFailureCacheTtlMs, e.sourceRatePerSecond, e.sourceBurst], [2, 0, 0, 0.5, 3]);
-    assert.throws(() => parseBrokerOptions({ reviewConcurrency: '0' }), invalid(/--review-concurrency must be greater than 0/));
-    assert.throws(() => parseBrokerOptions({ reviewQueue: '-1' }), invalid(/--review-queue must not be negative/));
-    assert.throws(() => parseBrokerOptions({ sourceRate: '0' }), invalid(/--source-rate must be greater than 0/));
-    assert.throws(() => parseBrokerOptions({ reviewFailureCacheSize: '1.5' }), invalid(/--review-failure-cache-size "1.5" is not an integer/));
+    const e = parseBrokerOptions(
+      {},
+      {
+        TG_REVIEW_CONCURRENCY: '2',
+        TG_REVIEW_QUEUE: '0',
+        TG_REVIEW_FAILURE_CACHE_TTL: '0',
+        TG_SOURCE_RATE: '0.5',
+        TG_SOURCE_BURST: '3',
+      },
+    );
+    assert.deepEqual(
+      [
+        e.reviewConcurrency,
+        e.reviewQueueSize,
+        e.reviewFailureCacheTtlMs,
+        e.sourceRatePerSecond,
+        e.sourceBurst,
+      ],
+      [2, 0, 0, 0.5, 3],
+    );
+    assert.throws(
+      () => parseBrokerOptions({ reviewConcurrency: '0' }),
+      invalid(/--review-concurrency must be greater than 0/),
+    );
+    assert.throws(
+      () => parseBrokerOptions({ reviewQueue: '-1' }),
+      invalid(/--review-queue must not be negative/),
+    );
+    assert.throws(
+      () => parseBrokerOptions({ sourceRate: '0' }),
+      invalid(/--source-rate must be greater than 0/),
+    );
+    assert.throws(
+      () => parseBrokerOptions({ reviewFailureCacheSize: '1.5' }),
+      invalid(/--review-failure-cache-size "1.5" is not an integer/),
+    );
   });
 
   test('flags win over the environment; every flag has an environment variable', () => {
-    const c = parseBrokerOptions({ signingAlg: 'es256' }, { TG_SIGNING_ALG: 'RS256', TG_KEY_SECRET: 'tenant-guard/keys', TG_CALLER_AUDIENCE: '', TG_ALLOW_UNBOUND_CALLERS: 'true' });
+    const c = parseBrokerOptions(
+      { signingAlg: 'es256' },
+      {
+        TG_SIGNING_ALG: 'RS256',
+        TG_KEY_SECRET: 'tenant-guard/keys',
+        TG_CALLER_AUDIENCE: '',
+        TG_ALLOW_UNBOUND_CALLERS: 'true',
+      },
+    );
     assert.equal(c.signingAlg, 'ES256');
     assert.deepEqual(c.keyStore, { kind: 'secret', namespace: 'tenant-guard', name: 'keys' });
     assert.equal(c.callerAudience, '', 'an empty audience asks none');
     assert.equal(c.allowUnboundCallers, true);
     for (const f of brokerFlags) assert.match(f.env, /^TG_[A-Z_]+$/, f.flag);
-    assert.equal(parseBrokerOptions({ 'key-dir': 'x' }).keyStore.kind, 'memory', 'keys are camelCase as commander gives them');
+    assert.equal(
+      parseBrokerOptions({ 'key-dir': 'x' }).keyStore.kind,
+      'memory',
+      'keys are camelCase as commander gives them',
+    );
     assert.deepEqual(parseBrokerOptions({ keyDir: '/tmp/k' }).keyStore, { kind: 'directory', dir: '/tmp/k' });
   });
 
@@ -64,7 +121,10 @@ describe('broker options', () => {
     assert.equal(parseDuration('x', '500ms'), 500);
     assert.equal(parseDuration('x', '1h30m'), 5_400_000);
     assert.equal(parseDuration('x', '45'), 45_000);
-    assert.throws(() => parseDuration('key-rotation-period', 'soon'), invalid(/--key-rotation-period "soon" is not a duration/));
+    assert.throws(
+      () => parseDuration('key-rotation-period', 'soon'),
+      invalid(/--key-rotation-period "soon" is not a duration/),
+    );
   });
 
   const bad: Array<[string, Record<string, string>, RegExp]> = [
@@ -72,7 +132,11 @@ describe('broker options', () => {
     ['a key secret without a namespace', { keySecret: 'keys' }, /--key-secret "keys" is not NAMESPACE\/NAME/],
     ['EdDSA', { signingAlg: 'EdDSA' }, /--signing-alg "EdDSA" is not allowed; use RS256 or ES256/],
     ['max-age over 30 s', { jwksMaxAge: '60s' }, /--jwks-max-age must be whole seconds from 0 to 30/],
-    ['publish-ahead not above max-age + reload', { publishAhead: '20s', jwksMaxAge: '15s', reloadInterval: '10s' }, /--key-publish-ahead \(20000ms\) must exceed/],
+    [
+      'publish-ahead not above max-age + reload',
+      { publishAhead: '20s', jwksMaxAge: '15s', reloadInterval: '10s' },
+      /--key-publish-ahead \(20000ms\) must exceed/,
+    ],
     ['rotation shorter than publish-ahead', { rotationPeriod: '30s' }, /--key-rotation-period/],
     ['zero timeout', { reviewTimeout: '0s' }, /--review-timeout must be greater than 0/],
   ];
@@ -98,7 +162,14 @@ describe('issuer and discovery', () => {
     assert.equal(d.issuer, 'https://h/a/');
   });
   test('an issuer with a path serves discovery and JWKS under it', async () => {
-    const broker = await createBroker({ config: testConfig(), issuer: 'https://h.example.com/tenant-guard', allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: null });
+    const broker = await createBroker({
+      config: testConfig(),
+      issuer: 'https://h.example.com/tenant-guard',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: null,
+    });
     try {
       const app = brokerApp(broker);
       const d = await request(app).get('/tenant-guard/.well-known/openid-configuration');
@@ -113,7 +184,15 @@ describe('issuer and discovery', () => {
   });
   test('--key-dir: the ring survives a restart (same key signs)', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'tg-ring-')), 'keys');
-    const make = () => createBroker({ config: testConfig({ keyDir: dir }), issuer: 'https://h.example.com', allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: null });
+    const make = () =>
+      createBroker({
+        config: testConfig({ keyDir: dir }),
+        issuer: 'https://h.example.com',
+        allowedCallers: [CONTROLLER],
+        registry: testRegistry(),
+        logger: recordingLogger().logger,
+        kubeConfig: null,
+      });
     const first = await make();
     const kid = first.keyManager.signingKey().key?.kid;
     first.close();

@@ -9,7 +9,14 @@ function gate(): { work: () => Promise<string>; started: () => boolean; finish: 
   const p = new Promise<string>((r) => {
     finish = r;
   });
-  return { work: () => { started = true; return p; }, started: () => started, finish };
+  return {
+    work: () => {
+      started = true;
+      return p;
+    },
+    started: () => started,
+    finish,
+  };
 }
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -23,7 +30,10 @@ describe('ReviewQueue', () => {
     const rc = q.run(c.work, false, signal);
     await tick();
     assert.deepEqual([a.started(), b.started(), c.started()], [true, true, false], 'the third slot is kept');
-    await assert.rejects(q.run(gate().work, false, signal), (e: unknown) => e instanceof ReviewQueueFull && e.code === 'ERR_BROKER_BUSY');
+    await assert.rejects(
+      q.run(gate().work, false, signal),
+      (e: unknown) => e instanceof ReviewQueueFull && e.code === 'ERR_BROKER_BUSY',
+    );
     const rd = q.run(d.work, true, signal);
     await tick();
     assert.equal(d.started(), true, 'a known token takes the kept slot at once');
@@ -45,7 +55,10 @@ describe('ReviewQueue', () => {
     const order: string[] = [];
     const first = gate();
     const r1 = q.run(first.work, false, signal);
-    const rs = [q.run(async () => order.push('unknown'), false, signal), q.run(async () => order.push('known'), true, signal)];
+    const rs = [
+      q.run(async () => order.push('unknown'), false, signal),
+      q.run(async () => order.push('known'), true, signal),
+    ];
     first.finish('x');
     await Promise.all([r1, ...rs]);
     assert.deepEqual(order, ['known', 'unknown']);
@@ -57,7 +70,13 @@ describe('ReviewQueue', () => {
     const r1 = q.run(first.work, false, new AbortController().signal);
     const ac = new AbortController();
     let ran = false;
-    const waiting = q.run(async () => { ran = true; }, false, ac.signal);
+    const waiting = q.run(
+      async () => {
+        ran = true;
+      },
+      false,
+      ac.signal,
+    );
     ac.abort(new Error('timed out'));
     await assert.rejects(waiting, /timed out/);
     assert.equal(q.depth.other, 0);

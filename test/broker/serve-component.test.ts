@@ -26,10 +26,22 @@ describe('broker as a serve component', () => {
     addComponentFlags(command, brokerComponent.flags ?? []);
     const longs = command.options.map((o) => o.long);
     assert.equal(longs.filter((l) => l === '--kubeconfig').length, 1);
-    for (const f of ['--key-dir', '--key-secret', '--caller-audience', '--signing-alg', '--key-rotation-period', '--key-publish-ahead', '--key-retire-margin', '--allow-unbound-callers']) {
+    for (const f of [
+      '--key-dir',
+      '--key-secret',
+      '--caller-audience',
+      '--signing-alg',
+      '--key-rotation-period',
+      '--key-publish-ahead',
+      '--key-retire-margin',
+      '--allow-unbound-callers',
+    ]) {
       assert.ok(longs.includes(f), f);
     }
-    assert.match(command.options.find((o) => o.long === '--signing-alg')?.description ?? '', /env TG_SIGNING_ALG/);
+    assert.match(
+      command.options.find((o) => o.long === '--signing-alg')?.description ?? '',
+      /env TG_SIGNING_ALG/,
+    );
     command.parse(['--signing-alg', 'ES256', '--allow-unbound-callers'], { from: 'user' });
     assert.equal(command.opts().signingAlg, 'ES256');
     assert.equal(command.opts().allowUnboundCallers, true);
@@ -56,14 +68,29 @@ describe('broker as a serve component', () => {
       for (const m of contribution.mounts ?? []) app.use(m.path, m.router);
       const caller = serviceAccountToken();
       api.addToken(caller.token, caller.known);
-      const ok = await request(app).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${caller.token}`);
+      const ok = await request(app)
+        .get('/api/get-target-token')
+        .query({ targetName: 'k8s-team-a-dev' })
+        .set('Authorization', `Bearer ${caller.token}`);
       assert.equal(ok.status, 200);
-      const no = await request(app).get('/api/get-target-token').query({ targetName: 'nope' }).set('Authorization', `Bearer ${caller.token}`);
+      const no = await request(app)
+        .get('/api/get-target-token')
+        .query({ targetName: 'nope' })
+        .set('Authorization', `Bearer ${caller.token}`);
       assert.equal(no.status, 404);
-      assert.deepEqual(audit.map((r) => [r.event, 'target' in r ? r.target : '']), [['issued', 'k8s-team-a-dev'], ['refused', 'nope']]);
+      assert.deepEqual(
+        audit.map((r) => [r.event, 'target' in r ? r.target : '']),
+        [
+          ['issued', 'k8s-team-a-dev'],
+          ['refused', 'nope'],
+        ],
+      );
       const text = await metricsRegistry.metrics();
       assert.match(text, /tenant_guard_broker_token_requests_total\{tenant="team-a",result="issued"\} 1/);
-      assert.match(text, /tenant_guard_broker_token_requests_total\{tenant="none",result="ERR_BROKER_UNKNOWN_TARGET"\} 1/);
+      assert.match(
+        text,
+        /tenant_guard_broker_token_requests_total\{tenant="none",result="ERR_BROKER_UNKNOWN_TARGET"\} 1/,
+      );
       assert.match(text, /tenant_guard_broker_token_reviews_total\{outcome="authenticated"\} 1/);
       assert.match(text, /tenant_guard_broker_signing_keys\{state="active"\} 1/);
     } finally {
@@ -92,7 +119,10 @@ describe('broker as a serve component', () => {
       const ready = await request(app).get('/readyz');
       assert.equal(ready.status, 503);
       assert.deepEqual(ready.body.waitingFor, ['key-ring']);
-      assert.match(String(ready.body.reasons['key-ring']), /has not been read yet: cannot (read|write) key directory .*ENOTDIR/);
+      assert.match(
+        String(ready.body.reasons['key-ring']),
+        /has not been read yet: cannot (read|write) key directory .*ENOTDIR/,
+      );
     } finally {
       await contribution.close?.();
       await api.close();
@@ -102,8 +132,13 @@ describe('broker as a serve component', () => {
 
   test('a broker that can sign is ready', async () => {
     const contribution = await brokerComponent.start({
-      options: { port: '8443' }, env: {}, settings: resolveSettings({}), logger: recordingLogger().logger,
-      audit: { write: () => undefined }, metricsRegistry: new Registry(), registry: testRegistry(),
+      options: { port: '8443' },
+      env: {},
+      settings: resolveSettings({}),
+      logger: recordingLogger().logger,
+      audit: { write: () => undefined },
+      metricsRegistry: new Registry(),
+      registry: testRegistry(),
     });
     try {
       const app = express();
@@ -117,26 +152,55 @@ describe('broker as a serve component', () => {
 
 describe('the default issuer follows --port and --host; --issuer and TG_ISSUER win', () => {
   const settings = resolveSettings({});
-  const cases: Array<{ name: string; options: Record<string, unknown>; env?: NodeJS.ProcessEnv; issuer: string }> = [
+  const cases: Array<{
+    name: string;
+    options: Record<string, unknown>;
+    env?: NodeJS.ProcessEnv;
+    issuer: string;
+  }> = [
     { name: 'defaults', options: {}, issuer: 'https://127.0.0.1:8443' },
     { name: '--port 9555', options: { port: '9555' }, issuer: 'https://127.0.0.1:9555' },
     { name: 'TG_PORT', options: {}, env: { TG_PORT: '9556' }, issuer: 'https://127.0.0.1:9556' },
-    { name: '--host 0.0.0.0 reads as 127.0.0.1', options: { host: '0.0.0.0', port: '9557' }, issuer: 'https://127.0.0.1:9557' },
-    { name: '--host localhost', options: { host: 'localhost', port: '9558' }, issuer: 'https://localhost:9558' },
+    {
+      name: '--host 0.0.0.0 reads as 127.0.0.1',
+      options: { host: '0.0.0.0', port: '9557' },
+      issuer: 'https://127.0.0.1:9557',
+    },
+    {
+      name: '--host localhost',
+      options: { host: 'localhost', port: '9558' },
+      issuer: 'https://localhost:9558',
+    },
     { name: '--host ::1', options: { host: '::1', port: '9559' }, issuer: 'https://[::1]:9559' },
-    { name: '--issuer wins', options: { port: '9555', issuer: 'https://broker.example.com' }, issuer: 'https://broker.example.com' },
-    { name: 'TG_ISSUER wins', options: { port: '9555' }, env: { TG_ISSUER: 'https://broker.example.com/x' }, issuer: 'https://broker.example.com/x' },
-    { name: 'port 0 (chosen when listening): the default setting', options: { port: '0' }, issuer: 'https://127.0.0.1:8443' },
+    {
+      name: '--issuer wins',
+      options: { port: '9555', issuer: 'https://broker.example.com' },
+      issuer: 'https://broker.example.com',
+    },
+    {
+      name: 'TG_ISSUER wins',
+      options: { port: '9555' },
+      env: { TG_ISSUER: 'https://broker.example.com/x' },
+      issuer: 'https://broker.example.com/x',
+    },
+    {
+      name: 'port 0 (chosen when listening): the default setting',
+      options: { port: '0' },
+      issuer: 'https://127.0.0.1:8443',
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
       const env = c.env ?? {};
-      const s = c.options.issuer === undefined && env.TG_ISSUER === undefined ? settings : resolveSettings({ issuerUrl: String(c.options.issuer ?? env.TG_ISSUER) });
+      const s =
+        c.options.issuer === undefined && env.TG_ISSUER === undefined
+          ? settings
+          : resolveSettings({ issuerUrl: String(c.options.issuer ?? env.TG_ISSUER) });
       assert.equal(brokerIssuer({ options: c.options, env, settings: s }), c.issuer);
     });
   }
 
-  test('serve --port N: the discovery document\'s jwks_uri answers on that port', async () => {
+  test("serve --port N: the discovery document's jwks_uri answers on that port", async () => {
     const port = await new Promise<number>((resolvePort) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const address = probe.address();
@@ -144,10 +208,16 @@ describe('the default issuer follows --port and --host; --issuer and TG_ISSUER w
       });
     });
     const certsDir = mkdtempSync(join(tmpdir(), 'tg-certs-'));
-    const handle = await startServe({ port: String(port), certsDir, components: 'webhook,broker' }, testIo(), { logger: capturedLogger('warn').logger, components: [brokerComponent] });
+    const handle = await startServe(
+      { port: String(port), certsDir, components: 'webhook,broker' },
+      testIo(),
+      { logger: capturedLogger('warn').logger, components: [brokerComponent] },
+    );
     try {
       const ca = readFileSync(join(certsDir, 'ca.pem'), 'utf8');
-      const discovery = JSON.parse((await callServe(handle.url, ca, '/.well-known/openid-configuration')).body) as { issuer: string; jwks_uri: string };
+      const discovery = JSON.parse(
+        (await callServe(handle.url, ca, '/.well-known/openid-configuration')).body,
+      ) as { issuer: string; jwks_uri: string };
       assert.equal(discovery.issuer, `https://127.0.0.1:${port}`);
       const jwksUrl = new URL(discovery.jwks_uri);
       const jwks = await callServe(jwksUrl.origin, ca, jwksUrl.pathname);

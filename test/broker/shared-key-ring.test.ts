@@ -24,7 +24,10 @@ const S = 1000;
 /** Holds the first load of each replica until both are pending: both decide on the same (empty) read. */
 class StartTogether implements KeyStore {
   readonly description: string;
-  constructor(private readonly inner: KeyStore, private readonly gate: { pending: number; release: Array<() => void> }) {
+  constructor(
+    private readonly inner: KeyStore,
+    private readonly gate: { pending: number; release: Array<() => void> },
+  ) {
     this.description = inner.description;
   }
   private first = true;
@@ -61,17 +64,43 @@ describe('two brokers, one Secret-backed key ring (injected clock)', () => {
 
   test('rotating with injected conflicts: no key lost, every signing key published by both before first use', async () => {
     const clock = { t: Date.now() };
-    const flags = { keySecret: 'tenant-guard/broker-keys', rotationPeriod: '60s', publishAhead: '20s', reloadInterval: '5s', jwksMaxAge: '0s', signingAlg: 'ES256', callerBurst: '100000', callerRate: '100000' };
+    const flags = {
+      keySecret: 'tenant-guard/broker-keys',
+      rotationPeriod: '60s',
+      publishAhead: '20s',
+      reloadInterval: '5s',
+      jwksMaxAge: '0s',
+      signingAlg: 'ES256',
+      callerBurst: '100000',
+      callerRate: '100000',
+    };
     // Both start at once on an empty Secret: one creates it, the other gets AlreadyExists and re-reads.
     api.failNextUpdate({ resource: 'secrets', name: 'broker-keys' }, 2);
     const gate = { pending: 2, release: [] as Array<() => void> };
-    const started = await Promise.all([0, 1].map(() => createBroker({
-      config: testConfig(flags), issuer: ISSUER, allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: api.kubeConfig(),
-      keyStore: new StartTogether(new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name: 'broker-keys' }), gate),
-      now: () => clock.t, manualReload: true,
-    })));
+    const started = await Promise.all(
+      [0, 1].map(() =>
+        createBroker({
+          config: testConfig(flags),
+          issuer: ISSUER,
+          allowedCallers: [CONTROLLER],
+          registry: testRegistry(),
+          logger: recordingLogger().logger,
+          kubeConfig: api.kubeConfig(),
+          keyStore: new StartTogether(
+            new SecretKeyStore(api.kubeConfig(), { namespace: 'tenant-guard', name: 'broker-keys' }),
+            gate,
+          ),
+          now: () => clock.t,
+          manualReload: true,
+        }),
+      ),
+    );
     brokers.push(...started);
-    const replicas = started.map((broker) => ({ broker, app: brokerApp(broker), firstSeen: new Map<string, number>() }));
+    const replicas = started.map((broker) => ({
+      broker,
+      app: brokerApp(broker),
+      firstSeen: new Map<string, number>(),
+    }));
     const firstUse = new Map<string, number>();
     const everSeen = new Set<string>();
 
@@ -81,7 +110,8 @@ describe('two brokers, one Secret-backed key ring (injected clock)', () => {
       // Each replica re-reads every 5 s (its reload interval), out of phase; every 7th step the
       // next write to the Secret gets a 409.
       if (step % 7 === 3) api.failNextUpdate({ resource: 'secrets', name: 'broker-keys' });
-      for (const [i, r] of replicas.entries()) if (step % 2 === i) await r.broker.keyManager.reconcile().catch(() => undefined);
+      for (const [i, r] of replicas.entries())
+        if (step % 2 === i) await r.broker.keyManager.reconcile().catch(() => undefined);
       const jwks: JSONWebKeySet[] = [];
       for (const r of replicas) {
         const res = await request(r.app).get('/openid/v1/jwks');
@@ -95,12 +125,19 @@ describe('two brokers, one Secret-backed key ring (injected clock)', () => {
       const i = step % 2;
       const app = replicas[i]?.app;
       assert.ok(app !== undefined);
-      const res = await request(app).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${caller.token}`);
+      const res = await request(app)
+        .get('/api/get-target-token')
+        .query({ targetName: 'k8s-team-a-dev' })
+        .set('Authorization', `Bearer ${caller.token}`);
       assert.equal(res.status, 200, `step ${step}: ${res.text}`);
       const kid = String(decodeProtectedHeader(res.text).kid);
       if (!firstUse.has(kid)) firstUse.set(kid, clock.t);
       // A verifier that fetched the other replica's JWKS at this moment accepts the token.
-      await jwtVerify(res.text, createLocalJWKSet(jwks[1 - i] ?? { keys: [] }), { issuer: ISSUER, audience: 'k8s-team-a-dev', currentDate: new Date(clock.t) });
+      await jwtVerify(res.text, createLocalJWKSet(jwks[1 - i] ?? { keys: [] }), {
+        issuer: ISSUER,
+        audience: 'k8s-team-a-dev',
+        currentDate: new Date(clock.t),
+      });
       crossVerified++;
     }
 
@@ -110,15 +147,26 @@ describe('two brokers, one Secret-backed key ring (injected clock)', () => {
       for (const [i, r] of replicas.entries()) {
         const seen = r.firstSeen.get(kid);
         // The first key signs at once on a fresh ring: it was published by both when first used.
-        assert.ok(seen !== undefined && seen <= used, `key ${kid} was in broker ${i}'s JWKS at ${String(seen)} before its first use at ${used}`);
+        assert.ok(
+          seen !== undefined && seen <= used,
+          `key ${kid} was in broker ${i}'s JWKS at ${String(seen)} before its first use at ${used}`,
+        );
       }
     }
     // No key lost: every key either replica ever published is still in the shared Secret.
     const secret = api.store.get(SECRETS, 'tenant-guard', 'broker-keys');
     const stored = Object.keys(secret.data as Record<string, string>).map((k) => k.replace(/\.json$/, ''));
     for (const kid of everSeen) assert.ok(stored.includes(kid), `key ${kid} lost from the Secret`);
-    assert.equal(api.count({ verb: 'create', resource: 'secrets' }), 2, 'both replicas tried to create the Secret');
-    assert.equal(api.count({ verb: 'create', resource: 'secrets', status: 409 }), 1, 'one got AlreadyExists and re-read');
+    assert.equal(
+      api.count({ verb: 'create', resource: 'secrets' }),
+      2,
+      'both replicas tried to create the Secret',
+    );
+    assert.equal(
+      api.count({ verb: 'create', resource: 'secrets', status: 409 }),
+      1,
+      'one got AlreadyExists and re-read',
+    );
     const refused = api.count({ verb: 'update', name: 'broker-keys', status: 409 });
     assert.ok(refused >= 3, `updates refused with 409: ${refused}`);
   });
@@ -127,15 +175,27 @@ describe('two brokers, one Secret-backed key ring (injected clock)', () => {
     const started = Date.now();
     const clock = { t: started };
     const broker = await createBroker({
-      config: testConfig({ keySecret: 'tenant-guard/fresh-keys' }), issuer: ISSUER, allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger,
-      kubeConfig: api.kubeConfig(), manualReload: true, now: () => clock.t,
+      config: testConfig({ keySecret: 'tenant-guard/fresh-keys' }),
+      issuer: ISSUER,
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: api.kubeConfig(),
+      manualReload: true,
+      now: () => clock.t,
     });
     brokers.push(broker);
     assert.deepEqual(broker.keyManager.readiness(), { ready: true });
-    const res = await request(brokerApp(broker)).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${caller.token}`);
+    const res = await request(brokerApp(broker))
+      .get('/api/get-target-token')
+      .query({ targetName: 'k8s-team-a-dev' })
+      .set('Authorization', `Bearer ${caller.token}`);
     assert.equal(res.status, 200, res.text);
     const jwks = await request(brokerApp(broker)).get('/openid/v1/jwks');
-    await jwtVerify(res.text, createLocalJWKSet(jwks.body as JSONWebKeySet), { issuer: ISSUER, audience: 'k8s-team-a-dev' });
+    await jwtVerify(res.text, createLocalJWKSet(jwks.body as JSONWebKeySet), {
+      issuer: ISSUER,
+      audience: 'k8s-team-a-dev',
+    });
     // Not a timing assertion: the figure for the closing note (publish-ahead is 2 s here, 60 s by default).
     process.stderr.write(`fresh ring to first token: ${Date.now() - started} ms\n`);
   });

@@ -27,14 +27,28 @@ describe('audit summary', () => {
     assert.equal(s.lines, 9);
     assert.equal(s.nonJson, 2);
     assert.equal(s.records, 5);
-    assert.deepEqual([...s.byEvent], [['denied', 3], ['mutated', 1], ['issued', 1]]);
+    assert.deepEqual(
+      [...s.byEvent],
+      [
+        ['denied', 3],
+        ['mutated', 1],
+        ['issued', 1],
+      ],
+    );
     assert.deepEqual(Object.fromEntries(s.byTenant), { 'team-a': 2, 'team-b': 1, '(none)': 2 });
     assert.deepEqual(Object.fromEntries(s.byRule), { 'TG-AS-01': 1, 'TG-AS-03': 2, 'TG-OWN-02': 1 });
-    assert.deepEqual(Object.fromEntries(s.byUser), { alice: 1, bob: 2, carol: 1, 'system:serviceaccount:argocd:argocd-application-controller': 1 });
+    assert.deepEqual(Object.fromEntries(s.byUser), {
+      alice: 1,
+      bob: 2,
+      carol: 1,
+      'system:serviceaccount:argocd:argocd-application-controller': 1,
+    });
   });
 
   test('keys from the log cannot reach an object prototype', () => {
-    const s = summarizeAuditLog('{"audit":true,"tenant":"__proto__","user":"constructor","event":"denied","rules":[{"id":"__proto__"}]}');
+    const s = summarizeAuditLog(
+      '{"audit":true,"tenant":"__proto__","user":"constructor","event":"denied","rules":[{"id":"__proto__"}]}',
+    );
     assert.equal(s.byTenant.get('__proto__'), 1);
     assert.equal(s.byUser.get('constructor'), 1);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -54,7 +68,10 @@ describe('tenant-guard audit', () => {
   });
 
   test('JSON report from stdin (- or no argument)', async () => {
-    for (const argv of [['audit', '-', '-o', 'json'], ['audit', '-o', 'json']]) {
+    for (const argv of [
+      ['audit', '-', '-o', 'json'],
+      ['audit', '-o', 'json'],
+    ]) {
       const r = await runCli(argv, { stdin: LOG });
       assert.equal(r.code, 0, r.stderr);
       const body = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -69,10 +86,18 @@ describe('tenant-guard audit', () => {
     const { app, log } = buildApp({ policy: defaultPolicy });
     const foreign = structuredClone(APPLICATION_SET);
     foreign.spec.template.spec.project = 'team-b';
-    await request(app).post('/validate').send(reviewBody({ object: foreign }));
+    await request(app)
+      .post('/validate')
+      .send(reviewBody({ object: foreign }));
     await request(app).post('/mutate').send(reviewBody());
     const r = await runCli(['audit', '-o', 'json'], { stdin: log.text() });
-    const body = JSON.parse(r.stdout) as { records: number; byEvent: Record<string, number>; byTenant: Record<string, number>; byUser: Record<string, number>; byRule: Record<string, number> };
+    const body = JSON.parse(r.stdout) as {
+      records: number;
+      byEvent: Record<string, number>;
+      byTenant: Record<string, number>;
+      byUser: Record<string, number>;
+      byRule: Record<string, number>;
+    };
     assert.equal(body.records, 2);
     assert.deepEqual(body.byEvent, { denied: 1, mutated: 1 });
     assert.deepEqual(body.byTenant, { 'team-a': 2 });

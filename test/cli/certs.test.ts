@@ -8,7 +8,15 @@ import { after, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { kustomizeBuild } from '../deploy/manifest-checks.js';
-import { CA_BUNDLE_FILE, DEFAULT_CERTS_OUT, mergeCaBundle, register, runCerts, serviceDnsNames, type CertsOptions } from '../../src/cli/certs.js';
+import {
+  CA_BUNDLE_FILE,
+  DEFAULT_CERTS_OUT,
+  mergeCaBundle,
+  register,
+  runCerts,
+  serviceDnsNames,
+  type CertsOptions,
+} from '../../src/cli/certs.js';
 import { startServe } from '../../src/cli/serve.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { callServe, testIo } from './cli-support.js';
@@ -16,7 +24,11 @@ import { callServe, testIo } from './cli-support.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-function capture(): { io: { stdout(t: string): void; stderr(t: string): void }; out: string[]; err: string[] } {
+function capture(): {
+  io: { stdout(t: string): void; stderr(t: string): void };
+  out: string[];
+  err: string[];
+} {
   const out: string[] = [];
   const err: string[] = [];
   return { io: { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t) }, out, err };
@@ -25,14 +37,17 @@ function capture(): { io: { stdout(t: string): void; stderr(t: string): void }; 
 /** A copy of the kustomize tree (base and CRD) to write into. */
 function copyTree(dir: string): string {
   const tree = join(dir, 'webhook-config');
-  for (const part of ['kustomization.yaml', 'base', 'crd', 'webhooks', 'examples']) cpSync(join(root, 'webhook-config', part), join(tree, part), { recursive: true });
+  for (const part of ['kustomization.yaml', 'base', 'crd', 'webhooks', 'examples'])
+    cpSync(join(root, 'webhook-config', part), join(tree, part), { recursive: true });
   return tree;
 }
 
 function caBundles(file: string): string[] {
   return parseAllDocuments(readFileSync(file, 'utf8')).flatMap((d) => {
     const webhooks: unknown = d.toJS().webhooks;
-    return Array.isArray(webhooks) ? webhooks.map((w: { clientConfig?: { caBundle?: string } }) => w.clientConfig?.caBundle ?? '') : [];
+    return Array.isArray(webhooks)
+      ? webhooks.map((w: { clientConfig?: { caBundle?: string } }) => w.clientConfig?.caBundle ?? '')
+      : [];
   });
 }
 
@@ -52,15 +67,30 @@ describe('tenant-guard certs', () => {
     const tree = copyTree(dir);
     const configs = join(tree, 'webhooks', 'webhook-configurations.yaml');
     const out = join(dir, 'certs');
-    const options: CertsOptions = { services: ['tenant-guard-webhook', 'tenant-guard-broker'], namespace: 'tg-system', out, webhookConfig: tree, days: 30 };
+    const options: CertsOptions = {
+      services: ['tenant-guard-webhook', 'tenant-guard-broker'],
+      namespace: 'tg-system',
+      out,
+      webhookConfig: tree,
+      days: 30,
+    };
     const run1 = capture();
     assert.equal(await runCerts(options, run1.io), 0, run1.err.join(''));
 
     const ca = new X509Certificate(readFileSync(join(out, 'ca.pem')));
     const serving = new X509Certificate(readFileSync(join(out, 'tls.crt')));
-    assert.ok(serving.checkIssued(ca) && serving.verify(ca.publicKey), 'the serving certificate is signed by the CA');
+    assert.ok(
+      serving.checkIssued(ca) && serving.verify(ca.publicKey),
+      'the serving certificate is signed by the CA',
+    );
     const sans = (serving.subjectAltName ?? '').split(', ');
-    for (const name of ['tenant-guard-webhook', 'tenant-guard-webhook.tg-system', 'tenant-guard-webhook.tg-system.svc', 'tenant-guard-webhook.tg-system.svc.cluster.local', 'tenant-guard-broker.tg-system.svc']) {
+    for (const name of [
+      'tenant-guard-webhook',
+      'tenant-guard-webhook.tg-system',
+      'tenant-guard-webhook.tg-system.svc',
+      'tenant-guard-webhook.tg-system.svc.cluster.local',
+      'tenant-guard-broker.tg-system.svc',
+    ]) {
       assert.ok(sans.includes(`DNS:${name}`), `SAN ${name} in ${serving.subjectAltName}`);
     }
     assert.equal(statSync(join(out, 'tls.key')).mode & 0o777, 0o600);
@@ -78,27 +108,70 @@ describe('tenant-guard certs', () => {
     // Rotation: the new CA first, the previous one kept; the one before that dropped.
     assert.equal(await runCerts(options, capture().io), 0);
     const secondCa = new X509Certificate(readFileSync(join(out, 'ca.pem')));
-    const second = Buffer.from(caBundles(configs)[0] ?? '', 'base64').toString('utf8').match(PEM_CERT) ?? [];
-    assert.deepEqual(second.map((p) => new X509Certificate(p).fingerprint256), [secondCa.fingerprint256, ca.fingerprint256]);
+    const second =
+      Buffer.from(caBundles(configs)[0] ?? '', 'base64')
+        .toString('utf8')
+        .match(PEM_CERT) ?? [];
+    assert.deepEqual(
+      second.map((p) => new X509Certificate(p).fingerprint256),
+      [secondCa.fingerprint256, ca.fingerprint256],
+    );
     assert.equal(await runCerts(options, capture().io), 0);
-    const third = Buffer.from(caBundles(configs)[0] ?? '', 'base64').toString('utf8').match(PEM_CERT) ?? [];
+    const third =
+      Buffer.from(caBundles(configs)[0] ?? '', 'base64')
+        .toString('utf8')
+        .match(PEM_CERT) ?? [];
     assert.equal(third.length, 2);
     assert.equal(new X509Certificate(third[1] ?? '').fingerprint256, secondCa.fingerprint256);
 
     // The tree still builds, with the caBundle in the output.
-    assert.match(run1.out.join(''), new RegExp(`kubectl apply -k ${join(tree, 'webhooks')}\n`), 'the webhook configurations\' own kustomization, after the pods');
-    const webhooks = kustomizeBuild(join(tree, 'webhooks')).filter((o) => /WebhookConfiguration$/.test(o.kind)).flatMap((o) => o.webhooks);
+    assert.match(
+      run1.out.join(''),
+      new RegExp(`kubectl apply -k ${join(tree, 'webhooks')}\n`),
+      "the webhook configurations' own kustomization, after the pods",
+    );
+    const webhooks = kustomizeBuild(join(tree, 'webhooks'))
+      .filter((o) => /WebhookConfiguration$/.test(o.kind))
+      .flatMap((o) => o.webhooks);
     assert.equal(webhooks.length, 4);
-    assert.ok(webhooks.every((w: { clientConfig: { caBundle?: string } }) => w.clientConfig.caBundle === caBundles(configs)[0]));
+    assert.ok(
+      webhooks.every(
+        (w: { clientConfig: { caBundle?: string } }) => w.clientConfig.caBundle === caBundles(configs)[0],
+      ),
+    );
   });
 
   test('bad input: exit 2 naming the option; no webhook configuration: exit 1', async () => {
     const dir = temp();
     const bad = capture();
-    assert.equal(await runCerts({ services: ['Not_A_Name'], namespace: 'tenant-guard', out: join(dir, 'c'), webhookConfig: undefined, days: 10 }, bad.io), 2);
+    assert.equal(
+      await runCerts(
+        {
+          services: ['Not_A_Name'],
+          namespace: 'tenant-guard',
+          out: join(dir, 'c'),
+          webhookConfig: undefined,
+          days: 10,
+        },
+        bad.io,
+      ),
+      2,
+    );
     assert.match(bad.err.join(''), /--service: "Not_A_Name" is not a Service name .*ERR_USAGE/);
     const none = capture();
-    assert.equal(await runCerts({ services: ['svc'], namespace: 'tenant-guard', out: join(dir, 'c'), webhookConfig: join(root, 'webhook-config', 'crd'), days: 10 }, none.io), 1);
+    assert.equal(
+      await runCerts(
+        {
+          services: ['svc'],
+          namespace: 'tenant-guard',
+          out: join(dir, 'c'),
+          webhookConfig: join(root, 'webhook-config', 'crd'),
+          days: 10,
+        },
+        none.io,
+      ),
+      1,
+    );
     assert.match(none.err.join(''), /no MutatingWebhookConfiguration .* found .*ERR_CERTS/);
   });
 
@@ -108,15 +181,37 @@ describe('tenant-guard certs', () => {
     const out: string[] = [];
     const codes: number[] = [];
     const sink = { write: (t: string) => void out.push(t) };
-    register(program, { io: { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: dir }, setExitCode: (c) => void codes.push(c) });
-    await program.parseAsync(['certs', '--service', 'one', '--service', 'two,three', '--namespace', 'ns', '--out', '.', '--no-webhook-config', '--days', '5'], { from: 'user' });
+    register(program, {
+      io: { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: dir },
+      setExitCode: (c) => void codes.push(c),
+    });
+    await program.parseAsync(
+      [
+        'certs',
+        '--service',
+        'one',
+        '--service',
+        'two,three',
+        '--namespace',
+        'ns',
+        '--out',
+        '.',
+        '--no-webhook-config',
+        '--days',
+        '5',
+      ],
+      { from: 'user' },
+    );
     assert.deepEqual(codes, [0], out.join(''));
     assert.doesNotMatch(out.join(''), /caBundle/, 'no webhook configuration touched');
     const sans = new X509Certificate(readFileSync(join(dir, 'tls.crt'))).subjectAltName ?? '';
-    assert.deepEqual(sans.split(', ').map((s) => s.replace(/^DNS:/, '')), serviceDnsNames(['one', 'two', 'three'], 'ns'));
+    assert.deepEqual(
+      sans.split(', ').map((s) => s.replace(/^DNS:/, '')),
+      serviceDnsNames(['one', 'two', 'three'], 'ns'),
+    );
   });
 
-  test('`certs` with its defaults never touches what `serve` (npm start) serves: the README\'s curl keeps working', async () => {
+  test("`certs` with its defaults never touches what `serve` (npm start) serves: the README's curl keeps working", async () => {
     const cwd = temp();
     copyTree(cwd);
     const io = testIo({ cwd });
@@ -124,13 +219,20 @@ describe('tenant-guard certs', () => {
     const localCa = (): string => readFileSync(join(cwd, 'certs', 'ca.pem'), 'utf8');
     const served = (): string => readFileSync(join(cwd, 'certs', 'tls.crt'), 'utf8');
     try {
-      assert.match(io.err(), /curl --cacert certs\/ca\.pem https:\/\/127\.0\.0\.1:\d+\/healthz/, 'the banner names certs/ca.pem, as the README does');
+      assert.match(
+        io.err(),
+        /curl --cacert certs\/ca\.pem https:\/\/127\.0\.0\.1:\d+\/healthz/,
+        'the banner names certs/ca.pem, as the README does',
+      );
       const before = { ca: localCa(), cert: served() };
       const program = new Command().exitOverride();
       const codes: number[] = [];
       const out: string[] = [];
       const sink = { write: (t: string) => void out.push(t) };
-      register(program, { io: { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd }, setExitCode: (c) => void codes.push(c) });
+      register(program, {
+        io: { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd },
+        setExitCode: (c) => void codes.push(c),
+      });
       await program.parseAsync(['certs'], { from: 'user' });
       assert.deepEqual(codes, [0], out.join(''));
       assert.match(out.join(''), new RegExp(`wrote ${join(cwd, DEFAULT_CERTS_OUT, 'ca.pem')}`));
@@ -150,7 +252,10 @@ describe('tenant-guard certs', () => {
 
   test('mergeCaBundle keeps only a valid, different previous CA', async () => {
     const dir = temp();
-    await runCerts({ services: ['a'], namespace: 'n', out: dir, webhookConfig: undefined, days: 1 }, capture().io);
+    await runCerts(
+      { services: ['a'], namespace: 'n', out: dir, webhookConfig: undefined, days: 1 },
+      capture().io,
+    );
     const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
     assert.equal(mergeCaBundle(ca, ca, new Date()), `${ca.trim()}\n`, 'the same CA is not repeated');
     const later = new Date(Date.now() + 3 * 86_400_000);

@@ -17,7 +17,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export function testIo(options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliIo & { out: () => string; err: () => string } {
+export function testIo(
+  options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): CliIo & { out: () => string; err: () => string } {
   const out: string[] = [];
   const err: string[] = [];
   return {
@@ -32,7 +34,10 @@ export function testIo(options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?:
 }
 
 /** Runs `tenant-guard ARGV` in process. */
-export async function runCli(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  argv: string[],
+  options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult> {
   const io = testIo(options);
   const code = await run(argv, io);
   return { code, stdout: io.out(), stderr: io.err() };
@@ -44,16 +49,27 @@ export function tempDir(prefix = 'tg-cli-'): string {
 }
 
 /** One HTTPS request to a served URL, trusting `ca`: a JSON body makes it a POST; `token` a Bearer. */
-export function callServe(url: string, ca: string, path: string, options: { body?: unknown; token?: string } = {}): Promise<{ status: number; body: string }> {
+export function callServe(
+  url: string,
+  ca: string,
+  path: string,
+  options: { body?: unknown; token?: string } = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolveReply, reject) => {
     const headers: Record<string, string> = {};
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    const req = httpsRequest(`${url}${path}`, { ca, method: options.body === undefined ? 'GET' : 'POST', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolveReply({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpsRequest(
+      `${url}${path}`,
+      { ca, method: options.body === undefined ? 'GET' : 'POST', headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolveReply({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(options.body === undefined ? undefined : JSON.stringify(options.body));
   });

@@ -25,23 +25,28 @@ interface Variant {
 /** A kubeconfig file as kubectl writes it; a token user unless told otherwise. */
 function kubeconfigFile(dir: string, v: Variant): string {
   const file = join(dir, `kubeconfig-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(file, stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: v.clusters ?? [{ name: 'control-plane', cluster: { server: 'https://127.0.0.1:6443' } }],
-    users: v.users ?? [{ name: 'tenant-guard', user: { token: 'not-a-real-token' } }],
-    contexts: v.contexts ?? [{ name: 'ctx', context: { cluster: 'control-plane', user: 'tenant-guard' } }],
-    'current-context': v.currentContext ?? 'ctx',
-  }));
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: v.clusters ?? [{ name: 'control-plane', cluster: { server: 'https://127.0.0.1:6443' } }],
+      users: v.users ?? [{ name: 'tenant-guard', user: { token: 'not-a-real-token' } }],
+      contexts: v.contexts ?? [{ name: 'ctx', context: { cluster: 'control-plane', user: 'tenant-guard' } }],
+      'current-context': v.currentContext ?? 'ctx',
+    }),
+  );
   return file;
 }
 
-const refused = (message: RegExp) => (err: unknown): boolean => {
-  assert.ok(isTenantGuardError(err, 'ERR_SETTINGS_INVALID'), String(err));
-  assert.match(err.message, message);
-  assert.doesNotMatch(err.message, /unreachable|not-a-real-token/);
-  return true;
-};
+const refused =
+  (message: RegExp) =>
+  (err: unknown): boolean => {
+    assert.ok(isTenantGuardError(err, 'ERR_SETTINGS_INVALID'), String(err));
+    assert.match(err.message, message);
+    assert.doesNotMatch(err.message, /unreachable|not-a-real-token/);
+    return true;
+  };
 
 describe('loadKubeConfig: a kubeconfig that cannot work says why, at once', () => {
   const dir = tempDir('tg-kubeconfig-');
@@ -49,19 +54,75 @@ describe('loadKubeConfig: a kubeconfig that cannot work says why, at once', () =
   test('a working one loads', () => {
     const kc = loadKubeConfig(kubeconfigFile(dir, {}), {});
     assert.equal(kc?.getCurrentCluster()?.server, 'https://127.0.0.1:6443');
-    const insecure = loadKubeConfig(kubeconfigFile(dir, { clusters: [{ name: 'control-plane', cluster: { server: 'http://127.0.0.1:8080', 'insecure-skip-tls-verify': true } }] }), {});
-    assert.equal(insecure?.getCurrentCluster()?.server, 'http://127.0.0.1:8080', 'plain HTTP is client-node\'s to allow with insecure-skip-tls-verify');
+    const insecure = loadKubeConfig(
+      kubeconfigFile(dir, {
+        clusters: [
+          {
+            name: 'control-plane',
+            cluster: { server: 'http://127.0.0.1:8080', 'insecure-skip-tls-verify': true },
+          },
+        ],
+      }),
+      {},
+    );
+    assert.equal(
+      insecure?.getCurrentCluster()?.server,
+      'http://127.0.0.1:8080',
+      "plain HTTP is client-node's to allow with insecure-skip-tls-verify",
+    );
   });
 
   const cases: Array<[string, Variant, RegExp]> = [
-    ['plain HTTP without insecure-skip-tls-verify (client-node refuses it at the first call)', { clusters: [{ name: 'control-plane', cluster: { server: 'http://127.0.0.1:8080' } }] }, /cluster "control-plane": server http:\/\/127\.0\.0\.1:8080 is plain HTTP, which @kubernetes\/client-node refuses unless the cluster sets insecure-skip-tls-verify: true/],
-    ['a current-context that is not there', { currentContext: 'prod' }, /current-context "prod" is not among its contexts \(ctx\)/],
+    [
+      'plain HTTP without insecure-skip-tls-verify (client-node refuses it at the first call)',
+      { clusters: [{ name: 'control-plane', cluster: { server: 'http://127.0.0.1:8080' } }] },
+      /cluster "control-plane": server http:\/\/127\.0\.0\.1:8080 is plain HTTP, which @kubernetes\/client-node refuses unless the cluster sets insecure-skip-tls-verify: true/,
+    ],
+    [
+      'a current-context that is not there',
+      { currentContext: 'prod' },
+      /current-context "prod" is not among its contexts \(ctx\)/,
+    ],
     ['no current-context', { currentContext: '' }, /no current-context is set/],
-    ['a context naming a missing cluster', { contexts: [{ name: 'ctx', context: { cluster: 'gone', user: 'tenant-guard' } }] }, /context "ctx" names cluster "gone", which is not among its clusters/],
-    ['a context naming a missing user', { contexts: [{ name: 'ctx', context: { cluster: 'control-plane', user: 'nobody' } }] }, /context "ctx" names user "nobody", which is not among its users/],
-    ['a server that is no URL', { clusters: [{ name: 'control-plane', cluster: { server: 'control-plane:6443' } }] }, /server "control-plane:6443" is not a URL|server control-plane:6443 is not an https URL/],
-    ['a CA file that is not there', { clusters: [{ name: 'control-plane', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority': '/nonexistent/ca.crt' } }] }, /cluster "control-plane": certificate-authority \/nonexistent\/ca\.crt cannot be read \(ENOENT\)/],
-    ['a client key that is not there', { users: [{ name: 'tenant-guard', user: { 'client-certificate-data': 'eA==', 'client-key': '/nonexistent/key.pem' } }] }, /user "tenant-guard": client-key \/nonexistent\/key\.pem cannot be read \(ENOENT\)/],
+    [
+      'a context naming a missing cluster',
+      { contexts: [{ name: 'ctx', context: { cluster: 'gone', user: 'tenant-guard' } }] },
+      /context "ctx" names cluster "gone", which is not among its clusters/,
+    ],
+    [
+      'a context naming a missing user',
+      { contexts: [{ name: 'ctx', context: { cluster: 'control-plane', user: 'nobody' } }] },
+      /context "ctx" names user "nobody", which is not among its users/,
+    ],
+    [
+      'a server that is no URL',
+      { clusters: [{ name: 'control-plane', cluster: { server: 'control-plane:6443' } }] },
+      /server "control-plane:6443" is not a URL|server control-plane:6443 is not an https URL/,
+    ],
+    [
+      'a CA file that is not there',
+      {
+        clusters: [
+          {
+            name: 'control-plane',
+            cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority': '/nonexistent/ca.crt' },
+          },
+        ],
+      },
+      /cluster "control-plane": certificate-authority \/nonexistent\/ca\.crt cannot be read \(ENOENT\)/,
+    ],
+    [
+      'a client key that is not there',
+      {
+        users: [
+          {
+            name: 'tenant-guard',
+            user: { 'client-certificate-data': 'eA==', 'client-key': '/nonexistent/key.pem' },
+          },
+        ],
+      },
+      /user "tenant-guard": client-key \/nonexistent\/key\.pem cannot be read \(ENOENT\)/,
+    ],
   ];
   for (const [name, variant, message] of cases) {
     test(name, () => {
@@ -69,14 +130,23 @@ describe('loadKubeConfig: a kubeconfig that cannot work says why, at once', () =
     });
   }
 
-  test('a file that is not YAML names the file and the parser\'s reason', () => {
+  test("a file that is not YAML names the file and the parser's reason", () => {
     const file = join(dir, 'broken');
     writeFileSync(file, 'clusters: [');
     assert.throws(() => loadKubeConfig(file, {}), refused(/setting --kubeconfig: cannot load .*broken: \S/));
   });
 
   test('serve --watch-tenants with a plain-HTTP kubeconfig stops at start with the cause, not "unreachable" later', async () => {
-    const file = kubeconfigFile(dir, { clusters: [{ name: 'control-plane', cluster: { server: 'http://127.0.0.1:8080' } }] });
-    await assert.rejects(startServe({ port: '0', certsDir: join(dir, 'certs'), watchTenants: true, kubeconfig: file }, testIo(), { logger: capturedLogger('warn').logger }), refused(/plain HTTP/));
+    const file = kubeconfigFile(dir, {
+      clusters: [{ name: 'control-plane', cluster: { server: 'http://127.0.0.1:8080' } }],
+    });
+    await assert.rejects(
+      startServe(
+        { port: '0', certsDir: join(dir, 'certs'), watchTenants: true, kubeconfig: file },
+        testIo(),
+        { logger: capturedLogger('warn').logger },
+      ),
+      refused(/plain HTTP/),
+    );
   });
 });

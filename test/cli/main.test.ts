@@ -7,19 +7,37 @@ import { REPO_ROOT, runCli } from './cli-support.js';
 
 describe('tenant-guard main', () => {
   test('the bin runs: --help lists the subcommands (subprocess smoke test)', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--help'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--help'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(r.status, 0, r.stderr);
-    for (const command of ['serve', 'check', 'audit']) assert.match(r.stdout, new RegExp(`^\\s+${command}\\b`, 'm'));
+    for (const command of ['serve', 'check', 'audit'])
+      assert.match(r.stdout, new RegExp(`^\\s+${command}\\b`, 'm'));
   });
 
   test('main.ts starts with the node shebang', () => {
-    assert.ok(readFileSync(join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'utf8').startsWith('#!/usr/bin/env node\n'));
+    assert.ok(
+      readFileSync(join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'utf8').startsWith('#!/usr/bin/env node\n'),
+    );
   });
 
   test('serve --help names every setting flag with its environment variable', async () => {
     const r = await runCli(['serve', '--help']);
     assert.equal(r.code, 0);
-    for (const flag of ['--tenants', '--port', '--host', '--tls-cert', '--tls-key', '--certs-dir', '--tenant-label', '--platform-admin-groups', '--allow-cluster-decision-resource', '--issuer']) {
+    for (const flag of [
+      '--tenants',
+      '--port',
+      '--host',
+      '--tls-cert',
+      '--tls-key',
+      '--certs-dir',
+      '--tenant-label',
+      '--platform-admin-groups',
+      '--allow-cluster-decision-resource',
+      '--issuer',
+    ]) {
       assert.ok(r.stdout.includes(flag), `${flag} missing from serve --help`);
     }
     const help = r.stdout.replace(/\s+/g, ' ');

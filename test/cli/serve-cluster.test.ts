@@ -16,7 +16,6 @@ import { TestApiServer } from '../support/test-api-server.js';
 import { TENANTS, tenantDoc } from '../tenancy/watch-support.js';
 import { callServe, tempDir, testIo } from './cli-support.js';
 
-
 describe('tenant-guard serve --watch-tenants with the broker', () => {
   let api: TestApiServer;
   let handle: ServeHandle;
@@ -25,12 +24,24 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
   before(async () => {
     api = await TestApiServer.start();
     api.registerResource(TENANTS);
-    api.seed(TENANTS, undefined, tenantDoc('team-a', { clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }] }));
+    api.seed(
+      TENANTS,
+      undefined,
+      tenantDoc('team-a', {
+        clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }],
+      }),
+    );
     const dir = tempDir();
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
     handle = await startServe(
-      { port: '0', certsDir: join(dir, 'certs'), watchTenants: true, kubeconfig, issuer: 'https://127.0.0.1:1' },
+      {
+        port: '0',
+        certsDir: join(dir, 'certs'),
+        watchTenants: true,
+        kubeconfig,
+        issuer: 'https://127.0.0.1:1',
+      },
       testIo(),
       { logger: capturedLogger('warn').logger, components: [brokerComponent] },
     );
@@ -45,7 +56,8 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
   test('the registry comes from the watch and follows a new Tenant', async () => {
     let ready = 0;
     const start = Date.now();
-    while (Date.now() - start < 3000 && ready !== 200) ready = (await callServe(handle.url, ca, '/readyz')).status;
+    while (Date.now() - start < 3000 && ready !== 200)
+      ready = (await callServe(handle.url, ca, '/readyz')).status;
     assert.equal(ready, 200);
     const forB = reviewBody({
       kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
@@ -53,17 +65,28 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
       namespace: 'team-b',
       userInfo: { username: 'bob', groups: ['team-b-admins'] },
       object: {
-        apiVersion: 'argoproj.io/v1alpha1', kind: 'Application',
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
         metadata: { name: 'guestbook', namespace: 'team-b' },
-        spec: { project: 'team-b', destination: { name: 'team-b-dev', namespace: 'guestbook' }, source: { repoURL: 'https://example.com/r.git', path: '.' } },
+        spec: {
+          project: 'team-b',
+          destination: { name: 'team-b-dev', namespace: 'guestbook' },
+          source: { repoURL: 'https://example.com/r.git', path: '.' },
+        },
       },
     });
-    const before = JSON.parse((await callServe(handle.url, ca, '/validate', { body: forB })).body) as { response: { allowed: boolean } };
+    const before = JSON.parse((await callServe(handle.url, ca, '/validate', { body: forB })).body) as {
+      response: { allowed: boolean };
+    };
     assert.equal(before.response.allowed, false, 'team-b is not a tenant yet');
     api.seed(TENANTS, undefined, tenantDoc('team-b'));
     let allowed = false;
     while (Date.now() - start < 5000 && !allowed) {
-      allowed = (JSON.parse((await callServe(handle.url, ca, '/validate', { body: forB })).body) as { response: { allowed: boolean } }).response.allowed;
+      allowed = (
+        JSON.parse((await callServe(handle.url, ca, '/validate', { body: forB })).body) as {
+          response: { allowed: boolean };
+        }
+      ).response.allowed;
     }
     assert.equal(allowed, true, 'team-b is served once its Tenant is created');
   });
@@ -71,13 +94,22 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
   test('the broker issues a token for a watched target after a TokenReview', async () => {
     const caller = serviceAccountToken();
     api.addToken(caller.token, caller.known);
-    const answer = await callServe(handle.url, ca, '/v1/tokens', { body: { target: 'k8s-team-a-dev' }, token: caller.token });
+    const answer = await callServe(handle.url, ca, '/v1/tokens', {
+      body: { target: 'k8s-team-a-dev' },
+      token: caller.token,
+    });
     assert.equal(answer.status, 200, answer.body);
     const { token } = JSON.parse(answer.body) as { token: string };
-    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { aud: string; act: { sub: string } };
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      aud: string;
+      act: { sub: string };
+    };
     assert.equal(claims.aud, 'k8s-team-a-dev');
     assert.equal(claims.act.sub, 'system:serviceaccount:argocd:argocd-application-controller');
-    const unknown = await callServe(handle.url, ca, '/v1/tokens', { body: { target: 'k8s-team-z-dev' }, token: caller.token });
+    const unknown = await callServe(handle.url, ca, '/v1/tokens', {
+      body: { target: 'k8s-team-z-dev' },
+      token: caller.token,
+    });
     assert.equal(unknown.status, 404);
   });
 });

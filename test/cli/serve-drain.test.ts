@@ -47,7 +47,9 @@ function lineWatcher(child: ChildProcess) {
       }
       return new Promise((ok, fail) => {
         waiters.push({ pattern, ok });
-        child.once('exit', () => fail(new Error(`exited before a line matching ${pattern}; stderr:\n${lines.join('\n')}`)));
+        child.once('exit', () =>
+          fail(new Error(`exited before a line matching ${pattern}; stderr:\n${lines.join('\n')}`)),
+        );
       });
     },
   };
@@ -60,24 +62,55 @@ interface Reply {
 
 function send(url: string, ca: string, path: string, agent: Agent | false, body?: unknown): Promise<Reply> {
   return new Promise((ok, fail) => {
-    const req = httpsRequest(`${url}${path}`, { ca, agent, method: body === undefined ? 'GET' : 'POST', headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', fail);
-    });
+    const req = httpsRequest(
+      `${url}${path}`,
+      {
+        ca,
+        agent,
+        method: body === undefined ? 'GET' : 'POST',
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', fail);
+      },
+    );
     req.on('error', fail);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 
-const errorText = (err: unknown): string => (err instanceof Error ? `${'code' in err ? String(err.code) : ''} ${err.message}` : String(err));
+const errorText = (err: unknown): string =>
+  err instanceof Error ? `${'code' in err ? String(err.code) : ''} ${err.message}` : String(err);
 
 describe('tenant-guard serve: graceful drain on SIGTERM (a real child process)', () => {
   test('continuous requests across SIGTERM: no connection error, /readyz 503, new connections served, in-flight finishes, exit 0', async (t) => {
     const certs = join(tempDir(), 'certs');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--certs-dir', certs, '--drain-seconds', '2', '--log-level', 'warn'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TG_WATCH_TENANTS: '' } });
-    const exited = new Promise<{ code: number | null; at: number }>((ok) => child.once('exit', (code) => ok({ code, at: performance.now() })));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'serve',
+        '--port',
+        '0',
+        '--certs-dir',
+        certs,
+        '--drain-seconds',
+        '2',
+        '--log-level',
+        'warn',
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TG_WATCH_TENANTS: '' } },
+    );
+    const exited = new Promise<{ code: number | null; at: number }>((ok) =>
+      child.once('exit', (code) => ok({ code, at: performance.now() })),
+    );
     const stderr = lineWatcher(child);
     try {
       const url = (await stderr.waitFor(/ on (https:\/\/127\.0\.0\.1:\d+) /))[1] ?? '';
@@ -104,33 +137,50 @@ describe('tenant-guard serve: graceful drain on SIGTERM (a real child process)',
           }
         }
       };
-      const until = (predicate: () => boolean): Promise<void> => new Promise((ok) => {
-        if (predicate()) return ok();
-        onAnswered = () => {
-          if (predicate() || errors.length > 0) {
-            onAnswered = undefined;
-            ok();
-          }
-        };
-      });
+      const until = (predicate: () => boolean): Promise<void> =>
+        new Promise((ok) => {
+          if (predicate()) return ok();
+          onAnswered = () => {
+            if (predicate() || errors.length > 0) {
+              onAnswered = undefined;
+              ok();
+            }
+          };
+        });
       const review = reviewBody();
       const workers = [
-        worker(keepAlive, '/validate', review), worker(keepAlive, '/healthz'),
-        worker(false, '/validate', review), worker(false, '/healthz'),
+        worker(keepAlive, '/validate', review),
+        worker(keepAlive, '/healthz'),
+        worker(false, '/validate', review),
+        worker(false, '/healthz'),
       ];
       await until(() => answered >= 20);
 
       // A request in flight across the whole drain window: headers and half the body now, the rest after "drain window over".
       const slowBody = JSON.stringify(review);
       const slow = new Promise<Reply>((ok, fail) => {
-        const req = httpsRequest(`${url}/validate`, { ca, agent: false, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(slowBody) } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        });
+        const req = httpsRequest(
+          `${url}/validate`,
+          {
+            ca,
+            agent: false,
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(slowBody) },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+            );
+          },
+        );
         req.on('error', fail);
         req.write(slowBody.slice(0, 10));
-        void stderr.waitFor(/drain window over/).then(() => req.end(slowBody.slice(10)), () => undefined);
+        void stderr.waitFor(/drain window over/).then(
+          () => req.end(slowBody.slice(10)),
+          () => undefined,
+        );
       });
       slow.catch(() => undefined);
       // The slow request's half is on the server before the signal: another request on a new connection was answered after it was written.
@@ -161,11 +211,16 @@ describe('tenant-guard serve: graceful drain on SIGTERM (a real child process)',
       const { code, at } = await exited;
       assert.deepEqual(errors, [], 'no request sent across the SIGTERM failed');
       assert.equal(inFlight.status, 200, 'the request in flight when the window ended was answered');
-      assert.equal((JSON.parse(inFlight.body) as { response: { uid: string } }).response.uid, '705ab4f5-6393-11e8-b7cc-42010a800002');
+      assert.equal(
+        (JSON.parse(inFlight.body) as { response: { uid: string } }).response.uid,
+        '705ab4f5-6393-11e8-b7cc-42010a800002',
+      );
       assert.equal(code, 0);
       assert.ok(afterNotReady >= 4 && answered > 30);
       assert.match((await stderr.waitFor(/stopped \d+ ms after SIGTERM/))[0], /stopped/);
-      t.diagnostic(`drain 2 s: ${answered} requests answered, ${errors.length} errors; /readyz 503 ${Math.round(notReadyAt - sigterm)} ms after SIGTERM (${readyAfterSignal} polls still 200 before the signal arrived); exit ${Math.round(at - sigterm)} ms after SIGTERM`);
+      t.diagnostic(
+        `drain 2 s: ${answered} requests answered, ${errors.length} errors; /readyz 503 ${Math.round(notReadyAt - sigterm)} ms after SIGTERM (${readyAfterSignal} polls still 200 before the signal arrived); exit ${Math.round(at - sigterm)} ms after SIGTERM`,
+      );
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

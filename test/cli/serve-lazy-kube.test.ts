@@ -18,10 +18,25 @@ function serveUntilListening(args: string[]): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'tg-lazy-kube-'));
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.KUBERNETES_SERVICE_HOST;
-  const child = spawn(process.execPath, [
-    '--import', 'tsx', '--import', './test/support/no-kube-client.mjs', 'src/cli/main.ts', 'serve',
-    '--tenants', 'test/fixtures/tenants/team-b-warn.yaml', '--certs-dir', join(dir, 'certs'), '--port', '0', ...args,
-  ], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      './test/support/no-kube-client.mjs',
+      'src/cli/main.ts',
+      'serve',
+      '--tenants',
+      'test/fixtures/tenants/team-b-warn.yaml',
+      '--certs-dir',
+      join(dir, 'certs'),
+      '--port',
+      '0',
+      ...args,
+    ],
+    { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   return new Promise<string>((ok, fail) => {
     child.stderr.on('data', (c: Buffer) => {

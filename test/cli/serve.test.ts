@@ -12,17 +12,21 @@ import { generateCertificates } from '../../src/server/certificates.js';
 import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';
 import { callServe, runCli, tempDir, testIo } from './cli-support.js';
 
-
 describe('certificates', () => {
   test('a CA and a serving certificate signed by it, for DNS names and IPs', async () => {
-    const bundle = await generateCertificates({ names: ['localhost', '127.0.0.1', 'tenant-guard-webhook.tenant-guard.svc'] });
+    const bundle = await generateCertificates({
+      names: ['localhost', '127.0.0.1', 'tenant-guard-webhook.tenant-guard.svc'],
+    });
     const ca = new X509Certificate(bundle.caCert);
     const leaf = new X509Certificate(bundle.cert);
     assert.equal(ca.ca, true);
     assert.equal(leaf.ca, false);
     assert.ok(leaf.verify(ca.publicKey), 'signed by the CA');
     assert.ok(leaf.checkIssued(ca));
-    assert.equal(leaf.checkHost('tenant-guard-webhook.tenant-guard.svc'), 'tenant-guard-webhook.tenant-guard.svc');
+    assert.equal(
+      leaf.checkHost('tenant-guard-webhook.tenant-guard.svc'),
+      'tenant-guard-webhook.tenant-guard.svc',
+    );
     assert.equal(leaf.checkIP('127.0.0.1'), '127.0.0.1');
     assert.equal(leaf.checkHost('evil.example.com'), undefined);
     assert.ok(bundle.cert.includes(bundle.caCert.trim()), 'tls.crt carries the chain');
@@ -30,7 +34,9 @@ describe('certificates', () => {
   });
 
   test('no name is ERR_CERTS', async () => {
-    await assert.rejects(generateCertificates({ names: [] }), (err: unknown) => isTenantGuardError(err, 'ERR_CERTS'));
+    await assert.rejects(generateCertificates({ names: [] }), (err: unknown) =>
+      isTenantGuardError(err, 'ERR_CERTS'),
+    );
   });
 });
 
@@ -45,7 +51,13 @@ describe('tenant-guard serve', () => {
       start: () => {
         const router = Router();
         router.get('/api/echo', (_req, res) => void res.json({ echo: true }));
-        return { mounts: [{ path: '/', router }], readiness: [{ name: 'echo', ready: () => true }], close: () => { closed = true; } };
+        return {
+          mounts: [{ path: '/', router }],
+          readiness: [{ name: 'echo', ready: () => true }],
+          close: () => {
+            closed = true;
+          },
+        };
       },
     };
     const handle = await startServe({ port: '0', certsDir }, io, { logger, components: [component] });
@@ -62,11 +74,22 @@ describe('tenant-guard serve', () => {
       const review = JSON.parse(validate.body) as { response: { uid: string; allowed: boolean } };
       assert.equal(review.response.uid, '705ab4f5-6393-11e8-b7cc-42010a800002');
       assert.equal(typeof review.response.allowed, 'boolean');
-      assert.match((await callServe(handle.url, ca, '/metrics')).body, /tenant_guard_admission_requests_total\{endpoint="validate"/);
+      assert.match(
+        (await callServe(handle.url, ca, '/metrics')).body,
+        /tenant_guard_admission_requests_total\{endpoint="validate"/,
+      );
       const banner = io.err();
-      assert.match(banner, new RegExp(`tenant-guard serving webhook and echo on ${handle.url.replaceAll('.', '\\.')} \\(2 tenants from webhook-config/examples/tenants\\.yaml\\)`));
+      assert.match(
+        banner,
+        new RegExp(
+          `tenant-guard serving webhook and echo on ${handle.url.replaceAll('.', '\\.')} \\(2 tenants from webhook-config/examples/tenants\\.yaml\\)`,
+        ),
+      );
       assert.match(banner, /\(generated\)/);
-      assert.match(banner, new RegExp(`curl --cacert \\S*ca\\.pem ${handle.url.replaceAll('.', '\\.')}/healthz`));
+      assert.match(
+        banner,
+        new RegExp(`curl --cacert \\S*ca\\.pem ${handle.url.replaceAll('.', '\\.')}/healthz`),
+      );
       assert.match(banner, /tenant-guard check -f webhook-config\/examples\/applicationset-allowed\.yaml/);
       assert.ok(log.records().some((r) => r.msg === 'listening'));
     } finally {
@@ -84,12 +107,26 @@ describe('tenant-guard serve', () => {
 
   test('--tls-cert and --tls-key are used as given', async () => {
     const dir = tempDir();
-    const first = await startServe({ port: '0', certsDir: dir }, testIo(), { logger: capturedLogger().logger });
+    const first = await startServe({ port: '0', certsDir: dir }, testIo(), {
+      logger: capturedLogger().logger,
+    });
     await first.close(1000);
     const io = testIo();
-    const handle = await startServe({ port: '0', tlsCert: join(dir, 'tls.crt'), tlsKey: join(dir, 'tls.key'), certsDir: join(dir, 'unused') }, io, { logger: capturedLogger().logger });
+    const handle = await startServe(
+      {
+        port: '0',
+        tlsCert: join(dir, 'tls.crt'),
+        tlsKey: join(dir, 'tls.key'),
+        certsDir: join(dir, 'unused'),
+      },
+      io,
+      { logger: capturedLogger().logger },
+    );
     try {
-      assert.equal((await callServe(handle.url, readFileSync(join(dir, 'ca.pem'), 'utf8'), '/healthz')).status, 200);
+      assert.equal(
+        (await callServe(handle.url, readFileSync(join(dir, 'ca.pem'), 'utf8'), '/healthz')).status,
+        200,
+      );
       assert.equal(existsSync(join(dir, 'unused')), false);
       assert.match(io.err(), /curl --cacert <your CA file>/);
     } finally {
@@ -101,16 +138,39 @@ describe('tenant-guard serve', () => {
     ['--tls-cert without --tls-key', { tlsCert: 'a.crt' }, {}, /--tls-cert and --tls-key go together/],
     ['a port that is no port', { port: '99999' }, {}, /--port "99999" is not a port number/],
     ['TG_PORT that is no port', {}, { TG_PORT: 'https' }, /--port "https"/],
-    ['an unknown component', { components: 'webhook,proxy' }, {}, /--components "webhook,proxy": use a comma-separated list of webhook/],
+    [
+      'an unknown component',
+      { components: 'webhook,proxy' },
+      {},
+      /--components "webhook,proxy": use a comma-separated list of webhook/,
+    ],
     ['no component', {}, { TG_COMPONENTS: ' , ' }, /--components/],
-    ['--watch-tenants without a Kubernetes API', { watchTenants: true }, {}, /--watch-tenants needs a Kubernetes API/],
-    ['a drain window that is no number', { drainSeconds: 'soon' }, {}, /--drain-seconds "soon" is not a number of seconds/],
+    [
+      '--watch-tenants without a Kubernetes API',
+      { watchTenants: true },
+      {},
+      /--watch-tenants needs a Kubernetes API/,
+    ],
+    [
+      'a drain window that is no number',
+      { drainSeconds: 'soon' },
+      {},
+      /--drain-seconds "soon" is not a number of seconds/,
+    ],
     ['a negative TG_DRAIN_SECONDS', {}, { TG_DRAIN_SECONDS: '-1' }, /--drain-seconds "-1"/],
-    ['a TG_WATCH_TENANTS that is no boolean', {}, { TG_WATCH_TENANTS: 'ture' }, /TG_WATCH_TENANTS "ture" is not a boolean/],
+    [
+      'a TG_WATCH_TENANTS that is no boolean',
+      {},
+      { TG_WATCH_TENANTS: 'ture' },
+      /TG_WATCH_TENANTS "ture" is not a boolean/,
+    ],
   ];
   for (const [name, raw, env, message] of bad) {
     test(`${name} is ERR_USAGE`, async () => {
-      await assert.rejects(startServe(raw, testIo({ env }), { logger: capturedLogger().logger }), (err: unknown) => isTenantGuardError(err, 'ERR_USAGE') && message.test(err.message));
+      await assert.rejects(
+        startServe(raw, testIo({ env }), { logger: capturedLogger().logger }),
+        (err: unknown) => isTenantGuardError(err, 'ERR_USAGE') && message.test(err.message),
+      );
     });
   }
 
@@ -124,7 +184,10 @@ describe('tenant-guard serve', () => {
         return { mounts: [{ path: '/', router }] };
       },
     };
-    const onlyEcho = await startServe({ port: '0', certsDir: dir, components: 'echo' }, testIo(), { logger: capturedLogger().logger, components: [echo] });
+    const onlyEcho = await startServe({ port: '0', certsDir: dir, components: 'echo' }, testIo(), {
+      logger: capturedLogger().logger,
+      components: [echo],
+    });
     const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
     try {
       assert.equal((await callServe(onlyEcho.url, ca, '/validate', { body: reviewBody() })).status, 404);
@@ -132,7 +195,11 @@ describe('tenant-guard serve', () => {
     } finally {
       await onlyEcho.close(1000);
     }
-    const onlyWebhook = await startServe({ port: '0', certsDir: dir }, testIo({ env: { TG_COMPONENTS: 'webhook' } }), { logger: capturedLogger().logger, components: [echo] });
+    const onlyWebhook = await startServe(
+      { port: '0', certsDir: dir },
+      testIo({ env: { TG_COMPONENTS: 'webhook' } }),
+      { logger: capturedLogger().logger, components: [echo] },
+    );
     try {
       assert.equal((await callServe(onlyWebhook.url, ca, '/validate', { body: reviewBody() })).status, 200);
       assert.equal((await callServe(onlyWebhook.url, ca, '/api/echo')).status, 404);
@@ -143,21 +210,32 @@ describe('tenant-guard serve', () => {
 
   test('drain: /readyz 503 and `Connection: close` at once, requests still answered until the window ends, then closed', async () => {
     const dir = tempDir();
-    const handle = await startServe({ port: '0', certsDir: dir }, testIo(), { logger: capturedLogger().logger });
-    const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
-    const get = (path: string) => new Promise<{ status: number; connection: string | undefined; body: string }>((ok, fail) => {
-      const req = httpsRequest(`${handle.url}${path}`, { ca, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => ok({ status: res.statusCode ?? 0, connection: res.headers.connection, body: Buffer.concat(chunks).toString('utf8') }));
-      });
-      req.on('error', fail);
-      req.end();
+    const handle = await startServe({ port: '0', certsDir: dir }, testIo(), {
+      logger: capturedLogger().logger,
     });
+    const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
+    const get = (path: string) =>
+      new Promise<{ status: number; connection: string | undefined; body: string }>((ok, fail) => {
+        const req = httpsRequest(`${handle.url}${path}`, { ca, agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            ok({
+              status: res.statusCode ?? 0,
+              connection: res.headers.connection,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+        });
+        req.on('error', fail);
+        req.end();
+      });
     assert.equal((await get('/readyz')).status, 200);
     assert.equal(handle.draining, false);
     let endWindow: () => void = () => undefined;
-    const cut = new Promise<void>((ok) => { endWindow = ok; });
+    const cut = new Promise<void>((ok) => {
+      endWindow = ok;
+    });
     const drained = handle.drain({ drainMs: 600_000, cut });
     assert.equal(handle.draining, true);
     const ready = await get('/readyz');
@@ -173,7 +251,15 @@ describe('tenant-guard serve', () => {
   });
 
   test('an invalid tenants file stops serve with exit 2 before listening', async () => {
-    const r = await runCli(['serve', '--tenants', '/nonexistent/tenants.yaml', '--port', '0', '--certs-dir', tempDir()]);
+    const r = await runCli([
+      'serve',
+      '--tenants',
+      '/nonexistent/tenants.yaml',
+      '--port',
+      '0',
+      '--certs-dir',
+      tempDir(),
+    ]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /cannot read tenants file \/nonexistent\/tenants\.yaml/);
   });

@@ -17,19 +17,33 @@ describe('tenant-guard credential (CLI subcommand)', () => {
     tls = await makeTestTls();
     broker = await startFakeBroker(tls);
     dir = await mkdtemp(join(tmpdir(), 'tg-cli-cred-'));
-    await writeFile(join(dir, 'token'), fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller' }));
+    await writeFile(
+      join(dir, 'token'),
+      fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller' }),
+    );
   });
   after(async () => {
     await broker.close();
     await Promise.all([dir, tls.dir].map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  async function cli(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     let stdout = '';
     let stderr = '';
     const code = await run(['credential', ...args], {
-      stdout: { write: (t: string) => { stdout += t; } },
-      stderr: { write: (t: string) => { stderr += t; } },
+      stdout: {
+        write: (t: string) => {
+          stdout += t;
+        },
+      },
+      stderr: {
+        write: (t: string) => {
+          stderr += t;
+        },
+      },
       stdin: Readable.from([]),
       env,
       cwd: dir,
@@ -38,21 +52,29 @@ describe('tenant-guard credential (CLI subcommand)', () => {
   }
 
   test('passes BROKER TARGET TOKEN_FILE and the plugin options through untouched', async () => {
-    const r = await cli([broker.url, 'k8s-team-a-dev', join(dir, 'token'), '--ca-file', tls.caFile, '--timeout=5s']);
+    const r = await cli([
+      broker.url,
+      'k8s-team-a-dev',
+      join(dir, 'token'),
+      '--ca-file',
+      tls.caFile,
+      '--timeout=5s',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).kind, 'ExecCredential');
     assert.equal(broker.requests.at(-1)?.body, '{"target":"k8s-team-a-dev"}');
   });
 
-  test('KUBERNETES_EXEC_INFO comes from the CLI\'s environment', async () => {
+  test("KUBERNETES_EXEC_INFO comes from the CLI's environment", async () => {
     const r = await cli([broker.url, 'k8s-team-a-dev', join(dir, 'token'), '--ca-file', tls.caFile], {
-      KUBERNETES_EXEC_INFO: '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}',
+      KUBERNETES_EXEC_INFO:
+        '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}',
     });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).apiVersion, 'client.authentication.k8s.io/v1beta1');
   });
 
-  test('--help is the plugin\'s usage', async () => {
+  test("--help is the plugin's usage", async () => {
     const r = await cli(['--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^usage: tenant-guard-credential BROKER TARGET TOKEN_FILE/);
@@ -62,14 +84,23 @@ describe('tenant-guard credential (CLI subcommand)', () => {
     const r = await cli([broker.url]);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^tenant-guard-credential: ERR_CREDENTIAL_USAGE: expected 3 arguments BROKER TARGET TOKEN_FILE, got 1; run with --help for usage\n$/);
+    assert.match(
+      r.stderr,
+      /^tenant-guard-credential: ERR_CREDENTIAL_USAGE: expected 3 arguments BROKER TARGET TOKEN_FILE, got 1; run with --help for usage\n$/,
+    );
   });
 
-  test('a refusal exits 1 with the broker\'s reason', async () => {
-    broker.answer(() => ({ status: 403, body: '{"error":"ERR_BROKER_FORBIDDEN","message":"not an allowed caller"}' }));
+  test("a refusal exits 1 with the broker's reason", async () => {
+    broker.answer(() => ({
+      status: 403,
+      body: '{"error":"ERR_BROKER_FORBIDDEN","message":"not an allowed caller"}',
+    }));
     const r = await cli([broker.url, 'k8s-team-a-dev', join(dir, 'token'), '--ca-file', tls.caFile]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^tenant-guard-credential: ERR_CREDENTIAL_REFUSED: .*: not an allowed caller \(ERR_BROKER_FORBIDDEN\)\n$/);
+    assert.match(
+      r.stderr,
+      /^tenant-guard-credential: ERR_CREDENTIAL_REFUSED: .*: not an allowed caller \(ERR_BROKER_FORBIDDEN\)\n$/,
+    );
   });
 });

@@ -12,11 +12,27 @@ import { promisify } from 'node:util';
 import { request } from 'node:https';
 import type { Broker } from '../../src/broker/index.js';
 import { createBroker } from '../../src/broker/index.js';
-import { brokerApp, CONTROLLER, recordingLogger, startHttps, testConfig, testRegistry } from '../broker/helpers.js';
+import {
+  brokerApp,
+  CONTROLLER,
+  recordingLogger,
+  startHttps,
+  testConfig,
+  testRegistry,
+} from '../broker/helpers.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
 import { makeTestTls, type TestTls } from '../support/test-tls.js';
-import { builtSeaBinary, kubectl, onPath, REPO_ROOT, startRemoteCluster, writeKubeconfig, writeNodeWrapper, type RemoteCluster } from './e2e-support.js';
+import {
+  builtSeaBinary,
+  kubectl,
+  onPath,
+  REPO_ROOT,
+  startRemoteCluster,
+  writeKubeconfig,
+  writeNodeWrapper,
+  type RemoteCluster,
+} from './e2e-support.js';
 
 const execFileAsync = promisify(execFile);
 const TARGET = 'k8s-team-a-dev';
@@ -43,7 +59,14 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
     api.addToken(controller.token, controller.known);
     api.addToken(argocdServer.token, argocdServer.known);
     https = await startHttps(brokerTls);
-    broker = await createBroker({ config: testConfig(), issuer: https.origin, allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: api.kubeConfig() });
+    broker = await createBroker({
+      config: testConfig(),
+      issuer: https.origin,
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: api.kubeConfig(),
+    });
     https.setApp(brokerApp(broker));
 
     await Promise.all([
@@ -52,14 +75,24 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
       writeFile(join(dir, 'remote.crt'), remoteTls.certPem),
       writeFile(join(dir, 'remote.key'), remoteTls.keyPem),
     ]);
-    remote = await startRemoteCluster({ issuer: https.origin, audience: TARGET, issuerCaFile: brokerTls.caFile, certFile: join(dir, 'remote.crt'), keyFile: join(dir, 'remote.key') });
+    remote = await startRemoteCluster({
+      issuer: https.origin,
+      audience: TARGET,
+      issuerCaFile: brokerTls.caFile,
+      certFile: join(dir, 'remote.crt'),
+      keyFile: join(dir, 'remote.key'),
+    });
 
     // The single executable `make plugin` built (when up to date), else one built here (as CI
     // can); and the Node entry.
     let sea = builtSeaBinary();
     if (sea === undefined) {
       sea = join(dir, 'sea', 'tenant-guard-credential');
-      const built = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-plugin.mjs'), '--out', sea], { encoding: 'utf8' });
+      const built = spawnSync(
+        process.execPath,
+        [join(REPO_ROOT, 'scripts', 'build-plugin.mjs'), '--out', sea],
+        { encoding: 'utf8' },
+      );
       assert.equal(built.status, 0, `build-plugin failed: ${built.stderr}${built.stdout}`);
     }
     plugins.push({ kind: 'sea', command: sea }, { kind: 'node', command: await writeNodeWrapper(dir) });
@@ -70,7 +103,11 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
     broker?.close();
     await https?.close();
     await api?.close();
-    await Promise.all([dir, brokerTls?.dir, remoteTls?.dir].filter((d) => d !== undefined).map((d) => rm(d, { recursive: true, force: true })));
+    await Promise.all(
+      [dir, brokerTls?.dir, remoteTls?.dir]
+        .filter((d) => d !== undefined)
+        .map((d) => rm(d, { recursive: true, force: true })),
+    );
   });
 
   async function kubeconfigFor(kind: string, tokenName: string, execApiVersion: string): Promise<string> {
@@ -90,9 +127,11 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
 
   for (const kind of ['sea', 'node'] as const) {
     describe(`plugin as ${kind === 'sea' ? 'the single executable' : 'the Node entry'}`, () => {
-      test('kubectl get --raw /version succeeds with the broker\'s token, verified by go-oidc', async () => {
+      test("kubectl get --raw /version succeeds with the broker's token, verified by go-oidc", async () => {
         const seen = remote.lines().length;
-        const r = await kubectl(await kubeconfigFor(kind, 'controller', V1), ['get', '--raw', '/version'], { HOME: dir });
+        const r = await kubectl(await kubeconfigFor(kind, 'controller', V1), ['get', '--raw', '/version'], {
+          HOME: dir,
+        });
         assert.equal(r.code, 0, r.stderr);
         assert.equal(JSON.parse(r.stdout).gitVersion, 'v1.33.0-oidc-verify');
         // This machine's kubectl is Google's kubectl dispatcher, which first asks the server's
@@ -109,9 +148,13 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
         assert.deepEqual(claims.act, { sub: CONTROLLER });
       });
 
-      test('a caller that is not allowed: kubectl fails and shows the broker\'s reason', async () => {
+      test("a caller that is not allowed: kubectl fails and shows the broker's reason", async () => {
         const seen = remote.lines().length;
-        const r = await kubectl(await kubeconfigFor(kind, 'argocd-server', V1), ['get', '--raw', '/version'], { HOME: dir });
+        const r = await kubectl(
+          await kubeconfigFor(kind, 'argocd-server', V1),
+          ['get', '--raw', '/version'],
+          { HOME: dir },
+        );
         assert.notEqual(r.code, 0);
         assert.equal(r.stdout, '');
         // What the broker itself answers this caller, asked directly.
@@ -120,13 +163,22 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
         assert.equal(answer.body['error'], 'ERR_BROKER_FORBIDDEN');
         const reason = `${String(answer.body['message'])} (ERR_BROKER_FORBIDDEN)`;
         assert.match(reason, /argocd-server/);
-        assert.ok(r.stderr.includes(`tenant-guard-credential: ERR_CREDENTIAL_REFUSED: broker ${https.origin}/v1/tokens answered 403 Forbidden for target "${TARGET}": ${reason}\n`), r.stderr);
+        assert.ok(
+          r.stderr.includes(
+            `tenant-guard-credential: ERR_CREDENTIAL_REFUSED: broker ${https.origin}/v1/tokens answered 403 Forbidden for target "${TARGET}": ${reason}\n`,
+          ),
+          r.stderr,
+        );
         assert.ok(!r.stderr.includes(argocdServer.token), 'the caller token never appears');
         assert.equal(remote.lines().length, seen, 'no request reached the remote cluster');
       });
 
       test('exec apiVersion v1beta1: kubectl asks through KUBERNETES_EXEC_INFO and accepts the v1beta1 answer', async () => {
-        const r = await kubectl(await kubeconfigFor(kind, 'controller', V1BETA1), ['get', '--raw', '/version'], { HOME: dir });
+        const r = await kubectl(
+          await kubeconfigFor(kind, 'controller', V1BETA1),
+          ['get', '--raw', '/version'],
+          { HOME: dir },
+        );
         assert.equal(r.code, 0, r.stderr);
         assert.equal(JSON.parse(r.stdout).gitVersion, 'v1.33.0-oidc-verify');
       });
@@ -136,10 +188,21 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
         assert.ok(plugin);
         for (const apiVersion of [V1, V1BETA1]) {
           // Asynchronously: the broker answers from this very process.
-          const r: { stdout: string; stderr: string } = await execFileAsync(plugin.command, [https.origin, TARGET, join(dir, 'controller.token'), '--ca-file', brokerTls.caFile], {
-            encoding: 'utf8',
-            env: { PATH: process.env['PATH'], KUBERNETES_EXEC_INFO: JSON.stringify({ kind: 'ExecCredential', apiVersion, spec: { interactive: false } }) },
-          });
+          const r: { stdout: string; stderr: string } = await execFileAsync(
+            plugin.command,
+            [https.origin, TARGET, join(dir, 'controller.token'), '--ca-file', brokerTls.caFile],
+            {
+              encoding: 'utf8',
+              env: {
+                PATH: process.env['PATH'],
+                KUBERNETES_EXEC_INFO: JSON.stringify({
+                  kind: 'ExecCredential',
+                  apiVersion,
+                  spec: { interactive: false },
+                }),
+              },
+            },
+          );
           assert.equal(r.stderr, '');
           const credential = JSON.parse(r.stdout);
           assert.equal(credential.apiVersion, apiVersion);
@@ -152,15 +215,28 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
 });
 
 /** POST /v1/tokens as the plugin would, returning the status and the JSON body. */
-function postTokens(origin: string, ca: string, callerToken: string, target: string): Promise<{ status: number; body: Record<string, unknown> }> {
+function postTokens(
+  origin: string,
+  ca: string,
+  callerToken: string,
+  target: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${origin}/v1/tokens`, { method: 'POST', ca, headers: { Authorization: `Bearer ${callerToken}`, 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Object(JSON.parse(text)) }));
-    });
+    const req = request(
+      `${origin}/v1/tokens`,
+      {
+        method: 'POST',
+        ca,
+        headers: { Authorization: `Bearer ${callerToken}`, 'Content-Type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Object(JSON.parse(text)) }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ target }));
   });

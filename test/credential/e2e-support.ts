@@ -19,14 +19,20 @@ export function onPath(cmd: string): boolean {
 /** A wrapper script running the plugin's Node entry through tsx, for kubectl to exec. */
 export async function writeNodeWrapper(dir: string): Promise<string> {
   const wrapper = join(dir, 'tenant-guard-credential.sh');
-  await writeFile(wrapper, `#!/bin/sh\ncd '${REPO_ROOT}' && exec '${process.execPath}' --import tsx src/credential/main.ts "$@"\n`);
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\ncd '${REPO_ROOT}' && exec '${process.execPath}' --import tsx src/credential/main.ts "$@"\n`,
+  );
   await chmod(wrapper, 0o755);
   return wrapper;
 }
 
 /** Newest modification time of the sources the single executable bundles, in ms. */
 function newestSourceMs(): number {
-  const files = [join(REPO_ROOT, 'src', 'errors.ts'), ...readdirSync(join(REPO_ROOT, 'src', 'credential')).map((f) => join(REPO_ROOT, 'src', 'credential', f))];
+  const files = [
+    join(REPO_ROOT, 'src', 'errors.ts'),
+    ...readdirSync(join(REPO_ROOT, 'src', 'credential')).map((f) => join(REPO_ROOT, 'src', 'credential', f)),
+  ];
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }
 
@@ -41,12 +47,28 @@ export function builtSeaBinary(): string | undefined {
 }
 
 /** Writes a kubeconfig whose user runs the plugin as client-go's exec credential provider. */
-export async function writeKubeconfig(file: string, o: { server: string; serverCaFile: string; command: string; args: string[]; execApiVersion: string }): Promise<void> {
+export async function writeKubeconfig(
+  file: string,
+  o: { server: string; serverCaFile: string; command: string; args: string[]; execApiVersion: string },
+): Promise<void> {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'remote', cluster: { server: o.server, 'certificate-authority': o.serverCaFile } }],
-    users: [{ name: 'argocd', user: { exec: { apiVersion: o.execApiVersion, command: o.command, args: o.args, interactiveMode: 'Never', provideClusterInfo: false } } }],
+    users: [
+      {
+        name: 'argocd',
+        user: {
+          exec: {
+            apiVersion: o.execApiVersion,
+            command: o.command,
+            args: o.args,
+            interactiveMode: 'Never',
+            provideClusterInfo: false,
+          },
+        },
+      },
+    ],
     contexts: [{ name: 'argocd@remote', context: { cluster: 'remote', user: 'argocd' } }],
     'current-context': 'argocd@remote',
   };
@@ -63,7 +85,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  output: () => string,
+  timeoutMs: number,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`oidc-verify exited ${child.exitCode}: ${output()}`);
@@ -89,12 +116,34 @@ export interface RemoteCluster {
 }
 
 /** Starts `oidc-verify -serve` (the issuer must be up: it reads discovery at start). */
-export async function startRemoteCluster(o: { issuer: string; audience: string; issuerCaFile: string; certFile: string; keyFile: string }): Promise<RemoteCluster> {
+export async function startRemoteCluster(o: {
+  issuer: string;
+  audience: string;
+  issuerCaFile: string;
+  certFile: string;
+  keyFile: string;
+}): Promise<RemoteCluster> {
   const port = await freePort();
-  const child = spawn(OIDC_VERIFY, [
-    '-serve', `127.0.0.1:${port}`, '-tls-cert', o.certFile, '-tls-key', o.keyFile,
-    '-issuer', o.issuer, '-audience', o.audience, '-ca', o.issuerCaFile, '-groups-claim', 'groups',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    OIDC_VERIFY,
+    [
+      '-serve',
+      `127.0.0.1:${port}`,
+      '-tls-cert',
+      o.certFile,
+      '-tls-key',
+      o.keyFile,
+      '-issuer',
+      o.issuer,
+      '-audience',
+      o.audience,
+      '-ca',
+      o.issuerCaFile,
+      '-groups-claim',
+      'groups',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => {
@@ -107,7 +156,11 @@ export async function startRemoteCluster(o: { issuer: string; audience: string; 
   await waitForPort(port, child, () => stderr + stdout, 180_000);
   return {
     url: `https://127.0.0.1:${port}`,
-    lines: () => stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
@@ -118,7 +171,11 @@ export async function startRemoteCluster(o: { issuer: string; audience: string; 
 }
 
 /** Runs kubectl with a kubeconfig; never through a shell. */
-export function kubectl(kubeconfig: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function kubectl(
+  kubeconfig: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
     const child = spawn('kubectl', ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],

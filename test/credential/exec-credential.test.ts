@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isTenantGuardError } from '../../src/errors.js';
-import { buildExecCredential, execCredentialApiVersion, formatTimestamp } from '../../src/credential/exec-credential.js';
+import {
+  buildExecCredential,
+  execCredentialApiVersion,
+  formatTimestamp,
+} from '../../src/credential/exec-credential.js';
 import { decodeJwtClaims, jwtExpiry, jwtSubject } from '../../src/credential/jwt-claims.js';
 import { fakeJwt } from './fake-broker.js';
 
@@ -14,17 +18,34 @@ describe('execCredentialApiVersion', () => {
     assert.equal(execCredentialApiVersion(''), V1);
   });
   test('follows KUBERNETES_EXEC_INFO as client-go sets it', () => {
-    assert.equal(execCredentialApiVersion(JSON.stringify({ kind: 'ExecCredential', apiVersion: V1, spec: { interactive: false } })), V1);
-    assert.equal(execCredentialApiVersion(JSON.stringify({ kind: 'ExecCredential', apiVersion: V1BETA1, spec: { interactive: false } })), V1BETA1);
+    assert.equal(
+      execCredentialApiVersion(
+        JSON.stringify({ kind: 'ExecCredential', apiVersion: V1, spec: { interactive: false } }),
+      ),
+      V1,
+    );
+    assert.equal(
+      execCredentialApiVersion(
+        JSON.stringify({ kind: 'ExecCredential', apiVersion: V1BETA1, spec: { interactive: false } }),
+      ),
+      V1BETA1,
+    );
   });
   const bad: Array<[string, string, RegExp]> = [
     ['not JSON', '{nope', /is not JSON/],
     ['no apiVersion', '{"kind":"ExecCredential"}', /has no apiVersion/],
-    ['v1alpha1 (removed in Kubernetes 1.24)', JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1alpha1' }), /asks for "client.authentication.k8s.io\/v1alpha1"/],
+    [
+      'v1alpha1 (removed in Kubernetes 1.24)',
+      JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1alpha1' }),
+      /asks for "client.authentication.k8s.io\/v1alpha1"/,
+    ],
   ];
   for (const [name, value, message] of bad) {
     test(`rejects ${name}`, () => {
-      assert.throws(() => execCredentialApiVersion(value), (err: unknown) => isTenantGuardError(err, 'ERR_CREDENTIAL_EXEC_INFO') && message.test(err.message));
+      assert.throws(
+        () => execCredentialApiVersion(value),
+        (err: unknown) => isTenantGuardError(err, 'ERR_CREDENTIAL_EXEC_INFO') && message.test(err.message),
+      );
     });
   }
 });
@@ -39,7 +60,11 @@ describe('buildExecCredential', () => {
     });
   });
   test('no expiry known: no expirationTimestamp', () => {
-    assert.deepEqual(buildExecCredential(V1BETA1, 'tok', undefined, 10_000), { apiVersion: V1BETA1, kind: 'ExecCredential', status: { token: 'tok' } });
+    assert.deepEqual(buildExecCredential(V1BETA1, 'tok', undefined, 10_000), {
+      apiVersion: V1BETA1,
+      kind: 'ExecCredential',
+      status: { token: 'tok' },
+    });
   });
   test('formatTimestamp rounds down', () => {
     assert.equal(formatTimestamp(Date.parse('2030-01-01T00:00:00.999Z')), '2030-01-01T00:00:00Z');
@@ -48,7 +73,10 @@ describe('buildExecCredential', () => {
 
 describe('jwt claims (unverified)', () => {
   test('reads exp and sub', () => {
-    const t = fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller', exp: 1_900_000_000 });
+    const t = fakeJwt({
+      sub: 'system:serviceaccount:argocd:argocd-application-controller',
+      exp: 1_900_000_000,
+    });
     assert.equal(jwtExpiry(t), 1_900_000_000_000);
     assert.equal(jwtSubject(t), 'system:serviceaccount:argocd:argocd-application-controller');
   });

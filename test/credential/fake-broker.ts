@@ -20,7 +20,10 @@ export interface SeenRequest {
 }
 
 /** What the fake broker does with a request: an answer, `hang` (never answer) or `reset` (drop the connection). */
-export type FakeAnswer = { status: number; body: string; contentType?: string; delayMs?: number; headers?: Record<string, string> } | 'hang' | 'reset';
+export type FakeAnswer =
+  | { status: number; body: string; contentType?: string; delayMs?: number; headers?: Record<string, string> }
+  | 'hang'
+  | 'reset';
 
 export interface FakeBroker {
   url: string;
@@ -32,17 +35,33 @@ export interface FakeBroker {
 }
 
 /** JSON answer of POST /v1/tokens with a JWT that expires `ttlSeconds` from now. */
-export function tokenAnswer(ttlSeconds = 60, extra: Record<string, unknown> = {}): { status: number; body: string; contentType: string; token: string; exp: number } {
+export function tokenAnswer(
+  ttlSeconds = 60,
+  extra: Record<string, unknown> = {},
+): { status: number; body: string; contentType: string; token: string; exp: number } {
   const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
-  const token = fakeJwt({ iss: 'https://broker.test', sub: 'tenantguard:k8s-team-a-dev', aud: 'k8s-team-a-dev', exp, ...extra });
-  return { status: 200, body: JSON.stringify({ token, expirationTimestamp: new Date(exp * 1000).toISOString() }), contentType: 'application/json', token, exp };
+  const token = fakeJwt({
+    iss: 'https://broker.test',
+    sub: 'tenantguard:k8s-team-a-dev',
+    aud: 'k8s-team-a-dev',
+    exp,
+    ...extra,
+  });
+  return {
+    status: 200,
+    body: JSON.stringify({ token, expirationTimestamp: new Date(exp * 1000).toISOString() }),
+    contentType: 'application/json',
+    token,
+    exp,
+  };
 }
 
 /** The target a request asks for: `{"target"}` of a POST, `targetName` of the drop-in GET. */
 export function targetOf(req: SeenRequest): string {
   try {
     const body: unknown = JSON.parse(req.body);
-    if (typeof body === 'object' && body !== null && 'target' in body && typeof body.target === 'string') return body.target;
+    if (typeof body === 'object' && body !== null && 'target' in body && typeof body.target === 'string')
+      return body.target;
   } catch {
     // not JSON
   }
@@ -52,29 +71,38 @@ export function targetOf(req: SeenRequest): string {
 /** Starts the fake broker; by default it answers every request with a fresh 60 s token for the target asked (its `aud`). */
 export async function startFakeBroker(tls: TestTls): Promise<FakeBroker> {
   const requests: SeenRequest[] = [];
-  let handler: (req: SeenRequest, n: number) => FakeAnswer = (req) => tokenAnswer(60, { aud: targetOf(req) || 'k8s-team-a-dev' });
+  let handler: (req: SeenRequest, n: number) => FakeAnswer = (req) =>
+    tokenAnswer(60, { aud: targetOf(req) || 'k8s-team-a-dev' });
   const hanging = new Set<ServerResponse>();
-  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const seen: SeenRequest = { method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, body: Buffer.concat(chunks).toString('utf8') };
-      requests.push(seen);
-      const a = handler(seen, requests.length);
-      if (a === 'hang') {
-        hanging.add(res);
-        return;
-      }
-      if (a === 'reset') {
-        req.socket.destroy();
-        return;
-      }
-      setTimeout(() => {
-        res.writeHead(a.status, { 'Content-Type': a.contentType ?? 'application/json', ...a.headers });
-        res.end(a.body);
-      }, a.delayMs ?? 0);
-    });
-  });
+  const server: Server = createServer(
+    { cert: tls.certPem, key: tls.keyPem },
+    (req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const seen: SeenRequest = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          authorization: req.headers.authorization,
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
+        requests.push(seen);
+        const a = handler(seen, requests.length);
+        if (a === 'hang') {
+          hanging.add(res);
+          return;
+        }
+        if (a === 'reset') {
+          req.socket.destroy();
+          return;
+        }
+        setTimeout(() => {
+          res.writeHead(a.status, { 'Content-Type': a.contentType ?? 'application/json', ...a.headers });
+          res.end(a.body);
+        }, a.delayMs ?? 0);
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

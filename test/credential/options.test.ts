@@ -13,7 +13,13 @@ function options(argv: string[], env: Record<string, string> = {}) {
 
 describe('parseCredentialArgs', () => {
   test('the canonical cluster Secret args (SPEC TG-CS-04): positionals then --ca-file', () => {
-    const o = options(['https://broker.example', 'k8s-team-a-dev', '/var/run/secrets/tenantguard/token', '--ca-file', '/var/run/secrets/tenantguard/ca.crt']);
+    const o = options([
+      'https://broker.example',
+      'k8s-team-a-dev',
+      '/var/run/secrets/tenantguard/token',
+      '--ca-file',
+      '/var/run/secrets/tenantguard/ca.crt',
+    ]);
     assert.deepEqual(o, {
       broker: 'https://broker.example',
       target: 'k8s-team-a-dev',
@@ -25,7 +31,16 @@ describe('parseCredentialArgs', () => {
   });
 
   test('options anywhere, --flag=value form, durations', () => {
-    const o = options(['--timeout=2.5s', 'broker.example', '--cache-dir', '/c', 't', '--expiry-margin', '15', '/tok']);
+    const o = options([
+      '--timeout=2.5s',
+      'broker.example',
+      '--cache-dir',
+      '/c',
+      't',
+      '--expiry-margin',
+      '15',
+      '/tok',
+    ]);
     assert.equal(o.timeoutMs, 2500);
     assert.equal(o.cacheDir, '/c');
     assert.equal(o.expiryMarginMs, 15_000);
@@ -34,7 +49,10 @@ describe('parseCredentialArgs', () => {
 
   test(`cache dir from ${CACHE_DIR_ENV}, the flag winning`, () => {
     assert.equal(options(['b', 't', '/tok'], { [CACHE_DIR_ENV]: '/env' }).cacheDir, '/env');
-    assert.equal(options(['b', 't', '/tok', '--cache-dir', '/flag'], { [CACHE_DIR_ENV]: '/env' }).cacheDir, '/flag');
+    assert.equal(
+      options(['b', 't', '/tok', '--cache-dir', '/flag'], { [CACHE_DIR_ENV]: '/env' }).cacheDir,
+      '/flag',
+    );
     assert.equal(options(['b', 't', '/tok']).cacheDir, undefined);
   });
 
@@ -57,17 +75,33 @@ describe('parseCredentialArgs', () => {
   ];
   for (const [name, argv, message] of bad) {
     test(`usage error: ${name}`, () => {
-      assert.throws(() => parseCredentialArgs(argv), (err: unknown) => isTenantGuardError(err, 'ERR_CREDENTIAL_USAGE') && message.test(err.message));
+      assert.throws(
+        () => parseCredentialArgs(argv),
+        (err: unknown) => isTenantGuardError(err, 'ERR_CREDENTIAL_USAGE') && message.test(err.message),
+      );
     });
   }
 });
 
 describe('parseDuration', () => {
-  const cases: Array<[string, number]> = [['10', 10_000], ['1.5', 1500], ['500ms', 500], ['10s', 10_000], ['1m', 60_000], ['1m30s', 90_000]];
-  for (const [raw, ms] of cases) test(`${raw} is ${ms} ms`, () => assert.equal(parseDuration('--timeout', raw), ms));
+  const cases: Array<[string, number]> = [
+    ['10', 10_000],
+    ['1.5', 1500],
+    ['500ms', 500],
+    ['10s', 10_000],
+    ['1m', 60_000],
+    ['1m30s', 90_000],
+  ];
+  for (const [raw, ms] of cases)
+    test(`${raw} is ${ms} ms`, () => assert.equal(parseDuration('--timeout', raw), ms));
   for (const raw of ['soon', '10 s', '-1s']) {
     test(`"${raw}" is a usage error`, () => {
-      assert.throws(() => parseDuration('--timeout', raw), (err: unknown) => isTenantGuardError(err, 'ERR_CREDENTIAL_USAGE') && err.message.startsWith(`--timeout "${raw}" is not a duration`));
+      assert.throws(
+        () => parseDuration('--timeout', raw),
+        (err: unknown) =>
+          isTenantGuardError(err, 'ERR_CREDENTIAL_USAGE') &&
+          err.message.startsWith(`--timeout "${raw}" is not a duration`),
+      );
     });
   }
 });
@@ -82,7 +116,11 @@ describe('resolveBrokerEndpoint', () => {
     ['https://gw.example/tenant-guard', 'https://gw.example/tenant-guard/v1/tokens', 'tokens'],
     ['https://gw.example/tenant-guard/v1/tokens', 'https://gw.example/tenant-guard/v1/tokens', 'tokens'],
     // The original article's kubeconfig passed `host/api/get-target-token`: the drop-in endpoint.
-    ['k8sou.idp-cp.tremolo.dev/api/get-target-token', 'https://k8sou.idp-cp.tremolo.dev/api/get-target-token', 'target-token'],
+    [
+      'k8sou.idp-cp.tremolo.dev/api/get-target-token',
+      'https://k8sou.idp-cp.tremolo.dev/api/get-target-token',
+      'target-token',
+    ],
     ['https://b.example/api/get-target-token/', 'https://b.example/api/get-target-token', 'target-token'],
   ];
   for (const [raw, url, kind] of cases) {
@@ -103,7 +141,10 @@ describe('resolveBrokerEndpoint', () => {
   ];
   for (const [raw, message] of bad) {
     test(`rejects ${raw}`, () => {
-      assert.throws(() => resolveBrokerEndpoint(raw), (err: unknown) => isTenantGuardError(err, 'ERR_CREDENTIAL_USAGE') && message.test(err.message));
+      assert.throws(
+        () => resolveBrokerEndpoint(raw),
+        (err: unknown) => isTenantGuardError(err, 'ERR_CREDENTIAL_USAGE') && message.test(err.message),
+      );
     });
   }
 });

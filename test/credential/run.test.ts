@@ -9,7 +9,11 @@ import { fakeJwt, startFakeBroker, targetOf, tokenAnswer, type FakeBroker } from
 
 const V1 = 'client.authentication.k8s.io/v1';
 const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
-const CALLER = fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller', aud: ['tenant-guard'], exp: 4_000_000_000 });
+const CALLER = fakeJwt({
+  sub: 'system:serviceaccount:argocd:argocd-application-controller',
+  aud: ['tenant-guard'],
+  exp: 4_000_000_000,
+});
 
 interface Outcome {
   code: number;
@@ -46,7 +50,11 @@ function args(...extra: string[]): string[] {
   return [broker.url, 'k8s-team-a-dev', tokenFile, '--ca-file', caFile, ...extra];
 }
 
-function credential(o: Outcome): { apiVersion: string; kind: string; status: { token: string; expirationTimestamp?: string } } {
+function credential(o: Outcome): {
+  apiVersion: string;
+  kind: string;
+  status: { token: string; expirationTimestamp?: string };
+} {
   assert.equal(o.code, 0, o.stderr);
   assert.equal(o.stderr, '');
   return JSON.parse(o.stdout);
@@ -68,7 +76,11 @@ before(async () => {
   tokenFile = join(dir, 'token');
   caFile = join(dir, 'ca.crt');
   otherCaFile = join(dir, 'other-ca.crt');
-  await Promise.all([writeFile(tokenFile, `${CALLER}\n`), writeFile(caFile, pki.caPem), writeFile(otherCaFile, otherPki.caPem)]);
+  await Promise.all([
+    writeFile(tokenFile, `${CALLER}\n`),
+    writeFile(caFile, pki.caPem),
+    writeFile(otherCaFile, otherPki.caPem),
+  ]);
   broker = await startFakeBroker(pki);
 });
 after(async () => {
@@ -86,13 +98,35 @@ describe('runCredential: success', () => {
     const a = tokenAnswer(60);
     broker.answer(() => a);
     const c = credential(await run(args()));
-    assert.deepEqual(c, { apiVersion: V1, kind: 'ExecCredential', status: { token: a.token, expirationTimestamp: new Date((a.exp - 10) * 1000).toISOString().replace('.000Z', 'Z') } });
+    assert.deepEqual(c, {
+      apiVersion: V1,
+      kind: 'ExecCredential',
+      status: {
+        token: a.token,
+        expirationTimestamp: new Date((a.exp - 10) * 1000).toISOString().replace('.000Z', 'Z'),
+      },
+    });
     assert.equal(broker.requests.length, 1);
-    assert.deepEqual(broker.requests[0], { method: 'POST', path: '/v1/tokens', authorization: `Bearer ${CALLER}`, body: '{"target":"k8s-team-a-dev"}' });
+    assert.deepEqual(broker.requests[0], {
+      method: 'POST',
+      path: '/v1/tokens',
+      authorization: `Bearer ${CALLER}`,
+      body: '{"target":"k8s-team-a-dev"}',
+    });
   });
 
   test('KUBERNETES_EXEC_INFO v1beta1: answers v1beta1', async () => {
-    const c = credential(await run(args(), { env: { KUBERNETES_EXEC_INFO: JSON.stringify({ kind: 'ExecCredential', apiVersion: V1BETA1, spec: { interactive: false } }) } }));
+    const c = credential(
+      await run(args(), {
+        env: {
+          KUBERNETES_EXEC_INFO: JSON.stringify({
+            kind: 'ExecCredential',
+            apiVersion: V1BETA1,
+            spec: { interactive: false },
+          }),
+        },
+      }),
+    );
     assert.equal(c.apiVersion, V1BETA1);
   });
 
@@ -100,13 +134,24 @@ describe('runCredential: success', () => {
     const a = tokenAnswer(120);
     broker.answer(() => a);
     const c = credential(await run(args('--expiry-margin', '30s')));
-    assert.equal(c.status.expirationTimestamp, new Date((a.exp - 30) * 1000).toISOString().replace('.000Z', 'Z'));
+    assert.equal(
+      c.status.expirationTimestamp,
+      new Date((a.exp - 30) * 1000).toISOString().replace('.000Z', 'Z'),
+    );
   });
 
   test('drop-in endpoint host/api/get-target-token: GET with targetName, plain-text token', async () => {
     const a = tokenAnswer(60);
     broker.answer(() => ({ status: 200, body: a.token, contentType: 'text/plain' }));
-    const c = credential(await run([`127.0.0.1:${broker.port}/api/get-target-token`, 'k8s-team-a-dev', tokenFile, '--ca-file', caFile]));
+    const c = credential(
+      await run([
+        `127.0.0.1:${broker.port}/api/get-target-token`,
+        'k8s-team-a-dev',
+        tokenFile,
+        '--ca-file',
+        caFile,
+      ]),
+    );
     assert.equal(c.status.token, a.token);
     assert.ok(c.status.expirationTimestamp);
     assert.equal(broker.requests[0]?.method, 'GET');
@@ -115,10 +160,16 @@ describe('runCredential: success', () => {
 
   test('the caller token file is read afresh on every run (kubelet rotation)', async () => {
     credential(await run(args()));
-    const rotated = fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller', jti: 'rotated' });
+    const rotated = fakeJwt({
+      sub: 'system:serviceaccount:argocd:argocd-application-controller',
+      jti: 'rotated',
+    });
     await writeFile(tokenFile, rotated);
     credential(await run(args()));
-    assert.deepEqual(broker.requests.map((r) => r.authorization), [`Bearer ${CALLER}`, `Bearer ${rotated}`]);
+    assert.deepEqual(
+      broker.requests.map((r) => r.authorization),
+      [`Bearer ${CALLER}`, `Bearer ${rotated}`],
+    );
   });
 });
 
@@ -140,27 +191,55 @@ describe('runCredential: failures, one line on stderr, nothing on stdout', () =>
     await closed.close();
     const started = Date.now();
     const o = await run([closed.url, 't', tokenFile, '--ca-file', caFile, '--timeout', '1s']);
-    failure(o, 'ERR_CREDENTIAL_UNREACHABLE', /broker https:\/\/127\.0\.0\.1:\d+\/v1\/tokens unreachable: connect ECONNREFUSED .*\(gave up after [2-9] attempts, --timeout 1s\)$/m);
+    failure(
+      o,
+      'ERR_CREDENTIAL_UNREACHABLE',
+      /broker https:\/\/127\.0\.0\.1:\d+\/v1\/tokens unreachable: connect ECONNREFUSED .*\(gave up after [2-9] attempts, --timeout 1s\)$/m,
+    );
     assert.ok(Date.now() - started < 2000, 'ends within the timeout');
   });
 
   test('TLS: broker certificate from another CA (same CA name, other key)', async () => {
-    failure(await run([broker.url, 't', tokenFile, '--ca-file', otherCaFile]), 'ERR_CREDENTIAL_TLS', /TLS with broker https:\/\/127\.0\.0\.1:\d+\/v1\/tokens failed: [a-z ]+ \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_SIGNATURE_FAILURE)\); check --ca-file and the broker certificate$/m);
+    failure(
+      await run([broker.url, 't', tokenFile, '--ca-file', otherCaFile]),
+      'ERR_CREDENTIAL_TLS',
+      /TLS with broker https:\/\/127\.0\.0\.1:\d+\/v1\/tokens failed: [a-z ]+ \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_SIGNATURE_FAILURE)\); check --ca-file and the broker certificate$/m,
+    );
     assert.equal(broker.requests.length, 0);
   });
 
   test('TLS: no --ca-file and a private CA', async () => {
-    failure(await run([broker.url, 't', tokenFile]), 'ERR_CREDENTIAL_TLS', /\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); pass the broker CA with --ca-file$/m);
+    failure(
+      await run([broker.url, 't', tokenFile]),
+      'ERR_CREDENTIAL_TLS',
+      /\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); pass the broker CA with --ca-file$/m,
+    );
   });
 
   test('TLS: CA file missing', async () => {
-    failure(await run([broker.url, 't', tokenFile, '--ca-file', join(dir, 'nope.crt')]), 'ERR_CREDENTIAL_TLS', /broker CA file .*nope\.crt does not exist$/m);
+    failure(
+      await run([broker.url, 't', tokenFile, '--ca-file', join(dir, 'nope.crt')]),
+      'ERR_CREDENTIAL_TLS',
+      /broker CA file .*nope\.crt does not exist$/m,
+    );
   });
 
   const refusals: Array<[number, string, RegExp]> = [
-    [401, '{"error":"ERR_BROKER_UNAUTHENTICATED","message":"TokenReview: token has expired"}', /answered 401 Unauthorized for target "k8s-team-a-dev": TokenReview: token has expired \(ERR_BROKER_UNAUTHENTICATED\)$/m],
-    [403, '{"error":"ERR_BROKER_FORBIDDEN","message":"system:serviceaccount:argocd:argocd-server may not obtain tokens"}', /answered 403 Forbidden .*: system:serviceaccount:argocd:argocd-server may not obtain tokens \(ERR_BROKER_FORBIDDEN\)$/m],
-    [404, '{"error":"ERR_BROKER_UNKNOWN_TARGET","message":"unknown target \\"k8s-team-a-dev\\""}', /answered 404 Not Found .*: unknown target "k8s-team-a-dev" \(ERR_BROKER_UNKNOWN_TARGET\)$/m],
+    [
+      401,
+      '{"error":"ERR_BROKER_UNAUTHENTICATED","message":"TokenReview: token has expired"}',
+      /answered 401 Unauthorized for target "k8s-team-a-dev": TokenReview: token has expired \(ERR_BROKER_UNAUTHENTICATED\)$/m,
+    ],
+    [
+      403,
+      '{"error":"ERR_BROKER_FORBIDDEN","message":"system:serviceaccount:argocd:argocd-server may not obtain tokens"}',
+      /answered 403 Forbidden .*: system:serviceaccount:argocd:argocd-server may not obtain tokens \(ERR_BROKER_FORBIDDEN\)$/m,
+    ],
+    [
+      404,
+      '{"error":"ERR_BROKER_UNKNOWN_TARGET","message":"unknown target \\"k8s-team-a-dev\\""}',
+      /answered 404 Not Found .*: unknown target "k8s-team-a-dev" \(ERR_BROKER_UNKNOWN_TARGET\)$/m,
+    ],
   ];
   for (const [status, body, message] of refusals) {
     test(`${status}: the broker's reason, and no retry`, async () => {
@@ -170,23 +249,40 @@ describe('runCredential: failures, one line on stderr, nothing on stdout', () =>
     });
   }
 
-  test('503: retried within --timeout, then the broker\'s reason', async () => {
-    broker.answer(() => ({ status: 503, body: '{"error":"ERR_BROKER_REVIEW_UNAVAILABLE","message":"TokenReview unavailable"}' }));
+  test("503: retried within --timeout, then the broker's reason", async () => {
+    broker.answer(() => ({
+      status: 503,
+      body: '{"error":"ERR_BROKER_REVIEW_UNAVAILABLE","message":"TokenReview unavailable"}',
+    }));
     const o = await run(args('--timeout', '1s'));
-    failure(o, 'ERR_CREDENTIAL_BROKER', /answered 503 Service Unavailable .*: TokenReview unavailable \(ERR_BROKER_REVIEW_UNAVAILABLE\) \(gave up after \d attempts, --timeout 1s\)$/m);
+    failure(
+      o,
+      'ERR_CREDENTIAL_BROKER',
+      /answered 503 Service Unavailable .*: TokenReview unavailable \(ERR_BROKER_REVIEW_UNAVAILABLE\) \(gave up after \d attempts, --timeout 1s\)$/m,
+    );
     assert.ok(broker.requests.length >= 2, `retried: ${broker.requests.length} requests`);
   });
 
   test('broker never answers: ERR_CREDENTIAL_TIMEOUT within --timeout', async () => {
     broker.answer(() => 'hang');
     const started = Date.now();
-    failure(await run(args('--timeout', '700ms')), 'ERR_CREDENTIAL_TIMEOUT', /no answer from broker .* in time \(gave up after 1 attempt, --timeout 0\.7s\)$/m);
+    failure(
+      await run(args('--timeout', '700ms')),
+      'ERR_CREDENTIAL_TIMEOUT',
+      /no answer from broker .* in time \(gave up after 1 attempt, --timeout 0\.7s\)$/m,
+    );
     const took = Date.now() - started;
     assert.ok(took >= 600 && took < 1500, `took ${took} ms`);
   });
 
   test('KUBERNETES_EXEC_INFO asking for an unknown version: no broker call', async () => {
-    failure(await run(args(), { env: { KUBERNETES_EXEC_INFO: '{"apiVersion":"client.authentication.k8s.io/v1alpha1"}' } }), 'ERR_CREDENTIAL_EXEC_INFO', /v1alpha1/);
+    failure(
+      await run(args(), {
+        env: { KUBERNETES_EXEC_INFO: '{"apiVersion":"client.authentication.k8s.io/v1alpha1"}' },
+      }),
+      'ERR_CREDENTIAL_EXEC_INFO',
+      /v1alpha1/,
+    );
     assert.equal(broker.requests.length, 0);
   });
 
@@ -200,7 +296,9 @@ describe('runCredential: failures, one line on stderr, nothing on stdout', () =>
 describe('runCredential: retry policy end to end', () => {
   test('503, a dropped connection, then success: three calls, one credential', async () => {
     const a = tokenAnswer();
-    broker.answer((_req, n) => (n === 1 ? { status: 503, body: '{"message":"not ready"}' } : n === 2 ? 'reset' : a));
+    broker.answer((_req, n) =>
+      n === 1 ? { status: 503, body: '{"message":"not ready"}' } : n === 2 ? 'reset' : a,
+    );
     const c = credential(await run(args()));
     assert.equal(c.status.token, a.token);
     assert.equal(broker.requests.length, 3);
@@ -232,7 +330,10 @@ describe('runCredential: cache', () => {
 
   test('a rotated caller token of the same identity still hits the cache', async () => {
     credential(await run(args('--cache-dir', cacheDir)));
-    await writeFile(tokenFile, fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller', jti: 'rotated' }));
+    await writeFile(
+      tokenFile,
+      fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller', jti: 'rotated' }),
+    );
     credential(await run(args('--cache-dir', cacheDir)));
     assert.equal(broker.requests.length, 1);
   });
@@ -265,7 +366,9 @@ describe('runCredential: cache', () => {
 
   test('one cache file per target', async () => {
     credential(await run(args('--cache-dir', cacheDir)));
-    credential(await run([broker.url, 'k8s-team-a-prod', tokenFile, '--ca-file', caFile, '--cache-dir', cacheDir]));
+    credential(
+      await run([broker.url, 'k8s-team-a-prod', tokenFile, '--ca-file', caFile, '--cache-dir', cacheDir]),
+    );
     assert.equal((await readdir(cacheDir)).length, 2);
     assert.equal(broker.requests.length, 2);
   });

@@ -8,7 +8,14 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createBroker } from '../../src/broker/index.js';
-import { brokerApp, CONTROLLER, recordingLogger, startHttps, testConfig, testRegistry } from '../broker/helpers.js';
+import {
+  brokerApp,
+  CONTROLLER,
+  recordingLogger,
+  startHttps,
+  testConfig,
+  testRegistry,
+} from '../broker/helpers.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
 import { makeTestTls } from '../support/test-tls.js';
@@ -21,14 +28,23 @@ async function main(): Promise<void> {
   const caller = serviceAccountToken({ exp: Math.floor(Date.now() / 1000) + 24 * 3600 });
   api.addToken(caller.token, caller.known);
   const https = await startHttps(tls);
-  const broker = await createBroker({ config: testConfig(), issuer: https.origin, allowedCallers: [CONTROLLER], registry: testRegistry(), logger: recordingLogger().logger, kubeConfig: api.kubeConfig() });
+  const broker = await createBroker({
+    config: testConfig(),
+    issuer: https.origin,
+    allowedCallers: [CONTROLLER],
+    registry: testRegistry(),
+    logger: recordingLogger().logger,
+    kubeConfig: api.kubeConfig(),
+  });
   https.setApp(brokerApp(broker));
   await Promise.all([
     writeFile(join(dir, 'token'), caller.token, { mode: 0o600 }),
     writeFile(join(dir, 'ca.crt'), tls.caPem),
     writeFile(join(dir, 'broker-url'), https.origin),
   ]);
-  process.stdout.write(`${https.origin} k8s-team-a-dev ${join(dir, 'token')} --ca-file ${join(dir, 'ca.crt')}\n`);
+  process.stdout.write(
+    `${https.origin} k8s-team-a-dev ${join(dir, 'token')} --ca-file ${join(dir, 'ca.crt')}\n`,
+  );
   const stop = async (): Promise<void> => {
     broker.close();
     await https.close();

@@ -3,12 +3,20 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cacheFilePath, callerIdentity, readCachedToken, writeCachedToken } from '../../src/credential/token-cache.js';
+import {
+  cacheFilePath,
+  callerIdentity,
+  readCachedToken,
+  writeCachedToken,
+} from '../../src/credential/token-cache.js';
 import { fakeJwt } from './fake-broker.js';
 
 const BROKER = 'https://broker.example/v1/tokens';
 const NOW = 1_900_000_000_000;
-const CALLER = fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller', exp: 1_900_003_600 });
+const CALLER = fakeJwt({
+  sub: 'system:serviceaccount:argocd:argocd-application-controller',
+  exp: 1_900_003_600,
+});
 
 let dir: string;
 before(async () => {
@@ -25,10 +33,22 @@ describe('cacheFilePath', () => {
     assert.equal(cacheFilePath(dir, BROKER, 'k8s-team-a-dev', CALLER), a);
     assert.notEqual(cacheFilePath(dir, BROKER, 'k8s-team-a-prod', CALLER), a);
     assert.notEqual(cacheFilePath(dir, 'https://other.example/v1/tokens', 'k8s-team-a-dev', CALLER), a);
-    assert.notEqual(cacheFilePath(dir, BROKER, 'k8s-team-a-dev', fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-server' })), a);
+    assert.notEqual(
+      cacheFilePath(
+        dir,
+        BROKER,
+        'k8s-team-a-dev',
+        fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-server' }),
+      ),
+      a,
+    );
   });
   test('a rotated caller token of the same identity keeps the entry', () => {
-    const rotated = fakeJwt({ sub: 'system:serviceaccount:argocd:argocd-application-controller', exp: 1_900_007_200, jti: 'new' });
+    const rotated = fakeJwt({
+      sub: 'system:serviceaccount:argocd:argocd-application-controller',
+      exp: 1_900_007_200,
+      jti: 'new',
+    });
     assert.equal(cacheFilePath(dir, BROKER, 't', rotated), cacheFilePath(dir, BROKER, 't', CALLER));
   });
   test('an opaque caller token is identified by its hash', () => {
@@ -47,7 +67,10 @@ describe('readCachedToken / writeCachedToken', () => {
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.equal((await stat(d)).mode & 0o777, 0o700);
     assert.deepEqual(await readdir(d), [basename(file)]);
-    assert.deepEqual(await readCachedToken(file, BROKER, 't', NOW, 10_000), { token: 'tok-1', expiresAt: NOW + 60_000 });
+    assert.deepEqual(await readCachedToken(file, BROKER, 't', NOW, 10_000), {
+      token: 'tok-1',
+      expiresAt: NOW + 60_000,
+    });
   });
 
   test('reused until the margin before expiry, not after', async () => {
@@ -70,11 +93,32 @@ describe('readCachedToken / writeCachedToken', () => {
   const corrupt: Array<[string, string]> = [
     ['not JSON', '{"v":1,"broker"'],
     ['empty', ''],
-    ['wrong version', JSON.stringify({ v: 2, broker: BROKER, target: 't', token: 'tok', expiresAt: NOW + 60_000 })],
-    ['another target', JSON.stringify({ v: 1, broker: BROKER, target: 'other', token: 'tok', expiresAt: NOW + 60_000 })],
-    ['another broker', JSON.stringify({ v: 1, broker: 'https://x/v1/tokens', target: 't', token: 'tok', expiresAt: NOW + 60_000 })],
-    ['token with whitespace', JSON.stringify({ v: 1, broker: BROKER, target: 't', token: 'a b', expiresAt: NOW + 60_000 })],
-    ['expiresAt not a number', JSON.stringify({ v: 1, broker: BROKER, target: 't', token: 'tok', expiresAt: '2030' })],
+    [
+      'wrong version',
+      JSON.stringify({ v: 2, broker: BROKER, target: 't', token: 'tok', expiresAt: NOW + 60_000 }),
+    ],
+    [
+      'another target',
+      JSON.stringify({ v: 1, broker: BROKER, target: 'other', token: 'tok', expiresAt: NOW + 60_000 }),
+    ],
+    [
+      'another broker',
+      JSON.stringify({
+        v: 1,
+        broker: 'https://x/v1/tokens',
+        target: 't',
+        token: 'tok',
+        expiresAt: NOW + 60_000,
+      }),
+    ],
+    [
+      'token with whitespace',
+      JSON.stringify({ v: 1, broker: BROKER, target: 't', token: 'a b', expiresAt: NOW + 60_000 }),
+    ],
+    [
+      'expiresAt not a number',
+      JSON.stringify({ v: 1, broker: BROKER, target: 't', token: 'tok', expiresAt: '2030' }),
+    ],
   ];
   for (const [name, content] of corrupt) {
     test(`ignored: ${name}`, async () => {

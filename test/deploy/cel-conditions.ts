@@ -12,7 +12,8 @@ import { isCelError, parse, plan, celEnv, type CelValue } from '@bufbuild/cel';
 export function toCel(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toCel);
   if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
-  if (value !== null && typeof value === 'object') return new Map(Object.entries(value).map(([k, v]) => [k, toCel(v)]));
+  if (value !== null && typeof value === 'object')
+    return new Map(Object.entries(value).map(([k, v]) => [k, toCel(v)]));
   return value;
 }
 
@@ -35,7 +36,11 @@ type Bindings = { readonly request: unknown; readonly object: unknown; readonly 
 
 /** The CEL variables of an AdmissionRequest (computed once per request). */
 function bindingsOf(request: Record<string, unknown>): Bindings {
-  return { request: toCel(request), object: toCel(request.object ?? null), oldObject: toCel(request.oldObject ?? null) };
+  return {
+    request: toCel(request),
+    object: toCel(request.object ?? null),
+    oldObject: toCel(request.oldObject ?? null),
+  };
 }
 
 const cache = new WeakMap<Record<string, unknown>, Bindings>();
@@ -46,7 +51,9 @@ function cachedBindings(request: Record<string, unknown>): Bindings {
 }
 
 /** A compiled condition; throws on a parse error, as the API server refuses the configuration. */
-export function compileCondition(condition: MatchCondition): (request: Record<string, unknown>) => ConditionResult {
+export function compileCondition(
+  condition: MatchCondition,
+): (request: Record<string, unknown>) => ConditionResult {
   const program = plan(celEnv(), parse(condition.expression));
   return (request) => {
     const result: CelValue | unknown = program(cachedBindings(request) as never);
@@ -57,11 +64,17 @@ export function compileCondition(condition: MatchCondition): (request: Record<st
 }
 
 /** The matchConditions of one webhook, compiled, and the API server's decision over them. */
-export function conditionsOf(webhook: { matchConditions?: MatchCondition[] }): (request: Record<string, unknown>) => { verdict: Verdict; results: ConditionResult[] } {
+export function conditionsOf(webhook: {
+  matchConditions?: MatchCondition[];
+}): (request: Record<string, unknown>) => { verdict: Verdict; results: ConditionResult[] } {
   const compiled = (webhook.matchConditions ?? []).map(compileCondition);
   return (request) => {
     const results = compiled.map((c) => c(request));
-    const verdict: Verdict = results.some((r) => r === false) ? 'skipped' : results.every((r) => r === true) ? 'called' : 'error';
+    const verdict: Verdict = results.some((r) => r === false)
+      ? 'skipped'
+      : results.every((r) => r === true)
+        ? 'called'
+        : 'error';
     return { verdict, results };
   };
 }

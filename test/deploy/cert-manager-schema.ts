@@ -4,8 +4,27 @@
  * misspelt field fails offline. Fields of the Issuer kinds we do not use (acme, vault,
  * venafi) are accepted as objects without a closer look.
  */
-const objectMeta = { type: 'object', required: ['name', 'namespace'], properties: { name: { type: 'string' }, namespace: { type: 'string' }, labels: { type: 'object' }, annotations: { type: 'object' } }, additionalProperties: false };
-const issuerRef = { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string' }, kind: { enum: ['Issuer', 'ClusterIssuer'] }, group: { type: 'string' } } };
+const objectMeta = {
+  type: 'object',
+  required: ['name', 'namespace'],
+  properties: {
+    name: { type: 'string' },
+    namespace: { type: 'string' },
+    labels: { type: 'object' },
+    annotations: { type: 'object' },
+  },
+  additionalProperties: false,
+};
+const issuerRef = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string' },
+    kind: { enum: ['Issuer', 'ClusterIssuer'] },
+    group: { type: 'string' },
+  },
+};
 const strings = { type: 'array', items: { type: 'string' } };
 const duration = { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$' };
 
@@ -55,7 +74,31 @@ export const certificateSchema = {
         usages: {
           type: 'array',
           items: {
-            enum: ['signing', 'digital signature', 'content commitment', 'key encipherment', 'key agreement', 'data encipherment', 'cert sign', 'crl sign', 'encipher only', 'decipher only', 'any', 'server auth', 'client auth', 'code signing', 'email protection', 's/mime', 'ipsec end system', 'ipsec tunnel', 'ipsec user', 'timestamping', 'ocsp signing', 'microsoft sgc', 'netscape sgc'],
+            enum: [
+              'signing',
+              'digital signature',
+              'content commitment',
+              'key encipherment',
+              'key agreement',
+              'data encipherment',
+              'cert sign',
+              'crl sign',
+              'encipher only',
+              'decipher only',
+              'any',
+              'server auth',
+              'client auth',
+              'code signing',
+              'email protection',
+              's/mime',
+              'ipsec end system',
+              'ipsec tunnel',
+              'ipsec user',
+              'timestamping',
+              'ocsp signing',
+              'microsoft sgc',
+              'netscape sgc',
+            ],
           },
         },
       },
@@ -77,12 +120,21 @@ export const issuerSchema = {
       maxProperties: 1,
       additionalProperties: false,
       properties: {
-        selfSigned: { type: 'object', additionalProperties: false, properties: { crlDistributionPoints: strings } },
+        selfSigned: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { crlDistributionPoints: strings },
+        },
         ca: {
           type: 'object',
           required: ['secretName'],
           additionalProperties: false,
-          properties: { secretName: { type: 'string' }, crlDistributionPoints: strings, ocspServers: strings, issuingCertificateURLs: strings },
+          properties: {
+            secretName: { type: 'string' },
+            crlDistributionPoints: strings,
+            ocspServers: strings,
+            issuingCertificateURLs: strings,
+          },
         },
         acme: { type: 'object' },
         vault: { type: 'object' },

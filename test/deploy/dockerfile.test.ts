@@ -21,14 +21,21 @@ interface Stage {
 
 /** Instructions of a Dockerfile by stage: comments dropped, `\` continuations joined, ARG defaults substituted. */
 function parseDockerfile(text: string): Stage[] {
-  const logical = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const logical = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   const args = new Map<string, string>();
   const stages: Stage[] = [];
   for (const line of logical) {
     const m = /^(\w+)\s+(.*)$/.exec(line);
     if (m === null) continue;
     const op = (m[1] ?? '').toUpperCase();
-    const rest = (m[2] ?? '').replace(/\$\{(\w+)\}/g, (_all, name: string) => args.get(name) ?? `\${${name}}`);
+    const rest = (m[2] ?? '').replace(
+      /\$\{(\w+)\}/g,
+      (_all, name: string) => args.get(name) ?? `\${${name}}`,
+    );
     if (op === 'ARG' && stages.length === 0) {
       const [name, value] = rest.split('=');
       if (name !== undefined && value !== undefined) args.set(name.trim(), value.trim());
@@ -59,10 +66,14 @@ function runtimeImports(dir: string): Map<string, string> {
     }
     if (!entry.endsWith('.ts')) continue;
     const text = readFileSync(path, 'utf8');
-    for (const m of text.matchAll(/^import\s+(?!type\s)[^'"]*?from\s+'([^'.][^']*)'|^import\s+'([^'.][^']*)'/gm)) {
+    for (const m of text.matchAll(
+      /^import\s+(?!type\s)[^'"]*?from\s+'([^'.][^']*)'|^import\s+'([^'.][^']*)'/gm,
+    )) {
       const spec = m[1] ?? m[2] ?? '';
       if (spec.startsWith('node:') || builtinModules.includes(spec)) continue;
-      const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec);
+      const name = spec.startsWith('@')
+        ? spec.split('/').slice(0, 2).join('/')
+        : (spec.split('/')[0] ?? spec);
       found.set(name, path.slice(root.length + 1));
     }
   }
@@ -78,28 +89,52 @@ describe('the Dockerfile (checked statically: no Docker engine here)', () => {
     assert.ok(runtime !== undefined);
     const build = stages.find((s) => runs(s).some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)));
     assert.ok(build !== undefined && build !== runtime, 'a build stage installs every dependency');
-    assert.ok(runs(build).some((r) => /npm run build/.test(r)), 'it runs npm run build');
-    assert.ok(runs(build).some((r) => /\bmake plugin\b/.test(r)), 'it builds the plugin with make plugin');
-    assert.match(runtime.from, /^(node:24[\w.-]*-slim|gcr\.io\/distroless\/nodejs24[\w.-]*)(@sha256:[0-9a-f]{64})?$/, `runtime base ${runtime.from} is Node.js 24, slim or distroless`);
+    assert.ok(
+      runs(build).some((r) => /npm run build/.test(r)),
+      'it runs npm run build',
+    );
+    assert.ok(
+      runs(build).some((r) => /\bmake plugin\b/.test(r)),
+      'it builds the plugin with make plugin',
+    );
+    assert.match(
+      runtime.from,
+      /^(node:24[\w.-]*-slim|gcr\.io\/distroless\/nodejs24[\w.-]*)(@sha256:[0-9a-f]{64})?$/,
+      `runtime base ${runtime.from} is Node.js 24, slim or distroless`,
+    );
   });
 
   test('the runtime stage has production dependencies only', () => {
     assert.ok(runtime !== undefined);
-    for (const r of runs(runtime)) assert.doesNotMatch(r, /\bnpm (ci|install|i)\b/, 'the runtime stage installs nothing');
+    for (const r of runs(runtime))
+      assert.doesNotMatch(r, /\bnpm (ci|install|i)\b/, 'the runtime stage installs nothing');
     const nodeModules = runtime.instructions.filter((i) => i.op === 'COPY' && /node_modules/.test(i.args));
     assert.equal(nodeModules.length, 1);
     const from = /--from=(\S+)/.exec(nodeModules[0]?.args ?? '')?.[1];
     const source = stages.find((s) => s.name === from);
     assert.ok(source !== undefined, `node_modules come from stage ${from}`);
     const installs = runs(source).filter((r) => /\bnpm (ci|install|i)\b/.test(r));
-    assert.ok(installs.length > 0 && installs.every((r) => /--omit=dev/.test(r)), `stage ${from} installs with --omit=dev only`);
-    const fromContext = runtime.instructions.filter((i) => i.op === 'COPY' && !/^--from=/.test(i.args)).map((i) => i.args);
-    assert.deepEqual(fromContext, ['package.json ./'], 'from the build context only package.json; the rest is built output');
+    assert.ok(
+      installs.length > 0 && installs.every((r) => /--omit=dev/.test(r)),
+      `stage ${from} installs with --omit=dev only`,
+    );
+    const fromContext = runtime.instructions
+      .filter((i) => i.op === 'COPY' && !/^--from=/.test(i.args))
+      .map((i) => i.args);
+    assert.deepEqual(
+      fromContext,
+      ['package.json ./'],
+      'from the build context only package.json; the rest is built output',
+    );
   });
 
   test('every package src/ imports at run time is a production dependency', () => {
-    const pkg: { dependencies?: Record<string, string> } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    const missing = [...runtimeImports(join(root, 'src'))].filter(([name]) => pkg.dependencies?.[name] === undefined).map(([name, file]) => `${name} (${file})`);
+    const pkg: { dependencies?: Record<string, string> } = JSON.parse(
+      readFileSync(join(root, 'package.json'), 'utf8'),
+    );
+    const missing = [...runtimeImports(join(root, 'src'))]
+      .filter(([name]) => pkg.dependencies?.[name] === undefined)
+      .map(([name, file]) => `${name} (${file})`);
     assert.deepEqual(missing, [], 'a package the runtime needs but --omit=dev would leave out');
   });
 
@@ -110,18 +145,39 @@ describe('the Dockerfile (checked statically: no Docker engine here)', () => {
     assert.notEqual(Number(user.split(':')[0]), 0, 'not root');
     const entrypoint = runtime.instructions.filter((i) => i.op === 'ENTRYPOINT').at(-1)?.args ?? '';
     const parsed: unknown = JSON.parse(entrypoint);
-    assert.ok(Array.isArray(parsed) && parsed.length > 0 && parsed.every((p) => typeof p === 'string'), 'ENTRYPOINT in exec form (a JSON array): no shell');
+    assert.ok(
+      Array.isArray(parsed) && parsed.length > 0 && parsed.every((p) => typeof p === 'string'),
+      'ENTRYPOINT in exec form (a JSON array): no shell',
+    );
     assert.ok(!['sh', '/bin/sh', 'bash', '/bin/bash'].includes(String(parsed[0])));
     const cmd = runtime.instructions.find((i) => i.op === 'CMD');
     if (cmd !== undefined) assert.ok(Array.isArray(JSON.parse(cmd.args)), 'CMD in exec form');
-    assert.ok(runtime.instructions.some((i) => i.op === 'COPY' && /--from=\S+\s+\S*tenant-guard-credential\s+\/usr\/local\/bin\/tenant-guard-credential$/.test(i.args)), 'the plugin executable is in the image');
-    assert.ok(!stages.some((s) => s.instructions.some((i) => i.op === 'ADD' && /https?:\/\//.test(i.args))), 'no ADD from a URL');
+    assert.ok(
+      runtime.instructions.some(
+        (i) =>
+          i.op === 'COPY' &&
+          /--from=\S+\s+\S*tenant-guard-credential\s+\/usr\/local\/bin\/tenant-guard-credential$/.test(
+            i.args,
+          ),
+      ),
+      'the plugin executable is in the image',
+    );
+    assert.ok(
+      !stages.some((s) => s.instructions.some((i) => i.op === 'ADD' && /https?:\/\//.test(i.args))),
+      'no ADD from a URL',
+    );
   });
 
   test('.dockerignore keeps keys, node_modules and git out of the build context; make image and make crd exist', () => {
-    const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
-    for (const entry of ['certs', 'node_modules', '.git', 'dist']) assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
-    const image = execFileSync('make', ['-n', 'image', 'IMAGE=registry.example.com/tenant-guard:1.2.3'], { cwd: root, encoding: 'utf8' });
+    const ignored = readFileSync(join(root, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
+    for (const entry of ['certs', 'node_modules', '.git', 'dist'])
+      assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
+    const image = execFileSync('make', ['-n', 'image', 'IMAGE=registry.example.com/tenant-guard:1.2.3'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     assert.match(image, /^docker build -t registry\.example\.com\/tenant-guard:1\.2\.3 \.$/m);
     assert.match(execFileSync('make', ['-n', 'crd'], { cwd: root, encoding: 'utf8' }), /npm run gen:crd/);
   });

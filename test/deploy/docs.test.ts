@@ -14,7 +14,10 @@ const read = (name: string): string => readFileSync(join(root, 'docs', name), 'u
 
 function commandOptions(name: string): string[] {
   const sink = { write: () => true };
-  const program = buildProgram({ stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: root }, () => undefined);
+  const program = buildProgram(
+    { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: root },
+    () => undefined,
+  );
   const command = program.commands.find((c) => c.name() === name);
   assert.ok(command !== undefined, `tenant-guard ${name} exists`);
   return command.options.map((o) => o.long ?? '').filter((l) => l !== '' && l !== '--help');
@@ -28,23 +31,32 @@ describe('docs/', () => {
   test('settings.md documents every setting, serve and broker flag, with its environment variable', () => {
     const settings = read('settings.md');
     const undocumented: string[] = [];
-    for (const s of Object.values(settingFlags)) for (const word of [`--${s.flag}\``, s.env]) if (!settings.includes(word)) undocumented.push(word);
-    for (const f of brokerFlags) for (const word of [`--${f.flag}\``, f.env]) if (!settings.includes(word)) undocumented.push(word);
-    for (const flag of [...commandOptions('serve'), ...commandOptions('certs')]) if (!settings.includes(`\`${flag}\``)) undocumented.push(flag);
+    for (const s of Object.values(settingFlags))
+      for (const word of [`--${s.flag}\``, s.env]) if (!settings.includes(word)) undocumented.push(word);
+    for (const f of brokerFlags)
+      for (const word of [`--${f.flag}\``, f.env]) if (!settings.includes(word)) undocumented.push(word);
+    for (const flag of [...commandOptions('serve'), ...commandOptions('certs')])
+      if (!settings.includes(`\`${flag}\``)) undocumented.push(flag);
     assert.deepEqual(undocumented, []);
   });
 
   test('every flag and environment variable the Deployments use is documented', () => {
     const settings = read('settings.md');
     const built = kustomizeBuild(join(root, 'webhook-config'));
-    const containers = built.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec.template.spec.containers);
+    const containers = built
+      .filter((o) => o.kind === 'Deployment')
+      .flatMap((d) => d.spec.template.spec.containers);
     const used = new Set<string>();
     for (const c of containers) {
-      for (const arg of c.args ?? []) if (String(arg).startsWith('--')) used.add(String(arg).split('=')[0] ?? '');
+      for (const arg of c.args ?? [])
+        if (String(arg).startsWith('--')) used.add(String(arg).split('=')[0] ?? '');
       for (const e of c.env ?? []) if (String(e.name).startsWith('TG_')) used.add(String(e.name));
     }
     assert.ok(used.size > 5);
-    assert.deepEqual([...used].filter((u) => !settings.includes(u.startsWith('--') ? `\`${u}\`` : u)), []);
+    assert.deepEqual(
+      [...used].filter((u) => !settings.includes(u.startsWith('--') ? `\`${u}\`` : u)),
+      [],
+    );
   });
 
   test('relative links and repository paths named in the docs exist', () => {
@@ -53,7 +65,8 @@ describe('docs/', () => {
       const text = read(name);
       for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
         const target = m[1] ?? '';
-        if (!/^https?:/.test(target) && !existsSync(join(root, 'docs', target))) broken.push(`${name}: ${target}`);
+        if (!/^https?:/.test(target) && !existsSync(join(root, 'docs', target)))
+          broken.push(`${name}: ${target}`);
       }
       for (const m of text.matchAll(/`((?:webhook-config|src|docs|scripts)\/[\w./-]+)`/g)) {
         if (!existsSync(join(root, m[1] ?? ''))) broken.push(`${name}: ${m[1]}`);

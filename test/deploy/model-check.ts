@@ -21,7 +21,10 @@ for (const [name, value] of Object.entries(k8s)) {
   models.set(name, () => {
     const map: unknown = getMap.call(value);
     if (!Array.isArray(map)) throw new Error(`${name}.getAttributeTypeMap() is not an array`);
-    return map.filter((a): a is Attribute => typeof a === 'object' && a !== null && typeof a.baseName === 'string' && typeof a.type === 'string');
+    return map.filter(
+      (a): a is Attribute =>
+        typeof a === 'object' && a !== null && typeof a.baseName === 'string' && typeof a.type === 'string',
+    );
   });
 }
 
@@ -59,11 +62,20 @@ export function modelName(apiVersion: string, kind: string): string {
 export function checkAgainstModel(value: unknown, type: string, path: string, problems: string[]): void {
   const bad = (what: string): void => void problems.push(`${path}: ${what}`);
   if (type === 'any' || type === 'object') return;
-  if (type === 'string') return typeof value === 'string' ? undefined : bad(`${JSON.stringify(value)} is not a string`);
-  if (type === 'boolean') return typeof value === 'boolean' ? undefined : bad(`${JSON.stringify(value)} is not a boolean`);
-  if (type === 'number') return typeof value === 'number' ? undefined : bad(`${JSON.stringify(value)} is not a number`);
-  if (type === 'Date') return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? undefined : bad(`${JSON.stringify(value)} is not a date-time`);
-  if (type === 'IntOrString') return typeof value === 'string' || Number.isInteger(value) ? undefined : bad(`${JSON.stringify(value)} is neither an integer nor a string`);
+  if (type === 'string')
+    return typeof value === 'string' ? undefined : bad(`${JSON.stringify(value)} is not a string`);
+  if (type === 'boolean')
+    return typeof value === 'boolean' ? undefined : bad(`${JSON.stringify(value)} is not a boolean`);
+  if (type === 'number')
+    return typeof value === 'number' ? undefined : bad(`${JSON.stringify(value)} is not a number`);
+  if (type === 'Date')
+    return typeof value === 'string' && !Number.isNaN(Date.parse(value))
+      ? undefined
+      : bad(`${JSON.stringify(value)} is not a date-time`);
+  if (type === 'IntOrString')
+    return typeof value === 'string' || Number.isInteger(value)
+      ? undefined
+      : bad(`${JSON.stringify(value)} is neither an integer nor a string`);
   const array = /^Array<(.+)>$/.exec(type);
   if (array !== null) {
     if (!Array.isArray(value)) return bad('is not a list');
@@ -73,7 +85,8 @@ export function checkAgainstModel(value: unknown, type: string, path: string, pr
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
   if (map !== null) {
     if (!isPlainObject(value)) return bad('is not a mapping');
-    for (const [k, v] of Object.entries(value)) checkAgainstModel(v, map[1] ?? 'any', `${path}.${k}`, problems);
+    for (const [k, v] of Object.entries(value))
+      checkAgainstModel(v, map[1] ?? 'any', `${path}.${k}`, problems);
     return;
   }
   const attributes = models.get(type);
@@ -86,7 +99,12 @@ export function checkAgainstModel(value: unknown, type: string, path: string, pr
       bad(`unknown field "${k}" in ${type}`);
       continue;
     }
-    if (attribute.type === 'number' && (attribute.format === 'int32' || attribute.format === 'int64') && typeof v === 'number' && !Number.isInteger(v)) {
+    if (
+      attribute.type === 'number' &&
+      (attribute.format === 'int32' || attribute.format === 'int64') &&
+      typeof v === 'number' &&
+      !Number.isInteger(v)
+    ) {
       problems.push(`${path}.${k}: ${v} is not an integer`);
       continue;
     }
@@ -101,7 +119,8 @@ export function checkBuiltIn(object: Record<string, unknown>): string[] {
   const where = `${kind}/${name}`;
   const expected = BUILT_IN_KINDS[kind];
   if (expected === undefined) return [`${where}: not a built-in kind this check knows`];
-  if (object.apiVersion !== expected) return [`${where}: apiVersion ${String(object.apiVersion)} is not ${expected}`];
+  if (object.apiVersion !== expected)
+    return [`${where}: apiVersion ${String(object.apiVersion)} is not ${expected}`];
   const problems: string[] = [];
   checkAgainstModel(object, modelName(expected, kind), where, problems);
   return problems;

@@ -10,11 +10,19 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** A CREATE of an Application in team-a by `username`, as the API server would send it. */
 function createBy(username: string): Record<string, unknown> {
   return {
-    uid: 'u', operation: 'CREATE', namespace: 'team-a', name: 'guestbook',
+    uid: 'u',
+    operation: 'CREATE',
+    namespace: 'team-a',
+    name: 'guestbook',
     kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
     resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applications' },
     userInfo: { username, groups: ['system:authenticated'] },
-    object: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'guestbook', namespace: 'team-a' }, spec: { project: 'team-a' } },
+    object: {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'guestbook', namespace: 'team-a' },
+      spec: { project: 'team-a' },
+    },
     oldObject: null,
   };
 }
@@ -41,17 +49,24 @@ function coverage(config: KubeObject): Map<string, string[]> {
   const covered = new Map<string, string[]>();
   for (const w of config.webhooks) {
     for (const r of w.rules) {
-      for (const g of r.apiGroups) for (const res of r.resources) for (const op of r.operations) {
-        const key = `${g === '' ? 'core' : g}/${res} ${op}`;
-        covered.set(key, [...(covered.get(key) ?? []), w.name]);
-      }
+      for (const g of r.apiGroups)
+        for (const res of r.resources)
+          for (const op of r.operations) {
+            const key = `${g === '' ? 'core' : g}/${res} ${op}`;
+            covered.set(key, [...(covered.get(key) ?? []), w.name]);
+          }
     }
   }
   return covered;
 }
 
 function expected(operations: readonly string[]): string[] {
-  const kinds = ['argoproj.io/applicationsets', 'argoproj.io/applications', 'argoproj.io/appprojects', 'core/secrets'];
+  const kinds = [
+    'argoproj.io/applicationsets',
+    'argoproj.io/applications',
+    'argoproj.io/appprojects',
+    'core/secrets',
+  ];
   return kinds.flatMap((k) => operations.map((op) => `${k} ${op}`)).sort();
 }
 
@@ -70,7 +85,8 @@ describe('webhook configurations against SPEC section 5', () => {
 
   test('/validate sees exactly ApplicationSets, Applications, AppProjects (argoproj.io) and Secrets, on CREATE, UPDATE and DELETE', () => {
     assert.deepEqual([...coverage(validating).keys()].sort(), expected(['CREATE', 'UPDATE', 'DELETE']));
-    for (const [key, hooks] of coverage(validating)) assert.equal(hooks.length, 1, `${key} is sent once, not by ${hooks.join(' and ')}`);
+    for (const [key, hooks] of coverage(validating))
+      assert.equal(hooks.length, 1, `${key} is sent once, not by ${hooks.join(' and ')}`);
     for (const w of validating.webhooks) assert.equal(w.clientConfig.service.path, '/validate');
   });
 
@@ -85,14 +101,30 @@ describe('webhook configurations against SPEC section 5', () => {
         const groups = new Set(w.rules.flatMap((r: { apiGroups: string[] }) => r.apiGroups));
         if (groups.has('')) {
           assert.deepEqual([...groups], [''], `${w.name}: Secrets share no webhook with other groups`);
-          assert.deepEqual(w.rules.flatMap((r: { resources: string[] }) => r.resources), ['secrets']);
-          assert.deepEqual(w.rules.flatMap((r: { apiVersions: string[] }) => r.apiVersions), ['v1']);
-          assert.deepEqual(w.objectSelector, { matchLabels: { 'argocd.argoproj.io/secret-type': 'cluster' } });
+          assert.deepEqual(
+            w.rules.flatMap((r: { resources: string[] }) => r.resources),
+            ['secrets'],
+          );
+          assert.deepEqual(
+            w.rules.flatMap((r: { apiVersions: string[] }) => r.apiVersions),
+            ['v1'],
+          );
+          assert.deepEqual(w.objectSelector, {
+            matchLabels: { 'argocd.argoproj.io/secret-type': 'cluster' },
+          });
         } else {
           assert.deepEqual([...groups], ['argoproj.io']);
-          assert.equal(w.objectSelector, undefined, `${w.name}: no objectSelector could let a tenant skip the webhook`);
+          assert.equal(
+            w.objectSelector,
+            undefined,
+            `${w.name}: no objectSelector could let a tenant skip the webhook`,
+          );
         }
-        assert.equal(w.namespaceSelector, undefined, `${w.name}: no namespaceSelector could let a tenant skip the webhook`);
+        assert.equal(
+          w.namespaceSelector,
+          undefined,
+          `${w.name}: no namespaceSelector could let a tenant skip the webhook`,
+        );
       }
     }
   });
@@ -101,23 +133,37 @@ describe('webhook configurations against SPEC section 5', () => {
     for (const w of [...mutating.webhooks, ...validating.webhooks]) {
       assert.equal(w.failurePolicy, 'Fail', w.name);
       assert.equal(w.sideEffects, 'None', w.name);
-      assert.ok(Number.isInteger(w.timeoutSeconds) && w.timeoutSeconds >= 1 && w.timeoutSeconds <= 10, `${w.name}: timeoutSeconds ${w.timeoutSeconds}`);
+      assert.ok(
+        Number.isInteger(w.timeoutSeconds) && w.timeoutSeconds >= 1 && w.timeoutSeconds <= 10,
+        `${w.name}: timeoutSeconds ${w.timeoutSeconds}`,
+      );
       assert.equal(w.matchPolicy, 'Equivalent', w.name);
       assert.deepEqual(w.admissionReviewVersions, ['v1'], w.name);
     }
   });
 
-  test('matchConditions spare only the webhook\'s own service account and kube-system\'s, never all service accounts (evaluated as CEL)', () => {
+  test("matchConditions spare only the webhook's own service account and kube-system's, never all service accounts (evaluated as CEL)", () => {
     for (const w of [...mutating.webhooks, ...validating.webhooks]) {
-      assert.ok(Array.isArray(w.matchConditions) && w.matchConditions.length > 0, `${w.name} has matchConditions`);
+      assert.ok(
+        Array.isArray(w.matchConditions) && w.matchConditions.length > 0,
+        `${w.name} has matchConditions`,
+      );
       const decide = conditionsOf(w);
-      for (const user of SPARED) assert.equal(decide(createBy(user)).verdict, 'skipped', `${w.name}: ${user} is spared`);
-      for (const user of JUDGED) assert.equal(decide(createBy(user)).verdict, 'called', `${w.name}: ${user} is judged`);
+      for (const user of SPARED)
+        assert.equal(decide(createBy(user)).verdict, 'skipped', `${w.name}: ${user} is spared`);
+      for (const user of JUDGED)
+        assert.equal(decide(createBy(user)).verdict, 'called', `${w.name}: ${user} is judged`);
     }
   });
 
   test('the check itself: a condition sparing every service account is caught', () => {
-    const lax = compileCondition({ name: 'lax', expression: "!request.userInfo.username.startsWith('system:serviceaccount:')" });
-    assert.ok(JUDGED.some((u) => lax(createBy(u)) === false), 'the lax condition would spare judged users');
+    const lax = compileCondition({
+      name: 'lax',
+      expression: "!request.userInfo.username.startsWith('system:serviceaccount:')",
+    });
+    assert.ok(
+      JUDGED.some((u) => lax(createBy(u)) === false),
+      'the lax condition would spare judged users',
+    );
   });
 });

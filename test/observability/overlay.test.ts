@@ -11,7 +11,9 @@ import { kustomizeBuild, type KubeObject } from '../deploy/manifest-checks.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-interface Selector { matchLabels?: Record<string, string> }
+interface Selector {
+  matchLabels?: Record<string, string>;
+}
 const matches = (selector: Selector | undefined, labels: Record<string, string> | undefined): boolean =>
   Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels?.[k] === v);
 
@@ -21,19 +23,47 @@ describe('webhook-config/overlays/prometheus-operator', () => {
   const monitors = objects.filter((o) => o.kind === 'ServiceMonitor');
 
   test('adds a ServiceMonitor per component and the PrometheusRule to the base', () => {
-    assert.deepEqual(monitors.map((m) => m.metadata.name).sort(), ['tenant-guard-broker', 'tenant-guard-webhook']);
+    assert.deepEqual(monitors.map((m) => m.metadata.name).sort(), [
+      'tenant-guard-broker',
+      'tenant-guard-webhook',
+    ]);
     assert.equal(objects.filter((o) => o.kind === 'PrometheusRule').length, 1);
-    assert.ok(objects.some((o) => o.kind === 'Deployment' && o.metadata.name === 'tenant-guard-webhook'), 'the base is included');
+    assert.ok(
+      objects.some((o) => o.kind === 'Deployment' && o.metadata.name === 'tenant-guard-webhook'),
+      'the base is included',
+    );
   });
 
   test('each ServiceMonitor selects exactly its Service, by a port the Service has, over HTTPS with the CA', () => {
     for (const monitor of monitors) {
-      const spec = (monitor as unknown as { spec: { selector: Selector; endpoints: { port: string; scheme: string; path: string; tlsConfig: { serverName: string; ca: { secret: { name: string; key: string } } } }[] } }).spec;
-      const selected = services.filter((s) => matches(spec.selector, s.metadata.labels as Record<string, string> | undefined));
-      assert.deepEqual(selected.map((s) => s.metadata.name), [monitor.metadata.name]);
-      const ports = ((selected[0] as unknown as { spec: { ports: { name: string }[] } }).spec.ports).map((p) => p.name);
+      const spec = (
+        monitor as unknown as {
+          spec: {
+            selector: Selector;
+            endpoints: {
+              port: string;
+              scheme: string;
+              path: string;
+              tlsConfig: { serverName: string; ca: { secret: { name: string; key: string } } };
+            }[];
+          };
+        }
+      ).spec;
+      const selected = services.filter((s) =>
+        matches(spec.selector, s.metadata.labels as Record<string, string> | undefined),
+      );
+      assert.deepEqual(
+        selected.map((s) => s.metadata.name),
+        [monitor.metadata.name],
+      );
+      const ports = (selected[0] as unknown as { spec: { ports: { name: string }[] } }).spec.ports.map(
+        (p) => p.name,
+      );
       for (const endpoint of spec.endpoints) {
-        assert.ok(ports.includes(endpoint.port), `${monitor.metadata.name}: port ${endpoint.port} on the Service`);
+        assert.ok(
+          ports.includes(endpoint.port),
+          `${monitor.metadata.name}: port ${endpoint.port} on the Service`,
+        );
         assert.equal(endpoint.scheme, 'https');
         assert.equal(endpoint.path, '/metrics');
         assert.equal(endpoint.tlsConfig.serverName, `${monitor.metadata.name}.tenant-guard.svc`);
@@ -43,15 +73,32 @@ describe('webhook-config/overlays/prometheus-operator', () => {
   });
 
   test('a NetworkPolicy admits the labelled monitoring namespace to both components on 8443', () => {
-    const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'tenant-guard-metrics') as unknown as {
-      spec: { podSelector: Selector; ingress: { from: { namespaceSelector: Selector }[]; ports: { port: number }[] }[] };
-    } | undefined;
+    const policy = objects.find(
+      (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'tenant-guard-metrics',
+    ) as unknown as
+      | {
+          spec: {
+            podSelector: Selector;
+            ingress: { from: { namespaceSelector: Selector }[]; ports: { port: number }[] }[];
+          };
+        }
+      | undefined;
     assert.ok(policy !== undefined);
     for (const component of ['webhook', 'broker']) {
-      const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `tenant-guard-${component}`) as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } };
-      assert.ok(matches(policy.spec.podSelector, deployment.spec.template.metadata.labels), `${component} pods are selected`);
+      const deployment = objects.find(
+        (o) => o.kind === 'Deployment' && o.metadata.name === `tenant-guard-${component}`,
+      ) as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } };
+      assert.ok(
+        matches(policy.spec.podSelector, deployment.spec.template.metadata.labels),
+        `${component} pods are selected`,
+      );
     }
-    assert.deepEqual(policy.spec.ingress[0]?.from[0]?.namespaceSelector.matchLabels, { 'tenantguard.dev/monitoring': 'true' });
-    assert.deepEqual(policy.spec.ingress[0]?.ports.map((p) => p.port), [8443]);
+    assert.deepEqual(policy.spec.ingress[0]?.from[0]?.namespaceSelector.matchLabels, {
+      'tenantguard.dev/monitoring': 'true',
+    });
+    assert.deepEqual(
+      policy.spec.ingress[0]?.ports.map((p) => p.port),
+      [8443],
+    );
   });
 });

@@ -43,11 +43,14 @@ function documentedScrapeConfig(): string {
   return block;
 }
 
-interface Sample { metric: Record<string, string>; value: [number, string] }
+interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
 
 async function query(base: string, expr: string): Promise<Sample[]> {
   const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = await res.json() as { status: string; data: { result: Sample[] } };
+  const body = (await res.json()) as { status: string; data: { result: Sample[] } };
   assert.equal(body.status, 'success', expr);
   return body.data.result;
 }
@@ -77,7 +80,13 @@ describe('a real Prometheus scraping tenant-guard', skip, () => {
   before(async () => {
     api = await TestApiServer.start();
     api.registerResource(TENANTS);
-    api.seed(TENANTS, undefined, tenantDoc('team-a', { clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }] }));
+    api.seed(
+      TENANTS,
+      undefined,
+      tenantDoc('team-a', {
+        clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }],
+      }),
+    );
     const dir = tempDir('tg-prom-');
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
@@ -103,12 +112,20 @@ describe('a real Prometheus scraping tenant-guard', skip, () => {
     ].join('\n');
     writeFileSync(join(dir, 'prometheus.yml'), config);
     mkdirSync(join(dir, 'data'));
-    prometheus = spawn('prometheus', [
-      `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${webPort}`, '--log.level=warn',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    prometheus = spawn(
+      'prometheus',
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${webPort}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
-    prometheus.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    prometheus.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
     const up = await until(async () => (await valueOf(base, 'up{job="tenant-guard"}')) === 1, 30_000);
     assert.ok(up, `Prometheus scrapes tenant-guard (${stderr})`);
   });
@@ -120,7 +137,10 @@ describe('a real Prometheus scraping tenant-guard', skip, () => {
   });
 
   test('counters move by what was sent, and every rule evaluates', async () => {
-    const ready = await until(async () => (await callServe(handle.url, ca, '/readyz')).status === 200, 10_000);
+    const ready = await until(
+      async () => (await callServe(handle.url, ca, '/readyz')).status === 200,
+      10_000,
+    );
     assert.ok(ready);
     const toOtherTenant = reviewBody({
       kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
@@ -128,28 +148,58 @@ describe('a real Prometheus scraping tenant-guard', skip, () => {
       namespace: 'team-a',
       userInfo: { username: 'alice', groups: ['team-a-admins'] },
       object: {
-        apiVersion: 'argoproj.io/v1alpha1', kind: 'Application',
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
         metadata: { name: 'guestbook', namespace: 'team-a', labels: { 'tenantguard.dev/tenant': 'team-a' } },
-        spec: { project: 'team-a', destination: { server: 'https://kubernetes.default.svc', namespace: 'x' }, source: { repoURL: 'https://example.com/r.git', path: '.' } },
+        spec: {
+          project: 'team-a',
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'x' },
+          source: { repoURL: 'https://example.com/r.git', path: '.' },
+        },
       },
     });
     for (let i = 0; i < 3; i += 1) {
-      const answer = JSON.parse((await callServe(handle.url, ca, '/validate', { body: toOtherTenant })).body) as { response: { allowed: boolean } };
+      const answer = JSON.parse(
+        (await callServe(handle.url, ca, '/validate', { body: toOtherTenant })).body,
+      ) as { response: { allowed: boolean } };
       assert.equal(answer.response.allowed, false);
     }
     const caller = serviceAccountToken();
     api.addToken(caller.token, caller.known);
     for (let i = 0; i < 2; i += 1) {
-      const answer = await callServe(handle.url, ca, '/v1/tokens', { body: { target: 'k8s-team-a-dev' }, token: caller.token });
+      const answer = await callServe(handle.url, ca, '/v1/tokens', {
+        body: { target: 'k8s-team-a-dev' },
+        token: caller.token,
+      });
       assert.equal(answer.status, 200, answer.body);
     }
-    assert.equal((await callServe(handle.url, ca, '/v1/tokens', { body: { target: 'no-such-cluster' }, token: caller.token })).status, 404);
+    assert.equal(
+      (
+        await callServe(handle.url, ca, '/v1/tokens', {
+          body: { target: 'no-such-cluster' },
+          token: caller.token,
+        })
+      ).status,
+      404,
+    );
 
     const expected: [string, number][] = [
-      ['sum(tenant_guard_admission_requests_total{job="tenant-guard",endpoint="validate",decision="denied",tenant="team-a"})', 3],
-      ['sum(tenant_guard_admission_rule_results_total{job="tenant-guard",tenant="team-a",rule="TG-APP-02",action="denied"})', 3],
-      ['sum(tenant_guard_broker_token_requests_total{job="tenant-guard",tenant="team-a",result="issued"})', 2],
-      ['sum(tenant_guard_broker_token_requests_total{job="tenant-guard",tenant="none",result="ERR_BROKER_UNKNOWN_TARGET"})', 1],
+      [
+        'sum(tenant_guard_admission_requests_total{job="tenant-guard",endpoint="validate",decision="denied",tenant="team-a"})',
+        3,
+      ],
+      [
+        'sum(tenant_guard_admission_rule_results_total{job="tenant-guard",tenant="team-a",rule="TG-APP-02",action="denied"})',
+        3,
+      ],
+      [
+        'sum(tenant_guard_broker_token_requests_total{job="tenant-guard",tenant="team-a",result="issued"})',
+        2,
+      ],
+      [
+        'sum(tenant_guard_broker_token_requests_total{job="tenant-guard",tenant="none",result="ERR_BROKER_UNKNOWN_TARGET"})',
+        1,
+      ],
       ['tenant_guard_registry_synced{job="tenant-guard"}', 1],
       ['tenant_guard_registry_tenants{job="tenant-guard",state="accepted"}', 1],
     ];
@@ -159,18 +209,34 @@ describe('a real Prometheus scraping tenant-guard', skip, () => {
       return expected.every(([expr, want]) => seen.get(expr) === want);
     }, 30_000);
     assert.ok(moved, `counters as sent: ${JSON.stringify([...seen])}`);
-    assert.ok((await valueOf(base, 'tenant_guard_tls_certificate_expiry_seconds{job="tenant-guard"}') ?? 0) > 86_400);
+    assert.ok(
+      ((await valueOf(base, 'tenant_guard_tls_certificate_expiry_seconds{job="tenant-guard"}')) ?? 0) >
+        86_400,
+    );
     assert.equal(await valueOf(base, 'count(tenant_guard_build_info{job="tenant-guard"})'), 1);
 
     // Every recording rule and alert has been evaluated, without error.
     const evaluated = await until(async () => {
       const res = await fetch(`${base}/api/v1/rules`);
-      const body = await res.json() as { data: { groups: { rules: { name: string; health: string; lastEvaluation: string }[] }[] } };
+      const body = (await res.json()) as {
+        data: { groups: { rules: { name: string; health: string; lastEvaluation: string }[] }[] };
+      };
       const rules = body.data.groups.flatMap((g) => g.rules);
-      return rules.length >= 16 && rules.every((r) => r.health === 'ok' && !r.lastEvaluation.startsWith('0001'));
+      return (
+        rules.length >= 16 && rules.every((r) => r.health === 'ok' && !r.lastEvaluation.startsWith('0001'))
+      );
     }, 30_000);
     assert.ok(evaluated, 'every rule evaluated with health ok');
-    const recorded = await until(async () => (await query(base, 'tenant_guard:admission_requests:rate5m{job="tenant-guard",endpoint="validate",decision="denied"}')).length === 1, 30_000);
+    const recorded = await until(
+      async () =>
+        (
+          await query(
+            base,
+            'tenant_guard:admission_requests:rate5m{job="tenant-guard",endpoint="validate",decision="denied"}',
+          )
+        ).length === 1,
+      30_000,
+    );
     assert.ok(recorded, 'the recording rule produced its series');
   });
 });

@@ -17,14 +17,18 @@ export function findBinary(name: string): string | undefined {
 /** `{ skip }` for node:test when the binary is missing outside CI; throws inside CI. */
 export function needBinary(name: string): { skip?: string } {
   if (findBinary(name) !== undefined) return {};
-  if (process.env.CI === 'true') throw new Error(`${name} is not installed; .ci/run installs Debian's prometheus package`);
+  if (process.env.CI === 'true')
+    throw new Error(`${name} is not installed; .ci/run installs Debian's prometheus package`);
   return { skip: `${name} not installed (apt-get install prometheus)` };
 }
 
 export const RULES_FILE = new URL('../../webhook-config/observability/alerts.rules.yaml', import.meta.url);
 export const RULE_TESTS_FILE = new URL('./alerts.test.yaml', import.meta.url);
 export const DASHBOARD_FILE = new URL('../../webhook-config/observability/dashboard.json', import.meta.url);
-export const PROMETHEUS_RULE_FILE = new URL('../../webhook-config/overlays/prometheus-operator/prometheusrule.yaml', import.meta.url);
+export const PROMETHEUS_RULE_FILE = new URL(
+  '../../webhook-config/overlays/prometheus-operator/prometheusrule.yaml',
+  import.meta.url,
+);
 export const OBSERVABILITY_DOC = new URL('../../docs/observability.md', import.meta.url);
 
 export interface Rule {
@@ -45,7 +49,9 @@ export function ruleGroups(): RuleGroup[] {
 
 /** Every PromQL expression of the dashboard's panels. */
 export function dashboardExpressions(): string[] {
-  const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+  const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as {
+    panels: { targets: { expr: string }[] }[];
+  };
   return dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
 }
 
@@ -54,6 +60,8 @@ export function dashboardExpressions(): string[] {
  * Node.js families; a histogram's `_bucket`, `_sum` and `_count` series name their family.
  */
 export function metricNames(expr: string): string[] {
-  const names = [...expr.matchAll(/\b((?:tenant_guard|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1] ?? '');
+  const names = [...expr.matchAll(/\b((?:tenant_guard|process|nodejs)_[a-z0-9_]+)\b/g)].map(
+    (m) => m[1] ?? '',
+  );
   return names.map((n) => n.replace(/_(bucket|sum|count)$/, ''));
 }

@@ -17,7 +17,14 @@ import { capturedLogger } from '../server/webhook-app-support.js';
 import { callServe, tempDir, testIo } from '../cli/cli-support.js';
 import { familyNames } from './metrics.test.js';
 import {
-  dashboardExpressions, metricNames, needBinary, OBSERVABILITY_DOC, PROMETHEUS_RULE_FILE, RULE_TESTS_FILE, RULES_FILE, ruleGroups,
+  dashboardExpressions,
+  metricNames,
+  needBinary,
+  OBSERVABILITY_DOC,
+  PROMETHEUS_RULE_FILE,
+  RULE_TESTS_FILE,
+  RULES_FILE,
+  ruleGroups,
 } from './prometheus-tools.js';
 
 function promtool(args: string[]): { status: number | null; output: string } {
@@ -25,7 +32,10 @@ function promtool(args: string[]): { status: number | null; output: string } {
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
-const alerts = () => ruleGroups().flatMap((g) => g.rules).filter((r) => r.alert !== undefined);
+const alerts = () =>
+  ruleGroups()
+    .flatMap((g) => g.rules)
+    .filter((r) => r.alert !== undefined);
 
 describe('alert and recording rules', () => {
   test('promtool check rules accepts the rules file', needBinary('promtool'), () => {
@@ -40,12 +50,22 @@ describe('alert and recording rules', () => {
   });
 
   test('every alert is tested firing and not firing', () => {
-    const tests = (parse(readFileSync(RULE_TESTS_FILE, 'utf8')) as { tests: { alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[] }[] }).tests;
+    const tests = (
+      parse(readFileSync(RULE_TESTS_FILE, 'utf8')) as {
+        tests: { alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[] }[];
+      }
+    ).tests;
     const cases = tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const rule of alerts()) {
       const mine = cases.filter((c) => c.alertname === rule.alert);
-      assert.ok(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${rule.alert} is tested firing`);
-      assert.ok(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${rule.alert} is tested not firing`);
+      assert.ok(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${rule.alert} is tested firing`,
+      );
+      assert.ok(
+        mine.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${rule.alert} is tested not firing`,
+      );
     }
     assert.ok(alerts().length >= 10);
   });
@@ -60,7 +80,10 @@ describe('alert and recording rules', () => {
   });
 
   test('the PrometheusRule ships exactly the groups of the plain rules file', () => {
-    const rule = parse(readFileSync(PROMETHEUS_RULE_FILE, 'utf8')) as { kind: string; spec: { groups: unknown } };
+    const rule = parse(readFileSync(PROMETHEUS_RULE_FILE, 'utf8')) as {
+      kind: string;
+      spec: { groups: unknown };
+    };
     assert.equal(rule.kind, 'PrometheusRule');
     assert.deepEqual(rule.spec.groups, ruleGroups());
   });
@@ -70,7 +93,14 @@ describe('dashboard and rule expressions', () => {
   test('every dashboard expression parses (promtool, as recording rules)', needBinary('promtool'), () => {
     const exprs = dashboardExpressions();
     assert.ok(exprs.length >= 10);
-    const rules = { groups: [{ name: 'dashboard', rules: exprs.map((e, i) => ({ record: `dashboard:expr_${i}`, expr: e.replaceAll('$job', '.*') })) }] };
+    const rules = {
+      groups: [
+        {
+          name: 'dashboard',
+          rules: exprs.map((e, i) => ({ record: `dashboard:expr_${i}`, expr: e.replaceAll('$job', '.*') })),
+        },
+      ],
+    };
     const file = join(mkdtempSync(join(tmpdir(), 'tg-dash-')), 'dashboard.rules.yaml');
     writeFileSync(file, stringify(rules));
     const run = promtool(['check', 'rules', file]);
@@ -79,7 +109,10 @@ describe('dashboard and rule expressions', () => {
 
   test('every metric the dashboard and the rules read is served at /metrics', async () => {
     const certsDir = join(tempDir(), 'certs');
-    const handle = await startServe({ port: '0', certsDir }, testIo(), { logger: capturedLogger('error').logger, components: SERVE_COMPONENTS });
+    const handle = await startServe({ port: '0', certsDir }, testIo(), {
+      logger: capturedLogger('error').logger,
+      components: SERVE_COMPONENTS,
+    });
     let served: Set<string>;
     try {
       const res = await callServe(handle.url, readFileSync(join(certsDir, 'ca.pem'), 'utf8'), '/metrics');
@@ -87,7 +120,10 @@ describe('dashboard and rule expressions', () => {
     } finally {
       await handle.close(0);
     }
-    const read = [...dashboardExpressions(), ...ruleGroups().flatMap((g) => g.rules.map((r) => r.expr))].flatMap(metricNames);
+    const read = [
+      ...dashboardExpressions(),
+      ...ruleGroups().flatMap((g) => g.rules.map((r) => r.expr)),
+    ].flatMap(metricNames);
     assert.ok(read.length > 20);
     const missing = [...new Set(read)].filter((n) => !served.has(n));
     assert.deepEqual(missing, [], 'metrics read but not served');

@@ -35,7 +35,17 @@ const BOB = { username: 'bob', groups: ['team-b-admins'] };
 const ADMIN = { username: 'root', groups: ['platform-admins'] };
 
 function request(object: KubeObject, over: Partial<PolicyRequest> = {}): PolicyRequest {
-  return { uid: 'u1', kind: 'ApplicationSet', operation: 'CREATE', namespace: 'team-a', name: 'nested-clusters', object, user: ALICE, dryRun: false, ...over };
+  return {
+    uid: 'u1',
+    kind: 'ApplicationSet',
+    operation: 'CREATE',
+    namespace: 'team-a',
+    name: 'nested-clusters',
+    object,
+    user: ALICE,
+    dryRun: false,
+    ...over,
+  };
 }
 
 /** /mutate then /validate, as the API server calls them. */
@@ -46,7 +56,7 @@ function admit(req: PolicyRequest, context: PolicyContext) {
 }
 
 describe('ApplicationSet through evaluate and mutate', () => {
-  test('a tenant\'s nested-generator ApplicationSet is admitted once mutated', () => {
+  test("a tenant's nested-generator ApplicationSet is admitted once mutated", () => {
     const context = contextFor(tenantsText());
     const { mutated, decision } = admit(request(nestedClusters()), context);
     assert.equal(mutated.tenant, 'team-a');
@@ -59,31 +69,49 @@ describe('ApplicationSet through evaluate and mutate', () => {
     const decision = evaluate(request(nestedClusters()), context);
     assert.equal(decision.allowed, false);
     assert.ok(!decision.allowed);
-    assert.deepEqual(decision.violations.map((v) => v.rule), ['TG-AS-01', 'TG-AS-02', 'TG-AS-02', 'TG-AS-02', 'TG-AS-02', 'TG-AS-02', 'TG-AS-07']);
+    assert.deepEqual(
+      decision.violations.map((v) => v.rule),
+      ['TG-AS-01', 'TG-AS-02', 'TG-AS-02', 'TG-AS-02', 'TG-AS-02', 'TG-AS-02', 'TG-AS-07'],
+    );
   });
 
-  test('another tenant\'s cluster selector is denied (TG-AS-02) in enforce mode', () => {
+  test("another tenant's cluster selector is denied (TG-AS-02) in enforce mode", () => {
     const context = contextFor(tenantsText());
     const object = nestedClusters();
     assert.ok(isRecord(object.spec));
-    object.spec.generators = [{ clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-b' } } } }];
+    object.spec.generators = [
+      { clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-b' } } } },
+    ];
     const { decision } = admit(request(object), context);
     assert.ok(!decision.allowed);
-    assert.deepEqual(decision.violations.map((v) => v.rule), ['TG-AS-02']);
+    assert.deepEqual(
+      decision.violations.map((v) => v.rule),
+      ['TG-AS-02'],
+    );
   });
 
   test('warn mode relaxes TG-AS-02 but not TG-AS-05', () => {
-    const context = contextFor(tenantsText().replace('projects: [team-b]', 'projects: [team-b]\n  enforcement: warn'));
+    const context = contextFor(
+      tenantsText().replace('projects: [team-b]', 'projects: [team-b]\n  enforcement: warn'),
+    );
     const object = nestedClusters('team-b');
     assert.ok(isRecord(object.spec));
-    object.spec.generators = [{ clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-a' } } } }];
+    object.spec.generators = [
+      { clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-a' } } } },
+    ];
     const relaxed = admit(request(object, { namespace: 'team-b', user: BOB }), context).decision;
     assert.equal(relaxed.allowed, true);
-    assert.ok(relaxed.warnings.some((w) => w.startsWith('[TG-AS-02]') && w.endsWith('(enforcement: warn)')), relaxed.warnings.join('\n'));
+    assert.ok(
+      relaxed.warnings.some((w) => w.startsWith('[TG-AS-02]') && w.endsWith('(enforcement: warn)')),
+      relaxed.warnings.join('\n'),
+    );
     object.spec.generators = [{ quantum: {} }];
     const denied = admit(request(object, { namespace: 'team-b', user: BOB }), context).decision;
     assert.ok(!denied.allowed);
-    assert.deepEqual(denied.violations.map((v) => v.rule), ['TG-AS-05']);
+    assert.deepEqual(
+      denied.violations.map((v) => v.rule),
+      ['TG-AS-05'],
+    );
   });
 
   test('a platform admin may use templatePatch (audited)', () => {
@@ -129,39 +157,71 @@ describe('ApplicationSet keys from the request meet lookups as own keys only (is
       const rules = decision.allowed ? [] : decision.violations.map((v) => v.rule);
       // The unknown kind is TG-AS-05; the foreign cluster and the control plane among the parameters are TG-AS-04.
       assert.ok(rules.includes('TG-AS-05') && rules.includes('TG-AS-04'), rules.join(','));
-      assert.ok(!rules.includes('TG-AS-09'), 'a key named like an inherited property is no jsonPointers list');
+      assert.ok(
+        !rules.includes('TG-AS-09'),
+        'a key named like an inherited property is no jsonPointers list',
+      );
       const selector = JSON.stringify(mutated.object?.spec);
-      assert.match(selector, /"matchLabels":\{[^}]*"tenantguard\.dev\/tenant":"team-a"/, 'the tenant selector is still added');
+      assert.match(
+        selector,
+        /"matchLabels":\{[^}]*"tenantguard\.dev\/tenant":"team-a"/,
+        'the tenant selector is still added',
+      );
     });
   }
 });
 
-describe('a warn-mode tenant\'s clusters selector is narrowed too (issue 8 item 11)', () => {
-  const attackContext: PolicyContext = { registry: parseTenantsYaml(readFileSync(ATTACK_TENANTS, 'utf8'), 'tenants.yaml', 'argocd'), settings: resolveSettings({}) };
+describe("a warn-mode tenant's clusters selector is narrowed too (issue 8 item 11)", () => {
+  const attackContext: PolicyContext = {
+    registry: parseTenantsYaml(readFileSync(ATTACK_TENANTS, 'utf8'), 'tenants.yaml', 'argocd'),
+    settings: resolveSettings({}),
+  };
   const WENDY = { username: 'wendy', groups: ['team-w-admins'] };
   const wide = (): KubeObject => ({
-    apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', metadata: { name: 'guestbook', namespace: 'team-w' },
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'ApplicationSet',
+    metadata: { name: 'guestbook', namespace: 'team-w' },
     spec: {
       goTemplate: true,
       generators: [{ clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'Exists' }] } } }],
-      template: { metadata: { name: '{{.name}}' }, spec: { project: 'team-w', destination: { server: '{{.server}}', namespace: 'g' } } },
+      template: {
+        metadata: { name: '{{.name}}' },
+        spec: { project: 'team-w', destination: { server: '{{.server}}', namespace: 'g' } },
+      },
     },
   });
-  const write = { uid: 'c0ffee00-0000-4000-8000-000000000011', operation: 'CREATE' as const, user: WENDY, object: wide() };
+  const write = {
+    uid: 'c0ffee00-0000-4000-8000-000000000011',
+    operation: 'CREATE' as const,
+    user: WENDY,
+    object: wide(),
+  };
 
   test('through the pure functions: matchLabels[tenant] is added, TG-AS-02 only warns', () => {
     const result = runPure(write, attackContext);
     assert.equal(result.allowed, true);
-    assert.ok(result.warnings.some((w) => w.startsWith('[TG-AS-02] ')), JSON.stringify(result.warnings));
-    assert.deepEqual(getPath(result.object, ['spec', 'generators', 0, 'clusters', 'selector', 'matchLabels']), { [LABEL]: 'team-w' });
+    assert.ok(
+      result.warnings.some((w) => w.startsWith('[TG-AS-02] ')),
+      JSON.stringify(result.warnings),
+    );
+    assert.deepEqual(
+      getPath(result.object, ['spec', 'generators', 0, 'clusters', 'selector', 'matchLabels']),
+      { [LABEL]: 'team-w' },
+    );
   });
 
   test('over HTTP: the /mutate patch adds matchLabels[tenant] beside the Exists expression', async () => {
     const { app } = webhookApp(attackContext.registry, attackContext.settings);
     const result = await runHttp(write, app);
     assert.equal(result.allowed, true);
-    assert.ok(result.patch.some((op) => op.path.startsWith('/spec/generators/0/clusters/selector/matchLabels')), JSON.stringify(result.patch));
-    assert.deepEqual(getPath(result.object, ['spec', 'generators', 0, 'clusters', 'selector']), { matchExpressions: [{ key: LABEL, operator: 'Exists' }], matchLabels: { [LABEL]: 'team-w' } });
+    assert.ok(
+      result.patch.some((op) => op.path.startsWith('/spec/generators/0/clusters/selector/matchLabels')),
+      JSON.stringify(result.patch),
+    );
+    assert.deepEqual(getPath(result.object, ['spec', 'generators', 0, 'clusters', 'selector']), {
+      matchExpressions: [{ key: LABEL, operator: 'Exists' }],
+      matchLabels: { [LABEL]: 'team-w' },
+    });
   });
 });
 
@@ -169,13 +229,27 @@ describe('TG-AS-09 lines come where SPEC section 5 lists the rule: after TG-AS-0
   test('a denial lists TG-AS-06, TG-AS-09, TG-AS-07, TG-AS-08 in that order', () => {
     const context = contextFor(tenantsText());
     const object: KubeObject = {
-      apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', metadata: { name: 'x', namespace: 'team-a' },
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'x', namespace: 'team-a' },
       spec: {
         goTemplate: true,
-        generators: [{ matrix: { generators: [{ list: { elements: [], template: { metadata: { labels: { [LABEL]: 'team-a' } } } } }, { matrix: { generators: [{ Clusters: {} }] } }] } }],
+        generators: [
+          {
+            matrix: {
+              generators: [
+                { list: { elements: [], template: { metadata: { labels: { [LABEL]: 'team-a' } } } } },
+                { matrix: { generators: [{ Clusters: {} }] } },
+              ],
+            },
+          },
+        ],
         templatePatch: 'spec: {}',
         ignoreApplicationDifferences: [{ jsonPointers: ['/spec/destination'] }],
-        template: { metadata: { name: 'x' }, spec: { project: 'team-a', destination: { name: 'k8s-team-a-dev', namespace: 'x' } } },
+        template: {
+          metadata: { name: 'x' },
+          spec: { project: 'team-a', destination: { name: 'k8s-team-a-dev', namespace: 'x' } },
+        },
       },
     };
     const { decision } = admit(request(object), context);

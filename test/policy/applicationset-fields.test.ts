@@ -5,7 +5,12 @@ import { parse } from 'yaml';
 import { renderGeneratorFields } from '../../scripts/gen-generator-fields.js';
 import { checkFieldNames, foldKey } from '../../src/policy/applicationset-keys.js';
 import { GENERATOR_KINDS } from '../../src/policy/applicationset-walk.js';
-import { APPLICATIONSET_SPEC_FIELDS, type FieldNode, type FieldTree, type RawFieldNode } from '../../src/policy/generator-fields.js';
+import {
+  APPLICATIONSET_SPEC_FIELDS,
+  type FieldNode,
+  type FieldTree,
+  type RawFieldNode,
+} from '../../src/policy/generator-fields.js';
 import { isRecord } from '../../src/json.js';
 
 const CRD = new URL('../../../shared/fixtures/upstream/argocd/crds/applicationset-crd.yaml', import.meta.url);
@@ -50,8 +55,20 @@ describe('generator-fields.ts (TG-AS-08 table)', () => {
     assert.ok(typeof merge === 'object' && '$raw' in merge);
     assert.deepEqual(fieldsOf(matrix), ['generators']);
     assert.deepEqual(fieldsOf(merge), ['generators', 'mergeKeys']);
-    assert.deepEqual(fieldsOf(at(matrix, 'generators')), ['clusterDecisionResource', 'clusters', 'git', 'list', 'plugin', 'pullRequest', 'scmProvider', 'selector']);
-    assert.deepEqual(fieldsOf(at(matrix, 'generators', 'clusters', 'selector')), ['matchExpressions', 'matchLabels']);
+    assert.deepEqual(fieldsOf(at(matrix, 'generators')), [
+      'clusterDecisionResource',
+      'clusters',
+      'git',
+      'list',
+      'plugin',
+      'pullRequest',
+      'scmProvider',
+      'selector',
+    ]);
+    assert.deepEqual(fieldsOf(at(matrix, 'generators', 'clusters', 'selector')), [
+      'matchExpressions',
+      'matchLabels',
+    ]);
     assert.equal(at(matrix, 'generators', 'list', 'elements'), 1, 'list elements are free-form');
   });
 });
@@ -64,21 +81,68 @@ describe('checkFieldNames', () => {
     assert.notEqual(foldKey('selectors'), foldKey('selector'));
   });
 
-  const nested = (entry: Record<string, unknown>) => ({ generators: [{ matrix: { generators: [{ list: { elements: [] } }, { merge: { mergeKeys: ['a'], generators: [entry] } }] } }] });
+  const nested = (entry: Record<string, unknown>) => ({
+    generators: [
+      {
+        matrix: {
+          generators: [{ list: { elements: [] } }, { merge: { mergeKeys: ['a'], generators: [entry] } }],
+        },
+      },
+    ],
+  });
   const base = 'spec.generators[0].matrix.generators[1].merge.generators[0]';
   const cases: Array<{ name: string; spec: Record<string, unknown>; paths: string[] }> = [
-    { name: 'exact raw keys pass', spec: nested({ clusters: { selector: { matchLabels: { A: 'b' }, matchExpressions: [{ key: 'k', operator: 'In', values: ['v'] }] }, values: { X: 'y' } } }), paths: [] },
-    { name: 'raw case variant', spec: nested({ clusters: { SELECTOR: {} } }), paths: [`${base}.clusters.SELECTOR`] },
-    { name: 'raw unknown key deep in a template', spec: nested({ git: { template: { spec: { destination: { serverName: 'x' } } } } }), paths: [`${base}.git.template.spec.destination.serverName`] },
-    { name: 'raw case variant inside a list of objects', spec: nested({ clusters: { selector: { matchExpressions: [{ Key: 'k', operator: 'Exists' }] } } }), paths: [`${base}.clusters.selector.matchExpressions[0].Key`] },
-    { name: 'typed unknown key is left to pruning', spec: { generators: [{ list: { elements: [], extra: 1 } }] }, paths: [] },
-    { name: 'typed case variant', spec: { generators: [{ list: { Elements: [] } }] }, paths: ['spec.generators[0].list.Elements'] },
-    { name: 'free-form maps are data', spec: { template: { metadata: { labels: { Project: 'x' }, annotations: { Template: 'y' } } } }, paths: [] },
+    {
+      name: 'exact raw keys pass',
+      spec: nested({
+        clusters: {
+          selector: {
+            matchLabels: { A: 'b' },
+            matchExpressions: [{ key: 'k', operator: 'In', values: ['v'] }],
+          },
+          values: { X: 'y' },
+        },
+      }),
+      paths: [],
+    },
+    {
+      name: 'raw case variant',
+      spec: nested({ clusters: { SELECTOR: {} } }),
+      paths: [`${base}.clusters.SELECTOR`],
+    },
+    {
+      name: 'raw unknown key deep in a template',
+      spec: nested({ git: { template: { spec: { destination: { serverName: 'x' } } } } }),
+      paths: [`${base}.git.template.spec.destination.serverName`],
+    },
+    {
+      name: 'raw case variant inside a list of objects',
+      spec: nested({ clusters: { selector: { matchExpressions: [{ Key: 'k', operator: 'Exists' }] } } }),
+      paths: [`${base}.clusters.selector.matchExpressions[0].Key`],
+    },
+    {
+      name: 'typed unknown key is left to pruning',
+      spec: { generators: [{ list: { elements: [], extra: 1 } }] },
+      paths: [],
+    },
+    {
+      name: 'typed case variant',
+      spec: { generators: [{ list: { Elements: [] } }] },
+      paths: ['spec.generators[0].list.Elements'],
+    },
+    {
+      name: 'free-form maps are data',
+      spec: { template: { metadata: { labels: { Project: 'x' }, annotations: { Template: 'y' } } } },
+      paths: [],
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
       const found = checkFieldNames(c.spec);
-      assert.deepEqual(found.map((v) => v.path), c.paths);
+      assert.deepEqual(
+        found.map((v) => v.path),
+        c.paths,
+      );
       for (const v of found) assert.equal(v.rule, 'TG-AS-08');
     });
   }

@@ -24,8 +24,19 @@ function load(): { context: PolicyContext; tenant: Tenant } {
 function scopeFor(object: KubeObject, namespace = 'team-a'): RuleScope & { tenant: Tenant } {
   const { context, tenant } = load();
   return {
-    request: { uid: 'u1', kind: 'ApplicationSet', operation: 'CREATE', namespace, name: 'x', object, user: { username: 'alice', groups: ['team-a-admins'] }, dryRun: false },
-    tenant, role: 'human', context,
+    request: {
+      uid: 'u1',
+      kind: 'ApplicationSet',
+      operation: 'CREATE',
+      namespace,
+      name: 'x',
+      object,
+      user: { username: 'alice', groups: ['team-a-admins'] },
+      dryRun: false,
+    },
+    tenant,
+    role: 'human',
+    context,
   };
 }
 
@@ -46,13 +57,16 @@ describe('applicationSetRules.mutate', () => {
   test('adds the tenant selector to every clusters generator at every depth', () => {
     const object = mutated(fixture('nested-clusters.yaml'));
     const bodies = clustersBodies(object);
-    assert.deepEqual(bodies.map((b) => b.path), [
-      '.spec.generators[0].clusters',
-      '.spec.generators[1].matrix.generators[0].clusters',
-      '.spec.generators[1].matrix.generators[1].merge.generators[0].clusters',
-      '.spec.generators[1].matrix.generators[1].merge.generators[1].clusters',
-      '.spec.generators[2].merge.generators[0].matrix.generators[0].clusters',
-    ]);
+    assert.deepEqual(
+      bodies.map((b) => b.path),
+      [
+        '.spec.generators[0].clusters',
+        '.spec.generators[1].matrix.generators[0].clusters',
+        '.spec.generators[1].matrix.generators[1].merge.generators[0].clusters',
+        '.spec.generators[1].matrix.generators[1].merge.generators[1].clusters',
+        '.spec.generators[2].merge.generators[0].matrix.generators[0].clusters',
+      ],
+    );
     for (const { path, body } of bodies) assert.equal(tenantSelectorOf(body), 'team-a', path);
     const first = clustersBodies(object)[1]?.body.selector;
     assert.deepEqual(first, { matchLabels: { env: 'dev', [LABEL]: 'team-a' } }, 'existing labels are kept');
@@ -76,31 +90,91 @@ describe('applicationSetRules.mutate', () => {
     assert.deepEqual(mutated(once), once);
   });
 
-  const keep: Array<{ name: string; spec: Record<string, unknown>; expect: (spec: Record<string, unknown>) => void }> = [
+  const keep: Array<{
+    name: string;
+    spec: Record<string, unknown>;
+    expect: (spec: Record<string, unknown>) => void;
+  }> = [
     {
       name: 'an empty project is filled',
-      spec: { generators: [], template: { metadata: { labels: { [LABEL]: 'team-a' } }, spec: { project: '' } } },
+      spec: {
+        generators: [],
+        template: { metadata: { labels: { [LABEL]: 'team-a' } }, spec: { project: '' } },
+      },
       expect: (spec) => assert.equal(getPath(spec, ['template', 'spec', 'project']), 'team-a'),
     },
     {
       name: 'another project is left for validate to deny',
-      spec: { generators: [], template: { metadata: { labels: { [LABEL]: 'team-b' } }, spec: { project: 'team-b' } } },
-      expect: (spec) => assert.deepEqual(spec.template, { metadata: { labels: { [LABEL]: 'team-b' } }, spec: { project: 'team-b' } }),
+      spec: {
+        generators: [],
+        template: { metadata: { labels: { [LABEL]: 'team-b' } }, spec: { project: 'team-b' } },
+      },
+      expect: (spec) =>
+        assert.deepEqual(spec.template, {
+          metadata: { labels: { [LABEL]: 'team-b' } },
+          spec: { project: 'team-b' },
+        }),
     },
     {
       name: 'another tenant in the selector is not overwritten',
-      spec: { generators: [{ clusters: { selector: { matchLabels: { [LABEL]: 'team-b' } } } }], template: {} },
-      expect: (spec) => assert.deepEqual((spec.generators as unknown[])[0], { clusters: { selector: { matchLabels: { [LABEL]: 'team-b' } } } }),
+      spec: {
+        generators: [{ clusters: { selector: { matchLabels: { [LABEL]: 'team-b' } } } }],
+        template: {},
+      },
+      expect: (spec) =>
+        assert.deepEqual((spec.generators as unknown[])[0], {
+          clusters: { selector: { matchLabels: { [LABEL]: 'team-b' } } },
+        }),
     },
     {
       name: 'an expression on the tenant label still gets matchLabels (issue 8 item 11)',
-      spec: { generators: [{ clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }] } } }], template: {} },
-      expect: (spec) => assert.deepEqual((spec.generators as unknown[])[0], { clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }], matchLabels: { [LABEL]: 'team-a' } } } }),
+      spec: {
+        generators: [
+          {
+            clusters: {
+              selector: { matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }] },
+            },
+          },
+        ],
+        template: {},
+      },
+      expect: (spec) =>
+        assert.deepEqual((spec.generators as unknown[])[0], {
+          clusters: {
+            selector: {
+              matchExpressions: [{ key: LABEL, operator: 'In', values: ['team-a'] }],
+              matchLabels: { [LABEL]: 'team-a' },
+            },
+          },
+        }),
     },
     {
       name: 'Exists on the tenant label does not keep the selector wide: matchLabels is added',
-      spec: { generators: [{ matrix: { generators: [{ clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'Exists' }] } } }, { list: { elements: [] } }] } }], template: {} },
-      expect: (spec) => assert.deepEqual(((spec.generators as Array<{ matrix: { generators: unknown[] } }>)[0]?.matrix.generators)?.[0], { clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'Exists' }], matchLabels: { [LABEL]: 'team-a' } } } }),
+      spec: {
+        generators: [
+          {
+            matrix: {
+              generators: [
+                { clusters: { selector: { matchExpressions: [{ key: LABEL, operator: 'Exists' }] } } },
+                { list: { elements: [] } },
+              ],
+            },
+          },
+        ],
+        template: {},
+      },
+      expect: (spec) =>
+        assert.deepEqual(
+          (spec.generators as Array<{ matrix: { generators: unknown[] } }>)[0]?.matrix.generators?.[0],
+          {
+            clusters: {
+              selector: {
+                matchExpressions: [{ key: LABEL, operator: 'Exists' }],
+                matchLabels: { [LABEL]: 'team-a' },
+              },
+            },
+          },
+        ),
     },
     {
       name: 'a null clusters is not turned into a generator',
@@ -110,12 +184,17 @@ describe('applicationSetRules.mutate', () => {
     {
       name: 'a selector of the wrong type is not replaced',
       spec: { generators: [{ clusters: { selector: 'all' } }], template: {} },
-      expect: (spec) => assert.deepEqual((spec.generators as unknown[])[0], { clusters: { selector: 'all' } }),
+      expect: (spec) =>
+        assert.deepEqual((spec.generators as unknown[])[0], { clusters: { selector: 'all' } }),
     },
     {
       name: 'a missing template is created with project and label',
       spec: { generators: [] },
-      expect: (spec) => assert.deepEqual(spec.template, { spec: { project: 'team-a' }, metadata: { labels: { [LABEL]: 'team-a' } } }),
+      expect: (spec) =>
+        assert.deepEqual(spec.template, {
+          spec: { project: 'team-a' },
+          metadata: { labels: { [LABEL]: 'team-a' } },
+        }),
     },
   ];
   for (const c of keep) {
@@ -133,7 +212,9 @@ describe('applicationSetRules.mutate', () => {
 });
 
 describe('upstream Argo CD ApplicationSet examples', () => {
-  const files = readdirSync(UPSTREAM).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(UPSTREAM)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
   test('the examples are there', () => {
     assert.ok(files.length >= 40, `found ${files.length} files under ${UPSTREAM.pathname}`);
@@ -142,7 +223,9 @@ describe('upstream Argo CD ApplicationSet examples', () => {
   let seen = 0;
   for (const file of files) {
     test(file, () => {
-      const docs = parseAllDocuments(readFileSync(new URL(file, UPSTREAM), 'utf8')).map((d): unknown => d.toJS());
+      const docs = parseAllDocuments(readFileSync(new URL(file, UPSTREAM), 'utf8')).map((d): unknown =>
+        d.toJS(),
+      );
       for (const doc of docs) {
         if (!isRecord(doc) || doc.kind !== 'ApplicationSet') continue;
         const once = mutated(doc);
@@ -152,7 +235,11 @@ describe('upstream Argo CD ApplicationSet examples', () => {
         }
         assert.deepEqual(mutated(once), once, `${file}: mutate is idempotent`);
         const findings = applicationSetRules.validate(scopeFor(once));
-        assert.equal(findings.violations.filter((v) => v.rule === 'TG-AS-02' || v.rule === 'TG-AS-07').length, 0, findings.violations.map((v) => v.message).join('\n'));
+        assert.equal(
+          findings.violations.filter((v) => v.rule === 'TG-AS-02' || v.rule === 'TG-AS-07').length,
+          0,
+          findings.violations.map((v) => v.message).join('\n'),
+        );
       }
     });
   }

@@ -12,7 +12,12 @@ import { policyContext } from '../support/policy-fixtures.js';
 const context = policyContext('two-teams');
 
 function withLabels(json: string): Record<string, unknown> {
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', labels: JSON.parse(json) as unknown }, data: {} };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 's', labels: JSON.parse(json) as unknown },
+    data: {},
+  };
 }
 
 describe('own keys only', () => {
@@ -20,7 +25,8 @@ describe('own keys only', () => {
     const labels = getLabels(withLabels('{"__proto__":"x","a":"b"}'));
     assert.equal(labels['__proto__'], 'x');
     assert.deepEqual(Object.keys(labels), ['__proto__', 'a']);
-    for (const key of ['constructor', 'toString', 'hasOwnProperty']) assert.equal(getLabels(withLabels('{}'))[key], undefined, key);
+    for (const key of ['constructor', 'toString', 'hasOwnProperty'])
+      assert.equal(getLabels(withLabels('{}'))[key], undefined, key);
   });
 
   test('a change of a __proto__ label is a material change of a cluster Secret', () => {
@@ -31,7 +37,11 @@ describe('own keys only', () => {
 
   test('publicOnly of a JWK whose kty is an Object.prototype member keeps nothing private and does not throw', () => {
     for (const kty of ['constructor', 'toString', '__proto__']) {
-      assert.deepEqual(publicOnly({ kty, d: 'private', kid: 'k', alg: 'RS256' }), { use: 'sig', kid: 'k', alg: 'RS256' }, kty);
+      assert.deepEqual(
+        publicOnly({ kty, d: 'private', kid: 'k', alg: 'RS256' }),
+        { use: 'sig', kid: 'k', alg: 'RS256' },
+        kty,
+      );
     }
   });
 });

@@ -14,7 +14,11 @@ const root = new URL('../../', import.meta.url);
 
 describe('the rule catalogue', () => {
   test('docs/rules.md is what `npm run gen:rules` makes of it', () => {
-    assert.equal(readFileSync(new URL('docs/rules.md', root), 'utf8'), renderRulesDoc(), 'run npm run gen:rules');
+    assert.equal(
+      readFileSync(new URL('docs/rules.md', root), 'utf8'),
+      renderRulesDoc(),
+      'run npm run gen:rules',
+    );
   });
 
   test('every rule id is written in the module that checks it', () => {
@@ -32,7 +36,11 @@ describe('the rule catalogue', () => {
       assert.equal(ruleReference(id), `docs/rules.md#${id.toLowerCase()}`);
     }
     const families = RULE_ORDER.map((id) => id.replace(/-\d+$/, ''));
-    assert.deepEqual([...new Set(families)], ['TG-REQ', 'TG-OWN', 'TG-AS', 'TG-APP', 'TG-CS', 'TG-PRJ'], 'families in SPEC order');
+    assert.deepEqual(
+      [...new Set(families)],
+      ['TG-REQ', 'TG-OWN', 'TG-AS', 'TG-APP', 'TG-CS', 'TG-PRJ'],
+      'families in SPEC order',
+    );
   });
 
   test('the rule sets of the policy core name only catalogue rules', () => {

@@ -7,7 +7,10 @@ import fc from 'fast-check';
 import { PROPERTIES } from './properties.js';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 200_000);
-const seed = process.env.FUZZ_SEED === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.env.FUZZ_SEED);
+const seed =
+  process.env.FUZZ_SEED === undefined
+    ? Date.now() ^ (Math.random() * 0x7fffffff)
+    : Number(process.env.FUZZ_SEED);
 let total = 0;
 let failed = false;
 console.log(`fuzz: ${runs} runs per property, seed ${seed}`);

@@ -45,7 +45,12 @@ function allStrings(value: unknown, path: string, out: NamedTarget[]): void {
 /** `elementsYaml` as go-yaml reads it (its first document), or nothing when it does not parse. */
 function decodeElementsYaml(text: string): unknown {
   try {
-    const [doc] = parseAllDocuments(text, { version: '1.1', merge: true, uniqueKeys: false, logLevel: 'silent' });
+    const [doc] = parseAllDocuments(text, {
+      version: '1.1',
+      merge: true,
+      uniqueKeys: false,
+      logLevel: 'silent',
+    });
     if (doc === undefined || !('errors' in doc) || doc.errors.length > 0) return undefined;
     return doc.toJS({ maxAliasCount: -1 });
   } catch {
@@ -57,11 +62,21 @@ function decodeElementsYaml(text: string): unknown {
  * A destination's `server` is looked up among servers and its `name` among names: a
  * cluster name written as `server` (or a URL as `name`) names nothing in Argo CD.
  */
-function destinationOf(value: unknown, path: string, out: NamedTarget[], fold: (key: string) => string = (k) => k): void {
+function destinationOf(
+  value: unknown,
+  path: string,
+  out: NamedTarget[],
+  fold: (key: string) => string = (k) => k,
+): void {
   if (!isObject(value)) return;
   for (const [key, v] of Object.entries(value)) {
     const field = fold(key);
-    if ((field !== 'server' && field !== 'name') || typeof v !== 'string' || /^https?:/i.test(v) !== (field === 'server')) continue;
+    if (
+      (field !== 'server' && field !== 'name') ||
+      typeof v !== 'string' ||
+      /^https?:/i.test(v) !== (field === 'server')
+    )
+      continue;
     named(v, `${path}.${key}`, out);
   }
 }
@@ -74,7 +89,10 @@ function destinationOf(value: unknown, path: string, out: NamedTarget[], fold: (
  * Applications and AppProjects are typed throughout, so their keys are read exactly.
  */
 function goFold(key: string): string {
-  return key.replace(/\u017f/g, 's').replace(/\u212a/g, 'k').toLowerCase();
+  return key
+    .replace(/\u017f/g, 's')
+    .replace(/\u212a/g, 'k')
+    .toLowerCase();
 }
 
 /** Walks an ApplicationSet spec for destinations, elements, elementsYaml and values. */
@@ -89,7 +107,8 @@ function walkAppSet(value: unknown, path: string, out: NamedTarget[]): void {
     const field = goFold(key);
     if (field === 'destination') destinationOf(child, childPath, out, goFold);
     else if (field === 'elements' || field === 'values') allStrings(child, childPath, out);
-    else if (field === 'elementsyaml' && typeof child === 'string') allStrings(decodeElementsYaml(child), childPath, out);
+    else if (field === 'elementsyaml' && typeof child === 'string')
+      allStrings(decodeElementsYaml(child), childPath, out);
     else walkAppSet(child, childPath, out);
   }
 }
@@ -97,8 +116,10 @@ function walkAppSet(value: unknown, path: string, out: NamedTarget[]): void {
 function secretField(object: KubeObject, field: string): string | undefined {
   const data = object.data;
   const stringData = object.stringData;
-  if (isObject(stringData) && typeof own(stringData, field) === 'string') return String(own(stringData, field));
-  if (isObject(data) && typeof own(data, field) === 'string') return Buffer.from(String(own(data, field)), 'base64').toString('utf8');
+  if (isObject(stringData) && typeof own(stringData, field) === 'string')
+    return String(own(stringData, field));
+  if (isObject(data) && typeof own(data, field) === 'string')
+    return Buffer.from(String(own(data, field)), 'base64').toString('utf8');
   return undefined;
 }
 
@@ -115,7 +136,8 @@ export function namedTargets(object: KubeObject): NamedTarget[] {
       break;
     case 'AppProject': {
       const list = isObject(spec) ? own(spec, 'destinations') : undefined;
-      if (Array.isArray(list)) list.forEach((d: unknown, i) => destinationOf(d, `spec.destinations[${i}]`, out));
+      if (Array.isArray(list))
+        list.forEach((d: unknown, i) => destinationOf(d, `spec.destinations[${i}]`, out));
       break;
     }
     case 'Secret':
@@ -130,5 +152,7 @@ export function namedTargets(object: KubeObject): NamedTarget[] {
 
 /** The targets among `found` that an object of `tenant` (undefined: a platform object) may not name. */
 export function foreignTo(found: readonly NamedTarget[], tenant: string | undefined): NamedTarget[] {
-  return found.filter((t) => (tenant === undefined ? t.owner === 'team-a' || t.owner === 'team-b' : t.owner !== tenant));
+  return found.filter((t) =>
+    tenant === undefined ? t.owner === 'team-a' || t.owner === 'team-b' : t.owner !== tenant,
+  );
 }

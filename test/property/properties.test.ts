@@ -19,7 +19,11 @@ const HTTP_RUNS = 200;
 function options(numRuns: number): fc.Parameters<unknown> {
   const seed = process.env.PROPERTY_SEED;
   const path = process.env.PROPERTY_PATH;
-  return { numRuns, ...(seed === undefined ? {} : { seed: Number(seed) }), ...(path === undefined ? {} : { path }) };
+  return {
+    numRuns,
+    ...(seed === undefined ? {} : { seed: Number(seed) }),
+    ...(path === undefined ? {} : { path }),
+  };
 }
 
 describe('properties of the policy core (issue 8)', () => {
@@ -34,14 +38,17 @@ describe('properties of the policy core (issue 8)', () => {
   test(`d over HTTP: POST /mutate and /validate never answer 500 (${HTTP_RUNS} runs)`, async () => {
     const { app } = webhookApp(context.registry, context.settings);
     let posted = 0;
-    await fc.assert(fc.asyncProperty(fc.oneof(anyWriteArb, mangledWriteArb), async (write) => {
-      const body = JSON.stringify(reviewFor({ uid: 'f0220000-0000-4000-8000-00000000beef', ...write }));
-      for (const path of ['/mutate', '/validate']) {
-        const res = await request(app).post(path).set('Content-Type', 'application/json').send(body);
-        assert.equal(res.status, 200, `${path} answered ${res.status}`);
-        posted++;
-      }
-    }), options(HTTP_RUNS));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(anyWriteArb, mangledWriteArb), async (write) => {
+        const body = JSON.stringify(reviewFor({ uid: 'f0220000-0000-4000-8000-00000000beef', ...write }));
+        for (const path of ['/mutate', '/validate']) {
+          const res = await request(app).post(path).set('Content-Type', 'application/json').send(body);
+          assert.equal(res.status, 200, `${path} answered ${res.status}`);
+          posted++;
+        }
+      }),
+      options(HTTP_RUNS),
+    );
     assert.equal(posted, HTTP_RUNS * 2);
   });
 });

@@ -36,10 +36,15 @@ export function policyRequest(write: Write): PolicyRequest | undefined {
   // A Secret whose labels were mangled away is no cluster Secret: the webhook leaves it alone.
   if (kind === undefined) return undefined;
   return {
-    uid: UID, kind, operation: write.operation, namespace: metadataString(subject, 'namespace'), name: metadataString(subject, 'name'),
+    uid: UID,
+    kind,
+    operation: write.operation,
+    namespace: metadataString(subject, 'namespace'),
+    name: metadataString(subject, 'name'),
     ...(write.object === undefined ? {} : { object: write.object }),
     ...(write.oldObject === undefined ? {} : { oldObject: write.oldObject }),
-    user: write.user, dryRun: false,
+    user: write.user,
+    dryRun: false,
   };
 }
 
@@ -50,7 +55,11 @@ export function checkIdempotent(write: Write): void {
   const first = mutate(request, context);
   if (first.object === undefined) return;
   const second = mutate({ ...request, object: first.object }, context);
-  assert.deepStrictEqual(second.object ?? first.object, first.object, 'a second /mutate changes the object again');
+  assert.deepStrictEqual(
+    second.object ?? first.object,
+    first.object,
+    'a second /mutate changes the object again',
+  );
   assert.equal(second.tenant ?? first.tenant, first.tenant, 'a second /mutate sees another tenant');
 }
 
@@ -63,13 +72,23 @@ export function checkIdempotent(write: Write): void {
 function isRepairable(v: Violation): boolean {
   const missing = /\b(is missing|has no)\b/.test(v.message);
   switch (v.rule) {
-    case 'TG-OWN-02': return missing;
-    case 'TG-AS-01': return missing && v.path === 'spec.template.spec.project';
-    case 'TG-AS-02': return missing;
-    case 'TG-AS-07': return missing && v.path.startsWith('spec.template.metadata.labels');
-    case 'TG-CS-01': case 'TG-CS-04': case 'TG-CS-05': case 'TG-CS-06': return missing;
-    case 'TG-CS-02': return missing && v.path.includes('server');
-    default: return false;
+    case 'TG-OWN-02':
+      return missing;
+    case 'TG-AS-01':
+      return missing && v.path === 'spec.template.spec.project';
+    case 'TG-AS-02':
+      return missing;
+    case 'TG-AS-07':
+      return missing && v.path.startsWith('spec.template.metadata.labels');
+    case 'TG-CS-01':
+    case 'TG-CS-04':
+    case 'TG-CS-05':
+    case 'TG-CS-06':
+      return missing;
+    case 'TG-CS-02':
+      return missing && v.path.includes('server');
+    default:
+      return false;
   }
 }
 
@@ -86,7 +105,11 @@ export function checkRepairsHold(write: Write): void {
   // cluster (exec args, CA, cluster label): TG-CS-02 denies the name itself.
   if (all.some((v) => v.rule === 'TG-REQ-01' || (v.rule === 'TG-CS-02' && v.path.endsWith('name')))) return;
   const left = all.filter(isRepairable);
-  assert.deepStrictEqual(left.map((v) => `[${v.rule}] ${v.message}`), [], 'validate denies for what mutate should have added');
+  assert.deepStrictEqual(
+    left.map((v) => `[${v.rule}] ${v.message}`),
+    [],
+    'validate denies for what mutate should have added',
+  );
 }
 
 /**
@@ -118,13 +141,20 @@ export function checkNoForeignTarget(write: Write): void {
   if (!decision.allowed) return;
   if (closedElsewhere(request) !== undefined) return;
   // An AppProject's tenant is the tenant listing it, nothing else (SPEC section 4).
-  const tenant = request.kind === 'AppProject' ? context.registry.tenantByProject(request.name)?.name : decision.summary.tenant;
-  if (request.oldObject !== undefined && foreignTo(namedTargets(request.oldObject), tenant).length > 0) return;
+  const tenant =
+    request.kind === 'AppProject'
+      ? context.registry.tenantByProject(request.name)?.name
+      : decision.summary.tenant;
+  if (request.oldObject !== undefined && foreignTo(namedTargets(request.oldObject), tenant).length > 0)
+    return;
   const foreign = foreignTo(namedTargets(object), tenant);
   if (foreign.length === 0) return;
   if (request.kind === 'ApplicationSet' && decision.summary.enforcement !== 'enforce') {
     const relaxed = decision.audited.filter((v) => v.rule === 'TG-AS-03' || v.rule === 'TG-AS-04');
-    assert.ok(relaxed.length > 0, `a ${decision.summary.enforcement}-mode ApplicationSet names ${JSON.stringify(foreign)} without an audited TG-AS-03/04`);
+    assert.ok(
+      relaxed.length > 0,
+      `a ${decision.summary.enforcement}-mode ApplicationSet names ${JSON.stringify(foreign)} without an audited TG-AS-03/04`,
+    );
     return;
   }
   assert.fail(`allowed ${request.kind} of ${tenant ?? 'no tenant'} names ${JSON.stringify(foreign)}`);
@@ -146,9 +176,21 @@ export function checkNoInternalError(write: Write): void {
 
 /** Replaces one field of an object with arbitrary JSON: what a broken or hostile client sends. */
 const MANGLE_PATHS: ReadonlyArray<readonly string[]> = [
-  ['spec'], ['spec', 'generators'], ['spec', 'template'], ['spec', 'template', 'spec'], ['spec', 'template', 'metadata', 'labels'],
-  ['spec', 'destination'], ['spec', 'destinations'], ['spec', 'ignoreApplicationDifferences'], ['spec', 'preservedFields'],
-  ['metadata', 'labels'], ['metadata', 'ownerReferences'], ['data'], ['data', 'config'], ['stringData'], ['spec', 'generators', '0'],
+  ['spec'],
+  ['spec', 'generators'],
+  ['spec', 'template'],
+  ['spec', 'template', 'spec'],
+  ['spec', 'template', 'metadata', 'labels'],
+  ['spec', 'destination'],
+  ['spec', 'destinations'],
+  ['spec', 'ignoreApplicationDifferences'],
+  ['spec', 'preservedFields'],
+  ['metadata', 'labels'],
+  ['metadata', 'ownerReferences'],
+  ['data'],
+  ['data', 'config'],
+  ['stringData'],
+  ['spec', 'generators', '0'],
 ];
 
 function mangle(object: KubeObject, path: readonly string[], value: unknown): KubeObject {
@@ -165,17 +207,25 @@ function mangle(object: KubeObject, path: readonly string[], value: unknown): Ku
   return copy;
 }
 
-export const mangledWriteArb: fc.Arbitrary<Write> = fc.tuple(anyWriteArb, fc.constantFrom(...MANGLE_PATHS), fc.jsonValue({ maxDepth: 3 }), fc.boolean())
+export const mangledWriteArb: fc.Arbitrary<Write> = fc
+  .tuple(anyWriteArb, fc.constantFrom(...MANGLE_PATHS), fc.jsonValue({ maxDepth: 3 }), fc.boolean())
   .map(([write, path, value, onOld]) => {
-    if (onOld && write.oldObject !== undefined) return { ...write, oldObject: mangle(write.oldObject, path, value) };
+    if (onOld && write.oldObject !== undefined)
+      return { ...write, oldObject: mangle(write.oldObject, path, value) };
     if (write.object !== undefined) return { ...write, object: mangle(write.object, path, value) };
     return write;
   });
 
 /** The properties by name, each over writes of every kind (and (d) over mangled ones too). */
 export const PROPERTIES: Readonly<Record<string, fc.IPropertyWithHooks<[Write]>>> = {
-  'a: mutate is idempotent': fc.property(fc.oneof({ weight: 4, arbitrary: anyWriteArb }, { weight: 1, arbitrary: mangledWriteArb }), checkIdempotent),
+  'a: mutate is idempotent': fc.property(
+    fc.oneof({ weight: 4, arbitrary: anyWriteArb }, { weight: 1, arbitrary: mangledWriteArb }),
+    checkIdempotent,
+  ),
   'b: validate never denies for a rule mutate repairs': fc.property(anyWriteArb, checkRepairsHold),
-  'c: no allowed object names another tenant\'s cluster or the control plane': fc.property(anyWriteArb, checkNoForeignTarget),
+  "c: no allowed object names another tenant's cluster or the control plane": fc.property(
+    anyWriteArb,
+    checkNoForeignTarget,
+  ),
   'd: no request answers 500': fc.property(fc.oneof(anyWriteArb, mangledWriteArb), checkNoInternalError),
 };

@@ -10,26 +10,65 @@ import type { ResourceType } from '../support/test-api-server.js';
 import { strictCrdSchema } from '../deploy/manifest-checks.js';
 
 export const ARGO_TYPES: readonly ResourceType[] = [
-  { group: 'argoproj.io', version: 'v1alpha1', plural: 'applicationsets', kind: 'ApplicationSet', namespaced: true },
-  { group: 'argoproj.io', version: 'v1alpha1', plural: 'applications', kind: 'Application', namespaced: true },
+  {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    plural: 'applicationsets',
+    kind: 'ApplicationSet',
+    namespaced: true,
+  },
+  {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    plural: 'applications',
+    kind: 'Application',
+    namespaced: true,
+  },
   { group: 'argoproj.io', version: 'v1alpha1', plural: 'appprojects', kind: 'AppProject', namespaced: true },
 ];
-export const POLICY_REPORTS: ResourceType = { group: 'wgpolicyk8s.io', version: 'v1alpha2', plural: 'policyreports', kind: 'PolicyReport', namespaced: true };
-export const OPEN_REPORTS: ResourceType = { group: 'openreports.io', version: 'v1alpha1', plural: 'reports', kind: 'Report', namespaced: true };
+export const POLICY_REPORTS: ResourceType = {
+  group: 'wgpolicyk8s.io',
+  version: 'v1alpha2',
+  plural: 'policyreports',
+  kind: 'PolicyReport',
+  namespaced: true,
+};
+export const OPEN_REPORTS: ResourceType = {
+  group: 'openreports.io',
+  version: 'v1alpha1',
+  plural: 'reports',
+  kind: 'Report',
+  namespaced: true,
+};
 
 /** An Application of `namespace` (tenant-labelled) targeting cluster `destination`. */
-export function application(namespace: string, name: string, destination: string, project = namespace): KubeObject {
+export function application(
+  namespace: string,
+  name: string,
+  destination: string,
+  project = namespace,
+): KubeObject {
   return {
-    apiVersion: 'argoproj.io/v1alpha1', kind: 'Application',
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
     metadata: { name, namespace, labels: { 'tenantguard.dev/tenant': namespace } },
-    spec: { project, destination: { name: destination, namespace: 'guestbook' }, source: { repoURL: 'https://example.com/r.git', path: '.' } },
+    spec: {
+      project,
+      destination: { name: destination, namespace: 'guestbook' },
+      source: { repoURL: 'https://example.com/r.git', path: '.' },
+    },
   };
 }
 
 const CRD_DIR = new URL('../../../shared/fixtures/upstream/policy-reports/', import.meta.url);
 
 /** The upstream CRD of a report kind. */
-export function reportCrd(file: 'wgpolicyk8s.io_policyreports.yaml' | 'openreports.io_reports.yaml'): Record<string, unknown> & { spec: { versions: { additionalPrinterColumns: { name: string; jsonPath: string }[] }[] } } {
+export function reportCrd(file: 'wgpolicyk8s.io_policyreports.yaml' | 'openreports.io_reports.yaml'): Record<
+  string,
+  unknown
+> & {
+  spec: { versions: { additionalPrinterColumns: { name: string; jsonPath: string }[] }[] };
+} {
   return parse(readFileSync(new URL(file, CRD_DIR), 'utf8')) as never;
 }
 

@@ -18,11 +18,16 @@ function folder(): string {
   const dir = tempDir('tg-scan-');
   writeFileSync(join(dir, 'tenants.yaml'), tenantsYaml('two-teams'));
   mkdirSync(join(dir, 'apps', 'team-a'), { recursive: true });
-  writeFileSync(join(dir, 'apps', 'team-a', 'apps.yaml'), [
-    application('team-a', 'good', 'k8s-team-a-dev'),
-    application('team-a', 'to-b', 'k8s-team-b-prod'),
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'other', namespace: 'team-a' } },
-  ].map((o) => stringify(o)).join('---\n'));
+  writeFileSync(
+    join(dir, 'apps', 'team-a', 'apps.yaml'),
+    [
+      application('team-a', 'good', 'k8s-team-a-dev'),
+      application('team-a', 'to-b', 'k8s-team-b-prod'),
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'other', namespace: 'team-a' } },
+    ]
+      .map((o) => stringify(o))
+      .join('---\n'),
+  );
   writeFileSync(join(dir, 'apps', 'b.json'), JSON.stringify(application('team-b', 'fine', 'k8s-team-b-dev')));
   return dir;
 }
@@ -34,28 +39,64 @@ describe('tenant-guard scan -f DIR', () => {
     assert.equal(out.code, 1, out.stderr);
     const lines = out.stdout.trim().split('\n');
     assert.match(lines[0] ?? '', /^TENANT\s+RULE\s+RESULT\s+OBJECT\s+MESSAGE$/);
-    assert.match(lines[1] ?? '', /^team-a\s+TG-APP-02\s+FAIL\s+Application team-a\/to-b\s+\[TG-APP-02\] spec\.destination\.name "k8s-team-b-prod"/);
-    assert.equal(lines.at(-1), '3 objects: 2 pass, 1 fail, 0 warn; 1 skipped (kinds tenant-guard does not judge)');
+    assert.match(
+      lines[1] ?? '',
+      /^team-a\s+TG-APP-02\s+FAIL\s+Application team-a\/to-b\s+\[TG-APP-02\] spec\.destination\.name "k8s-team-b-prod"/,
+    );
+    assert.equal(
+      lines.at(-1),
+      '3 objects: 2 pass, 1 fail, 0 warn; 1 skipped (kinds tenant-guard does not judge)',
+    );
   });
 
-  test('-o json uses the audit record\'s field names; exit 0 when nothing fails', async () => {
+  test("-o json uses the audit record's field names; exit 0 when nothing fails", async () => {
     const dir = folder();
-    const bad = await runCli(['scan', '-f', join(dir, 'apps'), '--tenants', join(dir, 'tenants.yaml'), '-o', 'json']);
-    const body = JSON.parse(bad.stdout) as { summary: { fail: number }; results: { name: string; result: string; rules: { id: string; path: string; message: string }[] }[] };
+    const bad = await runCli([
+      'scan',
+      '-f',
+      join(dir, 'apps'),
+      '--tenants',
+      join(dir, 'tenants.yaml'),
+      '-o',
+      'json',
+    ]);
+    const body = JSON.parse(bad.stdout) as {
+      summary: { fail: number };
+      results: { name: string; result: string; rules: { id: string; path: string; message: string }[] }[];
+    };
     assert.equal(body.summary.fail, 1);
     const failing = body.results.find((r) => r.result === 'fail');
     assert.equal(failing?.name, 'to-b');
     assert.equal(failing?.rules[0]?.id, 'TG-APP-02');
     assert.equal(failing?.rules[0]?.path, 'spec.destination.name');
-    const good = await runCli(['scan', '-f', join(dir, 'apps', 'b.json'), '--tenants', join(dir, 'tenants.yaml')]);
+    const good = await runCli([
+      'scan',
+      '-f',
+      join(dir, 'apps', 'b.json'),
+      '--tenants',
+      join(dir, 'tenants.yaml'),
+    ]);
     assert.equal(good.code, 0, good.stdout);
   });
 
-  test('-o policyreport prints the background scan\'s reports, valid against the upstream CRD', async () => {
+  test("-o policyreport prints the background scan's reports, valid against the upstream CRD", async () => {
     const dir = folder();
-    const out = await runCli(['scan', '-f', join(dir, 'apps'), '--tenants', join(dir, 'tenants.yaml'), '-o', 'policyreport']);
-    const reports = parseAllDocuments(out.stdout).map((d) => d.toJS() as { kind: string; metadata: { namespace: string }; summary: { fail: number } });
-    assert.deepEqual(reports.map((r) => `${r.kind} ${r.metadata.namespace} ${r.summary.fail}`), ['PolicyReport team-a 1', 'PolicyReport team-b 0']);
+    const out = await runCli([
+      'scan',
+      '-f',
+      join(dir, 'apps'),
+      '--tenants',
+      join(dir, 'tenants.yaml'),
+      '-o',
+      'policyreport',
+    ]);
+    const reports = parseAllDocuments(out.stdout).map(
+      (d) => d.toJS() as { kind: string; metadata: { namespace: string }; summary: { fail: number } },
+    );
+    assert.deepEqual(
+      reports.map((r) => `${r.kind} ${r.metadata.namespace} ${r.summary.fail}`),
+      ['PolicyReport team-a 1', 'PolicyReport team-b 0'],
+    );
     const validate = reportValidator('wgpolicyk8s.io_policyreports.yaml');
     for (const r of reports) assert.ok(validate(r), JSON.stringify(validate.errors));
   });
@@ -80,7 +121,13 @@ describe('tenant-guard scan --kubeconfig', () => {
     try {
       for (const t of ARGO_TYPES) api.registerResource(t);
       api.registerResource(TENANTS);
-      api.seed(TENANTS, undefined, tenantDoc('team-a', { clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }] }));
+      api.seed(
+        TENANTS,
+        undefined,
+        tenantDoc('team-a', {
+          clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }],
+        }),
+      );
       const apps = ARGO_TYPES[1] as (typeof ARGO_TYPES)[number];
       api.seed(apps, 'team-a', application('team-a', 'ok', 'k8s-team-a-dev'));
       api.seed(apps, 'team-a', application('team-a', 'gone', 'k8s-team-a-prod'));
@@ -88,8 +135,13 @@ describe('tenant-guard scan --kubeconfig', () => {
       writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
       const out = await runCli(['scan', '--kubeconfig', kubeconfig, '-o', 'json'], { env: {} });
       assert.equal(out.code, 1, out.stderr);
-      const body = JSON.parse(out.stdout) as { results: { name: string; result: string; rules: { id: string }[] }[] };
-      assert.deepEqual(body.results.map((r) => `${r.name} ${r.result} ${r.rules.map((x) => x.id).join(',')}`).sort(), ['gone fail TG-APP-02', 'ok pass ']);
+      const body = JSON.parse(out.stdout) as {
+        results: { name: string; result: string; rules: { id: string }[] }[];
+      };
+      assert.deepEqual(
+        body.results.map((r) => `${r.name} ${r.result} ${r.rules.map((x) => x.id).join(',')}`).sort(),
+        ['gone fail TG-APP-02', 'ok pass '],
+      );
     } finally {
       await api.close();
     }

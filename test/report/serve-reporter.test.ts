@@ -18,23 +18,43 @@ describe('serve with the reporter component', () => {
   test('--components webhook,reporter --report-format openreports writes a Report per namespace', async () => {
     const api = await TestApiServer.start();
     for (const t of [...ARGO_TYPES, OPEN_REPORTS]) api.registerResource(t);
-    api.seed(ARGO_TYPES[1] as (typeof ARGO_TYPES)[number], 'team-a', application('team-a', 'to-b', 'k8s-team-b-dev'));
+    api.seed(
+      ARGO_TYPES[1] as (typeof ARGO_TYPES)[number],
+      'team-a',
+      application('team-a', 'to-b', 'k8s-team-b-dev'),
+    );
     const dir = tempDir('tg-rep-');
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
     const handle = await startServe(
-      { port: '0', certsDir: join(dir, 'certs'), kubeconfig, components: 'webhook,reporter', reportFormat: 'openreports', reportInterval: '50', reportMaxWrites: '20' },
+      {
+        port: '0',
+        certsDir: join(dir, 'certs'),
+        kubeconfig,
+        components: 'webhook,reporter',
+        reportFormat: 'openreports',
+        reportInterval: '50',
+        reportMaxWrites: '20',
+      },
       testIo(),
       { logger: capturedLogger('error').logger, components: SERVE_COMPONENTS },
     );
     try {
       const deadline = Date.now() + 10_000;
-      while (api.objects(OPEN_REPORTS).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      const [report] = api.objects(OPEN_REPORTS) as { source?: string; metadata: { namespace: string }; results: { rule: string; result: string }[] }[];
+      while (api.objects(OPEN_REPORTS).length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 25));
+      const [report] = api.objects(OPEN_REPORTS) as {
+        source?: string;
+        metadata: { namespace: string };
+        results: { rule: string; result: string }[];
+      }[];
       assert.ok(report !== undefined, 'a Report was written');
       assert.equal(report.metadata.namespace, 'team-a');
       assert.equal(report.source, 'tenant-guard');
-      assert.deepEqual(report.results.map((r) => `${r.rule} ${r.result}`), ['TG-APP-02 fail']);
+      assert.deepEqual(
+        report.results.map((r) => `${r.rule} ${r.result}`),
+        ['TG-APP-02 fail'],
+      );
       const validate = reportValidator('openreports.io_reports.yaml');
       assert.ok(validate(report), JSON.stringify(validate.errors));
     } finally {
@@ -45,7 +65,10 @@ describe('serve with the reporter component', () => {
 
   test('serve without --components starts the webhook and the broker, not the reporter', async () => {
     const io = testIo();
-    const handle = await startServe({ port: '0', certsDir: join(tempDir(), 'certs') }, io, { logger: capturedLogger('error').logger, components: SERVE_COMPONENTS });
+    const handle = await startServe({ port: '0', certsDir: join(tempDir(), 'certs') }, io, {
+      logger: capturedLogger('error').logger,
+      components: SERVE_COMPONENTS,
+    });
     try {
       assert.match(io.err(), /serving webhook and broker on/);
     } finally {

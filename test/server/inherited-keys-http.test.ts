@@ -18,15 +18,31 @@ const { app } = webhookApp(registry, settings);
 const ALICE: UserInfo = { username: 'alice', groups: ['team-a-admins'] };
 const ADMIN: UserInfo = { username: 'root', groups: ['platform-admins'] };
 const KEYS = ['__proto__', 'constructor', 'toString'];
-const EXEC = JSON.stringify({ command: settings.pluginCommand, args: [settings.brokerUrl, 'k8s-team-a-prod', settings.callerTokenPath, '--ca-file', settings.brokerCaPath], apiVersion: 'client.authentication.k8s.io/v1' });
+const EXEC = JSON.stringify({
+  command: settings.pluginCommand,
+  args: [settings.brokerUrl, 'k8s-team-a-prod', settings.callerTokenPath, '--ca-file', settings.brokerCaPath],
+  apiVersion: 'client.authentication.k8s.io/v1',
+});
 
 /** team-a's prod cluster Secret (no CA registered) with `config` given as text. */
 function secretWithConfig(config: string): KubeObject {
   const data = { name: 'k8s-team-a-prod', server: 'https://team-a-prod.example.com', config };
   return {
-    apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-    metadata: { name: 'k8s-team-a-prod', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster', [settings.tenantLabel]: 'team-a', [settings.clusterLabel]: 'k8s-team-a-prod' } },
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name: 'k8s-team-a-prod',
+      namespace: 'argocd',
+      labels: {
+        'argocd.argoproj.io/secret-type': 'cluster',
+        [settings.tenantLabel]: 'team-a',
+        [settings.clusterLabel]: 'k8s-team-a-prod',
+      },
+    },
+    data: Object.fromEntries(
+      Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]),
+    ),
   };
 }
 
@@ -40,7 +56,12 @@ function parsed(text: string): KubeObject {
 let uid = 0;
 async function both(object: KubeObject, user: UserInfo): Promise<string[]> {
   uid += 1;
-  const write: WriteRequest = { uid: `1a2b3c4d-0000-4000-8000-${String(uid).padStart(12, '0')}`, operation: 'CREATE', user, object };
+  const write: WriteRequest = {
+    uid: `1a2b3c4d-0000-4000-8000-${String(uid).padStart(12, '0')}`,
+    operation: 'CREATE',
+    user,
+    object,
+  };
   const http = await runHttp(write, app);
   const pure = runPure(write, { registry, settings });
   assert.deepEqual(http.rules, pure.rules, 'HTTP and the pure functions agree line for line');
@@ -57,19 +78,33 @@ describe('inherited keys over HTTP: never a 500, never a pass', () => {
     test(`${key} inside execProviderConfig and tlsClientConfig is TG-CS-03`, async () => {
       const exec = `${EXEC.slice(0, -1)},${JSON.stringify(key)}:"x"}`;
       assert.deepEqual(await both(secretWithConfig(`{"execProviderConfig":${exec}}`), ALICE), ['TG-CS-03']);
-      assert.deepEqual(await both(secretWithConfig(`{"execProviderConfig":${EXEC},"tlsClientConfig":{${JSON.stringify(key)}:{"a":1}}}`), ALICE), ['TG-CS-03']);
+      assert.deepEqual(
+        await both(
+          secretWithConfig(
+            `{"execProviderConfig":${EXEC},"tlsClientConfig":{${JSON.stringify(key)}:{"a":1}}}`,
+          ),
+          ALICE,
+        ),
+        ['TG-CS-03'],
+      );
     });
     test(`${key} as a generator kind is TG-AS-05; inside raw nested JSON it is TG-AS-08`, async () => {
-      const appSet = (generators: string) => parsed(`{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","metadata":{"name":"g","namespace":"team-a"},
+      const appSet = (generators: string) =>
+        parsed(`{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","metadata":{"name":"g","namespace":"team-a"},
         "spec":{"goTemplate":true,"template":{"metadata":{"name":"{{.name}}"},"spec":{"project":"team-a","source":{"repoURL":"https://github.com/team-a/apps.git","path":"a"},"destination":{"server":"{{.server}}","namespace":"a"}}},
         "generators":${generators}}}`);
       const k = JSON.stringify(key);
-      assert.deepEqual(await both(appSet(`[{"list":{"elements":[]},${k}:{"clusters":{}}}]`), ALICE), ['TG-AS-05']);
-      const nested = appSet(`[{"matrix":{"generators":[{"clusters":{}},{"matrix":{"generators":[{"list":{"elements":[]},${k}:{"clusters":{}}},{"git":{"repoURL":"https://github.com/team-a/apps.git","revision":"HEAD","directories":[{"path":"a"}]},"selector":{${k}:{"x":1}}}]}}]}}]`);
+      assert.deepEqual(await both(appSet(`[{"list":{"elements":[]},${k}:{"clusters":{}}}]`), ALICE), [
+        'TG-AS-05',
+      ]);
+      const nested = appSet(
+        `[{"matrix":{"generators":[{"clusters":{}},{"matrix":{"generators":[{"list":{"elements":[]},${k}:{"clusters":{}}},{"git":{"repoURL":"https://github.com/team-a/apps.git","revision":"HEAD","directories":[{"path":"a"}]},"selector":{${k}:{"x":1}}}]}}]}}]`,
+      );
       assert.deepEqual(await both(nested, ALICE), ['TG-AS-08']);
     });
     test(`${key} as a label of an Application is a label like any other`, async () => {
-      const object = parsed(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"a","namespace":"team-a","labels":{${JSON.stringify(key)}:"x"}},
+      const object =
+        parsed(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"a","namespace":"team-a","labels":{${JSON.stringify(key)}:"x"}},
         "spec":{"project":"team-a","source":{"repoURL":"https://github.com/team-a/apps.git","path":"a"},"destination":{"name":"k8s-team-a-dev","namespace":"a"}}}`);
       assert.deepEqual(await both(object, ALICE), []);
       assert.deepEqual(await both(object, { username: 'mallory', groups: ['team-b-admins'] }), ['TG-OWN-03']);

@@ -25,13 +25,20 @@ interface Answer {
 /** One GET; resolves with the peer certificate's fingerprint. */
 function get(port: number, ca: string[], agent: Agent | false): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', ca, agent, servername: 'localhost', timeout: 5000 }, (res) => {
-      const socket = res.socket as TLSSocket;
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve({ fingerprint, socket }) : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: '/', ca, agent, servername: 'localhost', timeout: 5000 },
+      (res) => {
+        const socket = res.socket as TLSSocket;
+        const fingerprint = socket.getPeerCertificate().fingerprint256;
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve({ fingerprint, socket })
+            : reject(new Error(`HTTP ${res.statusCode}`)),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
@@ -52,7 +59,10 @@ describe('certificate-reloading HTTPS server', () => {
   const dirs: string[] = [];
 
   before(async () => {
-    [first, second] = await Promise.all([generateCertificates({ names: NAMES, caCommonName: 'first CA' }), generateCertificates({ names: NAMES, caCommonName: 'second CA' })]);
+    [first, second] = await Promise.all([
+      generateCertificates({ names: NAMES, caCommonName: 'first CA' }),
+      generateCertificates({ names: NAMES, caCommonName: 'second CA' }),
+    ]);
   });
   after(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -64,12 +74,24 @@ describe('certificate-reloading HTTPS server', () => {
     return d;
   }
 
-  async function serve(dir: string, options: { watch?: boolean; pollIntervalMs?: number } = {}): Promise<{ tls: ReloadingHttpsServer; port: number; lines: Array<Record<string, unknown>> }> {
+  async function serve(
+    dir: string,
+    options: { watch?: boolean; pollIntervalMs?: number } = {},
+  ): Promise<{ tls: ReloadingHttpsServer; port: number; lines: Array<Record<string, unknown>> }> {
     const { logger, lines } = captureLogger();
-    const tls = createReloadingHttpsServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok');
-    }, { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, logger, { debounceMs: 20, pollIntervalMs: options.pollIntervalMs ?? 200, ...(options.watch === undefined ? {} : { watch: options.watch }) });
+    const tls = createReloadingHttpsServer(
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok');
+      },
+      { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+      logger,
+      {
+        debounceMs: 20,
+        pollIntervalMs: options.pollIntervalMs ?? 200,
+        ...(options.watch === undefined ? {} : { watch: options.watch }),
+      },
+    );
     await new Promise<void>((resolve) => tls.server.listen(0, '127.0.0.1', resolve));
     return { tls, port: (tls.server.address() as AddressInfo).port, lines };
   }
@@ -112,12 +134,20 @@ describe('certificate-reloading HTTPS server', () => {
 
       // Half a rotation: the new certificate, with the old key. It must not be taken.
       writeFileSync(join(dir, 'tls.crt'), second.cert);
-      await waitFor('the half rotation is seen', () => lines.some((l) => l.level === 40 && String(l.msg).includes('is not the key of the certificate')));
-      assert.equal(tls.current().fingerprint256, fingerprintOf(first), 'a certificate without its key is ignored');
+      await waitFor('the half rotation is seen', () =>
+        lines.some((l) => l.level === 40 && String(l.msg).includes('is not the key of the certificate')),
+      );
+      assert.equal(
+        tls.current().fingerprint256,
+        fingerprintOf(first),
+        'a certificate without its key is ignored',
+      );
       const seenBeforeKey = fresh.length;
       writeFileSync(join(dir, 'tls.key'), second.key);
 
-      await waitFor('a new connection presents the new certificate', () => fresh.slice(seenBeforeKey).includes(fingerprintOf(second)));
+      await waitFor('a new connection presents the new certificate', () =>
+        fresh.slice(seenBeforeKey).includes(fingerprintOf(second)),
+      );
       const switchedAt = fresh.lastIndexOf(fingerprintOf(first));
       await waitFor('more traffic after the switch', () => fresh.length >= switchedAt + 10);
     } finally {
@@ -128,9 +158,16 @@ describe('certificate-reloading HTTPS server', () => {
     }
     assert.deepEqual(failures, [], 'no request failed');
     const after = fresh.slice(fresh.indexOf(fingerprintOf(second)));
-    assert.ok(after.every((f) => f === fingerprintOf(second)), 'every connection after the switch presents the new certificate');
+    assert.ok(
+      after.every((f) => f === fingerprintOf(second)),
+      'every connection after the switch presents the new certificate',
+    );
     assert.ok(fresh.includes(fingerprintOf(first)));
-    assert.equal(kept.size, 1, `the kept-alive connection was never dropped (${keptRequests} requests on it)`);
+    assert.equal(
+      kept.size,
+      1,
+      `the kept-alive connection was never dropped (${keptRequests} requests on it)`,
+    );
     assert.equal(tls.current().serialNumber, new X509Certificate(second.cert).serialNumber);
     assert.ok(lines.some((l) => String(l.msg).startsWith('now serving certificate')));
     assert.ok(!lines.some((l) => JSON.stringify(l).includes('PRIVATE KEY')), 'the key is never logged');
@@ -165,7 +202,15 @@ describe('certificate-reloading HTTPS server', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'tls.crt'), first.cert);
     writeFileSync(join(dir, 'tls.key'), second.key);
-    assert.throws(() => createReloadingHttpsServer(() => undefined, { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, captureLogger().logger), { code: 'ERR_TLS_RELOAD' });
+    assert.throws(
+      () =>
+        createReloadingHttpsServer(
+          () => undefined,
+          { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+          captureLogger().logger,
+        ),
+      { code: 'ERR_TLS_RELOAD' },
+    );
 
     writeFileSync(join(dir, 'tls.key'), first.key);
     const { tls } = await serve(dir);

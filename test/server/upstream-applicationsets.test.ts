@@ -27,16 +27,26 @@ const CRD = new URL('crds/applicationset-crd.yaml', UPSTREAM);
  * The test asserts that exactly these fail, so the list cannot rot.
  */
 const UPSTREAM_WRONG: Readonly<Record<string, string>> = {
-  'design-doc__applicationset.yaml': 'the design doc predates the required spec.template.spec.project (the /mutate default fixes it)',
-  'design-doc__applicationset-fasttemplate.yaml': 'the design doc predates the required spec.template.spec.project (the /mutate default fixes it)',
-  'design-doc__git-directory-discovery.yaml': 'git generator without the required revision; template without project',
-  'design-doc__git-directory-discovery-fasttemplate.yaml': 'git generator without the required revision; template without project',
-  'design-doc__git-files-discovery.yaml': 'git generator without the required revision; template without project',
-  'design-doc__git-files-discovery-fasttemplate.yaml': 'git generator without the required revision; template without project',
-  'design-doc__git-files-literal.yaml': 'git generator without the required revision; template without project',
-  'design-doc__git-files-literal-fasttemplate.yaml': 'git generator without the required revision; template without project',
-  'design-doc__proposal__filters.yaml': 'a proposal: `filters` was never a generator field; git generator without revision',
-  'docs__operator-manual__applicationset.yaml': 'doc snippets pasted together: a clusterDecisionResource\'s fields beside it instead of inside, `revision` under source, `values` under scmProvider.github, `awsCodeCommit` under pullRequest',
+  'design-doc__applicationset.yaml':
+    'the design doc predates the required spec.template.spec.project (the /mutate default fixes it)',
+  'design-doc__applicationset-fasttemplate.yaml':
+    'the design doc predates the required spec.template.spec.project (the /mutate default fixes it)',
+  'design-doc__git-directory-discovery.yaml':
+    'git generator without the required revision; template without project',
+  'design-doc__git-directory-discovery-fasttemplate.yaml':
+    'git generator without the required revision; template without project',
+  'design-doc__git-files-discovery.yaml':
+    'git generator without the required revision; template without project',
+  'design-doc__git-files-discovery-fasttemplate.yaml':
+    'git generator without the required revision; template without project',
+  'design-doc__git-files-literal.yaml':
+    'git generator without the required revision; template without project',
+  'design-doc__git-files-literal-fasttemplate.yaml':
+    'git generator without the required revision; template without project',
+  'design-doc__proposal__filters.yaml':
+    'a proposal: `filters` was never a generator field; git generator without revision',
+  'docs__operator-manual__applicationset.yaml':
+    "doc snippets pasted together: a clusterDecisionResource's fields beside it instead of inside, `revision` under source, `values` under scmProvider.github, `awsCodeCommit` under pullRequest",
 };
 
 type Schema = Record<string, unknown>;
@@ -53,7 +63,8 @@ function toJsonSchema(node: unknown): unknown {
   const out: Schema = {};
   for (const [key, value] of Object.entries(node)) {
     if (key.startsWith('x-kubernetes-')) continue;
-    if (key === 'properties' && isRecord(value)) out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSchema(v)]));
+    if (key === 'properties' && isRecord(value))
+      out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSchema(v)]));
     else out[key] = toJsonSchema(value);
   }
   if (node['x-kubernetes-int-or-string'] === true) {
@@ -61,7 +72,13 @@ function toJsonSchema(node: unknown): unknown {
     out.anyOf = [{ type: 'integer' }, { type: 'string' }];
   }
   const preserve = node['x-kubernetes-preserve-unknown-fields'] === true;
-  if (node.type === 'object' && isRecord(node.properties) && node.additionalProperties === undefined && !preserve) out.additionalProperties = false;
+  if (
+    node.type === 'object' &&
+    isRecord(node.properties) &&
+    node.additionalProperties === undefined &&
+    !preserve
+  )
+    out.additionalProperties = false;
   return out;
 }
 
@@ -69,7 +86,11 @@ function toJsonSchema(node: unknown): unknown {
 function dropNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(dropNulls);
   if (!isRecord(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, dropNulls(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, dropNulls(v)]),
+  );
 }
 
 function crdValidator(): ValidateFunction {
@@ -77,7 +98,8 @@ function crdValidator(): ValidateFunction {
   const versions = isRecord(crd) && isRecord(crd.spec) ? crd.spec.versions : undefined;
   assert.ok(Array.isArray(versions), 'the CRD lists versions');
   const v1alpha1: unknown = versions.find((v: unknown) => isRecord(v) && v.name === 'v1alpha1');
-  const schema = isRecord(v1alpha1) && isRecord(v1alpha1.schema) ? v1alpha1.schema.openAPIV3Schema : undefined;
+  const schema =
+    isRecord(v1alpha1) && isRecord(v1alpha1.schema) ? v1alpha1.schema.openAPIV3Schema : undefined;
   assert.ok(isRecord(schema), 'the CRD has an openAPIV3Schema for v1alpha1');
   const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
   const converted = toJsonSchema(schema);
@@ -87,7 +109,9 @@ function crdValidator(): ValidateFunction {
 
 function schemaErrors(validate: ValidateFunction, object: unknown): string[] {
   if (validate(dropNulls(object))) return [];
-  return (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+  return (validate.errors ?? []).map(
+    (e: ErrorObject) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`,
+  );
 }
 
 interface Example {
@@ -98,7 +122,9 @@ interface Example {
 
 function loadExamples(): Example[] {
   const out: Example[] = [];
-  for (const file of readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     parseAllDocuments(readFileSync(new URL(file, EXAMPLES), 'utf8')).forEach((doc, index) => {
       const object: unknown = doc.toJS();
       if (isRecord(object) && object.kind === 'ApplicationSet') out.push({ file, index, object });
@@ -126,7 +152,9 @@ describe('upstream ApplicationSet examples through /mutate and /validate', () =>
   });
 
   test('exactly the listed examples fail the CRD schema before mutation', () => {
-    const failing = [...new Set(examples.filter((e) => schemaErrors(validate, e.object).length > 0).map((e) => e.file))].sort();
+    const failing = [
+      ...new Set(examples.filter((e) => schemaErrors(validate, e.object).length > 0).map((e) => e.file)),
+    ].sort();
     assert.deepEqual(failing, Object.keys(UPSTREAM_WRONG).sort());
   });
 
@@ -146,12 +174,25 @@ describe('upstream ApplicationSet examples through /mutate and /validate', () =>
     test(`${example.file}${example.index > 0 ? ` #${example.index + 1}` : ''}`, async () => {
       const uid = `0b5e7a00-0000-4000-8000-${String(examples.indexOf(example)).padStart(12, '0')}`;
       const object = asTenantObject(example.object);
-      const result = await runHttp({ uid, operation: 'CREATE', user: { username: 'alice', groups: ['team-a-admins', 'system:authenticated'] }, object }, app);
-      for (const line of result.lines) assert.match(line, /^\[TG-[A-Z]+-\d\d\] \S/, 'every denial line names its rule');
+      const result = await runHttp(
+        {
+          uid,
+          operation: 'CREATE',
+          user: { username: 'alice', groups: ['team-a-admins', 'system:authenticated'] },
+          object,
+        },
+        app,
+      );
+      for (const line of result.lines)
+        assert.match(line, /^\[TG-[A-Z]+-\d\d\] \S/, 'every denial line names its rule');
       const mutated = result.object;
       assert.ok(mutated !== undefined);
       const bodies = clustersBodies(mutated);
-      assert.equal(bodies.length, clustersBodies(object).length, 'every clusters generator is still there after /mutate');
+      assert.equal(
+        bodies.length,
+        clustersBodies(object).length,
+        'every clusters generator is still there after /mutate',
+      );
       for (const { path, body } of bodies) {
         assert.equal(tenantSelector(body), 'team-a', `${path} carries the tenant selector after /mutate`);
       }
@@ -161,7 +202,11 @@ describe('upstream ApplicationSet examples through /mutate and /validate', () =>
         assert.deepEqual(after, [], 'the mutated object validates against the ApplicationSet CRD');
       } else {
         const before = new Set(schemaErrors(validate, object));
-        assert.deepEqual(after.filter((e) => !before.has(e)), [], `the mutation adds no schema error (upstream: ${reason})`);
+        assert.deepEqual(
+          after.filter((e) => !before.has(e)),
+          [],
+          `the mutation adds no schema error (upstream: ${reason})`,
+        );
       }
     });
   }

@@ -12,13 +12,21 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 /** Secret values that must never reach a log line, in clear or base64. */
 const BEARER = 'eyJhbGciOiJSUzI1NiJ9.very-secret-bearer-token';
 const PASSWORD = 'hunter2-cluster-password';
-const CONFIG = JSON.stringify({ bearerToken: BEARER, password: PASSWORD, tlsClientConfig: { insecure: false } });
+const CONFIG = JSON.stringify({
+  bearerToken: BEARER,
+  password: PASSWORD,
+  tlsClientConfig: { insecure: false },
+});
 
 function clusterSecret(): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: 'k8s-team-a-dev', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster' } },
+    metadata: {
+      name: 'k8s-team-a-dev',
+      namespace: 'argocd',
+      labels: { 'argocd.argoproj.io/secret-type': 'cluster' },
+    },
     type: 'Opaque',
     data: { name: b64('k8s-team-a-dev'), server: b64('https://team-a-dev.example.com'), config: b64(CONFIG) },
   };
@@ -38,7 +46,9 @@ function secretReview(extra: Record<string, unknown> = {}) {
 describe('audit records of the webhook', () => {
   test('a denied cluster Secret is audited without any of its data', async () => {
     const { app, log } = buildApp({ policy: defaultPolicy });
-    const res = await request(app).post('/validate').send(secretReview({ dryRun: true }));
+    const res = await request(app)
+      .post('/validate')
+      .send(secretReview({ dryRun: true }));
     assert.equal(res.body.response.allowed, false);
     assert.match(res.body.response.status.message, /\[TG-CS-03\]/);
     const audits = log.audits();
@@ -63,7 +73,15 @@ describe('audit records of the webhook', () => {
       assert.equal(typeof r.message, 'string');
     }
     const text = log.text() + res.text;
-    for (const secret of [BEARER, PASSWORD, b64(CONFIG), b64(BEARER), b64(PASSWORD), 'very-secret', 'hunter2']) {
+    for (const secret of [
+      BEARER,
+      PASSWORD,
+      b64(CONFIG),
+      b64(BEARER),
+      b64(PASSWORD),
+      'very-secret',
+      'hunter2',
+    ]) {
       assert.ok(!text.includes(secret), `log or response contains secret material ${secret.slice(0, 12)}...`);
     }
   });
@@ -73,7 +91,10 @@ describe('audit records of the webhook', () => {
     const object = { ...clusterSecret(), data: { name: 42 }, stringData: { config: CONFIG } };
     const res = await request(app).post('/validate').send(secretReview({ object }));
     assert.equal(res.body.response.allowed, false);
-    assert.match(res.body.response.status.message, /^\[TG-REQ-01\] object\.data has values that are not strings \(keys: name\)/);
+    assert.match(
+      res.body.response.status.message,
+      /^\[TG-REQ-01\] object\.data has values that are not strings \(keys: name\)/,
+    );
     assert.equal(log.audits().length, 1);
     assert.ok(!(log.text() + res.text).includes('hunter2'));
   });
@@ -89,7 +110,10 @@ describe('audit records of the webhook', () => {
     assert.equal(record?.tenant, 'team-a');
     assert.equal(record?.enforcement, 'enforce');
     assert.deepEqual(record?.rules, []);
-    assert.deepEqual(record?.changes, (patch as Array<{ path: string }>).map((op) => op.path));
+    assert.deepEqual(
+      record?.changes,
+      (patch as Array<{ path: string }>).map((op) => op.path),
+    );
     assert.ok((record?.changes as string[]).includes('/spec/generators/0/clusters/selector'));
   });
 
@@ -97,11 +121,19 @@ describe('audit records of the webhook', () => {
     const { app, log } = buildApp({ policy: defaultPolicy });
     const object = structuredClone(APPLICATION_SET);
     object.metadata.namespace = 'team-b';
-    object.spec.generators = [{ clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-b' } } } } as never];
+    object.spec.generators = [
+      { clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-b' } } } } as never,
+    ];
     object.spec.template.spec.project = 'team-a'; // TG-AS-01: relaxed by warn
     (object.metadata as Record<string, unknown>).labels = { 'tenantguard.dev/tenant': 'team-b' };
-    (object.spec.template.metadata as Record<string, unknown>).labels = { 'tenantguard.dev/tenant': 'team-b' };
-    const body = reviewBody({ namespace: 'team-b', object, userInfo: { username: 'bob', groups: ['team-b-admins'] } });
+    (object.spec.template.metadata as Record<string, unknown>).labels = {
+      'tenantguard.dev/tenant': 'team-b',
+    };
+    const body = reviewBody({
+      namespace: 'team-b',
+      object,
+      userInfo: { username: 'bob', groups: ['team-b-admins'] },
+    });
     const res = await request(app).post('/validate').send(body);
     assert.equal(res.body.response.allowed, true, res.body.response.status?.message);
     assert.ok(res.body.response.warnings.some((w: string) => w.startsWith('[TG-AS-01]')));
@@ -109,7 +141,10 @@ describe('audit records of the webhook', () => {
     assert.equal(record?.event, 'warned');
     assert.equal(record?.tenant, 'team-b');
     assert.equal(record?.enforcement, 'warn');
-    assert.deepEqual((record?.rules as Array<{ id: string }>).map((r) => r.id), ['TG-AS-01']);
+    assert.deepEqual(
+      (record?.rules as Array<{ id: string }>).map((r) => r.id),
+      ['TG-AS-01'],
+    );
   });
 
   test('a platform admin\'s bypass is audited as "audited"', async () => {
@@ -129,7 +164,10 @@ describe('audit records of the webhook', () => {
     const { app, log } = buildApp({ policy: defaultPolicy });
     const mutated = await request(app).post('/mutate').send(reviewBody());
     const { applyPatch } = await import('../../src/admission/admit.js');
-    const object = applyPatch(structuredClone(APPLICATION_SET), decodePatch(mutated.body.response.patch) as never);
+    const object = applyPatch(
+      structuredClone(APPLICATION_SET),
+      decodePatch(mutated.body.response.patch) as never,
+    );
     const before = log.audits().length;
     const res = await request(app).post('/validate').send(reviewBody({ object }));
     assert.equal(res.body.response.allowed, true, res.body.response.status?.message);
@@ -163,7 +201,16 @@ describe('the logger redacts', () => {
   test('data, stringData, token and authorization, at the top level and one level down', async () => {
     const { capturedLogger } = await import('./webhook-app-support.js');
     const { logger, log } = capturedLogger();
-    logger.info({ data: { a: 'x1' }, stringData: 'x2', token: 'x3', authorization: 'Bearer x4', nested: { data: 'x5', token: 'x6' } }, 'probe');
+    logger.info(
+      {
+        data: { a: 'x1' },
+        stringData: 'x2',
+        token: 'x3',
+        authorization: 'Bearer x4',
+        nested: { data: 'x5', token: 'x6' },
+      },
+      'probe',
+    );
     const text = log.text();
     for (const s of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6']) assert.ok(!text.includes(s), `${s} leaked`);
     assert.match(text, /\[redacted\]/);

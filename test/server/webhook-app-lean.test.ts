@@ -12,7 +12,12 @@ import { generateCertificates } from '../../src/server/certificates.js';
 import { WEBHOOK_METRICS } from '../../src/server/metrics.js';
 import { buildApp, reviewBody, type AppUnderTest } from './webhook-app-support.js';
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string; lean: boolean }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  lean: boolean;
+}
 
 describe('webhook app over HTTPS: the lean admission path', () => {
   let server: Server;
@@ -37,15 +42,34 @@ describe('webhook app over HTTPS: the lean admission path', () => {
   });
 
   /** One request; `body` as chunks when an array (chunked, no Content-Length). */
-  function send(method: string, path: string, headers: Record<string, string>, body?: string | string[]): Promise<Answer> {
+  function send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: string | string[],
+  ): Promise<Answer> {
     return new Promise((ok, fail) => {
       // The test's own self-signed certificate, on loopback.
-      const req = request({ host: '127.0.0.1', port, path, method, headers, rejectUnauthorized: false, agent: false }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => { text += c; });
-        res.on('end', () => setImmediate(() => ok({ status: res.statusCode ?? 0, headers: res.headers, body: text, lean: lean.at(-1) ?? false })));
-      });
+      const req = request(
+        { host: '127.0.0.1', port, path, method, headers, rejectUnauthorized: false, agent: false },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () =>
+            setImmediate(() =>
+              ok({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: text,
+                lean: lean.at(-1) ?? false,
+              }),
+            ),
+          );
+        },
+      );
       req.on('error', fail);
       if (Array.isArray(body)) {
         for (const chunk of body) req.write(chunk);
@@ -76,7 +100,12 @@ describe('webhook app over HTTPS: the lean admission path', () => {
     const getMutate = await send('GET', '/mutate', {});
     assert.equal(getMutate.status, 404);
     assert.equal(getMutate.lean, false);
-    const text = await send('POST', '/validate', { 'content-type': 'text/plain' }, JSON.stringify(reviewBody()));
+    const text = await send(
+      'POST',
+      '/validate',
+      { 'content-type': 'text/plain' },
+      JSON.stringify(reviewBody()),
+    );
     assert.equal(text.status, 415);
     assert.match(text.body, /Content-Type must be application\/json/);
     assert.equal(text.lean, false);
@@ -87,11 +116,21 @@ describe('webhook app over HTTPS: the lean admission path', () => {
     const declared = await send('POST', '/validate', json, big);
     assert.equal(declared.status, 413);
     assert.equal(declared.lean, true);
-    assert.equal(JSON.parse(declared.body).message, 'AdmissionReview body is larger than the limit of the webhook');
+    assert.equal(
+      JSON.parse(declared.body).message,
+      'AdmissionReview body is larger than the limit of the webhook',
+    );
     const chunked = await send('POST', '/mutate', json, [big.slice(0, 600), big.slice(600)]);
     assert.equal(chunked.status, 413);
-    assert.equal(chunked.lean, false, 'a body of unknown length takes its turn at the large-request gate, on the express route');
-    assert.equal(JSON.parse(chunked.body).message, 'AdmissionReview body is larger than the limit of the webhook');
+    assert.equal(
+      chunked.lean,
+      false,
+      'a body of unknown length takes its turn at the large-request gate, on the express route',
+    );
+    assert.equal(
+      JSON.parse(chunked.body).message,
+      'AdmissionReview body is larger than the limit of the webhook',
+    );
     const metrics = await underTest.metricsRegistry.getSingleMetricAsString(WEBHOOK_METRICS.requests);
     assert.match(metrics, /endpoint="mutate",kind="unknown",decision="bad_request"/);
   });
@@ -101,7 +140,10 @@ describe('webhook app over HTTPS: the lean admission path', () => {
       const res = await send('POST', '/validate', json, body);
       assert.equal(res.status, 400, body);
       assert.equal(res.lean, true);
-      assert.equal(JSON.parse(res.body).message, 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview');
+      assert.equal(
+        JSON.parse(res.body).message,
+        'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview',
+      );
     }
   });
 
@@ -110,7 +152,12 @@ describe('webhook app over HTTPS: the lean admission path', () => {
     assert.equal(empty.status, 400);
     assert.equal(empty.lean, true);
     assert.match(JSON.parse(empty.body).message, /apiVersion \(missing\)/);
-    const bom = await send('POST', '/validate', { 'content-type': 'application/json; charset=UTF-8' }, `\uFEFF${JSON.stringify(reviewBody())}`);
+    const bom = await send(
+      'POST',
+      '/validate',
+      { 'content-type': 'application/json; charset=UTF-8' },
+      `\uFEFF${JSON.stringify(reviewBody())}`,
+    );
     assert.equal(bom.status, 200);
     assert.equal(bom.lean, true);
   });

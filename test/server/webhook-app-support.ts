@@ -56,7 +56,8 @@ export function denied(violations: Violation[], warnings: string[] = []): Decisi
 /** A policy that guards ApplicationSets only and allows everything, unless overridden. */
 export function fakePolicy(overrides: Partial<AdmissionPolicy> = {}): AdmissionPolicy {
   return {
-    guardedKindOf: (gvk) => (gvk.group === 'argoproj.io' && gvk.kind === 'ApplicationSet' ? 'ApplicationSet' : undefined),
+    guardedKindOf: (gvk) =>
+      gvk.group === 'argoproj.io' && gvk.kind === 'ApplicationSet' ? 'ApplicationSet' : undefined,
     evaluate: () => allowed(),
     mutate: () => ({ object: undefined, tenant: undefined }),
     ...overrides,
@@ -70,10 +71,18 @@ export interface AppUnderTest {
 }
 
 /** The app with fakes; `registry: undefined` means "not synced". */
-export function buildApp(options: Partial<Omit<WebhookAppDeps, 'registry'>> & { registry?: RegistryProvider; unsynced?: boolean } = {}): AppUnderTest {
+export function buildApp(
+  options: Partial<Omit<WebhookAppDeps, 'registry'>> & {
+    registry?: RegistryProvider;
+    unsynced?: boolean;
+  } = {},
+): AppUnderTest {
   const { logger, log } = capturedLogger();
   const metricsRegistry = new Registry();
-  const registry = options.unsynced === true ? { current: () => undefined } : options.registry ?? staticRegistry(tenants());
+  const registry =
+    options.unsynced === true
+      ? { current: () => undefined }
+      : (options.registry ?? staticRegistry(tenants()));
   const app = createWebhookApp({
     settings: settings(),
     logger,
@@ -90,7 +99,10 @@ export const APPLICATION_SET = {
   apiVersion: 'argoproj.io/v1alpha1',
   kind: 'ApplicationSet',
   metadata: { name: 'guestbook', namespace: 'team-a' },
-  spec: { generators: [{ clusters: {} }], template: { metadata: { name: '{{.name}}' }, spec: { project: 'team-a' } } },
+  spec: {
+    generators: [{ clusters: {} }],
+    template: { metadata: { name: '{{.name}}' }, spec: { project: 'team-a' } },
+  },
 };
 
 /** An AdmissionReview body; `request` fields override the defaults (an ApplicationSet CREATE by alice). */

@@ -3,7 +3,15 @@ import { describe, test } from 'node:test';
 import request from 'supertest';
 import { violation } from '../../src/policy/types.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../src/server/webhook-app.js';
-import { allowed, APPLICATION_SET, buildApp, decodePatch, denied, fakePolicy, reviewBody } from './webhook-app-support.js';
+import {
+  allowed,
+  APPLICATION_SET,
+  buildApp,
+  decodePatch,
+  denied,
+  fakePolicy,
+  reviewBody,
+} from './webhook-app-support.js';
 
 const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';
 
@@ -11,19 +19,50 @@ describe('webhook app: bodies that are not an AdmissionReview get HTTP 400', () 
   const cases: Array<{ name: string; body: string; message: RegExp }> = [
     { name: 'malformed JSON', body: '{"apiVersion": "admission.k8s.io/v1", ', message: /not valid JSON/ },
     { name: 'a JSON string', body: '"AdmissionReview"', message: /not valid JSON/ },
-    { name: 'wrong apiVersion', body: JSON.stringify({ ...reviewBody(), apiVersion: 'admission.k8s.io/v1beta1' }), message: /apiVersion "admission.k8s.io\/v1beta1" is not admission.k8s.io\/v1/ },
-    { name: 'wrong kind', body: JSON.stringify({ ...reviewBody(), kind: 'TokenReview' }), message: /kind "TokenReview" is not AdmissionReview/ },
-    { name: 'no request', body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), message: /request is missing/ },
-    { name: 'request is an array', body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: [] }), message: /request is missing or not an object/ },
-    { name: 'missing uid', body: JSON.stringify(reviewBody({ uid: undefined })), message: /request\.uid is missing/ },
-    { name: 'uid not a string', body: JSON.stringify(reviewBody({ uid: 42 })), message: /request\.uid is missing or not a non-empty string/ },
+    {
+      name: 'wrong apiVersion',
+      body: JSON.stringify({ ...reviewBody(), apiVersion: 'admission.k8s.io/v1beta1' }),
+      message: /apiVersion "admission.k8s.io\/v1beta1" is not admission.k8s.io\/v1/,
+    },
+    {
+      name: 'wrong kind',
+      body: JSON.stringify({ ...reviewBody(), kind: 'TokenReview' }),
+      message: /kind "TokenReview" is not AdmissionReview/,
+    },
+    {
+      name: 'no request',
+      body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }),
+      message: /request is missing/,
+    },
+    {
+      name: 'request is an array',
+      body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: [] }),
+      message: /request is missing or not an object/,
+    },
+    {
+      name: 'missing uid',
+      body: JSON.stringify(reviewBody({ uid: undefined })),
+      message: /request\.uid is missing/,
+    },
+    {
+      name: 'uid not a string',
+      body: JSON.stringify(reviewBody({ uid: 42 })),
+      message: /request\.uid is missing or not a non-empty string/,
+    },
     { name: 'empty JSON object', body: '{}', message: /apiVersion \(missing\)/ },
   ];
   for (const c of cases) {
     for (const endpoint of ['/validate', '/mutate']) {
       test(`${c.name} on ${endpoint}`, async () => {
         let policyCalled = false;
-        const { app } = buildApp({ policy: fakePolicy({ evaluate: () => { policyCalled = true; return allowed(); } }) });
+        const { app } = buildApp({
+          policy: fakePolicy({
+            evaluate: () => {
+              policyCalled = true;
+              return allowed();
+            },
+          }),
+        });
         const res = await request(app).post(endpoint).set('Content-Type', 'application/json').send(c.body);
         assert.equal(res.status, 400);
         assert.match(String(res.body.message), c.message);
@@ -42,7 +81,10 @@ describe('webhook app: bodies that are not an AdmissionReview get HTTP 400', () 
 
   test('a body that is not JSON by Content-Type is 415', async () => {
     const { app } = buildApp();
-    const res = await request(app).post('/validate').set('Content-Type', 'text/plain').send(JSON.stringify(reviewBody()));
+    const res = await request(app)
+      .post('/validate')
+      .set('Content-Type', 'text/plain')
+      .send(JSON.stringify(reviewBody()));
     assert.equal(res.status, 415);
     assert.match(String(res.body.message), /Content-Type must be application\/json/);
   });
@@ -52,14 +94,19 @@ describe('webhook app: limits and our own failures', () => {
   test('a body over 3 MiB is 413', async () => {
     const { app } = buildApp();
     const big = reviewBody({ object: { ...APPLICATION_SET, padding: 'x'.repeat(3 * 1024 * 1024) } });
-    const res = await request(app).post('/validate').set('Content-Type', 'application/json').send(JSON.stringify(big));
+    const res = await request(app)
+      .post('/validate')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(big));
     assert.equal(res.status, 413);
     assert.match(String(res.body.message), /larger than the limit/);
   });
 
   test('a body just under 3 MiB is answered', async () => {
     const { app } = buildApp();
-    const body = JSON.stringify(reviewBody({ object: { ...APPLICATION_SET, padding: 'x'.repeat(3 * 1024 * 1024 - 2000) } }));
+    const body = JSON.stringify(
+      reviewBody({ object: { ...APPLICATION_SET, padding: 'x'.repeat(3 * 1024 * 1024 - 2000) } }),
+    );
     assert.ok(body.length < 3 * 1024 * 1024);
     const res = await request(app).post('/validate').set('Content-Type', 'application/json').send(body);
     assert.equal(res.status, 200);
@@ -68,7 +115,9 @@ describe('webhook app: limits and our own failures', () => {
 
   for (const endpoint of ['/validate', '/mutate']) {
     test(`a policy that throws is a 500 with a generic message and the detail in the log (${endpoint})`, async () => {
-      const boom = () => { throw new Error('secret detail: token abc'); };
+      const boom = () => {
+        throw new Error('secret detail: token abc');
+      };
       const { app, log } = buildApp({ policy: fakePolicy({ evaluate: boom, mutate: boom }) });
       const res = await request(app).post(endpoint).send(reviewBody());
       assert.equal(res.status, 500);
@@ -85,15 +134,29 @@ describe('webhook app: limits and our own failures', () => {
 describe('webhook app: /validate', () => {
   test('echoes the uid in an admission.k8s.io/v1 AdmissionReview', async () => {
     const { app } = buildApp();
-    const res = await request(app).post('/validate').send(reviewBody({ uid: 'abc-123' }));
+    const res = await request(app)
+      .post('/validate')
+      .send(reviewBody({ uid: 'abc-123' }));
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'abc-123', allowed: true } });
+    assert.deepEqual(res.body, {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'abc-123', allowed: true },
+    });
   });
 
   test('a denial has code 403 and every violation line, in order, joined by newlines', async () => {
     const violations = [
-      violation('TG-AS-01', 'spec.template.spec.project', '"team-b" is not a project of tenant "team-a"; use one of: team-a'),
-      violation('TG-AS-03', 'spec.template.spec.destination.name', '"k8s-team-b-dev" is not a cluster of tenant "team-a"; use one of: k8s-team-a-dev'),
+      violation(
+        'TG-AS-01',
+        'spec.template.spec.project',
+        '"team-b" is not a project of tenant "team-a"; use one of: team-a',
+      ),
+      violation(
+        'TG-AS-03',
+        'spec.template.spec.destination.name',
+        '"k8s-team-b-dev" is not a cluster of tenant "team-a"; use one of: k8s-team-a-dev',
+      ),
     ];
     const { app } = buildApp({ policy: fakePolicy({ evaluate: () => denied(violations, ['a warning']) }) });
     const res = await request(app).post('/validate').send(reviewBody());
@@ -102,17 +165,22 @@ describe('webhook app: /validate', () => {
     assert.equal(r.uid, UID);
     assert.equal(r.allowed, false);
     assert.equal(r.status.code, 403);
-    assert.equal(r.status.message, [
-      '[TG-AS-01] spec.template.spec.project "team-b" is not a project of tenant "team-a"; use one of: team-a',
-      '[TG-AS-03] spec.template.spec.destination.name "k8s-team-b-dev" is not a cluster of tenant "team-a"; use one of: k8s-team-a-dev',
-      'how to fix: docs/rules.md#tg-as-01, #tg-as-03',
-    ].join('\n'));
+    assert.equal(
+      r.status.message,
+      [
+        '[TG-AS-01] spec.template.spec.project "team-b" is not a project of tenant "team-a"; use one of: team-a',
+        '[TG-AS-03] spec.template.spec.destination.name "k8s-team-b-dev" is not a cluster of tenant "team-a"; use one of: k8s-team-a-dev',
+        'how to fix: docs/rules.md#tg-as-01, #tg-as-03',
+      ].join('\n'),
+    );
     assert.deepEqual(r.warnings, ['a warning']);
     assert.equal(r.patch, undefined);
   });
 
   test('warnings of an allowed verdict go to response.warnings', async () => {
-    const { app } = buildApp({ policy: fakePolicy({ evaluate: () => allowed({ warnings: ['[TG-AS-03] computed destination'] }) }) });
+    const { app } = buildApp({
+      policy: fakePolicy({ evaluate: () => allowed({ warnings: ['[TG-AS-03] computed destination'] }) }),
+    });
     const res = await request(app).post('/validate').send(reviewBody());
     assert.equal(res.body.response.allowed, true);
     assert.deepEqual(res.body.response.warnings, ['[TG-AS-03] computed destination']);
@@ -120,59 +188,153 @@ describe('webhook app: /validate', () => {
 
   test('a kind the webhook does not handle is allowed unchanged without calling the rules', async () => {
     let called = false;
-    const { app } = buildApp({ policy: fakePolicy({ evaluate: () => { called = true; return denied([]); } }) });
-    const body = reviewBody({ kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: { apiVersion: 'apps/v1', kind: 'Deployment', spec: 'anything' } });
+    const { app } = buildApp({
+      policy: fakePolicy({
+        evaluate: () => {
+          called = true;
+          return denied([]);
+        },
+      }),
+    });
+    const body = reviewBody({
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      object: { apiVersion: 'apps/v1', kind: 'Deployment', spec: 'anything' },
+    });
     const res = await request(app).post('/validate').send(body);
     assert.deepEqual(res.body.response, { uid: UID, allowed: true });
     assert.equal(called, false);
   });
 
-  test('request.dryRun passes through to the policy, and a dry run\'s denial is answered as a denial', async () => {
+  test("request.dryRun passes through to the policy, and a dry run's denial is answered as a denial", async () => {
     const seen: boolean[] = [];
     const v = [violation('TG-APP-01', 'spec.project', '"x" is not a project of tenant "team-a"')];
-    const { app } = buildApp({ policy: fakePolicy({ evaluate: (req) => { seen.push(req.dryRun); return denied(v); } }) });
-    await request(app).post('/validate').send(reviewBody({ dryRun: false }));
-    const dry = await request(app).post('/validate').send(reviewBody({ dryRun: true }));
+    const { app } = buildApp({
+      policy: fakePolicy({
+        evaluate: (req) => {
+          seen.push(req.dryRun);
+          return denied(v);
+        },
+      }),
+    });
+    await request(app)
+      .post('/validate')
+      .send(reviewBody({ dryRun: false }));
+    const dry = await request(app)
+      .post('/validate')
+      .send(reviewBody({ dryRun: true }));
     assert.deepEqual(seen, [false, true]);
     // The webhook does not soften a dry run: the full 403 with the rule line, not an allow or a warning.
-    assert.deepEqual(dry.body.response, { uid: UID, allowed: false, status: { code: 403, message: '[TG-APP-01] spec.project "x" is not a project of tenant "team-a"' } });
+    assert.deepEqual(dry.body.response, {
+      uid: UID,
+      allowed: false,
+      status: { code: 403, message: '[TG-APP-01] spec.project "x" is not a project of tenant "team-a"' },
+    });
   });
 
   test('the policy gets a narrowed PolicyRequest', async () => {
     let got: unknown;
-    const { app } = buildApp({ policy: fakePolicy({ evaluate: (req) => { got = req; return allowed(); } }) });
-    await request(app).post('/validate').send(reviewBody({ operation: 'UPDATE', oldObject: structuredClone(APPLICATION_SET) }));
+    const { app } = buildApp({
+      policy: fakePolicy({
+        evaluate: (req) => {
+          got = req;
+          return allowed();
+        },
+      }),
+    });
+    await request(app)
+      .post('/validate')
+      .send(reviewBody({ operation: 'UPDATE', oldObject: structuredClone(APPLICATION_SET) }));
     assert.deepEqual(got, {
-      uid: UID, kind: 'ApplicationSet', operation: 'UPDATE', namespace: 'team-a', name: 'guestbook',
-      object: APPLICATION_SET, oldObject: APPLICATION_SET,
-      user: { username: 'alice', groups: ['team-a-admins', 'system:authenticated'] }, dryRun: false,
+      uid: UID,
+      kind: 'ApplicationSet',
+      operation: 'UPDATE',
+      namespace: 'team-a',
+      name: 'guestbook',
+      object: APPLICATION_SET,
+      oldObject: APPLICATION_SET,
+      user: { username: 'alice', groups: ['team-a-admins', 'system:authenticated'] },
+      dryRun: false,
     });
   });
 });
 
 describe('webhook app: malformed objects are denied under TG-REQ-01', () => {
   const cases: Array<{ name: string; request: Record<string, unknown>; lines: RegExp[] }> = [
-    { name: 'metadata not an object', request: { object: { ...APPLICATION_SET, metadata: 'guestbook' } }, lines: [/^\[TG-REQ-01\] object\.metadata is a string; expected an object$/] },
-    { name: 'spec a string', request: { object: { ...APPLICATION_SET, spec: 'clusters: {}' } }, lines: [/^\[TG-REQ-01\] object\.spec is a string; expected an object$/] },
-    { name: 'labels not strings', request: { object: { ...APPLICATION_SET, metadata: { name: 'g', labels: { a: 1 } } } }, lines: [/^\[TG-REQ-01\] object\.metadata\.labels has values that are not strings \(keys: a\)/] },
-    { name: 'object an array', request: { object: [] }, lines: [/^\[TG-REQ-01\] object is an array; expected a Kubernetes object$/] },
-    { name: 'object missing on CREATE', request: { object: undefined }, lines: [/^\[TG-REQ-01\] object is missing from the CREATE request/] },
-    { name: 'oldObject missing on UPDATE', request: { operation: 'UPDATE' }, lines: [/^\[TG-REQ-01\] oldObject is missing from the UPDATE request/] },
-    { name: 'unknown operation', request: { operation: 'PATCH' }, lines: [/^\[TG-REQ-01\] request\.operation "PATCH" is not one of CREATE, UPDATE, DELETE, CONNECT$/] },
-    { name: 'userInfo missing', request: { userInfo: undefined }, lines: [/^\[TG-REQ-01\] request\.userInfo is missing; expected an object with username and groups$/] },
-    { name: 'request.kind missing', request: { kind: undefined }, lines: [/^\[TG-REQ-01\] request\.kind is not a \{group, version, kind\} object$/] },
+    {
+      name: 'metadata not an object',
+      request: { object: { ...APPLICATION_SET, metadata: 'guestbook' } },
+      lines: [/^\[TG-REQ-01\] object\.metadata is a string; expected an object$/],
+    },
+    {
+      name: 'spec a string',
+      request: { object: { ...APPLICATION_SET, spec: 'clusters: {}' } },
+      lines: [/^\[TG-REQ-01\] object\.spec is a string; expected an object$/],
+    },
+    {
+      name: 'labels not strings',
+      request: { object: { ...APPLICATION_SET, metadata: { name: 'g', labels: { a: 1 } } } },
+      lines: [/^\[TG-REQ-01\] object\.metadata\.labels has values that are not strings \(keys: a\)/],
+    },
+    {
+      name: 'object an array',
+      request: { object: [] },
+      lines: [/^\[TG-REQ-01\] object is an array; expected a Kubernetes object$/],
+    },
+    {
+      name: 'object missing on CREATE',
+      request: { object: undefined },
+      lines: [/^\[TG-REQ-01\] object is missing from the CREATE request/],
+    },
+    {
+      name: 'oldObject missing on UPDATE',
+      request: { operation: 'UPDATE' },
+      lines: [/^\[TG-REQ-01\] oldObject is missing from the UPDATE request/],
+    },
+    {
+      name: 'unknown operation',
+      request: { operation: 'PATCH' },
+      lines: [/^\[TG-REQ-01\] request\.operation "PATCH" is not one of CREATE, UPDATE, DELETE, CONNECT$/],
+    },
+    {
+      name: 'userInfo missing',
+      request: { userInfo: undefined },
+      lines: [/^\[TG-REQ-01\] request\.userInfo is missing; expected an object with username and groups$/],
+    },
+    {
+      name: 'request.kind missing',
+      request: { kind: undefined },
+      lines: [/^\[TG-REQ-01\] request\.kind is not a \{group, version, kind\} object$/],
+    },
     {
       name: 'two problems at once, both listed',
-      request: { operation: 'UPDATE', object: { ...APPLICATION_SET, spec: 7 }, oldObject: { ...APPLICATION_SET, metadata: [] } },
-      lines: [/^\[TG-REQ-01\] object\.spec is a number; expected an object$/, /^\[TG-REQ-01\] oldObject\.metadata is an array; expected an object$/],
+      request: {
+        operation: 'UPDATE',
+        object: { ...APPLICATION_SET, spec: 7 },
+        oldObject: { ...APPLICATION_SET, metadata: [] },
+      },
+      lines: [
+        /^\[TG-REQ-01\] object\.spec is a number; expected an object$/,
+        /^\[TG-REQ-01\] oldObject\.metadata is an array; expected an object$/,
+      ],
     },
   ];
   for (const c of cases) {
     for (const endpoint of ['/validate', '/mutate']) {
       test(`${c.name} (${endpoint})`, async () => {
         let called = false;
-        const mark = () => { called = true; return allowed(); };
-        const { app } = buildApp({ policy: fakePolicy({ evaluate: mark, mutate: () => { called = true; return { object: undefined, tenant: undefined }; } }) });
+        const mark = () => {
+          called = true;
+          return allowed();
+        };
+        const { app } = buildApp({
+          policy: fakePolicy({
+            evaluate: mark,
+            mutate: () => {
+              called = true;
+              return { object: undefined, tenant: undefined };
+            },
+          }),
+        });
         const res = await request(app).post(endpoint).send(reviewBody(c.request));
         assert.equal(res.status, 200, 'a well-formed AdmissionReview answer, not an HTTP error');
         assert.equal(res.body.response.uid, UID);
@@ -204,11 +366,15 @@ describe('webhook app: /mutate', () => {
     assert.equal(r.uid, UID);
     assert.equal(r.allowed, true);
     assert.equal(r.patchType, 'JSONPatch');
-    assert.deepEqual(decodePatch(r.patch), [{ op: 'add', path: '/metadata/labels', value: { 'tenantguard.dev/tenant': 'team-a' } }]);
+    assert.deepEqual(decodePatch(r.patch), [
+      { op: 'add', path: '/metadata/labels', value: { 'tenantguard.dev/tenant': 'team-a' } },
+    ]);
   });
 
   test('nothing added: no patch and no patchType', async () => {
-    const { app } = buildApp({ policy: fakePolicy({ mutate: (req) => ({ object: structuredClone(req.object), tenant: 'team-a' }) }) });
+    const { app } = buildApp({
+      policy: fakePolicy({ mutate: (req) => ({ object: structuredClone(req.object), tenant: 'team-a' }) }),
+    });
     const res = await request(app).post('/mutate').send(reviewBody());
     assert.deepEqual(res.body.response, { uid: UID, allowed: true });
   });
@@ -222,7 +388,7 @@ describe('webhook app: /mutate', () => {
     const { app } = buildApp({ policy: fakePolicy({ evaluate }) });
     const res = await request(app).post('/mutate').send(reviewBody());
     assert.equal(res.body.response.allowed, true);
-    assert.deepEqual(evaluated, [], '/mutate called the policy\'s evaluate');
+    assert.deepEqual(evaluated, [], "/mutate called the policy's evaluate");
     // The same policy denies on /validate, so the allow above is /mutate's own doing.
     const validated = await request(app).post('/validate').send(reviewBody());
     assert.equal(validated.body.response.allowed, false);
@@ -231,8 +397,19 @@ describe('webhook app: /mutate', () => {
 
   test('DELETE gets no patch and the policy mutate is not called', async () => {
     let called = false;
-    const { app } = buildApp({ policy: fakePolicy({ mutate: () => { called = true; return { object: {}, tenant: 'team-a' }; } }) });
-    const res = await request(app).post('/mutate').send(reviewBody({ operation: 'DELETE', object: undefined, oldObject: structuredClone(APPLICATION_SET) }));
+    const { app } = buildApp({
+      policy: fakePolicy({
+        mutate: () => {
+          called = true;
+          return { object: {}, tenant: 'team-a' };
+        },
+      }),
+    });
+    const res = await request(app)
+      .post('/mutate')
+      .send(
+        reviewBody({ operation: 'DELETE', object: undefined, oldObject: structuredClone(APPLICATION_SET) }),
+      );
     assert.deepEqual(res.body.response, { uid: UID, allowed: true });
     assert.equal(called, false);
   });
@@ -248,14 +425,19 @@ describe('webhook app: registry not synced', () => {
       assert.equal(res.body.response.allowed, false);
       assert.equal(res.body.response.status.code, 503);
       // The text itself, not the constant the code uses: a changed message must fail here.
-      assert.equal(res.body.response.status.message, 'tenant-guard: tenant registry not synced yet; retry in a few seconds');
+      assert.equal(
+        res.body.response.status.message,
+        'tenant-guard: tenant registry not synced yet; retry in a few seconds',
+      );
       assert.match(res.body.response.status.message, /tenant registry not synced yet/);
     });
   }
 
   test('a kind the webhook does not handle is still allowed', async () => {
     const { app } = buildApp({ unsynced: true });
-    const res = await request(app).post('/validate').send(reviewBody({ kind: { group: '', version: 'v1', kind: 'ConfigMap' } }));
+    const res = await request(app)
+      .post('/validate')
+      .send(reviewBody({ kind: { group: '', version: 'v1', kind: 'ConfigMap' } }));
     assert.equal(res.body.response.allowed, true);
   });
 
@@ -273,7 +455,10 @@ describe('webhook app: registry not synced', () => {
     let keysLoaded = false;
     const { tenants } = await import('./webhook-app-support.js');
     const registry = tenants();
-    const { app } = buildApp({ registry: { current: () => (synced ? registry : undefined) }, readiness: [{ name: 'key-ring', ready: () => keysLoaded }] });
+    const { app } = buildApp({
+      registry: { current: () => (synced ? registry : undefined) },
+      readiness: [{ name: 'key-ring', ready: () => keysLoaded }],
+    });
     assert.deepEqual((await request(app).get('/readyz')).body.waitingFor, ['tenant-registry', 'key-ring']);
     synced = true;
     assert.deepEqual((await request(app).get('/readyz')).body.waitingFor, ['key-ring']);
@@ -287,7 +472,11 @@ describe('webhook app: metrics, mounts and unknown paths', () => {
     const audited = violation('TG-AS-03', 'spec.template.spec.destination.name', 'relaxed');
     const { app } = buildApp({
       policy: fakePolicy({
-        evaluate: () => ({ ...denied([violation('TG-APP-01', 'spec.project', 'no')]), audited: [audited], summary: { tenant: 'team-b', enforcement: 'warn', role: 'human' } }),
+        evaluate: () => ({
+          ...denied([violation('TG-APP-01', 'spec.project', 'no')]),
+          audited: [audited],
+          summary: { tenant: 'team-b', enforcement: 'warn', role: 'human' },
+        }),
       }),
     });
     await request(app).post('/validate').send(reviewBody());
@@ -297,12 +486,30 @@ describe('webhook app: metrics, mounts and unknown paths', () => {
     const res = await request(app).get('/metrics');
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain/);
-    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="validate",kind="ApplicationSet",decision="denied",tenant="team-b"\} 2/);
-    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="mutate",kind="ApplicationSet",decision="unchanged",tenant="none"\} 1/);
-    assert.match(res.text, /tenant_guard_admission_requests_total\{endpoint="validate",kind="unknown",decision="bad_request",tenant="none"\} 1/);
-    assert.match(res.text, /tenant_guard_admission_duration_seconds_count\{endpoint="validate",kind="ApplicationSet",decision="denied"\} 2/);
-    assert.match(res.text, /tenant_guard_admission_rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-APP-01",action="denied"\} 2/);
-    assert.match(res.text, /tenant_guard_admission_rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-AS-03",action="warned"\} 2/);
+    assert.match(
+      res.text,
+      /tenant_guard_admission_requests_total\{endpoint="validate",kind="ApplicationSet",decision="denied",tenant="team-b"\} 2/,
+    );
+    assert.match(
+      res.text,
+      /tenant_guard_admission_requests_total\{endpoint="mutate",kind="ApplicationSet",decision="unchanged",tenant="none"\} 1/,
+    );
+    assert.match(
+      res.text,
+      /tenant_guard_admission_requests_total\{endpoint="validate",kind="unknown",decision="bad_request",tenant="none"\} 1/,
+    );
+    assert.match(
+      res.text,
+      /tenant_guard_admission_duration_seconds_count\{endpoint="validate",kind="ApplicationSet",decision="denied"\} 2/,
+    );
+    assert.match(
+      res.text,
+      /tenant_guard_admission_rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-APP-01",action="denied"\} 2/,
+    );
+    assert.match(
+      res.text,
+      /tenant_guard_admission_rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-AS-03",action="warned"\} 2/,
+    );
   });
 
   test('mounted routers are served; unknown paths are a JSON 404', async () => {

@@ -9,7 +9,14 @@ import { describe, test } from 'node:test';
 import request from 'supertest';
 import { defaultPolicy } from '../../src/admission/admit.js';
 import { evaluate } from '../../src/policy/evaluate.js';
-import { DEFAULT_LIMITS, limitFlags, MAX_AUDIT_ITEMS, MAX_DENIAL_LINES, MAX_WARNINGS, type AdmissionLimits } from '../../src/policy/limits.js';
+import {
+  DEFAULT_LIMITS,
+  limitFlags,
+  MAX_AUDIT_ITEMS,
+  MAX_DENIAL_LINES,
+  MAX_WARNINGS,
+  type AdmissionLimits,
+} from '../../src/policy/limits.js';
 import type { KubeObject, PolicyRequest } from '../../src/policy/types.js';
 import { argoKind } from '../support/policy-fixtures.js';
 import { buildApp, reviewBody, settings, tenants } from './webhook-app-support.js';
@@ -30,22 +37,44 @@ function withDeep(body: Record<string, unknown>, deep: string): string {
 
 function application(values: unknown): KubeObject {
   return {
-    apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'guestbook', namespace: 'team-a' },
-    spec: { project: 'team-a', source: { repoURL: 'https://github.com/team-a/apps.git', helm: { valuesObject: values } }, destination: { name: 'k8s-team-a-dev', namespace: 'guestbook' } },
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name: 'guestbook', namespace: 'team-a' },
+    spec: {
+      project: 'team-a',
+      source: { repoURL: 'https://github.com/team-a/apps.git', helm: { valuesObject: values } },
+      destination: { name: 'k8s-team-a-dev', namespace: 'guestbook' },
+    },
   };
 }
 
 function applicationSet(spec: Record<string, unknown>, namespace = 'team-a'): KubeObject {
   return {
-    apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', metadata: { name: 'guestbook', namespace },
-    spec: { goTemplate: true, generators: [{ clusters: {} }], template: { metadata: { name: '{{.name}}' }, spec: { project: namespace, destination: { server: '{{.server}}', namespace: 'g' } } }, ...spec },
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'ApplicationSet',
+    metadata: { name: 'guestbook', namespace },
+    spec: {
+      goTemplate: true,
+      generators: [{ clusters: {} }],
+      template: {
+        metadata: { name: '{{.name}}' },
+        spec: { project: namespace, destination: { server: '{{.server}}', namespace: 'g' } },
+      },
+      ...spec,
+    },
   };
 }
 
 function clusterSecret(config: string): KubeObject {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   return {
-    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'k8s-team-a-dev', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'cluster' } },
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'k8s-team-a-dev',
+      namespace: 'argocd',
+      labels: { 'argocd.argoproj.io/secret-type': 'cluster' },
+    },
     data: { name: b64('k8s-team-a-dev'), server: b64('https://team-a-dev.example.com'), config: b64(config) },
   };
 }
@@ -54,31 +83,76 @@ const SECRET_KIND = { group: '', version: 'v1', kind: 'Secret' };
 const ADMIN = { username: 'root', groups: ['platform-admins'] };
 
 /** One shape of each kind with a `"__DEEP__"` placeholder where the nesting goes. */
-const DEEP_SHAPES: Array<{ name: string; review: (operation: 'CREATE' | 'UPDATE') => Record<string, unknown>; open?: string; close?: string }> = [
+const DEEP_SHAPES: Array<{
+  name: string;
+  review: (operation: 'CREATE' | 'UPDATE') => Record<string, unknown>;
+  open?: string;
+  close?: string;
+}> = [
   {
     name: 'Application spec.source.helm.valuesObject',
-    review: (operation) => reviewBody({ kind: argoKind('Application'), operation, object: application('__DEEP__'), ...(operation === 'UPDATE' ? { oldObject: application({}) } : {}) }),
+    review: (operation) =>
+      reviewBody({
+        kind: argoKind('Application'),
+        operation,
+        object: application('__DEEP__'),
+        ...(operation === 'UPDATE' ? { oldObject: application({}) } : {}),
+      }),
   },
   {
     name: 'ApplicationSet list element',
-    review: (operation) => reviewBody({ operation, object: applicationSet({ generators: [{ list: { elements: ['__DEEP__'] } }] }), ...(operation === 'UPDATE' ? { oldObject: applicationSet({}) } : {}) }),
-    open: '[', close: ']',
+    review: (operation) =>
+      reviewBody({
+        operation,
+        object: applicationSet({ generators: [{ list: { elements: ['__DEEP__'] } }] }),
+        ...(operation === 'UPDATE' ? { oldObject: applicationSet({}) } : {}),
+      }),
+    open: '[',
+    close: ']',
   },
   {
     name: 'ApplicationSet raw child of a nested matrix (the TG-AS-08 key walk)',
-    review: (operation) => reviewBody({ operation, object: applicationSet({ generators: [{ matrix: { generators: [{ matrix: { generators: [{ clusters: { values: '__DEEP__' } }] } }] } }] }), ...(operation === 'UPDATE' ? { oldObject: applicationSet({}) } : {}) }),
-    open: '[', close: ']',
+    review: (operation) =>
+      reviewBody({
+        operation,
+        object: applicationSet({
+          generators: [
+            { matrix: { generators: [{ matrix: { generators: [{ clusters: { values: '__DEEP__' } }] } }] } },
+          ],
+        }),
+        ...(operation === 'UPDATE' ? { oldObject: applicationSet({}) } : {}),
+      }),
+    open: '[',
+    close: ']',
   },
   {
     name: 'AppProject spec',
     review: (operation) => {
-      const project = (extra: unknown) => ({ apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject', metadata: { name: 'team-a', namespace: 'argocd' }, spec: { destinations: [], extra } });
-      return reviewBody({ kind: argoKind('AppProject'), namespace: 'argocd', userInfo: ADMIN, operation, object: project('__DEEP__'), ...(operation === 'UPDATE' ? { oldObject: project(1) } : {}) });
+      const project = (extra: unknown) => ({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'AppProject',
+        metadata: { name: 'team-a', namespace: 'argocd' },
+        spec: { destinations: [], extra },
+      });
+      return reviewBody({
+        kind: argoKind('AppProject'),
+        namespace: 'argocd',
+        userInfo: ADMIN,
+        operation,
+        object: project('__DEEP__'),
+        ...(operation === 'UPDATE' ? { oldObject: project(1) } : {}),
+      });
     },
   },
   {
     name: 'an UPDATE whose oldObject is the deep one',
-    review: () => reviewBody({ kind: argoKind('Application'), operation: 'UPDATE', object: application({}), oldObject: application('__DEEP__') }),
+    review: () =>
+      reviewBody({
+        kind: argoKind('Application'),
+        operation: 'UPDATE',
+        object: application({}),
+        oldObject: application('__DEEP__'),
+      }),
   },
 ];
 
@@ -114,7 +188,10 @@ describe('deep nesting: a 200 AdmissionReview, never a 500', () => {
             const res = await request(app).post(endpoint).set('content-type', 'application/json').send(text);
             assert.equal(res.status, 200, `${operation} ${endpoint}`);
             assert.equal(res.body.response.allowed, false);
-            assert.match(res.body.response.status.message, /^\[TG-REQ-01\] (object|oldObject)\..*more than 100 levels deep.*--max-object-depth, env TG_MAX_OBJECT_DEPTH/);
+            assert.match(
+              res.body.response.status.message,
+              /^\[TG-REQ-01\] (object|oldObject)\..*more than 100 levels deep.*--max-object-depth, env TG_MAX_OBJECT_DEPTH/,
+            );
             assert.equal(res.body.response.patch, undefined);
           }
         }
@@ -124,18 +201,31 @@ describe('deep nesting: a 200 AdmissionReview, never a 500', () => {
 
   test('a cluster Secret config nested 5,000 deep is denied on both endpoints (was a 500 on /mutate)', async () => {
     for (const endpoint of ['/mutate', '/validate']) {
-      const body = reviewBody({ kind: SECRET_KIND, namespace: 'argocd', userInfo: ADMIN, object: clusterSecret(`{"tlsClientConfig":${deepJson(5_000)}}`) });
+      const body = reviewBody({
+        kind: SECRET_KIND,
+        namespace: 'argocd',
+        userInfo: ADMIN,
+        object: clusterSecret(`{"tlsClientConfig":${deepJson(5_000)}}`),
+      });
       const res = await request(app).post(endpoint).send(body);
       assert.equal(res.status, 200);
-      assert.match(res.body.response.status.message, /^\[TG-REQ-01\] object\.data\.config nests JSON more than 100 levels deep/);
+      assert.match(
+        res.body.response.status.message,
+        /^\[TG-REQ-01\] object\.data\.config nests JSON more than 100 levels deep/,
+      );
     }
   });
 
   test('a 2 KB elementsYaml of 1,000 nested [ is denied (it made the YAML parser abort the process)', async () => {
     const yaml = `${'['.repeat(1000)}${']'.repeat(1000)}`;
-    const res = await request(app).post('/validate').send(reviewBody({ object: applicationSet({ generators: [{ list: { elementsYaml: yaml } }] }) }));
+    const res = await request(app)
+      .post('/validate')
+      .send(reviewBody({ object: applicationSet({ generators: [{ list: { elementsYaml: yaml } }] }) }));
     assert.equal(res.status, 200);
-    assert.match(res.body.response.status.message, /^\[TG-REQ-01\] object\.spec\.generators\[0\]\.list\.elementsYaml nests YAML/);
+    assert.match(
+      res.body.response.status.message,
+      /^\[TG-REQ-01\] object\.spec\.generators\[0\]\.list\.elementsYaml nests YAML/,
+    );
   });
 
   test(`at the highest depth the setting allows (${limitFlags.maxObjectDepth.max}), every shape is evaluated by the rules and answered 200`, async () => {
@@ -150,11 +240,22 @@ describe('deep nesting: a 200 AdmissionReview, never a 500', () => {
           assert.equal(res.status, 200, `${shape.name} ${operation} ${endpoint}`);
           // Within the limit: no TG-REQ-01 depth line (TG-AS-04 may still deny list values nested
           // deeper than it inspects, as SPEC section 5 says it must).
-          assert.doesNotMatch(String(res.body.response.status?.message), /\[TG-REQ-01\].*levels deep/, `${shape.name} is within the limit`);
+          assert.doesNotMatch(
+            String(res.body.response.status?.message),
+            /\[TG-REQ-01\].*levels deep/,
+            `${shape.name} is within the limit`,
+          );
         }
         const over = withDeep(shape.review(operation), deepJson(depth + 1, shape.open, shape.close));
-        const res = await request(raised).post('/validate').set('content-type', 'application/json').send(over);
-        assert.match(String(res.body.response.status?.message), /more than 500 levels deep/, `${shape.name} one level more is past the limit`);
+        const res = await request(raised)
+          .post('/validate')
+          .set('content-type', 'application/json')
+          .send(over);
+        assert.match(
+          String(res.body.response.status?.message),
+          /more than 500 levels deep/,
+          `${shape.name} one level more is past the limit`,
+        );
       }
     }
   });
@@ -162,24 +263,40 @@ describe('deep nesting: a 200 AdmissionReview, never a 500', () => {
 
 /** `count` clusters generators each of which TG-AS-02 denies (a selector for another tenant). */
 function deniedGenerators(count: number): unknown[] {
-  return Array.from({ length: count }, () => ({ clusters: { selector: { matchLabels: { [settings().tenantLabel]: 'team-b' } } } }));
+  return Array.from({ length: count }, () => ({
+    clusters: { selector: { matchLabels: { [settings().tenantLabel]: 'team-b' } } },
+  }));
 }
 
 function policyRequest(object: KubeObject): PolicyRequest {
-  return { uid: 'u', kind: 'ApplicationSet', operation: 'CREATE', namespace: String((object.metadata as { namespace: string }).namespace), name: 'guestbook', object, user: { username: 'alice', groups: ['team-a-admins', 'team-b-admins'] }, dryRun: false };
+  return {
+    uid: 'u',
+    kind: 'ApplicationSet',
+    operation: 'CREATE',
+    namespace: String((object.metadata as { namespace: string }).namespace),
+    name: 'guestbook',
+    object,
+    user: { username: 'alice', groups: ['team-a-admins', 'team-b-admins'] },
+    dryRun: false,
+  };
 }
 
 describe('bounded work and bounded answers', () => {
   test('60,000 clusters generators (960 KB): denied under TG-REQ-01 naming a limit, a short answer and no patch', async () => {
     const { app, log } = buildApp({ policy: defaultPolicy });
-    const body = reviewBody({ object: applicationSet({ generators: Array.from({ length: 60_000 }, () => ({ clusters: {} })) }) });
+    const body = reviewBody({
+      object: applicationSet({ generators: Array.from({ length: 60_000 }, () => ({ clusters: {} })) }),
+    });
     for (const endpoint of ['/mutate', '/validate']) {
       const res = await request(app).post(endpoint).send(body);
       assert.equal(res.status, 200);
       assert.equal(res.body.response.allowed, false);
       assert.equal(res.body.response.patch, undefined);
       const message: string = res.body.response.status.message;
-      assert.match(message, /^\[TG-REQ-01\] object holds more than 50000 values.*--max-object-nodes, env TG_MAX_OBJECT_NODES/);
+      assert.match(
+        message,
+        /^\[TG-REQ-01\] object holds more than 50000 values.*--max-object-nodes, env TG_MAX_OBJECT_NODES/,
+      );
       assert.ok(message.length < 1_000, `${message.length} characters`);
     }
     assert.ok(log.text().length < 10_000, `${log.text().length} bytes of log`);
@@ -187,36 +304,89 @@ describe('bounded work and bounded answers', () => {
 
   test('201 generators: denied naming --max-generators', async () => {
     const { app } = buildApp({ policy: defaultPolicy });
-    const res = await request(app).post('/mutate').send(reviewBody({ object: applicationSet({ generators: Array.from({ length: 201 }, () => ({ clusters: {} })) }) }));
-    assert.match(res.body.response.status.message, /^\[TG-REQ-01\] object\.spec\.generators hold more than 200 generator entries.*--max-generators, env TG_MAX_GENERATORS/);
+    const res = await request(app)
+      .post('/mutate')
+      .send(
+        reviewBody({
+          object: applicationSet({ generators: Array.from({ length: 201 }, () => ({ clusters: {} })) }),
+        }),
+      );
+    assert.match(
+      res.body.response.status.message,
+      /^\[TG-REQ-01\] object\.spec\.generators hold more than 200 generator entries.*--max-generators, env TG_MAX_GENERATORS/,
+    );
     assert.equal(res.body.response.patch, undefined);
   });
 
   test('an object of more values than --max-object-nodes, and a cluster Secret config over --max-secret-config-bytes', async () => {
     const { app } = buildApp({ policy: defaultPolicy, limits: limited({ maxObjectNodes: 1_000 }) });
-    const big = await request(app).post('/validate').send(reviewBody({ kind: argoKind('Application'), object: application({ items: Array.from({ length: 600 }, (_, i) => ({ i })) }) }));
+    const big = await request(app)
+      .post('/validate')
+      .send(
+        reviewBody({
+          kind: argoKind('Application'),
+          object: application({ items: Array.from({ length: 600 }, (_, i) => ({ i })) }),
+        }),
+      );
     assert.match(big.body.response.status.message, /^\[TG-REQ-01\] object holds more than 1000 values/);
-    const config = JSON.stringify({ tlsClientConfig: { caData: 'x'.repeat(DEFAULT_LIMITS.maxSecretConfigBytes) } });
-    const secret = await request(app).post('/mutate').send(reviewBody({ kind: SECRET_KIND, namespace: 'argocd', userInfo: ADMIN, object: clusterSecret(config) }));
-    assert.match(secret.body.response.status.message, /^\[TG-REQ-01\] object\.data\.config is \d+ bytes.*--max-secret-config-bytes/);
+    const config = JSON.stringify({
+      tlsClientConfig: { caData: 'x'.repeat(DEFAULT_LIMITS.maxSecretConfigBytes) },
+    });
+    const secret = await request(app)
+      .post('/mutate')
+      .send(
+        reviewBody({
+          kind: SECRET_KIND,
+          namespace: 'argocd',
+          userInfo: ADMIN,
+          object: clusterSecret(config),
+        }),
+      );
+    assert.match(
+      secret.body.response.status.message,
+      /^\[TG-REQ-01\] object\.data\.config is \d+ bytes.*--max-secret-config-bytes/,
+    );
   });
 
   test('the generator limit is exact and raised by the setting', async () => {
     const { app } = buildApp({ policy: defaultPolicy, limits: limited({ maxGenerators: 300 }) });
-    const at = await request(app).post('/validate').send(reviewBody({ object: applicationSet({ generators: Array.from({ length: 300 }, () => ({ clusters: {} })) }) }));
+    const at = await request(app)
+      .post('/validate')
+      .send(
+        reviewBody({
+          object: applicationSet({ generators: Array.from({ length: 300 }, () => ({ clusters: {} })) }),
+        }),
+      );
     assert.doesNotMatch(String(at.body.response.status?.message), /TG-REQ-01/);
-    const over = await request(app).post('/validate').send(reviewBody({ object: applicationSet({ generators: Array.from({ length: 301 }, () => ({ clusters: {} })) }) }));
+    const over = await request(app)
+      .post('/validate')
+      .send(
+        reviewBody({
+          object: applicationSet({ generators: Array.from({ length: 301 }, () => ({ clusters: {} })) }),
+        }),
+      );
     assert.match(over.body.response.status.message, /more than 300 generator entries/);
   });
 
   test('list elements and elementsYaml bytes past their limits are denied, naming each setting', async () => {
     const { app } = buildApp({ policy: defaultPolicy });
-    const elements = Array.from({ length: DEFAULT_LIMITS.maxListElements + 1 }, (_, i) => ({ cluster: `c${i}` }));
+    const elements = Array.from({ length: DEFAULT_LIMITS.maxListElements + 1 }, (_, i) => ({
+      cluster: `c${i}`,
+    }));
     const yaml = '- {cluster: a}\n'.repeat(Math.ceil((DEFAULT_LIMITS.maxElementsYamlBytes + 1) / 15));
-    const res = await request(app).post('/validate').send(reviewBody({ object: applicationSet({ generators: [{ list: { elements } }, { list: { elementsYaml: yaml } }] }) }));
+    const res = await request(app)
+      .post('/validate')
+      .send(
+        reviewBody({
+          object: applicationSet({ generators: [{ list: { elements } }, { list: { elementsYaml: yaml } }] }),
+        }),
+      );
     const lines = String(res.body.response.status.message).split('\n');
     assert.equal(lines.pop(), 'how to fix: docs/rules.md#tg-req-01');
-    assert.deepEqual(lines.map((l) => /--max-[a-z-]+/.exec(l)?.[0]), ['--max-list-elements', '--max-elements-yaml-bytes']);
+    assert.deepEqual(
+      lines.map((l) => /--max-[a-z-]+/.exec(l)?.[0]),
+      ['--max-list-elements', '--max-elements-yaml-bytes'],
+    );
   });
 
   test(`a denial shows ${MAX_DENIAL_LINES} lines, the last counting the rest; the audit record ${MAX_AUDIT_ITEMS} rules and how many it left off`, async () => {
@@ -226,11 +396,18 @@ describe('bounded work and bounded answers', () => {
     assert.equal(expected.allowed, false);
     const total = expected.allowed ? 0 : expected.violations.length;
     assert.ok(total > MAX_DENIAL_LINES + 1, `${total} violations`);
-    const res = await request(app).post('/validate').send(reviewBody({ object, userInfo: { username: 'alice', groups: ['team-a-admins', 'team-b-admins'] } }));
+    const res = await request(app)
+      .post('/validate')
+      .send(
+        reviewBody({ object, userInfo: { username: 'alice', groups: ['team-a-admins', 'team-b-admins'] } }),
+      );
     const lines = String(res.body.response.status.message).split('\n');
     assert.match(lines.pop() ?? '', /^how to fix: docs\/rules\.md#tg-as-02/);
     assert.equal(lines.length, MAX_DENIAL_LINES);
-    assert.equal(lines.at(-1), `... and ${total - (MAX_DENIAL_LINES - 1)} more violations (tenant-guard check -f FILE lists them all)`);
+    assert.equal(
+      lines.at(-1),
+      `... and ${total - (MAX_DENIAL_LINES - 1)} more violations (tenant-guard check -f FILE lists them all)`,
+    );
     const [record] = log.audits();
     assert.equal((record?.rules as unknown[]).length, MAX_AUDIT_ITEMS);
     assert.deepEqual(record?.omitted, { rules: total - MAX_AUDIT_ITEMS });
@@ -239,9 +416,15 @@ describe('bounded work and bounded answers', () => {
   test(`warn mode answers at most ${MAX_WARNINGS} warnings, the last counting the rest`, async () => {
     const { app, log } = buildApp({ policy: defaultPolicy });
     // team-b is in warn mode: its TG-AS-02 lines become warnings.
-    const generators = Array.from({ length: 100 }, () => ({ clusters: { selector: { matchLabels: { [settings().tenantLabel]: 'team-a' } } } }));
+    const generators = Array.from({ length: 100 }, () => ({
+      clusters: { selector: { matchLabels: { [settings().tenantLabel]: 'team-a' } } },
+    }));
     const object = applicationSet({ generators }, 'team-b');
-    const res = await request(app).post('/validate').send(reviewBody({ namespace: 'team-b', object, userInfo: { username: 'bob', groups: ['team-b-admins'] } }));
+    const res = await request(app)
+      .post('/validate')
+      .send(
+        reviewBody({ namespace: 'team-b', object, userInfo: { username: 'bob', groups: ['team-b-admins'] } }),
+      );
     assert.equal(res.status, 200);
     const warnings: string[] = res.body.response.warnings;
     assert.equal(warnings.length, MAX_WARNINGS);

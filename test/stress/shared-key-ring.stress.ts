@@ -34,12 +34,31 @@ describe('two brokers, one Secret-backed key ring', { timeout: 60_000 }, () => {
   });
 
   test('rotating concurrently with injected conflicts: no key lost, every signing key published by both before first use', async () => {
-    const flags = { keySecret: 'tenant-guard/broker-keys', rotationPeriod: '1200ms', publishAhead: '800ms', reloadInterval: '150ms', jwksMaxAge: '0s', callerBurst: '10000', callerRate: '10000' };
+    const flags = {
+      keySecret: 'tenant-guard/broker-keys',
+      rotationPeriod: '1200ms',
+      publishAhead: '800ms',
+      reloadInterval: '150ms',
+      jwksMaxAge: '0s',
+      callerBurst: '10000',
+      callerRate: '10000',
+    };
     // Both start at once on an empty Secret: one creates it, the other gets AlreadyExists and re-reads.
     api.failNextUpdate({ resource: 'secrets', name: 'broker-keys' }, 2);
-    const started = await Promise.all([0, 1].map(() => createBroker({
-      config: testConfig(flags), issuer: ISSUER, allowedCallers: [CONTROLLER], registry: testRegistry(), logger: process.env.TG_DEBUG ? pino({ level: 'debug' }, pino.destination(2)) : recordingLogger().logger, kubeConfig: api.kubeConfig(),
-    })));
+    const started = await Promise.all(
+      [0, 1].map(() =>
+        createBroker({
+          config: testConfig(flags),
+          issuer: ISSUER,
+          allowedCallers: [CONTROLLER],
+          registry: testRegistry(),
+          logger: process.env.TG_DEBUG
+            ? pino({ level: 'debug' }, pino.destination(2))
+            : recordingLogger().logger,
+          kubeConfig: api.kubeConfig(),
+        }),
+      ),
+    );
     brokers.push(...started);
     const apps = started.map((b) => brokerApp(b));
     const app = (i: number): ReturnType<typeof brokerApp> => {
@@ -74,7 +93,10 @@ describe('two brokers, one Secret-backed key ring', { timeout: 60_000 }, () => {
       while (firstUse.size < 4 && Date.now() < deadline) {
         const i = n++ % 2;
         const asked = Date.now();
-        const res = await request(app(i)).get('/api/get-target-token').query({ targetName: 'k8s-team-a-dev' }).set('Authorization', `Bearer ${caller.token}`);
+        const res = await request(app(i))
+          .get('/api/get-target-token')
+          .query({ targetName: 'k8s-team-a-dev' })
+          .set('Authorization', `Bearer ${caller.token}`);
         if (res.status === 503) {
           assert.match(res.text, /signs from|not been read/, 'only before the first key signs');
           await new Promise((r) => setTimeout(r, 50));
@@ -85,7 +107,10 @@ describe('two brokers, one Secret-backed key ring', { timeout: 60_000 }, () => {
         if (!firstUse.has(kid)) firstUse.set(kid, asked);
         // A verifier that fetched the other replica's JWKS right now accepts the token.
         const otherJwks = await request(app(1 - i)).get('/openid/v1/jwks');
-        await jwtVerify(res.text, createLocalJWKSet(otherJwks.body), { issuer: ISSUER, audience: 'k8s-team-a-dev' });
+        await jwtVerify(res.text, createLocalJWKSet(otherJwks.body), {
+          issuer: ISSUER,
+          audience: 'k8s-team-a-dev',
+        });
         crossVerified++;
         await new Promise((r) => setTimeout(r, 30));
       }
@@ -102,7 +127,10 @@ describe('two brokers, one Secret-backed key ring', { timeout: 60_000 }, () => {
     for (const [kid, used] of [...firstUse].slice(1)) {
       for (const i of [0, 1]) {
         const seen = firstSeen[i]?.get(kid);
-        assert.ok(seen !== undefined && seen < used, `key ${kid} was in broker ${i}'s JWKS at ${String(seen)} before its first use at ${used}`);
+        assert.ok(
+          seen !== undefined && seen < used,
+          `key ${kid} was in broker ${i}'s JWKS at ${String(seen)} before its first use at ${used}`,
+        );
       }
     }
     // No key lost: every key either replica ever published is still in the shared Secret.
@@ -110,8 +138,16 @@ describe('two brokers, one Secret-backed key ring', { timeout: 60_000 }, () => {
     const stored = Object.keys(secret.data as Record<string, string>).map((k) => k.replace(/\.json$/, ''));
     for (const kid of everSeen) assert.ok(stored.includes(kid), `key ${kid} lost from the Secret`);
     // There were conflicts (injected and natural), resolved by reading again.
-    assert.equal(api.count({ verb: 'create', resource: 'secrets' }), 2, 'both replicas tried to create the Secret');
-    assert.equal(api.count({ verb: 'create', resource: 'secrets', status: 409 }), 1, 'one got AlreadyExists and re-read');
+    assert.equal(
+      api.count({ verb: 'create', resource: 'secrets' }),
+      2,
+      'both replicas tried to create the Secret',
+    );
+    assert.equal(
+      api.count({ verb: 'create', resource: 'secrets', status: 409 }),
+      1,
+      'one got AlreadyExists and re-read',
+    );
     const refused = api.count({ verb: 'update', name: 'broker-keys', status: 409 });
     assert.ok(refused >= 3, `updates refused with 409: ${refused}`);
   });

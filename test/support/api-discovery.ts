@@ -22,11 +22,18 @@ function resourceList(groupVersion: string, types: ResourceType[]): Record<strin
 /** The discovery document for `path`, or a 404-like empty document. */
 export function discoveryDocument(path: string, types: ResourceType[]): Record<string, unknown> {
   const parts = path.split('/').filter((s) => s !== '');
-  if (parts[0] === 'version') return { major: '1', minor: '33', gitVersion: 'v1.33.0-tenant-guard-test', platform: 'linux/amd64' };
-  if (parts[0] === 'api' && parts.length === 1) return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
-  if (parts[0] === 'api') return resourceList('v1', types.filter((t) => t.group === ''));
+  if (parts[0] === 'version')
+    return { major: '1', minor: '33', gitVersion: 'v1.33.0-tenant-guard-test', platform: 'linux/amd64' };
+  if (parts[0] === 'api' && parts.length === 1)
+    return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
+  if (parts[0] === 'api')
+    return resourceList(
+      'v1',
+      types.filter((t) => t.group === ''),
+    );
   const groups = new Map<string, Set<string>>();
-  for (const t of types) if (t.group !== '') groups.set(t.group, (groups.get(t.group) ?? new Set()).add(t.version));
+  for (const t of types)
+    if (t.group !== '') groups.set(t.group, (groups.get(t.group) ?? new Set()).add(t.version));
   if (parts.length <= 1) {
     return {
       kind: 'APIGroupList',
@@ -34,14 +41,25 @@ export function discoveryDocument(path: string, types: ResourceType[]): Record<s
       groups: [...groups.entries()].map(([name, versions]) => ({
         name,
         versions: [...versions].map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
-        preferredVersion: { groupVersion: `${name}/${[...versions][0] ?? ''}`, version: [...versions][0] ?? '' },
+        preferredVersion: {
+          groupVersion: `${name}/${[...versions][0] ?? ''}`,
+          version: [...versions][0] ?? '',
+        },
       })),
     };
   }
   const [, group = '', version] = parts;
   if (version === undefined) {
     const versions = [...(groups.get(group) ?? [])];
-    return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: versions.map((v) => ({ groupVersion: `${group}/${v}`, version: v })) };
+    return {
+      kind: 'APIGroup',
+      apiVersion: 'v1',
+      name: group,
+      versions: versions.map((v) => ({ groupVersion: `${group}/${v}`, version: v })),
+    };
   }
-  return resourceList(`${group}/${version}`, types.filter((t) => t.group === group && t.version === version));
+  return resourceList(
+    `${group}/${version}`,
+    types.filter((t) => t.group === group && t.version === version),
+  );
 }

@@ -3,7 +3,8 @@
  */
 
 /** What the API server was asked, in the terms of its request info. */
-export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'tokenreview' | 'discovery';
+export type Verb =
+  'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'tokenreview' | 'discovery';
 
 /** One recorded request. The Authorization header is never kept, only whether it matched. */
 export interface RecordedRequest {
@@ -63,7 +64,8 @@ export interface Fault {
 export function matches(match: FaultMatch, req: RecordedRequest): boolean {
   if (match.method !== undefined && match.method.toUpperCase() !== req.method) return false;
   if (match.status !== undefined && match.status !== req.status) return false;
-  if (match.verb !== undefined && !(Array.isArray(match.verb) ? match.verb : [match.verb]).includes(req.verb)) return false;
+  if (match.verb !== undefined && !(Array.isArray(match.verb) ? match.verb : [match.verb]).includes(req.verb))
+    return false;
   if (match.resource !== undefined && match.resource !== req.resource) return false;
   if (match.name !== undefined && match.name !== req.name) return false;
   if (match.namespace !== undefined && match.namespace !== req.namespace) return false;
@@ -87,8 +89,18 @@ export function takeFault(faults: Fault[], req: RecordedRequest): FaultAction | 
 /** Reason phrase of an API error code, as the API server names them. */
 export function reasonFor(code: number): string {
   const reasons: Record<number, string> = {
-    400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed',
-    409: 'Conflict', 410: 'Expired', 422: 'Invalid', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout',
+    400: 'BadRequest',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'NotFound',
+    405: 'MethodNotAllowed',
+    409: 'Conflict',
+    410: 'Expired',
+    422: 'Invalid',
+    429: 'TooManyRequests',
+    500: 'InternalError',
+    503: 'ServiceUnavailable',
+    504: 'Timeout',
   };
   return reasons[code] ?? 'Unknown';
 }

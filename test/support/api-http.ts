@@ -44,6 +44,8 @@ export function injectedConflict(record: RecordedRequest): StatusBody {
   const core = record.group === undefined || record.group === '';
   const target = core ? kind : `${kind}.${record.group ?? ''}`;
   const message = `Operation cannot be fulfilled on ${target} "${record.name ?? ''}": the object has been modified; please apply your changes to the latest version and try again`;
-  const details = core ? { name: record.name ?? '', kind } : { name: record.name ?? '', group: record.group ?? '', kind };
+  const details = core
+    ? { name: record.name ?? '', kind }
+    : { name: record.name ?? '', group: record.group ?? '', kind };
   return failure(409, 'Conflict', message, { details });
 }

@@ -37,11 +37,18 @@ export function applyPatch(current: KubeJson, contentType: string, body: unknown
   if (type === 'application/json-patch+json') {
     if (!Array.isArray(body)) throw badRequest('a JSON patch must be an array of operations');
     try {
-      const result = jsonPatch.applyPatch(structuredClone(current), body as jsonPatch.Operation[], true, false);
+      const result = jsonPatch.applyPatch(
+        structuredClone(current),
+        body as jsonPatch.Operation[],
+        true,
+        false,
+      );
       if (!isObject(result.newDocument)) throw badRequest('the patched object is not a JSON object');
       return result.newDocument;
     } catch (err) {
-      throw badRequest(`the JSON patch does not apply: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      throw badRequest(
+        `the JSON patch does not apply: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+      );
     }
   }
   throw unsupportedMediaType(contentType);

@@ -8,7 +8,9 @@ import type { ResourceType } from './api-store.js';
 export interface ParsedPath {
   verb: Verb;
   type: ResourceType | undefined;
-  info: Pick<RecordedRequest, 'group' | 'resource' | 'subresource' | 'namespace' | 'name'> & { path?: string };
+  info: Pick<RecordedRequest, 'group' | 'resource' | 'subresource' | 'namespace' | 'name'> & {
+    path?: string;
+  };
   query: Record<string, string>;
 }
 
@@ -31,8 +33,16 @@ function verbOf(method: string, name: string | undefined, query: Record<string, 
 }
 
 /** Resolves a request; `lookup` finds a registered type by group and plural. */
-export function parseRequestPath(method: string, pathname: string, query: Record<string, string>, lookup: (group: string, plural: string) => ResourceType | undefined): ParsedPath {
-  const parts = pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+export function parseRequestPath(
+  method: string,
+  pathname: string,
+  query: Record<string, string>,
+  lookup: (group: string, plural: string) => ResourceType | undefined,
+): ParsedPath {
+  const parts = pathname
+    .split('/')
+    .filter((s) => s !== '')
+    .map(decodeURIComponent);
   const discovery: ParsedPath = { verb: 'discovery', type: undefined, info: { path: pathname }, query };
   let group: string;
   let rest: string[];
@@ -49,7 +59,10 @@ export function parseRequestPath(method: string, pathname: string, query: Record
     return { verb: 'tokenreview', type: undefined, info: { group, resource: 'tokenreviews' }, query };
   }
   let namespace: string | undefined;
-  const namespacedPath = rest[0] === 'namespaces' && rest.length >= 3 && !(group === '' && (rest[2] === 'status' || rest[2] === 'finalize'));
+  const namespacedPath =
+    rest[0] === 'namespaces' &&
+    rest.length >= 3 &&
+    !(group === '' && (rest[2] === 'status' || rest[2] === 'finalize'));
   if (namespacedPath) {
     namespace = rest[1];
     rest = rest.slice(2);

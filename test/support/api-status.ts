@@ -11,7 +11,12 @@ export interface StatusBody {
   status: 'Failure' | 'Success';
   message?: string;
   reason?: string;
-  details?: { name?: string; group?: string; kind?: string; causes?: Array<{ reason?: string; message: string; field?: string }> };
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    causes?: Array<{ reason?: string; message: string; field?: string }>;
+  };
   code: number;
 }
 
@@ -35,7 +40,9 @@ export interface StatusTarget {
 
 function details(target: StatusTarget): NonNullable<StatusBody['details']> {
   // The API server omits an empty group (`omitempty`), so core resources carry only name and kind.
-  return target.group === '' ? { name: target.name, kind: target.plural } : { name: target.name, group: target.group, kind: target.plural };
+  return target.group === ''
+    ? { name: target.name, kind: target.plural }
+    : { name: target.name, group: target.group, kind: target.plural };
 }
 
 function qualified(target: StatusTarget): string {
@@ -43,16 +50,36 @@ function qualified(target: StatusTarget): string {
 }
 
 /** Builds a failure Status. */
-export function failure(code: number, reason: string, message: string, extra?: Pick<StatusBody, 'details'>): StatusBody {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(extra ?? {}), code };
+export function failure(
+  code: number,
+  reason: string,
+  message: string,
+  extra?: Pick<StatusBody, 'details'>,
+): StatusBody {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(extra ?? {}),
+    code,
+  };
 }
 
 export function notFound(target: StatusTarget): ApiStatusError {
-  return new ApiStatusError(failure(404, 'NotFound', `${qualified(target)} "${target.name}" not found`, { details: details(target) }));
+  return new ApiStatusError(
+    failure(404, 'NotFound', `${qualified(target)} "${target.name}" not found`, { details: details(target) }),
+  );
 }
 
 export function alreadyExists(target: StatusTarget): ApiStatusError {
-  return new ApiStatusError(failure(409, 'AlreadyExists', `${qualified(target)} "${target.name}" already exists`, { details: details(target) }));
+  return new ApiStatusError(
+    failure(409, 'AlreadyExists', `${qualified(target)} "${target.name}" already exists`, {
+      details: details(target),
+    }),
+  );
 }
 
 /** The optimistic-concurrency 409 (`errors.NewConflict`). */
@@ -78,14 +105,28 @@ export function invalid(target: StatusTarget, kind: string, field: string, messa
 }
 
 export function methodNotAllowed(): ApiStatusError {
-  return new ApiStatusError(failure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+  return new ApiStatusError(
+    failure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'),
+  );
 }
 
 export function unsupportedMediaType(contentType: string): ApiStatusError {
-  return new ApiStatusError(failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${contentType})`));
+  return new ApiStatusError(
+    failure(
+      415,
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${contentType})`,
+    ),
+  );
 }
 
 /** The `Success` Status a core DELETE answers. */
 export function deleted(target: StatusTarget, uid: unknown): Record<string, unknown> {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { ...details(target), uid } };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    details: { ...details(target), uid },
+  };
 }

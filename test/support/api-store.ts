@@ -4,7 +4,17 @@
  * optimistic concurrency, uid, creationTimestamp and generation as the API server keeps them.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiStatusError, alreadyExists, badRequest, conflict, expired, invalid, notFound, type StatusBody, type StatusTarget } from './api-status.js';
+import {
+  ApiStatusError,
+  alreadyExists,
+  badRequest,
+  conflict,
+  expired,
+  invalid,
+  notFound,
+  type StatusBody,
+  type StatusTarget,
+} from './api-status.js';
 import type { ObjectPredicate } from './selectors.js';
 
 /** A resource the server serves. */
@@ -136,11 +146,19 @@ export class ObjectStore {
   }
 
   /** Lists objects (namespace undefined: all namespaces) with the list's resourceVersion. */
-  list(type: ResourceType, namespace: string | undefined, predicate: ObjectPredicate): { items: KubeJson[]; resourceVersion: string } {
+  list(
+    type: ResourceType,
+    namespace: string | undefined,
+    predicate: ObjectPredicate,
+  ): { items: KubeJson[]; resourceVersion: string } {
     const items = [...this.bucket(type).values()]
       .filter((o) => namespace === undefined || meta(o).namespace === namespace)
       .filter(predicate)
-      .sort((a, b) => String(meta(a).namespace ?? '').localeCompare(String(meta(b).namespace ?? '')) || String(meta(a).name).localeCompare(String(meta(b).name)))
+      .sort(
+        (a, b) =>
+          String(meta(a).namespace ?? '').localeCompare(String(meta(b).namespace ?? '')) ||
+          String(meta(a).name).localeCompare(String(meta(b).name)),
+      )
       .map(clone);
     return { items, resourceVersion: String(this.rv) };
   }
@@ -155,11 +173,21 @@ export class ObjectStore {
   create(type: ResourceType, namespace: string | undefined, input: KubeJson, dryRun = false): KubeJson {
     const object = clone(input);
     const m = meta(object);
-    if (str(m.name) === undefined && str(m.generateName) !== undefined) m.name = `${String(m.generateName)}${randomUUID().slice(0, 5)}`;
+    if (str(m.name) === undefined && str(m.generateName) !== undefined)
+      m.name = `${String(m.generateName)}${randomUUID().slice(0, 5)}`;
     const name = str(m.name);
-    if (name === undefined) throw invalid(this.target(type, ''), type.kind, 'metadata.name', 'Required value: name or generateName is required');
+    if (name === undefined)
+      throw invalid(
+        this.target(type, ''),
+        type.kind,
+        'metadata.name',
+        'Required value: name or generateName is required',
+      );
     if (type.namespaced) {
-      if (m.namespace !== undefined && m.namespace !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      if (m.namespace !== undefined && m.namespace !== namespace)
+        throw badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
       m.namespace = namespace;
     } else delete m.namespace;
     const key = this.keyOf(type, namespace, name);
@@ -182,22 +210,44 @@ export class ObjectStore {
    * Replaces an object (PUT), or its status (`subresource: 'status'`).
    * @throws 404, 409 Conflict on a resourceVersion mismatch, 422 when a custom resource omits it.
    */
-  update(type: ResourceType, namespace: string | undefined, name: string, input: KubeJson, options: { subresource?: 'status'; dryRun?: boolean } = {}): KubeJson {
+  update(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    input: KubeJson,
+    options: { subresource?: 'status'; dryRun?: boolean } = {},
+  ): KubeJson {
     const key = this.keyOf(type, namespace, name);
     const current = this.bucket(type).get(key);
     if (current === undefined) throw notFound(this.target(type, name));
     const object = clone(input);
     const m = meta(object);
-    if (m.name !== undefined && m.name !== name) throw badRequest(`the name of the object (${String(m.name)}) does not match the name on the URL (${name})`);
+    if (m.name !== undefined && m.name !== name)
+      throw badRequest(
+        `the name of the object (${String(m.name)}) does not match the name on the URL (${name})`,
+      );
     const wanted = str(m.resourceVersion);
     const unconditional = type.unconditionalUpdate ?? type.group === '';
-    if (wanted === undefined && !unconditional) throw invalid(this.target(type, name), type.kind, 'metadata.resourceVersion', 'Invalid value: 0x0: must be specified for an update');
-    if (wanted !== undefined && wanted !== meta(current).resourceVersion) throw conflict(this.target(type, name));
+    if (wanted === undefined && !unconditional)
+      throw invalid(
+        this.target(type, name),
+        type.kind,
+        'metadata.resourceVersion',
+        'Invalid value: 0x0: must be specified for an update',
+      );
+    if (wanted !== undefined && wanted !== meta(current).resourceVersion)
+      throw conflict(this.target(type, name));
     return this.commit(type, key, current, object, options);
   }
 
   /** Writes `next` over `current` after the checks of `update`/`patch` passed. */
-  commit(type: ResourceType, key: string, current: KubeJson, next: KubeJson, options: { subresource?: 'status'; dryRun?: boolean } = {}): KubeJson {
+  commit(
+    type: ResourceType,
+    key: string,
+    current: KubeJson,
+    next: KubeJson,
+    options: { subresource?: 'status'; dryRun?: boolean } = {},
+  ): KubeJson {
     const cm = meta(current);
     let object: KubeJson;
     if (options.subresource === 'status') {
@@ -219,7 +269,8 @@ export class ObjectStore {
     m.uid = cm.uid;
     m.creationTimestamp = cm.creationTimestamp;
     if (cm.deletionTimestamp !== undefined) m.deletionTimestamp = cm.deletionTimestamp;
-    if (typeof cm.generation === 'number') m.generation = cm.generation + (sameJson(current.spec, object.spec) ? 0 : 1);
+    if (typeof cm.generation === 'number')
+      m.generation = cm.generation + (sameJson(current.spec, object.spec) ? 0 : 1);
     else if ('spec' in object) m.generation = 1;
     if (options.dryRun === true) return object;
     m.resourceVersion = cm.resourceVersion;
@@ -241,11 +292,19 @@ export class ObjectStore {
   }
 
   /** Deletes an object and returns its last state (with a new resourceVersion). */
-  delete(type: ResourceType, namespace: string | undefined, name: string, options: { dryRun?: boolean; preconditionResourceVersion?: string } = {}): KubeJson {
+  delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: { dryRun?: boolean; preconditionResourceVersion?: string } = {},
+  ): KubeJson {
     const key = this.keyOf(type, namespace, name);
     const current = this.bucket(type).get(key);
     if (current === undefined) throw notFound(this.target(type, name));
-    if (options.preconditionResourceVersion !== undefined && options.preconditionResourceVersion !== meta(current).resourceVersion) {
+    if (
+      options.preconditionResourceVersion !== undefined &&
+      options.preconditionResourceVersion !== meta(current).resourceVersion
+    ) {
       throw conflict(this.target(type, name));
     }
     if (options.dryRun === true) return clone(current);
@@ -266,8 +325,19 @@ export class ObjectStore {
     return clone(gone);
   }
 
-  private record(type: ResourceType, kind: HistoryEntry['type'], object: KubeJson, old: KubeJson | undefined): void {
-    const entry: HistoryEntry = { rv: this.rv, typeKey: typeKeyOf(type), type: kind, object: clone(object), old: old === undefined ? undefined : clone(old) };
+  private record(
+    type: ResourceType,
+    kind: HistoryEntry['type'],
+    object: KubeJson,
+    old: KubeJson | undefined,
+  ): void {
+    const entry: HistoryEntry = {
+      rv: this.rv,
+      typeKey: typeKeyOf(type),
+      type: kind,
+      object: clone(object),
+      old: old === undefined ? undefined : clone(old),
+    };
     this.history.push(entry);
     while (this.history.length > this.historyLimit) {
       const dropped = this.history.shift();
@@ -284,7 +354,8 @@ export class ObjectStore {
 
   private deliver(w: Watcher, e: HistoryEntry): void {
     if (w.typeKey !== e.typeKey) return;
-    const inNs = (o: KubeJson | undefined): boolean => o !== undefined && (w.namespace === undefined || meta(o).namespace === w.namespace);
+    const inNs = (o: KubeJson | undefined): boolean =>
+      o !== undefined && (w.namespace === undefined || meta(o).namespace === w.namespace);
     const now = inNs(e.object) && w.predicate(e.object);
     const before = e.old !== undefined && inNs(e.old) && w.predicate(e.old);
     if (e.type === 'DELETED') {
@@ -302,15 +373,24 @@ export class ObjectStore {
    * objects, then changes. From N: every change after N, or a 410 Expired when N is older
    * than the kept history (`'expired'` with the Status to send).
    */
-  watch(type: ResourceType, namespace: string | undefined, resourceVersion: string | undefined, predicate: ObjectPredicate, send: (event: WatchEvent) => void): { stop(): void } | { expired: StatusBody } {
+  watch(
+    type: ResourceType,
+    namespace: string | undefined,
+    resourceVersion: string | undefined,
+    predicate: ObjectPredicate,
+    send: (event: WatchEvent) => void,
+  ): { stop(): void } | { expired: StatusBody } {
     const w: Watcher = { typeKey: typeKeyOf(type), namespace, predicate, send };
     if (resourceVersion === undefined || resourceVersion === '' || resourceVersion === '0') {
-      const current = [...this.bucket(type).values()].filter((o) => (namespace === undefined || meta(o).namespace === namespace) && predicate(o));
+      const current = [...this.bucket(type).values()].filter(
+        (o) => (namespace === undefined || meta(o).namespace === namespace) && predicate(o),
+      );
       current.sort((a, b) => Number(meta(a).resourceVersion) - Number(meta(b).resourceVersion));
       for (const o of current) send({ type: 'ADDED', object: clone(o) });
     } else {
       const from = Number(resourceVersion);
-      if (!Number.isInteger(from) || from < 0) throw badRequest(`invalid resource version: ${resourceVersion}`);
+      if (!Number.isInteger(from) || from < 0)
+        throw badRequest(`invalid resource version: ${resourceVersion}`);
       if (from < this.historyStart) return { expired: expired(resourceVersion, this.historyStart + 1) };
       for (const e of this.history) if (e.rv > from) this.deliver(w, e);
     }

@@ -33,7 +33,9 @@ export type TokenReviewAnswer =
   | { apiError: { code: number; reason?: string; message?: string } }
   | { hang: true };
 
-export type TokenReviewHandler = (request: TokenReviewRequest) => TokenReviewAnswer | Promise<TokenReviewAnswer>;
+export type TokenReviewHandler = (
+  request: TokenReviewRequest,
+) => TokenReviewAnswer | Promise<TokenReviewAnswer>;
 
 /** A token the default handler knows. */
 export interface KnownToken extends ReviewedUser {
@@ -44,7 +46,11 @@ export interface KnownToken extends ReviewedUser {
 }
 
 /** A pod-bound ServiceAccount identity, as the API server reports a projected token's. */
-export function serviceAccountUser(namespace: string, name: string, pod?: { name: string; uid?: string; node?: string }): ReviewedUser {
+export function serviceAccountUser(
+  namespace: string,
+  name: string,
+  pod?: { name: string; uid?: string; node?: string },
+): ReviewedUser {
   const extra: Record<string, string[]> = {};
   if (pod !== undefined) {
     extra['authentication.kubernetes.io/pod-name'] = [pod.name];
@@ -69,22 +75,52 @@ export function serviceAccountUser(namespace: string, name: string, pod?: { name
 export function knownTokensHandler(known: Map<string, KnownToken>, now: () => number): TokenReviewHandler {
   return ({ token, audiences }) => {
     const entry = known.get(token);
-    if (entry === undefined) return { authenticated: false, error: '[invalid bearer token, token lookup failed]' };
-    if (entry.expiresAt !== undefined && now() >= entry.expiresAt) return { authenticated: false, error: '[invalid bearer token, square/go-jose/jwt: validation failed, token is expired (exp)]' };
+    if (entry === undefined)
+      return { authenticated: false, error: '[invalid bearer token, token lookup failed]' };
+    if (entry.expiresAt !== undefined && now() >= entry.expiresAt)
+      return {
+        authenticated: false,
+        error: '[invalid bearer token, square/go-jose/jwt: validation failed, token is expired (exp)]',
+      };
     const wanted = audiences.length > 0 ? audiences : API_SERVER_AUDIENCES;
     const has = entry.tokenAudiences ?? API_SERVER_AUDIENCES;
     const both = wanted.filter((a) => has.includes(a));
-    if (both.length === 0) return { authenticated: false, error: '[invalid bearer token, token audiences ["' + has.join('","') + '"] is invalid for the target audiences ["' + wanted.join('","') + '"]]' };
+    if (both.length === 0)
+      return {
+        authenticated: false,
+        error:
+          '[invalid bearer token, token audiences ["' +
+          has.join('","') +
+          '"] is invalid for the target audiences ["' +
+          wanted.join('","') +
+          '"]]',
+      };
     const { tokenAudiences: _a, expiresAt: _e, ...user } = entry;
     return { authenticated: true, user, audiences: both };
   };
 }
 
 /** The TokenReview object the API server answers (it echoes the spec). */
-export function tokenReviewBody(request: TokenReviewRequest, answer: Extract<TokenReviewAnswer, { authenticated: boolean }>): Record<string, unknown> {
-  const spec = request.audiences.length > 0 ? { token: request.token, audiences: request.audiences } : { token: request.token };
+export function tokenReviewBody(
+  request: TokenReviewRequest,
+  answer: Extract<TokenReviewAnswer, { authenticated: boolean }>,
+): Record<string, unknown> {
+  const spec =
+    request.audiences.length > 0
+      ? { token: request.token, audiences: request.audiences }
+      : { token: request.token };
   const status = answer.authenticated
-    ? { authenticated: true, user: { groups: [], ...answer.user }, ...(answer.audiences !== undefined ? { audiences: answer.audiences } : {}) }
+    ? {
+        authenticated: true,
+        user: { groups: [], ...answer.user },
+        ...(answer.audiences !== undefined ? { audiences: answer.audiences } : {}),
+      }
     : { user: {}, error: answer.error ?? 'token not recognised' };
-  return { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: null }, spec, status };
+  return {
+    kind: 'TokenReview',
+    apiVersion: 'authentication.k8s.io/v1',
+    metadata: { creationTimestamp: null },
+    spec,
+    status,
+  };
 }

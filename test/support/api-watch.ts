@@ -22,10 +22,19 @@ export class WatchHub {
   private readonly watches = new Set<OpenWatch>();
 
   /** @param bookmarkMs interval of BOOKMARK events on watches that allow them */
-  constructor(private readonly store: ObjectStore, private readonly bookmarkMs: number) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly bookmarkMs: number,
+  ) {}
 
   /** Serves `?watch=true` on `res` until the client goes, `timeoutSeconds` pass or `dropAll()`. */
-  serve(type: ResourceType, namespace: string | undefined, query: Record<string, string>, req: IncomingMessage, res: ServerResponse): void {
+  serve(
+    type: ResourceType,
+    namespace: string | undefined,
+    query: Record<string, string>,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): void {
     const predicate = parseSelectors(query.labelSelector ?? null, query.fieldSelector ?? null);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
@@ -42,7 +51,15 @@ export class WatchHub {
     open.stop = started.stop;
     this.watches.add(open);
     if (query.allowWatchBookmarks === 'true') {
-      open.bookmark = () => write({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(this.store.resourceVersion) } } });
+      open.bookmark = () =>
+        write({
+          type: 'BOOKMARK',
+          object: {
+            kind: type.kind,
+            apiVersion: apiVersionOf(type),
+            metadata: { resourceVersion: String(this.store.resourceVersion) },
+          },
+        });
       open.timer = setInterval(open.bookmark, this.bookmarkMs);
       open.timer.unref();
     }

@@ -12,7 +12,13 @@ function b64url(value: unknown): string {
 
 /** A JWT-shaped caller token with a fake signature; `exp` in epoch seconds (undefined: none). */
 export function makeCallerToken(claims: { sub: string; aud?: string[]; exp?: number }): string {
-  const payload: Record<string, unknown> = { iss: 'https://kubernetes.default.svc.cluster.local', sub: claims.sub, aud: claims.aud ?? ['tenant-guard'], iat: Math.floor(Date.now() / 1000), jti: randomBytes(8).toString('hex') };
+  const payload: Record<string, unknown> = {
+    iss: 'https://kubernetes.default.svc.cluster.local',
+    sub: claims.sub,
+    aud: claims.aud ?? ['tenant-guard'],
+    iat: Math.floor(Date.now() / 1000),
+    jti: randomBytes(8).toString('hex'),
+  };
   if (claims.exp !== undefined) payload.exp = claims.exp;
   return `${b64url({ alg: 'RS256', kid: 'test' })}.${b64url(payload)}.${randomBytes(32).toString('base64url')}`;
 }
@@ -30,11 +36,23 @@ export interface CallerTokenOptions {
 }
 
 /** A caller token and what the TokenReview says of it; register it with `api.addToken(token, known)`. */
-export function serviceAccountToken(o: CallerTokenOptions = {}): { token: string; known: KnownToken; username: string } {
+export function serviceAccountToken(o: CallerTokenOptions = {}): {
+  token: string;
+  known: KnownToken;
+  username: string;
+} {
   const namespace = o.namespace ?? 'argocd';
   const name = o.name ?? 'argocd-application-controller';
   const exp = o.exp ?? Math.floor(Date.now() / 1000) + 3600;
-  const user = serviceAccountUser(namespace, name, o.pod === null ? undefined : { name: o.pod ?? `${name}-0` });
+  const user = serviceAccountUser(
+    namespace,
+    name,
+    o.pod === null ? undefined : { name: o.pod ?? `${name}-0` },
+  );
   const token = makeCallerToken({ sub: user.username, aud: o.audiences ?? ['tenant-guard'], exp });
-  return { token, username: user.username, known: { ...user, tokenAudiences: o.audiences ?? ['tenant-guard'], expiresAt: exp * 1000 } };
+  return {
+    token,
+    username: user.username,
+    known: { ...user, tokenAudiences: o.audiences ?? ['tenant-guard'], expiresAt: exp * 1000 },
+  };
 }

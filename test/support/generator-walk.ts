@@ -22,7 +22,8 @@ export function clustersBodies(value: unknown, path = '', out: ClustersBody[] = 
     for (const [k, v] of Object.entries(value)) {
       if (k === 'generators' && Array.isArray(v)) {
         v.forEach((entry: unknown, i) => {
-          if (isRecord(entry) && isRecord(entry.clusters)) out.push({ path: `${path}.generators[${i}].clusters`, body: entry.clusters });
+          if (isRecord(entry) && isRecord(entry.clusters))
+            out.push({ path: `${path}.generators[${i}].clusters`, body: entry.clusters });
         });
       }
       clustersBodies(v, `${path}.${k}`, out);
@@ -34,5 +35,7 @@ export function clustersBodies(value: unknown, path = '', out: ClustersBody[] = 
 /** The `tenantguard.dev/tenant` value in a clusters body's `selector.matchLabels`, if any. */
 export function tenantSelectorOf(body: Record<string, unknown>): unknown {
   const selector = body.selector;
-  return isRecord(selector) && isRecord(selector.matchLabels) ? selector.matchLabels[TENANT_LABEL] : undefined;
+  return isRecord(selector) && isRecord(selector.matchLabels)
+    ? selector.matchLabels[TENANT_LABEL]
+    : undefined;
 }

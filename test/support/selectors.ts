@@ -63,7 +63,8 @@ function fieldTerm(term: string): ObjectPredicate {
   const cmp = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
   if (cmp === null) throw badRequest(`invalid selector: '${term}'; can't understand '${term}'`);
   const [, field = '', op, value = ''] = cmp;
-  if (field !== 'metadata.name' && field !== 'metadata.namespace') throw badRequest(`field label not supported: ${field}`);
+  if (field !== 'metadata.name' && field !== 'metadata.namespace')
+    throw badRequest(`field label not supported: ${field}`);
   const key = field.slice('metadata.'.length);
   return (o) => (op === '!=' ? metaString(o, key) !== value : metaString(o, key) === value);
 }

@@ -52,8 +52,22 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { applyPatch } from './api-patch.js';
 import { ApiStatusError, deleted, failure, methodNotAllowed, notFound } from './api-status.js';
 import { apiVersionOf, ObjectStore, typeKeyOf, type KubeJson, type ResourceType } from './api-store.js';
-import { matches, reasonFor, takeFault, type Fault, type FaultAction, type FaultMatch, type RecordedRequest } from './api-faults.js';
-import { knownTokensHandler, tokenReviewBody, type KnownToken, type TokenReviewHandler, type TokenReviewRequest } from './api-token-review.js';
+import {
+  matches,
+  reasonFor,
+  takeFault,
+  type Fault,
+  type FaultAction,
+  type FaultMatch,
+  type RecordedRequest,
+} from './api-faults.js';
+import {
+  knownTokensHandler,
+  tokenReviewBody,
+  type KnownToken,
+  type TokenReviewHandler,
+  type TokenReviewRequest,
+} from './api-token-review.js';
 import { parseSelectors } from './selectors.js';
 import { parseRequestPath, type ParsedPath } from './api-paths.js';
 import { discoveryDocument } from './api-discovery.js';
@@ -63,7 +77,13 @@ import { EVENTS, eventCreateError } from './api-events.js';
 
 export type { ResourceType, KubeJson, WatchEvent } from './api-store.js';
 export type { FaultAction, FaultMatch, RecordedRequest, Verb } from './api-faults.js';
-export type { KnownToken, ReviewedUser, TokenReviewAnswer, TokenReviewHandler, TokenReviewRequest } from './api-token-review.js';
+export type {
+  KnownToken,
+  ReviewedUser,
+  TokenReviewAnswer,
+  TokenReviewHandler,
+  TokenReviewRequest,
+} from './api-token-review.js';
 export { serviceAccountUser, API_SERVER_AUDIENCES } from './api-token-review.js';
 export { EVENTS } from './api-events.js';
 
@@ -72,7 +92,14 @@ export const CORE_RESOURCES: readonly ResourceType[] = [
   { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
   { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
-  { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, statusSubresource: true },
+  {
+    group: '',
+    version: 'v1',
+    plural: 'namespaces',
+    kind: 'Namespace',
+    namespaced: false,
+    statusSubresource: true,
+  },
   EVENTS,
 ];
 
@@ -240,8 +267,16 @@ export class TestApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const query = Object.fromEntries(url.searchParams.entries());
-    const parsed = parseRequestPath(req.method ?? 'GET', url.pathname, query, (g, p) => this.types.get(`${g}/${p}`));
-    const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query, verb: parsed.verb, ...parsed.info };
+    const parsed = parseRequestPath(req.method ?? 'GET', url.pathname, query, (g, p) =>
+      this.types.get(`${g}/${p}`),
+    );
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query,
+      verb: parsed.verb,
+      ...parsed.info,
+    };
     if (typeof req.headers['content-type'] === 'string') record.contentType = req.headers['content-type'];
     this.requests.push(record);
     res.on('finish', () => {
@@ -260,12 +295,21 @@ export class TestApiServer {
       await this.route(parsed, body, req, res);
     } catch (err) {
       if (err instanceof ApiStatusError) return send(res, err.status.code, err.status);
-      send(res, 500, failure(500, 'InternalError', `test API server: ${err instanceof Error ? err.message : String(err)}`));
+      send(
+        res,
+        500,
+        failure(500, 'InternalError', `test API server: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
   }
 
   /** Returns true when the fault answered the request itself. */
-  private async applyFault(fault: FaultAction, record: RecordedRequest, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  private async applyFault(
+    fault: FaultAction,
+    record: RecordedRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<boolean> {
     if ('delayMs' in fault) {
       await new Promise((r) => setTimeout(r, fault.delayMs));
       return false;
@@ -285,23 +329,48 @@ export class TestApiServer {
       send(res, 409, injectedConflict(record));
       return true;
     }
-    send(res, fault.status, failure(fault.status, fault.reason ?? reasonFor(fault.status), fault.message ?? `injected ${fault.status}`));
+    send(
+      res,
+      fault.status,
+      failure(
+        fault.status,
+        fault.reason ?? reasonFor(fault.status),
+        fault.message ?? `injected ${fault.status}`,
+      ),
+    );
     return true;
   }
 
-  private async route(p: ParsedPath, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (p.verb === 'discovery') return send(res, 200, discoveryDocument(p.info.path ?? '', [...this.types.values()]));
+  private async route(
+    p: ParsedPath,
+    body: unknown,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (p.verb === 'discovery')
+      return send(res, 200, discoveryDocument(p.info.path ?? '', [...this.types.values()]));
     if (p.verb === 'tokenreview') return this.tokenReview(body, res);
     const type = p.type;
-    if (type === undefined) throw new ApiStatusError(failure(404, 'NotFound', 'the server could not find the requested resource'));
+    if (type === undefined)
+      throw new ApiStatusError(failure(404, 'NotFound', 'the server could not find the requested resource'));
     const { namespace, name, subresource } = p.info;
     const dryRun = p.query.dryRun === 'All';
     const target = { name: name ?? '', group: type.group, plural: type.plural };
     switch (p.verb) {
       case 'list': {
-        const list = this.store.list(type, namespace, parseSelectors(p.query.labelSelector ?? null, p.query.fieldSelector ?? null));
-        const items = type.group === '' ? list.items.map(({ apiVersion: _v, kind: _k, ...rest }) => rest) : list.items;
-        return send(res, 200, { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion: list.resourceVersion }, items });
+        const list = this.store.list(
+          type,
+          namespace,
+          parseSelectors(p.query.labelSelector ?? null, p.query.fieldSelector ?? null),
+        );
+        const items =
+          type.group === '' ? list.items.map(({ apiVersion: _v, kind: _k, ...rest }) => rest) : list.items;
+        return send(res, 200, {
+          kind: `${type.kind}List`,
+          apiVersion: apiVersionOf(type),
+          metadata: { resourceVersion: list.resourceVersion },
+          items,
+        });
       }
       case 'watch':
         return this.hub.serve(type, p.info.namespace, p.query, req, res);
@@ -315,7 +384,14 @@ export class TestApiServer {
       }
       case 'update':
         if (subresource !== undefined && subresource !== 'status') throw notFound(target);
-        return send(res, 200, this.store.update(type, namespace, name ?? '', requireObject(body), { ...(subresource === 'status' ? { subresource } : {}), dryRun }));
+        return send(
+          res,
+          200,
+          this.store.update(type, namespace, name ?? '', requireObject(body), {
+            ...(subresource === 'status' ? { subresource } : {}),
+            dryRun,
+          }),
+        );
       case 'patch': {
         const current = this.store.get(type, namespace, name ?? '');
         const patched = applyPatch(current, String(req.headers['content-type'] ?? ''), body);
@@ -324,13 +400,32 @@ export class TestApiServer {
           return void this.store.update(type, namespace, name ?? '', patched); // throws the Conflict
         }
         const key = this.store.storeKey(type, namespace, name ?? '');
-        return send(res, 200, this.store.commit(type, key, current, patched, { ...(subresource === 'status' ? { subresource } : {}), dryRun }));
+        return send(
+          res,
+          200,
+          this.store.commit(type, key, current, patched, {
+            ...(subresource === 'status' ? { subresource } : {}),
+            dryRun,
+          }),
+        );
       }
       case 'delete': {
-        const pre = isObj(body) && isObj(body.preconditions) && typeof body.preconditions.resourceVersion === 'string' ? body.preconditions.resourceVersion : undefined;
-        const gone = this.store.delete(type, namespace, name ?? '', { dryRun, ...(pre !== undefined ? { preconditionResourceVersion: pre } : {}) });
+        const pre =
+          isObj(body) && isObj(body.preconditions) && typeof body.preconditions.resourceVersion === 'string'
+            ? body.preconditions.resourceVersion
+            : undefined;
+        const gone = this.store.delete(type, namespace, name ?? '', {
+          dryRun,
+          ...(pre !== undefined ? { preconditionResourceVersion: pre } : {}),
+        });
         const held = isObj(gone.metadata) && gone.metadata.deletionTimestamp !== undefined;
-        return send(res, 200, type.group === '' && !held ? deleted(target, isObj(gone.metadata) ? gone.metadata.uid : undefined) : gone);
+        return send(
+          res,
+          200,
+          type.group === '' && !held
+            ? deleted(target, isObj(gone.metadata) ? gone.metadata.uid : undefined)
+            : gone,
+        );
       }
       default:
         throw methodNotAllowed();
@@ -340,7 +435,9 @@ export class TestApiServer {
   private async tokenReview(body: unknown, res: ServerResponse): Promise<void> {
     const spec = isObj(body) && isObj(body.spec) ? body.spec : undefined;
     const token = typeof spec?.token === 'string' ? spec.token : '';
-    const audiences = Array.isArray(spec?.audiences) ? spec.audiences.filter((a): a is string => typeof a === 'string') : [];
+    const audiences = Array.isArray(spec?.audiences)
+      ? spec.audiences.filter((a): a is string => typeof a === 'string')
+      : [];
     const request = { token, audiences };
     this.tokenReviews.push(request);
     const answer = await this.reviewHandler(request);
@@ -351,7 +448,6 @@ export class TestApiServer {
     }
     send(res, 201, tokenReviewBody(request, answer));
   }
-
 }
 
 export { TOKEN_REVIEW_PATH };

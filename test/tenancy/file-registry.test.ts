@@ -47,11 +47,20 @@ describe('FileRegistry', () => {
 
   function load(): FileRegistry {
     source = FileRegistry.load({
-      path, argocdNamespace: 'argocd', logger: log.logger, timers, signals, debounceMs: DEBOUNCE_MS,
+      path,
+      argocdNamespace: 'argocd',
+      logger: log.logger,
+      timers,
+      signals,
+      debounceMs: DEBOUNCE_MS,
       watchDirectory: (watched, onChange) => {
         assert.equal(watched, dir, 'the directory is watched, not the file');
         trigger = onChange;
-        return { close: () => { trigger = undefined; } };
+        return {
+          close: () => {
+            trigger = undefined;
+          },
+        };
       },
     });
     source.start();
@@ -62,22 +71,37 @@ describe('FileRegistry', () => {
 
   test('the first load logs every Tenant; a bad first file is refused as before', () => {
     const s = load();
-    assert.deepEqual(s.current().tenants.map((t) => t.name), ['team-a', 'team-b']);
-    assert.deepEqual(changeLines(), ['Tenant "team-a" accepted with 1 cluster', 'Tenant "team-b" accepted with 1 cluster']);
+    assert.deepEqual(
+      s.current().tenants.map((t) => t.name),
+      ['team-a', 'team-b'],
+    );
+    assert.deepEqual(changeLines(), [
+      'Tenant "team-a" accepted with 1 cluster',
+      'Tenant "team-b" accepted with 1 cluster',
+    ]);
     writeFileSync(path, yamlOf(tenantDoc('team-a'), tenantDoc('team-c', { namespaces: ['team-a'] })));
-    assert.throws(() => FileRegistry.load({ path, argocdNamespace: 'argocd', logger: log.logger }), (err: unknown) => isTenantGuardError(err, 'ERR_TENANT_CONFLICT'));
+    assert.throws(
+      () => FileRegistry.load({ path, argocdNamespace: 'argocd', logger: log.logger }),
+      (err: unknown) => isTenantGuardError(err, 'ERR_TENANT_CONFLICT'),
+    );
   });
 
   test('a change in the directory re-reads the file after the quiet time: added, changed and removed Tenants logged', () => {
     const s = load();
     log.lines.length = 0;
-    writeFileSync(path, yamlOf(tenantDoc('team-a', { namespaces: ['team-a', 'team-a-apps'] }), tenantDoc('team-c')));
+    writeFileSync(
+      path,
+      yamlOf(tenantDoc('team-a', { namespaces: ['team-a', 'team-a-apps'] }), tenantDoc('team-c')),
+    );
     trigger?.('tenants.yaml');
     trigger?.('tenants.yaml'); // an editor writes in steps: one re-read
     assert.equal(s.current().tenant('team-c'), undefined, 'not before the quiet time');
     assert.deepEqual(timers.delays(), [DEBOUNCE_MS]);
     timers.fire(DEBOUNCE_MS);
-    assert.deepEqual(s.current().tenants.map((t) => t.name), ['team-a', 'team-c']);
+    assert.deepEqual(
+      s.current().tenants.map((t) => t.name),
+      ['team-a', 'team-c'],
+    );
     assert.equal(s.current().tenantByNamespace('team-a-apps')?.name, 'team-a');
     assert.deepEqual(changeLines(), [
       'Tenant "team-a" changed; accepted with 1 cluster',
@@ -90,30 +114,60 @@ describe('FileRegistry', () => {
   test('a bad file keeps the last good registry and says so, once; the fixed file is taken', () => {
     const s = load();
     const good = s.current();
-    writeFileSync(path, yamlOf(tenantDoc('team-a'), tenantDoc('team-b', { clusters: [{ name: 'team-a-dev', server: 'https://b.example.com' }] })));
+    writeFileSync(
+      path,
+      yamlOf(
+        tenantDoc('team-a'),
+        tenantDoc('team-b', { clusters: [{ name: 'team-a-dev', server: 'https://b.example.com' }] }),
+      ),
+    );
     assert.equal(s.reload('test'), 'kept-last-good');
     assert.equal(s.current(), good);
-    const kept = log.lines.filter((l) => String(l.msg).startsWith('tenants file not reloaded; keeping the last good registry (2 tenants'));
+    const kept = log.lines.filter((l) =>
+      String(l.msg).startsWith('tenants file not reloaded; keeping the last good registry (2 tenants'),
+    );
     assert.equal(kept.length, 1);
     assert.equal(kept[0]?.level, 50);
     assert.equal(kept[0]?.code, 'ERR_TENANT_CONFLICT');
-    assert.match(String(kept[0]?.msg), /Tenant "team-b" spec\.clusters\[0\]\.name: cluster "team-a-dev" is already claimed by tenant "team-a"/);
+    assert.match(
+      String(kept[0]?.msg),
+      /Tenant "team-b" spec\.clusters\[0\]\.name: cluster "team-a-dev" is already claimed by tenant "team-a"/,
+    );
     assert.equal(s.reload('test'), 'kept-last-good');
-    assert.equal(log.lines.filter((l) => String(l.msg).startsWith('tenants file not reloaded')).length, 1, 'the same bad text is not reported twice');
+    assert.equal(
+      log.lines.filter((l) => String(l.msg).startsWith('tenants file not reloaded')).length,
+      1,
+      'the same bad text is not reported twice',
+    );
 
     rmSync(path); // mid rename-replace: the file is briefly gone
     assert.equal(s.reload('test'), 'kept-last-good');
-    assert.ok(log.lines.some((l) => l.code === 'ERR_TENANTS_FILE' && String(l.msg).includes('cannot read tenants file')));
+    assert.ok(
+      log.lines.some(
+        (l) => l.code === 'ERR_TENANTS_FILE' && String(l.msg).includes('cannot read tenants file'),
+      ),
+    );
     assert.equal(s.current(), good);
 
     writeFileSync(path, yamlOf(tenantDoc('team-a')));
     assert.equal(s.reload('test'), 'reloaded');
-    assert.deepEqual(s.current().tenants.map((t) => t.name), ['team-a']);
+    assert.deepEqual(
+      s.current().tenants.map((t) => t.name),
+      ['team-a'],
+    );
   });
 
   test('SIGHUP re-reads at once; unchanged text is no reload', () => {
     const outcomes: ReloadOutcome[] = [];
-    const s = FileRegistry.load({ path, argocdNamespace: 'argocd', logger: log.logger, timers, signals, watchDirectory: () => ({ close: () => undefined }), onReload: (o) => outcomes.push(o) });
+    const s = FileRegistry.load({
+      path,
+      argocdNamespace: 'argocd',
+      logger: log.logger,
+      timers,
+      signals,
+      watchDirectory: () => ({ close: () => undefined }),
+      onReload: (o) => outcomes.push(o),
+    });
     source = s;
     s.start();
     signals.emit('SIGHUP');
@@ -121,7 +175,10 @@ describe('FileRegistry', () => {
     writeFileSync(path, yamlOf(tenantDoc('team-d')));
     signals.emit('SIGHUP');
     assert.deepEqual(outcomes, ['unchanged', 'reloaded']);
-    assert.deepEqual(s.current().tenants.map((t) => t.name), ['team-d']);
+    assert.deepEqual(
+      s.current().tenants.map((t) => t.name),
+      ['team-d'],
+    );
     s.close();
     writeFileSync(path, yamlOf(tenantDoc('team-e')));
     signals.emit('SIGHUP');
@@ -133,7 +190,13 @@ describe('FileRegistry', () => {
     const keepAlive = setInterval(() => undefined, 1 << 30);
     t.after(() => clearInterval(keepAlive));
     const reloaded = new EventEmitter();
-    const s = FileRegistry.load({ path, argocdNamespace: 'argocd', logger: log.logger, debounceMs: 10, onReload: (o) => reloaded.emit('done', o) });
+    const s = FileRegistry.load({
+      path,
+      argocdNamespace: 'argocd',
+      logger: log.logger,
+      debounceMs: 10,
+      onReload: (o) => reloaded.emit('done', o),
+    });
     source = s;
     s.start();
     const tmp = join(dir, '.tenants.yaml.swp');
@@ -141,13 +204,19 @@ describe('FileRegistry', () => {
     const done = once(reloaded, 'done');
     renameSync(tmp, path);
     assert.deepEqual(await done, ['reloaded']);
-    assert.deepEqual(s.current().tenants.map((t) => t.name), ['team-f']);
+    assert.deepEqual(
+      s.current().tenants.map((t) => t.name),
+      ['team-f'],
+    );
     // The watch survives the replacement: a second save is seen too.
     writeFileSync(tmp, yamlOf(tenantDoc('team-g')));
     const again = once(reloaded, 'done');
     renameSync(tmp, path);
     assert.deepEqual(await again, ['reloaded']);
     assert.equal(readFileSync(path, 'utf8').includes('team-g'), true);
-    assert.deepEqual(s.current().tenants.map((t) => t.name), ['team-g']);
+    assert.deepEqual(
+      s.current().tenants.map((t) => t.name),
+      ['team-g'],
+    );
   });
 });

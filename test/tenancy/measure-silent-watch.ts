@@ -11,8 +11,20 @@ const api = await TestApiServer.start();
 api.registerResource(TENANTS);
 api.seed(TENANTS, undefined, tenantDoc('team-a'));
 let noticedAt = 0;
-const logger = pino({ level: 'info' }, { write: (s: string) => { if (s.includes('Tenant watch silent')) noticedAt = Date.now(); } });
-const w = new WatchedRegistry({ kubeConfig: api.kubeConfig(), logger, argocdNamespace: 'argocd', writeStatus: false });
+const logger = pino(
+  { level: 'info' },
+  {
+    write: (s: string) => {
+      if (s.includes('Tenant watch silent')) noticedAt = Date.now();
+    },
+  },
+);
+const w = new WatchedRegistry({
+  kubeConfig: api.kubeConfig(),
+  logger,
+  argocdNamespace: 'argocd',
+  writeStatus: false,
+});
 w.start();
 await w.whenSynced();
 while (api.count({ verb: 'watch', resource: 'tenants' }) < 1) await new Promise((r) => setTimeout(r, 10));
@@ -26,7 +38,16 @@ while (w.current()?.tenant('team-b') === undefined) {
   await new Promise((r) => setTimeout(r, 20));
 }
 const recoveredAt = Date.now();
-console.log(JSON.stringify({ defaults: WATCH_DEFAULTS, noticedMs: noticedAt - t0, recoveredMs: recoveredAt - t0, recoveryAfterNoticeMs: recoveredAt - noticedAt, notReadyBeforeRecovery: notReadyAt !== 0, readyAgain: w.isFresh() }));
+console.log(
+  JSON.stringify({
+    defaults: WATCH_DEFAULTS,
+    noticedMs: noticedAt - t0,
+    recoveredMs: recoveredAt - t0,
+    recoveryAfterNoticeMs: recoveredAt - noticedAt,
+    notReadyBeforeRecovery: notReadyAt !== 0,
+    readyAgain: w.isFresh(),
+  }),
+);
 clearInterval(keep);
 await w.stop();
 await api.close();

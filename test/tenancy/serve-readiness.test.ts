@@ -15,7 +15,7 @@ import { capturedLogger } from '../server/webhook-app-support.js';
 import { TestApiServer } from '../support/test-api-server.js';
 import { eventually, ManualTimers, TENANTS, tenantDoc } from './watch-support.js';
 
-describe('serve --watch-tenants: readiness follows the registry\'s age', () => {
+describe("serve --watch-tenants: readiness follows the registry's age", () => {
   let api: TestApiServer;
   let handle: ServeHandle | undefined;
   let ca: string;
@@ -32,7 +32,10 @@ describe('serve --watch-tenants: readiness follows the registry\'s age', () => {
     handle = await startServe(
       { port: '0', certsDir: join(dir, 'certs'), watchTenants: true, kubeconfig },
       testIo(),
-      { logger: capturedLogger('error').logger, tenantWatch: { now: () => clock, timers, backoffInitialMs: 5, backoffMaxMs: 20, debounceMs: 5 } },
+      {
+        logger: capturedLogger('error').logger,
+        tenantWatch: { now: () => clock, timers, backoffInitialMs: 5, backoffMaxMs: 20, debounceMs: 5 },
+      },
     );
     ca = readFileSync(join(dir, 'certs', 'ca.pem'), 'utf8');
   });
@@ -42,7 +45,8 @@ describe('serve --watch-tenants: readiness follows the registry\'s age', () => {
     await api?.close();
   });
 
-  const readyz = async (): Promise<{ status: number; body: string }> => callServe((handle as ServeHandle).url, ca, '/readyz');
+  const readyz = async (): Promise<{ status: number; body: string }> =>
+    callServe((handle as ServeHandle).url, ca, '/readyz');
 
   /** Asks /readyz until it answers 200 (at most `tries` times); returns the last status. */
   async function pollReady(tries = 300): Promise<number> {
@@ -70,6 +74,8 @@ describe('serve --watch-tenants: readiness follows the registry\'s age', () => {
     api.stallWatches();
     await handle?.close(1000);
     handle = undefined;
-    await eventually('every watch closed by the client', () => api.requests.filter((r) => r.verb === 'watch').every((r) => r.clientClosed === true));
+    await eventually('every watch closed by the client', () =>
+      api.requests.filter((r) => r.verb === 'watch').every((r) => r.clientClosed === true),
+    );
   });
 });

@@ -36,62 +36,79 @@ interface Fixture {
 
 function loadFixture(file: string): Fixture {
   const text = readFileSync(join(DIR, file), 'utf8');
-  const header = (key: string): string[] => text.split('\n').filter((l) => l.startsWith(`# ${key}: `)).map((l) => l.slice(key.length + 4));
+  const header = (key: string): string[] =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`# ${key}: `))
+      .map((l) => l.slice(key.length + 4));
   const [code] = header('code');
   const [schema] = header('schema');
-  assert.ok(code !== undefined && (schema === 'refused' || schema === 'accepted'), `${file}: header needs code and schema`);
+  assert.ok(
+    code !== undefined && (schema === 'refused' || schema === 'accepted'),
+    `${file}: header needs code and schema`,
+  );
   const errors = header('error');
   assert.ok(errors.length > 0, `${file}: header needs an error line`);
   return { name: file.replace(/\.yaml$/, ''), text, code, schema, errors };
 }
 
 const validate = new Ajv({ allErrors: true, strict: false }).compile(tenantSchema);
-const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).map(loadFixture).sort((a, b) => (a.name < b.name ? -1 : 1));
+const fixtures = readdirSync(DIR)
+  .filter((f) => f.endsWith('.yaml'))
+  .map(loadFixture)
+  .sort((a, b) => (a.name < b.name ? -1 : 1));
 
 describe('Tenant registry validation (SPEC section 2), from YAML fixtures', () => {
   test('every input section 2 and issues 8, 10 and 15 name has its fixture', () => {
-    assert.deepEqual(fixtures.map((f) => f.name), [
-      'argocd-namespace',
-      'audience-default-twice',
-      'audience-explicit-twice',
-      'audience-twice-in-tenant',
-      'cluster-name-too-long',
-      'cluster-name-twice',
-      'cluster-name-twice-in-tenant',
-      'control-plane-server',
-      'control-plane-server-long',
-      'enforcement-unknown',
-      'in-cluster-name',
-      'namespace-twice',
-      'project-default',
-      'project-twice',
-      'server-fragment',
-      'server-not-https',
-      'server-query',
-      'server-twice',
-      'server-twice-in-tenant',
-      'server-userinfo',
-      'subject-twice',
-      'subject-twice-in-tenant',
-      'tenant-name-not-dns',
-      'tenant-name-too-long',
-      'tenant-twice',
-      'ttl-too-long',
-      'ttl-too-short',
-      'unknown-cluster-field',
-      'unknown-top-level-field',
-    ]);
+    assert.deepEqual(
+      fixtures.map((f) => f.name),
+      [
+        'argocd-namespace',
+        'audience-default-twice',
+        'audience-explicit-twice',
+        'audience-twice-in-tenant',
+        'cluster-name-too-long',
+        'cluster-name-twice',
+        'cluster-name-twice-in-tenant',
+        'control-plane-server',
+        'control-plane-server-long',
+        'enforcement-unknown',
+        'in-cluster-name',
+        'namespace-twice',
+        'project-default',
+        'project-twice',
+        'server-fragment',
+        'server-not-https',
+        'server-query',
+        'server-twice',
+        'server-twice-in-tenant',
+        'server-userinfo',
+        'subject-twice',
+        'subject-twice-in-tenant',
+        'tenant-name-not-dns',
+        'tenant-name-too-long',
+        'tenant-twice',
+        'ttl-too-long',
+        'ttl-too-short',
+        'unknown-cluster-field',
+        'unknown-top-level-field',
+      ],
+    );
   });
 
   for (const f of fixtures) {
     test(`${f.name}: refused with ${f.code}`, () => {
-      assert.throws(() => parseTenantsYaml(f.text, `${f.name}.yaml`, ARGOCD_NAMESPACE), (err: unknown) => {
-        assert.ok(isTenantGuardError(err), String(err));
-        assert.equal(err.code, f.code, err.message);
-        for (const line of f.errors) assert.ok(err.message.includes(line), `message:\n  ${err.message}\nlacks:\n  ${line}`);
-        assert.ok(err.message.startsWith(`${f.name}.yaml`), 'the message names the file');
-        return true;
-      });
+      assert.throws(
+        () => parseTenantsYaml(f.text, `${f.name}.yaml`, ARGOCD_NAMESPACE),
+        (err: unknown) => {
+          assert.ok(isTenantGuardError(err), String(err));
+          assert.equal(err.code, f.code, err.message);
+          for (const line of f.errors)
+            assert.ok(err.message.includes(line), `message:\n  ${err.message}\nlacks:\n  ${line}`);
+          assert.ok(err.message.startsWith(`${f.name}.yaml`), 'the message names the file');
+          return true;
+        },
+      );
     });
 
     test(`${f.name}: the CRD schema alone ${f.schema === 'refused' ? 'refuses' : 'accepts'} it`, () => {
@@ -103,34 +120,79 @@ describe('Tenant registry validation (SPEC section 2), from YAML fixtures', () =
 
   test('the valid fixtures of the suite load', () => {
     for (const file of ['two-teams.yaml', 'dev-only.yaml', 'prod-ca.yaml']) {
-      const registry = parseTenantsYaml(readFileSync(join('test/fixtures/tenants', file), 'utf8'), file, ARGOCD_NAMESPACE);
+      const registry = parseTenantsYaml(
+        readFileSync(join('test/fixtures/tenants', file), 'utf8'),
+        file,
+        ARGOCD_NAMESPACE,
+      );
       assert.ok(registry.size > 0, file);
     }
   });
 });
 
-function tenant(name: string, created: string, cluster: Record<string, unknown>): ReturnType<typeof parseTenant> {
+function tenant(
+  name: string,
+  created: string,
+  cluster: Record<string, unknown>,
+): ReturnType<typeof parseTenant> {
   const doc = {
-    apiVersion: 'tenantguard.dev/v1alpha1', kind: 'Tenant',
+    apiVersion: 'tenantguard.dev/v1alpha1',
+    kind: 'Tenant',
     metadata: { name, creationTimestamp: created },
-    spec: { owners: { groups: [`${name}-admins`] }, namespaces: [name], projects: [name], clusters: [cluster] },
+    spec: {
+      owners: { groups: [`${name}-admins`] },
+      namespaces: [name],
+      projects: [name],
+      clusters: [cluster],
+    },
   };
   return parseTenant(doc, { source: 'test', argocdNamespace: ARGOCD_NAMESPACE });
 }
 
 describe('buildRegistry: watched Tenants contesting a claim', () => {
-  const claims: Array<{ name: string; older: Record<string, unknown>; newer: Record<string, unknown>; reason: string; message: RegExp }> = [
-    { name: 'audience', older: { name: 'a-dev', server: 'https://a.example.com' }, newer: { name: 'b-dev', server: 'https://b.example.com', audience: 'a-dev' }, reason: 'AudienceConflict', message: /^spec\.clusters\[0\]\.audience: audience "a-dev" is already claimed by tenant "older"/ },
-    { name: 'subject', older: { name: 'a-dev', server: 'https://a.example.com', subject: 'shared' }, newer: { name: 'b-dev', server: 'https://b.example.com', subject: 'shared' }, reason: 'SubjectConflict', message: /^spec\.clusters\[0\]\.subject: subject "shared" is already claimed by tenant "older"/ },
-    { name: 'server', older: { name: 'a-dev', server: 'https://a.example.com' }, newer: { name: 'b-dev', server: 'https://A.example.com/' }, reason: 'ClusterServerConflict', message: /^spec\.clusters\[0\]\.server: server "https:\/\/A\.example\.com\/" is already claimed by tenant "older"/ },
+  const claims: Array<{
+    name: string;
+    older: Record<string, unknown>;
+    newer: Record<string, unknown>;
+    reason: string;
+    message: RegExp;
+  }> = [
+    {
+      name: 'audience',
+      older: { name: 'a-dev', server: 'https://a.example.com' },
+      newer: { name: 'b-dev', server: 'https://b.example.com', audience: 'a-dev' },
+      reason: 'AudienceConflict',
+      message: /^spec\.clusters\[0\]\.audience: audience "a-dev" is already claimed by tenant "older"/,
+    },
+    {
+      name: 'subject',
+      older: { name: 'a-dev', server: 'https://a.example.com', subject: 'shared' },
+      newer: { name: 'b-dev', server: 'https://b.example.com', subject: 'shared' },
+      reason: 'SubjectConflict',
+      message: /^spec\.clusters\[0\]\.subject: subject "shared" is already claimed by tenant "older"/,
+    },
+    {
+      name: 'server',
+      older: { name: 'a-dev', server: 'https://a.example.com' },
+      newer: { name: 'b-dev', server: 'https://A.example.com/' },
+      reason: 'ClusterServerConflict',
+      message:
+        /^spec\.clusters\[0\]\.server: server "https:\/\/A\.example\.com\/" is already claimed by tenant "older"/,
+    },
   ];
   for (const c of claims) {
     test(`${c.name}: the Tenant created first keeps it, whatever the order given`, () => {
       const older = tenant('older', '2025-01-01T00:00:00Z', c.older);
       const newer = tenant('newer', '2025-01-02T00:00:00Z', c.newer);
-      for (const order of [[older, newer], [newer, older]]) {
+      for (const order of [
+        [older, newer],
+        [newer, older],
+      ]) {
         const { registry, rejections } = buildRegistry(order);
-        assert.deepEqual(registry.tenants.map((t) => t.name), ['older']);
+        assert.deepEqual(
+          registry.tenants.map((t) => t.name),
+          ['older'],
+        );
         assert.equal(rejections.length, 1);
         assert.equal(rejections[0]?.tenant, 'newer');
         assert.equal(rejections[0]?.reason, c.reason);
@@ -140,12 +202,25 @@ describe('buildRegistry: watched Tenants contesting a claim', () => {
   }
 
   test('every lost claim is named, not only the first', () => {
-    const older = tenant('older', '2025-01-01T00:00:00Z', { name: 'a-dev', server: 'https://a.example.com', subject: 's' });
-    const newer = tenant('newer', '2025-01-02T00:00:00Z', { name: 'b-dev', server: 'https://a.example.com', audience: 'a-dev', subject: 's' });
+    const older = tenant('older', '2025-01-01T00:00:00Z', {
+      name: 'a-dev',
+      server: 'https://a.example.com',
+      subject: 's',
+    });
+    const newer = tenant('newer', '2025-01-02T00:00:00Z', {
+      name: 'b-dev',
+      server: 'https://a.example.com',
+      audience: 'a-dev',
+      subject: 's',
+    });
     const { rejections } = buildRegistry([older, newer]);
     assert.equal(rejections[0]?.reason, 'ClusterServerConflict', 'the first conflict gives the reason');
-    assert.deepEqual((rejections[0]?.message ?? '').split('; ').filter((p) => p.startsWith('spec.')).map((p) => p.split(':')[0]), [
-      'spec.clusters[0].server', 'spec.clusters[0].audience', 'spec.clusters[0].subject',
-    ]);
+    assert.deepEqual(
+      (rejections[0]?.message ?? '')
+        .split('; ')
+        .filter((p) => p.startsWith('spec.'))
+        .map((p) => p.split(':')[0]),
+      ['spec.clusters[0].server', 'spec.clusters[0].audience', 'spec.clusters[0].subject'],
+    );
   });
 });

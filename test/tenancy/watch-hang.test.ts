@@ -35,8 +35,15 @@ describe('Tenant watch against a hanging API server', () => {
   /** The defaults for every time bound; only the retry backoff is shortened. */
   function watch(): WatchedRegistry {
     watched = new WatchedRegistry({
-      kubeConfig: api.kubeConfig(), logger: log.logger, argocdNamespace: 'argocd', writeStatus: false,
-      debounceMs: 5, backoffInitialMs: 5, backoffMaxMs: 20, timers, now: () => clock,
+      kubeConfig: api.kubeConfig(),
+      logger: log.logger,
+      argocdNamespace: 'argocd',
+      writeStatus: false,
+      debounceMs: 5,
+      backoffInitialMs: 5,
+      backoffMaxMs: 20,
+      timers,
+      now: () => clock,
     });
     watched.start();
     return watched;
@@ -81,7 +88,10 @@ describe('Tenant watch against a hanging API server', () => {
     await eventually('team-b, re-listed', () => w.current()?.tenant('team-b') !== undefined);
     assert.equal(w.isFresh(), true, 'fresh again after the re-list');
     assert.ok(api.count({ verb: 'list', resource: 'tenants' }) > lists, 're-listed');
-    await eventually('the silent watch was closed by the client', () => watchRequests()[0]?.clientClosed === true);
+    await eventually(
+      'the silent watch was closed by the client',
+      () => watchRequests()[0]?.clientClosed === true,
+    );
     const silent = log.lines.filter((l) => String(l.msg).startsWith('Tenant watch silent'));
     assert.equal(silent.length, 1);
     assert.equal(silent[0]?.level, 40);
@@ -110,7 +120,10 @@ describe('Tenant watch against a hanging API server', () => {
     await w.whenSynced();
     assert.equal(w.current()?.tenant('team-a')?.name, 'team-a');
     assert.ok(log.lines.some((l) => String(l.msg).startsWith('Tenant list silent')));
-    await eventually('the hung list was closed by the client', () => api.requests.find((r) => r.verb === 'list')?.clientClosed === true);
+    await eventually(
+      'the hung list was closed by the client',
+      () => api.requests.find((r) => r.verb === 'list')?.clientClosed === true,
+    );
   });
 
   test('stop() aborts a hung list and a silent watch: no request is left open', async () => {
@@ -120,14 +133,23 @@ describe('Tenant watch against a hanging API server', () => {
     await eventually('watching', () => watchRequests().length === 1);
     api.stallWatches();
     await w.stop();
-    await eventually('the watch request closed by the client', () => watchRequests()[0]?.clientClosed === true);
+    await eventually(
+      'the watch request closed by the client',
+      () => watchRequests()[0]?.clientClosed === true,
+    );
     watched = undefined;
 
     api.inject({ verb: 'list', resource: 'tenants' }, { hang: true });
     const hung = watch();
-    await eventually('a second list is waiting', () => api.count({ verb: 'list', resource: 'tenants' }) === 2);
+    await eventually(
+      'a second list is waiting',
+      () => api.count({ verb: 'list', resource: 'tenants' }) === 2,
+    );
     await hung.stop();
-    await eventually('the hung list closed by the client', () => api.requests.filter((r) => r.verb === 'list')[1]?.clientClosed === true);
+    await eventually(
+      'the hung list closed by the client',
+      () => api.requests.filter((r) => r.verb === 'list')[1]?.clientClosed === true,
+    );
     assert.equal(timers.delays().length, 0, 'no bound left armed');
   });
 });

@@ -37,8 +37,15 @@ describe('WatchedRegistry against the test API server', () => {
 
   function watch(options: { writeStatus?: boolean } = {}): WatchedRegistry {
     watched = new WatchedRegistry({
-      kubeConfig: api.kubeConfig(), logger: log.logger, argocdNamespace: 'argocd', metrics,
-      debounceMs: 20, backoffInitialMs: 50, backoffMaxMs: 200, statusRetryMs: 100, ...options,
+      kubeConfig: api.kubeConfig(),
+      logger: log.logger,
+      argocdNamespace: 'argocd',
+      metrics,
+      debounceMs: 20,
+      backoffInitialMs: 50,
+      backoffMaxMs: 200,
+      statusRetryMs: 100,
+      ...options,
     });
     watched.start();
     return watched;
@@ -58,17 +65,26 @@ describe('WatchedRegistry against the test API server', () => {
     assert.equal(w.current(), undefined, 'no registry before the first full list');
     assert.equal(w.state().synced, false);
     assert.equal(await gauge(metrics, REGISTRY_METRICS.synced), 0);
-    assert.ok(log.lines.some((l) => l.code === 'ERR_TENANT_WATCH' && String(l.msg).includes('not synced yet')));
+    assert.ok(
+      log.lines.some((l) => l.code === 'ERR_TENANT_WATCH' && String(l.msg).includes('not synced yet')),
+    );
 
     await w.whenSynced();
     const registry = w.current();
     assert.ok(registry !== undefined);
-    assert.deepEqual(registry.tenants.map((t) => t.name), ['team-a', 'team-b']);
+    assert.deepEqual(
+      registry.tenants.map((t) => t.name),
+      ['team-a', 'team-b'],
+    );
     assert.equal(registry.clusterByName('team-b-dev')?.tenant.name, 'team-b');
     assert.equal(await gauge(metrics, REGISTRY_METRICS.synced), 1);
     assert.equal(await gauge(metrics, REGISTRY_METRICS.stale), 0);
-    assert.ok((await gauge(metrics, REGISTRY_METRICS.lastSync) ?? 0) > 0);
-    assert.equal(api.count({ verb: 'list', resource: 'tenants' }), 3, 'two failed lists, then one that worked');
+    assert.ok(((await gauge(metrics, REGISTRY_METRICS.lastSync)) ?? 0) > 0);
+    assert.equal(
+      api.count({ verb: 'list', resource: 'tenants' }),
+      3,
+      'two failed lists, then one that worked',
+    );
   });
 
   test('add, modify and delete of Tenants are reflected within a second', async () => {
@@ -80,9 +96,15 @@ describe('WatchedRegistry against the test API server', () => {
     const added = await eventually('team-c added', () => w.current()?.tenant('team-c') !== undefined);
 
     const stored = api.store.get(TENANTS, undefined, 'team-c');
-    const changed = { ...tenantDoc('team-c', { namespaces: ['team-c', 'team-c-apps'] }), metadata: stored.metadata };
+    const changed = {
+      ...tenantDoc('team-c', { namespaces: ['team-c', 'team-c-apps'] }),
+      metadata: stored.metadata,
+    };
     api.store.update(TENANTS, undefined, 'team-c', changed);
-    const modified = await eventually('team-c modified', () => w.current()?.tenantByNamespace('team-c-apps')?.name === 'team-c');
+    const modified = await eventually(
+      'team-c modified',
+      () => w.current()?.tenantByNamespace('team-c-apps')?.name === 'team-c',
+    );
 
     api.store.delete(TENANTS, undefined, 'team-c');
     const deleted = await eventually('team-c deleted', () => w.current()?.tenant('team-c') === undefined);
@@ -98,7 +120,10 @@ describe('WatchedRegistry against the test API server', () => {
     api.dropWatches();
     seed(tenantDoc('team-d'));
     await eventually('team-d seen after the drop', () => w.current()?.tenant('team-d') !== undefined);
-    assert.ok(api.count({ verb: 'watch', resource: 'tenants' }) > watchesBefore, 'the watch was re-established');
+    assert.ok(
+      api.count({ verb: 'watch', resource: 'tenants' }) > watchesBefore,
+      'the watch was re-established',
+    );
     assert.equal(w.state().stale, false);
   });
 
@@ -122,10 +147,14 @@ describe('WatchedRegistry against the test API server', () => {
     assert.equal(await gauge(metrics, REGISTRY_METRICS.synced), 1);
 
     api.clearFaults();
-    await eventually('recovered', () => !w.state().stale && w.current()?.tenant('team-e') !== undefined, 3000);
+    await eventually(
+      'recovered',
+      () => !w.state().stale && w.current()?.tenant('team-e') !== undefined,
+      3000,
+    );
     assert.equal(await gauge(metrics, REGISTRY_METRICS.stale), 0);
     assert.ok(api.count({ verb: 'list', resource: 'tenants' }) > listsBefore, 'recovery re-lists');
-    assert.ok((await gauge(metrics, REGISTRY_METRICS.restarts) ?? 0) >= 3);
+    assert.ok(((await gauge(metrics, REGISTRY_METRICS.restarts)) ?? 0) >= 3);
     const broken = log.lines.filter((l) => String(l.msg).startsWith('Tenant watch broken'));
     const recovered = log.lines.filter((l) => String(l.msg).startsWith('Tenant watch re-established'));
     assert.equal(broken.length, 1, 'one line when it goes stale, however many attempts fail');
@@ -150,14 +179,20 @@ describe('WatchedRegistry against the test API server', () => {
     assert.ok(api.count({ verb: 'list', resource: 'tenants' }) > listsBefore);
   });
 
-  test('conflicting Tenants: the older keeps the claim, the later one\'s status says why', async () => {
+  test("conflicting Tenants: the older keeps the claim, the later one's status says why", async () => {
     seed(tenantDoc('zulu', { clusters: [{ name: 'shared-dev', server: 'https://shared.example.com' }] }));
     seed(tenantDoc('alpha', { clusters: [{ name: 'shared-dev', server: 'https://other.example.com' }] }));
     seed(tenantDoc('bad', { namespaces: ['argocd'] }));
     const w = watch();
     await w.whenSynced();
-    assert.deepEqual(w.current()?.tenants.map((t) => t.name), ['zulu'], 'the later and the invalid Tenant are left out');
-    await eventually('statuses written', () => ['zulu', 'alpha', 'bad'].every((n) => statusOf(api.store.get(TENANTS, undefined, n)) !== undefined));
+    assert.deepEqual(
+      w.current()?.tenants.map((t) => t.name),
+      ['zulu'],
+      'the later and the invalid Tenant are left out',
+    );
+    await eventually('statuses written', () =>
+      ['zulu', 'alpha', 'bad'].every((n) => statusOf(api.store.get(TENANTS, undefined, n)) !== undefined),
+    );
     await w.statusIdle();
 
     const zulu = statusOf(api.store.get(TENANTS, undefined, 'zulu'));
@@ -169,9 +204,14 @@ describe('WatchedRegistry against the test API server', () => {
     const alpha = statusOf(api.store.get(TENANTS, undefined, 'alpha'));
     assert.equal(alpha?.accepted, false);
     assert.equal(alpha?.reason, 'ClusterNameConflict');
-    assert.match(String(alpha?.message), /spec\.clusters\[0\]\.name: cluster "shared-dev" is already claimed by tenant "zulu"/);
+    assert.match(
+      String(alpha?.message),
+      /spec\.clusters\[0\]\.name: cluster "shared-dev" is already claimed by tenant "zulu"/,
+    );
     assert.ok(Array.isArray(alpha?.conditions));
-    const condition = (alpha?.conditions as Array<Record<string, unknown>>).find((c) => c.type === 'Accepted');
+    const condition = (alpha?.conditions as Array<Record<string, unknown>>).find(
+      (c) => c.type === 'Accepted',
+    );
     assert.equal(condition?.status, 'False');
     assert.equal(condition?.reason, 'ClusterNameConflict');
     assert.match(String(condition?.lastTransitionTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -188,21 +228,35 @@ describe('WatchedRegistry against the test API server', () => {
     // The older Tenant goes: the later one gets the claim, and its status follows.
     api.store.delete(TENANTS, undefined, 'zulu');
     await eventually('alpha accepted', () => w.current()?.tenant('alpha') !== undefined);
-    await eventually('alpha status accepted', () => statusOf(api.store.get(TENANTS, undefined, 'alpha'))?.accepted === true);
+    await eventually(
+      'alpha status accepted',
+      () => statusOf(api.store.get(TENANTS, undefined, 'alpha'))?.accepted === true,
+    );
   });
 
-  test('an audience claimed twice (issue 15 item 1): the older Tenant keeps it, the other\'s status names both', async () => {
+  test("an audience claimed twice (issue 15 item 1): the older Tenant keeps it, the other's status names both", async () => {
     seed(tenantDoc('zulu', { clusters: [{ name: 'zulu-dev', server: 'https://zulu.example.com' }] }));
     const alpha = tenantDoc('alpha');
-    (alpha.spec as { clusters: unknown }).clusters = [{ name: 'alpha-dev', server: 'https://alpha.example.com', audience: 'zulu-dev' }];
+    (alpha.spec as { clusters: unknown }).clusters = [
+      { name: 'alpha-dev', server: 'https://alpha.example.com', audience: 'zulu-dev' },
+    ];
     seed(alpha);
     const w = watch();
     await w.whenSynced();
-    assert.deepEqual(w.current()?.tenants.map((t) => t.name), ['zulu']);
-    await eventually('alpha status', () => statusOf(api.store.get(TENANTS, undefined, 'alpha'))?.reason === 'AudienceConflict');
+    assert.deepEqual(
+      w.current()?.tenants.map((t) => t.name),
+      ['zulu'],
+    );
+    await eventually(
+      'alpha status',
+      () => statusOf(api.store.get(TENANTS, undefined, 'alpha'))?.reason === 'AudienceConflict',
+    );
     const status = statusOf(api.store.get(TENANTS, undefined, 'alpha'));
     assert.equal(status?.accepted, false);
-    assert.match(String(status?.message), /^spec\.clusters\[0\]\.audience: audience "zulu-dev" is already claimed by tenant "zulu" \(spec\.clusters\[0\]\.audience, by default its cluster name\)/);
+    assert.match(
+      String(status?.message),
+      /^spec\.clusters\[0\]\.audience: audience "zulu-dev" is already claimed by tenant "zulu" \(spec\.clusters\[0\]\.audience, by default its cluster name\)/,
+    );
   });
 
   test('status is written only when it differs, and a 409 Conflict is answered by re-reading', async () => {
@@ -211,26 +265,35 @@ describe('WatchedRegistry against the test API server', () => {
     api.failNextUpdate({ resource: 'tenants', name: 'team-a' });
     const w = watch();
     await w.whenSynced();
-    await eventually('both statuses written', () => ['team-a', 'team-b'].every((n) => statusOf(api.store.get(TENANTS, undefined, n))?.accepted === true));
+    await eventually('both statuses written', () =>
+      ['team-a', 'team-b'].every((n) => statusOf(api.store.get(TENANTS, undefined, n))?.accepted === true),
+    );
     await w.statusIdle();
-    const statusWrites = (): number => api.requests.filter((r) => r.resource === 'tenants' && r.subresource === 'status' && r.method === 'PUT').length;
+    const statusWrites = (): number =>
+      api.requests.filter((r) => r.resource === 'tenants' && r.subresource === 'status' && r.method === 'PUT')
+        .length;
     assert.equal(statusWrites(), 3, 'team-a twice (the first got 409), team-b once');
     assert.equal(api.count({ verb: 'get', resource: 'tenants', name: 'team-a' }), 1, 're-read after the 409');
 
     // Changes that leave the verdicts as they are write nothing.
     api.dropWatches();
     seed(tenantDoc('team-c'));
-    await eventually('team-c status', () => statusOf(api.store.get(TENANTS, undefined, 'team-c'))?.accepted === true);
+    await eventually(
+      'team-c status',
+      () => statusOf(api.store.get(TENANTS, undefined, 'team-c'))?.accepted === true,
+    );
     // "Nothing more" is a state, not a wait: the registry has read back every Tenant at its
     // stored resourceVersion (team-c's own status write included), so each verdict was
     // recomputed from what the API server holds; then no write may be under way or follow.
-    const seenAtStoredVersion = (): boolean => ['team-a', 'team-b', 'team-c'].every((n) => {
-      const stored = api.store.get(TENANTS, undefined, n);
-      const rv = isRecord(stored) && isRecord(stored.metadata) ? stored.metadata.resourceVersion : undefined;
-      return rv !== undefined && w.current()?.tenant(n)?.resourceVersion === rv;
-    });
+    const seenAtStoredVersion = (): boolean =>
+      ['team-a', 'team-b', 'team-c'].every((n) => {
+        const stored = api.store.get(TENANTS, undefined, n);
+        const rv =
+          isRecord(stored) && isRecord(stored.metadata) ? stored.metadata.resourceVersion : undefined;
+        return rv !== undefined && w.current()?.tenant(n)?.resourceVersion === rv;
+      });
     await eventually('every Tenant read back at its stored version', seenAtStoredVersion);
     await w.statusIdle();
-    assert.equal(statusWrites(), 4, 'only team-c\'s status was written');
+    assert.equal(statusWrites(), 4, "only team-c's status was written");
   });
 });

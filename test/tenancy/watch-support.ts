@@ -4,10 +4,24 @@
 import { pino, type Logger } from 'pino';
 import type { ResourceType } from '../support/test-api-server.js';
 
-export const TENANTS: ResourceType = { group: 'tenantguard.dev', version: 'v1alpha1', plural: 'tenants', kind: 'Tenant', namespaced: false, statusSubresource: true };
+export const TENANTS: ResourceType = {
+  group: 'tenantguard.dev',
+  version: 'v1alpha1',
+  plural: 'tenants',
+  kind: 'Tenant',
+  namespaced: false,
+  statusSubresource: true,
+};
 
 /** A valid Tenant owning `<name>-dev` at https://<name>-dev.example.com and namespace `<name>`. */
-export function tenantDoc(name: string, overrides: { clusters?: Array<{ name: string; server: string }>; namespaces?: string[]; projects?: string[] } = {}): Record<string, unknown> {
+export function tenantDoc(
+  name: string,
+  overrides: {
+    clusters?: Array<{ name: string; server: string }>;
+    namespaces?: string[];
+    projects?: string[];
+  } = {},
+): Record<string, unknown> {
   return {
     apiVersion: 'tenantguard.dev/v1alpha1',
     kind: 'Tenant',
@@ -24,7 +38,10 @@ export function tenantDoc(name: string, overrides: { clusters?: Array<{ name: st
 /** A pino logger whose lines are kept, parsed. */
 export function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'debug' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }
 
@@ -41,7 +58,9 @@ export async function eventually(what: string, check: () => boolean, withinMs = 
 /** The status of a stored object, or undefined. */
 export function statusOf(object: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   const s = object?.status;
-  return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as Record<string, unknown>) : undefined;
+  return typeof s === 'object' && s !== null && !Array.isArray(s)
+    ? (s as Record<string, unknown>)
+    : undefined;
 }
 
 /** Timers that fire only when the test says so (bounded-watch.ts's WatchTimers). */

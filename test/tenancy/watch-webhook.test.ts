@@ -15,7 +15,11 @@ function applicationReview(uid: string): Record<string, unknown> {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Application',
     metadata: { name: 'web', namespace: 'team-a' },
-    spec: { project: 'team-a', destination: { name: 'team-a-dev', namespace: 'web' }, source: { repoURL: 'https://git.example.com/web.git', path: '.' } },
+    spec: {
+      project: 'team-a',
+      destination: { name: 'team-a-dev', namespace: 'web' },
+      source: { repoURL: 'https://git.example.com/web.git', path: '.' },
+    },
   };
   return admissionReview({
     uid,
@@ -52,8 +56,19 @@ describe('the webhook on a watched registry', () => {
     // The first list answers late, so the webhook is up before the registry.
     api.inject({ verb: 'list', resource: 'tenants' }, { delayMs: 400 }, 1);
     const { logger } = captureLogger();
-    watched = new WatchedRegistry({ kubeConfig: api.kubeConfig(), logger, argocdNamespace: 'argocd', writeStatus: false });
-    const app = createWebhookApp({ registry: watched, settings: { ...DEFAULT_SETTINGS }, logger, audit: { write: () => undefined }, metricsRegistry: new Registry() });
+    watched = new WatchedRegistry({
+      kubeConfig: api.kubeConfig(),
+      logger,
+      argocdNamespace: 'argocd',
+      writeStatus: false,
+    });
+    const app = createWebhookApp({
+      registry: watched,
+      settings: { ...DEFAULT_SETTINGS },
+      logger,
+      audit: { write: () => undefined },
+      metricsRegistry: new Registry(),
+    });
     watched.start();
 
     const notReady = await request(app).get('/readyz');
@@ -71,6 +86,10 @@ describe('the webhook on a watched registry', () => {
     assert.equal((await request(app).get('/readyz')).status, 200);
     const decided = await request(app).post('/validate').send(applicationReview('uid-2'));
     assert.equal(decided.body.response.uid, 'uid-2');
-    assert.notEqual(decided.body.response.status?.code, 503, 'decided by the policy, not refused as not synced');
+    assert.notEqual(
+      decided.body.response.status?.code,
+      503,
+      'decided by the policy, not refused as not synced',
+    );
   });
 });
