@@ -227,7 +227,11 @@ describe('webhook app: /validate', () => {
     assert.deepEqual(dry.body.response, {
       uid: UID,
       allowed: false,
-      status: { code: 403, message: '[TG-APP-01] spec.project "x" is not a project of tenant "team-a"' },
+      status: {
+        code: 403,
+        message:
+          '[TG-APP-01] spec.project "x" is not a project of tenant "team-a"\nhow to fix: docs/rules.md#tg-app-01',
+      },
     });
   });
 
