@@ -11,7 +11,12 @@ export interface WorstCase {
   readonly body: string;
 }
 
+import { DEFAULT_LIMITS } from '../src/policy/limits.js';
+
 const TARGET_BYTES = 2.5 * 1024 * 1024;
+
+/** Items of three values each that stay just within the default --max-object-nodes. */
+const AT_LIMIT_ITEMS = Math.floor((DEFAULT_LIMITS.maxObjectNodes - 1_000) / 3);
 
 function review(
   kind: { group: string; version: string; kind: string },
@@ -91,19 +96,19 @@ export function worstCases(): WorstCase[] {
         ]),
       ),
     },
-    // Within every default limit: 200 generators, 5,000 list elements with long values, 16 KiB of elementsYaml.
+    // Within every default limit: 200 generators, the most list elements (long values, 2 MB), 16 KiB of elementsYaml.
     {
-      name: 'ApplicationSet: at the limits (200 generators, 5,000 elements, 16 KiB YAML)',
+      name: `ApplicationSet: at the limits (${DEFAULT_LIMITS.maxGenerators} generators, ${DEFAULT_LIMITS.maxListElements.toLocaleString('en')} elements, 16 KiB YAML)`,
       body: review(
         ARGO('ApplicationSet'),
         'team-1',
         applicationSet([
           {
             list: {
-              elements: Array.from({ length: 5_000 }, (_, i) => ({
+              elements: Array.from({ length: DEFAULT_LIMITS.maxListElements }, (_, i) => ({
                 cluster: `k8s-team-1-dev`,
                 app: `app-${i}`,
-                values: 'v'.repeat(400),
+                values: 'v'.repeat(Math.floor(2_000_000 / DEFAULT_LIMITS.maxListElements)),
               })),
               elementsYaml: '- {cluster: k8s-team-1-dev, n: 1}\n'.repeat(Math.floor(16_000 / 34)),
             },
@@ -114,9 +119,9 @@ export function worstCases(): WorstCase[] {
         ]),
       ),
     },
-    // Within the limits: 2.5 MB in under 50,000 values (long strings).
+    // Within the limits: 2.5 MB in just under the most values (long strings).
     {
-      name: 'Application: at the limits (2.5 MB, 49,000 values)',
+      name: `Application: at the limits (2.5 MB, ${(AT_LIMIT_ITEMS * 3).toLocaleString('en')} values)`,
       body: review(ARGO('Application'), 'team-1', {
         apiVersion: 'argoproj.io/v1alpha1',
         kind: 'Application',
@@ -128,9 +133,9 @@ export function worstCases(): WorstCase[] {
             repoURL: 'https://x.example.com/r.git',
             helm: {
               valuesObject: {
-                items: Array.from({ length: 16_000 }, (_, i) => ({
+                items: Array.from({ length: AT_LIMIT_ITEMS }, (_, i) => ({
                   name: `item-${i}`,
-                  value: 'v'.repeat(150),
+                  value: 'v'.repeat(Math.floor(2_400_000 / AT_LIMIT_ITEMS)),
                 })),
               },
             },
@@ -139,7 +144,7 @@ export function worstCases(): WorstCase[] {
       }),
     },
     {
-      name: 'AppProject: at the limits (16,000 foreign destinations)',
+      name: `AppProject: at the limits (${AT_LIMIT_ITEMS.toLocaleString('en')} foreign destinations)`,
       body: review(
         ARGO('AppProject'),
         'argocd',
@@ -148,9 +153,9 @@ export function worstCases(): WorstCase[] {
           kind: 'AppProject',
           metadata: { name: 'team-1', namespace: 'argocd' },
           spec: {
-            destinations: Array.from({ length: 16_000 }, (_, i) => ({
+            destinations: Array.from({ length: AT_LIMIT_ITEMS }, (_, i) => ({
               name: foreign,
-              namespace: `ns-${i}-${'n'.repeat(100)}`,
+              namespace: `ns-${i}-${'n'.repeat(Math.floor(1_600_000 / AT_LIMIT_ITEMS))}`,
             })),
             sourceNamespaces: ['team-1'],
           },

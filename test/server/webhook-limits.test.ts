@@ -295,7 +295,9 @@ describe('bounded work and bounded answers', () => {
       const message: string = res.body.response.status.message;
       assert.match(
         message,
-        /^\[TG-REQ-01\] object holds more than 50000 values.*--max-object-nodes, env TG_MAX_OBJECT_NODES/,
+        new RegExp(
+          `^\\[TG-REQ-01\\] object holds more than ${DEFAULT_LIMITS.maxObjectNodes} values.*--max-object-nodes, env TG_MAX_OBJECT_NODES`,
+        ),
       );
       assert.ok(message.length < 1_000, `${message.length} characters`);
     }
