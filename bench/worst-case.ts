@@ -6,12 +6,12 @@
  */
 
 /** A worst-case shape: its name and the AdmissionReview JSON text. */
+import { DEFAULT_LIMITS } from '../src/policy/limits.js';
+
 export interface WorstCase {
   readonly name: string;
   readonly body: string;
 }
-
-import { DEFAULT_LIMITS } from '../src/policy/limits.js';
 
 const TARGET_BYTES = 2.5 * 1024 * 1024;
 
