@@ -16,6 +16,7 @@ import {
   type AdmissionPolicy,
   type CheckOutcome,
 } from '../admission/admit.js';
+import { groupVersion } from '../policy/evaluate.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
 import { limitFlags, textDepth, type AdmissionLimits } from '../policy/limits.js';
@@ -36,8 +37,8 @@ import {
   type CliContext,
   type CliIo,
 } from './io.js';
-import { readObjects } from './manifests.js';
-import { parseOneObject, readInput } from './read-input.js';
+import { parseOneObject, readObjects } from './manifests.js';
+import { readInput } from './read-input.js';
 
 const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE'] as const;
 type CheckOperation = (typeof OPERATIONS)[number];
@@ -84,14 +85,6 @@ function parseOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Che
     namespace: typeof raw.namespace === 'string' ? raw.namespace : undefined,
     output,
   };
-}
-
-/** `apiVersion` as a group and version (`v1` is the core group). */
-function groupVersion(apiVersion: string): { group: string; version: string } {
-  const slash = apiVersion.lastIndexOf('/');
-  return slash < 0
-    ? { group: '', version: apiVersion }
-    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 function metadataString(object: KubeObject, key: string): string | undefined {

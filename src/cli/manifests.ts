@@ -74,6 +74,19 @@ export function parseObjects(text: string, source: string): SourcedObject[] {
 }
 
 /**
+ * Exactly one Kubernetes object (a mapping with string `apiVersion` and `kind`) from YAML or
+ * JSON text, read as `parseObjects` reads every document.
+ * @throws TenantGuardError ERR_USAGE naming the source and the problem.
+ */
+export function parseOneObject(text: string, source: string): KubeObject {
+  const objects = parseObjects(text, source);
+  const [only] = objects;
+  if (only === undefined || objects.length !== 1)
+    throw usage(`${source}: holds ${objects.length} objects; give exactly one`);
+  return only.object;
+}
+
+/**
  * The objects of `path`: a file, `-` for stdin, or a directory (recursive).
  * @throws TenantGuardError ERR_USAGE when it cannot be read or parsed.
  */

@@ -49,6 +49,14 @@ export interface GroupVersionKind {
   readonly kind: string;
 }
 
+/** `apiVersion` as a group and version (`v1` is the core group). */
+export function groupVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.lastIndexOf('/');
+  return slash < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
 /** The rules of each kind; tests may pass their own. */
 export type KindRulesTable = Readonly<Record<GuardedKind, KindRules>>;
 

@@ -6,7 +6,7 @@
  * unchanged objects applies. A finding that a tenant's `warn` or `audit` mode relaxes is a
  * `warn` result, every other finding `fail`; an object with no finding has one `pass`.
  */
-import { evaluate, guardedKindOf } from '../policy/evaluate.js';
+import { evaluate, groupVersion, guardedKindOf } from '../policy/evaluate.js';
 import { isRecord } from '../json.js';
 import {
   formatViolation,
@@ -59,14 +59,6 @@ export function ruleDocs(rule: string): string {
 function text(object: KubeObject, key: string): string {
   const value = isRecord(object.metadata) ? object.metadata[key] : undefined;
   return typeof value === 'string' ? value : '';
-}
-
-/** `apiVersion` as a group and version (`v1` is the core group). */
-export function groupVersion(apiVersion: string): { group: string; version: string } {
-  const slash = apiVersion.lastIndexOf('/');
-  return slash < 0
-    ? { group: '', version: apiVersion }
-    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 /** The guarded kind of a stored object, or undefined for kinds tenant-guard does not judge. */
