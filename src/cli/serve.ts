@@ -85,18 +85,14 @@ function defaultMetricsRegistry(): Registry {
   return createMetricsRegistry();
 }
 
-/** The registry gauges for a file registry: synced since it was read, every Tenant accepted. */
-function registerFileRegistryMetrics(
-  metricsRegistry: Registry,
-  registry: RegistryProvider,
-  loadedAt: number,
-): void {
+/** The registry gauges for a file registry: synced since it was last read (re-read on change), every Tenant accepted. */
+function registerFileRegistryMetrics(metricsRegistry: Registry, registry: FileRegistry): void {
   registerRegistryMetrics(metricsRegistry, () => ({
-    synced: registry.current() !== undefined,
+    synced: true,
     stale: false,
     fresh: true,
-    lastSyncTime: new Date(loadedAt),
-    accepted: registry.current()?.size ?? 0,
+    lastSyncTime: registry.lastLoaded(),
+    accepted: registry.current().size,
     rejected: 0,
     invalid: 0,
     consecutiveFailures: 0,
@@ -307,7 +303,7 @@ export async function startServe(
       ? FileRegistry.load({ path: tenantsPath, argocdNamespace: settings.argocdNamespace, logger })
       : undefined;
   const registry: RegistryProvider = watched ?? fromFile ?? unreachable();
-  if (watched === undefined) registerFileRegistryMetrics(metricsRegistry, registry, Date.now());
+  if (fromFile !== undefined) registerFileRegistryMetrics(metricsRegistry, fromFile);
   const certs =
     options.tlsCert !== undefined && options.tlsKey !== undefined
       ? {

@@ -127,6 +127,11 @@ export class FileRegistry implements RegistryProvider {
     return this.registry;
   }
 
+  /** When the registry served now was read from the file. */
+  lastLoaded(): Date {
+    return this.loadedAt;
+  }
+
   /** Follows the file: a directory watch and SIGHUP. */
   start(): void {
     if (this.watcher !== undefined) return;

@@ -12,6 +12,7 @@ import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import type { RegistryProvider, TenantRegistry } from '../../src/tenancy/registry.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { tenantsYaml } from '../support/policy-fixtures.js';
+import { eventually } from '../tenancy/watch-support.js';
 import { SECRETS, TestApiServer } from '../support/test-api-server.js';
 import {
   application,
@@ -36,14 +37,6 @@ interface Report {
   metadata: { name: string; namespace: string; resourceVersion: string };
   summary: Record<string, number>;
   results: { rule: string; result: string; message: string; resources: { name: string }[]; source: string }[];
-}
-
-async function until(check: () => boolean, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('background scan into PolicyReports', () => {
@@ -100,7 +93,7 @@ describe('background scan into PolicyReports', () => {
       now: () => Date.parse('2026-11-30T00:00:00Z'),
     });
     await reporter.start();
-    await until(() => reporter.state.size === 7);
+    await eventually('every object judged', () => reporter.state.size === 7, 10_000);
   });
 
   after(async () => {
@@ -177,11 +170,13 @@ describe('background scan into PolicyReports', () => {
       });
     }
     api.store.delete(apps, 'team-a', 'prod-3');
-    await until(
+    await eventually(
+      'the fix and the delete seen by the informers',
       () =>
         resultsOf('team-a').length > 0 &&
         reporter.state.allFindings().filter((f) => f.object.namespace === 'team-a').length === 4 &&
         reporter.state.allFindings().every((f) => f.result !== 'fail' || f.object.namespace !== 'team-a'),
+      10_000,
     );
     await reporter.flush();
     assert.deepEqual(resultsOf('team-a'), [
@@ -199,7 +194,11 @@ describe('background scan into PolicyReports', () => {
       'team-a',
       application('team-a', 'prod-9', 'k8s-team-b-dev'),
     );
-    await until(() => reporter.state.allFindings().some((f) => f.object.name === 'prod-9'));
+    await eventually(
+      'prod-9 judged',
+      () => reporter.state.allFindings().some((f) => f.object.name === 'prod-9'),
+      10_000,
+    );
     api.failNextUpdate({ resource: 'policyreports' });
     await reporter.flush();
     assert.ok(resultsOf('team-a').includes('prod-9 TG-APP-02 fail'));

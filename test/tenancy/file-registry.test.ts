@@ -114,6 +114,7 @@ describe('FileRegistry', () => {
   test('a bad file keeps the last good registry and says so, once; the fixed file is taken', () => {
     const s = load();
     const good = s.current();
+    const loaded = s.lastLoaded();
     writeFileSync(
       path,
       yamlOf(
@@ -148,9 +149,15 @@ describe('FileRegistry', () => {
       ),
     );
     assert.equal(s.current(), good);
+    assert.equal(
+      s.lastLoaded(),
+      loaded,
+      'keeping the last good registry is no load (the sync-time gauge stays)',
+    );
 
     writeFileSync(path, yamlOf(tenantDoc('team-a')));
     assert.equal(s.reload('test'), 'reloaded');
+    assert.notEqual(s.lastLoaded(), loaded, 'a reload is a new sync time');
     assert.deepEqual(
       s.current().tenants.map((t) => t.name),
       ['team-a'],
