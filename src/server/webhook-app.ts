@@ -436,12 +436,6 @@ function leanAdmission(
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
     const lengthHeader = headers['content-length'];
     if (lengthHeader === undefined && headers['transfer-encoding'] === undefined) return false;
-    // A large body (or one of unknown length) takes its turn at the gate: express's route.
-    if (
-      gate.isLarge(lengthHeader === undefined ? undefined : Number(lengthHeader)) &&
-      !(Number(lengthHeader) > limit)
-    )
-      return false;
     const started = process.hrtime.bigint();
     const refuse = (answer: { status: number; message: string }): void => {
       sendJson(res, answer.status, { message: answer.message });
@@ -452,6 +446,8 @@ function leanAdmission(
       req.resume();
       return true;
     }
+    // A large body (or one of unknown length) takes its turn at the gate: express's route.
+    if (gate.isLarge(lengthHeader === undefined ? undefined : Number(lengthHeader))) return false;
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
