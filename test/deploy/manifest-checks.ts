@@ -71,6 +71,19 @@ function missing(object: unknown, path: string, where: string): string[] {
   return missing(value, rest.join('.'), `${where}.${key}`);
 }
 
+/** What the API server requires of both kinds of webhook configuration. */
+const WEBHOOK_FIELDS = [
+  'webhooks[].name',
+  'webhooks[].clientConfig.service.name',
+  'webhooks[].clientConfig.service.namespace',
+  'webhooks[].sideEffects',
+  'webhooks[].admissionReviewVersions',
+  'webhooks[].rules[].operations',
+  'webhooks[].rules[].apiGroups',
+  'webhooks[].rules[].apiVersions',
+  'webhooks[].rules[].resources',
+];
+
 const REQUIRED: Readonly<Record<string, readonly string[]>> = {
   Deployment: [
     'spec.selector.matchLabels',
@@ -99,28 +112,8 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
     'subjects[].name',
     'subjects[].namespace',
   ],
-  MutatingWebhookConfiguration: [
-    'webhooks[].name',
-    'webhooks[].clientConfig.service.name',
-    'webhooks[].clientConfig.service.namespace',
-    'webhooks[].sideEffects',
-    'webhooks[].admissionReviewVersions',
-    'webhooks[].rules[].operations',
-    'webhooks[].rules[].apiGroups',
-    'webhooks[].rules[].apiVersions',
-    'webhooks[].rules[].resources',
-  ],
-  ValidatingWebhookConfiguration: [
-    'webhooks[].name',
-    'webhooks[].clientConfig.service.name',
-    'webhooks[].clientConfig.service.namespace',
-    'webhooks[].sideEffects',
-    'webhooks[].admissionReviewVersions',
-    'webhooks[].rules[].operations',
-    'webhooks[].rules[].apiGroups',
-    'webhooks[].rules[].apiVersions',
-    'webhooks[].rules[].resources',
-  ],
+  MutatingWebhookConfiguration: WEBHOOK_FIELDS,
+  ValidatingWebhookConfiguration: WEBHOOK_FIELDS,
   CustomResourceDefinition: [
     'spec.group',
     'spec.scope',
