@@ -403,12 +403,13 @@ function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false
 }
 
 function sendJson(res: ServerResponse, status: number, payload: unknown): void {
-  const text = JSON.stringify(payload);
+  // Encoded once: its length is the header, and the socket writes the bytes as they are.
+  const body = Buffer.from(JSON.stringify(payload), 'utf8');
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    'content-length': body.length,
   });
-  res.end(text);
+  res.end(body);
 }
 
 /**
