@@ -1,6 +1,7 @@
 /**
  * A benchmark server in its own process, so the load driver does not share its event loop:
- * `noop` answers every POST with a fixed AdmissionReview over HTTPS (the floor); `express`
+ * `noop` answers every POST with a fixed AdmissionReview over HTTPS (the floor); `core` serves
+ * the policy core alone on bare node:https (no log, audit or metrics: the ceiling); `express`
  * parses the body with express as the webhook does and answers a fixed review; `webhook`
  * serves our real app with a registry of N generated tenants (3 clusters each).
  * Prints `PORT <n>` once listening; stops on SIGTERM (with `BENCH_EVENT_LOOP=1`, printing
@@ -11,6 +12,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { admit, defaultPolicy } from '../src/admission/admit.js';
+import { outcomeResponse } from '../src/admission/response.js';
+import { parseAdmissionReview, readAdmissionRequest } from '../src/admission/review.js';
 import { pinoAuditSink } from '../src/audit/logger.js';
 import { generateCertificates } from '../src/server/certificates.js';
 import { createWebhookApp } from '../src/server/webhook-app.js';
@@ -77,6 +81,23 @@ async function main(): Promise<void> {
       });
     });
     handler = app;
+  } else if (mode === 'core') {
+    // The ceiling: the policy core alone behind bare node:https (no log, audit or metrics).
+    const { registry } = buildRegistry(generatedTenants(Number(countArg)));
+    const settings = resolveSettings({});
+    handler = (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const envelope = parseAdmissionReview(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        const request = readAdmissionRequest(envelope);
+        const endpoint = req.url === '/validate' ? 'validate' : 'mutate';
+        const outcome = admit(endpoint, request, { policy: defaultPolicy, registry, settings });
+        const text = JSON.stringify(outcomeResponse(request.uid, outcome));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      });
+    };
   } else {
     const started = process.hrtime.bigint();
     const { registry } = buildRegistry(generatedTenants(Number(countArg)));
