@@ -45,6 +45,18 @@ function summary(
       '≥ 0.8×',
     ]);
     rows.push([
+      `(context) /mutate req/s vs the policy core alone on bare node:https (no log, audit, metrics)`,
+      `${w.mutate10.throughput.requestsPerSecond.toFixed(0)} vs ${w.core.throughput.requestsPerSecond.toFixed(0)}`,
+      x(w.mutate10.throughput.requestsPerSecond / w.core.throughput.requestsPerSecond),
+      '—',
+    ]);
+    rows.push([
+      `(context) the policy core alone vs the no-op floor: the ceiling of any handler here`,
+      `${w.core.throughput.requestsPerSecond.toFixed(0)} vs ${f.throughput.requestsPerSecond.toFixed(0)}`,
+      x(w.core.throughput.requestsPerSecond / f.throughput.requestsPerSecond),
+      '—',
+    ]);
+    rows.push([
       `/mutate p99 at ${LATENCY_CONNECTIONS} connections vs the floor's p99`,
       `${w.mutate10.latency.p99Ms.toFixed(2)} ms vs ${f.latency.p99Ms.toFixed(2)} ms`,
       x(w.mutate10.latency.p99Ms / f.latency.p99Ms),

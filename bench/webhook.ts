@@ -127,6 +127,8 @@ export interface Measured {
 export interface WebhookBench {
   readonly floor: Measured;
   readonly express: Measured;
+  /** The policy core alone on bare node:https (no log, audit or metrics): the ceiling here. */
+  readonly core: Measured;
   readonly mutate10: Measured;
   readonly validate10: Measured;
   readonly mutate10k: Measured;
@@ -164,15 +166,22 @@ export async function benchWebhook(
 ): Promise<WebhookBench> {
   const noop = await startProcess([NOOP]);
   const bare = await startServer(['express']);
+  const core = await startServer(['core', '10']);
   const small = await startServer(['webhook', '10']);
   const large = await startServer(['webhook', '10000']);
-  const servers = [noop, bare, small, large];
+  const servers = [noop, bare, core, small, large];
   try {
     const smallBody = typicalReview('team-3');
     const largeBody = typicalReview('team-9993');
     const targets: Array<{ label: string; port: number; path: string; body: string }> = [
       { label: 'no-op node:https handler', port: noop.port, path: '/', body: smallBody },
       { label: 'express + JSON body, fixed answer', port: bare.port, path: '/', body: smallBody },
+      {
+        label: 'policy core alone, bare node:https, /mutate',
+        port: core.port,
+        path: '/mutate',
+        body: smallBody,
+      },
       { label: '/mutate, 10 tenants', port: small.port, path: '/mutate', body: smallBody },
       {
         label: '/validate (mutated object), 10 tenants',
@@ -230,7 +239,8 @@ export async function benchWebhook(
       throughput: medianResult(throughput[i]!),
       latency: medianResult(latency[i]!),
     }));
-    const [floor, express, mutate10, validate10, mutate10k, validate10k] = measured as [
+    const [floor, express, core10, mutate10, validate10, mutate10k, validate10k] = measured as [
+      Measured,
       Measured,
       Measured,
       Measured,
@@ -255,7 +265,7 @@ export async function benchWebhook(
       0,
     );
     if (failures > 0) throw new Error(`${failures} benchmark requests failed`);
-    return { floor, express, mutate10, validate10, mutate10k, validate10k };
+    return { floor, express, core: core10, mutate10, validate10, mutate10k, validate10k };
   } finally {
     for (const s of servers) await stop(s);
   }
