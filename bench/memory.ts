@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { stringify } from 'yaml';
+import { buildServer } from '../scripts/build-server.mjs';
 import { runLoad } from './load.js';
 import { rssMb, sleep, startProcess, stop, type Running } from './processes.js';
 import { typicalReview } from './webhook.js';
@@ -39,24 +40,10 @@ async function builds(): Promise<Array<{ name: string; main: string }>> {
     target: 'node20',
     logLevel: 'error',
   });
-  await build({
-    entryPoints: { main: join(ROOT, 'src', 'cli', 'main.ts') },
-    outdir: join(OUT, 'bundle'),
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'error',
-    outExtension: { '.js': '.mjs' },
-    // CommonJS dependencies call require(); an ESM bundle has none of its own.
-    banner: {
-      js: "import { createRequire as __tgCreateRequire } from 'node:module'; const require = __tgCreateRequire(import.meta.url);",
-    },
-  });
+  const bundle = await buildServer(join(OUT, 'bundle'));
   return [
-    { name: 'compiled files (as the image runs dist/)', main: join(OUT, 'files', 'src', 'cli', 'main.js') },
-    { name: 'esbuild bundle', main: join(OUT, 'bundle', 'main.mjs') },
+    { name: 'compiled files (tsc, dist/src/)', main: join(OUT, 'files', 'src', 'cli', 'main.js') },
+    { name: 'esbuild bundle (as the image runs dist/server/)', main: bundle },
   ];
 }
 

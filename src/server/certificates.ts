@@ -61,7 +61,9 @@ export async function generateCertificates(options: CertificateOptions): Promise
   const first = options.names[0] ?? 'localhost';
   // Imported here: selfsigned (node-forge) is only needed to make certificates, never by a
   // server given --tls-cert (the install), and costs resident memory.
-  const { generate } = await import('selfsigned');
+  // `default`: selfsigned is CommonJS, and its exports object is the default export under
+  // Node's own loader and in the esbuild bundle alike (the bundle has no named exports for it).
+  const { generate } = (await import('selfsigned')).default;
   try {
     const ca = await generate(
       [{ name: 'commonName', value: options.caCommonName ?? 'tenant-guard local CA' }],

@@ -97,6 +97,22 @@ describe('the Dockerfile (checked statically: no Docker engine here)', () => {
       runs(build).some((r) => /\bmake plugin\b/.test(r)),
       'it builds the plugin with make plugin',
     );
+    assert.ok(
+      runs(build).some((r) => /node scripts\/build-server\.mjs\b/.test(r)),
+      'it bundles the server with scripts/build-server.mjs (test/deploy/server-bundle.test.ts runs that bundle)',
+    );
+    const entrypoint = runtime.instructions.filter((i) => i.op === 'ENTRYPOINT').at(-1)?.args ?? '';
+    assert.deepEqual(
+      JSON.parse(entrypoint),
+      ['node', '/app/dist/server/main.mjs'],
+      'the image runs the bundle',
+    );
+    assert.ok(
+      runtime.instructions.some(
+        (i) => i.op === 'COPY' && /--from=\S+\s+\/src\/dist\/server\s+\.\/dist\/server$/.test(i.args),
+      ),
+      'the bundle is copied from the build stage',
+    );
     assert.match(
       runtime.from,
       /^(node:24[\w.-]*-slim|gcr\.io\/distroless\/nodejs24[\w.-]*)(@sha256:[0-9a-f]{64})?$/,

@@ -1,0 +1,137 @@
+/**
+ * The image runs the command bundled by scripts/build-server.mjs (Dockerfile ENTRYPOINT).
+ * Built here and run as the image would: `serve` with a file registry and no certificates
+ * yet (it makes them: selfsigned is loaded lazily from a chunk of the bundle), answering
+ * /mutate with the tenant's patch.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildServer } from '../../scripts/build-server.mjs';
+
+const TENANTS = `apiVersion: tenantguard.dev/v1alpha1
+kind: Tenant
+metadata: { name: team-a }
+spec:
+  owners: { groups: [team-a-admins] }
+  namespaces: [team-a]
+  projects: [team-a]
+  clusters:
+    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com }
+`;
+
+const REVIEW = JSON.stringify({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'bundle-1',
+    kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
+    resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applications' },
+    name: 'guestbook',
+    namespace: 'team-a',
+    operation: 'CREATE',
+    userInfo: { username: 'alice', groups: ['team-a-admins'] },
+    object: {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'guestbook', namespace: 'team-a' },
+      spec: {
+        project: 'team-a',
+        source: { repoURL: 'https://github.com/example/apps.git', path: 'guestbook' },
+        destination: { name: 'k8s-team-a-dev', namespace: 'guestbook' },
+      },
+    },
+  },
+});
+
+function post(port: number, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    // The certificate the bundle just made for itself; loopback only.
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate',
+        method: 'POST',
+        rejectUnauthorized: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the server bundle the image runs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tg-server-bundle-'));
+  let main = '';
+  before(async () => {
+    main = await buildServer(join(dir, 'server'));
+    writeFileSync(join(dir, 'tenants.yaml'), TENANTS);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('serve makes its certificates, loads the tenants and answers /mutate with the patch', async () => {
+    const env = { ...process.env };
+    delete env.KUBERNETES_SERVICE_HOST;
+    const child = spawn(
+      process.execPath,
+      [
+        main,
+        'serve',
+        '--components',
+        'webhook',
+        '--port',
+        '0',
+        '--tenants',
+        join(dir, 'tenants.yaml'),
+        '--certs-dir',
+        join(dir, 'certs'),
+      ],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let err = '';
+        child.stderr.on('data', (c: Buffer) => {
+          err += c.toString();
+          const m = /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/.exec(err);
+          if (m?.[1] !== undefined) resolve(Number(m[1]));
+        });
+        child.once('exit', (code) =>
+          reject(new Error(`the bundle exited with ${code}: ${err.slice(-2000)}`)),
+        );
+      });
+      const answer = await post(port, REVIEW);
+      assert.equal(answer.status, 200);
+      const review = JSON.parse(answer.text) as {
+        response: { uid: string; allowed: boolean; patch?: string };
+      };
+      assert.equal(review.response.uid, 'bundle-1');
+      assert.equal(review.response.allowed, true);
+      const patch = JSON.parse(Buffer.from(review.response.patch ?? '', 'base64').toString('utf8')) as Array<{
+        path: string;
+      }>;
+      assert.ok(
+        patch.some((op) => op.path.startsWith('/metadata/labels')),
+        `the tenant label is pinned: ${JSON.stringify(patch)}`,
+      );
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
+  });
+});
