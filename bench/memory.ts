@@ -1,6 +1,6 @@
 /**
  * Resident memory of the real `tenant-guard serve --components webhook` with a file registry
- * and no kubeconfig, next to the no-op `node:https` process as its floor: idle with 10
+ * and no kubeconfig, run with the shipped Deployment's NODE_OPTIONS (bench/shipped.ts), next to the no-op `node:https` process as its floor: idle with 10
  * tenants, and with 10,000 tenants (30,000 clusters) idle and after a load of /mutate. For
  * two builds made here with esbuild: the sources compiled file by file (what the image runs
  * from `tsc`), and the server bundled into one file (as the plugin is).
@@ -13,6 +13,7 @@ import { build } from 'esbuild';
 import { stringify } from 'yaml';
 import { buildServer } from '../scripts/build-server.mjs';
 import { runLoad } from './load.js';
+import { shippedNodeOptions } from './shipped.js';
 import { rssMb, sleep, startProcess, stop, type Running } from './processes.js';
 import { typicalReview } from './webhook.js';
 import { generatedTenants } from './webhook-server.js';
@@ -82,6 +83,7 @@ function serve(main: string, tenantsFile: string, certsDir: string): Promise<Run
   delete env.KUBERNETES_SERVICE_HOST;
   return startProcess(
     [
+      ...shippedNodeOptions('webhook'),
       main,
       'serve',
       '--components',
@@ -136,7 +138,7 @@ export async function benchMemory(
       rows.push({ build: b.name, idle10, idle10k, afterLoad10k });
     }
     write(
-      `\nResident memory of serve --components webhook, file registry, no kubeconfig (node ${process.version})`,
+      `\nResident memory of serve --components webhook, file registry, no kubeconfig, ${shippedNodeOptions('webhook').join(' ')} (node ${process.version})`,
     );
     write(
       `| build | 10 tenants idle, MB | vs no-op floor (${floorMb.toFixed(0)} MB) | 10,000 tenants idle, MB | 10,000 tenants after ${seconds} s of /mutate, MB | vs floor |`,

@@ -8,12 +8,15 @@ import jsonPatch, { type Operation } from 'fast-json-patch';
 import { fileURLToPath } from 'node:url';
 import { printTable, runLoad, type LoadResult } from './load.js';
 import { startProcess, stop, type Running } from './processes.js';
+import { shippedNodeOptions } from './shipped.js';
 
 const SERVER = fileURLToPath(new URL('./webhook-server.ts', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
 function startServer(args: string[]): Promise<Running> {
-  return startProcess(['--import', 'tsx', SERVER, ...args]);
+  // Our servers run with the shipped Deployment's flags; the floors with Node's defaults.
+  const flags = args[0] === 'webhook' ? shippedNodeOptions('webhook') : [];
+  return startProcess([...flags, '--import', 'tsx', SERVER, ...args]);
 }
 
 /** A typical tenant ApplicationSet: a matrix of a clusters and a git generator. */
