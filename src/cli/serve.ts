@@ -4,9 +4,8 @@
  * starts the server (src/server/start-serve.ts) and, on SIGTERM or SIGINT, drains and stops it.
  */
 import type { Command } from 'commander';
-import type { ComponentFlag, ServeComponent } from '../server/component.js';
-import { DEFAULT_TENANTS_FILE } from '../server/serve-options.js';
-import { DEFAULT_DRAIN_SECONDS } from '../server/shutdown.js';
+import { componentFlag, type ComponentFlag, type ServeComponent } from '../server/component.js';
+import { SERVE_FLAGS } from '../server/serve-options.js';
 import { startServe } from '../server/start-serve.js';
 import { addSettingOptions, envOption, type CliContext } from './io.js';
 
@@ -43,61 +42,17 @@ export function register(
   const defaultNames = ['webhook', ...components.filter((c) => c.optIn !== true).map((c) => c.name)];
   const command = program
     .command('serve')
-    .description('serve the admission webhook (and mounted components) over HTTPS')
-    .addOption(
-      envOption(
-        '--tenants <file>',
-        'Tenant registry file (multi-document YAML)',
-        'TG_TENANTS',
-        DEFAULT_TENANTS_FILE,
-      ),
-    )
-    .addOption(envOption('--host <host>', 'address to listen on', 'TG_HOST', '127.0.0.1'))
-    .addOption(envOption('--port <n>', 'port to listen on (0: any free port)', 'TG_PORT', '8443'))
-    .addOption(
-      envOption('--tls-cert <file>', 'serving certificate chain (PEM); with --tls-key', 'TG_TLS_CERT'),
-    )
-    .addOption(envOption('--tls-key <file>', 'serving private key (PEM)', 'TG_TLS_KEY'))
-    .addOption(
-      envOption(
-        '--certs-dir <dir>',
-        'where certificates are generated when --tls-cert is not given',
-        'TG_CERTS_DIR',
-        'certs',
-      ),
-    )
-    .addOption(envOption('--log-level <level>', 'pino log level', 'TG_LOG_LEVEL', 'info'))
-    .addOption(
-      envOption(
-        '--components <list>',
-        `what to serve, comma-separated, of: ${componentNames.join(', ')}`,
-        'TG_COMPONENTS',
-        defaultNames.join(','),
-      ),
-    )
-    .addOption(
-      envOption(
-        '--watch-tenants',
-        'fill the registry from Tenant objects (a watch) instead of --tenants',
-        'TG_WATCH_TENANTS',
-        'false',
-      ),
-    )
-    .addOption(
-      envOption(
-        '--kubeconfig <file>',
-        'kubeconfig of the control plane (default: in-cluster)',
-        'TG_KUBECONFIG',
-      ),
-    )
-    .addOption(
-      envOption(
-        '--drain-seconds <s>',
-        'on SIGTERM, keep serving this long with /readyz 503 before closing',
-        'TG_DRAIN_SECONDS',
-        String(DEFAULT_DRAIN_SECONDS),
-      ),
-    );
+    .description('serve the admission webhook (and mounted components) over HTTPS');
+  const serveFlags = Object.values(SERVE_FLAGS).map((spec) =>
+    spec === SERVE_FLAGS.components
+      ? {
+          ...componentFlag(spec),
+          description: `${spec.description}, of: ${componentNames.join(', ')}`,
+          default: defaultNames.join(','),
+        }
+      : componentFlag(spec),
+  );
+  addComponentFlags(command, serveFlags);
   addSettingOptions(command);
   for (const component of components) addComponentFlags(command, component.flags ?? []);
   command.action(async (raw: Record<string, unknown>) => {
