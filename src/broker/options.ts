@@ -4,8 +4,7 @@
  * src/settings.ts); everything else the broker needs is here.
  */
 import { TenantGuardError } from '../errors.js';
-import { parseDurationMs } from '../duration.js';
-import { parseBooleanText } from '../flag-value.js';
+import { givenFlags, readDuration, resolveFlags, type FlagRules, type FlagSpec } from '../flag-value.js';
 import type { CallerAuthenticatorOptions } from './caller-auth.js';
 import { CallerRateLimiter } from './rate-limiter.js';
 
@@ -63,82 +62,68 @@ export interface BrokerConfig {
   allowUnboundCallers: boolean;
 }
 
-type FlagKind = 'string' | 'duration' | 'integer' | 'number' | 'boolean';
-
 /** One broker flag: `--flag` / `env`, with the default as it would be written. */
-export interface BrokerFlag<K extends string = string> {
-  key: K;
-  flag: string;
-  env: string;
-  kind: FlagKind;
-  description: string;
-  default?: string;
+export interface BrokerFlag<K extends string = string> extends FlagSpec {
+  readonly key: K;
+  readonly env: string;
+  readonly description: string;
 }
 
-/** The broker flags as data; `as const` keeps each key a literal type. One row a flag. */
+/** The broker flags by key, as data; `as const` keeps each kind a literal type. One row a flag. */
 // prettier-ignore
-const BROKER_FLAG_TABLE = [
-  { key: 'kubeconfig', flag: 'kubeconfig', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig file for TokenReviews and the key Secret (default: in-cluster)' },
-  { key: 'keyDir', flag: 'key-dir', env: 'TG_KEY_DIR', kind: 'string', description: 'directory holding the signing key ring (local runs)' },
-  { key: 'keySecret', flag: 'key-secret', env: 'TG_KEY_SECRET', kind: 'string', description: 'NAMESPACE/NAME of the Secret holding the key ring shared by all replicas' },
-  { key: 'callerAudience', flag: 'caller-audience', env: 'TG_CALLER_AUDIENCE', kind: 'string', description: 'audience of caller tokens (TokenReview spec.audiences); empty accepts default API server tokens', default: 'tenant-guard' },
-  { key: 'signingAlg', flag: 'signing-alg', env: 'TG_SIGNING_ALG', kind: 'string', description: 'RS256 or ES256', default: 'RS256' },
-  { key: 'rotationPeriod', flag: 'key-rotation-period', env: 'TG_KEY_ROTATION_PERIOD', kind: 'duration', description: 'how long a key signs before the next takes over', default: '24h' },
-  { key: 'publishAhead', flag: 'key-publish-ahead', env: 'TG_KEY_PUBLISH_AHEAD', kind: 'duration', description: 'how long a new key is published before it signs (> jwks max-age + reload interval)', default: '60s' },
-  { key: 'retireMargin', flag: 'key-retire-margin', env: 'TG_KEY_RETIRE_MARGIN', kind: 'duration', description: 'how long a retired key stays published after its last token expired', default: '60s' },
-  { key: 'reloadInterval', flag: 'key-reload-interval', env: 'TG_KEY_RELOAD_INTERVAL', kind: 'duration', description: 'how often the key ring is re-read from its store', default: '10s' },
-  { key: 'jwksMaxAge', flag: 'jwks-max-age', env: 'TG_JWKS_MAX_AGE', kind: 'duration', description: 'Cache-Control max-age of discovery and JWKS (at most 30s)', default: '15s' },
-  { key: 'reviewTimeout', flag: 'review-timeout', env: 'TG_REVIEW_TIMEOUT', kind: 'duration', description: 'TokenReview timeout', default: '3s' },
-  { key: 'reviewCacheTtl', flag: 'review-cache-ttl', env: 'TG_REVIEW_CACHE_TTL', kind: 'duration', description: 'how long a positive TokenReview is reused', default: '5s' },
-  { key: 'reviewCacheSize', flag: 'review-cache-size', env: 'TG_REVIEW_CACHE_SIZE', kind: 'integer', description: 'positive TokenReviews kept', default: '1000' },
-  { key: 'reviewConcurrency', flag: 'review-concurrency', env: 'TG_REVIEW_CONCURRENCY', kind: 'integer', description: 'TokenReviews at once (one kept for tokens authenticated before)', default: '8' },
-  { key: 'reviewQueue', flag: 'review-queue', env: 'TG_REVIEW_QUEUE', kind: 'integer', description: 'TokenReviews waiting; beyond, 503 with Retry-After', default: '64' },
-  { key: 'reviewFailureCacheTtl', flag: 'review-failure-cache-ttl', env: 'TG_REVIEW_FAILURE_CACHE_TTL', kind: 'duration', description: 'how long a failed TokenReview is remembered (0: never)', default: '5s' },
-  { key: 'reviewFailureCacheSize', flag: 'review-failure-cache-size', env: 'TG_REVIEW_FAILURE_CACHE_SIZE', kind: 'integer', description: 'failed TokenReviews remembered', default: '10000' },
-  { key: 'sourceRate', flag: 'source-rate', env: 'TG_SOURCE_RATE', kind: 'number', description: 'requests per second one source address may make with a token not cached as authenticated', default: '10' },
-  { key: 'sourceBurst', flag: 'source-burst', env: 'TG_SOURCE_BURST', kind: 'integer', description: 'such requests one source address may make at once', default: '20' },
-  { key: 'callerRate', flag: 'caller-rate', env: 'TG_CALLER_RATE', kind: 'number', description: 'tokens per second one caller (pod) may obtain', default: '50' },
-  { key: 'callerBurst', flag: 'caller-burst', env: 'TG_CALLER_BURST', kind: 'integer', description: 'tokens one caller (pod) may obtain at once', default: '100' },
-  { key: 'allowUnboundCallers', flag: 'allow-unbound-callers', env: 'TG_ALLOW_UNBOUND_CALLERS', kind: 'boolean', description: 'accept caller tokens not bound to a pod', default: 'false' },
-] as const satisfies readonly BrokerFlag[];
+const BROKER_FLAG_TABLE = {
+  kubeconfig: { flag: 'kubeconfig', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig file for TokenReviews and the key Secret (default: in-cluster)' },
+  keyDir: { flag: 'key-dir', env: 'TG_KEY_DIR', kind: 'string', description: 'directory holding the signing key ring (local runs)' },
+  keySecret: { flag: 'key-secret', env: 'TG_KEY_SECRET', kind: 'string', description: 'NAMESPACE/NAME of the Secret holding the key ring shared by all replicas' },
+  callerAudience: { flag: 'caller-audience', env: 'TG_CALLER_AUDIENCE', kind: 'string', description: 'audience of caller tokens (TokenReview spec.audiences); empty accepts default API server tokens', default: 'tenant-guard' },
+  signingAlg: { flag: 'signing-alg', env: 'TG_SIGNING_ALG', kind: 'string', description: 'RS256 or ES256', default: 'RS256' },
+  rotationPeriod: { flag: 'key-rotation-period', env: 'TG_KEY_ROTATION_PERIOD', kind: 'duration', description: 'how long a key signs before the next takes over', default: '24h' },
+  publishAhead: { flag: 'key-publish-ahead', env: 'TG_KEY_PUBLISH_AHEAD', kind: 'duration', description: 'how long a new key is published before it signs (> jwks max-age + reload interval)', default: '60s' },
+  retireMargin: { flag: 'key-retire-margin', env: 'TG_KEY_RETIRE_MARGIN', kind: 'duration', description: 'how long a retired key stays published after its last token expired', default: '60s' },
+  reloadInterval: { flag: 'key-reload-interval', env: 'TG_KEY_RELOAD_INTERVAL', kind: 'duration', description: 'how often the key ring is re-read from its store', default: '10s' },
+  jwksMaxAge: { flag: 'jwks-max-age', env: 'TG_JWKS_MAX_AGE', kind: 'duration', description: 'Cache-Control max-age of discovery and JWKS (at most 30s)', default: '15s' },
+  reviewTimeout: { flag: 'review-timeout', env: 'TG_REVIEW_TIMEOUT', kind: 'duration', description: 'TokenReview timeout', default: '3s' },
+  reviewCacheTtl: { flag: 'review-cache-ttl', env: 'TG_REVIEW_CACHE_TTL', kind: 'duration', description: 'how long a positive TokenReview is reused', default: '5s' },
+  reviewCacheSize: { flag: 'review-cache-size', env: 'TG_REVIEW_CACHE_SIZE', kind: 'integer', description: 'positive TokenReviews kept', default: '1000' },
+  reviewConcurrency: { flag: 'review-concurrency', env: 'TG_REVIEW_CONCURRENCY', kind: 'integer', description: 'TokenReviews at once (one kept for tokens authenticated before)', default: '8' },
+  reviewQueue: { flag: 'review-queue', env: 'TG_REVIEW_QUEUE', kind: 'integer', description: 'TokenReviews waiting; beyond, 503 with Retry-After', default: '64' },
+  reviewFailureCacheTtl: { flag: 'review-failure-cache-ttl', env: 'TG_REVIEW_FAILURE_CACHE_TTL', kind: 'duration', description: 'how long a failed TokenReview is remembered (0: never)', default: '5s' },
+  reviewFailureCacheSize: { flag: 'review-failure-cache-size', env: 'TG_REVIEW_FAILURE_CACHE_SIZE', kind: 'integer', description: 'failed TokenReviews remembered', default: '10000' },
+  sourceRate: { flag: 'source-rate', env: 'TG_SOURCE_RATE', kind: 'number', description: 'requests per second one source address may make with a token not cached as authenticated', default: '10' },
+  sourceBurst: { flag: 'source-burst', env: 'TG_SOURCE_BURST', kind: 'integer', description: 'such requests one source address may make at once', default: '20' },
+  callerRate: { flag: 'caller-rate', env: 'TG_CALLER_RATE', kind: 'number', description: 'tokens per second one caller (pod) may obtain', default: '50' },
+  callerBurst: { flag: 'caller-burst', env: 'TG_CALLER_BURST', kind: 'integer', description: 'tokens one caller (pod) may obtain at once', default: '100' },
+  allowUnboundCallers: { flag: 'allow-unbound-callers', env: 'TG_ALLOW_UNBOUND_CALLERS', kind: 'boolean', description: 'accept caller tokens not bound to a pod', default: 'false' },
+} as const satisfies Readonly<Record<string, Omit<BrokerFlag, 'key'>>>;
 
 /** The key of a broker flag: `parseBrokerOptions` reads values by it, so a typo does not compile. */
-export type BrokerFlagKey = (typeof BROKER_FLAG_TABLE)[number]['key'];
+export type BrokerFlagKey = keyof typeof BROKER_FLAG_TABLE;
 
 /** Every broker flag, for the serve command to register (commander: `.option(`--${flag} <value>`, description)`). */
-export const brokerFlags: readonly BrokerFlag<BrokerFlagKey>[] = BROKER_FLAG_TABLE;
+export const brokerFlags: readonly BrokerFlag<BrokerFlagKey>[] = Object.entries(BROKER_FLAG_TABLE).map(
+  ([key, spec]) => ({ key: key as BrokerFlagKey, ...spec }),
+);
 
 function bad(flag: string, message: string): TenantGuardError {
   return new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${flag} ${message}`);
 }
 
 /**
+ * How the broker reads its flags: an empty environment variable is a value ('' for
+ * TG_CALLER_AUDIENCE asks no audience; an empty duration or number is refused), and a bad
+ * value is ERR_SETTINGS_INVALID naming the flag.
+ */
+const BROKER_FLAG_RULES: FlagRules = {
+  emptyEnv: 'value',
+  invalid: (spec, message) => bad(spec.flag, message),
+};
+
+/**
  * Parses a duration: `500ms`, `30s`, `5m`, `24h`, `1h30m`, or a bare number of seconds.
  * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag.
  */
 export function parseDuration(flag: string, value: string): number {
-  if (value.trim() === '') throw bad(flag, 'must not be empty; use e.g. 30s');
-  const ms = parseDurationMs(value);
-  if (ms === undefined) throw bad(flag, `"${value}" is not a duration; use e.g. 500ms, 30s, 5m, 24h`);
-  return ms;
-}
-
-function parseValue(spec: BrokerFlag, raw: string | boolean): string | number | boolean {
-  if (spec.kind === 'boolean') {
-    if (typeof raw === 'boolean') return raw;
-    const parsed = parseBooleanText(raw);
-    if (parsed !== undefined) return parsed;
-    throw bad(spec.flag, `"${raw}" is not a boolean; use true or false`);
-  }
-  const text = String(raw);
-  if (spec.kind === 'duration') return parseDuration(spec.flag, text);
-  if (spec.kind === 'integer' || spec.kind === 'number') {
-    const n = Number(text.trim());
-    if (text.trim() === '' || !Number.isFinite(n) || (spec.kind === 'integer' && !Number.isInteger(n)))
-      throw bad(spec.flag, `"${text}" is not a${spec.kind === 'integer' ? 'n integer' : ' number'}`);
-    return n;
-  }
-  return text;
+  return readDuration(value, (message) => bad(flag, message));
 }
 
 /**
@@ -148,23 +133,14 @@ function parseValue(spec: BrokerFlag, raw: string | boolean): string | number | 
  * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and what is allowed.
  */
 export function parseBrokerOptions(
-  flags: Record<string, string | boolean | undefined>,
+  flags: Readonly<Record<string, string | boolean | undefined>>,
   env: NodeJS.ProcessEnv = {},
 ): BrokerConfig {
-  const v: Partial<Record<BrokerFlagKey, string | number | boolean>> = {};
-  for (const spec of brokerFlags) {
-    const camel = spec.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-    const raw = flags[spec.key] ?? flags[camel] ?? env[spec.env] ?? spec.default;
-    if (raw !== undefined) v[spec.key] = parseValue(spec, raw);
-  }
-  const str = (k: BrokerFlagKey): string | undefined => {
-    const value = v[k];
-    return typeof value === 'string' && value !== '' ? value : undefined;
-  };
-  const num = (k: BrokerFlagKey): number => Number(v[k]);
+  const f = resolveFlags(BROKER_FLAG_TABLE, givenFlags(BROKER_FLAG_TABLE, flags), env, BROKER_FLAG_RULES);
+  const nonEmpty = (value: string | undefined): string | undefined => (value === '' ? undefined : value);
 
-  const keyDir = str('keyDir');
-  const keySecret = str('keySecret');
+  const keyDir = nonEmpty(f.keyDir);
+  const keySecret = nonEmpty(f.keySecret);
   if (keyDir !== undefined && keySecret !== undefined)
     throw bad('key-dir', 'and --key-secret are exclusive; give one');
   let keyStore: KeyStoreConfig = { kind: 'memory' };
@@ -174,32 +150,32 @@ export function parseBrokerOptions(
     if (m === null) throw bad('key-secret', `"${keySecret}" is not NAMESPACE/NAME`);
     keyStore = { kind: 'secret', namespace: m[1] ?? '', name: m[3] ?? '' };
   }
-  const alg = String(v.signingAlg ?? 'RS256').toUpperCase();
+  const alg = f.signingAlg.toUpperCase();
   if (alg !== 'RS256' && alg !== 'ES256')
-    throw bad('signing-alg', `"${String(v.signingAlg)}" is not allowed; use RS256 or ES256`);
+    throw bad('signing-alg', `"${f.signingAlg}" is not allowed; use RS256 or ES256`);
 
   const config: BrokerConfig = {
-    kubeconfig: str('kubeconfig'),
+    kubeconfig: nonEmpty(f.kubeconfig),
     keyStore,
-    callerAudience: typeof v.callerAudience === 'string' ? v.callerAudience.trim() : 'tenant-guard',
+    callerAudience: f.callerAudience.trim(),
     signingAlg: alg,
-    rotationPeriodMs: num('rotationPeriod'),
-    publishAheadMs: num('publishAhead'),
-    retireMarginMs: num('retireMargin'),
-    reloadIntervalMs: num('reloadInterval'),
-    jwksMaxAgeSeconds: num('jwksMaxAge') / 1000,
-    reviewTimeoutMs: num('reviewTimeout'),
-    reviewCacheTtlMs: num('reviewCacheTtl'),
-    reviewCacheSize: num('reviewCacheSize'),
-    reviewConcurrency: num('reviewConcurrency'),
-    reviewQueueSize: num('reviewQueue'),
-    reviewFailureCacheTtlMs: num('reviewFailureCacheTtl'),
-    reviewFailureCacheSize: num('reviewFailureCacheSize'),
-    sourceRatePerSecond: num('sourceRate'),
-    sourceBurst: num('sourceBurst'),
-    callerRatePerSecond: num('callerRate'),
-    callerBurst: num('callerBurst'),
-    allowUnboundCallers: v.allowUnboundCallers === true,
+    rotationPeriodMs: f.rotationPeriod,
+    publishAheadMs: f.publishAhead,
+    retireMarginMs: f.retireMargin,
+    reloadIntervalMs: f.reloadInterval,
+    jwksMaxAgeSeconds: f.jwksMaxAge / 1000,
+    reviewTimeoutMs: f.reviewTimeout,
+    reviewCacheTtlMs: f.reviewCacheTtl,
+    reviewCacheSize: f.reviewCacheSize,
+    reviewConcurrency: f.reviewConcurrency,
+    reviewQueueSize: f.reviewQueue,
+    reviewFailureCacheTtlMs: f.reviewFailureCacheTtl,
+    reviewFailureCacheSize: f.reviewFailureCacheSize,
+    sourceRatePerSecond: f.sourceRate,
+    sourceBurst: f.sourceBurst,
+    callerRatePerSecond: f.callerRate,
+    callerBurst: f.callerBurst,
+    allowUnboundCallers: f.allowUnboundCallers,
   };
   validateBrokerConfig(config);
   return config;

@@ -3,13 +3,16 @@
  * start its routes and close hook. Register it in main.ts's serve components when
  * `--components` includes `broker`.
  */
-import { valueOf } from '../flag-value.js';
-import type {
-  ComponentFlag,
-  ServeComponent,
-  ServeComponentContext,
-  ServeContribution,
+import { givenFlags, resolveFlags } from '../flag-value.js';
+import {
+  componentFlag,
+  type ComponentFlag,
+  type ServeComponent,
+  type ServeComponentContext,
+  type ServeContribution,
 } from '../server/component.js';
+import { SERVE_FLAG_RULES, SERVE_FLAGS } from '../server/serve-options.js';
+import { settingFlags } from '../settings.js';
 import type { ReadinessCheck } from '../server/health.js';
 import type { Broker } from './broker.js';
 import { defaultIssuer } from './discovery.js';
@@ -19,24 +22,27 @@ import { leanTokenHandler } from './lean-token.js';
 import { createBrokerRouter } from './router.js';
 
 /** The broker's flags as `serve` adds them (`--kubeconfig` is shared with the Tenant watch). */
-const brokerComponentFlags: readonly ComponentFlag[] = brokerFlags.map((f) => ({
-  flag: f.flag,
-  env: f.env,
-  description: f.description,
-  ...(f.kind === 'boolean' ? { boolean: true } : {}),
-  ...(f.default === undefined ? {} : { default: f.default }),
-}));
+const brokerComponentFlags: readonly ComponentFlag[] = brokerFlags.map(componentFlag);
+
+/** What the broker reads of `serve`'s own flags and settings: where it listens, and the issuer. */
+const LISTEN_FLAGS = {
+  issuer: { flag: settingFlags.issuerUrl.flag, env: settingFlags.issuerUrl.env, kind: 'string' },
+  host: SERVE_FLAGS.host,
+  port: SERVE_FLAGS.port,
+} as const;
+
+function listenFlags(context: Pick<ServeComponentContext, 'options' | 'env'>) {
+  return resolveFlags(LISTEN_FLAGS, givenFlags(LISTEN_FLAGS, context.options), context.env, SERVE_FLAG_RULES);
+}
 
 /**
  * The issuer: `--issuer` / TG_ISSUER when given, else the URL `serve` listens on (so the
  * discovery document's `jwks_uri` points where the JWKS is served, whatever `--port` says).
  */
 export function brokerIssuer(context: Pick<ServeComponentContext, 'options' | 'env' | 'settings'>): string {
-  if (valueOf(context.options.issuer, context.env, 'TG_ISSUER') !== undefined)
-    return context.settings.issuerUrl;
-  const host = valueOf(context.options.host, context.env, 'TG_HOST', '127.0.0.1');
-  const port = Number(valueOf(context.options.port, context.env, 'TG_PORT', '8443'));
-  return defaultIssuer(host, port) ?? context.settings.issuerUrl;
+  const { issuer, host, port } = listenFlags(context);
+  if (issuer !== undefined) return context.settings.issuerUrl;
+  return defaultIssuer(host, Number(port)) ?? context.settings.issuerUrl;
 }
 
 /**
@@ -74,10 +80,8 @@ export const brokerComponent: ServeComponent = {
       metricsRegistry: context.metricsRegistry,
       env: context.env,
     });
-    if (
-      valueOf(context.options.issuer, context.env, 'TG_ISSUER') === undefined &&
-      Number(valueOf(context.options.port, context.env, 'TG_PORT', '8443')) === 0
-    ) {
+    const { issuer, port } = listenFlags(context);
+    if (issuer === undefined && Number(port) === 0) {
       context.logger.warn(
         { issuer: broker.issuer },
         'no --issuer given and the port is chosen when listening: the discovery issuer is the default; give --issuer',

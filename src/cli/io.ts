@@ -4,8 +4,8 @@
  * variable and flags win over the environment, which wins over defaults.
  */
 import { Option, type Command } from 'commander';
-import { limitFlags, resolveLimits, type AdmissionLimits } from '../policy/limits.js';
-import { settingFlags, resolveSettings, type Settings } from '../settings.js';
+import { limitFlags } from '../policy/limits.js';
+import { settingFlags } from '../settings.js';
 
 /** Something text can be written to (process.stdout, a test buffer). */
 export interface TextSink {
@@ -32,8 +32,8 @@ export interface CliContext {
 /** Registers one subcommand on the program: main.ts lists these. */
 export type CommandRegistration = (program: Command, context: CliContext) => void;
 
-/** Tenants file used when neither --tenants nor TG_TENANTS is given (relative to the working directory). */
-export const DEFAULT_TENANTS_FILE = 'webhook-config/examples/tenants.yaml';
+/** The server's default tenants file and the settings and limits every command reads (src/server/serve-options.ts). */
+export { DEFAULT_TENANTS_FILE, limitsFromOptions, settingsFromOptions } from '../server/serve-options.js';
 
 /** Exit codes shared by the commands. */
 export const EXIT_OK = 0;
@@ -74,33 +74,6 @@ export function addSettingOptions(command: Command): Command {
       envOption(`--${spec.flag} <n>`, `${spec.description} (${spec.min}-${spec.max})`, spec.env),
     );
   return command;
-}
-
-/**
- * The admission limits (src/policy/limits.ts) from the parsed options of `addSettingOptions`
- * and the environment.
- * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and its range.
- */
-export function limitsFromOptions(options: Record<string, unknown>, env: NodeJS.ProcessEnv): AdmissionLimits {
-  const flags: Partial<Record<keyof AdmissionLimits, string>> = {};
-  for (const key of Object.keys(limitFlags) as (keyof AdmissionLimits)[]) {
-    const value = options[new Option(`--${limitFlags[key].flag}`).attributeName()];
-    if (typeof value === 'string') flags[key] = value;
-  }
-  return resolveLimits(flags, env);
-}
-
-/**
- * Settings from the parsed options of `addSettingOptions` and the environment.
- * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag.
- */
-export function settingsFromOptions(options: Record<string, unknown>, env: NodeJS.ProcessEnv): Settings {
-  const flags: Partial<Record<keyof Settings, string | boolean>> = {};
-  for (const key of Object.keys(settingFlags) as (keyof Settings)[]) {
-    const value = options[new Option(`--${settingFlags[key].flag}`).attributeName()];
-    if (typeof value === 'string' || typeof value === 'boolean') flags[key] = value;
-  }
-  return resolveSettings(flags, env);
 }
 
 /** Writes `tenant-guard: <message>` to stderr. */

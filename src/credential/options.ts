@@ -5,6 +5,7 @@
  */
 import { parseDurationMs } from '../duration.js';
 import { TenantGuardError } from '../errors.js';
+import { resolveFlags, type FlagRules, type GivenFlags } from '../flag-value.js';
 
 /** Environment variable that turns the on-disk cache on when `--cache-dir` is not given. */
 export const CACHE_DIR_ENV = 'TG_CREDENTIAL_CACHE_DIR';
@@ -68,7 +69,30 @@ export const CREDENTIAL_USAGE = [
   'DURATION: a number of seconds, or numbers with ms, s, m or h (500ms, 10s, 1m30s).',
 ].join('\n');
 
-const VALUE_FLAGS = new Set(['--ca-file', '--timeout', '--cache-dir', '--expiry-margin', '--audience']);
+/**
+ * The plugin's options, each taking a value. Durations are read by `parseDuration` (its own
+ * wording); an empty TG_CREDENTIAL_CACHE_DIR counts as not set.
+ */
+const CREDENTIAL_FLAGS = {
+  caFile: { flag: 'ca-file', kind: 'string' },
+  timeout: { flag: 'timeout', kind: 'string' },
+  cacheDir: { flag: 'cache-dir', env: CACHE_DIR_ENV, kind: 'string' },
+  expiryMargin: { flag: 'expiry-margin', kind: 'string' },
+  audience: { flag: 'audience', kind: 'string' },
+} as const;
+
+type CredentialFlagKey = keyof typeof CREDENTIAL_FLAGS;
+
+/** `--ca-file` → `caFile`: the options the command line may give. */
+const FLAG_KEYS: ReadonlyMap<string, CredentialFlagKey> = new Map(
+  Object.entries(CREDENTIAL_FLAGS).map(([key, spec]) => [`--${spec.flag}`, key as CredentialFlagKey]),
+);
+
+const CREDENTIAL_FLAG_RULES: FlagRules = {
+  emptyEnv: 'unset',
+  // Only string flags: nothing is refused by its kind.
+  invalid: (spec, message) => usageError(`--${spec.flag} ${message}`),
+};
 
 function usageError(message: string): TenantGuardError {
   return new TenantGuardError('ERR_CREDENTIAL_USAGE', `${message}; run with --help for usage`);
@@ -92,11 +116,11 @@ export function parseDuration(flag: string, raw: string): number {
 
 function splitFlags(argv: readonly string[]): {
   positionals: string[];
-  flags: Map<string, string>;
+  flags: GivenFlags<typeof CREDENTIAL_FLAGS>;
   help: boolean;
 } {
   const positionals: string[] = [];
-  const flags = new Map<string, string>();
+  const flags: Partial<Record<CredentialFlagKey, string>> = {};
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -114,7 +138,8 @@ function splitFlags(argv: readonly string[]): {
     }
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (!VALUE_FLAGS.has(name)) throw usageError(`unknown option ${name}`);
+    const key = FLAG_KEYS.get(name);
+    if (key === undefined) throw usageError(`unknown option ${name}`);
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
     else {
@@ -122,8 +147,8 @@ function splitFlags(argv: readonly string[]): {
       i++;
     }
     if (value === undefined || value === '') throw usageError(`option ${name} needs a value`);
-    if (flags.has(name)) throw usageError(`option ${name} given twice`);
-    flags.set(name, value);
+    if (flags[key] !== undefined) throw usageError(`option ${name} given twice`);
+    flags[key] = value;
   }
   return { positionals, flags, help };
 }
@@ -139,7 +164,7 @@ export function parseCredentialArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
 ): ParsedArgs {
-  const { positionals, flags, help } = splitFlags(argv);
+  const { positionals, flags: given, help } = splitFlags(argv);
   if (help) return { help: true };
   if (positionals.length !== 3) {
     throw usageError(`expected 3 arguments BROKER TARGET TOKEN_FILE, got ${positionals.length}`);
@@ -150,19 +175,17 @@ export function parseCredentialArgs(
     throw usageError(`TARGET "${target}" is not a target name`);
   if (tokenFile.trim() === '') throw usageError('TOKEN_FILE must not be empty');
 
-  const timeout = flags.get('--timeout');
-  const margin = flags.get('--expiry-margin');
+  const flags = resolveFlags(CREDENTIAL_FLAGS, given, env, CREDENTIAL_FLAG_RULES);
+  const timeout = flags.timeout;
+  const margin = flags.expiryMargin;
   const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration('--timeout', timeout);
   if (timeoutMs <= 0) throw usageError('--timeout must be more than 0');
   const expiryMarginMs =
     margin === undefined ? DEFAULT_EXPIRY_MARGIN_MS : parseDuration('--expiry-margin', margin);
 
   const options: CredentialOptions = { broker, target, tokenFile, timeoutMs, expiryMarginMs };
-  const audience = flags.get('--audience');
-  if (audience !== undefined) options.audience = audience;
-  const caFile = flags.get('--ca-file');
-  if (caFile !== undefined) options.caFile = caFile;
-  const cacheDir = flags.get('--cache-dir') ?? env[CACHE_DIR_ENV];
-  if (cacheDir !== undefined && cacheDir !== '') options.cacheDir = cacheDir;
+  if (flags.audience !== undefined) options.audience = flags.audience;
+  if (flags.caFile !== undefined) options.caFile = flags.caFile;
+  if (flags.cacheDir !== undefined) options.cacheDir = flags.cacheDir;
   return { help: false, options };
 }

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AuditSink } from '../audit/record.js';
+import type { FlagSpec } from '../flag-value.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import type { ReadinessCheck } from './health.js';
@@ -54,4 +55,18 @@ export interface ServeComponent {
   /** The component's flags; `serve` adds each one not already defined (`--kubeconfig` is shared). */
   readonly flags?: readonly ComponentFlag[];
   start(context: ServeComponentContext): Promise<ServeContribution> | ServeContribution;
+}
+
+/** A flag of a typed table (src/flag-value.ts) as `serve` adds it: a boolean is a switch. */
+export function componentFlag(
+  spec: FlagSpec & { readonly env: string; readonly description: string; readonly valueName?: string },
+): ComponentFlag {
+  return {
+    flag: spec.flag,
+    env: spec.env,
+    description: spec.description,
+    ...(spec.kind === 'boolean' ? { boolean: true } : {}),
+    ...(spec.valueName === undefined ? {} : { valueName: spec.valueName }),
+    ...(spec.default === undefined ? {} : { default: spec.default }),
+  };
 }

@@ -19,7 +19,7 @@ function sourceFiles(dir: string): SourceFile[] {
 }
 
 describe('layers of src/', () => {
-  test('no file imports a layer it must not (policy, tenancy, credential, broker, report)', () => {
+  test('no file imports a layer it must not (policy, tenancy, credential, broker, server, report)', () => {
     const files = sourceFiles(join(root, 'src'));
     assert.ok(files.length > 100, `read ${files.length} files`);
     assert.deepEqual(findLayerViolations(files), []);
@@ -32,6 +32,7 @@ describe('layers of src/', () => {
       { path: 'src/tenancy/bad.ts', text: "export { serverKey } from '../policy/destination.js';\n" },
       { path: 'src/credential/bad.ts', text: "const m = await import('../broker/index.js');\n" },
       { path: 'src/broker/bad.ts', text: "import '../cli/io.js';\n" },
+      { path: 'src/server/bad.ts', text: "import type { CliIo } from '../cli/io.js';\n" },
       { path: 'src/report/bad.ts', text: "import { Reporter } from '../reporter/reporter.js';\n" },
       // Allowed: policy may use tenancy and the root helpers; a package is no layer.
       {
@@ -47,6 +48,7 @@ describe('layers of src/', () => {
         'tenancy -> policy (src/tenancy/bad.ts)',
         'credential -> broker (src/credential/bad.ts)',
         'broker -> cli (src/broker/bad.ts)',
+        'server -> cli (src/server/bad.ts)',
         'report -> reporter (src/report/bad.ts)',
       ],
     );

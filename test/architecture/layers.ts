@@ -11,6 +11,7 @@ export const FORBIDDEN_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   tenancy: ['policy', 'broker'],
   credential: ['broker', 'server', 'cli'],
   broker: ['cli'],
+  server: ['cli'],
   report: ['reporter', 'cli', 'server'],
 };
 

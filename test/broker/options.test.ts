@@ -109,6 +109,26 @@ describe('broker options', () => {
     assert.deepEqual(parseBrokerOptions({ keyDir: '/tmp/k' }).keyStore, { kind: 'directory', dir: '/tmp/k' });
   });
 
+  test('an empty environment variable is a value: an empty duration or number is refused, an empty key dir is none', () => {
+    assert.throws(
+      () => parseBrokerOptions({}, { TG_KEY_ROTATION_PERIOD: '' }),
+      invalid(/--key-rotation-period must not be empty/),
+    );
+    assert.throws(
+      () => parseBrokerOptions({}, { TG_REVIEW_QUEUE: '' }),
+      invalid(/--review-queue "" is not an integer/),
+    );
+    assert.throws(
+      () => parseBrokerOptions({}, { TG_ALLOW_UNBOUND_CALLERS: 'ture' }),
+      invalid(/--allow-unbound-callers "ture" is not a boolean/),
+    );
+    const c = parseBrokerOptions({}, { TG_KEY_DIR: '', TG_KUBECONFIG: '', TG_ALLOW_UNBOUND_CALLERS: '' });
+    assert.deepEqual(
+      [c.keyStore, c.kubeconfig, c.allowUnboundCallers],
+      [{ kind: 'memory' }, undefined, false],
+    );
+  });
+
   test('flag keys are a closed type: a misspelt key does not compile (npm test typechecks)', () => {
     const keys: readonly BrokerFlagKey[] = brokerFlags.map((f) => f.key);
     assert.ok(keys.includes('keyDir'));

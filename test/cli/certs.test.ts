@@ -17,7 +17,7 @@ import {
   serviceDnsNames,
   type CertsOptions,
 } from '../../src/cli/certs.js';
-import { startServe } from '../../src/cli/serve.js';
+import { startServe } from '../../src/server/start-serve.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { callServe, testIo } from './cli-support.js';
 

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { startServe } from '../../src/cli/serve.js';
+import { startServe } from '../../src/server/start-serve.js';
 import { isTenantGuardError } from '../../src/errors.js';
 import { loadKubeConfig } from '../../src/kube/kube-config.js';
 import { capturedLogger } from '../server/webhook-app-support.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Router } from 'express';
 import type { ServeComponent } from '../../src/server/component.js';
-import { startServe } from '../../src/cli/serve.js';
+import { startServe } from '../../src/server/start-serve.js';
 import { isTenantGuardError } from '../../src/errors.js';
 import { generateCertificates } from '../../src/server/certificates.js';
 import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';

@@ -6,7 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import { CLOSE_GRACE_MS, DEFAULT_DRAIN_SECONDS } from '../../src/cli/serve.js';
+import { CLOSE_GRACE_MS, DEFAULT_DRAIN_SECONDS } from '../../src/server/shutdown.js';
 
 /** A parsed manifest. Loose on purpose: these are our own files, and the checks say what is missing. */
 export type KubeObject = {

@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { SERVE_COMPONENTS } from '../../src/cli/main.js';
-import { startServe } from '../../src/cli/serve.js';
+import { startServe } from '../../src/server/start-serve.js';
 import { VERSION } from '../../src/version.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { callServe, runCli, tempDir, testIo } from '../cli/cli-support.js';

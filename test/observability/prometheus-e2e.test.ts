@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { brokerComponent } from '../../src/broker/serve-component.js';
-import { startServe, type ServeHandle } from '../../src/cli/serve.js';
+import { startServe, type ServeHandle } from '../../src/server/start-serve.js';
 import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { SERVE_COMPONENTS } from '../../src/cli/main.js';
-import { startServe } from '../../src/cli/serve.js';
+import { startServe } from '../../src/server/start-serve.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { callServe, tempDir, testIo } from '../cli/cli-support.js';
 import { familyNames } from './metrics.test.js';

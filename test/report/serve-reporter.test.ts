@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { SERVE_COMPONENTS } from '../../src/cli/main.js';
-import { startServe } from '../../src/cli/serve.js';
+import { startServe } from '../../src/server/start-serve.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { TestApiServer } from '../support/test-api-server.js';
 import { tempDir, testIo } from '../cli/cli-support.js';

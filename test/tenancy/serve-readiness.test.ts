@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startServe, type ServeHandle } from '../../src/cli/serve.js';
+import { startServe, type ServeHandle } from '../../src/server/start-serve.js';
 import { WATCH_DEFAULTS } from '../../src/tenancy/watch-source.js';
 import { callServe, tempDir, testIo } from '../cli/cli-support.js';
 import { capturedLogger } from '../server/webhook-app-support.js';

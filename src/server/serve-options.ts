@@ -1,0 +1,149 @@
+/**
+ * The options of `tenant-guard serve` and their parsing: where to listen, the certificates,
+ * the tenants, which components to run, the drain window; and the settings and admission
+ * limits every command shares. Each flag has an environment variable; a flag wins over its
+ * environment variable, which wins over the default.
+ */
+import { TenantGuardError } from '../errors.js';
+import { attributeName, givenFlags, resolveFlags, type FlagRules, type FlagSpec } from '../flag-value.js';
+import { limitFlags, resolveLimits, type AdmissionLimits } from '../policy/limits.js';
+import { settingFlags, resolveSettings, type Settings } from '../settings.js';
+import type { ServeComponent } from './component.js';
+import { DEFAULT_DRAIN_SECONDS } from './shutdown.js';
+
+/** Tenants file used when neither --tenants nor TG_TENANTS is given (relative to the working directory). */
+export const DEFAULT_TENANTS_FILE = 'webhook-config/examples/tenants.yaml';
+
+/** One flag of `serve` as data: its table row, help text and value name. */
+export interface ServeFlag extends FlagSpec {
+  readonly env: string;
+  readonly description: string;
+  /** The value's name in help (`--port <n>`); none for a switch. */
+  readonly valueName?: string;
+}
+
+/** The flags of `serve` itself, in help order; `parseServeOptions` reads them by key. */
+// prettier-ignore
+export const SERVE_FLAGS = {
+  tenants: { flag: 'tenants', valueName: 'file', env: 'TG_TENANTS', kind: 'string', default: DEFAULT_TENANTS_FILE, description: 'Tenant registry file (multi-document YAML)' },
+  host: { flag: 'host', valueName: 'host', env: 'TG_HOST', kind: 'string', default: '127.0.0.1', description: 'address to listen on' },
+  port: { flag: 'port', valueName: 'n', env: 'TG_PORT', kind: 'string', default: '8443', description: 'port to listen on (0: any free port)' },
+  tlsCert: { flag: 'tls-cert', valueName: 'file', env: 'TG_TLS_CERT', kind: 'string', description: 'serving certificate chain (PEM); with --tls-key' },
+  tlsKey: { flag: 'tls-key', valueName: 'file', env: 'TG_TLS_KEY', kind: 'string', description: 'serving private key (PEM)' },
+  certsDir: { flag: 'certs-dir', valueName: 'dir', env: 'TG_CERTS_DIR', kind: 'string', default: 'certs', description: 'where certificates are generated when --tls-cert is not given' },
+  logLevel: { flag: 'log-level', valueName: 'level', env: 'TG_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino log level' },
+  // No default here: it is every component that is not opt-in (`parseServeOptions`).
+  components: { flag: 'components', valueName: 'list', env: 'TG_COMPONENTS', kind: 'string', description: 'what to serve, comma-separated' },
+  watchTenants: { flag: 'watch-tenants', env: 'TG_WATCH_TENANTS', kind: 'boolean', default: 'false', description: 'fill the registry from Tenant objects (a watch) instead of --tenants' },
+  kubeconfig: { flag: 'kubeconfig', valueName: 'file', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig of the control plane (default: in-cluster)' },
+  drainSeconds: { flag: 'drain-seconds', valueName: 's', env: 'TG_DRAIN_SECONDS', kind: 'string', default: String(DEFAULT_DRAIN_SECONDS), description: 'on SIGTERM, keep serving this long with /readyz 503 before closing' },
+} as const satisfies Readonly<Record<string, ServeFlag>>;
+
+/** How `serve` reads its flags: an empty environment variable is not set; a bad value is ERR_USAGE naming its source. */
+export const SERVE_FLAG_RULES: FlagRules = {
+  emptyEnv: 'unset',
+  invalid: (_spec, message, source) => new TenantGuardError('ERR_USAGE', `${source} ${message}`),
+};
+
+/** Parsed options of `serve`. */
+export interface ServeOptions {
+  tenants: string;
+  host: string;
+  port: number;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  certsDir: string;
+  logLevel: string;
+  components: Set<string>;
+  watchTenants: boolean;
+  kubeconfig: string | undefined;
+  /** How long a SIGTERM'd process keeps serving with /readyz 503, in ms (--drain-seconds). */
+  drainMs: number;
+}
+
+/**
+ * The options of `serve` from commander's parsed options (`raw`) and the environment.
+ * @throws TenantGuardError ERR_USAGE naming the flag.
+ */
+export function parseServeOptions(
+  raw: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv,
+  components: readonly ServeComponent[],
+): ServeOptions {
+  const componentNames = components.map((c) => c.name);
+  const defaultNames = components.filter((c) => c.optIn !== true).map((c) => c.name);
+  const f = resolveFlags(SERVE_FLAGS, givenFlags(SERVE_FLAGS, raw), env, SERVE_FLAG_RULES);
+  const port = Number(f.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new TenantGuardError('ERR_USAGE', `--port "${f.port}" is not a port number (0..65535)`);
+  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined))
+    throw new TenantGuardError('ERR_USAGE', '--tls-cert and --tls-key go together');
+  return {
+    tenants: f.tenants,
+    host: f.host,
+    port,
+    tlsCert: f.tlsCert,
+    tlsKey: f.tlsKey,
+    certsDir: f.certsDir,
+    logLevel: f.logLevel,
+    components: parseComponents(f.components, ['webhook', ...componentNames], ['webhook', ...defaultNames]),
+    watchTenants: f.watchTenants,
+    kubeconfig: f.kubeconfig,
+    drainMs: parseDrainSeconds(f.drainSeconds),
+  };
+}
+
+function parseComponents(
+  text: string | undefined,
+  known: readonly string[],
+  defaults: readonly string[] = known,
+): Set<string> {
+  if (text === undefined) return new Set(defaults);
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const unknown = names.filter((n) => !known.includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new TenantGuardError(
+      'ERR_USAGE',
+      `--components "${text}": use a comma-separated list of ${known.join(', ')}`,
+    );
+  }
+  return new Set(names);
+}
+
+function parseDrainSeconds(text: string): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 600) {
+    throw new TenantGuardError('ERR_USAGE', `--drain-seconds "${text}" is not a number of seconds (0..600)`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/**
+ * The admission limits (src/policy/limits.ts) from the parsed options of `addSettingOptions`
+ * and the environment.
+ * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag and its range.
+ */
+export function limitsFromOptions(options: Record<string, unknown>, env: NodeJS.ProcessEnv): AdmissionLimits {
+  const flags: Partial<Record<keyof AdmissionLimits, string>> = {};
+  for (const key of Object.keys(limitFlags) as (keyof AdmissionLimits)[]) {
+    const value = options[attributeName(limitFlags[key].flag)];
+    if (typeof value === 'string') flags[key] = value;
+  }
+  return resolveLimits(flags, env);
+}
+
+/**
+ * Settings from the parsed options of `addSettingOptions` and the environment.
+ * @throws TenantGuardError ERR_SETTINGS_INVALID naming the flag.
+ */
+export function settingsFromOptions(options: Record<string, unknown>, env: NodeJS.ProcessEnv): Settings {
+  const flags: Partial<Record<keyof Settings, string | boolean>> = {};
+  for (const key of Object.keys(settingFlags) as (keyof Settings)[]) {
+    const value = options[attributeName(settingFlags[key].flag)];
+    if (typeof value === 'string' || typeof value === 'boolean') flags[key] = value;
+  }
+  return resolveSettings(flags, env);
+}

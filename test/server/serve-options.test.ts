@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isTenantGuardError } from '../../src/errors.js';
+import type { ServeComponent } from '../../src/server/component.js';
+import { DEFAULT_TENANTS_FILE, parseServeOptions, SERVE_FLAGS } from '../../src/server/serve-options.js';
+
+const reporter: ServeComponent = { name: 'reporter', optIn: true, start: () => ({}) };
+const broker: ServeComponent = { name: 'broker', start: () => ({}) };
+
+describe('serve options (SERVE_FLAGS through the one resolver)', () => {
+  test('an empty environment variable counts as not set: every default applies', () => {
+    const env: NodeJS.ProcessEnv = {};
+    for (const spec of Object.values(SERVE_FLAGS)) env[spec.env] = '';
+    const o = parseServeOptions({}, env, [broker, reporter]);
+    assert.deepEqual(
+      { ...o, components: [...o.components] },
+      {
+        tenants: DEFAULT_TENANTS_FILE,
+        host: '127.0.0.1',
+        port: 8443,
+        tlsCert: undefined,
+        tlsKey: undefined,
+        certsDir: 'certs',
+        logLevel: 'info',
+        components: ['webhook', 'broker'],
+        watchTenants: false,
+        kubeconfig: undefined,
+        drainMs: 10_000,
+      },
+    );
+  });
+
+  test('a flag (commander attribute name) wins over its environment variable', () => {
+    const o = parseServeOptions(
+      { port: '0', certsDir: '/flag', watchTenants: true, drainSeconds: '1.5' },
+      { TG_PORT: '9443', TG_CERTS_DIR: '/env', TG_WATCH_TENANTS: 'false', TG_HOST: '0.0.0.0' },
+      [],
+    );
+    assert.deepEqual(
+      [o.port, o.certsDir, o.watchTenants, o.drainMs, o.host],
+      [0, '/flag', true, 1500, '0.0.0.0'],
+    );
+  });
+
+  test('a TG_WATCH_TENANTS that is no boolean is refused, not taken as false', () => {
+    for (const text of ['ture', 'on', 'enabled'])
+      assert.throws(
+        () => parseServeOptions({}, { TG_WATCH_TENANTS: text }, []),
+        (e: unknown) =>
+          isTenantGuardError(e, 'ERR_USAGE') &&
+          e.message === `TG_WATCH_TENANTS "${text}" is not a boolean; use true or false`,
+      );
+  });
+});
