@@ -1,0 +1,169 @@
+/**
+ * `POST /mutate` and `POST /validate` on bare `node:https`, in front of express: the API
+ * server's requests skip express's router, prototypes and body parser, which cost most of
+ * a request. Same answers, status codes and messages as the express route.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { defaultPolicy, type AdmissionPolicy, type Endpoint } from '../admission/admit.js';
+import type { LargeRequestGate } from '../admission/large-request-gate.js';
+import { answerReview, INTERNAL_ERROR_MESSAGE, type Answer, type ReviewDeps } from './admission-answer.js';
+import type { WebhookMetrics } from './metrics.js';
+
+/** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
+export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
+
+/** What the lean path reads besides a review's: the policy core and the body limit. */
+export interface LeanAdmissionDeps extends ReviewDeps {
+  readonly policy?: AdmissionPolicy;
+  readonly bodyLimitBytes?: number;
+}
+
+/** Status and message of a body the lean path refuses, as express's body parser and `errorHandler` answer it. */
+const TOO_LARGE = {
+  status: 413,
+  message: 'AdmissionReview body is larger than the limit of the webhook',
+} as const;
+const NOT_JSON = {
+  status: 400,
+  message: 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview',
+} as const;
+const ABORTED = { status: 400, message: 'bad request' } as const;
+
+/** `/mutate` or `/validate` from a request target (query string ignored), else undefined. */
+function leanEndpoint(url: string | undefined): Endpoint | undefined {
+  if (url === undefined) return undefined;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return path === '/mutate' ? 'mutate' : path === '/validate' ? 'validate' : undefined;
+}
+
+/**
+ * True for a Content-Type of `application/json` with no parameter but a UTF-8 charset:
+ * what the API server sends. Anything else (another type, charset or parameter) is left
+ * to express, which answers it as it always has.
+ */
+function isPlainJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const semi = contentType.indexOf(';');
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (type !== 'application/json') return false;
+  if (semi < 0) return true;
+  const params = contentType
+    .slice(semi + 1)
+    .trim()
+    .toLowerCase()
+    .replace(/"/g, '');
+  return params === 'charset=utf-8' || params === 'charset=utf8';
+}
+
+/** A JSON body as express's strict JSON parser reads it: BOM dropped, `{}` when empty, an object or array only. */
+function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (body.length === 0) return { ok: true, value: {} };
+  // The first character that is not JSON whitespace (space, tab, line feed, carriage return).
+  let at = 0;
+  while (at < body.length && ' \t\n\r'.includes(body.charAt(at))) at += 1;
+  const first = body.charAt(at);
+  if (first !== '{' && first !== '[') return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(body) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+  // Encoded once: its length is the header, and the socket writes the bytes as they are.
+  const body = Buffer.from(JSON.stringify(payload), 'utf8');
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': body.length,
+  });
+  res.end(body);
+}
+
+/**
+ * `POST /mutate` and `POST /validate` on bare `node:http(s)`: a body read bounded by the
+ * limit, one `JSON.parse`, one `JSON.stringify`, and the same answers, log lines, audit
+ * records and metrics as the express route. Returns false (touching nothing) for a
+ * request it leaves to express: another route or method, a Content-Type other than
+ * UTF-8 `application/json`, a Content-Encoding, no body at all, or a large body (or one of
+ * unknown length), which waits for its turn at the large-request gate on the express route.
+ */
+export function leanAdmission(
+  deps: LeanAdmissionDeps,
+  metrics: WebhookMetrics,
+  gate: LargeRequestGate,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const policy = deps.policy ?? defaultPolicy;
+  const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const endpoint = leanEndpoint(req.url);
+    if (endpoint === undefined) return false;
+    const headers = req.headers;
+    if (!isPlainJson(headers['content-type'])) return false;
+    const encoding = headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
+    const lengthHeader = headers['content-length'];
+    if (lengthHeader === undefined && headers['transfer-encoding'] === undefined) return false;
+    const started = process.hrtime.bigint();
+    const refuse = (answer: { status: number; message: string }): void => {
+      sendJson(res, answer.status, { message: answer.message });
+      metrics.observe({ endpoint, kind: 'unknown', decision: 'bad_request' }, 0);
+    };
+    if (lengthHeader !== undefined && Number(lengthHeader) > limit) {
+      refuse(TOO_LARGE);
+      req.resume();
+      return true;
+    }
+    // A large body (or one of unknown length) takes its turn at the gate: express's route.
+    if (gate.isLarge(lengthHeader === undefined ? undefined : Number(lengthHeader))) return false;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const onData = (chunk: Buffer): void => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        refuse(TOO_LARGE);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      if (done) return;
+      done = true;
+      const parsed = parseJsonBody(
+        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'),
+      );
+      if (!parsed.ok) {
+        refuse(NOT_JSON);
+        return;
+      }
+      let answer: Answer;
+      try {
+        answer = answerReview(endpoint, parsed.value, started, deps, policy, metrics);
+      } catch (err) {
+        deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL', path: `/${endpoint}` }, 'request failed');
+        sendJson(res, 500, { message: INTERNAL_ERROR_MESSAGE });
+        metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, 0);
+        return;
+      }
+      sendJson(res, answer.status, answer.payload);
+      answer.after();
+    };
+    const onAborted = (): void => {
+      if (done) return;
+      done = true;
+      refuse(ABORTED);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onAborted);
+    req.on('error', onAborted);
+    return true;
+  };
+}
