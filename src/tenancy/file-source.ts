@@ -20,7 +20,7 @@ export function parseTenantsYaml(text: string, sourceName: string, argocdNamespa
   for (const doc of new Composer().compose(new Parser().parse(text))) {
     index++;
     if (doc.errors.length > 0) return parseTenantsYamlAtOnce(text, sourceName, argocdNamespace);
-    const value: unknown = doc.toJS();
+    const value: unknown = detachStrings(doc.toJS());
     if (value === null || value === undefined) continue;
     try {
       tenants.push(parseTenant(value, { source: `${sourceName} document ${index}`, argocdNamespace }));
@@ -30,6 +30,33 @@ export function parseTenantsYaml(text: string, sourceName: string, argocdNamespa
   }
   if (problems.length > 0) throw new TenantGuardError('ERR_TENANT_INVALID', problems.join('\n'));
   return buildStrictRegistry(tenants, sourceName);
+}
+
+/** Deeper than this, a document is left as it is (it only costs memory; parseTenant judges it). */
+const DETACH_MAX_DEPTH = 64;
+
+/**
+ * A copy of a parsed document whose strings are fresh, flat strings. The YAML parser hands
+ * out slices of the file's text, so a registry of 10,000 Tenants kept the whole text (and
+ * 100,000 slice headers) alive for as long as it served; a copy keeps just the values.
+ */
+export function detachStrings(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string')
+    return value.length === 0 ? value : (JSON.parse(JSON.stringify(value)) as string);
+  if (depth >= DETACH_MAX_DEPTH || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => detachStrings(item, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+    return value;
+  const copy: Record<string, unknown> = {};
+  // defineProperty: a key `__proto__` stays an own data key, as the parser gave it.
+  for (const [key, item] of Object.entries(value))
+    Object.defineProperty(copy, detachStrings(key) as string, {
+      value: detachStrings(item, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return copy;
 }
 
 function parseTenantsYamlAtOnce(text: string, sourceName: string, argocdNamespace: string): TenantRegistry {
@@ -42,7 +69,7 @@ function parseTenantsYamlAtOnce(text: string, sourceName: string, argocdNamespac
       problems.push(`${label}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`);
       return;
     }
-    const value: unknown = doc.toJS();
+    const value: unknown = detachStrings(doc.toJS());
     if (value === null || value === undefined) return;
     try {
       tenants.push(parseTenant(value, { source: label, argocdNamespace }));
