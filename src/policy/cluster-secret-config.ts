@@ -17,7 +17,8 @@
  * as own keys only (Maps), so `constructor` or `__proto__` is a key like any other.
  * https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#clusters
  */
-import { canonicalExec, CLUSTER_CONFIG_FIELDS, EXEC_FIELDS, TLS_FIELDS } from './cluster-secret-exec.js';
+import { canonicalExec } from './cluster-secret-exec.js';
+import { CLUSTER_CONFIG_FIELDS, EXEC_FIELDS, TLS_FIELDS } from './cluster-secret-exec-reading.js';
 import { GoFieldSet } from './go-json-fold.js';
 import { joinPath } from './object-paths.js';
 import { describeJsonType, isRecord } from '../json.js';

@@ -13,14 +13,8 @@
  */
 import type { Tenant } from '../tenancy/tenant.js';
 import { checkConfigKeys, checkTls, completeConfig } from './cluster-secret-config.js';
-import {
-  canonicalExec,
-  checkPlatformExec,
-  checkTenantExec,
-  isProfiled,
-  readExec,
-  type ExecReading,
-} from './cluster-secret-exec.js';
+import { canonicalExec, checkPlatformExec, checkTenantExec, isProfiled } from './cluster-secret-exec.js';
+import { readExec, type ExecReading } from './cluster-secret-exec-reading.js';
 import {
   addDataField,
   dataPath,
