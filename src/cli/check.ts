@@ -19,7 +19,8 @@ import {
 import { groupVersion } from '../policy/evaluate.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
-import { limitFlags, textDepth, type AdmissionLimits } from '../policy/limits.js';
+import { limitFlags, type AdmissionLimits } from '../policy/limits.js';
+import { textDepth } from '../policy/text-depth.js';
 import { isRecord } from '../json.js';
 import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
