@@ -16,12 +16,11 @@ import {
   type AdmissionPolicy,
   type CheckOutcome,
 } from '../admission/admit.js';
-import { groupVersion } from '../policy/evaluate.js';
+import { admissionRequestFor, type ManifestAdmissionRequest } from '../admission/manifest-request.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
 import { limitFlags, type AdmissionLimits } from '../policy/limits.js';
 import { textDepth } from '../policy/text-depth.js';
-import { isRecord } from '../json.js';
 import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import {
@@ -88,43 +87,23 @@ function parseOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Che
   };
 }
 
-function metadataString(object: KubeObject, key: string): string | undefined {
-  const value = isRecord(object.metadata) ? object.metadata[key] : undefined;
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** The API server fills the request namespace into the object before admission. */
-function withNamespace(object: KubeObject, namespace: string): KubeObject {
-  if (!isRecord(object.metadata) || metadataString(object, 'namespace') !== undefined) return object;
-  return { ...object, metadata: { ...object.metadata, namespace } };
-}
-
 /** The AdmissionReview `request` the API server would send for these options. */
 export function buildRequest(
   options: CheckOptions,
   object: KubeObject,
   oldObject: KubeObject | undefined,
-): Record<string, unknown> {
-  const subject = options.operation === 'DELETE' ? (oldObject ?? object) : object;
-  const namespace = options.namespace ?? metadataString(subject, 'namespace') ?? 'default';
-  const { group, version } = groupVersion(String(subject.apiVersion));
-  const kind = String(subject.kind);
+): ManifestAdmissionRequest {
   const isDelete = options.operation === 'DELETE';
-  return {
+  return admissionRequestFor({
     uid: randomUUID(),
-    kind: { group, version, kind },
-    namespace,
-    name: metadataString(subject, 'name') ?? '',
     operation: options.operation,
-    userInfo: { username: options.user, groups: options.groups },
-    ...(isDelete ? {} : { object: withNamespace(object, namespace) }),
-    ...(isDelete
-      ? { oldObject: withNamespace(oldObject ?? object, namespace) }
-      : oldObject === undefined
-        ? {}
-        : { oldObject: withNamespace(oldObject, namespace) }),
-    dryRun: false,
-  };
+    user: { username: options.user, groups: options.groups },
+    // DELETE sends the object deleted as oldObject: --old if given, else -f.
+    object: isDelete ? undefined : object,
+    oldObject: isDelete ? (oldObject ?? object) : oldObject,
+    namespace: options.namespace,
+    defaultNamespace: 'default',
+  });
 }
 
 /**
@@ -202,16 +181,16 @@ const asRule = (v: Violation) => ({ id: v.rule, path: v.path, message: formatVio
 
 function verdictOf(
   source: string,
-  request: Record<string, unknown>,
+  request: ManifestAdmissionRequest,
   result: CheckOutcome,
   options: CheckOptions,
 ): ObjectVerdict {
   const { outcome } = result;
   const base = {
     source,
-    kind: isRecord(request.kind) ? String(request.kind.kind) : '',
-    namespace: String(request.namespace),
-    name: String(request.name),
+    kind: request.kind.kind,
+    namespace: request.namespace,
+    name: request.name,
     operation: options.operation,
     user: options.user,
     groups: options.groups,
@@ -266,7 +245,7 @@ export async function checkObjects(
   let skipped = 0;
   for (const { source, object } of objects) {
     const request = buildRequest(options, object, oldObject);
-    const admission = readAdmissionRequest({ uid: String(request.uid), request });
+    const admission = readAdmissionRequest({ uid: request.uid, request });
     // The same limits as the webhook: past them, the verdict is the webhook's TG-REQ-01 denial.
     const result = mutateThenValidate(admission, { policy, registry, settings, limits });
     if (result.outcome.type === 'unhandled') {
