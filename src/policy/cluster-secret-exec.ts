@@ -146,7 +146,12 @@ function explainNoProfile(call: ExecCall, profiles: readonly ExecProfile[]): str
   const sameCommand = profiles.filter((p) => p.command === call.command);
   if (sameCommand.length === 0)
     return `runs a command that is neither the tenant-guard plugin call for this cluster nor the command of an exec profile ${WITHHELD}; exec profiles (setting exec-profiles): ${profileNames(profiles)}`;
-  return `matches no exec profile: ${sameCommand.map((p) => `${p.name}: ${profileMismatch(call, p) ?? ''}`).join('; ')}`;
+  return mismatchLine(call, sameCommand);
+}
+
+/** `matches no exec profile: ` and, for each of `profiles`, where `call` departs from it. */
+function mismatchLine(call: ExecCall, profiles: readonly ExecProfile[]): string {
+  return `matches no exec profile: ${profiles.map((p) => `${p.name}: ${profileMismatch(call, p) ?? ''}`).join('; ')}`;
 }
 
 /**
@@ -206,13 +211,7 @@ export function checkPlatformExec(
         ),
       );
     } else if (findProfile(aws, allowed) === undefined) {
-      out.push(
-        violation(
-          'TG-CS-04',
-          AWS_PATH,
-          `matches no exec profile: ${allowed.map((p) => `${p.name}: ${profileMismatch(aws, p) ?? ''}`).join('; ')}`,
-        ),
-      );
+      out.push(violation('TG-CS-04', AWS_PATH, mismatchLine(aws, allowed)));
     }
   }
   return out;
