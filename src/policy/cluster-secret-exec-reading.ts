@@ -11,7 +11,7 @@
 import { AWS_AUTH_ARG, AWS_AUTH_COMMAND, type ExecCall } from './cluster-secret-profiles.js';
 import { GoFieldSet } from './go-json-fold.js';
 import { joinPath } from './object-paths.js';
-import { describeJsonType, isRecord } from '../json.js';
+import { describeJsonType, isRecord, ownValue } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -55,11 +55,6 @@ const AWS = 'awsAuthConfig';
 export const EXEC_PATH = joinPath(CONFIG_PATH, EXEC);
 export const AWS_PATH = joinPath(CONFIG_PATH, AWS);
 
-/** An own property only: a key such as `constructor` is never read from the prototype. */
-export function own(object: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(object, key) ? object[key] : undefined;
-}
-
 /**
  * One part of the config (`execProviderConfig` or `awsAuthConfig`) as Go reads it. `messy`
  * when a key Go reads as the part, or as one of its fields, is not spelled exactly, is given
@@ -97,7 +92,7 @@ function readPart(
   const keys = keysFor(config, CLUSTER_CONFIG_SET, field);
   let messy = isMessy(keys, field, duplicates.has(field)) && keys.length > 0;
   const shape: Violation[] = [];
-  const raw = own(config, field);
+  const raw = ownValue(config, field);
   if (raw !== undefined && raw !== null && !isRecord(raw))
     shape.push(
       violation('TG-CS-04', joinPath(CONFIG_PATH, field), `is ${describeJsonType(raw)}; expected an object`),
@@ -124,11 +119,11 @@ function execCall(
   path: string,
 ): { call: ExecCall | undefined; shape: Violation[] } {
   const shape: Violation[] = [];
-  const command = own(exec, 'command');
-  const args = own(exec, 'args');
-  const env = own(exec, 'env');
-  const apiVersion = own(exec, 'apiVersion');
-  const hint = own(exec, 'installHint');
+  const command = ownValue(exec, 'command');
+  const args = ownValue(exec, 'args');
+  const env = ownValue(exec, 'env');
+  const apiVersion = ownValue(exec, 'apiVersion');
+  const hint = ownValue(exec, 'installHint');
   if (typeof command !== 'string')
     shape.push(
       violation(
@@ -169,7 +164,7 @@ function execCall(
       command,
       args: Array.isArray(args) ? args.map(String) : [],
       apiVersion: typeof apiVersion === 'string' ? apiVersion : undefined,
-      env: isRecord(env) ? Object.keys(env).map((k) => [k, String(own(env, k))] as const) : [],
+      env: isRecord(env) ? Object.keys(env).map((k) => [k, String(ownValue(env, k))] as const) : [],
     },
     shape,
   };
@@ -182,7 +177,7 @@ function awsCall(
 ): { call: ExecCall | undefined; shape: Violation[] } {
   const shape: Violation[] = [];
   const text = (key: string): string => {
-    const value = own(aws, key);
+    const value = ownValue(aws, key);
     if (value !== undefined && value !== null && typeof value !== 'string')
       shape.push(
         violation('TG-CS-04', joinPath(path, key), `is ${describeJsonType(value)}; expected a string`),

@@ -12,7 +12,8 @@
  * https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#clusters
  */
 import type { Settings } from '../settings.js';
-import { AWS_PATH, EXEC_PATH, own, type ExecReading } from './cluster-secret-exec-reading.js';
+import { AWS_PATH, EXEC_PATH, type ExecReading } from './cluster-secret-exec-reading.js';
+import { ownValue } from '../json.js';
 import {
   AWS_AUTH_ARG,
   AWS_AUTH_COMMAND,
@@ -62,7 +63,7 @@ export function isCanonicalCall(reading: ExecReading, name: string | undefined, 
     call.command === expected.command &&
     sameArgs(call.args, expected.args) &&
     call.apiVersion === expected.apiVersion &&
-    own(reading.exec ?? {}, 'env') === undefined
+    ownValue(reading.exec ?? {}, 'env') === undefined
   );
 }
 
@@ -91,9 +92,9 @@ export function checkTenantExec(
       );
     return out;
   }
-  const command = own(exec, 'command');
-  const args = own(exec, 'args');
-  const apiVersion = own(exec, 'apiVersion');
+  const command = ownValue(exec, 'command');
+  const args = ownValue(exec, 'args');
+  const apiVersion = ownValue(exec, 'apiVersion');
   if (typeof command === 'string' && command !== expected.command)
     out.push(
       violation(
@@ -126,7 +127,7 @@ export function checkTenantExec(
         `is not ${EXEC_API_VERSION} ${WITHHELD}; expected "${EXEC_API_VERSION}"`,
       ),
     );
-  if (own(exec, 'env') !== undefined)
+  if (ownValue(exec, 'env') !== undefined)
     out.push(
       violation(
         'TG-CS-04',
