@@ -7,7 +7,15 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   {
     // Generated files are checked against their sources by tests, not linted.
-    ignores: ['dist/**', 'certs/**', 'webhook-config/**', 'docs/**', '**/*.js', '**/*.mjs', 'src/policy/generator-fields.ts'],
+    ignores: [
+      'dist/**',
+      'certs/**',
+      'webhook-config/**',
+      'docs/**',
+      '**/*.js',
+      '**/*.mjs',
+      'src/policy/generator-fields.ts',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -21,31 +29,25 @@ export default tseslint.config(
       // node:test's describe/test return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'test', 'it', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'test', 'it', 'suite'] },
+          ],
+        },
       ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'import-x/first': 'error',
       'import-x/no-duplicates': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   {
-    // Small modules: a file past 300 lines is split, or listed below with its reason.
+    // Small modules: a file past 300 lines is split (no exceptions).
     files: ['src/**/*.ts'],
     rules: { 'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }] },
-  },
-  {
-    // Justified exceptions (line counts after Prettier), each to be split:
-    // - src/tenancy/watch-source.ts (~390): list, watch, backoff, rebuild and status in one
-    //   class; the status half can move beside tenant-status-writer.ts.
-    // - src/policy/cluster-secret-exec.ts (~365), src/policy/cluster-secret.ts (~330): TG-CS-04
-    //   and the cluster Secret rules; the exec-profile matching and the mutation can move out.
-    // - src/cli/check.ts (~310): the command and building an AdmissionRequest from a manifest
-    //   (issue 11 item 2 wants that shared with test/attacks/admission-flow.ts).
-    // - src/policy/limits.ts (~380): every admission limit, its flag table and the iterative
-    //   walks; the text-depth scanner can move out.
-    files: ['src/tenancy/watch-source.ts', 'src/policy/cluster-secret-exec.ts', 'src/policy/cluster-secret.ts', 'src/cli/check.ts', 'src/policy/limits.ts'],
-    rules: { 'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }] },
   },
   {
     // Tests read untyped API answers (client-node's custom objects) field by field.

@@ -19,3 +19,11 @@ export function describeJsonType(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   return `a ${typeof value}`;
 }
+
+/**
+ * The value of `object`'s own property `key`, or undefined: a key such as `constructor`,
+ * `toString` or `__proto__` is never read from the prototype.
+ */
+export function ownValue(object: Readonly<Record<string, unknown>>, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
+}

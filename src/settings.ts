@@ -151,12 +151,35 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   allowClusterDecisionResource: false,
 });
 
-type SettingKind = 'string' | 'list' | 'boolean' | 'accounts' | 'json';
+/**
+ * How a setting's text is read, by the type of its value: `settingFlags` cannot give a
+ * setting a kind its value does not have, so `resolveSettings` assigns without a cast.
+ */
+type SettingKindOf<T> = T extends boolean
+  ? 'boolean'
+  : T extends string
+    ? 'string'
+    : T extends readonly TrustedServiceAccount[]
+      ? 'accounts'
+      : T extends readonly string[]
+        ? 'list'
+        : 'json';
+type SettingKind = SettingKindOf<Settings[keyof Settings]>;
+
+/** The settings read as `kind`. */
+type SettingOfKind<Kind extends SettingKind> = {
+  [K in keyof Settings]: SettingKindOf<Settings[K]> extends Kind ? K : never;
+}[keyof Settings];
 
 /** Flag name, environment variable and kind of every setting. */
-export const settingFlags: Readonly<
-  Record<keyof Settings, { flag: string; env: string; kind: SettingKind; description: string }>
-> = {
+export const settingFlags: {
+  readonly [K in keyof Settings]: {
+    flag: string;
+    env: string;
+    kind: SettingKindOf<Settings[K]>;
+    description: string;
+  };
+} = {
   tenantLabel: {
     flag: 'tenant-label',
     env: 'TG_TENANT_LABEL',
@@ -248,6 +271,11 @@ export function parseList(value: string): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** Narrows a setting to those of one kind, by the (type-checked) kind in `settingFlags`. */
+function hasKind<Kind extends SettingKind>(key: keyof Settings, kind: Kind): key is SettingOfKind<Kind> {
+  return settingFlags[key].kind === kind;
+}
+
 function parseBoolean(name: string, value: string): boolean {
   const parsed = parseBooleanText(value);
   if (parsed !== undefined) return parsed;
@@ -265,23 +293,22 @@ export function resolveSettings(
   flags: Partial<Record<keyof Settings, string | boolean | undefined>>,
   env: NodeJS.ProcessEnv = {},
 ): Settings {
-  const out: Settings = structuredClone({ ...DEFAULT_SETTINGS }) as Settings;
+  const out = structuredClone<Settings>({ ...DEFAULT_SETTINGS });
   let profilesText: string | undefined;
   for (const key of Object.keys(settingFlags) as (keyof Settings)[]) {
     const spec = settingFlags[key];
     const raw = flags[key] ?? env[spec.env];
     if (raw === undefined) continue;
-    const target = out as unknown as Record<string, unknown>;
     if (key === 'execProfiles') profilesText = typeof raw === 'string' ? raw : '';
-    else if (spec.kind === 'boolean')
-      target[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
-    else if (spec.kind === 'accounts')
-      target[key] = typeof raw === 'string' ? parseTrustedServiceAccounts(raw) : [];
-    else if (spec.kind === 'list') target[key] = typeof raw === 'string' ? parseList(raw) : [];
-    else if (typeof raw === 'string') {
+    else if (hasKind(key, 'boolean'))
+      out[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
+    else if (hasKind(key, 'accounts'))
+      out[key] = typeof raw === 'string' ? parseTrustedServiceAccounts(raw) : [];
+    else if (hasKind(key, 'list')) out[key] = typeof raw === 'string' ? parseList(raw) : [];
+    else if (hasKind(key, 'string') && typeof raw === 'string') {
       if (raw.trim() === '')
         throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${spec.flag} must not be empty`);
-      target[key] = raw;
+      out[key] = raw;
     }
   }
   // The default service account names follow the Argo CD namespace setting.

@@ -6,6 +6,8 @@ import {
   applicationSetControllerUser,
   parseTrustedServiceAccounts,
   resolveSettings,
+  settingFlags,
+  type Settings,
 } from '../src/settings.js';
 
 describe('settings: trusted service accounts and system controllers (SPEC section 3)', () => {
@@ -74,4 +76,32 @@ describe('settings: trusted service accounts and system controllers (SPEC sectio
       ['system:serviceaccount:kube-system:x'],
     );
   });
+});
+
+describe('settings: every setting is read by its kind', () => {
+  // A text for each kind, and the value it must become.
+  const samples = {
+    string: { text: 'given-value', value: 'given-value' },
+    boolean: { text: 'true', value: true },
+    list: { text: 'a, b,,c', value: ['a', 'b', 'c'] },
+    accounts: {
+      text: 'system:serviceaccount:x:y=status',
+      value: [{ username: 'system:serviceaccount:x:y', scope: ['status'] }],
+    },
+  } as const;
+  for (const key of Object.keys(settingFlags) as (keyof Settings)[]) {
+    const spec = settingFlags[key];
+    if (spec.kind === 'json') continue; // exec profiles: test/policy/cluster-secret-profiles.test.ts
+    const sample = samples[spec.kind];
+    test(`${key} (${spec.kind}) from ${spec.env}, and no other setting with it`, () => {
+      const settings = resolveSettings({}, { [spec.env]: sample.text });
+      assert.notDeepEqual(DEFAULT_SETTINGS[key], sample.value, 'the sample differs from the default');
+      assert.deepEqual(settings[key], sample.value);
+      for (const other of Object.keys(settingFlags) as (keyof Settings)[]) {
+        // The default service accounts follow the Argo CD namespace.
+        if (other === key || (key === 'argocdNamespace' && other === 'trustedServiceAccounts')) continue;
+        assert.deepEqual(settings[other], DEFAULT_SETTINGS[other], `${other} is unchanged`);
+      }
+    });
+  }
 });

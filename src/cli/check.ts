@@ -3,25 +3,20 @@
  * For every object of a file, stdin or a directory (recursive, multi-document), builds the
  * AdmissionRequest the API server would send and runs it through the HTTP adapter's own path
  * (`mutateThenValidate`). One line per object (its rule lines under it) and a summary, like
- * `kyverno apply` and `gator test`; kinds it does not judge are skipped and counted. Exit 0
- * all allowed, 1 any denied, 2 bad input.
+ * `kyverno apply` and `gator test` (check-verdicts.ts); kinds it does not judge are skipped
+ * and counted. Exit 0 all allowed, 1 any denied, 2 bad input.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  defaultPolicy,
-  mutateThenValidate,
-  type AdmissionPolicy,
-  type CheckOutcome,
-} from '../admission/admit.js';
-import { groupVersion } from '../policy/evaluate.js';
+import { defaultPolicy, mutateThenValidate, type AdmissionPolicy } from '../admission/admit.js';
+import { admissionRequestFor, type ManifestAdmissionRequest } from '../admission/manifest-request.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
-import { limitFlags, textDepth, type AdmissionLimits } from '../policy/limits.js';
-import { isRecord } from '../json.js';
-import { formatViolation, type KubeObject, type Violation } from '../policy/types.js';
+import { limitFlags, type AdmissionLimits } from '../policy/limits.js';
+import { textDepth } from '../policy/text-depth.js';
+import type { KubeObject } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import {
   addSettingOptions,
@@ -37,11 +32,16 @@ import {
   type CliContext,
   type CliIo,
 } from './io.js';
+import {
+  OPERATIONS,
+  printText,
+  verdictOf,
+  type CheckOperation,
+  type CheckSummary,
+  type ObjectVerdict,
+} from './check-verdicts.js';
 import { parseOneObject, readObjects } from './manifests.js';
 import { readInput } from './read-input.js';
-
-const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE'] as const;
-type CheckOperation = (typeof OPERATIONS)[number];
 
 /** Options of `check`, as parsed. */
 export interface CheckOptions {
@@ -87,43 +87,23 @@ function parseOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Che
   };
 }
 
-function metadataString(object: KubeObject, key: string): string | undefined {
-  const value = isRecord(object.metadata) ? object.metadata[key] : undefined;
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** The API server fills the request namespace into the object before admission. */
-function withNamespace(object: KubeObject, namespace: string): KubeObject {
-  if (!isRecord(object.metadata) || metadataString(object, 'namespace') !== undefined) return object;
-  return { ...object, metadata: { ...object.metadata, namespace } };
-}
-
 /** The AdmissionReview `request` the API server would send for these options. */
 export function buildRequest(
   options: CheckOptions,
   object: KubeObject,
   oldObject: KubeObject | undefined,
-): Record<string, unknown> {
-  const subject = options.operation === 'DELETE' ? (oldObject ?? object) : object;
-  const namespace = options.namespace ?? metadataString(subject, 'namespace') ?? 'default';
-  const { group, version } = groupVersion(String(subject.apiVersion));
-  const kind = String(subject.kind);
+): ManifestAdmissionRequest {
   const isDelete = options.operation === 'DELETE';
-  return {
+  return admissionRequestFor({
     uid: randomUUID(),
-    kind: { group, version, kind },
-    namespace,
-    name: metadataString(subject, 'name') ?? '',
     operation: options.operation,
-    userInfo: { username: options.user, groups: options.groups },
-    ...(isDelete ? {} : { object: withNamespace(object, namespace) }),
-    ...(isDelete
-      ? { oldObject: withNamespace(oldObject ?? object, namespace) }
-      : oldObject === undefined
-        ? {}
-        : { oldObject: withNamespace(oldObject, namespace) }),
-    dryRun: false,
-  };
+    user: { username: options.user, groups: options.groups },
+    // DELETE sends the object deleted as oldObject: --old if given, else -f.
+    object: isDelete ? undefined : object,
+    oldObject: isDelete ? (oldObject ?? object) : oldObject,
+    namespace: options.namespace,
+    defaultNamespace: 'default',
+  });
 }
 
 /**
@@ -170,76 +150,6 @@ function isThisRepository(cwd: string): boolean {
   }
 }
 
-/** The verdict on one object, with the audit record's field names. */
-export interface ObjectVerdict {
-  source: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  operation: CheckOperation;
-  user: string;
-  groups: readonly string[];
-  tenant: string | null;
-  enforcement: string | null;
-  allowed: boolean;
-  rules: { id: string; path: string; message: string }[];
-  warnings: readonly string[];
-  audited: { id: string; path: string; message: string }[];
-  patch: CheckOutcome['patch'];
-}
-
-/** What a check of many objects came to. */
-export interface CheckSummary {
-  objects: number;
-  allowed: number;
-  denied: number;
-  warned: number;
-  skipped: number;
-}
-
-const asRule = (v: Violation) => ({ id: v.rule, path: v.path, message: formatViolation(v) });
-
-function verdictOf(
-  source: string,
-  request: Record<string, unknown>,
-  result: CheckOutcome,
-  options: CheckOptions,
-): ObjectVerdict {
-  const { outcome } = result;
-  const base = {
-    source,
-    kind: isRecord(request.kind) ? String(request.kind.kind) : '',
-    namespace: String(request.namespace),
-    name: String(request.name),
-    operation: options.operation,
-    user: options.user,
-    groups: options.groups,
-    patch: result.patch,
-  };
-  if (outcome.type === 'decided') {
-    const d = outcome.decision;
-    return {
-      ...base,
-      tenant: d.summary.tenant ?? null,
-      enforcement: d.summary.enforcement,
-      allowed: d.allowed,
-      rules: d.allowed ? [] : d.violations.map(asRule),
-      warnings: d.warnings,
-      audited: d.audited.map(asRule),
-    };
-  }
-  const violations = outcome.type === 'malformed' ? outcome.violations : [];
-  return {
-    ...base,
-    tenant: null,
-    enforcement: null,
-    allowed: false,
-    rules: violations.map(asRule),
-    warnings: [],
-    audited: [],
-  };
-}
-
 /**
  * Checks every object of `-f` (a file, `-`, or a directory): `mutateThenValidate` on each
  * object of a kind tenant-guard judges; the others are counted as skipped.
@@ -265,7 +175,7 @@ export async function checkObjects(
   let skipped = 0;
   for (const { source, object } of objects) {
     const request = buildRequest(options, object, oldObject);
-    const admission = readAdmissionRequest({ uid: String(request.uid), request });
+    const admission = readAdmissionRequest({ uid: request.uid, request });
     // The same limits as the webhook: past them, the verdict is the webhook's TG-REQ-01 denial.
     const result = mutateThenValidate(admission, { policy, registry, settings, limits });
     if (result.outcome.type === 'unhandled') {
@@ -280,42 +190,6 @@ export async function checkObjects(
     verdicts,
     summary: { objects: verdicts.length, allowed, denied: verdicts.length - allowed, warned, skipped },
   };
-}
-
-function printText(
-  io: CliIo,
-  verdicts: readonly ObjectVerdict[],
-  summary: CheckSummary,
-  showPatch: boolean,
-): void {
-  const out: string[] = [];
-  for (const v of verdicts) {
-    const groups = v.groups.length > 0 ? ` (groups: ${v.groups.join(', ')})` : '';
-    const tenant = v.tenant === null ? 'no tenant' : `tenant ${v.tenant}, ${v.enforcement ?? 'enforce'}`;
-    const patch =
-      v.patch.length === 0
-        ? 'patch: none'
-        : `patch: ${v.patch.length} operation${v.patch.length === 1 ? '' : 's'}`;
-    const verdict = v.allowed ? (v.warnings.length > 0 ? 'allowed with warnings' : 'allowed') : 'denied';
-    out.push(
-      `${v.kind} ${v.namespace}/${v.name}: ${verdict} (${tenant}); ${v.operation} by ${v.user}${groups}; ${patch}`,
-    );
-    for (const r of v.rules) out.push(`  ${r.message}`);
-    for (const w of v.warnings) out.push(`  warning: ${w}`);
-    for (const a of v.audited) out.push(`  audited: ${a.message}`);
-    if (showPatch && v.patch.length > 0)
-      out.push(
-        JSON.stringify(v.patch, null, 2)
-          .split('\n')
-          .map((l) => `  ${l}`)
-          .join('\n'),
-      );
-  }
-  const plural = summary.objects === 1 ? 'object' : 'objects';
-  out.push(
-    `${summary.objects} ${plural}: ${summary.allowed} allowed (${summary.warned} with warnings), ${summary.denied} denied; ${summary.skipped} skipped (kinds tenant-guard does not judge)`,
-  );
-  io.stdout.write(`${out.join('\n')}\n`);
 }
 
 /** Registers `check`. */

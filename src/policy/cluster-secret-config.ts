@@ -17,10 +17,11 @@
  * as own keys only (Maps), so `constructor` or `__proto__` is a key like any other.
  * https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#clusters
  */
-import { canonicalExec, CLUSTER_CONFIG_FIELDS, EXEC_FIELDS, TLS_FIELDS } from './cluster-secret-exec.js';
+import { canonicalExec } from './cluster-secret-exec.js';
+import { CLUSTER_CONFIG_FIELDS, EXEC_FIELDS, TLS_FIELDS } from './cluster-secret-exec-reading.js';
 import { GoFieldSet } from './go-json-fold.js';
 import { joinPath } from './object-paths.js';
-import { describeJsonType, isRecord } from '../json.js';
+import { describeJsonType, isRecord, ownValue } from '../json.js';
 import type { Settings } from '../settings.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
@@ -109,11 +110,6 @@ export function checkConfigKeys(
   return out;
 }
 
-/** An own property only. */
-function own(object: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(object, key) ? object[key] : undefined;
-}
-
 /** Base64 text compared without the whitespace PEM bundles are often wrapped with. */
 function sameCa(found: string, expected: string): boolean {
   return found.replace(/\s+/g, '') === expected.replace(/\s+/g, '');
@@ -129,12 +125,12 @@ export function checkTls(
   caData: string | undefined,
 ): Violation[] {
   const path = joinPath(CONFIG_PATH, TLS);
-  const tls = config === undefined ? undefined : own(config, TLS);
+  const tls = config === undefined ? undefined : ownValue(config, TLS);
   if (tls !== undefined && tls !== null && !isRecord(tls))
     return [violation('TG-CS-05', path, `is ${describeJsonType(tls)}; expected an object with caData`)];
   const out: Violation[] = [];
   const found = isRecord(tls) ? tls : {};
-  const ca = own(found, 'caData');
+  const ca = ownValue(found, 'caData');
   if (caData !== undefined) {
     const what = `the registry's CA for cluster "${clusterName ?? ''}"`;
     if (ca === undefined)
@@ -148,7 +144,7 @@ export function checkTls(
         ),
       );
   }
-  const insecure = own(found, 'insecure');
+  const insecure = ownValue(found, 'insecure');
   if (insecure !== undefined && insecure !== false) {
     out.push(
       violation(
@@ -174,24 +170,24 @@ export function completeConfig(
 ): boolean {
   let changed = false;
   const canonical = canonicalExec(settings, name);
-  const exec = own(config, EXEC);
+  const exec = ownValue(config, EXEC);
   if (exec === undefined) {
     config[EXEC] = canonical;
     changed = true;
   } else if (isRecord(exec)) {
     for (const [key, value] of Object.entries(canonical)) {
-      if (own(exec, key) === undefined) {
+      if (ownValue(exec, key) === undefined) {
         exec[key] = value;
         changed = true;
       }
     }
   }
   if (caData !== undefined) {
-    const tls = own(config, TLS);
+    const tls = ownValue(config, TLS);
     if (tls === undefined) {
       config[TLS] = { caData };
       changed = true;
-    } else if (isRecord(tls) && own(tls, 'caData') === undefined) {
+    } else if (isRecord(tls) && ownValue(tls, 'caData') === undefined) {
       tls.caData = caData;
       changed = true;
     }

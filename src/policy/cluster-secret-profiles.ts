@@ -22,6 +22,7 @@
  * Pure: parsing returns a result, never throws.
  */
 import { posix } from 'node:path';
+import { isRecord, ownValue } from '../json.js';
 
 /** What one environment variable of a profile may hold. */
 export type ExecProfileEnv =
@@ -95,15 +96,6 @@ export function matchesPattern(pattern: string, value: string): boolean {
   return new RegExp(`^(?:${pattern})$`, 'u').test(value);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Reads an own property only: a key such as `constructor` is never an inherited one. */
-function own(object: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(object, key) ? object[key] : undefined;
-}
-
 function commandProblem(command: string, pluginCommand: string): string | undefined {
   if (command === '' || command.trim() !== command || /[\s\0]/.test(command))
     return 'must be a path or a file name without spaces';
@@ -123,17 +115,21 @@ function commandProblem(command: string, pluginCommand: string): string | undefi
 
 function parseEnv(value: unknown, where: string): { env: ExecProfileEnv[] } | { reason: string } {
   if (value === undefined) return { env: [] };
-  if (!isObject(value)) return { reason: `${where}.env must be an object of variable names` };
+  if (!isRecord(value)) return { reason: `${where}.env must be an object of variable names` };
   const env: ExecProfileEnv[] = [];
   for (const name of Object.keys(value)) {
-    const spec = own(value, name);
+    const spec = ownValue(value, name);
     const at = `${where}.env[${JSON.stringify(name)}]`;
     if (!ENV_NAME.test(name)) return { reason: `${at} is not an environment variable name` };
     if (REFUSED_ENV.test(name))
       return { reason: `${at} may not be set by a profile: it makes a program load or run other code` };
     if (typeof spec === 'string') env.push({ name, value: spec });
-    else if (isObject(spec) && Object.keys(spec).length === 1 && typeof own(spec, 'pattern') === 'string') {
-      const pattern = String(own(spec, 'pattern'));
+    else if (
+      isRecord(spec) &&
+      Object.keys(spec).length === 1 &&
+      typeof ownValue(spec, 'pattern') === 'string'
+    ) {
+      const pattern = String(ownValue(spec, 'pattern'));
       if (!compiles(pattern)) return { reason: `${at}.pattern is not a valid regular expression` };
       env.push({ name, pattern });
     } else return { reason: `${at} must be a string (a fixed value) or {"pattern": "..."}` };
@@ -147,29 +143,29 @@ function parseProfile(
   pluginCommand: string,
 ): { profile: ExecProfile } | { reason: string } {
   const where = `[${index}]`;
-  if (!isObject(value)) return { reason: `${where} must be an object` };
+  if (!isRecord(value)) return { reason: `${where} must be an object` };
   const unknown = Object.keys(value).filter((k) => !PROFILE_KEYS.has(k));
   if (unknown.length > 0)
     return {
       reason: `${where} has unknown keys ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${[...PROFILE_KEYS].join(', ')}`,
     };
-  const name = own(value, 'name');
+  const name = ownValue(value, 'name');
   if (typeof name !== 'string' || name.trim() === '')
     return { reason: `${where}.name must be a non-empty string` };
-  const command = own(value, 'command');
+  const command = ownValue(value, 'command');
   if (typeof command !== 'string') return { reason: `${where}.command must be a string` };
   const bad = commandProblem(command, pluginCommand);
   if (bad !== undefined) return { reason: `${where}.command ${JSON.stringify(command)} ${bad}` };
-  const args = own(value, 'args') ?? [];
+  const args = ownValue(value, 'args') ?? [];
   if (!Array.isArray(args) || args.length > MAX_ARGS || !args.every((a) => typeof a === 'string'))
     return { reason: `${where}.args must be a list of at most ${MAX_ARGS} strings` };
-  const extraArgs = own(value, 'extraArgs');
+  const extraArgs = ownValue(value, 'extraArgs');
   if (extraArgs !== undefined && (typeof extraArgs !== 'string' || extraArgs === '' || !compiles(extraArgs)))
     return { reason: `${where}.extraArgs must be a valid, non-empty regular expression` };
-  const apiVersion = own(value, 'apiVersion');
+  const apiVersion = ownValue(value, 'apiVersion');
   if (apiVersion !== undefined && (typeof apiVersion !== 'string' || !EXEC_API_VERSIONS.includes(apiVersion)))
     return { reason: `${where}.apiVersion must be one of ${EXEC_API_VERSIONS.join(', ')}` };
-  const env = parseEnv(own(value, 'env'), where);
+  const env = parseEnv(ownValue(value, 'env'), where);
   if ('reason' in env) return env;
   return { profile: { name, command, args: args.map(String), extraArgs, apiVersion, env: env.env } };
 }

@@ -1,7 +1,8 @@
 /**
  * The Argo CD cluster Secret rules (SPEC section 5): TG-CS-01..08. A cluster Secret is a v1
  * Secret labelled `argocd.argoproj.io/secret-type: cluster`; its `name`, `server`, `project`
- * and `config` fields are read from `data` (base64) overlaid by `stringData`. Pure.
+ * and `config` fields are read from `data` (base64) overlaid by `stringData`
+ * (cluster-secret-view.ts); what `/mutate` adds is in cluster-secret-mutation.ts. Pure.
  *
  * A Secret of no tenant (its `name` is no registered cluster) is the platform's own (e.g.
  * `in-cluster`, or a cluster reached through an exec profile). For every requester it may
@@ -12,66 +13,17 @@
  * https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#clusters
  */
 import type { Tenant } from '../tenancy/tenant.js';
-import { checkConfigKeys, checkTls, completeConfig } from './cluster-secret-config.js';
-import {
-  canonicalExec,
-  checkPlatformExec,
-  checkTenantExec,
-  isProfiled,
-  readExec,
-  type ExecReading,
-} from './cluster-secret-exec.js';
-import {
-  addDataField,
-  dataPath,
-  fieldText,
-  readSecretData,
-  replaceDataConfig,
-  sameSecretData,
-  type SecretData,
-} from './cluster-secret-data.js';
-import { parseClusterConfig, type ParsedConfig } from './cluster-secret-json.js';
+import { checkConfigKeys, checkTls } from './cluster-secret-config.js';
+import { checkPlatformExec, checkTenantExec, isProfiled } from './cluster-secret-exec.js';
+import { dataPath, sameSecretData } from './cluster-secret-data.js';
+import { mutateClusterSecret } from './cluster-secret-mutation.js';
+import { configValue, readView, type SecretView } from './cluster-secret-view.js';
 import { normalizeServerUrl } from '../tenancy/cluster-url.js';
 import { listClusterNames } from './destination.js';
-import { ensureRecord, getLabels, getPath, show } from './object-paths.js';
+import { getLabels, getPath, show } from './object-paths.js';
 import type { OwnedCluster } from '../tenancy/registry.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
-
-/** What the rules read from one cluster Secret. */
-interface SecretView {
-  readonly data: SecretData;
-  readonly name: string | undefined;
-  readonly server: string | undefined;
-  readonly project: string | undefined;
-  /** Absent when the Secret has no `config`. */
-  readonly config: ParsedConfig | undefined;
-  /** What the config makes Argo CD run (TG-CS-04). */
-  readonly exec: ExecReading;
-  /** TG-REQ-01: unreadable data, unparseable config. */
-  readonly problems: readonly Violation[];
-}
-
-function readView(object: KubeObject | undefined): SecretView {
-  const data = readSecretData(object);
-  const problems = [...data.problems];
-  const configText = fieldText(data, 'config');
-  const config = configText === undefined ? undefined : parseClusterConfig(configText);
-  if (config !== undefined && !config.ok)
-    problems.push(
-      violation('TG-REQ-01', dataPath('config'), `${config.reason}; Argo CD cannot read it either`),
-    );
-  const exec = config?.ok === true ? readExec(config.value, config.duplicateKeys) : readExec(undefined, []);
-  return {
-    data,
-    name: fieldText(data, 'name'),
-    server: fieldText(data, 'server'),
-    project: fieldText(data, 'project'),
-    config,
-    exec,
-    problems,
-  };
-}
 
 /** Argo CD strips every trailing slash from `server` (util/db/cluster.go, SecretToCluster). */
 function trimSlashes(server: string): string {
@@ -96,10 +48,6 @@ function registeredServer(server: string | undefined, context: PolicyContext): O
     // Not a URL: compared as it is.
   }
   return context.registry.clusterByServer(normalizeServerUrl(bare) ?? bare);
-}
-
-function configValue(view: SecretView): Record<string, unknown> | undefined {
-  return view.config?.ok === true ? view.config.value : undefined;
 }
 
 function labelPath(key: string): string {
@@ -323,30 +271,6 @@ function validateObject(object: KubeObject, tenant: Tenant | undefined, context:
   return out;
 }
 
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-
-/** Adds the cluster's `server` and the missing parts of `config` to `data` (base64). */
-function mutateData(object: KubeObject, view: SecretView, tenant: Tenant, context: PolicyContext): void {
-  const cluster = tenant.clusters.find((c) => c.name === view.name);
-  if (cluster === undefined || view.data.problems.length > 0) return;
-  addDataField(object, 'server', cluster.server);
-  // stringData wins over data: a config given there is left as it is.
-  if (view.data.fromStringData.has('config')) return;
-  if (view.config === undefined) {
-    const config: Record<string, unknown> = {
-      execProviderConfig: canonicalExec(context.settings, cluster.name),
-    };
-    if (cluster.caData !== undefined) config.tlsClientConfig = { caData: cluster.caData };
-    addDataField(object, 'config', JSON.stringify(config));
-    return;
-  }
-  // Rewriting a config with repeated keys would drop what Go's decoder keeps: leave it for TG-CS-03.
-  if (!view.config.ok || view.config.duplicateKeys.length > 0) return;
-  const config = structuredClone(view.config.value);
-  if (completeConfig(config, cluster.name, context.settings, cluster.caData))
-    replaceDataConfig(object, JSON.stringify(config));
-}
-
 /**
  * Rules for Argo CD cluster Secrets. The tenant named by a cluster Secret is the owner of the
  * cluster in its `name`. On DELETE only TG-CS-07 applies.
@@ -370,22 +294,7 @@ export const clusterSecretRules: KindRules = {
   },
 
   mutate(object, scope) {
-    const { tenant, context } = scope;
-    const view = readView(object);
-    const labels = ensureRecord(ensureRecord(object, 'metadata'), 'labels');
-    const owner = view.name === undefined ? undefined : context.registry.clusterByName(view.name)?.tenant;
-    if (labels[context.settings.tenantLabel] === undefined)
-      labels[context.settings.tenantLabel] = (owner ?? tenant).name;
-    if (
-      view.name !== undefined &&
-      view.name !== '' &&
-      labels[context.settings.clusterLabel] === undefined &&
-      view.name.length <= 63 &&
-      LABEL_VALUE.test(view.name)
-    ) {
-      labels[context.settings.clusterLabel] = view.name;
-    }
-    mutateData(object, view, tenant, context);
+    mutateClusterSecret(object, scope);
   },
 
   validate(scope: RuleScope): Findings {

@@ -12,7 +12,9 @@
  */
 import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';
+import { findTooDeep, measureObject } from './json-measure.js';
 import { joinPath } from './object-paths.js';
+import { textDepth } from './text-depth.js';
 import type { GuardedKind, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -138,151 +140,6 @@ function shortPath(keys: readonly (string | number)[], shown = 8): string {
   let path = '';
   for (const key of keys.slice(0, shown)) path = joinPath(path, key);
   return keys.length > shown ? `${path}...(${keys.length - shown} more levels)` : path;
-}
-
-interface Frame {
-  readonly value: unknown;
-  readonly depth: number;
-  readonly key: string | number;
-  readonly parent: Frame | undefined;
-}
-
-function keysOf(frame: Frame): (string | number)[] {
-  const keys: (string | number)[] = [];
-  for (let f: Frame | undefined = frame; f !== undefined; f = f.parent) keys.push(f.key);
-  return keys.reverse();
-}
-
-/**
- * The path of the first object or list nested deeper than `limit` (`{}` at the root is 1
- * deep), or undefined. Iterative: an explicit stack, so no input can overflow the call stack.
- */
-export function findTooDeep(root: unknown, limit: number, rootKey: string): (string | number)[] | undefined {
-  const stack: Frame[] = [{ value: root, depth: 0, key: rootKey, parent: undefined }];
-  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
-    const { value } = frame;
-    if (typeof value !== 'object' || value === null) continue;
-    const depth = frame.depth + 1;
-    if (depth > limit) return keysOf(frame);
-    if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) {
-        const child: unknown = value[i];
-        if (typeof child === 'object' && child !== null)
-          stack.push({ value: child, depth, key: i, parent: frame });
-      }
-    } else {
-      for (const [key, child] of Object.entries(value)) {
-        if (typeof child === 'object' && child !== null)
-          stack.push({ value: child, depth, key, parent: frame });
-      }
-    }
-  }
-  return undefined;
-}
-
-/** What `measureObject` found. */
-export interface ObjectMeasure {
-  /** True when some object or list is nested deeper than the depth limit. */
-  readonly tooDeep: boolean;
-  /** Values counted (objects, lists, scalars); counting stops once past the node limit. */
-  readonly nodes: number;
-}
-
-/**
- * Depth and size of a JSON value in one iterative pass, allocating no frame per value
- * (two parallel stacks), stopping as soon as a limit is passed.
- */
-export function measureObject(root: unknown, maxDepth: number, maxNodes: number): ObjectMeasure {
-  const values: unknown[] = [root];
-  const depths: number[] = [0];
-  let nodes = 0;
-  while (values.length > 0) {
-    const value = values.pop();
-    const depth = (depths.pop() ?? 0) + 1;
-    nodes += 1;
-    if (nodes > maxNodes) return { tooDeep: false, nodes };
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth > maxDepth) return { tooDeep: true, nodes };
-    const children: unknown[] = Array.isArray(value) ? value : Object.values(value);
-    for (const child of children) {
-      if (typeof child === 'object' && child !== null) {
-        values.push(child);
-        depths.push(depth);
-      } else nodes += 1;
-    }
-  }
-  return { tooDeep: false, nodes };
-}
-
-/**
- * Nesting depth of JSON text (brackets outside strings), or of YAML text: flow brackets
- * outside quotes, plus the block levels of each line (indentation steps and the `- `/`? `
- * indicators that open a level on one line). An over-estimate for YAML, never an
- * under-estimate, so a document that passes cannot nest deeper than the limit. Iterative.
- */
-export function textDepth(text: string, yaml: boolean): number {
-  let max = 0;
-  let flow = 0;
-  let quote: '"' | "'" | undefined;
-  // The last character outside quotes and spaces: a YAML quote opens a scalar only after
-  // an indicator or at the start of a line (`it's` is a plain scalar), else brackets after
-  // it would be missed.
-  let previous = '';
-  const indents: number[] = [];
-  let i = 0;
-  let lineDone = -1;
-  while (i < text.length) {
-    if (
-      yaml &&
-      quote === undefined &&
-      flow === 0 &&
-      lineDone < i &&
-      (i === 0 || text.charAt(i - 1) === '\n')
-    ) {
-      // Block context: indentation steps, then `- `, `? ` and `: ` indicators each opening a level.
-      let j = i;
-      while (j < text.length && (text.charAt(j) === ' ' || text.charAt(j) === '\t')) j += 1;
-      if (j < text.length && text.charAt(j) !== '\n' && text.charAt(j) !== '#') {
-        const indent = j - i;
-        while (indents.length > 0 && (indents.at(-1) ?? 0) > indent) indents.pop();
-        if (indents.length === 0 || (indents.at(-1) ?? 0) < indent) indents.push(indent);
-        let inline = 0;
-        while (
-          j + 1 < text.length &&
-          '-?:'.includes(text.charAt(j)) &&
-          (text.charAt(j + 1) === ' ' || text.charAt(j + 1) === '\t')
-        ) {
-          inline += 1;
-          j += 2;
-          while (j < text.length && (text.charAt(j) === ' ' || text.charAt(j) === '\t')) j += 1;
-        }
-        max = Math.max(max, indents.length + inline);
-      }
-      previous = '';
-      i = j;
-      lineDone = j;
-      continue;
-    }
-    const c = text.charAt(i);
-    i += 1;
-    if (quote !== undefined) {
-      if (c === '\\' && quote === '"') i += 1;
-      else if (c === quote) quote = undefined;
-      continue;
-    }
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') continue;
-    const opensScalar = !yaml || previous === '' || '[{,:-?'.includes(previous);
-    if ((c === '"' || (yaml && c === "'")) && opensScalar) quote = c;
-    else if (c === '[' || c === '{') {
-      flow += 1;
-      max = Math.max(max, flow + indents.length);
-    } else if (c === ']' || c === '}') flow = Math.max(0, flow - 1);
-    else if (yaml && c === '#' && (i === 1 || /\s/.test(text.charAt(i - 2)))) {
-      while (i < text.length && text.charAt(i) !== '\n') i += 1;
-    }
-    previous = c;
-  }
-  return max;
 }
 
 function base64Text(value: unknown): string | undefined {

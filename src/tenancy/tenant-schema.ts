@@ -10,6 +10,8 @@ export const TENANT_VERSION = 'v1alpha1';
 export const TENANT_API_VERSION = `${TENANT_GROUP}/${TENANT_VERSION}`;
 export const TENANT_KIND = 'Tenant';
 export const TENANT_PLURAL = 'tenants';
+/** The Tenant resource as `plural.group`: how the watch names its source in logs and messages. */
+export const TENANT_RESOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
 
 /** Tenant and cluster names are label values (the tenant label, Argo CD's cluster labels). */
 export const MAX_LABEL_VALUE_LENGTH = 63;

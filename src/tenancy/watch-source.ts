@@ -4,8 +4,9 @@
  * - `current()` is undefined until the first full list has arrived (the webhook then denies
  *   with "registry not synced" and /readyz answers 503); after that, every add, change or
  *   delete rebuilds the registry (`buildRegistry`, oldest Tenant first) within `debounceMs`.
- * - Each Tenant is parsed with `parseTenant`; an invalid one is left out and its status
- *   says why, as does the status of a Tenant whose claim an older one holds.
+ * - Each Tenant is parsed with `parseTenant` (once per resourceVersion: tenant-parse-cache.ts);
+ *   an invalid one is left out and its status says why, as does the status of a Tenant whose
+ *   claim an older one holds.
  * - A watch the server ends is resumed by the informer from its last resourceVersion (and
  *   re-listed after 410 Gone). A watch or list that fails is re-established with a fresh list
  *   after a backoff; meanwhile `current()` keeps serving the last good registry, the
@@ -15,7 +16,8 @@
  *   (see bounded-watch.ts). `isFresh()` is false while the registry has not been confirmed
  *   by the API server for longer than `maxStalenessMs`: /readyz then answers 503.
  * - Every accepted, refused, changed and removed Tenant is logged, and (when this replica
- *   writes status) recorded as a Kubernetes Event on the Tenant (tenant-events.ts).
+ *   writes status) recorded as a Kubernetes Event on the Tenant and written to its status
+ *   (tenant-verdict-reporter.ts).
  * - `stop()` aborts every request in flight (list, watch, status write, Event).
  */
 import {
@@ -29,25 +31,13 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { describeApiFailure, withSignal } from '../kube/kube-call.js';
 import { BoundedWatch, REAL_TIMERS, SilentWatchError, type WatchTimers } from './bounded-watch.js';
-import { diffViews, logChanges, viewFromStatus, type TenantView } from './registry-changes.js';
-import { TenantEventRecorder } from './tenant-events.js';
-import { isTenantGuardError } from '../errors.js';
 import { buildRegistry, type RegistryProvider, type TenantRegistry } from './registry.js';
-import {
-  TENANT_API_VERSION,
-  TENANT_GROUP,
-  TENANT_KIND,
-  TENANT_PLURAL,
-  TENANT_VERSION,
-} from './tenant-schema.js';
-import { parseTenant, type Tenant } from './tenant.js';
+import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
-import { TenantStatusWriter, type StatusTarget } from './tenant-status-writer.js';
-import { outcomeOf } from './tenant-status.js';
-import { countClusters, toTenantList, type TenantObject } from './tenant-list.js';
+import { TenantParseCache } from './tenant-parse-cache.js';
+import { TenantVerdictReporter } from './tenant-verdict-reporter.js';
+import { toTenantList, type TenantObject } from './tenant-list.js';
 import type { Clock } from '../clock.js';
-
-const SOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
 
 /** Options of `WatchedRegistry`. Times in milliseconds. */
 export interface WatchedRegistryOptions {
@@ -91,11 +81,6 @@ export const WATCH_DEFAULTS = {
   maxStalenessMs: 60_000,
 } as const;
 
-interface Parsed {
-  resourceVersion: string | undefined;
-  result: { tenant: Tenant } | { error: string };
-}
-
 const PATH = `/apis/${TENANT_GROUP}/${TENANT_VERSION}/${TENANT_PLURAL}`;
 
 /** See the file comment. Call `start()`; `stop()` ends the watch. */
@@ -107,9 +92,6 @@ export class WatchedRegistry implements RegistryProvider {
   private stopper = new AbortController();
   /** When the API server last confirmed the registry (a list, a watch line or a watch's normal end). */
   private confirmedAt: Date | undefined;
-  /** The verdict per Tenant at the last rebuild; undefined before the first. */
-  private views: Map<string, TenantView> | undefined;
-  private readonly events: TenantEventRecorder | undefined;
   private readonly timers: WatchTimers;
   /** Bumped on every (re)connect and on stop: callbacks of an older informer are ignored. */
   private generation = 0;
@@ -122,11 +104,11 @@ export class WatchedRegistry implements RegistryProvider {
   private counts = { accepted: 0, rejected: 0, invalid: 0 };
   private rebuildTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private readonly parsedCache = new Map<string, Parsed>();
+  private readonly parsed: TenantParseCache;
   private readonly waiters: Array<() => void> = [];
   private readonly api: CustomObjectsApi;
   private readonly log: Logger;
-  private readonly statusWriter: TenantStatusWriter | undefined;
+  private readonly verdicts: TenantVerdictReporter;
   private readonly restarts: RestartCounter | undefined;
   private readonly now: Clock;
 
@@ -135,17 +117,17 @@ export class WatchedRegistry implements RegistryProvider {
     this.log = options.logger.child({ component: 'tenant-watch' });
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? REAL_TIMERS;
-    if (options.emitEvents ?? options.writeStatus !== false) {
-      this.events = new TenantEventRecorder(options.kubeConfig.makeApiClient(CoreV1Api), this.log, {
-        now: this.now,
-      });
-    }
-    if (options.writeStatus !== false) {
-      this.statusWriter = new TenantStatusWriter(this.api, this.log, {
-        now: this.now,
-        ...(options.statusRetryMs === undefined ? {} : { retryMs: options.statusRetryMs }),
-      });
-    }
+    this.parsed = new TenantParseCache(options.argocdNamespace);
+    this.verdicts = new TenantVerdictReporter({
+      log: this.log,
+      now: this.now,
+      eventsApi:
+        (options.emitEvents ?? options.writeStatus !== false)
+          ? options.kubeConfig.makeApiClient(CoreV1Api)
+          : undefined,
+      statusApi: options.writeStatus !== false ? this.api : undefined,
+      ...(options.statusRetryMs === undefined ? {} : { statusRetryMs: options.statusRetryMs }),
+    });
     if (options.metrics !== undefined)
       this.restarts = registerRegistryMetrics(options.metrics, () => this.state());
   }
@@ -208,25 +190,23 @@ export class WatchedRegistry implements RegistryProvider {
     clearTimeout(this.rebuildTimer);
     clearTimeout(this.retryTimer);
     this.stopper.abort();
-    this.statusWriter?.stop();
-    this.events?.stop();
+    this.verdicts.stop();
     this.watch?.abortAll();
     this.watch = undefined;
     const informer = this.informer;
     this.informer = undefined;
     await informer?.stop();
-    await this.statusWriter?.idle();
-    await this.events?.idle();
+    await this.verdicts.idle();
   }
 
   /** Resolves when no Event is being written (tests). */
   async eventsIdle(): Promise<void> {
-    await this.events?.idle();
+    await this.verdicts.eventsIdle();
   }
 
   /** Resolves when no status write is under way (tests). */
   async statusIdle(): Promise<void> {
-    await this.statusWriter?.idle();
+    await this.verdicts.statusIdle();
   }
 
   /** A fresh informer, hence a fresh list: the way back from any failure. */
@@ -379,18 +359,7 @@ export class WatchedRegistry implements RegistryProvider {
   private rebuild(): void {
     if (!this.listed || this.informer === undefined) return;
     const objects = this.informer.list();
-    const tenants: Tenant[] = [];
-    const invalid = new Map<string, string>();
-    const seen = new Set<string>();
-    for (const object of objects) {
-      const name = object.metadata?.name;
-      if (name === undefined) continue;
-      seen.add(name);
-      const parsed = this.parse(name, object);
-      if ('tenant' in parsed.result) tenants.push(parsed.result.tenant);
-      else invalid.set(name, parsed.result.error);
-    }
-    for (const name of this.parsedCache.keys()) if (!seen.has(name)) this.parsedCache.delete(name);
+    const { tenants, invalid } = this.parsed.parseAll(objects);
     const { registry, rejections } = buildRegistry(tenants);
     const firstSync = this.registry === undefined;
     this.registry = registry;
@@ -403,84 +372,7 @@ export class WatchedRegistry implements RegistryProvider {
       );
       for (const resolve of this.waiters.splice(0)) resolve();
     }
-    const rejected = new Map(rejections.map((r) => [r.tenant, r]));
-    const targets: StatusTarget[] = [];
-    for (const object of objects) {
-      const name = object.metadata?.name;
-      if (name !== undefined)
-        targets.push({
-          name,
-          object,
-          outcome: outcomeOf(countClusters(object), invalid.get(name), rejected.get(name)),
-        });
-    }
-    this.report(targets);
-    this.statusWriter?.sync(targets);
-  }
-
-  /**
-   * Logs every change of verdict since the last rebuild, and records it as an Event. On the
-   * first rebuild every Tenant is logged; a Tenant's "before" is then what its stored status
-   * says, so a restart repeats no Event for a verdict already recorded.
-   */
-  private report(targets: readonly StatusTarget[]): void {
-    const after = new Map<string, TenantView>();
-    const before = new Map(this.views ?? []);
-    for (const { name, object, outcome } of targets) {
-      const meta = object.metadata as
-        { uid?: string; resourceVersion?: string; generation?: number } | undefined;
-      const fingerprint =
-        meta?.generation === undefined ? JSON.stringify(object.spec ?? null) : String(meta.generation);
-      const verdict = outcome.accepted
-        ? { accepted: true as const }
-        : { accepted: false as const, reason: outcome.reason, message: outcome.message };
-      after.set(name, {
-        name,
-        verdict,
-        fingerprint,
-        clusterCount: outcome.clusterCount,
-        ...(meta?.uid === undefined ? {} : { uid: meta.uid }),
-        ...(meta?.resourceVersion === undefined ? {} : { resourceVersion: meta.resourceVersion }),
-      });
-      if (this.views === undefined) {
-        const stored = viewFromStatus(name, object, fingerprint);
-        if (stored !== undefined) before.set(name, stored);
-      }
-    }
-    const changes = diffViews(before, after);
-    if (this.views === undefined) {
-      // First sync: every Tenant gets a line, changed or not; Events only for changes.
-      logChanges(this.log, diffViews(new Map(), after), SOURCE);
-    } else {
-      logChanges(this.log, changes, SOURCE);
-    }
-    this.views = after;
-    this.events?.record(changes);
-  }
-
-  /** Parses a Tenant, reusing the last result while its resourceVersion is unchanged. */
-  private parse(name: string, object: TenantObject): Parsed {
-    const resourceVersion = object.metadata?.resourceVersion;
-    const cached = this.parsedCache.get(name);
-    if (cached !== undefined && resourceVersion !== undefined && cached.resourceVersion === resourceVersion)
-      return cached;
-    const label = `${SOURCE} (Tenant "${name}")`;
-    let result: Parsed['result'];
-    try {
-      // List items of custom resources carry apiVersion and kind; supplied in case they do not.
-      result = {
-        tenant: parseTenant(
-          { apiVersion: TENANT_API_VERSION, kind: TENANT_KIND, ...object },
-          { source: SOURCE, argocdNamespace: this.options.argocdNamespace },
-        ),
-      };
-    } catch (err) {
-      const message = isTenantGuardError(err) ? err.message : `${label}: cannot be read`;
-      result = { error: message.startsWith(`${label}: `) ? message.slice(label.length + 2) : message };
-    }
-    const parsed = { resourceVersion, result };
-    this.parsedCache.set(name, parsed);
-    return parsed;
+    this.verdicts.report(objects, invalid, rejections);
   }
 }
 

@@ -8,17 +8,17 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
 import { checkFieldNames } from '../../src/policy/applicationset-keys.js';
+import { findTooDeep } from '../../src/policy/json-measure.js';
 import {
   capLines,
   checkLimits,
   DEFAULT_LIMITS,
-  findTooDeep,
   limitFlags,
   MAX_LINE_CHARS,
   resolveLimits,
-  textDepth,
   type AdmissionLimits,
 } from '../../src/policy/limits.js';
+import { textDepth } from '../../src/policy/text-depth.js';
 
 /** `{a: {a: ... 'x'}}`, `n` objects deep, built without recursion. */
 export function nestedObject(n: number, leaf: unknown = 'x'): unknown {

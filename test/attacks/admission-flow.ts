@@ -10,6 +10,8 @@ import jsonPatch, { type Operation as PatchOperation } from 'fast-json-patch';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import { defaultPolicy } from '../../src/admission/admit.js';
+import { admissionRequestFor } from '../../src/admission/manifest-request.js';
+import { ADMISSION_API_VERSION, ADMISSION_KIND } from '../../src/admission/review.js';
 import { createLogger, pinoAuditSink } from '../../src/audit/logger.js';
 import { evaluate, guardedKindOf, mutate } from '../../src/policy/evaluate.js';
 import { isRecord } from '../../src/json.js';
@@ -49,60 +51,15 @@ export interface FlowResult {
   readonly object: KubeObject | undefined;
 }
 
-/** The group/version/kind of a manifest, read from its apiVersion and kind. */
-export function gvkOf(object: KubeObject): { group: string; version: string; kind: string } {
-  const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-  const kind = typeof object.kind === 'string' ? object.kind : '';
-  const slash = apiVersion.indexOf('/');
-  return slash < 0
-    ? { group: '', version: apiVersion, kind }
-    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), kind };
-}
-
-function subject(write: WriteRequest): KubeObject {
-  const o = write.object ?? write.oldObject;
-  assert.ok(o !== undefined, 'a write needs object or oldObject');
-  return o;
-}
-
-function metadataString(object: KubeObject, key: 'name' | 'namespace'): string {
-  const metadata = object.metadata;
-  const value = isRecord(metadata) ? metadata[key] : undefined;
-  return typeof value === 'string' ? value : '';
-}
-
-/** `resource` of an AdmissionRequest: the plural of the kind. */
-function resourceOf(kind: string): string {
-  return kind === 'ApplicationSet'
-    ? 'applicationsets'
-    : kind === 'AppProject'
-      ? 'appprojects'
-      : `${kind.toLowerCase()}s`;
-}
-
 /** The AdmissionReview body the API server would POST for a write, with `object` replaced. */
 export function reviewFor(
   write: WriteRequest,
   object: KubeObject | undefined = write.object,
 ): Record<string, unknown> {
-  const s = subject(write);
-  const gvk = gvkOf(s);
   return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: write.uid,
-      kind: gvk,
-      resource: { group: gvk.group, version: gvk.version, resource: resourceOf(gvk.kind) },
-      requestKind: gvk,
-      namespace: metadataString(s, 'namespace'),
-      name: metadataString(s, 'name'),
-      operation: write.operation,
-      userInfo: { username: write.user.username, groups: [...write.user.groups] },
-      ...(object === undefined ? {} : { object }),
-      ...(write.oldObject === undefined ? {} : { oldObject: write.oldObject }),
-      dryRun: write.dryRun ?? false,
-    },
+    apiVersion: ADMISSION_API_VERSION,
+    kind: ADMISSION_KIND,
+    request: admissionRequestFor({ ...write, object }),
   };
 }
 
@@ -112,15 +69,15 @@ function rulesOfLines(lines: readonly string[]): string[] {
 
 /** The pure path: `mutate`, then `evaluate` on its result. */
 export function runPure(write: WriteRequest, context: PolicyContext): FlowResult & { decision: Decision } {
-  const s = subject(write);
-  const kind = guardedKindOf(gvkOf(s), write.object, write.oldObject);
-  assert.ok(kind !== undefined, `${gvkOf(s).kind} is not a kind the webhook guards`);
+  const request = admissionRequestFor(write);
+  const kind = guardedKindOf(request.kind, write.object, write.oldObject);
+  assert.ok(kind !== undefined, `${request.kind.kind} is not a kind the webhook guards`);
   const base: PolicyRequest = {
     uid: write.uid,
     kind,
     operation: write.operation,
-    namespace: metadataString(s, 'namespace'),
-    name: metadataString(s, 'name'),
+    namespace: request.namespace,
+    name: request.name,
     ...(write.object === undefined ? {} : { object: write.object }),
     ...(write.oldObject === undefined ? {} : { oldObject: write.oldObject }),
     user: write.user,

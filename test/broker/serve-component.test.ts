@@ -18,6 +18,7 @@ import { callServe, testIo } from '../cli/cli-support.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
+import { writeKubeconfig } from '../support/test-api-setup.js';
 import { recordingLogger, testRegistry } from './helpers.js';
 
 describe('broker as a serve component', () => {
@@ -50,8 +51,7 @@ describe('broker as a serve component', () => {
 
   test('starts from serve options: routes mounted, audit records to the sink, metrics on the registry', async () => {
     const api = await TestApiServer.start();
-    const kcFile = join(mkdtempSync(join(tmpdir(), 'tg-kc-')), 'kubeconfig.yaml');
-    writeFileSync(kcFile, api.kubeConfig().exportConfig(), { mode: 0o600 });
+    const kcFile = writeKubeconfig(api, mkdtempSync(join(tmpdir(), 'tg-kc-')), { mode: 0o600 });
     const audit: AuditRecord[] = [];
     const metricsRegistry = new Registry();
     const settings = resolveSettings({ issuerUrl: 'https://broker.example.com' });

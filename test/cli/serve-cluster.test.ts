@@ -5,7 +5,7 @@
  * HTTPS server.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { brokerComponent } from '../../src/broker/serve-component.js';
@@ -13,6 +13,7 @@ import { startServe, type ServeHandle } from '../../src/server/start-serve.js';
 import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
+import { seedOneClusterTenant, writeKubeconfig } from '../support/test-api-setup.js';
 import { TENANTS, tenantDoc } from '../tenancy/watch-support.js';
 import { callServe, tempDir, testIo } from './cli-support.js';
 
@@ -23,17 +24,9 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
 
   before(async () => {
     api = await TestApiServer.start();
-    api.registerResource(TENANTS);
-    api.seed(
-      TENANTS,
-      undefined,
-      tenantDoc('team-a', {
-        clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }],
-      }),
-    );
+    seedOneClusterTenant(api);
     const dir = tempDir();
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+    const kubeconfig = writeKubeconfig(api, dir);
     handle = await startServe(
       {
         port: '0',

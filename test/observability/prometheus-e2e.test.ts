@@ -17,7 +17,7 @@ import { startServe, type ServeHandle } from '../../src/server/start-serve.js';
 import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
-import { TENANTS, tenantDoc } from '../tenancy/watch-support.js';
+import { seedOneClusterTenant, writeKubeconfig } from '../support/test-api-setup.js';
 import { callServe, tempDir, testIo } from '../cli/cli-support.js';
 import { needBinary, OBSERVABILITY_DOC, RULES_FILE } from './prometheus-tools.js';
 
@@ -79,17 +79,9 @@ describe('a real Prometheus scraping tenant-guard', skip, () => {
 
   before(async () => {
     api = await TestApiServer.start();
-    api.registerResource(TENANTS);
-    api.seed(
-      TENANTS,
-      undefined,
-      tenantDoc('team-a', {
-        clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }],
-      }),
-    );
+    seedOneClusterTenant(api);
     const dir = tempDir('tg-prom-');
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+    const kubeconfig = writeKubeconfig(api, dir);
     handle = await startServe(
       { port: '0', certsDir: join(dir, 'certs'), watchTenants: true, kubeconfig },
       testIo(),

@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { defaultPolicy, mutateThenValidate } from '../../src/admission/admit.js';
 import { outcomeResponse } from '../../src/admission/response.js';
+import { manifestGvk } from '../../src/admission/manifest-request.js';
 import { parseAdmissionReview, readAdmissionRequest } from '../../src/admission/review.js';
 import { admissionAuditRecord } from '../../src/audit/admission-record.js';
 import { evaluate, guardedKindOf, mutate } from '../../src/policy/evaluate.js';
 import { isRecord } from '../../src/json.js';
 import type { KubeObject, PolicyContext, PolicyRequest, Violation } from '../../src/policy/types.js';
-import { gvkOf, reviewFor } from '../attacks/admission-flow.js';
+import { reviewFor } from '../attacks/admission-flow.js';
 import { anyWriteArb, isPlatformAdmin, propertyContext, type Write } from './arbitraries.js';
 import { foreignTo, namedTargets } from './oracle.js';
 
@@ -32,7 +33,7 @@ function metadataString(object: KubeObject | undefined, key: string): string {
 export function policyRequest(write: Write): PolicyRequest | undefined {
   const subject = write.object ?? write.oldObject;
   assert.ok(subject !== undefined);
-  const kind = guardedKindOf(gvkOf(subject), write.object, write.oldObject);
+  const kind = guardedKindOf(manifestGvk(subject), write.object, write.oldObject);
   // A Secret whose labels were mangled away is no cluster Secret: the webhook leaves it alone.
   if (kind === undefined) return undefined;
   return {

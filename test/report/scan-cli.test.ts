@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
 import { tenantsYaml } from '../support/policy-fixtures.js';
 import { TestApiServer } from '../support/test-api-server.js';
-import { TENANTS, tenantDoc } from '../tenancy/watch-support.js';
+import { seedOneClusterTenant, writeKubeconfig } from '../support/test-api-setup.js';
 import { runCli, tempDir } from '../cli/cli-support.js';
 import { application, ARGO_TYPES, reportValidator } from './report-support.js';
 
@@ -120,19 +120,11 @@ describe('tenant-guard scan --kubeconfig', () => {
     const api = await TestApiServer.start();
     try {
       for (const t of ARGO_TYPES) api.registerResource(t);
-      api.registerResource(TENANTS);
-      api.seed(
-        TENANTS,
-        undefined,
-        tenantDoc('team-a', {
-          clusters: [{ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }],
-        }),
-      );
+      seedOneClusterTenant(api);
       const apps = ARGO_TYPES[1] as (typeof ARGO_TYPES)[number];
       api.seed(apps, 'team-a', application('team-a', 'ok', 'k8s-team-a-dev'));
       api.seed(apps, 'team-a', application('team-a', 'gone', 'k8s-team-a-prod'));
-      const kubeconfig = join(tempDir(), 'kubeconfig');
-      writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+      const kubeconfig = writeKubeconfig(api, tempDir());
       const out = await runCli(['scan', '--kubeconfig', kubeconfig, '-o', 'json'], { env: {} });
       assert.equal(out.code, 1, out.stderr);
       const body = JSON.parse(out.stdout) as {

@@ -4,13 +4,13 @@
  * `--components` does not start it (it needs a Kubernetes API that `npm start` has not).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { SERVE_COMPONENTS } from '../../src/cli/main.js';
 import { startServe } from '../../src/server/start-serve.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { TestApiServer } from '../support/test-api-server.js';
+import { writeKubeconfig } from '../support/test-api-setup.js';
 import { tempDir, testIo } from '../cli/cli-support.js';
 import { application, ARGO_TYPES, OPEN_REPORTS, reportValidator } from './report-support.js';
 
@@ -24,8 +24,7 @@ describe('serve with the reporter component', () => {
       application('team-a', 'to-b', 'k8s-team-b-dev'),
     );
     const dir = tempDir('tg-rep-');
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+    const kubeconfig = writeKubeconfig(api, dir);
     const handle = await startServe(
       {
         port: '0',

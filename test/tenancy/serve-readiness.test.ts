@@ -5,7 +5,7 @@
  * request to the API server open.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServe, type ServeHandle } from '../../src/server/start-serve.js';
@@ -13,6 +13,7 @@ import { WATCH_DEFAULTS } from '../../src/tenancy/watch-source.js';
 import { callServe, tempDir, testIo } from '../cli/cli-support.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { TestApiServer } from '../support/test-api-server.js';
+import { writeKubeconfig } from '../support/test-api-setup.js';
 import { eventually, ManualTimers, TENANTS, tenantDoc } from './watch-support.js';
 
 describe("serve --watch-tenants: readiness follows the registry's age", () => {
@@ -27,8 +28,7 @@ describe("serve --watch-tenants: readiness follows the registry's age", () => {
     api.registerResource(TENANTS);
     api.seed(TENANTS, undefined, tenantDoc('team-a'));
     const dir = tempDir();
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+    const kubeconfig = writeKubeconfig(api, dir);
     handle = await startServe(
       { port: '0', certsDir: join(dir, 'certs'), watchTenants: true, kubeconfig },
       testIo(),
