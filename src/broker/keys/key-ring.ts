@@ -12,7 +12,7 @@
  *   expired plus the retire margin, then it is dropped.
  */
 import type { JWK } from 'jose';
-import type { SigningAlg } from './options.js';
+import type { SigningAlg } from '../options.js';
 
 /** One key as stored. Never changes once stored. */
 export interface KeyRecord {
