@@ -35,9 +35,9 @@ import {
   type KeyRecord,
   type KeyView,
   type RingTiming,
+  type SigningAlg,
 } from './key-ring.js';
 import type { KeyStore } from './key-store.js';
-import type { SigningAlg } from '../options.js';
 import type { Clock } from '../../clock.js';
 
 /** Options of `KeyManager`. */
