@@ -15,7 +15,7 @@ import { createBroker } from '../src/broker/create-broker.js';
 import { parseBrokerOptions, type SigningAlg } from '../src/broker/options.js';
 import { leanTokenHandler } from '../src/broker/lean-token.js';
 import { createBrokerRouter } from '../src/broker/router.js';
-import type { TokenReviewer } from '../src/broker/token-review.js';
+import type { TokenReviewer } from '../src/broker/callers/token-review.js';
 import { generateCertificates } from '../src/server/certificates.js';
 import { createWebhookApp, INTERNAL_ERROR_MESSAGE } from '../src/server/webhook-app.js';
 import { resolveSettings } from '../src/settings.js';

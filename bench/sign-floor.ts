@@ -3,9 +3,9 @@
  * one token after another (serial), for `seconds`. Prints `SIGN <tokens per second>`.
  *   node --import tsx bench/sign-floor.ts RS256|ES256 [seconds]
  */
-import { generateKeyRecord } from '../src/broker/key-material.js';
+import { generateKeyRecord } from '../src/broker/keys/key-material.js';
 import type { SigningAlg } from '../src/broker/options.js';
-import { signToken } from '../src/broker/signer.js';
+import { signToken } from '../src/broker/keys/signer.js';
 
 export const CALLER = 'system:serviceaccount:argocd:argocd-application-controller';
 

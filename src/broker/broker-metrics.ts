@@ -11,7 +11,7 @@
  *   no active key, the broker cannot sign).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { KeyManager } from './key-manager.js';
+import type { KeyManager } from './keys/key-manager.js';
 
 export type ReviewMetricOutcome = 'authenticated' | 'unauthenticated' | 'error';
 

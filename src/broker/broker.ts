@@ -9,7 +9,7 @@ import type { AuditSink, TokenAuditRecord } from '../audit/record.js';
 import { isTenantGuardError, type ErrorCode } from '../errors.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import type { Tenant, TenantCluster } from '../tenancy/tenant.js';
-import { MAX_TOKEN_LENGTH, parseBearer } from './bearer.js';
+import { MAX_TOKEN_LENGTH, parseBearer } from './callers/bearer.js';
 import { NO_BROKER_METRICS, type BrokerMetrics } from './broker-metrics.js';
 import {
   authorizeCaller,
@@ -17,11 +17,11 @@ import {
   type Caller,
   type CallerAuthenticator,
   type CallerPolicy,
-} from './caller-auth.js';
+} from './callers/caller-auth.js';
 import { cacheControl, discoveryDocument, issuerPath } from './discovery.js';
-import type { KeyManager } from './key-manager.js';
-import type { CallerRateLimiter } from './rate-limiter.js';
-import { signToken } from './signer.js';
+import type { KeyManager } from './keys/key-manager.js';
+import type { CallerRateLimiter } from './callers/rate-limiter.js';
+import { signToken } from './keys/signer.js';
 import type { Clock } from '../clock.js';
 
 /** The codes the broker refuses a token with: every ERR_BROKER_* and the registry's not-synced. */

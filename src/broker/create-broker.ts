@@ -20,16 +20,16 @@ import { loadKubeConfig } from '../kube/kube-config.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { Broker } from './broker.js';
 import { createBrokerMetrics, NO_BROKER_METRICS } from './broker-metrics.js';
-import { CallerAuthenticator } from './caller-auth.js';
+import { CallerAuthenticator } from './callers/caller-auth.js';
 import { checkIssuer } from './discovery.js';
-import { KeyManager } from './key-manager.js';
-import type { RingTiming } from './key-ring.js';
-import { DirectoryKeyStore } from './key-store-directory.js';
-import { SecretKeyStore } from './key-store-secret.js';
-import { MemoryKeyStore, type KeyStore } from './key-store.js';
+import { KeyManager } from './keys/key-manager.js';
+import type { RingTiming } from './keys/key-ring.js';
+import { DirectoryKeyStore } from './keys/key-store-directory.js';
+import { SecretKeyStore } from './keys/key-store-secret.js';
+import { MemoryKeyStore, type KeyStore } from './keys/key-store.js';
 import { callerAuthOptions, validateBrokerConfig, type BrokerConfig } from './options.js';
-import { CallerRateLimiter } from './rate-limiter.js';
-import { createKubeTokenReviewer, type TokenReviewer } from './token-review.js';
+import { CallerRateLimiter } from './callers/rate-limiter.js';
+import { createKubeTokenReviewer, type TokenReviewer } from './callers/token-review.js';
 import type { Clock } from '../clock.js';
 
 /** The longest token TTL a Tenant may set (SPEC section 2), in seconds. */

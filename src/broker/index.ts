@@ -14,9 +14,9 @@ export {
   type KeyStoreConfig,
   type SigningAlg,
 } from './options.js';
-export { MemoryKeyStore, type KeyStore } from './key-store.js';
-export { DirectoryKeyStore } from './key-store-directory.js';
-export { SecretKeyStore } from './key-store-secret.js';
-export type { TokenReviewer, ReviewOutcome } from './token-review.js';
+export { MemoryKeyStore, type KeyStore } from './keys/key-store.js';
+export { DirectoryKeyStore } from './keys/key-store-directory.js';
+export { SecretKeyStore } from './keys/key-store-secret.js';
+export type { TokenReviewer, ReviewOutcome } from './callers/token-review.js';
 export { brokerComponent } from './serve-component.js';
 export { createBrokerMetrics, type BrokerMetrics } from './broker-metrics.js';

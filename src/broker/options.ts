@@ -5,11 +5,11 @@
  */
 import { TenantGuardError } from '../errors.js';
 import { givenFlags, readDuration, resolveFlags, type FlagRules, type FlagSpec } from '../flag-value.js';
-import type { CallerAuthenticatorOptions } from './caller-auth.js';
-import { CallerRateLimiter } from './rate-limiter.js';
+import type { CallerAuthenticatorOptions } from './callers/caller-auth.js';
+import { CallerRateLimiter } from './callers/rate-limiter.js';
+import type { SigningAlg } from './keys/key-ring.js';
 
-/** Signing algorithms an API server accepts (`--oidc-signing-algs`); EdDSA is not one. */
-export type SigningAlg = 'RS256' | 'ES256';
+export type { SigningAlg };
 
 /** Where the key ring lives. */
 export type KeyStoreConfig =

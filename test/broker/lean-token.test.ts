@@ -11,7 +11,7 @@ import type { Broker } from '../../src/broker/broker.js';
 import { createBroker } from '../../src/broker/create-broker.js';
 import { leanTokenHandler } from '../../src/broker/lean-token.js';
 import { createBrokerRouter } from '../../src/broker/router.js';
-import type { ReviewOutcome } from '../../src/broker/token-review.js';
+import type { ReviewOutcome } from '../../src/broker/callers/token-review.js';
 import { createWebhookApp, INTERNAL_ERROR_MESSAGE } from '../../src/server/webhook-app.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
 import { CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';

@@ -16,16 +16,16 @@ import { decodeProtectedHeader } from 'jose';
 import request from 'supertest';
 import type { Broker } from '../../src/broker/broker.js';
 import { createBroker } from '../../src/broker/create-broker.js';
-import { generateKeyRecord, serializeKeyRecord } from '../../src/broker/key-material.js';
-import { DirectoryKeyStore } from '../../src/broker/key-store-directory.js';
+import { generateKeyRecord, serializeKeyRecord } from '../../src/broker/keys/key-material.js';
+import { DirectoryKeyStore } from '../../src/broker/keys/key-store-directory.js';
 import {
   MemoryKeyStore,
   type KeyChange,
   type KeySnapshot,
   type KeyStore,
-} from '../../src/broker/key-store.js';
+} from '../../src/broker/keys/key-store.js';
 import { createBrokerRouter } from '../../src/broker/router.js';
-import { signToken } from '../../src/broker/signer.js';
+import { signToken } from '../../src/broker/keys/signer.js';
 import { isTenantGuardError, TenantGuardError } from '../../src/errors.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';

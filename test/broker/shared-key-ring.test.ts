@@ -12,8 +12,8 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import request from 'supertest';
 import type { Broker } from '../../src/broker/broker.js';
 import { createBroker } from '../../src/broker/create-broker.js';
-import { SecretKeyStore } from '../../src/broker/key-store-secret.js';
-import type { KeyChange, KeySnapshot, KeyStore } from '../../src/broker/key-store.js';
+import { SecretKeyStore } from '../../src/broker/keys/key-store-secret.js';
+import type { KeyChange, KeySnapshot, KeyStore } from '../../src/broker/keys/key-store.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { SECRETS, TestApiServer } from '../support/test-api-server.js';
 import { brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';

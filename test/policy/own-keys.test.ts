@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { publicOnly } from '../../src/broker/key-material.js';
+import { publicOnly } from '../../src/broker/keys/key-material.js';
 import { clusterSecretRules } from '../../src/policy/cluster-secret.js';
 import { getLabels } from '../../src/policy/object-paths.js';
 import { policyContext } from '../support/policy-fixtures.js';

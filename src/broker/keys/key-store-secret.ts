@@ -6,9 +6,9 @@
  * read are carried over untouched.
  */
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { TenantGuardError } from '../errors.js';
+import { TenantGuardError } from '../../errors.js';
 import { serializeKeyRecord } from './key-material.js';
-import { apiErrorCode, describeApiFailure, withSignal } from '../kube/kube-call.js';
+import { apiErrorCode, describeApiFailure, withSignal } from '../../kube/kube-call.js';
 import { entryName, parseEntries, type KeyChange, type KeySnapshot, type KeyStore } from './key-store.js';
 
 /** Options of `SecretKeyStore`. */

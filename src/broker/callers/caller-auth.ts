@@ -4,13 +4,13 @@
  * one shared review for concurrent requests with the same token, and a bounded review queue.
  * Whether that caller may have a given target's token is `authorizeCaller`, a pure check.
  */
-import { TenantGuardError } from '../errors.js';
+import { TenantGuardError } from '../../errors.js';
 import { peekExpiry } from './bearer.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
 import { ExpiringLru, tokenKey } from './review-cache.js';
 import { ReviewQueue, ReviewQueueFull } from './review-queue.js';
 import type { ReviewOutcome, TokenReviewer } from './token-review.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../../clock.js';
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';

@@ -24,7 +24,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode, TenantGuardError } from '../errors.js';
+import { errnoCode, TenantGuardError } from '../../errors.js';
 import { serializeKeyRecord } from './key-material.js';
 import { entryName, parseEntries, type KeyChange, type KeySnapshot, type KeyStore } from './key-store.js';
 

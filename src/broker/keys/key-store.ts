@@ -5,7 +5,7 @@
  * replicas never lose each other's keys. Entries a store cannot parse are reported and left
  * alone, never dropped.
  */
-import { TenantGuardError } from '../errors.js';
+import { TenantGuardError } from '../../errors.js';
 import { parseKeyRecord, serializeKeyRecord } from './key-material.js';
 import type { KeyRecord } from './key-ring.js';
 

@@ -11,7 +11,7 @@ import {
   viewRing,
   type KeyRecord,
   type RingTiming,
-} from '../../src/broker/key-ring.js';
+} from '../../../src/broker/keys/key-ring.js';
 
 const S = 1000;
 const timing: RingTiming = {

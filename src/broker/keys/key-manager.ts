@@ -22,7 +22,7 @@
  */
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
-import { isTenantGuardError, TenantGuardError } from '../errors.js';
+import { isTenantGuardError, TenantGuardError } from '../../errors.js';
 import { generateKeyRecord } from './key-material.js';
 import {
   activeKey,
@@ -35,10 +35,10 @@ import {
   type KeyRecord,
   type KeyView,
   type RingTiming,
+  type SigningAlg,
 } from './key-ring.js';
 import type { KeyStore } from './key-store.js';
-import type { SigningAlg } from './options.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../../clock.js';
 
 /** Options of `KeyManager`. */
 export interface KeyManagerOptions {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { authorizeCaller, callerFromReview, type Caller } from '../../src/broker/caller-auth.js';
-import { createBroker } from '../../src/broker/create-broker.js';
-import type { Broker } from '../../src/broker/broker.js';
-import { isTenantGuardError } from '../../src/errors.js';
-import { serviceAccountToken } from '../support/caller-tokens.js';
-import { TestApiServer } from '../support/test-api-server.js';
-import { brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
+import { authorizeCaller, callerFromReview, type Caller } from '../../../src/broker/callers/caller-auth.js';
+import { createBroker } from '../../../src/broker/create-broker.js';
+import type { Broker } from '../../../src/broker/broker.js';
+import { isTenantGuardError } from '../../../src/errors.js';
+import { serviceAccountToken } from '../../support/caller-tokens.js';
+import { TestApiServer } from '../../support/test-api-server.js';
+import { brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from '../helpers.js';
 
 /** `object` without `key` (absent, not present as undefined). */
 function withoutKey<T extends object, K extends keyof T>(object: T, key: K): Omit<T, K> {

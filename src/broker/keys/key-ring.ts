@@ -12,7 +12,9 @@
  *   expired plus the retire margin, then it is dropped.
  */
 import type { JWK } from 'jose';
-import type { SigningAlg } from './options.js';
+
+/** Signing algorithms an API server accepts (`--oidc-signing-algs`); EdDSA is not one. */
+export type SigningAlg = 'RS256' | 'ES256';
 
 /** One key as stored. Never changes once stored. */
 export interface KeyRecord {

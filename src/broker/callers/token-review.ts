@@ -3,9 +3,9 @@
  * authentication, apart from the checks on its result (caller-auth.ts).
  */
 import { AuthenticationV1Api, type KubeConfig, type V1TokenReview } from '@kubernetes/client-node';
-import { TenantGuardError } from '../errors.js';
-import { isRecord } from '../json.js';
-import { describeApiFailure, withSignal } from '../kube/kube-call.js';
+import { TenantGuardError } from '../../errors.js';
+import { isRecord } from '../../json.js';
+import { describeApiFailure, withSignal } from '../../kube/kube-call.js';
 
 /** What a TokenReview said, narrowed. */
 export interface ReviewOutcome {

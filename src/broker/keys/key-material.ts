@@ -10,10 +10,9 @@ import {
   type CryptoKey,
   type JWK,
 } from 'jose';
-import { TenantGuardError } from '../errors.js';
-import { isRecord } from '../json.js';
-import type { KeyRecord } from './key-ring.js';
-import type { SigningAlg } from './options.js';
+import { TenantGuardError } from '../../errors.js';
+import { isRecord } from '../../json.js';
+import type { KeyRecord, SigningAlg } from './key-ring.js';
 
 /** Makes a new key: RSA 2048 for RS256, P-256 for ES256. `kid` is the RFC 7638 thumbprint. */
 export async function generateKeyRecord(

@@ -5,7 +5,7 @@
  * before unknown tokens, and one slot is kept for them, so a flood of bogus tokens never
  * holds every review slot. A full lane refuses at once, so waiting work stays bounded.
  */
-import { TenantGuardError } from '../errors.js';
+import { TenantGuardError } from '../../errors.js';
 
 /** A full queue: the caller should retry after this many seconds. */
 export class ReviewQueueFull extends TenantGuardError {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ReviewQueue, ReviewQueueFull } from '../../src/broker/review-queue.js';
+import { ReviewQueue, ReviewQueueFull } from '../../../src/broker/callers/review-queue.js';
 
 /** A unit of work the test finishes by hand. */
 function gate(): { work: () => Promise<string>; started: () => boolean; finish: (v: string) => void } {

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { generateKeyRecord, serializeKeyRecord } from '../../src/broker/key-material.js';
-import { KeyManager } from '../../src/broker/key-manager.js';
-import type { RingTiming } from '../../src/broker/key-ring.js';
-import { SecretKeyStore } from '../../src/broker/key-store-secret.js';
+import { generateKeyRecord, serializeKeyRecord } from '../../../src/broker/keys/key-material.js';
+import { KeyManager } from '../../../src/broker/keys/key-manager.js';
+import type { RingTiming } from '../../../src/broker/keys/key-ring.js';
+import { SecretKeyStore } from '../../../src/broker/keys/key-store-secret.js';
 import {
   MemoryKeyStore,
   type KeyChange,
   type KeySnapshot,
   type KeyStore,
-} from '../../src/broker/key-store.js';
-import { TenantGuardError } from '../../src/errors.js';
-import { SECRETS, TestApiServer } from '../support/test-api-server.js';
-import { recordingLogger } from './helpers.js';
+} from '../../../src/broker/keys/key-store.js';
+import { TenantGuardError } from '../../../src/errors.js';
+import { SECRETS, TestApiServer } from '../../support/test-api-server.js';
+import { recordingLogger } from '../helpers.js';
 
 const S = 1000;
 const timing: RingTiming = {

@@ -13,12 +13,16 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateKeyRecord, parseKeyRecord, serializeKeyRecord } from '../../src/broker/key-material.js';
-import { DirectoryKeyStore, type FileFacts } from '../../src/broker/key-store-directory.js';
-import { SecretKeyStore } from '../../src/broker/key-store-secret.js';
-import { MemoryKeyStore, type KeyStore } from '../../src/broker/key-store.js';
-import { isTenantGuardError } from '../../src/errors.js';
-import { SECRETS, TestApiServer } from '../support/test-api-server.js';
+import {
+  generateKeyRecord,
+  parseKeyRecord,
+  serializeKeyRecord,
+} from '../../../src/broker/keys/key-material.js';
+import { DirectoryKeyStore, type FileFacts } from '../../../src/broker/keys/key-store-directory.js';
+import { SecretKeyStore } from '../../../src/broker/keys/key-store-secret.js';
+import { MemoryKeyStore, type KeyStore } from '../../../src/broker/keys/key-store.js';
+import { isTenantGuardError } from '../../../src/errors.js';
+import { SECRETS, TestApiServer } from '../../support/test-api-server.js';
 
 const isConflict = (e: unknown): boolean => isTenantGuardError(e, 'ERR_KEYRING_CONFLICT');
 
