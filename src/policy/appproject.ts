@@ -74,7 +74,14 @@ function checkEntry(entry: Record<string, unknown>, path: string, tenant: Tenant
   return out;
 }
 
-function checkDestinations(spec: Record<string, unknown>, tenant: Tenant): Violation[] {
+/**
+ * `check` on every entry of `spec.destinations` (as many as the object-node limit lets in),
+ * after the TG-REQ-01 shape checks: a list, of objects.
+ */
+function eachDestination(
+  spec: Record<string, unknown>,
+  check: (entry: Record<string, unknown>, path: string) => Violation[],
+): Violation[] {
   const raw = spec.destinations;
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw))
@@ -82,8 +89,12 @@ function checkDestinations(spec: Record<string, unknown>, tenant: Tenant): Viola
   return raw.flatMap((entry: unknown, i) => {
     const path = joinPath('spec.destinations', i);
     if (!isRecord(entry)) return [violation('TG-REQ-01', path, `is ${show(entry)}, not an object`)];
-    return checkEntry(entry, path, tenant);
+    return check(entry, path);
   });
+}
+
+function checkDestinations(spec: Record<string, unknown>, tenant: Tenant): Violation[] {
+  return eachDestination(spec, (entry, path) => checkEntry(entry, path, tenant));
 }
 
 function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): Violation[] {
@@ -130,14 +141,8 @@ function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): V
  * Applications in such a project target is TG-APP-02's to guard.
  */
 function checkPlatformDestinations(spec: Record<string, unknown>, context: PolicyContext): Violation[] {
-  const raw = spec.destinations;
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw))
-    return [violation('TG-REQ-01', 'spec.destinations', `is ${show(raw)}, not a list`)];
-  return raw.flatMap((entry: unknown, i) => {
-    const path = joinPath('spec.destinations', i);
-    if (!isRecord(entry)) return [violation('TG-REQ-01', path, `is ${show(entry)}, not an object`)];
-    return (['server', 'name'] as const).flatMap((field) => {
+  return eachDestination(spec, (entry, path) =>
+    (['server', 'name'] as const).flatMap((field) => {
       const value = entry[field];
       if (typeof value !== 'string' || value === '' || hasGlob(value)) return [];
       const owned =
@@ -150,8 +155,8 @@ function checkPlatformDestinations(spec: Record<string, unknown>, context: Polic
           `${show(value)} is cluster "${owned.cluster.name}" of tenant "${owned.tenant.name}"; a project no tenant lists (a platform project) may not name a tenant's cluster: remove the entry, or use a project of tenant "${owned.tenant.name}": ${owned.tenant.projects.join(', ')}`,
         ),
       ];
-    });
-  });
+    }),
+  );
 }
 
 /** The who-may clauses of TG-PRJ-01 and TG-PRJ-02: only platform admins and trusted service accounts write projects. */
