@@ -83,3 +83,14 @@ export class LargeRequestGate {
     };
   }
 }
+
+/**
+ * Calls `next` once the event loop has polled for I/O: what a large request does next
+ * then waits behind the small requests that arrived meanwhile. One `setImmediate` is not
+ * enough: scheduled from an I/O callback (where a body is read and parsed), it runs in the
+ * same turn of the loop, before the next poll, so parsing and judging a large body were
+ * one block. The second runs after that poll.
+ */
+export function afterIoPoll(next: () => void): void {
+  setImmediate(() => setImmediate(next));
+}

@@ -22,7 +22,7 @@ import {
   type Endpoint,
 } from '../admission/admit.js';
 import { outcomeResponse } from '../admission/response.js';
-import { LargeRequestGate } from '../admission/large-request-gate.js';
+import { afterIoPoll, LargeRequestGate } from '../admission/large-request-gate.js';
 import { parseAdmissionReview, readAdmissionRequest } from '../admission/review.js';
 import { admissionAuditRecord } from '../audit/admission-record.js';
 import type { AuditSink } from '../audit/record.js';
@@ -174,9 +174,9 @@ function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandl
   };
 }
 
-/** Parsing a large body and judging it are two turns of the event loop, not one. */
+/** Parsing a large body and judging it are two turns of the event loop, with I/O between. */
 const yieldIfLarge: RequestHandler = (_req, res, next) => {
-  if (res.locals.largeRequest === true) setImmediate(next);
+  if (res.locals.largeRequest === true) afterIoPoll(next);
   else next();
 };
 

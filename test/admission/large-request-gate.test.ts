@@ -4,11 +4,13 @@
  * large one past the queue bound is refused with 429 at once.
  */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import request from 'supertest';
-import { LargeRequestGate } from '../../src/admission/large-request-gate.js';
+import { afterIoPoll, LargeRequestGate } from '../../src/admission/large-request-gate.js';
 import { BUSY_MESSAGE } from '../../src/server/webhook-app.js';
-import { buildApp, reviewBody } from '../server/webhook-app-support.js';
+import { allowed, buildApp, fakePolicy, reviewBody } from '../server/webhook-app-support.js';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -89,5 +91,107 @@ describe('the webhook app with a gate', () => {
     assert.equal(res.body.message, BUSY_MESSAGE);
     assert.ok(log.records().some((r) => r.code === 'ERR_ADMISSION_BUSY'));
     held.release();
+  });
+});
+
+/** A connected loopback socket pair: bytes written to `client` are readable by `server` at the next poll. */
+async function socketPair(): Promise<{ client: Socket; server: Socket; close(): void }> {
+  const listener = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
+  const client = connect((listener.address() as AddressInfo).port, '127.0.0.1');
+  const server = await accepted;
+  await new Promise((resolve) => (client.connecting ? client.once('connect', resolve) : resolve(undefined)));
+  return {
+    client,
+    server,
+    close: () => {
+      client.destroy();
+      server.destroy();
+      listener.close();
+    },
+  };
+}
+
+/**
+ * From inside an I/O callback (as a body is parsed), bytes are written to a socket, which
+ * makes them readable at the next poll, and `schedule(done)` is called; the result says
+ * whether those bytes were read before `done` ran.
+ */
+async function readBeforeScheduled(schedule: (done: () => void) => void): Promise<boolean> {
+  const { client, server, close } = await socketPair();
+  try {
+    return await new Promise<boolean>((resolve) => {
+      let secondRead = false;
+      server.on('data', (chunk: Buffer) => {
+        if (chunk.toString() === 'first') {
+          client.write('second');
+          schedule(() => resolve(secondRead));
+        } else secondRead = true;
+      });
+      client.write('first');
+    });
+  } finally {
+    close();
+  }
+}
+
+describe('afterIoPoll', () => {
+  test('from an I/O callback, runs after the I/O that became ready meanwhile is read', async () => {
+    assert.equal(await readBeforeScheduled(afterIoPoll), true);
+  });
+
+  test('where one setImmediate does not (why two: the same turn of the loop, before the poll)', async () => {
+    assert.equal(await readBeforeScheduled((done) => setImmediate(done)), false);
+  });
+});
+
+describe('a large request in the app', () => {
+  test('a small request that arrives while a large body is parsed is judged before the large one', async (t) => {
+    const judged: string[] = [];
+    const policy = fakePolicy({
+      evaluate: (req) => {
+        judged.push(req.name);
+        return allowed();
+      },
+    });
+    const gate = new LargeRequestGate({ thresholdBytes: 10_000 });
+    const { app } = buildApp({ policy, largeRequestGate: gate });
+    const server = createHttpServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const small = JSON.stringify(reviewBody({ name: 'small' }));
+    const large = JSON.stringify(reviewBody({ name: 'large', padding: 'p'.repeat(20_000) }));
+    const raw = (body: string) =>
+      `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const smallClient = connect(port, '127.0.0.1');
+    const largeClient = connect(port, '127.0.0.1');
+    await Promise.all(
+      [smallClient, largeClient].map((s) => new Promise((resolve) => s.once('connect', resolve))),
+    );
+    const answered = (s: Socket) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        s.on('data', (c: Buffer) => {
+          text += c.toString();
+          if (text.includes('"response"')) resolve(text);
+        });
+      });
+    const answers = Promise.all([answered(smallClient), answered(largeClient)]);
+    // When the server parses the large body (an I/O callback), the small request is sent:
+    // its bytes are readable at the next poll.
+    const parse = JSON.parse;
+    t.mock.method(JSON, 'parse', (text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+      if (text.length > 20_000 && text.includes('"large"')) smallClient.write(raw(small));
+      return parse(text, reviver);
+    });
+    largeClient.write(raw(large));
+    const [smallAnswer, largeAnswer] = await answers;
+    assert.match(smallAnswer, /^HTTP\/1.1 200/);
+    assert.match(largeAnswer, /^HTTP\/1.1 200/);
+    assert.deepEqual(judged, ['small', 'large']);
+    smallClient.destroy();
+    largeClient.destroy();
+    await new Promise((resolve) => server.close(resolve));
   });
 });
