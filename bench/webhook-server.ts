@@ -11,6 +11,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { warmUpAdmission } from '../src/admission/warm-up.js';
 import { pinoAuditSink } from '../src/audit/logger.js';
 import { generateCertificates } from '../src/server/certificates.js';
 import { createWebhookApp } from '../src/server/webhook-app.js';
@@ -81,10 +82,13 @@ async function main(): Promise<void> {
     const started = process.hrtime.bigint();
     const { registry } = buildRegistry(generatedTenants(Number(countArg)));
     const buildMs = Number(process.hrtime.bigint() - started) / 1e6;
+    // As `serve` does before it listens (src/cli/serve.ts).
+    const settings = resolveSettings({});
+    warmUpAdmission({ settings });
     const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
     const app = createWebhookApp({
       registry: staticRegistry(registry),
-      settings: resolveSettings({}),
+      settings,
       logger,
       audit: pinoAuditSink(logger),
       metricsRegistry: new Registry(),

@@ -17,6 +17,7 @@ import type { Express } from 'express';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AdmissionPolicy } from '../admission/admit.js';
+import { warmUpAdmission } from '../admission/warm-up.js';
 import type { AdmissionLimits } from '../policy/limits.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
@@ -341,6 +342,13 @@ export async function startServe(
   }
   const wanted = (injected.components ?? []).filter((c) => options.components.has(c.name));
   for (const component of wanted) contributions.push(await component.start(context));
+  // Before any traffic: the first requests of a kind would run unoptimised code (issue 10).
+  if (options.components.has('webhook') && injected.policy === undefined) {
+    const started = process.hrtime.bigint();
+    const warmed = warmUpAdmission({ settings, limits });
+    const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
+    logger.info({ requests: warmed.requests, ms }, 'admission path warmed up');
+  }
   const app = buildServeApp({
     settings,
     registry,
