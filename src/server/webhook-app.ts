@@ -101,8 +101,9 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   const gate = deps.largeRequestGate ?? new LargeRequestGate();
   if (admission) {
     const turns = largeRequestTurns(gate, deps.logger);
+    const afterParse = yieldIfLarge(gate, deps.logger);
     for (const endpoint of ['mutate', 'validate'] as const) {
-      app.post(`/${endpoint}`, turns, json, yieldIfLarge, admissionHandler(endpoint, deps, metrics));
+      app.post(`/${endpoint}`, turns, json, afterParse, admissionHandler(endpoint, deps, metrics));
     }
   }
   for (const mount of deps.mounts ?? []) app.use(mount.path, mount.router);
@@ -174,11 +175,50 @@ function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandl
   };
 }
 
-/** Parsing a large body and judging it are two turns of the event loop, with I/O between. */
-const yieldIfLarge: RequestHandler = (_req, res, next) => {
-  if (res.locals.largeRequest === true) afterIoPoll(next);
-  else next();
-};
+/**
+ * Runs `judge` for a parsed body in a turn of the gate, after an I/O poll (or answers 429 at
+ * once when too many wait, as `largeRequestTurns` does); the turn ends when `judge` returns.
+ */
+function inGateTurn(
+  gate: LargeRequestGate,
+  logger: Logger,
+  res: ServerResponse,
+  endpoint: Endpoint,
+  judge: () => void,
+): void {
+  const pending = gate.acquire();
+  if (pending === undefined) {
+    logger.warn(
+      { code: 'ERR_ADMISSION_BUSY', path: `/${endpoint}`, reason: 'elementsYaml', ...gate.load },
+      'costly admission request refused: too many waiting',
+    );
+    res.setHeader('retry-after', '1');
+    sendJson(res, 429, { message: BUSY_MESSAGE });
+    return;
+  }
+  void pending.then((slot) =>
+    afterIoPoll(() => {
+      try {
+        // A client gone while it waited frees its turn at once.
+        if (!res.closed && !res.destroyed) judge();
+      } finally {
+        slot.release();
+      }
+    }),
+  );
+}
+
+/**
+ * Parsing a large body and judging it are two turns of the event loop, with I/O between;
+ * a small body holding much elementsYaml takes a turn of the gate once parsed.
+ */
+function yieldIfLarge(gate: LargeRequestGate, logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    if (res.locals.largeRequest === true) afterIoPoll(next);
+    else if (!gate.isCostly(req.body)) next();
+    else inGateTurn(gate, logger, res, req.path.slice(1) as Endpoint, next);
+  };
+}
 
 function decisionLabel(outcome: AdmissionOutcome): DecisionLabel {
   switch (outcome.type) {
@@ -472,17 +512,22 @@ function leanAdmission(
         refuse(NOT_JSON);
         return;
       }
-      let answer: Answer;
-      try {
-        answer = answerReview(endpoint, parsed.value, started, deps, policy, metrics);
-      } catch (err) {
-        deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL', path: `/${endpoint}` }, 'request failed');
-        sendJson(res, 500, { message: INTERNAL_ERROR_MESSAGE });
-        metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, 0);
-        return;
-      }
-      sendJson(res, answer.status, answer.payload);
-      answer.after();
+      const judge = (): void => {
+        let answer: Answer;
+        try {
+          answer = answerReview(endpoint, parsed.value, started, deps, policy, metrics);
+        } catch (err) {
+          deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL', path: `/${endpoint}` }, 'request failed');
+          sendJson(res, 500, { message: INTERNAL_ERROR_MESSAGE });
+          metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, 0);
+          return;
+        }
+        sendJson(res, answer.status, answer.payload);
+        answer.after();
+      };
+      // A small body holding much elementsYaml is judged in a turn of the gate, as a large one is.
+      if (!gate.isCostly(parsed.value)) judge();
+      else inGateTurn(gate, deps.logger, res, endpoint, judge);
     };
     const onAborted = (): void => {
       if (done) return;

@@ -8,9 +8,9 @@ import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import request from 'supertest';
-import { afterIoPoll, LargeRequestGate } from '../../src/admission/large-request-gate.js';
+import { afterIoPoll, LargeRequestGate, yamlChars } from '../../src/admission/large-request-gate.js';
 import { BUSY_MESSAGE } from '../../src/server/webhook-app.js';
-import { allowed, buildApp, fakePolicy, reviewBody } from '../server/webhook-app-support.js';
+import { allowed, APPLICATION_SET, buildApp, fakePolicy, reviewBody } from '../server/webhook-app-support.js';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -193,5 +193,99 @@ describe('a large request in the app', () => {
     smallClient.destroy();
     largeClient.destroy();
     await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+/** An ApplicationSet review whose list generator (inside a matrix) holds `chars` characters of elementsYaml. */
+function yamlReview(chars: number, request: Record<string, unknown> = {}): string {
+  const object = structuredClone(APPLICATION_SET) as { spec: Record<string, unknown> };
+  const line = '- {cluster: a}\n';
+  object.spec.generators = [
+    { clusters: {} },
+    {
+      matrix: {
+        generators: [{ git: {} }, { list: { elementsYaml: line.repeat(Math.ceil(chars / line.length)) } }],
+      },
+    },
+  ];
+  return JSON.stringify(reviewBody({ object, ...request }));
+}
+
+describe('costly small requests', () => {
+  test('yamlChars counts elementsYaml at every level of matrix and merge, and gives up past 10,000 entries', () => {
+    const set = (generators: unknown[]) => ({ spec: { generators } });
+    assert.equal(
+      yamlChars(set([{ list: { elementsYaml: 'abc' } }, { list: { elementsYaml: 'de' } }]), 100),
+      5,
+    );
+    assert.equal(
+      yamlChars(
+        set([{ merge: { generators: [{ matrix: { generators: [{ list: { elementsYaml: 'abcd' } }] } }] } }]),
+        100,
+      ),
+      4,
+    );
+    assert.equal(yamlChars({ spec: { source: {} } }, 100), 0);
+    assert.equal(yamlChars('text', 100), 0);
+    assert.equal(yamlChars(set(Array.from({ length: 10_001 }, () => ({ clusters: {} }))), 100), Infinity);
+  });
+
+  test('isCostly: more elementsYaml than the threshold in object or oldObject', () => {
+    const gate = new LargeRequestGate({ costlyYamlChars: 1_000 });
+    assert.equal(gate.isCostly(JSON.parse(yamlReview(500))), false);
+    assert.equal(gate.isCostly(JSON.parse(yamlReview(1_500))), true);
+    const update = JSON.parse(yamlReview(10, { operation: 'UPDATE' })) as {
+      request: Record<string, unknown>;
+    };
+    update.request.oldObject = (
+      JSON.parse(yamlReview(1_500)) as { request: { object: unknown } }
+    ).request.object;
+    assert.equal(gate.isCostly(update), true);
+    assert.equal(gate.isCostly({ request: 'x' }), false);
+  });
+
+  test('while the gate is held, a small body with much elementsYaml waits for its turn; one with little does not', async () => {
+    const gate = new LargeRequestGate({ costlyYamlChars: 1_000, concurrency: 1, maxQueued: 4 });
+    const { app } = buildApp({ largeRequestGate: gate });
+    const held = await gate.acquire();
+    assert.ok(held !== undefined);
+    const little = await request(app)
+      .post('/validate')
+      .set('content-type', 'application/json')
+      .send(yamlReview(100));
+    assert.equal(little.status, 200);
+    let answered = false;
+    const costly = request(app)
+      .post('/validate')
+      .set('content-type', 'application/json')
+      .send(yamlReview(3_000))
+      .then((res) => {
+        answered = true;
+        return res;
+      });
+    for (let i = 0; i < 50 && gate.load.waiting === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(gate.load.waiting, 1, 'the costly request waits');
+    assert.equal(answered, false);
+    held.release();
+    const res = await costly;
+    assert.equal(res.status, 200);
+    assert.equal(res.body.response.allowed, true);
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 }, 'its turn is given back once answered');
+  });
+
+  test('past the queue bound a costly small body is refused at once with 429 and Retry-After', async () => {
+    const gate = new LargeRequestGate({ costlyYamlChars: 1_000, concurrency: 1, maxQueued: 0 });
+    const { app, log } = buildApp({ largeRequestGate: gate });
+    const held = await gate.acquire();
+    assert.ok(held !== undefined);
+    for (const type of ['application/json', 'application/json; charset=utf-8; x=y']) {
+      // The lean path, and express (a Content-Type the lean path leaves to it).
+      const res = await request(app).post('/mutate').set('content-type', type).send(yamlReview(3_000));
+      assert.equal(res.status, 429, type);
+      assert.equal(res.headers['retry-after'], '1');
+      assert.equal(res.body.message, BUSY_MESSAGE);
+    }
+    assert.equal(log.records().filter((r) => r.code === 'ERR_ADMISSION_BUSY').length, 2);
+    held.release();
   });
 });
