@@ -82,6 +82,7 @@ function warmUpReviews(): Record<string, string> {
     '- cluster: warm-up-prod',
     "  values: {a: [1, 2, 'three'], b: {c: d}}",
     `- {cluster: ${FOREIGN}-dev}`,
+    `- [[[[${FOREIGN}-dev, [a]], {b: [c, [d]]}]], [[[e]]]]`,
   ].join('\n');
   const template = {
     metadata: { name: '{{.name}}' },
