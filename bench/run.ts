@@ -3,7 +3,8 @@
  * next to a floor measured in the same run, printed as ratios; each server, each floor and
  * the load generator in its own process. With everything selected, ends with the table of
  * issue 14 (goal per row). `scan` (bench/scan.ts), `noisy` (bench/noisy-neighbour.ts) and
- * `cost` (bench/worst-case-cost.ts) run only when named.
+ * `cost` (bench/worst-case-cost.ts) run only when named; `noisy` also takes `--root DIR`
+ * and `--only TEXT`, and exits 1 when a case fails (see bench/noisy-neighbour.ts).
  */
 import { runBrokerBench, type BrokerBenchRow } from './broker.js';
 import { benchMemory, type MemoryBench } from './memory.js';
@@ -11,9 +12,13 @@ import { benchPolicy } from './policy.js';
 import { benchWebhook, LATENCY_CONNECTIONS, THROUGHPUT_CONNECTIONS, type WebhookBench } from './webhook.js';
 
 const args = process.argv.slice(2);
-const secondsIndex = args.indexOf('--seconds');
-const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : 5;
-const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--seconds');
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const seconds = Number(option('--seconds') ?? 5);
+const VALUED = ['--seconds', '--root', '--only'];
+const only = args.filter((a, i) => !a.startsWith('--') && !VALUED.includes(args[i - 1] ?? ''));
 const wants = (name: string) =>
   (only.length === 0 && name !== 'noisy' && name !== 'cost') || only.includes(name);
 
@@ -118,6 +123,15 @@ if (wants('cost')) {
   cost.benchWorstCaseCost();
 }
 if (wants('noisy')) {
+  // `--root DIR`: the server of another checkout; `--only TEXT`: the cases whose name holds TEXT.
   const noisy = await import('./noisy-neighbour.js');
-  await noisy.benchNoisyNeighbour({ seconds });
+  const root = option('--root');
+  const onlyCase = option('--only');
+  const bench = await noisy.benchNoisyNeighbour({
+    seconds,
+    ...(root === undefined ? {} : { root }),
+    ...(onlyCase === undefined ? {} : { only: onlyCase }),
+  });
+  // The proof of issue 10: a case past the limits fails the run.
+  if (bench.failed > 0) process.exitCode = 1;
 }

@@ -1,21 +1,41 @@
 /**
- * The Node.js flags the shipped Deployments give the process (`NODE_OPTIONS` in
- * webhook-config/base/), so the benchmarks run servers as they run in a cluster.
+ * What the shipped Deployments (webhook-config/base/) give the process: the Node.js flags of
+ * `NODE_OPTIONS` and the container's memory limit, so the benchmarks run servers as they
+ * run in a cluster and judge them against the limit they live under.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
-const BASE = fileURLToPath(new URL('../webhook-config/base/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 interface Container {
-  name?: string;
   env?: Array<{ name?: string; value?: string }>;
+  resources?: { limits?: { memory?: string } };
 }
 
-/** The flags of `NODE_OPTIONS` of the Deployment in `webhook-config/base/<manifest>.yaml`. */
-export function shippedNodeOptions(manifest: 'webhook' | 'broker'): string[] {
-  for (const doc of parseAllDocuments(readFileSync(`${BASE}${manifest}.yaml`, 'utf8'))) {
+/** What one Deployment ships. */
+export interface ShippedDeployment {
+  /** The flags of `NODE_OPTIONS`, e.g. `--max-old-space-size=192`. */
+  readonly nodeOptions: readonly string[];
+  /** `--max-old-space-size`, in MB. */
+  readonly maxOldSpaceMb: number;
+  /** The container's memory limit, in MiB. */
+  readonly memoryLimitMb: number;
+}
+
+/** A Kubernetes memory quantity in MiB (the unit of /proc's kB / 1024, as the tables' RSS). */
+function mebibytes(quantity: unknown): number | undefined {
+  const match = typeof quantity === 'string' ? /^(\d+)(Mi|Gi)$/.exec(quantity) : null;
+  if (match?.[1] === undefined) return undefined;
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+}
+
+/** The container of `webhook-config/base/<manifest>.yaml`'s Deployment that sets NODE_OPTIONS (from `root`). */
+export function shippedDeployment(manifest: 'webhook' | 'broker', root = ROOT): ShippedDeployment {
+  const file = join(root, 'webhook-config', 'base', `${manifest}.yaml`);
+  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
     const object = doc.toJS() as {
       kind?: string;
       spec?: { template?: { spec?: { containers?: Container[] } } };
@@ -23,8 +43,20 @@ export function shippedNodeOptions(manifest: 'webhook' | 'broker'): string[] {
     if (object?.kind !== 'Deployment') continue;
     for (const container of object.spec?.template?.spec?.containers ?? []) {
       const value = container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
-      if (value !== undefined) return value.split(/\s+/).filter((f) => f !== '');
+      if (value === undefined) continue;
+      const nodeOptions = value.split(/\s+/).filter((f) => f !== '');
+      const heap = /--max-old-space-size=(\d+)/.exec(value)?.[1];
+      const memory = mebibytes(container.resources?.limits?.memory);
+      if (heap !== undefined && memory !== undefined)
+        return { nodeOptions, maxOldSpaceMb: Number(heap), memoryLimitMb: memory };
     }
   }
-  throw new Error(`no NODE_OPTIONS in the Deployment of webhook-config/base/${manifest}.yaml`);
+  throw new Error(
+    `${file}: no Deployment container with NODE_OPTIONS --max-old-space-size and a memory limit`,
+  );
+}
+
+/** The flags of `NODE_OPTIONS` of the Deployment in `webhook-config/base/<manifest>.yaml`. */
+export function shippedNodeOptions(manifest: 'webhook' | 'broker', root = ROOT): string[] {
+  return [...shippedDeployment(manifest, root).nodeOptions];
 }

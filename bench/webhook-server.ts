@@ -15,6 +15,7 @@ import { Registry } from 'prom-client';
 import { admit, defaultPolicy } from '../src/admission/admit.js';
 import { outcomeResponse } from '../src/admission/response.js';
 import { parseAdmissionReview, readAdmissionRequest } from '../src/admission/review.js';
+import { warmUpAdmission } from '../src/admission/warm-up.js';
 import { pinoAuditSink } from '../src/audit/logger.js';
 import { generateCertificates } from '../src/server/certificates.js';
 import { createWebhookApp } from '../src/server/webhook-app.js';
@@ -102,10 +103,13 @@ async function main(): Promise<void> {
     const started = process.hrtime.bigint();
     const { registry } = buildRegistry(generatedTenants(Number(countArg)));
     const buildMs = Number(process.hrtime.bigint() - started) / 1e6;
+    // As `serve` does before it listens (src/cli/serve.ts).
+    const settings = resolveSettings({});
+    warmUpAdmission({ settings });
     const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
     const app = createWebhookApp({
       registry: staticRegistry(registry),
-      settings: resolveSettings({}),
+      settings,
       logger,
       audit: pinoAuditSink(logger),
       metricsRegistry: new Registry(),

@@ -265,5 +265,26 @@ export function worstCases(): WorstCase[] {
         );
       })(),
     },
+    // Within the limits and under the large-request threshold (so not gated): elementsYaml
+    // at its byte limit in the shape the yaml parser is slowest on per byte (nested flow
+    // lists, ~3x the flow maps of the case above), a violation per foreign scalar.
+    {
+      name: `ApplicationSet: small body, ${(DEFAULT_LIMITS.maxElementsYamlBytes / 1024).toFixed(0)} KiB of nested flow elementsYaml`,
+      body: review(
+        ARGO('ApplicationSet'),
+        'team-1',
+        applicationSet([
+          {
+            list: {
+              elementsYaml: (() => {
+                const item = `${'['.repeat(20)}${foreign}${']'.repeat(20)},`;
+                const count = Math.floor((DEFAULT_LIMITS.maxElementsYamlBytes - 2) / item.length);
+                return `[${item.repeat(count)}]`;
+              })(),
+            },
+          },
+        ]),
+      ),
+    },
   ];
 }

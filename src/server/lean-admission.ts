@@ -5,12 +5,50 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultPolicy, type AdmissionPolicy, type Endpoint } from '../admission/admit.js';
-import type { LargeRequestGate } from '../admission/large-request-gate.js';
+import { afterIoPoll, type LargeRequestGate } from '../admission/large-request-gate.js';
+import type { Logger } from 'pino';
 import { answerReview, INTERNAL_ERROR_MESSAGE, type Answer, type ReviewDeps } from './admission-answer.js';
 import type { WebhookMetrics } from './metrics.js';
 
 /** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
 export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
+
+/** Sent with the 429 of a large request refused because too many wait. */
+export const BUSY_MESSAGE =
+  'tenant-guard is judging other large AdmissionReviews; retry (the API server does, within its timeout)';
+
+/**
+ * Runs `judge` for a parsed body in a turn of the gate, after an I/O poll (or answers 429 at
+ * once when too many wait, as the express route's turns do); the turn ends when `judge` returns.
+ */
+export function inGateTurn(
+  gate: LargeRequestGate,
+  logger: Logger,
+  res: ServerResponse,
+  endpoint: Endpoint,
+  judge: () => void,
+): void {
+  const pending = gate.acquire();
+  if (pending === undefined) {
+    logger.warn(
+      { code: 'ERR_ADMISSION_BUSY', path: `/${endpoint}`, reason: 'elementsYaml', ...gate.load },
+      'costly admission request refused: too many waiting',
+    );
+    res.setHeader('retry-after', '1');
+    sendJson(res, 429, { message: BUSY_MESSAGE });
+    return;
+  }
+  void pending.then((slot) =>
+    afterIoPoll(() => {
+      try {
+        // A client gone while it waited frees its turn at once.
+        if (!res.closed && !res.destroyed) judge();
+      } finally {
+        slot.release();
+      }
+    }),
+  );
+}
 
 /** What the lean path reads besides a review's: the policy core and the body limit. */
 export interface LeanAdmissionDeps extends ReviewDeps {
@@ -143,17 +181,22 @@ export function leanAdmission(
         refuse(NOT_JSON);
         return;
       }
-      let answer: Answer;
-      try {
-        answer = answerReview(endpoint, parsed.value, started, deps, policy, metrics);
-      } catch (err) {
-        deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL', path: `/${endpoint}` }, 'request failed');
-        sendJson(res, 500, { message: INTERNAL_ERROR_MESSAGE });
-        metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, 0);
-        return;
-      }
-      sendJson(res, answer.status, answer.payload);
-      answer.after();
+      const judge = (): void => {
+        let answer: Answer;
+        try {
+          answer = answerReview(endpoint, parsed.value, started, deps, policy, metrics);
+        } catch (err) {
+          deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL', path: `/${endpoint}` }, 'request failed');
+          sendJson(res, 500, { message: INTERNAL_ERROR_MESSAGE });
+          metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, 0);
+          return;
+        }
+        sendJson(res, answer.status, answer.payload);
+        answer.after();
+      };
+      // A small body holding much elementsYaml is judged in a turn of the gate, as a large one is.
+      if (!gate.isCostly(parsed.value)) judge();
+      else inGateTurn(gate, deps.logger, res, endpoint, judge);
     };
     const onAborted = (): void => {
       if (done) return;

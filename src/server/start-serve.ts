@@ -18,6 +18,7 @@ import type { ServeComponent, ServeComponentContext, ServeContribution } from '.
 import { createHttpsServer, listen, serverUrl } from './https-server.js';
 import { createMetricsRegistry, registerCertificateExpiry } from './metrics.js';
 import { buildServeApp } from './serve-app.js';
+import { warmUpAdmission } from '../admission/warm-up.js';
 import { limitsFromOptions, parseServeOptions, settingsFromOptions } from './serve-options.js';
 import { drainingListener, serverShutdown, type DrainState, type ServerShutdown } from './shutdown.js';
 import { openTenantRegistry, type TenantWatchTuning } from './tenant-registry.js';
@@ -106,6 +107,13 @@ export async function startServe(
   contributions.push(tenants.start());
   const wanted = (injected.components ?? []).filter((c) => options.components.has(c.name));
   for (const component of wanted) contributions.push(await component.start(context));
+  // Before any traffic: the first requests of a kind would run unoptimised code (issue 10).
+  if (options.components.has('webhook') && injected.policy === undefined) {
+    const started = process.hrtime.bigint();
+    const warmed = warmUpAdmission({ settings, limits });
+    const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
+    logger.info({ requests: warmed.requests, ms }, 'admission path warmed up');
+  }
   const app = buildServeApp({
     settings,
     registry,

@@ -16,15 +16,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { defaultPolicy, type Endpoint } from '../admission/admit.js';
-import { LargeRequestGate } from '../admission/large-request-gate.js';
+import { afterIoPoll, LargeRequestGate } from '../admission/large-request-gate.js';
 import { isRecord } from '../json.js';
 import { answerReview, INTERNAL_ERROR_MESSAGE, seconds, type ReviewDeps } from './admission-answer.js';
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';
-import { DEFAULT_BODY_LIMIT_BYTES, leanAdmission, type LeanAdmissionDeps } from './lean-admission.js';
+import {
+  BUSY_MESSAGE,
+  DEFAULT_BODY_LIMIT_BYTES,
+  inGateTurn,
+  leanAdmission,
+  type LeanAdmissionDeps,
+} from './lean-admission.js';
 import { createWebhookMetrics, metricsHandler, type WebhookMetrics } from './metrics.js';
 
 export { INTERNAL_ERROR_MESSAGE } from './admission-answer.js';
-export { DEFAULT_BODY_LIMIT_BYTES } from './lean-admission.js';
+export { BUSY_MESSAGE, DEFAULT_BODY_LIMIT_BYTES } from './lean-admission.js';
 
 /** A router another component (the broker, a Tenant watch) mounts on the same server. */
 export interface MountedRouter {
@@ -69,8 +75,9 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   const gate = deps.largeRequestGate ?? new LargeRequestGate();
   if (admission) {
     const turns = largeRequestTurns(gate, deps.logger);
+    const afterParse = yieldIfLarge(gate, deps.logger);
     for (const endpoint of ['mutate', 'validate'] as const) {
-      app.post(`/${endpoint}`, turns, json, yieldIfLarge, admissionHandler(endpoint, deps, metrics));
+      app.post(`/${endpoint}`, turns, json, afterParse, admissionHandler(endpoint, deps, metrics));
     }
   }
   for (const mount of deps.mounts ?? []) app.use(mount.path, mount.router);
@@ -105,10 +112,6 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   return app;
 }
 
-/** Sent with the 429 of a large request refused because too many wait. */
-export const BUSY_MESSAGE =
-  'tenant-guard is judging other large AdmissionReviews; retry (the API server does, within its timeout)';
-
 /**
  * Large bodies wait for a turn of the gate before they are read; past the queue bound they
  * are refused with 429 (the webhook's failurePolicy then decides, fail closed).
@@ -142,11 +145,17 @@ function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandl
   };
 }
 
-/** Parsing a large body and judging it are two turns of the event loop, not one. */
-const yieldIfLarge: RequestHandler = (_req, res, next) => {
-  if (res.locals.largeRequest === true) setImmediate(next);
-  else next();
-};
+/**
+ * Parsing a large body and judging it are two turns of the event loop, with I/O between;
+ * a small body holding much elementsYaml takes a turn of the gate once parsed.
+ */
+function yieldIfLarge(gate: LargeRequestGate, logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    if (res.locals.largeRequest === true) afterIoPoll(next);
+    else if (!gate.isCostly(req.body)) next();
+    else inGateTurn(gate, logger, res, req.path.slice(1) as Endpoint, next);
+  };
+}
 
 function badRequest(res: Response, status: number, message: string): void {
   res.status(status).json({ message });

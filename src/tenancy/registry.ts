@@ -41,6 +41,13 @@ export class TenantRegistry {
   private readonly byServer = new Map<string, OwnedCluster>();
   private readonly byGroup = new Map<string, Tenant[]>();
   private readonly byUser = new Map<string, Tenant[]>();
+  /**
+   * The longest cluster name and server key held: a longer value cannot match, so it is not
+   * looked up (hashing a key reads all of it, and the rules look up every string of a list
+   * generator, long values included).
+   */
+  private longestClusterName = 0;
+  private longestServerKey = 0;
 
   /** Use `buildRegistry`, which settles conflicts first. */
   constructor(tenants: readonly Tenant[]) {
@@ -52,6 +59,8 @@ export class TenantRegistry {
       for (const cluster of tenant.clusters) {
         this.byClusterName.set(cluster.name, { tenant, cluster });
         this.byServer.set(cluster.serverKey, { tenant, cluster });
+        this.longestClusterName = Math.max(this.longestClusterName, cluster.name.length);
+        this.longestServerKey = Math.max(this.longestServerKey, cluster.serverKey.length);
       }
       for (const g of tenant.owners.groups) pushTo(this.byGroup, g, tenant);
       for (const u of tenant.owners.users) pushTo(this.byUser, u, tenant);
@@ -75,17 +84,18 @@ export class TenantRegistry {
   }
 
   clusterByName(name: string): OwnedCluster | undefined {
-    return this.byClusterName.get(name);
+    return name.length > this.longestClusterName ? undefined : this.byClusterName.get(name);
   }
 
   /** Looks a server up by its normalised URL. */
   clusterByServer(server: string): OwnedCluster | undefined {
-    return this.byServer.get(serverKey(server));
+    const key = serverKey(server);
+    return key.length > this.longestServerKey ? undefined : this.byServer.get(key);
   }
 
   /** A cluster by Argo CD name or by server URL. */
   clusterByNameOrServer(value: string): OwnedCluster | undefined {
-    return this.byClusterName.get(value) ?? this.byServer.get(serverKey(value));
+    return this.clusterByName(value) ?? this.clusterByServer(value);
   }
 
   /** Tenants whose owners include the user or one of the groups, in registry order. */
