@@ -96,9 +96,9 @@ export function worstCases(): WorstCase[] {
         ]),
       ),
     },
-    // Within every default limit: 200 generators, the most list elements (long values, 2 MB), 16 KiB of elementsYaml.
+    // Within every default limit: 200 generators, the most list elements (long values, 2 MB), the most elementsYaml.
     {
-      name: `ApplicationSet: at the limits (${DEFAULT_LIMITS.maxGenerators} generators, ${DEFAULT_LIMITS.maxListElements.toLocaleString('en')} elements, 16 KiB YAML)`,
+      name: `ApplicationSet: at the limits (${DEFAULT_LIMITS.maxGenerators} generators, ${DEFAULT_LIMITS.maxListElements.toLocaleString('en')} elements, ${(DEFAULT_LIMITS.maxElementsYamlBytes / 1024).toFixed(0)} KiB YAML)`,
       body: review(
         ARGO('ApplicationSet'),
         'team-1',

@@ -9,7 +9,7 @@
  */
 import type { Settings } from '../settings.js';
 import { admissionAuditRecord } from '../audit/admission-record.js';
-import type { AdmissionLimits } from '../policy/limits.js';
+import { DEFAULT_LIMITS, type AdmissionLimits } from '../policy/limits.js';
 import { serverKey } from '../tenancy/cluster-url.js';
 import { buildRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';
@@ -75,8 +75,14 @@ function review(
   });
 }
 
+/** A flow list of items nested 20 deep, at most `bytes` long (`[]` when nothing fits). */
+function deepFlowLists(bytes: number): string {
+  const item = `${'['.repeat(20)}${FOREIGN}-dev${']'.repeat(20)},`;
+  return `[${item.repeat(Math.max(0, Math.floor((bytes - 2) / item.length)))}]`;
+}
+
 /** Objects of every guarded kind, shaped like the large ones the rules work hardest on. */
-function warmUpReviews(): Record<string, string> {
+function warmUpReviews(maxYamlBytes: number): Record<string, string> {
   const yaml = [
     '- {cluster: warm-up-dev, n: 1, url: "https://warm-up-dev.clusters.example.com"}',
     '- cluster: warm-up-prod',
@@ -111,6 +117,9 @@ function warmUpReviews(): Record<string, string> {
               elementsYaml: `${yaml}\n`.repeat(20),
             },
           },
+          // Deep flow lists, the shape the yaml parser is slowest on, up to the byte limit
+          // with the YAML above, so its lexer is compiled for them too.
+          { list: { elementsYaml: deepFlowLists(maxYamlBytes - Buffer.byteLength(`${yaml}\n`.repeat(20))) } },
           ...Array.from({ length: 20 }, (_, i) => ({
             clusters: {
               selector: { matchLabels: { 'tenantguard.dev/tenant': i % 2 === 0 ? TENANT : FOREIGN } },
@@ -201,7 +210,7 @@ export function warmUpAdmission(
   rounds = WARM_UP_ROUNDS,
 ): WarmUpResult {
   const { registry } = buildRegistry([tenant(TENANT), tenant(FOREIGN)]);
-  const reviews = warmUpReviews();
+  const reviews = warmUpReviews((deps.limits ?? DEFAULT_LIMITS).maxElementsYamlBytes);
   const outcomes: Record<string, Record<Endpoint, string>> = {};
   let requests = 0;
   for (let round = 0; round < rounds; round++) {

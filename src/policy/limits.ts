@@ -38,7 +38,7 @@ export interface AdmissionLimits {
   readonly maxGenerators: number;
   /** ApplicationSet: `list.elements` entries, summed over every `list` generator. Default 2,500. */
   readonly maxListElements: number;
-  /** ApplicationSet: bytes (UTF-8) of `list.elementsYaml`, summed over every `list` generator. Default 16 KiB. */
+  /** ApplicationSet: bytes (UTF-8) of `list.elementsYaml`, summed over every `list` generator. Default 8 KiB (see docs/settings.md). */
   readonly maxElementsYamlBytes: number;
 }
 
@@ -48,7 +48,7 @@ export const DEFAULT_LIMITS: Readonly<AdmissionLimits> = Object.freeze({
   maxSecretConfigBytes: 64 * 1024,
   maxGenerators: 200,
   maxListElements: 2_500,
-  maxElementsYamlBytes: 16 * 1024,
+  maxElementsYamlBytes: 8 * 1024,
 });
 
 /** The flag, environment variable and allowed range of each limit. */
