@@ -63,10 +63,10 @@ export async function ask(running: Running, signal: NodeJS.Signals, prefix: stri
 }
 
 /** Resident memory of a process in MB (VmRSS), Linux only. */
-export function rssMb(pid: number | undefined): number {
+export function rssMb(pid: number | undefined, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
+  const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} for ${pid}`);
   return Number(kb) / 1024;
 }
 

@@ -86,7 +86,7 @@ function summary(
     for (const r of m.rows) {
       rows.push([
         `resident memory, 10 tenants, idle (${r.build}) vs no-op floor`,
-        `${r.idle10.toFixed(0)} MB vs ${m.floorMb.toFixed(0)} MB`,
+        `${r.idle10.toFixed(0)} MB (anonymous ${r.idle10Anon.toFixed(0)}) vs ${m.floorMb.toFixed(0)} MB`,
         x(r.idle10 / m.floorMb),
         '≤ 75 MB',
       ]);
