@@ -22,17 +22,10 @@ import { isRecord } from '../json.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 
-/** Generator kinds a tenant may use (SPEC TG-AS-05); `clusterDecisionResource` only by setting. */
-const ALLOWED_KINDS: ReadonlySet<string> = new Set([
-  'list',
-  'clusters',
-  'git',
-  'matrix',
-  'merge',
-  'scmProvider',
-  'pullRequest',
-  'plugin',
-]);
+/** Generator kinds a tenant may use (SPEC TG-AS-05): every kind but `clusterDecisionResource`, which only a setting allows. */
+const ALLOWED_KINDS: ReadonlySet<string> = new Set(
+  [...GENERATOR_KINDS].filter((kind) => kind !== 'clusterDecisionResource'),
+);
 
 /**
  * Kinds that read `tokenRef`, `caRef` or `configMapRef` in the ApplicationSet's own
