@@ -56,12 +56,12 @@ export interface LeanAdmissionDeps extends ReviewDeps {
   readonly bodyLimitBytes?: number;
 }
 
-/** Status and message of a body the lean path refuses, as express's body parser and `errorHandler` answer it. */
-const TOO_LARGE = {
+/** Status and message of a body refused before any policy code, on the lean path and express's alike. */
+export const TOO_LARGE = {
   status: 413,
   message: 'AdmissionReview body is larger than the limit of the webhook',
 } as const;
-const NOT_JSON = {
+export const NOT_JSON = {
   status: 400,
   message: 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview',
 } as const;

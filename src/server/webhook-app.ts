@@ -25,6 +25,8 @@ import {
   DEFAULT_BODY_LIMIT_BYTES,
   inGateTurn,
   leanAdmission,
+  NOT_JSON,
+  TOO_LARGE,
   type LeanAdmissionDeps,
 } from './lean-admission.js';
 import { createWebhookMetrics, metricsHandler, type WebhookMetrics } from './metrics.js';
@@ -191,13 +193,8 @@ function errorHandler(logger: Logger, metrics: WebhookMetrics): ErrorRequestHand
     const type = isRecord(err) && typeof err.type === 'string' ? err.type : undefined;
     const status = isRecord(err) && typeof err.status === 'number' ? err.status : undefined;
     let answered: { status: number; message: string } | undefined;
-    if (type === 'entity.too.large')
-      answered = { status: 413, message: 'AdmissionReview body is larger than the limit of the webhook' };
-    else if (type === 'entity.parse.failed')
-      answered = {
-        status: 400,
-        message: 'body is not valid JSON; expected an admission.k8s.io/v1 AdmissionReview',
-      };
+    if (type === 'entity.too.large') answered = TOO_LARGE;
+    else if (type === 'entity.parse.failed') answered = NOT_JSON;
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported')
       answered = { status: 415, message: 'unsupported body encoding or charset; send UTF-8 JSON' };
     else if (status !== undefined && status >= 400 && status < 500)
