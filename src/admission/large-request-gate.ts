@@ -12,6 +12,7 @@
  * objects. Pure scheduling: no
  * I/O of its own; `now` is not needed (no timeouts: the API server's own timeout applies).
  */
+import { isRecord, ownValue } from '../json.js';
 
 /** Options of `LargeRequestGate`. */
 export interface LargeRequestGateOptions {
@@ -35,29 +36,27 @@ export const DEFAULT_COSTLY_YAML_CHARS = 2_048;
 /** Generator entries `yamlChars` looks at, at most; past them a request counts as costly. */
 const MAX_PROBED_GENERATORS = 10_000;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Characters of `list.elementsYaml` in an ApplicationSet-shaped object (every level of
  * `matrix` and `merge`), counting stopped once past `stopAt`. Iterative and bounded: past
  * MAX_PROBED_GENERATORS entries it answers Infinity. Any other object answers 0.
  */
 export function yamlChars(object: unknown, stopAt: number): number {
-  const spec = isObject(object) ? object.spec : undefined;
-  const lists: unknown[] = isObject(spec) ? [spec.generators] : [];
+  const spec = isRecord(object) ? ownValue(object, 'spec') : undefined;
+  const lists: unknown[] = isRecord(spec) ? [ownValue(spec, 'generators')] : [];
   let chars = 0;
   let entries = 0;
   for (let list = lists.pop(); list !== undefined; list = lists.pop()) {
     if (!Array.isArray(list)) continue;
     for (const entry of list as unknown[]) {
       if (++entries > MAX_PROBED_GENERATORS) return Infinity;
-      if (!isObject(entry)) continue;
+      if (!isRecord(entry)) continue;
       for (const [kind, body] of Object.entries(entry)) {
-        if (!isObject(body)) continue;
-        if (kind === 'list' && typeof body.elementsYaml === 'string') chars += body.elementsYaml.length;
-        else if (Array.isArray(body.generators)) lists.push(body.generators);
+        if (!isRecord(body)) continue;
+        const yaml = kind === 'list' ? ownValue(body, 'elementsYaml') : undefined;
+        const nested = ownValue(body, 'generators');
+        if (typeof yaml === 'string') chars += yaml.length;
+        else if (Array.isArray(nested)) lists.push(nested);
         if (chars > stopAt) return chars;
       }
     }
@@ -91,10 +90,13 @@ export class LargeRequestGate {
    * same: its object or oldObject holds more elementsYaml than `costlyYamlChars`.
    */
   isCostly(body: unknown): boolean {
-    const request = isObject(body) ? body.request : undefined;
-    if (!isObject(request)) return false;
+    const request = isRecord(body) ? ownValue(body, 'request') : undefined;
+    if (!isRecord(request)) return false;
     const limit = this.costlyYamlChars;
-    return yamlChars(request.object, limit) > limit || yamlChars(request.oldObject, limit) > limit;
+    return (
+      yamlChars(ownValue(request, 'object'), limit) > limit ||
+      yamlChars(ownValue(request, 'oldObject'), limit) > limit
+    );
   }
 
   /** True when a request of this declared length must take a turn (`undefined`: unknown length). */
