@@ -6,6 +6,7 @@
  */
 
 /** A worst-case shape: its name and the AdmissionReview JSON text. */
+import { deepFlowLists } from '../src/admission/warm-up.js';
 import { DEFAULT_LIMITS } from '../src/policy/limits.js';
 
 export interface WorstCase {
@@ -276,11 +277,7 @@ export function worstCases(): WorstCase[] {
         applicationSet([
           {
             list: {
-              elementsYaml: (() => {
-                const item = `${'['.repeat(20)}${foreign}${']'.repeat(20)},`;
-                const count = Math.floor((DEFAULT_LIMITS.maxElementsYamlBytes - 2) / item.length);
-                return `[${item.repeat(count)}]`;
-              })(),
+              elementsYaml: deepFlowLists(DEFAULT_LIMITS.maxElementsYamlBytes, foreign),
             },
           },
         ]),

@@ -75,9 +75,12 @@ function review(
   });
 }
 
-/** A flow list of items nested 20 deep, at most `bytes` long (`[]` when nothing fits). */
-function deepFlowLists(bytes: number): string {
-  const item = `${'['.repeat(20)}${FOREIGN}-dev${']'.repeat(20)},`;
+/**
+ * A flow list of `scalar`s each nested 20 deep, at most `bytes` long (`[]` when nothing fits):
+ * the shape the yaml parser is slowest on per byte (bench/worst-case.ts sends it too).
+ */
+export function deepFlowLists(bytes: number, scalar: string): string {
+  const item = `${'['.repeat(20)}${scalar}${']'.repeat(20)},`;
   return `[${item.repeat(Math.max(0, Math.floor((bytes - 2) / item.length)))}]`;
 }
 
@@ -119,7 +122,14 @@ function warmUpReviews(maxYamlBytes: number): Record<string, string> {
           },
           // Deep flow lists, the shape the yaml parser is slowest on, up to the byte limit
           // with the YAML above, so its lexer is compiled for them too.
-          { list: { elementsYaml: deepFlowLists(maxYamlBytes - Buffer.byteLength(`${yaml}\n`.repeat(20))) } },
+          {
+            list: {
+              elementsYaml: deepFlowLists(
+                maxYamlBytes - Buffer.byteLength(`${yaml}\n`.repeat(20)),
+                `${FOREIGN}-dev`,
+              ),
+            },
+          },
           ...Array.from({ length: 20 }, (_, i) => ({
             clusters: {
               selector: { matchLabels: { 'tenantguard.dev/tenant': i % 2 === 0 ? TENANT : FOREIGN } },
