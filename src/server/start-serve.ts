@@ -112,7 +112,7 @@ export async function startServe(
   if (options.components.has('webhook') && injected.policy === undefined) {
     const started = process.hrtime.bigint();
     const warmed = warmUpAdmission({ settings, limits });
-    // Its garbage filled the old generation; collected now, the pages go back to the system.
+    // Its garbage spread over the old generation; compacted now, the pages go back to the system.
     collectGarbageNow();
     const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
     logger.info({ requests: warmed.requests, ms }, 'admission path warmed up');
