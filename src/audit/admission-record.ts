@@ -27,88 +27,93 @@ function omittedField(omitted: Record<string, number>): { omitted?: Omitted } {
   return Object.keys(omitted).length > 0 ? { omitted } : {};
 }
 
+/**
+ * The fields every record starts with, in the order its line has them. The records below
+ * add theirs with Object.assign, not object spread: on Node.js 20's V8 a spread followed by
+ * more keys took ~4.5 µs a record (on the path of every mutating request), Object.assign
+ * ~0.2 µs; Node.js 24 is fast either way.
+ */
+function baseFields(endpoint: Endpoint, request: AdmissionRequest, kind: string, name: string) {
+  return {
+    endpoint,
+    uid: request.uid,
+    kind,
+    namespace: request.namespace,
+    name,
+    operation: request.operation ?? '',
+    user: request.user.username,
+    groups: request.user.groups,
+    dryRun: request.dryRun,
+  };
+}
+
 /** The audit record of an outcome, or undefined when there is nothing to audit. */
 export function admissionAuditRecord(
   endpoint: Endpoint,
   request: AdmissionRequest,
   outcome: AdmissionOutcome,
 ): AdmissionAuditRecord | undefined {
-  const base = {
-    endpoint,
-    uid: request.uid,
-    kind: request.kind?.kind ?? '',
-    namespace: request.namespace,
-    name: request.name,
-    operation: request.operation ?? '',
-    user: request.user.username,
-    groups: request.user.groups,
-    dryRun: request.dryRun,
-  };
+  const requestKind = request.kind?.kind ?? '';
   switch (outcome.type) {
     case 'unhandled':
       return undefined;
     case 'not-synced':
-      return {
-        ...base,
-        kind: outcome.kind,
-        event: 'denied',
+      return Object.assign(baseFields(endpoint, request, outcome.kind, request.name), {
+        event: 'denied' as const,
         tenant: null,
         rules: [],
         enforcement: null,
         reason: 'tenant registry not synced',
-      };
+      });
     case 'malformed': {
       const omitted: Record<string, number> = {};
-      return {
-        ...base,
-        kind: outcome.kind ?? base.kind,
-        event: 'denied',
-        tenant: null,
-        rules: rules(outcome.violations, 'rules', omitted),
-        enforcement: null,
-        ...omittedField(omitted),
-      };
+      return Object.assign(
+        baseFields(endpoint, request, outcome.kind ?? requestKind, request.name),
+        {
+          event: 'denied' as const,
+          tenant: null,
+          rules: rules(outcome.violations, 'rules', omitted),
+          enforcement: null,
+        },
+        omittedField(omitted),
+      );
     }
     case 'patched': {
       if (outcome.patch.length === 0) return undefined;
-      const name = outcome.request.name;
       const omitted: Record<string, number> = {};
-      return {
-        ...base,
-        kind: outcome.request.kind,
-        name,
-        event: 'mutated',
-        tenant: outcome.tenant ?? null,
-        rules: [],
-        enforcement: outcome.enforcement ?? null,
-        changes: head(outcome.patch, MAX_AUDIT_ITEMS, 'changes', omitted).map((op) => capLine(op.path)),
-        ...omittedField(omitted),
-      };
+      return Object.assign(
+        baseFields(endpoint, request, outcome.request.kind, outcome.request.name),
+        {
+          event: 'mutated' as const,
+          tenant: outcome.tenant ?? null,
+          rules: [],
+          enforcement: outcome.enforcement ?? null,
+          changes: head(outcome.patch, MAX_AUDIT_ITEMS, 'changes', omitted).map((op) => capLine(op.path)),
+        },
+        omittedField(omitted),
+      );
     }
     case 'decided': {
       const { decision, request: policyRequest } = outcome;
       const omitted: Record<string, number> = {};
-      const common = {
-        ...base,
-        kind: policyRequest.kind,
-        name: policyRequest.name,
-        tenant: decision.summary.tenant ?? null,
-        enforcement: decision.summary.enforcement,
-        role: decision.summary.role,
-        ...(decision.warnings.length > 0
-          ? { warnings: head(decision.warnings, MAX_WARNINGS, 'warnings', omitted).map(capLine) }
-          : {}),
-      };
+      const common = () =>
+        Object.assign(
+          baseFields(endpoint, request, policyRequest.kind, policyRequest.name),
+          {
+            tenant: decision.summary.tenant ?? null,
+            enforcement: decision.summary.enforcement,
+            role: decision.summary.role,
+          },
+          decision.warnings.length > 0
+            ? { warnings: head(decision.warnings, MAX_WARNINGS, 'warnings', omitted).map(capLine) }
+            : {},
+        );
       if (!decision.allowed) {
+        const record = common();
         const relaxed =
           decision.audited.length > 0 ? { relaxed: rules(decision.audited, 'relaxed', omitted) } : {};
-        return {
-          ...common,
-          event: 'denied',
-          rules: rules(decision.violations, 'rules', omitted),
-          ...relaxed,
-          ...omittedField(omitted),
-        };
+        const denied = { event: 'denied' as const, rules: rules(decision.violations, 'rules', omitted) };
+        return Object.assign(record, denied, relaxed, omittedField(omitted));
       }
       // `warned` only when a warn-mode tenant's rule was relaxed; a warning that relaxes
       // nothing (a computed destination the Application rules will check) is `informational`.
@@ -116,22 +121,17 @@ export function admissionAuditRecord(
         decision.summary.enforcement === 'warn' &&
         decision.summary.role !== 'platform-admin' &&
         decision.audited.length > 0;
-      if (relaxedByWarn)
-        return {
-          ...common,
-          event: 'warned',
-          rules: rules(decision.audited, 'rules', omitted),
-          ...omittedField(omitted),
-        };
-      if (decision.audited.length > 0)
-        return {
-          ...common,
-          event: 'audited',
-          rules: rules(decision.audited, 'rules', omitted),
-          ...omittedField(omitted),
-        };
+      if (relaxedByWarn || decision.audited.length > 0) {
+        const record = common();
+        const event = relaxedByWarn ? ('warned' as const) : ('audited' as const);
+        return Object.assign(
+          record,
+          { event, rules: rules(decision.audited, 'rules', omitted) },
+          omittedField(omitted),
+        );
+      }
       if (decision.warnings.length > 0)
-        return { ...common, event: 'informational', rules: [], ...omittedField(omitted) };
+        return Object.assign(common(), { event: 'informational' as const, rules: [] }, omittedField(omitted));
       return undefined;
     }
   }
