@@ -1,6 +1,8 @@
 // The HTTPS floor in its own process (plain JS, nothing of ours loaded): every request's
 // body is read and dropped, and a fixed AdmissionReview (POST) or a fixed short token (GET)
 // is sent. Prints `PORT <n>` once listening and `RSS <bytes>` on SIGUSR2; stops on SIGTERM.
+// `node bench/noop-server.mjs <µs>`: each request first spends that much CPU (a busy loop),
+// a calibration of what a handler with work of that size reaches on this machine.
 import { createServer } from 'node:https';
 import { generate } from 'selfsigned';
 
@@ -13,9 +15,18 @@ const review = JSON.stringify({
   kind: 'AdmissionReview',
   response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
 });
+const busyMicroseconds = Number(process.argv[2] ?? 0);
+if (!Number.isFinite(busyMicroseconds) || busyMicroseconds < 0)
+  throw new Error(`bad busy time ${process.argv[2]}`);
+const busy = BigInt(Math.round(busyMicroseconds * 1000));
+
 const server = createServer({ cert: tls.cert, key: tls.private }, (req, res) => {
   req.resume();
   req.on('end', () => {
+    if (busy > 0n) {
+      const until = process.hrtime.bigint() + busy;
+      while (process.hrtime.bigint() < until);
+    }
     const post = req.method === 'POST';
     res.writeHead(200, { 'content-type': post ? 'application/json' : 'text/plain' });
     res.end(post ? review : 'token');

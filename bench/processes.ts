@@ -2,7 +2,7 @@
  * Servers and floors of the benchmarks, each in its own process: start one, wait for its
  * `PORT <n>` line, read its resident memory (/proc, Linux), stop it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface Running {
@@ -68,6 +68,21 @@ export function rssMb(pid: number | undefined, field: 'VmRSS' | 'RssAnon' = 'VmR
   const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1];
   if (kb === undefined) throw new Error(`no ${field} for ${pid}`);
   return Number(kb) / 1024;
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * CPU time (user + system, all threads) a process has used so far, in seconds, from
+ * /proc/<pid>/stat (Linux only; clock-tick resolution, 10 ms on most machines).
+ */
+export function cpuSeconds(pid: number | undefined): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`no CPU times for ${pid}`);
+  return (utime + stime) / clockTicks;
 }
 
 export function stop(running: Running): Promise<void> {

@@ -9,7 +9,13 @@
 import { runBrokerBench, type BrokerBenchRow } from './broker.js';
 import { benchMemory, type MemoryBench } from './memory.js';
 import { benchPolicy } from './policy.js';
-import { benchWebhook, LATENCY_CONNECTIONS, THROUGHPUT_CONNECTIONS, type WebhookBench } from './webhook.js';
+import {
+  benchWebhook,
+  CALIBRATION_BUSY_MICROSECONDS,
+  LATENCY_CONNECTIONS,
+  THROUGHPUT_CONNECTIONS,
+  type WebhookBench,
+} from './webhook.js';
 
 const args = process.argv.slice(2);
 const option = (name: string) => {
@@ -59,6 +65,12 @@ function summary(
       `(context) the policy core alone vs the no-op floor: the ceiling of any handler here`,
       `${w.core.throughput.requestsPerSecond.toFixed(0)} vs ${f.throughput.requestsPerSecond.toFixed(0)}`,
       x(w.core.throughput.requestsPerSecond / f.throughput.requestsPerSecond),
+      '—',
+    ]);
+    rows.push([
+      `(context) a no-op handler that also spends ${CALIBRATION_BUSY_MICROSECONDS} µs of CPU a request vs the no-op floor: what a policy core of that cost alone reaches here`,
+      `${w.calibration.throughput.requestsPerSecond.toFixed(0)} vs ${f.throughput.requestsPerSecond.toFixed(0)}`,
+      x(w.calibration.throughput.requestsPerSecond / f.throughput.requestsPerSecond),
       '—',
     ]);
     rows.push([

@@ -7,7 +7,7 @@ import { request } from 'node:https';
 import jsonPatch, { type Operation } from 'fast-json-patch';
 import { fileURLToPath } from 'node:url';
 import { printTable, runLoad, type LoadResult } from './load.js';
-import { startProcess, stop, type Running } from './processes.js';
+import { cpuSeconds, startProcess, stop, type Running } from './processes.js';
 import { shippedNodeOptions } from './shipped.js';
 
 const SERVER = fileURLToPath(new URL('./webhook-server.ts', import.meta.url));
@@ -125,10 +125,23 @@ export interface Measured {
   readonly label: string;
   readonly throughput: LoadResult;
   readonly latency: LoadResult;
+  /**
+   * CPU the server process spent a request during the throughput loads (median of the
+   * rounds), in µs: unlike req/s, not bounded by a load generator that shares the cores.
+   */
+  readonly serverCpuMicroseconds: number;
 }
+
+/** CPU a request of the calibration floor spends: the policy core's cost that issue 14 names. */
+export const CALIBRATION_BUSY_MICROSECONDS = 25;
 
 export interface WebhookBench {
   readonly floor: Measured;
+  /**
+   * The no-op floor with CALIBRATION_BUSY_MICROSECONDS of busy CPU a request: what a handler
+   * doing only that much work reaches on this machine (the load generator shares its cores).
+   */
+  readonly calibration: Measured;
   readonly express: Measured;
   /** The policy core alone on bare node:https (no log, audit or metrics): the ceiling here. */
   readonly core: Measured;
@@ -168,40 +181,58 @@ export async function benchWebhook(
   rounds = 3,
 ): Promise<WebhookBench> {
   const noop = await startProcess([NOOP]);
+  const busy = await startProcess([NOOP, String(CALIBRATION_BUSY_MICROSECONDS)]);
   const bare = await startServer(['express']);
   const core = await startServer(['core', '10']);
   const small = await startServer(['webhook', '10']);
   const large = await startServer(['webhook', '10000']);
-  const servers = [noop, bare, core, small, large];
+  const servers = [noop, busy, bare, core, small, large];
   try {
     const smallBody = typicalReview('team-3');
     const largeBody = typicalReview('team-9993');
-    const targets: Array<{ label: string; port: number; path: string; body: string }> = [
-      { label: 'no-op node:https handler', port: noop.port, path: '/', body: smallBody },
-      { label: 'express + JSON body, fixed answer', port: bare.port, path: '/', body: smallBody },
+    const targets: Array<{ label: string; port: number; path: string; body: string; server: Running }> = [
+      { label: 'no-op node:https handler', port: noop.port, path: '/', body: smallBody, server: noop },
+      {
+        label: `no-op handler + ${CALIBRATION_BUSY_MICROSECONDS} µs of CPU a request (calibration)`,
+        port: busy.port,
+        path: '/',
+        body: smallBody,
+        server: busy,
+      },
+      {
+        label: 'express + JSON body, fixed answer',
+        port: bare.port,
+        path: '/',
+        body: smallBody,
+        server: bare,
+      },
       {
         label: 'policy core alone, bare node:https, /mutate',
         port: core.port,
         path: '/mutate',
         body: smallBody,
+        server: core,
       },
-      { label: '/mutate, 10 tenants', port: small.port, path: '/mutate', body: smallBody },
+      { label: '/mutate, 10 tenants', port: small.port, path: '/mutate', body: smallBody, server: small },
       {
         label: '/validate (mutated object), 10 tenants',
         port: small.port,
         path: '/validate',
         body: await mutatedReview(small.port, smallBody),
+        server: small,
       },
-      { label: '/mutate, 10000 tenants', port: large.port, path: '/mutate', body: largeBody },
+      { label: '/mutate, 10000 tenants', port: large.port, path: '/mutate', body: largeBody, server: large },
       {
         label: '/validate (mutated object), 10000 tenants',
         port: large.port,
         path: '/validate',
         body: await mutatedReview(large.port, largeBody),
+        server: large,
       },
     ];
     const throughput: LoadResult[][] = targets.map(() => []);
     const latency: LoadResult[][] = targets.map(() => []);
+    const cpu: number[][] = targets.map(() => []);
     for (const t of targets)
       await runLoad({
         label: 'warm-up',
@@ -214,16 +245,18 @@ export async function benchWebhook(
     for (let round = 0; round < rounds; round++) {
       for (const [i, t] of targets.entries()) {
         const url = `https://127.0.0.1:${t.port}${t.path}`;
-        throughput[i]!.push(
-          await runLoad({
-            label: t.label,
-            url,
-            method: 'POST',
-            body: t.body,
-            durationSeconds: seconds,
-            connections: THROUGHPUT_CONNECTIONS,
-          }),
-        );
+        const cpuBefore = cpuSeconds(t.server.child.pid);
+        const loaded = await runLoad({
+          label: t.label,
+          url,
+          method: 'POST',
+          body: t.body,
+          durationSeconds: seconds,
+          connections: THROUGHPUT_CONNECTIONS,
+        });
+        const requests = loaded.requestsPerSecond * seconds;
+        cpu[i]!.push(requests > 0 ? ((cpuSeconds(t.server.child.pid) - cpuBefore) / requests) * 1e6 : NaN);
+        throughput[i]!.push(loaded);
         latency[i]!.push(
           await runLoad({
             label: t.label,
@@ -241,8 +274,10 @@ export async function benchWebhook(
       label: t.label,
       throughput: medianResult(throughput[i]!),
       latency: medianResult(latency[i]!),
+      serverCpuMicroseconds: median(cpu[i]!),
     }));
-    const [floor, express, core10, mutate10, validate10, mutate10k, validate10k] = measured as [
+    const [floor, calibration, express, core10, mutate10, validate10, mutate10k, validate10k] = measured as [
+      Measured,
       Measured,
       Measured,
       Measured,
@@ -263,12 +298,21 @@ export async function benchWebhook(
       measured.slice(1).map((m) => m.latency),
       write,
     );
+    write(
+      `\nServer CPU a request during the ${THROUGHPUT_CONNECTIONS}-connection loads (user + system, /proc), median of ${rounds} rounds (node ${process.version})`,
+    );
+    write('| target | µs a request | vs floor |');
+    write('| --- | ---: | ---: |');
+    for (const m of measured)
+      write(
+        `| ${m.label} | ${m.serverCpuMicroseconds.toFixed(1)} | ${(m.serverCpuMicroseconds / floor.serverCpuMicroseconds).toFixed(2)}× |`,
+      );
     const failures = measured.reduce(
       (n, m) => n + m.throughput.errors + m.throughput.non2xx + m.latency.errors + m.latency.non2xx,
       0,
     );
     if (failures > 0) throw new Error(`${failures} benchmark requests failed`);
-    return { floor, express, core: core10, mutate10, validate10, mutate10k, validate10k };
+    return { floor, calibration, express, core: core10, mutate10, validate10, mutate10k, validate10k };
   } finally {
     for (const s of servers) await stop(s);
   }
