@@ -11,6 +11,7 @@ import {
   type GroupVersionKind,
   type MutationResult,
 } from '../policy/evaluate.js';
+import { cloneJson } from '../policy/json-clone.js';
 import { checkLimits, DEFAULT_LIMITS, type AdmissionLimits } from '../policy/limits.js';
 import type {
   Decision,
@@ -101,7 +102,7 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
 
 /**
  * The limits, checked iteratively before anything else reads the objects (the rules,
- * `structuredClone`, the patch diff and `JSON.stringify` all recurse). `object` is held to
+ * the copy `/mutate` edits, the patch diff and `JSON.stringify` all recurse). `object` is held to
  * every limit; `oldObject`, already stored, only to the depth that keeps those walkers
  * safe, so that an object stored under higher limits can still be fixed or deleted.
  */
@@ -166,7 +167,7 @@ export function buildPatch(original: KubeObject, edited: KubeObject): PatchOpera
 /** Applies a JSON Patch to a copy of `object`, as the API server does after `/mutate`. */
 export function applyPatch(object: KubeObject, patch: readonly PatchOperation[]): KubeObject {
   if (patch.length === 0) return object;
-  const { newDocument } = jsonPatch.applyPatch(structuredClone(object), [...patch], true, false);
+  const { newDocument } = jsonPatch.applyPatch(cloneJson(object), [...patch], true, false);
   return newDocument;
 }
 

@@ -7,6 +7,7 @@
 import type { Tenant } from '../tenancy/tenant.js';
 import { completeConfig } from './cluster-secret-config.js';
 import { addDataField, replaceDataConfig } from './cluster-secret-data.js';
+import { cloneJson } from './json-clone.js';
 import { canonicalExec } from './cluster-secret-exec.js';
 import { readView, type SecretView } from './cluster-secret-view.js';
 import { ensureRecord } from './object-paths.js';
@@ -31,7 +32,7 @@ function mutateData(object: KubeObject, view: SecretView, tenant: Tenant, contex
   }
   // Rewriting a config with repeated keys would drop what Go's decoder keeps: leave it for TG-CS-03.
   if (!view.config.ok || view.config.duplicateKeys.length > 0) return;
-  const config = structuredClone(view.config.value);
+  const config = cloneJson(view.config.value);
   if (completeConfig(config, cluster.name, context.settings, cluster.caData))
     replaceDataConfig(object, JSON.stringify(config));
 }

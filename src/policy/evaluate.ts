@@ -2,6 +2,7 @@
  * The policy core's entry points: `evaluate` (the verdict of /validate) and `mutate`
  * (the object /mutate would produce). Plain data in, plain data out.
  */
+import { cloneJson } from './json-clone.js';
 import { parseJsonPath, sameJson } from './json-compare.js';
 import { ensureRecord, getLabels, getPath, getRecord } from './object-paths.js';
 import { isRecord } from '../json.js';
@@ -341,7 +342,7 @@ export function mutate(
   if (role === 'system-controller') return { object: undefined, tenant: undefined };
   const tenant = resolve(request, rules, context, role).subject.tenant;
   if (tenant === undefined) return { object: undefined, tenant: undefined };
-  const edited = structuredClone(request.object);
+  const edited = cloneJson(request.object);
   const labels = ensureRecord(ensureRecord(edited, 'metadata'), 'labels');
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
   // Judged on the request as sent: a label a first /mutate pinned makes no change material.

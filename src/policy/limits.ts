@@ -2,7 +2,7 @@
  * How much of one request the webhook will read, and how much it will say back. Checked
  * once, iteratively (no recursion), before any rule runs: an object past a limit is denied
  * under TG-REQ-01 with a line naming the limit and the setting that raises it, so every
- * walker downstream (the rules, `structuredClone`, `JSON.stringify`, the JSON Patch diff)
+ * walker downstream (the rules, `cloneJson`, `JSON.stringify`, the JSON Patch diff)
  * only ever sees objects of bounded depth and an ApplicationSet of bounded size.
  *
  * Why: Go's JSON decoder accepts 10,000 levels and `x-kubernetes-preserve-unknown-fields`
@@ -55,7 +55,7 @@ export const DEFAULT_LIMITS: Readonly<AdmissionLimits> = Object.freeze({
 export const limitFlags: Readonly<
   Record<keyof AdmissionLimits, { flag: string; env: string; min: number; max: number; description: string }>
 > = {
-  // 500: every walker downstream (structuredClone, JSON.stringify, the patch diff, the yaml
+  // 500: every walker downstream (cloneJson, JSON.stringify, the patch diff, the yaml
   // parser) is proven at this depth by test/admission/limits.test.ts; the yaml parser
   // aborts the process near 1,000.
   maxObjectDepth: {
