@@ -33,12 +33,19 @@ const ALLOWED_KINDS: ReadonlySet<string> = new Set(
  */
 const NAMESPACE_BOUND_KINDS: ReadonlySet<string> = new Set(['scmProvider', 'pullRequest', 'plugin']);
 
-const KNOWN_ENTRY_KEYS = [...GENERATOR_KINDS, 'selector'];
+/** The known keys of a generator entry, by their fold (folded once, not per key judged). */
+const KNOWN_ENTRY_KEYS_BY_FOLD: ReadonlyMap<string, readonly string[]> = (() => {
+  const byFold = new Map<string, string[]>();
+  for (const key of [...GENERATOR_KINDS, 'selector']) {
+    const folded = foldKey(key);
+    byFold.set(folded, [...(byFold.get(folded) ?? []), key]);
+  }
+  return byFold;
+})();
 
 /** True when `key` is a case variant of a known entry key (TG-AS-08 reports it). */
 function isCaseVariant(key: string): boolean {
-  const folded = foldKey(key);
-  return KNOWN_ENTRY_KEYS.some((k) => k !== key && foldKey(k) === folded);
+  return (KNOWN_ENTRY_KEYS_BY_FOLD.get(foldKey(key)) ?? []).some((k) => k !== key);
 }
 
 /** TG-AS-05 for one generator entry. */

@@ -32,6 +32,8 @@ const FOLDS_TO_ASCII: ReadonlyMap<string, string> = new Map([
  * long as one of them is ASCII.
  */
 export function goFoldName(key: string): string {
+  // Most keys are ASCII, where upper-casing changes a-z only: one call, not a rune loop.
+  if (isAscii(key)) return key.toUpperCase();
   let out = '';
   for (const ch of key) {
     if (ch < '\u0080') out += ch >= 'a' && ch <= 'z' ? ch.toUpperCase() : ch;
