@@ -52,10 +52,12 @@ function isCaseVariant(key: string): boolean {
 function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Violation[] {
   const out: Violation[] = [];
   const { tenant, request, context } = scope;
-  const allowedList = [
-    ...ALLOWED_KINDS,
-    ...(context.settings.allowClusterDecisionResource ? ['clusterDecisionResource'] : []),
-  ].join(', ');
+  // For messages only: built when one is written, not for every generator judged.
+  const allowedList = () =>
+    [
+      ...ALLOWED_KINDS,
+      ...(context.settings.allowClusterDecisionResource ? ['clusterDecisionResource'] : []),
+    ].join(', ');
   const kinds = generatorKinds(generator.entry);
   for (const kind of kinds) {
     const path = joinPath(generator.path, kind);
@@ -75,7 +77,7 @@ function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Viola
         violation(
           'TG-AS-05',
           path,
-          `is not a known generator; use one of: ${allowedList} (a new Argo CD generator must be reviewed first)`,
+          `is not a known generator; use one of: ${allowedList()} (a new Argo CD generator must be reviewed first)`,
         ),
       );
     } else if (
@@ -97,7 +99,7 @@ function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Viola
   }
   out.push(...checkAppSecretNames(generator));
   if (kinds.length === 0)
-    out.push(violation('TG-AS-05', generator.path, `holds no generator; use one of: ${allowedList}`));
+    out.push(violation('TG-AS-05', generator.path, `holds no generator; use one of: ${allowedList()}`));
   return out;
 }
 
