@@ -114,7 +114,11 @@ interface Server {
   lines: string[];
 }
 
-async function startServer(root: string, nodeOptions: readonly string[]): Promise<Server> {
+async function startServer(
+  root: string,
+  nodeOptions: readonly string[],
+  allocatorEnv: Readonly<Record<string, string>>,
+): Promise<Server> {
   const script = join(root, 'bench', 'webhook-server.ts');
   const child = spawn(
     process.execPath,
@@ -127,7 +131,11 @@ async function startServer(root: string, nodeOptions: readonly string[]): Promis
       'webhook',
       '10',
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_EVENT_LOOP: '1' } },
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...allocatorEnv, BENCH_EVENT_LOOP: '1' },
+    },
   );
   const lines: string[] = [];
   const exited = new Promise<number | null>((resolve) =>
@@ -214,7 +222,7 @@ async function runCase(
   clients: number,
   limits: ShippedLimits,
 ): Promise<NoisyResult> {
-  const server = await startServer(root, limits.nodeOptions);
+  const server = await startServer(root, limits.nodeOptions, limits.allocatorEnv);
   // Several connections, as an API server holds: a slow answer does not queue the next request behind it.
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
   const small = typicalReview('team-3');

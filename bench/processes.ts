@@ -13,16 +13,18 @@ export interface Running {
 }
 
 /**
- * Spawns `node [...args]` and resolves once it prints `PORT <n>` (or `listenPattern` matches
- * its stderr, for `serve`, which says where it listens there).
+ * Spawns `node [...args]` (with `env`, else this process's environment) and resolves once
+ * it prints `PORT <n>` (or `listenPattern` matches its stderr, for `serve`, which says where
+ * it listens there).
  */
 export function startProcess(
   args: readonly string[],
-  options: { listenPattern?: RegExp; cwd?: string } = {},
+  options: { listenPattern?: RegExp; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Running> {
   const child = spawn(process.execPath, [...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
   });
   const lines: string[] = [];
   return new Promise<Running>((resolve, reject) => {

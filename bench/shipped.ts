@@ -1,7 +1,8 @@
 /**
  * What the shipped Deployments (webhook-config/base/) give the process: the Node.js flags of
- * `NODE_OPTIONS` and the container's memory limit, so the benchmarks run servers as they
- * run in a cluster and judge them against the limit they live under.
+ * `NODE_OPTIONS`, the allocator's environment (`MALLOC_*`) and the container's memory limit,
+ * so the benchmarks run servers as they run in a cluster and judge them against the limit
+ * they live under.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,8 @@ export interface ShippedDeployment {
   readonly maxOldSpaceMb: number;
   /** The container's memory limit, in MiB. */
   readonly memoryLimitMb: number;
+  /** The container's `MALLOC_*` variables (glibc's allocator), e.g. `MALLOC_ARENA_MAX`. */
+  readonly allocatorEnv: Readonly<Record<string, string>>;
 }
 
 /** A Kubernetes memory quantity in MiB (the unit of /proc's kB / 1024, as the tables' RSS). */
@@ -47,8 +50,13 @@ export function shippedDeployment(manifest: 'webhook' | 'broker', root = ROOT): 
       const nodeOptions = value.split(/\s+/).filter((f) => f !== '');
       const heap = /--max-old-space-size=(\d+)/.exec(value)?.[1];
       const memory = mebibytes(container.resources?.limits?.memory);
+      const allocatorEnv = Object.fromEntries(
+        (container.env ?? []).flatMap((e) =>
+          e.name?.startsWith('MALLOC_') === true && e.value !== undefined ? [[e.name, e.value]] : [],
+        ),
+      );
       if (heap !== undefined && memory !== undefined)
-        return { nodeOptions, maxOldSpaceMb: Number(heap), memoryLimitMb: memory };
+        return { nodeOptions, maxOldSpaceMb: Number(heap), memoryLimitMb: memory, allocatorEnv };
     }
   }
   throw new Error(
@@ -59,4 +67,9 @@ export function shippedDeployment(manifest: 'webhook' | 'broker', root = ROOT): 
 /** The flags of `NODE_OPTIONS` of the Deployment in `webhook-config/base/<manifest>.yaml`. */
 export function shippedNodeOptions(manifest: 'webhook' | 'broker', root = ROOT): string[] {
   return [...shippedDeployment(manifest, root).nodeOptions];
+}
+
+/** The `MALLOC_*` environment of the Deployment in `webhook-config/base/<manifest>.yaml`. */
+export function shippedAllocatorEnv(manifest: 'webhook' | 'broker', root = ROOT): Record<string, string> {
+  return { ...shippedDeployment(manifest, root).allocatorEnv };
 }

@@ -8,15 +8,17 @@ import jsonPatch, { type Operation } from 'fast-json-patch';
 import { fileURLToPath } from 'node:url';
 import { printTable, runLoad, type LoadResult } from './load.js';
 import { cpuSeconds, startProcess, stop, type Running } from './processes.js';
-import { shippedNodeOptions } from './shipped.js';
+import { shippedAllocatorEnv, shippedNodeOptions } from './shipped.js';
 
 const SERVER = fileURLToPath(new URL('./webhook-server.ts', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
 function startServer(args: string[]): Promise<Running> {
-  // Our servers run with the shipped Deployment's flags; the floors with Node's defaults.
-  const flags = args[0] === 'webhook' ? shippedNodeOptions('webhook') : [];
-  return startProcess([...flags, '--import', 'tsx', SERVER, ...args]);
+  // Our servers run with the shipped Deployment's flags and allocator; the floors with Node's defaults.
+  if (args[0] !== 'webhook') return startProcess(['--import', 'tsx', SERVER, ...args]);
+  return startProcess([...shippedNodeOptions('webhook'), '--import', 'tsx', SERVER, ...args], {
+    env: { ...process.env, ...shippedAllocatorEnv('webhook') },
+  });
 }
 
 /** A typical tenant ApplicationSet: a matrix of a clusters and a git generator. */
