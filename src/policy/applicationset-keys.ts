@@ -54,11 +54,13 @@ function checkTree(value: unknown, tree: FieldTree, path: string, raw: boolean, 
     return;
   }
   if (!isRecord(value)) return;
-  for (const [key, child] of Object.entries(value)) {
-    const keyPath = joinPath(path, key);
+  for (const key of Object.keys(value)) {
     const node = Object.hasOwn(tree, key) ? tree[key] : undefined;
+    // A leaf or a free-form map: nothing below it to check, so no path to build.
+    if (node === 0 || node === 1) continue;
+    const keyPath = joinPath(path, key);
     if (node !== undefined) {
-      checkNode(child, node, keyPath, raw, out);
+      checkNode(value[key], node, keyPath, raw, out);
       continue;
     }
     const twin = caseTwin(tree, key);
