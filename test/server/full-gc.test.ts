@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { collectGarbageNow } from '../../src/server/full-gc.js';
+import { shippedNodeOptions } from '../../bench/shipped.js';
 
 test('collects what nothing references, and leaves no global gc behind', () => {
   const hadGc = typeof (globalThis as { gc?: unknown }).gc;
@@ -22,8 +23,9 @@ const CHILD = fileURLToPath(new URL('../support/old-space-after-warm-up.ts', imp
 
 /** Bytes of old-generation pages holding no live object, after the warm-up and `mode`'s collection. */
 function oldSpaceSlack(mode: 'plain' | 'now' | 'now-then-plain'): number {
-  // As the Deployment runs it: a 2 MB young generation (webhook-config/base/webhook.yaml).
-  const out = execFileSync(process.execPath, ['--max-semi-space-size=2', '--import', 'tsx', CHILD, mode], {
+  // As the Deployment runs it: its NODE_OPTIONS (webhook-config/base/webhook.yaml).
+  const flags = shippedNodeOptions('webhook');
+  const out = execFileSync(process.execPath, [...flags, '--import', 'tsx', CHILD, mode], {
     encoding: 'utf8',
   });
   const old = JSON.parse(out) as { sizeBytes: number; usedBytes: number };
@@ -32,7 +34,7 @@ function oldSpaceSlack(mode: 'plain' | 'now' | 'now-then-plain'): number {
 
 test('after the warm-up, the old generation is compacted: its emptied pages are given back', () => {
   // The control: an ordinary full collection frees the warm-up's garbage but keeps its pages
-  // (15-18 MB of them on Node.js 20 and 24).
+  // (14-18 MB of them on Node.js 20 and 24; 10-11 MB after a second warm-up).
   const plain = oldSpaceSlack('plain');
   assert.ok(plain > 8e6, `the warm-up fragments the old space (${plain} bytes of slack)`);
   const compacted = oldSpaceSlack('now');
@@ -42,5 +44,5 @@ test('after the warm-up, the old generation is compacted: its emptied pages are 
   );
   // Compaction on every full collection is turned off again: a later ordinary one keeps pages.
   const later = oldSpaceSlack('now-then-plain');
-  assert.ok(later > 8e6, `an ordinary collection after it does not compact (${later} bytes of slack)`);
+  assert.ok(later > 5e6, `an ordinary collection after it does not compact (${later} bytes of slack)`);
 });

@@ -1,6 +1,6 @@
 /**
- * Run in a child process by test/server/full-gc.test.ts, with the shipped young-generation
- * size: judges the warm-up objects as `serve` does, collects, and prints the old space as
+ * Run in a child process by test/server/full-gc.test.ts, with the shipped NODE_OPTIONS:
+ * judges the warm-up objects as `serve` does, collects, and prints the old space as
  * JSON (`{"sizeBytes":..,"usedBytes":..}`). Modes: `plain` collects with V8's ordinary
  * full collection; `now` with collectGarbageNow; `now-then-plain` calls collectGarbageNow,
  * warms up again and collects the ordinary way (was compaction left on?).
