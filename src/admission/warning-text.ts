@@ -10,10 +10,44 @@ export const MAX_WARNING_CHARS = 120;
 const MODE_TAIL = /( \(enforcement: \w+\))$/;
 const LIST_MARK = 'use one of: ';
 
+/**
+ * Characters (code points, as the limit counts them) of `text`, counted without building
+ * an array of them: this runs on every warning of every request.
+ */
+function codePointCount(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one character.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i += 1;
+    }
+    count += 1;
+  }
+  return count;
+}
+
+/** The first `count` characters (code points) of `text`. */
+function firstCodePoints(text: string, count: number): string {
+  let end = 0;
+  for (let taken = 0; taken < count && end < text.length; taken++) {
+    const unit = text.charCodeAt(end);
+    const paired =
+      unit >= 0xd800 &&
+      unit <= 0xdbff &&
+      end + 1 < text.length &&
+      text.charCodeAt(end + 1) >= 0xdc00 &&
+      text.charCodeAt(end + 1) <= 0xdfff;
+    end += paired ? 2 : 1;
+  }
+  return text.slice(0, end);
+}
+
 /** `text` in at most `max` characters. */
 export function shortWarning(text: string, max = MAX_WARNING_CHARS): string {
-  const chars = [...text];
-  if (chars.length <= max) return text;
+  // UTF-16 units never undercount characters: most warnings stop here.
+  if (text.length <= max || codePointCount(text) <= max) return text;
   const tail = MODE_TAIL.exec(text)?.[1] ?? '';
   const body = text.slice(0, text.length - tail.length);
   const at = body.lastIndexOf(LIST_MARK);
@@ -22,8 +56,8 @@ export function shortWarning(text: string, max = MAX_WARNING_CHARS): string {
     const items = body.slice(at + LIST_MARK.length).split(', ');
     for (let keep = items.length - 1; keep >= 1; keep -= 1) {
       const candidate = `${head}${items.slice(0, keep).join(', ')} (+${items.length - keep} more)${tail}`;
-      if ([...candidate].length <= max) return candidate;
+      if (codePointCount(candidate) <= max) return candidate;
     }
   }
-  return `${[...body].slice(0, Math.max(0, max - [...tail].length - 1)).join('')}…${tail}`;
+  return `${firstCodePoints(body, Math.max(0, max - codePointCount(tail) - 1))}…${tail}`;
 }

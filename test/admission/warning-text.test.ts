@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import type { AdmissionOutcome } from '../../src/admission/admit.js';
 import { outcomeResponse } from '../../src/admission/response.js';
 import { readAdmissionRequest } from '../../src/admission/review.js';
@@ -121,5 +122,50 @@ describe('warnings in the answer and the audit record', () => {
       summary: { tenant: 'team-c', enforcement: 'audit', role: 'human' },
     });
     assert.equal(admissionAuditRecord('validate', admission, outcome)?.event, 'audited');
+  });
+});
+
+describe('shortWarning, against its definition', () => {
+  /** The definition, with arrays of code points (what the first version did on every request). */
+  function byArrays(text: string, max = MAX_WARNING_CHARS): string {
+    if ([...text].length <= max) return text;
+    const tail = / \(enforcement: \w+\)$/.exec(text)?.[0] ?? '';
+    const body = text.slice(0, text.length - tail.length);
+    const mark = 'use one of: ';
+    const at = body.lastIndexOf(mark);
+    if (at >= 0) {
+      const head = body.slice(0, at + mark.length);
+      const items = body.slice(at + mark.length).split(', ');
+      for (let keep = items.length - 1; keep >= 1; keep -= 1) {
+        const candidate = `${head}${items.slice(0, keep).join(', ')} (+${items.length - keep} more)${tail}`;
+        if ([...candidate].length <= max) return candidate;
+      }
+    }
+    return `${[...body].slice(0, Math.max(0, max - [...tail].length - 1)).join('')}…${tail}`;
+  }
+
+  test('the same text for any warning: astral characters, lone surrogates, lists, modes, any limit', () => {
+    const piece = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 12 }),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.constantFrom(
+        '😀',
+        '\ud83d',
+        '\ude00',
+        'é',
+        'use one of: ',
+        ', ',
+        'k8s-team-a-prod',
+        ' (enforcement: warn)',
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), fc.integer({ min: 0, max: 160 }), (pieces, max) => {
+        const text = pieces.join('');
+        assert.equal(shortWarning(text, max), byArrays(text, max));
+        assert.equal(shortWarning(text), byArrays(text));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
