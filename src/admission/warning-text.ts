@@ -10,37 +10,31 @@ export const MAX_WARNING_CHARS = 120;
 const MODE_TAIL = /( \(enforcement: \w+\))$/;
 const LIST_MARK = 'use one of: ';
 
+/** Where the character (code point) that starts at UTF-16 index `at` of `text` ends. */
+function codePointEnd(text: string, at: number): number {
+  const unit = text.charCodeAt(at);
+  // A high surrogate followed by a low one is one character.
+  if (unit >= 0xd800 && unit <= 0xdbff && at + 1 < text.length) {
+    const next = text.charCodeAt(at + 1);
+    if (next >= 0xdc00 && next <= 0xdfff) return at + 2;
+  }
+  return at + 1;
+}
+
 /**
  * Characters (code points, as the limit counts them) of `text`, counted without building
  * an array of them: this runs on every warning of every request.
  */
 function codePointCount(text: string): number {
   let count = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    // A high surrogate followed by a low one is one character.
-    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i += 1;
-    }
-    count += 1;
-  }
+  for (let at = 0; at < text.length; at = codePointEnd(text, at)) count += 1;
   return count;
 }
 
 /** The first `count` characters (code points) of `text`. */
 function firstCodePoints(text: string, count: number): string {
   let end = 0;
-  for (let taken = 0; taken < count && end < text.length; taken++) {
-    const unit = text.charCodeAt(end);
-    const paired =
-      unit >= 0xd800 &&
-      unit <= 0xdbff &&
-      end + 1 < text.length &&
-      text.charCodeAt(end + 1) >= 0xdc00 &&
-      text.charCodeAt(end + 1) <= 0xdfff;
-    end += paired ? 2 : 1;
-  }
+  for (let taken = 0; taken < count && end < text.length; taken++) end = codePointEnd(text, end);
   return text.slice(0, end);
 }
 
