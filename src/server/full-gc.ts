@@ -13,25 +13,37 @@
  *   for reuse: without it, Node.js 24 kept ~30 MB more resident. Node.js 20's V8 does not
  *   know the option and runs a young-generation collection instead, which costs nothing.
  *
- * Both flags are turned on only around the calls, then off again, so nothing else in the
- * process sees a global `gc` or compacts on every full collection.
+ * Both flags are on only for the moment they are needed, then off again, so nothing else in
+ * the process sees a global `gc` or compacts on every full collection.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 type GcFunction = (options?: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
-export function collectGarbageNow(): void {
+/**
+ * V8's `gc` function, taken from a fresh context with `--expose-gc` on for that moment
+ * only: nothing else in the process sees a global `gc`. The function works after the flag
+ * is off again. Undefined if this V8 gives none.
+ */
+export function v8GcFunction(): GcFunction | undefined {
   setFlagsFromString('--expose-gc');
-  setFlagsFromString('--compact-on-every-full-gc');
   try {
     const gc: unknown = runInNewContext('gc');
-    if (typeof gc === 'function') {
-      (gc as GcFunction)();
-      (gc as GcFunction)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-    }
+    return typeof gc === 'function' ? (gc as GcFunction) : undefined;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+export function collectGarbageNow(): void {
+  const gc = v8GcFunction();
+  if (gc === undefined) return;
+  setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    gc();
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   } finally {
     setFlagsFromString('--no-compact-on-every-full-gc');
-    setFlagsFromString('--no-expose-gc');
   }
 }

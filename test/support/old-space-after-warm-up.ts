@@ -8,16 +8,14 @@
  * V8 may choose to compact an ordinary collection now and then; three rounds keep that
  * from passing for "compaction left on", which would compact all three.
  */
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { warmUpAdmission } from '../../src/admission/warm-up.js';
-import { collectGarbageNow } from '../../src/server/full-gc.js';
+import { collectGarbageNow, v8GcFunction } from '../../src/server/full-gc.js';
 import { resolveSettings } from '../../src/settings.js';
 
 function plainFullGc(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  setFlagsFromString('--no-expose-gc');
+  const gc = v8GcFunction();
+  if (gc === undefined) throw new Error('V8 gives no gc function');
   gc();
 }
 
