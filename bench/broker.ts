@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SigningAlg } from '../src/broker/options.js';
 import { runLoad } from './load.js';
 import { ask, startProcess, stop } from './processes.js';
-import { shippedAllocatorEnv, shippedNodeOptions } from './shipped.js';
+import { shippedLaunch } from './shipped.js';
 
 const SIGN_FLOOR = fileURLToPath(new URL('./sign-floor.ts', import.meta.url));
 const BROKER_SERVER = fileURLToPath(new URL('./broker-server.ts', import.meta.url));
@@ -81,12 +81,13 @@ export async function runBrokerBench(
   const connections = options.connections ?? 8;
   const write = options.write ?? console.log;
   const noop = await startProcess([NOOP]);
+  const shipped = shippedLaunch('broker');
   const servers = {
-    RS256: await startProcess([...shippedNodeOptions('broker'), '--import', 'tsx', BROKER_SERVER, 'RS256'], {
-      env: { ...process.env, ...shippedAllocatorEnv('broker') },
+    RS256: await startProcess([...shipped.flags, '--import', 'tsx', BROKER_SERVER, 'RS256'], {
+      env: shipped.env,
     }),
-    ES256: await startProcess([...shippedNodeOptions('broker'), '--import', 'tsx', BROKER_SERVER, 'ES256'], {
-      env: { ...process.env, ...shippedAllocatorEnv('broker') },
+    ES256: await startProcess([...shipped.flags, '--import', 'tsx', BROKER_SERVER, 'ES256'], {
+      env: shipped.env,
     }),
   };
   const rows: BrokerBenchRow[] = [];

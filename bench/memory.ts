@@ -14,7 +14,7 @@ import { build } from 'esbuild';
 import { stringify } from 'yaml';
 import { buildServer } from '../scripts/build-server.mjs';
 import { runLoad } from './load.js';
-import { shippedAllocatorEnv, shippedNodeOptions } from './shipped.js';
+import { shippedLaunch } from './shipped.js';
 import { rssMb, sleep, startProcess, stop, type Running } from './processes.js';
 import { typicalReview } from './webhook.js';
 import { generatedTenants } from './webhook-server.js';
@@ -96,12 +96,12 @@ function registryHeap(file: string): number {
 }
 
 function serve(main: string, tenantsFile: string, certsDir: string): Promise<Running> {
-  // As in the Deployment: its allocator settings, and no in-cluster API to find.
-  const env = { ...process.env, ...shippedAllocatorEnv('webhook') };
+  // As in the Deployment, with no in-cluster API to find.
+  const { flags, env } = shippedLaunch('webhook');
   delete env.KUBERNETES_SERVICE_HOST;
   return startProcess(
     [
-      ...shippedNodeOptions('webhook'),
+      ...flags,
       main,
       'serve',
       '--components',
@@ -158,7 +158,7 @@ export async function benchMemory(
       rows.push({ build: b.name, idle10, idle10Anon, idle10k, afterLoad10k });
     }
     write(
-      `\nResident memory of serve --components webhook, file registry, no kubeconfig, ${[...Object.entries(shippedAllocatorEnv('webhook')).map(([k, v]) => `${k}=${v}`), ...shippedNodeOptions('webhook')].join(' ')} (node ${process.version})`,
+      `\nResident memory of serve --components webhook, file registry, no kubeconfig, ${shippedLaunch('webhook').described} (node ${process.version})`,
     );
     write(
       `| build | 10 tenants idle, MB | of which anonymous, MB | vs no-op floor (${floorMb.toFixed(0)} MB) | 10,000 tenants idle, MB | 10,000 tenants after ${seconds} s of /mutate, MB | vs floor |`,

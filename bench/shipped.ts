@@ -64,12 +64,16 @@ export function shippedDeployment(manifest: 'webhook' | 'broker', root = ROOT): 
   );
 }
 
-/** The flags of `NODE_OPTIONS` of the Deployment in `webhook-config/base/<manifest>.yaml`. */
-export function shippedNodeOptions(manifest: 'webhook' | 'broker', root = ROOT): string[] {
-  return [...shippedDeployment(manifest, root).nodeOptions];
-}
-
-/** The `MALLOC_*` environment of the Deployment in `webhook-config/base/<manifest>.yaml`. */
-export function shippedAllocatorEnv(manifest: 'webhook' | 'broker', root = ROOT): Record<string, string> {
-  return { ...shippedDeployment(manifest, root).allocatorEnv };
+/**
+ * How to start one of our servers as the Deployment in `webhook-config/base/<manifest>.yaml`
+ * runs it: its `NODE_OPTIONS` flags, this process's environment with its `MALLOC_*` over it,
+ * and both as one line for a table's title.
+ */
+export function shippedLaunch(
+  manifest: 'webhook' | 'broker',
+  root = ROOT,
+): { flags: string[]; env: NodeJS.ProcessEnv; described: string } {
+  const { nodeOptions, allocatorEnv } = shippedDeployment(manifest, root);
+  const described = [...Object.entries(allocatorEnv).map(([k, v]) => `${k}=${v}`), ...nodeOptions].join(' ');
+  return { flags: [...nodeOptions], env: { ...process.env, ...allocatorEnv }, described };
 }

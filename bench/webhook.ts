@@ -8,7 +8,7 @@ import jsonPatch, { type Operation } from 'fast-json-patch';
 import { fileURLToPath } from 'node:url';
 import { printTable, runLoad, type LoadResult } from './load.js';
 import { cpuSeconds, startProcess, stop, type Running } from './processes.js';
-import { shippedAllocatorEnv, shippedNodeOptions } from './shipped.js';
+import { shippedLaunch } from './shipped.js';
 
 const SERVER = fileURLToPath(new URL('./webhook-server.ts', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
@@ -16,9 +16,8 @@ const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 function startServer(args: string[]): Promise<Running> {
   // Our servers run with the shipped Deployment's flags and allocator; the floors with Node's defaults.
   if (args[0] !== 'webhook') return startProcess(['--import', 'tsx', SERVER, ...args]);
-  return startProcess([...shippedNodeOptions('webhook'), '--import', 'tsx', SERVER, ...args], {
-    env: { ...process.env, ...shippedAllocatorEnv('webhook') },
-  });
+  const shipped = shippedLaunch('webhook');
+  return startProcess([...shipped.flags, '--import', 'tsx', SERVER, ...args], { env: shipped.env });
 }
 
 /** A typical tenant ApplicationSet: a matrix of a clusters and a git generator. */
@@ -192,41 +191,36 @@ export async function benchWebhook(
   try {
     const smallBody = typicalReview('team-3');
     const largeBody = typicalReview('team-9993');
-    const targets: Array<{ label: string; port: number; path: string; body: string; server: Running }> = [
-      { label: 'no-op node:https handler', port: noop.port, path: '/', body: smallBody, server: noop },
+    const targets: Array<{ label: string; path: string; body: string; server: Running }> = [
+      { label: 'no-op node:https handler', path: '/', body: smallBody, server: noop },
       {
         label: `no-op handler + ${CALIBRATION_BUSY_MICROSECONDS} µs of CPU a request (calibration)`,
-        port: busy.port,
         path: '/',
         body: smallBody,
         server: busy,
       },
       {
         label: 'express + JSON body, fixed answer',
-        port: bare.port,
         path: '/',
         body: smallBody,
         server: bare,
       },
       {
         label: 'policy core alone, bare node:https, /mutate',
-        port: core.port,
         path: '/mutate',
         body: smallBody,
         server: core,
       },
-      { label: '/mutate, 10 tenants', port: small.port, path: '/mutate', body: smallBody, server: small },
+      { label: '/mutate, 10 tenants', path: '/mutate', body: smallBody, server: small },
       {
         label: '/validate (mutated object), 10 tenants',
-        port: small.port,
         path: '/validate',
         body: await mutatedReview(small.port, smallBody),
         server: small,
       },
-      { label: '/mutate, 10000 tenants', port: large.port, path: '/mutate', body: largeBody, server: large },
+      { label: '/mutate, 10000 tenants', path: '/mutate', body: largeBody, server: large },
       {
         label: '/validate (mutated object), 10000 tenants',
-        port: large.port,
         path: '/validate',
         body: await mutatedReview(large.port, largeBody),
         server: large,
@@ -238,7 +232,7 @@ export async function benchWebhook(
     for (const t of targets)
       await runLoad({
         label: 'warm-up',
-        url: `https://127.0.0.1:${t.port}${t.path}`,
+        url: `https://127.0.0.1:${t.server.port}${t.path}`,
         method: 'POST',
         body: t.body,
         durationSeconds: 1,
@@ -246,7 +240,7 @@ export async function benchWebhook(
       });
     for (let round = 0; round < rounds; round++) {
       for (const [i, t] of targets.entries()) {
-        const url = `https://127.0.0.1:${t.port}${t.path}`;
+        const url = `https://127.0.0.1:${t.server.port}${t.path}`;
         const cpuBefore = cpuSeconds(t.server.child.pid);
         const loaded = await runLoad({
           label: t.label,

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { collectGarbageNow } from '../../src/server/full-gc.js';
-import { shippedNodeOptions } from '../../bench/shipped.js';
+import { shippedLaunch } from '../../bench/shipped.js';
 
 test('collects what nothing references, and leaves no global gc behind', () => {
   const hadGc = typeof (globalThis as { gc?: unknown }).gc;
@@ -23,10 +23,11 @@ const CHILD = fileURLToPath(new URL('../support/old-space-after-warm-up.ts', imp
 
 /** Bytes of old-generation pages holding no live object, after `mode` (test/support/old-space-after-warm-up.ts). */
 function oldSpaceSlack(mode: 'plain' | 'now' | 'now-then-plain'): number {
-  // As the Deployment runs it: its NODE_OPTIONS (webhook-config/base/webhook.yaml).
-  const flags = shippedNodeOptions('webhook');
+  // As the Deployment runs it (webhook-config/base/webhook.yaml).
+  const { flags, env } = shippedLaunch('webhook');
   const out = execFileSync(process.execPath, [...flags, '--import', 'tsx', CHILD, mode], {
     encoding: 'utf8',
+    env,
   });
   return (JSON.parse(out) as { slackBytes: number }).slackBytes;
 }

@@ -1,5 +1,5 @@
 /**
- * Run in a child process by test/server/full-gc.test.ts, with the shipped NODE_OPTIONS:
+ * Run in a child process by test/server/full-gc.test.ts, as the Deployment runs the webhook:
  * judges the warm-up objects as `serve` does, collects, and prints the old space's slack
  * (bytes of its pages holding no live object) as JSON (`{"slackBytes":..}`). Modes:
  * - `plain`: V8's ordinary full collection after each of three warm-ups; the largest slack.
