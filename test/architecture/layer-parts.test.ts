@@ -5,24 +5,9 @@
  * governed by layers.ts, not here.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, posix, relative } from 'node:path';
+import { posix } from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { importSpecifiers, type SourceFile } from './layers.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function sourceFiles(dir: string): SourceFile[] {
-  const out: SourceFile[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourceFiles(path));
-    else if (entry.name.endsWith('.ts'))
-      out.push({ path: relative(root, path).split('\\').join('/'), text: readFileSync(path, 'utf8') });
-  }
-  return out;
-}
+import { importSpecifiers, sourceFiles, type SourceFile } from './layers.js';
 
 /** `src/broker/keys/x.ts` → `src/broker/keys`; undefined for a file not inside a part. */
 function partOf(path: string): string | undefined {
@@ -49,7 +34,7 @@ function partViolations(files: readonly SourceFile[]): string[] {
 
 describe('parts of a layer', () => {
   test('src/broker/keys and src/broker/callers import nothing of the broker outside themselves', () => {
-    const files = sourceFiles(join(root, 'src'));
+    const files = sourceFiles();
     const parts = new Set(files.map((f) => partOf(f.path)).filter((p) => p !== undefined));
     assert.ok(parts.has('src/broker/keys') && parts.has('src/broker/callers'), [...parts].join(', '));
     assert.deepEqual(partViolations(files), []);

@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { findLayerViolations, importSpecifiers, type SourceFile } from './layers.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function sourceFiles(dir: string): SourceFile[] {
-  const out: SourceFile[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourceFiles(path));
-    else if (entry.name.endsWith('.ts'))
-      out.push({ path: relative(root, path).split('\\').join('/'), text: readFileSync(path, 'utf8') });
-  }
-  return out;
-}
+import { findLayerViolations, importSpecifiers, sourceFiles, type SourceFile } from './layers.js';
 
 describe('layers of src/', () => {
   test('no file imports a layer it must not (policy, tenancy, credential, broker, server, report)', () => {
-    const files = sourceFiles(join(root, 'src'));
+    const files = sourceFiles();
     assert.ok(files.length > 100, `read ${files.length} files`);
     assert.deepEqual(findLayerViolations(files), []);
   });

@@ -3,7 +3,9 @@
  * lower down must not depend on one above it, so the pure policy core never pulls in I/O and
  * the credential plugin (one bundled executable) never ships the broker or the server.
  */
-import { posix } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, posix, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** For each layer, the layers it must not import. */
 export const FORBIDDEN_IMPORTS: Readonly<Record<string, readonly string[]>> = {
@@ -68,4 +70,18 @@ export function findLayerViolations(
     }
   }
   return violations;
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Every `.ts` file under `src/` (or `dir`, from the repository root), with its path from the root. */
+export function sourceFiles(dir = join(ROOT, 'src')): SourceFile[] {
+  const out: SourceFile[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourceFiles(path));
+    else if (entry.name.endsWith('.ts'))
+      out.push({ path: relative(ROOT, path).split('\\').join('/'), text: readFileSync(path, 'utf8') });
+  }
+  return out;
 }
