@@ -12,24 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildServer } from '../../scripts/build-server.mjs';
+import { admissionReview, argoKind, tenantsYaml } from '../support/policy-fixtures.js';
 
-const TENANTS = `apiVersion: tenantguard.dev/v1alpha1
-kind: Tenant
-metadata: { name: team-a }
-spec:
-  owners: { groups: [team-a-admins] }
-  namespaces: [team-a]
-  projects: [team-a]
-  clusters:
-    - { name: k8s-team-a-dev, server: https://team-a-dev.example.com }
-`;
-
-const REVIEW = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
+const REVIEW = JSON.stringify(
+  admissionReview({
     uid: 'bundle-1',
-    kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application' },
+    kind: argoKind('Application'),
     resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'applications' },
     name: 'guestbook',
     namespace: 'team-a',
@@ -45,8 +33,8 @@ const REVIEW = JSON.stringify({
         destination: { name: 'k8s-team-a-dev', namespace: 'guestbook' },
       },
     },
-  },
-});
+  }),
+);
 
 function post(port: number, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -77,7 +65,7 @@ describe('the server bundle the image runs', () => {
   let main = '';
   before(async () => {
     main = await buildServer(join(dir, 'server'));
-    writeFileSync(join(dir, 'tenants.yaml'), TENANTS);
+    writeFileSync(join(dir, 'tenants.yaml'), tenantsYaml('two-teams'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
