@@ -11,13 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { stringify } from 'yaml';
 import { buildServer } from '../scripts/build-server.mjs';
 import { runLoad } from './load.js';
 import { shippedLaunch } from './shipped.js';
-import { rssMb, sleep, startProcess, stop, type Running } from './processes.js';
+import { rssMb, sleep, startProcess, stop } from './processes.js';
+import { startServe, tenantsYaml } from './serve-process.js';
 import { typicalReview } from './webhook.js';
-import { generatedTenants } from './webhook-server.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
@@ -32,7 +31,7 @@ function sourceFiles(dir: string): string[] {
 
 /** The two builds; returns the path of each build's main.js. */
 async function builds(): Promise<Array<{ name: string; main: string }>> {
-  rmSync(OUT, { recursive: true, force: true });
+  rmSync(join(OUT, 'files'), { recursive: true, force: true });
   await build({
     entryPoints: sourceFiles(join(ROOT, 'src')),
     outdir: join(OUT, 'files'),
@@ -47,24 +46,6 @@ async function builds(): Promise<Array<{ name: string; main: string }>> {
     { name: 'compiled files (tsc, dist/src/)', main: join(OUT, 'files', 'src', 'cli', 'main.js') },
     { name: 'esbuild bundle (as the image runs dist/server/)', main: bundle },
   ];
-}
-
-function tenantsYaml(count: number): string {
-  return generatedTenants(count)
-    .map((t) =>
-      stringify({
-        apiVersion: 'tenantguard.dev/v1alpha1',
-        kind: 'Tenant',
-        metadata: { name: t.name },
-        spec: {
-          owners: { groups: t.owners.groups },
-          namespaces: t.namespaces,
-          projects: t.projects,
-          clusters: t.clusters.map((c) => ({ name: c.name, server: c.server })),
-        },
-      }),
-    )
-    .join('---\n');
 }
 
 export interface MemoryRow {
@@ -95,28 +76,6 @@ function registryHeap(file: string): number {
   return (JSON.parse(m[1]) as { heapMb: number }).heapMb;
 }
 
-function serve(main: string, tenantsFile: string, certsDir: string): Promise<Running> {
-  // As in the Deployment, with no in-cluster API to find.
-  const { flags, env } = shippedLaunch('webhook');
-  delete env.KUBERNETES_SERVICE_HOST;
-  return startProcess(
-    [
-      ...flags,
-      main,
-      'serve',
-      '--components',
-      'webhook',
-      '--port',
-      '0',
-      '--tenants',
-      tenantsFile,
-      '--certs-dir',
-      certsDir,
-    ],
-    { listenPattern: /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/, env },
-  );
-}
-
 /** Measures; each load lasts `seconds`. */
 export async function benchMemory(
   seconds = 5,
@@ -136,12 +95,12 @@ export async function benchMemory(
     const registryHeapMb = registryHeap(large);
     const rows: MemoryRow[] = [];
     for (const b of await builds()) {
-      const s = await serve(b.main, small, join(dir, 'certs'));
+      const s = await startServe(b.main, small, join(dir, 'certs'));
       await sleep(3000);
       const idle10 = rssMb(s.child.pid);
       const idle10Anon = rssMb(s.child.pid, 'RssAnon');
       await stop(s);
-      const l = await serve(b.main, large, join(dir, 'certs'));
+      const l = await startServe(b.main, large, join(dir, 'certs'));
       await sleep(3000);
       const idle10k = rssMb(l.child.pid);
       await runLoad({

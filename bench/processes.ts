@@ -15,14 +15,15 @@ export interface Running {
 /**
  * Spawns `node [...args]` (with `env`, else this process's environment) and resolves once
  * it prints `PORT <n>` (or `listenPattern` matches its stderr, for `serve`, which says where
- * it listens there).
+ * it listens there). `discardStdout`: its stdout goes to /dev/null (a server's log lines
+ * under load, which this process would otherwise read and keep).
  */
 export function startProcess(
   args: readonly string[],
-  options: { listenPattern?: RegExp; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { listenPattern?: RegExp; cwd?: string; env?: NodeJS.ProcessEnv; discardStdout?: boolean } = {},
 ): Promise<Running> {
   const child = spawn(process.execPath, [...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', options.discardStdout === true ? 'ignore' : 'pipe', 'pipe'],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env === undefined ? {} : { env: options.env }),
   });

@@ -2,22 +2,41 @@
  * Webhook throughput and latency next to a no-op `node:https` AdmissionReview handler, each
  * server in its own process and the load generator in a third, all in the same run: req/s at
  * 32 connections, p99 at 4, for a registry of 10 tenants and one of 10,000 (30,000 clusters).
+ * The webhook is what the image runs: `serve` from the esbuild bundle, with the shipped
+ * flags; the policy core and express rows are bench/webhook-server.ts bundled the same way,
+ * so no row pays for tsx's compile hooks and source maps, which no Deployment runs.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import jsonPatch, { type Operation } from 'fast-json-patch';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import jsonPatch, { type Operation } from 'fast-json-patch';
+import { buildServer } from '../scripts/build-server.mjs';
 import { printTable, runLoad, type LoadResult } from './load.js';
 import { cpuSeconds, startProcess, stop, type Running } from './processes.js';
-import { shippedLaunch } from './shipped.js';
+import { startServe, tenantsYaml } from './serve-process.js';
 
-const SERVER = fileURLToPath(new URL('./webhook-server.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
+const BUILD = join(ROOT, 'dist', 'bench', 'webhook');
 
-function startServer(args: string[]): Promise<Running> {
-  // Our servers run with the shipped Deployment's flags and allocator; the floors with Node's defaults.
-  if (args[0] !== 'webhook') return startProcess(['--import', 'tsx', SERVER, ...args]);
-  const shipped = shippedLaunch('webhook');
-  return startProcess([...shipped.flags, '--import', 'tsx', SERVER, ...args], { env: shipped.env });
+/** The two builds: the command as the image bundles it, and bench/webhook-server.ts bundled alike. */
+async function buildServers(): Promise<{ serve: string; benchServer: string }> {
+  const serve = await buildServer(join(BUILD, 'server'));
+  const benchServer = join(BUILD, 'webhook-server.mjs');
+  await build({
+    entryPoints: [fileURLToPath(new URL('./webhook-server.ts', import.meta.url))],
+    outfile: benchServer,
+    bundle: true,
+    packages: 'external',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'error',
+  });
+  return { serve, benchServer };
 }
 
 /** A typical tenant ApplicationSet: a matrix of a clusters and a git generator. */
@@ -139,6 +158,11 @@ export const CALIBRATION_BUSY_MICROSECONDS = 25;
 export interface WebhookBench {
   readonly floor: Measured;
   /**
+   * The no-op floor that also reads the body into one string and `JSON.parse`s it: the least
+   * any AdmissionReview handler does, so the ceiling of every webhook on this machine.
+   */
+  readonly parseFloor: Measured;
+  /**
    * The no-op floor with CALIBRATION_BUSY_MICROSECONDS of busy CPU a request: what a handler
    * doing only that much work reaches on this machine (the load generator shares its cores).
    */
@@ -181,18 +205,40 @@ export async function benchWebhook(
   write: (line: string) => void = console.log,
   rounds = 3,
 ): Promise<WebhookBench> {
-  const noop = await startProcess([NOOP]);
-  const busy = await startProcess([NOOP, String(CALIBRATION_BUSY_MICROSECONDS)]);
-  const bare = await startServer(['express']);
-  const core = await startServer(['core', '10']);
-  const small = await startServer(['webhook', '10']);
-  const large = await startServer(['webhook', '10000']);
-  const servers = [noop, busy, bare, core, small, large];
+  const dir = mkdtempSync(join(tmpdir(), 'tg-bench-webhook-'));
+  const servers: Running[] = [];
+  const started = async (running: Promise<Running>): Promise<Running> => {
+    servers.push(await running);
+    return servers[servers.length - 1]!;
+  };
   try {
+    const built = await buildServers();
+    writeFileSync(join(dir, 'tenants-10.yaml'), tenantsYaml(10));
+    writeFileSync(join(dir, 'tenants-10000.yaml'), tenantsYaml(10_000));
+    mkdirSync(join(dir, 'certs'));
+    const noop = await started(startProcess([NOOP]));
+    const parsing = await started(startProcess([NOOP, '--parse']));
+    const busy = await started(startProcess([NOOP, String(CALIBRATION_BUSY_MICROSECONDS)]));
+    const bare = await started(startProcess([built.benchServer, 'express']));
+    const core = await started(startProcess([built.benchServer, 'core', '10']));
+    const serve = (count: number) =>
+      started(
+        startServe(built.serve, join(dir, `tenants-${count}.yaml`), join(dir, 'certs'), {
+          discardLogs: true,
+        }),
+      );
+    const small = await serve(10);
+    const large = await serve(10_000);
     const smallBody = typicalReview('team-3');
     const largeBody = typicalReview('team-9993');
     const targets: Array<{ label: string; path: string; body: string; server: Running }> = [
       { label: 'no-op node:https handler', path: '/', body: smallBody, server: noop },
+      {
+        label: 'no-op handler that reads and JSON.parses the body (calibration)',
+        path: '/',
+        body: smallBody,
+        server: parsing,
+      },
       {
         label: `no-op handler + ${CALIBRATION_BUSY_MICROSECONDS} µs of CPU a request (calibration)`,
         path: '/',
@@ -272,16 +318,8 @@ export async function benchWebhook(
       latency: medianResult(latency[i]!),
       serverCpuMicroseconds: median(cpu[i]!),
     }));
-    const [floor, calibration, express, core10, mutate10, validate10, mutate10k, validate10k] = measured as [
-      Measured,
-      Measured,
-      Measured,
-      Measured,
-      Measured,
-      Measured,
-      Measured,
-      Measured,
-    ];
+    const [floor, parseFloor, calibration, express, core10, mutate10, validate10, mutate10k, validate10k] =
+      measured as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
     printTable(
       `Webhook, typical ApplicationSet, ${THROUGHPUT_CONNECTIONS} connections (autocannon), median of ${rounds} rounds of ${seconds} s (node ${process.version})`,
       floor.throughput,
@@ -308,8 +346,19 @@ export async function benchWebhook(
       0,
     );
     if (failures > 0) throw new Error(`${failures} benchmark requests failed`);
-    return { floor, calibration, express, core: core10, mutate10, validate10, mutate10k, validate10k };
+    return {
+      floor,
+      parseFloor,
+      calibration,
+      express,
+      core: core10,
+      mutate10,
+      validate10,
+      mutate10k,
+      validate10k,
+    };
   } finally {
     for (const s of servers) await stop(s);
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,66 @@
+/**
+ * The real `tenant-guard serve --components webhook` for the benchmarks, as the image runs
+ * it: the command bundled by esbuild (scripts/build-server.mjs), the shipped Deployment's
+ * flags and allocator (bench/shipped.ts), a file registry of generated tenants and no
+ * kubeconfig.
+ */
+import { stringify } from 'yaml';
+import { shippedLaunch } from './shipped.js';
+import { startProcess, type Running } from './processes.js';
+import { generatedTenants } from './webhook-server.js';
+
+/** A tenants file of `count` generated tenants (bench/webhook-server.ts), three clusters each. */
+export function tenantsYaml(count: number): string {
+  return generatedTenants(count)
+    .map((t) =>
+      stringify({
+        apiVersion: 'tenantguard.dev/v1alpha1',
+        kind: 'Tenant',
+        metadata: { name: t.name },
+        spec: {
+          owners: { groups: t.owners.groups },
+          namespaces: t.namespaces,
+          projects: t.projects,
+          clusters: t.clusters.map((c) => ({ name: c.name, server: c.server })),
+        },
+      }),
+    )
+    .join('---\n');
+}
+
+/**
+ * Starts `node <main> serve --components webhook` on a free loopback port with the shipped
+ * flags and allocator, the tenants of `tenantsFile` and certificates in `certsDir`.
+ * `discardLogs`: its stdout (log and audit lines, asynchronous as shipped) goes to /dev/null
+ * instead of a pipe this process reads, so a load's lines cost neither memory nor CPU here.
+ */
+export function startServe(
+  main: string,
+  tenantsFile: string,
+  certsDir: string,
+  options: { discardLogs?: boolean } = {},
+): Promise<Running> {
+  // As in the Deployment, with no in-cluster API to find.
+  const { flags, env } = shippedLaunch('webhook');
+  delete env.KUBERNETES_SERVICE_HOST;
+  return startProcess(
+    [
+      ...flags,
+      main,
+      'serve',
+      '--components',
+      'webhook',
+      '--port',
+      '0',
+      '--tenants',
+      tenantsFile,
+      '--certs-dir',
+      certsDir,
+    ],
+    {
+      listenPattern: /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/,
+      env,
+      ...(options.discardLogs === true ? { discardStdout: true } : {}),
+    },
+  );
+}
