@@ -90,7 +90,8 @@ export function cpuSeconds(pid: number | undefined): number {
 
 export function stop(running: Running): Promise<void> {
   return new Promise((resolve) => {
-    if (running.child.exitCode !== null) {
+    // Exited already, with a code or by a signal: no 'exit' is coming.
+    if (running.child.exitCode !== null || running.child.signalCode !== null) {
       resolve();
       return;
     }
