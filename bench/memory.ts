@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { buildServer } from '../scripts/build-server.mjs';
 import { runLoad } from './load.js';
 import { shippedLaunch } from './shipped.js';
 import { rssMb, sleep, startProcess, stop } from './processes.js';
-import { startServe, tenantsYaml } from './serve-process.js';
+import { servedBundle, startServe, tenantsYaml } from './serve-process.js';
 import { typicalReview } from './webhook.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -41,7 +40,7 @@ async function builds(): Promise<Array<{ name: string; main: string }>> {
     target: 'node20',
     logLevel: 'error',
   });
-  const bundle = await buildServer(join(OUT, 'bundle'));
+  const bundle = await servedBundle();
   return [
     { name: 'compiled files (tsc, dist/src/)', main: join(OUT, 'files', 'src', 'cli', 'main.js') },
     { name: 'esbuild bundle (as the image runs dist/server/)', main: bundle },

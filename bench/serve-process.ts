@@ -4,10 +4,43 @@
  * flags and allocator (bench/shipped.ts), a file registry of generated tenants and no
  * kubeconfig.
  */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { buildServer } from '../scripts/build-server.mjs';
 import { shippedLaunch } from './shipped.js';
 import { startProcess, type Running } from './processes.js';
 import { generatedTenants } from './webhook-server.js';
+
+let bundle: Promise<string> | undefined;
+
+/**
+ * The command bundled as the image bundles it, into dist/bench/server/, built once a run
+ * (the webhook and memory benches both serve it); returns the path of its main.mjs.
+ */
+export function servedBundle(): Promise<string> {
+  bundle ??= buildServer(join(fileURLToPath(new URL('../', import.meta.url)), 'dist', 'bench', 'server'));
+  return bundle;
+}
+
+/** How `serve` says it listens, on stderr: the port is the first group. */
+export const SERVE_LISTENING = /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/;
+
+/** The arguments of `node <main> serve --components webhook` on a free loopback port with a file registry. */
+export function serveWebhookArgs(main: string, tenantsFile: string, certsDir: string): string[] {
+  return [
+    main,
+    'serve',
+    '--components',
+    'webhook',
+    '--port',
+    '0',
+    '--tenants',
+    tenantsFile,
+    '--certs-dir',
+    certsDir,
+  ];
+}
 
 /** A tenants file of `count` generated tenants (bench/webhook-server.ts), three clusters each. */
 export function tenantsYaml(count: number): string {
@@ -43,24 +76,9 @@ export function startServe(
   // As in the Deployment, with no in-cluster API to find.
   const { flags, env } = shippedLaunch('webhook');
   delete env.KUBERNETES_SERVICE_HOST;
-  return startProcess(
-    [
-      ...flags,
-      main,
-      'serve',
-      '--components',
-      'webhook',
-      '--port',
-      '0',
-      '--tenants',
-      tenantsFile,
-      '--certs-dir',
-      certsDir,
-    ],
-    {
-      listenPattern: /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/,
-      env,
-      ...(options.discardLogs === true ? { discardStdout: true } : {}),
-    },
-  );
+  return startProcess([...flags, ...serveWebhookArgs(main, tenantsFile, certsDir)], {
+    listenPattern: SERVE_LISTENING,
+    env,
+    discardStdout: options.discardLogs === true,
+  });
 }

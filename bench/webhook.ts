@@ -13,18 +13,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import jsonPatch, { type Operation } from 'fast-json-patch';
-import { buildServer } from '../scripts/build-server.mjs';
 import { printTable, runLoad, type LoadResult } from './load.js';
 import { cpuSeconds, startProcess, stop, type Running } from './processes.js';
-import { startServe, tenantsYaml } from './serve-process.js';
+import { servedBundle, startServe, tenantsYaml } from './serve-process.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 const BUILD = join(ROOT, 'dist', 'bench', 'webhook');
 
-/** The two builds: the command as the image bundles it, and bench/webhook-server.ts bundled alike. */
-async function buildServers(): Promise<{ serve: string; benchServer: string }> {
-  const serve = await buildServer(join(BUILD, 'server'));
+/** bench/webhook-server.ts bundled as the image's command is (servedBundle); returns its path. */
+async function buildBenchServer(): Promise<string> {
   const benchServer = join(BUILD, 'webhook-server.mjs');
   await build({
     entryPoints: [fileURLToPath(new URL('./webhook-server.ts', import.meta.url))],
@@ -36,7 +34,7 @@ async function buildServers(): Promise<{ serve: string; benchServer: string }> {
     target: 'node20',
     logLevel: 'error',
   });
-  return { serve, benchServer };
+  return benchServer;
 }
 
 /** A typical tenant ApplicationSet: a matrix of a clusters and a git generator. */
@@ -207,23 +205,24 @@ export async function benchWebhook(
 ): Promise<WebhookBench> {
   const dir = mkdtempSync(join(tmpdir(), 'tg-bench-webhook-'));
   const servers: Running[] = [];
-  const started = async (running: Promise<Running>): Promise<Running> => {
-    servers.push(await running);
-    return servers[servers.length - 1]!;
+  const started = async (starting: Promise<Running>): Promise<Running> => {
+    const running = await starting;
+    servers.push(running);
+    return running;
   };
   try {
-    const built = await buildServers();
+    const [served, benchServer] = await Promise.all([servedBundle(), buildBenchServer()]);
     writeFileSync(join(dir, 'tenants-10.yaml'), tenantsYaml(10));
     writeFileSync(join(dir, 'tenants-10000.yaml'), tenantsYaml(10_000));
     mkdirSync(join(dir, 'certs'));
     const noop = await started(startProcess([NOOP]));
     const parsing = await started(startProcess([NOOP, '--parse']));
     const busy = await started(startProcess([NOOP, String(CALIBRATION_BUSY_MICROSECONDS)]));
-    const bare = await started(startProcess([built.benchServer, 'express']));
-    const core = await started(startProcess([built.benchServer, 'core', '10']));
+    const bare = await started(startProcess([benchServer, 'express']));
+    const core = await started(startProcess([benchServer, 'core', '10']));
     const serve = (count: number) =>
       started(
-        startServe(built.serve, join(dir, `tenants-${count}.yaml`), join(dir, 'certs'), {
+        startServe(served, join(dir, `tenants-${count}.yaml`), join(dir, 'certs'), {
           discardLogs: true,
         }),
       );

@@ -5,13 +5,14 @@
  * /mutate with the tenant's patch.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildServer } from '../../scripts/build-server.mjs';
+import { startProcess, stop } from '../../bench/processes.js';
+import { SERVE_LISTENING, serveWebhookArgs } from '../../bench/serve-process.js';
 import { admissionReview, argoKind, tenantsYaml } from '../support/policy-fixtures.js';
 
 const REVIEW = JSON.stringify(
@@ -72,35 +73,13 @@ describe('the server bundle the image runs', () => {
   test('serve makes its certificates, loads the tenants and answers /mutate with the patch', async () => {
     const env = { ...process.env };
     delete env.KUBERNETES_SERVICE_HOST;
-    const child = spawn(
-      process.execPath,
-      [
-        main,
-        'serve',
-        '--components',
-        'webhook',
-        '--port',
-        '0',
-        '--tenants',
-        join(dir, 'tenants.yaml'),
-        '--certs-dir',
-        join(dir, 'certs'),
-      ],
-      { env, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const served = await startProcess(serveWebhookArgs(main, join(dir, 'tenants.yaml'), join(dir, 'certs')), {
+      env,
+      listenPattern: SERVE_LISTENING,
+      discardStdout: true,
+    });
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let err = '';
-        child.stderr.on('data', (c: Buffer) => {
-          err += c.toString();
-          const m = /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/.exec(err);
-          if (m?.[1] !== undefined) resolve(Number(m[1]));
-        });
-        child.once('exit', (code) =>
-          reject(new Error(`the bundle exited with ${code}: ${err.slice(-2000)}`)),
-        );
-      });
-      const answer = await post(port, REVIEW);
+      const answer = await post(served.port, REVIEW);
       assert.equal(answer.status, 200);
       const review = JSON.parse(answer.text) as {
         response: { uid: string; allowed: boolean; patch?: string };
@@ -115,11 +94,7 @@ describe('the server bundle the image runs', () => {
         `the tenant label is pinned: ${JSON.stringify(patch)}`,
       );
     } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stop(served);
     }
   });
 });
