@@ -93,6 +93,14 @@ export function defaultTrustedServiceAccounts(argocdNamespace: string): TrustedS
   ];
 }
 
+/**
+ * The broker's default allowed callers (SPEC section 3): Argo CD's application controller,
+ * in the given Argo CD namespace.
+ */
+export function defaultBrokerAllowedCallers(argocdNamespace: string): string[] {
+  return [serviceAccountUser(argocdNamespace, 'argocd-application-controller')];
+}
+
 /** The default Kubernetes system controllers of SPEC section 3. */
 export const DEFAULT_SYSTEM_CONTROLLERS: readonly string[] = Object.freeze([
   'system:serviceaccount:kube-system:generic-garbage-collector',
@@ -146,7 +154,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   brokerUrl: 'https://tenant-guard-broker.tenant-guard.svc',
   callerTokenPath: '/var/run/secrets/tenantguard/token',
   brokerCaPath: '/var/run/secrets/tenantguard/ca.crt',
-  brokerAllowedCallers: ['system:serviceaccount:argocd:argocd-application-controller'],
+  brokerAllowedCallers: defaultBrokerAllowedCallers('argocd'),
   issuerUrl: 'https://127.0.0.1:8443',
   allowClusterDecisionResource: false,
 });
@@ -311,10 +319,15 @@ export function resolveSettings(
       out[key] = raw;
     }
   }
-  // The default service account names follow the Argo CD namespace setting.
-  if ((flags.trustedServiceAccounts ?? env[settingFlags.trustedServiceAccounts.env]) === undefined) {
+  // The default service account names follow the Argo CD namespace setting: the trusted
+  // writers, and the controller the broker issues tokens to (else, with Argo CD in another
+  // namespace, the broker would refuse the controller until a second flag said so).
+  const given = (key: 'trustedServiceAccounts' | 'brokerAllowedCallers') =>
+    (flags[key] ?? env[settingFlags[key].env]) !== undefined;
+  if (!given('trustedServiceAccounts'))
     out.trustedServiceAccounts = defaultTrustedServiceAccounts(out.argocdNamespace);
-  }
+  if (!given('brokerAllowedCallers'))
+    out.brokerAllowedCallers = defaultBrokerAllowedCallers(out.argocdNamespace);
   // After the loop: profiles are checked against the plugin command, whatever the order.
   if (profilesText !== undefined) {
     const parsed = parseExecProfiles(profilesText, out.pluginCommand);

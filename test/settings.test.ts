@@ -36,6 +36,29 @@ describe('settings: trusted service accounts and system controllers (SPEC sectio
     }
   });
 
+  test("the broker's default caller is the application controller of the Argo CD namespace", () => {
+    assert.deepEqual(resolveSettings({}).brokerAllowedCallers, [
+      'system:serviceaccount:argocd:argocd-application-controller',
+    ]);
+    for (const settings of [
+      resolveSettings({ argocdNamespace: 'gitops' }),
+      resolveSettings({}, { TG_ARGOCD_NAMESPACE: 'gitops' }),
+    ])
+      assert.deepEqual(settings.brokerAllowedCallers, [
+        'system:serviceaccount:gitops:argocd-application-controller',
+      ]);
+    // An explicit list (even an empty one) is kept as given, whatever the namespace.
+    assert.deepEqual(
+      resolveSettings({ argocdNamespace: 'gitops', brokerAllowedCallers: 'system:serviceaccount:x:y' })
+        .brokerAllowedCallers,
+      ['system:serviceaccount:x:y'],
+    );
+    assert.deepEqual(
+      resolveSettings({}, { TG_ARGOCD_NAMESPACE: 'gitops', TG_BROKER_ALLOWED_CALLERS: '' }).brokerAllowedCallers,
+      [],
+    );
+  });
+
   test('an explicit list replaces the defaults, whatever the namespace', () => {
     const s = resolveSettings({
       argocdNamespace: 'gitops',
@@ -98,8 +121,9 @@ describe('settings: every setting is read by its kind', () => {
       assert.notDeepEqual(DEFAULT_SETTINGS[key], sample.value, 'the sample differs from the default');
       assert.deepEqual(settings[key], sample.value);
       for (const other of Object.keys(settingFlags) as (keyof Settings)[]) {
-        // The default service accounts follow the Argo CD namespace.
-        if (other === key || (key === 'argocdNamespace' && other === 'trustedServiceAccounts')) continue;
+        // The default service accounts and broker callers follow the Argo CD namespace.
+        const follows = other === 'trustedServiceAccounts' || other === 'brokerAllowedCallers';
+        if (other === key || (key === 'argocdNamespace' && follows)) continue;
         assert.deepEqual(settings[other], DEFAULT_SETTINGS[other], `${other} is unchanged`);
       }
     });
