@@ -54,7 +54,8 @@ describe('settings: trusted service accounts and system controllers (SPEC sectio
       ['system:serviceaccount:x:y'],
     );
     assert.deepEqual(
-      resolveSettings({}, { TG_ARGOCD_NAMESPACE: 'gitops', TG_BROKER_ALLOWED_CALLERS: '' }).brokerAllowedCallers,
+      resolveSettings({}, { TG_ARGOCD_NAMESPACE: 'gitops', TG_BROKER_ALLOWED_CALLERS: '' })
+        .brokerAllowedCallers,
       [],
     );
   });
