@@ -9,6 +9,7 @@ import { isTemplated, joinPath, show } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
+import type { ObjectEdit } from './object-edit.js';
 
 /** `record[key]` when it is the record's own property (never an inherited one). */
 function own(record: Record<string, unknown>, key: string): unknown {
@@ -21,13 +22,18 @@ function own(record: Record<string, unknown>, key: string): unknown {
  * must not keep the selector wide in warn or audit mode; the check then denies what
  * contradicts the tenant). Never replaces a value of the wrong type.
  */
-export function addTenantSelector(clusters: Record<string, unknown>, label: string, tenant: string): void {
+export function addTenantSelector(
+  edit: ObjectEdit,
+  clusters: Record<string, unknown>,
+  label: string,
+  tenant: string,
+): void {
   if (!isPresent(own(clusters, 'selector'))) clusters.selector = {};
-  const selector = clusters.selector;
-  if (!isRecord(selector)) return;
+  const selector = edit.child(clusters, 'selector');
+  if (selector === undefined) return;
   if (!isPresent(own(selector, 'matchLabels'))) selector.matchLabels = {};
-  const matchLabels = selector.matchLabels;
-  if (!isRecord(matchLabels)) return;
+  const matchLabels = edit.child(selector, 'matchLabels');
+  if (matchLabels === undefined) return;
   if (!isPresent(own(matchLabels, label))) matchLabels[label] = tenant;
 }
 

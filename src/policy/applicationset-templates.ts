@@ -12,6 +12,7 @@ import { isTemplated, joinPath, show } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
+import type { ObjectEdit } from './object-edit.js';
 
 /** The parts of a template the rules read; TG-REQ-01 for those of the wrong type. */
 export interface TemplateParts {
@@ -41,21 +42,30 @@ export function templateParts(visit: TemplateVisit): TemplateParts {
  * is missing or empty, and the tenant label when missing. Creates the objects on the way
  * when they are missing; never replaces a value of the wrong type.
  */
-export function addTemplateDefaults(spec: Record<string, unknown>, tenant: Tenant, label: string): void {
+export function addTemplateDefaults(
+  edit: ObjectEdit,
+  spec: Record<string, unknown>,
+  tenant: Tenant,
+  label: string,
+): void {
   if (!isPresent(spec.template)) spec.template = {};
-  const template = spec.template;
-  if (!isRecord(template)) return;
+  const template = edit.child(spec, 'template');
+  if (template === undefined) return;
   const defaultProject = tenant.projects[0];
   if (!isPresent(template.spec)) template.spec = {};
-  const tspec = template.spec;
-  if (isRecord(tspec) && defaultProject !== undefined && (!isPresent(tspec.project) || tspec.project === ''))
+  const tspec = edit.child(template, 'spec');
+  if (
+    tspec !== undefined &&
+    defaultProject !== undefined &&
+    (!isPresent(tspec.project) || tspec.project === '')
+  )
     tspec.project = defaultProject;
   if (!isPresent(template.metadata)) template.metadata = {};
-  const metadata = template.metadata;
-  if (!isRecord(metadata)) return;
+  const metadata = edit.child(template, 'metadata');
+  if (metadata === undefined) return;
   if (!isPresent(metadata.labels)) metadata.labels = {};
-  const labels = metadata.labels;
-  if (isRecord(labels) && !isPresent(labels[label])) labels[label] = tenant.name;
+  const labels = edit.child(metadata, 'labels');
+  if (labels !== undefined && !isPresent(labels[label])) labels[label] = tenant.name;
 }
 
 /** TG-AS-01 for one template of a tenant's ApplicationSet. */

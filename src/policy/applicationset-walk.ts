@@ -33,10 +33,12 @@ export const MAX_GENERATOR_DEPTH = 8;
 
 /** One entry of a `generators` list: `{ list: ... }`, `{ clusters: ..., selector: ... }`. */
 export interface GeneratorVisit {
-  /** The entry itself; edit it in place to mutate. */
+  /** The entry itself, as the object holds it (read only: /mutate edits through an ObjectEdit). */
   readonly entry: Record<string, unknown>;
   /** `spec.generators[0].matrix.generators[1]`. */
   readonly path: string;
+  /** The same as keys from the object's top: `['spec', 'generators', 0, 'matrix', 'generators', 1]`. */
+  readonly keys: readonly (string | number)[];
   /** 0 for `spec.generators[i]`, 1 for their `matrix`/`merge` children, and so on. */
   readonly depth: number;
   /**
@@ -77,6 +79,13 @@ function notObject(path: string, value: unknown): Violation {
   );
 }
 
+/** `keys` and then `more`, a new list (slice and push: spread and concat cost more in a walk's hot loop). */
+function keysTo(keys: readonly (string | number)[], ...more: (string | number)[]): (string | number)[] {
+  const out = keys.slice();
+  for (const key of more) out.push(key);
+  return out;
+}
+
 /**
  * Walks `object.spec`: its `template`, then the `generators` depth-first in document order,
  * each entry followed by the `template` of each of its kinds and its nested entries.
@@ -101,7 +110,7 @@ export function walkApplicationSet(object: KubeObject): ApplicationSetWalk {
   if (isRecord(spec.template)) templates.push({ template: spec.template, path: 'spec.template', root: true });
   else if (isPresent(spec.template)) problems.push(notObject('spec.template', spec.template));
 
-  const walkList = (list: unknown, path: string, depth: number): void => {
+  const walkList = (list: unknown, path: string, keys: readonly (string | number)[], depth: number): void => {
     if (!isPresent(list)) return;
     if (!Array.isArray(list)) {
       problems.push(
@@ -125,8 +134,10 @@ export function walkApplicationSet(object: KubeObject): ApplicationSetWalk {
         problems.push(notObject(entryPath, entry));
         return;
       }
-      generators.push({ entry, path: entryPath, depth, raw: depth >= 2 });
-      for (const [kind, body] of Object.entries(entry)) {
+      const entryKeys = keysTo(keys, i);
+      generators.push({ entry, path: entryPath, keys: entryKeys, depth, raw: depth >= 2 });
+      for (const kind of Object.keys(entry)) {
+        const body = entry[kind];
         // Unknown kinds and case variants are TG-AS-05's and TG-AS-08's to report.
         if (!GENERATOR_KINDS.has(kind) || !isPresent(body)) continue;
         const kindPath = joinPath(entryPath, kind);
@@ -139,11 +150,16 @@ export function walkApplicationSet(object: KubeObject): ApplicationSetWalk {
           templates.push({ template, path: joinPath(kindPath, 'template'), root: false });
         else if (isPresent(template)) problems.push(notObject(joinPath(kindPath, 'template'), template));
         if (kind === 'matrix' || kind === 'merge')
-          walkList(body.generators, joinPath(kindPath, 'generators'), depth + 1);
+          walkList(
+            body.generators,
+            joinPath(kindPath, 'generators'),
+            keysTo(entryKeys, kind, 'generators'),
+            depth + 1,
+          );
       }
     });
   };
-  if (isPresent(spec.generators)) walkList(spec.generators, 'spec.generators', 0);
+  if (isPresent(spec.generators)) walkList(spec.generators, 'spec.generators', ['spec', 'generators'], 0);
   else
     problems.push(
       violation('TG-REQ-01', 'spec.generators', 'is missing; an ApplicationSet needs at least one generator'),

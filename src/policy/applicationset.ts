@@ -21,6 +21,7 @@ import { getLabels, getString, isTemplated, joinPath, show } from './object-path
 import { isRecord } from '../json.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
+import type { ObjectEdit } from './object-edit.js';
 
 /** Generator kinds a tenant may use (SPEC TG-AS-05): every kind but `clusterDecisionResource`, which only a setting allows. */
 const ALLOWED_KINDS: ReadonlySet<string> = new Set(
@@ -215,14 +216,20 @@ function validateObject(object: KubeObject, scope: RuleScope): Findings {
   return { violations, warnings };
 }
 
-/** The mutation: default project, tenant label on generated Applications, cluster selectors. */
-function mutateObject(object: KubeObject, tenant: Tenant, label: string): void {
-  const walk = walkApplicationSet(object);
+/**
+ * The mutation: default project, tenant label on generated Applications, cluster selectors.
+ * The walk reads the object; every write goes through `edit`, to the containers it copies.
+ */
+function mutateObject(edit: ObjectEdit, tenant: Tenant, label: string): void {
+  const walk = walkApplicationSet(edit.object);
   if (walk.spec === undefined) return;
-  addTemplateDefaults(walk.spec, tenant, label);
+  const spec = edit.child(edit.object, 'spec');
+  if (spec === undefined) return;
+  addTemplateDefaults(edit, spec, tenant, label);
   for (const generator of walk.generators) {
-    const clusters = generator.entry.clusters;
-    if (isRecord(clusters)) addTenantSelector(clusters, label, tenant.name);
+    if (!isRecord(generator.entry.clusters)) continue;
+    const clusters = edit.at([...generator.keys, 'clusters']);
+    if (clusters !== undefined) addTenantSelector(edit, clusters, label, tenant.name);
   }
 }
 
@@ -260,8 +267,8 @@ export const applicationSetRules: KindRules = {
     );
   },
 
-  mutate(object: KubeObject, scope: RuleScope & { tenant: Tenant }): void {
-    mutateObject(object, scope.tenant, scope.context.settings.tenantLabel);
+  mutate(edit: ObjectEdit, scope: RuleScope & { tenant: Tenant }): void {
+    mutateObject(edit, scope.tenant, scope.context.settings.tenantLabel);
   },
 
   validate(scope: RuleScope): Findings {

@@ -10,6 +10,7 @@ import { getPath, show } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { KubeObject, Violation } from './types.js';
 import { violation } from './types.js';
+import type { ObjectEdit } from './object-edit.js';
 
 /** A Secret's effective data: every key's bytes after `stringData` is laid over `data`. */
 export interface SecretData {
@@ -102,12 +103,13 @@ export function sameSecretData(a: KubeObject, b: KubeObject): boolean {
  * Writes `key` into `object.data` as base64, unless the key is already set in `data` or
  * in `stringData` (which wins). Returns true when it wrote.
  */
-export function addDataField(object: KubeObject, key: string, value: string): boolean {
+export function addDataField(edit: ObjectEdit, key: string, value: string): boolean {
+  const object = edit.object;
   if (isRecord(object.stringData) && object.stringData[key] !== undefined) return false;
   const existing = object.data;
   if (existing !== undefined && existing !== null && !isRecord(existing)) return false;
-  const data = isRecord(existing) ? existing : (object.data = {});
-  if (data[key] !== undefined) return false;
+  if (isRecord(existing) && existing[key] !== undefined) return false;
+  const data = edit.ensureRecord(object, 'data');
   data[key] = Buffer.from(value, 'utf8').toString('base64');
   return true;
 }
@@ -116,6 +118,7 @@ export function addDataField(object: KubeObject, key: string, value: string): bo
  * Replaces `config` in `object.data` with new text. Used only to add missing parts to a
  * config the caller parsed from `data` (never from `stringData`).
  */
-export function replaceDataConfig(object: KubeObject, text: string): void {
-  if (isRecord(object.data)) object.data.config = Buffer.from(text, 'utf8').toString('base64');
+export function replaceDataConfig(edit: ObjectEdit, text: string): void {
+  const data = edit.child(edit.object, 'data');
+  if (data !== undefined) data.config = Buffer.from(text, 'utf8').toString('base64');
 }

@@ -293,8 +293,8 @@ export const clusterSecretRules: KindRules = {
     );
   },
 
-  mutate(object, scope) {
-    mutateClusterSecret(object, scope);
+  mutate(edit, scope) {
+    mutateClusterSecret(edit, scope);
   },
 
   validate(scope: RuleScope): Findings {

@@ -2,9 +2,9 @@
  * The policy core's entry points: `evaluate` (the verdict of /validate) and `mutate`
  * (the object /mutate would produce). Plain data in, plain data out.
  */
-import { cloneJson } from './json-clone.js';
 import { parseJsonPath, sameJson } from './json-compare.js';
-import { ensureRecord, getLabels, getPath, getRecord } from './object-paths.js';
+import { editObject } from './object-edit.js';
+import { getLabels, getPath, getRecord } from './object-paths.js';
 import { isRecord } from '../json.js';
 import {
   checkOwnership,
@@ -342,11 +342,12 @@ export function mutate(
   if (role === 'system-controller') return { object: undefined, tenant: undefined };
   const tenant = resolve(request, rules, context, role).subject.tenant;
   if (tenant === undefined) return { object: undefined, tenant: undefined };
-  const edited = cloneJson(request.object);
-  const labels = ensureRecord(ensureRecord(edited, 'metadata'), 'labels');
+  // Copy on write: only what the mutation adds is copied, the rest stays the request's.
+  const edit = editObject(request.object);
+  const labels = edit.ensureRecord(edit.ensureRecord(edit.object, 'metadata'), 'labels');
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
   // Judged on the request as sent: a label a first /mutate pinned makes no change material.
   if (!isExemptUpdate(asSent(request, rules, context), rules, context))
-    rules.mutate(edited, { request, tenant, role, context });
-  return { object: edited, tenant: tenant.name };
+    rules.mutate(edit, { request, tenant, role, context });
+  return { object: edit.object, tenant: tenant.name };
 }

@@ -5,6 +5,7 @@ import type { Settings } from '../settings.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { EnforcementMode, Tenant } from '../tenancy/tenant.js';
 
+import type { ObjectEdit } from './object-edit.js';
 import type { RuleId } from './rule-catalogue.js';
 
 /** Rule ids and their order live in the rule catalogue (rule-catalogue.ts). */
@@ -140,11 +141,12 @@ export interface KindRules {
    */
   hasMaterialChange(oldObject: KubeObject, newObject: KubeObject, context: PolicyContext): boolean;
   /**
-   * Adds what is missing to `object` in place (the caller passes a clone and diffs it).
-   * Never overwrites or removes a value. Called only when the tenant is known and the
-   * operation is CREATE or UPDATE.
+   * Adds what is missing to `edit.object`, writing only through `edit` (copy on write: the
+   * request's object is never written; the caller diffs it with the edited one). Never
+   * overwrites or removes a value. Called only when the tenant is known and the operation
+   * is CREATE or UPDATE.
    */
-  mutate(object: KubeObject, scope: RuleScope & { tenant: Tenant }): void;
+  mutate(edit: ObjectEdit, scope: RuleScope & { tenant: Tenant }): void;
   /**
    * Every violation of this kind's rules, for CREATE, UPDATE (object) and DELETE
    * (oldObject). Rules that the platform-admin bypass or a mode relaxes are still

@@ -9,6 +9,8 @@ import type {
   RuleScope,
 } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
+import { editObject } from '../../src/policy/object-edit.js';
+import { deepFreeze } from '../support/deep-freeze.js';
 import { policyContext } from '../support/policy-fixtures.js';
 
 const settings = resolveSettings({});
@@ -308,11 +310,12 @@ describe('Application namedTenant, hasMaterialChange, mutate', () => {
 
   test('mutate adds nothing', () => {
     const object = app({ project: 'team-a', destination: { name: 'k8s-team-a-dev' } });
-    const copy = structuredClone(object);
+    const original = deepFreeze(structuredClone(object));
     const tenant = context.registry.tenant('team-a');
     assert.ok(tenant !== undefined);
-    applicationRules.mutate(copy, { ...scopeOf({ object: copy }, 'team-a'), tenant });
-    assert.deepEqual(copy, object);
+    const edit = editObject(original);
+    applicationRules.mutate(edit, { ...scopeOf({ object: original }, 'team-a'), tenant });
+    assert.deepEqual(edit.object, object);
   });
 });
 

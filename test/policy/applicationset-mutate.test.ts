@@ -8,6 +8,8 @@ import { isRecord } from '../../src/json.js';
 import type { KubeObject, PolicyContext, RuleScope } from '../../src/policy/types.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import { clustersBodies, tenantSelectorOf } from '../support/generator-walk.js';
+import { editObject } from '../../src/policy/object-edit.js';
+import { deepFreeze } from '../support/deep-freeze.js';
 import { policyContext } from '../support/policy-fixtures.js';
 
 const LABEL = 'tenantguard.dev/tenant';
@@ -40,11 +42,12 @@ function scopeFor(object: KubeObject, namespace = 'team-a'): RuleScope & { tenan
   };
 }
 
-/** Mutates a copy, as /mutate does. */
+/** What /mutate makes of `object`, which it must never write (frozen here). */
 function mutated(object: KubeObject): KubeObject {
-  const copy = structuredClone(object);
-  applicationSetRules.mutate(copy, scopeFor(copy));
-  return copy;
+  const original = deepFreeze(structuredClone(object));
+  const edit = editObject(original);
+  applicationSetRules.mutate(edit, scopeFor(original));
+  return edit.object;
 }
 
 function fixture(name: string): KubeObject {

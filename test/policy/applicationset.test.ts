@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { applicationSetRules } from '../../src/policy/applicationset.js';
 import type { KubeObject, Operation, PolicyContext, RuleId, RuleScope } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
+import { editObject } from '../../src/policy/object-edit.js';
+import { deepFreeze } from '../support/deep-freeze.js';
 import { policyContext } from '../support/policy-fixtures.js';
 
 const LABEL = 'tenantguard.dev/tenant';
@@ -1084,7 +1086,7 @@ describe('applicationSetRules.validate', () => {
       assert.doesNotThrow(() => applicationSetRules.validate(scopeFor(object, { tenant: null })));
       const scope = scopeFor(object);
       assert.doesNotThrow(() =>
-        applicationSetRules.mutate(structuredClone(object), {
+        applicationSetRules.mutate(editObject(deepFreeze(structuredClone(object))), {
           ...scope,
           tenant: scope.tenant ?? assert.fail('no tenant'),
         }),

@@ -5,6 +5,8 @@ import { evaluate, mutate } from '../../src/policy/evaluate.js';
 import type { KubeObject, PolicyContext, PolicyRequest, RuleScope } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
+import { editObject } from '../../src/policy/object-edit.js';
+import { deepFreeze } from '../support/deep-freeze.js';
 import { policyContext } from '../support/policy-fixtures.js';
 
 // The CA registered for k8s-team-a-dev in test/fixtures/tenants/two-teams.yaml, a placeholder
@@ -62,11 +64,12 @@ function scopeFor(object: KubeObject): RuleScope & { tenant: Tenant } {
   return { request, tenant: teamA, role: 'human', context };
 }
 
-/** What /mutate would produce: the rules' additions on a clone. */
+/** What /mutate would produce: the rules' additions, never written into `object` (frozen here). */
 function mutated(object: KubeObject): KubeObject {
-  const copy = structuredClone(object);
-  clusterSecretRules.mutate(copy, scopeFor(copy));
-  return copy;
+  const original = deepFreeze(structuredClone(object));
+  const edit = editObject(original);
+  clusterSecretRules.mutate(edit, scopeFor(original));
+  return edit.object;
 }
 
 function rulesAfterMutate(object: KubeObject): string[] {

@@ -32,8 +32,8 @@ function probeRules(): KindRules & { scopes: RuleScope[] } {
     hasMaterialChange: (a, b) =>
       JSON.stringify(a.spec) !== JSON.stringify(b.spec) ||
       JSON.stringify(a.metadata) !== JSON.stringify(b.metadata),
-    mutate: (object) => {
-      (object.spec as Record<string, unknown>).mutated = true;
+    mutate: (edit) => {
+      edit.child(edit.object, 'spec')!.mutated = true;
     },
     validate: (scope): Findings => {
       scopes.push(scope);

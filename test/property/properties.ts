@@ -18,6 +18,7 @@ import type { KubeObject, PolicyContext, PolicyRequest, Violation } from '../../
 import { reviewFor } from '../attacks/admission-flow.js';
 import { anyWriteArb, isPlatformAdmin, propertyContext, type Write } from './arbitraries.js';
 import { foreignTo, namedTargets } from './oracle.js';
+import { deepFreeze } from '../support/deep-freeze.js';
 
 export const context: PolicyContext = propertyContext();
 
@@ -49,9 +50,9 @@ export function policyRequest(write: Write): PolicyRequest | undefined {
   };
 }
 
-/** (a) mutate applied to its own result adds nothing more. */
+/** (a) mutate applied to its own result adds nothing more, and never writes the request's object. */
 export function checkIdempotent(write: Write): void {
-  const request = policyRequest(write);
+  const request = policyRequest(deepFreeze(write));
   if (request === undefined) return;
   const first = mutate(request, context);
   if (first.object === undefined) return;
