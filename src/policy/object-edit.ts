@@ -11,6 +11,7 @@
  * test/policy/object-edit.test.ts holds every mutation to deeply frozen objects and to
  * the patch a full copy gives.
  */
+import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';
 import type { KubeObject } from './types.js';
 
@@ -78,7 +79,11 @@ class CopyOnWrite implements ObjectEdit {
   child(parent: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
     // A rule writing into what it read from the original is a bug: fail loudly (a 500,
     // which the webhook's failurePolicy turns into a denial), never edit the original.
-    if (!this.owns(parent)) throw new Error(`object edit: the parent of "${key}" is not writable`);
+    if (!this.owns(parent))
+      throw new TenantGuardError(
+        'ERR_ADMISSION_INTERNAL',
+        `object edit: the parent of "${key}" is not writable (a rule wrote into the request's object)`,
+      );
     return isRecord(ownValue(parent, key))
       ? (this.writable(parent, key) as Record<string, unknown>)
       : undefined;
