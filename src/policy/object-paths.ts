@@ -45,15 +45,6 @@ export function getLabels(object: KubeObject | undefined): Record<string, string
   return out;
 }
 
-/** Ensures `object[key]` is a record and returns it (creating it when missing). */
-export function ensureRecord(object: Record<string, unknown>, key: string): Record<string, unknown> {
-  const existing = object[key];
-  if (isRecord(existing)) return existing;
-  const created: Record<string, unknown> = {};
-  object[key] = created;
-  return created;
-}
-
 /** Renders a JSON path: `spec.generators[0].clusters`. Keys that are not identifiers are quoted. */
 export function joinPath(base: string, key: string | number): string {
   if (typeof key === 'number') return `${base}[${key}]`;
