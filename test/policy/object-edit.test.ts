@@ -131,6 +131,20 @@ describe('editObject', () => {
   });
 });
 
+/** A CREATE of `object` by an owner of team-a. */
+function createBy(kind: PolicyRequest['kind'], object: KubeObject): PolicyRequest {
+  return {
+    uid: 'u',
+    kind,
+    operation: 'CREATE',
+    namespace: 'team-a',
+    name: 'x',
+    object,
+    user: { username: 'alice', groups: ['team-a-admins'] },
+    dryRun: false,
+  };
+}
+
 describe('/mutate with copy on write makes what the full copy made', () => {
   const context = propertyContext();
   const tenant = context.registry.tenant('team-a');
@@ -138,17 +152,7 @@ describe('/mutate with copy on write makes what the full copy made', () => {
 
   const sameAsFullCopy = (object: KubeObject, kind: 'ApplicationSet' | 'ClusterSecret') => {
     const original = deepFreeze(cloneJson(object));
-    const request: PolicyRequest = {
-      uid: 'u',
-      kind,
-      operation: 'CREATE',
-      namespace: 'team-a',
-      name: 'x',
-      object: original,
-      user: { username: 'alice', groups: ['team-a-admins'] },
-      dryRun: false,
-    };
-    const scope = { request, tenant, role: 'human' as const, context };
+    const scope = { request: createBy(kind, original), tenant, role: 'human' as const, context };
     const rules = KIND_RULES[kind];
     const cow = editObject(original);
     rules.mutate(cow, scope);
@@ -198,17 +202,7 @@ describe('/mutate with copy on write makes what the full copy made', () => {
         },
       },
     });
-    const request: PolicyRequest = {
-      uid: 'u',
-      kind: 'ApplicationSet',
-      operation: 'CREATE',
-      namespace: 'team-a',
-      name: 'x',
-      object,
-      user: { username: 'alice', groups: ['team-a-admins'] },
-      dryRun: false,
-    };
-    const edited = mutate(request, context).object;
+    const edited = mutate(createBy('ApplicationSet', object), context).object;
     assert.ok(edited !== undefined);
     const at = (o: unknown, ...keys: (string | number)[]) =>
       keys.reduce<unknown>((c, k) => (c as Record<string | number, unknown>)[k], o);
