@@ -176,6 +176,28 @@ describe('/mutate with copy on write makes what the full copy made', () => {
     );
   });
 
+  test('a container reached by two paths (a YAML alias, in `tenant-guard check`) is edited at both, never in place', () => {
+    const shared = { selector: { matchLabels: { stage: 'dev' } } };
+    const object = deepFreeze({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'x', namespace: 'team-a' },
+      spec: {
+        generators: [{ clusters: shared }, { clusters: shared }],
+        template: { metadata: { name: '{{.name}}' }, spec: { project: 'team-a' } },
+      },
+    });
+    const edited = mutate(createBy('ApplicationSet', object), context).object;
+    const generators = (edited?.spec as { generators: Array<{ clusters: typeof shared }> }).generators;
+    for (const generator of generators)
+      assert.deepEqual(generator.clusters.selector.matchLabels, {
+        stage: 'dev',
+        'tenantguard.dev/tenant': 'team-a',
+      });
+    assert.notEqual(generators[0]!.clusters, generators[1]!.clusters);
+    assert.deepEqual(shared, { selector: { matchLabels: { stage: 'dev' } } });
+  });
+
   test("the typical ApplicationSet's untouched parts stay the request's own values", () => {
     const object = deepFreeze({
       apiVersion: 'argoproj.io/v1alpha1',
