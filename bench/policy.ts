@@ -7,7 +7,7 @@ import { parseAdmissionReview, readAdmissionRequest } from '../src/admission/rev
 import { resolveSettings } from '../src/settings.js';
 import { buildRegistry } from '../src/tenancy/registry.js';
 import jsonPatch from 'fast-json-patch';
-import { generatedTenants } from './webhook-server.js';
+import { generatedTenants } from './tenants.js';
 import { typicalReview } from './webhook.js';
 
 function microsPerOp(iterations: number, op: () => void): number {

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { buildServer } from '../scripts/build-server.mjs';
 import { shippedLaunch } from './shipped.js';
 import { startProcess, type Running } from './processes.js';
-import { generatedTenants } from './webhook-server.js';
+import { generatedTenants } from './tenants.js';
 
 let bundle: Promise<string> | undefined;
 
@@ -42,7 +42,7 @@ export function serveWebhookArgs(main: string, tenantsFile: string, certsDir: st
   ];
 }
 
-/** A tenants file of `count` generated tenants (bench/webhook-server.ts), three clusters each. */
+/** A tenants file of `count` generated tenants (bench/tenants.ts), three clusters each. */
 export function tenantsYaml(count: number): string {
   return generatedTenants(count)
     .map((t) =>

@@ -21,37 +21,7 @@ import { generateCertificates } from '../src/server/certificates.js';
 import { createWebhookApp } from '../src/server/webhook-app.js';
 import { resolveSettings } from '../src/settings.js';
 import { buildRegistry, staticRegistry } from '../src/tenancy/registry.js';
-import type { Tenant } from '../src/tenancy/tenant.js';
-import { serverKey } from '../src/tenancy/cluster-url.js';
-
-/** `count` tenants `team-0..`, each with one namespace, one project and three clusters. */
-export function generatedTenants(count: number): Tenant[] {
-  const tenants: Tenant[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = `team-${i}`;
-    tenants.push({
-      name,
-      owners: { groups: [`${name}-admins`], users: [] },
-      namespaces: [name],
-      projects: [name],
-      enforcement: 'enforce',
-      clusters: ['dev', 'test', 'prod'].map((stage) => {
-        const cluster = `k8s-${name}-${stage}`;
-        const server = `https://${name}-${stage}.clusters.example.com`;
-        return {
-          name: cluster,
-          server,
-          serverKey: serverKey(server),
-          audience: cluster,
-          subject: `tenantguard:${cluster}`,
-          groups: [],
-          tokenTTLSeconds: 60,
-        };
-      }),
-    });
-  }
-  return tenants;
-}
+import { generatedTenants } from './tenants.js';
 
 async function main(): Promise<void> {
   const [mode = 'noop', countArg = '10'] = process.argv.slice(2);

@@ -12,7 +12,7 @@ import { parseAdmissionReview, readAdmissionRequest } from '../src/admission/rev
 import { admissionAuditRecord } from '../src/audit/admission-record.js';
 import { resolveSettings } from '../src/settings.js';
 import { buildRegistry } from '../src/tenancy/registry.js';
-import { generatedTenants } from './webhook-server.js';
+import { generatedTenants } from './tenants.js';
 import { worstCases } from './worst-case.js';
 
 function cpuMs(work: () => void): number {

@@ -2,7 +2,7 @@
  * Worst-case AdmissionReviews of each guarded kind, about 2.5 MB each (the API server caps
  * a request at 3 MiB), for the noisy-neighbour bench. Each is built to make the webhook do
  * as much as it will: one violation, one patch operation or one parsed value per item.
- * The tenants are those of bench/webhook-server.ts (`team-N`, clusters `k8s-team-N-dev`).
+ * The tenants are those of bench/tenants.ts (`team-N`, clusters `k8s-team-N-dev`).
  */
 
 /** A worst-case shape: its name and the AdmissionReview JSON text. */
