@@ -28,11 +28,9 @@ export function addTenantSelector(
   label: string,
   tenant: string,
 ): void {
-  if (!isPresent(own(clusters, 'selector'))) clusters.selector = {};
-  const selector = edit.child(clusters, 'selector');
+  const selector = edit.presentOrNew(clusters, 'selector');
   if (selector === undefined) return;
-  if (!isPresent(own(selector, 'matchLabels'))) selector.matchLabels = {};
-  const matchLabels = edit.child(selector, 'matchLabels');
+  const matchLabels = edit.presentOrNew(selector, 'matchLabels');
   if (matchLabels === undefined) return;
   if (!isPresent(own(matchLabels, label))) matchLabels[label] = tenant;
 }

@@ -48,23 +48,19 @@ export function addTemplateDefaults(
   tenant: Tenant,
   label: string,
 ): void {
-  if (!isPresent(spec.template)) spec.template = {};
-  const template = edit.child(spec, 'template');
+  const template = edit.presentOrNew(spec, 'template');
   if (template === undefined) return;
   const defaultProject = tenant.projects[0];
-  if (!isPresent(template.spec)) template.spec = {};
-  const tspec = edit.child(template, 'spec');
+  const tspec = edit.presentOrNew(template, 'spec');
   if (
     tspec !== undefined &&
     defaultProject !== undefined &&
     (!isPresent(tspec.project) || tspec.project === '')
   )
     tspec.project = defaultProject;
-  if (!isPresent(template.metadata)) template.metadata = {};
-  const metadata = edit.child(template, 'metadata');
+  const metadata = edit.presentOrNew(template, 'metadata');
   if (metadata === undefined) return;
-  if (!isPresent(metadata.labels)) metadata.labels = {};
-  const labels = edit.child(metadata, 'labels');
+  const labels = edit.presentOrNew(metadata, 'labels');
   if (labels !== undefined && !isPresent(labels[label])) labels[label] = tenant.name;
 }
 

@@ -228,7 +228,8 @@ function mutateObject(edit: ObjectEdit, tenant: Tenant, label: string): void {
   addTemplateDefaults(edit, spec, tenant, label);
   for (const generator of walk.generators) {
     if (!isRecord(generator.entry.clusters)) continue;
-    const clusters = edit.at([...generator.keys, 'clusters']);
+    const entry = edit.at(generator.keys);
+    const clusters = entry === undefined ? undefined : edit.child(entry, 'clusters');
     if (clusters !== undefined) addTenantSelector(edit, clusters, label, tenant.name);
   }
 }

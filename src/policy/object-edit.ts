@@ -6,8 +6,8 @@
  * and a full diff cost half of a typical ApplicationSet's mutation, and grew with the size
  * of the object, not with what /mutate adds.
  *
- * The rules' `mutate` write only into what `child`, `at` or `ensureRecord` return (or into
- * containers they create): anything read from the object directly is the original's.
+ * The rules' `mutate` write only into what `child`, `at`, `ensureRecord` or `presentOrNew`
+ * return: anything read from the object directly is the original's.
  * test/policy/object-edit.test.ts holds every mutation to deeply frozen objects and to
  * the patch a full copy gives.
  */
@@ -31,6 +31,11 @@ export interface ObjectEdit {
   at(keys: readonly (string | number)[]): Record<string, unknown> | undefined;
   /** `child(parent, key)`, or a new empty object put at `key` when there is none. */
   ensureRecord(parent: Record<string, unknown>, key: string): Record<string, unknown>;
+  /**
+   * `child(parent, key)`, or a new empty object put at `key` when nothing is there (absent
+   * or null); undefined when a value of another type is there, which is left alone.
+   */
+  presentOrNew(parent: Record<string, unknown>, key: string): Record<string, unknown> | undefined;
 }
 
 function ownValue(container: object, key: string | number): unknown {
@@ -77,13 +82,7 @@ class CopyOnWrite implements ObjectEdit {
   }
 
   child(parent: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
-    // A rule writing into what it read from the original is a bug: fail loudly (a 500,
-    // which the webhook's failurePolicy turns into a denial), never edit the original.
-    if (!this.owns(parent))
-      throw new TenantGuardError(
-        'ERR_ADMISSION_INTERNAL',
-        `object edit: the parent of "${key}" is not writable (a rule wrote into the request's object)`,
-      );
+    this.mustOwn(parent, key);
     return isRecord(ownValue(parent, key))
       ? (this.writable(parent, key) as Record<string, unknown>)
       : undefined;
@@ -102,8 +101,30 @@ class CopyOnWrite implements ObjectEdit {
   }
 
   ensureRecord(parent: Record<string, unknown>, key: string): Record<string, unknown> {
-    const existing = this.child(parent, key);
-    if (existing !== undefined) return existing;
+    return this.child(parent, key) ?? this.created(parent, key);
+  }
+
+  presentOrNew(parent: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
+    const value = ownValue(parent, key);
+    return value === undefined || value === null ? this.created(parent, key) : this.child(parent, key);
+  }
+
+  /**
+   * Refuses a parent this edit did not hand out. A rule writing into what it read from the
+   * original is a bug: fail loudly (a 500, which the webhook's failurePolicy turns into a
+   * denial), never edit the original.
+   */
+  private mustOwn(parent: object, key: string): void {
+    if (!this.owns(parent))
+      throw new TenantGuardError(
+        'ERR_ADMISSION_INTERNAL',
+        `object edit: the parent of "${key}" is not writable (a rule wrote into the request's object)`,
+      );
+  }
+
+  /** A new empty object put at `key` of `parent`, which must be writable. */
+  private created(parent: Record<string, unknown>, key: string): Record<string, unknown> {
+    this.mustOwn(parent, key);
     const created: Record<string, unknown> = {};
     this.own(created);
     put(parent, key, created);

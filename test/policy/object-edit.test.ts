@@ -40,18 +40,21 @@ function inPlaceEdit(object: KubeObject): ObjectEdit {
       return isRecord(current) ? current : undefined;
     },
     ensureRecord(parent, key) {
-      const existing = child(parent, key);
-      if (existing !== undefined) return existing;
-      const created: Record<string, unknown> = {};
-      Object.defineProperty(parent, key, {
-        value: created,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-      return created;
+      return child(parent, key) ?? created(parent, key);
+    },
+    presentOrNew(parent, key) {
+      // What the mutators did in place: `if (!isPresent(x.key)) x.key = {}`, then the object there.
+      const value = own(parent, key);
+      return value === undefined || value === null ? created(parent, key) : child(parent, key);
     },
   };
+}
+
+/** A new empty object at `key` of `parent` (a `__proto__` key stays a key). */
+function created(parent: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value: Record<string, unknown> = {};
+  Object.defineProperty(parent, key, { value, enumerable: true, writable: true, configurable: true });
+  return value;
 }
 
 describe('editObject', () => {
