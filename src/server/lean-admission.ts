@@ -5,10 +5,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultPolicy, type AdmissionPolicy, type Endpoint } from '../admission/admit.js';
-import { afterIoPoll, type LargeRequestGate } from '../admission/large-request-gate.js';
+import type { LargeRequestGate } from '../admission/large-request-gate.js';
 import type { Logger } from 'pino';
 import { answerReview, INTERNAL_ERROR_MESSAGE, type Answer, type ReviewDeps } from './admission-answer.js';
 import type { WebhookMetrics } from './metrics.js';
+import type { TurnBatch } from './turn-batch.js';
 
 /** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
 export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
@@ -23,6 +24,7 @@ export const BUSY_MESSAGE =
  */
 export function inGateTurn(
   gate: LargeRequestGate,
+  answers: TurnBatch,
   logger: Logger,
   res: ServerResponse,
   endpoint: Endpoint,
@@ -39,7 +41,7 @@ export function inGateTurn(
     return;
   }
   void pending.then((slot) =>
-    afterIoPoll(() => {
+    answers.deferAfterPoll(() => {
       try {
         // A client gone while it waited frees its turn at once.
         if (!res.closed && !res.destroyed) judge();
@@ -132,6 +134,7 @@ export function leanAdmission(
   deps: LeanAdmissionDeps,
   metrics: WebhookMetrics,
   gate: LargeRequestGate,
+  answers: TurnBatch,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const policy = deps.policy ?? defaultPolicy;
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
@@ -195,8 +198,13 @@ export function leanAdmission(
         answer.after();
       };
       // A small body holding much elementsYaml is judged in a turn of the gate, as a large one is.
-      if (!gate.isCostly(parsed.value)) judge();
-      else inGateTurn(gate, deps.logger, res, endpoint, judge);
+      if (gate.isCostly(parsed.value)) inGateTurn(gate, answers, deps.logger, res, endpoint, judge);
+      // The others at the end of this turn, with the rest this poll read (turn-batch.ts).
+      // A client gone meanwhile is owed no answer, as in a turn of the gate.
+      else
+        answers.defer(() => {
+          if (!res.closed && !res.destroyed) judge();
+        });
     };
     const onAborted = (): void => {
       if (done) return;

@@ -16,7 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { defaultPolicy, type Endpoint } from '../admission/admit.js';
-import { afterIoPoll, LargeRequestGate } from '../admission/large-request-gate.js';
+import { LargeRequestGate } from '../admission/large-request-gate.js';
+import { TurnBatch } from './turn-batch.js';
 import { isRecord } from '../json.js';
 import { answerReview, INTERNAL_ERROR_MESSAGE, seconds, type ReviewDeps } from './admission-answer.js';
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';
@@ -75,9 +76,14 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   });
   const admission = deps.admission ?? true;
   const gate = deps.largeRequestGate ?? new LargeRequestGate();
+  // Answers of small reviews at the end of the turn, and large ones' next steps behind them.
+  // Every error is answered inside a task; what escapes one is a bug, logged, and the rest run.
+  const answers = new TurnBatch({
+    onError: (err) => deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL' }, 'admission answer failed'),
+  });
   if (admission) {
     const turns = largeRequestTurns(gate, deps.logger);
-    const afterParse = yieldIfLarge(gate, deps.logger);
+    const afterParse = yieldIfLarge(gate, answers, deps.logger);
     for (const endpoint of ['mutate', 'validate'] as const) {
       app.post(`/${endpoint}`, turns, json, afterParse, admissionHandler(endpoint, deps, metrics));
     }
@@ -92,7 +98,7 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   // (other routes, and the rare request they leave to express, see `leanAdmission`) goes
   // on to express.
   const leans = [
-    ...(admission ? [leanAdmission(deps, metrics, gate)] : []),
+    ...(admission ? [leanAdmission(deps, metrics, gate, answers)] : []),
     ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),
   ];
   if (leans.length > 0) {
@@ -151,11 +157,11 @@ function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandl
  * Parsing a large body and judging it are two turns of the event loop, with I/O between;
  * a small body holding much elementsYaml takes a turn of the gate once parsed.
  */
-function yieldIfLarge(gate: LargeRequestGate, logger: Logger): RequestHandler {
+function yieldIfLarge(gate: LargeRequestGate, answers: TurnBatch, logger: Logger): RequestHandler {
   return (req, res, next) => {
-    if (res.locals.largeRequest === true) afterIoPoll(next);
+    if (res.locals.largeRequest === true) answers.deferAfterPoll(next);
     else if (!gate.isCostly(req.body)) next();
-    else inGateTurn(gate, logger, res, req.path.slice(1) as Endpoint, next);
+    else inGateTurn(gate, answers, logger, res, req.path.slice(1) as Endpoint, next);
   };
 }
 
