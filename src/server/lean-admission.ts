@@ -9,7 +9,7 @@ import type { LargeRequestGate } from '../admission/large-request-gate.js';
 import type { Logger } from 'pino';
 import { answerReview, INTERNAL_ERROR_MESSAGE, type Answer, type ReviewDeps } from './admission-answer.js';
 import type { WebhookMetrics } from './metrics.js';
-import type { TurnBatch } from './turn-batch.js';
+import type { TurnBatch, TurnTask } from './turn-batch.js';
 
 /** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
 export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
@@ -20,7 +20,8 @@ export const BUSY_MESSAGE =
 
 /**
  * Runs `judge` for a parsed body in a turn of the gate, after an I/O poll (or answers 429 at
- * once when too many wait, as the express route's turns do); the turn ends when `judge` returns.
+ * once when too many wait, as the express route's turns do); the turn ends when `judge`
+ * returns, and the answer it returns is sent with the others of its turn of the loop.
  */
 export function inGateTurn(
   gate: LargeRequestGate,
@@ -28,7 +29,7 @@ export function inGateTurn(
   logger: Logger,
   res: ServerResponse,
   endpoint: Endpoint,
-  judge: () => void,
+  judge: TurnTask,
 ): void {
   const pending = gate.acquire();
   if (pending === undefined) {
@@ -44,7 +45,8 @@ export function inGateTurn(
     answers.deferAfterPoll(() => {
       try {
         // A client gone while it waited frees its turn at once.
-        if (!res.closed && !res.destroyed) judge();
+        if (!res.closed && !res.destroyed) return judge();
+        return undefined;
       } finally {
         slot.release();
       }
@@ -184,27 +186,28 @@ export function leanAdmission(
         refuse(NOT_JSON);
         return;
       }
-      const judge = (): void => {
+      // The verdict now; its answer (sent, then logged and counted) with the others of the turn.
+      const judge = (): (() => void) => {
         let answer: Answer;
         try {
           answer = answerReview(endpoint, parsed.value, started, deps, policy, metrics);
         } catch (err) {
           deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL', path: `/${endpoint}` }, 'request failed');
-          sendJson(res, 500, { message: INTERNAL_ERROR_MESSAGE });
-          metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, 0);
-          return;
+          return () => {
+            sendJson(res, 500, { message: INTERNAL_ERROR_MESSAGE });
+            metrics.observe({ endpoint, kind: 'unknown', decision: 'error' }, 0);
+          };
         }
-        sendJson(res, answer.status, answer.payload);
-        answer.after();
+        return () => {
+          sendJson(res, answer.status, answer.payload);
+          answer.after();
+        };
       };
       // A small body holding much elementsYaml is judged in a turn of the gate, as a large one is.
       if (gate.isCostly(parsed.value)) inGateTurn(gate, answers, deps.logger, res, endpoint, judge);
       // The others at the end of this turn, with the rest this poll read (turn-batch.ts).
       // A client gone meanwhile is owed no answer, as in a turn of the gate.
-      else
-        answers.defer(() => {
-          if (!res.closed && !res.destroyed) judge();
-        });
+      else answers.defer(() => (!res.closed && !res.destroyed ? judge() : undefined));
     };
     const onAborted = (): void => {
       if (done) return;

@@ -23,6 +23,9 @@ interface Sent {
   body?: string;
 }
 
+/** Answers sent so far, by every exchange. */
+let sentCount = 0;
+
 /** A POST whose body the test ends, and a response that records what is sent. */
 function exchange(path: string, body: string) {
   const req = Object.assign(new EventEmitter(), {
@@ -40,6 +43,7 @@ function exchange(path: string, body: string) {
       return res;
     },
     end(chunk: string | Buffer) {
+      sentCount += 1;
       sent.body = chunk.toString();
     },
   };
@@ -62,9 +66,12 @@ function exchange(path: string, body: string) {
 function setUp() {
   const { logger, log } = capturedLogger();
   const judged: string[] = [];
+  /** Per verdict, how many answers had been sent when it was made. */
+  const sentBeforeVerdict: number[] = [];
   const policy = fakePolicy({
     evaluate: (request) => {
       judged.push(request.name);
+      sentBeforeVerdict.push(sentCount);
       return denied([{ rule: 'TG-AS-01', path: '/spec', message: 'no' }]);
     },
   });
@@ -80,14 +87,15 @@ function setUp() {
     new LargeRequestGate(),
     new TurnBatch({ onError: (err) => assert.fail(String(err)) }),
   );
-  return { handle, judged, log };
+  return { handle, judged, log, sentBeforeVerdict };
 }
 
 const endOfTurn = () => new Promise((ok) => setImmediate(ok));
 
 describe('the lean path answers at the end of the turn', () => {
-  test('bodies read in one turn are judged and answered after it, in the order they ended', async () => {
-    const { handle, judged } = setUp();
+  test('bodies read in one turn are judged after it, in the order they ended, and answered once all are judged', async () => {
+    const { handle, judged, sentBeforeVerdict } = setUp();
+    const sentBefore = sentCount;
     const names = ['one', 'two', 'three'];
     const exchanges = names.map((name) =>
       exchange('/validate', JSON.stringify(reviewBody({ name, uid: `uid-${name}` }))),
@@ -98,6 +106,11 @@ describe('the lean path answers at the end of the turn', () => {
     assert.ok(exchanges.every((e) => e.sent.status === undefined));
     await endOfTurn();
     assert.deepEqual(judged, ['two', 'one', 'three']);
+    assert.deepEqual(
+      sentBeforeVerdict,
+      [sentBefore, sentBefore, sentBefore],
+      'no answer written between verdicts',
+    );
     for (const [i, e] of exchanges.entries()) {
       assert.equal(e.sent.status, 200);
       const answer = JSON.parse(e.sent.body!) as { response: { uid: string; allowed: boolean } };

@@ -33,7 +33,7 @@ describe('TurnBatch', () => {
     const turns = manualTurns();
     const batch = new TurnBatch({ onError: unexpected, schedule: turns.schedule });
     const ran: number[] = [];
-    for (let i = 0; i < 5; i++) batch.defer(() => ran.push(i));
+    for (let i = 0; i < 5; i++) batch.defer(() => void ran.push(i));
     assert.deepEqual(ran, []);
     assert.equal(batch.waiting, 5);
     assert.equal(turns.waiting, 1);
@@ -48,11 +48,11 @@ describe('TurnBatch', () => {
     const errors: unknown[] = [];
     const batch = new TurnBatch({ onError: (err) => errors.push(err), schedule: turns.schedule });
     const ran: string[] = [];
-    batch.defer(() => ran.push('a'));
+    batch.defer(() => void ran.push('a'));
     batch.defer(() => {
       throw new Error('boom');
     });
-    batch.defer(() => ran.push('c'));
+    batch.defer(() => void ran.push('c'));
     turns.endTurn();
     assert.deepEqual(ran, ['a', 'c']);
     assert.equal(errors.length, 1);
@@ -63,12 +63,12 @@ describe('TurnBatch', () => {
     const turns = manualTurns();
     const batch = new TurnBatch({ onError: unexpected, schedule: turns.schedule, maxPerTurn: 2 });
     const ran: number[] = [];
-    for (let i = 0; i < 5; i++) batch.defer(() => ran.push(i));
+    for (let i = 0; i < 5; i++) batch.defer(() => void ran.push(i));
     turns.endTurn();
     assert.deepEqual(ran, [0, 1]);
     assert.equal(batch.waiting, 3);
     assert.equal(turns.waiting, 1, 'the rest asked for the next turn');
-    batch.defer(() => ran.push(5));
+    batch.defer(() => void ran.push(5));
     assert.equal(turns.waiting, 1, 'a task deferred meanwhile waits for that same turn');
     turns.endTurn();
     assert.deepEqual(ran, [0, 1, 2, 3]);
@@ -83,14 +83,55 @@ describe('TurnBatch', () => {
     const ran: string[] = [];
     batch.defer(() => {
       ran.push('first');
-      batch.defer(() => ran.push('deferred by first'));
+      batch.defer(() => void ran.push('deferred by first'));
     });
-    batch.defer(() => ran.push('second'));
+    batch.defer(() => void ran.push('second'));
     turns.endTurn();
     assert.deepEqual(ran, ['first', 'second']);
     assert.equal(turns.waiting, 1);
     turns.endTurn();
     assert.deepEqual(ran, ['first', 'second', 'deferred by first']);
+  });
+
+  test("the answers tasks return run after every task of the turn, in the tasks' order; one that throws does not stop the others", () => {
+    const turns = manualTurns();
+    const errors: unknown[] = [];
+    const batch = new TurnBatch({ onError: (err) => errors.push(err), schedule: turns.schedule });
+    const ran: string[] = [];
+    batch.defer(() => {
+      ran.push('judge a');
+      return () => void ran.push('answer a');
+    });
+    batch.defer(() => void ran.push('judge b (no answer)'));
+    batch.defer(() => {
+      ran.push('judge c');
+      return () => {
+        throw new Error('answer c failed');
+      };
+    });
+    batch.defer(() => {
+      ran.push('judge d');
+      return () => void ran.push('answer d');
+    });
+    turns.endTurn();
+    assert.deepEqual(ran, ['judge a', 'judge b (no answer)', 'judge c', 'judge d', 'answer a', 'answer d']);
+    assert.equal(errors.length, 1);
+    assert.match((errors[0] as Error).message, /answer c failed/);
+  });
+
+  test('past maxPerTurn, each turn answers the tasks it ran', () => {
+    const turns = manualTurns();
+    const batch = new TurnBatch({ onError: unexpected, schedule: turns.schedule, maxPerTurn: 2 });
+    const ran: string[] = [];
+    for (const name of ['a', 'b', 'c'])
+      batch.defer(() => {
+        ran.push(`judge ${name}`);
+        return () => void ran.push(`answer ${name}`);
+      });
+    turns.endTurn();
+    assert.deepEqual(ran, ['judge a', 'judge b', 'answer a', 'answer b']);
+    turns.endTurn();
+    assert.deepEqual(ran.slice(4), ['judge c', 'answer c']);
   });
 
   test('maxPerTurn must be a positive integer', () => {
@@ -102,8 +143,8 @@ describe('TurnBatch', () => {
   test('by default the end of the turn is setImmediate: tasks deferred now have run once an immediate queued after them has', async () => {
     const batch = new TurnBatch({ onError: unexpected });
     const ran: number[] = [];
-    batch.defer(() => ran.push(1));
-    batch.defer(() => ran.push(2));
+    batch.defer(() => void ran.push(1));
+    batch.defer(() => void ran.push(2));
     assert.deepEqual(ran, []);
     await new Promise((ok) => setImmediate(ok));
     assert.deepEqual(ran, [1, 2]);
