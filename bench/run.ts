@@ -56,7 +56,7 @@ function summary(
       '≥ 0.8×',
     ]);
     rows.push([
-      `(context) /mutate req/s vs the policy core alone on bare node:https (no log, audit, metrics)`,
+      `(context) /mutate req/s vs the policy core alone on bare node:https (no log, audit, metrics; answers at the end of the turn, as serve's)`,
       `${w.mutate10.throughput.requestsPerSecond.toFixed(0)} vs ${w.core.throughput.requestsPerSecond.toFixed(0)}`,
       x(w.mutate10.throughput.requestsPerSecond / w.core.throughput.requestsPerSecond),
       '—',

@@ -1,9 +1,10 @@
 /**
  * A benchmark server in its own process, so the load driver does not share its event loop:
  * `noop` answers every POST with a fixed AdmissionReview over HTTPS (the floor); `core` serves
- * the policy core alone on bare node:https (no log, audit or metrics: the ceiling); `express`
- * parses the body with express as the webhook does and answers a fixed review; `webhook`
- * serves our real app with a registry of N generated tenants (3 clusters each).
+ * the policy core alone on bare node:https (no log, audit or metrics: the ceiling), answering
+ * at the end of the turn as `serve` does; `express` parses the body with express as the
+ * webhook does and answers a fixed review; `webhook` serves our real app with a registry of
+ * N generated tenants (3 clusters each).
  * Prints `PORT <n>` once listening; stops on SIGTERM (with `BENCH_EVENT_LOOP=1`, printing
  * the longest event-loop block first).
  */
@@ -18,6 +19,7 @@ import { parseAdmissionReview, readAdmissionRequest } from '../src/admission/rev
 import { warmUpAdmission } from '../src/admission/warm-up.js';
 import { pinoAuditSink } from '../src/audit/logger.js';
 import { generateCertificates } from '../src/server/certificates.js';
+import { TurnBatch } from '../src/server/turn-batch.js';
 import { createWebhookApp } from '../src/server/webhook-app.js';
 import { resolveSettings } from '../src/settings.js';
 import { buildRegistry, staticRegistry } from '../src/tenancy/registry.js';
@@ -53,20 +55,33 @@ async function main(): Promise<void> {
     });
     handler = app;
   } else if (mode === 'core') {
-    // The ceiling: the policy core alone behind bare node:https (no log, audit or metrics).
+    // The ceiling: the policy core alone behind bare node:https (no log, audit or metrics),
+    // its answers at the end of the turn as `serve`'s lean path does (src/server/turn-batch.ts).
     const { registry } = buildRegistry(generatedTenants(Number(countArg)));
     const settings = resolveSettings({});
+    const answers = new TurnBatch({
+      onError: (err) => {
+        throw err;
+      },
+    });
     handler = (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const envelope = parseAdmissionReview(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        const request = readAdmissionRequest(envelope);
-        const endpoint = req.url === '/validate' ? 'validate' : 'mutate';
-        const outcome = admit(endpoint, request, { policy: defaultPolicy, registry, settings });
-        const text = JSON.stringify(outcomeResponse(request.uid, outcome));
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+        answers.defer(() => {
+          const request = readAdmissionRequest(parseAdmissionReview(body));
+          const endpoint = req.url === '/validate' ? 'validate' : 'mutate';
+          const outcome = admit(endpoint, request, { policy: defaultPolicy, registry, settings });
+          const text = JSON.stringify(outcomeResponse(request.uid, outcome));
+          return () => {
+            res.writeHead(200, {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(text),
+            });
+            res.end(text);
+          };
+        });
       });
     };
   } else {
