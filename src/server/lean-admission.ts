@@ -18,6 +18,11 @@ export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 export const BUSY_MESSAGE =
   'tenant-guard is judging other large AdmissionReviews; retry (the API server does, within its timeout)';
 
+/** False once the client has gone: nobody is owed a verdict or an audit record. */
+function awaitsAnswer(res: ServerResponse): boolean {
+  return !res.closed && !res.destroyed;
+}
+
 /**
  * Runs `judge` for a parsed body in a turn of the gate, after an I/O poll (or answers 429 at
  * once when too many wait, as the express route's turns do); the turn ends when `judge`
@@ -45,8 +50,7 @@ export function inGateTurn(
     answers.deferAfterPoll(() => {
       try {
         // A client gone while it waited frees its turn at once.
-        if (!res.closed && !res.destroyed) return judge();
-        return undefined;
+        return awaitsAnswer(res) ? judge() : undefined;
       } finally {
         slot.release();
       }
@@ -207,7 +211,7 @@ export function leanAdmission(
       if (gate.isCostly(parsed.value)) inGateTurn(gate, answers, deps.logger, res, endpoint, judge);
       // The others at the end of this turn, with the rest this poll read (turn-batch.ts).
       // A client gone meanwhile is owed no answer, as in a turn of the gate.
-      else answers.defer(() => (!res.closed && !res.destroyed ? judge() : undefined));
+      else answers.defer(() => (awaitsAnswer(res) ? judge() : undefined));
     };
     const onAborted = (): void => {
       if (done) return;

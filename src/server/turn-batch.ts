@@ -80,9 +80,7 @@ export class TurnBatch {
 
   private run(): void {
     this.scheduled = false;
-    const tasks =
-      this.pending.length <= this.maxPerTurn ? this.pending : this.pending.slice(0, this.maxPerTurn);
-    this.pending = tasks === this.pending ? [] : this.pending.slice(this.maxPerTurn);
+    const tasks = this.pending.splice(0, this.maxPerTurn);
     // The rest (and what the tasks below defer) after the next poll for I/O.
     if (this.pending.length > 0) {
       this.scheduled = true;
