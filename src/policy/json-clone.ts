@@ -3,11 +3,12 @@
  * plain objects and primitives, for what is edited whole (a cluster Secret's parsed
  * `config`, an object a patch is applied to; `/mutate` itself copies on write, see
  * object-edit.ts). `structuredClone` cost ~8 µs of the ~22 µs a typical ApplicationSet's
- * mutation took on Node.js 20 when /mutate copied the whole object; this copy, ~1 µs. It keeps what the walk of the rules relies on: own
- * enumerable keys in their order, a `__proto__` key as an own key (never as the prototype),
- * and numbers `JSON.stringify` would lose (`NaN`, `Infinity`, `-0`, from YAML's `.nan` and
- * `.inf`). Anything else (a `Date`, a `Map`, an object nested deeper than
- * `MAX_COPY_DEPTH`) is copied by `structuredClone`, as before.
+ * mutation took on Node.js 20 when /mutate copied the whole object; this copy, ~1 µs. It
+ * keeps what the walk of the rules relies on: own enumerable keys in their order, a
+ * `__proto__` key as an own key (never as the prototype), and numbers `JSON.stringify`
+ * would lose (`NaN`, `Infinity`, `-0`, from YAML's `.nan` and `.inf`). Anything else (a
+ * `Date`, a `Map`, an object nested deeper than `MAX_COPY_DEPTH`) is copied by
+ * `structuredClone`, as before.
  */
 
 /**
