@@ -25,7 +25,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shippedDeployment, type ShippedDeployment } from './shipped.js';
+import { imageNodeFlags, shippedDeployment, type ShippedDeployment } from './shipped.js';
 import { typicalReview } from './webhook.js';
 import { worstCases } from './worst-case.js';
 
@@ -123,6 +123,7 @@ async function startServer(
   const child = spawn(
     process.execPath,
     [
+      ...imageNodeFlags(root),
       ...nodeOptions,
       ...(process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((f) => f !== ''),
       '--import',
@@ -343,7 +344,7 @@ export async function benchNoisyNeighbour(
     );
   }
   write(
-    `\nNoisy neighbour: ${clients} clients sending each worst case, ${seconds} s each, server ${limits.nodeOptions.join(' ')}, memory limit ${limits.memoryLimitMb.toFixed(0)} MB, root ${root} (node ${process.version})`,
+    `\nNoisy neighbour: ${clients} clients sending each worst case, ${seconds} s each, server ${[...imageNodeFlags(root), ...limits.nodeOptions].join(' ')}, memory limit ${limits.memoryLimitMb.toFixed(0)} MB, root ${root} (node ${process.version})`,
   );
   write(
     `| Worst case | survived | answers (status: count) | largest answer | other tenant p50 / p99 / max ms | failed | ≥ ${VICTIM_P99_LIMIT_MS} ms (in 1st s) | longest event-loop block ms | peak RSS MB | verdict |`,

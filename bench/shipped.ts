@@ -1,8 +1,8 @@
 /**
- * What the shipped Deployments (webhook-config/base/) give the process: the Node.js flags of
- * `NODE_OPTIONS`, the allocator's environment (`MALLOC_*`) and the container's memory limit,
- * so the benchmarks run servers as they run in a cluster and judge them against the limit
- * they live under.
+ * What the image and the shipped Deployments (webhook-config/base/) give the process: the
+ * Node.js flags of the Dockerfile's ENTRYPOINT and of `NODE_OPTIONS`, the allocator's
+ * environment (`MALLOC_*`) and the container's memory limit, so the benchmarks run servers
+ * as they run in a cluster and judge them against the limit they live under.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,15 +65,45 @@ export function shippedDeployment(manifest: 'webhook' | 'broker', root = ROOT): 
 }
 
 /**
- * How to start one of our servers as the Deployment in `webhook-config/base/<manifest>.yaml`
- * runs it: its `NODE_OPTIONS` flags, this process's environment with its `MALLOC_*` over it,
- * and both as one line for a table's title.
+ * The flags the image's ENTRYPOINT gives node before the bundle (`["node", ...flags, script,
+ * ...]` in the Dockerfile under `root`): V8 flags that NODE_OPTIONS may not carry.
+ */
+export function imageNodeFlags(root = ROOT): string[] {
+  const file = join(root, 'Dockerfile');
+  const line = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('ENTRYPOINT '))
+    .at(-1);
+  const form = line?.slice('ENTRYPOINT '.length).trim() ?? '';
+  const args: unknown = form.startsWith('[') ? JSON.parse(form) : undefined;
+  if (
+    !Array.isArray(args) ||
+    args.length < 2 ||
+    args[0] !== 'node' ||
+    !args.every((a) => typeof a === 'string')
+  )
+    throw new Error(`${file}: no exec-form ENTRYPOINT ["node", ...flags, script]`);
+  const rest = (args as string[]).slice(1);
+  const script = rest.findIndex((a) => !a.startsWith('--'));
+  if (script === -1 || rest[script]?.startsWith('-') === true)
+    throw new Error(
+      `${file}: ENTRYPOINT argument ${rest[script] ?? '(none)'} is neither a --flag nor the script`,
+    );
+  return rest.slice(0, script);
+}
+
+/**
+ * How to start one of our servers as the image and the Deployment in
+ * `webhook-config/base/<manifest>.yaml` run it: the ENTRYPOINT's flags, then its
+ * `NODE_OPTIONS` flags, this process's environment with its `MALLOC_*` over it, and all of
+ * them as one line for a table's title.
  */
 export function shippedLaunch(
   manifest: 'webhook' | 'broker',
   root = ROOT,
 ): { flags: string[]; env: NodeJS.ProcessEnv; described: string } {
   const { nodeOptions, allocatorEnv } = shippedDeployment(manifest, root);
-  const described = [...Object.entries(allocatorEnv).map(([k, v]) => `${k}=${v}`), ...nodeOptions].join(' ');
-  return { flags: [...nodeOptions], env: { ...process.env, ...allocatorEnv }, described };
+  const flags = [...imageNodeFlags(root), ...nodeOptions];
+  const described = [...Object.entries(allocatorEnv).map(([k, v]) => `${k}=${v}`), ...flags].join(' ');
+  return { flags, env: { ...process.env, ...allocatorEnv }, described };
 }

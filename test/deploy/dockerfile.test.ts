@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { imageNodeFlags, shippedLaunch } from '../../bench/shipped.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -104,8 +106,8 @@ describe('the Dockerfile (checked statically: no Docker engine here)', () => {
     const entrypoint = runtime.instructions.filter((i) => i.op === 'ENTRYPOINT').at(-1)?.args ?? '';
     assert.deepEqual(
       JSON.parse(entrypoint),
-      ['node', '/app/dist/server/main.mjs'],
-      'the image runs the bundle',
+      ['node', '--no-concurrent-recompilation', '/app/dist/server/main.mjs'],
+      'the image runs the bundle, with V8 optimizing on the main thread (less memory kept)',
     );
     assert.ok(
       runtime.instructions.some(
@@ -182,6 +184,32 @@ describe('the Dockerfile (checked statically: no Docker engine here)', () => {
       !stages.some((s) => s.instructions.some((i) => i.op === 'ADD' && /https?:\/\//.test(i.args))),
       'no ADD from a URL',
     );
+  });
+
+  test("the ENTRYPOINT's node flags are ones this node accepts, and the benchmarks run servers with them", () => {
+    const flags = imageNodeFlags(root);
+    assert.deepEqual(flags, ['--no-concurrent-recompilation']);
+    // node refuses an unknown flag ("bad option", exit 9) instead of starting without it.
+    execFileSync(process.execPath, [...flags, '-e', '0']);
+    for (const manifest of ['webhook', 'broker'] as const)
+      assert.deepEqual(shippedLaunch(manifest, root).flags.slice(0, flags.length), flags, manifest);
+    const other = mkdtempSync(join(tmpdir(), 'tg-dockerfile-'));
+    try {
+      writeFileSync(
+        join(other, 'Dockerfile'),
+        'FROM node:24-slim\nENTRYPOINT ["node", "main.mjs", "--no-opt"]\n',
+      );
+      assert.deepEqual(imageNodeFlags(other), [], "what follows the script is the script's");
+      writeFileSync(join(other, 'Dockerfile'), 'FROM node:24-slim\nENTRYPOINT node main.mjs\n');
+      assert.throws(() => imageNodeFlags(other), /no exec-form ENTRYPOINT/);
+      writeFileSync(
+        join(other, 'Dockerfile'),
+        'FROM node:24-slim\nENTRYPOINT ["node", "-r", "x", "main.mjs"]\n',
+      );
+      assert.throws(() => imageNodeFlags(other), /argument -r is neither a --flag nor the script/);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   test('.dockerignore keeps keys, node_modules and git out of the build context; make image and make crd exist', () => {
