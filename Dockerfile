@@ -38,7 +38,8 @@ ENV NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
 # The command bundled with esbuild (scripts/build-server.mjs): less resident memory than the
 # compiled files (npm run bench -- memory). node_modules stays for the optional native
-# modules a dependency may try to require at run time.
+# modules a dependency may try to require at run time, and for the dependencies' large JSON
+# data (the MIME database, iconv's tables), which the bundle requires from there.
 COPY --from=build /src/dist/server ./dist/server
 COPY package.json ./
 # The exec credential plugin: one self-contained file, copied into Argo CD's controller.

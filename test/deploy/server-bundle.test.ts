@@ -5,12 +5,12 @@
  * /mutate with the tenant's patch.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildServer } from '../../scripts/build-server.mjs';
+import { buildServer, RUN_TIME_JSON_BYTES } from '../../scripts/build-server.mjs';
 import { startProcess, stop } from '../../bench/processes.js';
 import { SERVE_LISTENING, serveWebhookArgs } from '../../bench/serve-process.js';
 import { admissionReview, argoKind, tenantsYaml } from '../support/policy-fixtures.js';
@@ -96,5 +96,30 @@ describe('the server bundle the image runs', () => {
     } finally {
       await stop(served);
     }
+  });
+
+  test("dependencies' large JSON data are read from node_modules when required, not inlined", () => {
+    const out = join(dir, 'server');
+    const sources = readdirSync(out)
+      .filter((f) => f.endsWith('.mjs'))
+      .map((f) => readFileSync(join(out, f), 'utf8'));
+    const required = new Set(
+      sources.flatMap((s) => [...s.matchAll(/require\("(\.\/[^"]+\.json)"\)/g)].map((m) => m[1] ?? '')),
+    );
+    const files = [...required].map((p) => resolve(out, p));
+    assert.ok(
+      files.some((f) => f.endsWith(`${sep}node_modules${sep}mime-db${sep}db.json`)),
+      `the MIME database is among them: ${[...required].join(', ')}`,
+    );
+    for (const file of files) {
+      assert.ok(existsSync(file), `${file} is where the bundle requires it`);
+      assert.ok(file.includes(`${sep}node_modules${sep}`), `${file}: a dependency's`);
+      assert.ok(statSync(file).size >= RUN_TIME_JSON_BYTES, `${file}: only large files stay outside`);
+    }
+    // mime-db's first entry, in the JSON and in any literal esbuild would have made of it.
+    assert.ok(
+      !sources.some((s) => s.includes('application/1d-interleaved-parityfec')),
+      'no bundle file holds the MIME database',
+    );
   });
 });
