@@ -19,8 +19,14 @@ import { createHttpsServer, listen, serverUrl } from './https-server.js';
 import { createMetricsRegistry, registerCertificateExpiry } from './metrics.js';
 import { buildServeApp } from './serve-app.js';
 import { collectGarbageNow } from './full-gc.js';
+import { LineBatch } from './line-batch.js';
 import { warmUpAdmission } from '../admission/warm-up.js';
-import { limitsFromOptions, parseServeOptions, settingsFromOptions } from './serve-options.js';
+import {
+  limitsFromOptions,
+  parseServeOptions,
+  settingsFromOptions,
+  type ServeOptions,
+} from './serve-options.js';
 import { drainingListener, serverShutdown, type DrainState, type ServerShutdown } from './shutdown.js';
 import { openTenantRegistry, type TenantWatchTuning } from './tenant-registry.js';
 
@@ -49,9 +55,9 @@ export interface ServeInjections {
   readonly tenantWatch?: TenantWatchTuning;
 }
 
-/** Log and audit lines are written to stdout once this many bytes wait... */
+/** Log and audit lines are written to stdout once about this many bytes wait... */
 export const LOG_WRITE_BYTES = 4096;
-/** ...or this many milliseconds after the last write: the most a line waits on a quiet webhook. */
+/** ...or this many milliseconds after the first of them: the most a line waits on a quiet webhook. */
 export const LOG_WRITE_MS = 10;
 
 /**
@@ -65,24 +71,41 @@ export async function startServe(
   injected: ServeInjections = {},
 ): Promise<ServeHandle> {
   const options = parseServeOptions(raw, io.env, injected.components ?? []);
-  const settings = settingsFromOptions(raw, io.env);
-  const limits = limitsFromOptions(raw, io.env);
   // Asynchronous stdout: a synchronous write per line costs ~70 us on a pipe (a container's
   // stdout), ~13 us asynchronously (npm run bench). Lines are written LOG_WRITE_BYTES at a
-  // time, or every LOG_WRITE_MS: one write (a thread-pool round trip and a wake-up of the
-  // reader) for a review or two cost ~30 us of a review's ~115 at 4 connections. pino
-  // flushes synchronously on exit, which the SIGTERM drain reaches, so no audit line is lost.
-  const logger =
-    injected.logger ??
-    createLogger({
-      level: options.logLevel,
-      destination: pino.destination({
-        dest: 1,
-        sync: false,
-        minLength: LOG_WRITE_BYTES,
-        periodicFlush: LOG_WRITE_MS,
-      }),
+  // time, or LOG_WRITE_MS after the first waits: one write (a thread-pool round trip and a
+  // wake-up of the reader) for a review or two cost ~30 us of a review's ~115 at 4
+  // connections. They wait in a LineBatch, joined once (sonic-boom's own batching copies
+  // its pending lines on every line), which flushes them synchronously on exit: the SIGTERM
+  // drain ends there, so no audit line is lost.
+  let lines: LineBatch | undefined;
+  let logger = injected.logger;
+  if (logger === undefined) {
+    lines = new LineBatch(pino.destination({ dest: 1, sync: false }), {
+      minChars: LOG_WRITE_BYTES,
+      maxDelayMs: LOG_WRITE_MS,
     });
+    logger = createLogger({ level: options.logLevel, destination: lines });
+  }
+  try {
+    return await serveWith(options, raw, io, injected, logger, lines);
+  } catch (err) {
+    // Nothing will close what never started: the lines go straight out from now on.
+    lines?.stop();
+    throw err;
+  }
+}
+
+async function serveWith(
+  options: ServeOptions,
+  raw: Record<string, unknown>,
+  io: ServeIo,
+  injected: ServeInjections,
+  logger: Logger,
+  lines: LineBatch | undefined,
+): Promise<ServeHandle> {
+  const settings = settingsFromOptions(raw, io.env);
+  const limits = limitsFromOptions(raw, io.env);
   const tenantsPath = resolve(io.cwd, options.tenants);
   const metricsRegistry = createMetricsRegistry();
   const tenants = await openTenantRegistry({
@@ -118,7 +141,11 @@ export async function startServe(
   };
   const state: DrainState = { draining: false };
   const contributions: ServeContribution[] = [
-    { readiness: [{ name: 'not-draining', ready: () => !state.draining }] },
+    {
+      readiness: [{ name: 'not-draining', ready: () => !state.draining }],
+      // Closed: lines from now on go straight to stdout's writer, which pino flushes on exit.
+      close: () => lines?.stop(),
+    },
   ];
   contributions.push(tenants.start());
   const wanted = (injected.components ?? []).filter((c) => options.components.has(c.name));
