@@ -5,7 +5,7 @@
  * Why not sonic-boom's own `minLength`: it appends each line to its pending string and, on
  * the next line, measures that string's UTF-8 length, which flattens it, so a batch of n
  * lines copies ~n²/2 lines. With lines gathered to 4 KB that was ~8 KB copied a `/mutate`,
- * a sixth of all it allocated, and ~3.5 µs of its CPU (npm run bench; docs/capacity.md).
+ * a sixth of all it allocated, and ~2 µs of its CPU (docs/capacity.md).
  * Here the lines wait in an array and are joined once, when `minChars` wait or `maxDelayMs`
  * after the first of them, and sonic-boom (with no `minLength` of its own) writes them at once.
  *
