@@ -193,7 +193,7 @@ function isTerminatingUpdate(request: PolicyRequest): boolean {
   );
 }
 
-const violationKey = (v: Violation) => `${v.rule} ${v.message}`;
+const violationKey = (v: Violation) => `${v.rule} ${v.path} ${v.message}`;
 
 /** The value at `keys`; a Secret's `data` and `data.<key>` are also found in `stringData`. */
 function valueAt(object: KubeObject, keys: ReadonlyArray<string | number>): unknown {
@@ -220,9 +220,26 @@ function isAboutRemoval(v: Violation, oldObject: KubeObject, object: KubeObject)
 }
 
 /**
+ * True when the old object had this violation already: the same rule, path and message,
+ * about the same value. A message names a path, not what is there, so a change under a
+ * violation the object already had (a case-variant `Destination` that gains another
+ * tenant's cluster) is a violation added. A path that cannot be read back counts as changed.
+ */
+function hadBefore(
+  v: Violation,
+  known: ReadonlySet<string>,
+  oldObject: KubeObject,
+  object: KubeObject,
+): boolean {
+  if (!known.has(violationKey(v))) return false;
+  const keys = parseJsonPath(v.path);
+  return keys !== undefined && sameJson(valueAt(oldObject, keys), valueAt(object, keys));
+}
+
+/**
  * The target and project violations an UPDATE of a terminating object adds: those of the new
- * object that the old one (judged for the same requester) did not have, less those about
- * what the UPDATE removed.
+ * object that the old one (judged for the same requester) did not have about the same value,
+ * less those about what the UPDATE removed.
  */
 function addedViolations(found: Violation[], scope: RuleScope, rules: KindRules): Violation[] {
   const { request } = scope;
@@ -230,7 +247,9 @@ function addedViolations(found: Violation[], scope: RuleScope, rules: KindRules)
   if (oldObject === undefined || object === undefined) return found;
   const before = rules.validate({ ...scope, request: { ...request, object: oldObject } }).violations;
   const known = new Set(before.filter((v) => !WHO_MAY_RULES.has(v.rule)).map(violationKey));
-  return found.filter((v) => !known.has(violationKey(v)) && !isAboutRemoval(v, oldObject, object));
+  return found.filter(
+    (v) => !hadBefore(v, known, oldObject, object) && !isAboutRemoval(v, oldObject, object),
+  );
 }
 
 /**
