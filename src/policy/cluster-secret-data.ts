@@ -100,6 +100,22 @@ export function sameSecretData(a: KubeObject, b: KubeObject): boolean {
 }
 
 /**
+ * True when `after`'s effective data keeps only what `before`'s held: every key it has,
+ * `before` had with the same bytes (keys may be gone). False when either does not read
+ * cleanly. For objects of no data at all, true.
+ */
+export function secretDataKeepsOnly(before: KubeObject, after: KubeObject): boolean {
+  const db = readSecretData(before);
+  const da = readSecretData(after);
+  if (db.problems.length > 0 || da.problems.length > 0) return false;
+  for (const [key, value] of da.bytes) {
+    const had = db.bytes.get(key);
+    if (had === undefined || !had.equals(value)) return false;
+  }
+  return true;
+}
+
+/**
  * Writes `key` into `object.data` as base64, unless the key is already set in `data` or
  * in `stringData` (which wins). Returns true when it wrote.
  */

@@ -2,7 +2,8 @@
  * The policy core's entry points: `evaluate` (the verdict of /validate) and `mutate`
  * (the object /mutate would produce). Plain data in, plain data out.
  */
-import { parseJsonPath, sameJson } from './json-compare.js';
+import { keepsOnly, parseJsonPath, sameJson } from './json-compare.js';
+import { secretDataKeepsOnly } from './cluster-secret-data.js';
 import { editObject } from './object-edit.js';
 import { getLabels, getPath, getRecord } from './object-paths.js';
 import { isRecord } from '../json.js';
@@ -221,9 +222,10 @@ function isAboutRemoval(v: Violation, oldObject: KubeObject, object: KubeObject)
 
 /**
  * True when the old object had this violation already: the same rule, path and message,
- * about the same value. A message names a path, not what is there, so a change under a
- * violation the object already had (a case-variant `Destination` that gains another
- * tenant's cluster) is a violation added. A path that cannot be read back counts as changed.
+ * about a value the UPDATE at most took from. A message names a path, not what is there,
+ * so a value under a violation the object already had that grows or changes (a
+ * case-variant `Destination` that gains another tenant's cluster) is a violation added. A
+ * path that cannot be read back counts as changed.
  */
 function hadBefore(
   v: Violation,
@@ -233,7 +235,31 @@ function hadBefore(
 ): boolean {
   if (!known.has(violationKey(v))) return false;
   const keys = parseJsonPath(v.path);
-  return keys !== undefined && sameJson(valueAt(oldObject, keys), valueAt(object, keys));
+  return keys !== undefined && keepsOnly(valueAt(oldObject, keys), valueAt(object, keys));
+}
+
+/** The parts of an object an UPDATE changes materially (SPEC section 4), a Secret's data aside. */
+const MATERIAL_PARTS: ReadonlyArray<readonly string[]> = [
+  ['spec'],
+  ['metadata', 'labels'],
+  ['metadata', 'ownerReferences'],
+  ['type'],
+];
+
+/**
+ * True for an UPDATE that only takes away from the material parts of the object: the
+ * garbage collector's ownerReferences, the finalizers' cleanups. Only then do the old
+ * object's violations show what the new one's could hide: a rule stops at a field's first
+ * failure (a cluster Secret's unregistered `name` leaves its `server` unread), so a value
+ * added or changed beside a violation that stands would pass unjudged.
+ */
+function onlyTakesAway(sent: PolicyRequest): boolean {
+  const { oldObject, object } = sent;
+  if (oldObject === undefined || object === undefined) return false;
+  return (
+    MATERIAL_PARTS.every((keys) => keepsOnly(getPath(oldObject, [...keys]), getPath(object, [...keys]))) &&
+    secretDataKeepsOnly(oldObject, object)
+  );
 }
 
 /**
@@ -317,7 +343,10 @@ export function evaluate(
   const findings = rules.validate(scope);
   const whoFound = findings.violations.filter((v) => WHO_MAY_RULES.has(v.rule));
   let targets = findings.violations.filter((v) => !WHO_MAY_RULES.has(v.rule));
-  if (isTerminatingUpdate(request) && !setsOperation(sent)) targets = addedViolations(targets, scope, rules);
+  // A terminating object's UPDATE that only takes away is denied only what it adds, so no
+  // registry change strands a finalizer; one that adds or changes is judged as it stands.
+  if (isTerminatingUpdate(request) && !setsOperation(sent) && onlyTakesAway(sent))
+    targets = addedViolations(targets, scope, rules);
   return decide([...who, ...whoFound, ...targets], findings.warnings, summary);
 }
 

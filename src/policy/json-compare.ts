@@ -30,6 +30,38 @@ export function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * True when `after` keeps only what `before` had, at the same place: every key of an
+ * object is one `before` had there, holding a value that itself keeps only what it held;
+ * an array is `before`'s with elements left out (a subsequence, each element equal to the
+ * one it stands for); a scalar is unchanged. `undefined` after keeps only what anything had;
+ * a value where there was none adds. Walks with an explicit stack.
+ */
+export function keepsOnly(before: unknown, after: unknown): boolean {
+  const stack: Array<[unknown, unknown]> = [[before, after]];
+  for (let pair = stack.pop(); pair !== undefined; pair = stack.pop()) {
+    const [x, y] = pair;
+    if (x === y || y === undefined) continue;
+    if (Array.isArray(y)) {
+      if (!Array.isArray(x)) return false;
+      // Greedy: each element of `y` matches the first equal element of `x` after the last match.
+      let i = 0;
+      for (const element of y) {
+        while (i < x.length && !sameJson(x[i], element)) i += 1;
+        if (i === x.length) return false;
+        i += 1;
+      }
+      continue;
+    }
+    if (!isRecord(x) || !isRecord(y)) return false;
+    for (const key of Object.keys(y)) {
+      if (!Object.hasOwn(x, key)) return false;
+      stack.push([x[key], y[key]]);
+    }
+  }
+  return true;
+}
+
+/**
  * The keys of a denial path as `joinPath` writes it (`spec.generators[0].clusters`,
  * `metadata.labels["tenantguard.dev/tenant"]`), or undefined when it is not one.
  */

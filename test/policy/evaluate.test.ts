@@ -17,7 +17,8 @@ const context: PolicyContext = policyContext('owner-user-warn');
 
 /**
  * A stand-in kind: names its tenant through `spec.project`, reports the violations listed in
- * `spec.fail`, records the scope it was given. Lets the ownership, mode and bypass logic be
+ * `spec.fail` (at `spec.failAt`) and a TG-CS-04 at `spec.<requires>` when that key is
+ * missing, records the scope it was given. Lets the ownership, mode and bypass logic be
  * tested apart from the real kinds.
  */
 function probeRules(): KindRules & { scopes: RuleScope[] } {
@@ -38,10 +39,21 @@ function probeRules(): KindRules & { scopes: RuleScope[] } {
     validate: (scope): Findings => {
       scopes.push(scope);
       const o = scope.request.object ?? scope.request.oldObject ?? {};
-      const spec = o.spec as { fail?: string[]; failAt?: string } | undefined;
+      const spec = o.spec as Record<string, unknown> & {
+        fail?: string[];
+        failAt?: string;
+        requires?: string;
+      };
       const fail = (spec?.fail ?? []) as Violation['rule'][];
+      const missing =
+        spec?.requires !== undefined && spec[spec.requires] === undefined
+          ? [violation('TG-CS-04', `spec.${spec.requires}`, 'is missing')]
+          : [];
       return {
-        violations: fail.map((rule) => violation(rule, spec?.failAt ?? 'spec.x', `fails ${rule}`)),
+        violations: [
+          ...fail.map((rule) => violation(rule, spec?.failAt ?? 'spec.x', `fails ${rule}`)),
+          ...missing,
+        ],
         warnings: [],
       };
     },
@@ -239,13 +251,13 @@ describe('ownership (TG-OWN) and decisions', () => {
         operation: 'UPDATE',
         oldObject: obj(
           'team-a',
-          { keep: 1, gone: { a: 1 } },
+          { keep: 1, gone: { a: 1 }, requires: 'gone' },
           {},
           { deletionTimestamp: '2026-01-01T00:00:00Z' },
         ),
         object: obj(
           'team-a',
-          { keep: 1, fail: ['TG-CS-04'], failAt: 'spec.gone.a' },
+          { keep: 1, requires: 'gone' },
           {},
           { deletionTimestamp: '2026-01-01T00:00:00Z' },
         ),
@@ -547,7 +559,23 @@ describe('ownership (TG-OWN) and decisions', () => {
       rules: ['TG-CS-07'],
     },
     {
-      name: 'UPDATE of a terminating object is not blocked by what it already was',
+      name: 'UPDATE of a terminating object that only takes away is not blocked by what it already was',
+      request: req({
+        operation: 'UPDATE',
+        oldObject: obj(
+          'team-a',
+          { fail: ['TG-APP-02'], other: 1 },
+          {},
+          { deletionTimestamp: '2026-01-01T00:00:00Z' },
+        ),
+        object: obj('team-a', { fail: ['TG-APP-02'] }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }),
+      }),
+      allowed: true,
+    },
+    {
+      // A rule stops at a field's first failure, so what is added beside a violation that
+      // stands may be what that violation hides: judged as the object stands.
+      name: 'UPDATE of a terminating object that adds beside a violation that stands is judged in full',
       request: req({
         operation: 'UPDATE',
         oldObject: obj('team-a', { fail: ['TG-APP-02'] }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }),
@@ -558,7 +586,8 @@ describe('ownership (TG-OWN) and decisions', () => {
           { deletionTimestamp: '2026-01-01T00:00:00Z' },
         ),
       }),
-      allowed: true,
+      allowed: false,
+      rules: ['TG-APP-02'],
     },
     {
       name: 'UPDATE of a terminating object is denied what the change adds',
