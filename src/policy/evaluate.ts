@@ -171,6 +171,13 @@ function setsOperation(request: PolicyRequest): boolean {
   return next !== undefined && next !== null && !sameJson(request.oldObject?.operation, next);
 }
 
+/** The parts of every kind an UPDATE changes materially (SPEC section 4); the kinds add theirs. */
+const MATERIAL_PARTS: ReadonlyArray<readonly string[]> = [
+  ['spec'],
+  ['metadata', 'labels'],
+  ['metadata', 'ownerReferences'],
+];
+
 /**
  * True for an UPDATE that changes nothing material (SPEC section 4): neither `spec`, labels,
  * ownerReferences nor what the kind adds (a Secret's `data` or `type`), and sets no
@@ -181,8 +188,7 @@ function isExemptUpdate(sent: PolicyRequest, rules: KindRules, context: PolicyCo
   const { object, oldObject } = sent;
   if (sent.operation !== 'UPDATE' || object === undefined || oldObject === undefined || setsOperation(sent))
     return false;
-  const same = (keys: string[]) => sameJson(getPath(oldObject, keys), getPath(object, keys));
-  if (!same(['spec']) || !same(['metadata', 'labels']) || !same(['metadata', 'ownerReferences']))
+  if (!MATERIAL_PARTS.every((keys) => sameJson(getPath(oldObject, keys), getPath(object, keys))))
     return false;
   return !rules.hasMaterialChange(oldObject, object, context);
 }
@@ -238,14 +244,6 @@ function hadBefore(
   return keys !== undefined && keepsOnly(valueAt(oldObject, keys), valueAt(object, keys));
 }
 
-/** The parts of an object an UPDATE changes materially (SPEC section 4), a Secret's data aside. */
-const MATERIAL_PARTS: ReadonlyArray<readonly string[]> = [
-  ['spec'],
-  ['metadata', 'labels'],
-  ['metadata', 'ownerReferences'],
-  ['type'],
-];
-
 /**
  * True for an UPDATE that only takes away from the material parts of the object: the
  * garbage collector's ownerReferences, the finalizers' cleanups. Only then do the old
@@ -256,9 +254,11 @@ const MATERIAL_PARTS: ReadonlyArray<readonly string[]> = [
 function onlyTakesAway(sent: PolicyRequest): boolean {
   const { oldObject, object } = sent;
   if (oldObject === undefined || object === undefined) return false;
+  // A Secret's `type` and effective data are what the cluster Secret kind adds.
   return (
-    MATERIAL_PARTS.every((keys) => keepsOnly(getPath(oldObject, [...keys]), getPath(object, [...keys]))) &&
-    secretDataKeepsOnly(oldObject, object)
+    [...MATERIAL_PARTS, ['type']].every((keys) =>
+      keepsOnly(getPath(oldObject, keys), getPath(object, keys)),
+    ) && secretDataKeepsOnly(oldObject, object)
   );
 }
 
