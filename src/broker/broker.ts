@@ -78,6 +78,16 @@ export interface BrokerParts {
   onClose?: () => void;
 }
 
+/**
+ * The network address a token request came from, as `Broker.issue` takes it for the
+ * per-source limit; every route reads it here, so they cannot differ.
+ */
+export function requestSource(req: {
+  readonly socket: { readonly remoteAddress?: string | undefined };
+}): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
 /** See the file comment. */
 export class Broker {
   readonly issuer: string;
@@ -128,12 +138,13 @@ export class Broker {
   /**
    * Issues a token for `target` to the caller whose token is in `authorization`, or says why
    * not. `source` is the caller's network address (the per-source limit on unauthenticated
-   * work). Never throws; never puts a token in a message or a log line.
+   * work): required, so that no route can skip that limit by leaving it out. Never throws;
+   * never puts a token in a message or a log line.
    */
   async issue(
     authorization: string | undefined,
     target: string | undefined,
-    source?: string,
+    source: string,
   ): Promise<TokenOutcome> {
     const who: { caller: string | null; pod: string | null; tenant?: string } = { caller: null, pod: null };
     const refuse = (

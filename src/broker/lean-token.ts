@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse } from 'node:querystring';
 import type { Logger } from 'pino';
-import type { Broker, TokenOutcome } from './broker.js';
+import { requestSource, type Broker, type TokenOutcome } from './broker.js';
 
 /** The express 500 answer of createWebhookApp's error handler, for a broker that throws. */
 export interface LeanFailure {
@@ -45,24 +45,26 @@ export function leanTokenHandler(
     if (!paths.has(q < 0 ? req.url : req.url.slice(0, q))) return false;
     // express 5's "simple" query parser is node:querystring: a repeated name is an array, not a target.
     const target = q < 0 ? undefined : parse(req.url.slice(q + 1)).targetName;
-    broker.issue(req.headers.authorization, typeof target === 'string' ? target : undefined).then(
-      (outcome) => {
-        if (!outcome.ok) send(res, outcome.status, `${outcome.message}\n`, outcome);
-        else send(res, 200, outcome.token);
-      },
-      (err: unknown) => {
-        failure.logger.error(
-          { err, code: 'ERR_ADMISSION_INTERNAL', path: req.url?.split('?')[0] },
-          'request failed',
-        );
-        const body = JSON.stringify({ message: failure.message });
-        res.writeHead(500, {
-          'Content-Type': 'application/json; charset=utf-8',
-          'Content-Length': Buffer.byteLength(body),
-        });
-        res.end(body);
-      },
-    );
+    broker
+      .issue(req.headers.authorization, typeof target === 'string' ? target : undefined, requestSource(req))
+      .then(
+        (outcome) => {
+          if (!outcome.ok) send(res, outcome.status, `${outcome.message}\n`, outcome);
+          else send(res, 200, outcome.token);
+        },
+        (err: unknown) => {
+          failure.logger.error(
+            { err, code: 'ERR_ADMISSION_INTERNAL', path: req.url?.split('?')[0] },
+            'request failed',
+          );
+          const body = JSON.stringify({ message: failure.message });
+          res.writeHead(500, {
+            'Content-Type': 'application/json; charset=utf-8',
+            'Content-Length': Buffer.byteLength(body),
+          });
+          res.end(body);
+        },
+      );
     req.resume();
     return true;
   };

@@ -13,7 +13,7 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { isRecord } from '../json.js';
-import type { Broker, TokenOutcome } from './broker.js';
+import { requestSource, type Broker, type TokenOutcome } from './broker.js';
 import { DISCOVERY_SUFFIX, JWKS_SUFFIX } from './discovery.js';
 
 /** RFC 3339 without fractions, as Kubernetes writes timestamps. */
@@ -50,7 +50,7 @@ export function createBrokerRouter(broker: Broker): Router {
     const outcome = await broker.issue(
       req.get('authorization'),
       queryString(req.query.targetName),
-      req.socket.remoteAddress ?? 'unknown',
+      requestSource(req),
     );
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
@@ -72,11 +72,7 @@ export function createBrokerRouter(broker: Broker): Router {
       });
       return;
     }
-    const outcome = await broker.issue(
-      req.get('authorization'),
-      target,
-      req.socket.remoteAddress ?? 'unknown',
-    );
+    const outcome = await broker.issue(req.get('authorization'), target, requestSource(req));
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
       res.status(outcome.status).json({ error: outcome.code, message: outcome.message });

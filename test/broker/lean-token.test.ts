@@ -133,3 +133,74 @@ describe('broker: the lean token route answers as the express router', () => {
     });
   }
 });
+
+describe('broker: the per-source limit holds on the lean token route as on the router', () => {
+  // Found by review: the lean route called `issue` without the caller's address, so one
+  // source could spend the whole TokenReview queue there with fresh bogus tokens.
+  async function statusesOf(
+    lean: boolean,
+  ): Promise<{ statuses: number[]; reviews: number; taken: boolean[] }> {
+    const { logger } = recordingLogger();
+    let reviews = 0;
+    const broker = await createBroker({
+      config: testConfig({ sourceBurst: '3', sourceRate: '1' }),
+      issuer: 'https://broker.example.com/tg',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger,
+      kubeConfig: null,
+      now: () => 1_000_000,
+      reviewer: {
+        review: async (): Promise<ReviewOutcome> => {
+          reviews += 1;
+          return { authenticated: false, username: '', groups: [], extra: {}, audiences: [] };
+        },
+      },
+    });
+    try {
+      const app = createWebhookApp({
+        registry: testRegistry(),
+        settings: { ...DEFAULT_SETTINGS },
+        logger,
+        audit: { write: () => undefined },
+        metricsRegistry: new Registry(),
+        admission: false,
+        mounts: [
+          {
+            path: '/',
+            router: createBrokerRouter(broker),
+            ...(lean ? { lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) } : {}),
+          },
+        ],
+      });
+      const taken: boolean[] = [];
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await request((req: IncomingMessage, out: ServerResponse) => {
+          out.on('finish', () => taken.push(Object.getPrototypeOf(req) === IncomingMessage.prototype));
+          app(req, out);
+        })
+          .get('/api/get-target-token?targetName=k8s-team-a-dev')
+          .set('Authorization', `Bearer bogus-${i}`);
+        statuses.push(res.status);
+      }
+      return { statuses, reviews, taken };
+    } finally {
+      broker.close();
+    }
+  }
+
+  test('six fresh bogus tokens from one address: three reviews, then 429 on both routes', async () => {
+    const router = await statusesOf(false);
+    const lean = await statusesOf(true);
+    assert.deepEqual(
+      lean.taken,
+      [true, true, true, true, true, true],
+      'the lean path answered every request',
+    );
+    assert.deepEqual(router.statuses, [401, 401, 401, 429, 429, 429]);
+    assert.deepEqual(lean.statuses, router.statuses);
+    assert.equal(lean.reviews, 3, 'a limited request makes no TokenReview');
+    assert.equal(router.reviews, 3);
+  });
+});

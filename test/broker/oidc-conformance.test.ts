@@ -334,7 +334,7 @@ describe(
     }
 
     async function tokenFrom(broker: Broker): Promise<string> {
-      const outcome = await broker.issue(`Bearer ${caller.token}`, 'k8s-team-a-dev');
+      const outcome = await broker.issue(`Bearer ${caller.token}`, 'k8s-team-a-dev', '10.0.0.1');
       assert.ok(outcome.ok, JSON.stringify(outcome));
       return outcome.token;
     }

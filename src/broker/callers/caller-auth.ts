@@ -177,18 +177,19 @@ export class CallerAuthenticator {
 
   /**
    * The caller a token belongs to.
-   * @param source the caller's network address, for the per-source limit
+   * @param source the caller's network address, for the per-source limit (required: a
+   *   route that left it out would skip that limit)
    * @throws TenantGuardError ERR_BROKER_UNAUTHENTICATED (the review says no, now or a moment ago),
    *   ERR_BROKER_REVIEW_UNAVAILABLE (no review in time, or an API error);
    *   RetryLaterError ERR_BROKER_RATE_LIMITED (the source's bucket is empty),
    *   ERR_BROKER_BUSY (the review queue is full).
    */
-  authenticate(token: string, source?: string): Promise<Caller> {
+  authenticate(token: string, source: string): Promise<Caller> {
     const key = tokenKey(token);
     const now = this.now();
     const known = this.known.get(key, now);
     if (known !== undefined && now < known.reuseUntil) return Promise.resolve(known.caller);
-    if (source !== undefined && this.options.sourceLimiter !== undefined) {
+    if (this.options.sourceLimiter !== undefined) {
       const rate = this.options.sourceLimiter.take(source, now);
       if (!rate.allowed) {
         return Promise.reject(
