@@ -83,14 +83,17 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
   if (request.kind === undefined) return { type: 'malformed', kind: undefined, violations: request.problems };
   const kind = deps.policy.guardedKindOf(request.kind, request.object, request.oldObject);
   if (kind === undefined) return { type: 'unhandled' };
-  const overLimits = limitViolations(kind, request, deps.limits ?? DEFAULT_LIMITS);
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const overLimits = limitViolations(kind, request, limits);
   if (overLimits.length > 0)
     return { type: 'malformed', kind, violations: [...request.problems, ...overLimits] };
   const narrowed = narrowPolicyRequest(request, kind);
   if (!narrowed.ok) return { type: 'malformed', kind, violations: narrowed.violations };
   if (deps.registry === undefined) return { type: 'not-synced', kind };
   const context: PolicyContext = { registry: deps.registry, settings: deps.settings };
-  const policyRequest = narrowed.request;
+  const policyRequest = oldObjectBeyondLimits(kind, request, limits)
+    ? { ...narrowed.request, oldObjectBeyondLimits: true }
+    : narrowed.request;
   if (endpoint === 'validate')
     return {
       type: 'decided',
@@ -103,11 +106,21 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
 /**
  * The limits, checked iteratively before anything else reads the objects (the rules,
  * the copy `/mutate` edits, the patch diff and `JSON.stringify` all recurse). `object` is held to
- * every limit; `oldObject`, already stored, only to the depth that keeps those walkers
- * safe, so that an object stored under higher limits can still be fixed or deleted.
+ * every limit; `oldObject`, already stored, only to the depth and the key-path length that
+ * keep those walkers and the paths of findings bounded, so that an object stored under
+ * higher limits can still be fixed or deleted. Past a size limit, `oldObject` is marked
+ * (`oldObjectBeyondLimits`) and the policy reads nothing of it that costs its size.
  */
 function limitViolations(kind: GuardedKind, request: AdmissionRequest, limits: AdmissionLimits): Violation[] {
-  const depthOnly: AdmissionLimits = {
+  return [
+    ...checkLimits(kind, request.object, 'object', limits),
+    ...checkLimits(kind, request.oldObject, 'oldObject', walkableOnly(limits)),
+  ];
+}
+
+/** The limits that keep a walk and its paths bounded (depth, key path); no size limit. */
+function walkableOnly(limits: AdmissionLimits): AdmissionLimits {
+  return {
     ...limits,
     maxObjectNodes: Infinity,
     maxSecretConfigBytes: Infinity,
@@ -115,10 +128,19 @@ function limitViolations(kind: GuardedKind, request: AdmissionRequest, limits: A
     maxListElements: Infinity,
     maxElementsYamlBytes: Infinity,
   };
-  return [
-    ...checkLimits(kind, request.object, 'object', limits),
-    ...checkLimits(kind, request.oldObject, 'oldObject', depthOnly),
-  ];
+}
+
+/** True when an UPDATE's `oldObject` is past a size limit `object` is held to. */
+function oldObjectBeyondLimits(
+  kind: GuardedKind,
+  request: AdmissionRequest,
+  limits: AdmissionLimits,
+): boolean {
+  return (
+    request.operation === 'UPDATE' &&
+    request.oldObject !== undefined &&
+    checkLimits(kind, request.oldObject, 'oldObject', limits).length > 0
+  );
 }
 
 function mutateRequest(

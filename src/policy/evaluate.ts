@@ -344,8 +344,14 @@ export function evaluate(
   const whoFound = findings.violations.filter((v) => WHO_MAY_RULES.has(v.rule));
   let targets = findings.violations.filter((v) => !WHO_MAY_RULES.has(v.rule));
   // A terminating object's UPDATE that only takes away is denied only what it adds, so no
-  // registry change strands a finalizer; one that adds or changes is judged as it stands.
-  if (isTerminatingUpdate(request) && !setsOperation(sent) && onlyTakesAway(sent))
+  // registry change strands a finalizer; one that adds or changes is judged as it stands,
+  // and so is one whose old object is past the size limits (judging it costs its size).
+  if (
+    isTerminatingUpdate(request) &&
+    request.oldObjectBeyondLimits !== true &&
+    !setsOperation(sent) &&
+    onlyTakesAway(sent)
+  )
     targets = addedViolations(targets, scope, rules);
   return decide([...who, ...whoFound, ...targets], findings.warnings, summary);
 }

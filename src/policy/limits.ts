@@ -12,7 +12,7 @@
  */
 import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';
-import { findTooDeep, measureObject } from './json-measure.js';
+import { findLongKeyPath, findTooDeep, measureObject } from './json-measure.js';
 import { joinPath } from './object-paths.js';
 import { textDepth } from './text-depth.js';
 import type { GuardedKind, Violation } from './types.js';
@@ -32,6 +32,11 @@ export interface AdmissionLimits {
    * event-loop turn under 100 ms (a 2.5 MB Helm `valuesObject` holds about 100,000).
    */
   readonly maxObjectNodes: number;
+  /**
+   * Characters in the keys on the way to any value of `object` (and `oldObject`): bounds the
+   * JSON path of every finding and denial line. Default 4,096 (a real path is under 400).
+   */
+  readonly maxKeyPathChars: number;
   /** Cluster Secret: bytes of `config` (decoded; a real one is a few KiB). Default 64 KiB. */
   readonly maxSecretConfigBytes: number;
   /** ApplicationSet: generator entries at every depth of `matrix` and `merge`. Default 200. */
@@ -45,6 +50,7 @@ export interface AdmissionLimits {
 export const DEFAULT_LIMITS: Readonly<AdmissionLimits> = Object.freeze({
   maxObjectDepth: 100,
   maxObjectNodes: 30_000,
+  maxKeyPathChars: 4_096,
   maxSecretConfigBytes: 64 * 1024,
   maxGenerators: 200,
   maxListElements: 2_500,
@@ -73,6 +79,14 @@ export const limitFlags: Readonly<
     max: 2_000_000,
     description:
       'most values (objects, lists, scalars) of an object the webhook evaluates; more is denied (TG-REQ-01)',
+  },
+  maxKeyPathChars: {
+    flag: 'max-key-path-chars',
+    env: 'TG_MAX_KEY_PATH_CHARS',
+    min: 256,
+    max: 65_536,
+    description:
+      'most characters in the keys on the way to any value of an object (the JSON path a denial names); more is denied (TG-REQ-01)',
   },
   maxSecretConfigBytes: {
     flag: 'max-secret-config-bytes',
@@ -135,10 +149,20 @@ function limitHint(key: keyof AdmissionLimits, limits: AdmissionLimits): string 
   return `the limit is ${limits[key]} (setting --${spec.flag}, env ${spec.env})`;
 }
 
-/** The first path segments of a deep path, then how many more (a 10,000-deep path is not a denial line). */
+/** Longest key a denial line shows of a path it names; the rest is cut. */
+const SHOWN_KEY_CHARS = 64;
+
+/**
+ * The first path segments of a deep path, each key cut to SHOWN_KEY_CHARS, then how many
+ * more levels (a 10,000-deep path, or one of 100,000-character keys, is not a denial line).
+ */
 function shortPath(keys: readonly (string | number)[], shown = 8): string {
   let path = '';
-  for (const key of keys.slice(0, shown)) path = joinPath(path, key);
+  for (const key of keys.slice(0, shown))
+    path = joinPath(
+      path,
+      typeof key === 'string' && key.length > SHOWN_KEY_CHARS ? `${key.slice(0, SHOWN_KEY_CHARS)}...` : key,
+    );
   return keys.length > shown ? `${path}...(${keys.length - shown} more levels)` : path;
 }
 
@@ -218,7 +242,7 @@ export function checkLimits(
   at: 'object' | 'oldObject',
   limits: AdmissionLimits,
 ): Violation[] {
-  const measured = measureObject(value, limits.maxObjectDepth, limits.maxObjectNodes);
+  const measured = measureObject(value, limits.maxObjectDepth, limits.maxObjectNodes, limits.maxKeyPathChars);
   if (measured.tooDeep) {
     // A second, slower pass names where: only for the request being denied.
     const path = findTooDeep(value, limits.maxObjectDepth, at) ?? [at];
@@ -227,6 +251,16 @@ export function checkLimits(
         'TG-REQ-01',
         shortPath(path),
         `nests objects or lists more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`,
+      ),
+    ];
+  }
+  if (measured.longKeyPath) {
+    const path = findLongKeyPath(value, limits.maxKeyPathChars, at) ?? [at];
+    return [
+      violation(
+        'TG-REQ-01',
+        shortPath(path),
+        `is reached through keys of more than ${limits.maxKeyPathChars} characters in all; the webhook does not read it: ${limitHint('maxKeyPathChars', limits)}`,
       ),
     ];
   }

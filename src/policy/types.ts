@@ -99,6 +99,12 @@ export interface PolicyRequest {
   readonly object?: KubeObject;
   /** Present on UPDATE and DELETE. */
   readonly oldObject?: KubeObject;
+  /**
+   * True when `oldObject` is past a size limit `object` is held to (stored under higher
+   * limits, or sent by hand): the policy then reads nothing of it that costs its size, and
+   * an UPDATE of a terminating object is judged as the new object stands.
+   */
+  readonly oldObjectBeyondLimits?: boolean;
   readonly user: UserInfo;
   readonly dryRun: boolean;
 }

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
 import { checkFieldNames } from '../../src/policy/applicationset-keys.js';
-import { findTooDeep } from '../../src/policy/json-measure.js';
+import { findLongKeyPath, findTooDeep, measureObject } from '../../src/policy/json-measure.js';
 import {
   capLines,
   checkLimits,
@@ -61,6 +61,69 @@ describe('findTooDeep', () => {
   test('walks 100,000 levels without recursion', () => {
     const path = findTooDeep(nestedList(100_000), 50, 'object');
     assert.equal(path?.length, 51);
+  });
+});
+
+describe('key paths', () => {
+  /** `{k: {k: ... 'x'}}`, `depth` objects deep, each key `keyChars` long. */
+  const longKeys = (depth: number, keyChars: number, leaf: unknown = 'x'): unknown => {
+    let value = leaf;
+    for (let i = 0; i < depth; i++) value = { [`${i}`.padEnd(keyChars, 'k')]: value };
+    return value;
+  };
+
+  test('measureObject counts every key on the way, a list index as two, and stops past the limit', () => {
+    // 3 keys of 9 characters and 3 separators: 30.
+    assert.equal(measureObject(longKeys(3, 9), 100, 1000, 30).longKeyPath, false);
+    assert.equal(measureObject(longKeys(3, 9), 100, 1000, 29).longKeyPath, true);
+    // A scalar under a long key counts as much as an object under it.
+    assert.equal(measureObject({ ['k'.repeat(40)]: 1 }, 100, 1000, 40).longKeyPath, true);
+    assert.equal(measureObject([[['x']]], 100, 1000, 6).longKeyPath, false);
+    assert.equal(measureObject([[['x']]], 100, 1000, 5).longKeyPath, true);
+    assert.equal(measureObject([], 100, 1000, 0).longKeyPath, false, 'an empty list leads nowhere');
+  });
+
+  test('findLongKeyPath names the first value past the limit, and agrees with measureObject', () => {
+    const value = { short: 1, spec: longKeys(4, 20) };
+    assert.equal(findLongKeyPath(value, 200, 'object'), undefined);
+    const path = findLongKeyPath(value, 50, 'object');
+    assert.deepEqual(path?.slice(0, 2), ['object', 'spec']);
+    // The root, then spec (5 characters) and two keys of 20 (42) that fit; the third passes 50.
+    assert.equal(path?.length, 5);
+    for (const limit of [10, 26, 47, 68, 89, 90, 200])
+      assert.equal(
+        measureObject(value, 100, 1000, limit).longKeyPath,
+        findLongKeyPath(value, limit, 'object') !== undefined,
+        `limit ${limit}`,
+      );
+  });
+
+  test('a body of 100,000-character keys gets one short TG-REQ-01 line, not paths of megabytes', () => {
+    // Found by a red-team review: 25 such keys over 120 foreign cluster names gave 2.5 MB
+    // paths, and cutting 150 of them into the answer ran the heap out (the process died).
+    const spec = { generators: [{ list: { elements: [longKeys(25, 100_000, ['k8s-team-b-dev'])] } }] };
+    const found = checkLimits('ApplicationSet', { spec }, 'object', limits());
+    assert.equal(found.length, 1);
+    assert.equal(found[0]?.rule, 'TG-REQ-01');
+    assert.match(
+      found[0]?.message ?? '',
+      /more than 4096 characters.*--max-key-path-chars, env TG_MAX_KEY_PATH_CHARS/,
+    );
+    assert.ok((found[0]?.path.length ?? Infinity) < 200, `a short path: ${found[0]?.path.length}`);
+    assert.match(
+      found[0]?.path ?? '',
+      /^object\.spec\.generators\[0\]\.list\.elements\[0\]\["24k{62}\.\.\."\]$/,
+    );
+  });
+
+  test('walks 100,000 levels without recursion', () => {
+    const deep = nestedObject(100_000);
+    assert.equal(measureObject(deep, 200_000, 1_000_000, 150_000).longKeyPath, true);
+    assert.equal(
+      findLongKeyPath(deep, 150_000, 'object')?.length,
+      1 + 75_001,
+      'the root, then 75,001 keys of 2',
+    );
   });
 });
 

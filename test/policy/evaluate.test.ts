@@ -573,6 +573,24 @@ describe('ownership (TG-OWN) and decisions', () => {
       allowed: true,
     },
     {
+      // Judging the old object costs its size, which no limit bounded (a 3 MB elementsYaml
+      // took seconds): past a size limit, the UPDATE is judged as the new object stands.
+      name: 'UPDATE of a terminating object whose old object is past a size limit is judged in full',
+      request: req({
+        operation: 'UPDATE',
+        oldObject: obj(
+          'team-a',
+          { fail: ['TG-APP-02'], other: 1 },
+          {},
+          { deletionTimestamp: '2026-01-01T00:00:00Z' },
+        ),
+        oldObjectBeyondLimits: true,
+        object: obj('team-a', { fail: ['TG-APP-02'] }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }),
+      }),
+      allowed: false,
+      rules: ['TG-APP-02'],
+    },
+    {
       // A rule stops at a field's first failure, so what is added beside a violation that
       // stands may be what that violation hides: judged as the object stands.
       name: 'UPDATE of a terminating object that adds beside a violation that stands is judged in full',
@@ -677,6 +695,24 @@ describe('ownership (TG-OWN) and decisions', () => {
       if ('tenant' in c) assert.equal(decision.summary.tenant, c.tenant);
     });
   }
+
+  test('a terminating UPDATE gives the rules its old object only while that is within the size limits', () => {
+    const terminating = { deletionTimestamp: '2026-01-01T00:00:00Z' };
+    const request = (beyond: boolean) =>
+      req({
+        operation: 'UPDATE',
+        oldObject: obj('team-a', { other: 1 }, {}, terminating),
+        object: obj('team-a', {}, {}, terminating),
+        ...(beyond ? { oldObjectBeyondLimits: true } : {}),
+      });
+    const judged = (beyond: boolean) => {
+      const rules = probeRules();
+      assert.equal(evaluate(request(beyond), context, table(rules)).allowed, true);
+      return rules.scopes.map((scope) => (scope.request.object?.spec as { other?: number }).other);
+    };
+    assert.deepEqual(judged(false), [undefined, 1], 'the new object, then the old one');
+    assert.deepEqual(judged(true), [undefined], 'the new object only');
+  });
 
   test('warn mode answers with warnings and audits the relaxed rule', () => {
     const d = evaluate(

@@ -436,3 +436,87 @@ describe('bounded work and bounded answers', () => {
     assert.ok(typeof (record?.omitted as { warnings?: number } | undefined)?.warnings === 'number');
   });
 });
+
+describe('what a request may hold that no rule would read cheaply (found by a red-team review)', () => {
+  /** `{k: {k: ... leaf}}`, `depth` objects deep, each key `keyChars` long (distinct per level). */
+  function longKeys(depth: number, keyChars: number, leaf: unknown): unknown {
+    let value = leaf;
+    for (let i = 0; i < depth; i++) value = { [`${i}`.padEnd(keyChars, 'k')]: value };
+    return value;
+  }
+
+  test('keys of 100,000 characters over foreign cluster names (2.5 MB): one short TG-REQ-01 line, in object and in oldObject', async () => {
+    // Before, each TG-AS-04 finding carried a 2.5 MB path, and cutting ~150 of them into the
+    // answer and the audit record ran the heap out: the process died.
+    const { app, log } = buildApp({ policy: defaultPolicy });
+    const spec = {
+      generators: [{ list: { elements: [longKeys(25, 100_000, Array(120).fill('k8s-team-b-dev'))] } }],
+    };
+    for (const at of ['object', 'oldObject'] as const) {
+      const body = reviewBody(
+        at === 'object'
+          ? { object: applicationSet(spec) }
+          : { operation: 'UPDATE', object: applicationSet({}), oldObject: applicationSet(spec) },
+      );
+      for (const endpoint of ['/mutate', '/validate']) {
+        const res = await request(app).post(endpoint).send(body);
+        assert.equal(res.status, 200);
+        assert.equal(res.body.response.allowed, false);
+        const message: string = res.body.response.status.message;
+        assert.match(
+          message,
+          new RegExp(
+            `^\\[TG-REQ-01\\] ${at}\\.spec\\.generators\\[0\\]\\.list\\.elements\\[0\\]\\["24k{62}\\.\\.\\."\\] is reached through keys of more than 4096 characters`,
+          ),
+        );
+        assert.ok(message.length < 1_000, `a short answer (${message.length})`);
+      }
+    }
+    assert.ok(
+      log.lines.every((line) => line.length < 10_000),
+      'no log or audit line carries the keys',
+    );
+  });
+
+  /** A terminating ApplicationSet of team-a whose template targets team-b's cluster. */
+  function terminating(generators: unknown[], finalizers: string[]): KubeObject {
+    const object = applicationSet({
+      generators,
+      template: {
+        metadata: { name: 'x' },
+        spec: { project: 'team-a', destination: { name: 'k8s-team-b-dev', namespace: 'g' } },
+      },
+    });
+    object.metadata = {
+      ...(object.metadata as Record<string, unknown>),
+      deletionTimestamp: '2026-01-01T00:00:00Z',
+      finalizers,
+    };
+    return object;
+  }
+
+  test('a terminating UPDATE that only takes away is judged against its old object only while that is within the size limits', async () => {
+    // Before, the old object was held to the depth only, and judging it parsed all of it: a
+    // 3 MB elementsYaml took ~6 s of CPU and ran the heap out on the real server.
+    const { app } = buildApp({ policy: defaultPolicy });
+    const line = '- {a: b, c: d}\n';
+    const verdict = async (yamlBytes: number) => {
+      const old = terminating([{ list: { elementsYaml: line.repeat(yamlBytes / line.length) } }], ['f']);
+      const res = await request(app)
+        .post('/validate')
+        .send(reviewBody({ operation: 'UPDATE', oldObject: old, object: terminating([], []) }));
+      assert.equal(res.status, 200);
+      return res.body.response as { allowed: boolean; status?: { message: string } };
+    };
+    // Within the limit (8 KiB): the standing TG-AS-03 is the old object's, and the removal
+    // of the finalizer and the generator is allowed (SPEC section 4).
+    assert.equal((await verdict(line.length * 100)).allowed, true);
+    // Past it: judged as the new object stands, the standing violation denies.
+    const past = await verdict(line.length * 1_000);
+    assert.equal(past.allowed, false);
+    assert.match(
+      past.status?.message ?? '',
+      /^\[TG-AS-03\] spec\.template\.spec\.destination\.name "k8s-team-b-dev"/,
+    );
+  });
+});
