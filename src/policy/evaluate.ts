@@ -202,6 +202,13 @@ function isTerminatingUpdate(request: PolicyRequest): boolean {
 
 const violationKey = (v: Violation) => `${v.rule} ${v.path} ${v.message}`;
 
+/**
+ * Most violations of the old or the new object a terminating UPDATE is compared by: each
+ * comparison keeps a key of its path (up to --max-key-path-chars), and 28,000 findings of
+ * 4 KB paths held ~110 MB. Past it, the UPDATE is judged as the object stands (fail closed).
+ */
+export const MAX_COMPARED_VIOLATIONS = 1_000;
+
 /** The value at `keys`; a Secret's `data` and `data.<key>` are also found in `stringData`. */
 function valueAt(object: KubeObject, keys: ReadonlyArray<string | number>): unknown {
   const value = getPath(object, keys);
@@ -270,8 +277,9 @@ function onlyTakesAway(sent: PolicyRequest): boolean {
 function addedViolations(found: Violation[], scope: RuleScope, rules: KindRules): Violation[] {
   const { request } = scope;
   const { oldObject, object } = request;
-  if (oldObject === undefined || object === undefined) return found;
+  if (oldObject === undefined || object === undefined || found.length > MAX_COMPARED_VIOLATIONS) return found;
   const before = rules.validate({ ...scope, request: { ...request, object: oldObject } }).violations;
+  if (before.length > MAX_COMPARED_VIOLATIONS) return found;
   const known = new Set(before.filter((v) => !WHO_MAY_RULES.has(v.rule)).map(violationKey));
   return found.filter(
     (v) => !hadBefore(v, known, oldObject, object) && !isAboutRemoval(v, oldObject, object),

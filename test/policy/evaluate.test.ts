@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { evaluate, guardedKindOf, mutate, type KindRulesTable } from '../../src/policy/evaluate.js';
+import {
+  evaluate,
+  guardedKindOf,
+  MAX_COMPARED_VIOLATIONS,
+  mutate,
+  type KindRulesTable,
+} from '../../src/policy/evaluate.js';
 import type {
   Findings,
   KindRules,
@@ -712,6 +718,22 @@ describe('ownership (TG-OWN) and decisions', () => {
     };
     assert.deepEqual(judged(false), [undefined, 1], 'the new object, then the old one');
     assert.deepEqual(judged(true), [undefined], 'the new object only');
+  });
+
+  test(`a terminating UPDATE is compared with its old object by at most ${MAX_COMPARED_VIOLATIONS} violations, else judged in full`, () => {
+    const terminating = { deletionTimestamp: '2026-01-01T00:00:00Z' };
+    const verdict = (standing: number) =>
+      evaluate(
+        req({
+          operation: 'UPDATE',
+          oldObject: obj('team-a', { fail: Array(standing).fill('TG-APP-02'), other: 1 }, {}, terminating),
+          object: obj('team-a', { fail: Array(standing).fill('TG-APP-02') }, {}, terminating),
+        }),
+        context,
+        table(probeRules()),
+      ).allowed;
+    assert.equal(verdict(MAX_COMPARED_VIOLATIONS), true, 'standing violations excused');
+    assert.equal(verdict(MAX_COMPARED_VIOLATIONS + 1), false, 'too many to compare: judged as it stands');
   });
 
   test('warn mode answers with warnings and audits the relaxed rule', () => {

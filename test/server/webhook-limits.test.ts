@@ -520,3 +520,35 @@ describe('what a request may hold that no rule would read cheaply (found by a re
     );
   });
 });
+
+test('a terminating UPDATE over thousands of standing findings with 4 KB paths is judged in full, not compared key by key', async () => {
+  // Found while closing the above: 28,000 TG-AS-04 findings under one 3,900-character key
+  // (a 960 KB body, within every limit) made 28,000 comparison keys of 4 KB each, and the
+  // process ran out of heap at the deployment's 192 MB.
+  const { app } = buildApp({ policy: defaultPolicy });
+  const spec = (extra: Record<string, unknown>) => ({
+    generators: [{ list: { elements: [{ ['k'.repeat(3_900)]: Array(5_000).fill('k8s-team-b-dev') }] } }],
+    ...extra,
+  });
+  const at = (object: KubeObject, finalizers: string[]): KubeObject => ({
+    ...object,
+    metadata: {
+      ...(object.metadata as Record<string, unknown>),
+      deletionTimestamp: '2026-01-01T00:00:00Z',
+      finalizers,
+    },
+  });
+  const res = await request(app)
+    .post('/validate')
+    .send(
+      reviewBody({
+        operation: 'UPDATE',
+        oldObject: at(applicationSet(spec({ syncPolicy: {} })), ['f']),
+        object: at(applicationSet(spec({})), []),
+      }),
+    );
+  assert.equal(res.status, 200);
+  assert.equal(res.body.response.allowed, false);
+  assert.match(res.body.response.status.message, /^\[TG-AS-04\] spec\.generators\[0\]\.list\.elements\[0\]/);
+  assert.match(res.body.response.status.message, /\.\.\. and \d+ more violations/);
+});
