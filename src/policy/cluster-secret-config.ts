@@ -20,7 +20,7 @@
 import { canonicalExec } from './cluster-secret-exec.js';
 import { CLUSTER_CONFIG_FIELDS, EXEC_FIELDS, TLS_FIELDS } from './cluster-secret-exec-reading.js';
 import { GoFieldSet } from './go-json-fold.js';
-import { joinPath } from './object-paths.js';
+import { joinPath, show } from './object-paths.js';
 import { describeJsonType, isRecord, ownValue } from '../json.js';
 import type { Settings } from '../settings.js';
 import type { Violation } from './types.js';
@@ -115,14 +115,35 @@ function sameCa(found: string, expected: string): boolean {
   return found.replace(/\s+/g, '') === expected.replace(/\s+/g, '');
 }
 
+/** The host a server URL names, lower case, without IPv6 brackets; undefined if it is no URL. */
+function hostOf(server: string): string | undefined {
+  try {
+    return new URL(server).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** What checkTls knows of the registered cluster a Secret names (undefined: none). */
+export interface RegisteredTls {
+  readonly name: string;
+  readonly server: string;
+  readonly caData?: string;
+}
+
 /**
- * TG-CS-05: `tlsClientConfig.caData` is the registry CA (when it has one); `insecure` absent
- * or false.
+ * TG-CS-05: `tlsClientConfig.caData` is the registry's CA, and absent when the registry has
+ * none (the system's roots are what the registry trusts); `insecure` absent or false.
+ * TG-CS-03: `serverName` absent, or the registered server's own host (what client-go checks
+ * the certificate against anyway). Argo CD hands both to client-go, which checks the
+ * certificate against `serverName` and the CA while still dialling `server`: another name
+ * or CA lets an endpoint behind a shared SNI router, or a man in the middle, receive the
+ * tenant's token. `cluster` undefined (no registered cluster named): only `insecure` is
+ * checked here; TG-CS-02 or TG-CS-08 deny the name.
  */
 export function checkTls(
   config: Record<string, unknown> | undefined,
-  clusterName: string | undefined,
-  caData: string | undefined,
+  cluster: RegisteredTls | undefined,
 ): Violation[] {
   const path = joinPath(CONFIG_PATH, TLS);
   const tls = config === undefined ? undefined : ownValue(config, TLS);
@@ -130,17 +151,37 @@ export function checkTls(
     return [violation('TG-CS-05', path, `is ${describeJsonType(tls)}; expected an object with caData`)];
   const out: Violation[] = [];
   const found = isRecord(tls) ? tls : {};
-  const ca = ownValue(found, 'caData');
-  if (caData !== undefined) {
-    const what = `the registry's CA for cluster "${clusterName ?? ''}"`;
-    if (ca === undefined)
+  if (cluster !== undefined) {
+    const ca = ownValue(found, 'caData');
+    const what = `the registry's CA for cluster "${cluster.name}"`;
+    if (cluster.caData === undefined) {
+      if (ca !== undefined && ca !== null && ca !== '')
+        out.push(
+          violation(
+            'TG-CS-05',
+            joinPath(path, 'caData'),
+            `is set, but the registry holds no CA for cluster "${cluster.name}" (value withheld); remove it, or register the CA in the Tenant`,
+          ),
+        );
+    } else if (ca === undefined)
       out.push(violation('TG-CS-05', joinPath(path, 'caData'), `is missing; /mutate sets it to ${what}`));
-    else if (typeof ca !== 'string' || !sameCa(ca, caData))
+    else if (typeof ca !== 'string' || !sameCa(ca, cluster.caData))
       out.push(
         violation(
           'TG-CS-05',
           joinPath(path, 'caData'),
           `differs from ${what} (value withheld); use the CA registered for the cluster`,
+        ),
+      );
+    const serverName = ownValue(found, 'serverName');
+    const host = hostOf(cluster.server);
+    // Not a string: the allowlist (checkConfigKeys) says so. Empty: client-go's default.
+    if (typeof serverName === 'string' && serverName !== '' && serverName.toLowerCase() !== host)
+      out.push(
+        violation(
+          'TG-CS-03',
+          joinPath(path, 'serverName'),
+          `is ${show(serverName)}; it must be absent or the registered server's host ${show(host ?? cluster.server)}: another name would have client-go accept another endpoint's certificate`,
         ),
       );
   }

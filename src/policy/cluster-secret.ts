@@ -247,7 +247,7 @@ function validatePlatform(view: SecretView, context: PolicyContext): Violation[]
     if (config !== undefined) out.push(...checkConfigKeys(config.value, config.duplicateKeys));
     out.push(
       ...checkPlatformExec(reading, view.name, context.settings),
-      ...checkTls(configValue(view), undefined, undefined),
+      ...checkTls(configValue(view), undefined),
     );
   }
   out.push(...checkPlatformProject(view, context), ...checkUnregisteredName(view, context));
@@ -264,7 +264,7 @@ function validateObject(object: KubeObject, tenant: Tenant | undefined, context:
     if (view.config !== undefined) out.push(...checkConfigKeys(view.config.value, view.config.duplicateKeys));
     out.push(
       ...checkTenantExec(view.exec, view.name, context.settings),
-      ...checkTls(configValue(view), cluster?.name, cluster?.caData),
+      ...checkTls(configValue(view), cluster),
     );
   }
   out.push(...checkLabelAndProject(object, view, tenant, context), ...checkUnregisteredName(view, context));

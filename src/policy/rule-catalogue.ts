@@ -212,8 +212,8 @@ export const RULE_CATALOGUE = [
     section: '5',
     module: 'src/policy/cluster-secret-config.ts',
     protects:
-      'Keeps out `bearerToken`, `username`/`password`, `certData`/`keyData`, `awsAuthConfig` and `proxyUrl`, case variants and inherited names (`__proto__`) included. Holds for every requester on a Secret that calls the plugin.',
-    fix: 'Keep only `execProviderConfig` and `tlsClientConfig` (`caData`, `serverName`, `insecure`) in `config`.',
+      "Keeps out `bearerToken`, `username`/`password`, `certData`/`keyData`, `awsAuthConfig` and `proxyUrl`, case variants and inherited names (`__proto__`) included; `serverName` is absent or the registered server's host, as client-go would check the certificate against another name while dialling `server`. Holds for every requester on a Secret that calls the plugin.",
+    fix: "Keep only `execProviderConfig` and `tlsClientConfig` (`caData`, `serverName`, `insecure`) in `config`; leave `serverName` out (or the registered server's host).",
     allowed: 'config: { execProviderConfig: {...}, tlsClientConfig: { caData: ... } }',
     denied: 'config: { bearerToken: eyJ... }',
   },
@@ -236,8 +236,8 @@ export const RULE_CATALOGUE = [
     section: '5',
     module: 'src/policy/cluster-secret-config.ts',
     protects:
-      "`insecure` or another CA would let a man in the middle take the tenant's token. Holds for every requester on a Secret that calls the plugin.",
-    fix: "Leave `tlsClientConfig.caData` to /mutate (the registry's CA) and `insecure` absent or false.",
+      "`insecure` or another CA would let a man in the middle take the tenant's token; where the Tenant registers no CA, the system's roots are what it trusts, and `caData` stays absent. Holds for every requester on a Secret that calls the plugin.",
+    fix: "Leave `tlsClientConfig.caData` to /mutate (the registry's CA; none where the Tenant registers none) and `insecure` absent or false.",
     allowed: "tlsClientConfig: { caData: <the Tenant's caData> }",
     denied: 'tlsClientConfig: { insecure: true }',
   },

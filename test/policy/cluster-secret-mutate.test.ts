@@ -105,7 +105,7 @@ describe('cluster Secret mutate', () => {
         data: dataOf({
           name: 'k8s-team-a-dev',
           config: JSON.stringify({
-            tlsClientConfig: { serverName: 'team-a-dev' },
+            tlsClientConfig: { serverName: 'Team-A-Dev.example.com' },
             execProviderConfig: { command: settings.pluginCommand },
           }),
         }),
@@ -175,7 +175,7 @@ describe('cluster Secret mutate', () => {
 
   test('completes a config in place, keeping its keys and their order', () => {
     const config = JSON.stringify({
-      tlsClientConfig: { serverName: 'team-a-dev' },
+      tlsClientConfig: { serverName: 'Team-A-Dev.example.com' },
       execProviderConfig: { command: settings.pluginCommand, installHint: 'see docs' },
     });
     const out = mutated(secret({ data: dataOf({ name: 'k8s-team-a-dev', config }) }));
@@ -183,7 +183,7 @@ describe('cluster Secret mutate', () => {
     assert.equal(
       text,
       JSON.stringify({
-        tlsClientConfig: { serverName: 'team-a-dev', caData: CA },
+        tlsClientConfig: { serverName: 'Team-A-Dev.example.com', caData: CA },
         execProviderConfig: {
           command: settings.pluginCommand,
           installHint: 'see docs',

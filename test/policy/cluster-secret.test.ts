@@ -148,13 +148,53 @@ const CASES: Case[] = [
       ...devFields,
       config: configWith((c) => {
         c.execProviderConfig.installHint = 'mount the plugin';
-        c.tlsClientConfig.serverName = 'team-a-dev';
+        c.tlsClientConfig.serverName = 'team-a-dev.example.com';
         c.tlsClientConfig.insecure = false;
       }),
     },
     labels: devLabels,
     tenant: 'team-a',
     rules: [],
+  },
+  {
+    // Found by a red-team review: client-go checks the certificate against serverName while
+    // dialling server, so behind a shared SNI router the controller reached another endpoint.
+    name: 'TG-CS-03 serverName other than the registered server host (another tenant, the control plane)',
+    fields: {
+      ...devFields,
+      config: configWith((c) => {
+        c.tlsClientConfig.serverName = 'team-b-dev.example.com';
+      }),
+    },
+    labels: devLabels,
+    tenant: 'team-a',
+    rules: ['TG-CS-03'],
+  },
+  {
+    name: 'TG-CS-03 serverName kubernetes.default.svc',
+    fields: {
+      ...devFields,
+      config: configWith((c) => {
+        c.tlsClientConfig.serverName = 'kubernetes.default.svc';
+      }),
+    },
+    labels: devLabels,
+    tenant: 'team-a',
+    rules: ['TG-CS-03'],
+  },
+  {
+    // The registry trusts the system's roots for this cluster: a CA of the writer's own
+    // would let whoever holds its key receive the tenant's token.
+    name: 'TG-CS-05 caData set where the registry holds no CA',
+    fields: {
+      ...devFields,
+      config: configWith((c) => {
+        c.tlsClientConfig.caData = 'QUJD';
+      }),
+    },
+    labels: devLabels,
+    tenant: 'team-a',
+    rules: ['TG-CS-05'],
   },
   {
     name: 'platform in-cluster Secret with a bearer token (no plugin)',
