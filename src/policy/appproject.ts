@@ -26,6 +26,24 @@ export function hasGlob(value: string): boolean {
   return GLOB_CHARS.test(value);
 }
 
+/**
+ * What an entry without glob syntax matches, as Argo CD's glob library (gobwas/glob) reads
+ * it: `\` escapes the character after it, so `k8s-team-\b-dev` is the literal
+ * `k8s-team-b-dev`. Undefined for an entry with an unescaped glob character (a glob).
+ */
+export function globLiteral(value: string): string | undefined {
+  let literal = '';
+  for (let i = 0; i < value.length; i += 1) {
+    const char = value.charAt(i);
+    if (char === '\\') {
+      i += 1;
+      literal += value.charAt(i);
+    } else if (GLOB_CHARS.test(char)) return undefined;
+    else literal += char;
+  }
+  return literal;
+}
+
 /** True for an Argo CD regular-expression entry (`/.../`), as `sourceNamespaces` accept. */
 function isRegex(value: string): boolean {
   return value.length >= 2 && value.startsWith('/') && value.endsWith('/');
@@ -137,16 +155,20 @@ function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): V
 
 /**
  * TG-PRJ-02 for a project no tenant lists: no literal destination entry names a tenant's
- * cluster. A glob names none (argocd-server creates `default` with `*` at start); what
- * Applications in such a project target is TG-APP-02's to guard.
+ * cluster, escaped characters read as Argo CD's glob library reads them (`k8s-team-\b-dev`
+ * is `k8s-team-b-dev`). A glob names none (argocd-server creates `default` with `*` at
+ * start); what Applications in such a project target is TG-APP-02's to guard.
  */
 function checkPlatformDestinations(spec: Record<string, unknown>, context: PolicyContext): Violation[] {
   return eachDestination(spec, (entry, path) =>
     (['server', 'name'] as const).flatMap((field) => {
       const value = entry[field];
-      if (typeof value !== 'string' || value === '' || hasGlob(value)) return [];
+      const literal = typeof value === 'string' && value !== '' ? globLiteral(value) : undefined;
+      if (literal === undefined) return [];
       const owned =
-        field === 'name' ? context.registry.clusterByName(value) : context.registry.clusterByServer(value);
+        field === 'name'
+          ? context.registry.clusterByName(literal)
+          : context.registry.clusterByServer(literal);
       if (owned === undefined) return [];
       return [
         violation(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { appProjectRules } from '../../src/policy/appproject.js';
+import { appProjectRules, globLiteral } from '../../src/policy/appproject.js';
 import type {
   KubeObject,
   Operation,
@@ -150,6 +150,27 @@ describe('AppProject rule (TG-PRJ-01)', () => {
       role: 'trusted-service-account',
       tenant: undefined,
       rules: ['TG-PRJ-02'],
+    },
+    {
+      // Found by a red-team review: Argo CD's glob library reads `\b` as `b`, so this entry
+      // is team-b's cluster, while the exact lookup saw an unregistered name.
+      name: "TG-PRJ-02 a platform project names a tenant's cluster and server through glob escapes",
+      object: project('platform', {
+        destinations: [
+          { name: 'k8s-team-\\b-dev', namespace: '*' },
+          { server: 'https://team-b-prod\\.example.com', namespace: '*' },
+        ],
+      }),
+      role: 'trusted-service-account',
+      tenant: undefined,
+      rules: ['TG-PRJ-02', 'TG-PRJ-02'],
+    },
+    {
+      name: 'a platform project may hold a glob with an escaped character (a glob names none)',
+      object: project('platform', { destinations: [{ name: 'k8s-\\*-*', namespace: '*' }] }),
+      role: 'trusted-service-account',
+      tenant: undefined,
+      rules: [],
     },
     {
       name: 'a platform project may name the control plane',
@@ -358,5 +379,16 @@ describe('AppProject namedTenant, hasMaterialChange', () => {
 
   test('the tenant is only ever the listing tenant (tenantIsNamedOnly)', () => {
     assert.equal(appProjectRules.tenantIsNamedOnly, true);
+  });
+});
+
+describe('globLiteral', () => {
+  test('reads escapes as the glob library does; a glob character makes no literal', () => {
+    assert.equal(globLiteral('k8s-team-\\b-dev'), 'k8s-team-b-dev');
+    assert.equal(globLiteral('a\\*b'), 'a*b');
+    assert.equal(globLiteral('a\\\\b'), 'a\\b');
+    assert.equal(globLiteral('plain'), 'plain');
+    for (const glob of ['a*', '?', '[ab]', '{a,b}', '!a', 'a\\*b*'])
+      assert.equal(globLiteral(glob), undefined, glob);
   });
 });
