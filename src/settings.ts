@@ -53,6 +53,13 @@ export interface Settings {
   issuerUrl: string;
   /** Whether `clusterDecisionResource` generators are allowed. Default false. */
   allowClusterDecisionResource: boolean;
+  /**
+   * ConfigMaps (in the Argo CD namespace) of the plugin generators tenants may call
+   * (TG-AS-05). Argo CD reads a plugin generator's ConfigMap and token Secret in its own
+   * namespace, whatever the ApplicationSet's: any other plugin is for platform admins only.
+   * Default none.
+   */
+  tenantPluginConfigMaps: string[];
 }
 
 /**
@@ -157,6 +164,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   brokerAllowedCallers: defaultBrokerAllowedCallers('argocd'),
   issuerUrl: 'https://127.0.0.1:8443',
   allowClusterDecisionResource: false,
+  tenantPluginConfigMaps: [],
 });
 
 /**
@@ -268,6 +276,13 @@ export const settingFlags: {
     env: 'TG_ALLOW_CLUSTER_DECISION_RESOURCE',
     kind: 'boolean',
     description: 'allow clusterDecisionResource generators',
+  },
+  tenantPluginConfigMaps: {
+    flag: 'tenant-plugin-config-maps',
+    env: 'TG_TENANT_PLUGIN_CONFIG_MAPS',
+    kind: 'list',
+    description:
+      'comma-separated ConfigMaps (Argo CD namespace) of the plugin generators tenants may call; any other plugin generator is for platform admins only',
   },
 };
 

@@ -29,8 +29,10 @@ const ALLOWED_KINDS: ReadonlySet<string> = new Set(
 );
 
 /**
- * Kinds that read `tokenRef`, `caRef` or `configMapRef` in the ApplicationSet's own
- * namespace: in the Argo CD namespace those are Argo CD's own Secrets and ConfigMaps.
+ * Kinds allowed only in a tenant's namespaces (SPEC TG-AS-05): scmProvider and pullRequest
+ * read `tokenRef` and `caRef` in the ApplicationSet's own namespace, which in the Argo CD
+ * namespace holds Argo CD's own Secrets. (A plugin's `configMapRef` is read in the Argo CD
+ * namespace wherever the ApplicationSet is: checkPlatformCredentials.)
  */
 const NAMESPACE_BOUND_KINDS: ReadonlySet<string> = new Set(['scmProvider', 'pullRequest', 'plugin']);
 
@@ -93,12 +95,12 @@ function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Viola
         violation(
           'TG-AS-05',
           path,
-          `is not allowed in namespace "${request.namespace}": its tokenRef, caRef and configMapRef are read there; create this ApplicationSet in ${where}`,
+          `is not allowed in namespace "${request.namespace}": ${kind === 'plugin' ? 'plugin generators are for the namespaces of tenants' : 'its tokenRef and caRef are read there'}; create this ApplicationSet in ${where}`,
         ),
       );
     }
   }
-  out.push(...checkAppSecretNames(generator));
+  out.push(...checkPlatformCredentials(generator, scope));
   if (kinds.length === 0)
     out.push(violation('TG-AS-05', generator.path, `holds no generator; use one of: ${allowedList()}`));
   return out;
@@ -107,31 +109,74 @@ function checkGeneratorKinds(generator: GeneratorVisit, scope: RuleScope): Viola
 /** Kinds whose providers may read GitHub App credentials through `appSecretName`. */
 const APP_SECRET_KINDS: readonly string[] = ['scmProvider', 'pullRequest'];
 const APP_SECRET_FIELD = foldKey('appSecretName');
+const AWS_CODE_COMMIT = foldKey('awsCodeCommit');
+const CONFIG_MAP_REF = foldKey('configMapRef');
+const NAME = foldKey('name');
+
+/** The own entries of `value` whose key folds to `folded` (Go reads case variants as the field). */
+function foldedEntries(value: unknown, folded: string): Array<[string, unknown]> {
+  if (!isRecord(value)) return [];
+  return Object.entries(value).filter(([key]) => foldKey(key) === folded);
+}
 
 /**
- * TG-AS-05: `appSecretName` of an scmProvider or pullRequest provider names a Secret that
- * Argo CD always reads in its own namespace (GitHub App credentials), whatever namespace
- * the ApplicationSet is in: platform admins only. Case variants count (inside raw JSON Go
- * reads them as the field; TG-AS-08 also reports them).
+ * TG-AS-05: what makes the ApplicationSet controller act with the platform's credentials
+ * rather than the tenant's, whatever namespace the ApplicationSet is in; platform admins
+ * only (the bypass keeps their use audited). Case variants count (inside raw JSON Go reads
+ * them as the field; TG-AS-08 also reports them).
+ * - `appSecretName` of an scmProvider or pullRequest provider: GitHub App credentials, read
+ *   in the Argo CD namespace.
+ * - `scmProvider.awsCodeCommit`: the controller's own AWS identity, which may assume any
+ *   `role` it can (applicationset/services/scm_provider/aws_codecommit.go).
+ * - a `plugin` generator whose `configMapRef` the settings do not offer tenants: Argo CD
+ *   reads the plugin's ConfigMap and token Secret in its own namespace
+ *   (applicationset/generators/plugin.go), so any tenant could call any platform plugin
+ *   with the platform's token and parameters of its choosing.
  */
-function checkAppSecretNames(generator: GeneratorVisit): Violation[] {
+function checkPlatformCredentials(generator: GeneratorVisit, scope: RuleScope): Violation[] {
   const out: Violation[] = [];
   for (const kind of APP_SECRET_KINDS) {
     const body = Object.hasOwn(generator.entry, kind) ? generator.entry[kind] : undefined;
     if (!isRecord(body)) continue;
     for (const [provider, config] of Object.entries(body)) {
-      if (!isRecord(config)) continue;
-      for (const [field, value] of Object.entries(config)) {
-        if (foldKey(field) !== APP_SECRET_FIELD || !isPresent(value) || value === '') continue;
-        const path = joinPath(joinPath(joinPath(generator.path, kind), provider), field);
+      const providerPath = joinPath(joinPath(generator.path, kind), provider);
+      if (kind === 'scmProvider' && foldKey(provider) === AWS_CODE_COMMIT && isPresent(config))
         out.push(
           violation(
             'TG-AS-05',
-            path,
+            providerPath,
+            "lists repositories with the ApplicationSet controller's own AWS identity (and any role it may assume); only platform admins may use awsCodeCommit",
+          ),
+        );
+      for (const [field, value] of foldedEntries(config, APP_SECRET_FIELD)) {
+        if (!isPresent(value) || value === '') continue;
+        out.push(
+          violation(
+            'TG-AS-05',
+            joinPath(providerPath, field),
             `${show(value)} names GitHub App credentials that Argo CD reads in its own namespace; only platform admins may set appSecretName: use tokenRef with a Secret in the tenant's namespace`,
           ),
         );
       }
+    }
+  }
+  const plugin = Object.hasOwn(generator.entry, 'plugin') ? generator.entry.plugin : undefined;
+  if (isRecord(plugin)) {
+    const offered = scope.context.settings.tenantPluginConfigMaps;
+    const refs = foldedEntries(plugin, CONFIG_MAP_REF);
+    const names = refs.flatMap(([, ref]) => foldedEntries(ref, NAME).map(([, name]) => name));
+    const isOffered = (name: unknown) =>
+      typeof name === 'string' && !isTemplated(name) && offered.includes(name);
+    if (names.length !== 1 || refs.length !== 1 || !isOffered(names[0])) {
+      const [refKey = 'configMapRef'] = refs.map(([key]) => key);
+      const shown = names.length === 1 ? show(names[0]) : 'no single ConfigMap';
+      out.push(
+        violation(
+          'TG-AS-05',
+          joinPath(joinPath(joinPath(generator.path, 'plugin'), refKey), 'name'),
+          `${shown} is no plugin offered to tenants: Argo CD reads a plugin's ConfigMap and token in its own namespace, so only platform admins may call it; ${offered.length === 0 ? 'the platform offers none (setting --tenant-plugin-config-maps)' : `use one of: ${offered.join(', ')}`}`,
+        ),
+      );
     }
   }
   return out;

@@ -101,8 +101,8 @@ export const RULE_CATALOGUE = [
     section: '5',
     module: 'src/policy/applicationset.ts',
     protects:
-      "An unknown or unreviewed generator type, `clusterDecisionResource` unless allowed, an `scmProvider`/`pullRequest`/`plugin` generator outside the tenant's namespaces (its refs are read in the ApplicationSet's namespace), or an `appSecretName` (read in the Argo CD namespace) could reach what the tenant may not.",
-    fix: 'Use `list`, `clusters`, `git`, `matrix`, `merge`; put SCM, pull-request and plugin generators in a namespace your tenant lists; ask a platform admin for GitHub App credentials.',
+      "An unknown or unreviewed generator type, `clusterDecisionResource` unless allowed, an `scmProvider`/`pullRequest`/`plugin` generator outside the tenant's namespaces (its refs are read in the ApplicationSet's namespace), or what makes the controller act with the platform's credentials (an `appSecretName` or a plugin's `configMapRef`, both read in the Argo CD namespace; `scmProvider.awsCodeCommit`, the controller's own AWS identity) could reach what the tenant may not.",
+    fix: 'Use `list`, `clusters`, `git`, `matrix`, `merge`; put SCM, pull-request and plugin generators in a namespace your tenant lists; call only the plugins the platform offers tenants (`--tenant-plugin-config-maps`); ask a platform admin for GitHub App credentials or awsCodeCommit.',
     allowed:
       'generators: [{ git: { repoURL: https://example.com/r.git, revision: HEAD, directories: [{ path: apps/* }] } }]',
     denied: 'generators: [{ scmProvider: { github: { appSecretName: github-app } } }]',

@@ -441,15 +441,58 @@ const cases: Case[] = [
         { plugin: { configMapRef: { name: 'p' } } },
       ],
     }),
-    options: { namespace: 'argocd' },
+    options: { namespace: 'argocd', context: contextWith({ tenantPluginConfigMaps: 'p' }) },
     rules: ['TG-AS-05', 'TG-AS-05'],
   },
   {
     name: 'AS-05 deny: each kind of a multi-kind entry',
     object: appset({ generators: [{ list: { elements: [] }, plugin: { configMapRef: { name: 'p' } } }] }),
-    options: { namespace: 'argocd' },
+    options: { namespace: 'argocd', context: contextWith({ tenantPluginConfigMaps: 'p' }) },
     rules: ['TG-AS-05'],
     paths: ['spec.generators[0].plugin'],
+  },
+  // Found by a red-team review: Argo CD reads a plugin generator's ConfigMap and token
+  // Secret in its own namespace (applicationset/generators/plugin.go), whatever the
+  // ApplicationSet's, so a tenant could call any platform plugin with the platform's token.
+  {
+    name: 'AS-05 deny: a plugin in the tenant namespace that the settings offer no tenant',
+    object: appset({ generators: [{ plugin: { configMapRef: { name: 'platform-inventory' } } }] }),
+    rules: ['TG-AS-05'],
+    paths: ['spec.generators[0].plugin.configMapRef.name'],
+  },
+  {
+    name: 'AS-05 allow: a plugin the settings offer tenants, in the tenant namespace',
+    object: appset({
+      generators: [{ plugin: { configMapRef: { name: 'inventory' }, input: { parameters: {} } } }],
+    }),
+    options: { context: contextWith({ tenantPluginConfigMaps: 'inventory,other' }) },
+    rules: [],
+  },
+  {
+    name: 'AS-05 deny: an offered plugin named through a template, a case variant beside it, or nested in a matrix',
+    object: appset({
+      generators: [
+        { plugin: { configMapRef: { name: '{{.plugin}}' } } },
+        { plugin: { configMapRef: { name: 'inventory' }, ConfigMapRef: { name: 'platform' } } },
+        {
+          matrix: {
+            generators: [{ list: { elements: [] } }, { plugin: { configMapRef: { name: 'platform' } } }],
+          },
+        },
+      ],
+    }),
+    options: { context: contextWith({ tenantPluginConfigMaps: 'inventory' }) },
+    rules: ['TG-AS-05', 'TG-AS-05', 'TG-AS-05', 'TG-AS-08'],
+  },
+  {
+    name: "AS-05 deny: scmProvider awsCodeCommit (the controller's own AWS identity)",
+    object: appset({
+      generators: [
+        { scmProvider: { awsCodeCommit: { region: 'eu-west-1', role: 'arn:aws:iam::2:role/x' } } },
+      ],
+    }),
+    rules: ['TG-AS-05'],
+    paths: ['spec.generators[0].scmProvider.awsCodeCommit'],
   },
   {
     name: 'AS-05 platform deny: scmProvider of no tenant',
