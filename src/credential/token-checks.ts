@@ -6,9 +6,11 @@
  * - a JWT must carry the target's audience in `aud` (expected: `--audience`, else the
  *   audience the broker's JSON answer states, else the target name) and a numeric `exp`;
  * - its expiry is the earlier of `exp` and the broker's `expirationTimestamp`;
- * - an opaque (non-JWT) token needs a stated `expirationTimestamp`, and counts as expiring
- *   at most `MAX_OPAQUE_TTL_MS` from now (the longest TTL a Tenant may set), since nothing
- *   in it can be checked; without one it is refused;
+ * - an opaque (non-JWT) token needs a stated `expirationTimestamp`; without one it is refused;
+ * - any token counts as expiring at most `MAX_TOKEN_REUSE_MS` from now (the longest TTL a
+ *   Tenant may set), whatever it or the broker says: a JWT whose `exp` is in 2100 (or
+ *   1e300, past what a Date holds) is not cached and handed to client-go as a long-lived
+ *   credential;
  * - a token whose expiry minus the margin is not after now is refused: client-go would
  *   treat it as expired at once (and a token printed expired only fails on the remote side).
  */
@@ -16,8 +18,8 @@ import { TenantGuardError } from '../errors.js';
 import type { IssuedToken } from './broker-answer.js';
 import { decodeJwtClaims, jwtExpiry } from './jwt-claims.js';
 
-/** Longest an opaque token is reused: 900 s, the longest token TTL a Tenant may set. */
-export const MAX_OPAQUE_TTL_MS = 900_000;
+/** Longest any token is reused: 900 s, the longest token TTL a Tenant may set. */
+export const MAX_TOKEN_REUSE_MS = 900_000;
 
 /** What a token handed over must match. */
 export interface TokenExpectations {
@@ -76,14 +78,14 @@ export function checkIssuedToken(issued: IssuedToken, e: TokenExpectations): Che
     }
     const exp = jwtExpiry(issued.token);
     if (exp === undefined) throw refuse(`the token for target "${e.target}" has no numeric exp claim`);
-    expiresAt = Math.min(exp, issued.statedExpiresAt ?? Number.POSITIVE_INFINITY);
+    expiresAt = Math.min(exp, issued.statedExpiresAt ?? Number.POSITIVE_INFINITY, e.now + MAX_TOKEN_REUSE_MS);
   } else {
     if (issued.statedExpiresAt === undefined) {
       throw refuse(
         `the broker answered an opaque (non-JWT) token for target "${e.target}" without expirationTimestamp; its audience and expiry cannot be checked`,
       );
     }
-    expiresAt = Math.min(issued.statedExpiresAt, e.now + MAX_OPAQUE_TTL_MS);
+    expiresAt = Math.min(issued.statedExpiresAt, e.now + MAX_TOKEN_REUSE_MS);
   }
   if (expiresAt - e.marginMs <= e.now) {
     throw refuse(

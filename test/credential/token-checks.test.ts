@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { runCredential, type CredentialIo } from '../../src/credential/run.js';
 import { cacheFilePath } from '../../src/credential/token-cache.js';
-import { checkIssuedToken, MAX_OPAQUE_TTL_MS } from '../../src/credential/token-checks.js';
+import { checkIssuedToken, MAX_TOKEN_REUSE_MS } from '../../src/credential/token-checks.js';
 import { isTenantGuardError } from '../../src/errors.js';
 import { makeTestTls, type TestTls } from '../support/test-tls.js';
 import { fakeJwt, startFakeBroker, targetOf, tokenAnswer, type FakeBroker } from './fake-broker.js';
@@ -84,7 +84,19 @@ describe('checkIssuedToken (pure)', () => {
     {
       name: 'opaque with expirationTimestamp 2100: at most 15 minutes',
       issued: { token: 'opaque-token', statedExpiresAt: Date.parse('2100-01-01T00:00:00Z') },
-      result: NOW + MAX_OPAQUE_TTL_MS,
+      result: NOW + MAX_TOKEN_REUSE_MS,
+    },
+    {
+      // Found by a red-team review: a JWT's exp was taken as it stood, so one dated 2100 was
+      // cached and printed as a credential for 75 years, and one of 1e300 poisoned the cache.
+      name: 'JWT with exp in 2100: at most 15 minutes',
+      issued: { token: jwt({ aud: TARGET, exp: Date.parse('2100-01-01T00:00:00Z') / 1000 }) },
+      result: NOW + MAX_TOKEN_REUSE_MS,
+    },
+    {
+      name: 'JWT with exp 1e300 (past what a Date holds): at most 15 minutes',
+      issued: { token: jwt({ aud: TARGET, exp: 1e300 }) },
+      result: NOW + MAX_TOKEN_REUSE_MS,
     },
     {
       name: 'opaque already expired: refused',
