@@ -76,6 +76,13 @@ export interface TokenAuditRecord {
   /** Error code of a refusal (e.g. `ERR_BROKER_FORBIDDEN`). */
   readonly code?: string;
   readonly reason?: string;
+  /** The network address a refused request came from. */
+  readonly source?: string;
+  /**
+   * Refusals of this source answered since its last line but not written, past its budget of
+   * refusal lines (the broker's `REFUSAL_LINES_*`); every one is in the requests metric.
+   */
+  readonly suppressed?: number;
 }
 
 export type AuditRecord = AdmissionAuditRecord | TokenAuditRecord;

@@ -20,7 +20,7 @@ import {
 } from './callers/caller-auth.js';
 import { cacheControl, discoveryDocument, issuerPath } from './discovery.js';
 import type { KeyManager } from './keys/key-manager.js';
-import type { CallerRateLimiter } from './callers/rate-limiter.js';
+import { CallerRateLimiter } from './callers/rate-limiter.js';
 import { signToken } from './keys/signer.js';
 import type { Clock } from '../clock.js';
 
@@ -78,6 +78,12 @@ export interface BrokerParts {
   onClose?: () => void;
 }
 
+/** Refusal audit lines a source may have written at once, then per second (Broker.recordRefusal). */
+export const REFUSAL_LINES_BURST = 20;
+export const REFUSAL_LINES_PER_SECOND = 1;
+/** Sources whose refusal lines are counted at once; the least recently refused are forgotten. */
+const MAX_SUPPRESSING_SOURCES = 10_000;
+
 /**
  * The network address a token request came from, as `Broker.issue` takes it for the
  * per-source limit; every route reads it here, so they cannot differ.
@@ -90,6 +96,12 @@ export function requestSource(req: {
 
 /** See the file comment. */
 export class Broker {
+  private readonly refusalLines = new CallerRateLimiter(
+    REFUSAL_LINES_PER_SECOND,
+    REFUSAL_LINES_BURST,
+    MAX_SUPPRESSING_SOURCES,
+  );
+  private readonly suppressedRefusals = new Map<string, number>();
   readonly issuer: string;
   /** Path the discovery document and JWKS are served under ('' or e.g. '/broker'). */
   readonly issuerPath: string;
@@ -153,7 +165,14 @@ export class Broker {
       extra: { retryAfterSeconds?: number } = {},
     ): TokenOutcome => {
       const status = BROKER_HTTP_STATUS[code];
-      this.record({ event: 'refused', target: target ?? '', ...who, code, reason: message });
+      this.recordRefusal(source, {
+        event: 'refused',
+        target: target ?? '',
+        ...who,
+        code,
+        reason: message,
+        source,
+      });
       this.metrics.tokenRequest(code, who.tenant ?? this.tenantOf(target));
       return { ok: false, status, code, message, ...extra };
     };
@@ -262,6 +281,33 @@ export class Broker {
   private tenantOf(target: string | undefined): string | undefined {
     if (target === undefined) return undefined;
     return this.parts.registry.current()?.clusterByName(target)?.tenant.name;
+  }
+
+  /**
+   * A refusal's audit line, within its source's budget of REFUSAL_LINES_BURST lines and
+   * REFUSAL_LINES_PER_SECOND after: a refusal costs no TokenReview before the per-source
+   * limit, but it cost a ~500-byte line, and one client with no token at all wrote 6 MB of
+   * audit a second (a red-team review). Past the budget the refusal is answered and counted
+   * (the requests metric, and `suppressed` on the source's next line), not written.
+   */
+  private recordRefusal(source: string, record: TokenAuditRecord): void {
+    if (!this.refusalLines.take(source, this.now()).allowed) {
+      // Deleted and set again: the map's order is that of the last refusal (oldest first).
+      const count = (this.suppressedRefusals.get(source) ?? 0) + 1;
+      this.suppressedRefusals.delete(source);
+      this.suppressedRefusals.set(source, count);
+      if (this.suppressedRefusals.size > MAX_SUPPRESSING_SOURCES) {
+        const oldest = this.suppressedRefusals.keys().next();
+        if (oldest.done !== true) this.suppressedRefusals.delete(oldest.value);
+      }
+      return;
+    }
+    const suppressed = this.suppressedRefusals.get(source);
+    if (suppressed === undefined) this.record(record);
+    else {
+      this.suppressedRefusals.delete(source);
+      this.record({ ...record, suppressed });
+    }
   }
 
   private record(record: TokenAuditRecord): void {

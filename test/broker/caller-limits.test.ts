@@ -4,14 +4,19 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import request from 'supertest';
-import type { Broker, TokenOutcome } from '../../src/broker/broker.js';
+import {
+  REFUSAL_LINES_BURST,
+  REFUSAL_LINES_PER_SECOND,
+  type Broker,
+  type TokenOutcome,
+} from '../../src/broker/broker.js';
 import { createBroker } from '../../src/broker/create-broker.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { staticRegistry } from '../../src/tenancy/registry.js';
 import { knownTokensHandler, type KnownToken } from '../support/api-token-review.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
-import { brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
+import { auditRecords, brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
 
 const TARGET = 'k8s-team-a-dev';
 const ARGOCD_SERVER = 'system:serviceaccount:argocd:argocd-server';
@@ -328,4 +333,55 @@ spec:
       if (c.status === 403) assert.match(res.body.message, /spec\.allowedCallers/);
     });
   }
+});
+
+describe('refusal audit lines are bounded per source', () => {
+  // Found by a red-team review: a client with no token at all got 36,000 401s in 3 s, each
+  // with a ~500-byte audit line (6 MB/s), as refusals before authentication cost no review.
+  test(`a source gets ${REFUSAL_LINES_BURST} refusal lines at once, then ${REFUSAL_LINES_PER_SECOND} a second; the rest are counted on its next line`, async () => {
+    let clock = 1_000_000;
+    const { logger, lines } = recordingLogger();
+    const broker = await createBroker({
+      config: testConfig({}),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger,
+      kubeConfig: null,
+      now: () => clock,
+      reviewer: {
+        review: async () => ({ authenticated: false, username: '', groups: [], extra: {}, audiences: [] }),
+      },
+    });
+    try {
+      const refusals = () => auditRecords(lines).filter((r) => r.event === 'refused');
+      const statuses: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const o = await broker.issue(undefined, TARGET, '10.9.0.1');
+        statuses.push(o.ok ? 200 : o.status);
+      }
+      assert.ok(
+        statuses.every((s) => s === 401),
+        'every request is still answered',
+      );
+      assert.equal(refusals().length, REFUSAL_LINES_BURST);
+      assert.equal(refusals()[0]?.source, '10.9.0.1');
+      // Another source has its own budget.
+      await broker.issue(undefined, TARGET, '10.9.0.2');
+      assert.equal(refusals().length, REFUSAL_LINES_BURST + 1);
+      clock += 3_000;
+      for (let i = 0; i < 5; i++) await broker.issue('Bearer', TARGET, '10.9.0.1');
+      const after = refusals().slice(REFUSAL_LINES_BURST + 1);
+      assert.equal(after.length, 3 * REFUSAL_LINES_PER_SECOND, 'the budget refills at its rate');
+      assert.equal(
+        after[0]?.suppressed,
+        100 - REFUSAL_LINES_BURST,
+        'the first line after says how many were not written',
+      );
+      assert.equal(after[1]?.suppressed, undefined);
+      assert.equal(after[2]?.suppressed, undefined);
+    } finally {
+      broker.close();
+    }
+  });
 });
