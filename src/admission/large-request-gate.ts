@@ -23,6 +23,12 @@ export interface LargeRequestGateOptions {
   /** Large requests waiting at most; more are refused. Default 16. */
   readonly maxQueued?: number;
   /**
+   * Large requests one source address may have running and waiting at once; more from it
+   * are refused. Default 4: the queue cannot be filled from one address (a red-team review
+   * held every turn with 17 connections that each sent one byte every 2 s).
+   */
+  readonly maxPerSource?: number;
+  /**
    * A request whose object (or oldObject) holds more characters of `list.elementsYaml` than
    * this takes a turn too, whatever its body size: the rules' YAML parse costs ~100x what
    * JSON does per character (up to ~3 us and 2.7 KB of garbage). Default 2,048.
@@ -75,13 +81,17 @@ export class LargeRequestGate {
   private readonly concurrency: number;
   private readonly maxQueued: number;
   private readonly costlyYamlChars: number;
+  private readonly maxPerSource: number;
   private running = 0;
   private readonly waiting: Array<(slot: GateSlot) => void> = [];
+  /** Entries (running and waiting) by source; only sources that hold one. */
+  private readonly bySource = new Map<string, number>();
 
   constructor(options: LargeRequestGateOptions = {}) {
     this.thresholdBytes = options.thresholdBytes ?? DEFAULT_LARGE_REQUEST_BYTES;
     this.concurrency = options.concurrency ?? 1;
     this.maxQueued = options.maxQueued ?? 16;
+    this.maxPerSource = options.maxPerSource ?? 4;
     this.costlyYamlChars = options.costlyYamlChars ?? DEFAULT_COSTLY_YAML_CHARS;
   }
 
@@ -113,15 +123,39 @@ export class LargeRequestGate {
 
   /**
    * A slot when one is free or once one frees up, or undefined at once when `maxQueued`
-   * requests already wait (refuse the request).
+   * requests already wait, or `source` already has `maxPerSource` running and waiting
+   * (refuse the request).
    */
-  acquire(): Promise<GateSlot> | undefined {
+  acquire(source = ''): Promise<GateSlot> | undefined {
+    const held = this.bySource.get(source) ?? 0;
+    if (held >= this.maxPerSource) return undefined;
     if (this.running < this.concurrency) {
       this.running += 1;
-      return Promise.resolve(this.slot());
+      this.bySource.set(source, held + 1);
+      return Promise.resolve(this.withSource(this.slot(), source));
     }
     if (this.waiting.length >= this.maxQueued) return undefined;
-    return new Promise((resolve) => this.waiting.push(resolve));
+    this.bySource.set(source, held + 1);
+    return new Promise((resolve) => this.waiting.push((slot) => resolve(this.withSource(slot, source))));
+  }
+
+  /** `slot` that, once released, also counts one entry less for `source`. */
+  private withSource(slot: GateSlot, source: string): GateSlot {
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.forget(source);
+        slot.release();
+      },
+    };
+  }
+
+  private forget(source: string): void {
+    const left = (this.bySource.get(source) ?? 1) - 1;
+    if (left <= 0) this.bySource.delete(source);
+    else this.bySource.set(source, left);
   }
 
   private slot(): GateSlot {

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { answerReview, INTERNAL_ERROR_MESSAGE, type Answer, type ReviewDeps } from './admission-answer.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { TurnBatch, TurnTask } from './turn-batch.js';
+import { LogThrottle } from './log-throttle.js';
 
 /** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
 export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
@@ -17,6 +18,14 @@ export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 /** Sent with the 429 of a large request refused because too many wait. */
 export const BUSY_MESSAGE =
   'tenant-guard is judging other large AdmissionReviews; retry (the API server does, within its timeout)';
+
+/** One warning a second, per gate (so per app), for requests refused at it (log-throttle.ts). */
+const REFUSAL_LOGS = new WeakMap<LargeRequestGate, LogThrottle>();
+function refusalLog(gate: LargeRequestGate): LogThrottle {
+  let throttle = REFUSAL_LOGS.get(gate);
+  if (throttle === undefined) REFUSAL_LOGS.set(gate, (throttle = new LogThrottle()));
+  return throttle;
+}
 
 /** False once the client has gone: nobody is owed a verdict or an audit record. */
 function awaitsAnswer(res: ServerResponse): boolean {
@@ -36,12 +45,14 @@ export function inGateTurn(
   endpoint: Endpoint,
   judge: TurnTask,
 ): void {
-  const pending = gate.acquire();
+  const pending = gate.acquire(res.req.socket.remoteAddress);
   if (pending === undefined) {
-    logger.warn(
-      { code: 'ERR_ADMISSION_BUSY', path: `/${endpoint}`, reason: 'elementsYaml', ...gate.load },
-      'costly admission request refused: too many waiting',
-    );
+    const unlogged = refusalLog(gate).take();
+    if (unlogged !== undefined)
+      logger.warn(
+        { code: 'ERR_ADMISSION_BUSY', path: `/${endpoint}`, reason: 'elementsYaml', ...gate.load, unlogged },
+        'costly admission request refused: too many waiting',
+      );
     res.setHeader('retry-after', '1');
     sendJson(res, 429, { message: BUSY_MESSAGE });
     return;

@@ -21,6 +21,7 @@ export type DecisionLabel =
   | 'unhandled'
   | 'not_synced'
   | 'bad_request'
+  | 'busy'
   | 'error';
 
 export interface RequestLabels {

@@ -17,6 +17,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { defaultPolicy, type Endpoint } from '../admission/admit.js';
 import { LargeRequestGate } from '../admission/large-request-gate.js';
+import { BodyBudget } from './body-budget.js';
+import { LogThrottle } from './log-throttle.js';
 import { TurnBatch } from './turn-batch.js';
 import { isRecord } from '../json.js';
 import { answerReview, INTERNAL_ERROR_MESSAGE, seconds, type ReviewDeps } from './admission-answer.js';
@@ -58,6 +60,8 @@ export interface WebhookAppDeps extends ReviewDeps, LeanAdmissionDeps {
   /** Serve `/mutate` and `/validate`. Default true; false for a broker-only process. */
   readonly admission?: boolean;
   readonly largeRequestGate?: LargeRequestGate;
+  /** Bytes of admission bodies held while they arrive (body-budget.ts). Default: a new BodyBudget. */
+  readonly bodyBudget?: BodyBudget;
 }
 
 /** Builds the webhook app. */
@@ -97,7 +101,10 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   // prototypes, body parser), which cost most of a request. Whatever they do not take
   // (other routes, and the rare request they leave to express, see `leanAdmission`) goes
   // on to express.
+  // First of all, a small admission body takes its length from the body budget, or is
+  // refused unread (body-budget.ts).
   const leans = [
+    ...(admission ? [bodyBudgetCheck(deps.bodyBudget ?? new BodyBudget(), gate, metrics)] : []),
     ...(admission ? [leanAdmission(deps, metrics, gate, answers)] : []),
     ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),
   ];
@@ -120,23 +127,68 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   return app;
 }
 
+/** Sent with the 429 of an admission body refused unread because too many bytes are arriving. */
+export const BODY_BUDGET_MESSAGE =
+  'tenant-guard is receiving too many AdmissionReview bytes at once; retry (the API server does, within its timeout)';
+
+/**
+ * Takes a small admission body's declared length from `budget` (and gives it back once its
+ * answer is sent or its connection closes), or answers 429 without reading it: true when it
+ * answered. A large body, or one of unknown length, waits at the gate with its bytes in the
+ * socket and is not counted; nor is any other request.
+ */
+function bodyBudgetCheck(
+  budget: BodyBudget,
+  gate: LargeRequestGate,
+  metrics: WebhookMetrics,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const path = req.url === undefined ? '' : req.url.split('?', 1)[0];
+    if (path !== '/mutate' && path !== '/validate') return false;
+    const header = req.headers['content-length'];
+    const length = header === undefined ? undefined : Number(header);
+    if (length === undefined || gate.isLarge(length) || length <= 0) return false;
+    const release = budget.take(req.socket.remoteAddress ?? 'unknown', length);
+    if (release !== undefined) {
+      res.once('close', release);
+      return false;
+    }
+    // Unread: the connection is closed after the answer, so its bytes are not read either.
+    res.shouldKeepAlive = false;
+    res.writeHead(429, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
+    res.end(JSON.stringify({ message: BODY_BUDGET_MESSAGE }));
+    metrics.observe({ endpoint: path.slice(1), kind: 'unknown', decision: 'busy' }, 0);
+    return true;
+  };
+}
+
 /**
  * Large bodies wait for a turn of the gate before they are read; past the queue bound they
  * are refused with 429 (the webhook's failurePolicy then decides, fail closed).
  */
 function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandler {
+  const refusals = new LogThrottle();
   return (req, res, next) => {
     const header = req.headers['content-length'];
     if (!gate.isLarge(header === undefined ? undefined : Number(header))) {
       next();
       return;
     }
-    const pending = gate.acquire();
+    const pending = gate.acquire(req.socket.remoteAddress);
     if (pending === undefined) {
-      logger.warn(
-        { code: 'ERR_ADMISSION_BUSY', path: req.path, contentLength: header ?? null, ...gate.load },
-        'large admission request refused: too many waiting',
-      );
+      const unlogged = refusals.take();
+      if (unlogged !== undefined)
+        logger.warn(
+          {
+            code: 'ERR_ADMISSION_BUSY',
+            path: req.path,
+            contentLength: header ?? null,
+            ...gate.load,
+            unlogged,
+          },
+          'large admission request refused: too many waiting',
+        );
       res.status(429).set('retry-after', '1').json({ message: BUSY_MESSAGE });
       return;
     }
