@@ -128,11 +128,13 @@ export function measureObject(
       }
       continue;
     }
-    const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
-      const below = pathChars + key.length + 1;
+    // Keys and values in the same (own property) order: two builtins beat a keyed load per key.
+    const keys = Object.keys(value);
+    const children = Object.values(value);
+    for (let i = 0; i < keys.length; i += 1) {
+      const below = pathChars + (keys[i] as string).length + 1;
       if (below > maxKeyPathChars) return { tooDeep: false, longKeyPath: true, nodes };
-      const child = record[key];
+      const child = children[i];
       if (typeof child === 'object' && child !== null) {
         values.push(child);
         depths.push(depth);
