@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import type { Broker } from '../../src/broker/broker.js';
@@ -15,6 +16,25 @@ import type { ReviewOutcome } from '../../src/broker/callers/token-review.js';
 import { createWebhookApp, INTERNAL_ERROR_MESSAGE } from '../../src/server/webhook-app.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
 import { CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
+
+/** The broker's routes as `serve` mounts them, with the lean token route or without it. */
+function brokerOnlyApp(broker: Broker, logger: Logger, lean: boolean): ReturnType<typeof createWebhookApp> {
+  return createWebhookApp({
+    registry: testRegistry(),
+    settings: { ...DEFAULT_SETTINGS },
+    logger,
+    audit: { write: () => undefined },
+    metricsRegistry: new Registry(),
+    admission: false,
+    mounts: [
+      {
+        path: '/',
+        router: createBrokerRouter(broker),
+        ...(lean ? { lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) } : {}),
+      },
+    ],
+  });
+}
 
 describe('broker: the lean token route answers as the express router', () => {
   let broker: Broker;
@@ -44,22 +64,7 @@ describe('broker: the lean token route answers as the express router', () => {
             : { authenticated: false, username: '', groups: [], extra: {}, audiences: [] },
       },
     });
-    const app = (lean: boolean) =>
-      createWebhookApp({
-        registry: testRegistry(),
-        settings: { ...DEFAULT_SETTINGS },
-        logger,
-        audit: { write: () => undefined },
-        metricsRegistry: new Registry(),
-        admission: false,
-        mounts: [
-          {
-            path: '/',
-            router: createBrokerRouter(broker),
-            ...(lean ? { lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) } : {}),
-          },
-        ],
-      });
+    const app = (lean: boolean) => brokerOnlyApp(broker, logger, lean);
     const plain = app(false);
     const withLean = app(true);
     viaExpress = (req, res) => plain(req, res);
@@ -158,21 +163,7 @@ describe('broker: the per-source limit holds on the lean token route as on the r
       },
     });
     try {
-      const app = createWebhookApp({
-        registry: testRegistry(),
-        settings: { ...DEFAULT_SETTINGS },
-        logger,
-        audit: { write: () => undefined },
-        metricsRegistry: new Registry(),
-        admission: false,
-        mounts: [
-          {
-            path: '/',
-            router: createBrokerRouter(broker),
-            ...(lean ? { lean: leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }) } : {}),
-          },
-        ],
-      });
+      const app = brokerOnlyApp(broker, logger, lean);
       const taken: boolean[] = [];
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
