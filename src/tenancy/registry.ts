@@ -117,8 +117,12 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else list.push(value);
 }
 
-/** Oldest first; Tenants without a creation time keep their given order, after dated ones. */
-function byAge(tenants: readonly Tenant[]): Tenant[] {
+/**
+ * Oldest first; of two created in the same second (the resolution of creationTimestamp), the
+ * one already accepted (`incumbent`), then by name. Tenants without a creation time keep
+ * their given order, after dated ones.
+ */
+function byAge(tenants: readonly Tenant[], incumbent: (name: string) => boolean): Tenant[] {
   return tenants
     .map((t, i) => ({ t, i }))
     .sort((a, b) => {
@@ -131,8 +135,13 @@ function byAge(tenants: readonly Tenant[]): Tenant[] {
         a.t.creationTimestamp === b.t.creationTimestamp &&
         a.t.name !== b.t.name &&
         a.t.creationTimestamp !== undefined
-      )
+      ) {
+        // A GitOps sync creates many Tenants within one second: a newcomer must not evict
+        // the one that holds a claim because its name sorts first (a red-team review).
+        const held = Number(incumbent(b.t.name)) - Number(incumbent(a.t.name));
+        if (held !== 0) return held;
         return a.t.name < b.t.name ? -1 : 1;
+      }
       return a.i - b.i;
     })
     .map((x) => x.t);
@@ -158,7 +167,10 @@ interface Holder {
  * created first keeps the claim; the other is left out whole and its rejection names every
  * claim it lost, the field, and the Tenant holding it.
  */
-export function buildRegistry(tenants: readonly Tenant[]): {
+export function buildRegistry(
+  tenants: readonly Tenant[],
+  incumbent: (name: string) => boolean = () => false,
+): {
   registry: TenantRegistry;
   rejections: TenantRejection[];
 } {
@@ -170,7 +182,7 @@ export function buildRegistry(tenants: readonly Tenant[]): {
   );
   const namespaces = new Map<string, Holder>();
   const projects = new Map<string, Holder>();
-  for (const tenant of byAge(tenants)) {
+  for (const tenant of byAge(tenants, incumbent)) {
     if (names.has(tenant.name)) {
       rejections.push({
         tenant: tenant.name,
@@ -258,4 +270,40 @@ export interface RegistryProvider {
 /** A provider that always answers the same registry (file-backed, tests). */
 export function staticRegistry(registry: TenantRegistry): RegistryProvider {
   return { current: () => registry };
+}
+
+/**
+ * The registry of `tenants`, where a Tenant accepted in `previous` whose current version is
+ * invalid or rejected keeps its last accepted version, claims and all, while its status says
+ * why the edit is refused. Fail closed: a bad edit of an older Tenant (a typo, a project
+ * claimed twice) must not drop its clusters and namespaces into the hands of a newer Tenant
+ * that lists them and was rejected for it (a red-team review: the cluster then resolved to
+ * the newer Tenant's server until the edit was fixed). SPEC section 2: the one created first
+ * keeps a claim; section 4: a cluster moves between tenants only as a platform operation.
+ * The rejections returned are those of the current versions for the Tenants kept as they
+ * were, and those of the build for the others.
+ */
+export function buildWithLastAccepted(
+  tenants: readonly Tenant[],
+  invalid: ReadonlyMap<string, string>,
+  previous: TenantRegistry | undefined,
+): { registry: TenantRegistry; rejections: TenantRejection[] } {
+  if (previous === undefined) return buildRegistry(tenants);
+  const incumbent = (name: string): boolean => previous.tenant(name) !== undefined;
+  const first = buildRegistry(tenants, incumbent);
+  const refused = new Set([...invalid.keys(), ...first.rejections.map((r) => r.tenant)]);
+  const kept = new Map<string, Tenant>();
+  for (const name of refused) {
+    const last = previous.tenant(name);
+    if (last !== undefined) kept.set(name, last);
+  }
+  if (kept.size === 0) return first;
+  const second = buildRegistry([...tenants.filter((t) => !kept.has(t.name)), ...kept.values()], incumbent);
+  return {
+    registry: second.registry,
+    rejections: [
+      ...first.rejections.filter((r) => kept.has(r.tenant)),
+      ...second.rejections.filter((r) => !kept.has(r.tenant)),
+    ],
+  };
 }

@@ -31,7 +31,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { describeApiFailure, withSignal } from '../kube/kube-call.js';
 import { BoundedWatch, REAL_TIMERS, SilentWatchError, type WatchTimers } from './bounded-watch.js';
-import { buildRegistry, type RegistryProvider, type TenantRegistry } from './registry.js';
+import { buildWithLastAccepted, type RegistryProvider, type TenantRegistry } from './registry.js';
 import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
 import { TenantParseCache } from './tenant-parse-cache.js';
@@ -360,7 +360,7 @@ export class WatchedRegistry implements RegistryProvider {
     if (!this.listed || this.informer === undefined) return;
     const objects = this.informer.list();
     const { tenants, invalid } = this.parsed.parseAll(objects);
-    const { registry, rejections } = buildRegistry(tenants);
+    const { registry, rejections } = buildWithLastAccepted(tenants, invalid, this.registry);
     const firstSync = this.registry === undefined;
     this.registry = registry;
     this.lastSync = new Date(this.now());

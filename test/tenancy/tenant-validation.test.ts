@@ -19,7 +19,7 @@ import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
-import { buildRegistry } from '../../src/tenancy/registry.js';
+import { buildRegistry, buildWithLastAccepted } from '../../src/tenancy/registry.js';
 import { parseTenant } from '../../src/tenancy/tenant.js';
 import { tenantSchema } from '../../src/tenancy/tenant-schema.js';
 
@@ -222,5 +222,82 @@ describe('buildRegistry: watched Tenants contesting a claim', () => {
         .map((p) => p.split(':')[0]),
       ['spec.clusters[0].server', 'spec.clusters[0].audience', 'spec.clusters[0].subject'],
     );
+  });
+});
+
+describe('buildWithLastAccepted: a refused edit changes nothing', () => {
+  // Found by a red-team review: an edit of an older Tenant that the registry refuses dropped
+  // it whole, and a newer Tenant rejected for listing its cluster was accepted instead: the
+  // cluster then resolved to the newer Tenant's server.
+  const A = { name: 'k8s-a-dev', server: 'https://a.example.com' };
+  const taker = tenant('taker', '2026-01-02T00:00:00Z', {
+    name: 'k8s-a-dev',
+    server: 'https://evil.example.com',
+  });
+  const before = buildRegistry([tenant('owner', '2026-01-01T00:00:00Z', A), taker]);
+
+  test('an accepted Tenant whose new version is invalid keeps its last accepted one', () => {
+    assert.equal(before.registry.clusterByName('k8s-a-dev')?.tenant.name, 'owner');
+    const after = buildWithLastAccepted(
+      [taker],
+      new Map([['owner', 'spec.projects: invalid']]),
+      before.registry,
+    );
+    assert.equal(after.registry.clusterByName('k8s-a-dev')?.tenant.name, 'owner');
+    assert.equal(after.registry.clusterByName('k8s-a-dev')?.cluster.server, 'https://a.example.com');
+    assert.deepEqual(
+      after.rejections.map((r) => [r.tenant, r.reason]),
+      [['taker', 'ClusterNameConflict']],
+    );
+    // Without the last registry (the first sync) there is nothing to keep.
+    const fresh = buildWithLastAccepted([taker], new Map([['owner', 'x']]), undefined);
+    assert.equal(fresh.registry.clusterByName('k8s-a-dev')?.tenant.name, 'taker');
+  });
+
+  test('an accepted Tenant whose new version is rejected keeps its last accepted one; the status says why', () => {
+    const oldest = tenant('oldest', '2025-12-31T00:00:00Z', {
+      name: 'k8s-z',
+      server: 'https://z.example.com',
+    });
+    const seeded = buildRegistry([oldest, tenant('owner', '2026-01-01T00:00:00Z', A), taker]);
+    // owner's edit lists a cluster of an older Tenant: its new version is rejected.
+    const edited = parseTenant(
+      {
+        apiVersion: 'tenantguard.dev/v1alpha1',
+        kind: 'Tenant',
+        metadata: { name: 'owner', creationTimestamp: '2026-01-01T00:00:00Z' },
+        spec: {
+          owners: { groups: ['owner-admins'] },
+          namespaces: ['owner'],
+          projects: ['owner'],
+          clusters: [A, { name: 'k8s-z', server: 'https://z.example.com' }],
+        },
+      },
+      { source: 'test', argocdNamespace: ARGOCD_NAMESPACE },
+    );
+    const after = buildWithLastAccepted([oldest, edited, taker], new Map(), seeded.registry);
+    assert.equal(after.registry.clusterByName('k8s-a-dev')?.tenant.name, 'owner');
+    assert.equal(after.registry.tenant('owner')?.clusters.length, 1, 'its last accepted version');
+    assert.deepEqual(after.rejections.map((r) => r.tenant).sort(), ['owner', 'taker']);
+  });
+
+  test('of two created in the same second, the one already accepted keeps its claim', () => {
+    const holder = tenant('team-b', '2026-01-01T10:00:00Z', {
+      name: 'k8s-b',
+      server: 'https://b.example.com',
+    });
+    const seeded = buildRegistry([holder]);
+    const newcomer = tenant('aaa', '2026-01-01T10:00:00Z', {
+      name: 'k8s-b',
+      server: 'https://b.example.com',
+    });
+    const after = buildWithLastAccepted([newcomer, holder], new Map(), seeded.registry);
+    assert.equal(after.registry.clusterByName('k8s-b')?.tenant.name, 'team-b');
+    assert.deepEqual(
+      after.rejections.map((r) => r.tenant),
+      ['aaa'],
+    );
+    // With no Tenant accepted before, the name decides, as it always has.
+    assert.equal(buildRegistry([newcomer, holder]).registry.clusterByName('k8s-b')?.tenant.name, 'aaa');
   });
 });
