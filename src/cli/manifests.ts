@@ -45,30 +45,43 @@ async function manifestFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * Every object of a YAML or JSON text (empty documents skipped; `kind: List` unfolded).
+ * Every object of a YAML or JSON text, read as kubectl reads it: empty documents skipped,
+ * YAML merge keys (`<<`) merged (go-yaml, under kubectl and kustomize, merges them), and any
+ * document with an `items` list unfolded, nested lists too (apimachinery treats any object
+ * with `items` as a list, typed or not: `ApplicationList`, a `List` in a `List`). Before, a
+ * merge key hid a destination and a typed list was skipped, and `check` exited 0 for
+ * objects the webhook denies (a red-team review).
  * @throws TenantGuardError ERR_USAGE naming the source and document.
  */
 export function parseObjects(text: string, source: string): SourcedObject[] {
   const out: SourcedObject[] = [];
-  const docs = parseAllDocuments(text);
+  const docs = parseAllDocuments(text, { merge: true });
   for (const [i, doc] of docs.entries()) {
     const where = docs.length > 1 ? `${source}#${i + 1}` : source;
     if (doc.errors.length > 0)
       throw usage(`${where}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`);
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
-    if (!isRecord(value)) throw usage(`${where}: is not a mapping; expected a Kubernetes object`);
-    if (typeof value.apiVersion !== 'string' || typeof value.kind !== 'string')
-      throw usage(`${where}: apiVersion and kind must be strings`);
-    if (value.kind === 'List' && Array.isArray(value.items)) {
-      for (const [j, item] of value.items.entries()) {
-        if (isRecord(item) && typeof item.apiVersion === 'string' && typeof item.kind === 'string')
-          out.push({ source: `${where} items[${j}]`, object: item });
-        else throw usage(`${where} items[${j}]: apiVersion and kind must be strings`);
-      }
-      continue;
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (err) {
+      // The parser's own bounds (an alias bomb): bad input, not a verdict.
+      throw usage(`${where}: YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }
-    out.push({ source: where, object: value });
+    if (value === null || value === undefined) continue;
+    const pending: Array<{ item: unknown; at: string }> = [{ item: value, at: where }];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      const { item, at } = next;
+      if (!isRecord(item)) throw usage(`${at}: is not a mapping; expected a Kubernetes object`);
+      if (typeof item.apiVersion !== 'string' || typeof item.kind !== 'string')
+        throw usage(`${at}: apiVersion and kind must be strings`);
+      if (Array.isArray(item.items)) {
+        const items: unknown[] = item.items;
+        for (let j = items.length - 1; j >= 0; j -= 1)
+          pending.push({ item: items[j], at: `${at} items[${j}]` });
+        continue;
+      }
+      out.push({ source: at, object: item });
+    }
   }
   return out;
 }

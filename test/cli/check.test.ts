@@ -389,3 +389,50 @@ describe('tenant-guard check with exec profiles', () => {
     assert.match(denied.stdout, /\[TG-CS-04\] data\.config\.execProviderConfig/);
   });
 });
+
+describe('tenant-guard check reads files as kubectl does (found by a red-team review)', () => {
+  const APP_HEAD = `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: { name: web, namespace: team-a }
+spec:
+  project: team-a
+  source: { repoURL: https://example.com/r.git, path: . }
+`;
+  const cases: Array<{ name: string; text: string; code: number; stdout?: RegExp; stderr?: RegExp }> = [
+    {
+      // go-yaml (kubectl, kustomize) merges `<<`: the API server gets team-b's cluster name.
+      name: 'a YAML merge key is merged: a destination it hides is denied',
+      text: `${APP_HEAD}  destination:\n    <<: { name: k8s-team-b-dev }\n    namespace: web\n`,
+      code: 1,
+      stdout: /denied .*\[TG-APP-02\] spec\.destination\.name "k8s-team-b-dev"/s,
+    },
+    {
+      // apimachinery treats any object with items as a list, typed or not.
+      name: 'a typed list (ApplicationList) is unfolded',
+      text: `apiVersion: argoproj.io/v1alpha1\nkind: ApplicationList\nitems:\n- ${APP_HEAD.replace(/\n(?!$)/g, '\n  ')}  destination: { name: k8s-team-b-dev, namespace: web }\n`,
+      code: 1,
+      stdout: /1 object: 0 allowed \(0 with warnings\), 1 denied/,
+    },
+    {
+      name: 'a List in a List is unfolded',
+      text: `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - ${APP_HEAD.replace(/\n(?!$)/g, '\n    ')}    destination: { name: k8s-team-b-dev, namespace: web }\n`,
+      code: 1,
+      stdout: /1 object: 0 allowed \(0 with warnings\), 1 denied/,
+    },
+    {
+      name: 'an alias bomb is bad input (exit 2), not a verdict',
+      text: `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n`,
+      code: 2,
+      stderr: /YAML error: Excessive alias count/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const file = writeTemp(`${c.name.replace(/[^a-z]+/gi, '-')}.yaml`, c.text);
+      const r = await runCli(['check', '-f', file, ...OWNER]);
+      assert.equal(r.code, c.code, r.stdout + r.stderr);
+      if (c.stdout !== undefined) assert.match(r.stdout, c.stdout);
+      if (c.stderr !== undefined) assert.match(r.stderr, c.stderr);
+    });
+  }
+});
