@@ -1,11 +1,14 @@
 /**
  * Scan results as Policy Reports, pure: `wgpolicyk8s.io/v1alpha2` PolicyReport (the default)
  * or `openreports.io/v1alpha1` Report, one set per namespace, one result per object and
- * rule, with a summary. A namespace whose results exceed `maxResultsPerReport` gets several
- * reports (`tenant-guard`, `tenant-guard-2`, ...), so no report nears etcd's object size
- * limit. Every AppProject, Application, ApplicationSet and cluster Secret is namespaced, so
+ * rule, with a summary. A namespace whose results exceed `maxResultsPerReport`, or
+ * `MAX_REPORT_BYTES` of JSON, gets several reports (`tenant-guard`, `tenant-guard-2`, ...),
+ * and a result's message and path are cut at MAX_LINE_CHARS, so no report nears etcd's
+ * object size limit: 700 findings under one 3,900-character key made one 6 MB report that
+ * the API server refused at every flush (a red-team review). Every AppProject, Application, ApplicationSet and cluster Secret is namespaced, so
  * no finding is cluster-scoped and no ClusterPolicyReport is written.
  */
+import { capLine } from '../policy/limits.js';
 import type { KubeObject } from '../policy/types.js';
 import { ruleDocs, type ScanFinding, type ScanResult } from './scan.js';
 
@@ -17,6 +20,8 @@ export const REPORT_POLICY = 'tenant-guard';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const REPORT_NAME = 'tenant-guard';
 export const DEFAULT_MAX_RESULTS_PER_REPORT = 1000;
+/** Most bytes of results' JSON in one report: well under etcd's 1.5 MiB per object. */
+export const MAX_REPORT_BYTES = 1024 * 1024;
 
 /** Where each format's namespaced report lives. */
 export const REPORT_TYPES: Readonly<
@@ -63,7 +68,7 @@ function reportResult(f: ScanFinding, now: number): Record<string, unknown> {
     policy: REPORT_POLICY,
     rule: f.rule,
     result: f.result,
-    message: f.result === 'pass' ? f.message : `${f.message} (see ${ruleDocs(f.rule)})`,
+    message: capLine(f.result === 'pass' ? f.message : `${f.message} (see ${ruleDocs(f.rule)})`),
     severity: SEVERITY[f.result],
     category: f.guardedKind,
     source: REPORT_SOURCE,
@@ -80,7 +85,7 @@ function reportResult(f: ScanFinding, now: number): Record<string, unknown> {
     ],
     properties: {
       tenant: f.tenant ?? '',
-      ...(f.path === '' ? {} : { path: f.path, docs: ruleDocs(f.rule) }),
+      ...(f.path === '' ? {} : { path: capLine(f.path), docs: ruleDocs(f.rule) }),
     },
   };
 }
@@ -102,19 +107,30 @@ export function namespaceReports(
   const type = REPORT_TYPES[options.format];
   const max = Math.max(1, options.maxResultsPerReport ?? DEFAULT_MAX_RESULTS_PER_REPORT);
   const sorted = [...findings].sort(compareFindings);
-  const reports: KubeObject[] = [];
-  for (let i = 0; i * max < sorted.length; i += 1) {
-    const chunk = sorted.slice(i * max, (i + 1) * max);
-    reports.push({
-      apiVersion: `${type.group}/${type.version}`,
-      kind: type.kind,
-      metadata: { name: reportName(i), namespace, labels: { [MANAGED_BY_LABEL]: REPORT_SOURCE } },
-      ...(options.format === 'openreports' ? { source: REPORT_SOURCE } : {}),
-      summary: summarize(chunk),
-      results: chunk.map((f) => reportResult(f, options.now)),
-    });
+  // Chunks of at most `max` results and MAX_REPORT_BYTES of their JSON (one result at least).
+  const chunks: Array<{ findings: ScanFinding[]; results: Record<string, unknown>[] }> = [];
+  let bytes = 0;
+  for (const f of sorted) {
+    const result = reportResult(f, options.now);
+    const size = JSON.stringify(result).length;
+    const last = chunks.at(-1);
+    if (last === undefined || last.results.length >= max || bytes + size > MAX_REPORT_BYTES) {
+      chunks.push({ findings: [f], results: [result] });
+      bytes = size;
+    } else {
+      last.findings.push(f);
+      last.results.push(result);
+      bytes += size;
+    }
   }
-  return reports;
+  return chunks.map((chunk, i) => ({
+    apiVersion: `${type.group}/${type.version}`,
+    kind: type.kind,
+    metadata: { name: reportName(i), namespace, labels: { [MANAGED_BY_LABEL]: REPORT_SOURCE } },
+    ...(options.format === 'openreports' ? { source: REPORT_SOURCE } : {}),
+    summary: summarize(chunk.findings),
+    results: chunk.results,
+  }));
 }
 
 /** Every namespace's reports, by namespace (sorted). */
