@@ -73,6 +73,22 @@ export function isControlPlaneTarget(value: string): boolean {
   return isControlPlaneServer(value);
 }
 
+/**
+ * True for a host that is the machine asking: `localhost` (and `*.localhost`), IPv4 loopback
+ * and unspecified (127.0.0.0/8, 0.0.0.0/8) in any spelling the URL parser reads as them
+ * (`127.1`, `2130706433`, `0x7f.0.0.1`), IPv6 `::1` and `::`, and IPv4-mapped loopback.
+ * From the application controller that is its own pod, not a remote cluster: a token sent
+ * there goes to whatever else listens in the pod (a red-team review found them accepted).
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (/^(127|0)\.\d+\.\d+\.\d+$/.test(host)) return true;
+  if (!host.startsWith('[')) return false;
+  // The URL parser writes IPv6 compressed and lower case, and IPv4-mapped as hex.
+  return host === '[::1]' || host === '[::]' || /^\[::ffff:(7f|0:|0)[0-9a-f]*(:[0-9a-f]+)?\]$/.test(host);
+}
+
 /** Why a Tenant cluster server is unacceptable, or undefined when it is a plain https URL. */
 export function explainBadServer(raw: string): string | undefined {
   let url: URL;
@@ -86,5 +102,7 @@ export function explainBadServer(raw: string): string | undefined {
   if (url.search !== '' || raw.includes('?')) return 'carries a query';
   if (url.hash !== '' || raw.includes('#')) return 'carries a fragment';
   if (isControlPlaneServer(raw)) return 'is the control plane';
+  if (isLoopbackHost(url.hostname))
+    return "is loopback: from Argo CD's controller that is its own pod, not a cluster";
   return undefined;
 }

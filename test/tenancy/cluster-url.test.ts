@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { isControlPlaneTarget, normalizeServerUrl, serverKey } from '../../src/tenancy/cluster-url.js';
+import {
+  explainBadServer,
+  isControlPlaneTarget,
+  isLoopbackHost,
+  normalizeServerUrl,
+  serverKey,
+} from '../../src/tenancy/cluster-url.js';
 import { loadTenants } from '../support/policy-fixtures.js';
 
 /** normalizeServerUrl as first written: URL parsing decides. */
@@ -138,5 +144,41 @@ describe('registry cluster lookups', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('loopback servers (found by a red-team review)', () => {
+  test('every spelling the URL parser reads as this machine is refused as a Tenant server', () => {
+    for (const server of [
+      'https://127.0.0.1',
+      'https://127.1',
+      'https://2130706433',
+      'https://0x7f.0.0.1',
+      'https://127.255.0.9:6443',
+      'https://0.0.0.0',
+      'https://[::1]',
+      'https://[::]',
+      'https://[::ffff:127.0.0.1]',
+      'https://LOCALHOST.',
+      'https://api.localhost',
+    ]) {
+      const host = new URL(server).hostname;
+      assert.equal(isLoopbackHost(host), true, server);
+      assert.match(explainBadServer(server) ?? '', /^is loopback/, server);
+    }
+  });
+
+  test('remote addresses and names are not loopback', () => {
+    for (const server of [
+      'https://10.96.0.1',
+      'https://128.0.0.1',
+      'https://[::ffff:10.0.0.1]',
+      'https://[2001:db8::1]',
+      'https://localhost.example.com',
+      'https://team-a-dev.example.com',
+    ]) {
+      assert.equal(isLoopbackHost(new URL(server).hostname), false, server);
+      assert.equal(explainBadServer(server), undefined, server);
+    }
   });
 });

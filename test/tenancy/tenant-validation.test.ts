@@ -78,6 +78,7 @@ describe('Tenant registry validation (SPEC section 2), from YAML fixtures', () =
         'project-default',
         'project-twice',
         'server-fragment',
+        'server-loopback',
         'server-not-https',
         'server-query',
         'server-twice',
