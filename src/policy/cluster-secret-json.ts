@@ -17,6 +17,11 @@ export type ParsedConfig =
 
 /** Deeper than this, the duplicate-key scan stops (the allowlist already denies anything that deep). */
 const MAX_SCAN_DEPTH = 16;
+/**
+ * Duplicate keys recorded at most: one is enough to deny, and each becomes a finding (a
+ * config of 5,889 duplicates under a 30,000-character key made as many 30 KB paths).
+ */
+const MAX_DUPLICATES = 50;
 
 const SCALAR = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
 
@@ -74,7 +79,8 @@ class DuplicateScanner {
       const key: unknown = JSON.parse(this.stringToken());
       const name = typeof key === 'string' ? key : '';
       const at = joinPath(path, name);
-      if (depth <= MAX_SCAN_DEPTH && keys.has(name)) this.duplicates.push(at);
+      if (depth <= MAX_SCAN_DEPTH && keys.has(name) && this.duplicates.length < MAX_DUPLICATES)
+        this.duplicates.push(at);
       keys.add(name);
       this.skipSpace();
       this.i += 1; // ':'

@@ -61,9 +61,27 @@ export function formatViolation(v: Violation): string {
   return `[${v.rule}] ${v.message}`;
 }
 
+/**
+ * Longest path, and longest detail, a finding keeps (characters); the rest is cut, saying how
+ * much. Every finding is made here, so no finding can carry a path of megabytes into the
+ * answer, the audit record or a comparison, whatever built it (a red-team review crashed the
+ * process with 5,889 duplicate keys under one 30,000-character key of a cluster Secret's
+ * config: 176 MB of paths). A cut path does not parse back, which the callers that read a
+ * path back treat as changed (fail closed).
+ */
+export const MAX_FINDING_PATH_CHARS = 1_000;
+export const MAX_FINDING_DETAIL_CHARS = 2_000;
+
+function cut(text: string, max: number): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max - 40)}...(${text.length - max + 40} more characters)`;
+}
+
 /** Builds a Violation whose message starts with the path. */
 export function violation(rule: RuleId, path: string, detail: string): Violation {
-  return { rule, path, message: `${path} ${detail}` };
+  const kept = cut(path, MAX_FINDING_PATH_CHARS);
+  return { rule, path: kept, message: `${kept} ${cut(detail, MAX_FINDING_DETAIL_CHARS)}` };
 }
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';

@@ -552,3 +552,32 @@ test('a terminating UPDATE over thousands of standing findings with 4 KB paths i
   assert.match(res.body.response.status.message, /^\[TG-AS-04\] spec\.generators\[0\]\.list\.elements\[0\]/);
   assert.match(res.body.response.status.message, /\.\.\. and \d+ more violations/);
 });
+
+describe('no finding carries a path of megabytes, whatever built it (a red-team bypass of the key-path limit)', () => {
+  test('5,000 duplicate keys under a 30,000-character key of a cluster Secret config: at most 50 findings, each path cut', () => {
+    // Keys inside config are text, not measured by --max-key-path-chars: the scanner of
+    // duplicate keys made one 30 KB path for each, and the process ran out of heap (176 MB).
+    const inner = Array.from({ length: 5_000 }, () => '"a":1').join(',');
+    const config = `{"${'A'.repeat(30_000)}":{${inner}}}`;
+    const decision = evaluate(
+      {
+        uid: 'u',
+        kind: 'ClusterSecret',
+        operation: 'CREATE',
+        namespace: 'argocd',
+        name: 'k8s-team-a-dev',
+        object: clusterSecret(config),
+        user: ADMIN,
+        dryRun: false,
+      },
+      { registry: tenants(), settings: settings() },
+    );
+    const all = [...(decision.allowed ? [] : decision.violations), ...decision.audited];
+    const duplicates = all.filter((v) => v.rule === 'TG-CS-03' && v.message.includes('given twice'));
+    assert.ok(duplicates.length > 0 && duplicates.length <= 50, `${duplicates.length} duplicate findings`);
+    for (const v of all) {
+      assert.ok(v.path.length <= 1_000, `path of ${v.path.length}`);
+      assert.ok(v.message.length <= 3_100, `message of ${v.message.length}`);
+    }
+  });
+});
