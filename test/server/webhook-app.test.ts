@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import request from 'supertest';
+import { defaultPolicy } from '../../src/admission/admit.js';
 import { violation } from '../../src/policy/types.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../src/server/webhook-app.js';
 import {
@@ -526,5 +527,18 @@ describe('webhook app: metrics, mounts and unknown paths', () => {
     assert.equal(missing.status, 404);
     assert.deepEqual(missing.body, { message: 'not found' });
     assert.equal((await request(app).get('/validate')).status, 404);
+  });
+});
+
+describe('admission routes as spelled only (a red-team bypass of the body budget)', () => {
+  test('POST /VALIDATE and /validate/ are 404 with the connection closed, their bodies unread', async () => {
+    const { app } = buildApp({ policy: defaultPolicy });
+    for (const path of ['/VALIDATE', '/Mutate', '/validate/', '/mutate/']) {
+      const res = await request(app).post(path).send(reviewBody());
+      assert.equal(res.status, 404, path);
+      assert.equal(res.headers.connection, 'close', path);
+    }
+    const ok = await request(app).post('/validate').send(reviewBody());
+    assert.equal(ok.status, 200);
   });
 });
