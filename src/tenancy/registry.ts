@@ -271,39 +271,3 @@ export interface RegistryProvider {
 export function staticRegistry(registry: TenantRegistry): RegistryProvider {
   return { current: () => registry };
 }
-
-/**
- * The registry of `tenants`, where a Tenant accepted in `previous` whose current version is
- * invalid or rejected keeps its last accepted version, claims and all, while its status says
- * why the edit is refused. Fail closed: a bad edit of an older Tenant (a typo, a project
- * claimed twice) must not drop its clusters and namespaces into the hands of a newer Tenant
- * that lists them and was rejected for it (a red-team review: the cluster then resolved to
- * the newer Tenant's server until the edit was fixed). SPEC section 2: the one created first
- * keeps a claim; section 4: a cluster moves between tenants only as a platform operation.
- * The rejections returned are those of the current versions for the Tenants kept as they
- * were, and those of the build for the others.
- */
-export function buildWithLastAccepted(
-  tenants: readonly Tenant[],
-  invalid: ReadonlyMap<string, string>,
-  previous: TenantRegistry | undefined,
-): { registry: TenantRegistry; rejections: TenantRejection[] } {
-  if (previous === undefined) return buildRegistry(tenants);
-  const incumbent = (name: string): boolean => previous.tenant(name) !== undefined;
-  const first = buildRegistry(tenants, incumbent);
-  const refused = new Set([...invalid.keys(), ...first.rejections.map((r) => r.tenant)]);
-  const kept = new Map<string, Tenant>();
-  for (const name of refused) {
-    const last = previous.tenant(name);
-    if (last !== undefined) kept.set(name, last);
-  }
-  if (kept.size === 0) return first;
-  const second = buildRegistry([...tenants.filter((t) => !kept.has(t.name)), ...kept.values()], incumbent);
-  return {
-    registry: second.registry,
-    rejections: [
-      ...first.rejections.filter((r) => kept.has(r.tenant)),
-      ...second.rejections.filter((r) => !kept.has(r.tenant)),
-    ],
-  };
-}

@@ -19,7 +19,8 @@ import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
-import { buildRegistry, buildWithLastAccepted } from '../../src/tenancy/registry.js';
+import { buildRegistry } from '../../src/tenancy/registry.js';
+import { buildWithLastAccepted } from '../../src/tenancy/registry-continuity.js';
 import { parseTenant } from '../../src/tenancy/tenant.js';
 import { tenantSchema } from '../../src/tenancy/tenant-schema.js';
 
@@ -300,5 +301,77 @@ describe('buildWithLastAccepted: a refused edit changes nothing', () => {
     );
     // With no Tenant accepted before, the name decides, as it always has.
     assert.equal(buildRegistry([newcomer, holder]).registry.clusterByName('k8s-b')?.tenant.name, 'aaa');
+  });
+});
+
+describe('buildWithLastAccepted: a claim moves only when its holder lets go (red-team bypasses)', () => {
+  const T = (name: string, created: string, namespaces: string[], projects: string[], clusters: string[]) =>
+    parseTenant(
+      {
+        apiVersion: 'tenantguard.dev/v1alpha1',
+        kind: 'Tenant',
+        metadata: { name, creationTimestamp: created },
+        spec: {
+          owners: { groups: [`${name}-admins`] },
+          namespaces,
+          projects,
+          clusters: clusters.map((c) => ({ name: `k8s-${c}`, server: `https://${c}.example.com` })),
+        },
+      },
+      { source: 'test', argocdNamespace: ARGOCD_NAMESPACE },
+    );
+
+  test("an edit that takes what a kept Tenant holds is refused too, and a newer Tenant never gets the editor's cluster", () => {
+    const a = T('a', '2024-01-01T00:00:00Z', ['a'], ['pa'], ['a']);
+    const c = T('c', '2024-02-01T00:00:00Z', ['c'], ['pc'], ['c']);
+    const d = T('d', '2024-03-01T00:00:00Z', ['d'], ['pd'], ['c']);
+    let r = buildWithLastAccepted([a, c, d], new Map(), undefined);
+    r = buildWithLastAccepted([c, d], new Map([['a', 'invalid']]), r.registry);
+    // c's edit lists project pa, which a (invalid, kept) holds.
+    const c1 = T('c', '2024-02-01T00:00:00Z', ['c'], ['pc', 'pa'], ['c']);
+    r = buildWithLastAccepted([c1, d], new Map([['a', 'invalid']]), r.registry);
+    assert.equal(r.registry.clusterByName('k8s-c')?.tenant.name, 'c');
+    assert.equal(r.registry.tenantByNamespace('c')?.name, 'c');
+    assert.equal(r.registry.tenantByProject('pa')?.name, 'a');
+    assert.deepEqual(r.rejections.map((x) => [x.tenant, x.reason]).sort(), [
+      ['c', 'ProjectConflict'],
+      ['d', 'ClusterNameConflict'],
+    ]);
+  });
+
+  test('of two Tenants of the same second, both accepted, an edit cannot take the other one’s claims', () => {
+    const aaa = T('aaa', '2024-01-01T10:00:00Z', ['a'], ['p-aaa'], ['a']);
+    const zzz = T('zzz', '2024-01-01T10:00:00Z', ['z'], ['p-zzz'], ['z']);
+    const start = buildWithLastAccepted([aaa, zzz], new Map(), undefined);
+    for (const edit of [
+      T('aaa', '2024-01-01T10:00:00Z', ['a'], ['p-aaa'], ['a', 'z']),
+      T('aaa', '2024-01-01T10:00:00Z', ['a', 'z'], ['p-aaa'], ['a']),
+    ]) {
+      const r = buildWithLastAccepted([edit, zzz], new Map(), start.registry);
+      assert.equal(r.registry.clusterByName('k8s-z')?.tenant.name, 'zzz');
+      assert.equal(r.registry.tenantByNamespace('z')?.name, 'zzz');
+      assert.equal(r.registry.tenant('aaa')?.clusters.length, 1, "aaa's last accepted version");
+      assert.deepEqual(
+        r.rejections.map((x) => x.tenant),
+        ['aaa'],
+      );
+      assert.match(r.rejections[0]?.message ?? '', /is held by tenant "zzz"/);
+    }
+  });
+
+  test('a claim its holder lets go of (its valid edit no longer lists it) moves in the same rebuild', () => {
+    const a = T('a', '2024-01-01T00:00:00Z', ['a'], ['p-a'], ['a', 'shared']);
+    const b = T('b', '2024-02-01T00:00:00Z', ['b'], ['p-b'], ['b']);
+    const start = buildWithLastAccepted([a, b], new Map(), undefined);
+    const r = buildWithLastAccepted(
+      [
+        T('a', '2024-01-01T00:00:00Z', ['a'], ['p-a'], ['a']),
+        T('b', '2024-02-01T00:00:00Z', ['b'], ['p-b'], ['b', 'shared']),
+      ],
+      new Map(),
+      start.registry,
+    );
+    assert.equal(r.registry.clusterByName('k8s-shared')?.tenant.name, 'b');
+    assert.deepEqual(r.rejections, []);
   });
 });
