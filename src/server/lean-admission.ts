@@ -19,9 +19,12 @@ export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 export const BUSY_MESSAGE =
   'tenant-guard is judging other large AdmissionReviews; retry (the API server does, within its timeout)';
 
-/** One warning a second, per gate (so per app), for requests refused at it (log-throttle.ts). */
+/**
+ * One warning a second, per gate (so per app), for the requests refused at it, large or
+ * costly, on the lean path and express's alike (log-throttle.ts).
+ */
 const REFUSAL_LOGS = new WeakMap<LargeRequestGate, LogThrottle>();
-function refusalLog(gate: LargeRequestGate): LogThrottle {
+export function gateRefusalLog(gate: LargeRequestGate): LogThrottle {
   let throttle = REFUSAL_LOGS.get(gate);
   if (throttle === undefined) REFUSAL_LOGS.set(gate, (throttle = new LogThrottle()));
   return throttle;
@@ -47,7 +50,7 @@ export function inGateTurn(
 ): void {
   const pending = gate.acquire(res.req.socket.remoteAddress);
   if (pending === undefined) {
-    const unlogged = refusalLog(gate).take();
+    const unlogged = gateRefusalLog(gate).take();
     if (unlogged !== undefined)
       logger.warn(
         { code: 'ERR_ADMISSION_BUSY', path: `/${endpoint}`, reason: 'elementsYaml', ...gate.load, unlogged },
@@ -87,7 +90,7 @@ export const NOT_JSON = {
 const ABORTED = { status: 400, message: 'bad request' } as const;
 
 /** `/mutate` or `/validate` from a request target (query string ignored), else undefined. */
-function leanEndpoint(url: string | undefined): Endpoint | undefined {
+export function admissionEndpoint(url: string | undefined): Endpoint | undefined {
   if (url === undefined) return undefined;
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -157,7 +160,7 @@ export function leanAdmission(
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   return (req, res) => {
     if (req.method !== 'POST') return false;
-    const endpoint = leanEndpoint(req.url);
+    const endpoint = admissionEndpoint(req.url);
     if (endpoint === undefined) return false;
     const headers = req.headers;
     if (!isPlainJson(headers['content-type'])) return false;

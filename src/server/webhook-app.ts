@@ -18,14 +18,15 @@ import type { Registry } from 'prom-client';
 import { defaultPolicy, type Endpoint } from '../admission/admit.js';
 import { LargeRequestGate } from '../admission/large-request-gate.js';
 import { BodyBudget } from './body-budget.js';
-import { LogThrottle } from './log-throttle.js';
 import { TurnBatch } from './turn-batch.js';
 import { isRecord } from '../json.js';
 import { answerReview, INTERNAL_ERROR_MESSAGE, seconds, type ReviewDeps } from './admission-answer.js';
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';
 import {
+  admissionEndpoint,
   BUSY_MESSAGE,
   DEFAULT_BODY_LIMIT_BYTES,
+  gateRefusalLog,
   inGateTurn,
   leanAdmission,
   NOT_JSON,
@@ -150,8 +151,8 @@ function bodyBudgetCheck(
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== 'POST') return false;
-    const path = req.url === undefined ? '' : req.url.split('?', 1)[0];
-    if (path !== '/mutate' && path !== '/validate') return false;
+    const endpoint = admissionEndpoint(req.url);
+    if (endpoint === undefined) return false;
     const header = req.headers['content-length'];
     const length = header === undefined ? undefined : Number(header);
     if (length === undefined || gate.isLarge(length) || length <= 0) return false;
@@ -164,7 +165,7 @@ function bodyBudgetCheck(
     res.shouldKeepAlive = false;
     res.writeHead(429, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
     res.end(JSON.stringify({ message: BODY_BUDGET_MESSAGE }));
-    metrics.observe({ endpoint: path.slice(1), kind: 'unknown', decision: 'busy' }, 0);
+    metrics.observe({ endpoint, kind: 'unknown', decision: 'busy' }, 0);
     return true;
   };
 }
@@ -174,7 +175,7 @@ function bodyBudgetCheck(
  * are refused with 429 (the webhook's failurePolicy then decides, fail closed).
  */
 function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandler {
-  const refusals = new LogThrottle();
+  const refusals = gateRefusalLog(gate);
   return (req, res, next) => {
     const header = req.headers['content-length'];
     if (!gate.isLarge(header === undefined ? undefined : Number(header))) {
