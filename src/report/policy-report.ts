@@ -5,8 +5,9 @@
  * `MAX_REPORT_BYTES` of JSON, gets several reports (`tenant-guard`, `tenant-guard-2`, ...),
  * and a result's message and path are cut at MAX_LINE_CHARS, so no report nears etcd's
  * object size limit: 700 findings under one 3,900-character key made one 6 MB report that
- * the API server refused at every flush (a red-team review). Every AppProject, Application, ApplicationSet and cluster Secret is namespaced, so
- * no finding is cluster-scoped and no ClusterPolicyReport is written.
+ * the API server refused at every flush (a red-team review). Every AppProject, Application,
+ * ApplicationSet and cluster Secret is namespaced, so no finding is cluster-scoped and no
+ * ClusterPolicyReport is written.
  */
 import { capLine } from '../policy/limits.js';
 import type { KubeObject } from '../policy/types.js';
