@@ -19,6 +19,8 @@ export const DEFAULT_SERVING_NAMES: readonly string[] = [
 export const CA_FILE = 'ca.pem';
 export const CERT_FILE = 'tls.crt';
 export const KEY_FILE = 'tls.key';
+export const CLIENT_CERT_FILE = 'client.crt';
+export const CLIENT_KEY_FILE = 'client.key';
 
 export interface CertificateOptions {
   /** DNS names and IP addresses (told apart by `net.isIP`) of the serving certificate. */
@@ -27,6 +29,11 @@ export interface CertificateOptions {
   validityDays?: number;
   /** Common name of the CA. Default `tenant-guard local CA`. */
   caCommonName?: string;
+  /**
+   * Also a client certificate (extKeyUsage clientAuth) with this Common Name, signed by the
+   * same CA: the API server's, for `serve --client-ca-file` (docs/install.md section 6).
+   */
+  clientName?: string;
 }
 
 /** PEM texts of a generated CA and serving certificate. */
@@ -37,6 +44,8 @@ export interface CertificateBundle {
   cert: string;
   /** The serving certificate's private key (PKCS#8). */
   key: string;
+  /** The client certificate and its key, when `clientName` was given. */
+  client?: { cert: string; key: string };
 }
 
 /** Paths of the files a bundle was written to. */
@@ -44,6 +53,8 @@ export interface CertificateFiles {
   caFile: string;
   certFile: string;
   keyFile: string;
+  /** Written when the bundle has a client certificate. */
+  client?: { certFile: string; keyFile: string };
 }
 
 /**
@@ -96,10 +107,26 @@ export async function generateCertificates(options: CertificateOptions): Promise
         },
       ],
     });
+    const client =
+      options.clientName === undefined
+        ? undefined
+        : await generate([{ name: 'commonName', value: options.clientName }], {
+            algorithm: 'sha256',
+            keySize: 2048,
+            notBeforeDate,
+            notAfterDate,
+            ca: { key: ca.private, cert: ca.cert },
+            extensions: [
+              { name: 'basicConstraints', cA: false },
+              { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+              { name: 'extKeyUsage', clientAuth: true },
+            ],
+          });
     return {
       caCert: ca.cert,
       cert: `${serving.cert.trimEnd()}\n${ca.cert.trimEnd()}\n`,
       key: serving.private,
+      ...(client === undefined ? {} : { client: { cert: client.cert, key: client.private } }),
     };
   } catch (err) {
     throw new TenantGuardError(
@@ -116,17 +143,26 @@ export function certificateFiles(dir: string): CertificateFiles {
 }
 
 /**
- * Writes a bundle into `dir` (created 0700 when missing): ca.pem and tls.crt 0644, tls.key 0600.
+ * Writes a bundle into `dir` (created 0700 when missing): ca.pem and tls.crt 0644, tls.key
+ * 0600; client.crt 0644 and client.key 0600 when it has a client certificate.
  * @throws TenantGuardError ERR_CERTS when a file cannot be written.
  */
 export function writeCertificates(dir: string, bundle: CertificateBundle): CertificateFiles {
-  const files = certificateFiles(dir);
+  const files: CertificateFiles = certificateFiles(dir);
+  const writeKey = (path: string, key: string): void => {
+    writeFileSync(path, key, { mode: 0o600 });
+    chmodSync(path, 0o600); // an existing file keeps its mode on write
+  };
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(files.keyFile, bundle.key, { mode: 0o600 });
-    chmodSync(files.keyFile, 0o600); // an existing file keeps its mode on write
+    writeKey(files.keyFile, bundle.key);
     writeFileSync(files.certFile, bundle.cert, { mode: 0o644 });
     writeFileSync(files.caFile, bundle.caCert, { mode: 0o644 });
+    if (bundle.client !== undefined) {
+      files.client = { certFile: join(dir, CLIENT_CERT_FILE), keyFile: join(dir, CLIENT_KEY_FILE) };
+      writeKey(files.client.keyFile, bundle.client.key);
+      writeFileSync(files.client.certFile, bundle.client.cert, { mode: 0o644 });
+    }
   } catch (err) {
     throw new TenantGuardError(
       'ERR_CERTS',

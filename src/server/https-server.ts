@@ -15,15 +15,22 @@ export const HEADERS_TIMEOUT_MS = 5_000;
 
 /**
  * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
- * (cert-manager or a Secret update rotating them) without dropping a connection.
+ * (cert-manager or a Secret update rotating them) without dropping a connection. With
+ * `clientCaFile`, it asks clients for a certificate and verifies it against that CA
+ * (admission-client.ts says which routes need one).
  */
 export function createHttpsServer(
   app: Express | RequestListener,
   certFile: string,
   keyFile: string,
   logger: Logger,
+  clientCaFile?: string,
 ): ReloadingHttpsServer {
-  const reloading = createReloadingHttpsServer(app, { certFile, keyFile }, logger);
+  const reloading = createReloadingHttpsServer(
+    app,
+    { certFile, keyFile, ...(clientCaFile === undefined ? {} : { clientCaFile }) },
+    logger,
+  );
   // A request (headers and body) must arrive within 10 s, checked every second: the API
   // server sends one in milliseconds and waits for the answer at most timeoutSeconds (5 s
   // as installed). Before, 30 s checked every 30 s let a client that sends all but the

@@ -22,6 +22,7 @@ export type DecisionLabel =
   | 'not_synced'
   | 'bad_request'
   | 'busy'
+  | 'client_refused'
   | 'error';
 
 export interface RequestLabels {

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { AdmissionPolicy } from '../admission/admit.js';
 import { pinoAuditSink } from '../audit/logger.js';
 import type { AuditSink } from '../audit/record.js';
+import type { AdmissionClientRule } from './admission-client.js';
 import type { AdmissionLimits } from '../policy/limits.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
@@ -29,6 +30,8 @@ export interface ServeAppOptions {
   readonly admission?: boolean;
   /** How much of a request the webhook reads. Default `DEFAULT_LIMITS`. */
   readonly limits?: AdmissionLimits;
+  /** Who may send AdmissionReviews (`--client-ca-file`, `--client-names`); default anyone. */
+  readonly admissionClients?: AdmissionClientRule;
 }
 
 /** The express app of `serve`: the webhook plus every contribution's routers and checks. */
@@ -45,5 +48,6 @@ export function buildServeApp(options: ServeAppOptions): Express {
     readiness: contributions.flatMap((c) => c.readiness ?? []),
     admission: options.admission ?? true,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.admissionClients === undefined ? {} : { admissionClients: options.admissionClients }),
   });
 }

@@ -30,6 +30,8 @@ export const SERVE_FLAGS = {
   port: { flag: 'port', valueName: 'n', env: 'TG_PORT', kind: 'string', default: '8443', description: 'port to listen on (0: any free port)' },
   tlsCert: { flag: 'tls-cert', valueName: 'file', env: 'TG_TLS_CERT', kind: 'string', description: 'serving certificate chain (PEM); with --tls-key' },
   tlsKey: { flag: 'tls-key', valueName: 'file', env: 'TG_TLS_KEY', kind: 'string', description: 'serving private key (PEM)' },
+  clientCaFile: { flag: 'client-ca-file', valueName: 'file', env: 'TG_CLIENT_CA_FILE', kind: 'string', description: 'CA bundle (PEM) of the API server\'s webhook client certificate: /mutate and /validate answer only clients with a certificate it signed' },
+  clientNames: { flag: 'client-names', valueName: 'list', env: 'TG_CLIENT_NAMES', kind: 'string', description: 'with --client-ca-file: the client certificate must carry one of these names (Common Name or DNS subjectAltName), comma-separated' },
   certsDir: { flag: 'certs-dir', valueName: 'dir', env: 'TG_CERTS_DIR', kind: 'string', default: 'certs', description: 'where certificates are generated when --tls-cert is not given' },
   logLevel: { flag: 'log-level', valueName: 'level', env: 'TG_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino log level' },
   // No default here: it is every component that is not opt-in (`parseServeOptions`).
@@ -52,6 +54,10 @@ export interface ServeOptions {
   port: number;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  /** CA bundle of admission clients' certificates (--client-ca-file); undefined: no client certificate asked for. */
+  clientCaFile: string | undefined;
+  /** With clientCaFile: the names one of which a client certificate must carry (--client-names). */
+  clientNames: string[] | undefined;
   certsDir: string;
   logLevel: string;
   components: Set<string>;
@@ -78,12 +84,19 @@ export function parseServeOptions(
     throw new TenantGuardError('ERR_USAGE', `--port "${f.port}" is not a port number (0..65535)`);
   if ((f.tlsCert === undefined) !== (f.tlsKey === undefined))
     throw new TenantGuardError('ERR_USAGE', '--tls-cert and --tls-key go together');
+  if (f.clientNames !== undefined && f.clientCaFile === undefined)
+    throw new TenantGuardError(
+      'ERR_USAGE',
+      '--client-names needs --client-ca-file: names are checked on certificates that CA verified',
+    );
   return {
     tenants: f.tenants,
     host: f.host,
     port,
     tlsCert: f.tlsCert,
     tlsKey: f.tlsKey,
+    clientCaFile: f.clientCaFile,
+    clientNames: f.clientNames === undefined ? undefined : parseClientNames(f.clientNames),
     certsDir: f.certsDir,
     logLevel: f.logLevel,
     components: parseComponents(f.components, ['webhook', ...componentNames], ['webhook', ...defaultNames]),
@@ -111,6 +124,23 @@ function parseComponents(
     );
   }
   return new Set(names);
+}
+
+/** At most this many --client-names, each at most a DNS name's 253 characters. */
+export const MAX_CLIENT_NAMES = 64;
+const MAX_CLIENT_NAME_CHARS = 253;
+
+function parseClientNames(text: string): string[] {
+  const names = text.split(',').map((s) => s.trim());
+  // eslint-disable-next-line no-control-regex -- a name with control characters is refused
+  const control = /[\u0000-\u001f\u007f]/;
+  const bad = names.find((n) => n === '' || n.length > MAX_CLIENT_NAME_CHARS || control.test(n));
+  if (names.length > MAX_CLIENT_NAMES || bad !== undefined)
+    throw new TenantGuardError(
+      'ERR_USAGE',
+      `--client-names: use a comma-separated list of at most ${MAX_CLIENT_NAMES} names of 1 to ${MAX_CLIENT_NAME_CHARS} printable characters${bad === undefined ? '' : ` (not ${JSON.stringify(bad.slice(0, 64))})`}`,
+    );
+  return [...new Set(names)];
 }
 
 function parseDrainSeconds(text: string): number {

@@ -129,6 +129,7 @@ async function serveWith(
           generated: false,
         }
       : await ensureCertificates(resolve(io.cwd, options.certsDir));
+  const clientCaFile = options.clientCaFile === undefined ? undefined : resolve(io.cwd, options.clientCaFile);
   const audit = pinoAuditSink(logger);
   const context: ServeComponentContext = {
     options: raw,
@@ -169,8 +170,15 @@ async function serveWith(
     admission: options.components.has('webhook'),
     limits,
     ...(injected.policy === undefined ? {} : { policy: injected.policy }),
+    ...(clientCaFile === undefined ? {} : { admissionClients: { names: options.clientNames } }),
   });
-  const https = createHttpsServer(drainingListener(app, state), certs.certFile, certs.keyFile, logger);
+  const https = createHttpsServer(
+    drainingListener(app, state),
+    certs.certFile,
+    certs.keyFile,
+    logger,
+    clientCaFile,
+  );
   registerCertificateExpiry(metricsRegistry, () => https.current().validTo);
   const server = https.server;
   const port = await listen(server, options.port, options.host);

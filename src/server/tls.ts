@@ -13,7 +13,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { RequestListener } from 'node:http';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { errnoCode, TenantGuardError } from '../errors.js';
@@ -24,8 +24,13 @@ export interface TlsFiles {
   certFile: string;
   /** PEM private key of the serving certificate. */
   keyFile: string;
-  /** Optional PEM CA bundle, given to the TLS context as `ca` (chain completion, client certs). */
-  caFile?: string;
+  /**
+   * Optional PEM bundle of the CA(s) that sign client certificates. When given, the server
+   * asks every client for a certificate and verifies it against this bundle, but lets a
+   * client without one (or with a bad one) connect: the routes that need it say so
+   * (admission-client.ts), health and metrics do not. It is reloaded with the pair.
+   */
+  clientCaFile?: string;
 }
 
 /** Options of `createReloadingHttpsServer`. Times in milliseconds. */
@@ -81,7 +86,7 @@ export function readTlsPair(files: TlsFiles): Pair {
   };
   const cert = read(files.certFile);
   const key = read(files.keyFile);
-  const ca = files.caFile === undefined ? undefined : read(files.caFile);
+  const ca = files.clientCaFile === undefined ? undefined : read(files.clientCaFile);
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
@@ -133,7 +138,7 @@ export function readTlsPair(files: TlsFiles): Pair {
 
 /** What stat says about the files; it changes when any of them is replaced. */
 function statSignature(files: TlsFiles): string {
-  return [files.certFile, files.keyFile, files.caFile]
+  return [files.certFile, files.keyFile, files.clientCaFile]
     .filter((f): f is string => f !== undefined)
     .map((f) => {
       try {
@@ -167,9 +172,15 @@ export function createReloadingHttpsServer(
       key: pair.key,
       ...(pair.ca === undefined ? {} : { ca: pair.ca }),
       minVersion: 'TLSv1.2',
+      // Asked for, verified, but not required of every route (TlsFiles.clientCaFile).
+      ...(files.clientCaFile === undefined ? {} : { requestCert: true, rejectUnauthorized: false }),
     },
     app,
   );
+  // The verdict on a client's certificate is kept per connection (admission-client.ts): a
+  // TLS 1.2 renegotiation must not change the peer under it. (TLS 1.3 has none.)
+  if (files.clientCaFile !== undefined)
+    server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   log.info(
     { certificate: pair.served },
     `serving certificate ${pair.served.subject} (serial ${pair.served.serialNumber}, valid to ${pair.served.validTo})`,
@@ -212,7 +223,7 @@ export function createReloadingHttpsServer(
   const watchers: FSWatcher[] = [];
   if (options.watch !== false) {
     const dirs = new Set(
-      [files.certFile, files.keyFile, files.caFile]
+      [files.certFile, files.keyFile, files.clientCaFile]
         .filter((f): f is string => f !== undefined)
         .map((f) => dirname(f)),
     );

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { defaultPolicy, type Endpoint } from '../admission/admit.js';
 import { LargeRequestGate } from '../admission/large-request-gate.js';
+import { admissionClientCheck, type AdmissionClientRule } from './admission-client.js';
 import { BodyBudget } from './body-budget.js';
 import { TurnBatch } from './turn-batch.js';
 import { isRecord } from '../json.js';
@@ -63,6 +64,11 @@ export interface WebhookAppDeps extends ReviewDeps, LeanAdmissionDeps {
   readonly largeRequestGate?: LargeRequestGate;
   /** Bytes of admission bodies held while they arrive (body-budget.ts). Default: a new BodyBudget. */
   readonly bodyBudget?: BodyBudget;
+  /**
+   * Who may send AdmissionReviews (admission-client.ts); undefined: anyone who reaches the
+   * port. Set with a server that verifies client certificates (`--client-ca-file`).
+   */
+  readonly admissionClients?: AdmissionClientRule;
 }
 
 /** Builds the webhook app. */
@@ -91,11 +97,26 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   const answers = new TurnBatch({
     onError: (err) => deps.logger.error({ err, code: 'ERR_ADMISSION_INTERNAL' }, 'admission answer failed'),
   });
+  // Before anything else reads an admission request, its client is checked: on the lean
+  // path first of all, and again (a per-connection lookup) on express's routes, which an
+  // app mounted in another app reaches without the lean path.
+  const clientCheck =
+    admission && deps.admissionClients !== undefined
+      ? admissionClientCheck(deps.admissionClients, metrics, deps.logger)
+      : undefined;
   if (admission) {
     const turns = largeRequestTurns(gate, deps.logger);
     const afterParse = yieldIfLarge(gate, answers, deps.logger);
+    const client: RequestHandler[] =
+      clientCheck === undefined
+        ? []
+        : [
+            (req, res, next) => {
+              if (!clientCheck(req, res)) next();
+            },
+          ];
     for (const endpoint of ['mutate', 'validate'] as const) {
-      app.post(`/${endpoint}`, turns, json, afterParse, admissionHandler(endpoint, deps, metrics));
+      app.post(`/${endpoint}`, ...client, turns, json, afterParse, admissionHandler(endpoint, deps, metrics));
     }
   }
   for (const mount of deps.mounts ?? []) app.use(mount.path, mount.router);
@@ -108,9 +129,11 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   // prototypes, body parser), which cost most of a request. Whatever they do not take
   // (other routes, and the rare request they leave to express, see `leanAdmission`) goes
   // on to express.
-  // First of all, a small admission body takes its length from the body budget, or is
-  // refused unread (body-budget.ts).
+  // First of all, an admission request's client is checked (when `admissionClients` is
+  // set); then a small admission body takes its length from the body budget, or is refused
+  // unread (body-budget.ts).
   const leans = [
+    ...(clientCheck === undefined ? [] : [clientCheck]),
     ...(admission ? [bodyBudgetCheck(deps.bodyBudget ?? new BodyBudget(), gate, metrics)] : []),
     ...(admission ? [leanAdmission(deps, metrics, gate, answers)] : []),
     ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),

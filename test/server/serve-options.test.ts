@@ -20,6 +20,8 @@ describe('serve options (SERVE_FLAGS through the one resolver)', () => {
         port: 8443,
         tlsCert: undefined,
         tlsKey: undefined,
+        clientCaFile: undefined,
+        clientNames: undefined,
         certsDir: 'certs',
         logLevel: 'info',
         components: ['webhook', 'broker'],

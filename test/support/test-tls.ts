@@ -10,6 +10,8 @@ import { generate } from 'selfsigned';
 
 export interface TestTls {
   caPem: string;
+  /** The CA's private key, to sign more certificates (`makeClientCertificate`). */
+  caKeyPem: string;
   certPem: string;
   keyPem: string;
   /** A file holding the CA bundle. */
@@ -53,5 +55,34 @@ export async function makeTestTls(): Promise<TestTls> {
   const dir = mkdtempSync(join(tmpdir(), 'tg-tls-'));
   const caFile = join(dir, 'ca.pem');
   writeFileSync(caFile, ca.cert);
-  return { caPem: ca.cert, certPem: server.cert, keyPem: server.private, caFile, dir };
+  return { caPem: ca.cert, caKeyPem: ca.private, certPem: server.cert, keyPem: server.private, caFile, dir };
+}
+
+/** A client certificate (extKeyUsage clientAuth) signed by `ca`, with a Common Name and DNS subjectAltNames. */
+export async function makeClientCertificate(
+  ca: Pick<TestTls, 'caPem' | 'caKeyPem'>,
+  commonName: string,
+  dnsNames: readonly string[] = [],
+): Promise<{ certPem: string; keyPem: string }> {
+  const client = await generate([{ name: 'commonName', value: commonName }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(Date.now() - 60_000),
+    notAfterDate: new Date(Date.now() + 24 * 3600_000),
+    ca: { key: ca.caKeyPem, cert: ca.caPem },
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true },
+      { name: 'extKeyUsage', clientAuth: true },
+      ...(dnsNames.length === 0
+        ? []
+        : [
+            {
+              name: 'subjectAltName' as const,
+              altNames: dnsNames.map((value) => ({ type: 2 as const, value })),
+            },
+          ]),
+    ],
+  });
+  return { certPem: client.cert, keyPem: client.private };
 }
