@@ -36,6 +36,8 @@ export interface CertsOptions {
   webhookConfig: string | undefined;
   /** Validity in days. Default 365. */
   days: number;
+  /** Common Name of a client certificate for the API server (`--client`); none when undefined. */
+  client?: string;
 }
 
 /** Where `runCerts` writes its messages. */
@@ -157,6 +159,13 @@ export function checkCertsOptions(options: CertsOptions): void {
     throw usage(`--namespace: "${options.namespace}" is not a namespace name (a DNS label)`);
   if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650)
     throw usage(`--days: "${options.days}" must be a whole number of days from 1 to 3650`);
+  // eslint-disable-next-line no-control-regex -- a Common Name with control characters is refused
+  const unprintable = /[\u0000-\u001f\u007f,]/;
+  if (
+    options.client !== undefined &&
+    (options.client === '' || options.client.length > 64 || unprintable.test(options.client))
+  )
+    throw usage(`--client: "${options.client.slice(0, 70)}" must be 1 to 64 printable characters, no comma`);
   if (options.webhookConfig !== undefined && !existsSync(options.webhookConfig))
     throw usage(`--webhook-config: ${options.webhookConfig} does not exist`);
 }
@@ -170,6 +179,7 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
       names,
       validityDays: options.days,
       caCommonName: `tenant-guard CA (${options.namespace})`,
+      ...(options.client === undefined ? {} : { clientName: options.client }),
     });
     const previous = options.webhookConfig === undefined ? undefined : findCaBundle(options.webhookConfig);
     const caBundle = mergeCaBundle(
@@ -184,6 +194,10 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
       `wrote ${files.caFile}, ${files.certFile}, ${files.keyFile} (0600) and ${join(options.out, CA_BUNDLE_FILE)}`,
       `serving certificate for: ${names.join(', ')} (valid ${options.days} days)`,
     ];
+    if (files.client !== undefined)
+      lines.push(
+        `wrote ${files.client.certFile} and ${files.client.keyFile} (0600): the API server's client certificate, Common Name ${options.client ?? ''}, signed by the same CA`,
+      );
     if (options.webhookConfig !== undefined) {
       const written = writeCaBundle(options.webhookConfig, Buffer.from(caBundle, 'utf8').toString('base64'));
       const kept =
@@ -200,6 +214,11 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
       '  kubectl apply -k webhook-config/ and wait for `kubectl -n tenant-guard rollout status`, then the webhook configurations (docs/install.md):',
       ...webhookDirs.map((d) => `  kubectl apply -k ${d}`),
     );
+    if (files.client !== undefined)
+      lines.push(
+        'the client certificate: on every API server, then the webhook (docs/install.md, section 6):',
+        `  kubectl -n ${options.namespace} create secret generic tenant-guard-client-ca --from-file=ca.crt=${join(options.out, CA_BUNDLE_FILE)} --dry-run=client -o yaml | kubectl apply -f -`,
+      );
     io.stdout(`${lines.join('\n')}\n`);
     return 0;
   } catch (err) {
@@ -244,6 +263,10 @@ export function register(program: Command, context: CliContext): void {
     )
     .option('--no-webhook-config', 'write no caBundle')
     .option('--days <days>', 'validity in days', '365')
+    .option(
+      '--client <name>',
+      "also a client certificate with this Common Name (client.crt, client.key): the API server's, for serve --client-ca-file",
+    )
     .action(async (raw: Record<string, unknown>) => {
       const { io } = context;
       const services = Array.isArray(raw.service)
@@ -255,6 +278,7 @@ export function register(program: Command, context: CliContext): void {
         out: resolve(io.cwd, typeof raw.out === 'string' ? raw.out : DEFAULT_CERTS_OUT),
         webhookConfig: typeof raw.webhookConfig === 'string' ? resolve(io.cwd, raw.webhookConfig) : undefined,
         days: Number(typeof raw.days === 'string' ? raw.days : '365'),
+        ...(typeof raw.client === 'string' ? { client: raw.client } : {}),
       };
       context.setExitCode(
         await runCerts(options, {

@@ -18,7 +18,8 @@ import {
   type CertsOptions,
 } from '../../src/cli/certs.js';
 import { startServe } from '../../src/server/start-serve.js';
-import { capturedLogger } from '../server/webhook-app-support.js';
+import { request as httpsRequest } from 'node:https';
+import { capturedLogger, reviewBody } from '../server/webhook-app-support.js';
 import { callServe, testIo } from './cli-support.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -209,6 +210,77 @@ describe('tenant-guard certs', () => {
       sans.split(', ').map((s) => s.replace(/^DNS:/, '')),
       serviceDnsNames(['one', 'two', 'three'], 'ns'),
     );
+  });
+
+  test('--client: a client certificate (clientAuth) signed by the CA, which `serve --client-ca-file` accepts from the API server', async () => {
+    const dir = temp();
+    const out = join(dir, 'out');
+    const done = capture();
+    const options: CertsOptions = {
+      services: ['tenant-guard-webhook'],
+      namespace: 'tenant-guard',
+      out,
+      webhookConfig: undefined,
+      days: 10,
+      client: 'kube-apiserver',
+    };
+    assert.equal(await runCerts(options, done.io), 0, done.err.join(''));
+    assert.match(done.out.join(''), /client\.crt and .*client\.key \(0600\).*Common Name kube-apiserver/);
+    assert.match(
+      done.out.join(''),
+      /create secret generic tenant-guard-client-ca --from-file=ca\.crt=.*ca-bundle\.pem/,
+    );
+    assert.equal(statSync(join(out, 'client.key')).mode & 0o777, 0o600);
+    const client = new X509Certificate(readFileSync(join(out, 'client.crt')));
+    const ca = new X509Certificate(readFileSync(join(out, 'ca.pem')));
+    assert.equal(client.subject, 'CN=kube-apiserver');
+    assert.ok(client.checkIssued(ca) && client.verify(ca.publicKey), 'signed by the CA');
+    assert.deepEqual(client.keyUsage, ['1.3.6.1.5.5.7.3.2'], 'extKeyUsage clientAuth only');
+    const handle = await startServe(
+      {
+        port: '0',
+        certsDir: join(dir, 'serving'),
+        clientCaFile: join(out, CA_BUNDLE_FILE),
+        clientNames: 'kube-apiserver',
+      },
+      testIo({ cwd: root }),
+      { logger: capturedLogger('error').logger },
+    );
+    try {
+      const servingCa = readFileSync(join(dir, 'serving', 'ca.pem'), 'utf8');
+      const status = (cert?: string, key?: string) =>
+        new Promise<number>((resolveStatus, reject) => {
+          const req = httpsRequest(
+            `${handle.url}/validate`,
+            {
+              method: 'POST',
+              ca: servingCa,
+              agent: false,
+              headers: { 'content-type': 'application/json' },
+              ...(cert === undefined ? {} : { cert, key }),
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolveStatus(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify(reviewBody()));
+        });
+      assert.equal(
+        await status(
+          readFileSync(join(out, 'client.crt'), 'utf8'),
+          readFileSync(join(out, 'client.key'), 'utf8'),
+        ),
+        200,
+      );
+      assert.equal(await status(), 401);
+    } finally {
+      await handle.close(1000);
+    }
+    const bad = capture();
+    assert.equal(await runCerts({ ...options, client: 'a,b' }, bad.io), 2);
+    assert.match(bad.err.join(''), /--client: "a,b" must be/);
   });
 
   test("`certs` with its defaults never touches what `serve` (npm start) serves: the README's curl keeps working", async () => {
