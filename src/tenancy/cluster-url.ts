@@ -11,10 +11,29 @@ const DEFAULT_PORTS: ReadonlyMap<string, string> = new Map([
   ['http:', '80'],
 ]);
 
+/** RFC 3986 unreserved characters: percent-encoding one of them changes nothing. */
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * A path's percent-encoding in its RFC 3986 normal form (section 6.2.2): an encoded
+ * unreserved character decoded (`%61` is `a`), the hex digits of the rest upper-cased.
+ * Why: `/clusters/%61` and `/clusters/a` are one path to every server and proxy, and two
+ * Tenants could each claim one spelling of the same cluster (a red-team review).
+ */
+function normalPercentEncoding(path: string): string {
+  if (!path.includes('%')) return path;
+  return path.replace(/%[0-9A-Fa-f]{2}/g, (encoded) => {
+    const char = String.fromCharCode(Number.parseInt(encoded.slice(1), 16));
+    return UNRESERVED.test(char) ? char : encoded.toUpperCase();
+  });
+}
+
 /**
  * Normalises a cluster server URL for comparison: scheme and host lower-cased, a trailing
- * dot on the host, the default port and a trailing slash dropped. Returns undefined when
- * the value does not parse as an absolute URL (the caller then compares it literally).
+ * dot on the host, the default port and a trailing slash dropped, the path's
+ * percent-encoding in its normal form (an encoded unreserved character decoded). Returns
+ * undefined when the value does not parse as an absolute URL (the caller then compares it
+ * literally).
  */
 export function normalizeServerUrl(raw: string): string | undefined {
   // canParse first: a thrown TypeError costs tens of microseconds, and the rules ask this of
@@ -30,7 +49,7 @@ export function normalizeServerUrl(raw: string): string | undefined {
   let host = url.hostname.toLowerCase();
   while (host.endsWith('.')) host = host.slice(0, -1);
   const port = url.port === '' || url.port === DEFAULT_PORTS.get(protocol) ? '' : `:${url.port}`;
-  let path = url.pathname;
+  let path = normalPercentEncoding(url.pathname);
   while (path.endsWith('/')) path = path.slice(0, -1);
   const userinfo = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';
   return `${protocol}//${userinfo}${host}${port}${path}${url.search}${url.hash}`;
@@ -101,6 +120,8 @@ export function explainBadServer(raw: string): string | undefined {
   if (url.username !== '' || url.password !== '') return 'carries user info';
   if (url.search !== '' || raw.includes('?')) return 'carries a query';
   if (url.hash !== '' || raw.includes('#')) return 'carries a fragment';
+  if (/%(2f|5c)/i.test(url.pathname))
+    return 'has an encoded slash (%2F or %5C) in its path: proxies differ on whether it separates segments';
   if (isControlPlaneServer(raw)) return 'is the control plane';
   if (isLoopbackHost(url.hostname))
     return "is loopback: from Argo CD's controller that is its own pod, not a cluster";

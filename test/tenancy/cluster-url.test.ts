@@ -14,9 +14,29 @@ import {
   normalizeServerUrl,
   serverKey,
 } from '../../src/tenancy/cluster-url.js';
+import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { loadTenants } from '../support/policy-fixtures.js';
 
-/** normalizeServerUrl as first written: URL parsing decides. */
+/**
+ * RFC 3986 section 6.2.2 on a path, written out plainly: each `%XY` decoded when it is an
+ * unreserved character, otherwise kept with its hex digits upper-cased.
+ */
+function referencePercent(path: string): string {
+  let out = '';
+  for (let i = 0; i < path.length; i++) {
+    const hex = path.slice(i + 1, i + 3);
+    if (path[i] === '%' && /^[0-9a-f]{2}$/i.test(hex)) {
+      const code = parseInt(hex, 16);
+      const char = String.fromCharCode(code);
+      const unreserved = /[a-z0-9]/i.test(char) || '-._~'.includes(char);
+      out += unreserved && code < 128 ? char : `%${hex.toUpperCase()}`;
+      i += 2;
+    } else out += path[i];
+  }
+  return out;
+}
+
+/** normalizeServerUrl as first written (URL parsing decides), with the path's percent-encoding normalised. */
 function referenceNormalize(raw: string): string | undefined {
   const trimmed = raw.trim();
   if (!URL.canParse(trimmed)) return undefined;
@@ -26,7 +46,7 @@ function referenceNormalize(raw: string): string | undefined {
   while (host.endsWith('.')) host = host.slice(0, -1);
   const port =
     url.port === '' || url.port === { 'https:': '443', 'http:': '80' }[protocol] ? '' : `:${url.port}`;
-  let path = url.pathname;
+  let path = referencePercent(url.pathname);
   while (path.endsWith('/')) path = path.slice(0, -1);
   const userinfo = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';
   return `${protocol}//${userinfo}${host}${port}${path}${url.search}${url.hash}`;
@@ -49,6 +69,8 @@ const nearTargets = fc.oneof(
         'kubernetes.default.svc',
         'https://team-a-dev.example.com',
         'HTTPS://TEAM-A-DEV.example.com.:443',
+        'https://shared.example.com/clusters/%61%2d%7e%2F%c3%A9%zz%4',
+        'https://shared.example.com/%2e%2E/a%2Eb/%25%41',
         'k8s-team-a-dev',
         'x:y',
         'a\tb:c',
@@ -144,6 +166,54 @@ describe('registry cluster lookups', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('percent-encoded paths (found by a red-team review)', () => {
+  test('one path in two spellings is one server: encoded unreserved characters decoded, the rest upper-cased', () => {
+    assert.equal(
+      normalizeServerUrl('https://shared.example.com/clusters/%61%2D%64ev'),
+      'https://shared.example.com/clusters/a-dev',
+    );
+    assert.equal(normalizeServerUrl('https://h.example/a%7eb%2fc%c3%a9'), 'https://h.example/a~b%2Fc%C3%A9');
+    assert.equal(
+      normalizeServerUrl('https://h.example/%25%36%31'),
+      'https://h.example/%2561',
+      'decoded once',
+    );
+    const registry = parseTenantsYaml(
+      [
+        'apiVersion: tenantguard.dev/v1alpha1',
+        'kind: Tenant',
+        'metadata: { name: team-a }',
+        'spec:',
+        '  owners: { groups: [team-a-admins] }',
+        '  namespaces: [team-a]',
+        '  projects: [team-a]',
+        '  clusters: [{ name: k8s-team-a-dev, server: "https://shared.example.com/clusters/a-dev" }]',
+      ].join('\n'),
+      'tenants.yaml',
+      'argocd',
+    );
+    const cluster = registry.tenants[0]?.clusters[0];
+    assert.ok(cluster !== undefined);
+    for (const spelling of [
+      'https://shared.example.com/clusters/%61-dev',
+      'https://SHARED.example.com:443/%63lusters/a%2ddev/',
+      'https://shared.example.com/clusters/%61%2D%64%65%76',
+    ])
+      assert.equal(registry.clusterByServer(spelling)?.cluster, cluster, spelling);
+    assert.equal(registry.clusterByServer('https://shared.example.com/clusters/a%2Fdev'), undefined);
+  });
+
+  test('an encoded slash or backslash in a Tenant server path is refused', () => {
+    for (const server of [
+      'https://h.example/clusters%2Fa',
+      'https://h.example/c%5cd',
+      'https://h.example/%2f',
+    ])
+      assert.match(explainBadServer(server) ?? '', /encoded slash/, server);
+    assert.equal(explainBadServer('https://h.example/clusters/%61'), undefined);
   });
 });
 
