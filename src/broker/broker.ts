@@ -84,16 +84,6 @@ export const REFUSAL_LINES_PER_SECOND = 1;
 /** Sources whose refusal lines are counted at once; the least recently refused are forgotten. */
 const MAX_SUPPRESSING_SOURCES = 10_000;
 
-/**
- * The network address a token request came from, as `Broker.issue` takes it for the
- * per-source limit; every route reads it here, so they cannot differ.
- */
-export function requestSource(req: {
-  readonly socket: { readonly remoteAddress?: string | undefined };
-}): string {
-  return req.socket.remoteAddress ?? 'unknown';
-}
-
 /** See the file comment. */
 export class Broker {
   private readonly refusalLines = new CallerRateLimiter(

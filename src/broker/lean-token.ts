@@ -9,7 +9,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse } from 'node:querystring';
 import type { Logger } from 'pino';
-import { requestSource, type Broker, type TokenOutcome } from './broker.js';
+import { requestSource } from '../request-source.js';
+import type { Broker, TokenOutcome } from './broker.js';
 
 /** The express 500 answer of createWebhookApp's error handler, for a broker that throws. */
 export interface LeanFailure {

@@ -13,7 +13,8 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { isRecord } from '../json.js';
-import { requestSource, type Broker, type TokenOutcome } from './broker.js';
+import { requestSource } from '../request-source.js';
+import type { Broker, TokenOutcome } from './broker.js';
 import { DISCOVERY_SUFFIX, JWKS_SUFFIX } from './discovery.js';
 
 /** RFC 3339 without fractions, as Kubernetes writes timestamps. */

@@ -20,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { admissionEndpoint } from './lean-admission.js';
+import { requestSource } from '../request-source.js';
 import { LogThrottle } from './log-throttle.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -141,7 +142,7 @@ function refuse(
       {
         code: 'ERR_ADMISSION_CLIENT',
         path: `/${endpoint}`,
-        source: req.socket.remoteAddress ?? 'unknown',
+        source: requestSource(req),
         reason: verdict.reason,
         // The names are the certificate's public subject; at most a few, each cut short.
         commonNames: client.commonNames.slice(0, 4).map((n) => n.slice(0, 128)),

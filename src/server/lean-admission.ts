@@ -11,6 +11,7 @@ import { answerReview, INTERNAL_ERROR_MESSAGE, type Answer, type ReviewDeps } fr
 import type { WebhookMetrics } from './metrics.js';
 import type { TurnBatch, TurnTask } from './turn-batch.js';
 import { LogThrottle } from './log-throttle.js';
+import { requestSource } from '../request-source.js';
 
 /** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
 export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
@@ -48,7 +49,7 @@ export function inGateTurn(
   endpoint: Endpoint,
   judge: TurnTask,
 ): void {
-  const pending = gate.acquire(res.req.socket.remoteAddress);
+  const pending = gate.acquire(requestSource(res.req));
   if (pending === undefined) {
     const unlogged = gateRefusalLog(gate).take();
     if (unlogged !== undefined)

@@ -21,6 +21,7 @@ import { admissionClientCheck, type AdmissionClientRule } from './admission-clie
 import { BodyBudget } from './body-budget.js';
 import { TurnBatch } from './turn-batch.js';
 import { isRecord } from '../json.js';
+import { requestSource } from '../request-source.js';
 import { answerReview, INTERNAL_ERROR_MESSAGE, seconds, type ReviewDeps } from './admission-answer.js';
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';
 import {
@@ -179,7 +180,7 @@ function bodyBudgetCheck(
     const header = req.headers['content-length'];
     const length = header === undefined ? undefined : Number(header);
     if (length === undefined || gate.isLarge(length) || length <= 0) return false;
-    const release = budget.take(req.socket.remoteAddress ?? 'unknown', length);
+    const release = budget.take(requestSource(req), length);
     if (release !== undefined) {
       res.once('close', release);
       return false;
@@ -205,7 +206,7 @@ function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandl
       next();
       return;
     }
-    const pending = gate.acquire(req.socket.remoteAddress);
+    const pending = gate.acquire(requestSource(req));
     if (pending === undefined) {
       const unlogged = refusals.take();
       if (unlogged !== undefined)
