@@ -14,6 +14,7 @@ import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';
 import { findLongKeyPath, findTooDeep, measureObject } from './json-measure.js';
 import { joinPath } from './object-paths.js';
+import { cutText } from './text-cut.js';
 import { textDepth } from './text-depth.js';
 import type { GuardedKind, Violation } from './types.js';
 import { violation } from './types.js';
@@ -350,11 +351,9 @@ export const MAX_AUDIT_ITEMS = 50;
 /** Longest denial line, warning or audit message, in characters. */
 export const MAX_LINE_CHARS = 1_000;
 
-/** A line cut to `MAX_LINE_CHARS`, saying so. */
+/** A line cut to `MAX_LINE_CHARS`, saying so (text-cut.ts). */
 export function capLine(line: string): string {
-  return line.length > MAX_LINE_CHARS
-    ? `${line.slice(0, MAX_LINE_CHARS - 20)}... (${line.length - MAX_LINE_CHARS + 20} more characters)`
-    : line;
+  return cutText(line, MAX_LINE_CHARS);
 }
 
 /**

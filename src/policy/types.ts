@@ -7,6 +7,7 @@ import type { EnforcementMode, Tenant } from '../tenancy/tenant.js';
 
 import type { ObjectEdit } from './object-edit.js';
 import type { RuleId } from './rule-catalogue.js';
+import { cutText } from './text-cut.js';
 
 /** Rule ids and their order live in the rule catalogue (rule-catalogue.ts). */
 export { RULE_ORDER, type RuleId } from './rule-catalogue.js';
@@ -72,16 +73,10 @@ export function formatViolation(v: Violation): string {
 export const MAX_FINDING_PATH_CHARS = 1_000;
 export const MAX_FINDING_DETAIL_CHARS = 2_000;
 
-function cut(text: string, max: number): string {
-  return text.length <= max
-    ? text
-    : `${text.slice(0, max - 40)}...(${text.length - max + 40} more characters)`;
-}
-
 /** Builds a Violation whose message starts with the path. */
 export function violation(rule: RuleId, path: string, detail: string): Violation {
-  const kept = cut(path, MAX_FINDING_PATH_CHARS);
-  return { rule, path: kept, message: `${kept} ${cut(detail, MAX_FINDING_DETAIL_CHARS)}` };
+  const kept = cutText(path, MAX_FINDING_PATH_CHARS);
+  return { rule, path: kept, message: `${kept} ${cutText(detail, MAX_FINDING_DETAIL_CHARS)}` };
 }
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
