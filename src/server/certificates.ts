@@ -7,7 +7,11 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import type { generate as generateType } from 'selfsigned';
 import { errnoCode, TenantGuardError } from '../errors.js';
+
+/** Extensions as selfsigned takes them (its type is not exported). */
+type Extensions = NonNullable<NonNullable<Parameters<typeof generateType>[1]>['extensions']>;
 
 /** Names the generated serving certificate covers by default. */
 export const DEFAULT_SERVING_NAMES: readonly string[] = [
@@ -89,39 +93,31 @@ export async function generateCertificates(options: CertificateOptions): Promise
         ],
       },
     );
-    const serving = await generate([{ name: 'commonName', value: first }], {
-      algorithm: 'sha256',
-      keySize: 2048,
-      notBeforeDate,
-      notAfterDate,
-      ca: { key: ca.private, cert: ca.cert },
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        {
-          name: 'subjectAltName',
-          altNames: options.names.map((n) =>
-            isIP(n) !== 0 ? { type: 7 as const, ip: n } : { type: 2 as const, value: n },
-          ),
-        },
-      ],
-    });
+    // A leaf the CA signs: RSA 2048, SHA-256, not a CA, for `usage` (and any other extensions).
+    const leaf = (commonName: string, usage: 'serverAuth' | 'clientAuth', more: Extensions = []) =>
+      generate([{ name: 'commonName', value: commonName }], {
+        algorithm: 'sha256',
+        keySize: 2048,
+        notBeforeDate,
+        notAfterDate,
+        ca: { key: ca.private, cert: ca.cert },
+        extensions: [
+          { name: 'basicConstraints', cA: false },
+          { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+          { name: 'extKeyUsage', [usage]: true },
+          ...more,
+        ],
+      });
+    const serving = await leaf(first, 'serverAuth', [
+      {
+        name: 'subjectAltName',
+        altNames: options.names.map((n) =>
+          isIP(n) !== 0 ? { type: 7 as const, ip: n } : { type: 2 as const, value: n },
+        ),
+      },
+    ]);
     const client =
-      options.clientName === undefined
-        ? undefined
-        : await generate([{ name: 'commonName', value: options.clientName }], {
-            algorithm: 'sha256',
-            keySize: 2048,
-            notBeforeDate,
-            notAfterDate,
-            ca: { key: ca.private, cert: ca.cert },
-            extensions: [
-              { name: 'basicConstraints', cA: false },
-              { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-              { name: 'extKeyUsage', clientAuth: true },
-            ],
-          });
+      options.clientName === undefined ? undefined : await leaf(options.clientName, 'clientAuth');
     return {
       caCert: ca.cert,
       cert: `${serving.cert.trimEnd()}\n${ca.cert.trimEnd()}\n`,
