@@ -18,6 +18,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { Endpoint } from '../admission/admit.js';
 import type { Logger } from 'pino';
 import { admissionEndpoint } from './lean-admission.js';
 import { requestSource } from '../request-source.js';
@@ -154,18 +155,19 @@ function refuse(
 
 /**
  * The check in front of every other on `/mutate` and `/validate` (any method): true when
- * it answered (the client is refused), false to let the request go on. The verdict is kept
- * per connection.
+ * it answered (the client is refused), false to let the request go on. `endpoint` is the
+ * route's when an admission route calls it; otherwise it is read from the target, and a
+ * request to another path goes on. The verdict is kept per connection.
  */
 export function admissionClientCheck(
   rule: AdmissionClientRule,
   metrics: WebhookMetrics,
   logger: Logger,
-): (req: IncomingMessage, res: ServerResponse) => boolean {
+): (req: IncomingMessage, res: ServerResponse, endpoint?: Endpoint) => boolean {
   const verdicts = new WeakMap<object, { verdict: ClientVerdict; client: PresentedClient }>();
   const logs = new LogThrottle();
-  return (req, res) => {
-    const endpoint = admissionEndpoint(req.url);
+  return (req, res, routeEndpoint) => {
+    const endpoint = routeEndpoint ?? admissionEndpoint(req.url);
     if (endpoint === undefined) return false;
     let known = verdicts.get(req.socket);
     if (known === undefined) {

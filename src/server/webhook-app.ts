@@ -112,8 +112,9 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
       clientCheck === undefined
         ? []
         : [
+            // On the route, whatever path the target spells: this is an admission route.
             (req, res, next) => {
-              if (!clientCheck(req, res)) next();
+              if (!clientCheck(req, res, req.path === '/mutate' ? 'mutate' : 'validate')) next();
             },
           ];
     for (const endpoint of ['mutate', 'validate'] as const) {
@@ -134,28 +135,56 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   // set); then a small admission body takes its length from the body budget, or is refused
   // unread (body-budget.ts).
   const leans = [
-    ...(clientCheck === undefined ? [] : [clientCheck]),
+    requestTargetCheck,
+    ...(clientCheck === undefined
+      ? []
+      : [(req: IncomingMessage, res: ServerResponse) => clientCheck(req, res)]),
     ...(admission ? [bodyBudgetCheck(deps.bodyBudget ?? new BodyBudget(), gate, metrics)] : []),
     ...(admission ? [leanAdmission(deps, metrics, gate, answers)] : []),
     ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),
   ];
-  if (leans.length > 0) {
-    const lean =
-      leans.length === 1
-        ? leans[0]!
-        : (req: IncomingMessage, res: ServerResponse) => leans.some((l) => l(req, res));
-    // An express app is `(req, res, next) => app.handle(req, res, next)`; `handle` is untyped.
-    const dispatch = app as unknown as {
-      handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void;
-    };
-    const handle = dispatch.handle.bind(app);
-    dispatch.handle = (req, res, next) => {
-      // `next` is set only when the app is mounted in another app: then express routes it.
-      if (next === undefined && lean(req, res)) return;
-      handle(req, res, next);
-    };
-  }
+  const lean = (req: IncomingMessage, res: ServerResponse): boolean => leans.some((l) => l(req, res));
+  // An express app is `(req, res, next) => app.handle(req, res, next)`; `handle` is untyped.
+  const dispatch = app as unknown as {
+    handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void;
+  };
+  const handle = dispatch.handle.bind(app);
+  dispatch.handle = (req, res, next) => {
+    // `next` is set only when the app is mounted in another app: then express routes it.
+    if (next === undefined && lean(req, res)) return;
+    handle(req, res, next);
+  };
   return app;
+}
+
+/** Sent with the 400 of a request target that is not a plain path. */
+export const REQUEST_TARGET_MESSAGE =
+  'the request target must be a path and query (origin-form): no scheme, host or fragment';
+
+/**
+ * Answers 400 (unread, connection closed) a request whose target is not origin-form (a path
+ * starting with `/`, and an optional query): an absolute URL (`POST https://x/validate`),
+ * `*`, or anything with a `#`. True when it answered.
+ *
+ * Why: the checks in front of express (the client certificate, the body budget, the lean
+ * paths) read the path from the raw target, while express routes on the path its URL
+ * parser finds in it. `https://x/validate` and `/validate#x` were /validate to express and
+ * no admission path to the checks: a client without a certificate had reviews judged and
+ * audited (a red-team review). Neither the API server, the controller, Prometheus nor a
+ * kubelet sends anything but origin-form, and a fragment is never part of a request target
+ * (RFC 9112, section 3.2). With the target a plain path, every reader sees one path.
+ */
+function requestTargetCheck(req: IncomingMessage, res: ServerResponse): boolean {
+  const target = req.url;
+  if (target !== undefined && target.charCodeAt(0) === 0x2f && !target.includes('#')) return false;
+  res.shouldKeepAlive = false;
+  const body = JSON.stringify({ message: REQUEST_TARGET_MESSAGE });
+  res.writeHead(400, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+  return true;
 }
 
 /** Sent with the 429 of an admission body refused unread because too many bytes are arriving. */

@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
+import { createServer as createPlainServer } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import express from 'express';
 import { after, before, describe, test } from 'node:test';
 import { judgeAdmissionClient, type PresentedClient } from '../../src/server/admission-client.js';
 import { startServe, type ServeHandle } from '../../src/server/start-serve.js';
@@ -19,7 +22,7 @@ import { parseServeOptions } from '../../src/server/serve-options.js';
 import { tempDir, testIo } from '../cli/cli-support.js';
 import { kubectl, onPath } from '../credential/e2e-support.js';
 import { makeClientCertificate, makeTestTls, type TestTls } from '../support/test-tls.js';
-import { capturedLogger, reviewBody, type CapturedLog } from './webhook-app-support.js';
+import { buildApp, capturedLogger, reviewBody, type CapturedLog } from './webhook-app-support.js';
 
 function client(over: Partial<PresentedClient> = {}): PresentedClient {
   return { verified: true, problem: undefined, commonNames: [], hasDnsName: () => false, ...over };
@@ -200,6 +203,44 @@ describe('serve --client-ca-file --client-names', () => {
     assert.equal(reply.status, 401);
   });
 
+  test('no spelling of the request target gets past the check: absolute-form and fragments are refused before any route', async () => {
+    const port = Number(new URL(handle.url).port);
+    const send = (target: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const body = JSON.stringify(reviewBody({ uid: `target-${target}` }));
+        const socket = tlsConnect({ host: '127.0.0.1', port, ca: servingCa }, () => {
+          socket.write(
+            `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          );
+        });
+        let text = '';
+        socket.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const audits = log.audits().length;
+    for (const target of [
+      'https://x/validate',
+      'HTTPS://X/validate',
+      'http://127.0.0.1/mutate',
+      'https://x:443/validate?a',
+      'http://[::1]/mutate',
+      'h://x/validate',
+      '/validate#x',
+      '/validate#',
+      '/mutate#?x',
+      'https://x/validate#',
+      '*',
+    ]) {
+      const answer = await send(target);
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1];
+      assert.ok(status === '400' || status === '401', `${target}: ${answer.slice(0, 80)}`);
+    }
+    assert.equal(log.audits().length, audits, 'no review judged or audited');
+  });
+
   test('health and metrics ask for no certificate', async () => {
     assert.equal((await call('/healthz')).status, 200);
     assert.equal((await call('/metrics')).status, 200);
@@ -280,6 +321,39 @@ describe('serve --client-ca-file --client-names', () => {
     // closes it (or the client sees the connection fail first); allowed, it would be 200.
     assert.doesNotMatch(answer, /200 OK/);
     assert.ok(answer === '' || /^HTTP\/1\.1 400 /.test(answer), answer.slice(0, 60));
+  });
+});
+
+describe('the webhook app mounted in another app (express routes it, no lean path)', () => {
+  test('the admission routes check the client whatever their target spells: /validate#x is refused too', async () => {
+    const { app, log } = buildApp({ admissionClients: { names: undefined } });
+    const outer = express();
+    outer.use('/hooks', app);
+    const server = createPlainServer(outer);
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const port = (server.address() as { port: number }).port;
+    try {
+      for (const target of ['/hooks/validate', '/hooks/validate#x', '/hooks/mutate?x']) {
+        const answer = await new Promise<string>((resolve, reject) => {
+          const body = JSON.stringify(reviewBody());
+          const socket = netConnect(port, '127.0.0.1', () => {
+            socket.write(
+              `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+            );
+          });
+          let text = '';
+          socket.on('data', (c: Buffer) => {
+            text += c.toString();
+          });
+          socket.on('end', () => resolve(text));
+          socket.on('error', reject);
+        });
+        assert.match(answer, /^HTTP\/1\.1 401 /, `${target}: ${answer.slice(0, 60)}`);
+      }
+      assert.deepEqual(log.audits(), []);
+    } finally {
+      server.close();
+    }
   });
 });
 
