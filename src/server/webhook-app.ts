@@ -31,7 +31,9 @@ import {
   gateRefusalLog,
   inGateTurn,
   leanAdmission,
+  bodyTooDeep,
   NOT_JSON,
+  TOO_DEEP,
   TOO_LARGE,
   type LeanAdmissionDeps,
 } from './lean-admission.js';
@@ -90,6 +92,11 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
     limit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     type: 'application/json',
     strict: true,
+    // Before the parse, as on the lean path (MAX_BODY_NESTING).
+    verify: (_req, _res, bytes) => {
+      if (bodyTooDeep(bytes))
+        throw Object.assign(new Error(TOO_DEEP.message), { status: 400, type: 'entity.too.deep' });
+    },
   });
   const admission = deps.admission ?? true;
   const gate = deps.largeRequestGate ?? new LargeRequestGate();
@@ -312,6 +319,7 @@ function errorHandler(logger: Logger, metrics: WebhookMetrics): ErrorRequestHand
     const status = isRecord(err) && typeof err.status === 'number' ? err.status : undefined;
     let answered: { status: number; message: string } | undefined;
     if (type === 'entity.too.large') answered = TOO_LARGE;
+    else if (type === 'entity.too.deep') answered = TOO_DEEP;
     else if (type === 'entity.parse.failed') answered = NOT_JSON;
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported')
       answered = { status: 415, message: 'unsupported body encoding or charset; send UTF-8 JSON' };

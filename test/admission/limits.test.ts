@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { parse } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
 import { checkFieldNames } from '../../src/policy/applicationset-keys.js';
@@ -18,7 +19,7 @@ import {
   resolveLimits,
   type AdmissionLimits,
 } from '../../src/policy/limits.js';
-import { textDepth } from '../../src/policy/text-depth.js';
+import { jsonNestsDeeperThan, textDepth } from '../../src/policy/text-depth.js';
 
 /** `{a: {a: ... 'x'}}`, `n` objects deep, built without recursion. */
 export function nestedObject(n: number, leaf: unknown = 'x'): unknown {
@@ -123,6 +124,46 @@ describe('key paths', () => {
       findLongKeyPath(deep, 150_000, 'object')?.length,
       1 + 75_001,
       'the root, then 75,001 keys of 2',
+    );
+  });
+});
+
+describe('jsonNestsDeeperThan (the pre-parse check of an AdmissionReview body)', () => {
+  test('answers textDepth(text, false) > max from the UTF-8 bytes, for any text', () => {
+    const pieces = fc.constantFrom(
+      '[',
+      ']',
+      '{',
+      '}',
+      '"',
+      '\\',
+      '\\"',
+      'x',
+      ':',
+      ',',
+      ' ',
+      'é',
+      '😀',
+      '"[[',
+      ']]"',
+    );
+    fc.assert(
+      fc.property(fc.array(pieces, { maxLength: 60 }), fc.nat(12), (parts, max) => {
+        const text = parts.join('');
+        assert.equal(jsonNestsDeeperThan(Buffer.from(text, 'utf8'), max), textDepth(text, false) > max, text);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  test('stops at the first level past the bound', () => {
+    const deep = Buffer.from(`${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`);
+    assert.equal(jsonNestsDeeperThan(deep, 999_999), true);
+    assert.equal(jsonNestsDeeperThan(deep, 1_000_000), false);
+    assert.equal(
+      jsonNestsDeeperThan(Buffer.from('{"a":"[[[[[["}'), 1),
+      false,
+      'brackets in strings do not count',
     );
   });
 });

@@ -19,6 +19,7 @@ import {
 } from '../../src/policy/limits.js';
 import type { KubeObject, PolicyRequest } from '../../src/policy/types.js';
 import { argoKind } from '../support/policy-fixtures.js';
+import { MAX_BODY_NESTING, TOO_DEEP } from '../../src/server/lean-admission.js';
 import { buildApp, reviewBody, settings, tenants } from './webhook-app-support.js';
 
 const DEEP = '"__DEEP__"';
@@ -198,6 +199,31 @@ describe('deep nesting: a 200 AdmissionReview, never a 500', () => {
       });
     }
   }
+
+  test("a body nested past MAX_BODY_NESTING (more than the API server ever sends) is refused 400 before JSON.parse, on the lean path and express's", async (t) => {
+    const parse = t.mock.method(JSON, 'parse');
+    const longParses = () => parse.mock.calls.filter((c) => String(c.arguments[0]).length > 20_000).length;
+    const { app: fresh, log } = buildApp({ policy: defaultPolicy });
+    // 60 KB takes the lean path; 1.5 MiB (past the large-request threshold) express's.
+    for (const depth of [30_000, 785_000]) {
+      const text = withDeep(DEEP_SHAPES[0]!.review('CREATE'), deepJson(depth, '[', ']'));
+      for (const endpoint of ['/mutate', '/validate']) {
+        const res = await request(fresh).post(endpoint).set('content-type', 'application/json').send(text);
+        assert.equal(res.status, 400, `${depth} ${endpoint}`);
+        assert.equal(res.body.message, TOO_DEEP.message);
+      }
+    }
+    assert.equal(longParses(), 0, 'no deep body was parsed');
+    assert.deepEqual(log.audits(), []);
+    // At the API server's own bound the review is judged (TG-REQ-01), as before.
+    const atBound = withDeep(DEEP_SHAPES[0]!.review('CREATE'), deepJson(MAX_BODY_NESTING - 10, '[', ']'));
+    const judged = await request(fresh)
+      .post('/validate')
+      .set('content-type', 'application/json')
+      .send(atBound);
+    assert.equal(judged.status, 200);
+    assert.match(judged.body.response.status.message, /^\[TG-REQ-01\]/);
+  });
 
   test('a cluster Secret config nested 5,000 deep is denied on both endpoints (was a 500 on /mutate)', async () => {
     for (const endpoint of ['/mutate', '/validate']) {
