@@ -11,27 +11,62 @@ const DEFAULT_PORTS: ReadonlyMap<string, string> = new Map([
   ['http:', '80'],
 ]);
 
-/** RFC 3986 unreserved characters: percent-encoding one of them changes nothing. */
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** Path bytes Go's net/url writes as they are (unreserved, `/`, and the sub-delims it keeps). */
+const PATH_AS_IS = /^[A-Za-z0-9\-._~/$&+,:;=@]*$/;
+
+function keptAsIs(byte: number): boolean {
+  return byte < 0x80 && PATH_AS_IS.test(String.fromCharCode(byte));
+}
 
 /**
- * A path's percent-encoding in its RFC 3986 normal form (section 6.2.2): an encoded
- * unreserved character decoded (`%61` is `a`), the hex digits of the rest upper-cased.
- * Why: `/clusters/%61` and `/clusters/a` are one path to every server and proxy, and two
- * Tenants could each claim one spelling of the same cluster (a red-team review).
+ * The path as client-go sends it, one spelling for each path it can send. client-go
+ * decodes the server URL's path (Go's url.Parse), joins it with the API path (path.Join:
+ * empty segments collapse) and writes it back with Go's own escaping: every byte escaped
+ * (`%XX`, upper case) but the unreserved ones, `/` and `$&+,:;=@`. So `/clusters/%61`,
+ * `/clusters/a`, `/clusters//a` are one path, and so are `/a%3Bb` and `/a;b`, or `/a!` and
+ * `/a%21`. Why: two Tenants could each claim one spelling of the same cluster (red-team
+ * reviews, first with `%61`, then with sub-delimiters, `//` and IPv4-mapped hosts, checked
+ * against Go). A path that needs no work (the usual) is returned as it is.
  */
-function normalPercentEncoding(path: string): string {
-  if (!path.includes('%')) return path;
-  return path.replace(/%[0-9A-Fa-f]{2}/g, (encoded) => {
-    const char = String.fromCharCode(Number.parseInt(encoded.slice(1), 16));
-    return UNRESERVED.test(char) ? char : encoded.toUpperCase();
-  });
+function clientPath(path: string): string {
+  if (PATH_AS_IS.test(path) && !path.includes('//')) return path;
+  const bytes: number[] = [];
+  const text = Buffer.from(path, 'utf8');
+  for (let i = 0; i < text.length; i++) {
+    const byte = text[i]!;
+    const hex = byte === 0x25 && i + 2 < text.length ? text.toString('latin1', i + 1, i + 3) : '';
+    if (hex.length === 2 && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(byte);
+  }
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte === 0x2f && out.endsWith('/')) continue; // an empty segment
+    out += keptAsIs(byte)
+      ? String.fromCharCode(byte)
+      : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * An IPv4-mapped IPv6 host (`[::ffff:a00:1]`, as the URL parser writes `[::ffff:10.0.0.1]`)
+ * as the IPv4 address Go dials and checks the certificate of (`10.0.0.1`).
+ */
+function clientHost(host: string): string {
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(host);
+  if (mapped === null) return host;
+  const high = Number.parseInt(mapped[1]!, 16);
+  const low = Number.parseInt(mapped[2]!, 16);
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
 }
 
 /**
  * Normalises a cluster server URL for comparison: scheme and host lower-cased, a trailing
- * dot on the host, the default port and a trailing slash dropped, the path's
- * percent-encoding in its normal form (an encoded unreserved character decoded). Returns
+ * dot on the host, the default port and a trailing slash dropped, an IPv4-mapped IPv6 host
+ * written as its IPv4 address, and the path as client-go sends it (`clientPath`). Returns
  * undefined when the value does not parse as an absolute URL (the caller then compares it
  * literally).
  */
@@ -46,10 +81,10 @@ export function normalizeServerUrl(raw: string): string | undefined {
   if (!URL.canParse(trimmed)) return undefined;
   const url = new URL(trimmed);
   const protocol = url.protocol.toLowerCase();
-  let host = url.hostname.toLowerCase();
+  let host = clientHost(url.hostname.toLowerCase());
   while (host.endsWith('.')) host = host.slice(0, -1);
   const port = url.port === '' || url.port === DEFAULT_PORTS.get(protocol) ? '' : `:${url.port}`;
-  let path = normalPercentEncoding(url.pathname);
+  let path = clientPath(url.pathname);
   while (path.endsWith('/')) path = path.slice(0, -1);
   const userinfo = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';
   return `${protocol}//${userinfo}${host}${port}${path}${url.search}${url.hash}`;
@@ -120,8 +155,8 @@ export function explainBadServer(raw: string): string | undefined {
   if (url.username !== '' || url.password !== '') return 'carries user info';
   if (url.search !== '' || raw.includes('?')) return 'carries a query';
   if (url.hash !== '' || raw.includes('#')) return 'carries a fragment';
-  if (/%(2f|5c)/i.test(url.pathname))
-    return 'has an encoded slash (%2F or %5C) in its path: proxies differ on whether it separates segments';
+  if (/%(2f|5c)/i.test(url.pathname) || raw.includes('\\'))
+    return 'has an encoded slash (%2F or %5C) or a backslash in its path: proxies and clients differ on whether it separates segments';
   if (isControlPlaneServer(raw)) return 'is the control plane';
   if (isLoopbackHost(url.hostname))
     return "is loopback: from Argo CD's controller that is its own pod, not a cluster";

@@ -5,6 +5,9 @@
  * URL-parsed nor copied one by one (issue 10: they held the event loop).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -14,39 +17,54 @@ import {
   normalizeServerUrl,
   serverKey,
 } from '../../src/tenancy/cluster-url.js';
+import { isTenantGuardError } from '../../src/errors.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { loadTenants } from '../support/policy-fixtures.js';
 
 /**
- * RFC 3986 section 6.2.2 on a path, written out plainly: each `%XY` decoded when it is an
- * unreserved character, otherwise kept with its hex digits upper-cased.
+ * The path as client-go sends it, written out plainly: every `%XY` decoded to its byte, each
+ * empty segment dropped, then every byte written as `%XY` but ASCII letters, digits,
+ * `-._~/` and `$&+,:;=@` (Go's path escaping). The Go table below checks this reading.
  */
-function referencePercent(path: string): string {
-  let out = '';
-  for (let i = 0; i < path.length; i++) {
-    const hex = path.slice(i + 1, i + 3);
-    if (path[i] === '%' && /^[0-9a-f]{2}$/i.test(hex)) {
-      const code = parseInt(hex, 16);
-      const char = String.fromCharCode(code);
-      const unreserved = /[a-z0-9]/i.test(char) || '-._~'.includes(char);
-      out += unreserved && code < 128 ? char : `%${hex.toUpperCase()}`;
+function referencePath(path: string): string {
+  const bytes: number[] = [];
+  const utf8 = Buffer.from(path, 'utf8');
+  for (let i = 0; i < utf8.length; i++) {
+    const hex = String.fromCharCode(utf8[i + 1] ?? 0, utf8[i + 2] ?? 0);
+    if (utf8[i] === 0x25 && /^[0-9a-f]{2}$/i.test(hex)) {
+      bytes.push(parseInt(hex, 16));
       i += 2;
-    } else out += path[i];
+    } else bytes.push(utf8[i] ?? 0);
+  }
+  const keep = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/$&+,:;=@';
+  let out = '';
+  for (const byte of bytes) {
+    const char = String.fromCharCode(byte);
+    if (char === '/' && out.endsWith('/')) continue;
+    out += byte < 128 && keep.includes(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
 
-/** normalizeServerUrl as first written (URL parsing decides), with the path's percent-encoding normalised. */
+/** An IPv4-mapped IPv6 host as its IPv4 address (`[::ffff:a00:1]` is `10.0.0.1`). */
+function referenceHost(host: string): string {
+  const m = /^\[::ffff:([0-9a-f]+):([0-9a-f]+)\]$/.exec(host);
+  if (m === null) return host;
+  const [high, low] = [parseInt(m[1] ?? '', 16), parseInt(m[2] ?? '', 16)];
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+}
+
+/** normalizeServerUrl as first written (URL parsing decides), with the host and path as client-go sends them. */
 function referenceNormalize(raw: string): string | undefined {
   const trimmed = raw.trim();
   if (!URL.canParse(trimmed)) return undefined;
   const url = new URL(trimmed);
   const protocol = url.protocol.toLowerCase();
-  let host = url.hostname.toLowerCase();
+  let host = referenceHost(url.hostname.toLowerCase());
   while (host.endsWith('.')) host = host.slice(0, -1);
   const port =
     url.port === '' || url.port === { 'https:': '443', 'http:': '80' }[protocol] ? '' : `:${url.port}`;
-  let path = referencePercent(url.pathname);
+  let path = referencePath(url.pathname);
   while (path.endsWith('/')) path = path.slice(0, -1);
   const userinfo = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';
   return `${protocol}//${userinfo}${host}${port}${path}${url.search}${url.hash}`;
@@ -71,6 +89,7 @@ const nearTargets = fc.oneof(
         'HTTPS://TEAM-A-DEV.example.com.:443',
         'https://shared.example.com/clusters/%61%2d%7e%2F%c3%A9%zz%4',
         'https://shared.example.com/%2e%2E/a%2Eb/%25%41',
+        'https://[::FFFF:10.0.0.1]//a;b(c)%3b%21',
         'k8s-team-a-dev',
         'x:y',
         'a\tb:c',
@@ -169,13 +188,16 @@ describe('registry cluster lookups', () => {
   });
 });
 
-describe('percent-encoded paths (found by a red-team review)', () => {
-  test('one path in two spellings is one server: encoded unreserved characters decoded, the rest upper-cased', () => {
+describe('percent-encoded paths (found by two red-team reviews)', () => {
+  test('one path in two spellings is one server: as client-go sends it', () => {
     assert.equal(
       normalizeServerUrl('https://shared.example.com/clusters/%61%2D%64ev'),
       'https://shared.example.com/clusters/a-dev',
     );
-    assert.equal(normalizeServerUrl('https://h.example/a%7eb%2fc%c3%a9'), 'https://h.example/a~b%2Fc%C3%A9');
+    assert.equal(
+      normalizeServerUrl('https://h.example/a%7eb%2fc%c3%a9!'),
+      'https://h.example/a~b/c%C3%A9%21',
+    );
     assert.equal(
       normalizeServerUrl('https://h.example/%25%36%31'),
       'https://h.example/%2561',
@@ -206,6 +228,37 @@ describe('percent-encoded paths (found by a red-team review)', () => {
     assert.equal(registry.clusterByServer('https://shared.example.com/clusters/a%2Fdev'), undefined);
   });
 
+  test('the registry refuses a second Tenant with another spelling client-go sends to the same place', () => {
+    const tenant = (name: string, server: string) =>
+      [
+        'apiVersion: tenantguard.dev/v1alpha1',
+        'kind: Tenant',
+        `metadata: { name: ${name} }`,
+        'spec:',
+        `  owners: { groups: [${name}-admins] }`,
+        `  namespaces: [${name}]`,
+        `  projects: [${name}]`,
+        `  clusters: [{ name: k8s-${name}, server: "${server}" }]`,
+      ].join('\n');
+    for (const [a, b] of [
+      ['https://10.0.0.1', 'https://[::ffff:10.0.0.1]'],
+      ['https://p.example.com/clusters/a;b', 'https://p.example.com/clusters/a%3Bb'],
+      ['https://p.example.com/clusters/a!', 'https://p.example.com/clusters/a%21'],
+      ['https://p.example.com/clusters/a(1)', 'https://p.example.com/clusters/a%281%29'],
+      ['https://p.example.com/clusters/a', 'https://p.example.com//clusters//a'],
+    ])
+      assert.throws(
+        () =>
+          parseTenantsYaml(
+            `${tenant('team-a', a ?? '')}\n---\n${tenant('team-b', b ?? '')}`,
+            'x.yaml',
+            'argocd',
+          ),
+        (err: unknown) => isTenantGuardError(err) && err.code === 'ERR_TENANT_CONFLICT',
+        `${a} ${b}`,
+      );
+  });
+
   test('an encoded slash or backslash in a Tenant server path is refused', () => {
     for (const server of [
       'https://h.example/clusters%2Fa',
@@ -215,6 +268,53 @@ describe('percent-encoded paths (found by a red-team review)', () => {
       assert.match(explainBadServer(server) ?? '', /encoded slash/, server);
     assert.equal(explainBadServer('https://h.example/clusters/%61'), undefined);
   });
+});
+
+describe('server keys against where client-go sends (test/fixtures/go-server-url-table.json, scripts/go-server-url-table)', () => {
+  interface GoRow {
+    server: string;
+    ok: boolean;
+    host?: string;
+    path?: string;
+  }
+  const table = JSON.parse(
+    readFileSync(new URL('../fixtures/go-server-url-table.json', import.meta.url), 'utf8'),
+  ) as { goVersion: string; rows: GoRow[] };
+  const rows = table.rows.filter((r) => r.ok);
+
+  test('two spellings have one key exactly when client-go sends both to one host and path', () => {
+    assert.ok(rows.length >= 40);
+    const disagreements: string[] = [];
+    for (const a of rows)
+      for (const b of rows) {
+        if (a.server >= b.server) continue;
+        const go = `${a.host}${a.path}` === `${b.host}${b.path}`;
+        const ours = serverKey(a.server) === serverKey(b.server);
+        if (go !== ours)
+          disagreements.push(
+            `${a.server} ${b.server}: Go ${go ? 'one' : 'two'}, key ${ours ? 'one' : 'two'}`,
+          );
+      }
+    assert.deepEqual(disagreements, []);
+  });
+
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  test(
+    'scripts/go-server-url-table, run by the Go on this machine, gives the committed rows',
+    {
+      skip: go.status === 0 ? false : 'no `go` on PATH: the committed table is still checked above',
+      timeout: 300_000,
+    },
+    () => {
+      const run = spawnSync('go', ['run', '.'], {
+        cwd: fileURLToPath(new URL('../../scripts/go-server-url-table/', import.meta.url)),
+        encoding: 'utf8',
+        env: { ...process.env, GOTOOLCHAIN: 'local', GOPROXY: 'off', GOFLAGS: '-mod=mod', GOWORK: 'off' },
+      });
+      assert.equal(run.status, 0, `go run failed: ${run.stderr}`);
+      assert.deepEqual((JSON.parse(run.stdout) as { rows: GoRow[] }).rows, table.rows);
+    },
+  );
 });
 
 describe('loopback servers (found by a red-team review)', () => {

@@ -1,0 +1,3 @@
+module tenantguard.dev/go-server-url-table
+
+go 1.19
