@@ -10,8 +10,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import { createServer as createPlainServer } from 'node:http';
-import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import express from 'express';
 import { after, before, describe, test } from 'node:test';
 import { judgeAdmissionClient, type PresentedClient } from '../../src/server/admission-client.js';
@@ -302,25 +302,33 @@ describe('serve --client-ca-file --client-names', () => {
 
   test('TLS 1.2 renegotiation is refused: the peer cannot change under the per-connection verdict', async () => {
     const port = Number(new URL(handle.url).port);
-    const answer = await new Promise<string>((resolve) => {
-      const socket = tlsConnect(
+    // Read on the server's side: node 20 answers 400 and closes, node 24 closes; a client
+    // mid-renegotiation does not always see it. Allowed, the renegotiation succeeds and the
+    // request after it is answered 200.
+    const serverClosed = new Promise<string>((resolve) =>
+      handle.server.once('secureConnection', (s: Socket) => s.once('close', () => resolve('closed'))),
+    );
+    let socket: TLSSocket | undefined;
+    const answered = new Promise<string>((resolve) => {
+      socket = tlsConnect(
         { host: '127.0.0.1', port, ca: servingCa, maxVersion: 'TLSv1.2', ...withCert('apiServer') },
         () => {
-          socket.renegotiate({}, () => undefined);
-          socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+          socket?.renegotiate({}, (err) => {
+            if (err === null || err === undefined)
+              socket?.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+          });
         },
       );
       let text = '';
       socket.on('data', (c: Buffer) => {
         text += c.toString();
+        if (/^HTTP\/1\.1 200 /.test(text)) resolve('answered 200');
       });
       socket.on('error', () => undefined);
-      socket.on('close', () => resolve(text));
     });
-    // node's HTTP server answers the socket's ERR_TLS_RENEGOTIATION_DISABLED with 400 and
-    // closes it (or the client sees the connection fail first); allowed, it would be 200.
-    assert.doesNotMatch(answer, /200 OK/);
-    assert.ok(answer === '' || /^HTTP\/1\.1 400 /.test(answer), answer.slice(0, 60));
+    const outcome = await Promise.race([serverClosed, answered]);
+    socket?.destroy();
+    assert.equal(outcome, 'closed');
   });
 });
 
