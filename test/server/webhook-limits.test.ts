@@ -5,6 +5,7 @@
  * naming the setting, and what a denial, a warning list and an audit record say is bounded.
  */
 import assert from 'node:assert/strict';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import request from 'supertest';
 import { defaultPolicy } from '../../src/admission/admit.js';
@@ -20,6 +21,7 @@ import {
 import type { KubeObject, PolicyRequest } from '../../src/policy/types.js';
 import { argoKind } from '../support/policy-fixtures.js';
 import { MAX_BODY_NESTING, TOO_DEEP } from '../../src/server/lean-admission.js';
+import { UNSUPPORTED_ENCODING_MESSAGE } from '../../src/server/webhook-app.js';
 import { buildApp, reviewBody, settings, tenants } from './webhook-app-support.js';
 
 const DEEP = '"__DEEP__"';
@@ -223,6 +225,47 @@ describe('deep nesting: a 200 AdmissionReview, never a 500', () => {
       .send(atBound);
     assert.equal(judged.status, 200);
     assert.match(judged.body.response.status.message, /^\[TG-REQ-01\]/);
+  });
+
+  test('a compressed or non-UTF-8 body is refused 415 unread: gzip inflated past the gate, UTF-16 hid brackets from the pre-scan', async () => {
+    const { app: fresh, log } = buildApp({ policy: defaultPolicy });
+    const deep = (annotation: string) =>
+      withDeep(
+        { ...(DEEP_SHAPES[0]!.review('CREATE') as Record<string, unknown>) },
+        deepJson(20_000, '[', ']'),
+      ).replace('"kind":"AdmissionReview"', `"kind":"AdmissionReview","x":"${annotation}"`);
+    const cases: Array<[string, Record<string, string>, Buffer]> = [
+      ['gzip', { 'content-encoding': 'gzip' }, gzipSync(Buffer.from(deep('a')))],
+      ['deflate', { 'content-encoding': 'deflate' }, deflateSync(Buffer.from(JSON.stringify(reviewBody())))],
+      // U+0122 is the bytes 22 01 in UTF-16LE: a "quote" to a UTF-8 scanner.
+      [
+        'utf-16le',
+        { 'content-type': 'application/json; charset=utf-16le' },
+        Buffer.from(deep('\u0122'), 'utf16le'),
+      ],
+      [
+        'utf-16',
+        { 'content-type': 'application/json; charset="UTF-16"' },
+        Buffer.from(JSON.stringify(reviewBody()), 'utf16le'),
+      ],
+    ];
+    for (const [name, headers, body] of cases)
+      for (const endpoint of ['/mutate', '/validate']) {
+        const res = await request(fresh)
+          .post(endpoint)
+          .set({ 'content-type': 'application/json', ...headers })
+          .send(body);
+        assert.equal(res.status, 415, `${name} ${endpoint}`);
+        assert.equal(res.body.message, UNSUPPORTED_ENCODING_MESSAGE);
+      }
+    assert.deepEqual(log.audits(), []);
+    for (const type of ['application/json; charset=utf-8; x=y', 'application/json; charset="UTF8"']) {
+      const res = await request(fresh)
+        .post('/validate')
+        .set('content-type', type)
+        .send(JSON.stringify(reviewBody()));
+      assert.equal(res.status, 200, type);
+    }
   });
 
   test('a cluster Secret config nested 5,000 deep is denied on both endpoints (was a 500 on /mutate)', async () => {
