@@ -75,6 +75,19 @@ var servers = []string{
 	"https://[2001:db8::1]",
 	"https://[2001:DB8:0::1]",
 	"https://10.0.0.2",
+	"https://shared.example.com/clusters/a-dev/x//..",
+	"https://shared.example.com/clusters/a-dev/x//%2e%2e",
+	"https://shared.example.com/clusters/a-dev/x/..",
+	"https://shared.example.com/clusters/a-dev//..",
+	"https://shared.example.com/clusters",
+	"https://shared.example.com/anything//..",
+	"https://shared.example.com",
+	"https://shared.example.com/",
+	"https://10.0.0.1/x//..",
+	"https://shared.example.com/clusters/%2e/a-dev",
+	"https://shared.example.com/clusters/.%2E/clusters/a-dev",
+	"https://shared.example.com/clusters/a-dev/%2e%2e//a-dev",
+	"https://shared.example.com/clusters/a-dev/.../x",
 }
 
 func main() {

@@ -19,17 +19,21 @@ function keptAsIs(byte: number): boolean {
 }
 
 /**
- * The path as client-go sends it, one spelling for each path it can send. client-go
- * decodes the server URL's path (Go's url.Parse), joins it with the API path (path.Join:
- * empty segments collapse) and writes it back with Go's own escaping: every byte escaped
- * (`%XX`, upper case) but the unreserved ones, `/` and `$&+,:;=@`. So `/clusters/%61`,
- * `/clusters/a`, `/clusters//a` are one path, and so are `/a%3Bb` and `/a;b`, or `/a!` and
- * `/a%21`. Why: two Tenants could each claim one spelling of the same cluster (red-team
- * reviews, first with `%61`, then with sub-delimiters, `//` and IPv4-mapped hosts, checked
- * against Go). A path that needs no work (the usual) is returned as it is.
+ * The path as client-go sends it, one spelling for each path it can send, from the path as
+ * written (`writtenPath`). client-go decodes the server URL's path (Go's url.Parse), joins
+ * it with the API path (path.Join, which cleans it: empty and `.` segments dropped, then
+ * each `..` taking off the segment before it) and writes it back with Go's own escaping:
+ * every byte escaped (`%XX`, upper case) but the unreserved ones, `/` and `$&+,:;=@`. So
+ * `/clusters/%61`, `/clusters/a`, `/clusters//a` and `/clusters/a/x//..` are one path,
+ * and so are `/a%3Bb` and `/a;b`, or `/a!` and `/a%21`. Why: two Tenants could each claim
+ * one spelling of the same cluster (red-team reviews: `%61`; then sub-delimiters, `//`
+ * and IPv4-mapped hosts; then `//` before `..`, which the URL parser resolves in the
+ * other order; each checked against Go). A path that needs no work (the usual) is
+ * returned as it is.
  */
 function clientPath(path: string): string {
-  if (PATH_AS_IS.test(path) && !path.includes('//')) return path;
+  if (!path.startsWith('/')) return path; // opaque (`mailto:x`): not a server's path
+  if (PATH_AS_IS.test(path) && !path.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(path)) return path;
   const bytes: number[] = [];
   const text = Buffer.from(path, 'utf8');
   for (let i = 0; i < text.length; i++) {
@@ -40,15 +44,41 @@ function clientPath(path: string): string {
       i += 2;
     } else bytes.push(byte);
   }
+  // path.Clean on the decoded bytes: segments between slashes, as Go splits them.
+  const segments: number[][] = [];
+  let segment: number[] = [];
+  for (const byte of [...bytes, 0x2f]) {
+    if (byte !== 0x2f) {
+      segment.push(byte);
+      continue;
+    }
+    const dots = segment.length <= 2 && segment.every((b) => b === 0x2e) ? segment.length : -1;
+    if (dots === 2) segments.pop();
+    else if (dots !== 0 && dots !== 1) segments.push(segment);
+    segment = [];
+  }
   let out = '';
-  for (let i = 0; i < bytes.length; i++) {
-    const byte = bytes[i]!;
-    if (byte === 0x2f && out.endsWith('/')) continue; // an empty segment
-    out += keptAsIs(byte)
-      ? String.fromCharCode(byte)
-      : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (const kept of segments) {
+    out += '/';
+    for (const byte of kept)
+      out += keptAsIs(byte)
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
+}
+
+/**
+ * The path of an absolute URL as written: between its authority and any query or fragment.
+ * The URL parser's `pathname` has already resolved dot segments (before empty segments,
+ * where Go does the opposite) and read a backslash as a slash; Go reads neither so. A text
+ * with a backslash, a tab or a line break, which the URL parser rewrites and Go refuses,
+ * keeps the parser's reading.
+ */
+function writtenPath(text: string, url: URL): string {
+  if (/[\\\t\n\r]/.test(text)) return url.pathname;
+  const written = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(\/[^?#]*)?/.exec(text);
+  return written === null ? url.pathname : (written[1] ?? '');
 }
 
 /**
@@ -84,7 +114,7 @@ export function normalizeServerUrl(raw: string): string | undefined {
   let host = clientHost(url.hostname.toLowerCase());
   while (host.endsWith('.')) host = host.slice(0, -1);
   const port = url.port === '' || url.port === DEFAULT_PORTS.get(protocol) ? '' : `:${url.port}`;
-  let path = clientPath(url.pathname);
+  let path = clientPath(writtenPath(trimmed, url));
   while (path.endsWith('/')) path = path.slice(0, -1);
   const userinfo = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';
   return `${protocol}//${userinfo}${host}${port}${path}${url.search}${url.hash}`;
@@ -157,6 +187,11 @@ export function explainBadServer(raw: string): string | undefined {
   if (url.hash !== '' || raw.includes('#')) return 'carries a fragment';
   if (/%(2f|5c)/i.test(url.pathname) || raw.includes('\\'))
     return 'has an encoded slash (%2F or %5C) or a backslash in its path: proxies and clients differ on whether it separates segments';
+  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
+  if (/[\u0000-\u0020\u007f]/.test(raw.trim()))
+    return 'has a space or a control character: write it as the client sends it';
+  if (/\/(\.|%2e){0,2}(\/|$)/i.test(writtenPath(raw.trim(), url).replace(/\/$/, '')))
+    return "has an empty, '.' or '..' segment in its path: clients and proxies resolve them in different orders; write the path as it is meant";
   if (isControlPlaneServer(raw)) return 'is the control plane';
   if (isLoopbackHost(url.hostname))
     return "is loopback: from Argo CD's controller that is its own pod, not a cluster";
