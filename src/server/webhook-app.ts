@@ -255,11 +255,13 @@ export const UNSUPPORTED_ENCODING_MESSAGE = 'unsupported body encoding or charse
 function identityUtf8(metrics: WebhookMetrics): RequestHandler {
   return (req, res, next) => {
     const encoding = req.headers['content-encoding'];
-    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i
-      .exec(req.headers['content-type'] ?? '')?.[1]
-      ?.toLowerCase();
+    // Every charset parameter, anywhere (even inside another parameter's quotes), whichever
+    // one a parser takes (express's takes the first): each must be UTF-8.
+    const charsets = [...(req.headers['content-type'] ?? '').matchAll(/charset\s*=\s*"?([^";,\s]*)/gi)].map(
+      (m) => (m[1] ?? '').toLowerCase(),
+    );
     const identity = encoding === undefined || encoding.trim().toLowerCase() === 'identity';
-    if (identity && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) {
+    if (identity && charsets.every((c) => c === 'utf-8' || c === 'utf8')) {
       next();
       return;
     }

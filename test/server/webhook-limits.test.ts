@@ -248,6 +248,12 @@ describe('deep nesting: a 200 AdmissionReview, never a 500', () => {
         { 'content-type': 'application/json; charset="UTF-16"' },
         Buffer.from(JSON.stringify(reviewBody()), 'utf16le'),
       ],
+      // Two charsets, whichever one a parser takes (express's takes the first): each must be UTF-8.
+      [
+        'charset twice',
+        { 'content-type': 'application/json; charset=utf-16le; charset=utf-8' },
+        Buffer.from(deep('\u0122'), 'utf16le'),
+      ],
     ];
     for (const [name, headers, body] of cases)
       for (const endpoint of ['/mutate', '/validate']) {
