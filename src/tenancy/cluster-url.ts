@@ -240,5 +240,13 @@ export function explainBadServer(raw: string): string | undefined {
   if (isControlPlaneServer(raw)) return 'is the control plane';
   if (isLoopbackHost(url.hostname))
     return "is loopback: from Argo CD's controller that is its own pod, not a cluster";
+  // The host as written, which Go dials as written: the URL parser decodes `%73` and reads
+  // `167772161` or `10.0.0.01` as 10.0.0.1, so such a spelling took 10.0.0.1's key while
+  // client-go cannot use it (a red-team review: a Tenant could squat another's server).
+  const host = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(raw.trim())?.[1]?.replace(/:\d*$/, '') ?? '';
+  if (host.includes('%')) return 'has a percent-encoded host: write the host as it is';
+  const hostname = url.hostname.replace(/\.$/, '');
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(hostname) && host.toLowerCase().replace(/\.$/, '') !== hostname)
+    return `writes the IPv4 address ${hostname} another way: write it as four decimal numbers (clients read other forms as host names)`;
   return undefined;
 }

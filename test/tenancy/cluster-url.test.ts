@@ -240,6 +240,25 @@ describe('percent-encoded paths (found by two red-team reviews)', () => {
     assert.equal(registry.clusterByServer('https://shared.example.com/clusters/a%2Fdev'), undefined);
   });
 
+  test('a host written another way than Go dials it is refused: percent-encoded, or an IPv4 address not in four decimals', () => {
+    for (const server of ['https://shared%2Eexample.com/a', 'https://%73hared.example.com/a'])
+      assert.match(explainBadServer(server) ?? '', /percent-encoded host/, server);
+    for (const server of [
+      'https://167772161',
+      'https://10.0.0.01',
+      'https://0x0a.0.0.1',
+      'https://10.0.1:6443',
+    ])
+      assert.match(explainBadServer(server) ?? '', /IPv4 address 10\.0\.0\.1 another way/, server);
+    for (const server of [
+      'https://10.0.0.1',
+      'https://10.0.0.1.:6443/x',
+      'https://[2001:db8::1]',
+      'https://A.example.com',
+    ])
+      assert.equal(explainBadServer(server), undefined, server);
+  });
+
   test('a long path costs work per string, not a regex or a string per byte (2.7 MiB of % held the loop ~1 s)', (t) => {
     const regexTest = t.mock.method(RegExp.prototype, 'test');
     const toString = t.mock.method(Number.prototype, 'toString');
