@@ -28,6 +28,26 @@ function client(over: Partial<PresentedClient> = {}): PresentedClient {
   return { verified: true, problem: undefined, commonNames: [], hasDnsName: () => false, ...over };
 }
 
+/**
+ * One POST with `target` as written (most of them no client library would send), its
+ * answer read until the server closes the connection.
+ */
+function rawPost(open: (ready: () => void) => Socket, target: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = open(() =>
+      socket.write(
+        `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      ),
+    );
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString();
+    });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
 describe('judgeAdmissionClient', () => {
   test('no verified certificate: 401 with the reason; whatever names it carries', () => {
     const verdict = judgeAdmissionClient(
@@ -206,20 +226,11 @@ describe('serve --client-ca-file --client-names', () => {
   test('no spelling of the request target gets past the check: absolute-form and fragments are refused before any route', async () => {
     const port = Number(new URL(handle.url).port);
     const send = (target: string): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const body = JSON.stringify(reviewBody({ uid: `target-${target}` }));
-        const socket = tlsConnect({ host: '127.0.0.1', port, ca: servingCa }, () => {
-          socket.write(
-            `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-          );
-        });
-        let text = '';
-        socket.on('data', (c: Buffer) => {
-          text += c.toString();
-        });
-        socket.on('end', () => resolve(text));
-        socket.on('error', reject);
-      });
+      rawPost(
+        (ready) => tlsConnect({ host: '127.0.0.1', port, ca: servingCa }, ready),
+        target,
+        JSON.stringify(reviewBody({ uid: `target-${target}` })),
+      );
     const audits = log.audits().length;
     for (const target of [
       'https://x/validate',
@@ -349,20 +360,11 @@ describe('the webhook app mounted in another app (express routes it, no lean pat
     const port = (server.address() as { port: number }).port;
     try {
       for (const target of ['/hooks/validate', '/hooks/validate#x', '/hooks/mutate?x']) {
-        const answer = await new Promise<string>((resolve, reject) => {
-          const body = JSON.stringify(reviewBody());
-          const socket = netConnect(port, '127.0.0.1', () => {
-            socket.write(
-              `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-            );
-          });
-          let text = '';
-          socket.on('data', (c: Buffer) => {
-            text += c.toString();
-          });
-          socket.on('end', () => resolve(text));
-          socket.on('error', reject);
-        });
+        const answer = await rawPost(
+          (ready) => netConnect(port, '127.0.0.1', ready),
+          target,
+          JSON.stringify(reviewBody()),
+        );
         assert.match(answer, /^HTTP\/1\.1 401 /, `${target}: ${answer.slice(0, 60)}`);
       }
       assert.deepEqual(log.audits(), []);

@@ -200,6 +200,16 @@ describe('registry cluster lookups', () => {
   });
 });
 
+/** Each server is refused as a Tenant server, with a reason matching `reason`. */
+function refused(reason: RegExp, servers: readonly string[]): void {
+  for (const server of servers) assert.match(explainBadServer(server) ?? '', reason, server);
+}
+
+/** Each server is accepted as a Tenant server. */
+function accepted(servers: readonly string[]): void {
+  for (const server of servers) assert.equal(explainBadServer(server), undefined, server);
+}
+
 describe('percent-encoded paths (found by two red-team reviews)', () => {
   test('one path in two spellings is one server: as client-go sends it', () => {
     assert.equal(
@@ -241,15 +251,13 @@ describe('percent-encoded paths (found by two red-team reviews)', () => {
   });
 
   test('a host written another way than Go dials it is refused: percent-encoded, or an IPv4 address not in four decimals', () => {
-    for (const server of ['https://shared%2Eexample.com/a', 'https://%73hared.example.com/a'])
-      assert.match(explainBadServer(server) ?? '', /percent-encoded host/, server);
-    for (const server of [
+    refused(/percent-encoded host/, ['https://shared%2Eexample.com/a', 'https://%73hared.example.com/a']);
+    refused(/IPv4 address 10\.0\.0\.1 another way/, [
       'https://167772161',
       'https://10.0.0.01',
       'https://0x0a.0.0.1',
       'https://10.0.1:6443',
-    ])
-      assert.match(explainBadServer(server) ?? '', /IPv4 address 10\.0\.0\.1 another way/, server);
+    ]);
     for (const server of [
       'https://10.0.0.1',
       'https://10.0.0.1.:6443/x',
@@ -306,29 +314,26 @@ describe('percent-encoded paths (found by two red-team reviews)', () => {
   });
 
   test('an encoded slash or backslash, an empty or dot segment, a space in a Tenant server path is refused', () => {
-    for (const server of [
+    refused(/encoded slash/, [
       'https://h.example/clusters%2Fa',
       'https://h.example/c%5cd',
       'https://h.example/%2f',
-    ])
-      assert.match(explainBadServer(server) ?? '', /encoded slash/, server);
-    for (const server of [
+    ]);
+    refused(/empty, '\.' or '\.\.' segment/, [
       'https://h.example//clusters/a',
       'https://h.example/clusters/a//..',
       'https://h.example/clusters/a-dev/x//%2e%2e',
       'https://h.example/a/./b',
       'https://h.example/a/%2E',
       'https://h.example/a/..',
-    ])
-      assert.match(explainBadServer(server) ?? '', /empty, '\.' or '\.\.' segment/, server);
+    ]);
     assert.match(explainBadServer('https://h.example/a b') ?? '', /space or a control character/);
-    for (const server of [
+    accepted([
       'https://h.example/clusters/%61',
       'https://h.example/a/',
       'https://h.example/',
       'https://h.example/a.b/..c/.d',
-    ])
-      assert.equal(explainBadServer(server), undefined, server);
+    ]);
   });
 });
 
