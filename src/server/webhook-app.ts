@@ -147,14 +147,13 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   // prototypes, body parser), which cost most of a request. Whatever they do not take
   // (other routes, and the rare request they leave to express, see `leanAdmission`) goes
   // on to express.
-  // First of all, an admission request's client is checked (when `admissionClients` is
-  // set); then a small admission body takes its length from the body budget, or is refused
-  // unread (body-budget.ts).
+  // First of all, the request target must be a plain path (`requestTargetCheck`); then an
+  // admission request's client is checked (when `admissionClients` is set); then a small
+  // admission body takes its length from the body budget, or is refused unread
+  // (body-budget.ts).
   const leans = [
     requestTargetCheck,
-    ...(clientCheck === undefined
-      ? []
-      : [(req: IncomingMessage, res: ServerResponse) => clientCheck(req, res)]),
+    ...(clientCheck === undefined ? [] : [clientCheck]),
     ...(admission ? [bodyBudgetCheck(deps.bodyBudget ?? new BodyBudget(), gate, metrics)] : []),
     ...(admission ? [leanAdmission(deps, metrics, gate, answers)] : []),
     ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),

@@ -133,13 +133,15 @@ function clientHost(host: string): string {
  */
 export function normalizeServerUrl(raw: string): string | undefined {
   // The rules often ask twice in a row for one value (is it a tenant's server, is it the
-  // control plane): the last answer is kept.
+  // control plane): the last answer is kept, for a value short enough to keep.
   if (raw === lastNormalized.raw) return lastNormalized.normal;
   const normal = normalize(raw);
-  lastNormalized = { raw, normal };
+  if (raw.length <= MAX_REMEMBERED_CHARS) lastNormalized = { raw, normal };
   return normal;
 }
 
+/** Longest value whose key is kept between calls (so no large string outlives its request). */
+const MAX_REMEMBERED_CHARS = 65_536;
 let lastNormalized: { raw: string | undefined; normal: string | undefined } = {
   raw: undefined,
   normal: undefined,
