@@ -243,34 +243,37 @@ export function checkLimits(
   at: 'object' | 'oldObject',
   limits: AdmissionLimits,
 ): Violation[] {
+  /** A TG-REQ-01 finding: what is past which limit, the setting that raises it, then any advice. */
+  const pastLimit = (path: string, detail: string, key: keyof AdmissionLimits, advice = ''): Violation =>
+    violation('TG-REQ-01', path, `${detail}: ${limitHint(key, limits)}${advice}`);
   const measured = measureObject(value, limits.maxObjectDepth, limits.maxObjectNodes, limits.maxKeyPathChars);
   if (measured.tooDeep) {
     // A second, slower pass names where: only for the request being denied.
     const path = findTooDeep(value, limits.maxObjectDepth, at) ?? [at];
     return [
-      violation(
-        'TG-REQ-01',
+      pastLimit(
         shortPath(path),
-        `nests objects or lists more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`,
+        `nests objects or lists more than ${limits.maxObjectDepth} levels deep; the webhook does not read it`,
+        'maxObjectDepth',
       ),
     ];
   }
   if (measured.longKeyPath) {
     const path = findLongKeyPath(value, limits.maxKeyPathChars, at) ?? [at];
     return [
-      violation(
-        'TG-REQ-01',
+      pastLimit(
         shortPath(path),
-        `is reached through keys of more than ${limits.maxKeyPathChars} characters in all; the webhook does not read it: ${limitHint('maxKeyPathChars', limits)}`,
+        `is reached through keys of more than ${limits.maxKeyPathChars} characters in all; the webhook does not read it`,
+        'maxKeyPathChars',
       ),
     ];
   }
   if (measured.nodes > limits.maxObjectNodes) {
     return [
-      violation(
-        'TG-REQ-01',
+      pastLimit(
         at,
-        `holds more than ${limits.maxObjectNodes} values (objects, lists and scalars); the webhook does not evaluate it: ${limitHint('maxObjectNodes', limits)}`,
+        `holds more than ${limits.maxObjectNodes} values (objects, lists and scalars); the webhook does not evaluate it`,
+        'maxObjectNodes',
       ),
     ];
   }
@@ -281,18 +284,18 @@ export function checkLimits(
       const bytes = Buffer.byteLength(text, 'utf8');
       if (bytes > limits.maxSecretConfigBytes)
         out.push(
-          violation(
-            'TG-REQ-01',
+          pastLimit(
             path,
-            `is ${bytes} bytes; the webhook does not parse more than ${limits.maxSecretConfigBytes}: ${limitHint('maxSecretConfigBytes', limits)}`,
+            `is ${bytes} bytes; the webhook does not parse more than ${limits.maxSecretConfigBytes}`,
+            'maxSecretConfigBytes',
           ),
         );
       else if (textDepth(text, false) > limits.maxObjectDepth)
         out.push(
-          violation(
-            'TG-REQ-01',
+          pastLimit(
             path,
-            `nests JSON more than ${limits.maxObjectDepth} levels deep; the webhook does not read it: ${limitHint('maxObjectDepth', limits)}`,
+            `nests JSON more than ${limits.maxObjectDepth} levels deep; the webhook does not read it`,
+            'maxObjectDepth',
           ),
         );
     }
@@ -302,29 +305,31 @@ export function checkLimits(
   const generatorsPath = `${at}.spec.generators`;
   if (size.generators > limits.maxGenerators) {
     out.push(
-      violation(
-        'TG-REQ-01',
+      pastLimit(
         generatorsPath,
-        `hold more than ${limits.maxGenerators} generator entries (counting every level of matrix and merge); the webhook does not evaluate them: ${limitHint('maxGenerators', limits)}; split the ApplicationSet`,
+        `hold more than ${limits.maxGenerators} generator entries (counting every level of matrix and merge); the webhook does not evaluate them`,
+        'maxGenerators',
+        '; split the ApplicationSet',
       ),
     );
     return out;
   }
   if (size.listElements > limits.maxListElements) {
     out.push(
-      violation(
-        'TG-REQ-01',
+      pastLimit(
         generatorsPath,
-        `hold ${size.listElements} list elements; the webhook does not evaluate more than ${limits.maxListElements}: ${limitHint('maxListElements', limits)}; split the ApplicationSet or use a git generator`,
+        `hold ${size.listElements} list elements; the webhook does not evaluate more than ${limits.maxListElements}`,
+        'maxListElements',
+        '; split the ApplicationSet or use a git generator',
       ),
     );
   }
   if (size.elementsYamlBytes > limits.maxElementsYamlBytes) {
     out.push(
-      violation(
-        'TG-REQ-01',
+      pastLimit(
         generatorsPath,
-        `hold ${size.elementsYamlBytes} bytes of list elementsYaml; the webhook does not parse more than ${limits.maxElementsYamlBytes}: ${limitHint('maxElementsYamlBytes', limits)}`,
+        `hold ${size.elementsYamlBytes} bytes of list elementsYaml; the webhook does not parse more than ${limits.maxElementsYamlBytes}`,
+        'maxElementsYamlBytes',
       ),
     );
     return out;
@@ -332,10 +337,10 @@ export function checkLimits(
   for (const { path, text } of size.yamlTexts) {
     if (textDepth(text, true) > limits.maxObjectDepth)
       out.push(
-        violation(
-          'TG-REQ-01',
+        pastLimit(
           path,
-          `nests YAML more than ${limits.maxObjectDepth} levels deep; the webhook does not parse it: ${limitHint('maxObjectDepth', limits)}`,
+          `nests YAML more than ${limits.maxObjectDepth} levels deep; the webhook does not parse it`,
+          'maxObjectDepth',
         ),
       );
   }
