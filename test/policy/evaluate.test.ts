@@ -110,6 +110,16 @@ const GC = {
 };
 
 describe('ownership (TG-OWN) and decisions', () => {
+  /** An UPDATE of a terminating team-a object that only takes a field away, beside a TG-APP-02 finding it keeps. */
+  const terminatingTakeAway = (extra: Partial<PolicyRequest> = {}): PolicyRequest => {
+    const terminating = { deletionTimestamp: '2026-01-01T00:00:00Z' };
+    return req({
+      operation: 'UPDATE',
+      oldObject: obj('team-a', { fail: ['TG-APP-02'], other: 1 }, {}, terminating),
+      object: obj('team-a', { fail: ['TG-APP-02'] }, {}, terminating),
+      ...extra,
+    });
+  };
   const cases: Array<{
     name: string;
     request: PolicyRequest;
@@ -566,33 +576,14 @@ describe('ownership (TG-OWN) and decisions', () => {
     },
     {
       name: 'UPDATE of a terminating object that only takes away is not blocked by what it already was',
-      request: req({
-        operation: 'UPDATE',
-        oldObject: obj(
-          'team-a',
-          { fail: ['TG-APP-02'], other: 1 },
-          {},
-          { deletionTimestamp: '2026-01-01T00:00:00Z' },
-        ),
-        object: obj('team-a', { fail: ['TG-APP-02'] }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }),
-      }),
+      request: terminatingTakeAway(),
       allowed: true,
     },
     {
       // Judging the old object costs its size, which no limit bounded (a 3 MB elementsYaml
       // took seconds): past a size limit, the UPDATE is judged as the new object stands.
       name: 'UPDATE of a terminating object whose old object is past a size limit is judged in full',
-      request: req({
-        operation: 'UPDATE',
-        oldObject: obj(
-          'team-a',
-          { fail: ['TG-APP-02'], other: 1 },
-          {},
-          { deletionTimestamp: '2026-01-01T00:00:00Z' },
-        ),
-        oldObjectBeyondLimits: true,
-        object: obj('team-a', { fail: ['TG-APP-02'] }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }),
-      }),
+      request: terminatingTakeAway({ oldObjectBeyondLimits: true }),
       allowed: false,
       rules: ['TG-APP-02'],
     },
