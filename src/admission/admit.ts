@@ -84,14 +84,14 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
   const kind = deps.policy.guardedKindOf(request.kind, request.object, request.oldObject);
   if (kind === undefined) return { type: 'unhandled' };
   const limits = deps.limits ?? DEFAULT_LIMITS;
-  const overLimits = limitViolations(kind, request, limits);
-  if (overLimits.length > 0)
-    return { type: 'malformed', kind, violations: [...request.problems, ...overLimits] };
+  const overLimits = limitFindings(kind, request, limits);
+  if (overLimits.violations.length > 0)
+    return { type: 'malformed', kind, violations: [...request.problems, ...overLimits.violations] };
   const narrowed = narrowPolicyRequest(request, kind);
   if (!narrowed.ok) return { type: 'malformed', kind, violations: narrowed.violations };
   if (deps.registry === undefined) return { type: 'not-synced', kind };
   const context: PolicyContext = { registry: deps.registry, settings: deps.settings };
-  const policyRequest = oldObjectBeyondLimits(kind, request, limits)
+  const policyRequest = overLimits.oldObjectBeyondLimits
     ? { ...narrowed.request, oldObjectBeyondLimits: true }
     : narrowed.request;
   if (endpoint === 'validate')
@@ -108,14 +108,28 @@ export function admit(endpoint: Endpoint, request: AdmissionRequest, deps: Admit
  * the copy `/mutate` edits, the patch diff and `JSON.stringify` all recurse). `object` is held to
  * every limit; `oldObject`, already stored, only to the depth and the key-path length that
  * keep those walkers and the paths of findings bounded, so that an object stored under
- * higher limits can still be fixed or deleted. Past a size limit, `oldObject` is marked
- * (`oldObjectBeyondLimits`) and the policy reads nothing of it that costs its size.
+ * higher limits can still be fixed or deleted. Past a size limit, an UPDATE's `oldObject` is
+ * marked (`oldObjectBeyondLimits`) and the policy reads nothing of it that costs its size.
  */
-function limitViolations(kind: GuardedKind, request: AdmissionRequest, limits: AdmissionLimits): Violation[] {
-  return [
-    ...checkLimits(kind, request.object, 'object', limits),
-    ...checkLimits(kind, request.oldObject, 'oldObject', walkableOnly(limits)),
-  ];
+function limitFindings(
+  kind: GuardedKind,
+  request: AdmissionRequest,
+  limits: AdmissionLimits,
+): { violations: Violation[]; oldObjectBeyondLimits: boolean } {
+  const object = checkLimits(kind, request.object, 'object', limits);
+  const old = request.oldObject;
+  if (request.operation !== 'UPDATE' || old === undefined)
+    return {
+      violations: [...object, ...checkLimits(kind, old, 'oldObject', walkableOnly(limits))],
+      oldObjectBeyondLimits: false,
+    };
+  // An UPDATE's oldObject within every limit is within the walkable ones (a subset) too: one
+  // pass over it serves both questions; the second runs only for one past some limit.
+  const pastSome = checkLimits(kind, old, 'oldObject', limits).length > 0;
+  return {
+    violations: [...object, ...(pastSome ? checkLimits(kind, old, 'oldObject', walkableOnly(limits)) : [])],
+    oldObjectBeyondLimits: pastSome,
+  };
 }
 
 /** The limits that keep a walk and its paths bounded (depth, key path); no size limit. */
@@ -128,19 +142,6 @@ function walkableOnly(limits: AdmissionLimits): AdmissionLimits {
     maxListElements: Infinity,
     maxElementsYamlBytes: Infinity,
   };
-}
-
-/** True when an UPDATE's `oldObject` is past a size limit `object` is held to. */
-function oldObjectBeyondLimits(
-  kind: GuardedKind,
-  request: AdmissionRequest,
-  limits: AdmissionLimits,
-): boolean {
-  return (
-    request.operation === 'UPDATE' &&
-    request.oldObject !== undefined &&
-    checkLimits(kind, request.oldObject, 'oldObject', limits).length > 0
-  );
 }
 
 function mutateRequest(
