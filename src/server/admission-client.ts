@@ -14,7 +14,10 @@
  * authenticates its callers by TokenReview) ask for no certificate.
  *
  * `judgeAdmissionClient` is the pure decision; `admissionClientCheck` reads the TLS socket
- * once per connection (no renegotiation is allowed, so the peer cannot change on it).
+ * once per connection (no renegotiation is allowed, so the peer cannot change on it), and
+ * keeps the verdict only while the client CA bundle it was verified against is in force
+ * (client-ca-epochs.ts): on an older connection the request is answered 429, unread, and
+ * the connection closed, so that it comes again on a new one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -24,11 +27,17 @@ import { admissionEndpoint } from './lean-admission.js';
 import { requestSource } from '../request-source.js';
 import { LogThrottle } from './log-throttle.js';
 import type { WebhookMetrics } from './metrics.js';
+import type { ClientCaEpochs } from './client-ca-epochs.js';
 
 /** What `serve` requires of an admission client (`--client-ca-file`, `--client-names`). */
 export interface AdmissionClientRule {
   /** Undefined: any certificate the client CA verified. Otherwise one of these names. */
   readonly names: readonly string[] | undefined;
+  /**
+   * Which bundle each connection was verified against (client-ca-epochs.ts), the TLS
+   * server's: a connection verified under a bundle since replaced is not trusted.
+   */
+  readonly epochs: Pick<ClientCaEpochs, 'isCurrent'>;
 }
 
 /** What the TLS handshake established about the client (nothing secret). */
@@ -47,15 +56,32 @@ export type ClientVerdict =
   | { readonly allowed: true }
   | {
       readonly allowed: false;
-      readonly status: 401 | 403;
+      /** 429: send again on a new connection (`STALE_CONNECTION`). */
+      readonly status: 401 | 403 | 429;
       readonly message: string;
       readonly reason: string;
     };
 
 const ALLOWED: ClientVerdict = { allowed: true };
 
+/**
+ * The answer on a connection whose certificate was verified against a client CA bundle that
+ * has since been replaced. Not a refusal of the client: the bundle in force will judge it
+ * on a new connection, which `Retry-After` asks for (the connection is closed).
+ */
+export const STALE_CONNECTION = {
+  allowed: false,
+  status: 429,
+  message:
+    'the webhook client CA bundle changed after this connection was verified: send the request again on a new connection',
+  reason: 'verified under a replaced client CA bundle',
+} as const satisfies ClientVerdict;
+
 /** The decision for one client: pure, no I/O. */
-export function judgeAdmissionClient(client: PresentedClient, rule: AdmissionClientRule): ClientVerdict {
+export function judgeAdmissionClient(
+  client: PresentedClient,
+  rule: Pick<AdmissionClientRule, 'names'>,
+): ClientVerdict {
   if (!client.verified)
     return {
       allowed: false,
@@ -134,9 +160,11 @@ function refuse(
   res.writeHead(verdict.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
+    ...(verdict.status === 429 ? { 'retry-after': '1' } : {}),
   });
   res.end(body);
-  metrics.observe({ endpoint, kind: 'unknown', decision: 'client_refused' }, 0);
+  const decision = verdict.status === 429 ? 'client_reconnect' : 'client_refused';
+  metrics.observe({ endpoint, kind: 'unknown', decision }, 0);
   const unlogged = logs.take();
   if (unlogged !== undefined)
     logger.warn(
@@ -175,8 +203,10 @@ export function admissionClientCheck(
       known = { verdict: judgeAdmissionClient(client, rule), client };
       verdicts.set(req.socket, known);
     }
-    if (known.verdict.allowed) return false;
-    refuse(req, res, known.verdict, known.client, endpoint, metrics, logger, logs);
+    const verdict =
+      known.verdict.allowed && !rule.epochs.isCurrent(req.socket) ? STALE_CONNECTION : known.verdict;
+    if (verdict.allowed) return false;
+    refuse(req, res, verdict, known.client, endpoint, metrics, logger, logs);
     return true;
   };
 }

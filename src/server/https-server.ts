@@ -7,6 +7,7 @@ import type { Server } from 'node:https';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from './tls.js';
+import type { ClientCaEpochs } from './client-ca-epochs.js';
 
 /** Longest a request's headers and body may take to arrive. */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -16,20 +17,22 @@ export const HEADERS_TIMEOUT_MS = 5_000;
 /**
  * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
  * (cert-manager or a Secret update rotating them) without dropping a connection. With
- * `clientCaFile`, it asks clients for a certificate and verifies it against that CA
- * (admission-client.ts says which routes need one).
+ * `clientCa`, it asks clients for a certificate and verifies it against that CA bundle,
+ * stamping each connection with the bundle's epoch (admission-client.ts says which routes
+ * need one, client-ca-epochs.ts what a new bundle does).
  */
 export function createHttpsServer(
   app: Express | RequestListener,
   certFile: string,
   keyFile: string,
   logger: Logger,
-  clientCaFile?: string,
+  clientCa?: { readonly file: string; readonly epochs: ClientCaEpochs },
 ): ReloadingHttpsServer {
   const reloading = createReloadingHttpsServer(
     app,
-    { certFile, keyFile, ...(clientCaFile === undefined ? {} : { clientCaFile }) },
+    { certFile, keyFile, ...(clientCa === undefined ? {} : { clientCaFile: clientCa.file }) },
     logger,
+    clientCa === undefined ? {} : { clientCaEpochs: clientCa.epochs },
   );
   // A request (headers and body) must arrive within 10 s, checked every second: the API
   // server sends one in milliseconds and waits for the answer at most timeoutSeconds (5 s

@@ -23,6 +23,7 @@ export type DecisionLabel =
   | 'bad_request'
   | 'busy'
   | 'client_refused'
+  | 'client_reconnect'
   | 'error';
 
 export interface RequestLabels {

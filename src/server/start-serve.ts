@@ -20,6 +20,7 @@ import { createMetricsRegistry, registerCertificateExpiry } from './metrics.js';
 import { buildServeApp } from './serve-app.js';
 import { collectGarbageNow } from './full-gc.js';
 import { LineBatch } from './line-batch.js';
+import { ClientCaEpochs } from './client-ca-epochs.js';
 import { warmUpAdmission } from '../admission/warm-up.js';
 import {
   limitsFromOptions,
@@ -130,6 +131,10 @@ async function serveWith(
         }
       : await ensureCertificates(resolve(io.cwd, options.certsDir));
   const clientCaFile = options.clientCaFile === undefined ? undefined : resolve(io.cwd, options.clientCaFile);
+  // Which client CA bundle each connection was verified against: the TLS server stamps
+  // them, the admission client check reads them.
+  const clientCa =
+    clientCaFile === undefined ? undefined : { file: clientCaFile, epochs: new ClientCaEpochs() };
   const audit = pinoAuditSink(logger);
   const context: ServeComponentContext = {
     options: raw,
@@ -170,14 +175,16 @@ async function serveWith(
     admission: options.components.has('webhook'),
     limits,
     ...(injected.policy === undefined ? {} : { policy: injected.policy }),
-    ...(clientCaFile === undefined ? {} : { admissionClients: { names: options.clientNames } }),
+    ...(clientCa === undefined
+      ? {}
+      : { admissionClients: { names: options.clientNames, epochs: clientCa.epochs } }),
   });
   const https = createHttpsServer(
     drainingListener(app, state),
     certs.certFile,
     certs.keyFile,
     logger,
-    clientCaFile,
+    clientCa,
   );
   registerCertificateExpiry(metricsRegistry, () => https.current().validTo);
   const server = https.server;

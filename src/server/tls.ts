@@ -13,10 +13,12 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { RequestListener } from 'node:http';
+import type { Socket } from 'node:net';
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { errnoCode, TenantGuardError } from '../errors.js';
+import { ClientCaEpochs } from './client-ca-epochs.js';
 
 /** The files of the serving certificate. */
 export interface TlsFiles {
@@ -41,6 +43,11 @@ export interface ReloadOptions {
   debounceMs?: number;
   /** Use fs.watch as well as polling. Default true. */
   watch?: boolean;
+  /**
+   * With a client CA: the epochs its connections are stamped with, shared with the
+   * admission client check (client-ca-epochs.ts). Default: epochs of this server's own.
+   */
+  clientCaEpochs?: ClientCaEpochs;
 }
 
 /** What identifies the certificate being served (nothing secret). */
@@ -166,6 +173,8 @@ export function createReloadingHttpsServer(
   let pair = readTlsPair(files);
   let signature = statSignature(files);
   let lastProblem: string | undefined;
+  const epochs =
+    files.clientCaFile === undefined ? undefined : (options.clientCaEpochs ?? new ClientCaEpochs());
   const server = createServer(
     {
       cert: pair.cert,
@@ -175,12 +184,18 @@ export function createReloadingHttpsServer(
       // Asked for, verified, but not required of every route (TlsFiles.clientCaFile).
       ...(files.clientCaFile === undefined ? {} : { requestCert: true, rejectUnauthorized: false }),
     },
-    app,
+    epochs === undefined ? app : epochs.listener(app),
   );
   // The verdict on a client's certificate is kept per connection (admission-client.ts): a
-  // TLS 1.2 renegotiation must not change the peer under it. (TLS 1.3 has none.)
-  if (files.clientCaFile !== undefined)
-    server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+  // TLS 1.2 renegotiation must not change the peer under it (TLS 1.3 has none), and a new
+  // client CA bundle must end it (client-ca-epochs.ts).
+  if (epochs !== undefined) {
+    server.on('connection', (socket: Socket) => epochs.accepted(socket));
+    server.on('secureConnection', (socket: TLSSocket) => {
+      socket.disableRenegotiation();
+      epochs.handshake(socket);
+    });
+  }
   log.info(
     { certificate: pair.served },
     `serving certificate ${pair.served.subject} (serial ${pair.served.serialNumber}, valid to ${pair.served.validTo})`,
@@ -210,6 +225,13 @@ export function createReloadingHttpsServer(
       { certificate: next.served, previous: pair.served.serialNumber },
       `now serving certificate ${next.served.subject} (serial ${next.served.serialNumber}, valid to ${next.served.validTo})`,
     );
+    if (epochs !== undefined && next.ca !== pair.ca) {
+      const busy = epochs.advance(server);
+      log.info(
+        { busy },
+        'new client CA bundle: connections verified under the previous one end (idle ones now, busy ones after their answer)',
+      );
+    }
     pair = next;
     return true;
   };

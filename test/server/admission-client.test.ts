@@ -15,6 +15,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import express from 'express';
 import { after, before, describe, test } from 'node:test';
 import { judgeAdmissionClient, type PresentedClient } from '../../src/server/admission-client.js';
+import { ClientCaEpochs } from '../../src/server/client-ca-epochs.js';
 import { startServe, type ServeHandle } from '../../src/server/start-serve.js';
 import { createReloadingHttpsServer } from '../../src/server/tls.js';
 import { isTenantGuardError } from '../../src/errors.js';
@@ -352,7 +353,7 @@ describe('serve --client-ca-file --client-names', () => {
 
 describe('the webhook app mounted in another app (express routes it, no lean path)', () => {
   test('the admission routes check the client whatever their target spells: /validate#x is refused too', async () => {
-    const { app, log } = buildApp({ admissionClients: { names: undefined } });
+    const { app, log } = buildApp({ admissionClients: { names: undefined, epochs: new ClientCaEpochs() } });
     const outer = express();
     outer.use('/hooks', app);
     const server = createPlainServer(outer);
