@@ -749,6 +749,17 @@ describe('cluster Secret namedTenant and hasMaterialChange', () => {
       next: inData({ ...devFields, server: 'https://x.example.com' }, devLabels),
       material: true,
     },
+    // Same values for the keys both have: a key added (`project`) or one taken away (`config`).
+    {
+      name: 'a data key added',
+      next: inData({ ...devFields, project: 'team-a' }, devLabels),
+      material: true,
+    },
+    {
+      name: 'a data key taken away',
+      next: inData({ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' }, devLabels),
+      material: true,
+    },
     { name: 'a label', next: inData(devFields, { [TL]: 'team-a' }), material: true },
     { name: 'the type', next: { ...structuredClone(base), type: 'kubernetes.io/tls' }, material: true },
   ];

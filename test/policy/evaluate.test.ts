@@ -605,6 +605,18 @@ describe('ownership (TG-OWN) and decisions', () => {
       rules: ['TG-APP-02'],
     },
     {
+      // A cluster Secret's effective data is material too: a field added to it is judged.
+      name: 'UPDATE of a terminating object that adds a Secret data field beside a violation that stands is judged in full',
+      request: terminatingTakeAway({
+        object: {
+          ...obj('team-a', { fail: ['TG-APP-02'] }, {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }),
+          data: { config: Buffer.from('{}').toString('base64') },
+        },
+      }),
+      allowed: false,
+      rules: ['TG-APP-02'],
+    },
+    {
       name: 'UPDATE of a terminating object is denied what the change adds',
       request: req({
         operation: 'UPDATE',
