@@ -91,12 +91,7 @@ export function sameSecretData(a: KubeObject, b: KubeObject): boolean {
   if (raw(a) === raw(b)) return true;
   const da = readSecretData(a);
   const db = readSecretData(b);
-  if (da.problems.length > 0 || db.problems.length > 0 || da.bytes.size !== db.bytes.size) return false;
-  for (const [key, value] of da.bytes) {
-    const other = db.bytes.get(key);
-    if (other === undefined || !other.equals(value)) return false;
-  }
-  return true;
+  return cleanReads(da, db) && da.bytes.size === db.bytes.size && fieldsHeldIn(da, db);
 }
 
 /**
@@ -107,10 +102,18 @@ export function sameSecretData(a: KubeObject, b: KubeObject): boolean {
 export function secretDataKeepsOnly(before: KubeObject, after: KubeObject): boolean {
   const db = readSecretData(before);
   const da = readSecretData(after);
-  if (db.problems.length > 0 || da.problems.length > 0) return false;
-  for (const [key, value] of da.bytes) {
-    const had = db.bytes.get(key);
-    if (had === undefined || !had.equals(value)) return false;
+  return cleanReads(db, da) && fieldsHeldIn(da, db);
+}
+
+function cleanReads(a: SecretData, b: SecretData): boolean {
+  return a.problems.length === 0 && b.problems.length === 0;
+}
+
+/** True when every field of `some` is in `all` with the same bytes. */
+function fieldsHeldIn(some: SecretData, all: SecretData): boolean {
+  for (const [key, value] of some.bytes) {
+    const held = all.bytes.get(key);
+    if (held === undefined || !held.equals(value)) return false;
   }
   return true;
 }
