@@ -10,7 +10,7 @@ import { addDataField, replaceDataConfig } from './cluster-secret-data.js';
 import { cloneJson } from './json-clone.js';
 import { canonicalExec } from './cluster-secret-exec.js';
 import { readView, type SecretView } from './cluster-secret-view.js';
-import type { ObjectEdit } from './object-edit.js';
+import { writableLabels, type ObjectEdit } from './object-edit.js';
 import type { PolicyContext, RuleScope } from './types.js';
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -45,7 +45,7 @@ function mutateData(edit: ObjectEdit, view: SecretView, tenant: Tenant, context:
 export function mutateClusterSecret(edit: ObjectEdit, scope: RuleScope & { tenant: Tenant }): void {
   const { tenant, context } = scope;
   const view = readView(edit.object);
-  const labels = edit.ensureRecord(edit.ensureRecord(edit.object, 'metadata'), 'labels');
+  const labels = writableLabels(edit);
   const owner = view.name === undefined ? undefined : context.registry.clusterByName(view.name)?.tenant;
   if (labels[context.settings.tenantLabel] === undefined)
     labels[context.settings.tenantLabel] = (owner ?? tenant).name;

@@ -4,7 +4,7 @@
  */
 import { keepsOnly, parseJsonPath, sameJson } from './json-compare.js';
 import { secretDataKeepsOnly } from './cluster-secret-data.js';
-import { editObject } from './object-edit.js';
+import { editObject, writableLabels } from './object-edit.js';
 import { getLabels, getPath, getRecord } from './object-paths.js';
 import { isRecord } from '../json.js';
 import {
@@ -406,7 +406,7 @@ export function mutate(
   if (tenant === undefined) return { object: undefined, tenant: undefined };
   // Copy on write: only what the mutation adds is copied, the rest stays the request's.
   const edit = editObject(request.object);
-  const labels = edit.ensureRecord(edit.ensureRecord(edit.object, 'metadata'), 'labels');
+  const labels = writableLabels(edit);
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
   // Judged on the request as sent: a label a first /mutate pinned makes no change material.
   if (!isExemptUpdate(asSent(request, rules, context), rules, context))

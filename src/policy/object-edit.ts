@@ -158,3 +158,8 @@ class CopyOnWrite implements ObjectEdit {
 export function editObject(original: KubeObject): ObjectEdit {
   return new CopyOnWrite(original);
 }
+
+/** The object's `metadata.labels`, writable, made (with `metadata`) when missing. */
+export function writableLabels(edit: ObjectEdit): Record<string, unknown> {
+  return edit.ensureRecord(edit.ensureRecord(edit.object, 'metadata'), 'labels');
+}
