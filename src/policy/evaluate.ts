@@ -17,6 +17,7 @@ import {
 } from './ownership.js';
 import { KIND_RULES } from './kinds.js';
 import { objectShapeProblems } from './object-shape.js';
+import type { Tenant } from '../tenancy/tenant.js';
 import type {
   Decision,
   DecisionSummary,
@@ -140,6 +141,22 @@ function resolve(
       ? resolveTenant(request.object, request.namespace, rules, context)
       : undefined;
   return { subject, updated };
+}
+
+/**
+ * The tenant a request is judged for, and the one /mutate completes its object for: on a
+ * platform admin's UPDATE, the new object's tenant when it has one (moving an object between
+ * tenants is theirs to do), else the subject's (SPEC section 4).
+ *
+ * Why one function: /mutate once completed a moved object for the tenant it was moved away
+ * from (its project, template label and cluster selector) while /validate judged it for the
+ * new one, and only audited the mismatch for the admin. The new tenant then owned an
+ * ApplicationSet deploying into the old tenant's clusters (a red-team review).
+ */
+function judgedTenant(request: PolicyRequest, role: RequesterRole, resolved: Resolved): Tenant | undefined {
+  return request.operation === 'UPDATE' && role === 'platform-admin'
+    ? (resolved.updated?.tenant ?? resolved.subject.tenant)
+    : resolved.subject.tenant;
 }
 
 /**
@@ -316,11 +333,9 @@ export function evaluate(
   const { role, beyond } = classifyRequester(sent, context.settings);
   if (request.operation === 'CONNECT')
     return decide([], [], { tenant: undefined, enforcement: 'enforce', role });
-  const { subject, updated } = resolve(request, rules, context, role);
-  const tenant =
-    request.operation === 'UPDATE' && role === 'platform-admin'
-      ? (updated?.tenant ?? subject.tenant)
-      : subject.tenant;
+  const resolved = resolve(request, rules, context, role);
+  const { subject, updated } = resolved;
+  const tenant = judgedTenant(request, role, resolved);
   const summary: DecisionSummary = {
     tenant: tenant?.name,
     enforcement: tenant?.enforcement ?? 'enforce',
@@ -402,7 +417,7 @@ export function mutate(
     return { object: undefined, tenant: undefined };
   const { role } = classifyRequester(request, context.settings);
   if (role === 'system-controller') return { object: undefined, tenant: undefined };
-  const tenant = resolve(request, rules, context, role).subject.tenant;
+  const tenant = judgedTenant(request, role, resolve(request, rules, context, role));
   if (tenant === undefined) return { object: undefined, tenant: undefined };
   // Copy on write: only what the mutation adds is copied, the rest stays the request's.
   const edit = editObject(request.object);

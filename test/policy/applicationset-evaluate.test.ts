@@ -124,6 +124,52 @@ describe('ApplicationSet through evaluate and mutate', () => {
     assert.ok(decision.audited.some((v) => v.rule === 'TG-AS-06'));
   });
 
+  test("a platform admin's move to another tenant is completed for the tenant it moves to", () => {
+    // /mutate once completed it for the old tenant (project, template label, selector), which
+    // /validate, judging it for the new one, only audited: the new tenant then owned an
+    // ApplicationSet deploying into the old tenant's clusters.
+    const context = contextFor(tenantsText());
+    const appset = (tenant: string, spec: Record<string, unknown>): KubeObject => ({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'moved', namespace: 'argocd', labels: { [LABEL]: tenant } },
+      spec,
+    });
+    const source = { repoURL: 'https://git.example.com/x', path: '.' };
+    const oldObject = appset('team-a', {
+      generators: [{ clusters: { selector: { matchLabels: { [LABEL]: 'team-a' } } } }],
+      template: {
+        metadata: { name: '{{name}}-moved', labels: { [LABEL]: 'team-a' } },
+        spec: { project: 'team-a', destination: { server: '{{server}}' }, source },
+      },
+    });
+    // The admin relabels it and leaves the tenant's parts for /mutate to fill in.
+    const object = appset('team-b', {
+      generators: [{ clusters: {} }],
+      template: {
+        metadata: { name: '{{name}}-moved' },
+        spec: { destination: { server: '{{server}}' }, source },
+      },
+    });
+    const update = request(object, { operation: 'UPDATE', oldObject, namespace: 'argocd', user: ADMIN });
+    const { mutated, decision } = admit(update, context);
+    assert.equal(mutated.tenant, 'team-b');
+    const done = mutated.object;
+    assert.ok(done !== undefined);
+    assert.equal(getPath(done, ['spec', 'template', 'spec', 'project']), 'team-b');
+    assert.equal(getPath(done, ['spec', 'template', 'metadata', 'labels', LABEL]), 'team-b');
+    assert.deepEqual(getPath(done, ['spec', 'generators', 0, 'clusters', 'selector', 'matchLabels']), {
+      [LABEL]: 'team-b',
+    });
+    assert.equal(decision.allowed, true);
+    assert.equal(decision.summary.tenant, 'team-b');
+    // The move itself is audited; nothing of the old tenant is left to audit beside it.
+    assert.deepEqual(
+      decision.audited.map((v) => v.rule),
+      ['TG-OWN-01'],
+    );
+  });
+
   test('DELETE gets no patch and no kind violations', () => {
     const context = contextFor(tenantsText());
     const req = request(nestedClusters(), { operation: 'DELETE', oldObject: nestedClusters() });
