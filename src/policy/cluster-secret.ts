@@ -18,7 +18,7 @@ import { checkPlatformExec, checkTenantExec, isProfiled } from './cluster-secret
 import { dataPath, sameSecretData } from './cluster-secret-data.js';
 import { mutateClusterSecret } from './cluster-secret-mutation.js';
 import { configValue, readView, type SecretView } from './cluster-secret-view.js';
-import { normalizeServerUrl } from '../tenancy/cluster-url.js';
+import { connectedServerUrl } from '../tenancy/cluster-url.js';
 import { listClusterNames } from './destination.js';
 import { getLabels, getPath, show } from './object-paths.js';
 import type { OwnedCluster } from '../tenancy/registry.js';
@@ -31,23 +31,19 @@ function trimSlashes(server: string): string {
 }
 
 /**
- * The cluster registered for a server in any spelling: normalised (case, trailing dot,
- * default port, trailing slashes) and without user info, query or fragment.
+ * The cluster registered for a server in any spelling: normalised as everywhere else
+ * (`serverKey`: case, trailing dot, default port, the path as client-go sends it) and
+ * without user info, query or fragment, which change what is sent, not where.
+ *
+ * Why the one normalisation: this once read the path through the URL parser's `href`,
+ * which resolves `..` before empty segments where Go does the opposite. A platform Secret on
+ * `https://team-a-dev.example.com/x//..` was no registered server here, while a team-a
+ * Application with that destination was team-a's own cluster; Argo CD matched the two by
+ * their text, and the tenant's syncs ran with the platform's credentials (a red-team review).
  */
 function registeredServer(server: string | undefined, context: PolicyContext): OwnedCluster | undefined {
   if (server === undefined || server.trim() === '') return undefined;
-  let bare = server.trim();
-  try {
-    const url = new URL(bare);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    bare = url.href;
-  } catch {
-    // Not a URL: compared as it is.
-  }
-  return context.registry.clusterByServer(normalizeServerUrl(bare) ?? bare);
+  return context.registry.clusterByServer(connectedServerUrl(server) ?? server);
 }
 
 function labelPath(key: string): string {

@@ -132,22 +132,41 @@ function clientHost(host: string): string {
  * literally).
  */
 export function normalizeServerUrl(raw: string): string | undefined {
+  return normalForms(raw)?.normal;
+}
+
+/**
+ * The normal form of the server a client connects to: `normalizeServerUrl` without user
+ * info, query or fragment, which change what is sent, not where. Undefined when the value
+ * does not parse as an absolute URL.
+ */
+export function connectedServerUrl(raw: string): string | undefined {
+  return normalForms(raw)?.connected;
+}
+
+/** The two normal forms of one server URL, made by one reading of it. */
+interface NormalForms {
+  readonly normal: string;
+  readonly connected: string;
+}
+
+function normalForms(raw: string): NormalForms | undefined {
   // The rules often ask twice in a row for one value (is it a tenant's server, is it the
   // control plane): the last answer is kept, for a value short enough to keep.
-  if (raw === lastNormalized.raw) return lastNormalized.normal;
-  const normal = normalize(raw);
-  if (raw.length <= MAX_REMEMBERED_CHARS) lastNormalized = { raw, normal };
-  return normal;
+  if (raw === lastNormalized.raw) return lastNormalized.forms;
+  const forms = normalize(raw);
+  if (raw.length <= MAX_REMEMBERED_CHARS) lastNormalized = { raw, forms };
+  return forms;
 }
 
 /** Longest value whose key is kept between calls (so no large string outlives its request). */
 const MAX_REMEMBERED_CHARS = 65_536;
-let lastNormalized: { raw: string | undefined; normal: string | undefined } = {
+let lastNormalized: { raw: string | undefined; forms: NormalForms | undefined } = {
   raw: undefined,
-  normal: undefined,
+  forms: undefined,
 };
 
-function normalize(raw: string): string | undefined {
+function normalize(raw: string): NormalForms | undefined {
   // canParse first: a thrown TypeError costs tens of microseconds, and the rules ask this of
   // every string of a list generator or project (most of them not URLs). Before it, the
   // colon: an absolute URL has a scheme, which ends with one (WHATWG URL, "scheme state"),
@@ -164,7 +183,10 @@ function normalize(raw: string): string | undefined {
   let path = clientPath(writtenPath(trimmed, url));
   while (path.endsWith('/')) path = path.slice(0, -1);
   const userinfo = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';
-  return `${protocol}//${userinfo}${host}${port}${path}${url.search}${url.hash}`;
+  return {
+    normal: `${protocol}//${userinfo}${host}${port}${path}${url.search}${url.hash}`,
+    connected: `${protocol}//${host}${port}${path}`,
+  };
 }
 
 /** The key used to index and compare server URLs: the normal form, else the trimmed literal. */

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  connectedServerUrl,
   explainBadServer,
   isControlPlaneTarget,
   isLoopbackHost,
@@ -334,6 +335,65 @@ describe('percent-encoded paths (found by two red-team reviews)', () => {
       'https://h.example/',
       'https://h.example/a.b/..c/.d',
     ]);
+  });
+});
+
+describe('one reading of a server for every comparison (found by a red-team review)', () => {
+  const segment = fc.constantFrom(
+    'x',
+    'ab',
+    '',
+    '.',
+    '..',
+    '%2e',
+    '%2e%2e',
+    '%2E.',
+    ';',
+    '%41',
+    '%25',
+    '~',
+    '@',
+    ':',
+    'é',
+  );
+  const server = fc
+    .tuple(
+      fc.constantFrom('https://', 'HTTPS://', 'http://'),
+      fc.constantFrom('team-a-dev.example.com', 'H.Example.com.:443', '[::ffff:10.0.0.1]', '10.0.0.1:6443'),
+      fc.array(segment, { maxLength: 6 }),
+      fc.boolean(),
+    )
+    .map(
+      ([scheme, host, path, slash]) =>
+        `${scheme}${host}${path.length > 0 ? `/${path.join('/')}` : ''}${slash ? '/' : ''}`,
+    );
+
+  test('the server a Secret connects to is the key of its spelling, user info, query and fragment aside', () => {
+    // TG-CS-08 once read a Secret's server through the URL parser's href, which resolves
+    // `/x//..` to `/x/` where client-go (and the key of a team's Application) reads `/`.
+    assert.equal(
+      connectedServerUrl('https://team-a-dev.example.com/x//..'),
+      'https://team-a-dev.example.com',
+    );
+    fc.assert(
+      fc.property(server, fc.constantFrom('', '?a=1', '#f', '?a#b'), fc.boolean(), (plain, extras, user) => {
+        const spelled = user ? plain.replace('://', '://u:p@') : plain;
+        assert.equal(connectedServerUrl(`${spelled}${extras}`), serverKey(plain));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  test('a normal form reads as itself (the registry normalises the keys it is given again)', () => {
+    fc.assert(
+      fc.property(server, fc.constantFrom('', '?a=1', '#f'), fc.boolean(), (plain, extras, user) => {
+        const spelled = `${user ? plain.replace('://', '://u:p@') : plain}${extras}`;
+        const normal = normalizeServerUrl(spelled);
+        assert.ok(normal !== undefined);
+        assert.equal(normalizeServerUrl(normal), normal);
+      }),
+      { numRuns: 3_000 },
+    );
   });
 });
 
