@@ -144,14 +144,10 @@ function resolve(
 }
 
 /**
- * The tenant a request is judged for, and the one /mutate completes its object for: on a
- * platform admin's UPDATE, the new object's tenant when it has one (moving an object between
- * tenants is theirs to do), else the subject's (SPEC section 4).
- *
- * Why one function: /mutate once completed a moved object for the tenant it was moved away
- * from (its project, template label and cluster selector) while /validate judged it for the
- * new one, and only audited the mismatch for the admin. The new tenant then owned an
- * ApplicationSet deploying into the old tenant's clusters (a red-team review).
+ * The tenant a request is judged for, and /mutate completes its object for: on a platform
+ * admin's UPDATE the new object's tenant when it has one (a move), else the subject's. One
+ * function: /mutate once completed a moved object for the old tenant while /validate judged
+ * it for the new one (the new tenant's ApplicationSet then deployed into the old one's clusters).
  */
 function judgedTenant(request: PolicyRequest, role: RequesterRole, resolved: Resolved): Tenant | undefined {
   return request.operation === 'UPDATE' && role === 'platform-admin'
