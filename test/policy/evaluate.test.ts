@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  evaluate,
-  guardedKindOf,
-  MAX_COMPARED_VIOLATIONS,
-  mutate,
-  type KindRulesTable,
-} from '../../src/policy/evaluate.js';
+import { evaluate, guardedKindOf, mutate, type KindRulesTable } from '../../src/policy/evaluate.js';
+import { MAX_COMPARED_VIOLATIONS } from '../../src/policy/update-changes.js';
 import type {
   Findings,
   KindRules,
