@@ -93,7 +93,10 @@ export function readTlsPair(files: TlsFiles): Pair {
   };
   const cert = read(files.certFile);
   const key = read(files.keyFile);
-  const ca = files.clientCaFile === undefined ? undefined : read(files.clientCaFile);
+  const ca =
+    files.clientCaFile === undefined
+      ? undefined
+      : clientCaBundle(read(files.clientCaFile), files.clientCaFile);
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
@@ -141,6 +144,39 @@ export function readTlsPair(files: TlsFiles): Pair {
       validTo: x509.validTo,
     },
   };
+}
+
+/** A PEM certificate block. */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
+
+/**
+ * The certificates of a client CA bundle, and only those, as one PEM text: every block must
+ * parse, and there must be at least one.
+ *
+ * Why: a `ca` that is empty is no `ca` at all to Node, which then verifies clients against
+ * its default root store (public CAs, NODE_EXTRA_CA_CERTS, the system's). An empty
+ * `--client-ca-file` (cert-manager writes an empty `ca.crt` for some issuers) let any client
+ * with a certificate from a public CA send AdmissionReviews, and refused the API server's (a
+ * red-team review). A file with no certificate is refused, at start and on reload.
+ * @throws TenantGuardError ERR_TLS_RELOAD naming the file
+ */
+export function clientCaBundle(text: string, path: string): string {
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0)
+    throw new TenantGuardError(
+      'ERR_TLS_RELOAD',
+      `${path} holds no PEM certificate: a client CA bundle needs at least one (without one, Node would trust its default roots)`,
+    );
+  blocks.forEach((block, index) => {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new TenantGuardError('ERR_TLS_RELOAD', `certificate ${index + 1} of ${path} does not parse`, {
+        cause: err,
+      });
+    }
+  });
+  return blocks.join('\n');
 }
 
 /** What stat says about the files; it changes when any of them is replaced. */

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { judgeAdmissionClient, type PresentedClient } from '../../src/server/admission-client.js';
 import { ClientCaEpochs } from '../../src/server/client-ca-epochs.js';
 import { startServe, type ServeHandle } from '../../src/server/start-serve.js';
-import { createReloadingHttpsServer } from '../../src/server/tls.js';
+import { clientCaBundle, createReloadingHttpsServer } from '../../src/server/tls.js';
 import { isTenantGuardError } from '../../src/errors.js';
 import { parseServeOptions } from '../../src/server/serve-options.js';
 import { tempDir, testIo } from '../cli/cli-support.js';
@@ -418,6 +418,90 @@ describe('createReloadingHttpsServer with a client CA: a rotated CA is taken on 
       assert.equal(tls.reload(), true, 'the new bundle is taken');
       assert.equal(await authorized(fromSecond), 'true');
       assert.equal(await authorized(fromFirst), 'false');
+    } finally {
+      await tls.close();
+    }
+  });
+});
+
+describe('a client CA bundle holds certificates, or it is refused (found by a red-team review)', () => {
+  // Node reads an empty `ca` as none and verifies clients against its default roots: an
+  // empty --client-ca-file trusted every public CA and refused the API server.
+  const unusable = {
+    empty: '',
+    'blank lines': '\n\n',
+    'no PEM': 'not a certificate',
+    'a broken block': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+  };
+
+  test('clientCaBundle keeps every certificate and nothing else, and refuses a file without one', async () => {
+    const [a, b] = await Promise.all([makeTestTls(), makeTestTls()]);
+    const bundle = clientCaBundle(`# the new CA\n${a.caPem}\n# the old CA\n${b.caPem}`, 'ca.pem');
+    assert.equal(bundle, `${a.caPem.trim()}\n${b.caPem.trim()}`);
+    for (const [what, text] of Object.entries(unusable))
+      assert.throws(
+        () => clientCaBundle(text, 'ca.pem'),
+        (err) => isTenantGuardError(err) && err.code === 'ERR_TLS_RELOAD' && /ca\.pem/.test(err.message),
+        what,
+      );
+  });
+
+  test('at start the server is not made; on reload the bundle in force stays', async () => {
+    const serving = await makeTestTls();
+    const first = await makeTestTls();
+    const dir = tempDir();
+    const certFile = join(dir, 'tls.crt');
+    const keyFile = join(dir, 'tls.key');
+    const clientCaFile = join(dir, 'client-ca.pem');
+    writeFileSync(certFile, serving.certPem);
+    writeFileSync(keyFile, serving.keyPem);
+    const { logger } = capturedLogger('error');
+    const options = { watch: false, pollIntervalMs: 3_600_000 };
+    for (const [what, text] of Object.entries(unusable)) {
+      writeFileSync(clientCaFile, text);
+      assert.throws(
+        () =>
+          createReloadingHttpsServer(() => undefined, { certFile, keyFile, clientCaFile }, logger, options),
+        (err) => isTenantGuardError(err) && err.code === 'ERR_TLS_RELOAD',
+        what,
+      );
+    }
+    writeFileSync(clientCaFile, first.caPem);
+    const tls = createReloadingHttpsServer(
+      (req, res) => res.end(String((req.socket as { authorized?: boolean }).authorized)),
+      { certFile, keyFile, clientCaFile },
+      logger,
+      options,
+    );
+    await new Promise<void>((ok) => tls.server.listen(0, '127.0.0.1', ok));
+    const port = (tls.server.address() as { port: number }).port;
+    const fromFirst = await makeClientCertificate(first, 'a');
+    const authorized = () =>
+      new Promise<string>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            ca: serving.caPem,
+            agent: false,
+            cert: fromFirst.certPem,
+            key: fromFirst.keyPem,
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            res.on('end', () => resolve(text));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      for (const [what, text] of Object.entries(unusable)) {
+        writeFileSync(clientCaFile, text);
+        assert.equal(tls.reload(), false, what);
+        assert.equal(await authorized(), 'true', `${what}: the bundle in force still verifies its clients`);
+      }
     } finally {
       await tls.close();
     }
