@@ -181,17 +181,25 @@ function refuse(
     );
 }
 
+/** `admissionClientCheck`'s check: true when it answered (the client is refused). */
+export type AdmissionClientCheck = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  endpoint?: Endpoint,
+) => boolean;
+
 /**
  * The check in front of every other on `/mutate` and `/validate` (any method): true when
  * it answered (the client is refused), false to let the request go on. `endpoint` is the
  * route's when an admission route calls it; otherwise it is read from the target, and a
- * request to another path goes on. The verdict is kept per connection.
+ * request to another path goes on. The verdict is kept per connection. It is asked again
+ * just before a review is judged, when the bundle may have changed while the body came in.
  */
 export function admissionClientCheck(
   rule: AdmissionClientRule,
   metrics: WebhookMetrics,
   logger: Logger,
-): (req: IncomingMessage, res: ServerResponse, endpoint?: Endpoint) => boolean {
+): AdmissionClientCheck {
   const verdicts = new WeakMap<object, { verdict: ClientVerdict; client: PresentedClient }>();
   const logs = new LogThrottle();
   return (req, res, routeEndpoint) => {

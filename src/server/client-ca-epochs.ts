@@ -12,9 +12,9 @@
  * At that moment every connection of an older epoch is made to end: idle ones at once,
  * one answering a request right after that answer (`Connection: close` when its headers are
  * not sent yet). The client's next request then comes on a new connection, verified
- * against the new bundle. A request that still arrives on an old connection (it was in
- * the pipe) is not judged: `admissionClientCheck` answers it 429 with `Retry-After` and
- * closes the connection.
+ * against the new bundle. A review on an old connection that is not judged yet (it was in
+ * the pipe, or its body was still coming in) is not judged: `admissionClientCheck`, asked
+ * again just before the verdict, answers it 429 with `Retry-After` and closes the connection.
  *
  * Without a client CA none of this runs: nothing is stamped and no listener is wrapped.
  */

@@ -9,6 +9,7 @@ import type { LargeRequestGate } from '../admission/large-request-gate.js';
 import type { Logger } from 'pino';
 import { answerReview, INTERNAL_ERROR_MESSAGE, type Answer, type ReviewDeps } from './admission-answer.js';
 import type { WebhookMetrics } from './metrics.js';
+import type { AdmissionClientCheck } from './admission-client.js';
 import type { TurnBatch, TurnTask } from './turn-batch.js';
 import { jsonNestsDeeperThan } from '../policy/text-depth.js';
 import { LogThrottle } from './log-throttle.js';
@@ -175,6 +176,7 @@ export function leanAdmission(
   metrics: WebhookMetrics,
   gate: LargeRequestGate,
   answers: TurnBatch,
+  clientCheck?: AdmissionClientCheck,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const policy = deps.policy ?? defaultPolicy;
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
@@ -229,6 +231,9 @@ export function leanAdmission(
       }
       // The verdict now; its answer (sent, then logged and counted) with the others of the turn.
       const judge = (): (() => void) => {
+        // The client again, as the request is judged: a client CA bundle that changed while
+        // its body came in (up to the request timeout) no longer vouches for it.
+        if (clientCheck?.(req, res, endpoint) === true) return () => undefined;
         let answer: Answer;
         try {
           answer = answerReview(endpoint, parsed.value, started, deps, policy, metrics);

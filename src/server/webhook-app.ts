@@ -17,7 +17,11 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { defaultPolicy, type Endpoint } from '../admission/admit.js';
 import { LargeRequestGate } from '../admission/large-request-gate.js';
-import { admissionClientCheck, type AdmissionClientRule } from './admission-client.js';
+import {
+  admissionClientCheck,
+  type AdmissionClientCheck,
+  type AdmissionClientRule,
+} from './admission-client.js';
 import { BodyBudget } from './body-budget.js';
 import { TurnBatch } from './turn-batch.js';
 import { isRecord } from '../json.js';
@@ -133,7 +137,7 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
         turns,
         json,
         afterParse,
-        admissionHandler(endpoint, deps, metrics),
+        admissionHandler(endpoint, deps, metrics, clientCheck),
       );
     }
   }
@@ -155,7 +159,7 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
     requestTargetCheck,
     ...(clientCheck === undefined ? [] : [clientCheck]),
     ...(admission ? [bodyBudgetCheck(deps.bodyBudget ?? new BodyBudget(), gate, metrics)] : []),
-    ...(admission ? [leanAdmission(deps, metrics, gate, answers)] : []),
+    ...(admission ? [leanAdmission(deps, metrics, gate, answers, clientCheck)] : []),
     ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),
   ];
   const lean = (req: IncomingMessage, res: ServerResponse): boolean => leans.some((l) => l(req, res));
@@ -328,9 +332,16 @@ function badRequest(res: Response, status: number, message: string): void {
   res.status(status).json({ message });
 }
 
-function admissionHandler(endpoint: Endpoint, deps: WebhookAppDeps, metrics: WebhookMetrics): RequestHandler {
+function admissionHandler(
+  endpoint: Endpoint,
+  deps: WebhookAppDeps,
+  metrics: WebhookMetrics,
+  clientCheck: AdmissionClientCheck | undefined,
+): RequestHandler {
   const policy = deps.policy ?? defaultPolicy;
   return (req: Request, res: Response) => {
+    // The client again, as the request is judged (its body may have taken its time).
+    if (clientCheck?.(req, res, endpoint) === true) return;
     const started = process.hrtime.bigint();
     if (!req.is('application/json')) {
       // No body at all is a malformed review; a body of another type is unsupported.

@@ -16,7 +16,7 @@ import { STALE_CONNECTION } from '../../src/server/admission-client.js';
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../../src/server/tls.js';
 import { tempDir } from '../cli/cli-support.js';
 import { makeClientCertificate, makeTestTls, type TestTls } from '../support/test-tls.js';
-import { buildApp, capturedLogger, reviewBody } from './webhook-app-support.js';
+import { APPLICATION_SET, buildApp, capturedLogger, reviewBody } from './webhook-app-support.js';
 
 /** A socket as the server sees one: its remote address and port, and a close. */
 function fakeSocket(port: number): Socket & { ended: number } {
@@ -216,21 +216,34 @@ describe('a new client CA bundle ends the connections verified under the old one
     assert.equal(text().slice(seen), '', 'nothing is answered on the old connection');
   });
 
-  test('a request in progress is answered, with Connection: close, and the connection ends', async () => {
-    const { tls: server, port, clientCaFile } = await start();
-    const { socket, text, closed } = await open(port);
-    const body = review;
-    const arrived = new Promise((ok) => server.server.once('request', ok));
-    socket.write(post(body).slice(0, -body.length)); // the headers only
-    await arrived;
-    writeFileSync(clientCaFile, second.caPem);
-    assert.equal(server.reload(), true);
-    socket.write(body);
-    const reply = await answer(socket, text);
-    assert.match(reply, /^HTTP\/1\.1 200 /, 'verified before the change: answered');
-    assert.match(reply, /connection: close/i);
-    await closed;
-  });
+  // A small body on the lean path; a large one on express's route, after its gate turn.
+  const large = JSON.stringify(
+    reviewBody({
+      object: { ...APPLICATION_SET, metadata: { name: 'x', annotations: { pad: 'x'.repeat(300_000) } } },
+    }),
+  );
+  for (const [what, body] of [
+    ['small', review],
+    ['large', large],
+  ] as const)
+    test(`a request whose ${what} body comes after the change is not judged: 429, and the connection ends`, async () => {
+      // Its headers came under the old bundle; a client CA dropped meanwhile must not get
+      // a review judged by sending the body slowly (up to the request timeout).
+      const { tls: server, port, clientCaFile, metrics } = await start();
+      const { socket, text, closed } = await open(port);
+      const arrived = new Promise((ok) => server.server.once('request', ok));
+      socket.write(post(body).slice(0, -body.length)); // the headers only
+      await arrived;
+      writeFileSync(clientCaFile, second.caPem);
+      assert.equal(server.reload(), true);
+      socket.write(body);
+      const reply = await answer(socket, text);
+      assert.match(reply, /^HTTP\/1\.1 429 /);
+      assert.match(reply, /connection: close/i);
+      await closed;
+      assert.match(await metrics(), /decision="client_reconnect"[^\n]* 1\n/);
+      assert.doesNotMatch(await metrics(), /decision="allowed"/);
+    });
 
   test('a connection accepted before the change whose handshake ends after it gets 429, unjudged', async () => {
     const { tls: server, port, clientCaFile, metrics } = await start();
