@@ -7,7 +7,7 @@ import {
   isExemptUpdate,
   isTerminatingUpdate,
   onlyTakesAway,
-  setsOperation,
+  feedsSync,
 } from './update-changes.js';
 import { editObject, writableLabels } from './object-edit.js';
 import { getLabels, getRecord } from './object-paths.js';
@@ -224,7 +224,7 @@ export function evaluate(
   // On DELETE and exempt UPDATEs the label's agreement with the namespace and the registry
   // (TG-OWN-01 as found while resolving) is what the object is, not who asks: a registry
   // change must never strand an object's deletion or its controllers' status writes.
-  const exempt = isExemptUpdate(sent, rules, context);
+  const exempt = isExemptUpdate(sent, role, rules, context);
   const asIs = request.operation === 'DELETE' || exempt;
   const quiet = (r: TenantResolution): TenantResolution => (asIs ? { ...r, violations: [] } : r);
   const ownership = checkOwnership(
@@ -250,7 +250,7 @@ export function evaluate(
   if (
     isTerminatingUpdate(request) &&
     request.oldObjectBeyondLimits !== true &&
-    !setsOperation(sent) &&
+    !feedsSync(sent, role) &&
     onlyTakesAway(sent)
   )
     targets = addedViolations(targets, scope, rules);
@@ -302,7 +302,7 @@ export function mutate(
   const labels = writableLabels(edit);
   if (labels[context.settings.tenantLabel] === undefined) labels[context.settings.tenantLabel] = tenant.name;
   // Judged on the request as sent: a label a first /mutate pinned makes no change material.
-  if (!isExemptUpdate(asSent(request, rules, context), rules, context))
+  if (!isExemptUpdate(asSent(request, rules, context), role, rules, context))
     rules.mutate(edit, { request, tenant, role, context });
   return { object: edit.object, tenant: tenant.name };
 }

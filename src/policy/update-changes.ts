@@ -8,14 +8,41 @@ import { keepsOnly, parseJsonPath, sameJson } from './json-compare.js';
 import { secretDataKeepsOnly } from './cluster-secret-data.js';
 import { getPath } from './object-paths.js';
 import { isTerminating } from './ownership.js';
-import type { KindRules, KubeObject, PolicyContext, PolicyRequest, RuleScope, Violation } from './types.js';
+import type {
+  KindRules,
+  KubeObject,
+  PolicyContext,
+  PolicyRequest,
+  RequesterRole,
+  RuleScope,
+  Violation,
+} from './types.js';
 import { WHO_MAY_RULES } from './types.js';
 
-/** True for an UPDATE that sets a non-null `operation` (it starts a sync): never exempt. */
-export function setsOperation(request: PolicyRequest): boolean {
+/** Where Argo CD keeps the operation of a sync in flight, which it resumes and retries. */
+const RUNNING_OPERATION = ['status', 'operationState', 'operation'] as const;
+
+/**
+ * True for an UPDATE that feeds a sync, never exempt: it sets a non-null `operation` (which
+ * starts one), or, by a human, sets or changes `status.operationState.operation`.
+ *
+ * Why the second: while an operation is in flight (a sync retrying, `operation` still set),
+ * Argo CD's application controller resumes `status.operationState.operation`, not
+ * `operation`. A status-only UPDATE was exempt, so an owner could swap the `manifests` of a
+ * sync that a registry change had put out of bounds and keep it syncing (a red-team
+ * review). Only the application controller writes that field, when it starts an operation
+ * it was given through `operation`; as a trusted service account its status writes stay
+ * exempt (and spared by the webhook configuration's matchConditions).
+ */
+export function feedsSync(request: PolicyRequest, role: RequesterRole): boolean {
   if (request.operation !== 'UPDATE' || request.object === undefined) return false;
-  const next = request.object.operation;
-  return next !== undefined && next !== null && !sameJson(request.oldObject?.operation, next);
+  const sets = (next: unknown, before: unknown) =>
+    next !== undefined && next !== null && !sameJson(before, next);
+  return (
+    sets(request.object.operation, request.oldObject?.operation) ||
+    (role === 'human' &&
+      sets(getPath(request.object, RUNNING_OPERATION), getPath(request.oldObject ?? {}, RUNNING_OPERATION)))
+  );
 }
 
 /** The parts of every kind an UPDATE changes materially (SPEC section 4); the kinds add theirs. */
@@ -27,13 +54,18 @@ const MATERIAL_PARTS: ReadonlyArray<readonly string[]> = [
 
 /**
  * True for an UPDATE that changes nothing material (SPEC section 4): neither `spec`, labels,
- * ownerReferences nor what the kind adds (a Secret's `data` or `type`), and sets no
- * `operation`. It skips the target and project rules, never ownership. Judge it on the
+ * ownerReferences nor what the kind adds (a Secret's `data` or `type`), and feeds no sync
+ * (`feedsSync`). It skips the target and project rules, never ownership. Judge it on the
  * request as sent.
  */
-export function isExemptUpdate(sent: PolicyRequest, rules: KindRules, context: PolicyContext): boolean {
+export function isExemptUpdate(
+  sent: PolicyRequest,
+  role: RequesterRole,
+  rules: KindRules,
+  context: PolicyContext,
+): boolean {
   const { object, oldObject } = sent;
-  if (sent.operation !== 'UPDATE' || object === undefined || oldObject === undefined || setsOperation(sent))
+  if (sent.operation !== 'UPDATE' || object === undefined || oldObject === undefined || feedsSync(sent, role))
     return false;
   if (!MATERIAL_PARTS.every((keys) => sameJson(getPath(oldObject, keys), getPath(object, keys))))
     return false;
