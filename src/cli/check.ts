@@ -15,7 +15,7 @@ import { admissionRequestFor, type ManifestAdmissionRequest } from '../admission
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
 import { limitFlags, type AdmissionLimits } from '../policy/limits.js';
-import { textDepth } from '../policy/text-depth.js';
+import { yamlDepth } from '../policy/yaml-depth.js';
 import type { KubeObject } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import {
@@ -120,7 +120,7 @@ function parseBounded(text: string, source: string, limits: AdmissionLimits): Ku
 /** @throws TenantGuardError ERR_USAGE when `text` nests deeper than any limit setting allows. */
 function checkTextDepth(text: string, source: string, limits: AdmissionLimits): void {
   // Generous: the object's own depth is the webhook's to judge (its TG-REQ-01 line); this only keeps the parser safe.
-  const depth = textDepth(text, true);
+  const depth = yamlDepth(text);
   if (depth > limitFlags.maxObjectDepth.max) {
     throw usage(
       `${source}: nests about ${depth} levels deep; tenant-guard reads at most ${limits.maxObjectDepth} (setting --${limitFlags.maxObjectDepth.flag}, at most ${limitFlags.maxObjectDepth.max})`,

@@ -5,7 +5,8 @@
  * Computed values (`{{...}}`) are left to the Application rules, which check every
  * generated Application.
  */
-import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments, type Scalar } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type Scalar } from 'yaml';
+import { parseYamlWithin } from './yaml-depth.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { GeneratorVisit, TemplateVisit } from './applicationset-walk.js';
@@ -226,13 +227,19 @@ function walkYaml(
  * are checked too) and walked node by node. False when it does not parse.
  */
 function inspectYaml(text: string, path: string, check: Check, deny: Deny): boolean {
-  let docs: ReturnType<typeof parseAllDocuments>;
+  let docs: Document.Parsed[];
   try {
-    const parsed = parseAllDocuments(text, { uniqueKeys: false, merge: false });
-    docs = Array.isArray(parsed) ? parsed : [];
-    if (!Array.isArray(parsed) || docs.some((d) => d.errors.length > 0)) return false;
+    // Nested past what the walk reads, it is denied as such, and never composed (the
+    // composer recurses once per level: yaml-depth.ts).
+    const parsed = parseYamlWithin(text, MAX_VALUE_DEPTH, { uniqueKeys: false, merge: false });
+    if (!parsed.ok) {
+      deny(path, tooDeep());
+      return true;
+    }
+    docs = parsed.docs;
+    if (docs.some((d) => d.errors.length > 0)) return false;
   } catch {
-    // A stack overflow on absurd nesting, or anything else the parser throws.
+    // Anything else the parser throws.
     return false;
   }
   const budget = { nodes: MAX_YAML_NODES };

@@ -15,7 +15,8 @@ import { isRecord } from '../json.js';
 import { findLongKeyPath, findTooDeep, measureObject } from './json-measure.js';
 import { joinPath } from './object-paths.js';
 import { cutText } from './text-cut.js';
-import { textDepth } from './text-depth.js';
+import { jsonTextDepth } from './text-depth.js';
+import { yamlDepth } from './yaml-depth.js';
 import type { GuardedKind, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -290,7 +291,7 @@ export function checkLimits(
             'maxSecretConfigBytes',
           ),
         );
-      else if (textDepth(text, false) > limits.maxObjectDepth)
+      else if (jsonTextDepth(text) > limits.maxObjectDepth)
         out.push(
           pastLimit(
             path,
@@ -335,7 +336,7 @@ export function checkLimits(
     return out;
   }
   for (const { path, text } of size.yamlTexts) {
-    if (textDepth(text, true) > limits.maxObjectDepth)
+    if (yamlDepth(text) > limits.maxObjectDepth)
       out.push(
         pastLimit(
           path,

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { parse } from 'yaml';
+import { isMap, isPair, isSeq, parseAllDocuments, stringify } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
 import { checkFieldNames } from '../../src/policy/applicationset-keys.js';
 import { findLongKeyPath, findTooDeep, measureObject } from '../../src/policy/json-measure.js';
@@ -19,7 +19,8 @@ import {
   resolveLimits,
   type AdmissionLimits,
 } from '../../src/policy/limits.js';
-import { jsonNestsDeeperThan, textDepth } from '../../src/policy/text-depth.js';
+import { jsonNestsDeeperThan, jsonTextDepth } from '../../src/policy/text-depth.js';
+import { parseYamlWithin, yamlDepth } from '../../src/policy/yaml-depth.js';
 
 /** `{a: {a: ... 'x'}}`, `n` objects deep, built without recursion. */
 export function nestedObject(n: number, leaf: unknown = 'x'): unknown {
@@ -32,13 +33,6 @@ function nestedList(n: number): unknown {
   let value: unknown = 'x';
   for (let i = 0; i < n; i++) value = [value];
   return value;
-}
-
-/** The depth of a parsed value, measured the slow obvious way (the oracle for textDepth). */
-function depthOf(value: unknown): number {
-  if (typeof value !== 'object' || value === null) return 0;
-  const children = Array.isArray(value) ? value : Object.values(value);
-  return 1 + Math.max(0, ...children.map(depthOf));
 }
 
 const limits = (over: Partial<AdmissionLimits> = {}): AdmissionLimits => ({ ...DEFAULT_LIMITS, ...over });
@@ -129,7 +123,7 @@ describe('key paths', () => {
 });
 
 describe('jsonNestsDeeperThan (the pre-parse check of an AdmissionReview body)', () => {
-  test('answers textDepth(text, false) > max from the UTF-8 bytes, for any text', () => {
+  test('answers jsonTextDepth(text) > max from the UTF-8 bytes, for any text', () => {
     const pieces = fc.constantFrom(
       '[',
       ']',
@@ -150,7 +144,7 @@ describe('jsonNestsDeeperThan (the pre-parse check of an AdmissionReview body)',
     fc.assert(
       fc.property(fc.array(pieces, { maxLength: 60 }), fc.nat(12), (parts, max) => {
         const text = parts.join('');
-        assert.equal(jsonNestsDeeperThan(Buffer.from(text, 'utf8'), max), textDepth(text, false) > max, text);
+        assert.equal(jsonNestsDeeperThan(Buffer.from(text, 'utf8'), max), jsonTextDepth(text) > max, text);
       }),
       { numRuns: 5_000 },
     );
@@ -168,33 +162,80 @@ describe('jsonNestsDeeperThan (the pre-parse check of an AdmissionReview body)',
   });
 });
 
-describe('textDepth', () => {
+/** The nesting of the composed documents' nodes, keys included (the oracle for yamlDepth). */
+function composedDepth(text: string): number {
+  let max = 0;
+  for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
+    const pending: Array<[unknown, number]> = [[doc.contents, 0]];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      const [node, above] = next;
+      if (!isMap(node) && !isSeq(node)) continue;
+      max = Math.max(max, above + 1);
+      for (const item of node.items as unknown[])
+        if (isPair(item)) pending.push([item.key, above + 1], [item.value, above + 1]);
+        else pending.push([item, above + 1]);
+    }
+  }
+  return max;
+}
+
+describe('yamlDepth: the nesting the composer builds, measured without recursion', () => {
   const cases: Array<[string, string]> = [
     ['flow sequences', '[[[[1]]]]'],
     ['flow maps', '{a: {b: {c: [1, {d: 2}]}}}'],
     ['block maps', 'a:\n  b:\n    c: 1\n  d: [1, [2]]\n'],
     ['compact sequences', '- - - - x\n'],
+    ['compact sequences in maps', 'a:\n- b:\n  - c: {d: [e]}\n'],
     ['a list of maps', '- name: a\n  server: https://x\n- name: b\n  labels: {env: dev}\n'],
     ['complex keys and quotes', "? [a, b]\n: \"[[[[\"\n'c': 'it''s ['\n"],
     ['comments', 'a: 1 # [[[[[\nb: [1]\n'],
+    ['a quote inside a plain scalar', `- it's ${'['.repeat(60)}${']'.repeat(60)}`],
+    // Found by a red-team review: the character model of text-depth.ts read 1 for both.
+    ['a quote after a colon with no space', `a: b:'\nc: ${'['.repeat(30)}x${']'.repeat(30)}`],
+    ['lines broken by a lone CR', 'a:\r'.repeat(50)],
+    ['several documents', `a: 1\n---\n${'- '.repeat(40)}x`],
+    ['pairs in flow sequences (a map the text has no bracket for)', `${'[a: '.repeat(20)}x${']'.repeat(20)}`],
+    ['explicit keys in flow sequences', '[? a : [b: c]]'],
   ];
   for (const [name, text] of cases) {
-    test(`YAML ${name}: never below the parsed depth`, () => {
-      assert.ok(
-        textDepth(text, true) >= depthOf(parse(text)),
-        `${textDepth(text, true)} < ${depthOf(parse(text))}`,
-      );
+    test(`YAML ${name}: the parsed depth`, () => {
+      assert.equal(yamlDepth(text), composedDepth(text));
     });
   }
 
-  test('a quote inside a plain scalar does not hide the brackets after it', () => {
-    const text = `- it's ${'['.repeat(600)}${']'.repeat(600)}`;
-    assert.ok(textDepth(text, true) > 600);
+  test('any value, written in any style: the parsed depth', () => {
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.constantFrom('x', "it's", 'a: b', '[', '"q"', 1, null),
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(fc.constantFrom('a', 'b:', "'c", '[d'), tie('node'), { maxKeys: 3 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, fc.boolean(), fc.constantFrom('\n', '\r\n', '\r'), (v, flow, eol) => {
+        const text = stringify(v, { collectionStyle: flow ? 'flow' : 'block' }).replace(/\n/g, eol);
+        assert.equal(yamlDepth(text), composedDepth(text), JSON.stringify(text));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
-  test('JSON: brackets inside strings do not count', () => {
-    assert.equal(textDepth('{"a":"[[[[\\"[[","b":[{"c":1}]}', false), 3);
-    assert.equal(textDepth(`${'['.repeat(50_000)}${']'.repeat(50_000)}`, false), 50_000);
+  test('text past the limit is not composed: 100,000 nested brackets are measured, not parsed into values', () => {
+    const deep = `a: b:'\nc: ${'['.repeat(100_000)}`;
+    const parsed = parseYamlWithin(deep, 100);
+    assert.equal(parsed.ok, false);
+    assert.ok(!parsed.ok && parsed.depth > 100_000);
+    const within = parseYamlWithin('a: [1, [2]]', 3);
+    assert.ok(within.ok);
+    assert.deepEqual(within.ok && within.docs[0]?.toJS(), { a: [1, [2]] });
+  });
+});
+
+describe('jsonTextDepth', () => {
+  test('brackets inside strings do not count', () => {
+    assert.equal(jsonTextDepth('{"a":"[[[[\\"[[","b":[{"c":1}]}'), 3);
+    assert.equal(jsonTextDepth(`${'['.repeat(50_000)}${']'.repeat(50_000)}`), 50_000);
   });
 });
 
@@ -281,12 +322,22 @@ describe('checkLimits', () => {
   });
 
   test('elementsYaml nested past the depth is denied before the YAML parser sees it', () => {
-    const set = applicationSet([{ list: { elementsYaml: `${'['.repeat(1000)}${']'.repeat(1000)}` } }]);
-    const found = checkLimits('ApplicationSet', set, 'object', limits());
-    assert.deepEqual(
-      found.map((v) => v.path),
-      ['object.spec.generators[0].list.elementsYaml'],
-    );
+    // The last three read 1 deep to the character model this check once used (a red-team
+    // review): a quote after a colon, lines broken by a lone CR, pairs in flow sequences.
+    for (const elementsYaml of [
+      `${'['.repeat(1000)}${']'.repeat(1000)}`,
+      `a: b:'\n---\n${'- '.repeat(4000)}x`,
+      'a:\r'.repeat(2000),
+      `${'[a: '.repeat(60)}x${']'.repeat(60)}`,
+    ]) {
+      const set = applicationSet([{ list: { elementsYaml } }]);
+      const found = checkLimits('ApplicationSet', set, 'object', limits());
+      assert.deepEqual(
+        found.map((v) => v.path),
+        ['object.spec.generators[0].list.elementsYaml'],
+        JSON.stringify(elementsYaml.slice(0, 12)),
+      );
+    }
   });
 });
 

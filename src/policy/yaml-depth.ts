@@ -1,0 +1,94 @@
+/**
+ * YAML parsed so that the `yaml` composer, which recurses once per nesting level, never
+ * sees text nested deeper than a limit. The library's lexer and CST parser do not recurse:
+ * the text is read into its concrete syntax tree first, the tree's nesting measured with a
+ * loop, and only a tree within the limit composed into documents (from the same tokens, so
+ * the text is read once). Pure: no I/O.
+ *
+ * Why: the nesting of YAML text was once estimated from its characters (text-depth.ts),
+ * with a model of where quoted scalars start. YAML opens no quote in `a: b:'` and breaks
+ * lines on a lone CR, the model did: `elementsYaml` nested 4,000 deep measured 1, reached the
+ * composer, and a Node.js 20 process parsing it aborted (a red-team review). The tree's
+ * nesting is the composer's, exactly.
+ */
+import {
+  Composer,
+  Parser,
+  type CST,
+  type Document,
+  type DocumentOptions,
+  type ParseOptions,
+  type SchemaOptions,
+} from 'yaml';
+
+/** The token kinds that open a level (a map or a list, block or flow). */
+const COLLECTIONS: ReadonlySet<string> = new Set(['block-map', 'block-seq', 'flow-collection']);
+
+/** The fields of a CST token that hold tokens below it. */
+const CHILD_FIELDS = ['start', 'key', 'sep', 'value', 'items', 'end', 'props'] as const;
+
+/** How deep the collections of a concrete syntax tree nest (a scalar alone: 0). Iterative. */
+export function cstDepth(tokens: readonly CST.Token[]): number {
+  let max = 0;
+  const pending: Array<[unknown, number]> = tokens.map((token) => [token, 0]);
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, above] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      for (const item of node) pending.push([item, above]);
+      continue;
+    }
+    const record = node as Record<string, unknown>;
+    const depth = typeof record.type === 'string' && COLLECTIONS.has(record.type) ? above + 1 : above;
+    if (depth > max) max = depth;
+    if (isFlowSequence(record) && Array.isArray(record.items)) {
+      // `[a: b]` is a list holding a map of one pair, a level the tree has no token for.
+      for (const item of record.items as Array<Record<string, unknown>>) {
+        const level = isPair(item) ? depth + 1 : depth;
+        if (level > max) max = level;
+        for (const field of CHILD_FIELDS) if (item[field] !== undefined) pending.push([item[field], level]);
+      }
+      continue;
+    }
+    for (const field of CHILD_FIELDS) if (record[field] !== undefined) pending.push([record[field], depth]);
+  }
+  return max;
+}
+
+function isFlowSequence(token: Record<string, unknown>): boolean {
+  const start = token.start as { source?: unknown } | undefined;
+  return token.type === 'flow-collection' && start?.source === '[';
+}
+
+/** An item of a collection written as a pair: it has a key, or a `:` or `?` indicator. */
+function isPair(item: Record<string, unknown>): boolean {
+  if (item.key !== undefined && item.key !== null) return true;
+  const indicators = [item.start, item.sep].flatMap((list) => (Array.isArray(list) ? list : []));
+  return indicators.some(
+    (t: { type?: unknown }) => t.type === 'map-value-ind' || t.type === 'explicit-key-ind',
+  );
+}
+
+/** The nesting of YAML text, as the composer would build it (every document). */
+export function yamlDepth(text: string): number {
+  return cstDepth(Array.from(new Parser().parse(text)));
+}
+
+/** Documents of `text`, or how deep it nests when that is past `maxDepth` (then nothing is composed). */
+export type BoundedYaml =
+  { readonly ok: true; readonly docs: Document.Parsed[] } | { readonly ok: false; readonly depth: number };
+
+/**
+ * Every document of `text`, as `parseAllDocuments` reads them, when it nests at most
+ * `maxDepth` levels; else its depth, and the composer never runs.
+ */
+export function parseYamlWithin(
+  text: string,
+  maxDepth: number,
+  options: ParseOptions & DocumentOptions & SchemaOptions = {},
+): BoundedYaml {
+  const tokens = Array.from(new Parser().parse(text));
+  const depth = cstDepth(tokens);
+  if (depth > maxDepth) return { ok: false, depth };
+  return { ok: true, docs: Array.from(new Composer(options).compose(tokens, true, text.length)) };
+}
