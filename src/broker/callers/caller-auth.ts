@@ -140,6 +140,13 @@ export function authorizeCaller(
 interface KnownCaller {
   caller: Caller;
   reuseUntil: number;
+  /**
+   * The broker served this token's caller (`vouch`): only then does its next review go
+   * first. Authenticated is not enough: any pod can hold a token the review accepts, and
+   * a caller allowed no target once took the lane and its reserved slot from the Argo CD
+   * controller with 700 such tokens (a red-team review).
+   */
+  vouched: boolean;
 }
 
 /** Longest a token counts as "authenticated before" when it carries no `exp`, in ms. */
@@ -150,7 +157,7 @@ const KNOWN_WITHOUT_EXP_MS = 3_600_000;
  * bounded: a reusable positive review answers at once; otherwise the source address takes a
  * token from its bucket (429 when empty); a recently failed token is refused without a
  * review; concurrent requests with one token share one review; reviews pass through a
- * bounded queue (503 when full) in which tokens authenticated before go first.
+ * bounded queue (503 when full) in which tokens whose caller was served before go first.
  */
 export class CallerAuthenticator {
   private readonly known: ExpiringLru<KnownCaller>;
@@ -206,7 +213,7 @@ export class CallerAuthenticator {
       return Promise.reject(new TenantGuardError('ERR_BROKER_UNAUTHENTICATED', failure));
     const running = this.inflight.get(key);
     if (running !== undefined) return running;
-    const started = this.review(token, key, known !== undefined).finally(() => this.inflight.delete(key));
+    const started = this.review(token, key, known?.vouched === true).finally(() => this.inflight.delete(key));
     this.inflight.set(key, started);
     return started;
   }
@@ -261,7 +268,19 @@ export class CallerAuthenticator {
     report('authenticated');
     const tokenExp = peekExpiry(token);
     const reuseUntil = Math.min(now + this.options.cacheTtlMs, tokenExp ?? Number.POSITIVE_INFINITY);
-    this.known.set(key, { caller, reuseUntil }, tokenExp ?? now + KNOWN_WITHOUT_EXP_MS, now);
+    const vouched = this.known.get(key, now)?.vouched ?? priority;
+    this.known.set(key, { caller, reuseUntil, vouched }, tokenExp ?? now + KNOWN_WITHOUT_EXP_MS, now);
     return caller;
+  }
+
+  /**
+   * The broker authorized this token's caller for a target: its reviews from now on go
+   * first in the queue (tokens that were only authenticated wait with the others).
+   */
+  vouch(token: string): void {
+    const now = this.now();
+    const key = tokenKey(token);
+    const known = this.known.get(key, now);
+    if (known !== undefined) known.vouched = true;
   }
 }

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { authorizeCaller, callerFromReview, type Caller } from '../../../src/broker/callers/caller-auth.js';
+import {
+  authorizeCaller,
+  CallerAuthenticator,
+  callerFromReview,
+  type Caller,
+} from '../../../src/broker/callers/caller-auth.js';
 import { createBroker } from '../../../src/broker/create-broker.js';
 import type { Broker } from '../../../src/broker/broker.js';
 import { isTenantGuardError } from '../../../src/errors.js';
@@ -270,5 +275,55 @@ describe('caller audience and unbound tokens as configured', () => {
     } finally {
       broker.close();
     }
+  });
+});
+
+describe('the review queue goes first only for tokens whose caller the broker served (found by a red-team review)', () => {
+  // Any pod can hold a token the review accepts. Re-reviews of such tokens once took the
+  // priority lane and its kept slot although their caller was allowed no target: 700 of
+  // them left the Argo CD controller 503s.
+  test('authenticated is not enough: only a vouched token is reviewed in the priority lane', async () => {
+    let clock = 1_000_000;
+    const held: Array<() => void> = [];
+    const outcome = (username: string) => ({
+      authenticated: true,
+      username,
+      groups: [],
+      extra: { 'authentication.kubernetes.io/pod-name': ['p'] },
+      audiences: ['tenant-guard'],
+    });
+    let hold = false;
+    const authenticator = new CallerAuthenticator({
+      reviewer: {
+        review: async (token: string) => {
+          if (hold) await new Promise<void>((release) => held.push(release));
+          return outcome(
+            token.startsWith('served') ? 'system:serviceaccount:argocd:ctl' : 'system:serviceaccount:t:x',
+          );
+        },
+      },
+      audience: 'tenant-guard',
+      timeoutMs: 60_000,
+      cacheTtlMs: 1_000,
+      cacheSize: 100,
+      maxConcurrentReviews: 1,
+      now: () => clock,
+    });
+    const served = 'served-token';
+    const forbidden = 'forbidden-token';
+    await authenticator.authenticate(served, '10.0.0.1');
+    await authenticator.authenticate(forbidden, '10.0.0.2');
+    authenticator.vouch(served); // the broker minted for it; not for the other
+    clock += 2_000; // both reviews are past reuse: each needs a new one
+    hold = true;
+    const blocker = authenticator.authenticate('unknown-token', '10.0.0.3');
+    const again = [
+      authenticator.authenticate(forbidden, '10.0.0.2'),
+      authenticator.authenticate(served, '10.0.0.1'),
+    ];
+    assert.deepEqual(authenticator.queueDepth, { running: 1, priority: 1, other: 1 });
+    hold = false;
+    while (held.length > 0) held.shift()?.();
+    await Promise.all([blocker, ...again]);
   });
 });
