@@ -7,6 +7,7 @@
  */
 import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type Scalar } from 'yaml';
 import { parseYamlWithin } from './yaml-depth.js';
+import { trimEndOf, trimStartOf } from './text-trim.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { GeneratorVisit, TemplateVisit } from './applicationset-walk.js';
@@ -156,10 +157,10 @@ function eachString(value: unknown, path: string, check: Check, deny: Deny, dept
 }
 
 /** Splits raw YAML/JSON text into scalar-like tokens (for `elementsYaml` that does not parse). */
-function rawTokens(text: string): string[] {
+export function rawTokens(text: string): string[] {
   return text
     .split(/[\s"'`,[\]{}()|]+/)
-    .map((t) => t.replace(/^-+|:+$/g, ''))
+    .map((token) => trimEndOf(trimStartOf(token, '-'), ':'))
     .filter((t) => t !== '');
 }
 

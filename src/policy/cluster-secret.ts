@@ -19,6 +19,7 @@ import { dataPath, sameSecretData } from './cluster-secret-data.js';
 import { mutateClusterSecret } from './cluster-secret-mutation.js';
 import { configValue, readView, type SecretView } from './cluster-secret-view.js';
 import { connectedServerUrl } from '../tenancy/cluster-url.js';
+import { trimEndOf } from './text-trim.js';
 import { listClusterNames } from './destination.js';
 import { getLabels, getPath, show } from './object-paths.js';
 import type { OwnedCluster } from '../tenancy/registry.js';
@@ -27,7 +28,7 @@ import { violation } from './types.js';
 
 /** Argo CD strips every trailing slash from `server` (util/db/cluster.go, SecretToCluster). */
 function trimSlashes(server: string): string {
-  return server.replace(/\/+$/, '');
+  return trimEndOf(server, '/');
 }
 
 /**
