@@ -362,6 +362,35 @@ describe('a lost store is a fault, not a fresh start (injected clock)', () => {
       assert.ok(!log.text().includes(String(k.privateJwk.d)), 'no key material in the log');
   });
 
+  test('a key withdrawn as docs/upgrade.md says (every replica stopped, store emptied): the next replica signs with a new key at once', async () => {
+    // A running replica writes back keys its store lost (above), so the docs' procedure stops
+    // every replica first; a red-team review found the docs promising that deleting the
+    // Secret alone discarded the keys.
+    const clock = { t: 0 };
+    const shared = new MemoryKeyStore();
+    const before = manager(shared, clock);
+    await before.reconcile();
+    const leaked = before.signingKey().key?.kid;
+    assert.ok(leaked !== undefined);
+    before.close();
+    clock.t = 30 * S;
+    shared.clear();
+    const after = manager(shared, clock);
+    await after.reconcile();
+    const fresh = after.signingKey().key;
+    assert.ok(fresh !== undefined && fresh.kid !== leaked, 'a new key');
+    assert.equal(fresh.notBefore, 30 * S, 'it signs at once');
+    assert.deepEqual(
+      after.jwks().keys.map((k) => k.kid),
+      [fresh.kid],
+      'the withdrawn key is neither published nor stored',
+    );
+    assert.deepEqual(
+      (await shared.load()).keys.map((k) => k.kid),
+      [fresh.kid],
+    );
+  });
+
   test('store emptied while no key would remain: the new key is published for the lead before it signs', async () => {
     const clock = { t: 0 };
     const shared = new MemoryKeyStore();
