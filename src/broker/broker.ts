@@ -155,7 +155,10 @@ export class Broker {
       extra: { retryAfterSeconds?: number } = {},
     ): TokenOutcome => {
       const status = BROKER_HTTP_STATUS[code];
-      this.recordRefusal(source, {
+      // An identified caller's refusals have a budget of their own: cheap requests without a
+      // token from the same address must not spend it (a red-team review hid a tenant
+      // account's 12 forbidden requests so). Identified callers are few: each cost a review.
+      this.recordRefusal(who.caller === null ? `source ${source}` : `caller ${who.caller}`, {
         event: 'refused',
         target: target ?? '',
         ...who,
@@ -275,28 +278,29 @@ export class Broker {
   }
 
   /**
-   * A refusal's audit line, within its source's budget of REFUSAL_LINES_BURST lines and
-   * REFUSAL_LINES_PER_SECOND after: a refusal costs no TokenReview before the per-source
-   * limit, but it cost a ~500-byte line, and one client with no token at all wrote 6 MB of
-   * audit a second (a red-team review). Past the budget the refusal is answered and counted
-   * (the requests metric, and `suppressed` on the source's next line), not written.
+   * A refusal's audit line, within its budget of REFUSAL_LINES_BURST lines and
+   * REFUSAL_LINES_PER_SECOND after, kept per source address for requests whose caller is not
+   * known and per caller for the others (`budget`): a refusal costs no TokenReview before the
+   * per-source limit, but it cost a ~500-byte line, and one client with no token at all wrote
+   * 6 MB of audit a second (a red-team review). Past the budget the refusal is answered and
+   * counted (the requests metric, and `suppressed` on the budget's next line), not written.
    */
-  private recordRefusal(source: string, record: TokenAuditRecord): void {
-    if (!this.refusalLines.take(source, this.now()).allowed) {
+  private recordRefusal(budget: string, record: TokenAuditRecord): void {
+    if (!this.refusalLines.take(budget, this.now()).allowed) {
       // Deleted and set again: the map's order is that of the last refusal (oldest first).
-      const count = (this.suppressedRefusals.get(source) ?? 0) + 1;
-      this.suppressedRefusals.delete(source);
-      this.suppressedRefusals.set(source, count);
+      const count = (this.suppressedRefusals.get(budget) ?? 0) + 1;
+      this.suppressedRefusals.delete(budget);
+      this.suppressedRefusals.set(budget, count);
       if (this.suppressedRefusals.size > MAX_SUPPRESSING_SOURCES) {
         const oldest = this.suppressedRefusals.keys().next();
         if (oldest.done !== true) this.suppressedRefusals.delete(oldest.value);
       }
       return;
     }
-    const suppressed = this.suppressedRefusals.get(source);
+    const suppressed = this.suppressedRefusals.get(budget);
     if (suppressed === undefined) this.record(record);
     else {
-      this.suppressedRefusals.delete(source);
+      this.suppressedRefusals.delete(budget);
       this.record({ ...record, suppressed });
     }
   }

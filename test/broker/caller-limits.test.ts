@@ -384,4 +384,41 @@ describe('refusal audit lines are bounded per source', () => {
       broker.close();
     }
   });
+
+  test("an identified caller's refusals have their own budget: requests without a token from its address do not hide them", async () => {
+    // Found by a red-team review: 20 token-less requests spent the address's budget, and a
+    // tenant account's 12 forbidden requests for every target left no line naming it.
+    const clock = 1_000_000;
+    const { logger, lines } = recordingLogger();
+    const broker = await createBroker({
+      config: testConfig({}),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger,
+      kubeConfig: null,
+      now: () => clock,
+      reviewer: {
+        review: async () => ({
+          authenticated: true,
+          username: ARGOCD_SERVER,
+          groups: [],
+          extra: { 'authentication.kubernetes.io/pod-name': ['argocd-server-0'] },
+          audiences: ['tenant-guard'],
+        }),
+      },
+    });
+    try {
+      const source = '10.9.1.1';
+      for (let i = 0; i < REFUSAL_LINES_BURST + 5; i++) await broker.issue(undefined, TARGET, source);
+      const forbidden = await broker.issue(`Bearer ${serviceAccountToken().token}`, TARGET, source);
+      assert.equal(refused(forbidden).code, 'ERR_BROKER_FORBIDDEN');
+      const named = auditRecords(lines).filter((r) => r.event === 'refused' && r.caller === ARGOCD_SERVER);
+      assert.equal(named.length, 1, 'the forbidden request is on record, with its caller');
+      assert.equal(named[0]?.code, 'ERR_BROKER_FORBIDDEN');
+      assert.equal(named[0]?.source, source);
+    } finally {
+      broker.close();
+    }
+  });
 });
