@@ -8,10 +8,9 @@
  *
  * So each connection is stamped with the bundle's epoch when it is accepted (the TLS
  * context, and with it the bundle, is chosen then, before its handshake), and a new bundle
- * starts a new epoch.
- * At that moment every connection of an older epoch is made to end: idle ones at once,
- * one answering a request right after that answer (`Connection: close` when its headers are
- * not sent yet). The client's next request then comes on a new connection, verified
+ * starts a new epoch. At that moment every connection of an older epoch is made to end:
+ * idle ones at once, one answering a request right after that answer (`Connection: close`
+ * when its headers are not sent yet). The client's next request then comes on a new connection, verified
  * against the new bundle. A review on an old connection that is not judged yet (it was in
  * the pipe, or its body was still coming in) is not judged: `admissionClientCheck`, asked
  * again just before the verdict, answers it 429 with `Retry-After` and closes the connection.
