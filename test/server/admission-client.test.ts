@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
-import { createServer as createPlainServer } from 'node:http';
+import { createServer as createPlainServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import express from 'express';
@@ -22,12 +22,23 @@ import { isTenantGuardError } from '../../src/errors.js';
 import { parseServeOptions } from '../../src/server/serve-options.js';
 import { tempDir, testIo } from '../cli/cli-support.js';
 import { kubectl, onPath } from '../credential/e2e-support.js';
-import { makeClientCertificate, makeTestTls, type TestTls } from '../support/test-tls.js';
+import {
+  clientCaFiles,
+  getWithCertificate,
+  makeClientCertificate,
+  makeTestTls,
+  type TestTls,
+} from '../support/test-tls.js';
 import { buildApp, capturedLogger, reviewBody, type CapturedLog } from './webhook-app-support.js';
 
 function client(over: Partial<PresentedClient> = {}): PresentedClient {
   return { verified: true, problem: undefined, commonNames: [], hasDnsName: () => false, ...over };
 }
+
+/** Answers whether the handshake verified the client's certificate (`true` or `false`). */
+const echoAuthorized = (req: IncomingMessage, res: ServerResponse): void => {
+  res.end(String((req.socket as { authorized?: boolean }).authorized));
+};
 
 /**
  * One POST with `target` as written (most of them no client library would send), its
@@ -380,41 +391,21 @@ describe('createReloadingHttpsServer with a client CA: a rotated CA is taken on 
     const serving = await makeTestTls();
     const first = await makeTestTls();
     const second = await makeTestTls();
-    const dir = tempDir();
-    const certFile = join(dir, 'tls.crt');
-    const keyFile = join(dir, 'tls.key');
-    const clientCaFile = join(dir, 'client-ca.pem');
-    writeFileSync(certFile, serving.certPem);
-    writeFileSync(keyFile, serving.keyPem);
-    writeFileSync(clientCaFile, first.caPem);
+    const files = clientCaFiles(serving, first.caPem);
     const { logger } = capturedLogger('error');
-    const tls = createReloadingHttpsServer(
-      (req, res) => res.end(String((req.socket as { authorized?: boolean }).authorized)),
-      { certFile, keyFile, clientCaFile },
-      logger,
-      { watch: false, pollIntervalMs: 3_600_000 },
-    );
+    const tls = createReloadingHttpsServer(echoAuthorized, files, logger, {
+      watch: false,
+      pollIntervalMs: 3_600_000,
+    });
     await new Promise<void>((ok) => tls.server.listen(0, '127.0.0.1', ok));
     const port = (tls.server.address() as { port: number }).port;
     const fromFirst = await makeClientCertificate(first, 'a');
     const fromSecond = await makeClientCertificate(second, 'a');
-    const authorized = (c: { certPem: string; keyPem: string }) =>
-      new Promise<string>((resolve, reject) => {
-        const req = request(
-          { host: '127.0.0.1', port, ca: serving.caPem, agent: false, cert: c.certPem, key: c.keyPem },
-          (res) => {
-            let text = '';
-            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-            res.on('end', () => resolve(text));
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
+    const authorized = (c: { certPem: string; keyPem: string }) => getWithCertificate(port, serving.caPem, c);
     try {
       assert.equal(await authorized(fromFirst), 'true');
       assert.equal(await authorized(fromSecond), 'false');
-      writeFileSync(clientCaFile, second.caPem);
+      writeFileSync(files.clientCaFile, second.caPem);
       assert.equal(tls.reload(), true, 'the new bundle is taken');
       assert.equal(await authorized(fromSecond), 'true');
       assert.equal(await authorized(fromFirst), 'false');
@@ -449,53 +440,24 @@ describe('a client CA bundle holds certificates, or it is refused (found by a re
   test('at start the server is not made; on reload the bundle in force stays', async () => {
     const serving = await makeTestTls();
     const first = await makeTestTls();
-    const dir = tempDir();
-    const certFile = join(dir, 'tls.crt');
-    const keyFile = join(dir, 'tls.key');
-    const clientCaFile = join(dir, 'client-ca.pem');
-    writeFileSync(certFile, serving.certPem);
-    writeFileSync(keyFile, serving.keyPem);
+    const files = clientCaFiles(serving, '');
+    const { clientCaFile } = files;
     const { logger } = capturedLogger('error');
     const options = { watch: false, pollIntervalMs: 3_600_000 };
     for (const [what, text] of Object.entries(unusable)) {
       writeFileSync(clientCaFile, text);
       assert.throws(
-        () =>
-          createReloadingHttpsServer(() => undefined, { certFile, keyFile, clientCaFile }, logger, options),
+        () => createReloadingHttpsServer(() => undefined, files, logger, options),
         (err) => isTenantGuardError(err) && err.code === 'ERR_TLS_RELOAD',
         what,
       );
     }
     writeFileSync(clientCaFile, first.caPem);
-    const tls = createReloadingHttpsServer(
-      (req, res) => res.end(String((req.socket as { authorized?: boolean }).authorized)),
-      { certFile, keyFile, clientCaFile },
-      logger,
-      options,
-    );
+    const tls = createReloadingHttpsServer(echoAuthorized, files, logger, options);
     await new Promise<void>((ok) => tls.server.listen(0, '127.0.0.1', ok));
     const port = (tls.server.address() as { port: number }).port;
     const fromFirst = await makeClientCertificate(first, 'a');
-    const authorized = () =>
-      new Promise<string>((resolve, reject) => {
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            ca: serving.caPem,
-            agent: false,
-            cert: fromFirst.certPem,
-            key: fromFirst.keyPem,
-          },
-          (res) => {
-            let text = '';
-            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-            res.on('end', () => resolve(text));
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
+    const authorized = () => getWithCertificate(port, serving.caPem, fromFirst);
     try {
       for (const [what, text] of Object.entries(unusable)) {
         writeFileSync(clientCaFile, text);

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -14,8 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { ClientCaEpochs } from '../../src/server/client-ca-epochs.js';
 import { STALE_CONNECTION } from '../../src/server/admission-client.js';
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../../src/server/tls.js';
-import { tempDir } from '../cli/cli-support.js';
-import { makeClientCertificate, makeTestTls, type TestTls } from '../support/test-tls.js';
+import { clientCaFiles, makeClientCertificate, makeTestTls, type TestTls } from '../support/test-tls.js';
 import { APPLICATION_SET, buildApp, capturedLogger, reviewBody } from './webhook-app-support.js';
 
 /** A socket as the server sees one: its remote address and port, and a close. */
@@ -140,17 +138,12 @@ describe('a new client CA bundle ends the connections verified under the old one
     metrics: () => Promise<string>;
   }> {
     await tls?.close();
-    const dir = tempDir();
-    const certFile = join(dir, 'tls.crt');
-    const keyFile = join(dir, 'tls.key');
-    const clientCaFile = join(dir, 'client-ca.pem');
-    writeFileSync(certFile, serving.certPem);
-    writeFileSync(keyFile, serving.keyPem);
-    writeFileSync(clientCaFile, first.caPem);
+    const files = clientCaFiles(serving, first.caPem);
+    const { clientCaFile } = files;
     const epochs = new ClientCaEpochs();
     const { app, metricsRegistry } = buildApp({ admissionClients: { names: undefined, epochs } });
     const { logger } = capturedLogger('error');
-    tls = createReloadingHttpsServer(app, { certFile, keyFile, clientCaFile }, logger, {
+    tls = createReloadingHttpsServer(app, files, logger, {
       watch: false,
       pollIntervalMs: 3_600_000,
       clientCaEpochs: epochs,

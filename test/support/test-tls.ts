@@ -6,6 +6,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
 import { generate } from 'selfsigned';
 
 export interface TestTls {
@@ -85,4 +86,41 @@ export async function makeClientCertificate(
     ],
   });
   return { certPem: client.cert, keyPem: client.private };
+}
+
+/** A serving pair and a client CA bundle written to files, as `serve --client-ca-file` reads them. */
+export function clientCaFiles(
+  serving: Pick<TestTls, 'certPem' | 'keyPem'>,
+  clientCa: string,
+): { certFile: string; keyFile: string; clientCaFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'tg-client-ca-'));
+  const files = {
+    certFile: join(dir, 'tls.crt'),
+    keyFile: join(dir, 'tls.key'),
+    clientCaFile: join(dir, 'client-ca.pem'),
+  };
+  writeFileSync(files.certFile, serving.certPem);
+  writeFileSync(files.keyFile, serving.keyPem);
+  writeFileSync(files.clientCaFile, clientCa);
+  return files;
+}
+
+/** The body of one GET `/` on a new connection that presents `client`'s certificate. */
+export function getWithCertificate(
+  port: number,
+  servingCa: string,
+  client: { certPem: string; keyPem: string },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, ca: servingCa, agent: false, cert: client.certPem, key: client.keyPem },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve(text));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
