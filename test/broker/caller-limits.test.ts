@@ -16,6 +16,8 @@ import { staticRegistry } from '../../src/tenancy/registry.js';
 import { knownTokensHandler, type KnownToken } from '../support/api-token-review.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
+import type { ReviewOutcome } from '../../src/broker/callers/token-review.js';
+import type { Logger } from 'pino';
 import { auditRecords, brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
 
 const TARGET = 'k8s-team-a-dev';
@@ -336,23 +338,29 @@ spec:
 });
 
 describe('refusal audit lines are bounded per source', () => {
-  // Found by a red-team review: a client with no token at all got 36,000 401s in 3 s, each
-  // with a ~500-byte audit line (6 MB/s), as refusals before authentication cost no review.
-  test(`a source gets ${REFUSAL_LINES_BURST} refusal lines at once, then ${REFUSAL_LINES_PER_SECOND} a second; the rest are counted on its next line`, async () => {
-    let clock = 1_000_000;
-    const { logger, lines } = recordingLogger();
-    const broker = await createBroker({
+  /** A broker whose TokenReviews all answer `review`, on the clock `now`, logging to `logger`. */
+  const brokerReviewing = (review: ReviewOutcome, now: () => number, logger: Logger) =>
+    createBroker({
       config: testConfig({}),
       issuer: 'https://broker.example.com',
       allowedCallers: [CONTROLLER],
       registry: testRegistry(),
       logger,
       kubeConfig: null,
-      now: () => clock,
-      reviewer: {
-        review: async () => ({ authenticated: false, username: '', groups: [], extra: {}, audiences: [] }),
-      },
+      now,
+      reviewer: { review: async () => review },
     });
+
+  // Found by a red-team review: a client with no token at all got 36,000 401s in 3 s, each
+  // with a ~500-byte audit line (6 MB/s), as refusals before authentication cost no review.
+  test(`a source gets ${REFUSAL_LINES_BURST} refusal lines at once, then ${REFUSAL_LINES_PER_SECOND} a second; the rest are counted on its next line`, async () => {
+    let clock = 1_000_000;
+    const { logger, lines } = recordingLogger();
+    const broker = await brokerReviewing(
+      { authenticated: false, username: '', groups: [], extra: {}, audiences: [] },
+      () => clock,
+      logger,
+    );
     try {
       const refusals = () => auditRecords(lines).filter((r) => r.event === 'refused');
       const statuses: number[] = [];
@@ -390,24 +398,17 @@ describe('refusal audit lines are bounded per source', () => {
     // tenant account's 12 forbidden requests for every target left no line naming it.
     const clock = 1_000_000;
     const { logger, lines } = recordingLogger();
-    const broker = await createBroker({
-      config: testConfig({}),
-      issuer: 'https://broker.example.com',
-      allowedCallers: [CONTROLLER],
-      registry: testRegistry(),
-      logger,
-      kubeConfig: null,
-      now: () => clock,
-      reviewer: {
-        review: async () => ({
-          authenticated: true,
-          username: ARGOCD_SERVER,
-          groups: [],
-          extra: { 'authentication.kubernetes.io/pod-name': ['argocd-server-0'] },
-          audiences: ['tenant-guard'],
-        }),
+    const broker = await brokerReviewing(
+      {
+        authenticated: true,
+        username: ARGOCD_SERVER,
+        groups: [],
+        extra: { 'authentication.kubernetes.io/pod-name': ['argocd-server-0'] },
+        audiences: ['tenant-guard'],
       },
-    });
+      () => clock,
+      logger,
+    );
     try {
       const source = '10.9.1.1';
       for (let i = 0; i < REFUSAL_LINES_BURST + 5; i++) await broker.issue(undefined, TARGET, source);
