@@ -29,8 +29,12 @@ export class ClientCaEpochs {
   #epoch = 0;
   readonly #verifiedIn = new WeakMap<object, number>();
   /**
-   * Accepted connections still in their handshake, by remote address and port (the TCP
-   * socket and the TLS socket over it share them); each leaves on its handshake or close.
+   * Accepted connections still in their handshake, by their four-tuple (local and remote
+   * address and port, which the TCP socket and the TLS socket over it share, and which no two
+   * open connections share); each leaves on its handshake or close. The remote address and
+   * port alone were not enough: one client port can hold a connection to each address of a
+   * server listening on several, and a handshake held back across a bundle change then took
+   * the other connection's epoch (a red-team review).
    */
   readonly #accepted = new Map<string, { readonly socket: Socket; readonly epoch: number }>();
   /** Responses being written, with their connections, so that `advance` can end them. */
@@ -38,7 +42,7 @@ export class ClientCaEpochs {
 
   /** The server accepted `socket` (its `connection` event): its handshake uses the bundle in force. */
   accepted(socket: Socket): void {
-    const key = remoteKey(socket);
+    const key = connectionKey(socket);
     this.#accepted.set(key, { socket, epoch: this.#epoch });
     socket.once('close', () => {
       if (this.#accepted.get(key)?.socket === socket) this.#accepted.delete(key);
@@ -51,7 +55,7 @@ export class ClientCaEpochs {
    * accepted counts as verified under no bundle.
    */
   handshake(socket: Socket): void {
-    const key = remoteKey(socket);
+    const key = connectionKey(socket);
     this.#verifiedIn.set(socket, this.#accepted.get(key)?.epoch ?? -1);
     this.#accepted.delete(key);
   }
@@ -91,6 +95,6 @@ export class ClientCaEpochs {
   }
 }
 
-function remoteKey(socket: Socket): string {
-  return `${socket.remoteAddress}|${socket.remotePort}`;
+function connectionKey(socket: Socket): string {
+  return `${socket.localAddress}|${socket.localPort}|${socket.remoteAddress}|${socket.remotePort}`;
 }

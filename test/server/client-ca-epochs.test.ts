@@ -16,9 +16,11 @@ import { createReloadingHttpsServer, type ReloadingHttpsServer } from '../../src
 import { clientCaFiles, makeClientCertificate, makeTestTls, type TestTls } from '../support/test-tls.js';
 import { APPLICATION_SET, buildApp, capturedLogger, reviewBody } from './webhook-app-support.js';
 
-/** A socket as the server sees one: its remote address and port, and a close. */
-function fakeSocket(port: number): Socket & { ended: number } {
+/** A socket as the server sees one: its local and remote address and port, and a close. */
+function fakeSocket(port: number, localAddress = '10.0.0.9'): Socket & { ended: number } {
   const socket = Object.assign(new EventEmitter(), {
+    localAddress,
+    localPort: 8443,
     remoteAddress: '10.0.0.1',
     remotePort: port,
     ended: 0,
@@ -83,6 +85,21 @@ describe('ClientCaEpochs', () => {
     first.emit('close');
     epochs.handshake(second);
     assert.equal(epochs.isCurrent(second), true, "the first's close leaves the second's stamp");
+  });
+
+  test('one client port to two addresses of the server: each connection keeps its own epoch (found by a red-team review)', () => {
+    // Keyed by the remote address and port alone, B (accepted after the change) gave its
+    // epoch to A, whose handshake the client had held back across the change.
+    const epochs = new ClientCaEpochs();
+    const a = fakeSocket(7, '10.0.0.9');
+    epochs.accepted(a);
+    epochs.advance(idle());
+    const b = fakeSocket(7, '10.0.0.10');
+    epochs.accepted(b);
+    epochs.handshake(a);
+    epochs.handshake(b);
+    assert.equal(epochs.isCurrent(a), false, 'A was accepted under the old bundle');
+    assert.equal(epochs.isCurrent(b), true);
   });
 
   test('answers in progress: unsent ones say Connection: close, sent ones end their connection when written', () => {
