@@ -19,20 +19,21 @@ import type {
 } from './types.js';
 import { WHO_MAY_RULES } from './types.js';
 
-/** Where Argo CD keeps the operation of a sync in flight, which it resumes and retries. */
-const RUNNING_OPERATION = ['status', 'operationState', 'operation'] as const;
+/** Where Argo CD keeps the state of a sync in flight, which it resumes and retries from. */
+const OPERATION_STATE = ['status', 'operationState'] as const;
 
 /**
  * True for an UPDATE that feeds a sync, never exempt: it sets a non-null `operation` (which
- * starts one), or, by a human, sets or changes `status.operationState.operation`.
+ * starts one), or, by a human, sets or changes anything of `status.operationState`.
  *
  * Why the second: while an operation is in flight (a sync retrying, `operation` still set),
- * Argo CD's application controller resumes `status.operationState.operation`, not
- * `operation`. A status-only UPDATE was exempt, so an owner could swap the `manifests` of a
- * sync that a registry change had put out of bounds and keep it syncing (a red-team
- * review). Only the application controller writes that field, when it starts an operation
- * it was given through `operation`; as a trusted service account its status writes stay
- * exempt (and spared by the webhook configuration's matchConditions).
+ * Argo CD's application controller resumes from `status.operationState`, not `operation`:
+ * its `operation` (the `manifests` and sources it syncs) and its `syncResult` (the source and
+ * revisions it resumes with). A status-only UPDATE was exempt, so an owner could swap either
+ * and keep syncing an Application that a registry change had put out of bounds (two red-team
+ * reviews, one field after the other: the whole of it is the class). Only the application
+ * controller writes it; as a trusted service account its status writes stay exempt (and
+ * spared by the webhook configuration's matchConditions).
  */
 export function feedsSync(request: PolicyRequest, role: RequesterRole): boolean {
   if (request.operation !== 'UPDATE' || request.object === undefined) return false;
@@ -41,7 +42,7 @@ export function feedsSync(request: PolicyRequest, role: RequesterRole): boolean 
   return (
     sets(request.object.operation, request.oldObject?.operation) ||
     (role === 'human' &&
-      sets(getPath(request.object, RUNNING_OPERATION), getPath(request.oldObject ?? {}, RUNNING_OPERATION)))
+      sets(getPath(request.object, OPERATION_STATE), getPath(request.oldObject ?? {}, OPERATION_STATE)))
   );
 }
 
