@@ -123,7 +123,7 @@ function checkTextDepth(text: string, source: string, limits: AdmissionLimits): 
   const depth = yamlDepth(text);
   if (depth > limitFlags.maxObjectDepth.max) {
     throw usage(
-      `${source}: nests about ${depth} levels deep; tenant-guard reads at most ${limits.maxObjectDepth} (setting --${limitFlags.maxObjectDepth.flag}, at most ${limitFlags.maxObjectDepth.max})`,
+      `${source}: nests ${Number.isFinite(depth) ? `about ${depth}` : 'thousands of'} levels deep; tenant-guard reads at most ${limits.maxObjectDepth} (setting --${limitFlags.maxObjectDepth.flag}, at most ${limitFlags.maxObjectDepth.max})`,
     );
   }
 }

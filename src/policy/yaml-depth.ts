@@ -69,9 +69,26 @@ function isPair(item: Record<string, unknown>): boolean {
   );
 }
 
-/** The nesting of YAML text, as the composer would build it (every document). */
+/**
+ * The tokens of `text`'s syntax tree, or undefined when reading them ran out of stack: the
+ * parser does recurse in one place, closing every block level at once on a dedent (`- `
+ * written 3,900 times on one line, then a line back at the margin, threw in 7.8 KiB; a
+ * red-team review). Only text nested thousands of levels deep does that: it counts as
+ * nested past any limit.
+ */
+function syntaxTree(text: string): CST.Token[] | undefined {
+  try {
+    return Array.from(new Parser().parse(text));
+  } catch (err) {
+    if (err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
+/** The nesting of YAML text, as the composer would build it (every document); Infinity past what can be read. */
 export function yamlDepth(text: string): number {
-  return cstDepth(Array.from(new Parser().parse(text)));
+  const tokens = syntaxTree(text);
+  return tokens === undefined ? Number.POSITIVE_INFINITY : cstDepth(tokens);
 }
 
 /** Documents of `text`, or how deep it nests when that is past `maxDepth` (then nothing is composed). */
@@ -87,8 +104,8 @@ export function parseYamlWithin(
   maxDepth: number,
   options: ParseOptions & DocumentOptions & SchemaOptions = {},
 ): BoundedYaml {
-  const tokens = Array.from(new Parser().parse(text));
-  const depth = cstDepth(tokens);
-  if (depth > maxDepth) return { ok: false, depth };
+  const tokens = syntaxTree(text);
+  const depth = tokens === undefined ? Number.POSITIVE_INFINITY : cstDepth(tokens);
+  if (tokens === undefined || depth > maxDepth) return { ok: false, depth };
   return { ok: true, docs: Array.from(new Composer(options).compose(tokens, true, text.length)) };
 }

@@ -221,6 +221,13 @@ describe('yamlDepth: the nesting the composer builds, measured without recursion
     );
   });
 
+  test('text too deep for the syntax-tree parser itself is nested past any limit, not an error', () => {
+    const text = `${'- '.repeat(3900)}a\nb\n`;
+    assert.equal(yamlDepth(text), Number.POSITIVE_INFINITY);
+    const parsed = parseYamlWithin(text, 500);
+    assert.equal(parsed.ok, false);
+  });
+
   test('text past the limit is not composed: 100,000 nested brackets are measured, not parsed into values', () => {
     const deep = `a: b:'\nc: ${'['.repeat(100_000)}`;
     const parsed = parseYamlWithin(deep, 100);
@@ -329,6 +336,8 @@ describe('checkLimits', () => {
       `a: b:'\n---\n${'- '.repeat(4000)}x`,
       'a:\r'.repeat(2000),
       `${'[a: '.repeat(60)}x${']'.repeat(60)}`,
+      // Its dedent made the syntax-tree parser itself run out of stack: a 500 before.
+      `${'- '.repeat(3900)}a\nb\n`,
     ]) {
       const set = applicationSet([{ list: { elementsYaml } }]);
       const found = checkLimits('ApplicationSet', set, 'object', limits());

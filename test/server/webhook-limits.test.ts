@@ -303,6 +303,36 @@ describe('deep nesting: a 200 AdmissionReview, never a 500', () => {
     );
   });
 
+  test('an elementsYaml whose dedent made the YAML syntax-tree parser run out of stack is denied, not a 500', async () => {
+    // A red-team review: `- ` 3,900 times on one line, then a line at the margin (7.8 KiB).
+    const yaml = `${'- '.repeat(3900)}a\nb\n`;
+    const res = await request(app)
+      .post('/validate')
+      .send(reviewBody({ object: applicationSet({ generators: [{ list: { elementsYaml: yaml } }] }) }));
+    assert.equal(res.status, 200);
+    assert.match(
+      res.body.response.status.message,
+      /^\[TG-REQ-01\] object\.spec\.generators\[0\]\.list\.elementsYaml nests YAML/,
+    );
+  });
+
+  test('an object holding elementsYaml the webhook does not read stays deletable (its oldObject is not parsed)', async () => {
+    // Measuring an oldObject's YAML by reading it cost 1.7 s for 3 MB, and the 3,900-deep
+    // one above made its DELETE a 500; nothing parses an oldObject's elementsYaml there.
+    const owner = { username: 'alice', groups: ['team-a-admins'] };
+    for (const elementsYaml of [
+      `${'- '.repeat(3900)}a\nb\n`,
+      Array.from({ length: 60_000 }, (_, i) => `- {name: c${i}, url: https://x${i}.example.com}`).join('\n'),
+    ]) {
+      const oldObject = applicationSet({ generators: [{ list: { elementsYaml } }] });
+      const res = await request(app)
+        .post('/validate')
+        .send(reviewBody({ operation: 'DELETE', object: undefined, oldObject, userInfo: owner }));
+      assert.equal(res.status, 200);
+      assert.equal(res.body.response.allowed, true, JSON.stringify(res.body.response.status));
+    }
+  });
+
   test(`at the highest depth the setting allows (${limitFlags.maxObjectDepth.max}), every shape is evaluated by the rules and answered 200`, async () => {
     const max = limitFlags.maxObjectDepth.max;
     const { app: raised } = buildApp({ policy: defaultPolicy, limits: limited({ maxObjectDepth: max }) });
