@@ -196,6 +196,13 @@ describe('yamlDepth: the nesting the composer builds, measured without recursion
     ['several documents', `a: 1\n---\n${'- '.repeat(40)}x`],
     ['pairs in flow sequences (a map the text has no bracket for)', `${'[a: '.repeat(20)}x${']'.repeat(20)}`],
     ['explicit keys in flow sequences', '[? a : [b: c]]'],
+    ['pairs in flow sequences with a scalar value', '[a: x]'],
+    ['an empty key in a flow sequence', '[: [x]]'],
+    ['an explicit key alone in a flow sequence', '[? [x]]'],
+    ['an explicit empty key in a flow sequence', '[? : [x]]'],
+    ['explicit keys in a flow map and a block map', '{? [x]}\n---\n- ? [x]\n  : y'],
+    ['a pair of nothing in a flow sequence, by `?`', '[? ]'],
+    ['a pair of nothing in a flow sequence, by `:`', '[:]'],
   ];
   for (const [name, text] of cases) {
     test(`YAML ${name}: the parsed depth`, () => {

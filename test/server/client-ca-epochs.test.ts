@@ -152,6 +152,7 @@ describe('a new client CA bundle ends the connections verified under the old one
     tls: ReloadingHttpsServer;
     port: number;
     clientCaFile: string;
+    files: { certFile: string; keyFile: string; clientCaFile: string };
     metrics: () => Promise<string>;
   }> {
     await tls?.close();
@@ -171,6 +172,7 @@ describe('a new client CA bundle ends the connections verified under the old one
       tls,
       port: (server.address() as { port: number }).port,
       clientCaFile,
+      files,
       metrics: () => metricsRegistry.metrics(),
     };
   }
@@ -204,7 +206,17 @@ describe('a new client CA bundle ends the connections verified under the old one
       const end = text.indexOf('\r\n\r\n');
       const length = /content-length: (\d+)/i.exec(text);
       if (end >= 0 && length !== null && Buffer.byteLength(text) >= end + 4 + Number(length[1])) return text;
-      await new Promise((ok) => socket.once('data', ok));
+      if (socket.destroyed || socket.readableEnded)
+        throw new Error(`the connection ended before an answer: ${text}`);
+      await new Promise<void>((ok) => {
+        const settle = () => {
+          socket.off('data', settle);
+          socket.off('close', settle);
+          ok();
+        };
+        socket.on('data', settle);
+        socket.on('close', settle);
+      });
     }
   }
 
@@ -273,6 +285,25 @@ describe('a new client CA bundle ends the connections verified under the old one
     await closed;
     assert.match(await metrics(), /decision="client_reconnect"[^\n]* 1\n/);
     assert.doesNotMatch(await metrics(), /decision="allowed"/);
+  });
+
+  test('a new serving pair with the same client CA bundle ends nothing (cert-manager renewing it)', async () => {
+    const { tls: server, port, files } = await start();
+    const { socket, text } = await open(port);
+    const written = new Promise((ok) => server.server.once('request', (_req, res) => res.once('close', ok)));
+    socket.write(post());
+    await answer(socket, text);
+    await written;
+    const renewed = await makeTestTls();
+    writeFileSync(files.certFile, renewed.certPem);
+    writeFileSync(files.keyFile, renewed.keyPem);
+    assert.equal(server.reload(), true, 'the new pair is taken');
+    const seen = text().length;
+    socket.write(post());
+    const reply = await answer(socket, () => text().slice(seen));
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    assert.match(reply, /connection: keep-alive/i);
+    socket.end();
   });
 
   test('a bundle that did not change ends nothing', async () => {
