@@ -283,6 +283,17 @@ describe('checkLimits', () => {
     );
   });
 
+  test('the text depth limits are exact: maxObjectDepth levels pass, one more is denied (JSON config and elementsYaml)', () => {
+    const max = limits().maxObjectDepth;
+    const json = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const secret = (n: number) => ({ data: { config: Buffer.from(json(n)).toString('base64') } });
+    assert.deepEqual(checkLimits('ClusterSecret', secret(max), 'object', limits()), []);
+    assert.equal(checkLimits('ClusterSecret', secret(max + 1), 'object', limits()).length, 1);
+    const yaml = (n: number) => applicationSet([{ list: { elementsYaml: json(n) } }]);
+    assert.deepEqual(checkLimits('ApplicationSet', yaml(max), 'object', limits()), []);
+    assert.equal(checkLimits('ApplicationSet', yaml(max + 1), 'object', limits()).length, 1);
+  });
+
   test('generators at every level of matrix and merge are counted', () => {
     const nested = {
       matrix: {

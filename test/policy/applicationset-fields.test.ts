@@ -154,8 +154,11 @@ describe('checkFieldNames', () => {
     assert.equal(last?.rule, 'TG-AS-08');
     assert.equal(last?.path, 'spec');
     assert.match(last?.message ?? '', new RegExp(`holds ${extra} more keys`));
-    // At the limit, nothing is summed up.
+    // At the limit, nothing is summed up; one past it is.
     assert.equal(checkFieldNames(nested(keys(MAX_FIELD_NAME_FINDINGS, 'c'))).length, MAX_FIELD_NAME_FINDINGS);
+    const onePast = checkFieldNames(nested(keys(MAX_FIELD_NAME_FINDINGS + 1, 'd')));
+    assert.equal(onePast.length, MAX_FIELD_NAME_FINDINGS + 1);
+    assert.match(onePast.at(-1)?.message ?? '', /holds 1 more keys/);
   });
 
   for (const c of cases) {

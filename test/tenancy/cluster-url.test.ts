@@ -384,6 +384,16 @@ describe('one reading of a server for every comparison (found by a red-team revi
     );
   });
 
+  test('the key keeps user info, query and fragment; only the connected form drops them', () => {
+    // A destination with a query is another text to Argo CD, which finds no cluster Secret
+    // by it: it must not be a tenant's cluster by its key either.
+    assert.equal(
+      normalizeServerUrl('https://U:P@H.example.com/a/?q=1#f'),
+      'https://U:P@h.example.com/a?q=1#f',
+    );
+    assert.equal(connectedServerUrl('https://U:P@H.example.com/a/?q=1#f'), 'https://h.example.com/a');
+  });
+
   test('a normal form reads as itself (the registry normalises the keys it is given again)', () => {
     fc.assert(
       fc.property(server, fc.constantFrom('', '?a=1', '#f'), fc.boolean(), (plain, extras, user) => {
