@@ -107,5 +107,6 @@ export function parseYamlWithin(
   const tokens = syntaxTree(text);
   const depth = tokens === undefined ? Number.POSITIVE_INFINITY : cstDepth(tokens);
   if (tokens === undefined || depth > maxDepth) return { ok: false, depth };
-  return { ok: true, docs: Array.from(new Composer(options).compose(tokens, true, text.length)) };
+  // As parseAllDocuments composes them: no document forced out of a stream without one.
+  return { ok: true, docs: Array.from(new Composer(options).compose(tokens)) };
 }

@@ -228,6 +228,20 @@ describe('yamlDepth: the nesting the composer builds, measured without recursion
     );
   });
 
+  test('within the limit, the documents are those parseAllDocuments reads', () => {
+    // A red-team mutation pass: forcing a document made `%YAML 1.2` alone an error here.
+    for (const text of ['%YAML 1.2\n', '', '# only a comment\n', 'a: 1\n---\n- [b]\n', '--- x\n...\n']) {
+      const parsed = parseYamlWithin(text, 100, { uniqueKeys: false });
+      assert.ok(parsed.ok);
+      const expected = parseAllDocuments(text, { uniqueKeys: false });
+      assert.deepEqual(
+        parsed.docs.map((d) => [d.toJS(), d.errors.length]),
+        expected.map((d) => [d.toJS(), d.errors.length]),
+        JSON.stringify(text),
+      );
+    }
+  });
+
   test('text too deep for the syntax-tree parser itself is nested past any limit, not an error', () => {
     const text = `${'- '.repeat(3900)}a\nb\n`;
     assert.equal(yamlDepth(text), Number.POSITIVE_INFINITY);
