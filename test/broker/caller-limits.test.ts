@@ -337,6 +337,56 @@ spec:
   }
 });
 
+describe('the review queue goes first only for callers the broker served (found by a red-team review)', () => {
+  test('a caller refused for its target is not vouched for: its next review waits with the others', async () => {
+    let clock = 1_000_000;
+    let hold = false;
+    const held: Array<() => void> = [];
+    const broker = await createBroker({
+      config: testConfig({ reviewConcurrency: '2', reviewQueue: '1', reviewCacheTtl: '1s' }),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: recordingLogger().logger,
+      kubeConfig: null,
+      now: () => clock,
+      reviewer: {
+        review: async (token: string) => {
+          if (hold) await new Promise<void>((release) => held.push(release));
+          return {
+            authenticated: true,
+            username: token.startsWith('forbidden') ? ARGOCD_SERVER : `system:serviceaccount:t:${token}`,
+            groups: [],
+            extra: { 'authentication.kubernetes.io/pod-name': ['p-0'] },
+            audiences: ['tenant-guard'],
+          };
+        },
+      },
+    });
+    try {
+      assert.equal(
+        refused(await broker.issue('Bearer forbidden-1', TARGET, '10.8.0.1')).code,
+        'ERR_BROKER_FORBIDDEN',
+      );
+      clock += 2_000; // past the review's reuse: the next request needs a review
+      hold = true;
+      const running = broker.issue('Bearer other-1', TARGET, '10.8.0.2'); // the slot for others
+      const waiting = broker.issue('Bearer other-2', TARGET, '10.8.0.3'); // the one place in their lane
+      let answered: TokenOutcome | undefined;
+      const again = broker.issue('Bearer forbidden-1', TARGET, '10.8.0.1').then((o) => (answered = o));
+      // Only microtasks stand between the request and a full lane's answer.
+      for (let i = 0; i < 3; i++) await new Promise((tick) => setImmediate(tick));
+      assert.ok(answered !== undefined, 'answered at once, not waiting in the lane kept for served callers');
+      assert.equal(refused(answered).code, 'ERR_BROKER_BUSY');
+      hold = false;
+      for (let next = held.shift(); next !== undefined; next = held.shift()) next();
+      await Promise.all([running, waiting, again]);
+    } finally {
+      broker.close();
+    }
+  });
+});
+
 describe('refusal audit lines are bounded per source', () => {
   /** A broker whose TokenReviews all answer `review`, on the clock `now`, logging to `logger`. */
   const brokerReviewing = (review: ReviewOutcome, now: () => number, logger: Logger) =>
