@@ -443,6 +443,41 @@ describe('refusal audit lines are bounded per source', () => {
     }
   });
 
+  test("one identified caller's refusals do not spend another's budget", async () => {
+    const { logger, lines } = recordingLogger();
+    const broker = await createBroker({
+      config: testConfig({}),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger,
+      kubeConfig: null,
+      now: () => 1_000_000,
+      reviewer: {
+        review: async (token: string) => ({
+          authenticated: true,
+          username: `system:serviceaccount:team-a:${token}`,
+          groups: [],
+          extra: { 'authentication.kubernetes.io/pod-name': [`${token}-0`] },
+          audiences: ['tenant-guard'],
+        }),
+      },
+    });
+    try {
+      for (let i = 0; i < REFUSAL_LINES_BURST + 2; i++)
+        await broker.issue('Bearer noisy', TARGET, '10.9.2.1');
+      await broker.issue('Bearer quiet', TARGET, '10.9.2.2');
+      const named = (who: string) =>
+        auditRecords(lines).filter(
+          (r) => r.event === 'refused' && r.caller === `system:serviceaccount:team-a:${who}`,
+        );
+      assert.equal(named('noisy').length, REFUSAL_LINES_BURST);
+      assert.equal(named('quiet').length, 1, "the quiet caller's refusal is on record");
+    } finally {
+      broker.close();
+    }
+  });
+
   test("an identified caller's refusals have their own budget: requests without a token from its address do not hide them", async () => {
     // Found by a red-team review: 20 token-less requests spent the address's budget, and a
     // tenant account's 12 forbidden requests for every target left no line naming it.
