@@ -16,9 +16,15 @@ import { staticRegistry } from '../../src/tenancy/registry.js';
 import { knownTokensHandler, type KnownToken } from '../support/api-token-review.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
-import type { ReviewOutcome } from '../../src/broker/callers/token-review.js';
-import type { Logger } from 'pino';
-import { auditRecords, brokerApp, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
+import {
+  auditRecords,
+  brokerApp,
+  brokerReviewing,
+  CONTROLLER,
+  recordingLogger,
+  testConfig,
+  testRegistry,
+} from './helpers.js';
 
 const TARGET = 'k8s-team-a-dev';
 const ARGOCD_SERVER = 'system:serviceaccount:argocd:argocd-server';
@@ -342,25 +348,18 @@ describe('the review queue goes first only for callers the broker served (found 
     let clock = 1_000_000;
     let hold = false;
     const held: Array<() => void> = [];
-    const broker = await createBroker({
-      config: testConfig({ reviewConcurrency: '2', reviewQueue: '1', reviewCacheTtl: '1s' }),
-      issuer: 'https://broker.example.com',
-      allowedCallers: [CONTROLLER],
-      registry: testRegistry(),
-      logger: recordingLogger().logger,
-      kubeConfig: null,
+    const broker = await brokerReviewing({
+      flags: { reviewConcurrency: '2', reviewQueue: '1', reviewCacheTtl: '1s' },
       now: () => clock,
-      reviewer: {
-        review: async (token: string) => {
-          if (hold) await new Promise<void>((release) => held.push(release));
-          return {
-            authenticated: true,
-            username: token.startsWith('forbidden') ? ARGOCD_SERVER : `system:serviceaccount:t:${token}`,
-            groups: [],
-            extra: { 'authentication.kubernetes.io/pod-name': ['p-0'] },
-            audiences: ['tenant-guard'],
-          };
-        },
+      review: async (token) => {
+        if (hold) await new Promise<void>((release) => held.push(release));
+        return {
+          authenticated: true,
+          username: token.startsWith('forbidden') ? ARGOCD_SERVER : `system:serviceaccount:t:${token}`,
+          groups: [],
+          extra: { 'authentication.kubernetes.io/pod-name': ['p-0'] },
+          audiences: ['tenant-guard'],
+        };
       },
     });
     try {
@@ -388,29 +387,16 @@ describe('the review queue goes first only for callers the broker served (found 
 });
 
 describe('refusal audit lines are bounded per source', () => {
-  /** A broker whose TokenReviews all answer `review`, on the clock `now`, logging to `logger`. */
-  const brokerReviewing = (review: ReviewOutcome, now: () => number, logger: Logger) =>
-    createBroker({
-      config: testConfig({}),
-      issuer: 'https://broker.example.com',
-      allowedCallers: [CONTROLLER],
-      registry: testRegistry(),
-      logger,
-      kubeConfig: null,
-      now,
-      reviewer: { review: async () => review },
-    });
-
   // Found by a red-team review: a client with no token at all got 36,000 401s in 3 s, each
   // with a ~500-byte audit line (6 MB/s), as refusals before authentication cost no review.
   test(`a source gets ${REFUSAL_LINES_BURST} refusal lines at once, then ${REFUSAL_LINES_PER_SECOND} a second; the rest are counted on its next line`, async () => {
     let clock = 1_000_000;
     const { logger, lines } = recordingLogger();
-    const broker = await brokerReviewing(
-      { authenticated: false, username: '', groups: [], extra: {}, audiences: [] },
-      () => clock,
+    const broker = await brokerReviewing({
+      review: () => ({ authenticated: false, username: '', groups: [], extra: {}, audiences: [] }),
+      now: () => clock,
       logger,
-    );
+    });
     try {
       const refusals = () => auditRecords(lines).filter((r) => r.event === 'refused');
       const statuses: number[] = [];
@@ -445,23 +431,15 @@ describe('refusal audit lines are bounded per source', () => {
 
   test("one identified caller's refusals do not spend another's budget", async () => {
     const { logger, lines } = recordingLogger();
-    const broker = await createBroker({
-      config: testConfig({}),
-      issuer: 'https://broker.example.com',
-      allowedCallers: [CONTROLLER],
-      registry: testRegistry(),
+    const broker = await brokerReviewing({
       logger,
-      kubeConfig: null,
-      now: () => 1_000_000,
-      reviewer: {
-        review: async (token: string) => ({
-          authenticated: true,
-          username: `system:serviceaccount:team-a:${token}`,
-          groups: [],
-          extra: { 'authentication.kubernetes.io/pod-name': [`${token}-0`] },
-          audiences: ['tenant-guard'],
-        }),
-      },
+      review: (token) => ({
+        authenticated: true,
+        username: `system:serviceaccount:team-a:${token}`,
+        groups: [],
+        extra: { 'authentication.kubernetes.io/pod-name': [`${token}-0`] },
+        audiences: ['tenant-guard'],
+      }),
     });
     try {
       for (let i = 0; i < REFUSAL_LINES_BURST + 2; i++)
@@ -483,17 +461,17 @@ describe('refusal audit lines are bounded per source', () => {
     // tenant account's 12 forbidden requests for every target left no line naming it.
     const clock = 1_000_000;
     const { logger, lines } = recordingLogger();
-    const broker = await brokerReviewing(
-      {
+    const broker = await brokerReviewing({
+      review: () => ({
         authenticated: true,
         username: ARGOCD_SERVER,
         groups: [],
         extra: { 'authentication.kubernetes.io/pod-name': ['argocd-server-0'] },
         audiences: ['tenant-guard'],
-      },
-      () => clock,
+      }),
+      now: () => clock,
       logger,
-    );
+    });
     try {
       const source = '10.9.1.1';
       for (let i = 0; i < REFUSAL_LINES_BURST + 5; i++) await broker.issue(undefined, TARGET, source);

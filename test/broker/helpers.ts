@@ -9,6 +9,8 @@ import { pino, type Logger } from 'pino';
 import { parseBrokerOptions, type BrokerConfig } from '../../src/broker/options.js';
 import { staticRegistry, type RegistryProvider } from '../../src/tenancy/registry.js';
 import type { Broker } from '../../src/broker/broker.js';
+import { createBroker } from '../../src/broker/create-broker.js';
+import type { ReviewOutcome } from '../../src/broker/callers/token-review.js';
 import { createBrokerRouter } from '../../src/broker/router.js';
 import { loadTenants } from '../support/policy-fixtures.js';
 import type { TestTls } from '../support/test-tls.js';
@@ -99,4 +101,28 @@ export async function startHttps(tls: TestTls): Promise<{
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A broker over the test registry with no Kubernetes API: its TokenReviews are answered by
+ * `review` (given the caller token), on the clock `now`, with broker `flags` as in `testConfig`.
+ */
+export function brokerReviewing(options: {
+  review: (token: string) => ReviewOutcome | Promise<ReviewOutcome>;
+  now?: () => number;
+  logger?: Logger;
+  flags?: Record<string, string | boolean>;
+  issuer?: string;
+}): Promise<Broker> {
+  const { review } = options;
+  return createBroker({
+    config: testConfig(options.flags),
+    issuer: options.issuer ?? 'https://broker.example.com',
+    allowedCallers: [CONTROLLER],
+    registry: testRegistry(),
+    logger: options.logger ?? recordingLogger().logger,
+    kubeConfig: null,
+    now: options.now ?? (() => 1_000_000),
+    reviewer: { review: async (token) => review(token) },
+  });
 }

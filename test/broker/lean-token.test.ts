@@ -15,7 +15,7 @@ import { createBrokerRouter } from '../../src/broker/router.js';
 import type { ReviewOutcome } from '../../src/broker/callers/token-review.js';
 import { createWebhookApp, INTERNAL_ERROR_MESSAGE } from '../../src/server/webhook-app.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
-import { CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
+import { brokerReviewing, CONTROLLER, recordingLogger, testConfig, testRegistry } from './helpers.js';
 
 /** The broker's routes as `serve` mounts them, with the lean token route or without it. */
 function brokerOnlyApp(broker: Broker, logger: Logger, lean: boolean): ReturnType<typeof createWebhookApp> {
@@ -147,19 +147,13 @@ describe('broker: the per-source limit holds on the lean token route as on the r
   ): Promise<{ statuses: number[]; reviews: number; taken: boolean[] }> {
     const { logger } = recordingLogger();
     let reviews = 0;
-    const broker = await createBroker({
-      config: testConfig({ sourceBurst: '3', sourceRate: '1' }),
+    const broker = await brokerReviewing({
+      flags: { sourceBurst: '3', sourceRate: '1' },
       issuer: 'https://broker.example.com/tg',
-      allowedCallers: [CONTROLLER],
-      registry: testRegistry(),
       logger,
-      kubeConfig: null,
-      now: () => 1_000_000,
-      reviewer: {
-        review: async (): Promise<ReviewOutcome> => {
-          reviews += 1;
-          return { authenticated: false, username: '', groups: [], extra: {}, audiences: [] };
-        },
+      review: () => {
+        reviews += 1;
+        return { authenticated: false, username: '', groups: [], extra: {}, audiences: [] };
       },
     });
     try {
