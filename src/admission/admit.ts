@@ -120,27 +120,15 @@ function limitFindings(
   const old = request.oldObject;
   if (request.operation !== 'UPDATE' || old === undefined)
     return {
-      violations: [...object, ...checkLimits(kind, old, 'oldObject', walkableOnly(limits))],
+      violations: [...object, ...checkLimits(kind, old, 'oldObject', limits, 'walkable')],
       oldObjectBeyondLimits: false,
     };
   // An UPDATE's oldObject within every limit is within the walkable ones (a subset) too: one
   // pass over it serves both questions; the second runs only for one past some limit.
   const pastSome = checkLimits(kind, old, 'oldObject', limits).length > 0;
   return {
-    violations: [...object, ...(pastSome ? checkLimits(kind, old, 'oldObject', walkableOnly(limits)) : [])],
+    violations: [...object, ...(pastSome ? checkLimits(kind, old, 'oldObject', limits, 'walkable') : [])],
     oldObjectBeyondLimits: pastSome,
-  };
-}
-
-/** The limits that keep a walk and its paths bounded (depth, key path); no size limit. */
-function walkableOnly(limits: AdmissionLimits): AdmissionLimits {
-  return {
-    ...limits,
-    maxObjectNodes: Infinity,
-    maxSecretConfigBytes: Infinity,
-    maxGenerators: Infinity,
-    maxListElements: Infinity,
-    maxElementsYamlBytes: Infinity,
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import { ruleReference } from '../policy/rule-catalogue.js';
 import { shortWarning } from './warning-text.js';
-import { capLines, MAX_DENIAL_LINES, MAX_WARNINGS, moreLine } from '../policy/limits.js';
+import { capLines, MAX_DENIAL_LINES, MAX_WARNINGS, moreLine } from '../policy/answer-limits.js';
 import { formatViolation, type Violation } from '../policy/types.js';
 import type { AdmissionOutcome, PatchOperation } from './admit.js';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './review.js';

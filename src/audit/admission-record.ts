@@ -5,7 +5,7 @@
  */
 import type { AdmissionOutcome, Endpoint } from '../admission/admit.js';
 import type { AdmissionRequest } from '../admission/review.js';
-import { capLine, MAX_AUDIT_ITEMS, MAX_WARNINGS } from '../policy/limits.js';
+import { capLine, MAX_AUDIT_ITEMS, MAX_WARNINGS } from '../policy/answer-limits.js';
 import type { Violation } from '../policy/types.js';
 import { auditRules, type AdmissionAuditRecord } from './record.js';
 

@@ -4,7 +4,7 @@
  * `"audit": true`. A record never carries an object, a token or Secret data: only names,
  * rule ids, paths and the policy's messages.
  */
-import { capLine } from '../policy/limits.js';
+import { capLine } from '../policy/answer-limits.js';
 import type { RequesterRole, Violation } from '../policy/types.js';
 import type { EnforcementMode } from '../tenancy/tenant.js';
 
@@ -49,7 +49,7 @@ export interface AdmissionAuditRecord {
   readonly reason?: string;
   /**
    * How many items each list left off: a record keeps at most `MAX_AUDIT_ITEMS` rules,
-   * relaxed rules and changes, and `MAX_WARNINGS` warnings (src/policy/limits.ts), so one
+   * relaxed rules and changes, and `MAX_WARNINGS` warnings (src/policy/answer-limits.ts), so one
    * request cannot write megabytes of log. Absent when nothing was left off.
    */
   readonly omitted?: {

@@ -14,7 +14,6 @@ import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';
 import { findLongKeyPath, findTooDeep, measureObject } from './json-measure.js';
 import { joinPath } from './object-paths.js';
-import { cutText } from './text-cut.js';
 import { jsonTextDepth } from './text-depth.js';
 import { yamlDepth } from './yaml-depth.js';
 import type { GuardedKind, Violation } from './types.js';
@@ -234,16 +233,38 @@ function measureApplicationSet(
 }
 
 /**
- * TG-REQ-01 for every limit `object` or `oldObject` goes past (`at` is `object` or
- * `oldObject`, the path prefix of the lines). The depth is checked first: the size checks
- * only run on an object of bounded depth. Never throws; iterative throughout.
+ * Which limits an object is held to: `every` one, or only the `walkable` ones that keep a
+ * walk and its paths bounded (depth, key path), which an UPDATE's or DELETE's oldObject is
+ * held to so that an object stored before a limit was lowered can still be changed or
+ * deleted.
+ */
+export type LimitScope = 'every' | 'walkable';
+
+/** The limits of the `walkable` scope: no size limit. */
+function walkableOnly(limits: AdmissionLimits): AdmissionLimits {
+  return {
+    ...limits,
+    maxObjectNodes: Infinity,
+    maxSecretConfigBytes: Infinity,
+    maxGenerators: Infinity,
+    maxListElements: Infinity,
+    maxElementsYamlBytes: Infinity,
+  };
+}
+
+/**
+ * TG-REQ-01 for every limit of `scope` that `object` or `oldObject` goes past (`at` is
+ * `object` or `oldObject`, the path prefix of the lines). The depth is checked first: the
+ * size checks only run on an object of bounded depth. Never throws; iterative throughout.
  */
 export function checkLimits(
   kind: GuardedKind,
   value: unknown,
   at: 'object' | 'oldObject',
-  limits: AdmissionLimits,
+  given: AdmissionLimits,
+  scope: LimitScope = 'every',
 ): Violation[] {
+  const limits = scope === 'walkable' ? walkableOnly(given) : given;
   /** A TG-REQ-01 finding: what is past which limit, the setting that raises it, then any advice. */
   const pastLimit = (path: string, detail: string, key: keyof AdmissionLimits, advice = ''): Violation =>
     violation('TG-REQ-01', path, `${detail}: ${limitHint(key, limits)}${advice}`);
@@ -335,11 +356,11 @@ export function checkLimits(
     );
     return out;
   }
-  // Measured by reading the text, which the bytes limit bounds. Without one (the walkable
-  // limits an UPDATE's or DELETE's oldObject is held to) nothing reads it: the policy parses
-  // an oldObject's elementsYaml only when it is within every limit, and parseYamlWithin
-  // composes nothing past its depth anyway. (Reading 3 MB of it took 1.7 s.)
-  if (limits.maxElementsYamlBytes === Number.POSITIVE_INFINITY) return out;
+  // Measured by reading the text, which the bytes limit bounds. The walkable scope has no
+  // bytes limit, so nothing reads it: the policy parses an oldObject's elementsYaml only when
+  // it is within every limit, and parseYamlWithin composes nothing past its depth anyway.
+  // (Reading 3 MB of it took 1.7 s.)
+  if (scope === 'walkable') return out;
   for (const { path, text } of size.yamlTexts) {
     if (yamlDepth(text) > limits.maxObjectDepth)
       out.push(
@@ -351,34 +372,4 @@ export function checkLimits(
       );
   }
   return out;
-}
-
-/** Most lines of a denial message; the rest are counted in a last line. */
-export const MAX_DENIAL_LINES = 50;
-/** Most admission warnings of one answer (and of its audit record); the rest are counted in a last one. */
-export const MAX_WARNINGS = 20;
-/** Most rule lines (and patch paths) of one audit record; the rest are counted in `omitted`. */
-export const MAX_AUDIT_ITEMS = 50;
-/** Longest denial line, warning or audit message, in characters. */
-export const MAX_LINE_CHARS = 1_000;
-
-/** A line cut to `MAX_LINE_CHARS`, saying so (text-cut.ts). */
-export function capLine(line: string): string {
-  return cutText(line, MAX_LINE_CHARS);
-}
-
-/**
- * At most `max` items, each line cut to `MAX_LINE_CHARS`; when some are left off, the last
- * kept line says how many more there are (`... and 59950 more violations`).
- */
-export function capLines(lines: readonly string[], max: number, noun: string): string[] {
-  if (lines.length <= max) return lines.map(capLine);
-  const kept = lines.slice(0, max - 1).map(capLine);
-  kept.push(moreLine(lines.length - kept.length, noun));
-  return kept;
-}
-
-/** The last line of a capped list: how many were left off. */
-export function moreLine(count: number, noun: string): string {
-  return `... and ${count} more ${noun} (tenant-guard check -f FILE lists them all)`;
 }

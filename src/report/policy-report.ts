@@ -9,7 +9,7 @@
  * ApplicationSet and cluster Secret is namespaced, so no finding is cluster-scoped and no
  * ClusterPolicyReport is written.
  */
-import { capLine } from '../policy/limits.js';
+import { capLine } from '../policy/answer-limits.js';
 import type { KubeObject } from '../policy/types.js';
 import { ruleDocs, type ScanFinding, type ScanResult } from './scan.js';
 

@@ -10,12 +10,11 @@ import { isMap, isPair, isSeq, parseAllDocuments, stringify } from 'yaml';
 import { isTenantGuardError } from '../../src/errors.js';
 import { checkFieldNames } from '../../src/policy/applicationset-keys.js';
 import { findLongKeyPath, findTooDeep, measureObject } from '../../src/policy/json-measure.js';
+import { capLines, MAX_LINE_CHARS } from '../../src/policy/answer-limits.js';
 import {
-  capLines,
   checkLimits,
   DEFAULT_LIMITS,
   limitFlags,
-  MAX_LINE_CHARS,
   resolveLimits,
   type AdmissionLimits,
 } from '../../src/policy/limits.js';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { capLine, MAX_LINE_CHARS } from '../../src/policy/limits.js';
+import { capLine, MAX_LINE_CHARS } from '../../src/policy/answer-limits.js';
 import { cutText, MIN_CUT_CHARS } from '../../src/policy/text-cut.js';
 import { MAX_FINDING_PATH_CHARS, violation } from '../../src/policy/types.js';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MAX_LINE_CHARS } from '../../src/policy/limits.js';
+import { MAX_LINE_CHARS } from '../../src/policy/answer-limits.js';
 import { MAX_REPORT_BYTES, namespaceReports } from '../../src/report/policy-report.js';
 import type { ScanFinding } from '../../src/report/scan.js';
 

@@ -10,14 +10,8 @@ import { describe, test } from 'node:test';
 import request from 'supertest';
 import { defaultPolicy } from '../../src/admission/admit.js';
 import { evaluate } from '../../src/policy/evaluate.js';
-import {
-  DEFAULT_LIMITS,
-  limitFlags,
-  MAX_AUDIT_ITEMS,
-  MAX_DENIAL_LINES,
-  MAX_WARNINGS,
-  type AdmissionLimits,
-} from '../../src/policy/limits.js';
+import { MAX_AUDIT_ITEMS, MAX_DENIAL_LINES, MAX_WARNINGS } from '../../src/policy/answer-limits.js';
+import { DEFAULT_LIMITS, limitFlags, type AdmissionLimits } from '../../src/policy/limits.js';
 import type { KubeObject, PolicyRequest } from '../../src/policy/types.js';
 import { argoKind } from '../support/policy-fixtures.js';
 import { MAX_BODY_NESTING, TOO_DEEP } from '../../src/server/lean-admission.js';
