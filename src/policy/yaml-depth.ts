@@ -3,7 +3,7 @@
  * sees text nested deeper than a limit. The library's lexer and CST parser do not recurse:
  * the text is read into its concrete syntax tree first, the tree's nesting measured with a
  * loop, and only a tree within the limit composed into documents (from the same tokens, so
- * the text is read once). Pure: no I/O.
+ * the text is read once). No I/O; the readings of the last texts are kept (a bounded memo).
  *
  * Why: the nesting of YAML text was once estimated from its characters (text-depth.ts),
  * with a model of where quoted scalars start. YAML opens no quote in `a: b:'` and breaks
@@ -85,10 +85,46 @@ function syntaxTree(text: string): CST.Token[] | undefined {
   }
 }
 
+/** What reading a text gave: its tokens (undefined: out of stack) and their nesting. */
+interface ReadText {
+  readonly tokens: CST.Token[] | undefined;
+  readonly depth: number;
+}
+
+/** Most characters of text whose reading is kept: the default `maxElementsYamlBytes` (at most ~1.2 MB of tokens). */
+const MAX_KEPT_CHARS = 8 * 1024;
+
+/**
+ * The last texts read, newest last, up to MAX_KEPT_CHARS characters: a review's `elementsYaml`
+ * is read by the limits check (its depth), then by the TG-AS-04 walk (its documents), and
+ * reading is most of the cost (4-9 ms for 8 KiB). The composer only reads the tokens.
+ */
+const lastRead = new Map<string, ReadText>();
+let keptChars = 0;
+
+/** `text` read into tokens and measured, once for the texts read last. */
+function readText(text: string): ReadText {
+  const kept = lastRead.get(text);
+  if (kept !== undefined) return kept;
+  const tokens = syntaxTree(text);
+  const read: ReadText = {
+    tokens,
+    depth: tokens === undefined ? Number.POSITIVE_INFINITY : cstDepth(tokens),
+  };
+  if (text.length > MAX_KEPT_CHARS) return read;
+  lastRead.set(text, read);
+  keptChars += text.length;
+  for (const oldest of lastRead.keys()) {
+    if (keptChars <= MAX_KEPT_CHARS) break;
+    lastRead.delete(oldest);
+    keptChars -= oldest.length;
+  }
+  return read;
+}
+
 /** The nesting of YAML text, as the composer would build it (every document); Infinity past what can be read. */
 export function yamlDepth(text: string): number {
-  const tokens = syntaxTree(text);
-  return tokens === undefined ? Number.POSITIVE_INFINITY : cstDepth(tokens);
+  return readText(text).depth;
 }
 
 /** Documents of `text`, or how deep it nests when that is past `maxDepth` (then nothing is composed). */
@@ -104,9 +140,13 @@ export function parseYamlWithin(
   maxDepth: number,
   options: ParseOptions & DocumentOptions & SchemaOptions = {},
 ): BoundedYaml {
-  const tokens = syntaxTree(text);
-  const depth = tokens === undefined ? Number.POSITIVE_INFINITY : cstDepth(tokens);
+  const { tokens, depth } = readText(text);
   if (tokens === undefined || depth > maxDepth) return { ok: false, depth };
   // As parseAllDocuments composes them: no document forced out of a stream without one.
   return { ok: true, docs: Array.from(new Composer(options).compose(tokens)) };
+}
+
+/** How many texts, and characters of text, have their reading kept (for tests). */
+export function readingsKept(): { readonly texts: number; readonly chars: number } {
+  return { texts: lastRead.size, chars: keptChars };
 }

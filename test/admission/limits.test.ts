@@ -19,7 +19,7 @@ import {
   type AdmissionLimits,
 } from '../../src/policy/limits.js';
 import { jsonNestsDeeperThan, jsonTextDepth } from '../../src/policy/text-depth.js';
-import { parseYamlWithin, yamlDepth } from '../../src/policy/yaml-depth.js';
+import { parseYamlWithin, readingsKept, yamlDepth } from '../../src/policy/yaml-depth.js';
 
 /** `{a: {a: ... 'x'}}`, `n` objects deep, built without recursion. */
 export function nestedObject(n: number, leaf: unknown = 'x'): unknown {
@@ -256,6 +256,37 @@ describe('yamlDepth: the nesting the composer builds, measured without recursion
     const within = parseYamlWithin('a: [1, [2]]', 3);
     assert.ok(within.ok);
     assert.deepEqual(within.ok && within.docs[0]?.toJS(), { a: [1, [2]] });
+  });
+});
+
+describe('yaml-depth keeps the readings of the last texts', () => {
+  const documents = (text: string) => {
+    const parsed = parseYamlWithin(text, 100, { uniqueKeys: false });
+    return parsed.ok ? parsed.docs.map((d) => [d.toJS(), d.errors.length]) : parsed.depth;
+  };
+
+  test('a text read again, between others, gives what a first reading gives', () => {
+    const texts = ['- {name: a, server: https://a}\n- [b, [c]]\n', 'a: {b: [c: d]}\n', 'x: 1\n---\n- y\n'];
+    const first = texts.map((t) => [yamlDepth(t), documents(t)]);
+    for (let round = 0; round < 3; round++)
+      for (const [i, t] of [...texts.entries()].reverse()) {
+        assert.deepEqual([yamlDepth(t), documents(t)], first[i], `round ${round}, text ${i}`);
+        assert.deepEqual(documents(t), first[i]![1], 'composed again from the kept tokens');
+      }
+    const expected = texts.map((t) => [
+      composedDepth(t),
+      parseAllDocuments(t, { uniqueKeys: false }).map((d) => [d.toJS(), d.errors.length]),
+    ]);
+    assert.deepEqual(first, expected);
+  });
+
+  test('what is kept stays within 8 KiB of text, however many texts are read', () => {
+    for (let i = 0; i < 2_000; i++) yamlDepth(`- name: c${i}\n  server: https://c${i}.example.com\n`);
+    const kept = readingsKept();
+    assert.ok(kept.chars <= 8 * 1024, `${kept.chars} characters kept`);
+    assert.ok(kept.texts > 100, `only ${kept.texts} texts kept`);
+    yamlDepth('x'.repeat(9_000));
+    assert.deepEqual(readingsKept(), kept, 'a text past the bound is read, not kept, and evicts nothing');
   });
 });
 
