@@ -5,10 +5,20 @@
  * the JWKS publishes. Both come from the same ring in memory, so this replica never signs
  * with a key it does not publish.
  *
+ * Every replica follows one schedule, the stored one: which key is active, retired or
+ * expired follows from the stored `notBefore`s alone, so a key stops signing here when its
+ * successor's stored `notBefore` passes, and a retired key is removed (and never written
+ * back) on the same date everywhere. (A replica that ran its own schedule for a key it saw
+ * late kept signing with the retired key, wrote it back after another replica removed it,
+ * and the two replicas swapped their active keys every ~17 minutes for good: a red-team
+ * review.)
+ *
  * What a store says is checked, not believed:
  * - a key this replica first sees after its first read (another replica's, or planted) signs
- *   no earlier than publish-ahead after this replica first published it, whatever its
- *   `notBefore` says; keys it made itself and keys of its first read keep their `notBefore`;
+ *   here no earlier than publish-ahead after this replica first published it, whatever its
+ *   `notBefore` says; the key before it signs on for at most half the retire margin past that
+ *   `notBefore`, then this replica signs with no key (and is not ready); keys it made itself
+ *   and keys of its first read sign from their `notBefore`;
  * - a key whose timestamps are implausible (`notBefore` beyond one rotation period,
  *   `createdAt` in the future) is refused, logged, and left in the store untouched;
  * - a store that lost keys still published here (directory or Secret deleted, emptied, a file
@@ -26,6 +36,7 @@ import { isTenantGuardError, TenantGuardError } from '../../errors.js';
 import { generateKeyRecord } from './key-material.js';
 import {
   activeKey,
+  byActivation,
   implausibleTimes,
   isNoop,
   leadMs,
@@ -117,19 +128,16 @@ export class KeyManager {
     return this.running;
   }
 
-  /** The held key records as this replica uses them: `notBefore` is when each may sign here. */
-  private effective(records: readonly KeyRecord[], now: number): KeyRecord[] {
-    const lead = this.timing.publishAheadMs;
-    return records.map((k) => {
-      const from =
-        this.signsFrom.get(k.kid) ?? (this.everHeld ? Math.max(k.notBefore, now + lead) : k.notBefore);
-      return from === k.notBefore ? k : { ...k, notBefore: from };
-    });
-  }
-
-  /** Keys held here but gone from the store while they are still published here. */
-  private lost(stored: ReadonlySet<string>, now: number): KeyRecord[] {
-    const views = viewRing(this.effective(this.held, now), now, this.timing);
+  /**
+   * Keys held here but gone from the store while the stored schedule still publishes them:
+   * next, active, or retired and not close to removal. The schedule counts the store's keys
+   * too: a key held here that a newer stored key retired long ago was removed on schedule by
+   * another replica, and is not written back.
+   */
+  private lost(stored: readonly KeyRecord[], now: number): KeyRecord[] {
+    const storedKids = new Set(stored.map((k) => k.kid));
+    const heldKids = new Set(this.held.map((k) => k.kid));
+    const views = viewRing([...this.held, ...stored.filter((k) => !heldKids.has(k.kid))], now, this.timing);
     // Another replica removes a retired key once its own clock passed the removal time: a key
     // that close to removal here is not a loss.
     const tolerance = this.timing.retireMarginMs + this.options.reloadIntervalMs;
@@ -143,7 +151,7 @@ export class KeyManager {
         )
         .map((v) => v.record.kid),
     );
-    return this.held.filter((k) => kept.has(k.kid) && !stored.has(k.kid));
+    return this.held.filter((k) => kept.has(k.kid) && !storedKids.has(k.kid));
   }
 
   private async round(): Promise<void> {
@@ -162,7 +170,7 @@ export class KeyManager {
           if (why !== undefined) this.report([why], 'error');
           return why === undefined;
         });
-        const missing = this.lost(new Set(snap.keys.map((k) => k.kid)), now);
+        const missing = this.lost(snap.keys, now);
         if (missing.length > 0) {
           logger.error(
             {
@@ -176,7 +184,7 @@ export class KeyManager {
         }
         const ring = [...accepted, ...missing];
         const fresh = !this.everHeld && ring.length === 0;
-        const plan = planRotation(this.effective(ring, now), now, timing, fresh);
+        const plan = planRotation(ring, now, timing, fresh);
         if (isNoop(plan) && missing.length === 0) return this.adopt(ring, readAt);
         let added: KeyRecord | undefined;
         if (plan.addNotBefore !== undefined) {
@@ -282,12 +290,14 @@ export class KeyManager {
     }
   }
 
-  /** The ring as used here: held records with `notBefore` when each may sign here. */
-  private get keys(): KeyRecord[] {
-    return this.held.map((k) => {
-      const from = this.signsFrom.get(k.kid) ?? k.notBefore;
-      return from === k.notBefore ? k : { ...k, notBefore: from };
-    });
+  /** From when a held key may sign here: its `notBefore`, or later for a key seen late (the file comment). */
+  private signsHereFrom(key: KeyRecord): number {
+    return this.signsFrom.get(key.kid) ?? key.notBefore;
+  }
+
+  /** The ring as stored: its `notBefore`s decide which key is active, retired or expired. */
+  private get keys(): readonly KeyRecord[] {
+    return this.held;
   }
 
   /**
@@ -319,6 +329,27 @@ export class KeyManager {
       };
     const keys = this.keys;
     const key = activeKey(keys, now);
+    if (key !== undefined && this.signsHereFrom(key) > now) {
+      // Seen late here. The key before it may go on signing for half the retire margin past
+      // the new key's notBefore: its tokens still expire before it is removed (at notBefore
+      // plus the longest TTL plus the margin, on every replica), with half the margin left for
+      // clock skew. Past that, no key signs here until this replica published the new one
+      // for the publish-ahead time.
+      const before = keys
+        .filter((k) => k.notBefore < key.notBefore)
+        .sort(byActivation)
+        .at(-1);
+      if (
+        before !== undefined &&
+        this.signsHereFrom(before) <= now &&
+        now < key.notBefore + this.timing.retireMarginMs / 2
+      )
+        return { key: before };
+      return {
+        key: undefined,
+        reason: `key ${key.kid} signs from ${new Date(key.notBefore).toISOString()}, but this replica first saw it late and publishes it for the publish-ahead time before signing with it (from ${new Date(this.signsHereFrom(key)).toISOString()}); the key before it is retired`,
+      };
+    }
     if (key === undefined) {
       const first = keys.reduce<number | undefined>(
         (t, k) => (t === undefined || k.notBefore < t ? k.notBefore : t),

@@ -85,7 +85,8 @@ export interface KeyView {
   readonly removeAt?: number;
 }
 
-function byActivation(a: KeyRecord, b: KeyRecord): number {
+/** Oldest activation first (ties by kid), as every replica orders a ring. */
+export function byActivation(a: KeyRecord, b: KeyRecord): number {
   return a.notBefore - b.notBefore || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0);
 }
 

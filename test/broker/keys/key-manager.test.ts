@@ -211,6 +211,80 @@ describe('KeyManager over time (injected clock)', () => {
   });
 });
 
+describe('replicas follow one schedule, the stored one (injected clock)', () => {
+  // The shipped timings, with a rotation every 30 minutes so that a run holds several.
+  const shipped: RingTiming = {
+    rotationPeriodMs: 1_800 * S,
+    publishAheadMs: 60 * S,
+    retireMarginMs: 60 * S,
+    maxTokenTtlMs: 900 * S,
+    spreadMs: 10 * S,
+  };
+  const lead = 70 * S;
+
+  /**
+   * Two replicas on one store, reconciling every 10 s; R2 cannot read the store from 5 s
+   * before each rotation's key is stored until `outage` after. Returns what went wrong.
+   */
+  async function rotateWithLateReplica(outageMs: number) {
+    const clock = { t: 0 };
+    const shared = new MemoryKeyStore();
+    const late = new FlakyStore(shared);
+    const log = recordingLogger();
+    const make = (store: KeyStore) =>
+      new KeyManager({
+        store,
+        alg: 'ES256',
+        timing: shipped,
+        reloadIntervalMs: 10 * S,
+        logger: log.logger,
+        now: () => clock.t,
+        manualReload: true,
+      });
+    const [r1, r2] = [make(shared), make(late)];
+    const problems: string[] = [];
+    const firstSigned = new Map<string, number>();
+    for (; clock.t <= 4 * 3_600 * S; clock.t += 10 * S) {
+      const sinceStored = (clock.t + lead) % shipped.rotationPeriodMs; // a key is stored at due - lead
+      late.down =
+        clock.t > lead && (sinceStored >= shipped.rotationPeriodMs - 5 * S || sinceStored < outageMs);
+      await r1.reconcile().catch(() => undefined);
+      await r2.reconcile().catch(() => undefined);
+      const stored = (await shared.load()).keys;
+      for (const [name, me, other] of [
+        ['R1', r1, r2],
+        ['R2', r2, r1],
+      ] as const) {
+        const key = me.signingKey().key;
+        if (key === undefined || !me.readiness().ready) continue;
+        if (!firstSigned.has(key.kid)) firstSigned.set(key.kid, clock.t);
+        if (other.readiness().ready && !other.jwks().keys.some((k) => k.kid === key.kid))
+          problems.push(
+            `t=${clock.t / S}s ${name} signs with a key the other ready replica does not publish`,
+          );
+        const successor = stored
+          .filter((k) => k.notBefore > key.notBefore)
+          .sort((a, b) => a.notBefore - b.notBefore)[0];
+        if (successor !== undefined && clock.t >= successor.notBefore + shipped.retireMarginMs / 2)
+          problems.push(`t=${clock.t / S}s ${name} signs with a key retired at ${successor.notBefore / S}s`);
+        if (!stored.some((k) => k.kid === key.kid))
+          problems.push(`t=${clock.t / S}s ${name} signs with a key the store no longer holds`);
+      }
+    }
+    const restored = log.lines.filter((l) => l.event === 'key-ring-restored').length;
+    return { problems, keys: firstSigned.size, restored };
+  }
+
+  for (const outage of [85, 115, 1_200]) {
+    test(`a replica that sees a new key ${outage} s late: no retired key signs again, every signing key is published by both, rotation goes on`, async () => {
+      const run = await rotateWithLateReplica(outage * S);
+      assert.deepEqual(run.problems.slice(0, 5), []);
+      assert.equal(run.keys, 9, 'a key for each of the 8 rotations in 4 hours, plus the first');
+      assert.equal(run.restored, 0, 'nothing removed on schedule was written back');
+    });
+  }
+});
+
 describe('readiness means signing (injected clock)', () => {
   test('a fresh ring: the first key signs at once and the replica is ready after one read', async () => {
     const clock = { t: 1_000_000 };
@@ -286,7 +360,7 @@ describe('readiness means signing (injected clock)', () => {
 });
 
 describe('keys the store holds are checked, not believed (injected clock)', () => {
-  test('a key that appears with notBefore in the past signs only publish-ahead after this replica published it', async () => {
+  test('a key that appears with notBefore in the past signs only publish-ahead after this replica published it; the key before it stops signing at once', async () => {
     const clock = { t: 0 };
     const shared = new MemoryKeyStore();
     const m = manager(shared, clock);
@@ -298,14 +372,23 @@ describe('keys the store holds are checked, not believed (injected clock)', () =
     await shared.save({ add: [planted], remove: [] }, snap.version);
     await m.reconcile();
     assert.ok(
-      m.jwks().keys.some((k) => k.kid === planted.kid),
-      'published at once',
+      m.jwks().keys.some((k) => k.kid === planted.kid) && m.jwks().keys.some((k) => k.kid === own),
+      'both published',
     );
-    assert.equal(m.signingKey().key?.kid, own, "but the replica's own key still signs");
+    const gap = m.signingKey();
+    assert.equal(
+      gap.key,
+      undefined,
+      'the stored schedule retired the own key; the new one may not sign here yet',
+    );
+    assert.match(gap.key === undefined ? gap.reason : '', /first saw it late .*the key before it is retired/);
+    assert.equal(m.readiness().ready, false, 'out of the Service meanwhile');
     clock.t = 50 * S - 1;
-    assert.equal(m.signingKey().key?.kid, own);
+    assert.equal(m.signingKey().key, undefined);
     clock.t = 50 * S;
     assert.equal(m.signingKey().key?.kid, planted.kid, 'published for publish-ahead (20 s): now it may sign');
+    await m.reconcile();
+    assert.deepEqual(m.readiness(), { ready: true });
   });
 
   test('a key whose notBefore is ten years ahead is refused (logged as an error) and does not stop rotation', async () => {
@@ -444,8 +527,12 @@ describe('the Secret store gets the same checks (test API server, injected clock
     await plant('checked-keys', past);
     await m.reconcile();
     const published = m.jwks().keys.map((k) => k.kid);
-    assert.ok(!published.includes(far.kid) && published.includes(past.kid));
-    assert.equal(m.signingKey().key?.kid, own);
+    assert.ok(
+      !published.includes(far.kid) && published.includes(past.kid) && published.includes(String(own)),
+    );
+    assert.equal(m.signingKey().key, undefined, 'the own key is retired by the stored schedule');
+    clock.t = 30 * S - 1;
+    assert.equal(m.signingKey().key, undefined);
     clock.t = 30 * S;
     assert.equal(m.signingKey().key?.kid, past.kid);
   });
