@@ -13,6 +13,7 @@
  */
 import {
   Composer,
+  LineCounter,
   Parser,
   type CST,
   type Document,
@@ -144,6 +145,55 @@ export function parseYamlWithin(
   if (tokens === undefined || depth > maxDepth) return { ok: false, depth };
   // As parseAllDocuments composes them: no document forced out of a stream without one.
   return { ok: true, docs: Array.from(new Composer(options).compose(tokens)) };
+}
+
+/** The parser's next token; undefined when reading it ran out of stack (see syntaxTree). */
+function nextToken(tokens: Generator<CST.Token>): IteratorResult<CST.Token> | undefined {
+  try {
+    return tokens.next();
+  } catch (err) {
+    if (err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
+/** A document of a stream: composed, or (never composed) how deep it nests past the limit. */
+export type BoundedDocument =
+  { readonly ok: true; readonly doc: Document.Parsed } | { readonly ok: false; readonly depth: number };
+
+/**
+ * The documents of `text` one at a time, as `parseAllDocuments` reads them (each error's
+ * message ends with its line and column), each measured before it is composed; only one
+ * document's tokens are held at a time. A document nested past `maxDepth` comes as its
+ * depth, and reading stops there. For a text too large to read at once (a registry of
+ * 10,000 Tenants).
+ */
+export function* documentsWithin(
+  text: string,
+  maxDepth: number,
+  options: ParseOptions & DocumentOptions & SchemaOptions = {},
+): Generator<BoundedDocument> {
+  const lines = new LineCounter();
+  const composer = new Composer(options);
+  const tokens = new Parser(lines.addNewLine).parse(text);
+  const located = (doc: Document.Parsed): BoundedDocument => {
+    for (const error of [...doc.errors, ...doc.warnings]) {
+      const { line, col } = lines.linePos(error.pos[0]);
+      error.message = `${error.message} at line ${line}, column ${col}`;
+    }
+    return { ok: true, doc };
+  };
+  for (let next = nextToken(tokens); next?.done !== true; next = nextToken(tokens)) {
+    const depth = next === undefined ? Number.POSITIVE_INFINITY : cstDepth([next.value]);
+    if (next === undefined || depth > maxDepth) {
+      // The document before it is still in the composer: it comes first.
+      for (const doc of composer.end()) yield located(doc);
+      yield { ok: false, depth };
+      return;
+    }
+    for (const doc of composer.next(next.value)) yield located(doc);
+  }
+  for (const doc of composer.end()) yield located(doc);
 }
 
 /** How many texts, and characters of text, have their reading kept (for tests). */

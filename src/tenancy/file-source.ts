@@ -1,29 +1,46 @@
 import { readFileSync } from 'node:fs';
-import { Composer, Parser, parseAllDocuments } from 'yaml';
 import { errnoCode, TenantGuardError } from '../errors.js';
+import { documentsWithin } from '../policy/yaml-depth.js';
 import { buildStrictRegistry, type TenantRegistry } from './registry.js';
 import { parseTenant, type Tenant } from './tenant.js';
 
 /**
+ * Deepest a document of a Tenants file may nest: a Tenant nests 5 levels. yaml's composer
+ * recurses once a level, and deeper text ran it out of stack.
+ */
+export const MAX_TENANT_DOCUMENT_DEPTH = 32;
+
+/**
  * Parses a multi-document YAML text of Tenants. Empty documents are skipped; a YAML error
- * or an invalid Tenant names its document number (1-based) and field.
- * @throws TenantGuardError ERR_TENANTS_FILE (YAML) or ERR_TENANT_INVALID / ERR_TENANT_CONFLICT.
+ * or an invalid Tenant names its document number (1-based) and field, with the line and
+ * column of a YAML error. A document nested deeper than MAX_TENANT_DOCUMENT_DEPTH is
+ * refused unread (and reading stops there).
+ * @throws TenantGuardError ERR_TENANT_INVALID (YAML, nesting or Tenant) or ERR_TENANT_CONFLICT.
  */
 export function parseTenantsYaml(text: string, sourceName: string, argocdNamespace: string): TenantRegistry {
   // One document at a time: each YAML Document (several times the size of its text) is
   // garbage once its Tenant is read. All at once, 10,000 Tenants peaked at ~150 MB of heap,
-  // which stayed as resident memory; streamed, the peak is one document. A YAML error takes
-  // the all-at-once path, whose messages carry line and column.
+  // which stayed as resident memory; streamed, the peak is one document.
   const tenants: Tenant[] = [];
   const problems: string[] = [];
   let index = 0;
-  for (const doc of new Composer().compose(new Parser().parse(text))) {
-    index++;
-    if (doc.errors.length > 0) return parseTenantsYamlAtOnce(text, sourceName, argocdNamespace);
+  for (const read of documentsWithin(text, MAX_TENANT_DOCUMENT_DEPTH)) {
+    const label = `${sourceName} document ${++index}`;
+    if (!read.ok) {
+      problems.push(
+        `${label}: nests ${Number.isFinite(read.depth) ? read.depth : 'thousands of'} levels deep, past the ${MAX_TENANT_DOCUMENT_DEPTH} a Tenants file is read to (a Tenant nests 5); documents after it are not read`,
+      );
+      break;
+    }
+    const { doc } = read;
+    if (doc.errors.length > 0) {
+      problems.push(`${label}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`);
+      continue;
+    }
     const value: unknown = detachStrings(doc.toJS());
     if (value === null || value === undefined) continue;
     try {
-      tenants.push(parseTenant(value, { source: `${sourceName} document ${index}`, argocdNamespace }));
+      tenants.push(parseTenant(value, { source: label, argocdNamespace }));
     } catch (err) {
       problems.push(err instanceof Error ? err.message : String(err));
     }
@@ -57,28 +74,6 @@ export function detachStrings(value: unknown, depth = 0): unknown {
       configurable: true,
     });
   return copy;
-}
-
-function parseTenantsYamlAtOnce(text: string, sourceName: string, argocdNamespace: string): TenantRegistry {
-  const docs = parseAllDocuments(text);
-  const tenants: Tenant[] = [];
-  const problems: string[] = [];
-  docs.forEach((doc, index) => {
-    const label = `${sourceName} document ${index + 1}`;
-    if (doc.errors.length > 0) {
-      problems.push(`${label}: YAML error: ${doc.errors[0]?.message.split('\n')[0] ?? 'unreadable'}`);
-      return;
-    }
-    const value: unknown = detachStrings(doc.toJS());
-    if (value === null || value === undefined) return;
-    try {
-      tenants.push(parseTenant(value, { source: label, argocdNamespace }));
-    } catch (err) {
-      problems.push(err instanceof Error ? err.message : String(err));
-    }
-  });
-  if (problems.length > 0) throw new TenantGuardError('ERR_TENANT_INVALID', problems.join('\n'));
-  return buildStrictRegistry(tenants, sourceName);
 }
 
 /** Reads and parses a tenants file. @throws TenantGuardError ERR_TENANTS_FILE when unreadable. */

@@ -19,7 +19,7 @@ import {
   type AdmissionLimits,
 } from '../../src/policy/limits.js';
 import { jsonNestsDeeperThan, jsonTextDepth } from '../../src/policy/text-depth.js';
-import { parseYamlWithin, readingsKept, yamlDepth } from '../../src/policy/yaml-depth.js';
+import { documentsWithin, parseYamlWithin, readingsKept, yamlDepth } from '../../src/policy/yaml-depth.js';
 
 /** `{a: {a: ... 'x'}}`, `n` objects deep, built without recursion. */
 export function nestedObject(n: number, leaf: unknown = 'x'): unknown {
@@ -256,6 +256,46 @@ describe('yamlDepth: the nesting the composer builds, measured without recursion
     const within = parseYamlWithin('a: [1, [2]]', 3);
     assert.ok(within.ok);
     assert.deepEqual(within.ok && within.docs[0]?.toJS(), { a: [1, [2]] });
+  });
+});
+
+describe('documentsWithin: a stream of documents, each measured before it is composed', () => {
+  const streamed = (text: string, max = 100) =>
+    [...documentsWithin(text, max, { uniqueKeys: false })].map((d) =>
+      d.ok ? [d.doc.toJS(), d.doc.errors.map((e) => e.message)] : d.depth,
+    );
+
+  test('the documents parseAllDocuments reads, errors with their line and column', () => {
+    const texts = [
+      'a: 1\n---\n- [b]\n',
+      '%YAML 1.2\n',
+      '',
+      '--- x\n...\n',
+      'a: 1\n---\nb: [\n---\nc: 2\n',
+      'a: b: c\n',
+    ];
+    for (const text of texts) {
+      const expected = parseAllDocuments(text, { uniqueKeys: false }).map((d) => [
+        d.toJS(),
+        d.errors.map((e) => e.message.split(':\n')[0]),
+      ]);
+      assert.deepEqual(streamed(text), expected, JSON.stringify(text));
+    }
+    const [, second] = streamed('a: 1\n---\nb: [\n') as Array<[unknown, string[]]>;
+    assert.match(second?.[1][0] ?? '', / at line 4, column 1$/);
+  });
+
+  test('a document past the limit comes as its depth, after the one before it; nothing after it is read', () => {
+    const deep = `${'['.repeat(12)}${']'.repeat(12)}`;
+    assert.deepEqual(streamed(`a: 1\n---\n${deep}\n---\nb: 2\n`, 10), [[{ a: 1 }, []], 12]);
+    assert.deepEqual(streamed(`${deep}\n`, 12), [[JSON.parse(deep), []]]);
+  });
+
+  test('text too deep for the syntax-tree parser itself comes as nested past any limit', () => {
+    assert.deepEqual(streamed(`a: 1\n---\n${'- '.repeat(3900)}a\nb\n`), [
+      [{ a: 1 }, []],
+      Number.POSITIVE_INFINITY,
+    ]);
   });
 });
 

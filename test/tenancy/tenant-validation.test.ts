@@ -76,6 +76,7 @@ describe('Tenant registry validation (SPEC section 2), from YAML fixtures', () =
         'enforcement-unknown',
         'in-cluster-name',
         'namespace-twice',
+        'nested-too-deep',
         'project-default',
         'project-twice',
         'server-encoded-slash',
