@@ -10,6 +10,7 @@
 import type { Settings } from '../settings.js';
 import { admissionAuditRecord } from '../audit/admission-record.js';
 import { DEFAULT_LIMITS, type AdmissionLimits } from '../policy/limits.js';
+import { forgetReadings } from '../policy/yaml-depth.js';
 import { serverKey } from '../tenancy/cluster-url.js';
 import { buildRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';
@@ -227,6 +228,7 @@ export function warmUpAdmission(
     for (const [kind, text] of Object.entries(reviews)) {
       const seen: Record<Endpoint, string> = { validate: '', mutate: '' };
       for (const endpoint of ['validate', 'mutate'] as const) {
+        forgetReadings();
         const request = readAdmissionRequest(parseAdmissionReview(JSON.parse(text)));
         const outcome = admit(endpoint, request, {
           policy: deps.policy ?? defaultPolicy,

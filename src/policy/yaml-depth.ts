@@ -196,6 +196,16 @@ export function* documentsWithin(
   for (const doc of composer.end()) yield located(doc);
 }
 
+/**
+ * Forgets the kept readings. The warm-up judges the same reviews again and again: it clears
+ * them before each, so the yaml parser runs (and is compiled) every time, as for a stream of
+ * distinct reviews.
+ */
+export function forgetReadings(): void {
+  lastRead.clear();
+  keptChars = 0;
+}
+
 /** How many texts, and characters of text, have their reading kept (for tests). */
 export function readingsKept(): { readonly texts: number; readonly chars: number } {
   return { texts: lastRead.size, chars: keptChars };
