@@ -8,7 +8,19 @@
  * - its AbortController exists before the request is sent, so `abortAll()` ends a request
  *   still waiting for its headers (client-node's own Watch returns its controller only once
  *   the headers have arrived, so a hung request could never be aborted and kept the process
- *   alive after SIGTERM).
+ *   alive after SIGTERM);
+ * - the stream is untrusted input: a line that is not a watch event (not JSON, an unknown
+ *   type, an object without the metadata the informer reads), an ERROR event other than 410
+ *   Gone, and a watch that ends within a second having sent nothing (client-go's "very short
+ *   watch") each end it with a `WatchFailure`, which the registry handles as any failure: a
+ *   log line, the stale gauge, a backoff and a fresh list. A throw in the informer's handler
+ *   does the same. (client-node's handler is async and reads `obj.metadata` unguarded: one
+ *   line `{"type":"MODIFIED","object":{}}` was an unhandled rejection that ended the process,
+ *   and a watch closing at once was re-opened ~1,300 times a second while each connect
+ *   counted as fresh: a red-team review);
+ * - `onConfirmed` fires only when the API server vouched for the informer's view: an event or
+ *   bookmark applied, or a watch it ended normally after lasting at least a second without an
+ *   ERROR event.
  *
  * Kubernetes watch semantics: https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes
  */
@@ -32,6 +44,54 @@ export class SilentWatchError extends Error {
   }
 }
 
+/** A watch that ended on a line that is no event, an ERROR event, a very short life or a status other than 200. */
+export class WatchFailure extends Error {
+  /** The HTTP status or the ERROR event's `code`, when there is one. */
+  readonly statusCode: number | undefined;
+  /** How long the API server asked to wait (`Retry-After`), in ms. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, statusCode?: number, retryAfterMs?: number) {
+    super(message);
+    this.name = 'WatchFailure';
+    this.statusCode = statusCode;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** A watch that ends normally sooner than this, having sent nothing, is a failure. */
+export const MIN_WATCH_MS = 1_000;
+
+type WatchEvent = { readonly type: string; readonly object: Record<string, unknown> };
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The event a parsed line holds, or why it holds none the informer may be given. */
+export function readWatchEvent(data: unknown): WatchEvent | string {
+  if (!isRecord(data) || typeof data.type !== 'string' || !isRecord(data.object))
+    return 'a line that is not a watch event';
+  const { type, object } = data;
+  if (type === 'ERROR') return { type, object };
+  const metadata = object.metadata;
+  if (!isRecord(metadata) || typeof metadata.resourceVersion !== 'string')
+    return `a ${type.slice(0, 20)} event without metadata.resourceVersion`;
+  if (type === 'BOOKMARK') return { type, object };
+  if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED')
+    return `an event of unknown type ${JSON.stringify(type.slice(0, 20))}`;
+  if (typeof metadata.name !== 'string' || metadata.name === '')
+    return `a ${type} event without metadata.name`;
+  if (metadata.namespace !== undefined && typeof metadata.namespace !== 'string')
+    return `a ${type} event whose metadata.namespace is not a string`;
+  return { type, object };
+}
+
+/** `Retry-After` in ms, when it is a number of seconds. */
+function retryAfter(header: string | string[] | undefined): number | undefined {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  return header !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
 /** Options of `BoundedWatch`. */
 export interface BoundedWatchOptions {
   /** Longest quiet time on a watch before it is abandoned, in ms. */
@@ -39,8 +99,10 @@ export interface BoundedWatchOptions {
   /** `timeoutSeconds` asked of the API server; it ends a healthy watch by then. */
   timeoutSeconds: number;
   timers: WatchTimers;
-  /** Called on every line received (event or bookmark): the registry is current. */
-  onLine?: () => void;
+  /** Called when the API server vouched for the informer's view (see the file comment). */
+  onConfirmed?: () => void;
+  /** Clock, for the very-short-watch rule. Default `Date.now`. */
+  now?: () => number;
 }
 
 type Callback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
@@ -72,6 +134,7 @@ export class BoundedWatch extends Watch {
     const controller = new AbortController();
     this.open.add(controller);
     const { timers, silenceMs } = this.options;
+    const now = this.options.now ?? Date.now;
     let finished = false;
     let silence: unknown;
     const finish = (err: unknown): void => {
@@ -107,31 +170,72 @@ export class BoundedWatch extends Watch {
           if (res.statusCode !== 200) {
             res.resume();
             finish(
-              Object.assign(new Error(`the API server answered ${String(res.statusCode)}`), {
-                statusCode: res.statusCode,
-              }),
+              new WatchFailure(
+                `the API server answered ${String(res.statusCode)}`,
+                res.statusCode,
+                retryAfter(res.headers['retry-after']),
+              ),
             );
             return;
           }
           arm();
-          const lines = createInterface({ input: res });
-          lines.on('line', (line) => {
+          const opened = now();
+          let lines = 0;
+          let errorEvent = false;
+          const reader = createInterface({ input: res });
+          reader.on('line', (line) => {
             if (finished) return;
             arm();
-            this.options.onLine?.();
+            lines += 1;
             let data: unknown;
             try {
               data = JSON.parse(line);
             } catch {
-              return; // a torn line: the next list repairs whatever it carried
+              data = undefined;
             }
-            if (typeof data === 'object' && data !== null && 'type' in data && 'object' in data)
-              callback(String(data.type), data.object, data);
+            const event = readWatchEvent(data);
+            if (typeof event === 'string') {
+              // Not the line itself: a watch of Secrets (the reporter's) carries Secret data.
+              finish(new WatchFailure(`the watch sent ${event} (a line of ${line.length} characters)`));
+              return;
+            }
+            if (event.type === 'ERROR') {
+              errorEvent = true;
+              const code = typeof event.object.code === 'number' ? event.object.code : undefined;
+              if (code !== 410) {
+                const reason =
+                  typeof event.object.reason === 'string' ? ` ${event.object.reason.slice(0, 40)}` : '';
+                finish(
+                  new WatchFailure(
+                    `the watch sent an ERROR event: ${String(code ?? 'no code')}${reason}`,
+                    code,
+                  ),
+                );
+                return;
+              }
+            }
+            try {
+              // client-node's handler is async: a throw in it is a rejection, caught here too.
+              void Promise.resolve(callback(event.type, event.object, data) as unknown).catch(finish);
+            } catch (err) {
+              finish(err);
+              return;
+            }
+            if (event.type !== 'ERROR') this.options.onConfirmed?.();
           });
           // readline re-emits the stream's error (an abort included): both end the watch.
-          lines.on('error', finish);
+          reader.on('error', finish);
           res.on('error', finish);
-          res.on('close', () => finish(null));
+          res.on('close', () => {
+            if (finished) return;
+            const lasted = now() - opened;
+            if (lines === 0 && lasted < MIN_WATCH_MS) {
+              finish(new WatchFailure(`the watch ended after ${lasted} ms having sent nothing`));
+              return;
+            }
+            if (!errorEvent && lasted >= MIN_WATCH_MS) this.options.onConfirmed?.();
+            finish(null);
+          });
         },
       );
       req.on('error', (err) => finish(err));

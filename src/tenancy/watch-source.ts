@@ -8,8 +8,11 @@
  *   an invalid one is left out and its status says why, as does the status of a Tenant whose
  *   claim an older one holds.
  * - A watch the server ends is resumed by the informer from its last resourceVersion (and
- *   re-listed after 410 Gone). A watch or list that fails is re-established with a fresh list
- *   after a backoff; meanwhile `current()` keeps serving the last good registry, the
+ *   re-listed after 410 Gone). A watch or list that fails (bounded-watch.ts says what a
+ *   watch failure is: a line that is no event, an ERROR event, a very short watch...) is
+ *   re-established with a fresh list after a backoff that grows until a watch proves itself
+ *   (an event or bookmark applied, or a normal end), or the API server's Retry-After;
+ *   meanwhile `current()` keeps serving the last good registry, the
  *   `tenant_guard_registry_stale` gauge is 1, and one log line says so (one more on recovery).
  * - A watch that goes silent (no event, no bookmark, no end within `silenceMs`; bookmarks
  *   are asked for) and a list with no answer within `listTimeoutMs` count as failures too
@@ -30,9 +33,16 @@ import {
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { describeApiFailure, withSignal } from '../kube/kube-call.js';
-import { BoundedWatch, REAL_TIMERS, SilentWatchError, type WatchTimers } from './bounded-watch.js';
+import {
+  BoundedWatch,
+  REAL_TIMERS,
+  SilentWatchError,
+  WatchFailure,
+  type WatchTimers,
+} from './bounded-watch.js';
 import type { RegistryProvider, TenantRegistry } from './registry.js';
 import { buildWithLastAccepted } from './registry-continuity.js';
+import { backoff, retryAfterMs } from './watch-backoff.js';
 import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
 import { TenantParseCache } from './tenant-parse-cache.js';
@@ -91,7 +101,7 @@ export class WatchedRegistry implements RegistryProvider {
   private watch: BoundedWatch | undefined;
   /** Aborted by `stop()`: ends a list in flight. */
   private stopper = new AbortController();
-  /** When the API server last confirmed the registry (a list, a watch line or a watch's normal end). */
+  /** When the API server last confirmed the registry (a list, an event or bookmark, or a watch's normal end). */
   private confirmedAt: Date | undefined;
   private readonly timers: WatchTimers;
   /** Bumped on every (re)connect and on stop: callbacks of an older informer are ignored. */
@@ -218,20 +228,13 @@ export class WatchedRegistry implements RegistryProvider {
       silenceMs: this.options.silenceMs ?? WATCH_DEFAULTS.silenceMs,
       timeoutSeconds: this.options.watchTimeoutSeconds ?? WATCH_DEFAULTS.watchTimeoutSeconds,
       timers: this.timers,
-      onLine: () => {
-        if (generation === this.generation) this.confirmedAt = new Date(this.now());
+      now: this.now,
+      onConfirmed: () => {
+        if (generation === this.generation) this.confirmed();
       },
     });
     this.watch = watch;
     const informer = new ListWatch<TenantObject>(PATH, watch, () => this.list(generation), false);
-    // A watch the server ended normally (its timeoutSeconds) confirms the registry too. The
-    // first connect after a list confirms nothing the list did not: it may be seen late.
-    let connects = 0;
-    informer.on('connect', () => {
-      connects += 1;
-      if (connects > 1 && generation === this.generation && this.listed)
-        this.confirmedAt = new Date(this.now());
-    });
     const changed = (): void => {
       if (generation === this.generation) this.scheduleRebuild();
     };
@@ -242,16 +245,12 @@ export class WatchedRegistry implements RegistryProvider {
       if (generation === this.generation) this.failed(err);
     });
     this.informer = informer;
-    // start() resolves once the list is applied and the watch request sent, or after a
-    // failure, which the error callback has already handled (a new generation).
-    informer.start().then(
-      () => {
-        if (generation === this.generation) this.watching();
-      },
-      (err: unknown) => {
-        if (generation === this.generation) this.failed(err);
-      },
-    );
+    // start() resolves once the list is applied and the watch request sent (the watch has
+    // proved nothing yet: see confirmed()), or after a failure, which the error callback has
+    // already handled (a new generation).
+    informer.start().catch((err: unknown) => {
+      if (generation === this.generation) this.failed(err);
+    });
   }
 
   private async list(generation: number): Promise<KubernetesListObject<TenantObject>> {
@@ -290,8 +289,14 @@ export class WatchedRegistry implements RegistryProvider {
     this.rebuild();
   }
 
-  /** The watch is up again: only now is the registry no longer stale. */
-  private watching(): void {
+  /**
+   * The API server vouched for the registry: an event or bookmark applied, or a watch it ended
+   * normally. Only now, not when a watch request is sent, is a broken watch re-established:
+   * the backoff grows while watches keep failing, and the stale gauge holds.
+   */
+  private confirmed(): void {
+    this.confirmedAt = new Date(this.now());
+    if (!this.listed) return;
     this.failures = 0;
     if (!this.stale) return;
     this.stale = false;
@@ -305,15 +310,18 @@ export class WatchedRegistry implements RegistryProvider {
     if (this.stopped) return;
     this.failures += 1;
     this.restarts?.inc();
-    const delay = backoff(
-      this.failures,
-      this.options.backoffInitialMs ?? 500,
-      this.options.backoffMaxMs ?? 30_000,
+    const maxMs = this.options.backoffMaxMs ?? 30_000;
+    // The API server's Retry-After (429, 503) is honoured, within the longest backoff.
+    const delay = Math.max(
+      backoff(this.failures, this.options.backoffInitialMs ?? 500, maxMs),
+      Math.min(maxMs, retryAfterMs(err) ?? 0),
     );
     const why =
       err instanceof SilentWatchError
         ? `the API server went silent: ${err.message}`
-        : describeApiFailure(err);
+        : err instanceof WatchFailure
+          ? err.message
+          : describeApiFailure(err);
     if (err instanceof SilentWatchError) {
       // Logged every time: a hang is worth a line even while already stale.
       this.log.warn(
@@ -377,8 +385,4 @@ export class WatchedRegistry implements RegistryProvider {
   }
 }
 
-/** Exponential backoff with ±20% jitter, so replicas do not retry in step. */
-export function backoff(failures: number, initialMs: number, maxMs: number): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, failures - 1));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
+export { backoff } from './watch-backoff.js';

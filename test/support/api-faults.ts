@@ -44,13 +44,18 @@ export interface FaultMatch {
  * - `stall`: a 200 whose body never comes nor ends (a watch gone silent);
  * - `status`: an API error Status with that code;
  * - `conflict`: the 409 Conflict of optimistic concurrency, as if another writer had won;
- * - `dropConnection`: the socket is destroyed without an answer.
+ * - `dropConnection`: the socket is destroyed without an answer;
+ * - `watchLines`: a watch answered 200, then these lines as sent (raw: a torn or foreign line
+ *   as a broken proxy passes it), then the end when `end` is set, else silence;
+ * - `status` with `retryAfterSeconds`: the `Retry-After` header API Priority and Fairness
+ *   sends with a 429.
  */
 export type FaultAction =
   | { delayMs: number }
   | { hang: true }
   | { stall: true }
-  | { status: number; reason?: string; message?: string }
+  | { watchLines: readonly string[]; end?: boolean }
+  | { status: number; reason?: string; message?: string; retryAfterSeconds?: number }
   | { conflict: true }
   | { dropConnection: true };
 

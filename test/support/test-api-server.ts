@@ -33,8 +33,8 @@
  *   from tokens added with `addToken(token, user)`, checking audiences and expiry as the
  *   API server does. Every review is recorded in `tokenReviews` (token, `spec.audiences`).
  *   `./caller-tokens.ts` makes pod-bound (or unbound) ServiceAccount caller tokens for it.
- * - Faults: `inject(match, action, times)` (delay, hang, stall: 200 then silence, API error
- *   Status, 409, dropped connection), `failNextUpdate(match)`, `stallWatches()` (open watches
+ * - Faults: `inject(match, action, times)` (delay, hang, stall: 200 then silence, raw watch
+ *   lines, API error Status with or without Retry-After, 409, dropped connection), `failNextUpdate(match)`, `stallWatches()` (open watches
  *   go silent without closing); every request is recorded in `requests` with the status
  *   answered (`count({ verb, resource, name, status })`) or `clientClosed` when the client
  *   gave up first, never its Authorization.
@@ -325,10 +325,18 @@ export class TestApiServer {
       req.socket.destroy();
       return true;
     }
+    if ('watchLines' in fault) {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+      for (const line of fault.watchLines) res.write(`${line}\n`);
+      if (fault.end === true) res.end();
+      else res.flushHeaders();
+      return true;
+    }
     if ('conflict' in fault) {
       send(res, 409, injectedConflict(record));
       return true;
     }
+    if (fault.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(fault.retryAfterSeconds));
     send(
       res,
       fault.status,

@@ -96,7 +96,13 @@ describe('Tenant watch against a hanging API server', () => {
     assert.equal(silent.length, 1);
     assert.equal(silent[0]?.level, 40);
     assert.equal(silent[0]?.silentMs, WATCH_DEFAULTS.silenceMs);
-    assert.ok(log.lines.some((l) => String(l.msg).startsWith('Tenant watch re-established')));
+    assert.equal(w.state().stale, true, 'a new watch request has proved nothing yet');
+    await eventually('watching again', () => watchRequests().length === 2);
+    api.sendBookmarks();
+    await eventually('the new watch proved itself (a bookmark): re-established', () =>
+      log.lines.some((l) => String(l.msg).startsWith('Tenant watch re-established')),
+    );
+    assert.equal(w.state().stale, false);
   });
 
   test('a watch answered 200 and then nothing (stall fault) is abandoned the same way', async () => {
