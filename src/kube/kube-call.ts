@@ -52,3 +52,24 @@ export function describeApiFailure(err: unknown, aborted = false): string {
   const code = errnoCode(err);
   return `the API server is unreachable${code !== undefined ? ` (${code})` : ''}`;
 }
+
+/**
+ * Why the API server refused a write for what it carries, when it did: `too large` (413, or
+ * the 500 etcd's limit gives, `etcdserver: request is too large`, or gRPC's `message larger
+ * than max`) or `invalid` (422: the schema refuses it). The same body sent again gets the
+ * same answer, so such a write is not retried as it is.
+ */
+export function contentRefusal(err: unknown): 'too large' | 'invalid' | undefined {
+  if (!(err instanceof ApiException)) return undefined;
+  const code = Number(err.code);
+  if (code === 413) return 'too large';
+  if (code === 422) return 'invalid';
+  if (code !== 500 || typeof err.body !== 'string') return undefined;
+  try {
+    const status: unknown = JSON.parse(err.body);
+    const message = isRecord(status) && typeof status.message === 'string' ? status.message : '';
+    return /request is too large|message larger than max/i.test(message) ? 'too large' : undefined;
+  } catch {
+    return undefined;
+  }
+}

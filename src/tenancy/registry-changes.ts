@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { isRecord } from '../json.js';
+import { capMessage } from './verdict-message.js';
 
 /** The registry's verdict on one Tenant. */
 export type Verdict =
@@ -75,8 +76,15 @@ export function diffViews(
   return changes;
 }
 
-/** The sentence of a change, for the log line and the Event message. */
+/**
+ * The sentence of a change, for the log line and the Event message: at most
+ * MAX_VERDICT_MESSAGE_CHARS characters, the bound of the status message it quotes.
+ */
 export function describeChange(change: RegistryChange): string {
+  return capMessage(changeSentence(change));
+}
+
+function changeSentence(change: RegistryChange): string {
   const { view, previous } = change;
   const clusters =
     view.clusterCount === undefined

@@ -7,6 +7,7 @@
 import { TenantGuardError } from '../errors.js';
 import { serverKey } from './cluster-url.js';
 import { CLUSTER_CLAIMS, type ClusterClaim, type Tenant, type TenantCluster } from './tenant.js';
+import { nameFirstAndCount, quoteValue, type MessageItem } from './verdict-message.js';
 
 /** A cluster with the tenant that owns it. */
 export interface OwnedCluster {
@@ -191,14 +192,18 @@ export function buildRegistry(
       });
       continue;
     }
-    const conflicts: Array<{ reason: TenantRejection['reason']; message: string }> = [];
+    const conflicts: Array<{ reason: TenantRejection['reason'] } & MessageItem> = [];
+    const heldBy = (h: Holder): string => `held by tenant "${h.tenant}"`;
     for (const [i, c] of tenant.clusters.entries()) {
       for (const claim of CLUSTER_CLAIMS) {
         const holder = clusterClaims.get(claim.field)?.get(claim.key(c));
         if (holder === undefined) continue;
+        const what = claim.what === 'cluster name' ? 'cluster' : claim.what;
         conflicts.push({
           reason: CLAIM_REASONS[claim.field],
-          message: `spec.clusters[${i}].${claim.field}: ${claim.what === 'cluster name' ? 'cluster' : claim.what} "${claim.shown(c)}" is already claimed by tenant "${holder.tenant}" (${holder.field}${holder.note}); ${claim.field === 'name' || claim.field === 'server' ? 'a cluster belongs to one tenant' : `each cluster needs its own ${claim.what}`}`,
+          text: `spec.clusters[${i}].${claim.field}: ${what} ${quoteValue(claim.shown(c))} is already claimed by tenant "${holder.tenant}" (${holder.field}${holder.note}); ${claim.field === 'name' || claim.field === 'server' ? 'a cluster belongs to one tenant' : `each cluster needs its own ${claim.what}`}`,
+          noun: [claim.what, `${claim.what}s`],
+          where: heldBy(holder),
         });
       }
     }
@@ -207,7 +212,9 @@ export function buildRegistry(
       if (holder !== undefined)
         conflicts.push({
           reason: 'NamespaceConflict',
-          message: `spec.namespaces[${i}]: namespace "${ns}" is already owned by tenant "${holder.tenant}" (${holder.field}); a namespace belongs to one tenant`,
+          text: `spec.namespaces[${i}]: namespace "${ns}" is already owned by tenant "${holder.tenant}" (${holder.field}); a namespace belongs to one tenant`,
+          noun: ['namespace', 'namespaces'],
+          where: heldBy(holder),
         });
     }
     for (const [i, p] of tenant.projects.entries()) {
@@ -215,16 +222,15 @@ export function buildRegistry(
       if (holder !== undefined)
         conflicts.push({
           reason: 'ProjectConflict',
-          message: `spec.projects[${i}]: project "${p}" is already listed by tenant "${holder.tenant}" (${holder.field}); a project belongs to one tenant`,
+          text: `spec.projects[${i}]: project ${quoteValue(p)} is already listed by tenant "${holder.tenant}" (${holder.field}); a project belongs to one tenant`,
+          noun: ['project', 'projects'],
+          where: heldBy(holder),
         });
     }
     const first = conflicts[0];
     if (first !== undefined) {
-      rejections.push({
-        tenant: tenant.name,
-        reason: first.reason,
-        message: conflicts.map((c) => c.message).join('; '),
-      });
+      // The first few lost claims in full and a count of the rest (verdict-message.ts).
+      rejections.push({ tenant: tenant.name, reason: first.reason, message: nameFirstAndCount(conflicts) });
       continue;
     }
     accepted.push(tenant);

@@ -45,8 +45,9 @@ export function tenantEvent(change: RegistryChange, now: Date, instance: string)
       ...(view.resourceVersion === undefined ? {} : { resourceVersion: view.resourceVersion }),
     },
     reason: eventReason(change),
-    // The API server caps a message; ours name fields and Tenants, never a secret.
-    message: truncate(describeChange(change), 1024),
+    // Held to MAX_VERDICT_MESSAGE_CHARS (the Event API's bound) by describeChange; ours name
+    // fields and Tenants, never a secret.
+    message: describeChange(change),
     type: change.kind === 'rejected' ? 'Warning' : 'Normal',
     source: { component: EVENT_COMPONENT },
     reportingComponent: EVENT_COMPONENT,
@@ -55,10 +56,6 @@ export function tenantEvent(change: RegistryChange, now: Date, instance: string)
     lastTimestamp: now,
     count: 1,
   };
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** See the file comment. */

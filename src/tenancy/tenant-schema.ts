@@ -5,6 +5,8 @@
  * (`npm run gen:crd`; a test fails when the two drift). What spans Tenants (a cluster or
  * namespace claimed twice) is the registry's to check.
  */
+import { MAX_VERDICT_MESSAGE_CHARS } from './verdict-message.js';
+
 export const TENANT_GROUP = 'tenantguard.dev';
 export const TENANT_VERSION = 'v1alpha1';
 export const TENANT_API_VERSION = `${TENANT_GROUP}/${TENANT_VERSION}`;
@@ -122,12 +124,21 @@ export const tenantSpecSchema = {
   },
 } as const;
 
+/**
+ * What tenant-guard writes. The messages are bounded where they are made (verdict-message.ts)
+ * and here, so the API server refuses a longer one from any writer.
+ */
 export const tenantStatusSchema = {
   type: 'object',
   properties: {
     accepted: { type: 'boolean' },
     reason: { type: 'string' },
-    message: { type: 'string' },
+    message: {
+      type: 'string',
+      maxLength: MAX_VERDICT_MESSAGE_CHARS,
+      description:
+        'Why the Tenant is or is not in the registry: the first few problems or lost claims, and a count of the rest.',
+    },
     observedGeneration: { type: 'integer' },
     clusterCount: {
       type: 'integer',
@@ -142,7 +153,7 @@ export const tenantStatusSchema = {
           type: { type: 'string' },
           status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
           reason: { type: 'string' },
-          message: { type: 'string' },
+          message: { type: 'string', maxLength: MAX_VERDICT_MESSAGE_CHARS },
           lastTransitionTime: { type: 'string', format: 'date-time' },
           observedGeneration: { type: 'integer' },
         },

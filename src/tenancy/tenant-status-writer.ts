@@ -6,10 +6,11 @@
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { apiErrorCode, describeApiFailure, withSignal } from '../kube/kube-call.js';
+import { apiErrorCode, contentRefusal, describeApiFailure, withSignal } from '../kube/kube-call.js';
 import { isRecord } from '../json.js';
 import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
 import { desiredStatus, statusDiffers, type TenantOutcome, type TenantStatus } from './tenant-status.js';
+import { capMessage } from './verdict-message.js';
 import type { Clock } from '../clock.js';
 
 /** One Tenant as last seen by the watch, with the registry's verdict on it. */
@@ -47,6 +48,13 @@ export class TenantStatusWriter {
    * otherwise write the same status again and get a 409.
    */
   private readonly written = new Map<string, { basedOn: string; status: TenantStatus }>();
+  /**
+   * A status the API server refused for what it carries (too large, or invalid for the CRD
+   * schema) and the resourceVersion it was written over: the same write is never sent again,
+   * only one over a changed Tenant or with another verdict (a red-team review saw a 5.5 MiB
+   * status re-sent every 5 s for as long as the Tenant existed).
+   */
+  private readonly refused = new Map<string, { basedOn: string | undefined; status: TenantStatus }>();
   private readonly now: Clock;
   private readonly retryMs: number;
   private readonly timeoutMs: number;
@@ -65,7 +73,8 @@ export class TenantStatusWriter {
   sync(targets: readonly StatusTarget[]): void {
     if (this.stopped) return;
     const names = new Set(targets.map((t) => t.name));
-    for (const name of this.written.keys()) if (!names.has(name)) this.written.delete(name);
+    for (const memo of [this.written, this.refused])
+      for (const name of memo.keys()) if (!names.has(name)) memo.delete(name);
     this.latest = targets;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -118,6 +127,9 @@ export class TenantStatusWriter {
       const basedOn = resourceVersionOf(object);
       const memo = this.written.get(target.name);
       if (memo !== undefined && memo.basedOn === basedOn && !statusDiffers(memo.status, desired)) return true;
+      const refused = this.refused.get(target.name);
+      if (refused !== undefined && refused.basedOn === basedOn && !statusDiffers(refused.status, desired))
+        return true;
       const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.timeoutMs)]);
       try {
         await this.api.replaceClusterCustomObjectStatus(
@@ -125,14 +137,26 @@ export class TenantStatusWriter {
           withSignal(signal),
         );
         if (basedOn !== undefined) this.written.set(target.name, { basedOn, status: desired });
+        this.refused.delete(target.name);
         this.logger.info(
           { tenant: target.name, accepted: desired.accepted, reason: desired.reason },
-          `Tenant "${target.name}" status: ${desired.accepted ? 'accepted' : `not accepted (${desired.reason}): ${desired.message}`}`,
+          capMessage(
+            `Tenant "${target.name}" status: ${desired.accepted ? 'accepted' : `not accepted (${desired.reason}): ${desired.message}`}`,
+          ),
         );
         return true;
       } catch (err) {
         const code = apiErrorCode(err);
         if (code === 404 || this.stopped) return true; // deleted meanwhile, or shutting down
+        const refusal = contentRefusal(err);
+        if (refusal !== undefined) {
+          this.refused.set(target.name, { basedOn, status: desired });
+          this.logger.warn(
+            { tenant: target.name, code: 'ERR_TENANT_STATUS' },
+            `cannot write the status of Tenant "${target.name}": ${describeApiFailure(err)}, the status is ${refusal}; not sent again until the Tenant or its verdict changes`,
+          );
+          return true;
+        }
         if (code !== 409) {
           this.logger.warn(
             { tenant: target.name, code: 'ERR_TENANT_STATUS' },

@@ -4,6 +4,7 @@
  */
 import type { TenantRejection } from './registry.js';
 import { isRecord } from '../json.js';
+import { capMessage } from './verdict-message.js';
 
 /** Why a Tenant is or is not in the registry. */
 export type TenantOutcome =
@@ -16,15 +17,25 @@ export type TenantOutcome =
       readonly clusterCount: number;
     };
 
-/** The verdict on one Tenant: invalid (its parse error), rejected (a claim held by an older Tenant), or accepted. */
+/**
+ * The verdict on one Tenant: invalid (its parse error), rejected (a claim held by an older
+ * Tenant), or accepted. The message is held to MAX_VERDICT_MESSAGE_CHARS whoever made it: the
+ * status, its condition, the log line and the Event all carry this one.
+ */
 export function outcomeOf(
   clusterCount: number,
   invalid: string | undefined,
   rejection: TenantRejection | undefined,
 ): TenantOutcome {
-  if (invalid !== undefined) return { accepted: false, reason: 'Invalid', message: invalid, clusterCount };
+  if (invalid !== undefined)
+    return { accepted: false, reason: 'Invalid', message: capMessage(invalid), clusterCount };
   if (rejection !== undefined)
-    return { accepted: false, reason: rejection.reason, message: rejection.message, clusterCount };
+    return {
+      accepted: false,
+      reason: rejection.reason,
+      message: capMessage(rejection.message),
+      clusterCount,
+    };
   return { accepted: true, clusterCount };
 }
 

@@ -9,6 +9,7 @@ import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';
 import { explainBadServer, isControlPlaneTarget, serverKey } from './cluster-url.js';
 import { TENANT_API_VERSION, TENANT_KIND, tenantSchema } from './tenant-schema.js';
+import { formatCount, MAX_QUOTED_CHARS, nameFirstAndCount, quoteValue } from './verdict-message.js';
 
 export type EnforcementMode = 'enforce' | 'warn' | 'audit';
 
@@ -111,7 +112,8 @@ function valueAt(doc: unknown, instancePath: string): unknown {
 function describeAjvError(err: ErrorObject, doc: unknown): string {
   const path = fieldPath(err.instancePath);
   const value = valueAt(doc, err.instancePath);
-  const shown = typeof value === 'string' || typeof value === 'number' ? JSON.stringify(value) : undefined;
+  const shown =
+    typeof value === 'string' ? quoteValue(value) : typeof value === 'number' ? String(value) : undefined;
   const params: Record<string, unknown> = err.params;
   switch (err.keyword) {
     case 'additionalProperties':
@@ -125,7 +127,9 @@ function describeAjvError(err: ErrorObject, doc: unknown): string {
         path === 'metadata.name' || /^spec\.clusters\[\d+\]\.name$/.test(path)
           ? ' (it is used as a label value)'
           : '';
-      return `${path}: ${shown ?? 'the value'} is ${typeof value === 'string' ? value.length : 'too many'} characters long; at most ${String(params.limit)} are allowed${why}`;
+      const length = typeof value === 'string' ? value.length : 0;
+      const what = length <= MAX_QUOTED_CHARS && shown !== undefined ? shown : 'the value';
+      return `${path}: ${what} is ${formatCount(length)} characters long; at most ${String(params.limit)} are allowed${why}`;
     }
     case 'minimum':
     case 'maximum': {
@@ -207,7 +211,8 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
     const server = c.server;
     // The schema's pattern has refused a non-https server, user info, a query and a fragment.
     const bad = explainBadServer(server);
-    if (bad !== undefined) problems.push(`spec.clusters[${i}].server: "${server}" ${bad}; ${SERVER_HELP}`);
+    if (bad !== undefined)
+      problems.push(`spec.clusters[${i}].server: ${quoteValue(server)} ${bad}; ${SERVER_HELP}`);
     if (isControlPlaneTarget(cname))
       problems.push(`spec.clusters[${i}].name: "${cname}" is the control plane; no tenant may own it`);
     return {
@@ -254,7 +259,7 @@ function duplicateClaims(clusters: readonly TenantCluster[]): string[] {
       if (first === undefined) seen.set(key, i);
       else
         problems.push(
-          `spec.clusters[${i}].${claim.field}: ${claim.what} "${claim.shown(c)}" is already that of spec.clusters[${first}]${claim.note(clusters[first] as TenantCluster)}; each cluster needs its own`,
+          `spec.clusters[${i}].${claim.field}: ${claim.what} ${quoteValue(claim.shown(c))} is already that of spec.clusters[${first}]${claim.note(clusters[first] as TenantCluster)}; each cluster needs its own`,
         );
     });
   }
@@ -301,6 +306,14 @@ function optionalMeta(meta: Record<string, unknown> | undefined): Partial<Tenant
   return out;
 }
 
+/** Problems named in full before the rest are counted: each is short, unlike lost claims. */
+const NAMED_PROBLEMS = 10;
+
+/** The error naming the first problems and counting the rest, within the verdict message bound. */
 function invalid(label: string, problems: string[]): TenantGuardError {
-  return new TenantGuardError('ERR_TENANT_INVALID', `${label}: ${problems.join('; ')}`);
+  const items = problems.map((text) => ({ text, noun: ['problem', 'problems'] as const, where: '' }));
+  return new TenantGuardError(
+    'ERR_TENANT_INVALID',
+    `${label}: ${nameFirstAndCount(items, { named: NAMED_PROBLEMS })}`,
+  );
 }
