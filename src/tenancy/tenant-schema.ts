@@ -18,11 +18,49 @@ export const TENANT_RESOURCE = `${TENANT_PLURAL}.${TENANT_GROUP}`;
 /** Tenant and cluster names are label values (the tenant label, Argo CD's cluster labels). */
 export const MAX_LABEL_VALUE_LENGTH = 63;
 
+/**
+ * How many entries each list of a Tenant may have, and the longest CA bundle. They are chosen
+ * so that the largest Tenant the schema admits, every list full and every string at its
+ * maxLength, stays within MAX_TENANT_JSON_BYTES (a test builds that Tenant from this schema
+ * and measures it): half of etcd's 1.5 MiB per object, leaving the other half to what the
+ * schema cannot bound (annotations, up to 256 KiB by the API server's rule; managedFields,
+ * which repeat every entry of a set). So a Tenant can always be stored with its status, and
+ * the registry's memory per Tenant has a known ceiling (a red-team review, F6, filled the
+ * heap with ~80 schema-valid Tenants of 1 MiB each).
+ *
+ * Against real needs: SPEC section 2's tenant has a vCluster in a dev and a prod cluster;
+ * a platform with regions and stages has dozens (4 stages in 8 regions is 32). Beyond that,
+ * split the tenant. A CA bundle of 16 KiB holds 6-10 base64 PEM certificates (a cloud API
+ * server's CA is one, ~2 KiB; OpenShift's bundle 4-5, ~7 KiB; a public chain 2, ~5 KiB);
+ * 64 KiB never fitted the webhook's 64 KiB bound on a cluster Secret's config, which
+ * carries it. A server URL is a few dozen characters; 1,024 is far past any. The rest are a
+ * few in practice (owner groups, projects, extra token groups and broker callers: the
+ * Tenant-wide list takes 16 more); namespaces are cheap (63 characters) and a large tenant
+ * may have many. With these the largest Tenant is ~752 KiB, of which the CA bundles are 512.
+ */
+export const TENANT_BOUNDS = {
+  clusters: 32,
+  caDataChars: 16_384,
+  serverChars: 1024,
+  namespaces: 256,
+  projects: 32,
+  ownerGroups: 32,
+  ownerUsers: 32,
+  allowedCallers: 16,
+  clusterGroups: 8,
+  clusterAllowedCallers: 8,
+  conditions: 8,
+} as const;
+
+/** The largest Tenant (spec and status as JSON) TENANT_BOUNDS may admit: half of etcd's 1.5 MiB. */
+export const MAX_TENANT_JSON_BYTES = 768 * 1024;
+
 const dnsLabel = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const dnsSubdomain = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
-const stringList = (pattern?: string, maxLength = 253) => ({
+const stringList = (maxItems: number, pattern?: string, maxLength = 253) => ({
   type: 'array',
+  maxItems,
   items:
     pattern === undefined
       ? { type: 'string', minLength: 1, maxLength }
@@ -46,14 +84,14 @@ export const tenantClusterSchema = {
     server: {
       type: 'string',
       minLength: 9,
-      maxLength: 2048,
+      maxLength: TENANT_BOUNDS.serverChars,
       pattern: '^https://[^\\s?#@]+$',
       description:
         "https URL of the cluster's kube-oidc-proxy or API server; no user info, query or fragment.",
     },
     caData: {
       type: 'string',
-      maxLength: 65536,
+      maxLength: TENANT_BOUNDS.caDataChars,
       pattern: '^[A-Za-z0-9+/=\\s]*$',
       description: 'Base64 PEM CA bundle for server.',
     },
@@ -64,7 +102,7 @@ export const tenantClusterSchema = {
       maxLength: 253,
       description: 'Token sub the remote side binds RBAC to. Default: tenantguard:<name>.',
     },
-    groups: { ...stringList(), description: 'Extra groups claim values.' },
+    groups: { ...stringList(TENANT_BOUNDS.clusterGroups), description: 'Extra groups claim values.' },
     tokenTTLSeconds: {
       type: 'integer',
       minimum: 30,
@@ -73,8 +111,7 @@ export const tenantClusterSchema = {
       description: 'Token lifetime in seconds, 30..900.',
     },
     allowedCallers: {
-      ...stringList(),
-      maxItems: 16,
+      ...stringList(TENANT_BOUNDS.clusterAllowedCallers),
       description:
         "User names allowed to obtain this cluster's tokens from the broker, besides the broker's allowed callers and the Tenant's (e.g. system:serviceaccount:argocd:argocd-server).",
     },
@@ -90,16 +127,22 @@ export const tenantSpecSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        groups: { ...stringList(), description: "Groups whose members own this tenant's objects." },
-        users: { ...stringList(), description: "Users who own this tenant's objects." },
+        groups: {
+          ...stringList(TENANT_BOUNDS.ownerGroups),
+          description: "Groups whose members own this tenant's objects.",
+        },
+        users: {
+          ...stringList(TENANT_BOUNDS.ownerUsers),
+          description: "Users who own this tenant's objects.",
+        },
       },
     },
     namespaces: {
-      ...stringList(dnsLabel, 63),
+      ...stringList(TENANT_BOUNDS.namespaces, dnsLabel, 63),
       description: 'Control-plane namespaces whose Argo CD objects belong to this tenant.',
     },
     projects: {
-      ...stringList(),
+      ...stringList(TENANT_BOUNDS.projects),
       minItems: 1,
       description: 'Argo CD AppProjects this tenant may use; the first is the default.',
     },
@@ -110,19 +153,22 @@ export const tenantSpecSchema = {
       description: 'enforce, warn or audit, like Pod Security Admission.',
     },
     allowedCallers: {
-      ...stringList(),
-      maxItems: 16,
+      ...stringList(TENANT_BOUNDS.allowedCallers),
       description:
         "User names allowed to obtain the tokens of every cluster of this Tenant from the broker, besides the broker's allowed callers (e.g. system:serviceaccount:argocd:argocd-server).",
     },
     clusters: {
       type: 'array',
+      maxItems: TENANT_BOUNDS.clusters,
       items: tenantClusterSchema,
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['name'],
     },
   },
 } as const;
+
+/** A status or condition reason: a CamelCase word (`NamespaceConflict`). */
+const MAX_REASON_CHARS = 128;
 
 /**
  * What tenant-guard writes. The messages are bounded where they are made (verdict-message.ts)
@@ -132,7 +178,7 @@ export const tenantStatusSchema = {
   type: 'object',
   properties: {
     accepted: { type: 'boolean' },
-    reason: { type: 'string' },
+    reason: { type: 'string', maxLength: MAX_REASON_CHARS },
     message: {
       type: 'string',
       maxLength: MAX_VERDICT_MESSAGE_CHARS,
@@ -146,15 +192,17 @@ export const tenantStatusSchema = {
     },
     conditions: {
       type: 'array',
+      maxItems: TENANT_BOUNDS.conditions,
       items: {
         type: 'object',
         required: ['type', 'status'],
         properties: {
-          type: { type: 'string' },
+          // metav1.Condition's bound on type; reasons are CamelCase words.
+          type: { type: 'string', maxLength: 316 },
           status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-          reason: { type: 'string' },
+          reason: { type: 'string', maxLength: MAX_REASON_CHARS },
           message: { type: 'string', maxLength: MAX_VERDICT_MESSAGE_CHARS },
-          lastTransitionTime: { type: 'string', format: 'date-time' },
+          lastTransitionTime: { type: 'string', format: 'date-time', maxLength: 64 },
           observedGeneration: { type: 'integer' },
         },
       },

@@ -129,7 +129,11 @@ function describeAjvError(err: ErrorObject, doc: unknown): string {
           : '';
       const length = typeof value === 'string' ? value.length : 0;
       const what = length <= MAX_QUOTED_CHARS && shown !== undefined ? shown : 'the value';
-      return `${path}: ${what} is ${formatCount(length)} characters long; at most ${String(params.limit)} are allowed${why}`;
+      return `${path}: ${what} is ${formatCount(length)} characters long; at most ${formatCount(Number(params.limit))} are allowed${why}`;
+    }
+    case 'maxItems': {
+      const n = Array.isArray(value) ? value.length : 0;
+      return `${path}: ${formatCount(n)} entries; at most ${formatCount(Number(params.limit))} are allowed (${LIST_BOUND_WHY})`;
     }
     case 'minimum':
     case 'maximum': {
@@ -148,6 +152,9 @@ function describeAjvError(err: ErrorObject, doc: unknown): string {
       return `${path === '' ? '(document)' : path}: ${err.message ?? 'is invalid'}`;
   }
 }
+
+const LIST_BOUND_WHY =
+  "every list of a Tenant is bounded so that it stays far below etcd's 1.5 MiB per object";
 
 const SERVER_HELP =
   "use the https URL of the tenant cluster's API server or kube-oidc-proxy, without user info, query or fragment";

@@ -60,7 +60,7 @@ const fixtures = readdirSync(DIR)
   .sort((a, b) => (a.name < b.name ? -1 : 1));
 
 describe('Tenant registry validation (SPEC section 2), from YAML fixtures', () => {
-  test('every input section 2 and issues 8, 10 and 15 name has its fixture', () => {
+  test('every input section 2, issues 8, 10 and 15 and the list bounds name has its fixture', () => {
     assert.deepEqual(
       fixtures.map((f) => f.name),
       [
@@ -68,15 +68,20 @@ describe('Tenant registry validation (SPEC section 2), from YAML fixtures', () =
         'audience-default-twice',
         'audience-explicit-twice',
         'audience-twice-in-tenant',
+        'ca-data-too-long',
+        'cluster-groups-too-many',
         'cluster-name-too-long',
         'cluster-name-twice',
         'cluster-name-twice-in-tenant',
+        'clusters-too-many',
         'control-plane-server',
         'control-plane-server-long',
         'enforcement-unknown',
         'in-cluster-name',
         'namespace-twice',
+        'namespaces-too-many',
         'nested-too-deep',
+        'owner-groups-too-many',
         'project-default',
         'project-twice',
         'server-encoded-slash',
