@@ -10,7 +10,7 @@
 import type { Settings } from '../settings.js';
 import { admissionAuditRecord } from '../audit/admission-record.js';
 import { DEFAULT_LIMITS, type AdmissionLimits } from '../policy/limits.js';
-import { forgetReadings } from '../policy/yaml-depth.js';
+import { forgetReadings } from '../yaml-depth.js';
 import { serverKey } from '../tenancy/cluster-url.js';
 import { buildRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';

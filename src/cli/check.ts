@@ -15,7 +15,7 @@ import { admissionRequestFor, type ManifestAdmissionRequest } from '../admission
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
 import { limitFlags, type AdmissionLimits } from '../policy/limits.js';
-import { yamlDepth } from '../policy/yaml-depth.js';
+import { yamlDepth } from '../yaml-depth.js';
 import type { KubeObject } from '../policy/types.js';
 import { loadTenantsFile } from '../tenancy/file-source.js';
 import {

@@ -6,7 +6,7 @@
  * generated Application.
  */
 import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type Scalar } from 'yaml';
-import { parseYamlWithin } from './yaml-depth.js';
+import { parseYamlWithin } from '../yaml-depth.js';
 import { trimEndOf, trimStartOf } from './text-trim.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';

@@ -15,7 +15,7 @@ import { isRecord } from '../json.js';
 import { findLongKeyPath, findTooDeep, measureObject } from './json-measure.js';
 import { joinPath } from './object-paths.js';
 import { jsonTextDepth } from './text-depth.js';
-import { yamlDepth } from './yaml-depth.js';
+import { yamlDepth } from '../yaml-depth.js';
 import type { GuardedKind, Violation } from './types.js';
 import { violation } from './types.js';
 

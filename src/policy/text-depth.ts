@@ -1,6 +1,6 @@
 /**
  * The nesting depth of JSON text, measured before it is parsed, so that text nested deeper
- * than a limit is refused unparsed (YAML's is measured on its syntax tree: yaml-depth.ts).
+ * than a limit is refused unparsed (YAML's is measured on its syntax tree: src/yaml-depth.ts).
  * Pure: no I/O.
  */
 

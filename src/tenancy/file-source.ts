@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { errnoCode, TenantGuardError } from '../errors.js';
-import { documentsWithin } from '../policy/yaml-depth.js';
+import { documentsWithin } from '../yaml-depth.js';
 import { buildStrictRegistry, type TenantRegistry } from './registry.js';
 import { parseTenant, type Tenant } from './tenant.js';
 

@@ -19,7 +19,7 @@ import {
   type AdmissionLimits,
 } from '../../src/policy/limits.js';
 import { jsonNestsDeeperThan, jsonTextDepth } from '../../src/policy/text-depth.js';
-import { documentsWithin, parseYamlWithin, readingsKept, yamlDepth } from '../../src/policy/yaml-depth.js';
+import { documentsWithin, parseYamlWithin, readingsKept, yamlDepth } from '../../src/yaml-depth.js';
 
 /** `{a: {a: ... 'x'}}`, `n` objects deep, built without recursion. */
 export function nestedObject(n: number, leaf: unknown = 'x'): unknown {

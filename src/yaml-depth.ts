@@ -10,6 +10,10 @@
  * lines on a lone CR, the model did: `elementsYaml` nested 4,000 deep measured 1, reached the
  * composer, and a Node.js 20 process parsing it aborted (a red-team review). The tree's
  * nesting is the composer's, exactly.
+ *
+ * It sits at the root of src/, beside json.ts, because two layers read YAML with it: the
+ * policy core (elementsYaml) and the Tenant model (a Tenants file), which may not import
+ * the policy core (test/architecture/layers.ts).
  */
 import {
   Composer,
