@@ -2,32 +2,9 @@
  * Comparing untrusted JSON without recursion (a request may nest thousands of levels deep,
  * SPEC issue 10), and reading the JSON paths of denial lines back. Pure.
  */
-import { isRecord } from '../json.js';
+import { isRecord, sameJson } from '../json.js';
 
-/**
- * True when two JSON values are equal: same scalars, arrays element by element, objects
- * with the same own keys in any order. Walks with an explicit stack.
- */
-export function sameJson(a: unknown, b: unknown): boolean {
-  const stack: Array<[unknown, unknown]> = [[a, b]];
-  for (let pair = stack.pop(); pair !== undefined; pair = stack.pop()) {
-    const [x, y] = pair;
-    if (x === y) continue;
-    if (Array.isArray(x)) {
-      if (!Array.isArray(y) || x.length !== y.length) return false;
-      for (let i = 0; i < x.length; i += 1) stack.push([x[i], y[i]]);
-      continue;
-    }
-    if (!isRecord(x) || !isRecord(y)) return false;
-    const keys = Object.keys(x);
-    if (keys.length !== Object.keys(y).length) return false;
-    for (const key of keys) {
-      if (!Object.hasOwn(y, key)) return false;
-      stack.push([x[key], y[key]]);
-    }
-  }
-  return true;
-}
+export { sameJson };
 
 /**
  * True when `after` keeps only what `before` had, at the same place: every key of an

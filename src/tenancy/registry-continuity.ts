@@ -15,6 +15,13 @@
  *
  * Red-team reviews found each of these moving a cluster: an invalid older Tenant dropped
  * whole, an edit refused only once another was kept, and two Tenants of the same second.
+ *
+ * What is in force outlives the process: the webhook writes the generation it serves of each
+ * Tenant, and the claims that version holds, to the Tenant's `status.inForce`, and a
+ * replica's first build continues from what those say (registry-in-force.ts). Before,
+ * a replica started after a refused or invalid edit built from scratch: it handed the held
+ * cluster to the other Tenant, or carried out the refused edit, while the running replicas
+ * did not, and each decided the same request its own way (a red-team review).
  */
 import { buildRegistry, type TenantRegistry, type TenantRejection } from './registry.js';
 import { CLUSTER_CLAIMS, type Tenant } from './tenant.js';
@@ -43,51 +50,103 @@ function claimsOf(tenant: Tenant): Array<{ kind: string; key: string }> {
 
 const id = (c: { kind: string; key: string }): string => `${c.kind}\u0000${c.key}`;
 
-/** See the file comment. `invalid`: the Tenants whose current version does not parse, by name. */
+/** What `buildWithLastAccepted` decided. */
+export interface ContinuousBuild {
+  readonly registry: TenantRegistry;
+  readonly rejections: TenantRejection[];
+  /** The Tenants served at their previous version, not their current one (by name). */
+  readonly kept: ReadonlySet<string>;
+  /** The withheld Tenants still out of the registry, with the claims they hold. */
+  readonly withheld: ReadonlyMap<string, readonly string[]>;
+}
+
+/** A claim recorded as `kind:key` (registry-in-force.ts). */
+function fromRecord(record: string): { kind: string; key: string } {
+  const at = record.indexOf(':');
+  return { kind: record.slice(0, at), key: record.slice(at + 1) };
+}
+
+/**
+ * See the file comment. `invalid`: the Tenants whose current version does not parse, by
+ * name; `previous`: the registry in force before; `withheld`: Tenants in force on replicas
+ * that ran before whose version in force this one cannot read back (registry-in-force.ts),
+ * with the claims they hold. A withheld Tenant is served only at a current version that is
+ * valid and takes no claim another holds; until then it is out of the registry and its
+ * claims stay held against every other Tenant (fail closed: nothing moves).
+ */
 export function buildWithLastAccepted(
   tenants: readonly Tenant[],
   invalid: ReadonlyMap<string, string>,
   previous: TenantRegistry | undefined,
-): { registry: TenantRegistry; rejections: TenantRejection[] } {
-  if (previous === undefined) return buildRegistry(tenants);
-  const incumbent = (name: string): boolean => previous.tenant(name) !== undefined;
+  withheld: ReadonlyMap<string, readonly string[]> = new Map(),
+): ContinuousBuild {
+  if (previous === undefined && withheld.size === 0)
+    return { ...buildRegistry(tenants), kept: new Set(), withheld: new Map() };
+  const before = previous ?? buildRegistry([]).registry;
+  const incumbent = (name: string): boolean => before.tenant(name) !== undefined || withheld.has(name);
   const current = new Map(tenants.map((t) => [t.name, t]));
-  // Who holds what: the previous holders, less what a holder's valid version let go of.
+  // Who holds what: the previous holders, less what a holder's valid version let go of; and
+  // every claim a withheld Tenant holds.
   const held = new Map<string, string>();
-  for (const holder of previous.tenants) {
+  for (const holder of before.tenants) {
     const now = current.get(holder.name);
     if (now === undefined && !invalid.has(holder.name)) continue;
     const still = now === undefined ? undefined : new Set(claimsOf(now).map(id));
     for (const c of claimsOf(holder))
       if (still === undefined || still.has(id(c))) held.set(id(c), holder.name);
   }
+  for (const [name, claims] of withheld) for (const r of claims) held.set(id(fromRecord(r)), name);
   const kept = new Map<string, Tenant>();
+  const out = new Set<string>();
   const refused: TenantRejection[] = [];
   const keep = (name: string): void => {
-    const last = previous.tenant(name);
+    const last = before.tenant(name);
     if (last !== undefined) kept.set(name, last);
+    else out.add(name);
   };
-  for (const name of invalid.keys()) keep(name);
-  for (const tenant of tenants) {
-    if (!incumbent(tenant.name) || kept.has(tenant.name)) continue;
-    const taken = claimsOf(tenant).find((c) => {
-      const holder = held.get(id(c));
-      return holder !== undefined && holder !== tenant.name;
-    });
-    if (taken === undefined) continue;
+  const refuse = (tenant: Tenant, taken: { kind: string; key: string }): void => {
     keep(tenant.name);
     refused.push({
       tenant: tenant.name,
       reason: REASONS[taken.kind] ?? 'ClusterNameConflict',
       message: `${taken.kind} "${taken.key}" is held by tenant "${held.get(id(taken))}"; this edit is refused and the last accepted version stays in force until that tenant no longer lists it`,
     });
+  };
+  for (const name of invalid.keys()) keep(name);
+  for (const name of withheld.keys()) if (!current.has(name)) keep(name);
+  for (const tenant of tenants) {
+    if (kept.has(tenant.name) || out.has(tenant.name)) continue;
+    const takes = (c: { kind: string; key: string }): boolean => {
+      const holder = held.get(id(c));
+      // A newcomer is judged by creation time in the build, except against a withheld
+      // holder, which is not in the build.
+      return (
+        holder !== undefined && holder !== tenant.name && (incumbent(tenant.name) || withheld.has(holder))
+      );
+    };
+    const taken = claimsOf(tenant).find(takes);
+    if (taken !== undefined) refuse(tenant, taken);
   }
+  const excluded = (t: Tenant): boolean => kept.has(t.name) || out.has(t.name);
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
-    const built = buildRegistry([...tenants.filter((t) => !kept.has(t.name)), ...kept.values()], incumbent);
-    const more = built.rejections.filter((r) => incumbent(r.tenant) && !kept.has(r.tenant));
-    if (more.length === 0) return { registry: built.registry, rejections: [...refused, ...built.rejections] };
+    const built = buildRegistry([...tenants.filter((t) => !excluded(t)), ...kept.values()], incumbent);
+    const more = built.rejections.filter(
+      (r) => incumbent(r.tenant) && !kept.has(r.tenant) && !out.has(r.tenant),
+    );
+    if (more.length === 0)
+      return {
+        registry: built.registry,
+        rejections: [...refused, ...built.rejections],
+        kept: new Set(kept.keys()),
+        withheld: new Map([...withheld].filter(([name]) => out.has(name))),
+      };
     for (const r of more) keep(r.tenant);
     refused.push(...more);
   }
-  return { registry: previous, rejections: refused };
+  return {
+    registry: before,
+    rejections: refused,
+    kept: new Set(before.tenants.map((t) => t.name)),
+    withheld: new Map(withheld),
+  };
 }

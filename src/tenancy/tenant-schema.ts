@@ -30,17 +30,18 @@ export const MAX_LABEL_VALUE_LENGTH = 63;
  *
  * Against real needs: SPEC section 2's tenant has a vCluster in a dev and a prod cluster;
  * a platform with regions and stages has dozens (4 stages in 8 regions is 32). Beyond that,
- * split the tenant. A CA bundle of 16 KiB holds 6-10 base64 PEM certificates (a cloud API
+ * split the tenant. A CA bundle of 14 KiB holds 5-8 base64 PEM certificates (a cloud API
  * server's CA is one, ~2 KiB; OpenShift's bundle 4-5, ~7 KiB; a public chain 2, ~5 KiB);
  * 64 KiB never fitted the webhook's 64 KiB bound on a cluster Secret's config, which
  * carries it. A server URL is a few dozen characters; 1,024 is far past any. The rest are a
  * few in practice (owner groups, projects, extra token groups and broker callers: the
  * Tenant-wide list takes 16 more); namespaces are cheap (63 characters) and a large tenant
- * may have many. With these the largest Tenant is ~752 KiB, of which the CA bundles are 512.
+ * may have many. With these the largest Tenant is ~764 KiB, of which the CA bundles are 448
+ * and the claims its status records as in force (status.inForce) 76.
  */
 export const TENANT_BOUNDS = {
   clusters: 32,
-  caDataChars: 16_384,
+  caDataChars: 14_336,
   serverChars: 1024,
   namespaces: 256,
   projects: 32,
@@ -186,6 +187,29 @@ export const tenantStatusSchema = {
         'Why the Tenant is or is not in the registry: the first few problems or lost claims, and a count of the rest.',
     },
     observedGeneration: { type: 'integer' },
+    inForce: {
+      type: 'object',
+      description:
+        'The generation the registry serves and the claims it holds, so that a replica started later holds the same (written by the webhook).',
+      properties: {
+        generation: { type: 'integer' },
+        clusters: {
+          type: 'array',
+          maxItems: TENANT_BOUNDS.clusters,
+          items: {
+            type: 'object',
+            properties: {
+              name: { type: 'string', maxLength: MAX_LABEL_VALUE_LENGTH },
+              server: { type: 'string', maxLength: TENANT_BOUNDS.serverChars },
+              audience: { type: 'string', maxLength: 253 },
+              subject: { type: 'string', maxLength: 253 },
+            },
+          },
+        },
+        namespaces: stringList(TENANT_BOUNDS.namespaces, undefined, 63),
+        projects: stringList(TENANT_BOUNDS.projects),
+      },
+    },
     clusterCount: {
       type: 'integer',
       description: 'How many clusters spec.clusters lists (a printer column).',

@@ -12,7 +12,13 @@ import { apiErrorCode, contentRefusal, describeApiFailure, withSignal } from '..
 import { isRecord } from '../json.js';
 import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
 import { StatusPacer, type StatusPacingOptions } from './status-pacing.js';
-import { desiredStatus, statusDiffers, type TenantOutcome, type TenantStatus } from './tenant-status.js';
+import {
+  desiredStatus,
+  statusDiffers,
+  type InForceRecord,
+  type TenantOutcome,
+  type TenantStatus,
+} from './tenant-status.js';
 import { REAL_TIMERS, type WatchTimers } from './timers.js';
 import { capMessage } from './verdict-message.js';
 import type { Clock } from '../clock.js';
@@ -23,6 +29,8 @@ export interface StatusTarget {
   /** The object as the watch delivered it (its resourceVersion guards the write). */
   readonly object: Readonly<Record<string, unknown>>;
   readonly outcome: TenantOutcome;
+  /** `status.inForce` (tenant-status.ts); undefined: not in the registry. */
+  readonly inForce?: InForceRecord;
 }
 
 /** Options of `TenantStatusWriter` (and the pacing's, see status-pacing.ts). */
@@ -140,6 +148,7 @@ export class TenantStatusWriter {
         object.status,
         generationOf(object),
         rfc3339(new Date(this.now())),
+        target.inForce,
       );
       if (!statusDiffers(object.status, desired)) return 'done';
       const basedOn = resourceVersionOf(object);

@@ -3,7 +3,7 @@
  * functions, no I/O. The writer is in tenant-status-writer.ts.
  */
 import type { TenantRejection } from './registry.js';
-import { isRecord } from '../json.js';
+import { isRecord, sameJson } from '../json.js';
 import { capMessage } from './verdict-message.js';
 
 /** Why a Tenant is or is not in the registry. */
@@ -52,6 +52,19 @@ export interface TenantCondition {
   observedGeneration?: number;
 }
 
+/**
+ * `status.inForce`: the generation of the Tenant the registry serves, and the claims that
+ * version holds (its clusters' name, normalised server, audience and subject; its namespaces
+ * and projects), so that a replica started later holds the same (registry-in-force.ts).
+ * Absent: the Tenant holds nothing.
+ */
+export interface InForceRecord {
+  generation: number;
+  clusters: Array<{ name: string; server: string; audience: string; subject: string }>;
+  namespaces: string[];
+  projects: string[];
+}
+
 /** `status` of a Tenant, as the CRD schema describes it. */
 export interface TenantStatus {
   accepted: boolean;
@@ -59,6 +72,7 @@ export interface TenantStatus {
   message: string;
   clusterCount: number;
   observedGeneration?: number;
+  inForce?: InForceRecord;
   conditions: TenantCondition[];
 }
 
@@ -71,12 +85,14 @@ const ACCEPTED_REASON = 'Accepted';
  * @param current the object's `status` as read (untrusted)
  * @param generation the object's `metadata.generation`, when known
  * @param now ISO 8601 time for a new transition
+ * @param inForce the version in force, when the Tenant is in the registry
  */
 export function desiredStatus(
   outcome: TenantOutcome,
   current: unknown,
   generation: number | undefined,
   now: string,
+  inForce?: InForceRecord,
 ): TenantStatus {
   const reason = outcome.accepted ? ACCEPTED_REASON : outcome.reason;
   const message = outcome.accepted
@@ -103,6 +119,7 @@ export function desiredStatus(
     message,
     clusterCount: outcome.clusterCount,
     ...(generation === undefined ? {} : { observedGeneration: generation }),
+    ...(inForce === undefined ? {} : { inForce }),
     conditions: [...existing.filter((c) => c.type !== ACCEPTED_CONDITION), accepted],
   };
 }
@@ -121,6 +138,8 @@ export function statusDiffers(current: unknown, desired: TenantStatus): boolean 
     current.observedGeneration !== desired.observedGeneration
   )
     return true;
+  // Key order aside: the API server hands custom objects back with their keys sorted.
+  if (!sameJson(current.inForce, desired.inForce)) return true;
   const have = readConditions(current);
   if (have.length !== desired.conditions.length) return true;
   return desired.conditions.some((want) => {

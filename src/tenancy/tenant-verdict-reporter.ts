@@ -13,7 +13,7 @@ import { TenantEventRecorder } from './tenant-events.js';
 import { countClusters, type TenantObject } from './tenant-list.js';
 import { TENANT_RESOURCE } from './tenant-schema.js';
 import { TenantStatusWriter, type StatusTarget } from './tenant-status-writer.js';
-import { outcomeOf } from './tenant-status.js';
+import { outcomeOf, type InForceRecord } from './tenant-status.js';
 import type { Clock } from '../clock.js';
 
 /** Options of `TenantVerdictReporter`. */
@@ -51,24 +51,28 @@ export class TenantVerdictReporter {
 
   /**
    * The verdict on every watched Tenant object after a rebuild: `invalid` maps a Tenant's
-   * name to its parse error, `rejections` are the registry's. Logs and records the changes,
-   * then brings every status up to date in the background.
+   * name to its parse error, `rejections` are the registry's, `inForce` the version served of
+   * each Tenant that holds claims. Logs and records the changes, then brings every status up
+   * to date in the background.
    */
   report(
     objects: readonly TenantObject[],
     invalid: ReadonlyMap<string, string>,
     rejections: readonly TenantRejection[],
+    inForce: ReadonlyMap<string, InForceRecord> = new Map(),
   ): void {
     const rejected = new Map(rejections.map((r) => [r.tenant, r]));
     const targets: StatusTarget[] = [];
     for (const object of objects) {
       const name = object.metadata?.name;
-      if (name !== undefined)
-        targets.push({
-          name,
-          object,
-          outcome: outcomeOf(countClusters(object), invalid.get(name), rejected.get(name)),
-        });
+      if (name === undefined) continue;
+      const version = inForce.get(name);
+      targets.push({
+        name,
+        object,
+        outcome: outcomeOf(countClusters(object), invalid.get(name), rejected.get(name)),
+        ...(version === undefined ? {} : { inForce: version }),
+      });
     }
     this.reportChanges(targets);
     this.statusWriter?.sync(targets);

@@ -39,7 +39,7 @@ export function capMessage(text: string, max = MAX_VERDICT_MESSAGE_CHARS): strin
 
 /**
  * A value for a message: JSON-quoted, and cut (with its length said) when it is longer than
- * MAX_QUOTED_CHARS, so a 16 KiB caData or a 1,000-character server never fills a message.
+ * MAX_QUOTED_CHARS, so a 14 KiB caData or a 1,000-character server never fills a message.
  */
 export function quoteValue(value: string): string {
   if (value.length <= MAX_QUOTED_CHARS) return JSON.stringify(value);

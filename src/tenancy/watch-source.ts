@@ -41,7 +41,7 @@ import {
   type WatchTimers,
 } from './bounded-watch.js';
 import type { RegistryProvider, TenantRegistry } from './registry.js';
-import { buildWithLastAccepted } from './registry-continuity.js';
+import { continueBuild, type InForceState } from './registry-in-force.js';
 import { backoff, retryAfterMs } from './watch-backoff.js';
 import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js';
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
@@ -116,6 +116,8 @@ export class WatchedRegistry implements RegistryProvider {
   private rebuildTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly parsed: TenantParseCache;
+  /** What is in force (each Tenant's status records it), and the withheld Tenants. */
+  private inForce: Omit<InForceState, 'registry'> = { withheld: new Map(), records: new Map() };
   private readonly waiters: Array<() => void> = [];
   private readonly api: CustomObjectsApi;
   private readonly log: Logger;
@@ -369,7 +371,10 @@ export class WatchedRegistry implements RegistryProvider {
     if (!this.listed || this.informer === undefined) return;
     const objects = this.informer.list();
     const { tenants, invalid } = this.parsed.parseAll(objects);
-    const { registry, rejections } = buildWithLastAccepted(tenants, invalid, this.registry);
+    // The first build continues from what the statuses say is in force: registry-in-force.ts.
+    const next = continueBuild(objects, tenants, invalid, { ...this.inForce, registry: this.registry });
+    const { registry, rejections } = next.build;
+    this.inForce = next.state;
     const firstSync = this.registry === undefined;
     this.registry = registry;
     this.lastSync = new Date(this.now());
@@ -381,7 +386,7 @@ export class WatchedRegistry implements RegistryProvider {
       );
       for (const resolve of this.waiters.splice(0)) resolve();
     }
-    this.verdicts.report(objects, invalid, rejections);
+    this.verdicts.report(objects, invalid, rejections, this.inForce.records);
   }
 }
 
