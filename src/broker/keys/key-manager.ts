@@ -20,7 +20,12 @@
  *   `notBefore`, then this replica signs with no key (and is not ready); keys it made itself
  *   and keys of its first read sign from their `notBefore`;
  * - a key whose timestamps are implausible (`notBefore` beyond one rotation period,
- *   `createdAt` in the future) is refused, logged, and left in the store untouched;
+ *   `createdAt` in the future) is refused, logged, and left in the store untouched; so is a
+ *   key whose `notBefore` is less than publish-ahead after its `createdAt`, unless it is the
+ *   ring's oldest (a fresh ring's first key signs at once): no broker makes one for a ring in
+ *   use, and on the stored schedule it would retire, even remove, the key in use at once,
+ *   while that key's tokens live (a mutation-testing review). Every replica decides this from
+ *   the stored records alone, so all of them agree;
  * - a store that lost keys still published here (directory or Secret deleted, emptied, a file
  *   removed) is a fault, not a fresh start: the keys in memory keep being served (a retired
  *   one until its tokens expired plus the margin), the loss is logged as an error, and the
@@ -35,9 +40,9 @@ import type { Logger } from 'pino';
 import { isTenantGuardError, TenantGuardError } from '../../errors.js';
 import { generateKeyRecord } from './key-material.js';
 import {
+  acceptedKeys,
   activeKey,
   byActivation,
-  implausibleTimes,
   isNoop,
   leadMs,
   planRotation,
@@ -165,12 +170,9 @@ export class KeyManager {
         const snap = await store.load();
         this.report(snap.problems);
         const now = this.now();
-        const accepted = snap.keys.filter((k) => {
-          const why = implausibleTimes(k, now, timing);
-          if (why !== undefined) this.report([why], 'error');
-          return why === undefined;
-        });
-        const missing = this.lost(snap.keys, now);
+        const { accepted, refused } = acceptedKeys(snap.keys, now, timing);
+        this.report(refused, 'error');
+        const missing = this.lost(accepted, now);
         if (missing.length > 0) {
           logger.error(
             {

@@ -73,6 +73,38 @@ export function implausibleTimes(
   return undefined;
 }
 
+/**
+ * Why a key that is not a ring's oldest must not enter it, or undefined: its `notBefore` is
+ * less than publish-ahead after its `createdAt`. Every key a broker adds to a ring holding
+ * keys signs a lead after it was made (planRotation); only a fresh ring's first key signs at
+ * once, and it is the oldest.
+ */
+export function backdated(key: KeyRecord, timing: Pick<RingTiming, 'publishAheadMs'>): string | undefined {
+  if (key.notBefore - key.createdAt >= timing.publishAheadMs) return undefined;
+  return `key ${key.kid} would sign ${Math.round((key.notBefore - key.createdAt) / 1000)} s after it was created, less than the publish-ahead time (${timing.publishAheadMs / 1000} s); no broker makes such a key for a ring in use; refused`;
+}
+
+/** The stored keys a ring may hold at `now`, and why each other one is refused. */
+export function acceptedKeys(
+  keys: readonly KeyRecord[],
+  now: number,
+  timing: Pick<RingTiming, 'rotationPeriodMs' | 'publishAheadMs' | 'spreadMs'>,
+): { accepted: KeyRecord[]; refused: string[] } {
+  const refused: string[] = [];
+  const plausible = keys.filter((k) => {
+    const why = implausibleTimes(k, now, timing);
+    if (why !== undefined) refused.push(why);
+    return why === undefined;
+  });
+  const oldest = [...plausible].sort(byActivation)[0];
+  const accepted = plausible.filter((k) => {
+    const why = k === oldest ? undefined : backdated(k, timing);
+    if (why !== undefined) refused.push(why);
+    return why === undefined;
+  });
+  return { accepted, refused };
+}
+
 export type KeyState = 'next' | 'active' | 'retired' | 'expired';
 
 /** A key with its state at some moment. */

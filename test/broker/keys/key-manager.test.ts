@@ -360,33 +360,60 @@ describe('readiness means signing (injected clock)', () => {
 });
 
 describe('keys the store holds are checked, not believed (injected clock)', () => {
-  test('a key that appears with notBefore in the past signs only publish-ahead after this replica published it; the key before it stops signing at once', async () => {
+  test('a key that would sign sooner than publish-ahead after its creation is refused, unless it is the oldest (a fresh ring)', async () => {
+    const clock = { t: 0 };
+    const shared = new MemoryKeyStore();
+    const log = recordingLogger();
+    const m = manager(shared, clock, { n: 0 }, log.logger);
+    await m.reconcile();
+    const own = m.signingKey().key?.kid;
+    clock.t = 30 * S;
+    const planted = await generateKeyRecord('ES256', 0, 1);
+    await shared.save({ add: [planted], remove: [] }, (await shared.load()).version);
+    await m.reconcile();
+    assert.ok(!m.jwks().keys.some((k) => k.kid === planted.kid), 'never published');
+    assert.equal(m.signingKey().key?.kid, own, 'the own key signs on');
+    assert.ok(
+      (await shared.load()).keys.some((k) => k.kid === own),
+      'and stays in the store',
+    );
+    const line = log.lines.find((l) => typeof l.msg === 'string' && l.msg.includes(planted.kid));
+    assert.equal(line?.level, 50);
+    assert.match(String(line?.msg), /less than the publish-ahead time/);
+  });
+
+  test('a key seen late here (stored with publish-ahead, its notBefore passed) signs only publish-ahead after this replica saw it; the key before it fills in for half the retire margin', async () => {
     const clock = { t: 0 };
     const shared = new MemoryKeyStore();
     const m = manager(shared, clock);
     await m.reconcile();
     const own = m.signingKey().key?.kid;
-    clock.t = 30 * S;
-    const planted = await generateKeyRecord('ES256', 0, 1);
-    const snap = await shared.load();
-    await shared.save({ add: [planted], remove: [] }, snap.version);
+    clock.t = 22 * S;
+    const late = await generateKeyRecord('ES256', 0, 20 * S);
+    await shared.save({ add: [late], remove: [] }, (await shared.load()).version);
     await m.reconcile();
     assert.ok(
-      m.jwks().keys.some((k) => k.kid === planted.kid) && m.jwks().keys.some((k) => k.kid === own),
-      'both published',
+      m.jwks().keys.some((k) => k.kid === late.kid),
+      'published at once',
     );
+    assert.equal(
+      m.signingKey().key?.kid,
+      own,
+      'within half the margin (5 s) of its notBefore: the key before it',
+    );
+    clock.t = 25 * S;
     const gap = m.signingKey();
     assert.equal(
       gap.key,
       undefined,
-      'the stored schedule retired the own key; the new one may not sign here yet',
+      'then neither: the own key is retired, the new one not yet published long enough',
     );
     assert.match(gap.key === undefined ? gap.reason : '', /first saw it late .*the key before it is retired/);
     assert.equal(m.readiness().ready, false, 'out of the Service meanwhile');
-    clock.t = 50 * S - 1;
+    clock.t = 42 * S - 1;
     assert.equal(m.signingKey().key, undefined);
-    clock.t = 50 * S;
-    assert.equal(m.signingKey().key?.kid, planted.kid, 'published for publish-ahead (20 s): now it may sign');
+    clock.t = 42 * S;
+    assert.equal(m.signingKey().key?.kid, late.kid, 'published here for publish-ahead (20 s): now it signs');
     await m.reconcile();
     assert.deepEqual(m.readiness(), { ready: true });
   });
@@ -515,7 +542,7 @@ describe('the Secret store gets the same checks (test API server, injected clock
     });
   };
 
-  test('an entry with notBefore ten years ahead is refused; one with notBefore in the past waits publish-ahead', async () => {
+  test('an entry with notBefore ten years ahead, or one that would sign sooner than publish-ahead after its creation, is refused', async () => {
     const clock = { t: 0 };
     const m = manager(secretStore('checked-keys'), clock);
     await m.reconcile();
@@ -528,13 +555,11 @@ describe('the Secret store gets the same checks (test API server, injected clock
     await m.reconcile();
     const published = m.jwks().keys.map((k) => k.kid);
     assert.ok(
-      !published.includes(far.kid) && published.includes(past.kid) && published.includes(String(own)),
+      !published.includes(far.kid) && !published.includes(past.kid) && published.includes(String(own)),
     );
-    assert.equal(m.signingKey().key, undefined, 'the own key is retired by the stored schedule');
-    clock.t = 30 * S - 1;
-    assert.equal(m.signingKey().key, undefined);
+    assert.equal(m.signingKey().key?.kid, own);
     clock.t = 30 * S;
-    assert.equal(m.signingKey().key?.kid, past.kid);
+    assert.equal(m.signingKey().key?.kid, own);
   });
 
   test('the Secret deleted: the keys in memory keep serving, the loss is logged, the Secret is written back', async () => {
