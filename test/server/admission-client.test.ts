@@ -132,6 +132,7 @@ describe('serve --client-ca-file --client-names', () => {
     certs.apiServer = await makeClientCertificate(clientCa, 'kube-apiserver');
     certs.bySan = await makeClientCertificate(clientCa, 'not-listed', ['webhook-client.example']);
     certs.stranger = await makeClientCertificate(clientCa, 'someone-else', ['someone-else.example']);
+    certs.wildcard = await makeClientCertificate(clientCa, 'intruder', ['*.client.example']);
     certs.foreign = await makeClientCertificate(foreignCa, 'kube-apiserver');
     const dir = tempDir();
     const captured = capturedLogger('info');
@@ -141,7 +142,7 @@ describe('serve --client-ca-file --client-names', () => {
         port: '0',
         certsDir: join(dir, 'certs'),
         clientCaFile: clientCa.caFile,
-        clientNames: 'kube-apiserver,webhook-client.example',
+        clientNames: 'kube-apiserver,webhook-client.example,webhook.client.example',
       },
       testIo(),
       { logger: captured.logger },
@@ -224,6 +225,11 @@ describe('serve --client-ca-file --client-names', () => {
     const reply = await call('/validate', { body: review, ...withCert('stranger') });
     assert.equal(reply.status, 403);
     assert.match(JSON.parse(reply.body).message as string, /--client-names/);
+  });
+
+  test('a wildcard DNS name matches no listed name: `*.client.example` is not webhook.client.example (403)', async () => {
+    const reply = await call('/validate', { body: review, ...withCert('wildcard') });
+    assert.equal(reply.status, 403);
   });
 
   test('before express too: a body of another type gets 401, not 415', async () => {

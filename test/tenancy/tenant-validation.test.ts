@@ -367,6 +367,43 @@ describe('buildWithLastAccepted: a claim moves only when its holder lets go (red
     }
   });
 
+  test("a newer holder made invalid keeps its claim against an older Tenant's edit (a mutation-testing review)", () => {
+    const prev = buildRegistry([
+      T('a', '2024-01-01T00:00:00Z', ['a'], ['p-a'], ['a']),
+      T('b', '2024-02-01T00:00:00Z', ['b'], ['p-b'], ['b', 'shared']),
+    ]).registry;
+    const r = buildWithLastAccepted(
+      [T('a', '2024-01-01T00:00:00Z', ['a'], ['p-a'], ['a', 'shared'])],
+      new Map([['b', 'invalid']]),
+      prev,
+    );
+    assert.equal(r.registry.clusterByName('k8s-shared')?.tenant.name, 'b');
+    assert.equal(r.registry.tenant('a')?.clusters.length, 1, "a's last accepted version");
+    assert.deepEqual(
+      r.rejections.map((x) => [x.tenant, x.reason]),
+      [['a', 'ClusterNameConflict']],
+    );
+  });
+
+  test('two accepted Tenants adding the same cluster at once: the newer keeps its last accepted version, not nothing', () => {
+    const prev = buildRegistry([
+      T('a', '2024-01-01T00:00:00Z', ['a'], ['p-a'], ['a']),
+      T('b', '2024-02-01T00:00:00Z', ['b'], ['p-b'], ['b']),
+    ]).registry;
+    const r = buildWithLastAccepted(
+      [
+        T('a', '2024-01-01T00:00:00Z', ['a'], ['p-a'], ['a', 'shared']),
+        T('b', '2024-02-01T00:00:00Z', ['b'], ['p-b'], ['b', 'shared']),
+      ],
+      new Map(),
+      prev,
+    );
+    assert.equal(r.registry.clusterByName('k8s-shared')?.tenant.name, 'a');
+    assert.equal(r.registry.clusterByName('k8s-b')?.tenant.name, 'b', 'b is still served');
+    assert.equal(r.registry.tenantByNamespace('b')?.name, 'b');
+    assert.deepEqual(r.kept, new Set(['b']));
+  });
+
   test('a claim its holder lets go of (its valid edit no longer lists it) moves in the same rebuild', () => {
     const a = T('a', '2024-01-01T00:00:00Z', ['a'], ['p-a'], ['a', 'shared']);
     const b = T('b', '2024-02-01T00:00:00Z', ['b'], ['p-b'], ['b']);

@@ -138,12 +138,14 @@ describe('directory key store refuses what others could have planted (ERR_KEYRIN
     done();
   });
 
-  test('a directory owned by another user is refused', async () => {
-    const { dir, done } = await ring();
-    await assert.rejects(
-      new DirectoryKeyStore(dir, { uid: uid + 4242 }).load(),
-      isUnsafe(/owned by uid \d+, not by the broker's user/),
-    );
+  test('a directory owned by another user is refused, with keys in it or empty', async () => {
+    const { dir, kid, done } = await ring();
+    // The directory's own check, not the per-file one (a mutation-testing review: an empty
+    // directory of another user was taken while the regex matched the files' message).
+    const directoryOwner = isUnsafe(/^key directory .* is owned by uid \d+, not by the broker's user/);
+    await assert.rejects(new DirectoryKeyStore(dir, { uid: uid + 4242 }).load(), directoryOwner);
+    rmSync(join(dir, `${kid}.json`));
+    await assert.rejects(new DirectoryKeyStore(dir, { uid: uid + 4242 }).load(), directoryOwner);
     done();
   });
 
