@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'ERR_TENANT_WATCH'
   | 'ERR_TENANT_STATUS'
   | 'ERR_TLS_RELOAD'
+  | 'ERR_TLS_CERT_VALIDITY'
   | 'ERR_USAGE';
 
 export class TenantGuardError extends Error {

@@ -4,11 +4,14 @@
  * `caBundle`), `tls.crt` (serving certificate, then the CA: the full chain) and `tls.key`
  * (mode 0600). The CA's key is not kept: regenerate both to renew.
  */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { generate as generateType } from 'selfsigned';
+import type { Clock } from '../clock.js';
 import { errnoCode, TenantGuardError } from '../errors.js';
+import { checkCertificateDates } from './certificate-validity.js';
 
 /** Extensions as selfsigned takes them (its type is not exported). */
 type Extensions = NonNullable<NonNullable<Parameters<typeof generateType>[1]>['extensions']>;
@@ -38,6 +41,8 @@ export interface CertificateOptions {
    * same CA: the API server's, for `serve --client-ca-file` (docs/install.md section 6).
    */
   clientName?: string;
+  /** The clock the validity starts from (a minute before now). Default `Date.now`. */
+  now?: Clock;
 }
 
 /** PEM texts of a generated CA and serving certificate. */
@@ -71,7 +76,7 @@ export async function generateCertificates(options: CertificateOptions): Promise
       'ERR_CERTS',
       'a serving certificate needs at least one DNS name or IP address',
     );
-  const notBeforeDate = new Date(Date.now() - 60_000);
+  const notBeforeDate = new Date((options.now ?? Date.now)() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + (options.validityDays ?? 365) * 86_400_000);
   const first = options.names[0] ?? 'localhost';
   // Imported here: selfsigned (node-forge) is only needed to make certificates, never by a
@@ -169,15 +174,29 @@ export function writeCertificates(dir: string, bundle: CertificateBundle): Certi
   return files;
 }
 
+/** True when the certificate in `file` parses and is within its dates at `now()`. */
+function isCurrent(file: string, now: Clock): boolean {
+  try {
+    checkCertificateDates(new X509Certificate(readFileSync(file)), file, now);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Uses `dir`'s tls.crt and tls.key when both exist, otherwise generates a new CA and serving
- * certificate for `names` and writes them.
+ * Uses `dir`'s tls.crt and tls.key when both exist and the certificate is within its dates at
+ * `now()`, otherwise generates a new CA and serving certificate for `names` and writes them
+ * (this directory is `serve`'s own, for local runs: a pair it made a year ago is replaced, so
+ * `npm start` keeps starting).
  */
 export async function ensureCertificates(
   dir: string,
   names: readonly string[] = DEFAULT_SERVING_NAMES,
+  now: Clock = Date.now,
 ): Promise<CertificateFiles & { generated: boolean }> {
   const files = certificateFiles(dir);
-  if (existsSync(files.certFile) && existsSync(files.keyFile)) return { ...files, generated: false };
-  return { ...writeCertificates(dir, await generateCertificates({ names })), generated: true };
+  if (existsSync(files.certFile) && existsSync(files.keyFile) && isCurrent(files.certFile, now))
+    return { ...files, generated: false };
+  return { ...writeCertificates(dir, await generateCertificates({ names, now })), generated: true };
 }

@@ -6,6 +6,7 @@ import type { RequestListener } from 'node:http';
 import type { Server } from 'node:https';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from './tls.js';
 import type { ClientCaEpochs } from './client-ca-epochs.js';
 
@@ -19,7 +20,8 @@ export const HEADERS_TIMEOUT_MS = 5_000;
  * (cert-manager or a Secret update rotating them) without dropping a connection. With
  * `clientCa`, it asks clients for a certificate and verifies it against that CA bundle,
  * stamping each connection with the bundle's epoch (admission-client.ts says which routes
- * need one, client-ca-epochs.ts what a new bundle does).
+ * need one, client-ca-epochs.ts what a new bundle does). `now` is the clock the
+ * certificate's dates are checked against.
  */
 export function createHttpsServer(
   app: Express | RequestListener,
@@ -27,12 +29,13 @@ export function createHttpsServer(
   keyFile: string,
   logger: Logger,
   clientCa?: { readonly file: string; readonly epochs: ClientCaEpochs },
+  now: Clock = Date.now,
 ): ReloadingHttpsServer {
   const reloading = createReloadingHttpsServer(
     app,
     { certFile, keyFile, ...(clientCa === undefined ? {} : { clientCaFile: clientCa.file }) },
     logger,
-    clientCa === undefined ? {} : { clientCaEpochs: clientCa.epochs },
+    { now, ...(clientCa === undefined ? {} : { clientCaEpochs: clientCa.epochs }) },
   );
   // A request (headers and body) must arrive within 10 s, checked every second: the API
   // server sends one in milliseconds and waits for the answer at most timeoutSeconds (5 s

@@ -142,6 +142,22 @@ export function registerCertificateExpiry(
   });
 }
 
+/**
+ * `tenant_guard_tls_certificate_refused`: 1 while the certificate files on disk hold a pair the
+ * server refused on reload (expired, not valid yet, broken, or half written) and it serves the
+ * pair it had; 0 while it serves what the files hold. `refused` is read at every scrape.
+ */
+export function registerCertificateRefused(registry: Registry, refused: () => string | undefined): void {
+  new Gauge({
+    name: 'tenant_guard_tls_certificate_refused',
+    help: '1 while the serving certificate files hold a pair refused on reload (the log says why) and the previous pair is served',
+    registers: [registry],
+    collect() {
+      this.set(refused() === undefined ? 0 : 1);
+    },
+  });
+}
+
 /** `GET /metrics`: the registry in Prometheus text format. */
 export function metricsHandler(registry: Registry) {
   return async (_req: Request, res: Response): Promise<void> => {

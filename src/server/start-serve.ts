@@ -12,11 +12,12 @@ import type { Server } from 'node:https';
 import { relative, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { AdmissionPolicy } from '../admission/admit.js';
+import type { Clock } from '../clock.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import { ensureCertificates } from './certificates.js';
 import type { ServeComponent, ServeComponentContext, ServeContribution } from './component.js';
 import { createHttpsServer, listen, serverUrl } from './https-server.js';
-import { createMetricsRegistry, registerCertificateExpiry } from './metrics.js';
+import { createMetricsRegistry, registerCertificateExpiry, registerCertificateRefused } from './metrics.js';
 import { buildServeApp } from './serve-app.js';
 import { collectGarbageNow } from './full-gc.js';
 import { LineBatch } from './line-batch.js';
@@ -54,6 +55,8 @@ export interface ServeInjections {
   readonly components?: readonly ServeComponent[];
   /** Clock, timers and bounds of the Tenant watch (tests). */
   readonly tenantWatch?: TenantWatchTuning;
+  /** The clock the serving certificate's dates are checked against. Default `Date.now`. */
+  readonly now?: Clock;
 }
 
 /** Log and audit lines are written to stdout once about this many bytes wait... */
@@ -105,6 +108,7 @@ async function serveWith(
   logger: Logger,
   lines: LineBatch | undefined,
 ): Promise<ServeHandle> {
+  const now = injected.now ?? Date.now;
   const settings = settingsFromOptions(raw, io.env);
   const limits = limitsFromOptions(raw, io.env);
   const tenantsPath = resolve(io.cwd, options.tenants);
@@ -129,7 +133,7 @@ async function serveWith(
           caFile: undefined,
           generated: false,
         }
-      : await ensureCertificates(resolve(io.cwd, options.certsDir));
+      : await ensureCertificates(resolve(io.cwd, options.certsDir), undefined, now);
   const clientCaFile = options.clientCaFile === undefined ? undefined : resolve(io.cwd, options.clientCaFile);
   // Which client CA bundle each connection was verified against: the TLS server stamps
   // them, the admission client check reads them.
@@ -185,8 +189,10 @@ async function serveWith(
     certs.keyFile,
     logger,
     clientCa,
+    now,
   );
-  registerCertificateExpiry(metricsRegistry, () => https.current().validTo);
+  registerCertificateExpiry(metricsRegistry, () => https.current().validTo, now);
+  registerCertificateRefused(metricsRegistry, () => https.refused());
   const server = https.server;
   const port = await listen(server, options.port, options.host);
   const url = serverUrl(options.host, port);

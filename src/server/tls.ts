@@ -7,7 +7,11 @@
  * request is dropped; new connections get the new certificate.
  *
  * A pair is taken only when the certificate and the key both parse and belong together: a
- * certificate written before its key (half a rotation) is ignored until the key arrives.
+ * certificate written before its key (half a rotation) is ignored until the key arrives. A
+ * certificate outside its dates (expired, or not valid yet) is refused too, at start (the
+ * server does not start) and on reload (the pair in force stays, logged as an error and
+ * counted by `refused()`): no client would verify it, while probes, which verify nothing,
+ * would keep the pod Ready (certificate-validity.ts).
  */
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
@@ -17,7 +21,9 @@ import type { Socket } from 'node:net';
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { errnoCode, TenantGuardError } from '../errors.js';
+import type { Clock } from '../clock.js';
+import { errnoCode, isTenantGuardError, TenantGuardError } from '../errors.js';
+import { checkCertificateDates, expiryWarning } from './certificate-validity.js';
 import { ClientCaEpochs } from './client-ca-epochs.js';
 
 /** The files of the serving certificate. */
@@ -48,6 +54,8 @@ export interface ReloadOptions {
    * admission client check (client-ca-epochs.ts). Default: epochs of this server's own.
    */
   clientCaEpochs?: ClientCaEpochs;
+  /** The clock a certificate's dates are checked against. Default `Date.now`. */
+  now?: Clock;
 }
 
 /** What identifies the certificate being served (nothing secret). */
@@ -65,6 +73,11 @@ export interface ReloadingHttpsServer {
   current(): ServedCertificate;
   /** Reads the files now; true when a new pair was taken. */
   reload(): boolean;
+  /**
+   * Why the files on disk are not what is served (a pair refused on reload: half written,
+   * broken, expired or not yet valid); undefined while they are.
+   */
+  refused(): string | undefined;
   /** Stops watching and closes the server (open connections end as their requests finish). */
   close(): Promise<void>;
 }
@@ -78,10 +91,11 @@ interface Pair {
 }
 
 /**
- * Reads and checks a certificate and key pair.
- * @throws TenantGuardError ERR_TLS_RELOAD saying what is wrong (never the key's content).
+ * Reads and checks a certificate and key pair, and that the certificate is valid at `now()`.
+ * @throws TenantGuardError ERR_TLS_RELOAD saying what is wrong (never the key's content);
+ *   ERR_TLS_CERT_VALIDITY for a certificate expired or not valid yet.
  */
-export function readTlsPair(files: TlsFiles): Pair {
+export function readTlsPair(files: TlsFiles, now: Clock = Date.now): Pair {
   const read = (path: string): string => {
     try {
       return readFileSync(path, 'utf8');
@@ -105,6 +119,7 @@ export function readTlsPair(files: TlsFiles): Pair {
       cause: err,
     });
   }
+  checkCertificateDates(x509, files.certFile, now);
   let matches: boolean;
   try {
     matches = x509.checkPrivateKey(createPrivateKey(key));
@@ -206,7 +221,8 @@ export function createReloadingHttpsServer(
   options: ReloadOptions = {},
 ): ReloadingHttpsServer {
   const log = logger.child({ component: 'tls' });
-  let pair = readTlsPair(files);
+  const now = options.now ?? Date.now;
+  let pair = readTlsPair(files, now);
   let signature = statSignature(files);
   let lastProblem: string | undefined;
   const epochs =
@@ -236,17 +252,26 @@ export function createReloadingHttpsServer(
     { certificate: pair.served },
     `serving certificate ${pair.served.subject} (serial ${pair.served.serialNumber}, valid to ${pair.served.validTo})`,
   );
+  const warnIfExpiring = (served: ServedCertificate): void => {
+    const warning = expiryWarning(served.validTo, files.certFile, now);
+    if (warning !== undefined) log.warn({ code: 'ERR_TLS_CERT_VALIDITY', validTo: served.validTo }, warning);
+  };
+  warnIfExpiring(pair.served);
 
   const reload = (): boolean => {
     signature = statSignature(files);
     let next: Pair;
     try {
-      next = readTlsPair(files);
+      next = readTlsPair(files, now);
     } catch (err) {
       // Half a rotation, or a broken pair: keep serving the last good one. Said once per state.
+      // A pair outside its dates is no passing state: an error, and `refused()` says so.
       const problem = err instanceof Error ? err.message : String(err);
-      if (problem !== lastProblem)
-        log.warn({ code: 'ERR_TLS_RELOAD' }, `keeping the current certificate: ${problem}`);
+      if (problem !== lastProblem) {
+        const message = `keeping the current certificate (valid to ${pair.served.validTo}): ${problem}`;
+        if (isTenantGuardError(err, 'ERR_TLS_CERT_VALIDITY')) log.error({ code: err.code }, message);
+        else log.warn({ code: 'ERR_TLS_RELOAD' }, message);
+      }
       lastProblem = problem;
       return false;
     }
@@ -261,6 +286,7 @@ export function createReloadingHttpsServer(
       { certificate: next.served, previous: pair.served.serialNumber },
       `now serving certificate ${next.served.subject} (serial ${next.served.serialNumber}, valid to ${next.served.validTo})`,
     );
+    warnIfExpiring(next.served);
     if (epochs !== undefined && next.ca !== pair.ca) {
       const busy = epochs.advance(server);
       log.info(
@@ -311,6 +337,7 @@ export function createReloadingHttpsServer(
     server,
     current: () => pair.served,
     reload,
+    refused: () => lastProblem,
     close: async () => {
       clearInterval(poll);
       clearTimeout(debounce);

@@ -76,7 +76,7 @@ describe('certificate-reloading HTTPS server', () => {
 
   async function serve(
     dir: string,
-    options: { watch?: boolean; pollIntervalMs?: number } = {},
+    options: { watch?: boolean; pollIntervalMs?: number; now?: () => number } = {},
   ): Promise<{ tls: ReloadingHttpsServer; port: number; lines: Array<Record<string, unknown>> }> {
     const { logger, lines } = captureLogger();
     const tls = createReloadingHttpsServer(
@@ -90,6 +90,7 @@ describe('certificate-reloading HTTPS server', () => {
         debounceMs: 20,
         pollIntervalMs: options.pollIntervalMs ?? 200,
         ...(options.watch === undefined ? {} : { watch: options.watch }),
+        ...(options.now === undefined ? {} : { now: options.now }),
       },
     );
     await new Promise<void>((resolve) => tls.server.listen(0, '127.0.0.1', resolve));
@@ -222,6 +223,68 @@ describe('certificate-reloading HTTPS server', () => {
       writeFileSync(join(dir, 'tls.key'), second.key);
       assert.equal(tls.reload(), true);
       assert.equal(tls.reload(), false, 'the same pair again is no change');
+    } finally {
+      await tls.close();
+    }
+  });
+
+  test('a certificate outside its dates: refused at start naming its dates; on reload the pair in force stays, logged as an error and reported by refused()', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'tls.crt'), first.cert);
+    writeFileSync(join(dir, 'tls.key'), first.key);
+    const x509 = new X509Certificate(first.cert);
+    const notBefore = Date.parse(x509.validFrom);
+    const notAfter = Date.parse(x509.validTo);
+    const start = (now: number) => () =>
+      createReloadingHttpsServer(
+        () => undefined,
+        { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+        captureLogger().logger,
+        { now: () => now, watch: false },
+      );
+    assert.throws(start(notAfter + 86_400_000), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_TLS_CERT_VALIDITY');
+      assert.match(err.message, new RegExp(`tls\\.crt .*expired ${x509.validTo} \\(1 day ago\\)`));
+      assert.match(err.message, /Secret tenant-guard-tls/, 'says what to renew');
+      return true;
+    });
+    assert.throws(start(notBefore - 3_600_000), {
+      code: 'ERR_TLS_CERT_VALIDITY',
+      message: new RegExp(`is not valid before ${x509.validFrom} \\(in 1 hour\\)`),
+    });
+
+    // Served while valid; three days before its end it is named in a warning.
+    let now = notAfter - 3 * 86_400_000;
+    const { tls, lines } = await serve(dir, { watch: false, pollIntervalMs: 60_000, now: () => now });
+    try {
+      assert.ok(
+        lines.some((l) => l.level === 40 && /expires .* \(in 3 days\)/.test(String(l.msg))),
+        'an expiring certificate is named at start',
+      );
+      assert.equal(tls.refused(), undefined);
+      // A short-lived pair, already over when it arrives: refused, the current pair stays.
+      now = notAfter - 86_400_000;
+      const short = await generateCertificates({
+        names: NAMES,
+        validityDays: 1,
+        now: () => now - 2 * 86_400_000,
+      });
+      writeFileSync(join(dir, 'tls.crt'), short.cert);
+      writeFileSync(join(dir, 'tls.key'), short.key);
+      assert.equal(tls.reload(), false);
+      assert.equal(tls.current().fingerprint256, fingerprintOf(first));
+      assert.match(tls.refused() ?? '', /expired/);
+      const refusal = lines.filter((l) => l.code === 'ERR_TLS_CERT_VALIDITY' && l.level === 50);
+      assert.equal(refusal.length, 1, 'logged once, as an error');
+      assert.match(String(refusal[0]?.msg), /keeping the current certificate \(valid to .*\): .*expired/);
+      assert.equal(tls.reload(), false);
+      assert.equal(lines.filter((l) => l.level === 50).length, 1, 'not again for the same files');
+      // A pair valid now is taken, and nothing is refused any more.
+      writeFileSync(join(dir, 'tls.crt'), second.cert);
+      writeFileSync(join(dir, 'tls.key'), second.key);
+      now = Date.now();
+      assert.equal(tls.reload(), true);
+      assert.equal(tls.refused(), undefined);
     } finally {
       await tls.close();
     }
