@@ -11,18 +11,29 @@
  * `certs` never changes what `npm start` serves (a certificate for the Service names only
  * would fail `curl https://127.0.0.1:8443`).
  *
- * Rotation without an outage: the bundle holds the new CA and the previous one (from the
- * caBundle found, while it is still valid), so the API server and Argo CD trust both while
- * the Secret with the new serving certificate rolls out. Exit 0 done, 1 failure, 2 bad usage.
+ * Rotation without an outage: the bundle holds the new CA and the previous one (the `ca.pem`
+ * this command wrote last into DIR, and the caBundle found, while still valid; ca-bundle.ts),
+ * so the API server and Argo CD trust both while the Secret with the new serving certificate
+ * rolls out; the output says which CAs it kept and the order to apply them in. Exit 0 done,
+ * 1 failure, 2 bad usage.
  */
-import { X509Certificate } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { parseAllDocuments, type Document } from 'yaml';
 import { isTenantGuardError, TenantGuardError } from '../errors.js';
-import { generateCertificates, writeCertificates } from '../server/certificates.js';
+import { certificateFiles, generateCertificates, writeCertificates } from '../server/certificates.js';
+import {
+  CA_BUNDLE_FILE,
+  mergeCaBundle,
+  previousCaFile,
+  previousCaOfWebhooks,
+  writeCaBundle,
+  type MergedBundle,
+  type PreviousCa,
+} from './ca-bundle.js';
 import type { CliContext } from './io.js';
+
+export { CA_BUNDLE_FILE, mergeCaBundle } from './ca-bundle.js';
 
 /** Options of `runCerts`. */
 export interface CertsOptions {
@@ -49,10 +60,7 @@ export interface CertsIo {
 export const DEFAULT_CERT_SERVICES = ['tenant-guard-webhook', 'tenant-guard-broker'];
 /** Where `certs` writes by default; `serve --certs-dir` (local runs) defaults to `certs`, a different place. */
 export const DEFAULT_CERTS_OUT = 'certs/cluster';
-export const CA_BUNDLE_FILE = 'ca-bundle.pem';
-const WEBHOOK_KINDS = new Set(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** The DNS names of Services in a namespace, as clients inside the cluster spell them. */
 export function serviceDnsNames(services: readonly string[], namespace: string): string[] {
@@ -62,90 +70,6 @@ export function serviceDnsNames(services: readonly string[], namespace: string):
     `${s}.${namespace}.svc`,
     `${s}.${namespace}.svc.cluster.local`,
   ]);
-}
-
-/**
- * The CA bundle to trust: the new CA, then the first certificate of the previous bundle
- * when it is another one and still valid at `now`.
- */
-export function mergeCaBundle(newCa: string, previousBundle: string | undefined, now: Date): string {
-  const fresh = newCa.trim();
-  const previous = (previousBundle ?? '').match(PEM_CERT)?.[0];
-  if (previous === undefined) return `${fresh}\n`;
-  try {
-    const old = new X509Certificate(previous);
-    const stillValid = Date.parse(old.validTo) > now.getTime();
-    if (!stillValid || old.fingerprint256 === new X509Certificate(fresh).fingerprint256) return `${fresh}\n`;
-  } catch {
-    return `${fresh}\n`; // not a certificate: nothing worth keeping
-  }
-  return `${fresh}\n${previous}\n`;
-}
-
-/** YAML files under `dir`, hidden directories and node_modules skipped. */
-function yamlFiles(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(dir).sort()) {
-    if (entry.startsWith('.') || entry === 'node_modules') continue;
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) found.push(...yamlFiles(path));
-    else if (/\.ya?ml$/.test(entry)) found.push(path);
-  }
-  return found;
-}
-
-function webhookCount(doc: Document): number {
-  const kind = doc.get('kind');
-  if (
-    typeof kind !== 'string' ||
-    !WEBHOOK_KINDS.has(kind) ||
-    doc.get('apiVersion') !== 'admissionregistration.k8s.io/v1'
-  )
-    return 0;
-  const webhooks: unknown = doc.toJS().webhooks;
-  return Array.isArray(webhooks) ? webhooks.length : 0;
-}
-
-/** The caBundle (base64) of the first webhook configuration under `dir`, if any. */
-export function findCaBundle(dir: string): string | undefined {
-  for (const file of yamlFiles(dir)) {
-    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-      if (webhookCount(doc) === 0) continue;
-      const value = doc.getIn(['webhooks', 0, 'clientConfig', 'caBundle']);
-      if (typeof value === 'string' && value !== '') return value;
-    }
-  }
-  return undefined;
-}
-
-/**
- * Sets `clientConfig.caBundle` of every webhook of every webhook configuration under `dir`,
- * keeping the rest of each file (comments, order) as it was.
- * @returns the files changed and how many webhooks
- * @throws TenantGuardError ERR_CERTS when no webhook configuration is found
- */
-export function writeCaBundle(dir: string, caBundleBase64: string): { files: string[]; webhooks: number } {
-  const files: string[] = [];
-  let webhooks = 0;
-  for (const file of yamlFiles(dir)) {
-    const docs = parseAllDocuments(readFileSync(file, 'utf8'));
-    let changed = false;
-    for (const doc of docs) {
-      const count = webhookCount(doc);
-      for (let i = 0; i < count; i++) doc.setIn(['webhooks', i, 'clientConfig', 'caBundle'], caBundleBase64);
-      webhooks += count;
-      changed ||= count > 0;
-    }
-    if (!changed) continue;
-    writeFileSync(file, docs.map((d) => d.toString({ lineWidth: 0, flowCollectionPadding: false })).join(''));
-    files.push(file);
-  }
-  if (files.length === 0)
-    throw new TenantGuardError(
-      'ERR_CERTS',
-      `no MutatingWebhookConfiguration or ValidatingWebhookConfiguration (admissionregistration.k8s.io/v1) found under ${dir}`,
-    );
-  return { files, webhooks };
 }
 
 /** Checks the options. @throws TenantGuardError ERR_USAGE naming the option. */
@@ -170,55 +94,106 @@ export function checkCertsOptions(options: CertsOptions): void {
     throw usage(`--webhook-config: ${options.webhookConfig} does not exist`);
 }
 
+/** What the output says about the previous CAs: kept for the rotation, or none (a first install). */
+function bundleLines(merged: MergedBundle, bundleFile: string): string[] {
+  const lines = merged.kept.map(
+    (k) => `kept the previous CA ${k.subject} (valid to ${k.validTo}, from ${k.from}) in ${bundleFile}`,
+  );
+  for (const e of merged.expired)
+    lines.push(
+      `warning: the previous CA from ${e.from} expired ${e.validTo} and is not kept: a certificate it signed verifies for nobody already`,
+    );
+  if (merged.kept.length === 0)
+    lines.push(
+      `no previous CA kept (none valid in ${bundleFile.replace(CA_BUNDLE_FILE, 'ca.pem')}, nor in the webhook configurations): apply as a first install`,
+    );
+  return lines;
+}
+
+/** The commands to apply what was written: a first install's, or a rotation's order (docs/upgrade.md). */
+function nextLines(
+  options: CertsOptions,
+  files: { certFile: string; keyFile: string },
+  webhookDirs: string[],
+  rotation: boolean,
+): string[] {
+  const bundle = join(options.out, CA_BUNDLE_FILE);
+  const secret = `  kubectl -n ${options.namespace} create secret tls tenant-guard-tls --cert ${files.certFile} --key ${files.keyFile} --dry-run=client -o yaml | kubectl apply -f -`;
+  const configMap = `  kubectl -n argocd create configmap tenant-guard-broker-ca --from-file=ca.crt=${bundle} --dry-run=client -o yaml | kubectl apply -f -`;
+  const webhooks = webhookDirs.map((d) => `  kubectl apply -k ${d}`);
+  const clientCa =
+    options.client === undefined
+      ? []
+      : [
+          `  kubectl -n ${options.namespace} create secret generic tenant-guard-client-ca --from-file=ca.crt=${bundle} --dry-run=client -o yaml | kubectl apply -f -`,
+        ];
+  if (!rotation)
+    return [
+      'next (a first install, docs/install.md):',
+      secret,
+      configMap,
+      '  kubectl apply -k webhook-config/ and wait for `kubectl -n tenant-guard rollout status`, then the webhook configurations:',
+      ...webhooks,
+      ...(clientCa.length === 0
+        ? []
+        : [
+            'the client certificate: on every API server, then the webhook (docs/install.md, section 6):',
+            ...clientCa,
+          ]),
+    ];
+  return [
+    'next, a rotation: in this order, so that nothing distrusts anything on the way (docs/upgrade.md):',
+    configMap,
+    ...(webhooks.length === 0
+      ? ['  (the caBundle of your webhook configurations: the content of ' + bundle + ')']
+      : webhooks),
+    ...(clientCa.length === 0
+      ? []
+      : [...clientCa, "  then the API servers' client.crt and client.key, one at a time"]),
+    secret,
+  ];
+}
+
 /** Runs the command. Returns the exit code. */
 export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = new Date()): Promise<number> {
   try {
     checkCertsOptions(options);
     const names = serviceDnsNames(options.services, options.namespace);
+    // Read before anything is written: the CA this replaces is kept in the new bundle.
+    const previous = [
+      previousCaFile(certificateFiles(options.out).caFile),
+      options.webhookConfig === undefined ? undefined : previousCaOfWebhooks(options.webhookConfig),
+    ].filter((p): p is PreviousCa => p !== undefined);
     const bundle = await generateCertificates({
       names,
       validityDays: options.days,
       caCommonName: `tenant-guard CA (${options.namespace})`,
       ...(options.client === undefined ? {} : { clientName: options.client }),
+      now: () => now.getTime(),
     });
-    const previous = options.webhookConfig === undefined ? undefined : findCaBundle(options.webhookConfig);
-    const caBundle = mergeCaBundle(
-      bundle.caCert,
-      previous === undefined ? undefined : Buffer.from(previous, 'base64').toString('utf8'),
-      now,
-    );
+    const merged = mergeCaBundle(bundle.caCert, previous, now);
     const files = writeCertificates(options.out, bundle);
-    writeFileSync(join(options.out, CA_BUNDLE_FILE), caBundle, { mode: 0o644 });
+    const bundleFile = join(options.out, CA_BUNDLE_FILE);
+    writeFileSync(bundleFile, merged.bundle, { mode: 0o644 });
     const webhookDirs: string[] = [];
     const lines = [
-      `wrote ${files.caFile}, ${files.certFile}, ${files.keyFile} (0600) and ${join(options.out, CA_BUNDLE_FILE)}`,
+      `wrote ${files.caFile}, ${files.certFile}, ${files.keyFile} (0600) and ${bundleFile}`,
       `serving certificate for: ${names.join(', ')} (valid ${options.days} days)`,
     ];
     if (files.client !== undefined)
       lines.push(
         `wrote ${files.client.certFile} and ${files.client.keyFile} (0600): the API server's client certificate, Common Name ${options.client ?? ''}, signed by the same CA`,
       );
+    lines.push(...bundleLines(merged, bundleFile));
     if (options.webhookConfig !== undefined) {
-      const written = writeCaBundle(options.webhookConfig, Buffer.from(caBundle, 'utf8').toString('base64'));
-      const kept =
-        (caBundle.match(PEM_CERT) ?? []).length > 1
-          ? ' (the new CA and the previous one, for the rotation)'
-          : '';
-      lines.push(`caBundle${kept} written into ${written.webhooks} webhooks in ${written.files.join(', ')}`);
+      const written = writeCaBundle(
+        options.webhookConfig,
+        Buffer.from(merged.bundle, 'utf8').toString('base64'),
+      );
+      lines.push(`caBundle written into ${written.webhooks} webhooks in ${written.files.join(', ')}`);
       webhookDirs.push(...new Set(written.files.map((f) => dirname(f))));
     }
-    lines.push(
-      'next (a first install; to rotate, docs/upgrade.md gives the order):',
-      `  kubectl -n ${options.namespace} create secret tls tenant-guard-tls --cert ${files.certFile} --key ${files.keyFile} --dry-run=client -o yaml | kubectl apply -f -`,
-      `  kubectl -n argocd create configmap tenant-guard-broker-ca --from-file=ca.crt=${join(options.out, CA_BUNDLE_FILE)} --dry-run=client -o yaml | kubectl apply -f -`,
-      '  kubectl apply -k webhook-config/ and wait for `kubectl -n tenant-guard rollout status`, then the webhook configurations (docs/install.md):',
-      ...webhookDirs.map((d) => `  kubectl apply -k ${d}`),
-    );
-    if (files.client !== undefined)
-      lines.push(
-        'the client certificate: on every API server, then the webhook (docs/install.md, section 6):',
-        `  kubectl -n ${options.namespace} create secret generic tenant-guard-client-ca --from-file=ca.crt=${join(options.out, CA_BUNDLE_FILE)} --dry-run=client -o yaml | kubectl apply -f -`,
-      );
+    lines.push(...nextLines(options, files, webhookDirs, merged.kept.length > 0));
     io.stdout(`${lines.join('\n')}\n`);
     return 0;
   } catch (err) {

@@ -4,7 +4,7 @@
  * `caBundle`), `tls.crt` (serving certificate, then the CA: the full chain) and `tls.key`
  * (mode 0600). The CA's key is not kept: regenerate both to renew.
  */
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -86,7 +86,14 @@ export async function generateCertificates(options: CertificateOptions): Promise
   const { generate } = (await import('selfsigned')).default;
   try {
     const ca = await generate(
-      [{ name: 'commonName', value: options.caCommonName ?? 'tenant-guard local CA' }],
+      [
+        { name: 'commonName', value: options.caCommonName ?? 'tenant-guard local CA' },
+        // A name of its own for every CA: during a rotation the bundle holds the new CA and the
+        // previous one, and OpenSSL (Node's TLS, so the exec plugin) picks a certificate's
+        // issuer by name (selfsigned writes no key identifiers): under one name it tried the
+        // wrong CA, and the previous serving certificate failed to verify.
+        { shortName: 'OU', value: `made ${notBeforeDate.toISOString()} ${randomBytes(4).toString('hex')}` },
+      ],
       {
         algorithm: 'sha256',
         keySize: 2048,

@@ -1,10 +1,21 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { kustomizeBuild } from '../deploy/manifest-checks.js';
@@ -50,6 +61,27 @@ function caBundles(file: string): string[] {
       ? webhooks.map((w: { clientConfig?: { caBundle?: string } }) => w.clientConfig?.caBundle ?? '')
       : [];
   });
+}
+
+/** A TLS handshake with a server holding `pair`, as `tenant-guard-webhook.tenant-guard.svc`, trusting `ca`. */
+async function handshake(pair: { cert: string; key: string }, ca: string): Promise<string> {
+  const server = createTlsServer(pair, (socket) => socket.end());
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  try {
+    const { port } = server.address() as AddressInfo;
+    return await new Promise<string>((ok) => {
+      const socket = tlsConnect(
+        { host: '127.0.0.1', port, ca, servername: 'tenant-guard-webhook.tenant-guard.svc' },
+        () => {
+          socket.end();
+          ok('ok');
+        },
+      );
+      socket.on('error', (err) => ok(err.message));
+    });
+  } finally {
+    server.close();
+  }
 }
 
 describe('tenant-guard certs', () => {
@@ -329,9 +361,127 @@ describe('tenant-guard certs', () => {
       capture().io,
     );
     const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
-    assert.equal(mergeCaBundle(ca, ca, new Date()), `${ca.trim()}\n`, 'the same CA is not repeated');
+    const from = (pem: string) => ({ pem, from: 'test' });
+    assert.equal(
+      mergeCaBundle(ca, [from(ca)], new Date()).bundle,
+      `${ca.trim()}\n`,
+      'the same CA is not repeated',
+    );
     const later = new Date(Date.now() + 3 * 86_400_000);
-    assert.equal(mergeCaBundle('NEW', ca, later), 'NEW\n', 'an expired previous CA is dropped');
-    assert.equal(mergeCaBundle('NEW', 'garbage', new Date()), 'NEW\n');
+    const expired = mergeCaBundle('NEW', [from(ca)], later);
+    assert.equal(expired.bundle, 'NEW\n', 'an expired previous CA is dropped');
+    assert.equal(expired.expired.length, 1, 'and said so');
+    assert.equal(mergeCaBundle('NEW', [from('garbage')], new Date()).bundle, 'NEW\n');
+    assert.equal(
+      mergeCaBundle('NEW', [from(ca), from(ca)], new Date()).bundle,
+      `NEW\n${ca.trim()}\n`,
+      'found twice, kept once',
+    );
+  });
+
+  test('rotation keeps the CA `certs` wrote last, with no caBundle in the webhook configurations (a fresh checkout, --no-webhook-config)', async () => {
+    const dir = temp();
+    const out = join(dir, 'certs');
+    const options = (webhookConfig: string | undefined): CertsOptions => ({
+      services: ['tenant-guard-webhook'],
+      namespace: 'tenant-guard',
+      out,
+      webhookConfig,
+      days: 30,
+    });
+    const first = capture();
+    assert.equal(await runCerts(options(undefined), first.io), 0, first.err.join(''));
+    assert.match(first.out.join(''), /no previous CA kept .*: apply as a first install/);
+    assert.match(first.out.join(''), /next \(a first install/);
+    const oldCa = new X509Certificate(readFileSync(join(out, 'ca.pem')));
+    const oldPair = {
+      cert: readFileSync(join(out, 'tls.crt'), 'utf8'),
+      key: readFileSync(join(out, 'tls.key'), 'utf8'),
+    };
+
+    // The rotation, from a checkout whose webhook configurations carry no caBundle.
+    const tree = copyTree(dir);
+    assert.deepEqual(
+      caBundles(join(tree, 'webhooks', 'webhook-configurations.yaml')).filter((b) => b !== ''),
+      [],
+    );
+    const second = capture();
+    assert.equal(await runCerts(options(tree), second.io), 0, second.err.join(''));
+    const newCa = new X509Certificate(readFileSync(join(out, 'ca.pem')));
+    assert.notEqual(newCa.fingerprint256, oldCa.fingerprint256);
+    const bundle = (readFileSync(join(out, CA_BUNDLE_FILE), 'utf8').match(PEM_CERT) ?? []).map(
+      (p) => new X509Certificate(p).fingerprint256,
+    );
+    assert.deepEqual(
+      bundle,
+      [newCa.fingerprint256, oldCa.fingerprint256],
+      'the new CA, then the one it replaced',
+    );
+    const written = Buffer.from(
+      caBundles(join(tree, 'webhooks', 'webhook-configurations.yaml'))[0] ?? '',
+      'base64',
+    )
+      .toString('utf8')
+      .match(PEM_CERT);
+    assert.equal(written?.length, 2, 'the webhook configurations trust both');
+    // What a TLS client holding the new bundle (Node's, as the exec plugin) makes of the
+    // serving certificate still mounted, and of the new one.
+    const bundleText = readFileSync(join(out, CA_BUNDLE_FILE), 'utf8');
+    assert.equal(
+      await handshake(oldPair, bundleText),
+      'ok',
+      'the previous serving certificate still verifies',
+    );
+    const newPair = {
+      cert: readFileSync(join(out, 'tls.crt'), 'utf8'),
+      key: readFileSync(join(out, 'tls.key'), 'utf8'),
+    };
+    assert.equal(await handshake(newPair, bundleText), 'ok', 'the new one verifies');
+    const said = second.out.join('');
+    assert.match(
+      said,
+      new RegExp(
+        `kept the previous CA CN=tenant-guard CA \\(tenant-guard\\), OU=made .* \\(valid to .*, from ${join(out, 'ca.pem')}\\)`,
+      ),
+    );
+    // The rotation's order: Argo CD's CA and the webhook configurations before the Secret.
+    const order = [
+      'configmap tenant-guard-broker-ca',
+      `kubectl apply -k ${join(tree, 'webhooks')}`,
+      'secret tls tenant-guard-tls',
+    ].map((step) => said.indexOf(step));
+    assert.ok(
+      order.every((at, i) => at > said.indexOf('next, a rotation') && (i === 0 || at > (order[i - 1] ?? 0))),
+      said,
+    );
+  });
+
+  test('a ca.pem in --out that holds no certificate is not overwritten: exit 1, naming it', async () => {
+    const dir = temp();
+    const out = join(dir, 'certs');
+    mkdirSync(out);
+    writeFileSync(join(out, 'ca.pem'), 'not a certificate\n');
+    const run = capture();
+    assert.equal(
+      await runCerts({ services: ['a'], namespace: 'n', out, webhookConfig: undefined, days: 1 }, run.io),
+      1,
+    );
+    assert.match(
+      run.err.join(''),
+      /ca\.pem exists but holds no readable certificate; .*move it away.*\(ERR_CERTS\)/,
+    );
+    assert.equal(readFileSync(join(out, 'ca.pem'), 'utf8'), 'not a certificate\n', 'left as it was');
+    assert.equal(existsSync(join(out, 'tls.key')), false, 'nothing written');
+  });
+
+  test('an expired previous CA is not kept, and the output says so', async () => {
+    const dir = temp();
+    const out = join(dir, 'certs');
+    const options: CertsOptions = { services: ['a'], namespace: 'n', out, webhookConfig: undefined, days: 1 };
+    assert.equal(await runCerts(options, capture().io), 0);
+    const run = capture();
+    assert.equal(await runCerts(options, run.io, new Date(Date.now() + 3 * 86_400_000)), 0);
+    assert.match(run.out.join(''), /warning: the previous CA from .*ca\.pem expired .* and is not kept/);
+    assert.equal((readFileSync(join(out, CA_BUNDLE_FILE), 'utf8').match(PEM_CERT) ?? []).length, 1);
   });
 });
