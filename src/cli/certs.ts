@@ -3,7 +3,8 @@
  *
  * A CA and a serving certificate (src/server/certificates.ts) whose names cover each
  * Service's DNS names (S, S.N, S.N.svc, S.N.svc.cluster.local), written to DIR (ca.pem,
- * tls.crt, tls.key, and ca-bundle.pem), and the CA bundle written into the `caBundle` of every
+ * tls.crt, tls.key, ca-bundle.pem, and tenant-guard-tls.yaml: the Secret the Deployments mount,
+ * as a manifest), and the CA bundle written into the `caBundle` of every
  * Mutating- and ValidatingWebhookConfiguration found under the webhook-config directory.
  *
  * DIR defaults to `certs/cluster`: the certificate of the cluster's Services, kept apart from
@@ -17,7 +18,7 @@
  * rolls out; the output says which CAs it kept and the order to apply them in. Exit 0 done,
  * 1 failure, 2 bad usage.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { isTenantGuardError, TenantGuardError } from '../errors.js';
@@ -60,6 +61,9 @@ export interface CertsIo {
 export const DEFAULT_CERT_SERVICES = ['tenant-guard-webhook', 'tenant-guard-broker'];
 /** Where `certs` writes by default; `serve --certs-dir` (local runs) defaults to `certs`, a different place. */
 export const DEFAULT_CERTS_OUT = 'certs/cluster';
+/** The Secret the Deployments mount, and the file in `--out` that holds it as a manifest. */
+export const TLS_SECRET_NAME = 'tenant-guard-tls';
+export const TLS_SECRET_FILE = 'tenant-guard-tls.yaml';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** The DNS names of Services in a namespace, as clients inside the cluster spell them. */
@@ -110,17 +114,50 @@ function bundleLines(merged: MergedBundle, bundleFile: string): string[] {
   return lines;
 }
 
+/**
+ * The Secret `tenant-guard-tls` as a manifest: the serving pair, and `ca.crt` the CA bundle
+ * (what the ServiceMonitors verify the pods with, as cert-manager's Secret has it). One file
+ * that every doc points at, so no recipe of its own can take the wrong files or drop a key.
+ */
+export function tlsSecretManifest(
+  namespace: string,
+  pair: { cert: string; key: string },
+  caBundle: string,
+): string {
+  const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+  return [
+    '# Written by `tenant-guard certs`: the serving certificate, its key and the CA bundle.',
+    '# Holds the private key: keep it out of git. Apply: kubectl apply -f <this file>',
+    'apiVersion: v1',
+    'kind: Secret',
+    'metadata:',
+    `  name: ${TLS_SECRET_NAME}`,
+    `  namespace: ${namespace}`,
+    '  labels:',
+    '    app.kubernetes.io/name: tenant-guard',
+    'type: kubernetes.io/tls',
+    'data:',
+    `  tls.crt: ${b64(pair.cert)}`,
+    `  tls.key: ${b64(pair.key)}`,
+    `  ca.crt: ${b64(caBundle)}`,
+    '',
+  ].join('\n');
+}
+
 /** The commands to apply what was written: a first install's, or a rotation's order (docs/upgrade.md). */
 function nextLines(
   options: CertsOptions,
-  files: { certFile: string; keyFile: string },
+  secretFile: string,
   webhookDirs: string[],
   rotation: boolean,
 ): string[] {
   const bundle = join(options.out, CA_BUNDLE_FILE);
-  const secret = `  kubectl -n ${options.namespace} create secret tls tenant-guard-tls --cert ${files.certFile} --key ${files.keyFile} --dry-run=client -o yaml | kubectl apply -f -`;
+  const secret = `  kubectl apply -f ${secretFile}`;
   const configMap = `  kubectl -n argocd create configmap tenant-guard-broker-ca --from-file=ca.crt=${bundle} --dry-run=client -o yaml | kubectl apply -f -`;
-  const webhooks = webhookDirs.map((d) => `  kubectl apply -k ${d}`);
+  const webhooks =
+    webhookDirs.length > 0
+      ? webhookDirs.map((d) => `  kubectl apply -k ${d}`)
+      : [`  (your webhook configurations, their caBundle the base64 of ${bundle})`];
   const clientCa =
     options.client === undefined
       ? []
@@ -130,6 +167,7 @@ function nextLines(
   if (!rotation)
     return [
       'next (a first install, docs/install.md):',
+      `  kubectl create namespace ${options.namespace}`,
       secret,
       configMap,
       '  kubectl apply -k webhook-config/ and wait for `kubectl -n tenant-guard rollout status`, then the webhook configurations:',
@@ -144,9 +182,7 @@ function nextLines(
   return [
     'next, a rotation: in this order, so that nothing distrusts anything on the way (docs/upgrade.md):',
     configMap,
-    ...(webhooks.length === 0
-      ? ['  (the caBundle of your webhook configurations: the content of ' + bundle + ')']
-      : webhooks),
+    ...webhooks,
     ...(clientCa.length === 0
       ? []
       : [...clientCa, "  then the API servers' client.crt and client.key, one at a time"]),
@@ -175,9 +211,12 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
     const files = writeCertificates(options.out, bundle);
     const bundleFile = join(options.out, CA_BUNDLE_FILE);
     writeFileSync(bundleFile, merged.bundle, { mode: 0o644 });
+    const secretFile = join(options.out, TLS_SECRET_FILE);
+    writeFileSync(secretFile, tlsSecretManifest(options.namespace, bundle, merged.bundle), { mode: 0o600 });
+    chmodSync(secretFile, 0o600); // an existing file keeps its mode on write
     const webhookDirs: string[] = [];
     const lines = [
-      `wrote ${files.caFile}, ${files.certFile}, ${files.keyFile} (0600) and ${bundleFile}`,
+      `wrote ${files.caFile}, ${files.certFile}, ${files.keyFile} (0600), ${bundleFile}, and ${secretFile} (0600): Secret ${TLS_SECRET_NAME} with tls.crt, tls.key and ca.crt (the CA bundle)`,
       `serving certificate for: ${names.join(', ')} (valid ${options.days} days)`,
     ];
     if (files.client !== undefined)
@@ -193,7 +232,7 @@ export async function runCerts(options: CertsOptions, io: CertsIo, now: Date = n
       lines.push(`caBundle written into ${written.webhooks} webhooks in ${written.files.join(', ')}`);
       webhookDirs.push(...new Set(written.files.map((f) => dirname(f))));
     }
-    lines.push(...nextLines(options, files, webhookDirs, merged.kept.length > 0));
+    lines.push(...nextLines(options, secretFile, webhookDirs, merged.kept.length > 0));
     io.stdout(`${lines.join('\n')}\n`);
     return 0;
   } catch (err) {

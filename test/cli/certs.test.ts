@@ -18,7 +18,8 @@ import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
-import { kustomizeBuild } from '../deploy/manifest-checks.js';
+import { kustomizeBuild, type KubeObject } from '../deploy/manifest-checks.js';
+import { checkBuiltIn } from '../deploy/model-check.js';
 import {
   CA_BUNDLE_FILE,
   DEFAULT_CERTS_OUT,
@@ -26,6 +27,7 @@ import {
   register,
   runCerts,
   serviceDnsNames,
+  TLS_SECRET_FILE,
   type CertsOptions,
 } from '../../src/cli/certs.js';
 import { startServe } from '../../src/server/start-serve.js';
@@ -136,7 +138,26 @@ describe('tenant-guard certs', () => {
     assert.deepEqual(firstPem.match(PEM_CERT), [ca.toString().trim()]);
     assert.equal(readFileSync(join(out, CA_BUNDLE_FILE), 'utf8'), firstPem);
     assert.match(readFileSync(configs, 'utf8'), /# - failurePolicy Fail/, 'comments are kept');
-    assert.match(run1.out.join(''), /kubectl -n tg-system create secret tls tenant-guard-tls/);
+    assert.match(run1.out.join(''), new RegExp(`kubectl apply -f ${join(out, TLS_SECRET_FILE)}\n`));
+    // The Secret the Deployments mount, as one manifest: the pair, and ca.crt the CA bundle.
+    const secretText = readFileSync(join(out, TLS_SECRET_FILE), 'utf8');
+    assert.equal(statSync(join(out, TLS_SECRET_FILE)).mode & 0o777, 0o600, 'it holds the key');
+    const secret = parseAllDocuments(secretText)[0]?.toJS() as KubeObject;
+    assert.deepEqual(checkBuiltIn(secret), [], 'a valid Secret');
+    assert.deepEqual(
+      [secret.kind, secret.type, secret.metadata.name, secret.metadata.namespace],
+      ['Secret', 'kubernetes.io/tls', 'tenant-guard-tls', 'tg-system'],
+    );
+    const decoded = (key: string) => Buffer.from(String(secret.data[key]), 'base64').toString('utf8');
+    assert.equal(decoded('tls.crt'), readFileSync(join(out, 'tls.crt'), 'utf8'));
+    assert.equal(decoded('tls.key'), readFileSync(join(out, 'tls.key'), 'utf8'));
+    assert.equal(decoded('ca.crt'), readFileSync(join(out, CA_BUNDLE_FILE), 'utf8'));
+    const mounted = kustomizeBuild(join(tree))
+      .filter((o) => o.kind === 'Deployment')
+      .flatMap((d) => d.spec.template.spec.volumes)
+      .filter((v: { secret?: { secretName: string } }) => v.secret !== undefined)
+      .map((v: { secret: { secretName: string } }) => v.secret.secretName);
+    assert.ok(mounted.includes(secret.metadata.name), `the Deployments mount ${mounted.join(', ')}`);
 
     // Rotation: the new CA first, the previous one kept; the one before that dropped.
     assert.equal(await runCerts(options, capture().io), 0);
@@ -236,7 +257,7 @@ describe('tenant-guard certs', () => {
       { from: 'user' },
     );
     assert.deepEqual(codes, [0], out.join(''));
-    assert.doesNotMatch(out.join(''), /caBundle/, 'no webhook configuration touched');
+    assert.doesNotMatch(out.join(''), /caBundle written/, 'no webhook configuration touched');
     const sans = new X509Certificate(readFileSync(join(dir, 'tls.crt'))).subjectAltName ?? '';
     assert.deepEqual(
       sans.split(', ').map((s) => s.replace(/^DNS:/, '')),
@@ -448,7 +469,7 @@ describe('tenant-guard certs', () => {
     const order = [
       'configmap tenant-guard-broker-ca',
       `kubectl apply -k ${join(tree, 'webhooks')}`,
-      'secret tls tenant-guard-tls',
+      `kubectl apply -f ${join(out, TLS_SECRET_FILE)}`,
     ].map((step) => said.indexOf(step));
     assert.ok(
       order.every((at, i) => at > said.indexOf('next, a rotation') && (i === 0 || at > (order[i - 1] ?? 0))),

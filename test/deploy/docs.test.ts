@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { brokerFlags } from '../../src/broker/options.js';
@@ -11,6 +11,14 @@ import { kustomizeBuild } from './manifest-checks.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOCS = ['install.md', 'upgrade.md', 'onboarding.md', 'audit.md', 'settings.md', 'requirements.md'];
 const read = (name: string): string => readFileSync(join(root, 'docs', name), 'utf8');
+
+/** Files under `dir` whose name matches `pattern`, recursively. */
+function filesUnder(dir: string, pattern: RegExp): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? filesUnder(path, pattern) : pattern.test(entry) ? [path] : [];
+  });
+}
 
 function commandOptions(name: string): string[] {
   const sink = { write: () => true };
@@ -73,5 +81,34 @@ describe('docs/', () => {
       }
     }
     assert.deepEqual(broken, []);
+  });
+
+  test("no doc points the cluster at the local run's certificate, and the Secret has one recipe", () => {
+    // certs/ holds what `npm start` made for 127.0.0.1 (signed by another CA); the cluster's
+    // pair is certs/cluster/, whose tenant-guard-tls.yaml `tenant-guard certs` writes.
+    const texts: { name: string; text: string }[] = [
+      ...readdirSync(join(root, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => ({ name: `docs/${f}`, text: read(f) })),
+      ...filesUnder(join(root, 'webhook-config'), /\.(md|ya?ml)$/).map((f) => ({
+        name: relative(root, f),
+        text: readFileSync(f, 'utf8'),
+      })),
+      // The README's "Try it" is the local run; the rest of it is not.
+      {
+        name: 'README.md',
+        text: readFileSync(join(root, 'README.md'), 'utf8').replace(/## Try it\n[\s\S]*?(?=\n## )/, ''),
+      },
+    ];
+    const found = texts.flatMap(({ name, text }) =>
+      [
+        ...text.matchAll(
+          /\bcerts\/(?:tls\.crt|tls\.key|ca\.pem)\b|create secret (?:tls|generic) tenant-guard-tls\b/g,
+        ),
+      ].map((m) => `${name}: ${m[0]}`),
+    );
+    assert.deepEqual(found, []);
+    assert.ok(texts.length > 10);
+    assert.match(read('install.md'), /kubectl apply -f certs\/cluster\/tenant-guard-tls\.yaml/);
   });
 });
