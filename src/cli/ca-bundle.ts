@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments, type Document } from 'yaml';
+import { isMap, isScalar, parseAllDocuments, type Document } from 'yaml';
 import { TenantGuardError } from '../errors.js';
 
 export const CA_BUNDLE_FILE = 'ca-bundle.pem';
@@ -136,9 +136,54 @@ export function previousCaOfWebhooks(dir: string): PreviousCa | undefined {
   return pem === undefined ? undefined : { pem, from: `the caBundle under ${dir}` };
 }
 
+/** One replacement in a file's text. */
+interface TextEdit {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
 /**
- * Sets `clientConfig.caBundle` of every webhook of every webhook configuration under `dir`,
- * keeping the rest of each file (comments, order) as it was.
+ * The edits that set `clientConfig.caBundle` of `count` webhooks of `doc` in `source`, each
+ * in place: the value of an existing caBundle, or a new line above the first key of a block
+ * `clientConfig`. Undefined when a `clientConfig` is not such a block (then the document is
+ * written out whole).
+ */
+function caBundleEdits(source: string, doc: Document, count: number, value: string): TextEdit[] | undefined {
+  const edits: TextEdit[] = [];
+  for (let i = 0; i < count; i++) {
+    const config = doc.getIn(['webhooks', i, 'clientConfig'], true);
+    if (!isMap(config) || config.flow === true) return undefined;
+    const pair = config.items.find((p) => isScalar(p.key) && p.key.value === 'caBundle');
+    if (pair !== undefined) {
+      if (!isScalar(pair.value) || pair.value.range == null) return undefined;
+      edits.push({ start: pair.value.range[0], end: pair.value.range[1], text: value });
+      continue;
+    }
+    const first = config.items[0]?.key;
+    const start = isScalar(first) ? first.range?.[0] : undefined;
+    if (start === undefined) return undefined;
+    const lineStart = source.lastIndexOf('\n', start - 1) + 1;
+    const indent = source.slice(lineStart, start);
+    if (!/^ *$/.test(indent)) return undefined;
+    edits.push({ start, end: start, text: `caBundle: ${value}\n${indent}` });
+  }
+  return edits;
+}
+
+/** `source` with `edits` (which do not overlap) made. */
+function applyEdits(source: string, edits: readonly TextEdit[]): string {
+  let out = source;
+  for (const e of [...edits].sort((a, b) => b.start - a.start))
+    out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}
+
+/**
+ * Sets `clientConfig.caBundle` of every webhook of every webhook configuration under `dir`.
+ * Only those values change: every other byte of the file (comments, order, the line breaks
+ * of the CEL matchConditions) stays as it was, so the diff an operator commits is the
+ * caBundle and nothing else.
  * @returns the files changed and how many webhooks
  * @throws TenantGuardError ERR_CERTS when no webhook configuration is found
  */
@@ -146,16 +191,28 @@ export function writeCaBundle(dir: string, caBundleBase64: string): { files: str
   const files: string[] = [];
   let webhooks = 0;
   for (const file of yamlFiles(dir)) {
-    const docs = parseAllDocuments(readFileSync(file, 'utf8'));
+    const source = readFileSync(file, 'utf8');
+    const docs = parseAllDocuments(source);
+    const edits: TextEdit[] = [];
+    let inPlace = true;
     let changed = false;
     for (const doc of docs) {
       const count = webhookCount(doc);
+      if (count === 0) continue;
+      const mine = caBundleEdits(source, doc, count, caBundleBase64);
+      if (mine === undefined) inPlace = false;
+      else edits.push(...mine);
       for (let i = 0; i < count; i++) doc.setIn(['webhooks', i, 'clientConfig', 'caBundle'], caBundleBase64);
       webhooks += count;
-      changed ||= count > 0;
+      changed = true;
     }
     if (!changed) continue;
-    writeFileSync(file, docs.map((d) => d.toString({ lineWidth: 0, flowCollectionPadding: false })).join(''));
+    writeFileSync(
+      file,
+      inPlace
+        ? applyEdits(source, edits)
+        : docs.map((d) => d.toString({ lineWidth: 0, flowCollectionPadding: false })).join(''),
+    );
     files.push(file);
   }
   if (files.length === 0)

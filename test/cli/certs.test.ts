@@ -505,4 +505,39 @@ describe('tenant-guard certs', () => {
     assert.match(run.out.join(''), /warning: the previous CA from .*ca\.pem expired .* and is not kept/);
     assert.equal((readFileSync(join(out, CA_BUNDLE_FILE), 'utf8').match(PEM_CERT) ?? []).length, 1);
   });
+
+  test('the caBundle is the only change to the webhook configurations: comments and the CEL line breaks stay', async () => {
+    const dir = temp();
+    const tree = copyTree(dir);
+    const file = join(tree, 'webhooks', 'webhook-configurations.yaml');
+    const before = readFileSync(file, 'utf8');
+    const withoutCaBundle = (text: string) => text.split('\n').filter((l) => !/^\s*caBundle: /.test(l));
+    const options: CertsOptions = {
+      services: ['tenant-guard-webhook'],
+      namespace: 'tenant-guard',
+      out: join(dir, 'certs'),
+      webhookConfig: tree,
+      days: 5,
+    };
+    assert.equal(await runCerts(options, capture().io), 0);
+    const first = readFileSync(file, 'utf8');
+    assert.deepEqual(withoutCaBundle(first), withoutCaBundle(before), 'every other line as it was');
+    assert.equal(
+      first.split('\n').filter((l) => /^ {6}caBundle: /.test(l)).length,
+      4,
+      "one per webhook's clientConfig",
+    );
+    assert.equal(await runCerts(options, capture().io), 0);
+    const second = readFileSync(file, 'utf8');
+    assert.deepEqual(
+      withoutCaBundle(second),
+      withoutCaBundle(before),
+      'a second run replaces the value in place',
+    );
+    assert.notEqual(second, first);
+    assert.deepEqual(
+      caBundles(file),
+      Array(4).fill(Buffer.from(readFileSync(join(dir, 'certs', CA_BUNDLE_FILE), 'utf8')).toString('base64')),
+    );
+  });
 });
