@@ -270,7 +270,13 @@ export const settingFlags: {
     kind: 'list',
     description: 'comma-separated users allowed to obtain tokens',
   },
-  issuerUrl: { flag: 'issuer', env: 'TG_ISSUER', kind: 'string', description: 'issuer URL of the broker' },
+  issuerUrl: {
+    flag: 'issuer',
+    env: 'TG_ISSUER',
+    kind: 'string',
+    description:
+      'issuer URL of the broker, as remote API servers are configured with it; required unless the broker runs locally (loopback --host, outside a cluster)',
+  },
   allowClusterDecisionResource: {
     flag: 'allow-cluster-decision-resource',
     env: 'TG_ALLOW_CLUSTER_DECISION_RESOURCE',

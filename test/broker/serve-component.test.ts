@@ -9,12 +9,12 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { createServer } from 'node:net';
-import { brokerComponent, brokerIssuer } from '../../src/broker/serve-component.js';
+import { brokerComponent, brokerIssuer, issuerWarning } from '../../src/broker/serve-component.js';
 import { addComponentFlags } from '../../src/cli/serve.js';
 import { startServe } from '../../src/server/start-serve.js';
 import { healthRouter } from '../../src/server/health.js';
 import { resolveSettings } from '../../src/settings.js';
-import { callServe, testIo } from '../cli/cli-support.js';
+import { callServe, REPO_ROOT, runCli, testIo } from '../cli/cli-support.js';
 import { capturedLogger } from '../server/webhook-app-support.js';
 import { serviceAccountToken } from '../support/caller-tokens.js';
 import { TestApiServer } from '../support/test-api-server.js';
@@ -163,9 +163,9 @@ describe('the default issuer follows --port and --host; --issuer and TG_ISSUER w
     { name: '--port 9555', options: { port: '9555' }, issuer: 'https://127.0.0.1:9555' },
     { name: 'TG_PORT', options: {}, env: { TG_PORT: '9556' }, issuer: 'https://127.0.0.1:9556' },
     {
-      name: '--host 0.0.0.0 reads as 127.0.0.1',
-      options: { host: '0.0.0.0', port: '9557' },
-      issuer: 'https://127.0.0.1:9557',
+      name: '--host 0.0.0.0 with --issuer: the issuer given',
+      options: { host: '0.0.0.0', port: '9557', issuer: 'https://broker.example.org/b' },
+      issuer: 'https://broker.example.org/b',
     },
     {
       name: '--host localhost',
@@ -200,6 +200,66 @@ describe('the default issuer follows --port and --host; --issuer and TG_ISSUER w
       assert.equal(brokerIssuer({ options: c.options, env, settings: s }), c.issuer);
     });
   }
+
+  // Reachable from other hosts without an issuer: it would sign as 127.0.0.1, which remote
+  // API servers cannot fetch discovery from (review s12d F-F).
+  const refused: Array<{
+    name: string;
+    options: Record<string, unknown>;
+    env?: NodeJS.ProcessEnv;
+    why: RegExp;
+  }> = [
+    { name: '--host 0.0.0.0', options: { host: '0.0.0.0', port: '9557' }, why: /it listens on 0\.0\.0\.0/ },
+    { name: 'TG_HOST ::', options: {}, env: { TG_HOST: '::' }, why: /it listens on ::/ },
+    { name: '--host 10.1.2.3', options: { host: '10.1.2.3' }, why: /it listens on 10\.1\.2\.3/ },
+    {
+      name: 'in a cluster, on loopback',
+      options: {},
+      env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' },
+      why: /it runs in a Kubernetes cluster \(KUBERNETES_SERVICE_HOST is set\)/,
+    },
+    {
+      name: 'in a cluster, TG_ISSUER empty',
+      options: { host: '0.0.0.0' },
+      env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', TG_ISSUER: '' },
+      why: /Kubernetes cluster/,
+    },
+  ];
+  for (const c of refused)
+    test(`no issuer, reachable from other hosts: refused (${c.name})`, () => {
+      assert.throws(
+        () => brokerIssuer({ options: c.options, env: c.env ?? {}, settings }),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'ERR_SETTINGS_INVALID');
+          assert.match(err.message, /^the broker needs --issuer \(TG_ISSUER\) because /);
+          assert.match(err.message, c.why);
+          assert.match(err.message, /would sign as https:\/\/127\.0\.0\.1:\d+/);
+          return true;
+        },
+      );
+    });
+
+  test('an issuer other hosts cannot use, on a broker they reach: a warning naming it', () => {
+    const cluster = { KUBERNETES_SERVICE_HOST: '10.96.0.1' };
+    assert.match(
+      issuerWarning('https://tenant-guard.example.com', '0.0.0.0', cluster) ?? '',
+      /--issuer https:\/\/tenant-guard\.example\.com is the install's placeholder: .*Set TG_ISSUER/,
+    );
+    assert.match(issuerWarning('https://127.0.0.1:8443', '0.0.0.0', {}) ?? '', /is this host/);
+    assert.equal(issuerWarning('https://broker.corp.internal/b', '0.0.0.0', cluster), undefined);
+    assert.equal(issuerWarning('https://127.0.0.1:8443', '127.0.0.1', {}), undefined, 'a local run');
+  });
+
+  test('serve --host 0.0.0.0 --components broker without --issuer does not start: exit 2', async () => {
+    const out = await runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--components', 'broker'], {
+      cwd: REPO_ROOT,
+    });
+    assert.equal(out.code, 2);
+    assert.match(
+      out.stderr,
+      /the broker needs --issuer \(TG_ISSUER\) because it listens on 0\.0\.0\.0.*\(ERR_SETTINGS_INVALID\)/,
+    );
+  });
 
   test("serve --port N: the discovery document's jwks_uri answers on that port", async () => {
     const port = await new Promise<number>((resolvePort) => {
