@@ -3,8 +3,15 @@
  * own Deployment in the install): writes PolicyReports from informers on the guarded
  * kinds. It needs a Kubernetes API (`--kubeconfig`, or in-cluster).
  */
-import type { ComponentFlag, ServeComponent, ServeContribution } from '../server/component.js';
 import { TenantGuardError } from '../errors.js';
+import { givenFlags, resolveFlags } from '../flag-value.js';
+import {
+  componentFlag,
+  type ComponentFlag,
+  type ServeComponent,
+  type ServeContribution,
+} from '../server/component.js';
+import { SERVE_FLAG_RULES } from '../server/serve-options.js';
 import type { ReportFormat } from '../report/policy-report.js';
 
 const FORMATS: Readonly<Record<string, ReportFormat>> = {
@@ -13,30 +20,36 @@ const FORMATS: Readonly<Record<string, ReportFormat>> = {
   openreports: 'openreports',
 };
 
-const reporterFlags: readonly ComponentFlag[] = [
-  {
+/** The reporter's flags, each with its environment variable (read as `serve` reads its own). */
+const REPORTER_FLAGS = {
+  reportFormat: {
     flag: 'report-format',
     valueName: 'format',
     env: 'TG_REPORT_FORMAT',
+    kind: 'string',
     default: 'policyreport',
     description:
       'reports the reporter writes: policyreport (wgpolicyk8s.io/v1alpha2) or openreports (openreports.io/v1alpha1)',
   },
-  {
+  reportInterval: {
     flag: 'report-interval',
     valueName: 'ms',
     env: 'TG_REPORT_INTERVAL',
+    kind: 'string',
     default: '2000',
     description: 'how often the reporter writes changed reports, in ms',
   },
-  {
+  reportMaxWrites: {
     flag: 'report-max-writes',
     valueName: 'n',
     env: 'TG_REPORT_MAX_WRITES',
+    kind: 'string',
     default: '20',
     description: 'namespaces whose reports are written per interval at most',
   },
-];
+} as const;
+
+const reporterFlags: readonly ComponentFlag[] = Object.values(REPORTER_FLAGS).map(componentFlag);
 
 function positiveInteger(name: string, value: unknown): number {
   const n = Number(value);
@@ -50,11 +63,18 @@ export const reporterComponent: ServeComponent = {
   optIn: true,
   flags: reporterFlags,
   async start(context): Promise<ServeContribution> {
-    const format = FORMATS[String(context.options.reportFormat ?? 'policyreport')];
+    // Before, only the flags were read: TG_REPORT_FORMAT and the others were ignored.
+    const f = resolveFlags(
+      REPORTER_FLAGS,
+      givenFlags(REPORTER_FLAGS, context.options),
+      context.env,
+      SERVE_FLAG_RULES,
+    );
+    const format = FORMATS[f.reportFormat];
     if (format === undefined)
       throw new TenantGuardError(
         'ERR_USAGE',
-        `--report-format "${String(context.options.reportFormat)}": use policyreport or openreports`,
+        `--report-format "${f.reportFormat}": use policyreport or openreports`,
       );
     const kubeconfig =
       typeof context.options.kubeconfig === 'string' ? context.options.kubeconfig : undefined;
@@ -73,8 +93,8 @@ export const reporterComponent: ServeComponent = {
       settings: context.settings,
       logger: context.logger,
       format,
-      flushIntervalMs: positiveInteger('report-interval', context.options.reportInterval ?? 2000),
-      maxWritesPerFlush: positiveInteger('report-max-writes', context.options.reportMaxWrites ?? 20),
+      flushIntervalMs: positiveInteger('report-interval', f.reportInterval),
+      maxWritesPerFlush: positiveInteger('report-max-writes', f.reportMaxWrites),
       metrics: context.metricsRegistry,
     });
     await reporter.start();
