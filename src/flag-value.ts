@@ -5,9 +5,11 @@
  * `as const`); `resolveFlags` gives each key its value typed by its kind, so reading a key
  * the table lacks, or a string flag as a number, does not compile.
  *
- * It imports only src/duration.ts: the credential plugin, bundled into one executable, uses it.
+ * It imports only src/duration.ts and src/errors.ts: the credential plugin, bundled into one
+ * executable, uses it.
  */
 import { parseDurationMs } from './duration.js';
+import { TenantGuardError } from './errors.js';
 
 /** What a flag's text is read as: `string` is left as given (the component parses it itself). */
 export type FlagKind = 'string' | 'boolean' | 'integer' | 'number' | 'duration';
@@ -46,10 +48,14 @@ export type GivenFlags<T extends FlagTable> = { readonly [K in keyof T]?: string
 /** How a component reads its flags. */
 export interface FlagRules {
   /**
-   * `unset`: an empty environment variable counts as not set, so the default applies;
-   * `value`: it is the value '' (the broker's `TG_CALLER_AUDIENCE=""` asks no audience).
+   * `refuse`: an empty (or blank) value, from the flag or its environment variable, is
+   * refused through `invalid`, naming where it came from: one rule for every setting of
+   * `serve` (docs/settings.md), since an empty variable is most often a template's unset
+   * value, and '' meant the default for some settings and "none" for others.
+   * `unset`: an empty environment variable counts as not set (the credential plugin's one
+   * variable, set by Argo CD's Helm values).
    */
-  readonly emptyEnv: 'unset' | 'value';
+  readonly emptyEnv: 'unset' | 'refuse';
   /**
    * The error for a value its kind refuses. `source` names where the value came from:
    * `--flag`, the environment variable, or `default`.
@@ -97,9 +103,11 @@ export function resolveFlags<T extends FlagTable>(
     let raw: string | boolean | undefined;
     let source: string;
     if (flagValue !== undefined) [raw, source] = [flagValue, `--${spec.flag}`];
-    else if (envValue !== undefined && (envValue !== '' || rules.emptyEnv === 'value'))
+    else if (envValue !== undefined && (envValue !== '' || rules.emptyEnv === 'refuse'))
       [raw, source] = [envValue, spec.env ?? ''];
     else [raw, source] = [spec.default, 'default'];
+    if (rules.emptyEnv === 'refuse' && typeof raw === 'string' && raw.trim() === '' && source !== 'default')
+      throw rules.invalid(spec, emptyMessage(spec.default), source);
     out[key] = raw === undefined ? undefined : readKind(spec, raw, (m) => rules.invalid(spec, m, source));
   }
   return out as FlagResult<T>;
@@ -140,9 +148,16 @@ export function readDuration(text: string, invalid: (message: string) => Error):
   return ms;
 }
 
+/** What an empty value is told, under the `refuse` rule: how to get the default instead. */
+export function emptyMessage(defaultText: string | undefined): string {
+  const which = defaultText === undefined || defaultText === '' ? '' : ` for the default (${defaultText})`;
+  return `is empty: leave it unset${which}`;
+}
+
 /**
- * The flag's value, else the environment variable's, else the default; an empty environment
- * variable counts as not set. For a single value outside a table (`resolveFlags` for tables).
+ * The flag's value, else the environment variable's, else the default. For a single value
+ * outside a table (`resolveFlags` for tables), under the `refuse` rule.
+ * @throws TenantGuardError ERR_USAGE when the flag or the variable is empty
  */
 export function valueOf(flag: unknown, env: NodeJS.ProcessEnv, name: string, fallback: string): string;
 export function valueOf(
@@ -157,9 +172,10 @@ export function valueOf(
   name: string,
   fallback?: string,
 ): string | undefined {
-  if (typeof flag === 'string') return flag;
-  const fromEnv = env[name];
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : fallback;
+  const [value, source] = typeof flag === 'string' ? [flag, 'its flag'] : [env[name], name];
+  if (value === undefined) return fallback;
+  if (value.trim() === '') throw new TenantGuardError('ERR_USAGE', `${source} ${emptyMessage(fallback)}`);
+  return value;
 }
 
 /**

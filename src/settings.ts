@@ -305,6 +305,19 @@ function hasKind<Kind extends SettingKind>(key: keyof Settings, kind: Kind): key
   return settingFlags[key].kind === kind;
 }
 
+/** A list setting (`--platform-admin-groups`, ...) written as this holds nothing. */
+export const NONE = '-';
+
+function emptySetting(key: keyof Settings, fromEnv: boolean): TenantGuardError {
+  const spec = settingFlags[key];
+  const kind = spec.kind;
+  const orNone = kind === 'list' || kind === 'accounts' ? `, or write ${NONE} for none` : '';
+  return new TenantGuardError(
+    'ERR_SETTINGS_INVALID',
+    `setting --${spec.flag} (${fromEnv ? `${spec.env} is set but empty` : 'given empty'}): leave it unset for its default (docs/settings.md)${orNone}`,
+  );
+}
+
 function parseBoolean(name: string, value: string): boolean {
   const parsed = parseBooleanText(value);
   if (parsed !== undefined) return parsed;
@@ -328,17 +341,18 @@ export function resolveSettings(
     const spec = settingFlags[key];
     const raw = flags[key] ?? env[spec.env];
     if (raw === undefined) continue;
+    // One rule for '' (docs/settings.md): refused, naming the setting and where it came
+    // from. It meant the default for some settings and "none" for others: an empty
+    // TG_TRUSTED_SERVICE_ACCOUNTS, a template's unset value, stopped every ApplicationSet.
+    if (typeof raw === 'string' && raw.trim() === '') throw emptySetting(key, flags[key] === undefined);
+    const none = typeof raw === 'string' && raw.trim() === NONE;
     if (key === 'execProfiles') profilesText = typeof raw === 'string' ? raw : '';
     else if (hasKind(key, 'boolean'))
       out[key] = typeof raw === 'boolean' ? raw : parseBoolean(`--${spec.flag}`, raw);
     else if (hasKind(key, 'accounts'))
-      out[key] = typeof raw === 'string' ? parseTrustedServiceAccounts(raw) : [];
-    else if (hasKind(key, 'list')) out[key] = typeof raw === 'string' ? parseList(raw) : [];
-    else if (hasKind(key, 'string') && typeof raw === 'string') {
-      if (raw.trim() === '')
-        throw new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${spec.flag} must not be empty`);
-      out[key] = raw;
-    }
+      out[key] = typeof raw === 'string' && !none ? parseTrustedServiceAccounts(raw) : [];
+    else if (hasKind(key, 'list')) out[key] = typeof raw === 'string' && !none ? parseList(raw) : [];
+    else if (hasKind(key, 'string') && typeof raw === 'string') out[key] = raw;
   }
   // The default service account names follow the Argo CD namespace setting: the trusted
   // writers, and the controller the broker issues tokens to (else, with Argo CD in another

@@ -53,22 +53,29 @@ describe('flag-value: one flag-then-environment-then-default resolution', () => 
     });
   });
 
-  test('an empty environment variable: not set under `unset`, the value itself under `value`', () => {
+  test('an empty value: not set under `unset` (environment only), refused under `refuse`, naming where it came from', () => {
     const env = { T_NAME: '', T_DIR: '', T_ON: '' };
     const unset = resolveFlags(TABLE, {}, env, rules('unset'));
     assert.deepEqual([unset.name, unset.dir, unset.on], ['tenant-guard', undefined, false]);
-    const value = resolveFlags(TABLE, {}, env, rules('value'));
-    assert.deepEqual([value.name, value.dir, value.on], ['', '', false]);
-    // Under `value`, an empty duration or number is refused rather than defaulted.
-    assert.throws(
-      () => resolveFlags(TABLE, {}, { T_WAIT: '' }, rules('value')),
-      refused(/must not be empty/),
-    );
-    assert.throws(
-      () => resolveFlags(TABLE, {}, { T_SIZE: '' }, rules('value')),
-      refused(/"" is not an integer/),
-    );
     assert.equal(resolveFlags(TABLE, {}, { T_WAIT: '' }, rules('unset')).wait, 10_000);
+    // Under `refuse`, every kind alike: never the default, never "none", never false.
+    for (const [name, text] of [
+      ['T_NAME', 'name from T_NAME: is empty: leave it unset for the default (tenant-guard)'],
+      ['T_DIR', 'key-dir from T_DIR: is empty: leave it unset$'],
+      ['T_WAIT', 'wait from T_WAIT: is empty: leave it unset for the default (10s)'],
+      ['T_SIZE', 'size from T_SIZE: is empty'],
+      ['T_ON', 'on from T_ON: is empty: leave it unset for the default (false)'],
+    ] as const)
+      assert.throws(
+        () => resolveFlags(TABLE, {}, { [name]: ' ' }, rules('refuse')),
+        refused(new RegExp(`^${text.replaceAll('(', '\\(').replaceAll(')', '\\)')}`)),
+        name,
+      );
+    assert.throws(
+      () => resolveFlags(TABLE, { dir: '' }, {}, rules('refuse')),
+      refused(/^key-dir from --key-dir: is empty/),
+    );
+    assert.deepEqual(resolveFlags(TABLE, {}, {}, rules('refuse')).name, 'tenant-guard', 'unset: the default');
   });
 
   test('a boolean that is no boolean is refused, naming where it came from, never taken as false', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TenantGuardError } from '../src/errors.js';
+import { limitFlags, resolveLimits } from '../src/policy/limits.js';
 import {
   DEFAULT_SETTINGS,
   applicationSetControllerUser,
@@ -54,9 +55,10 @@ describe('settings: trusted service accounts and system controllers (SPEC sectio
       ['system:serviceaccount:x:y'],
     );
     assert.deepEqual(
-      resolveSettings({}, { TG_ARGOCD_NAMESPACE: 'gitops', TG_BROKER_ALLOWED_CALLERS: '' })
+      resolveSettings({}, { TG_ARGOCD_NAMESPACE: 'gitops', TG_BROKER_ALLOWED_CALLERS: '-' })
         .brokerAllowedCallers,
       [],
+      '- is none',
     );
   });
 
@@ -66,7 +68,43 @@ describe('settings: trusted service accounts and system controllers (SPEC sectio
       trustedServiceAccounts: 'system:serviceaccount:x:y',
     });
     assert.deepEqual(s.trustedServiceAccounts, [{ username: 'system:serviceaccount:x:y' }]);
-    assert.deepEqual(resolveSettings({}, { TG_TRUSTED_SERVICE_ACCOUNTS: '' }).trustedServiceAccounts, []);
+    assert.deepEqual(resolveSettings({}, { TG_TRUSTED_SERVICE_ACCOUNTS: '-' }).trustedServiceAccounts, []);
+  });
+
+  // Review s12d F-G: '' meant the default for some settings, "none" for others (an empty
+  // TG_TRUSTED_SERVICE_ACCOUNTS stopped every ApplicationSet). Now it is refused, every kind.
+  const everySetting = Object.entries(settingFlags);
+  for (const [key, spec] of everySetting)
+    test(`an empty ${spec.env} is refused, naming it (${spec.kind})`, () => {
+      for (const blank of ['', '  '])
+        assert.throws(() => resolveSettings({}, { [spec.env]: blank }), {
+          code: 'ERR_SETTINGS_INVALID',
+          message: new RegExp(
+            `^setting --${spec.flag} \\(${spec.env} is set but empty\\): leave it unset for its default \\(docs/settings.md\\)${spec.kind === 'list' || spec.kind === 'accounts' ? ', or write - for none$' : '$'}`,
+          ),
+        });
+      assert.throws(() => resolveSettings({ [key]: '' }), {
+        message: new RegExp(`--${spec.flag} \\(given empty\\)`),
+      });
+    });
+
+  test('an empty admission limit is refused too, naming it and its default', () => {
+    for (const spec of Object.values(limitFlags))
+      assert.throws(() => resolveLimits({}, { [spec.env]: '' }), {
+        code: 'ERR_SETTINGS_INVALID',
+        message: new RegExp(
+          `^setting --${spec.flag} \\(${spec.env}\\) is empty: leave it unset for the default \\(\\d+\\)$`,
+        ),
+      });
+  });
+
+  test('- is none for every list setting; a list never holds "-"', () => {
+    const lists = everySetting.filter(([, s]) => s.kind === 'list' || s.kind === 'accounts');
+    assert.ok(lists.length >= 5);
+    for (const [key, spec] of lists) {
+      const value = resolveSettings({}, { [spec.env]: ' - ' })[key as keyof Settings];
+      assert.deepEqual(value, [], spec.env);
+    }
   });
 
   test('a scope follows = and joins fields with +', () => {

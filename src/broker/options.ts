@@ -75,7 +75,7 @@ const BROKER_FLAG_TABLE = {
   kubeconfig: { flag: 'kubeconfig', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig file for TokenReviews and the key Secret (default: in-cluster)' },
   keyDir: { flag: 'key-dir', env: 'TG_KEY_DIR', kind: 'string', description: 'directory holding the signing key ring (local runs)' },
   keySecret: { flag: 'key-secret', env: 'TG_KEY_SECRET', kind: 'string', description: 'NAMESPACE/NAME of the Secret holding the key ring shared by all replicas' },
-  callerAudience: { flag: 'caller-audience', env: 'TG_CALLER_AUDIENCE', kind: 'string', description: 'audience of caller tokens (TokenReview spec.audiences); empty accepts default API server tokens', default: 'tenant-guard' },
+  callerAudience: { flag: 'caller-audience', env: 'TG_CALLER_AUDIENCE', kind: 'string', description: 'audience of caller tokens (TokenReview spec.audiences); - asks none and accepts default API server tokens (weaker)', default: 'tenant-guard' },
   signingAlg: { flag: 'signing-alg', env: 'TG_SIGNING_ALG', kind: 'string', description: 'RS256 or ES256', default: 'RS256' },
   rotationPeriod: { flag: 'key-rotation-period', env: 'TG_KEY_ROTATION_PERIOD', kind: 'duration', description: 'how long a key signs before the next takes over', default: '24h' },
   publishAhead: { flag: 'key-publish-ahead', env: 'TG_KEY_PUBLISH_AHEAD', kind: 'duration', description: 'how long a new key is published before it signs (> jwks max-age + reload interval)', default: '60s' },
@@ -108,14 +108,18 @@ function bad(flag: string, message: string): TenantGuardError {
   return new TenantGuardError('ERR_SETTINGS_INVALID', `setting --${flag} ${message}`);
 }
 
+/** What `--caller-audience` / TG_CALLER_AUDIENCE is set to for no audience (SPEC section 7's empty audience). */
+export const NO_AUDIENCE = '-';
+
 /**
- * How the broker reads its flags: an empty environment variable is a value ('' for
- * TG_CALLER_AUDIENCE asks no audience; an empty duration or number is refused), and a bad
- * value is ERR_SETTINGS_INVALID naming the flag.
+ * How the broker reads its flags: an empty value is refused (TG_CALLER_AUDIENCE asks no
+ * audience with `-`, never with ''), and a bad value is ERR_SETTINGS_INVALID naming the flag
+ * and, when it came from one, the environment variable.
  */
 const BROKER_FLAG_RULES: FlagRules = {
-  emptyEnv: 'value',
-  invalid: (spec, message) => bad(spec.flag, message),
+  emptyEnv: 'refuse',
+  invalid: (spec, message, source) =>
+    bad(spec.flag, source.startsWith('TG_') ? `(${source}) ${message}` : message),
 };
 
 /**
@@ -137,10 +141,8 @@ export function parseBrokerOptions(
   env: NodeJS.ProcessEnv = {},
 ): BrokerConfig {
   const f = resolveFlags(BROKER_FLAG_TABLE, givenFlags(BROKER_FLAG_TABLE, flags), env, BROKER_FLAG_RULES);
-  const nonEmpty = (value: string | undefined): string | undefined => (value === '' ? undefined : value);
-
-  const keyDir = nonEmpty(f.keyDir);
-  const keySecret = nonEmpty(f.keySecret);
+  const keyDir = f.keyDir;
+  const keySecret = f.keySecret;
   if (keyDir !== undefined && keySecret !== undefined)
     throw bad('key-dir', 'and --key-secret are exclusive; give one');
   let keyStore: KeyStoreConfig = { kind: 'memory' };
@@ -155,9 +157,9 @@ export function parseBrokerOptions(
     throw bad('signing-alg', `"${f.signingAlg}" is not allowed; use RS256 or ES256`);
 
   const config: BrokerConfig = {
-    kubeconfig: nonEmpty(f.kubeconfig),
+    kubeconfig: f.kubeconfig,
     keyStore,
-    callerAudience: f.callerAudience.trim(),
+    callerAudience: f.callerAudience.trim() === NO_AUDIENCE ? '' : f.callerAudience.trim(),
     signingAlg: alg,
     rotationPeriodMs: f.rotationPeriod,
     publishAheadMs: f.publishAhead,

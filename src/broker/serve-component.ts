@@ -118,8 +118,14 @@ export const brokerComponent: ServeComponent = {
       if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;
     // Imported on start: it loads @kubernetes/client-node, which a webhook-only process never needs.
     const { createBroker } = await import('./create-broker.js');
+    const config = parseBrokerOptions(flags, context.env);
+    if (config.callerAudience === '')
+      context.logger.warn(
+        { code: 'ERR_SETTINGS_INVALID' },
+        '--caller-audience is - : caller tokens of any audience are accepted, default API-server tokens included (weaker; SPEC section 7)',
+      );
     const broker = await createBroker({
-      config: parseBrokerOptions(flags, context.env),
+      config,
       issuer: brokerIssuer(context),
       allowedCallers: context.settings.brokerAllowedCallers,
       registry: context.registry,

@@ -131,7 +131,12 @@ export function resolveLimits(
   for (const key of Object.keys(limitFlags) as (keyof AdmissionLimits)[]) {
     const spec = limitFlags[key];
     const raw = flags[key] ?? env[spec.env];
-    if (raw === undefined || raw.trim() === '') continue;
+    if (raw === undefined) continue;
+    if (raw.trim() === '')
+      throw new TenantGuardError(
+        'ERR_SETTINGS_INVALID',
+        `setting --${spec.flag} (${spec.env}) is empty: leave it unset for the default (${DEFAULT_LIMITS[key]})`,
+      );
     const value = Number(raw.trim());
     if (!Number.isSafeInteger(value) || value < spec.min || value > spec.max) {
       throw new TenantGuardError(

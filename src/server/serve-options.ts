@@ -41,9 +41,9 @@ export const SERVE_FLAGS = {
   drainSeconds: { flag: 'drain-seconds', valueName: 's', env: 'TG_DRAIN_SECONDS', kind: 'string', default: String(DEFAULT_DRAIN_SECONDS), description: 'on SIGTERM, keep serving this long with /readyz 503 before closing' },
 } as const satisfies Readonly<Record<string, ServeFlag>>;
 
-/** How `serve` reads its flags: an empty environment variable is not set; a bad value is ERR_USAGE naming its source. */
+/** How `serve` reads its flags: an empty value is refused, and a bad value is ERR_USAGE, naming its source. */
 export const SERVE_FLAG_RULES: FlagRules = {
-  emptyEnv: 'unset',
+  emptyEnv: 'refuse',
   invalid: (_spec, message, source) => new TenantGuardError('ERR_USAGE', `${source} ${message}`),
 };
 

@@ -22,6 +22,7 @@ import { buildServeApp } from './serve-app.js';
 import { collectGarbageNow } from './full-gc.js';
 import { LineBatch } from './line-batch.js';
 import { ClientCaEpochs } from './client-ca-epochs.js';
+import { knownVariables, unknownVariableMessage, unknownVariables } from './environment.js';
 import { warmUpAdmission } from '../admission/warm-up.js';
 import {
   limitsFromOptions,
@@ -111,6 +112,9 @@ async function serveWith(
   const now = injected.now ?? Date.now;
   const settings = settingsFromOptions(raw, io.env);
   const limits = limitsFromOptions(raw, io.env);
+  for (const unknown of unknownVariables(io.env, knownVariables(injected.components ?? [])))
+    logger.warn({ code: 'ERR_USAGE', variable: unknown.name }, unknownVariableMessage(unknown));
+  logger.info({ settings, limits }, 'settings in effect (flags, then TG_* variables, then defaults)');
   const tenantsPath = resolve(io.cwd, options.tenants);
   const metricsRegistry = createMetricsRegistry();
   const tenants = await openTenantRegistry({

@@ -92,13 +92,13 @@ describe('broker options', () => {
       {
         TG_SIGNING_ALG: 'RS256',
         TG_KEY_SECRET: 'tenant-guard/keys',
-        TG_CALLER_AUDIENCE: '',
+        TG_CALLER_AUDIENCE: '-',
         TG_ALLOW_UNBOUND_CALLERS: 'true',
       },
     );
     assert.equal(c.signingAlg, 'ES256');
     assert.deepEqual(c.keyStore, { kind: 'secret', namespace: 'tenant-guard', name: 'keys' });
-    assert.equal(c.callerAudience, '', 'an empty audience asks none');
+    assert.equal(c.callerAudience, '', '- asks no audience');
     assert.equal(c.allowUnboundCallers, true);
     for (const f of brokerFlags) assert.match(f.env, /^TG_[A-Z_]+$/, f.flag);
     assert.equal(
@@ -109,24 +109,26 @@ describe('broker options', () => {
     assert.deepEqual(parseBrokerOptions({ keyDir: '/tmp/k' }).keyStore, { kind: 'directory', dir: '/tmp/k' });
   });
 
-  test('an empty environment variable is a value: an empty duration or number is refused, an empty key dir is none', () => {
-    assert.throws(
-      () => parseBrokerOptions({}, { TG_KEY_ROTATION_PERIOD: '' }),
-      invalid(/--key-rotation-period must not be empty/),
-    );
-    assert.throws(
-      () => parseBrokerOptions({}, { TG_REVIEW_QUEUE: '' }),
-      invalid(/--review-queue "" is not an integer/),
-    );
+  test('an empty environment variable is refused, every kind, naming it; - is the caller audience of none', () => {
+    for (const [env, flag] of [
+      ['TG_KEY_ROTATION_PERIOD', 'key-rotation-period'],
+      ['TG_REVIEW_QUEUE', 'review-queue'],
+      ['TG_KEY_DIR', 'key-dir'],
+      ['TG_KUBECONFIG', 'kubeconfig'],
+      ['TG_ALLOW_UNBOUND_CALLERS', 'allow-unbound-callers'],
+      ['TG_CALLER_AUDIENCE', 'caller-audience'],
+    ] as const)
+      assert.throws(
+        () => parseBrokerOptions({}, { [env]: '' }),
+        invalid(new RegExp(`^setting --${flag} \\(${env}\\) is empty: leave it unset`)),
+        env,
+      );
     assert.throws(
       () => parseBrokerOptions({}, { TG_ALLOW_UNBOUND_CALLERS: 'ture' }),
-      invalid(/--allow-unbound-callers "ture" is not a boolean/),
+      invalid(/--allow-unbound-callers \(TG_ALLOW_UNBOUND_CALLERS\) "ture" is not a boolean/),
     );
-    const c = parseBrokerOptions({}, { TG_KEY_DIR: '', TG_KUBECONFIG: '', TG_ALLOW_UNBOUND_CALLERS: '' });
-    assert.deepEqual(
-      [c.keyStore, c.kubeconfig, c.allowUnboundCallers],
-      [{ kind: 'memory' }, undefined, false],
-    );
+    assert.equal(parseBrokerOptions({}, { TG_CALLER_AUDIENCE: '-' }).callerAudience, '');
+    assert.equal(parseBrokerOptions({}).callerAudience, 'tenant-guard');
   });
 
   test('flag keys are a closed type: a misspelt key does not compile (npm test typechecks)', () => {

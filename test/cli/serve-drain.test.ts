@@ -87,6 +87,11 @@ function send(url: string, ca: string, path: string, agent: Agent | false, body?
 const errorText = (err: unknown): string =>
   err instanceof Error ? `${'code' in err ? String(err.code) : ''} ${err.message}` : String(err);
 
+/** This process's environment without TG_* variables: the child serves on its flags alone. */
+function withoutTgVariables(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TG_')));
+}
+
 describe('tenant-guard serve: graceful drain on SIGTERM (a real child process)', () => {
   test('continuous requests across SIGTERM: no connection error, /readyz 503, new connections served, in-flight finishes, exit 0', async (t) => {
     const certs = join(tempDir(), 'certs');
@@ -106,7 +111,7 @@ describe('tenant-guard serve: graceful drain on SIGTERM (a real child process)',
         '--log-level',
         'warn',
       ],
-      { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TG_WATCH_TENANTS: '' } },
+      { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: withoutTgVariables() },
     );
     const exited = new Promise<{ code: number | null; at: number }>((ok) =>
       child.once('exit', (code) => ok({ code, at: performance.now() })),

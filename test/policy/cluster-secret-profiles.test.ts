@@ -44,7 +44,12 @@ describe('exec-profiles setting', () => {
       fromFlag.execProfiles.map((p) => p.name),
       ['other'],
     );
-    assert.deepEqual(resolveSettings({ execProfiles: '' }).execProfiles, []);
+    assert.deepEqual(resolveSettings({ execProfiles: '[]' }).execProfiles, [], 'none, as JSON');
+    assert.throws(
+      () => resolveSettings({ execProfiles: '' }),
+      { code: 'ERR_SETTINGS_INVALID' },
+      'empty is refused',
+    );
   });
 
   test('a profile parses into plain data, env as fixed values or patterns', () => {

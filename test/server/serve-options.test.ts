@@ -8,10 +8,18 @@ const reporter: ServeComponent = { name: 'reporter', optIn: true, start: () => (
 const broker: ServeComponent = { name: 'broker', start: () => ({}) };
 
 describe('serve options (SERVE_FLAGS through the one resolver)', () => {
-  test('an empty environment variable counts as not set: every default applies', () => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const spec of Object.values(SERVE_FLAGS)) env[spec.env] = '';
-    const o = parseServeOptions({}, env, [broker, reporter]);
+  test('an empty environment variable is refused, naming it and the default (review s12d F-G)', () => {
+    for (const spec of Object.values(SERVE_FLAGS))
+      assert.throws(() => parseServeOptions({}, { [spec.env]: '' }, [broker, reporter]), {
+        code: 'ERR_USAGE',
+        message: new RegExp(
+          `^${spec.env} is empty: leave it unset${'default' in spec ? ' for the default' : '$'}`,
+        ),
+      });
+  });
+
+  test('unset environment variables: every default applies', () => {
+    const o = parseServeOptions({}, {}, [broker, reporter]);
     assert.deepEqual(
       { ...o, components: [...o.components] },
       {

@@ -214,8 +214,8 @@ describe('caller audience and unbound tokens as configured', () => {
     });
   }
 
-  test('--caller-audience "" sends no audiences and accepts a default API server token', async () => {
-    const broker = await brokerWith({ callerAudience: '' });
+  test('--caller-audience - sends no audiences and accepts a default API server token', async () => {
+    const broker = await brokerWith({ callerAudience: '-' });
     try {
       const t = serviceAccountToken({ audiences: ['https://kubernetes.default.svc.cluster.local'] });
       api.addToken(t.token, t.known);
