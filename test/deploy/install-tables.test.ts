@@ -1,0 +1,172 @@
+/**
+ * The docs' tables of what the install grants and spares, against the built install (review
+ * s12d F-E): the RBAC table of docs/requirements.md lists every rule of every Role and
+ * ClusterRole bound to a tenant-guard service account, and nothing else; the matchConditions
+ * table of docs/install.md, and docs/requirements.md, name every condition of the webhook
+ * configurations and every account and label key it spares. A right added to rbac.yaml, or a
+ * condition changed, without its row fails here.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { kustomizeBuild, type KubeObject } from './manifest-checks.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const doc = (name: string): string => readFileSync(join(root, 'docs', name), 'utf8');
+
+/** The text of a `## heading` section (to the next `## `). */
+export function section(text: string, heading: string): string {
+  const start = text.indexOf(`\n## ${heading}\n`);
+  assert.ok(start >= 0, `a section "## ${heading}"`);
+  const end = text.indexOf('\n## ', start + 1);
+  return text.slice(start, end < 0 ? undefined : end);
+}
+
+/** The body rows of the markdown tables in `text` (header and separator left out), each a list of cells. */
+export function tableRows(text: string): string[][] {
+  const rows: string[][] = [];
+  let inTable = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('|')) {
+      inTable = false;
+      continue;
+    }
+    const header = !inTable;
+    inTable = true;
+    if (header || /^\|[-| :]+\|$/.test(line)) continue;
+    rows.push(
+      line
+        .slice(1, -1)
+        .split('|')
+        .map((c) => c.trim()),
+    );
+  }
+  return rows;
+}
+
+/** The words in backticks of a cell, sorted. */
+const ticked = (cell: string): string[] => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1] ?? '').sort();
+
+/** One granted rule, as a comparable line: who, where, group, resources, verbs, names. */
+function grantLine(
+  who: string,
+  where: string,
+  group: string,
+  resources: string[],
+  verbs: string[],
+  names: string[],
+): string {
+  return [
+    who,
+    where,
+    group,
+    [...resources].sort().join(','),
+    [...verbs].sort().join(','),
+    [...names].sort().join(','),
+  ].join(' | ');
+}
+
+/** Every rule bound to a service account of `namespace` in `objects`. */
+export function grantsOf(objects: readonly KubeObject[], namespace = 'tenant-guard'): string[] {
+  const lines: string[] = [];
+  for (const binding of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
+    const roleKind = binding.roleRef.kind as string;
+    const role = objects.find(
+      (o) =>
+        o.kind === roleKind &&
+        o.metadata.name === binding.roleRef.name &&
+        (roleKind === 'ClusterRole' || o.metadata.namespace === binding.metadata.namespace),
+    );
+    assert.ok(role !== undefined, `${binding.kind}/${binding.metadata.name}: its role is in the build`);
+    const where =
+      binding.kind === 'ClusterRoleBinding' ? 'cluster' : `namespace ${binding.metadata.namespace}`;
+    for (const subject of binding.subjects as { kind: string; name: string; namespace?: string }[]) {
+      if (subject.kind !== 'ServiceAccount' || subject.namespace !== namespace) continue;
+      for (const rule of role.rules as {
+        apiGroups: string[];
+        resources: string[];
+        verbs: string[];
+        resourceNames?: string[];
+      }[])
+        for (const group of rule.apiGroups)
+          lines.push(
+            grantLine(
+              subject.name,
+              where,
+              group === '' ? 'core' : group,
+              rule.resources,
+              rule.verbs,
+              rule.resourceNames ?? [],
+            ),
+          );
+    }
+  }
+  return lines.sort();
+}
+
+/** The rows of an RBAC table as grant lines. */
+export function documentedGrants(text: string): string[] {
+  return tableRows(text)
+    .map((cells) => {
+      const [who = '', where = '', group = '', resources = '', verbs = '', names = ''] = cells;
+      const place = where === 'cluster' ? 'cluster' : `namespace ${ticked(where)[0] ?? where}`;
+      return grantLine(
+        ticked(who)[0] ?? who,
+        place,
+        group === 'core' ? 'core' : (ticked(group)[0] ?? group),
+        ticked(resources),
+        ticked(verbs),
+        ticked(names),
+      );
+    })
+    .sort();
+}
+
+describe('install tables: docs against the built install', () => {
+  const base = kustomizeBuild(join(root, 'webhook-config'));
+
+  test("requirements.md's RBAC table is every rule the install grants tenant-guard, and nothing else", () => {
+    const documented = documentedGrants(section(doc('requirements.md'), 'RBAC of tenant-guard itself'));
+    assert.ok(documented.length >= 7);
+    assert.deepEqual(documented, grantsOf(base));
+  });
+
+  test('the RBAC check fails on a right the table does not list', () => {
+    const more = structuredClone(base);
+    const broker = more.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'tenant-guard-broker');
+    assert.ok(broker !== undefined);
+    broker.rules.push({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
+    const documented = documentedGrants(section(doc('requirements.md'), 'RBAC of tenant-guard itself'));
+    assert.notDeepEqual(documented, grantsOf(more));
+  });
+
+  test("every matchCondition is in install.md's table and requirements.md, with each account and label key it spares", () => {
+    const webhooks = kustomizeBuild(join(root, 'webhook-config', 'webhooks')).flatMap(
+      (o) => o.webhooks as { matchConditions?: { name: string; expression: string }[] }[],
+    );
+    const conditions = new Map<string, string>();
+    for (const w of webhooks) for (const c of w.matchConditions ?? []) conditions.set(c.name, c.expression);
+    assert.equal(conditions.size, 3);
+    const installRows = tableRows(
+      section(doc('install.md'), 'What never reaches the webhook (matchConditions)'),
+    );
+    assert.deepEqual(installRows.map((r) => ticked(r[0] ?? '')[0]).sort(), [...conditions.keys()].sort());
+    const spares = section(doc('requirements.md'), 'What the webhook configurations spare');
+    for (const [name, expression] of conditions) {
+      const row = (installRows.find((r) => ticked(r[0] ?? '')[0] === name) ?? []).join(' ');
+      assert.ok(spares.includes(`\`${name}\``), `requirements.md names ${name}`);
+      // The quoted literals: user names (their last part) and the tenant label key.
+      for (const literal of expression.matchAll(
+        /'((?:system:serviceaccount:[^']+)|(?:[a-z0-9.-]+\/[a-z0-9.-]+))'/g,
+      )) {
+        const value = literal[1] ?? '';
+        const word = value.startsWith('system:serviceaccount:') ? (value.split(':').pop() ?? value) : value;
+        assert.ok(row.includes(word), `install.md's row of ${name} names ${word}`);
+        if (value.startsWith('system:serviceaccount:'))
+          assert.ok(spares.includes(word), `requirements.md's section names ${word}`);
+      }
+    }
+  });
+});
