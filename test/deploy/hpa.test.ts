@@ -38,13 +38,11 @@ test('the hpa overlay scales the webhook and the broker on CPU, and leaves repli
       '500m',
     );
   }
-  // The reporter is not autoscaled (it is a single writer).
-  assert.equal(
-    field(
-      objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'tenant-guard-reporter'),
-      'spec',
-      'replicas',
+  // The reporter is not autoscaled (it is a single writer), nor in this overlay (it is opt-in).
+  assert.ok(!objects.some((o) => o.metadata.name === 'tenant-guard-reporter'));
+  assert.ok(
+    !objects.some(
+      (o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef?.name === 'tenant-guard-reporter',
     ),
-    1,
   );
 });

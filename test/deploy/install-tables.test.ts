@@ -24,27 +24,33 @@ export function section(text: string, heading: string): string {
   return text.slice(start, end < 0 ? undefined : end);
 }
 
-/** The body rows of the markdown tables in `text` (header and separator left out), each a list of cells. */
-export function tableRows(text: string): string[][] {
-  const rows: string[][] = [];
-  let inTable = false;
+/** The markdown tables in `text`, each its body rows (header and separator left out), each a list of cells. */
+export function tables(text: string): string[][][] {
+  const found: string[][][] = [];
+  let current: string[][] | undefined;
   for (const line of text.split('\n')) {
     if (!line.startsWith('|')) {
-      inTable = false;
+      current = undefined;
       continue;
     }
-    const header = !inTable;
-    inTable = true;
-    if (header || /^\|[-| :]+\|$/.test(line)) continue;
-    rows.push(
+    if (current === undefined) {
+      current = [];
+      found.push(current); // this line is the header
+      continue;
+    }
+    if (/^\|[-| :]+\|$/.test(line)) continue;
+    current.push(
       line
         .slice(1, -1)
         .split('|')
         .map((c) => c.trim()),
     );
   }
-  return rows;
+  return found;
 }
+
+/** The body rows of every table in `text`. */
+export const tableRows = (text: string): string[][] => tables(text).flat();
 
 /** The words in backticks of a cell, sorted. */
 const ticked = (cell: string): string[] => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1] ?? '').sort();
@@ -106,9 +112,9 @@ export function grantsOf(objects: readonly KubeObject[], namespace = 'tenant-gua
   return lines.sort();
 }
 
-/** The rows of an RBAC table as grant lines. */
-export function documentedGrants(text: string): string[] {
-  return tableRows(text)
+/** The rows of RBAC tables as grant lines. */
+export function documentedGrants(rows: readonly string[][]): string[] {
+  return rows
     .map((cells) => {
       const [who = '', where = '', group = '', resources = '', verbs = '', names = ''] = cells;
       const place = where === 'cluster' ? 'cluster' : `namespace ${ticked(where)[0] ?? where}`;
@@ -124,13 +130,45 @@ export function documentedGrants(text: string): string[] {
     .sort();
 }
 
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'PriorityClass',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+]);
+
+/** `Kind/namespace/name` of built objects (namespace `-` for cluster-scoped ones). */
+const objectLines = (objects: readonly KubeObject[]): string[] =>
+  objects.map((o) => `${o.kind}/${o.metadata.namespace ?? '-'}/${o.metadata.name}`).sort();
+
+/** The same of object-table rows: Kind (comma-separated), Name (backticked, several), Namespace. */
+function documentedObjects(rows: readonly string[][]): string[] {
+  return rows
+    .flatMap(([kinds = '', names = '', namespace = '']) =>
+      kinds.split(',').flatMap((kind) =>
+        ticked(names).map((name) => {
+          const k = kind.trim();
+          return `${k}/${CLUSTER_SCOPED.has(k) ? '-' : (ticked(namespace)[0] ?? '-')}/${name}`;
+        }),
+      ),
+    )
+    .sort();
+}
+
 describe('install tables: docs against the built install', () => {
   const base = kustomizeBuild(join(root, 'webhook-config'));
+  const webhookConfigs = kustomizeBuild(join(root, 'webhook-config', 'webhooks'));
+  const withReporter = kustomizeBuild(join(root, 'webhook-config', 'overlays', 'reporter'));
+  const rbacTables = () => tables(section(doc('requirements.md'), 'RBAC of tenant-guard itself'));
 
-  test("requirements.md's RBAC table is every rule the install grants tenant-guard, and nothing else", () => {
-    const documented = documentedGrants(section(doc('requirements.md'), 'RBAC of tenant-guard itself'));
-    assert.ok(documented.length >= 7);
-    assert.deepEqual(documented, grantsOf(base));
+  test("requirements.md's RBAC tables: every rule the default install grants, then the reporter's, and nothing else", () => {
+    const [defaults = [], reporter = []] = rbacTables();
+    assert.ok(defaults.length >= 7 && reporter.length >= 5);
+    assert.deepEqual(documentedGrants(defaults), grantsOf(base));
+    assert.deepEqual(documentedGrants([...defaults, ...reporter]), grantsOf(withReporter));
   });
 
   test('the RBAC check fails on a right the table does not list', () => {
@@ -138,8 +176,16 @@ describe('install tables: docs against the built install', () => {
     const broker = more.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'tenant-guard-broker');
     assert.ok(broker !== undefined);
     broker.rules.push({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
-    const documented = documentedGrants(section(doc('requirements.md'), 'RBAC of tenant-guard itself'));
-    assert.notDeepEqual(documented, grantsOf(more));
+    assert.notDeepEqual(documentedGrants(rbacTables()[0] ?? []), grantsOf(more));
+  });
+
+  test("install.md's object tables: every object of the default install, then the reporter overlay's, and nothing else", () => {
+    const [defaults = [], reporter = []] = tables(doc('install.md').split('\nLayout,')[0] ?? '');
+    assert.deepEqual(documentedObjects(defaults), objectLines([...base, ...webhookConfigs]));
+    assert.deepEqual(
+      documentedObjects(reporter),
+      objectLines(withReporter).filter((line) => !objectLines(base).includes(line)),
+    );
   });
 
   test("every matchCondition is in install.md's table and requirements.md, with each account and label key it spares", () => {

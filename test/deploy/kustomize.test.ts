@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
@@ -64,8 +74,10 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
   let overlay: KubeObject[];
   let overlayWebhooks: KubeObject[];
   let gitops: KubeObject[];
+  let reporter: KubeObject[];
 
   before(() => {
+    reporter = build('webhook-config/overlays/reporter');
     base = build('webhook-config');
     webhooks = build('webhook-config/webhooks');
     overlay = build('webhook-config/overlays/cert-manager');
@@ -78,35 +90,28 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
       objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     assert.deepEqual(kinds(base), [
       'ClusterRole/tenant-guard-broker',
-      'ClusterRole/tenant-guard-reporter',
       'ClusterRole/tenant-guard-webhook',
       'ClusterRoleBinding/tenant-guard-broker',
-      'ClusterRoleBinding/tenant-guard-reporter',
       'ClusterRoleBinding/tenant-guard-webhook',
       'CustomResourceDefinition/tenants.tenantguard.dev',
       'Deployment/tenant-guard-broker',
-      'Deployment/tenant-guard-reporter',
       'Deployment/tenant-guard-webhook',
       'Namespace/tenant-guard',
       'NetworkPolicy/default-deny',
       'NetworkPolicy/tenant-guard-broker',
       'NetworkPolicy/tenant-guard-metrics',
-      'NetworkPolicy/tenant-guard-reporter',
       'NetworkPolicy/tenant-guard-webhook',
       'PodDisruptionBudget/tenant-guard-broker',
       'PodDisruptionBudget/tenant-guard-webhook',
       'PriorityClass/tenant-guard-critical',
       'Role/tenant-guard-broker-keys',
-      'Role/tenant-guard-reporter-cluster-secrets',
       'Role/tenant-guard-webhook-events',
       'RoleBinding/tenant-guard-broker-keys',
-      'RoleBinding/tenant-guard-reporter-cluster-secrets',
       'RoleBinding/tenant-guard-webhook-events',
       'Secret/tenant-guard-broker-keys',
       'Service/tenant-guard-broker',
       'Service/tenant-guard-webhook',
       'ServiceAccount/tenant-guard-broker',
-      'ServiceAccount/tenant-guard-reporter',
       'ServiceAccount/tenant-guard-webhook',
     ]);
     assert.deepEqual(kinds(webhooks), [
@@ -115,6 +120,23 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
     ]);
     assert.deepEqual(kinds(overlayWebhooks), kinds(webhooks));
     assert.deepEqual(kinds(gitops), [...kinds(base), ...kinds(webhooks)].sort());
+    // The reporter is opt-in (review s12d F-D): its overlay adds it, and only it.
+    assert.deepEqual(
+      kinds(reporter).filter((k) => !kinds(base).includes(k)),
+      [
+        'ClusterRole/tenant-guard-reporter',
+        'ClusterRoleBinding/tenant-guard-reporter',
+        'Deployment/tenant-guard-reporter',
+        'NetworkPolicy/tenant-guard-reporter',
+        'Role/tenant-guard-reporter-cluster-secrets',
+        'RoleBinding/tenant-guard-reporter-cluster-secrets',
+        'ServiceAccount/tenant-guard-reporter',
+      ],
+    );
+    assert.deepEqual(
+      kinds(base).filter((k) => !kinds(reporter).includes(k)),
+      [],
+    );
     const added = kinds(overlay).filter((k) => !kinds(base).includes(k));
     assert.deepEqual(added, [
       'Certificate/tenant-guard-ca',
@@ -124,11 +146,50 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
     ]);
   });
 
+  test('the reporter component runs the image the webhook runs, whichever overlay sets it', () => {
+    const images = (objects: readonly KubeObject[]) =>
+      objects
+        .filter((o) => o.kind === 'Deployment')
+        .map((d) => `${d.metadata.name}=${d.spec.template.spec.containers[0].image}`)
+        .sort();
+    assert.deepEqual(images(reporter), [
+      'tenant-guard-broker=registry.example.com/tenant-guard:0.1.0',
+      'tenant-guard-reporter=registry.example.com/tenant-guard:0.1.0',
+      'tenant-guard-webhook=registry.example.com/tenant-guard:0.1.0',
+    ]);
+    // An overlay of one's own: cert-manager with the component, the image set there.
+    const dir = mkdtempSync(join(tmpdir(), 'tg-kz-'));
+    try {
+      cpSync(join(root, 'webhook-config'), join(dir, 'webhook-config'), { recursive: true });
+      const mine = join(dir, 'webhook-config', 'overlays', 'mine');
+      mkdirSync(mine);
+      writeFileSync(
+        join(mine, 'kustomization.yaml'),
+        [
+          'apiVersion: kustomize.config.k8s.io/v1beta1',
+          'kind: Kustomization',
+          'resources: [../cert-manager]',
+          'components: [../../components/reporter]',
+          'images: [{ name: registry.example.com/tenant-guard, newName: mine.example/tg, newTag: "9.9" }]',
+          '',
+        ].join('\n'),
+      );
+      assert.deepEqual(images(kustomizeBuild(mine)), [
+        'tenant-guard-broker=mine.example/tg:9.9',
+        'tenant-guard-reporter=mine.example/tg:9.9',
+        'tenant-guard-webhook=mine.example/tg:9.9',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("every object passes its schema: Kubernetes models for built-in kinds, cert-manager's for its own", () => {
     assert.deepEqual(schemaProblems(base), []);
     assert.deepEqual(schemaProblems(webhooks), []);
     assert.deepEqual(schemaProblems(overlay), []);
     assert.deepEqual(schemaProblems(overlayWebhooks), []);
+    assert.deepEqual(schemaProblems(reporter), []);
   });
 
   test('the schema check fails on what the API server would refuse', () => {
@@ -159,6 +220,10 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
   test('references resolve: service accounts, roles, Services of the webhooks, the TLS Secret in the overlay, cert-manager injection', () => {
     assert.deepEqual(checkReferences([...base, ...webhooks], { externalSecrets: ['tenant-guard-tls'] }), []);
     assert.deepEqual(checkReferences([...overlay, ...overlayWebhooks], { externalSecrets: [] }), []);
+    assert.deepEqual(
+      checkReferences([...reporter, ...webhooks], { externalSecrets: ['tenant-guard-tls'] }),
+      [],
+    );
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       const o = overlayWebhooks.find((x) => x.kind === kind);
       assert.equal(
@@ -171,7 +236,7 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
   test('install order: the first kustomization registers no webhook; the webhooks come in a sync wave after every Deployment', () => {
     const isWebhook = (o: KubeObject): boolean =>
       o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration';
-    for (const first of [base, overlay])
+    for (const first of [base, overlay, reporter])
       assert.deepEqual(
         first.filter(isWebhook),
         [],
@@ -191,6 +256,7 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
 
   test('hardened pods: two replicas, anti-affinity, PDB, probes, resources, read-only root, non-root, no escalation, seccomp, shutdown, priority', () => {
     assert.deepEqual(checkHardening(base), []);
+    assert.deepEqual(checkHardening(reporter), []);
   });
 
   test('the shutdown check fails when preStop, drain window and close grace outgrow the grace period, or the priority is a system one', () => {

@@ -282,8 +282,15 @@ export function checkReferences(
 export function checkHardening(objects: readonly KubeObject[]): string[] {
   const problems: string[] = [];
   const deployments = objects.filter((o) => o.kind === 'Deployment');
-  if (deployments.length !== 3)
-    problems.push(`expected the webhook, broker and reporter Deployments, found ${deployments.length}`);
+  const names = deployments.map((d) => d.metadata.name).sort();
+  // The reporter is opt-in (overlays/reporter); the webhook and the broker are always there.
+  if (
+    names.join(',') !== 'tenant-guard-broker,tenant-guard-webhook' &&
+    names.join(',') !== 'tenant-guard-broker,tenant-guard-reporter,tenant-guard-webhook'
+  )
+    problems.push(
+      `expected the webhook and broker Deployments (and the reporter's), found ${names.join(', ')}`,
+    );
   for (const d of deployments) {
     const where = `Deployment/${d.metadata.name}`;
     const bad = (what: string): void => void problems.push(`${where}: ${what}`);
