@@ -130,6 +130,7 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
         'NetworkPolicy/tenant-guard-reporter',
         'Role/tenant-guard-reporter-cluster-secrets',
         'RoleBinding/tenant-guard-reporter-cluster-secrets',
+        'Service/tenant-guard-reporter',
         'ServiceAccount/tenant-guard-reporter',
       ],
     );

@@ -4,6 +4,8 @@
  * NetworkPolicies let a labelled monitoring namespace reach both components' metrics port.
  */
 import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
@@ -17,14 +19,49 @@ interface Selector {
 const matches = (selector: Selector | undefined, labels: Record<string, string> | undefined): boolean =>
   Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels?.[k] === v);
 
+/**
+ * The overlay with the reporter component, as docs/observability.md says to combine them,
+ * built from a copy of webhook-config (an overlay of one's own).
+ */
+function withReporter(): KubeObject[] {
+  const dir = mkdtempSync(join(tmpdir(), 'tg-prom-'));
+  try {
+    cpSync(join(root, 'webhook-config'), join(dir, 'webhook-config'), { recursive: true });
+    const mine = join(dir, 'webhook-config', 'overlays', 'mine');
+    mkdirSync(mine);
+    writeFileSync(
+      join(mine, 'kustomization.yaml'),
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../prometheus-operator]\ncomponents: [../../components/reporter]\n',
+    );
+    return kustomizeBuild(mine);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('webhook-config/overlays/prometheus-operator', () => {
-  const objects: KubeObject[] = kustomizeBuild(join(root, 'webhook-config/overlays/prometheus-operator'));
+  // Built with the reporter (opt-in): every ServiceMonitor then has its Service.
+  const objects: KubeObject[] = withReporter();
   const services = objects.filter((o) => o.kind === 'Service');
   const monitors = objects.filter((o) => o.kind === 'ServiceMonitor');
+  const certificateNames = ['tenant-guard-webhook.tenant-guard.svc', 'tenant-guard-broker.tenant-guard.svc'];
 
   test('adds a ServiceMonitor per component and the PrometheusRule to the base', () => {
+    const alone = kustomizeBuild(join(root, 'webhook-config/overlays/prometheus-operator'));
+    assert.deepEqual(
+      alone
+        .filter((o) => o.kind === 'ServiceMonitor')
+        .map((m) => m.metadata.name)
+        .sort(),
+      ['tenant-guard-broker', 'tenant-guard-reporter', 'tenant-guard-webhook'],
+    );
+    assert.ok(
+      !alone.some((o) => o.kind === 'Deployment' && o.metadata.name === 'tenant-guard-reporter'),
+      'the reporter stays opt-in',
+    );
     assert.deepEqual(monitors.map((m) => m.metadata.name).sort(), [
       'tenant-guard-broker',
+      'tenant-guard-reporter',
       'tenant-guard-webhook',
     ]);
     assert.equal(objects.filter((o) => o.kind === 'PrometheusRule').length, 1);
@@ -66,7 +103,11 @@ describe('webhook-config/overlays/prometheus-operator', () => {
         );
         assert.equal(endpoint.scheme, 'https');
         assert.equal(endpoint.path, '/metrics');
-        assert.equal(endpoint.tlsConfig.serverName, `${monitor.metadata.name}.tenant-guard.svc`);
+        // A name the serving certificate (tenant-guard certs, or cert-manager's) carries: its
+        // own Service's, but the reporter's, whose Service the certificate does not name.
+        assert.ok(certificateNames.includes(endpoint.tlsConfig.serverName), endpoint.tlsConfig.serverName);
+        if (monitor.metadata.name !== 'tenant-guard-reporter')
+          assert.equal(endpoint.tlsConfig.serverName, `${monitor.metadata.name}.tenant-guard.svc`);
         assert.deepEqual(endpoint.tlsConfig.ca.secret, { name: 'tenant-guard-tls', key: 'ca.crt' });
       }
     }
@@ -84,7 +125,7 @@ describe('webhook-config/overlays/prometheus-operator', () => {
         }
       | undefined;
     assert.ok(policy !== undefined);
-    for (const component of ['webhook', 'broker']) {
+    for (const component of ['webhook', 'broker', 'reporter']) {
       const deployment = objects.find(
         (o) => o.kind === 'Deployment' && o.metadata.name === `tenant-guard-${component}`,
       ) as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } };
