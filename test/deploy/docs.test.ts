@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { brokerFlags } from '../../src/broker/options.js';
 import { buildProgram } from '../../src/cli/main.js';
+import { RELAXABLE_RULES } from '../../src/policy/types.js';
 import { settingFlags } from '../../src/settings.js';
+import { runCli } from '../cli/cli-support.js';
 import { kustomizeBuild } from './manifest-checks.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -110,5 +112,34 @@ describe('docs/', () => {
     assert.deepEqual(found, []);
     assert.ok(texts.length > 10);
     assert.match(read('install.md'), /kubectl apply -f certs\/cluster\/tenant-guard-tls\.yaml/);
+  });
+
+  test("the README's denial line is one `check` prints for the denied example", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const line = /^ {4}(\[TG-[A-Z]+-\d+\] .*)$/m.exec(readme.split('## Commands')[0] ?? '')?.[1];
+    assert.ok(line !== undefined, 'the README shows a denial line');
+    const out = await runCli([
+      'check',
+      '-f',
+      'webhook-config/examples/applicationset-denied.yaml',
+      '--user',
+      'alice',
+      '--groups',
+      'team-a-admins',
+    ]);
+    assert.equal(out.code, 1);
+    assert.ok(
+      out.stdout.split('\n').some((l) => l.trim() === line),
+      `${line}\nnot in:\n${out.stdout}`,
+    );
+  });
+
+  test("the example Tenants' comment on warn names exactly the rules warn relaxes", () => {
+    const text = readFileSync(join(root, 'webhook-config', 'examples', 'tenants.yaml'), 'utf8');
+    const comment = /^ {2}# warn:[\s\S]*?\n {2}enforcement: warn$/m.exec(text)?.[0] ?? '';
+    const relaxed = /answer with kubectl warnings/.test(comment)
+      ? [...(comment.split('answer with')[0] ?? '').matchAll(/TG-[A-Z]+-\d+/g)].map((m) => m[0])
+      : [];
+    assert.deepEqual(relaxed.sort(), [...RELAXABLE_RULES].sort());
   });
 });
