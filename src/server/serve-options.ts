@@ -33,7 +33,7 @@ export const SERVE_FLAGS = {
   clientCaFile: { flag: 'client-ca-file', valueName: 'file', env: 'TG_CLIENT_CA_FILE', kind: 'string', description: 'CA bundle (PEM) of the API server\'s webhook client certificate: /mutate and /validate answer only clients with a certificate it signed' },
   clientNames: { flag: 'client-names', valueName: 'list', env: 'TG_CLIENT_NAMES', kind: 'string', description: 'with --client-ca-file: the client certificate must carry one of these names (Common Name or DNS subjectAltName), comma-separated' },
   certsDir: { flag: 'certs-dir', valueName: 'dir', env: 'TG_CERTS_DIR', kind: 'string', default: 'certs', description: 'where certificates are generated when --tls-cert is not given' },
-  logLevel: { flag: 'log-level', valueName: 'level', env: 'TG_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino log level' },
+  logLevel: { flag: 'log-level', valueName: 'level', env: 'TG_LOG_LEVEL', kind: 'string', default: 'info', description: 'log level: fatal, error, warn, info, debug, trace or silent' },
   // No default here: it is every component that is not opt-in (`parseServeOptions`).
   components: { flag: 'components', valueName: 'list', env: 'TG_COMPONENTS', kind: 'string', description: 'what to serve, comma-separated' },
   watchTenants: { flag: 'watch-tenants', env: 'TG_WATCH_TENANTS', kind: 'boolean', default: 'false', description: 'fill the registry from Tenant objects (a watch) instead of --tenants' },
@@ -98,12 +98,26 @@ export function parseServeOptions(
     clientCaFile: f.clientCaFile,
     clientNames: f.clientNames === undefined ? undefined : parseClientNames(f.clientNames),
     certsDir: f.certsDir,
-    logLevel: f.logLevel,
+    logLevel: parseLogLevel(f.logLevel),
     components: parseComponents(f.components, ['webhook', ...componentNames], ['webhook', ...defaultNames]),
     watchTenants: f.watchTenants,
     kubeconfig: f.kubeconfig,
     drainMs: parseDrainSeconds(f.drainSeconds),
   };
+}
+
+/** pino's levels, and `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Before, an unknown level reached pino, which threw ("default level:verbose must be included in custom levels", exit 1). */
+function parseLogLevel(text: string): string {
+  const level = LOG_LEVELS.find((l) => l === text.trim().toLowerCase());
+  if (level === undefined)
+    throw new TenantGuardError(
+      'ERR_USAGE',
+      `--log-level "${text}" is not a level; use one of ${LOG_LEVELS.join(', ')}`,
+    );
+  return level;
 }
 
 function parseComponents(

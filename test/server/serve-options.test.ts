@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { isTenantGuardError } from '../../src/errors.js';
 import type { ServeComponent } from '../../src/server/component.js';
 import { DEFAULT_TENANTS_FILE, parseServeOptions, SERVE_FLAGS } from '../../src/server/serve-options.js';
+import { runCli } from '../cli/cli-support.js';
 
 const reporter: ServeComponent = { name: 'reporter', optIn: true, start: () => ({}) };
 const broker: ServeComponent = { name: 'broker', start: () => ({}) };
@@ -60,5 +61,21 @@ describe('serve options (SERVE_FLAGS through the one resolver)', () => {
           isTenantGuardError(e, 'ERR_USAGE') &&
           e.message === `TG_WATCH_TENANTS "${text}" is not a boolean; use true or false`,
       );
+  });
+
+  test('--log-level: a level pino knows, any case; another is a usage error naming the flag and the levels', () => {
+    assert.equal(parseServeOptions({ logLevel: 'DEBUG' }, {}, []).logLevel, 'debug');
+    assert.equal(parseServeOptions({}, { TG_LOG_LEVEL: 'warn' }, []).logLevel, 'warn');
+    assert.throws(() => parseServeOptions({ logLevel: 'verbose' }, {}, []), {
+      code: 'ERR_USAGE',
+      message:
+        '--log-level "verbose" is not a level; use one of fatal, error, warn, info, debug, trace, silent',
+    });
+  });
+
+  test('serve --log-level verbose: exit 2 with that message, as every other bad flag', async () => {
+    const out = await runCli(['serve', '--port', '0', '--log-level', 'verbose']);
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /--log-level "verbose" is not a level; use one of fatal, .* \(ERR_USAGE\)/);
   });
 });
