@@ -75,7 +75,7 @@ export async function run(
     commands,
   );
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(withoutHelpOfUnknownCommand(program, argv), { from: 'user' });
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
@@ -86,6 +86,19 @@ export async function run(
     printError(io, err instanceof Error ? err.message : String(err));
     return EXIT_FAILED;
   }
+}
+
+/**
+ * `argv` without `--help`/`-h` when it names a command the program does not have: commander
+ * would take the flag for the program's own and print its help with exit 0 (`tenant-guard
+ * manifests --help`), so a script probing for a command got 0. Without the flag, the unknown
+ * command is the usage error it is (exit 2, with commander's "Did you mean").
+ */
+export function withoutHelpOfUnknownCommand(program: Command, argv: readonly string[]): string[] {
+  const known = new Set(['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])]);
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (first === undefined || known.has(first)) return [...argv];
+  return argv.filter((a) => a !== '--help' && a !== '-h');
 }
 
 function isMain(): boolean {

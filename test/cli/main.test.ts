@@ -50,4 +50,21 @@ describe('tenant-guard main', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown command 'frobnicate'/);
   });
+
+  test('an unknown command with --help is the same usage error, not the root help with exit 0', async () => {
+    for (const argv of [
+      ['manifests', '--help'],
+      ['manifests', '-h'],
+      ['chek', '--help', '-f', 'x'],
+    ]) {
+      const r = await runCli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.stderr, new RegExp(`unknown command '${argv[0] ?? ''}'`));
+    }
+    assert.match((await runCli(['chek', '--help'])).stderr, /Did you mean check\?/);
+    // A known command's help, and the root's, still exit 0. (Not `help serve`: commander
+    // exits it with process.exitCode, which the test runner sets once any test failed.)
+    for (const argv of [['check', '--help'], ['--help']])
+      assert.equal((await runCli(argv)).code, 0, argv.join(' '));
+  });
 });
