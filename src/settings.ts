@@ -292,6 +292,26 @@ export const settingFlags: {
   },
 };
 
+/**
+ * A setting's default as `--help` shows it: the value of DEFAULT_SETTINGS as it would be
+ * written (lists comma-separated, `none` for an empty one); the issuer's is the local run's.
+ */
+export function settingDefaultText(key: keyof Settings): string {
+  if (key === 'issuerUrl') return 'https://<host>:<port> of serve, for a local run only';
+  const value: unknown = DEFAULT_SETTINGS[key];
+  const follows = key === 'trustedServiceAccounts' || key === 'brokerAllowedCallers';
+  const text = Array.isArray(value)
+    ? value
+        .map((v: unknown) =>
+          typeof v === 'object' && v !== null && 'username' in v
+            ? `${String(v.username)}${'scope' in v && Array.isArray(v.scope) ? `=${v.scope.join('+')}` : ''}`
+            : String(v),
+        )
+        .join(',')
+    : String(value);
+  return `${text === '' ? 'none' : text}${follows ? ' (the namespace follows --argocd-namespace)' : ''}`;
+}
+
 /** Splits a comma-separated list, dropping empty entries and surrounding spaces. */
 export function parseList(value: string): string[] {
   return value

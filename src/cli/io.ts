@@ -4,8 +4,8 @@
  * variable and flags win over the environment, which wins over defaults.
  */
 import { Option, type Command } from 'commander';
-import { limitFlags } from '../policy/limits.js';
-import { settingFlags } from '../settings.js';
+import { DEFAULT_LIMITS, limitFlags, type AdmissionLimits } from '../policy/limits.js';
+import { settingDefaultText, settingFlags, type Settings } from '../settings.js';
 
 /** Something text can be written to (process.stdout, a test buffer). */
 export interface TextSink {
@@ -65,13 +65,24 @@ export { valueOf } from '../flag-value.js';
 
 /** Adds a flag for every setting of SPEC section 3 (src/settings.ts `settingFlags`). */
 export function addSettingOptions(command: Command): Command {
-  for (const spec of Object.values(settingFlags)) {
+  for (const [key, spec] of Object.entries(settingFlags) as [
+    keyof Settings,
+    (typeof settingFlags)[keyof Settings],
+  ][]) {
     const flags = spec.kind === 'boolean' ? `--${spec.flag}` : `--${spec.flag} <value>`;
-    command.addOption(envOption(flags, spec.description, spec.env));
+    command.addOption(envOption(flags, spec.description, spec.env, settingDefaultText(key)));
   }
-  for (const spec of Object.values(limitFlags))
+  for (const [key, spec] of Object.entries(limitFlags) as [
+    keyof AdmissionLimits,
+    (typeof limitFlags)[keyof AdmissionLimits],
+  ][])
     command.addOption(
-      envOption(`--${spec.flag} <n>`, `${spec.description} (${spec.min}-${spec.max})`, spec.env),
+      envOption(
+        `--${spec.flag} <n>`,
+        `${spec.description} (${spec.min}-${spec.max})`,
+        spec.env,
+        String(DEFAULT_LIMITS[key]),
+      ),
     );
   return command;
 }

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { REPO_ROOT, runCli } from './cli-support.js';
+import { DEFAULT_LIMITS, limitFlags } from '../../src/policy/limits.js';
+import { DEFAULT_SETTINGS, settingDefaultText, settingFlags, type Settings } from '../../src/settings.js';
 
 describe('tenant-guard main', () => {
   test('the bin runs: --help lists the subcommands (subprocess smoke test)', () => {
@@ -43,6 +45,25 @@ describe('tenant-guard main', () => {
     const help = r.stdout.replace(/\s+/g, ' ');
     assert.match(help, /env TG_TENANT_LABEL\)/);
     assert.match(help, /\(default 8443, env TG_PORT\)/);
+  });
+
+  test('serve, check and scan --help show every setting and limit with its default (review s12d F-I 5)', async () => {
+    for (const command of ['serve', 'check', 'scan']) {
+      const help = (await runCli([command, '--help'])).stdout.replace(/\s+/g, ' ');
+      for (const [key, spec] of Object.entries(settingFlags))
+        assert.ok(
+          help.includes(`(default ${settingDefaultText(key as keyof Settings)}, env ${spec.env})`),
+          `${command} --${spec.flag}`,
+        );
+      for (const [key, spec] of Object.entries(limitFlags))
+        assert.ok(
+          help.includes(`(default ${DEFAULT_LIMITS[key as keyof typeof DEFAULT_LIMITS]}, env ${spec.env})`),
+          `${command} --${spec.flag}`,
+        );
+    }
+    assert.equal(settingDefaultText('tenantLabel'), DEFAULT_SETTINGS.tenantLabel);
+    assert.equal(settingDefaultText('tenantPluginConfigMaps'), 'none');
+    assert.match(settingDefaultText('trustedServiceAccounts'), /argocd-notifications-controller=annotations/);
   });
 
   test('an unknown command is a usage error: exit 2', async () => {
