@@ -5,6 +5,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
 import type { Registry } from 'prom-client';
 import { TenantGuardError } from '../errors.js';
 import type { Settings } from '../settings.js';
@@ -77,7 +78,7 @@ export async function openTenantRegistry(options: {
     argocdNamespace: settings.argocdNamespace,
     logger,
   });
-  registerFileRegistryMetrics(metricsRegistry, fromFile);
+  registerFileRegistryMetrics(metricsRegistry, fromFile, options.tuning?.now ?? Date.now);
   return {
     registry: fromFile,
     describe: (show) => `${fromFile.current().size} tenants from ${show(options.tenantsPath)}`,
@@ -88,13 +89,19 @@ export async function openTenantRegistry(options: {
   };
 }
 
-/** The registry gauges for a file registry: synced since it was last read (re-read on change), every Tenant accepted. */
-function registerFileRegistryMetrics(metricsRegistry: Registry, registry: FileRegistry): void {
+/**
+ * The registry gauges for a file registry: synced since it was first read, every Tenant
+ * accepted. Stale while the file, re-read on a change, was refused (unreadable or invalid)
+ * and the last good registry is served; until then it matches its source now, which is
+ * when it last did (before, the time of the last load, so a file left alone for 15 minutes
+ * looked stale, and a refused one did not).
+ */
+function registerFileRegistryMetrics(metricsRegistry: Registry, registry: FileRegistry, now: Clock): void {
   registerRegistryMetrics(metricsRegistry, () => ({
     synced: true,
-    stale: false,
+    stale: registry.refusal() !== undefined,
     fresh: true,
-    lastSyncTime: registry.lastLoaded(),
+    lastSyncTime: registry.refusal() === undefined ? new Date(now()) : registry.lastLoaded(),
     accepted: registry.current().size,
     rejected: 0,
     invalid: 0,

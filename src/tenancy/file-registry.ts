@@ -9,7 +9,8 @@
  *   one read, so unrelated changes cost a read and nothing else;
  * - SIGHUP re-reads at once;
  * - a file that cannot be read or is invalid keeps the last good registry, and the log says
- *   so with the reason (once per distinct bad content);
+ *   so with the reason (once per distinct bad content); `refusal()` says why until the file
+ *   reads well again (the registry gauges report it as stale);
  * - every Tenant accepted, changed or removed by a reload is logged (registry-changes.ts).
  *
  * The first load is strict: `FileRegistry.load` throws on a bad file, as before.
@@ -87,6 +88,8 @@ export class FileRegistry implements RegistryProvider {
   /** Digest of the text the registry was built from, and of the last text refused. */
   private goodDigest: string;
   private refusedDigest: string | undefined;
+  /** Why the file as it stands is not what is served; undefined while it is. */
+  private refused: string | undefined;
   private loadedAt = new Date();
   private watcher: { close(): void } | undefined;
   private debounce: unknown;
@@ -130,6 +133,14 @@ export class FileRegistry implements RegistryProvider {
   /** When the registry served now was read from the file. */
   lastLoaded(): Date {
     return this.loadedAt;
+  }
+
+  /**
+   * Why the file, at its last re-read, was not taken (unreadable or invalid) while the last
+   * good registry is served; undefined while what is served is what the file holds.
+   */
+  refusal(): string | undefined {
+    return this.refused;
   }
 
   /** Follows the file: a directory watch and SIGHUP. */
@@ -188,7 +199,10 @@ export class FileRegistry implements RegistryProvider {
     try {
       text = readTenantsText(path);
       const d = digest(text);
-      if (d === this.goodDigest) return 'unchanged';
+      if (d === this.goodDigest) {
+        this.refused = undefined; // back to what is served
+        return 'unchanged';
+      }
       if (d === this.refusedDigest) return 'kept-last-good';
       try {
         next = parseTenantsYaml(text, path, argocdNamespace);
@@ -199,6 +213,7 @@ export class FileRegistry implements RegistryProvider {
     } catch (err) {
       const code = isTenantGuardError(err) ? err.code : 'ERR_TENANTS_FILE';
       const why = err instanceof Error ? err.message : String(err);
+      this.refused = why;
       this.log.error(
         { code, trigger, tenants: this.registry.size, loadedAt: this.loadedAt.toISOString() },
         `tenants file not reloaded; keeping the last good registry (${this.registry.size} tenants, loaded ${this.loadedAt.toISOString()}): ${why}`,
@@ -211,6 +226,7 @@ export class FileRegistry implements RegistryProvider {
     this.views = views;
     this.goodDigest = digest(text);
     this.refusedDigest = undefined;
+    this.refused = undefined;
     this.loadedAt = new Date();
     this.log.info(
       { trigger, tenants: next.size, changes: changes.length },

@@ -122,8 +122,10 @@ describe('FileRegistry', () => {
         tenantDoc('team-b', { clusters: [{ name: 'team-a-dev', server: 'https://b.example.com' }] }),
       ),
     );
+    assert.equal(s.refusal(), undefined, 'nothing refused yet');
     assert.equal(s.reload('test'), 'kept-last-good');
     assert.equal(s.current(), good);
+    assert.match(s.refusal() ?? '', /cluster "team-a-dev" is already claimed/, 'refused, and why');
     const kept = log.lines.filter((l) =>
       String(l.msg).startsWith('tenants file not reloaded; keeping the last good registry (2 tenants'),
     );
@@ -149,14 +151,22 @@ describe('FileRegistry', () => {
       ),
     );
     assert.equal(s.current(), good);
+    assert.match(s.refusal() ?? '', /cannot read tenants file/);
     assert.equal(
       s.lastLoaded(),
       loaded,
       'keeping the last good registry is no load (the sync-time gauge stays)',
     );
 
+    writeFileSync(path, yamlOf(tenantDoc('team-a'), tenantDoc('team-b')));
+    assert.equal(s.reload('test'), 'unchanged', 'the served text again');
+    assert.equal(s.refusal(), undefined, 'what is served is what the file holds');
+    writeFileSync(path, '{');
+    assert.equal(s.reload('test'), 'kept-last-good');
+    assert.notEqual(s.refusal(), undefined);
     writeFileSync(path, yamlOf(tenantDoc('team-a')));
     assert.equal(s.reload('test'), 'reloaded');
+    assert.equal(s.refusal(), undefined);
     assert.notEqual(s.lastLoaded(), loaded, 'a reload is a new sync time');
     assert.deepEqual(
       s.current().tenants.map((t) => t.name),
