@@ -181,7 +181,7 @@ export class KeyManager {
               kids: missing.map((k) => k.kid),
               storeEmpty: snap.keys.length === 0,
             },
-            `KEY RING STORE LOST KEYS: ${store.description} no longer holds ${missing.length} key(s) still published here; serving them from memory and writing them back (a deleted Secret must be recreated: the broker may not create Secrets; to withdraw keys on purpose, empty the store with no replica running: docs/upgrade.md)`,
+            `KEY RING STORE LOST KEYS: ${store.description} no longer holds ${missing.length} key(s) still published here; serving them from memory and writing them back (a deleted key Secret is created again; to withdraw keys on purpose, empty the store with no replica running: docs/upgrade.md)`,
           );
         }
         const ring = [...accepted, ...missing];
