@@ -40,10 +40,25 @@ export function toTenantList(body: unknown): KubernetesListObject<TenantObject> 
     isRecord(body.metadata) && typeof body.metadata.resourceVersion === 'string'
       ? body.metadata.resourceVersion
       : '';
+  return tenantList(items, rv);
+}
+
+/** The `continue` token of a list page, when more pages remain. */
+export function continueOf(body: unknown): string | undefined {
+  if (!isRecord(body) || !isRecord(body.metadata)) return undefined;
+  const token = body.metadata.continue;
+  return typeof token === 'string' && token !== '' ? token : undefined;
+}
+
+/** A Tenant list of `items` at `resourceVersion`, as the informer takes it. */
+export function tenantList(
+  items: TenantObject[],
+  resourceVersion: string,
+): KubernetesListObject<TenantObject> {
   return {
     apiVersion: TENANT_API_VERSION,
     kind: `${TENANT_KIND}List`,
-    metadata: { resourceVersion: rv },
+    metadata: { resourceVersion },
     items,
   };
 }

@@ -31,8 +31,9 @@ import {
   type KubernetesListObject,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { isTenantGuardError } from '../errors.js';
 import type { Registry } from 'prom-client';
-import { describeApiFailure, withSignal } from '../kube/kube-call.js';
+import { describeApiFailure } from '../kube/kube-call.js';
 import {
   BoundedWatch,
   REAL_TIMERS,
@@ -47,7 +48,9 @@ import { TENANT_GROUP, TENANT_PLURAL, TENANT_VERSION } from './tenant-schema.js'
 import { registerRegistryMetrics, type RestartCounter, type WatchState } from './tenant-metrics.js';
 import { TenantParseCache } from './tenant-parse-cache.js';
 import { TenantVerdictReporter } from './tenant-verdict-reporter.js';
-import { toTenantList, type TenantObject } from './tenant-list.js';
+import type { TenantObject } from './tenant-list.js';
+import { RegistryMeter } from './registry-size.js';
+import { listTenantPages } from './tenant-pages.js';
 import type { Clock } from '../clock.js';
 
 /** Options of `WatchedRegistry`. Times in milliseconds. */
@@ -80,6 +83,8 @@ export interface WatchedRegistryOptions {
   maxStalenessMs?: number;
   /** Clock. Default `Date.now`. */
   now?: Clock;
+  /** Largest registry held, in characters of the Tenants' JSON. Default MAX_REGISTRY_CHARS (registry-size.ts). */
+  maxRegistryChars?: number;
   /** Timers of the silence and list bounds (tests inject them). Default: real, unref'd. */
   timers?: WatchTimers;
 }
@@ -255,25 +260,14 @@ export class WatchedRegistry implements RegistryProvider {
     });
   }
 
+  /** The Tenants, in pages, within the registry's bound (tenant-pages.ts). */
   private async list(generation: number): Promise<KubernetesListObject<TenantObject>> {
-    const timeout = new AbortController();
-    const listTimeoutMs = this.options.listTimeoutMs ?? WATCH_DEFAULTS.listTimeoutMs;
-    const timer = this.timers.setTimeout(
-      () => timeout.abort(new SilentWatchError(listTimeoutMs)),
-      listTimeoutMs,
-    );
-    let body: unknown;
-    try {
-      body = await this.api.listClusterCustomObject(
-        { group: TENANT_GROUP, version: TENANT_VERSION, plural: TENANT_PLURAL },
-        withSignal(AbortSignal.any([this.stopper.signal, timeout.signal])),
-      );
-    } catch (err) {
-      throw timeout.signal.aborted ? new SilentWatchError(listTimeoutMs) : err;
-    } finally {
-      this.timers.clearTimeout(timer);
-    }
-    const list = toTenantList(body);
+    const list = await listTenantPages(this.api, {
+      stop: this.stopper.signal,
+      timers: this.timers,
+      listTimeoutMs: this.options.listTimeoutMs ?? WATCH_DEFAULTS.listTimeoutMs,
+      maxRegistryChars: this.options.maxRegistryChars,
+    });
     // The informer fills its cache from this list synchronously once it resolves; by the
     // time an immediate runs, the cache is whole.
     setImmediate(() => {
@@ -321,7 +315,7 @@ export class WatchedRegistry implements RegistryProvider {
     const why =
       err instanceof SilentWatchError
         ? `the API server went silent: ${err.message}`
-        : err instanceof WatchFailure
+        : err instanceof WatchFailure || isTenantGuardError(err, 'ERR_REGISTRY_TOO_LARGE')
           ? err.message
           : describeApiFailure(err);
     if (err instanceof SilentWatchError) {
@@ -370,6 +364,9 @@ export class WatchedRegistry implements RegistryProvider {
   private rebuild(): void {
     if (!this.listed || this.informer === undefined) return;
     const objects = this.informer.list();
+    // Watch events add to the cache between lists: the same bound as the list's.
+    const tooLarge = new RegistryMeter(this.options.maxRegistryChars).check(objects);
+    if (tooLarge !== undefined) return this.failed(tooLarge);
     const { tenants, invalid } = this.parsed.parseAll(objects);
     // The first build continues from what the statuses say is in force: registry-in-force.ts.
     const next = continueBuild(objects, tenants, invalid, { ...this.inForce, registry: this.registry });

@@ -21,6 +21,7 @@
  *   API server's exact Status), PUT `/status`, PATCH (merge, strategic-as-merge, JSON
  *   patch), DELETE (finalizers honoured), 404 NotFound; `dryRun=All`. One global
  *   resourceVersion; uid, creationTimestamp, generation (bumped on a spec change).
+ * - List in chunks: `?limit=N`, then `?continue=TOKEN` (api-chunks.ts): one snapshot for all pages.
  * - Watch: `?watch=true&resourceVersion=N` streams one JSON `{type, object}` per line
  *   (chunked), starting after N; from '' or '0' it first sends the current objects as
  *   ADDED. A resourceVersion older than the kept history (`historyLimit`, or everything
@@ -49,6 +50,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ListChunks } from './api-chunks.js';
 import { applyPatch } from './api-patch.js';
 import { ApiStatusError, deleted, failure, methodNotAllowed, notFound } from './api-status.js';
 import { apiVersionOf, ObjectStore, typeKeyOf, type KubeJson, type ResourceType } from './api-store.js';
@@ -131,6 +133,8 @@ export class TestApiServer {
   private readonly types = new Map<string, ResourceType>();
   private readonly faults: Fault[] = [];
   private readonly hub: WatchHub;
+  /** Chunked lists (`limit`, `continue`). */
+  readonly chunks = new ListChunks();
   private readonly sockets = new Set<Socket>();
   private reviewHandler: TokenReviewHandler;
   private server: Server | undefined;
@@ -371,13 +375,14 @@ export class TestApiServer {
           namespace,
           parseSelectors(p.query.labelSelector ?? null, p.query.fieldSelector ?? null),
         );
-        const items =
+        const all =
           type.group === '' ? list.items.map(({ apiVersion: _v, kind: _k, ...rest }) => rest) : list.items;
+        const page = this.chunks.page(all, list.resourceVersion, p.query.limit, p.query.continue);
         return send(res, 200, {
           kind: `${type.kind}List`,
           apiVersion: apiVersionOf(type),
-          metadata: { resourceVersion: list.resourceVersion },
-          items,
+          metadata: page.metadata,
+          items: page.items,
         });
       }
       case 'watch':
