@@ -7,9 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { WATCH_DEFAULTS, WatchedRegistry } from '../../src/tenancy/watch-source.js';
+import { WATCH_DEFAULTS, type WatchedRegistry } from '../../src/tenancy/watch-source.js';
 import { TestApiServer } from '../support/test-api-server.js';
-import { captureLogger, eventually, ManualTimers, TENANTS, tenantDoc } from './watch-support.js';
+import {
+  captureLogger,
+  eventually,
+  ManualTimers,
+  startWatchedRegistry,
+  tenantDoc,
+  TENANTS,
+} from './watch-support.js';
 
 describe('Tenant watch against a hanging API server', () => {
   let api: TestApiServer;
@@ -34,18 +41,7 @@ describe('Tenant watch against a hanging API server', () => {
 
   /** The defaults for every time bound; only the retry backoff is shortened. */
   function watch(): WatchedRegistry {
-    watched = new WatchedRegistry({
-      kubeConfig: api.kubeConfig(),
-      logger: log.logger,
-      argocdNamespace: 'argocd',
-      writeStatus: false,
-      debounceMs: 5,
-      backoffInitialMs: 5,
-      backoffMaxMs: 20,
-      timers,
-      now: () => clock,
-    });
-    watched.start();
+    watched = startWatchedRegistry(api, log.logger, { timers, now: () => clock });
     return watched;
   }
 

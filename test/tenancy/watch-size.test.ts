@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { LIST_PAGE_SIZE } from '../../src/tenancy/registry-size.js';
-import { WatchedRegistry } from '../../src/tenancy/watch-source.js';
+import type { WatchedRegistry } from '../../src/tenancy/watch-source.js';
 import { TestApiServer } from '../support/test-api-server.js';
-import { captureLogger, eventually, TENANTS, tenantDoc } from './watch-support.js';
+import { captureLogger, eventually, startWatchedRegistry, tenantDoc, TENANTS } from './watch-support.js';
 
 describe('the watched registry is bounded', () => {
   let api: TestApiServer;
@@ -29,17 +29,11 @@ describe('the watched registry is bounded', () => {
   });
 
   function watch(maxRegistryChars?: number): WatchedRegistry {
-    watched = new WatchedRegistry({
-      kubeConfig: api.kubeConfig(),
-      logger: log.logger,
-      argocdNamespace: 'argocd',
-      writeStatus: false,
-      debounceMs: 5,
-      backoffInitialMs: 5,
-      backoffMaxMs: 20,
-      ...(maxRegistryChars === undefined ? {} : { maxRegistryChars }),
-    });
-    watched.start();
+    watched = startWatchedRegistry(
+      api,
+      log.logger,
+      maxRegistryChars === undefined ? {} : { maxRegistryChars },
+    );
     return watched;
   }
 

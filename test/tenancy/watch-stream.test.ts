@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { readWatchEvent } from '../../src/tenancy/bounded-watch.js';
-import { WatchedRegistry } from '../../src/tenancy/watch-source.js';
+import type { WatchedRegistry } from '../../src/tenancy/watch-source.js';
 import { TestApiServer } from '../support/test-api-server.js';
-import { captureLogger, eventually, TENANTS, tenantDoc } from './watch-support.js';
+import { captureLogger, eventually, startWatchedRegistry, tenantDoc, TENANTS } from './watch-support.js';
 
 const status = (code: number, reason: string) =>
   JSON.stringify({
@@ -47,17 +47,7 @@ describe('the Tenant watch stream is untrusted input', () => {
   });
 
   function watch(backoffMaxMs = 20): WatchedRegistry {
-    watched = new WatchedRegistry({
-      kubeConfig: api.kubeConfig(),
-      logger: log.logger,
-      argocdNamespace: 'argocd',
-      writeStatus: false,
-      debounceMs: 5,
-      backoffInitialMs: 5,
-      backoffMaxMs,
-      now: () => clock,
-    });
-    watched.start();
+    watched = startWatchedRegistry(api, log.logger, { backoffMaxMs, now: () => clock });
     return watched;
   }
 

@@ -2,7 +2,8 @@
  * Helpers of the watched-registry tests: Tenant documents, a log capture, polling.
  */
 import { pino, type Logger } from 'pino';
-import type { ResourceType } from '../support/test-api-server.js';
+import { WatchedRegistry, type WatchedRegistryOptions } from '../../src/tenancy/watch-source.js';
+import type { ResourceType, TestApiServer } from '../support/test-api-server.js';
 
 export const TENANTS: ResourceType = {
   group: 'tenantguard.dev',
@@ -92,4 +93,27 @@ export class ManualTimers {
     }
     return due.length;
   }
+}
+
+/**
+ * A started WatchedRegistry on `api` that writes no status, rebuilds after 5 ms and retries
+ * after 5-20 ms; every time bound otherwise at its default, `options` on top.
+ */
+export function startWatchedRegistry(
+  api: TestApiServer,
+  logger: Logger,
+  options: Partial<WatchedRegistryOptions> = {},
+): WatchedRegistry {
+  const watched = new WatchedRegistry({
+    kubeConfig: api.kubeConfig(),
+    logger,
+    argocdNamespace: 'argocd',
+    writeStatus: false,
+    debounceMs: 5,
+    backoffInitialMs: 5,
+    backoffMaxMs: 20,
+    ...options,
+  });
+  watched.start();
+  return watched;
 }
