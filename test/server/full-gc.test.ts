@@ -35,17 +35,18 @@ function oldSpaceSlack(mode: 'plain' | 'now' | 'now-then-plain'): number {
 test('after the warm-up, the old generation is compacted: its emptied pages are given back', () => {
   // The control: an ordinary full collection frees the warm-up's garbage but keeps its pages
   // (10-12 MB of them on Node.js 20 and 24 as a rule; on a busy machine V8 now and then
-  // compacts on its own and leaves 3-5 MB: the largest of three rounds). Compacted on
-  // purpose, 0.3-1.0 MB stay. The bounds sit between the two, with room on either side.
+  // compacts on its own and leaves 2-5 MB: the largest of five rounds; two concurrent full
+  // test runs saw 2.2 MB). Compacted on purpose, 0.3-1.0 MB stay. The bounds sit between the
+  // two, with room on either side.
   const plain = oldSpaceSlack('plain');
-  assert.ok(plain > 2.5e6, `the warm-up fragments the old space (${plain} bytes of slack)`);
+  assert.ok(plain > 1.6e6, `the warm-up fragments the old space (${plain} bytes of slack)`);
   const compacted = oldSpaceSlack('now');
   assert.ok(
-    compacted < 2e6,
+    compacted < 1.5e6,
     `old-space slack ${plain} -> ${compacted} bytes: the survivors were moved together`,
   );
   // Compaction on every full collection is turned off again: later ordinary ones keep pages
   // (with the flag left on, all three rounds would compact, as collectGarbageNow does).
   const later = oldSpaceSlack('now-then-plain');
-  assert.ok(later > 2.5e6, `an ordinary collection after it does not compact (${later} bytes of slack)`);
+  assert.ok(later > 1.6e6, `an ordinary collection after it does not compact (${later} bytes of slack)`);
 });
