@@ -211,3 +211,31 @@ describe('brokerReason and sanitizeReason', () => {
     assert.equal(brokerReason({ contentType: 'text/plain', body: ' \n' }), undefined);
   });
 });
+
+describe('processBrokerAnswer: what the broker states is taken only when it is well formed', () => {
+  const answer = (body: string) => ({ status: 200, statusText: 'OK', contentType: 'application/json', body });
+
+  test('an expirationTimestamp that is no date is left out (the token exp decides), never NaN', () => {
+    const r = processBrokerAnswer(
+      tokens,
+      't',
+      answer(JSON.stringify({ token: JWT, expirationTimestamp: 'soon' })),
+    );
+    assert.deepEqual(r, { ok: true, issued: { token: JWT } });
+  });
+
+  test('an empty stated audience is left out (the target name is expected), not expected as ""', () => {
+    const r = processBrokerAnswer(tokens, 't', answer(JSON.stringify({ token: JWT, audience: '' })));
+    assert.deepEqual(r, { ok: true, issued: { token: JWT } });
+  });
+
+  test('a drop-in body of a token and a control character is not a single token', () => {
+    const r = processBrokerAnswer(dropIn, 't', {
+      status: 200,
+      statusText: 'OK',
+      contentType: 'text/plain',
+      body: `${JWT}\u0001`,
+    });
+    assert.match(failed(r).error.message, /not a single token/);
+  });
+});

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parseBearer } from '../../../src/broker/callers/bearer.js';
 import { CallerRateLimiter } from '../../../src/broker/callers/rate-limiter.js';
 import { readReviewStatus } from '../../../src/broker/callers/token-review.js';
 
@@ -37,5 +38,12 @@ describe('readReviewStatus', () => {
     for (const value of ['true', 1, {}])
       assert.equal(readReviewStatus(review({ authenticated: value })).authenticated, false);
     assert.equal(readReviewStatus(review({ authenticated: true })).authenticated, true);
+  });
+});
+
+describe('parseBearer', () => {
+  test('the scheme is case-insensitive (RFC 7235): bearer and BEARER are Bearer', () => {
+    for (const header of ['Bearer abc.def', 'bearer abc.def', 'BEARER abc.def'])
+      assert.equal(parseBearer(header).ok, true, header);
   });
 });
