@@ -28,6 +28,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { isRecord } from '../json.js';
 import type { WatchTimers } from './timers.js';
 
 /** The timer functions a watch uses, injectable so tests decide when time passes. */
@@ -64,9 +65,6 @@ export const MIN_WATCH_MS = 1_000;
 
 type WatchEvent = { readonly type: string; readonly object: Record<string, unknown> };
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** The event a parsed line holds, or why it holds none the informer may be given. */
 export function readWatchEvent(data: unknown): WatchEvent | string {
   if (!isRecord(data) || typeof data.type !== 'string' || !isRecord(data.object))
@@ -86,8 +84,8 @@ export function readWatchEvent(data: unknown): WatchEvent | string {
   return { type, object };
 }
 
-/** `Retry-After` in ms, when it is a number of seconds. */
-function retryAfter(header: string | string[] | undefined): number | undefined {
+/** `Retry-After` in ms, when it is a number of seconds (a watch's header, or a list's: watch-backoff.ts). */
+export function retryAfterHeaderMs(header: string | string[] | undefined): number | undefined {
   const seconds = Number(Array.isArray(header) ? header[0] : header);
   return header !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
@@ -173,7 +171,7 @@ export class BoundedWatch extends Watch {
               new WatchFailure(
                 `the API server answered ${String(res.statusCode)}`,
                 res.statusCode,
-                retryAfter(res.headers['retry-after']),
+                retryAfterHeaderMs(res.headers['retry-after']),
               ),
             );
             return;

@@ -3,19 +3,16 @@
  * with jitter, or longer when the API server said how long (Retry-After). Pure.
  */
 import { ApiException } from '@kubernetes/client-node';
-import { WatchFailure } from './bounded-watch.js';
+import { isRecord } from '../json.js';
+import { retryAfterHeaderMs, WatchFailure } from './bounded-watch.js';
 
 /** How long the API server asked to wait, in ms: a watch's `Retry-After`, or a list's (ApiException headers). */
 export function retryAfterMs(err: unknown): number | undefined {
   if (err instanceof WatchFailure) return err.retryAfterMs;
   if (!(err instanceof ApiException)) return undefined;
   const headers: unknown = err.headers;
-  const value =
-    typeof headers === 'object' && headers !== null
-      ? (headers as Record<string, unknown>)['retry-after']
-      : undefined;
-  const seconds = Number(value);
-  return typeof value === 'string' && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+  const value = isRecord(headers) ? headers['retry-after'] : undefined;
+  return typeof value === 'string' ? retryAfterHeaderMs(value) : undefined;
 }
 
 /** Exponential backoff with ±20% jitter, so replicas do not retry in step. */

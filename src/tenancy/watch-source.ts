@@ -386,5 +386,3 @@ export class WatchedRegistry implements RegistryProvider {
     this.verdicts.report(objects, invalid, rejections, this.inForce.records);
   }
 }
-
-export { backoff } from './watch-backoff.js';

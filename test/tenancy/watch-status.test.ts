@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { backoff } from '../../src/tenancy/watch-source.js';
+import { backoff } from '../../src/tenancy/watch-backoff.js';
 import { toTenantList } from '../../src/tenancy/tenant-list.js';
 import { desiredStatus, outcomeOf, statusDiffers } from '../../src/tenancy/tenant-status.js';
 
