@@ -38,8 +38,14 @@ const REASONS: Record<string, TenantRejection['reason']> = {
   project: 'ProjectConflict',
 };
 
+/** A claim: a cluster's `name`, `server`, `audience` or `subject`, a `namespace` or a `project`. */
+export interface Claim {
+  readonly kind: string;
+  readonly key: string;
+}
+
 /** Every claim of a Tenant, as `kind` and `key`. */
-function claimsOf(tenant: Tenant): Array<{ kind: string; key: string }> {
+function claimsOf(tenant: Tenant): Claim[] {
   const out: Array<{ kind: string; key: string }> = [];
   for (const c of tenant.clusters)
     for (const claim of CLUSTER_CLAIMS) out.push({ kind: claim.field, key: claim.key(c) });
@@ -57,13 +63,7 @@ export interface ContinuousBuild {
   /** The Tenants served at their previous version, not their current one (by name). */
   readonly kept: ReadonlySet<string>;
   /** The withheld Tenants still out of the registry, with the claims they hold. */
-  readonly withheld: ReadonlyMap<string, readonly string[]>;
-}
-
-/** A claim recorded as `kind:key` (registry-in-force.ts). */
-function fromRecord(record: string): { kind: string; key: string } {
-  const at = record.indexOf(':');
-  return { kind: record.slice(0, at), key: record.slice(at + 1) };
+  readonly withheld: ReadonlyMap<string, readonly Claim[]>;
 }
 
 /**
@@ -78,7 +78,7 @@ export function buildWithLastAccepted(
   tenants: readonly Tenant[],
   invalid: ReadonlyMap<string, string>,
   previous: TenantRegistry | undefined,
-  withheld: ReadonlyMap<string, readonly string[]> = new Map(),
+  withheld: ReadonlyMap<string, readonly Claim[]> = new Map(),
 ): ContinuousBuild {
   if (previous === undefined && withheld.size === 0)
     return { ...buildRegistry(tenants), kept: new Set(), withheld: new Map() };
@@ -95,7 +95,7 @@ export function buildWithLastAccepted(
     for (const c of claimsOf(holder))
       if (still === undefined || still.has(id(c))) held.set(id(c), holder.name);
   }
-  for (const [name, claims] of withheld) for (const r of claims) held.set(id(fromRecord(r)), name);
+  for (const [name, claims] of withheld) for (const c of claims) held.set(id(c), name);
   const kept = new Map<string, Tenant>();
   const out = new Set<string>();
   const refused: TenantRejection[] = [];

@@ -10,7 +10,7 @@
  */
 import { isRecord } from '../json.js';
 import { buildRegistry, type TenantRegistry } from './registry.js';
-import { buildWithLastAccepted, type ContinuousBuild } from './registry-continuity.js';
+import { buildWithLastAccepted, type Claim, type ContinuousBuild } from './registry-continuity.js';
 import type { TenantObject } from './tenant-list.js';
 import { TENANT_BOUNDS } from './tenant-schema.js';
 import type { InForceRecord } from './tenant-status.js';
@@ -31,17 +31,17 @@ export function recordOf(tenant: Tenant): InForceRecord {
   };
 }
 
-/** The claims a record holds, as registry-continuity.ts counts them (`kind:key`). */
-export function claimsOfRecord(record: InForceRecord): string[] {
+/** The claims a record holds, as registry-continuity.ts counts a Tenant's (`claimsOf`). */
+export function claimsOfRecord(record: InForceRecord): Claim[] {
   return [
     ...record.clusters.flatMap((c) => [
-      `name:${c.name}`,
-      `server:${c.server}`,
-      `audience:${c.audience}`,
-      `subject:${c.subject}`,
+      { kind: 'name', key: c.name },
+      { kind: 'server', key: c.server },
+      { kind: 'audience', key: c.audience },
+      { kind: 'subject', key: c.subject },
     ]),
-    ...record.namespaces.map((n) => `namespace:${n}`),
-    ...record.projects.map((p) => `project:${p}`),
+    ...record.namespaces.map((key) => ({ kind: 'namespace', key })),
+    ...record.projects.map((key) => ({ kind: 'project', key })),
   ];
 }
 
@@ -72,7 +72,7 @@ export function inForceOf(object: TenantObject): InForceRecord | undefined {
 export interface StoredInForce {
   /** The Tenants in force at their current generation; undefined when none is. */
   readonly previous: TenantRegistry | undefined;
-  readonly withheld: Map<string, string[]>;
+  readonly withheld: Map<string, Claim[]>;
   /** Every record read, by name. */
   readonly records: Map<string, InForceRecord>;
 }
@@ -87,7 +87,7 @@ export function storedInForce(
 ): StoredInForce | undefined {
   const current = new Map(tenants.map((t) => [t.name, t]));
   const served: Tenant[] = [];
-  const withheld = new Map<string, string[]>();
+  const withheld = new Map<string, Claim[]>();
   const records = new Map<string, InForceRecord>();
   for (const object of objects) {
     const name = object.metadata?.name;
@@ -124,31 +124,31 @@ export function recordsInForce(
   return out;
 }
 
-/** What a watched registry carries from one build to the next. */
+/** What a watched registry carries from one build to the next, besides the registry itself. */
 export interface InForceState {
-  readonly registry: TenantRegistry | undefined;
-  readonly withheld: ReadonlyMap<string, readonly string[]>;
+  readonly withheld: ReadonlyMap<string, readonly Claim[]>;
   /** What each Tenant's status records as in force. */
   readonly records: ReadonlyMap<string, InForceRecord>;
 }
 
 /**
- * A build of the watched Tenants that continues from `state`; the first (no registry yet)
- * continues from what the stored statuses say is in force.
+ * A build of the watched Tenants that continues from `previous` and `state`; the first (no
+ * registry yet) continues from what the stored statuses say is in force.
  */
 export function continueBuild(
   objects: readonly TenantObject[],
   tenants: readonly Tenant[],
   invalid: ReadonlyMap<string, string>,
+  previous: TenantRegistry | undefined,
   state: InForceState,
 ): { build: ContinuousBuild; state: InForceState } {
-  const stored = state.registry === undefined ? storedInForce(objects, tenants) : undefined;
+  const stored = previous === undefined ? storedInForce(objects, tenants) : undefined;
   const build = buildWithLastAccepted(
     tenants,
     invalid,
-    state.registry ?? stored?.previous,
+    previous ?? stored?.previous,
     stored?.withheld ?? state.withheld,
   );
   const records = recordsInForce(build, stored?.records ?? state.records);
-  return { build, state: { registry: build.registry, withheld: build.withheld, records } };
+  return { build, state: { withheld: build.withheld, records } };
 }

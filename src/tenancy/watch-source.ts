@@ -122,7 +122,7 @@ export class WatchedRegistry implements RegistryProvider {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly parsed: TenantParseCache;
   /** What is in force (each Tenant's status records it), and the withheld Tenants. */
-  private inForce: Omit<InForceState, 'registry'> = { withheld: new Map(), records: new Map() };
+  private inForce: InForceState = { withheld: new Map(), records: new Map() };
   private readonly waiters: Array<() => void> = [];
   private readonly api: CustomObjectsApi;
   private readonly log: Logger;
@@ -369,7 +369,7 @@ export class WatchedRegistry implements RegistryProvider {
     if (tooLarge !== undefined) return this.failed(tooLarge);
     const { tenants, invalid } = this.parsed.parseAll(objects);
     // The first build continues from what the statuses say is in force: registry-in-force.ts.
-    const next = continueBuild(objects, tenants, invalid, { ...this.inForce, registry: this.registry });
+    const next = continueBuild(objects, tenants, invalid, this.registry, this.inForce);
     const { registry, rejections } = next.build;
     this.inForce = next.state;
     const firstSync = this.registry === undefined;

@@ -42,14 +42,19 @@ describe('status.inForce read back', () => {
     const a = parse(doc('team-a', '2025-01-01T00:00:00Z', ['a-dev']));
     const record = recordOf(a);
     assert.deepEqual(inForceOf(withRecord(doc('team-a', '2025-01-01T00:00:00Z', ['a-dev']), record)), record);
-    assert.deepEqual(claimsOfRecord(record).sort(), [
-      'audience:a-dev',
-      'name:a-dev',
-      'namespace:team-a',
-      'project:team-a',
-      'server:https://a-dev.example.com',
-      'subject:tenantguard:a-dev',
-    ]);
+    assert.deepEqual(
+      claimsOfRecord(record)
+        .map((c) => `${c.kind}:${c.key}`)
+        .sort(),
+      [
+        'audience:a-dev',
+        'name:a-dev',
+        'namespace:team-a',
+        'project:team-a',
+        'server:https://a-dev.example.com',
+        'subject:tenantguard:a-dev',
+      ],
+    );
   });
 
   test('a malformed or oversized record is none', () => {
