@@ -86,7 +86,7 @@ export type KeyRingReadiness = { ready: true } | { ready: false; reason: string 
 
 /** See the file comment. */
 export class KeyManager {
-  /** The stored records this replica publishes (its ring in memory). */
+  /** The stored records this replica publishes (its ring in memory): their `notBefore`s decide which key is active, retired or expired. */
   private held: readonly KeyRecord[] = [];
   /** From when each held key may sign here (its `notBefore`, or later: see the file comment). */
   private readonly signsFrom = new Map<string, number>();
@@ -297,11 +297,6 @@ export class KeyManager {
     return this.signsFrom.get(key.kid) ?? key.notBefore;
   }
 
-  /** The ring as stored: its `notBefore`s decide which key is active, retired or expired. */
-  private get keys(): readonly KeyRecord[] {
-    return this.held;
-  }
-
   /**
    * How long this replica may go on signing without re-reading the ring: another replica
    * can add a successor right after our last read, and may drop our key `publishAhead +
@@ -329,7 +324,7 @@ export class KeyManager {
         key: undefined,
         reason: `the key ring (${this.options.store.description}) could not be re-read since ${new Date(this.lastLoadAt).toISOString()}`,
       };
-    const keys = this.keys;
+    const keys = this.held;
     const key = activeKey(keys, now);
     if (key !== undefined && this.signsHereFrom(key) > now) {
       // Seen late here. The key before it may go on signing for half the retire margin past
@@ -391,12 +386,12 @@ export class KeyManager {
 
   /** The JWKS: public keys of next, active and retired keys. */
   jwks(now = this.now()): { keys: JWK[] } {
-    return { keys: publishedKeys(this.keys, now, this.timing).map((k) => k.publicJwk) };
+    return { keys: publishedKeys(this.held, now, this.timing).map((k) => k.publicJwk) };
   }
 
   /** Every key with its state (for tests and diagnostics; no key material is needed to read it). */
   view(now = this.now()): KeyView[] {
-    return viewRing(this.keys, now, this.timing);
+    return viewRing(this.held, now, this.timing);
   }
 
   /** Algorithms of the published keys plus the configured one. */
