@@ -8,6 +8,7 @@
  */
 import { TenantGuardError } from '../errors.js';
 import type { TenantObject } from './tenant-list.js';
+import { formatCount } from './verdict-message.js';
 
 /** Tenants per page of the list: at most ~38 MiB of the largest Tenants (tenant-schema.ts). */
 export const LIST_PAGE_SIZE = 50;
@@ -41,7 +42,7 @@ export class RegistryMeter {
     if (this.chars > this.max)
       throw new TenantGuardError(
         'ERR_REGISTRY_TOO_LARGE',
-        `the Tenants hold more than ${this.max.toLocaleString('en-US')} characters of JSON (${this.count.toLocaleString('en-US')} read so far); the registry is not loaded past that bound: remove Tenants or large fields (caData bundles), or raise the bound with the memory to hold it`,
+        `the Tenants hold more than ${formatCount(this.max)} characters of JSON (${formatCount(this.count)} read so far); the registry is not loaded past that bound: remove Tenants or large fields (caData bundles), or raise the bound with the memory to hold it`,
       );
     return object;
   }
