@@ -1,15 +1,5 @@
 import assert from 'node:assert/strict';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
@@ -19,6 +9,7 @@ import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import { certificateSchema, issuerSchema } from './cert-manager-schema.js';
 import { checkBuiltIn } from './model-check.js';
 import {
+  buildOwnOverlay,
   checkHardening,
   checkReferences,
   checkRequiredFields,
@@ -159,30 +150,22 @@ describe('webhook-config: the kustomize base and the cert-manager overlay', () =
       'tenant-guard-webhook=registry.example.com/tenant-guard:0.1.0',
     ]);
     // An overlay of one's own: cert-manager with the component, the image set there.
-    const dir = mkdtempSync(join(tmpdir(), 'tg-kz-'));
-    try {
-      cpSync(join(root, 'webhook-config'), join(dir, 'webhook-config'), { recursive: true });
-      const mine = join(dir, 'webhook-config', 'overlays', 'mine');
-      mkdirSync(mine);
-      writeFileSync(
-        join(mine, 'kustomization.yaml'),
-        [
-          'apiVersion: kustomize.config.k8s.io/v1beta1',
-          'kind: Kustomization',
-          'resources: [../cert-manager]',
-          'components: [../../components/reporter]',
-          'images: [{ name: registry.example.com/tenant-guard, newName: mine.example/tg, newTag: "9.9" }]',
-          '',
-        ].join('\n'),
-      );
-      assert.deepEqual(images(kustomizeBuild(mine)), [
-        'tenant-guard-broker=mine.example/tg:9.9',
-        'tenant-guard-reporter=mine.example/tg:9.9',
-        'tenant-guard-webhook=mine.example/tg:9.9',
-      ]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const mine = buildOwnOverlay(
+      root,
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources: [../cert-manager]',
+        'components: [../../components/reporter]',
+        'images: [{ name: registry.example.com/tenant-guard, newName: mine.example/tg, newTag: "9.9" }]',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(images(mine), [
+      'tenant-guard-broker=mine.example/tg:9.9',
+      'tenant-guard-reporter=mine.example/tg:9.9',
+      'tenant-guard-webhook=mine.example/tg:9.9',
+    ]);
   });
 
   test("every object passes its schema: Kubernetes models for built-in kinds, cert-manager's for its own", () => {

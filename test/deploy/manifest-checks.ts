@@ -5,6 +5,9 @@
  */
 
 import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CLOSE_GRACE_MS, DEFAULT_DRAIN_SECONDS } from '../../src/server/shutdown.js';
 
@@ -19,6 +22,23 @@ export type KubeObject = {
     annotations?: Record<string, string>;
   };
 } & Record<string, any>;
+
+/**
+ * An overlay of one's own, built: `kustomization` (its text) in `overlays/mine` of a copy of
+ * `root`'s webhook-config, as a platform team adds one next to ours.
+ */
+export function buildOwnOverlay(root: string, kustomization: string): KubeObject[] {
+  const dir = mkdtempSync(join(tmpdir(), 'tg-overlay-'));
+  try {
+    cpSync(join(root, 'webhook-config'), join(dir, 'webhook-config'), { recursive: true });
+    const mine = join(dir, 'webhook-config', 'overlays', 'mine');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'kustomization.yaml'), kustomization);
+    return kustomizeBuild(mine);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /**
  * `kubectl kustomize DIR`, parsed. The deploy tests need kubectl 1.27+ (kustomize v5) on PATH.

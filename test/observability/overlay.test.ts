@@ -4,12 +4,10 @@
  * NetworkPolicies let a labelled monitoring namespace reach both components' metrics port.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { kustomizeBuild, type KubeObject } from '../deploy/manifest-checks.js';
+import { buildOwnOverlay, kustomizeBuild, type KubeObject } from '../deploy/manifest-checks.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -24,19 +22,10 @@ const matches = (selector: Selector | undefined, labels: Record<string, string> 
  * built from a copy of webhook-config (an overlay of one's own).
  */
 function withReporter(): KubeObject[] {
-  const dir = mkdtempSync(join(tmpdir(), 'tg-prom-'));
-  try {
-    cpSync(join(root, 'webhook-config'), join(dir, 'webhook-config'), { recursive: true });
-    const mine = join(dir, 'webhook-config', 'overlays', 'mine');
-    mkdirSync(mine);
-    writeFileSync(
-      join(mine, 'kustomization.yaml'),
-      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../prometheus-operator]\ncomponents: [../../components/reporter]\n',
-    );
-    return kustomizeBuild(mine);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return buildOwnOverlay(
+    root,
+    'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../prometheus-operator]\ncomponents: [../../components/reporter]\n',
+  );
 }
 
 describe('webhook-config/overlays/prometheus-operator', () => {
