@@ -38,6 +38,7 @@ export const SERVE_FLAGS = {
   components: { flag: 'components', valueName: 'list', env: 'TG_COMPONENTS', kind: 'string', description: 'what to serve, comma-separated' },
   watchTenants: { flag: 'watch-tenants', env: 'TG_WATCH_TENANTS', kind: 'boolean', default: 'false', description: 'fill the registry from Tenant objects (a watch) instead of --tenants' },
   kubeconfig: { flag: 'kubeconfig', valueName: 'file', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig of the control plane (default: in-cluster)' },
+  maxRegistrySize: { flag: 'max-registry-size', valueName: 'quantity', env: 'TG_MAX_REGISTRY_SIZE', kind: 'string', default: '32Mi', description: 'with --watch-tenants: the largest registry held, in characters of the Tenants\' JSON (Ki, Mi or Gi); past it the last good registry is served, stale' },
   drainSeconds: { flag: 'drain-seconds', valueName: 's', env: 'TG_DRAIN_SECONDS', kind: 'string', default: String(DEFAULT_DRAIN_SECONDS), description: 'on SIGTERM, keep serving this long with /readyz 503 before closing' },
 } as const satisfies Readonly<Record<string, ServeFlag>>;
 
@@ -63,6 +64,8 @@ export interface ServeOptions {
   components: Set<string>;
   watchTenants: boolean;
   kubeconfig: string | undefined;
+  /** With watchTenants: the registry's bound, in characters of the Tenants' JSON (--max-registry-size). */
+  maxRegistryChars: number;
   /** How long a SIGTERM'd process keeps serving with /readyz 503, in ms (--drain-seconds). */
   drainMs: number;
 }
@@ -102,6 +105,7 @@ export function parseServeOptions(
     components: parseComponents(f.components, ['webhook', ...componentNames], ['webhook', ...defaultNames]),
     watchTenants: f.watchTenants,
     kubeconfig: f.kubeconfig,
+    maxRegistryChars: parseRegistrySize(f.maxRegistrySize),
     drainMs: parseDrainSeconds(f.drainSeconds),
   };
 }
@@ -155,6 +159,30 @@ function parseClientNames(text: string): string[] {
       `--client-names: use a comma-separated list of at most ${MAX_CLIENT_NAMES} names of 1 to ${MAX_CLIENT_NAME_CHARS} printable characters${bad === undefined ? '' : ` (not ${JSON.stringify(bad.slice(0, 64))})`}`,
     );
   return [...new Set(names)];
+}
+
+const SIZE_UNITS = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 } as const;
+/** Bounds of --max-registry-size: one small Tenant's JSON, and far more than a replica's heap holds. */
+const MIN_REGISTRY_CHARS = 1024;
+const MAX_REGISTRY_SIZE_CHARS = 4 * 1024 ** 3;
+
+/**
+ * A quantity as Kubernetes writes memory (`32Mi`, `512Ki`, `1Gi`, or a plain count), in
+ * characters. Before it was a flag, a platform past 32 Mi characters of Tenants had no way
+ * to raise the bound but a rebuild (an operator's review).
+ */
+function parseRegistrySize(text: string): number {
+  const match = /^(\d{1,10})(Ki|Mi|Gi)?$/.exec(text.trim());
+  const chars =
+    match === null
+      ? NaN
+      : Number(match[1]) * (match[2] === undefined ? 1 : SIZE_UNITS[match[2] as keyof typeof SIZE_UNITS]);
+  if (!(chars >= MIN_REGISTRY_CHARS && chars <= MAX_REGISTRY_SIZE_CHARS))
+    throw new TenantGuardError(
+      'ERR_USAGE',
+      `--max-registry-size "${text}" is not a size from 1Ki to 4Gi (a count of characters, or with Ki, Mi or Gi)`,
+    );
+  return chars;
 }
 
 function parseDrainSeconds(text: string): number {

@@ -126,6 +126,7 @@ async function serveWith(
     settings,
     metricsRegistry,
     writeStatus: options.components.has('webhook'),
+    maxRegistryChars: options.maxRegistryChars,
     ...(injected.tenantWatch === undefined ? {} : { tuning: injected.tenantWatch }),
   });
   const { registry } = tenants;

@@ -48,6 +48,8 @@ export async function openTenantRegistry(options: {
   /** Only the webhook writes Tenant status; the broker's RBAC has no right to. */
   readonly writeStatus: boolean;
   readonly tuning?: TenantWatchTuning;
+  /** The watched registry's bound in characters of JSON; default MAX_REGISTRY_CHARS. */
+  readonly maxRegistryChars?: number;
 }): Promise<OpenedTenantRegistry> {
   const { logger, settings, metricsRegistry } = options;
   if (options.watch) {
@@ -57,6 +59,7 @@ export async function openTenantRegistry(options: {
       argocdNamespace: settings.argocdNamespace,
       metrics: metricsRegistry,
       writeStatus: options.writeStatus,
+      ...(options.maxRegistryChars === undefined ? {} : { maxRegistryChars: options.maxRegistryChars }),
       ...options.tuning,
     });
     return {

@@ -36,6 +36,7 @@ describe('serve options (SERVE_FLAGS through the one resolver)', () => {
         components: ['webhook', 'broker'],
         watchTenants: false,
         kubeconfig: undefined,
+        maxRegistryChars: 32 * 1024 * 1024,
         drainMs: 10_000,
       },
     );
@@ -51,6 +52,21 @@ describe('serve options (SERVE_FLAGS through the one resolver)', () => {
       [o.port, o.certsDir, o.watchTenants, o.drainMs, o.host],
       [0, '/flag', true, 1500, '0.0.0.0'],
     );
+  });
+
+  test('--max-registry-size: a count or a quantity in Ki, Mi or Gi, from 1Ki to 4Gi; another is a usage error naming the flag', () => {
+    const chars = (raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
+      parseServeOptions(raw, env, []).maxRegistryChars;
+    assert.equal(chars({ maxRegistrySize: '64Mi' }), 64 * 1024 * 1024);
+    assert.equal(chars({}, { TG_MAX_REGISTRY_SIZE: '512Ki' }), 512 * 1024);
+    assert.equal(chars({ maxRegistrySize: '2Gi' }, { TG_MAX_REGISTRY_SIZE: '1Ki' }), 2 * 1024 ** 3);
+    assert.equal(chars({ maxRegistrySize: '4096' }), 4096);
+    assert.equal(chars({ maxRegistrySize: '4Gi' }), 4 * 1024 ** 3);
+    for (const text of ['1023', '5Gi', '32MB', '32mi', '-1Mi', '1.5Mi', 'Mi', '99999999999Ki'])
+      assert.throws(() => chars({ maxRegistrySize: text }), {
+        code: 'ERR_USAGE',
+        message: `--max-registry-size "${text}" is not a size from 1Ki to 4Gi (a count of characters, or with Ki, Mi or Gi)`,
+      });
   });
 
   test('a TG_WATCH_TENANTS that is no boolean is refused, not taken as false', () => {
