@@ -8,7 +8,7 @@ import { isPresent } from './applicationset-walk.js';
 import { isTemplated, joinPath, show } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
-import { violation } from './types.js';
+import { inEveryMode, violation, violationInEveryMode } from './types.js';
 import type { ObjectEdit } from './object-edit.js';
 
 /** `record[key]` when it is the record's own property (never an inherited one). */
@@ -70,7 +70,7 @@ export function checkClustersSelector(
   const selector = clusters.selector;
   if (!isPresent(selector)) {
     return [
-      violation(
+      violationInEveryMode(
         'TG-AS-02',
         selectorPath,
         `is missing; it must have ${wanted} (without it the generator selects every cluster, the control plane included)`,
@@ -88,7 +88,7 @@ export function checkClustersSelector(
     for (const key of Object.keys(matchLabels)) {
       if (isTemplated(key))
         out.push(
-          violation(
+          violationInEveryMode(
             'TG-AS-02',
             joinPath(labelsPath, key),
             'has a templated key; selector keys must be literal (a computed key could override the tenant label)',
@@ -142,5 +142,9 @@ export function checkClustersSelector(
   }
   if (!satisfied && !named)
     out.push(violation('TG-AS-02', labelsPath, `has no ${JSON.stringify(label)}; it must have ${wanted}`));
-  return out;
+  // The ApplicationSet controller lists the cluster Secrets a selector picks, before any
+  // Application rule runs. Pinned by matchLabels[label] == tenant, every other term can only
+  // narrow it (a selector is the AND of its terms), so a mode may relax what they say; not
+  // pinned, the selector reaches other tenants' clusters in every mode (RELAXABLE_RULES).
+  return satisfied ? out : out.map((v) => (v.rule === 'TG-AS-02' ? inEveryMode(v) : v));
 }

@@ -11,7 +11,7 @@ import { isPresent } from './applicationset-walk.js';
 import { isTemplated, joinPath, show } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
-import { violation } from './types.js';
+import { violation, violationInEveryMode } from './types.js';
 import type { ObjectEdit } from './object-edit.js';
 
 /** The parts of a template the rules read; TG-REQ-01 for those of the wrong type. */
@@ -91,9 +91,11 @@ export function checkProject(visit: TemplateVisit, parts: TemplateParts, tenant:
         `${show(project)} is templated; the project must be literal, one of: ${allowed}`,
       ),
     ];
+  // Another tenant's project, or the platform's: the ApplicationSet controller reads a git
+  // generator's repository with that project's credentials (RELAXABLE_RULES).
   if (!tenant.projects.includes(project))
     return [
-      violation(
+      violationInEveryMode(
         'TG-AS-01',
         path,
         `${show(project)} is not a project of tenant "${tenant.name}"; use one of: ${allowed}`,

@@ -36,7 +36,7 @@ import type {
 } from './types.js';
 import {
   EVERY_REQUESTER_RULES,
-  RELAXABLE_RULES,
+  isRelaxable,
   RULE_ORDER,
   WHO_MAY_RULES,
   formatViolation,
@@ -264,7 +264,7 @@ function decide(all: Violation[], warningsIn: string[], summary: DecisionSummary
   for (const v of sortByRule(all)) {
     if (summary.role === 'platform-admin' && !EVERY_REQUESTER_RULES.has(v.rule)) {
       audited.push(v);
-    } else if (summary.enforcement !== 'enforce' && RELAXABLE_RULES.has(v.rule)) {
+    } else if (summary.enforcement !== 'enforce' && isRelaxable(v)) {
       audited.push(v);
       if (summary.enforcement === 'warn') warnings.push(`${formatViolation(v)} (enforcement: warn)`);
     } else {

@@ -14,8 +14,18 @@ export { RULE_ORDER, type RuleId } from './rule-catalogue.js';
 
 /**
  * Rules that `warn` and `audit` relax: the ApplicationSet rules the Application rules back
- * up (SPEC section 5). Not TG-AS-06: a `templatePatch` could null the tenant label of the
- * generated Applications, which would then count as platform objects.
+ * up (SPEC section 5), for findings about fields only the generated Applications use. Not
+ * TG-AS-06: a `templatePatch` could null the tenant label of the generated Applications,
+ * which would then count as platform objects. Not the findings that reach past the tenant
+ * where the ApplicationSet controller acts itself, before any Application exists
+ * (`holdsInEveryMode`): a TG-AS-01 literal project that is not the tenant's, since a git
+ * generator reads its repository with the credentials of `spec.template.spec.project`
+ * (Argo CD's applicationset/generators/git.go), another tenant's project-scoped repository
+ * Secret whatever project the generated Applications land in; and a TG-AS-02 selector not
+ * pinned to the tenant by `matchLabels`, since the controller lists the cluster Secrets it
+ * selects into the template's parameters (names, servers, labels, annotations). A red-team
+ * review: a warn tenant's ApplicationSet, admitted with a warning, read team-b's private
+ * repository into team-w's own cluster. One tenant's mode never weakens another's isolation.
  */
 export const RELAXABLE_RULES: ReadonlySet<RuleId> = new Set<RuleId>([
   'TG-AS-01',
@@ -55,6 +65,12 @@ export interface Violation {
   readonly rule: RuleId;
   readonly path: string;
   readonly message: string;
+  /**
+   * Set on a finding of a relaxable rule that crosses into what is not the tenant's where
+   * Argo CD acts on it before any Application rule can (see RELAXABLE_RULES): no mode
+   * relaxes it. Absent on every other finding.
+   */
+  readonly holdsInEveryMode?: true;
 }
 
 /** `[TG-APP-02] spec.destination.name "x" is not a cluster of tenant "a"; use one of: ...` */
@@ -77,6 +93,21 @@ export const MAX_FINDING_DETAIL_CHARS = 2_000;
 export function violation(rule: RuleId, path: string, detail: string): Violation {
   const kept = cutText(path, MAX_FINDING_PATH_CHARS);
   return { rule, path: kept, message: `${kept} ${cutText(detail, MAX_FINDING_DETAIL_CHARS)}` };
+}
+
+/** A Violation no mode relaxes (`holdsInEveryMode`), whatever its rule. */
+export function violationInEveryMode(rule: RuleId, path: string, detail: string): Violation {
+  return inEveryMode(violation(rule, path, detail));
+}
+
+/** `v`, held in every mode. */
+export function inEveryMode(v: Violation): Violation {
+  return v.holdsInEveryMode === true ? v : { ...v, holdsInEveryMode: true };
+}
+
+/** True when `warn` and `audit` relax this finding: a relaxable rule, not held in every mode. */
+export function isRelaxable(v: Violation): boolean {
+  return RELAXABLE_RULES.has(v.rule) && v.holdsInEveryMode !== true;
 }
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';

@@ -90,14 +90,21 @@ describe('ApplicationSet through evaluate and mutate', () => {
     );
   });
 
-  test('warn mode relaxes TG-AS-02 but not TG-AS-05', () => {
+  test('warn mode relaxes TG-AS-02 beside matchLabels pinned to the tenant, but not TG-AS-05', () => {
     const context = contextFor(
       tenantsText().replace('projects: [team-b]', 'projects: [team-b]\n  enforcement: warn'),
     );
     const object = nestedClusters('team-b');
     assert.ok(isRecord(object.spec));
     object.spec.generators = [
-      { clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-a' } } } },
+      {
+        clusters: {
+          selector: {
+            matchLabels: { 'tenantguard.dev/tenant': 'team-b' },
+            matchExpressions: [{ key: 'tenantguard.dev/tenant', operator: 'Exists' }],
+          },
+        },
+      },
     ];
     const relaxed = admit(request(object, { namespace: 'team-b', user: BOB }), context).decision;
     assert.equal(relaxed.allowed, true);

@@ -124,7 +124,7 @@ describe('audit records of the webhook', () => {
     object.spec.generators = [
       { clusters: { selector: { matchLabels: { 'tenantguard.dev/tenant': 'team-b' } } } } as never,
     ];
-    object.spec.template.spec.project = 'team-a'; // TG-AS-01: relaxed by warn
+    object.spec.template.spec.project = '{{.project}}'; // TG-AS-01, templated: relaxed by warn
     (object.metadata as Record<string, unknown>).labels = { 'tenantguard.dev/tenant': 'team-b' };
     (object.spec.template.metadata as Record<string, unknown>).labels = {
       'tenantguard.dev/tenant': 'team-b',

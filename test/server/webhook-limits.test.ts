@@ -514,9 +514,16 @@ describe('bounded work and bounded answers', () => {
 
   test(`warn mode answers at most ${MAX_WARNINGS} warnings, the last counting the rest`, async () => {
     const { app, log } = buildApp({ policy: defaultPolicy });
-    // team-b is in warn mode: its TG-AS-02 lines become warnings.
+    // team-b is in warn mode: its relaxable TG-AS-02 lines (an expression beside matchLabels
+    // pinned to the tenant) become warnings.
+    const label = settings().tenantLabel;
     const generators = Array.from({ length: 100 }, () => ({
-      clusters: { selector: { matchLabels: { [settings().tenantLabel]: 'team-a' } } },
+      clusters: {
+        selector: {
+          matchLabels: { [label]: 'team-b' },
+          matchExpressions: [{ key: label, operator: 'Exists' }],
+        },
+      },
     }));
     const object = applicationSet({ generators }, 'team-b');
     const res = await request(app)
