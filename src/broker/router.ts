@@ -33,6 +33,27 @@ function queryString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** Bytes a `POST /v1/tokens` body may have: `{"target": NAME}` takes well under 300. */
+const MAX_BODY_BYTES = 4096;
+
+const BODY_SHAPE = '{"target": "<cluster name>"}';
+
+/**
+ * What was wrong with a body express's parser refused (its `type`), for the 400's message.
+ *
+ * Why: every refusal said "the body must be JSON", also to a body of valid JSON that was too
+ * large or compressed in a way the parser does not read, which sent a client looking for
+ * the wrong mistake.
+ */
+function unreadableBody(err: unknown): string {
+  const type = isRecord(err) && typeof err.type === 'string' ? err.type : undefined;
+  if (type === 'entity.too.large')
+    return `the body is larger than ${MAX_BODY_BYTES} bytes; send ${BODY_SHAPE}`;
+  if (type === 'encoding.unsupported') return `unsupported Content-Encoding; send ${BODY_SHAPE} uncompressed`;
+  if (type === 'charset.unsupported') return `unsupported charset; send ${BODY_SHAPE} in UTF-8`;
+  return `the body must be JSON: ${BODY_SHAPE}`;
+}
+
 /** Builds the router for `broker`. */
 export function createBrokerRouter(broker: Broker): Router {
   const router = express.Router();
@@ -69,7 +90,7 @@ export function createBrokerRouter(broker: Broker): Router {
       res.setHeader('Cache-Control', 'no-store');
       res.status(400).json({
         error: 'ERR_BROKER_BAD_REQUEST',
-        message: 'target must be a string: {"target": "<cluster name>"}',
+        message: `target must be a string: ${BODY_SHAPE}`,
       });
       return;
     }
@@ -87,20 +108,17 @@ export function createBrokerRouter(broker: Broker): Router {
     });
   };
 
-  const json = express.json({ limit: '4kb', strict: true, type: () => true });
+  const json = express.json({ limit: MAX_BODY_BYTES, strict: true, type: () => true });
   for (const prefix of prefixes) {
     router.get(`${prefix}/api/get-target-token`, getTargetToken);
     router.post(`${prefix}/v1/tokens`, json, postTokens);
   }
-  // A body that is not JSON is the caller's mistake, not ours.
+  // A body that cannot be read is the caller's mistake, not ours: said as such.
   router.use((err: unknown, _req: Request, res: Response, next: (e?: unknown) => void) => {
     const status = typeof err === 'object' && err !== null && 'status' in err ? Number(err.status) : 500;
     if (status >= 400 && status < 500) {
       res.setHeader('Cache-Control', 'no-store');
-      res.status(400).json({
-        error: 'ERR_BROKER_BAD_REQUEST',
-        message: 'the body must be JSON: {"target": "<cluster name>"}',
-      });
+      res.status(400).json({ error: 'ERR_BROKER_BAD_REQUEST', message: unreadableBody(err) });
       return;
     }
     next(err);
