@@ -178,8 +178,14 @@ export class Broker {
         );
       const bearer = parseBearer(authorization);
       if (!bearer.ok) return refuse('ERR_BROKER_UNAUTHENTICATED', BEARER_PROBLEM[bearer.reason]);
-      if (target === undefined || target === '' || target.length > 253)
+      // A blank name names no target: 400, not a 404 as if a cluster " " might exist.
+      if (target === undefined || target.trim() === '')
         return refuse('ERR_BROKER_BAD_REQUEST', 'no target named; give the target cluster name');
+      if (target.length > MAX_TARGET_CHARS)
+        return refuse(
+          'ERR_BROKER_BAD_REQUEST',
+          `the target name has ${target.length} characters; a target name has at most ${MAX_TARGET_CHARS}`,
+        );
 
       let caller: Caller;
       try {
@@ -316,6 +322,9 @@ export class Broker {
     }
   }
 }
+
+/** Characters a target name may have before it is looked up (a cluster name has at most 63). */
+const MAX_TARGET_CHARS = 253;
 
 const BEARER_PROBLEM: Record<'missing' | 'malformed' | 'too-long', string> = {
   missing: 'no bearer token; send Authorization: Bearer <caller token>',

@@ -1,7 +1,9 @@
 /**
  * What the broker answers a request it cannot serve as asked, on the app `serve` builds (the
  * lean token route included): `POST /v1/tokens` refusals are JSON `{error, message}`, with a
- * message that names the actual mistake.
+ * message that names the actual mistake; a request that names no target is a bad request
+ * (400) on both token routes, and only a name that could be a cluster's is looked up (404
+ * when no tenant has it).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -87,6 +89,40 @@ describe('broker: bad requests to POST /v1/tokens', () => {
       assert.deepEqual(Object.keys(res.body as object), ['error', 'message']);
       assert.equal(res.body.error, 'ERR_BROKER_BAD_REQUEST');
       assert.match(res.body.message, c.message);
+    });
+  }
+
+  const NO_TARGET = /^no target named; give the target cluster name$/;
+  const targets: Array<{ name: string; target: string | undefined; status: number; message: RegExp }> = [
+    { name: 'absent', target: undefined, status: 400, message: NO_TARGET },
+    { name: 'empty', target: '', status: 400, message: NO_TARGET },
+    { name: 'blank', target: '  ', status: 400, message: NO_TARGET },
+    { name: 'a tab', target: '\t', status: 400, message: NO_TARGET },
+    {
+      name: 'longer than any name',
+      target: 'k'.repeat(254),
+      status: 400,
+      message: /^the target name has 254 characters; a target name has at most 253$/,
+    },
+    {
+      name: 'well-formed but unknown',
+      target: 'k8s-team-z',
+      status: 404,
+      message: /^unknown target "k8s-team-z"/,
+    },
+  ];
+  for (const c of targets) {
+    test(`target ${c.name}: ${c.status} on both token routes`, async () => {
+      const code = c.status === 400 ? 'ERR_BROKER_BAD_REQUEST' : 'ERR_BROKER_UNKNOWN_TARGET';
+      const posted = await post(JSON.stringify(c.target === undefined ? {} : { target: c.target }));
+      assert.equal(posted.status, c.status);
+      assert.equal(posted.body.error, code);
+      assert.match(posted.body.message, c.message);
+      const path = `/api/get-target-token${c.target === undefined ? '' : `?targetName=${encodeURIComponent(c.target)}`}`;
+      const got = await request(app).get(path).set('Authorization', 'Bearer good');
+      assert.equal(got.status, c.status);
+      assert.match(got.text, /\n$/, 'one line');
+      assert.match(got.text.slice(0, -1), c.message);
     });
   }
 });
