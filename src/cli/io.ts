@@ -20,6 +20,11 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   /** Relative paths are resolved against it. */
   readonly cwd: string;
+  /**
+   * Where `serve` writes its log and audit lines. Default (the real process): file
+   * descriptor 1, batched, not through `stdout`; tests of the CLI capture them here.
+   */
+  readonly logs?: TextSink;
 }
 
 /** Handed to each command's `register`. */

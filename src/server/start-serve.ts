@@ -38,6 +38,13 @@ export interface ServeIo {
   readonly stderr: { write(text: string): unknown };
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /**
+   * Where the log and audit lines go, one write a line, unless a logger is injected. Default:
+   * the process's stdout (file descriptor 1), batched (LOG_WRITE_BYTES, LOG_WRITE_MS). A run
+   * inside another process (a test of the CLI) gives its own, so that the lines do not land
+   * in that process's output.
+   */
+  readonly logs?: { write(line: string): unknown };
 }
 
 /** A running server. */
@@ -85,6 +92,8 @@ export async function startServe(
   // drain ends there, so no audit line is lost.
   let lines: LineBatch | undefined;
   let logger = injected.logger;
+  if (logger === undefined && io.logs !== undefined)
+    logger = createLogger({ level: options.logLevel, destination: io.logs });
   if (logger === undefined) {
     lines = new LineBatch(pino.destination({ dest: 1, sync: false }), {
       minChars: LOG_WRITE_BYTES,

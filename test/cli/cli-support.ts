@@ -15,21 +15,26 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** The log and audit lines `serve` wrote (io.logs), which the real process writes to fd 1. */
+  logs: string;
 }
 
 export function testIo(
   options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): CliIo & { out: () => string; err: () => string } {
+): CliIo & { out: () => string; err: () => string; logged: () => string } {
   const out: string[] = [];
   const err: string[] = [];
+  const logs: string[] = [];
   return {
     stdout: { write: (s: string) => out.push(s) },
     stderr: { write: (s: string) => err.push(s) },
+    logs: { write: (s: string) => logs.push(s) },
     stdin: Readable.from([Buffer.from(options.stdin ?? '')]),
     env: options.env ?? {},
     cwd: options.cwd ?? REPO_ROOT,
     out: () => out.join(''),
     err: () => err.join(''),
+    logged: () => logs.join(''),
   };
 }
 
@@ -40,7 +45,7 @@ export async function runCli(
 ): Promise<CliResult> {
   const io = testIo(options);
   const code = await run(argv, io);
-  return { code, stdout: io.out(), stderr: io.err() };
+  return { code, stdout: io.out(), stderr: io.err(), logs: io.logged() };
 }
 
 /** A fresh temporary directory. */

@@ -262,5 +262,15 @@ describe('tenant-guard serve', () => {
     ]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /cannot read tenants file \/nonexistent\/tenants\.yaml/);
+    // The lines the real process writes to fd 1 went to the io's log sink, not the test runner's stdout.
+    const logged = r.logs
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { msg?: string });
+    assert.ok(
+      logged.some((l) => l.msg?.startsWith('settings in effect') === true),
+      `settings line not captured: ${r.logs}`,
+    );
+    assert.equal(r.stdout, '');
   });
 });
