@@ -3,7 +3,7 @@
  * items of an audit record and the length of each line. A list past its bound keeps its
  * first items and says how many were left off. Pure: no I/O.
  */
-import { cutText } from './text-cut.js';
+import { cutText } from '../text-cut.js';
 
 /** Most lines of a denial message; the rest are counted in a last line. */
 export const MAX_DENIAL_LINES = 50;

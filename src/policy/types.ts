@@ -7,7 +7,7 @@ import type { EnforcementMode, Tenant } from '../tenancy/tenant.js';
 
 import type { ObjectEdit } from './object-edit.js';
 import type { RuleId } from './rule-catalogue.js';
-import { cutText } from './text-cut.js';
+import { cutText } from '../text-cut.js';
 
 /** Rule ids and their order live in the rule catalogue (rule-catalogue.ts). */
 export { RULE_ORDER, type RuleId } from './rule-catalogue.js';

@@ -6,6 +6,7 @@
  * contested namespaces is described in one short sentence, not in 20,000 (a red-team review
  * found a 5.5 MiB status the API server could not store). Pure functions.
  */
+import { cutText } from '../text-cut.js';
 
 /**
  * Characters a verdict message may have: the events.k8s.io API's bound on an Event's note
@@ -25,16 +26,10 @@ const ELLIPSIS = '…';
 
 /**
  * `text` cut to at most `max` characters (UTF-16 code units, so never more Unicode
- * characters than the API server counts), ending in an ellipsis when cut. A surrogate pair
- * is never split.
+ * characters than the API server counts), ending in an ellipsis when cut (src/text-cut.ts).
  */
 export function capMessage(text: string, max = MAX_VERDICT_MESSAGE_CHARS): string {
-  if (text.length <= max) return text;
-  if (max <= 0) return '';
-  let end = max - ELLIPSIS.length;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end -= 1; // a high surrogate: keep the pair whole
-  return `${text.slice(0, Math.max(0, end))}${ELLIPSIS}`;
+  return cutText(text, max, 'ellipsis');
 }
 
 /**
