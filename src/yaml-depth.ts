@@ -75,19 +75,24 @@ function isPair(item: Record<string, unknown>): boolean {
 }
 
 /**
- * The tokens of `text`'s syntax tree, or undefined when reading them ran out of stack: the
- * parser does recurse in one place, closing every block level at once on a dedent (`- `
- * written 3,900 times on one line, then a line back at the margin, threw in 7.8 KiB; a
- * red-team review). Only text nested thousands of levels deep does that: it counts as
- * nested past any limit.
+ * What `read` gives, or undefined when it ran out of stack reading YAML tokens: the parser
+ * does recurse in one place, closing every block level at once on a dedent (`- ` written
+ * 3,900 times on one line, then a line back at the margin, threw in 7.8 KiB; a red-team
+ * review). Only text nested thousands of levels deep does that: it counts as nested past
+ * any limit. The one catch of it, for the whole text read at once and for one token at a time.
  */
-function syntaxTree(text: string): CST.Token[] | undefined {
+function unlessOutOfStack<T>(read: () => T): T | undefined {
   try {
-    return Array.from(new Parser().parse(text));
+    return read();
   } catch (err) {
     if (err instanceof RangeError) return undefined;
     throw err;
   }
+}
+
+/** The tokens of `text`'s syntax tree; undefined: out of stack (see unlessOutOfStack). */
+function syntaxTree(text: string): CST.Token[] | undefined {
+  return unlessOutOfStack(() => Array.from(new Parser().parse(text)));
 }
 
 /** What reading a text gave: its tokens (undefined: out of stack) and their nesting. */
@@ -151,14 +156,9 @@ export function parseYamlWithin(
   return { ok: true, docs: Array.from(new Composer(options).compose(tokens)) };
 }
 
-/** The parser's next token; undefined when reading it ran out of stack (see syntaxTree). */
+/** The parser's next token; undefined: out of stack (see unlessOutOfStack). */
 function nextToken(tokens: Generator<CST.Token>): IteratorResult<CST.Token> | undefined {
-  try {
-    return tokens.next();
-  } catch (err) {
-    if (err instanceof RangeError) return undefined;
-    throw err;
-  }
+  return unlessOutOfStack(() => tokens.next());
 }
 
 /** A document of a stream: composed, or (never composed) how deep it nests past the limit. */
