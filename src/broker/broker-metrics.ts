@@ -2,7 +2,7 @@
  * Prometheus metrics of the broker, on an injected prom-client Registry:
  * - `tenant_guard_broker_token_requests_total{tenant,result}`: `issued` or the refusal code, by
  *   the target's tenant (`none` when the target is no registered cluster: never the raw target,
- *   which a caller chooses);
+ *   which a caller chooses; `_other` past the registry's bound of tenants, metric-tenants.ts);
  * - `tenant_guard_broker_token_reviews_total{outcome}` and
  *   `tenant_guard_broker_token_review_duration_seconds{outcome}`: TokenReviews made
  *   (`authenticated`, `unauthenticated`, `error`; cache hits make none);
@@ -11,6 +11,7 @@
  *   no active key, the broker cannot sign).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { metricTenants } from '../server/metric-tenants.js';
 import type { KeyManager } from './keys/key-manager.js';
 
 export type ReviewMetricOutcome = 'authenticated' | 'unauthenticated' | 'error';
@@ -26,6 +27,7 @@ export const NO_BROKER_METRICS: BrokerMetrics = { tokenRequest: () => undefined,
 
 /** Registers the broker's metrics on `registry`; the key gauge reads `keys` when scraped. */
 export function createBrokerMetrics(registry: Registry, keys: () => KeyManager | undefined): BrokerMetrics {
+  const tenants = metricTenants(registry);
   const requests = new Counter({
     name: 'tenant_guard_broker_token_requests_total',
     help: 'Token requests answered, by target tenant and result (issued or the refusal code).',
@@ -71,7 +73,7 @@ export function createBrokerMetrics(registry: Registry, keys: () => KeyManager |
     },
   });
   return {
-    tokenRequest: (result, tenant) => requests.inc({ tenant: tenant ?? 'none', result }),
+    tokenRequest: (result, tenant) => requests.inc({ tenant: tenants.value(tenant), result }),
     review: (outcome, seconds) => {
       reviews.inc({ outcome });
       reviewSeconds.observe({ outcome }, seconds);

@@ -4,12 +4,16 @@
  *
  * Every name starts with `tenant_guard_`; prom-client's default metrics keep their standard
  * names (`process_*`, `nodejs_*`) so the usual dashboards work. Label values are bounded:
- * tenants come from the registry (`none` when an object has no tenant), rules from the rule
+ * tenants come from the registry, at most `--metrics-max-tenants` of them (`none` when an
+ * object has no tenant, `_other` past the bound: metric-tenants.ts), rules from the rule
  * catalogue, kinds from the guarded kinds. See docs/observability.md for the cardinality.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Request, Response } from 'express';
 import { VERSION } from '../version.js';
+import { boundMetricTenants, DEFAULT_METRIC_TENANTS, metricTenants, NO_TENANT } from './metric-tenants.js';
+
+export { NO_TENANT };
 
 /** What a request came to, as a metric label. */
 export type DecisionLabel =
@@ -54,9 +58,6 @@ export interface WebhookMetrics {
   ruleResult(labels: RuleResultLabels): void;
 }
 
-/** The tenant label value for an object without a tenant. */
-export const NO_TENANT = 'none';
-
 export const WEBHOOK_METRICS = {
   requests: 'tenant_guard_admission_requests_total',
   duration: 'tenant_guard_admission_duration_seconds',
@@ -71,6 +72,7 @@ export const WEBHOOK_METRICS = {
  * - `tenant_guard_admission_rule_results_total{kind,tenant,rule,action}`.
  */
 export function createWebhookMetrics(registry: Registry): WebhookMetrics {
+  const tenants = metricTenants(registry);
   const requests = new Counter({
     name: WEBHOOK_METRICS.requests,
     help: 'Admission requests answered, by endpoint, kind, decision and tenant.',
@@ -96,22 +98,29 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
         endpoint: labels.endpoint,
         kind: labels.kind,
         decision: labels.decision,
-        tenant: labels.tenant ?? NO_TENANT,
+        tenant: tenants.value(labels.tenant),
       });
       duration.observe({ endpoint: labels.endpoint, kind: labels.kind, decision: labels.decision }, seconds);
     },
     ruleResult(labels) {
-      rules.inc({ kind: labels.kind, tenant: labels.tenant, rule: labels.rule, action: labels.action });
+      rules.inc({
+        kind: labels.kind,
+        tenant: tenants.value(labels.tenant),
+        rule: labels.rule,
+        action: labels.action,
+      });
     },
   };
 }
 
 /**
- * A Registry with prom-client's default metrics under their standard names and
- * `tenant_guard_build_info{version,node}`.
+ * A Registry with prom-client's default metrics under their standard names,
+ * `tenant_guard_build_info{version,node}`, and its bound of tenant label values
+ * (`maxTenants`, default DEFAULT_METRIC_TENANTS: metric-tenants.ts).
  */
-export function createMetricsRegistry(): Registry {
+export function createMetricsRegistry(maxTenants = DEFAULT_METRIC_TENANTS): Registry {
   const registry = new Registry();
+  boundMetricTenants(registry, maxTenants);
   collectDefaultMetrics({ register: registry });
   const info = new Gauge({
     name: 'tenant_guard_build_info',

@@ -10,6 +10,7 @@ import { limitFlags, resolveLimits, type AdmissionLimits } from '../policy/limit
 import { settingFlags, resolveSettings, type Settings } from '../settings.js';
 import type { ServeComponent } from './component.js';
 import { DEFAULT_DRAIN_SECONDS } from './shutdown.js';
+import { DEFAULT_METRIC_TENANTS, MAX_METRIC_TENANTS } from './metric-tenants.js';
 
 /** Tenants file used when neither --tenants nor TG_TENANTS is given (relative to the working directory). */
 export const DEFAULT_TENANTS_FILE = 'webhook-config/examples/tenants.yaml';
@@ -39,6 +40,7 @@ export const SERVE_FLAGS = {
   watchTenants: { flag: 'watch-tenants', env: 'TG_WATCH_TENANTS', kind: 'boolean', default: 'false', description: 'fill the registry from Tenant objects (a watch) instead of --tenants' },
   kubeconfig: { flag: 'kubeconfig', valueName: 'file', env: 'TG_KUBECONFIG', kind: 'string', description: 'kubeconfig of the control plane (default: in-cluster)' },
   maxRegistrySize: { flag: 'max-registry-size', valueName: 'quantity', env: 'TG_MAX_REGISTRY_SIZE', kind: 'string', default: '32Mi', description: 'with --watch-tenants: the largest registry held, in characters of the Tenants\' JSON (Ki, Mi or Gi); past it the last good registry is served, stale' },
+  metricsMaxTenants: { flag: 'metrics-max-tenants', valueName: 'n', env: 'TG_METRICS_MAX_TENANTS', kind: 'string', default: String(DEFAULT_METRIC_TENANTS), description: 'tenants whose metrics carry their own tenant label value; the rest count under tenant="_other" (0: none)' },
   drainSeconds: { flag: 'drain-seconds', valueName: 's', env: 'TG_DRAIN_SECONDS', kind: 'string', default: String(DEFAULT_DRAIN_SECONDS), description: 'on SIGTERM, keep serving this long with /readyz 503 before closing' },
 } as const satisfies Readonly<Record<string, ServeFlag>>;
 
@@ -66,6 +68,8 @@ export interface ServeOptions {
   kubeconfig: string | undefined;
   /** With watchTenants: the registry's bound, in characters of the Tenants' JSON (--max-registry-size). */
   maxRegistryChars: number;
+  /** Tenants with a tenant label value of their own in the metrics (--metrics-max-tenants). */
+  metricsMaxTenants: number;
   /** How long a SIGTERM'd process keeps serving with /readyz 503, in ms (--drain-seconds). */
   drainMs: number;
 }
@@ -106,6 +110,7 @@ export function parseServeOptions(
     watchTenants: f.watchTenants,
     kubeconfig: f.kubeconfig,
     maxRegistryChars: parseRegistrySize(f.maxRegistrySize),
+    metricsMaxTenants: parseMetricsMaxTenants(f.metricsMaxTenants),
     drainMs: parseDrainSeconds(f.drainSeconds),
   };
 }
@@ -183,6 +188,16 @@ function parseRegistrySize(text: string): number {
       `--max-registry-size "${text}" is not a size from 1Ki to 4Gi (a count of characters, or with Ki, Mi or Gi)`,
     );
   return chars;
+}
+
+function parseMetricsMaxTenants(text: string): number {
+  const n = /^\d{1,6}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(n <= MAX_METRIC_TENANTS))
+    throw new TenantGuardError(
+      'ERR_USAGE',
+      `--metrics-max-tenants "${text}" is not a number of tenants (0..${MAX_METRIC_TENANTS})`,
+    );
+  return n;
 }
 
 function parseDrainSeconds(text: string): number {

@@ -125,7 +125,7 @@ async function serveWith(
     logger.warn({ code: 'ERR_USAGE', variable: unknown.name }, unknownVariableMessage(unknown));
   logger.info({ settings, limits }, 'settings in effect (flags, then TG_* variables, then defaults)');
   const tenantsPath = resolve(io.cwd, options.tenants);
-  const metricsRegistry = createMetricsRegistry();
+  const metricsRegistry = createMetricsRegistry(options.metricsMaxTenants);
   const tenants = await openTenantRegistry({
     watch: options.watchTenants,
     tenantsPath,

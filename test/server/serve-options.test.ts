@@ -37,6 +37,7 @@ describe('serve options (SERVE_FLAGS through the one resolver)', () => {
         watchTenants: false,
         kubeconfig: undefined,
         maxRegistryChars: 32 * 1024 * 1024,
+        metricsMaxTenants: 1000,
         drainMs: 10_000,
       },
     );
