@@ -5,7 +5,7 @@
  */
 import type { AdmissionOutcome, Endpoint } from '../admission/admit.js';
 import type { AdmissionRequest } from '../admission/review.js';
-import { capLine, MAX_AUDIT_ITEMS, MAX_WARNINGS } from '../policy/answer-limits.js';
+import { capLine, MAX_AUDIT_ITEMS, MAX_LINE_CHARS, MAX_WARNINGS } from '../policy/answer-limits.js';
 import type { Violation } from '../policy/types.js';
 import { auditRules, type AdmissionAuditRecord } from './record.js';
 
@@ -33,7 +33,13 @@ function omittedField(omitted: Record<string, number>): { omitted?: Omitted } {
  * more keys took ~4.5 µs a record (on the path of every mutating request), Object.assign
  * ~0.2 µs; Node.js 24 is fast either way.
  */
-function baseFields(endpoint: Endpoint, request: AdmissionRequest, kind: string, name: string) {
+function baseFields(
+  endpoint: Endpoint,
+  request: AdmissionRequest,
+  kind: string,
+  name: string,
+  omitted: Record<string, number>,
+) {
   return {
     endpoint,
     uid: request.uid,
@@ -41,10 +47,21 @@ function baseFields(endpoint: Endpoint, request: AdmissionRequest, kind: string,
     namespace: request.namespace,
     name,
     operation: request.operation ?? '',
-    user: request.user.username,
-    groups: request.user.groups,
+    user: capLine(request.user.username),
+    groups: boundedGroups(request.user.groups, omitted),
     dryRun: request.dryRun,
   };
+}
+
+/**
+ * The requester's groups as a record keeps them: at most MAX_AUDIT_ITEMS, each cut to a
+ * line, the rest counted in `omitted.groups`. An identity provider's user can carry
+ * thousands (an operator's review: 5,000 groups made a 291 KB line, which container runtimes
+ * split at 16 KiB); the common case is returned as it is, no copy.
+ */
+function boundedGroups(groups: readonly string[], omitted: Record<string, number>): readonly string[] {
+  if (groups.length <= MAX_AUDIT_ITEMS && groups.every((g) => g.length <= MAX_LINE_CHARS)) return groups;
+  return head(groups, MAX_AUDIT_ITEMS, 'groups', omitted).map(capLine);
 }
 
 /** The audit record of an outcome, or undefined when there is nothing to audit. */
@@ -57,18 +74,24 @@ export function admissionAuditRecord(
   switch (outcome.type) {
     case 'unhandled':
       return undefined;
-    case 'not-synced':
-      return Object.assign(baseFields(endpoint, request, outcome.kind, request.name), {
-        event: 'denied' as const,
-        tenant: null,
-        rules: [],
-        enforcement: null,
-        reason: 'tenant registry not synced',
-      });
+    case 'not-synced': {
+      const omitted: Record<string, number> = {};
+      return Object.assign(
+        baseFields(endpoint, request, outcome.kind, request.name, omitted),
+        {
+          event: 'denied' as const,
+          tenant: null,
+          rules: [],
+          enforcement: null,
+          reason: 'tenant registry not synced',
+        },
+        omittedField(omitted),
+      );
+    }
     case 'malformed': {
       const omitted: Record<string, number> = {};
       return Object.assign(
-        baseFields(endpoint, request, outcome.kind ?? requestKind, request.name),
+        baseFields(endpoint, request, outcome.kind ?? requestKind, request.name, omitted),
         {
           event: 'denied' as const,
           tenant: null,
@@ -82,7 +105,7 @@ export function admissionAuditRecord(
       if (outcome.patch.length === 0) return undefined;
       const omitted: Record<string, number> = {};
       return Object.assign(
-        baseFields(endpoint, request, outcome.request.kind, outcome.request.name),
+        baseFields(endpoint, request, outcome.request.kind, outcome.request.name, omitted),
         {
           event: 'mutated' as const,
           tenant: outcome.tenant ?? null,
@@ -98,7 +121,7 @@ export function admissionAuditRecord(
       const omitted: Record<string, number> = {};
       const common = () =>
         Object.assign(
-          baseFields(endpoint, request, policyRequest.kind, policyRequest.name),
+          baseFields(endpoint, request, policyRequest.kind, policyRequest.name, omitted),
           {
             tenant: decision.summary.tenant ?? null,
             enforcement: decision.summary.enforcement,

@@ -49,10 +49,11 @@ export interface AdmissionAuditRecord {
   readonly reason?: string;
   /**
    * How many items each list left off: a record keeps at most `MAX_AUDIT_ITEMS` rules,
-   * relaxed rules and changes, and `MAX_WARNINGS` warnings (src/policy/answer-limits.ts), so one
-   * request cannot write megabytes of log. Absent when nothing was left off.
+   * relaxed rules, changes and groups, and `MAX_WARNINGS` warnings (src/policy/answer-limits.ts),
+   * so one request cannot write megabytes of log. Absent when nothing was left off.
    */
   readonly omitted?: {
+    readonly groups?: number;
     readonly rules?: number;
     readonly relaxed?: number;
     readonly warnings?: number;

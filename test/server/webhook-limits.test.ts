@@ -10,7 +10,12 @@ import { describe, test } from 'node:test';
 import request from 'supertest';
 import { defaultPolicy } from '../../src/admission/admit.js';
 import { evaluate } from '../../src/policy/evaluate.js';
-import { MAX_AUDIT_ITEMS, MAX_DENIAL_LINES, MAX_WARNINGS } from '../../src/policy/answer-limits.js';
+import {
+  MAX_AUDIT_ITEMS,
+  MAX_DENIAL_LINES,
+  MAX_LINE_CHARS,
+  MAX_WARNINGS,
+} from '../../src/policy/answer-limits.js';
 import { DEFAULT_LIMITS, limitFlags, type AdmissionLimits } from '../../src/policy/limits.js';
 import type { KubeObject, PolicyRequest } from '../../src/policy/types.js';
 import { argoKind } from '../support/policy-fixtures.js';
@@ -510,6 +515,35 @@ describe('bounded work and bounded answers', () => {
     const [record] = log.audits();
     assert.equal((record?.rules as unknown[]).length, MAX_AUDIT_ITEMS);
     assert.deepEqual(record?.omitted, { rules: total - MAX_AUDIT_ITEMS });
+  });
+
+  test(`an audit record keeps ${MAX_AUDIT_ITEMS} of the requester's groups, each cut to a line, and counts the rest`, async () => {
+    const { app, log } = buildApp({ policy: defaultPolicy });
+    // An identity provider's user with thousands of groups (an operator's review: 5,000
+    // made a 291 KB audit line, which container runtimes split at 16 KiB).
+    const groups = [
+      'team-a-admins',
+      'g'.repeat(3_000),
+      ...Array.from({ length: 5_000 }, (_, i) => `group-${i}`),
+    ];
+    const res = await request(app)
+      .post('/validate')
+      .send(
+        reviewBody({
+          object: applicationSet({ generators: deniedGenerators(1) }),
+          userInfo: { username: `u${'x'.repeat(5_000)}`, groups },
+        }),
+      );
+    assert.equal(res.body.response.allowed, false);
+    const [record] = log.audits();
+    const kept = record?.groups as string[];
+    assert.equal(kept.length, MAX_AUDIT_ITEMS);
+    assert.equal(kept[0], 'team-a-admins');
+    assert.ok((kept[1]?.length ?? 0) <= MAX_LINE_CHARS);
+    assert.ok((String(record?.user).length ?? 0) <= MAX_LINE_CHARS);
+    assert.deepEqual(record?.omitted, { groups: groups.length - MAX_AUDIT_ITEMS });
+    const line = log.lines.find((l) => l.includes('"audit":true')) ?? '';
+    assert.ok(line.length < 16 * 1024, `${line.length} characters`);
   });
 
   test(`warn mode answers at most ${MAX_WARNINGS} warnings, the last counting the rest`, async () => {
