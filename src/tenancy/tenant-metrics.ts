@@ -12,7 +12,11 @@ export interface WatchState {
   readonly stale: boolean;
   /** The API server confirmed the registry within the staleness bound (readiness). */
   readonly fresh: boolean;
-  /** When the registry last matched the API server (a list, or a watch event), if ever. */
+  /**
+   * When the registry last matched its source, if ever: for the watch, when the API server
+   * last confirmed it (a list, an event, a bookmark, or a watch it ended normally), as
+   * readiness counts it; a quiet cluster's registry matches at every bookmark.
+   */
   readonly lastSyncTime: Date | undefined;
   readonly accepted: number;
   /** Valid Tenants left out because another holds their claim. */
@@ -71,7 +75,7 @@ export function registerRegistryMetrics(registry: Registry, state: () => WatchSt
   });
   new Gauge({
     name: REGISTRY_METRICS.lastSync,
-    help: 'Unix time in seconds when the Tenant registry last matched the API server (0: never)',
+    help: 'Unix time in seconds when the Tenant registry was last confirmed current by its source (a list, event, bookmark or normal watch end; 0: never)',
     registers: [registry],
     collect() {
       const t = state().lastSyncTime;

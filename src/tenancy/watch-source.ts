@@ -17,7 +17,9 @@
  * - A watch that goes silent (no event, no bookmark, no end within `silenceMs`; bookmarks
  *   are asked for) and a list with no answer within `listTimeoutMs` count as failures too
  *   (see bounded-watch.ts). `isFresh()` is false while the registry has not been confirmed
- *   by the API server for longer than `maxStalenessMs`: /readyz then answers 503.
+ *   by the API server for longer than `maxStalenessMs`: /readyz then answers 503. The
+ *   last-sync gauge is the time of that confirmation (once the registry holds what was
+ *   confirmed), so it moves with bookmarks in a quiet cluster too.
  * - Every accepted, refused, changed and removed Tenant is logged, and (when this replica
  *   writes status) recorded as a Kubernetes Event on the Tenant and written to its status
  *   (tenant-verdict-reporter.ts).
@@ -116,6 +118,10 @@ export class WatchedRegistry implements RegistryProvider {
   private stopped = true;
   private stale = false;
   private failures = 0;
+  /**
+   * When the registry last matched the API server: a rebuild from a whole cache, or a
+   * confirmation of the cache it was built from (the `..._last_sync_timestamp_seconds` gauge).
+   */
   private lastSync: Date | undefined;
   private counts = { accepted: 0, rejected: 0, invalid: 0 };
   private rebuildTimer: NodeJS.Timeout | undefined;
@@ -293,6 +299,8 @@ export class WatchedRegistry implements RegistryProvider {
   private confirmed(): void {
     this.confirmedAt = new Date(this.now());
     if (!this.listed) return;
+    // The registry matches the confirmed cache unless a rebuild is pending (it sets lastSync).
+    if (this.rebuildTimer === undefined && this.registry !== undefined) this.lastSync = this.confirmedAt;
     this.failures = 0;
     if (!this.stale) return;
     this.stale = false;
