@@ -7,10 +7,15 @@
  *   `tenant_guard_broker_token_review_duration_seconds{outcome}`: TokenReviews made
  *   (`authenticated`, `unauthenticated`, `error`; cache hits make none);
  * - `tenant_guard_broker_signing_keys{state}`: keys of the ring by state (`next`, `active`, `retired`);
- * - `tenant_guard_broker_active_key_age_seconds`: how long the active key has signed (absent:
- *   no active key, the broker cannot sign).
+ * - `tenant_guard_broker_active_key_age_seconds`: how long the ring's active key has been
+ *   active (absent: the ring has no active key);
+ * - `tenant_guard_broker_can_sign`: 1 while a key signs here now (`KeyManager.signingKey`), 0
+ *   while token requests are refused ERR_BROKER_NO_SIGNING_KEY. The ring gauges say what the
+ *   stored schedule says; a replica whose ring is no longer current (its store unreadable, or
+ *   unwritable when a key is due) may sign with none while the ring still has an active key.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Clock } from '../clock.js';
 import { metricTenants } from '../server/metric-tenants.js';
 import type { KeyManager } from './keys/key-manager.js';
 
@@ -25,8 +30,19 @@ export interface BrokerMetrics {
 /** Metrics that go nowhere (no registry given). */
 export const NO_BROKER_METRICS: BrokerMetrics = { tokenRequest: () => undefined, review: () => undefined };
 
-/** Registers the broker's metrics on `registry`; the key gauge reads `keys` when scraped. */
-export function createBrokerMetrics(registry: Registry, keys: () => KeyManager | undefined): BrokerMetrics {
+/** Options of `createBrokerMetrics`. */
+export interface BrokerMetricsOptions {
+  /** The broker's clock, epoch ms. Default `Date.now`. */
+  now?: Clock;
+}
+
+/** Registers the broker's metrics on `registry`; the key gauges read `keys` when scraped. */
+export function createBrokerMetrics(
+  registry: Registry,
+  keys: () => KeyManager | undefined,
+  options: BrokerMetricsOptions = {},
+): BrokerMetrics {
+  const clock = options.now ?? Date.now;
   const tenants = metricTenants(registry);
   const requests = new Counter({
     name: 'tenant_guard_broker_token_requests_total',
@@ -61,15 +77,23 @@ export function createBrokerMetrics(registry: Registry, keys: () => KeyManager |
   });
   new Gauge({
     name: 'tenant_guard_broker_active_key_age_seconds',
-    help: 'Seconds since the active signing key began to sign; absent while no key may sign.',
+    help: "Seconds since the key ring's active key became active (its notBefore); absent while the ring has none.",
     registers: [registry],
     collect() {
       this.reset();
-      const now = Date.now();
+      const now = clock();
       const active = keys()
         ?.view(now)
         .find((v) => v.state === 'active');
       if (active !== undefined) this.set((now - active.record.notBefore) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'tenant_guard_broker_can_sign',
+    help: '1 while a key signs on this replica now; 0 while token requests are refused ERR_BROKER_NO_SIGNING_KEY (the log and /readyz say why).',
+    registers: [registry],
+    collect() {
+      this.set(keys()?.signingKey(clock()).key === undefined ? 0 : 1);
     },
   });
   return {

@@ -125,7 +125,9 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
     manualReload: o.manualReload ?? false,
   });
   const metrics =
-    o.metricsRegistry === undefined ? NO_BROKER_METRICS : createBrokerMetrics(o.metricsRegistry, () => keys);
+    o.metricsRegistry === undefined
+      ? NO_BROKER_METRICS
+      : createBrokerMetrics(o.metricsRegistry, () => keys, { now });
   const authenticator =
     reviewer === undefined
       ? undefined

@@ -1,0 +1,103 @@
+/**
+ * The broker's key gauges against a key ring whose store can be read but not written, on
+ * an injected clock: when rotation falls due the replica cannot store the next key, and
+ * (key-manager.ts) stops signing once its ring is no longer current. The ring still holds an
+ * active key, so `signing_keys{state="active"}` stays 1; `tenant_guard_broker_can_sign`
+ * says what the replica does, and TenantGuardBrokerCannotSign reads it.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { createBrokerMetrics } from '../../src/broker/broker-metrics.js';
+import { KeyManager } from '../../src/broker/keys/key-manager.js';
+import type { RingTiming } from '../../src/broker/keys/key-ring.js';
+import {
+  MemoryKeyStore,
+  type KeyChange,
+  type KeySnapshot,
+  type KeyStore,
+} from '../../src/broker/keys/key-store.js';
+import { TenantGuardError } from '../../src/errors.js';
+
+const HOUR = 3_600_000;
+const TIMING: RingTiming = {
+  rotationPeriodMs: 6 * HOUR,
+  publishAheadMs: 120_000,
+  retireMarginMs: 60_000,
+  maxTokenTtlMs: 900_000,
+};
+
+/** A store that can always be read, and written only while `writable`. */
+class ReadOnlyStore implements KeyStore {
+  readonly description = 'read-only';
+  writable = true;
+  private readonly inner = new MemoryKeyStore();
+  load(): Promise<KeySnapshot> {
+    return this.inner.load();
+  }
+  save(change: KeyChange, version: string | undefined): Promise<string> {
+    if (!this.writable)
+      return Promise.reject(new TenantGuardError('ERR_KEYRING_STORE', 'cannot write key ring: injected'));
+    return this.inner.save(change, version);
+  }
+}
+
+async function gauges(registry: Registry): Promise<Map<string, number>> {
+  const values = new Map<string, number>();
+  for (const metric of await registry.getMetricsAsJSON())
+    for (const v of metric.values) {
+      const labels = Object.entries(v.labels)
+        .map(([k, l]) => `${k}=${String(l)}`)
+        .join(',');
+      values.set(labels === '' ? metric.name : `${metric.name}{${labels}}`, v.value);
+    }
+  return values;
+}
+
+describe('broker key gauges', () => {
+  test('a store that cannot be written when rotation falls due: the ring has an active key, the replica cannot sign', async () => {
+    let clock = Date.parse('2025-03-01T00:00:00Z');
+    const start = clock;
+    const store = new ReadOnlyStore();
+    const keys = new KeyManager({
+      store,
+      alg: 'ES256',
+      timing: TIMING,
+      reloadIntervalMs: 10_000,
+      logger: pino({ level: 'silent' }),
+      now: () => clock,
+      manualReload: true,
+    });
+    const registry = new Registry();
+    createBrokerMetrics(registry, () => keys, { now: () => clock });
+    await keys.start();
+    store.writable = false;
+
+    clock = start + HOUR;
+    await keys.reconcile();
+    let g = await gauges(registry);
+    assert.equal(g.get('tenant_guard_broker_can_sign'), 1);
+    assert.equal(g.get('tenant_guard_broker_active_key_age_seconds'), 3600);
+
+    // Rotation falls due; every round from now fails to store the next key.
+    for (let t = 6 * HOUR - 200_000; t <= 6 * HOUR + 300_000; t += 10_000) {
+      clock = start + t;
+      await keys.reconcile().catch(() => undefined);
+    }
+    g = await gauges(registry);
+    assert.equal(
+      g.get('tenant_guard_broker_signing_keys{state=active}'),
+      1,
+      'the ring still has an active key',
+    );
+    assert.equal(g.get('tenant_guard_broker_signing_keys{state=next}'), 0, 'and no next key');
+    assert.equal(keys.signingKey(clock).key, undefined, 'but this replica signs with none');
+    assert.equal(g.get('tenant_guard_broker_can_sign'), 0);
+
+    store.writable = true;
+    clock += 10_000;
+    await keys.reconcile();
+    assert.equal((await gauges(registry)).get('tenant_guard_broker_can_sign'), 1, 'signs again once written');
+  });
+});
