@@ -12,12 +12,16 @@
  * - `tenant_guard_broker_can_sign`: 1 while a key signs here now (`KeyManager.signingKey`), 0
  *   while token requests are refused ERR_BROKER_NO_SIGNING_KEY. The ring gauges say what the
  *   stored schedule says; a replica whose ring is no longer current (its store unreadable, or
- *   unwritable when a key is due) may sign with none while the ring still has an active key.
+ *   unwritable when a key is due) may sign with none while the ring still has an active key;
+ * - `tenant_guard_broker_key_rotation_period_seconds` and
+ *   `tenant_guard_broker_key_publish_ahead_seconds`: the settings the ring runs with, so an
+ *   alert on the active key's age follows a non-default `--key-rotation-period`.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import { metricTenants } from '../server/metric-tenants.js';
 import type { KeyManager } from './keys/key-manager.js';
+import type { RingTiming } from './keys/key-ring.js';
 
 export type ReviewMetricOutcome = 'authenticated' | 'unauthenticated' | 'error';
 
@@ -34,6 +38,8 @@ export const NO_BROKER_METRICS: BrokerMetrics = { tokenRequest: () => undefined,
 export interface BrokerMetricsOptions {
   /** The broker's clock, epoch ms. Default `Date.now`. */
   now?: Clock;
+  /** The ring's rotation settings, exported as gauges. Default: not exported. */
+  timing?: Pick<RingTiming, 'rotationPeriodMs' | 'publishAheadMs'>;
 }
 
 /** Registers the broker's metrics on `registry`; the key gauges read `keys` when scraped. */
@@ -96,6 +102,18 @@ export function createBrokerMetrics(
       this.set(keys()?.signingKey(clock()).key === undefined ? 0 : 1);
     },
   });
+  if (options.timing !== undefined) {
+    new Gauge({
+      name: 'tenant_guard_broker_key_rotation_period_seconds',
+      help: 'How long a signing key signs before the next takes over (--key-rotation-period), in seconds.',
+      registers: [registry],
+    }).set(options.timing.rotationPeriodMs / 1000);
+    new Gauge({
+      name: 'tenant_guard_broker_key_publish_ahead_seconds',
+      help: 'How long a new signing key is published before it signs (--key-publish-ahead), in seconds.',
+      registers: [registry],
+    }).set(options.timing.publishAheadMs / 1000);
+  }
   return {
     tokenRequest: (result, tenant) => requests.inc({ tenant: tenants.value(tenant), result }),
     review: (outcome, seconds) => {

@@ -127,7 +127,7 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
   const metrics =
     o.metricsRegistry === undefined
       ? NO_BROKER_METRICS
-      : createBrokerMetrics(o.metricsRegistry, () => keys, { now });
+      : createBrokerMetrics(o.metricsRegistry, () => keys, { now, timing });
   const authenticator =
     reviewer === undefined
       ? undefined

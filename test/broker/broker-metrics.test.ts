@@ -3,13 +3,15 @@
  * an injected clock: when rotation falls due the replica cannot store the next key, and
  * (key-manager.ts) stops signing once its ring is no longer current. The ring still holds an
  * active key, so `signing_keys{state="active"}` stays 1; `tenant_guard_broker_can_sign`
- * says what the replica does, and TenantGuardBrokerCannotSign reads it.
+ * says what the replica does, and TenantGuardBrokerCannotSign reads it. The rotation settings
+ * are gauges, so TenantGuardBrokerKeyRotationStuck follows a non-default period.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createBrokerMetrics } from '../../src/broker/broker-metrics.js';
+import { createBroker } from '../../src/broker/create-broker.js';
 import { KeyManager } from '../../src/broker/keys/key-manager.js';
 import type { RingTiming } from '../../src/broker/keys/key-ring.js';
 import {
@@ -19,6 +21,7 @@ import {
   type KeyStore,
 } from '../../src/broker/keys/key-store.js';
 import { TenantGuardError } from '../../src/errors.js';
+import { CONTROLLER, testConfig, testRegistry } from './helpers.js';
 
 const HOUR = 3_600_000;
 const TIMING: RingTiming = {
@@ -99,5 +102,27 @@ describe('broker key gauges', () => {
     clock += 10_000;
     await keys.reconcile();
     assert.equal((await gauges(registry)).get('tenant_guard_broker_can_sign'), 1, 'signs again once written');
+  });
+
+  test('the rotation settings the broker runs with are gauges (here not the defaults)', async () => {
+    const registry = new Registry();
+    const broker = await createBroker({
+      config: testConfig({ rotationPeriod: '6h', publishAhead: '90s' }),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: pino({ level: 'silent' }),
+      kubeConfig: null,
+      metricsRegistry: registry,
+      manualReload: true,
+    });
+    try {
+      const g = await gauges(registry);
+      assert.equal(g.get('tenant_guard_broker_key_rotation_period_seconds'), 21_600);
+      assert.equal(g.get('tenant_guard_broker_key_publish_ahead_seconds'), 90);
+      assert.equal(g.get('tenant_guard_broker_can_sign'), 1);
+    } finally {
+      broker.close();
+    }
   });
 });
