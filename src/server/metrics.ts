@@ -134,7 +134,10 @@ export function createMetricsRegistry(maxTenants = DEFAULT_METRIC_TENANTS): Regi
 
 /**
  * `tenant_guard_tls_certificate_expiry_seconds`: seconds until the serving certificate's
- * notAfter (negative once expired), read from `validTo` at every scrape.
+ * notAfter (negative once expired), on this pod's clock; and
+ * `tenant_guard_tls_certificate_not_after_timestamp_seconds`: that notAfter as Unix time, which
+ * needs no pod clock (the alert compares it with Prometheus's `time()`). Both read `validTo`
+ * at every scrape.
  */
 export function registerCertificateExpiry(
   registry: Registry,
@@ -147,6 +150,14 @@ export function registerCertificateExpiry(
     registers: [registry],
     collect() {
       this.set((Date.parse(validTo()) - now()) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'tenant_guard_tls_certificate_not_after_timestamp_seconds',
+    help: "Unix time in seconds of the serving certificate's notAfter.",
+    registers: [registry],
+    collect() {
+      this.set(Date.parse(validTo()) / 1000);
     },
   });
 }

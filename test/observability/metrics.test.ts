@@ -57,6 +57,11 @@ describe('serve /metrics', () => {
         Math.abs(expiry - (notAfter - Date.now()) / 1000) < 60,
         `expiry ${expiry} matches the certificate's notAfter`,
       );
+      // The notAfter itself, which needs no pod clock: the alert compares it with Prometheus's.
+      assert.match(
+        res.body,
+        new RegExp(`^tenant_guard_tls_certificate_not_after_timestamp_seconds ${notAfter / 1000}$`, 'm'),
+      );
       assert.match(res.body, /^tenant_guard_registry_synced 1$/m);
       assert.match(res.body, /^tenant_guard_registry_tenants\{state="accepted"\} 2$/m);
       assert.match(res.body, /^tenant_guard_broker_signing_keys\{state="active"\} 1$/m);
