@@ -11,8 +11,8 @@
  *   active (absent: the ring has no active key);
  * - `tenant_guard_broker_can_sign`: 1 while a key signs here now (`KeyManager.signingKey`), 0
  *   while token requests are refused ERR_BROKER_NO_SIGNING_KEY. The ring gauges say what the
- *   stored schedule says; a replica whose ring is no longer current (its store unreadable, or
- *   unwritable when a key is due) may sign with none while the ring still has an active key;
+ *   stored schedule says; a replica whose ring is no longer current (its store unreadable)
+ *   may sign with none while the ring still has an active key;
  * - `tenant_guard_broker_key_rotation_period_seconds` and
  *   `tenant_guard_broker_key_publish_ahead_seconds`: the settings the ring runs with, so an
  *   alert on the active key's age follows a non-default `--key-rotation-period`.

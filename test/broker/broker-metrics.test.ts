@@ -1,10 +1,11 @@
 /**
- * The broker's key gauges against a key ring whose store can be read but not written, on
- * an injected clock: when rotation falls due the replica cannot store the next key, and
- * (key-manager.ts) stops signing once its ring is no longer current. The ring still holds an
- * active key, so `signing_keys{state="active"}` stays 1; `tenant_guard_broker_can_sign`
- * says what the replica does, and TenantGuardBrokerCannotSign reads it. The rotation settings
- * are gauges, so TenantGuardBrokerKeyRotationStuck follows a non-default period.
+ * The broker's key gauges against a key ring whose store fails, on an injected clock. Read
+ * but not written when rotation falls due, the replica signs on with the stored active key
+ * and publishes no next key (TenantGuardBrokerNextKeyMissing). Not read, it stops signing
+ * once its ring is no longer current (key-manager.ts) while the ring it holds still has an
+ * active key, so `signing_keys{state="active"}` stays 1; `tenant_guard_broker_can_sign` says
+ * what the replica does, and TenantGuardBrokerCannotSign reads it. The rotation settings are
+ * gauges, so TenantGuardBrokerKeyRotationStuck follows a non-default period.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -31,12 +32,15 @@ const TIMING: RingTiming = {
   maxTokenTtlMs: 900_000,
 };
 
-/** A store that can always be read, and written only while `writable`. */
+/** A store read only while `readable`, and written only while `writable`. */
 class ReadOnlyStore implements KeyStore {
   readonly description = 'read-only';
+  readable = true;
   writable = true;
   private readonly inner = new MemoryKeyStore();
   load(): Promise<KeySnapshot> {
+    if (!this.readable)
+      return Promise.reject(new TenantGuardError('ERR_KEYRING_STORE', 'cannot read key ring: injected'));
     return this.inner.load();
   }
   save(change: KeyChange, version: string | undefined): Promise<string> {
@@ -59,7 +63,7 @@ async function gauges(registry: Registry): Promise<Map<string, number>> {
 }
 
 describe('broker key gauges', () => {
-  test('a store that cannot be written when rotation falls due: the ring has an active key, the replica cannot sign', async () => {
+  test('a store that cannot be written when rotation falls due: the replica signs on with no next key; unread, it stops signing though the ring has an active key', async () => {
     let clock = Date.parse('2025-03-01T00:00:00Z');
     const start = clock;
     const store = new ReadOnlyStore();
@@ -89,15 +93,26 @@ describe('broker key gauges', () => {
       await keys.reconcile().catch(() => undefined);
     }
     g = await gauges(registry);
+    assert.equal(g.get('tenant_guard_broker_signing_keys{state=next}'), 0, 'no next key');
+    assert.equal(g.get('tenant_guard_broker_can_sign'), 1, 'the ring read, the active key signs on');
+    assert.ok((g.get('tenant_guard_broker_active_key_age_seconds') ?? 0) > 6 * 3600);
+
+    // Not read either: past the staleness bound, no key signs here.
+    store.readable = false;
+    for (let i = 0; i < 30; i++) {
+      clock += 10_000;
+      await keys.reconcile().catch(() => undefined);
+    }
+    g = await gauges(registry);
     assert.equal(
       g.get('tenant_guard_broker_signing_keys{state=active}'),
       1,
       'the ring still has an active key',
     );
-    assert.equal(g.get('tenant_guard_broker_signing_keys{state=next}'), 0, 'and no next key');
     assert.equal(keys.signingKey(clock).key, undefined, 'but this replica signs with none');
     assert.equal(g.get('tenant_guard_broker_can_sign'), 0);
 
+    store.readable = true;
     store.writable = true;
     clock += 10_000;
     await keys.reconcile();

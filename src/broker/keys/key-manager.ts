@@ -85,6 +85,10 @@ export interface KeyManagerOptions {
 export type KeyRingReadiness = { ready: true } | { ready: false; reason: string };
 
 /** See the file comment. */
+/** Logged when a round read the ring but could not write what it is due (round()). */
+const READ_NOT_WRITTEN =
+  'key ring read, but the change it is due could not be written; signing on with the stored keys';
+
 export class KeyManager {
   /** The stored records this replica publishes (its ring in memory): their `notBefore`s decide which key is active, retired or expired. */
   private held: readonly KeyRecord[] = [];
@@ -164,6 +168,7 @@ export class KeyManager {
     const timing = this.timing;
     let pending: KeyRecord | undefined;
     const attempts = this.options.maxAttempts ?? 5;
+    let readButNotWritten = false;
     try {
       for (let attempt = 1; attempt <= attempts; attempt++) {
         const readAt = this.now();
@@ -206,7 +211,17 @@ export class KeyManager {
         try {
           await store.save({ add, remove }, snap.version);
         } catch (err) {
-          if (!isTenantGuardError(err, 'ERR_KEYRING_CONFLICT')) throw err;
+          if (!isTenantGuardError(err, 'ERR_KEYRING_CONFLICT')) {
+            // The read stands: the ring is current as of `readAt`, which is all the staleness
+            // bound asks (another replica's successor would be in it), so the stored keys go
+            // on signing and are published. The rotation itself waits for a write, and the
+            // alerts on the key's age say so. Before, a store readable but not writable took
+            // every replica out of readiness 30 s after a key fell due, and stopped signing 2
+            // minutes later: the whole broker at once (an operator's review).
+            this.adopt(ring, readAt, true);
+            readButNotWritten = true;
+            throw err;
+          }
           logger.debug(
             { store: store.description, attempt },
             'key ring changed by another replica; reading it again',
@@ -255,6 +270,7 @@ export class KeyManager {
             line,
             'key ring store refused: keys there may have been planted; serving the ring in memory',
           );
+        else if (readButNotWritten) logger.error(line, READ_NOT_WRITTEN);
         else logger.warn(line, 'key ring not refreshed');
       }
       this.lastError = message;
@@ -262,7 +278,8 @@ export class KeyManager {
     }
   }
 
-  private adopt(keys: readonly KeyRecord[], readAt: number): void {
+  /** Holds `keys`, read at `readAt`; `keepError`: the last error stays (logged once while it is the same). */
+  private adopt(keys: readonly KeyRecord[], readAt: number, keepError = false): void {
     const now = this.now();
     const firstRead = !this.everHeld;
     for (const k of keys) {
@@ -279,7 +296,7 @@ export class KeyManager {
     this.held = keys;
     if (keys.length > 0) this.everHeld = true;
     this.lastLoadAt = readAt;
-    this.lastError = undefined;
+    if (!keepError) this.lastError = undefined;
   }
 
   private report(problems: string[], level: 'warn' | 'error' = 'warn'): void {

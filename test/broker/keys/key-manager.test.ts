@@ -325,6 +325,33 @@ describe('readiness means signing (injected clock)', () => {
     assert.deepEqual(m.readiness(), { ready: true });
   });
 
+  test('a store read but not written when a key falls due: the stored key signs on, ready, the failure logged as an error each time it changes', async () => {
+    const clock = { t: 0 };
+    const store = new FlakyStore(new MemoryKeyStore());
+    const log = recordingLogger();
+    const m = manager(store, clock, { n: 0 }, log.logger);
+    await m.reconcile();
+    const first = m.signingKey().key?.kid;
+    assert.ok(first !== undefined);
+    store.readOnly = true;
+    // Past the moment the next key is due, and far past every staleness bound: each round
+    // reads the ring and fails to write the key it is due.
+    for (const t of [85 * S, 100 * S, 300 * S, 3_000 * S]) {
+      clock.t = t;
+      await assert.rejects(m.reconcile(), /EACCES/);
+      assert.deepEqual(m.readiness(), { ready: true }, `ready at ${t / S} s`);
+      assert.equal(m.signingKey().key?.kid, first, `signs at ${t / S} s`);
+    }
+    assert.equal(m.jwks().keys.length, 1, 'the key no write added is not published');
+    const errors = log.lines.filter((l) => String(l.msg).startsWith('key ring read, but'));
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]?.level, 50);
+    store.readOnly = false;
+    clock.t = 3_001 * S;
+    await m.reconcile();
+    assert.equal(m.jwks().keys.length, 2, 'the next key, once written');
+  });
+
   test('a replica whose store fails leaves readiness after half the publish-ahead, before a key it has not seen can sign', async () => {
     const clock = { t: 0 };
     const shared = new MemoryKeyStore();
