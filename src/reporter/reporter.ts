@@ -4,7 +4,9 @@
  * a flush every `flushIntervalMs` writes the namespaces whose results changed, at most
  * `maxWritesPerFlush` of them per flush (the rest wait for the next), so a Tenant change
  * that touches every object is written in batches at a bounded rate. A new registry is
- * noticed at the next flush and every object is judged again.
+ * noticed at the next flush and every object is judged again. Once every informer has
+ * listed and the registry is known, the reports written before (either format) are listed
+ * once, and each namespace holding one is written again: what is no longer wanted goes.
  */
 import {
   CoreV1Api,
@@ -18,18 +20,22 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { describeApiFailure } from '../kube/kube-call.js';
+import { apiErrorCode, describeApiFailure } from '../kube/kube-call.js';
 import type { KubeObject } from '../policy/types.js';
-import { DEFAULT_MAX_RESULTS_PER_REPORT, type ReportFormat } from '../report/policy-report.js';
+import { DEFAULT_MAX_RESULTS_PER_REPORT, REPORT_TYPES, type ReportFormat } from '../report/policy-report.js';
+import { LogThrottle } from '../server/log-throttle.js';
 import type { Settings } from '../settings.js';
 import { BoundedWatch, REAL_TIMERS } from '../tenancy/bounded-watch.js';
 import type { RegistryProvider, TenantRegistry } from '../tenancy/registry.js';
 import { WATCH_DEFAULTS } from '../tenancy/watch-source.js';
+import { namespacesWithReports } from './report-inventory.js';
 import { ReportState } from './report-state.js';
 import { ReportWriter } from './report-writer.js';
 import type { Clock } from '../clock.js';
 
 export const CLUSTER_SECRET_SELECTOR = 'argocd.argoproj.io/secret-type=cluster';
+
+const FORMATS = Object.keys(REPORT_TYPES) as ReportFormat[];
 
 export interface ReporterOptions {
   readonly kubeConfig: KubeConfig;
@@ -55,7 +61,16 @@ type AnyInformer = Informer<AnyObject> & ObjectCache<AnyObject>;
 
 export class Reporter {
   readonly state: ReportState;
-  private readonly writer: ReportWriter;
+  private readonly format: ReportFormat;
+  /** A writer per format: the other one only deletes (a `--report-format` change). */
+  private readonly writers: Readonly<Record<ReportFormat, ReportWriter>>;
+  /** Informers (by path) whose first list has not succeeded yet. */
+  private readonly unsynced = new Set<string>();
+  /** Whether the reports written before this process started were listed. */
+  private inventoryTaken = false;
+  private readonly inventoryLog: LogThrottle;
+  /** Namespaces holding reports of the format not written: they are deleted with the next write. */
+  private readonly otherFormat = new Set<string>();
   private readonly log: Logger;
   private readonly now: Clock;
   private readonly informers: AnyInformer[] = [];
@@ -66,9 +81,14 @@ export class Reporter {
 
   constructor(private readonly options: ReporterOptions) {
     this.state = new ReportState(undefined);
-    this.writer = new ReportWriter(options.kubeConfig, options.format ?? 'wgpolicyk8s');
+    this.format = options.format ?? 'wgpolicyk8s';
+    this.writers = {
+      wgpolicyk8s: new ReportWriter(options.kubeConfig, 'wgpolicyk8s'),
+      openreports: new ReportWriter(options.kubeConfig, 'openreports'),
+    };
     this.log = options.logger.child({ component: 'reporter' });
     this.now = options.now ?? Date.now;
+    this.inventoryLog = new LogThrottle(5 * 60_000, this.now);
     if (options.metrics !== undefined) this.registerMetrics(options.metrics);
   }
 
@@ -130,6 +150,9 @@ export class Reporter {
 
   private async doFlush(): Promise<void> {
     this.noticeRegistry();
+    // Nothing is judged without a registry: every namespace would look empty.
+    if (this.registrySeen === undefined) return;
+    if (!this.inventoryTaken && this.unsynced.size === 0) await this.takeInventory();
     const dirty = this.state.takeDirty();
     const budget = this.options.maxWritesPerFlush ?? 20;
     for (const [i, namespace] of dirty.entries()) {
@@ -139,13 +162,14 @@ export class Reporter {
       }
       const wanted = this.state.reportsFor(
         namespace,
-        this.options.format ?? 'wgpolicyk8s',
+        this.format,
         this.now(),
         this.options.maxResultsPerReport ?? DEFAULT_MAX_RESULTS_PER_REPORT,
       );
       try {
-        const outcome = await this.writer.apply(namespace, wanted);
+        const outcome = await this.writers[this.format].apply(namespace, wanted);
         this.log.debug({ namespace, ...outcome }, 'reports written');
+        if (this.otherFormat.has(namespace)) await this.deleteOtherFormat(namespace);
       } catch (err) {
         this.state.markDirty(namespace);
         this.log.warn(
@@ -154,6 +178,44 @@ export class Reporter {
         );
       }
     }
+  }
+
+  /**
+   * Marks dirty every namespace holding a report of ours, of either format, so that its next
+   * write deletes what is no longer wanted. A format whose CRD is not installed has none. On
+   * a failure, the next flush lists again.
+   */
+  private async takeInventory(): Promise<void> {
+    const custom = this.options.kubeConfig.makeApiClient(CustomObjectsApi);
+    try {
+      const found = await Promise.all(FORMATS.map((format) => namespacesWithReports(custom, format)));
+      for (const [i, namespaces] of found.entries()) {
+        const format = FORMATS[i];
+        for (const namespace of namespaces ?? []) {
+          this.state.markDirty(namespace);
+          if (format !== this.format) this.otherFormat.add(namespace);
+        }
+      }
+      this.inventoryTaken = true;
+    } catch (err) {
+      const skipped = this.inventoryLog.take();
+      if (skipped !== undefined)
+        this.log.warn(
+          { code: 'ERR_REPORT_LIST', skipped },
+          `the reports written before could not be listed: ${describeApiFailure(err)}; listing again at the next flush`,
+        );
+    }
+  }
+
+  /** Deletes a namespace's reports of the format not written (404: its CRD is gone, so are they). */
+  private async deleteOtherFormat(namespace: string): Promise<void> {
+    const other = FORMATS.find((f) => f !== this.format) ?? this.format;
+    try {
+      await this.writers[other].apply(namespace, []);
+    } catch (err) {
+      if (apiErrorCode(err) !== 404) throw err;
+    }
+    this.otherFormat.delete(namespace);
   }
 
   private noticeRegistry(): void {
@@ -177,7 +239,15 @@ export class Reporter {
       timeoutSeconds: WATCH_DEFAULTS.watchTimeoutSeconds,
       timers: REAL_TIMERS,
     });
-    const informer = new ListWatch<AnyObject>(path, watch, list, false, labelSelector) as AnyInformer;
+    // Synced once its first list succeeded: until then the reports written before are not
+    // reconciled, or a namespace of objects not listed yet would lose its reports.
+    this.unsynced.add(path);
+    const listed = async () => {
+      const result = await list();
+      this.unsynced.delete(path);
+      return result;
+    };
+    const informer = new ListWatch<AnyObject>(path, watch, listed, false, labelSelector) as AnyInformer;
     // List items come without apiVersion and kind (and core ones as client-node models):
     // judge the object as the API server would send it to the webhook.
     const asSent = (object: AnyObject): KubeObject => ({
