@@ -1,7 +1,8 @@
 /**
  * The in-memory object store behind the test API server: any registered resource, one
  * global monotonically increasing resourceVersion, a bounded event history for watches,
- * optimistic concurrency, uid, creationTimestamp and generation as the API server keeps them.
+ * optimistic concurrency, uid, creationTimestamp and generation as the API server keeps them,
+ * and etcd's bound on an object's stored size (api-size.ts).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -15,6 +16,7 @@ import {
   type StatusBody,
   type StatusTarget,
 } from './api-status.js';
+import { ETCD_MAX_REQUEST_BYTES, goJsonBytes, requestTooLarge } from './api-size.js';
 import type { ObjectPredicate } from './selectors.js';
 
 /** A resource the server serves. */
@@ -105,6 +107,8 @@ export interface ObjectStoreOptions {
   /** Events kept for watches; a watch from an older resourceVersion gets 410. Default 1000. */
   historyLimit?: number;
   now?: () => number;
+  /** Most bytes of an object as stored (Go's JSON); a larger write is refused. Default etcd's 1.5 MiB. */
+  maxObjectBytes?: number;
 }
 
 /** See the file comment. Objects go in and out as deep copies. */
@@ -116,10 +120,19 @@ export class ObjectStore {
   private readonly watchers = new Set<Watcher>();
   private readonly historyLimit: number;
   private readonly now: () => number;
+  private readonly maxObjectBytes: number;
 
   constructor(options: ObjectStoreOptions = {}) {
     this.historyLimit = options.historyLimit ?? 1000;
     this.now = options.now ?? Date.now;
+    this.maxObjectBytes = options.maxObjectBytes ?? ETCD_MAX_REQUEST_BYTES;
+  }
+
+  /** etcd refuses an object over its size bound (not reached by a dry run). */
+  private checkSize(object: KubeJson): void {
+    // At most 6 bytes a UTF-16 unit: most objects are too small to need counting.
+    if (JSON.stringify(object).length * 6 <= this.maxObjectBytes) return;
+    if (goJsonBytes(object) > this.maxObjectBytes) throw requestTooLarge();
   }
 
   /** The current global resourceVersion. */
@@ -200,6 +213,7 @@ export class ObjectStore {
     if ('spec' in object) m.generation = 1;
     delete m.deletionTimestamp;
     if (dryRun) return object;
+    this.checkSize(object);
     m.resourceVersion = String(++this.rv);
     this.bucket(type).set(key, object);
     this.record(type, 'ADDED', object, undefined);
@@ -275,6 +289,7 @@ export class ObjectStore {
     if (options.dryRun === true) return object;
     m.resourceVersion = cm.resourceVersion;
     if (sameJson(current, object)) return clone(current); // a no-op write keeps the resourceVersion
+    this.checkSize(object);
     if (m.deletionTimestamp !== undefined && !hasFinalizers(object)) {
       // The last finalizer is gone from an object being deleted: it goes now.
       this.bucket(type).set(key, object);

@@ -195,6 +195,59 @@ describe('test API server, driven by @kubernetes/client-node', () => {
     assert.equal(list.items.length, 1);
   });
 
+  test("an object over etcd's 1.5 MiB as Go's JSON stores it: the API server's 500, nothing written", async () => {
+    const co = api.kubeConfig().makeApiClient(CustomObjectsApi);
+    const base = { group: TENANTS.group, version: TENANTS.version, plural: TENANTS.plural };
+    const tenant = (name: string, note: string) => ({
+      apiVersion: 'tenantguard.dev/v1alpha1',
+      kind: 'Tenant',
+      metadata: { name },
+      spec: { note },
+    });
+    // 1,000,000 characters each: under the bound in ASCII; over it in UTF-8 (3 bytes each) or
+    // as Go escapes `&` (\u0026, 6 bytes).
+    const fits = (await co.createClusterCustomObject({
+      ...base,
+      body: tenant('big', 'a'.repeat(1e6)),
+    })) as any;
+    for (const [name, note] of [
+      ['cjk', '\u6f22'.repeat(1e6)],
+      ['amp', '&'.repeat(300_000)],
+    ] as const) {
+      const refused = await co
+        .createClusterCustomObject({ ...base, body: tenant(name, note) })
+        .catch((e: unknown) => e);
+      assert.deepEqual(statusOf(refused), {
+        code: 500,
+        body: {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: 'etcdserver: request is too large',
+          code: 500,
+        },
+      });
+    }
+    const grown = await co
+      .replaceClusterCustomObject({
+        ...base,
+        name: 'big',
+        body: { ...fits, spec: { note: '<'.repeat(300_000) } },
+      })
+      .catch((e: unknown) => e);
+    assert.equal(statusOf(grown).code, 500);
+    assert.equal((api.store.get(TENANTS, undefined, 'big').spec as any).note.length, 1e6, 'kept as it was');
+    assert.deepEqual(
+      api
+        .objects(TENANTS)
+        .map((t: any) => t.metadata.name)
+        .filter((n) => n !== 'team-a'),
+      ['big'],
+    );
+    api.store.delete(TENANTS, undefined, 'big');
+  });
+
   test('watch: events after a resourceVersion, 410 Expired when too old, dropWatches ends the stream', async () => {
     const start = (await core.listNamespacedSecret({ namespace: 'w' })).metadata?.resourceVersion ?? '';
     const events: Array<{ type: string; object: Record<string, any> }> = [];

@@ -20,7 +20,9 @@
  *   create (201; 409 AlreadyExists), PUT (409 Conflict on a resourceVersion mismatch, the
  *   API server's exact Status), PUT `/status`, PATCH (merge, strategic-as-merge, JSON
  *   patch), DELETE (finalizers honoured), 404 NotFound; `dryRun=All`. One global
- *   resourceVersion; uid, creationTimestamp, generation (bumped on a spec change).
+ *   resourceVersion; uid, creationTimestamp, generation (bumped on a spec change). An object
+ *   over etcd's 1.5 MiB as stored (`maxObjectBytes`; Go's JSON, api-size.ts) is refused with
+ *   the API server's 500 `etcdserver: request is too large`.
  * - List in chunks: `?limit=N`, then `?continue=TOKEN` (api-chunks.ts): one snapshot for all pages.
  * - Watch: `?watch=true&resourceVersion=N` streams one JSON `{type, object}` per line
  *   (chunked), starting after N; from '' or '0' it first sends the current objects as
@@ -117,6 +119,8 @@ export interface TestApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Clock for creationTimestamp and token expiry. Default Date.now. */
   now?: () => number;
+  /** Most bytes of an object as etcd stores it. Default 1.5 MiB (etcd's `--max-request-bytes`). */
+  maxObjectBytes?: number;
 }
 
 const TOKEN_REVIEW_PATH = '/apis/authentication.k8s.io/v1/tokenreviews';
@@ -144,7 +148,11 @@ export class TestApiServer {
 
   private constructor(options: TestApiServerOptions) {
     this.now = options.now ?? Date.now;
-    this.store = new ObjectStore({ historyLimit: options.historyLimit ?? 1000, now: this.now });
+    this.store = new ObjectStore({
+      historyLimit: options.historyLimit ?? 1000,
+      now: this.now,
+      ...(options.maxObjectBytes === undefined ? {} : { maxObjectBytes: options.maxObjectBytes }),
+    });
     this.token = options.token === undefined ? 'test' : options.token;
     this.hub = new WatchHub(this.store, options.bookmarkIntervalMs ?? 1000);
     this.reviewHandler = knownTokensHandler(this.knownTokens, this.now);
