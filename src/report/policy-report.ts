@@ -2,12 +2,12 @@
  * Scan results as Policy Reports, pure: `wgpolicyk8s.io/v1alpha2` PolicyReport (the default)
  * or `openreports.io/v1alpha1` Report, one set per namespace, one result per object and
  * rule, with a summary. A namespace whose results exceed `maxResultsPerReport`, or
- * `MAX_REPORT_BYTES` of JSON, gets several reports (`tenant-guard`, `tenant-guard-2`, ...),
- * and a result's message and path are cut at MAX_LINE_CHARS, so no report nears etcd's
- * object size limit: 700 findings under one 3,900-character key made one 6 MB report that
- * the API server refused at every flush (a red-team review). Every AppProject, Application,
- * ApplicationSet and cluster Secret is namespaced, so no finding is cluster-scoped and no
- * ClusterPolicyReport is written.
+ * `MAX_REPORT_BYTES` of JSON as stored, gets several reports (`tenant-guard`,
+ * `tenant-guard-2`, ...), and a result's message and path are cut at MAX_LINE_CHARS, so no
+ * report nears etcd's object size limit: 700 findings under one 3,900-character key made one
+ * 6 MB report that the API server refused at every flush (a red-team review). Every
+ * AppProject, Application, ApplicationSet and cluster Secret is namespaced, so no finding is
+ * cluster-scoped and no ClusterPolicyReport is written.
  */
 import { capLine } from '../policy/answer-limits.js';
 import type { KubeObject } from '../policy/types.js';
@@ -21,8 +21,27 @@ export const REPORT_POLICY = 'tenant-guard';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const REPORT_NAME = 'tenant-guard';
 export const DEFAULT_MAX_RESULTS_PER_REPORT = 1000;
-/** Most bytes of results' JSON in one report: well under etcd's 1.5 MiB per object. */
+/**
+ * Most bytes of results' JSON in one report, as the API server stores it (storedJsonBytes):
+ * etcd refuses an object over 1.5 MiB, and the half MiB left is for the summary and the
+ * metadata, managedFields included (a few KiB).
+ */
 export const MAX_REPORT_BYTES = 1024 * 1024;
+
+/**
+ * The bytes of `value` as the API server stores a custom resource: Go's encoding/json, which
+ * writes UTF-8 and escapes `<`, `>`, `&` (as `\u003c`, ...) and U+2028, U+2029 in 6 bytes
+ * each. An upper bound for any text: `JSON.stringify(...).length` counted UTF-16 units, and
+ * a tenant's generator key of `漢` (3 bytes each) or `&` (6) made reports of 2.5 and 4.9 MiB
+ * that etcd refused at every flush (an operator review).
+ */
+function storedJsonBytes(value: unknown): number {
+  const json = JSON.stringify(value);
+  const escaped = json.match(/[<>&]/g)?.length ?? 0;
+  const separators = json.match(/[\u2028\u2029]/g)?.length ?? 0;
+  // UTF-8 counts 1 byte for each of <>& and 3 for each separator; Go writes 6.
+  return Buffer.byteLength(json, 'utf8') + 5 * escaped + 3 * separators;
+}
 
 /** Where each format's namespaced report lives. */
 export const REPORT_TYPES: Readonly<
@@ -108,12 +127,13 @@ export function namespaceReports(
   const type = REPORT_TYPES[options.format];
   const max = Math.max(1, options.maxResultsPerReport ?? DEFAULT_MAX_RESULTS_PER_REPORT);
   const sorted = [...findings].sort(compareFindings);
-  // Chunks of at most `max` results and MAX_REPORT_BYTES of their JSON (one result at least).
+  // Chunks of at most `max` results and MAX_REPORT_BYTES of their stored JSON, with the comma
+  // after each (one result at least).
   const chunks: Array<{ findings: ScanFinding[]; results: Record<string, unknown>[] }> = [];
   let bytes = 0;
   for (const f of sorted) {
     const result = reportResult(f, options.now);
-    const size = JSON.stringify(result).length;
+    const size = storedJsonBytes(result) + 1;
     const last = chunks.at(-1);
     if (last === undefined || last.results.length >= max || bytes + size > MAX_REPORT_BYTES) {
       chunks.push({ findings: [f], results: [result] });

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { MAX_LINE_CHARS } from '../../src/policy/answer-limits.js';
 import { MAX_REPORT_BYTES, namespaceReports } from '../../src/report/policy-report.js';
 import type { ScanFinding } from '../../src/report/scan.js';
+import { ETCD_MAX_REQUEST_BYTES, goJsonBytes } from '../support/api-size.js';
 
 function finding(i: number, path: string): ScanFinding {
   return {
@@ -60,4 +61,34 @@ describe('namespaceReports', () => {
       [2, 2, 1],
     );
   });
+
+  // The key is the tenant's own text: what the API server stores is Go's JSON of it, UTF-8 and
+  // with <, >, & and U+2028/9 escaped in 6 bytes (an operator review: a key of 漢 made 2.56 MiB
+  // reports, of & or < 4.9 MiB, each refused by etcd at every flush).
+  for (const [label, unit] of [
+    ['ASCII', 'k'],
+    ['CJK, 3 bytes in UTF-8', '\u6f22'],
+    ['an emoji, 4 bytes and 2 UTF-16 units', '\u{1f600}'],
+    ['&, written \\u0026', '&'],
+    ['< and >', '<>'],
+    ['U+2028 and U+2029', '\u2028\u2029'],
+    ['a mix', 'a\u00e9\u6f22&<\u2028\u{1f600}'],
+  ] as const)
+    test(`700 findings under a 3,900-character key of ${label}: every report stored under the bound`, () => {
+      const path = `spec.generators[0].list.elements[0]["${unit.repeat(Math.ceil(3_900 / unit.length))}"]`;
+      const findings = Array.from({ length: 700 }, (_, i) => finding(i, path));
+      const reports = namespaceReports('team-a', findings, { format: 'wgpolicyk8s', now: 0 });
+      const stored = reports.map(goJsonBytes);
+      // The report's own fields (apiVersion, metadata, summary) are a few hundred bytes.
+      assert.ok(
+        stored.every((b) => b <= MAX_REPORT_BYTES + 1_024),
+        `stored sizes ${stored.join(', ')}`,
+      );
+      assert.ok(Math.max(...stored) < ETCD_MAX_REQUEST_BYTES - 256 * 1024, 'room left for managedFields');
+      assert.equal(
+        reports.reduce((n, r) => n + (r.results as unknown[]).length, 0),
+        700,
+        'every result kept',
+      );
+    });
 });
