@@ -45,14 +45,14 @@ export class ReportState {
     for (const [key, object] of this.objects) this.judge(key, object);
   }
 
-  /** Namespaces whose reports must be rewritten, and forgets them. */
+  /** Namespaces whose reports must be rewritten, and forgets them (the writer orders them). */
   takeDirty(): string[] {
-    const out = [...this.dirty].sort();
+    const out = [...this.dirty];
     this.dirty.clear();
     return out;
   }
 
-  /** Marks a namespace out of date again (a write that failed). */
+  /** Marks a namespace out of date (its stored reports may not be the ones wanted). */
   markDirty(namespace: string): void {
     this.dirty.add(namespace);
   }

@@ -2,7 +2,8 @@
  * The background scan (`serve --components reporter`): informers on ApplicationSets,
  * Applications, AppProjects and the Argo CD namespace's cluster Secrets feed a ReportState;
  * a flush every `flushIntervalMs` writes the namespaces whose results changed, at most
- * `maxWritesPerFlush` of them per flush (the rest wait for the next), so a Tenant change
+ * `maxWritesPerFlush` of them per flush (the rest wait for the next, first in first out; a
+ * namespace whose write failed waits longer each time: write-queue.ts), so a Tenant change
  * that touches every object is written in batches at a bounded rate. A new registry is
  * noticed at the next flush and every object is judged again. Once every informer has
  * listed and the registry is known, the reports written before (either format) are listed
@@ -31,11 +32,14 @@ import { WATCH_DEFAULTS } from '../tenancy/watch-source.js';
 import { namespacesWithReports } from './report-inventory.js';
 import { ReportState } from './report-state.js';
 import { ReportWriter } from './report-writer.js';
+import { WriteQueue } from './write-queue.js';
 import type { Clock } from '../clock.js';
 
 export const CLUSTER_SECRET_SELECTOR = 'argocd.argoproj.io/secret-type=cluster';
 
 const FORMATS = Object.keys(REPORT_TYPES) as ReportFormat[];
+/** One warning per namespace whose writes fail, at most this often (ms); the others are counted. */
+export const FAILURE_LOG_INTERVAL_MS = 5 * 60_000;
 
 export interface ReporterOptions {
   readonly kubeConfig: KubeConfig;
@@ -71,6 +75,10 @@ export class Reporter {
   private readonly inventoryLog: LogThrottle;
   /** Namespaces holding reports of the format not written: they are deleted with the next write. */
   private readonly otherFormat = new Set<string>();
+  /** Namespaces to write, fairly, with a wait after failures. */
+  private readonly queue: WriteQueue;
+  /** The warning throttle of each namespace whose last write failed. */
+  private readonly failureLogs = new Map<string, LogThrottle>();
   private readonly log: Logger;
   private readonly now: Clock;
   private readonly informers: AnyInformer[] = [];
@@ -89,6 +97,7 @@ export class Reporter {
     this.log = options.logger.child({ component: 'reporter' });
     this.now = options.now ?? Date.now;
     this.inventoryLog = new LogThrottle(5 * 60_000, this.now);
+    this.queue = new WriteQueue({ now: this.now });
     if (options.metrics !== undefined) this.registerMetrics(options.metrics);
   }
 
@@ -153,30 +162,47 @@ export class Reporter {
     // Nothing is judged without a registry: every namespace would look empty.
     if (this.registrySeen === undefined) return;
     if (!this.inventoryTaken && this.unsynced.size === 0) await this.takeInventory();
-    const dirty = this.state.takeDirty();
-    const budget = this.options.maxWritesPerFlush ?? 20;
-    for (const [i, namespace] of dirty.entries()) {
-      if (i >= budget || this.stopped) {
-        this.state.markDirty(namespace);
+    for (const namespace of this.state.takeDirty()) this.queue.add(namespace);
+    for (const namespace of this.queue.take(this.options.maxWritesPerFlush ?? 20)) {
+      if (this.stopped) {
+        this.queue.add(namespace);
         continue;
       }
-      const wanted = this.state.reportsFor(
-        namespace,
-        this.format,
-        this.now(),
-        this.options.maxResultsPerReport ?? DEFAULT_MAX_RESULTS_PER_REPORT,
-      );
-      try {
-        const outcome = await this.writers[this.format].apply(namespace, wanted);
-        this.log.debug({ namespace, ...outcome }, 'reports written');
-        if (this.otherFormat.has(namespace)) await this.deleteOtherFormat(namespace);
-      } catch (err) {
-        this.state.markDirty(namespace);
-        this.log.warn(
-          { namespace, code: 'ERR_REPORT_WRITE' },
-          `reports of namespace ${namespace} not written: ${describeApiFailure(err)}; retrying at the next flush`,
-        );
+      await this.write(namespace);
+    }
+  }
+
+  /**
+   * Writes one namespace's reports. A failure queues it again after a wait; its warning is
+   * written at most every FAILURE_LOG_INTERVAL_MS per namespace.
+   */
+  private async write(namespace: string): Promise<void> {
+    const wanted = this.state.reportsFor(
+      namespace,
+      this.format,
+      this.now(),
+      this.options.maxResultsPerReport ?? DEFAULT_MAX_RESULTS_PER_REPORT,
+    );
+    try {
+      const outcome = await this.writers[this.format].apply(namespace, wanted);
+      this.log.debug({ namespace, ...outcome }, 'reports written');
+      if (this.otherFormat.has(namespace)) await this.deleteOtherFormat(namespace);
+      this.queue.succeeded(namespace);
+      this.failureLogs.delete(namespace);
+    } catch (err) {
+      const { count, waitMs } = this.queue.failed(namespace);
+      let throttle = this.failureLogs.get(namespace);
+      if (throttle === undefined) {
+        throttle = new LogThrottle(FAILURE_LOG_INTERVAL_MS, this.now);
+        this.failureLogs.set(namespace, throttle);
       }
+      const skipped = throttle.take();
+      if (skipped !== undefined)
+        this.log.warn(
+          { namespace, code: 'ERR_REPORT_WRITE', failures: count, skipped },
+          `reports of namespace ${namespace} not written: ${describeApiFailure(err)}; ` +
+            `${count === 1 ? '1 failure' : `${count} failures`} in a row, retrying in ${Math.round(waitMs / 1000)} s`,
+        );
     }
   }
 
