@@ -52,6 +52,11 @@ export class ReportState {
     return out;
   }
 
+  /** The namespaces marked out of date and not taken yet. */
+  dirtyNamespaces(): ReadonlySet<string> {
+    return this.dirty;
+  }
+
   /** Marks a namespace out of date (its stored reports may not be the ones wanted). */
   markDirty(namespace: string): void {
     this.dirty.add(namespace);

@@ -20,7 +20,7 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { apiErrorCode, describeApiFailure } from '../kube/kube-call.js';
 import type { KubeObject } from '../policy/types.js';
 import { DEFAULT_MAX_RESULTS_PER_REPORT, REPORT_TYPES, type ReportFormat } from '../report/policy-report.js';
@@ -30,6 +30,7 @@ import { BoundedWatch, REAL_TIMERS } from '../tenancy/bounded-watch.js';
 import type { RegistryProvider, TenantRegistry } from '../tenancy/registry.js';
 import { WATCH_DEFAULTS } from '../tenancy/watch-source.js';
 import { namespacesWithReports } from './report-inventory.js';
+import { registerReporterMetrics, type ReporterMetrics } from './reporter-metrics.js';
 import { ReportState } from './report-state.js';
 import { ReportWriter } from './report-writer.js';
 import { WriteQueue } from './write-queue.js';
@@ -56,7 +57,7 @@ export interface ReporterOptions {
   /** Wait before an informer that failed starts again, ms. Default 5000. */
   readonly retryMs?: number;
   readonly now?: Clock;
-  /** Where `tenant_guard_report_results` goes. */
+  /** Where the reporter's metrics go (reporter-metrics.ts). */
   readonly metrics?: Registry;
 }
 
@@ -77,6 +78,7 @@ export class Reporter {
   private readonly otherFormat = new Set<string>();
   /** Namespaces to write, fairly, with a wait after failures. */
   private readonly queue: WriteQueue;
+  private readonly metrics: ReporterMetrics;
   /** The warning throttle of each namespace whose last write failed. */
   private readonly failureLogs = new Map<string, LogThrottle>();
   private readonly log: Logger;
@@ -98,7 +100,11 @@ export class Reporter {
     this.now = options.now ?? Date.now;
     this.inventoryLog = new LogThrottle(5 * 60_000, this.now);
     this.queue = new WriteQueue({ now: this.now });
-    if (options.metrics !== undefined) this.registerMetrics(options.metrics);
+    this.metrics = registerReporterMetrics(options.metrics, {
+      findings: () => this.state.allFindings(),
+      pending: () => new Set([...this.queue.namespaces(), ...this.state.dirtyNamespaces()]).size,
+      failing: () => this.queue.failingCount,
+    });
   }
 
   /** Starts the informers and the flush timer. */
@@ -170,6 +176,7 @@ export class Reporter {
       }
       await this.write(namespace);
     }
+    this.metrics.flushed(this.now());
   }
 
   /**
@@ -186,10 +193,14 @@ export class Reporter {
     try {
       const outcome = await this.writers[this.format].apply(namespace, wanted);
       this.log.debug({ namespace, ...outcome }, 'reports written');
-      if (this.otherFormat.has(namespace)) await this.deleteOtherFormat(namespace);
+      if (this.otherFormat.has(namespace)) outcome.deleted += await this.deleteOtherFormat(namespace);
+      this.metrics.write(
+        outcome.created + outcome.replaced > 0 ? 'written' : outcome.deleted > 0 ? 'deleted' : 'unchanged',
+      );
       this.queue.succeeded(namespace);
       this.failureLogs.delete(namespace);
     } catch (err) {
+      this.metrics.write('failed');
       const { count, waitMs } = this.queue.failed(namespace);
       let throttle = this.failureLogs.get(namespace);
       if (throttle === undefined) {
@@ -234,14 +245,16 @@ export class Reporter {
   }
 
   /** Deletes a namespace's reports of the format not written (404: its CRD is gone, so are they). */
-  private async deleteOtherFormat(namespace: string): Promise<void> {
+  private async deleteOtherFormat(namespace: string): Promise<number> {
     const other = FORMATS.find((f) => f !== this.format) ?? this.format;
+    let deleted = 0;
     try {
-      await this.writers[other].apply(namespace, []);
+      deleted = (await this.writers[other].apply(namespace, [])).deleted;
     } catch (err) {
       if (apiErrorCode(err) !== 404) throw err;
     }
     this.otherFormat.delete(namespace);
+    return deleted;
   }
 
   private noticeRegistry(): void {
@@ -299,31 +312,5 @@ export class Reporter {
       retry.unref();
     });
     this.informers.push(informer);
-  }
-
-  private registerMetrics(metrics: Registry): void {
-    const state = this.state;
-    new Gauge({
-      name: 'tenant_guard_report_results',
-      help: 'Current background-scan results, by tenant, rule and result (pass, fail, warn).',
-      labelNames: ['tenant', 'rule', 'result'] as const,
-      registers: [metrics],
-      collect() {
-        this.reset();
-        const counts = new Map<string, { tenant: string; rule: string; result: string; n: number }>();
-        for (const f of state.allFindings()) {
-          const key = `${f.tenant ?? ''}\u0000${f.rule}\u0000${f.result}`;
-          const entry = counts.get(key) ?? {
-            tenant: f.tenant ?? 'none',
-            rule: f.rule,
-            result: f.result,
-            n: 0,
-          };
-          entry.n += 1;
-          counts.set(key, entry);
-        }
-        for (const c of counts.values()) this.set({ tenant: c.tenant, rule: c.rule, result: c.result }, c.n);
-      },
-    });
   }
 }

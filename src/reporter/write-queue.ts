@@ -87,4 +87,9 @@ export class WriteQueue {
   get size(): number {
     return this.pending.size;
   }
+
+  /** Namespaces whose last write failed (and that wait to be attempted again). */
+  get failingCount(): number {
+    return this.failing.size;
+  }
 }

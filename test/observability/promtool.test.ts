@@ -1,7 +1,8 @@
 /**
  * The alert and recording rules, their promtool unit tests, the PrometheusRule that ships
  * them, the runbooks, and the dashboard: every expression parses (promtool) and names only
- * metrics that a running `serve` (webhook and broker) exposes.
+ * metrics that a running `serve` (webhook, broker and reporter) exposes; and
+ * docs/observability.md lists exactly the metrics served.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,11 +12,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { SERVE_COMPONENTS } from '../../src/cli/main.js';
-import { startServe } from '../../src/server/start-serve.js';
-import { capturedLogger } from '../server/webhook-app-support.js';
-import { callServe, tempDir, testIo } from '../cli/cli-support.js';
-import { familyNames } from './metrics.test.js';
 import {
   dashboardExpressions,
   metricNames,
@@ -26,6 +22,7 @@ import {
   RULES_FILE,
   ruleGroups,
 } from './prometheus-tools.js';
+import { servedFamilies } from './served-metrics.js';
 
 function promtool(args: string[]): { status: number | null; output: string } {
   const run = spawnSync('promtool', args, { encoding: 'utf8', timeout: 60_000 });
@@ -126,18 +123,7 @@ describe('dashboard and rule expressions', () => {
   });
 
   test('every metric the dashboard and the rules read is served at /metrics', async () => {
-    const certsDir = join(tempDir(), 'certs');
-    const handle = await startServe({ port: '0', certsDir }, testIo(), {
-      logger: capturedLogger('error').logger,
-      components: SERVE_COMPONENTS,
-    });
-    let served: Set<string>;
-    try {
-      const res = await callServe(handle.url, readFileSync(join(certsDir, 'ca.pem'), 'utf8'), '/metrics');
-      served = new Set(familyNames(res.body));
-    } finally {
-      await handle.close(0);
-    }
+    const served = await servedFamilies();
     const read = [
       ...dashboardExpressions(),
       ...ruleGroups().flatMap((g) => g.rules.map((r) => r.expr)),
@@ -145,5 +131,15 @@ describe('dashboard and rule expressions', () => {
     assert.ok(read.length > 20);
     const missing = [...new Set(read)].filter((n) => !served.has(n));
     assert.deepEqual(missing, [], 'metrics read but not served');
+  });
+});
+
+describe('docs/observability.md', () => {
+  test('its table lists every tenant_guard_ metric served, and no other', async () => {
+    const served = [...(await servedFamilies())].filter((n) => n.startsWith('tenant_guard_')).sort();
+    const doc = readFileSync(OBSERVABILITY_DOC, 'utf8');
+    const documented = [...doc.matchAll(/^\| `(tenant_guard_[a-z0-9_]+)` \|/gm)].map((m) => m[1]).sort();
+    assert.ok(served.length > 15, served.join(', '));
+    assert.deepEqual(documented, served);
   });
 });
