@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ScanFinding } from '../report/scan.js';
+import { metricTenants } from '../server/metric-tenants.js';
 
 /**
  * What one namespace write did: `written` (a report created or replaced), `deleted` (only
@@ -38,6 +39,7 @@ export function registerReporterMetrics(
   sources: ReporterMetricSources,
 ): ReporterMetrics {
   if (registry === undefined) return NO_METRICS;
+  const tenants = metricTenants(registry);
   new Gauge({
     name: 'tenant_guard_report_results',
     help: 'Current background-scan results, by tenant, rule and result (pass, fail, warn).',
@@ -47,8 +49,11 @@ export function registerReporterMetrics(
       this.reset();
       const counts = new Map<string, { tenant: string; rule: string; result: string; n: number }>();
       for (const f of sources.findings()) {
-        const key = `${f.tenant ?? ''}\u0000${f.rule}\u0000${f.result}`;
-        const entry = counts.get(key) ?? { tenant: f.tenant ?? 'none', rule: f.rule, result: f.result, n: 0 };
+        // Keyed by the label value: tenants past the registry's bound (metric-tenants.ts) add
+        // up under `_other`, and no set() overwrites another's count.
+        const tenant = tenants.value(f.tenant);
+        const key = `${tenant}\u0000${f.rule}\u0000${f.result}`;
+        const entry = counts.get(key) ?? { tenant, rule: f.rule, result: f.result, n: 0 };
         entry.n += 1;
         counts.set(key, entry);
       }

@@ -9,6 +9,8 @@ import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import { createBrokerMetrics } from '../../src/broker/broker-metrics.js';
+import type { ScanFinding } from '../../src/report/scan.js';
+import { registerReporterMetrics } from '../../src/reporter/reporter-metrics.js';
 import { violation } from '../../src/policy/types.js';
 import {
   boundMetricTenants,
@@ -120,5 +122,30 @@ describe('tenant label values are bounded', () => {
         code: 'ERR_USAGE',
         message: `--metrics-max-tenants "${text}" is not a number of tenants (0..100000)`,
       });
+  });
+});
+
+describe("the reporter's results share the bound", () => {
+  test('tenants past the bound add up under _other, and no tenant and a Tenant named none add up under none', async () => {
+    const registry = createMetricsRegistry(1);
+    const finding = (tenant: string | undefined): ScanFinding => ({
+      object: { kind: 'Application', namespace: 'n', name: 'x' } as ScanFinding['object'],
+      guardedKind: 'Application',
+      tenant,
+      rule: 'TG-APP-02',
+      result: 'fail',
+      message: '[TG-APP-02] x',
+      path: 'spec',
+    });
+    const findings = ['team-a', 'team-b', 'team-c', 'team-a', undefined, 'none'].map(finding);
+    registerReporterMetrics(registry, { findings: () => findings, pending: () => 0, failing: () => 0 });
+    assert.deepEqual(
+      [...byTenant(await registry.metrics(), 'tenant_guard_report_results')],
+      [
+        ['team-a', 2],
+        [OTHER_TENANTS, 2],
+        [NO_TENANT, 2],
+      ],
+    );
   });
 });
