@@ -84,11 +84,11 @@ export interface KeyManagerOptions {
 /** Whether a replica may take traffic, and why not. */
 export type KeyRingReadiness = { ready: true } | { ready: false; reason: string };
 
-/** See the file comment. */
 /** Logged when a round read the ring but could not write what it is due (round()). */
 const READ_NOT_WRITTEN =
   'key ring read, but the change it is due could not be written; signing on with the stored keys';
 
+/** See the file comment. */
 export class KeyManager {
   /** The stored records this replica publishes (its ring in memory): their `notBefore`s decide which key is active, retired or expired. */
   private held: readonly KeyRecord[] = [];
