@@ -4,8 +4,6 @@
  */
 import { isRecord, sameJson } from '../json.js';
 
-export { sameJson };
-
 /**
  * True when `after` keeps only what `before` had, at the same place: every key of an
  * object is one `before` had there, holding a value that itself keeps only what it held;

@@ -5,9 +5,8 @@
 import type { Settings, TrustScope } from '../settings.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
 import type { Tenant } from '../tenancy/tenant.js';
-import { sameJson } from './json-compare.js';
 import { getLabels, getPath, getString, show } from './object-paths.js';
-import { isRecord } from '../json.js';
+import { isRecord, sameJson } from '../json.js';
 import type {
   KindRules,
   KubeObject,

@@ -4,7 +4,8 @@
  * whether a terminating object's UPDATE only takes away, and which violations it adds.
  * Pure: plain data in, answers out.
  */
-import { keepsOnly, parseJsonPath, sameJson } from './json-compare.js';
+import { sameJson } from '../json.js';
+import { keepsOnly, parseJsonPath } from './json-compare.js';
 import { secretDataKeepsOnly } from './cluster-secret-data.js';
 import { getPath } from './object-paths.js';
 import { isTerminating } from './ownership.js';
