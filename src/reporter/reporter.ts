@@ -39,7 +39,10 @@ import type { Clock } from '../clock.js';
 export const CLUSTER_SECRET_SELECTOR = 'argocd.argoproj.io/secret-type=cluster';
 
 const FORMATS = Object.keys(REPORT_TYPES) as ReportFormat[];
-/** One warning per namespace whose writes fail, at most this often (ms); the others are counted. */
+/**
+ * One warning per namespace whose writes fail, and one for the listing of the reports written
+ * before, at most this often (ms); the others are counted.
+ */
 export const FAILURE_LOG_INTERVAL_MS = 5 * 60_000;
 
 export interface ReporterOptions {
@@ -98,7 +101,7 @@ export class Reporter {
     };
     this.log = options.logger.child({ component: 'reporter' });
     this.now = options.now ?? Date.now;
-    this.inventoryLog = new LogThrottle(5 * 60_000, this.now);
+    this.inventoryLog = new LogThrottle(FAILURE_LOG_INTERVAL_MS, this.now);
     this.queue = new WriteQueue({ now: this.now });
     this.metrics = registerReporterMetrics(options.metrics, {
       findings: () => this.state.allFindings(),

@@ -84,10 +84,6 @@ export class WriteQueue {
     return this.pending.values();
   }
 
-  get size(): number {
-    return this.pending.size;
-  }
-
   /** Namespaces whose last write failed (and that wait to be attempted again). */
   get failingCount(): number {
     return this.failing.size;
