@@ -2,6 +2,7 @@
  * Retrying one token request within the plugin's --timeout: exponential backoff with equal
  * jitter, or the broker's Retry-After; clock, sleep and randomness injected for tests.
  */
+import { doublingWaitMs } from '../backoff.js';
 import { TenantGuardError } from '../errors.js';
 import type { AttemptResult, IssuedToken } from './broker-answer.js';
 import type { Clock } from '../clock.js';
@@ -27,7 +28,7 @@ export interface RetryPolicy {
  * (between half and all of the step) so that many controllers' plugins do not retry in step.
  */
 export function backoffDelay(n: number, random: number, baseDelayMs = 200, maxDelayMs = 2000): number {
-  const step = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, n - 1));
+  const step = doublingWaitMs(n, baseDelayMs, maxDelayMs);
   return Math.round(step / 2 + (step / 2) * random);
 }
 

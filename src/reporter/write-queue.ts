@@ -7,6 +7,7 @@
  * reports, a policy engine refusing them) came first at every flush and no other namespace
  * was ever written (an operator review).
  */
+import { doublingWaitMs } from '../backoff.js';
 import type { Clock } from '../clock.js';
 
 /** The first wait after a failed write, in ms. */
@@ -72,7 +73,7 @@ export class WriteQueue {
    */
   failed(namespace: string): { count: number; waitMs: number } {
     const count = (this.failing.get(namespace)?.count ?? 0) + 1;
-    const waitMs = Math.min(this.maxMs, this.baseMs * 2 ** Math.min(count - 1, 30));
+    const waitMs = doublingWaitMs(count, this.baseMs, this.maxMs);
     this.failing.set(namespace, { count, retryAt: this.options.now() + waitMs });
     this.pending.delete(namespace);
     this.pending.add(namespace);

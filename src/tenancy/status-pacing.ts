@@ -15,6 +15,7 @@
  *
  * Pure: no I/O, no timers; the writer asks how long to wait and arms its own timer.
  */
+import { doublingWaitMs } from '../backoff.js';
 import { TenantGuardError } from '../errors.js';
 
 /** Options of `StatusPacer`. Times in milliseconds. */
@@ -107,7 +108,7 @@ export class StatusPacer {
     if (pace.lastOverwrite === resourceVersion) return undefined;
     pace.lastOverwrite = resourceVersion;
     pace.strikes += 1;
-    const waitMs = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(pace.strikes - 1, 30));
+    const waitMs = doublingWaitMs(pace.strikes, this.initialMs, this.maxMs);
     pace.contestedUntil = now + waitMs;
     return { first: pace.strikes === 1, strikes: pace.strikes, waitMs };
   }

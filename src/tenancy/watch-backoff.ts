@@ -3,6 +3,7 @@
  * with jitter, or longer when the API server said how long (Retry-After). Pure.
  */
 import { ApiException } from '@kubernetes/client-node';
+import { doublingWaitMs } from '../backoff.js';
 import { isRecord } from '../json.js';
 import { retryAfterHeaderMs, WatchFailure } from './bounded-watch.js';
 
@@ -17,6 +18,6 @@ export function retryAfterMs(err: unknown): number | undefined {
 
 /** Exponential backoff with ±20% jitter, so replicas do not retry in step. */
 export function backoff(failures: number, initialMs: number, maxMs: number): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, failures - 1));
+  const base = doublingWaitMs(failures, initialMs, maxMs);
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
