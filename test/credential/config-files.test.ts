@@ -56,6 +56,13 @@ describe('webhook-config/argocd/values.yaml', () => {
     assert.equal(at(ca, 'items', 0, 'path'), basename(DEFAULT_SETTINGS.brokerCaPath));
   });
 
+  test('Helm value files come from the repository only: no URL scheme is allowed', () => {
+    // Argo CD reads an empty list when the key is set to "" (util/settings GetHelmSettings);
+    // left out, the default is https and http (docs/requirements.md).
+    const cm = at(load('argocd/values.yaml')[0], 'configs', 'cm');
+    assert.equal(at(cm, 'helm.valuesFileSchemes'), '');
+  });
+
   test("the cache directory is a mounted volume, named by the plugin's variable", () => {
     const env = named(at(controller, 'env'), CACHE_DIR_ENV);
     assert.equal(at(named(mounts, 'tenantguard-cache'), 'mountPath'), at(env, 'value'));
