@@ -1,6 +1,7 @@
 /**
- * The Application rules (SPEC section 5): TG-APP-01 (project), TG-APP-02 (destination) and
- * TG-APP-03 (who may point an Application at an ApplicationSet).
+ * The Application rules (SPEC section 5): TG-APP-01 (project), TG-APP-02 (destination),
+ * TG-APP-03 (who may point an Application at an ApplicationSet) and TG-APP-04 (what a
+ * sync a human starts deploys, and who writes status: application-sync.ts).
  * These are the authoritative check: every Application an ApplicationSet renders passes
  * here too. Pure.
  */
@@ -8,7 +9,8 @@ import { applicationSetControllerUser } from '../settings.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { explainForeignTarget, explainPlatformTarget, type DestinationField } from './destination.js';
 import { getLabels, getPath, getRecord, show } from './object-paths.js';
-import { isRecord } from '../json.js';
+import { isRecord, sameJson } from '../json.js';
+import { checkSyncInputs } from './application-sync.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -86,10 +88,6 @@ function checkDestination(
   return out;
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 /** The fields that make an ownerReference the same reference (not `blockOwnerDeletion`). */
 const REFERENCE_FIELDS = ['apiVersion', 'kind', 'name', 'uid', 'controller'] as const;
 
@@ -163,7 +161,7 @@ export const applicationRules: KindRules = {
     // Nothing beyond the tenant label, which evaluate's mutate adds for every kind.
   },
 
-  whoMay: checkOwnerReference,
+  whoMay: (scope) => [...checkOwnerReference(scope), ...checkSyncInputs(scope)],
 
   validate(scope: RuleScope): Findings {
     const { request, tenant, context } = scope;

@@ -9,31 +9,58 @@ import { isRecord, sameJson } from '../json.js';
  * object is one `before` had there, holding a value that itself keeps only what it held;
  * an array is `before`'s with elements left out (a subsequence, each element equal to the
  * one it stands for); a scalar is unchanged. `undefined` after keeps only what anything had;
- * a value where there was none adds. Walks with an explicit stack.
+ * a value where there was none adds.
  */
 export function keepsOnly(before: unknown, after: unknown): boolean {
-  const stack: Array<[unknown, unknown]> = [[before, after]];
-  for (let pair = stack.pop(); pair !== undefined; pair = stack.pop()) {
-    const [x, y] = pair;
+  return firstAddition(before, after) === undefined;
+}
+
+/** A step of the walk: the key that led here, and the step before (no array per step). */
+interface Step {
+  readonly up: Step | undefined;
+  readonly key: string | number;
+}
+
+/**
+ * Where `after` first adds to or changes what `before` had (as `keepsOnly` reads it): the
+ * keys to that value (an array's own keys when it is no subsequence; `[]` for the whole
+ * value), or undefined when `after` keeps only what `before` had. Walks with an explicit
+ * stack, so depth costs no call stack.
+ */
+export function firstAddition(before: unknown, after: unknown): Array<string | number> | undefined {
+  const stack: Array<[unknown, unknown, Step | undefined]> = [[before, after, undefined]];
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const [x, y, at] = entry;
     if (x === y || y === undefined) continue;
     if (Array.isArray(y)) {
-      if (!Array.isArray(x)) return false;
-      // Greedy: each element of `y` matches the first equal element of `x` after the last match.
-      let i = 0;
-      for (const element of y) {
-        while (i < x.length && !sameJson(x[i], element)) i += 1;
-        if (i === x.length) return false;
-        i += 1;
-      }
+      if (!Array.isArray(x) || !isSubsequence(x, y)) return keysOf(at);
       continue;
     }
-    if (!isRecord(x) || !isRecord(y)) return false;
-    for (const key of Object.keys(y)) {
-      if (!Object.hasOwn(x, key)) return false;
-      stack.push([x[key], y[key]]);
-    }
+    if (!isRecord(x) || !isRecord(y)) return keysOf(at);
+    // Pushed in reverse, so the first key of `y` is walked first.
+    const keys = Object.keys(y);
+    const added = keys.find((key) => !Object.hasOwn(x, key));
+    if (added !== undefined) return keysOf({ up: at, key: added });
+    for (const key of keys.reverse()) stack.push([x[key], y[key], { up: at, key }]);
+  }
+  return undefined;
+}
+
+/** Greedy: each element of `y` matches the first equal element of `x` after the last match. */
+function isSubsequence(x: unknown[], y: unknown[]): boolean {
+  let i = 0;
+  for (const element of y) {
+    while (i < x.length && !sameJson(x[i], element)) i += 1;
+    if (i === x.length) return false;
+    i += 1;
   }
   return true;
+}
+
+function keysOf(step: Step | undefined): Array<string | number> {
+  const keys: Array<string | number> = [];
+  for (let s = step; s !== undefined; s = s.up) keys.push(s.key);
+  return keys.reverse();
 }
 
 /**

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { sameJson } from '../../src/json.js';
-import { keepsOnly } from '../../src/policy/json-compare.js';
+import { firstAddition, keepsOnly } from '../../src/policy/json-compare.js';
 
 test('taking keys, list elements or whole values away keeps only what was there', () => {
   const before = { a: 1, b: { c: [1, { d: 2 }, 3], e: 'x' }, f: null };
@@ -62,4 +62,23 @@ test('property: an object keeps only what it had; an equal value keeps only itse
     ),
     { numRuns: 2000 },
   );
+});
+
+test('firstAddition names where the first addition or change is', () => {
+  const before = { a: 1, b: { c: [1, 2, 3], d: 'x' } };
+  assert.equal(firstAddition(before, { b: { c: [1, 3] } }), undefined);
+  assert.deepEqual(firstAddition(before, { a: 1, z: 1 }), ['z']);
+  assert.deepEqual(firstAddition(before, { b: { d: 'y' } }), ['b', 'd']);
+  assert.deepEqual(firstAddition(before, { b: { c: [3, 1] } }), ['b', 'c'], 'an array is named whole');
+  assert.deepEqual(firstAddition(before, { b: { e: 1, d: 'y' } }), ['b', 'e']);
+  assert.deepEqual(firstAddition(before, 'x'), []);
+  assert.deepEqual(firstAddition(undefined, { a: 1 }), []);
+  // Deeper than any call stack: an explicit stack.
+  let deepBefore: unknown = 0;
+  let deepAfter: unknown = 1;
+  for (let i = 0; i < 100_000; i += 1) {
+    deepBefore = { k: deepBefore };
+    deepAfter = { k: deepAfter };
+  }
+  assert.equal(firstAddition(deepBefore, deepAfter)?.length, 100_000);
 });

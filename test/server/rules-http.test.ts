@@ -422,6 +422,31 @@ const CASES: readonly RuleCase[] = [
     },
   },
   {
+    rule: 'TG-APP-04',
+    allow: {
+      name: 'an owner starts a sync of the spec, at a revision',
+      write: {
+        operation: 'UPDATE',
+        user: ALICE,
+        oldObject: application('team-a', {}),
+        object: { ...application('team-a', {}), operation: { sync: { revision: 'main' } } },
+      },
+    },
+    deny: {
+      name: 'an owner starts a sync of a repository the spec does not name',
+      write: {
+        operation: 'UPDATE',
+        user: ALICE,
+        oldObject: application('team-a', {}),
+        object: {
+          ...application('team-a', {}),
+          operation: { sync: { source: { ...SOURCE, repoURL: 'https://git.example.com/team-b/private' } } },
+        },
+      },
+      path: 'operation.sync.source',
+    },
+  },
+  {
     rule: 'TG-CS-01',
     allow: {
       name: "tenant label of the cluster's owner",
