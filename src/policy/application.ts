@@ -1,7 +1,8 @@
 /**
  * The Application rules (SPEC section 5): TG-APP-01 (project), TG-APP-02 (destination),
- * TG-APP-03 (who may point an Application at an ApplicationSet) and TG-APP-04 (what a
- * sync a human starts deploys, and who writes status: application-sync.ts).
+ * TG-APP-03 (who may point an Application at an ApplicationSet), TG-APP-04 (what a sync a
+ * human starts deploys, and who writes status: application-sync.ts) and TG-APP-05 (the
+ * tenant's repositories: application-repos.ts).
  * These are the authoritative check: every Application an ApplicationSet renders passes
  * here too. Pure.
  */
@@ -11,6 +12,7 @@ import { explainForeignTarget, explainPlatformTarget, type DestinationField } fr
 import { getLabels, getPath, getRecord, show } from './object-paths.js';
 import { isRecord, sameJson } from '../json.js';
 import { checkSyncInputs } from './application-sync.js';
+import { checkRepositories } from './application-repos.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -182,7 +184,11 @@ export const applicationRules: KindRules = {
       };
     }
     return {
-      violations: [...checkProject(object, tenant), ...checkDestination(object, tenant, context)],
+      violations: [
+        ...checkProject(object, tenant),
+        ...checkDestination(object, tenant, context),
+        ...checkRepositories(object, tenant),
+      ],
       warnings: [],
     };
   },

@@ -4,6 +4,7 @@
  * platform-admin bypass.
  * See https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/
  */
+import { checkGitGeneratorRepo, checkTemplateRepos } from './applicationset-repos.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { checkIgnoredFields } from './applicationset-ignored.js';
 import { checkFieldNames, foldKey } from './applicationset-keys.js';
@@ -243,6 +244,9 @@ function validateObject(object: KubeObject, scope: RuleScope): Findings {
     violations.push(...destination.violations);
     warnings.push(...destination.warnings);
     violations.push(...checkLabels(visit, parts, tenant, label));
+    const repos = checkTemplateRepos(visit, parts.spec, tenant);
+    violations.push(...repos.violations);
+    warnings.push(...repos.warnings);
   }
   for (const generator of walk.generators) {
     const clusters = generator.entry.clusters;
@@ -254,6 +258,7 @@ function validateObject(object: KubeObject, scope: RuleScope): Findings {
     violations.push(...parameters.violations);
     warnings.push(...parameters.warnings);
     violations.push(...checkGeneratorKinds(generator, scope));
+    violations.push(...checkGitGeneratorRepo(generator, tenant));
   }
   violations.push(...checkTemplatePatch(walk.spec, scope));
   violations.push(...checkIgnoredFields(walk.spec, label));

@@ -154,6 +154,17 @@ export const RULE_CATALOGUE = [
     denied: 'matrix: { generators: [{ Clusters: {} }] }',
   },
   {
+    id: 'TG-AS-10',
+    title: "ApplicationSets read and template only the tenant's repositories",
+    section: '5',
+    module: 'src/policy/applicationset-repos.ts',
+    protects:
+      "For a Tenant with `spec.sourceRepos`: a `git` generator, at any depth, reads a literal repository the patterns admit (the ApplicationSet controller reads it with Argo CD's credentials, never checking the project's `sourceRepos`, and can publish what it read in the Applications it generates); a template's literal repositories are the tenant's too (a templated one is warned about: each generated Application is checked by TG-APP-05). No mode relaxes it.",
+    fix: "Name your tenant's repositories literally in `git` generators (the message lists the patterns); ask a platform admin to add one to the Tenant's `spec.sourceRepos`.",
+    allowed: 'generators: [{ git: { repoURL: https://git.example.com/team-a/apps.git, revision: HEAD } }]',
+    denied: "generators: [{ git: { repoURL: '{{ .repo }}' } }]   # or another tenant's repository",
+  },
+  {
     id: 'TG-APP-01',
     title: "Applications use the tenant's projects",
     section: '5',
@@ -197,6 +208,18 @@ export const RULE_CATALOGUE = [
     fix: 'Start a sync without sources or manifests (`argocd app sync`, or `operation: {sync: {revision: ...}}`): Argo CD then syncs the spec. Leave `status` to Argo CD; remove from it if you must. Roll back through Argo CD (argocd-server is trusted).',
     allowed: 'operation: { sync: { revision: main } }',
     denied: 'operation: { sync: { source: { repoURL: https://git.example.com/team-b/private } } }',
+  },
+  {
+    id: 'TG-APP-05',
+    title: "Applications fetch only the tenant's repositories",
+    section: '5',
+    module: 'src/policy/application-repos.ts',
+    protects:
+      "For a Tenant with `spec.sourceRepos`: every repository an Application fetches from (its sources, the hydrator's dry and sync sources, an operation's sources) is one the patterns admit. Argo CD checks an AppProject's `sourceRepos` when it refreshes, not when a sync starts, so a spec change and a sync in one write reached another tenant's repository first; and one Application naming another tenant's hydrator repository blocks that tenant's hydration.",
+    fix: "Fetch from your tenant's repositories (the message lists its patterns), spelled plainly; ask a platform admin to add a repository to the Tenant's `spec.sourceRepos`.",
+    allowed:
+      'spec.source.repoURL: https://git.example.com/team-a/apps.git   # sourceRepos: [https://git.example.com/team-a/*]',
+    denied: 'spec.source.repoURL: https://git.example.com/team-b/private.git',
   },
   ...CLUSTER_SECRET_AND_PROJECT_RULES,
 ] as const;

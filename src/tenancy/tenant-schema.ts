@@ -50,6 +50,8 @@ export const TENANT_BOUNDS = {
   allowedCallers: 16,
   clusterGroups: 8,
   clusterAllowedCallers: 8,
+  sourceRepos: 16,
+  sourceRepoChars: 200,
   conditions: 8,
 } as const;
 
@@ -146,6 +148,11 @@ export const tenantSpecSchema = {
       ...stringList(TENANT_BOUNDS.projects),
       minItems: 1,
       description: 'Argo CD AppProjects this tenant may use; the first is the default.',
+    },
+    sourceRepos: {
+      ...stringList(TENANT_BOUNDS.sourceRepos, undefined, TENANT_BOUNDS.sourceRepoChars),
+      description:
+        "Repositories (Git, Helm, OCI) this tenant's Applications and ApplicationSets may fetch, spelled as an AppProject's sourceRepos: * within a segment, ** a whole segment. Absent: any.",
     },
     enforcement: {
       type: 'string',

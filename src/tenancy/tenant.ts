@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { TenantGuardError } from '../errors.js';
 import { isRecord } from '../json.js';
 import { explainBadServer, isControlPlaneTarget, serverKey } from './cluster-url.js';
+import { explainBadRepoPattern } from './repo-patterns.js';
 import { TENANT_API_VERSION, TENANT_KIND, tenantSchema } from './tenant-schema.js';
 import { formatCount, MAX_QUOTED_CHARS, nameFirstAndCount, quoteValue } from './verdict-message.js';
 
@@ -42,6 +43,11 @@ export interface Tenant {
   readonly clusters: readonly TenantCluster[];
   /** Extra broker callers for every cluster of this Tenant (`spec.allowedCallers`). */
   readonly allowedCallers?: readonly string[];
+  /**
+   * Repository patterns its Applications and ApplicationSets may fetch (`spec.sourceRepos`,
+   * repo-patterns.ts); absent: any repository, as before the field existed.
+   */
+  readonly sourceRepos?: readonly string[];
   /** `metadata.creationTimestamp` when known: the older Tenant keeps a contested claim. */
   readonly creationTimestamp?: string;
   readonly uid?: string;
@@ -72,6 +78,7 @@ interface TenantDocument {
     projects: string[];
     enforcement?: EnforcementMode;
     allowedCallers?: string[];
+    sourceRepos?: string[];
     clusters: TenantClusterDocument[];
   };
   status?: unknown;
@@ -213,6 +220,10 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
         `spec.projects[${i}]: "default" is Argo CD's built-in project, shared by the platform; list the tenant's own projects only`,
       );
   });
+  spec.sourceRepos?.forEach((pattern, i) => {
+    const bad = explainBadRepoPattern(pattern);
+    if (bad !== undefined) problems.push(`spec.sourceRepos[${i}]: ${quoteValue(pattern)} ${bad}`);
+  });
   const clusters: TenantCluster[] = clustersIn.map((c, i) => {
     const cname = c.name;
     const server = c.server;
@@ -248,6 +259,7 @@ export function parseTenant(doc: unknown, options: ParseTenantOptions): Tenant {
     ...(spec.allowedCallers !== undefined && spec.allowedCallers.length > 0
       ? { allowedCallers: spec.allowedCallers }
       : {}),
+    ...(spec.sourceRepos !== undefined ? { sourceRepos: spec.sourceRepos } : {}),
     ...optionalMeta(meta),
   };
 }

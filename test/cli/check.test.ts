@@ -23,7 +23,7 @@ function application(project: string, destinationName: string, namespace = 'team
     spec: {
       project,
       destination: { name: destinationName, namespace: 'web' },
-      source: { repoURL: 'https://example.com/r.git', path: '.' },
+      source: { repoURL: 'https://github.com/argoproj/argocd-example-apps.git', path: '.' },
     },
   };
 }
@@ -396,7 +396,7 @@ kind: Application
 metadata: { name: web, namespace: team-a }
 spec:
   project: team-a
-  source: { repoURL: https://example.com/r.git, path: . }
+  source: { repoURL: https://github.com/argoproj/argocd-example-apps.git, path: . }
 `;
   const cases: Array<{ name: string; text: string; code: number; stdout?: RegExp; stderr?: RegExp }> = [
     {

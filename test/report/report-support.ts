@@ -55,7 +55,7 @@ export function application(
     spec: {
       project,
       destination: { name: destination, namespace: 'guestbook' },
-      source: { repoURL: 'https://example.com/r.git', path: '.' },
+      source: { repoURL: 'https://github.com/argoproj/argocd-example-apps.git', path: '.' },
     },
   };
 }

@@ -373,6 +373,32 @@ const CASES: readonly RuleCase[] = [
     },
   },
   {
+    rule: 'TG-AS-10',
+    allow: {
+      name: "a git generator reading one of the tenant's repositories",
+      write: create(ALICE, applicationSet({ generators: [GIT] })),
+    },
+    deny: {
+      name: "a git generator reading another tenant's repository, nested in a matrix",
+      write: create(
+        ALICE,
+        applicationSet({
+          generators: [
+            {
+              matrix: {
+                generators: [
+                  { clusters: {} },
+                  { git: { ...GIT.git, repoURL: 'https://github.com/team-b/private.git' } },
+                ],
+              },
+            },
+          ],
+        }),
+      ),
+      path: 'spec.generators[0].matrix.generators[1].git.repoURL',
+    },
+  },
+  {
     rule: 'TG-APP-01',
     allow: {
       name: 'a project of the tenant',
@@ -433,17 +459,35 @@ const CASES: readonly RuleCase[] = [
       },
     },
     deny: {
-      name: 'an owner starts a sync of a repository the spec does not name',
+      name: 'an owner starts a sync of a path the spec does not name',
       write: {
         operation: 'UPDATE',
         user: ALICE,
         oldObject: application('team-a', {}),
         object: {
           ...application('team-a', {}),
-          operation: { sync: { source: { ...SOURCE, repoURL: 'https://git.example.com/team-b/private' } } },
+          operation: { sync: { source: { ...SOURCE, path: 'elsewhere' } } },
         },
       },
       path: 'operation.sync.source',
+    },
+  },
+  {
+    rule: 'TG-APP-05',
+    allow: {
+      name: "an Application of one of the tenant's repositories, spelled in capitals",
+      write: create(
+        ALICE,
+        application('team-a', { source: { ...SOURCE, repoURL: 'https://GitHub.com/team-a/Apps.git' } }),
+      ),
+    },
+    deny: {
+      name: "an Application of another tenant's repository",
+      write: create(
+        ALICE,
+        application('team-a', { source: { ...SOURCE, repoURL: 'https://github.com/team-b/private.git' } }),
+      ),
+      path: 'spec.source.repoURL',
     },
   },
   {

@@ -108,6 +108,7 @@ describe('a Tenant past a list bound is refused by the registry, naming the fiel
       'spec.owners.groups',
       'spec.owners.users',
       'spec.projects',
+      'spec.sourceRepos',
     ]);
   });
 
