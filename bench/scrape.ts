@@ -2,7 +2,8 @@
  * `npx tsx bench/scrape.ts`: what one scrape of the webhook's metrics costs the event loop
  * that answers admission reviews, by how many tenants have their own `tenant` label value
  * (`--metrics-max-tenants`): each tenant counted as a typical mix (two endpoints, two kinds,
- * two decisions), 10,000 tenants in all, rendered by prom-client as `GET /metrics` does.
+ * two decisions), 10,000 tenants in all, rendered whole by prom-client's `registry.metrics()`:
+ * the work of one scrape (`GET /metrics` does it in slices, src/server/metrics-render.ts).
  * Medians of 5 renders after one to warm up.
  */
 import { createMetricsRegistry, createWebhookMetrics } from '../src/server/metrics.js';

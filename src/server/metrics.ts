@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Request, Response } from 'express';
 import { VERSION } from '../version.js';
 import { boundMetricTenants, DEFAULT_METRIC_TENANTS, metricTenants, NO_TENANT } from './metric-tenants.js';
+import { renderMetrics, writeMetrics } from './metrics-render.js';
 
 export { NO_TENANT };
 
@@ -178,10 +179,14 @@ export function registerCertificateRefused(registry: Registry, refused: () => st
   });
 }
 
-/** `GET /metrics`: the registry in Prometheus text format. */
+/**
+ * `GET /metrics`: the registry in its text format (Prometheus's by default), rendered and
+ * written in slices that leave the event loop to admission reviews in between
+ * (metrics-render.ts).
+ */
 export function metricsHandler(registry: Registry) {
   return async (_req: Request, res: Response): Promise<void> => {
-    const text = await registry.metrics();
-    res.type(registry.contentType).send(text);
+    const parts = await renderMetrics(registry);
+    await writeMetrics(res.type(registry.contentType), parts);
   };
 }
