@@ -1,7 +1,7 @@
 /**
  * A metrics registry rendered as prom-client's `registry.metrics()` renders it, byte for byte,
  * but in slices of at most SERIES_PER_SLICE series with a turn of the event loop between
- * them.
+ * them; and one render in flight per registry, which every scrape arriving meanwhile shares.
  *
  * Why: `GET /metrics` runs on the event loop that answers admission reviews and token
  * requests, and `registry.metrics()` renders every family in one synchronous stretch (its
@@ -62,6 +62,8 @@ export interface RenderOptions {
 /** A rendered scrape: the UTF-8 bytes of `registry.metrics()`, in one part per slice. */
 export type RenderedMetrics = readonly Buffer[];
 
+const IN_FLIGHT = new WeakMap<AnyRegistry, Promise<RenderedMetrics>>();
+
 /** One turn of the event loop: the I/O that waited (admission reviews) runs first. */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -69,10 +71,16 @@ export function nextTurn(): Promise<void> {
 
 /**
  * `registry`'s text in its content type, the UTF-8 bytes of `registry.metrics()`, rendered in
- * slices. Rejects as `registry.metrics()` does when a collect throws.
+ * slices; a render already in flight for `registry` is shared (its options win), so
+ * concurrent scrapes cost one render. Rejects as `registry.metrics()` does when a collect
+ * throws.
  */
 export function renderMetrics(registry: AnyRegistry, options: RenderOptions = {}): Promise<RenderedMetrics> {
-  return renderInSlices(registry, options);
+  const running = IN_FLIGHT.get(registry);
+  if (running !== undefined) return running;
+  const render = renderInSlices(registry, options).finally(() => IN_FLIGHT.delete(registry));
+  IN_FLIGHT.set(registry, render);
+  return render;
 }
 
 /** What `writeMetrics` writes to: a node:http (or express) response. */

@@ -181,8 +181,8 @@ export function registerCertificateRefused(registry: Registry, refused: () => st
 
 /**
  * `GET /metrics`: the registry in its text format (Prometheus's by default), rendered and
- * written in slices that leave the event loop to admission reviews in between
- * (metrics-render.ts).
+ * written in slices that leave the event loop to admission reviews in between, one render
+ * shared by concurrent scrapes (metrics-render.ts).
  */
 export function metricsHandler(registry: Registry) {
   return async (_req: Request, res: Response): Promise<void> => {

@@ -317,3 +317,43 @@ describe('metrics rendered in slices: the event loop turns between them', () => 
     );
   });
 });
+
+describe('metrics rendered in slices: concurrent scrapes', () => {
+  test('share the render in flight: one collect for both; the next scrape renders anew', async () => {
+    const registry = new Registry();
+    let collects = 0;
+    new Gauge({
+      name: 'collected',
+      help: 'h',
+      registers: [registry],
+      collect() {
+        collects += 1;
+        this.set(collects);
+      },
+    });
+    const first = renderMetrics(registry);
+    const second = renderMetrics(registry);
+    assert.equal(second, first);
+    assert.match(textOf(await second), /^collected 1$/m);
+    assert.equal(collects, 1);
+    assert.match(textOf(await renderMetrics(registry)), /^collected 2$/m);
+  });
+
+  test('a failed collect fails the render as registry.metrics() does, and the next scrape tries again', async () => {
+    const registry = new Registry();
+    let fail = true;
+    new Gauge({
+      name: 'flaky',
+      help: 'h',
+      registers: [registry],
+      collect() {
+        if (fail) throw new Error('collect failed');
+        this.set(1);
+      },
+    });
+    await assert.rejects(registry.metrics(), /collect failed/);
+    await assert.rejects(renderMetrics(registry), /collect failed/);
+    fail = false;
+    assertSameBytes(await renderMetrics(registry), await registry.metrics());
+  });
+});
