@@ -54,6 +54,7 @@ export function tenantsYaml(count: number): string {
           owners: { groups: t.owners.groups },
           namespaces: t.namespaces,
           projects: t.projects,
+          sourceRepos: t.sourceRepos,
           clusters: t.clusters.map((c) => ({ name: c.name, server: c.server })),
         },
       }),

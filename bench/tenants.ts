@@ -1,13 +1,13 @@
 /**
- * The tenants every benchmark generates: `team-0..`, each with one namespace, one project and
- * three clusters. A module of its own, so that importing them never pulls in a bench server
+ * The tenants every benchmark generates: `team-0..`, each with one namespace, one project,
+ * three clusters and two repository patterns (as docs/onboarding.md recommends). A module of its own, so that importing them never pulls in a bench server
  * (bench/webhook-server.ts runs its server when it is the entry point, which it also is for
  * a bundle it is part of).
  */
 import { serverKey } from '../src/tenancy/cluster-url.js';
 import type { Tenant } from '../src/tenancy/tenant.js';
 
-/** `count` tenants `team-0..`, each with one namespace, one project and three clusters. */
+/** `count` tenants `team-0..`, each with one namespace, one project, three clusters, two patterns. */
 export function generatedTenants(count: number): Tenant[] {
   const tenants: Tenant[] = [];
   for (let i = 0; i < count; i++) {
@@ -17,6 +17,7 @@ export function generatedTenants(count: number): Tenant[] {
       owners: { groups: [`${name}-admins`], users: [] },
       namespaces: [name],
       projects: [name],
+      sourceRepos: ['https://github.com/example/*', `https://git.example.com/${name}/**`],
       enforcement: 'enforce',
       clusters: ['dev', 'test', 'prod'].map((stage) => {
         const cluster = `k8s-${name}-${stage}`;
