@@ -8,9 +8,10 @@
  * last refresh), so a spec change and an operation in one write sync another tenant's
  * repository before the refresh objects; and the source hydrator groups every Application
  * naming the same dry and sync repository, so one naming another tenant's blocks that
- * tenant's hydration (controller/hydrator, "hydration cannot be partial"). Every field Argo
- * CD fetches from is read: the sources, the hydrator's dry and sync sources, and an
- * operation's sources.
+ * tenant's hydration (controller/hydrator, "hydration cannot be partial"). Every repository
+ * an Application names is read: the sources, the hydrator's dry and sync sources, and an
+ * operation's sources. What a fetched repository fetches itself (Kustomize remote bases and
+ * components) is bounded by credential scoping (docs/requirements.md), not here.
  */
 import type { Tenant } from '../tenancy/tenant.js';
 import { explainUnplainRepoUrl, normalizeRepoUrl, repoMatches } from '../tenancy/repo-patterns.js';

@@ -47,6 +47,29 @@ export function checkSyncInputs(scope: RuleScope): Violation[] {
   return [...checkOperation(object, before), ...checkStatus(object, before)];
 }
 
+/**
+ * TG-APP-04 for the spec itself: a spec with `sourceHydrator` names no `source` or `sources`.
+ * Argo CD then checks only the hydrator's sources against the project (util/argo
+ * ValidatePermissions), yet every sync it starts, automated, through argocd-server or from an
+ * empty `operation`, deploys a non-empty `spec.sources` (controller/sync.go
+ * newSyncOperationResult): a second, unchecked way to deploy what the spec names. For every
+ * requester (platform admins audited), since the ApplicationSet controller renders such a
+ * spec from a template.
+ */
+export function checkHydratorSources(object: KubeObject): Violation[] {
+  const spec = object.spec;
+  if (!isRecord(spec) || !isRecord(spec.sourceHydrator)) return [];
+  return (['source', 'sources'] as const)
+    .filter((field) => !isGoZero(spec[field]))
+    .map((field) =>
+      violation(
+        'TG-APP-04',
+        `spec.${field}`,
+        `is set beside spec.sourceHydrator; Argo CD checks only the hydrator's sources against the project, yet a sync deploys spec.sources: remove it (the hydrator's sync source is what is deployed)`,
+      ),
+    );
+}
+
 /** Go's zero values, which `omitempty` leaves out and which decode as a field left out does. */
 function isGoZero(value: unknown): boolean {
   return (

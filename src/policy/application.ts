@@ -11,7 +11,7 @@ import type { Tenant } from '../tenancy/tenant.js';
 import { explainForeignTarget, explainPlatformTarget, type DestinationField } from './destination.js';
 import { getLabels, getPath, getRecord, show } from './object-paths.js';
 import { isRecord, sameJson } from '../json.js';
-import { checkSyncInputs } from './application-sync.js';
+import { checkHydratorSources, checkSyncInputs } from './application-sync.js';
 import { checkRepositories } from './application-repos.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
@@ -188,6 +188,7 @@ export const applicationRules: KindRules = {
         ...checkProject(object, tenant),
         ...checkDestination(object, tenant, context),
         ...checkRepositories(object, tenant),
+        ...checkHydratorSources(object),
       ],
       warnings: [],
     };

@@ -204,7 +204,7 @@ export const RULE_CATALOGUE = [
     section: '5',
     module: 'src/policy/application-sync.ts',
     protects:
-      "Argo CD checks an Application's sources against its AppProject's `sourceRepos` by reading `spec`. It syncs `operation.sync.source`, `sources` and `manifests` in place of the spec's, resumes from `status.operationState` and rolls back to `status.history`, all unchecked, and the Application CRD has no status subresource. A human who sets them could sync a repository the project does not list, such as another tenant's, with the credentials Argo CD holds for it.",
+      "Argo CD checks an Application's sources against its AppProject's `sourceRepos` by reading `spec`. It syncs `operation.sync.source`, `sources` and `manifests` in place of the spec's, resumes from `status.operationState` and rolls back to `status.history`, all unchecked, and the Application CRD has no status subresource. A human who sets them could sync a repository the project does not list, such as another tenant's, with the credentials Argo CD holds for it. And a spec with `sourceHydrator` names no other source: Argo CD checks only the hydrator's, yet syncs `spec.sources`.",
     fix: 'Start a sync without sources or manifests (`argocd app sync`, or `operation: {sync: {revision: ...}}`): Argo CD then syncs the spec. Leave `status` to Argo CD; remove from it if you must. Roll back through Argo CD (argocd-server is trusted).',
     allowed: 'operation: { sync: { revision: main } }',
     denied: 'operation: { sync: { source: { repoURL: https://git.example.com/team-b/private } } }',

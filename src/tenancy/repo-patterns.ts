@@ -11,7 +11,9 @@
  * What Argo CD would fetch from elsewhere than it reads is refused, not matched: a URL with
  * percent-encoding, a backslash, a query, a fragment, white space or a `.`/`..` segment
  * (Git's HTTP client resolves `team-a/../team-b/x` to team-b's repository, which
- * `team-a/**` would have matched). Patterns allow `*` and whole-segment `**` only (no `?`,
+ * `team-a/**` would have matched), a `;` (a Tomcat-based server, Artifactory or Bitbucket,
+ * drops `;params` from a segment and then resolves `..;`) or a character past ASCII (a
+ * server normalising Unicode reads fullwidth dots as `..`; a host is written in punycode). Patterns allow `*` and whole-segment `**` only (no `?`,
  * classes, braces or `!` exclusions), so what a pattern admits is plain to read.
  */
 
@@ -31,7 +33,7 @@ export function normalizeRepoUrl(url: string): string {
 }
 
 // eslint-disable-next-line no-control-regex -- control characters are what is refused
-const UNPLAIN = /[%\\?#\s\u0000-\u001f\u007f]/;
+const UNPLAIN = /[%\\?#;\s\u0000-\u001f\u007f-\uffff]/;
 
 /**
  * Why a repository URL (in normal form) cannot be matched, or undefined when it can: it is
@@ -42,7 +44,7 @@ export function explainUnplainRepoUrl(normalized: string): string | undefined {
   if (normalized.length > MAX_REPO_URL_CHARS)
     return `is ${normalized.length} characters long; at most ${MAX_REPO_URL_CHARS} are read`;
   if (UNPLAIN.test(normalized))
-    return 'holds percent-encoding, a backslash, a query, a fragment or white space; spell the repository URL plainly';
+    return 'holds percent-encoding, a backslash, a query, a fragment, a ";", white space or a character past ASCII; spell the repository URL plainly (a host in punycode)';
   if (normalized.split('/').some((segment) => segment === '.' || segment === '..'))
     return 'holds a "." or ".." segment, which Git resolves to another repository; spell the repository URL plainly';
   return undefined;

@@ -15,6 +15,10 @@ const ALICE = { username: 'alice', groups: ['team-a-admins'] };
 const BOB = { username: 'bob', groups: ['team-b-admins'] };
 const ADMIN = { username: 'root', groups: ['platform-admins'] };
 const ARGOCD_SERVER = { username: 'system:serviceaccount:argocd:argocd-server', groups: [] };
+const APPSET_CONTROLLER = {
+  username: 'system:serviceaccount:argocd:argocd-applicationset-controller',
+  groups: [],
+};
 const CONTROLLER = { username: 'system:serviceaccount:argocd:argocd-application-controller', groups: [] };
 const SOURCE = { repoURL: 'https://git.example.com/team-a/apps', path: 'guestbook', targetRevision: 'HEAD' };
 const FOREIGN = {
@@ -137,7 +141,7 @@ describe('TG-APP-04 operation.sync: what a human starts syncs the spec', () => {
           syncSource: { targetBranch: 'b', path: 'p' },
         },
       },
-      denying: ['TG-APP-04 operation.sync.sources'],
+      denying: ['TG-APP-04 operation.sync.sources', 'TG-APP-04 spec.sources'],
     },
     {
       name: 'an operation that is no object',
@@ -147,6 +151,23 @@ describe('TG-APP-04 operation.sync: what a human starts syncs the spec', () => {
   ];
   for (const c of cases)
     test(c.name, () => assert.deepEqual(ownerUpdate(c.extra, c.spec).denying, c.denying));
+
+  test('a hydrator spec names no other source: Argo CD checks only the hydrator, yet syncs spec.sources', () => {
+    const hydrator = { drySource: SOURCE, syncSource: { targetBranch: 'env/dev', path: 'env/dev' } };
+    const spec = { source: undefined, sources: [FOREIGN], sourceHydrator: hydrator };
+    // Whoever writes it: an owner, or the ApplicationSet controller rendering a template.
+    const byOwner = judge({ object: app('team-a', {}, spec) });
+    const byController = judge({ user: APPSET_CONTROLLER, object: app('team-a', {}, spec) });
+    assert.deepEqual(
+      [byOwner.denying, byController.denying],
+      [['TG-APP-04 spec.sources'], ['TG-APP-04 spec.sources']],
+    );
+    assert.deepEqual(judge({ object: app('team-a', {}, { sourceHydrator: hydrator }) }).denying, [
+      'TG-APP-04 spec.source',
+    ]);
+    const alone = { source: undefined, sources: [], sourceHydrator: hydrator };
+    assert.deepEqual(judge({ object: app('team-a', {}, alone) }).denying, []);
+  });
 
   test('an operation Argo CD wrote and the request leaves as it was is not judged again', () => {
     const old = app('team-a', sync({ source: FOREIGN }));

@@ -35,6 +35,10 @@ describe('explainUnplainRepoUrl: what would fetch from elsewhere than it reads',
     'https://github.com/team-a/x#frag',
     'https://github.com/team-a/x y',
     'https://github.com/team-a/x\u0000',
+    'https://charts.example.com/team-a/..;/team-b/private',
+    'https://charts.example.com/team-a/.;/..;/team-b',
+    'https://git.example.com/team-a/\uff0e\uff0e/team-b',
+    'https://gït.example.com/team-a/x',
     `https://github.com/team-a/${'x'.repeat(3000)}`,
   ])
     test(JSON.stringify(url.slice(0, 60)), () => {
