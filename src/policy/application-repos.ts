@@ -14,17 +14,29 @@
  * components) is bounded by credential scoping (docs/requirements.md), not here.
  */
 import type { Tenant } from '../tenancy/tenant.js';
-import { explainUnplainRepoUrl, normalizeRepoUrl, repoMatches } from '../tenancy/repo-patterns.js';
+import { judgeRepoUrl } from '../tenancy/repo-patterns.js';
 import { isRecord } from '../json.js';
 import { getPath, joinPath, show } from './object-paths.js';
 import type { KubeObject, RuleId, Violation } from './types.js';
 import { violation } from './types.js';
 
-/** One `repoURL` of an Application spec (or an ApplicationSet template's spec). */
+/**
+ * One `repoURL` of an Application spec (or an ApplicationSet template's spec). Its path is
+ * spelled only for a finding: spelling every path cost more than matching the URL.
+ */
 export interface RepoField {
-  readonly path: string;
+  /** Where the spec sits (`spec`, `spec.template.spec`), and the keys from there. */
+  readonly base: string;
+  readonly keys: ReadonlyArray<string | number>;
   readonly value: unknown;
 }
+
+/** The path of a RepoField: `spec.sources[1].repoURL`. */
+export function repoFieldPath(field: RepoField): string {
+  return field.keys.reduce<string>(joinPath, field.base);
+}
+
+const SOURCE_KEYS: readonly string[] = ['source', 'repoURL'];
 
 /** Most sources of one list read; past it the list is denied (TG-REQ-01). */
 export const MAX_SOURCES_READ = 256;
@@ -37,20 +49,23 @@ export const MAX_SOURCES_READ = 256;
 export function specRepoFields(spec: unknown, base: string): RepoField[] {
   if (!isRecord(spec)) return [];
   const out: RepoField[] = [];
-  const add = (source: unknown, path: string) => {
-    if (isRecord(source) && source.repoURL !== undefined)
-      out.push({ path: joinPath(path, 'repoURL'), value: source.repoURL });
-  };
-  add(spec.source, joinPath(base, 'source'));
-  if (Array.isArray(spec.sources))
-    spec.sources
-      .slice(0, MAX_SOURCES_READ)
-      .forEach((source, i) => add(source, joinPath(joinPath(base, 'sources'), i)));
-  if (isRecord(spec.sourceHydrator)) {
-    const hydrator = joinPath(base, 'sourceHydrator');
-    add(spec.sourceHydrator.drySource, joinPath(hydrator, 'drySource'));
-    add(spec.sourceHydrator.syncSource, joinPath(hydrator, 'syncSource'));
+  if (isRecord(spec.source) && spec.source.repoURL !== undefined)
+    out.push({ base, keys: SOURCE_KEYS, value: spec.source.repoURL });
+  if (Array.isArray(spec.sources)) {
+    const count = Math.min(spec.sources.length, MAX_SOURCES_READ);
+    for (let i = 0; i < count; i += 1) {
+      const source: unknown = spec.sources[i];
+      if (isRecord(source) && source.repoURL !== undefined)
+        out.push({ base, keys: ['sources', i, 'repoURL'], value: source.repoURL });
+    }
   }
+  const hydrator = spec.sourceHydrator;
+  if (isRecord(hydrator))
+    for (const part of ['drySource', 'syncSource'] as const) {
+      const source = hydrator[part];
+      if (isRecord(source) && source.repoURL !== undefined)
+        out.push({ base, keys: ['sourceHydrator', part, 'repoURL'], value: source.repoURL });
+    }
   return out;
 }
 
@@ -90,12 +105,14 @@ export function checkRepoUrl(
   tenant: Tenant,
   patterns: readonly string[],
 ): Violation | undefined {
-  const { path, value } = field;
+  const { value } = field;
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') return violation('TG-REQ-01', path, `is ${show(value)}, not a string`);
-  const unplain = explainUnplainRepoUrl(normalizeRepoUrl(value));
-  if (unplain !== undefined) return violation(rule, path, `${show(value)} ${unplain}`);
-  if (repoMatches(patterns, value)) return undefined;
+  if (typeof value !== 'string')
+    return violation('TG-REQ-01', repoFieldPath(field), `is ${show(value)}, not a string`);
+  const verdict = judgeRepoUrl(patterns, value);
+  if (verdict === 'admitted') return undefined;
+  const path = repoFieldPath(field);
+  if (verdict !== 'not admitted') return violation(rule, path, `${show(value)} ${verdict.unplain}`);
   return violation(
     rule,
     path,

@@ -13,7 +13,13 @@
  */
 import type { Tenant } from '../tenancy/tenant.js';
 import type { GeneratorVisit, TemplateVisit } from './applicationset-walk.js';
-import { checkRepoUrl, specRepoFields, tooManySources } from './application-repos.js';
+import {
+  checkRepoUrl,
+  repoFieldPath,
+  specRepoFields,
+  tooManySources,
+  type RepoField,
+} from './application-repos.js';
 import { isRecord } from '../json.js';
 import { isTemplated, joinPath, show } from './object-paths.js';
 import type { Findings, Violation } from './types.js';
@@ -34,7 +40,7 @@ export function checkTemplateRepos(
   for (const field of specRepoFields(spec, base)) {
     if (typeof field.value === 'string' && isTemplated(field.value)) {
       warnings.push(
-        `[TG-AS-10] ${field.path} ${show(field.value)} is computed; each generated Application is checked against the tenant's repositories (TG-APP-05)`,
+        `[TG-AS-10] ${repoFieldPath(field)} ${show(field.value)} is computed; each generated Application is checked against the tenant's repositories (TG-APP-05)`,
       );
       continue;
     }
@@ -49,18 +55,24 @@ export function checkGitGeneratorRepo(generator: GeneratorVisit, tenant: Tenant 
   const patterns = tenant?.sourceRepos;
   const git = Object.hasOwn(generator.entry, 'git') ? generator.entry.git : undefined;
   if (tenant === undefined || patterns === undefined || !isRecord(git)) return [];
-  const path = joinPath(joinPath(generator.path, 'git'), 'repoURL');
   const value = Object.hasOwn(git, 'repoURL') ? git.repoURL : undefined;
+  const field: RepoField = { base: generator.path, keys: ['git', 'repoURL'], value };
   if (typeof value === 'string' && isTemplated(value))
     return [
       violation(
         'TG-AS-10',
-        path,
+        repoFieldPath(field),
         `${show(value)} is templated; the ApplicationSet controller reads whatever it renders to before any Application is checked, so name one of tenant "${tenant.name}"'s repositories literally`,
       ),
     ];
   if (value === undefined || value === null || value === '')
-    return [violation('TG-AS-10', path, 'is missing; a git generator reads the repository it names')];
-  const found = checkRepoUrl('TG-AS-10', { path, value }, tenant, patterns);
+    return [
+      violation(
+        'TG-AS-10',
+        repoFieldPath(field),
+        'is missing; a git generator reads the repository it names',
+      ),
+    ];
+  const found = checkRepoUrl('TG-AS-10', field, tenant, patterns);
   return found === undefined ? [] : [found];
 }
