@@ -14,9 +14,13 @@ function findTests(dir) {
   return found;
 }
 
-const filter = process.argv.slice(2);
+// Arguments: substrings of the files to run (all when none), and `--exclude=SUBSTRING`.
+const args = process.argv.slice(2);
+const excluded = args.filter((a) => a.startsWith('--exclude=')).map((a) => a.slice('--exclude='.length));
+const filter = args.filter((a) => !a.startsWith('--exclude='));
 const files = findTests('test')
   .filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)))
+  .filter((f) => !excluded.some((s) => f.includes(s)))
   .sort();
 const result = spawnSync(
   process.execPath,
