@@ -16,7 +16,7 @@
 import type { Tenant } from '../tenancy/tenant.js';
 import { judgeRepoUrl } from '../tenancy/repo-patterns.js';
 import { isRecord } from '../json.js';
-import { getPath, joinPath, show } from './object-paths.js';
+import { getPath, joinPath, joinPaths, show } from './object-paths.js';
 import type { KubeObject, RuleId, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -33,7 +33,7 @@ export interface RepoField {
 
 /** The path of a RepoField: `spec.sources[1].repoURL`. */
 export function repoFieldPath(field: RepoField): string {
-  return field.keys.reduce<string>(joinPath, field.base);
+  return joinPaths(field.base, field.keys);
 }
 
 const SOURCE_KEYS: readonly string[] = ['source', 'repoURL'];

@@ -29,7 +29,7 @@
  */
 import { isRecord, sameJson } from '../json.js';
 import { firstAddition } from './json-compare.js';
-import { getPath, joinPath, show } from './object-paths.js';
+import { getPath, joinPaths, show } from './object-paths.js';
 import type { KubeObject, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
 
@@ -185,7 +185,7 @@ function checkStatus(object: KubeObject, before: KubeObject | undefined): Violat
   const had = before?.status ?? {};
   const added = firstAddition(had, asIfNotTerminated(had, status));
   if (added === undefined) return [];
-  const path = added.reduce<string>((base, key) => joinPath(base, key), 'status');
+  const path = joinPaths('status', added);
   return [
     violation(
       'TG-APP-04',

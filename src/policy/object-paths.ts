@@ -53,6 +53,11 @@ export function joinPath(base: string, key: string | number): string {
   return base === '' ? key : `${base}.${key}`;
 }
 
+/** Renders the path of `keys` below `base`: `joinPaths('spec', ['sources', 1])` is `spec.sources[1]`. */
+export function joinPaths(base: string, keys: ReadonlyArray<string | number>): string {
+  return keys.reduce<string>(joinPath, base);
+}
+
 /** Quotes a value for a denial line: strings in JSON quotes, long values cut. */
 export function show(value: unknown): string {
   const text =

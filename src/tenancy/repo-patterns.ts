@@ -19,8 +19,6 @@
 
 /** Longest repository URL read (characters); a longer one is refused. */
 export const MAX_REPO_URL_CHARS = 2_048;
-/** Longest pattern (characters), as the CRD's schema says. */
-export const MAX_REPO_PATTERN_CHARS = 512;
 
 const SSH_URL = /^(ssh:\/\/)?([^/:]*?)@[^@]+$/;
 
