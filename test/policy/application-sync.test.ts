@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { evaluate } from '../../src/policy/evaluate.js';
 import { sameAsGoDecodes } from '../../src/policy/application-sync.js';
-import type { KubeObject, PolicyRequest, Violation } from '../../src/policy/types.js';
-import { policyContext } from '../support/policy-fixtures.js';
+import type { KubeObject, PolicyRequest } from '../../src/policy/types.js';
+import { judgeLines, policyContext } from '../support/policy-fixtures.js';
 
 const context = policyContext('team-b-warn');
 const ALICE = { username: 'alice', groups: ['team-a-admins'] };
@@ -46,29 +45,8 @@ function app(
   };
 }
 
-function judge(request: Partial<PolicyRequest> & Pick<PolicyRequest, 'object'>) {
-  const object = request.object!;
-  const metadata = object.metadata as { namespace: string };
-  const decision = evaluate(
-    {
-      uid: 'u',
-      kind: 'Application',
-      operation: request.oldObject === undefined ? 'CREATE' : 'UPDATE',
-      namespace: metadata.namespace,
-      name: 'guestbook',
-      user: ALICE,
-      dryRun: false,
-      ...request,
-    },
-    context,
-  );
-  const lines = (vs: readonly Violation[]) => vs.map((v) => `${v.rule} ${v.path}`);
-  return {
-    allowed: decision.allowed,
-    denying: decision.allowed ? [] : lines(decision.violations),
-    audited: lines(decision.audited),
-  };
-}
+const judge = (request: Partial<PolicyRequest> & Pick<PolicyRequest, 'object'>) =>
+  judgeLines(context, { kind: 'Application', user: ALICE, ...request });
 
 /** An owner's UPDATE of their own Application from `app('team-a')` to `app('team-a', extra, spec)`. */
 const ownerUpdate = (extra: Record<string, unknown>, spec: object = {}, old = app('team-a')) =>

@@ -4,16 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { evaluate } from '../../src/policy/evaluate.js';
-import type {
-  GuardedKind,
-  KubeObject,
-  PolicyContext,
-  PolicyRequest,
-  Violation,
-} from '../../src/policy/types.js';
+import type { GuardedKind, KubeObject, PolicyContext, PolicyRequest } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
+import { judgeLines } from '../support/policy-fixtures.js';
 
 const TENANTS = `
 apiVersion: tenantguard.dev/v1alpha1
@@ -98,26 +92,7 @@ function appSet(tenant: string, generators: unknown[], templateSpec: object = {}
 
 function judge(kind: GuardedKind, object: KubeObject, more: Partial<PolicyRequest> = {}) {
   const namespace = (object.metadata as { namespace: string }).namespace;
-  const decision = evaluate(
-    {
-      uid: 'u',
-      kind,
-      operation: more.oldObject === undefined ? 'CREATE' : 'UPDATE',
-      namespace,
-      name: 'x',
-      user: OWNERS[namespace] ?? OWNERS['team-a']!,
-      dryRun: false,
-      object,
-      ...more,
-    },
-    context,
-  );
-  const lines = (vs: readonly Violation[]) => vs.map((v) => `${v.rule} ${v.path}`);
-  return {
-    denying: decision.allowed ? [] : lines(decision.violations),
-    audited: lines(decision.audited),
-    warnings: decision.warnings,
-  };
+  return judgeLines(context, { kind, object, user: OWNERS[namespace] ?? OWNERS['team-a']!, ...more });
 }
 
 describe('TG-APP-05: Applications fetch only the tenant repositories', () => {

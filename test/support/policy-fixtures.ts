@@ -3,7 +3,8 @@
  * registry or a PolicyContext, and the AdmissionReview envelope the API server POSTs.
  */
 import { readFileSync } from 'node:fs';
-import type { PolicyContext } from '../../src/policy/types.js';
+import { evaluate } from '../../src/policy/evaluate.js';
+import type { PolicyContext, PolicyRequest, Violation } from '../../src/policy/types.js';
 import { resolveSettings, type Settings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import type { TenantRegistry } from '../../src/tenancy/registry.js';
@@ -44,4 +45,41 @@ export function argoKind(kind: string): { group: string; version: string; kind: 
 /** An `admission.k8s.io/v1` AdmissionReview around `request`, as the API server POSTs it. */
 export function admissionReview(request: Record<string, unknown>): Record<string, unknown> {
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request };
+}
+
+/** A decision of `evaluate`, as `RULE path` lines: what denies, what was audited, the warnings. */
+export interface JudgedLines {
+  readonly allowed: boolean;
+  readonly denying: string[];
+  readonly audited: string[];
+  readonly warnings: string[];
+}
+
+/**
+ * `evaluate` of a request that names at least its kind, object and user: a CREATE, or an
+ * UPDATE when it has an old object; namespace from the object, uid and name filled in.
+ */
+export function judgeLines(
+  context: PolicyContext,
+  request: Partial<PolicyRequest> & Pick<PolicyRequest, 'kind' | 'object' | 'user'>,
+): JudgedLines {
+  const metadata = request.object?.metadata as { namespace?: string; name?: string } | undefined;
+  const decision = evaluate(
+    {
+      uid: 'u',
+      operation: request.oldObject === undefined ? 'CREATE' : 'UPDATE',
+      namespace: metadata?.namespace ?? '',
+      name: metadata?.name ?? '',
+      dryRun: false,
+      ...request,
+    },
+    context,
+  );
+  const lines = (vs: readonly Violation[]) => vs.map((v) => `${v.rule} ${v.path}`);
+  return {
+    allowed: decision.allowed,
+    denying: decision.allowed ? [] : lines(decision.violations),
+    audited: lines(decision.audited),
+    warnings: decision.warnings,
+  };
 }
