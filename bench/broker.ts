@@ -1,7 +1,8 @@
 /**
  * Broker throughput: tokens per second through `GET /api/get-target-token` over HTTPS with a
  * warm TokenReview cache, for RS256 and ES256, next to its serial floor measured in the same
- * run: bare jose signing of the same claims in its own process, plus a no-op HTTPS request
+ * run: bare jose signing of the same claims in its own process (the broker signs with
+ * node:crypto, ADR 0010; its own signer is a context column), plus a no-op HTTPS request
  * (a `node:https` server in its own process), i.e. 1 / (1/sign/s + 1/no-op req/s). The
  * broker runs in its own process (bench/broker-server.ts), the load generator in another.
  * `runBrokerBench()` is what `npm run bench` calls; `node --import tsx bench/broker.ts` runs it alone.
@@ -22,6 +23,8 @@ export interface BrokerBenchRow {
   alg: SigningAlg;
   /** Bare jose signing in its own process, one after another, tokens per second. */
   signPerSecond: number;
+  /** The broker's own signer (signer.ts) the same way: context, not the floor. */
+  ourSignPerSecond: number;
   /** A no-op `node:https` GET at the same connections, requests per second. */
   noopRequestsPerSecond: number;
   /** 1 / (1/sign + 1/no-op): the broker's floor. */
@@ -45,8 +48,9 @@ export interface BrokerBenchOptions {
   write?: (line: string) => void;
 }
 
-function signFloor(alg: SigningAlg, seconds: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SIGN_FLOOR, alg, String(seconds)], {
+function signFloor(alg: SigningAlg, seconds: number, ours = false): Promise<number> {
+  const args = ['--import', 'tsx', SIGN_FLOOR, alg, String(seconds), ...(ours ? ['--ours'] : [])];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -106,12 +110,27 @@ export async function runBrokerBench(
         connections,
       });
     const samples = {
-      RS256: [] as Array<{ sign: number; noop: number; broker: number; p99: number; errors: number }>,
-      ES256: [] as Array<{ sign: number; noop: number; broker: number; p99: number; errors: number }>,
+      RS256: [] as Array<{
+        sign: number;
+        ours: number;
+        noop: number;
+        broker: number;
+        p99: number;
+        errors: number;
+      }>,
+      ES256: [] as Array<{
+        sign: number;
+        ours: number;
+        noop: number;
+        broker: number;
+        p99: number;
+        errors: number;
+      }>,
     };
     for (let round = 0; round < rounds; round++) {
       for (const alg of ['RS256', 'ES256'] as const) {
         const sign = await signFloor(alg, seconds);
+        const ours = await signFloor(alg, seconds, true);
         const n = await runLoad({ label: 'no-op', url: noopUrl, durationSeconds: seconds, connections });
         const r = await runLoad({
           label: `broker ${alg}`,
@@ -122,6 +141,7 @@ export async function runBrokerBench(
         });
         samples[alg].push({
           sign,
+          ours,
           noop: n.requestsPerSecond,
           broker: r.requestsPerSecond,
           p99: r.p99Ms,
@@ -138,6 +158,7 @@ export async function runBrokerBench(
       rows.push({
         alg,
         signPerSecond,
+        ourSignPerSecond: median(list.map((x) => x.ours)),
         noopRequestsPerSecond,
         serialFloor: median(list.map((x) => 1 / (1 / x.sign + 1 / x.noop))),
         brokerTokensPerSecond,
@@ -156,13 +177,14 @@ export async function runBrokerBench(
     `\nBroker tokens/s: GET /api/get-target-token over HTTPS, warm TokenReview cache, ${connections} connections, median of ${rounds} rounds of ${seconds} s (node ${process.version})`,
   );
   write(
-    '| alg | bare jose sign/s | no-op HTTPS req/s | serial floor tokens/s | broker tokens/s | broker / floor | broker p99 ms | TokenReviews | errors |',
+    '| alg | bare jose sign/s | (context) our signer sign/s | no-op HTTPS req/s | serial floor tokens/s | broker tokens/s | broker / floor | broker p99 ms | TokenReviews | errors |',
   );
-  write('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  write('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
     const cells = [
       r.alg,
       r.signPerSecond.toFixed(0),
+      r.ourSignPerSecond.toFixed(0),
       r.noopRequestsPerSecond.toFixed(0),
       r.serialFloor.toFixed(0),
       r.brokerTokensPerSecond.toFixed(0),

@@ -2,14 +2,7 @@
  * Signing keys: generation, the stored JSON form, and its strict parsing (a store's content
  * is untrusted input: another replica, an operator or a bug may have written it).
  */
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { TenantGuardError } from '../../errors.js';
 import { isRecord } from '../../json.js';
 import type { KeyRecord, SigningAlg } from './key-ring.js';
@@ -113,20 +106,4 @@ export async function parseKeyRecord(text: string, source: string): Promise<KeyR
   }
   if (thumbprint !== kid) throw fail('kid is not the thumbprint of its key');
   return { kid, alg, createdAt, notBefore, privateJwk: { ...privateJwk, kid, alg }, publicJwk };
-}
-
-const imported = new WeakMap<KeyRecord, Promise<CryptoKey>>();
-
-/** The private key of a record as a CryptoKey (imported once per record). */
-export function signingKeyOf(record: KeyRecord): Promise<CryptoKey> {
-  let key = imported.get(record);
-  if (key === undefined) {
-    key = importJWK(record.privateJwk, record.alg).then((k) => {
-      if (k instanceof Uint8Array)
-        throw new TenantGuardError('ERR_KEYRING_STORE', `key ${record.kid} is not an asymmetric key`);
-      return k;
-    });
-    imported.set(record, key);
-  }
-  return key;
 }
