@@ -4,7 +4,7 @@
  * authenticates the controller (so the review cache is warm after the first request), audit
  * lines to /dev/null asynchronously. Prints `PORT <n>` once listening, `REVIEWS <n>` on
  * SIGUSR2; stops on SIGTERM.
- *   node --import tsx bench/broker-server.ts RS256|ES256
+ *   node --import tsx bench/broker-server.ts RS256|ES256 (the bench runs it bundled, bench/bundle.ts)
  */
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +21,9 @@ import { createWebhookApp, INTERNAL_ERROR_MESSAGE } from '../src/server/webhook-
 import { resolveSettings } from '../src/settings.js';
 import { parseTenantsYaml } from '../src/tenancy/file-source.js';
 import { staticRegistry } from '../src/tenancy/registry.js';
-import { CALLER } from './sign-floor.js';
+
+/** The Argo CD controller's user name, as bench/sign-floor.ts signs it. */
+const CALLER = 'system:serviceaccount:argocd:argocd-application-controller';
 
 const TENANTS = `
 apiVersion: tenantguard.dev/v1alpha1

@@ -11,11 +11,10 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SigningAlg } from '../src/broker/options.js';
 import { runLoad } from './load.js';
+import { bundleBenchEntry } from './bundle.js';
 import { ask, startProcess, stop } from './processes.js';
 import { shippedLaunch } from './shipped.js';
 
-const SIGN_FLOOR = fileURLToPath(new URL('./sign-floor.ts', import.meta.url));
-const BROKER_SERVER = fileURLToPath(new URL('./broker-server.ts', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
 /** One row of the result. */
@@ -48,8 +47,8 @@ export interface BrokerBenchOptions {
   write?: (line: string) => void;
 }
 
-function signFloor(alg: SigningAlg, seconds: number, ours = false): Promise<number> {
-  const args = ['--import', 'tsx', SIGN_FLOOR, alg, String(seconds), ...(ours ? ['--ours'] : [])];
+function signFloor(signFloorBundle: string, alg: SigningAlg, seconds: number, ours = false): Promise<number> {
+  const args = [signFloorBundle, alg, String(seconds), ...(ours ? ['--ours'] : [])];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -84,13 +83,18 @@ export async function runBrokerBench(
   const seconds = options.durationSeconds ?? 5;
   const connections = options.connections ?? 8;
   const write = options.write ?? console.log;
+  // Bundled as the image's command is (bundle.ts): no tsx in any measured process.
+  const [brokerServer, signFloorBundle] = await Promise.all([
+    bundleBenchEntry('broker-server', 'broker'),
+    bundleBenchEntry('sign-floor', 'broker'),
+  ]);
   const noop = await startProcess([NOOP]);
   const shipped = shippedLaunch('broker');
   const servers = {
-    RS256: await startProcess([...shipped.flags, '--import', 'tsx', BROKER_SERVER, 'RS256'], {
+    RS256: await startProcess([...shipped.flags, brokerServer, 'RS256'], {
       env: shipped.env,
     }),
-    ES256: await startProcess([...shipped.flags, '--import', 'tsx', BROKER_SERVER, 'ES256'], {
+    ES256: await startProcess([...shipped.flags, brokerServer, 'ES256'], {
       env: shipped.env,
     }),
   };
@@ -129,8 +133,8 @@ export async function runBrokerBench(
     };
     for (let round = 0; round < rounds; round++) {
       for (const alg of ['RS256', 'ES256'] as const) {
-        const sign = await signFloor(alg, seconds);
-        const ours = await signFloor(alg, seconds, true);
+        const sign = await signFloor(signFloorBundle, alg, seconds);
+        const ours = await signFloor(signFloorBundle, alg, seconds, true);
         const n = await runLoad({ label: 'no-op', url: noopUrl, durationSeconds: seconds, connections });
         const r = await runLoad({
           label: `broker ${alg}`,

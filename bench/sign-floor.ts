@@ -13,7 +13,7 @@ import type { SigningAlg } from '../src/broker/options.js';
 import { NBF_SKEW_SECONDS, signToken, type TokenClaims } from '../src/broker/keys/signer.js';
 import type { KeyRecord } from '../src/broker/keys/key-ring.js';
 
-export const CALLER = 'system:serviceaccount:argocd:argocd-application-controller';
+const CALLER = 'system:serviceaccount:argocd:argocd-application-controller';
 
 async function joseSigner(record: KeyRecord): Promise<(claims: TokenClaims, now: number) => Promise<string>> {
   const key = await importJWK(record.privateJwk, record.alg);

@@ -11,31 +11,13 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import jsonPatch, { type Operation } from 'fast-json-patch';
+import { bundleBenchEntry } from './bundle.js';
 import { printTable, runLoad, type LoadResult } from './load.js';
 import { cpuSeconds, startProcess, stop, type Running } from './processes.js';
 import { servedBundle, startServe, tenantsYaml } from './serve-process.js';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
-const BUILD = join(ROOT, 'dist', 'bench', 'webhook');
-
-/** bench/webhook-server.ts bundled as the image's command is (servedBundle); returns its path. */
-async function buildBenchServer(): Promise<string> {
-  const benchServer = join(BUILD, 'webhook-server.mjs');
-  await build({
-    entryPoints: [fileURLToPath(new URL('./webhook-server.ts', import.meta.url))],
-    outfile: benchServer,
-    bundle: true,
-    packages: 'external',
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'error',
-  });
-  return benchServer;
-}
 
 /** A typical tenant ApplicationSet: a matrix of a clusters and a git generator. */
 export function typicalReview(tenant: string): string {
@@ -211,7 +193,10 @@ export async function benchWebhook(
     return running;
   };
   try {
-    const [served, benchServer] = await Promise.all([servedBundle(), buildBenchServer()]);
+    const [served, benchServer] = await Promise.all([
+      servedBundle(),
+      bundleBenchEntry('webhook-server', 'webhook'),
+    ]);
     writeFileSync(join(dir, 'tenants-10.yaml'), tenantsYaml(10));
     writeFileSync(join(dir, 'tenants-10000.yaml'), tenantsYaml(10_000));
     mkdirSync(join(dir, 'certs'));
