@@ -16,6 +16,38 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 export const HEADERS_TIMEOUT_MS = 5_000;
 
 /**
+ * What bounds a connection that is not in a request: node bounds a request once its first
+ * byte arrives (above), but neither a TLS handshake (120 s by default) nor a connection that
+ * completed one and sends nothing (no bound at all). A red-team review held 2,000 such
+ * connections open for over six minutes, ~86 KiB a pair of ends, from one process: enough
+ * of them exhaust the memory limit or the descriptors of the replica, which serves the API
+ * server's admission requests and the controller's tokens alike.
+ */
+export interface ConnectionLimits {
+  /** Longest a TLS handshake may take, in ms. */
+  readonly handshakeTimeoutMs: number;
+  /**
+   * Longest a connection may go without a byte either way, in ms (node's `server.timeout`):
+   * a connection that never sends a request, or a client that stops reading its answer.
+   * Between requests, node's keep-alive timeout (5 s) closes an idle connection first.
+   */
+  readonly idleTimeoutMs: number;
+  /** Connections open at once; node closes any beyond at once. */
+  readonly maxConnections: number;
+}
+
+/**
+ * The limits of `serve` (docs/capacity.md). 1,000 connections at ~43 KiB a server end are
+ * ~42 MiB, within the 256 Mi limit beside the largest registry's heap; an API server opens
+ * one connection per concurrent admission request, and the controller's plugin one per token.
+ */
+export const CONNECTION_LIMITS: ConnectionLimits = {
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 15_000,
+  maxConnections: 1_000,
+};
+
+/**
  * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
  * (cert-manager or a Secret update rotating them) without dropping a connection. With
  * `clientCa`, it asks clients for a certificate and verifies it against that CA bundle,
@@ -30,12 +62,17 @@ export function createHttpsServer(
   logger: Logger,
   clientCa?: { readonly file: string; readonly epochs: ClientCaEpochs },
   now: Clock = Date.now,
+  limits: ConnectionLimits = CONNECTION_LIMITS,
 ): ReloadingHttpsServer {
   const reloading = createReloadingHttpsServer(
     app,
     { certFile, keyFile, ...(clientCa === undefined ? {} : { clientCaFile: clientCa.file }) },
     logger,
-    { now, ...(clientCa === undefined ? {} : { clientCaEpochs: clientCa.epochs }) },
+    {
+      now,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      ...(clientCa === undefined ? {} : { clientCaEpochs: clientCa.epochs }),
+    },
   );
   // A request (headers and body) must arrive within 10 s, checked every second: the API
   // server sends one in milliseconds and waits for the answer at most timeoutSeconds (5 s
@@ -44,6 +81,9 @@ export function createHttpsServer(
   // ~52 s (a red-team review). Answering is not bounded here: the request was received.
   reloading.server.requestTimeout = REQUEST_TIMEOUT_MS;
   reloading.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // With no 'timeout' listener, node destroys a socket idle this long.
+  reloading.server.timeout = limits.idleTimeoutMs;
+  reloading.server.maxConnections = limits.maxConnections;
   // Read when the server starts listening (node's http server; not in @types/node).
   (reloading.server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1_000;
   return reloading;

@@ -56,6 +56,8 @@ export interface ReloadOptions {
   clientCaEpochs?: ClientCaEpochs;
   /** The clock a certificate's dates are checked against. Default `Date.now`. */
   now?: Clock;
+  /** Longest a TLS handshake may take before the connection is dropped, in ms. Default 120000 (node's). */
+  handshakeTimeoutMs?: number;
 }
 
 /** What identifies the certificate being served (nothing secret). */
@@ -233,6 +235,7 @@ export function createReloadingHttpsServer(
       key: pair.key,
       ...(pair.ca === undefined ? {} : { ca: pair.ca }),
       minVersion: 'TLSv1.2',
+      ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: options.handshakeTimeoutMs }),
       // Asked for, verified, but not required of every route (TlsFiles.clientCaFile).
       ...(files.clientCaFile === undefined ? {} : { requestCert: true, rejectUnauthorized: false }),
     },
