@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse } from 'node:querystring';
 import type { Logger } from 'pino';
 import { requestSource } from '../request-source.js';
+import { TurnBatch } from '../server/turn-batch.js';
 import type { Broker, TokenOutcome } from './broker.js';
 
 /** The express 500 answer of createWebhookApp's error handler, for a broker that throws. */
@@ -34,39 +35,58 @@ function send(
   res.end(body);
 }
 
-/** The lean handler; true when it took the request. */
+/**
+ * The lean handler; true when it took the request. A request it takes is issued (and
+ * answered) at the end of the event loop's turn, with the others that turn's I/O poll read
+ * (turn-batch.ts), not inside the poll: each answer written inside the poll woke its client
+ * between the reads of the others, as on the admission path (docs/capacity.md). Measured
+ * A/B, ES256 at 8 connections: 132 to 94 µs of server CPU a token, 5,071 to 7,337 tokens/s.
+ * `schedule` runs a turn's batch (tests inject it; default `setImmediate`).
+ */
 export function leanTokenHandler(
   broker: Broker,
   failure: LeanFailure,
+  schedule?: (run: () => void) => void,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const paths = new Set([`/api/get-target-token`, `${broker.issuerPath}/api/get-target-token`]);
+  const turns = new TurnBatch({
+    onError: (err) => failure.logger.error({ err, code: 'ERR_BROKER_INTERNAL' }, 'token answer failed'),
+    ...(schedule === undefined ? {} : { schedule }),
+  });
   return (req, res) => {
     if (req.method !== 'GET' || req.url === undefined) return false;
     const q = req.url.indexOf('?');
     if (!paths.has(q < 0 ? req.url : req.url.slice(0, q))) return false;
     // express 5's "simple" query parser is node:querystring: a repeated name is an array, not a target.
     const target = q < 0 ? undefined : parse(req.url.slice(q + 1)).targetName;
-    broker
-      .issue(req.headers.authorization, typeof target === 'string' ? target : undefined, requestSource(req))
-      .then(
-        (outcome) => {
-          if (!outcome.ok) send(res, outcome.status, `${outcome.message}\n`, outcome);
-          else send(res, 200, outcome.token);
-        },
-        (err: unknown) => {
-          failure.logger.error(
-            { err, code: 'ERR_ADMISSION_INTERNAL', path: req.url?.split('?')[0] },
-            'request failed',
-          );
-          const body = JSON.stringify({ message: failure.message });
-          res.writeHead(500, {
-            'Content-Type': 'application/json; charset=utf-8',
-            'Content-Length': Buffer.byteLength(body),
-          });
-          res.end(body);
-        },
-      );
+    const source = requestSource(req);
     req.resume();
+    turns.defer(() => void answer(req, res, typeof target === 'string' ? target : undefined, source));
     return true;
   };
+  function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: string | undefined,
+    source: string,
+  ): Promise<void> {
+    return broker.issue(req.headers.authorization, target, source).then(
+      (outcome) => {
+        if (!outcome.ok) send(res, outcome.status, `${outcome.message}\n`, outcome);
+        else send(res, 200, outcome.token);
+      },
+      (err: unknown) => {
+        failure.logger.error(
+          { err, code: 'ERR_ADMISSION_INTERNAL', path: req.url?.split('?')[0] },
+          'request failed',
+        );
+        const body = JSON.stringify({ message: failure.message });
+        res.writeHead(500, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Content-Length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      },
+    );
+  }
 }

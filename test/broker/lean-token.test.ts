@@ -189,3 +189,49 @@ describe('broker: the per-source limit holds on the lean token route as on the r
     assert.equal(router.reviews, 3);
   });
 });
+
+describe('broker: the lean token route issues at the end of the turn, in order', () => {
+  test("no token is issued inside the poll that read its request; a turn's answers follow its issues", async () => {
+    const events: string[] = [];
+    const broker = {
+      issuerPath: '',
+      issue: async (_authorization: string | undefined, target: string | undefined) => {
+        events.push(`issue ${target}`);
+        return { ok: true, token: `token-${target}`, jti: 'j', kid: 'k', expiresAt: 0, audience: 'a' };
+      },
+    } as unknown as Broker;
+    const turns: Array<() => void> = [];
+    const { logger } = recordingLogger();
+    const handle = leanTokenHandler(broker, { logger, message: INTERNAL_ERROR_MESSAGE }, (run) =>
+      turns.push(run),
+    );
+    const exchange = (target: string) => {
+      const req = {
+        method: 'GET',
+        url: `/api/get-target-token?targetName=${target}`,
+        headers: { authorization: 'Bearer good' },
+        socket: { remoteAddress: '10.0.0.9' },
+        resume: () => undefined,
+      } as unknown as IncomingMessage;
+      const res = {
+        writeHead: (status: number) => events.push(`answer ${target} ${status}`),
+        end: (body: string) => events.push(`body ${body}`),
+      } as unknown as ServerResponse;
+      assert.equal(handle(req, res), true);
+    };
+    exchange('one');
+    exchange('two');
+    assert.deepEqual(events, [], 'nothing issued or answered inside the poll');
+    assert.equal(turns.length, 1, 'one turn scheduled for both');
+    turns[0]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(events, [
+      'issue one',
+      'issue two',
+      'answer one 200',
+      'body token-one',
+      'answer two 200',
+      'body token-two',
+    ]);
+  });
+});
