@@ -166,7 +166,10 @@ export class Broker {
         reason: message,
         source,
       });
-      this.metrics.tokenRequest(code, who.tenant ?? this.tenantOf(target));
+      // The tenant only once the caller is authorized for the target: /metrics needs no
+      // authentication, and a series for an unauthenticated guess told which cluster names
+      // exist and whose they are (a red-team review), which the 401/403 answers hide.
+      this.metrics.tokenRequest(code, who.tenant);
       return { ok: false, status, code, message, ...extra };
     };
     try {
@@ -275,12 +278,6 @@ export class Broker {
       );
       return refuse('ERR_BROKER_INTERNAL', 'internal error; see the broker log');
     }
-  }
-
-  /** The tenant owning `target` in the current registry, if any (a bounded metric label). */
-  private tenantOf(target: string | undefined): string | undefined {
-    if (target === undefined) return undefined;
-    return this.parts.registry.current()?.clusterByName(target)?.tenant.name;
   }
 
   /**

@@ -141,3 +141,36 @@ describe('broker key gauges', () => {
     }
   });
 });
+
+describe('broker token request counter', () => {
+  test('a refusal before authorization names no tenant, so /metrics does not tell which targets exist', async () => {
+    const registry = new Registry();
+    const broker = await createBroker({
+      config: testConfig(),
+      issuer: 'https://broker.example.com',
+      allowedCallers: [CONTROLLER],
+      registry: testRegistry(),
+      logger: pino({ level: 'silent' }),
+      kubeConfig: null,
+      metricsRegistry: registry,
+      reviewer: {
+        review: async () => ({ authenticated: false, username: '', groups: [], extra: {}, audiences: [] }),
+      },
+    });
+    try {
+      // No token, then a token the review rejects: for a real target and for a guess.
+      for (const target of ['k8s-team-b-dev', 'k8s-team-x-dev']) {
+        assert.equal((await broker.issue(undefined, target, '10.9.9.9')).ok, false);
+        assert.equal((await broker.issue(`Bearer forged-${target}`, target, '10.9.9.9')).ok, false);
+      }
+      const series = [...(await gauges(registry)).entries()].filter(([name]) =>
+        name.startsWith('tenant_guard_broker_token_requests_total{'),
+      );
+      assert.deepEqual(series.sort(), [
+        ['tenant_guard_broker_token_requests_total{tenant=none,result=ERR_BROKER_UNAUTHENTICATED}', 4],
+      ]);
+    } finally {
+      broker.close();
+    }
+  });
+});
