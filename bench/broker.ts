@@ -65,6 +65,16 @@ function signFloor(signFloorBundle: string, alg: SigningAlg, seconds: number, ou
   );
 }
 
+/** One round of one algorithm: per second, except the p99 (ms) and the error count. */
+interface RoundSample {
+  sign: number;
+  ours: number;
+  noop: number;
+  broker: number;
+  p99: number;
+  errors: number;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -113,24 +123,7 @@ export async function runBrokerBench(
         durationSeconds: 1,
         connections,
       });
-    const samples = {
-      RS256: [] as Array<{
-        sign: number;
-        ours: number;
-        noop: number;
-        broker: number;
-        p99: number;
-        errors: number;
-      }>,
-      ES256: [] as Array<{
-        sign: number;
-        ours: number;
-        noop: number;
-        broker: number;
-        p99: number;
-        errors: number;
-      }>,
-    };
+    const samples: Record<SigningAlg, RoundSample[]> = { RS256: [], ES256: [] };
     for (let round = 0; round < rounds; round++) {
       for (const alg of ['RS256', 'ES256'] as const) {
         const sign = await signFloor(signFloorBundle, alg, seconds);

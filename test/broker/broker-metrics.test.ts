@@ -62,6 +62,23 @@ async function gauges(registry: Registry): Promise<Map<string, number>> {
   return values;
 }
 
+/** A broker of the test registry reporting to `metricsRegistry`, with `options` on top. */
+function brokerCounting(
+  metricsRegistry: Registry,
+  options: Partial<Parameters<typeof createBroker>[0]>,
+): ReturnType<typeof createBroker> {
+  return createBroker({
+    config: testConfig(),
+    issuer: 'https://broker.example.com',
+    allowedCallers: [CONTROLLER],
+    registry: testRegistry(),
+    logger: pino({ level: 'silent' }),
+    kubeConfig: null,
+    metricsRegistry,
+    ...options,
+  });
+}
+
 describe('broker key gauges', () => {
   test('a store that cannot be written when rotation falls due: the replica signs on with no next key; unread, it stops signing though the ring has an active key', async () => {
     let clock = Date.parse('2025-03-01T00:00:00Z');
@@ -121,14 +138,8 @@ describe('broker key gauges', () => {
 
   test('the rotation settings the broker runs with are gauges (here not the defaults)', async () => {
     const registry = new Registry();
-    const broker = await createBroker({
+    const broker = await brokerCounting(registry, {
       config: testConfig({ rotationPeriod: '6h', publishAhead: '90s' }),
-      issuer: 'https://broker.example.com',
-      allowedCallers: [CONTROLLER],
-      registry: testRegistry(),
-      logger: pino({ level: 'silent' }),
-      kubeConfig: null,
-      metricsRegistry: registry,
       manualReload: true,
     });
     try {
@@ -145,14 +156,7 @@ describe('broker key gauges', () => {
 describe('broker token request counter', () => {
   test('a refusal before authorization names no tenant, so /metrics does not tell which targets exist', async () => {
     const registry = new Registry();
-    const broker = await createBroker({
-      config: testConfig(),
-      issuer: 'https://broker.example.com',
-      allowedCallers: [CONTROLLER],
-      registry: testRegistry(),
-      logger: pino({ level: 'silent' }),
-      kubeConfig: null,
-      metricsRegistry: registry,
+    const broker = await brokerCounting(registry, {
       reviewer: {
         review: async () => ({ authenticated: false, username: '', groups: [], extra: {}, audiences: [] }),
       },

@@ -25,20 +25,19 @@ let tls: TestTls;
 let reloading: ReloadingHttpsServer;
 let port: number;
 
+/** serve's HTTPS server with `limits`, answering every request `ok`. */
+function serverWith(limits: ConnectionLimits): ReloadingHttpsServer {
+  const { logger } = captureLogger();
+  const answer = (_req: IncomingMessage, res: ServerResponse) => res.end('ok');
+  const files = [join(tls.dir, 'tls.crt'), join(tls.dir, 'tls.key')] as const;
+  return createHttpsServer(answer, ...files, logger, undefined, Date.now, limits);
+}
+
 before(async () => {
   tls = await makeTestTls();
   writeFileSync(join(tls.dir, 'tls.crt'), tls.certPem);
   writeFileSync(join(tls.dir, 'tls.key'), tls.keyPem);
-  const { logger } = captureLogger();
-  reloading = createHttpsServer(
-    (_req: IncomingMessage, res: ServerResponse) => res.end('ok'),
-    join(tls.dir, 'tls.crt'),
-    join(tls.dir, 'tls.key'),
-    logger,
-    undefined,
-    Date.now,
-    SHORT,
-  );
+  reloading = serverWith(SHORT);
   port = await listen(reloading.server, 0, '127.0.0.1');
 });
 
@@ -87,16 +86,7 @@ describe('serve bounds a connection that is not in a request', () => {
 
   test('a connection beyond the cap is closed at once; the open ones are kept', async () => {
     // A fresh server whose idle timeout outlives the test: only the cap closes anything.
-    const { logger } = captureLogger();
-    const capped = createHttpsServer(
-      (_req: IncomingMessage, res: ServerResponse) => res.end('ok'),
-      join(tls.dir, 'tls.crt'),
-      join(tls.dir, 'tls.key'),
-      logger,
-      undefined,
-      Date.now,
-      { ...SHORT, handshakeTimeoutMs: GUARD_MS, idleTimeoutMs: GUARD_MS, maxConnections: 2 },
-    );
+    const capped = serverWith({ handshakeTimeoutMs: GUARD_MS, idleTimeoutMs: GUARD_MS, maxConnections: 2 });
     const cappedPort = await listen(capped.server, 0, '127.0.0.1');
     const connectTo = (): Promise<TLSSocket> =>
       new Promise((resolve, reject) => {
