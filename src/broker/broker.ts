@@ -217,7 +217,7 @@ export class Broker {
         owned === undefined ? [] : targetCallers(owned.tenant, owned.cluster),
       );
       if (!decision.allowed) return refuse(decision.code, decision.message);
-      authenticator.vouch(bearer.token);
+      authenticator.vouch(caller);
       const rate = this.parts.limiter.take(rateKey(caller), this.now());
       if (!rate.allowed)
         return refuse(

@@ -1,7 +1,7 @@
 /**
  * Caller tokens for tests: JWT-shaped strings like a projected ServiceAccount token (the
- * broker reads only their `exp`, unverified; the TokenReview decides the rest), plus the
- * identity the test API server's TokenReview should report for them.
+ * broker reads only their `exp` and identity claims, unverified; the TokenReview decides the
+ * rest), plus the identity the test API server's TokenReview should report for them.
  */
 import { randomBytes } from 'node:crypto';
 import { serviceAccountUser, type KnownToken } from './test-api-server.js';
@@ -10,8 +10,16 @@ function b64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }
 
-/** A JWT-shaped caller token with a fake signature; `exp` in epoch seconds (undefined: none). */
-export function makeCallerToken(claims: { sub: string; aud?: string[]; exp?: number }): string {
+/**
+ * A JWT-shaped caller token with a fake signature; `exp` in epoch seconds (undefined: none);
+ * `more`: further claims (a projected token's `kubernetes.io`, say).
+ */
+export function makeCallerToken(claims: {
+  sub: string;
+  aud?: string[];
+  exp?: number;
+  more?: Record<string, unknown>;
+}): string {
   const payload: Record<string, unknown> = {
     iss: 'https://kubernetes.default.svc.cluster.local',
     sub: claims.sub,
@@ -20,6 +28,7 @@ export function makeCallerToken(claims: { sub: string; aud?: string[]; exp?: num
     jti: randomBytes(8).toString('hex'),
   };
   if (claims.exp !== undefined) payload.exp = claims.exp;
+  Object.assign(payload, claims.more);
   return `${b64url({ alg: 'RS256', kid: 'test' })}.${b64url(payload)}.${randomBytes(32).toString('base64url')}`;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Caller authentication: who presents a caller token, by TokenReview, with a short cache of
  * positive reviews, a shorter one of failed reviews, a per-source limit before any review,
- * one shared review for concurrent requests with the same token, and a bounded review queue.
+ * one shared review for concurrent requests with the same token, and a bounded review queue
+ * in which callers the broker served before go first (by identity: served-callers.ts).
  * Whether that caller may have a given target's token is `authorizeCaller`, a pure check.
  */
 import { TenantGuardError } from '../../errors.js';
@@ -9,6 +10,7 @@ import { peekExpiry } from './bearer.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
 import { ExpiringLru, tokenKey } from './review-cache.js';
 import { ReviewQueue, ReviewQueueFull } from './review-queue.js';
+import { claimedIdentity, ServedCallers, type Identity } from './served-callers.js';
 import type { ReviewOutcome, TokenReviewer } from './token-review.js';
 import type { Clock } from '../../clock.js';
 
@@ -35,7 +37,7 @@ export interface CallerAuthenticatorOptions {
   cacheTtlMs: number;
   /** Positive reviews kept. */
   cacheSize: number;
-  /** TokenReviews at once. Default 8 (one kept for tokens authenticated before). */
+  /** TokenReviews at once. Default 8 (one kept for callers served before). */
   maxConcurrentReviews?: number;
   /** TokenReviews waiting, per lane; beyond, 503 ERR_BROKER_BUSY. Default 64. */
   maxQueuedReviews?: number;
@@ -136,20 +138,21 @@ export function authorizeCaller(
   return { allowed: true };
 }
 
-/** A positive review: the caller, reused until `reuseUntil`; the entry itself lives until the token expires. */
+/**
+ * A positive review: the caller, reused until `reuseUntil`; the entry itself lives until the
+ * token expires, and names the token's identity for its next review's lane.
+ */
 interface KnownCaller {
   caller: Caller;
   reuseUntil: number;
-  /**
-   * The broker served this token's caller (`vouch`): only then does its next review go
-   * first. Authenticated is not enough: any pod can hold a token the review accepts, and
-   * a caller allowed no target once took the lane and its reserved slot from the Argo CD
-   * controller with 700 such tokens (a red-team review).
-   */
-  vouched: boolean;
 }
 
-/** Longest a token counts as "authenticated before" when it carries no `exp`, in ms. */
+/** The identity of a reviewed caller, for the lane (served-callers.ts). */
+function identityOf(caller: Caller): Identity {
+  return { username: caller.username, uid: caller.uid, pod: caller.pod?.name };
+}
+
+/** Longest a positive review is kept (for its identity) when the token carries no `exp`, in ms. */
 const KNOWN_WITHOUT_EXP_MS = 3_600_000;
 
 /**
@@ -157,13 +160,17 @@ const KNOWN_WITHOUT_EXP_MS = 3_600_000;
  * bounded: a reusable positive review answers at once; otherwise the source address takes a
  * token from its bucket (429 when empty); a recently failed token is refused without a
  * review; concurrent requests with one token share one review; reviews pass through a
- * bounded queue (503 when full) in which tokens whose caller was served before go first.
+ * bounded queue (503 when full) in which tokens of callers served before go first. Only
+ * served counts, not authenticated: any pod can hold a token the review accepts, and a
+ * caller allowed no target once took the lane and its kept slot from the Argo CD controller
+ * with 700 such tokens (a red-team review).
  */
 export class CallerAuthenticator {
   private readonly known: ExpiringLru<KnownCaller>;
   private readonly failed: ExpiringLru<string>;
   private readonly inflight = new Map<string, Promise<Caller>>();
   private readonly queue: ReviewQueue;
+  private readonly served = new ServedCallers();
   private readonly now: Clock;
   private readonly audiences: readonly string[];
   private readonly failureTtlMs: number;
@@ -213,12 +220,19 @@ export class CallerAuthenticator {
       return Promise.reject(new TenantGuardError('ERR_BROKER_UNAUTHENTICATED', failure));
     const running = this.inflight.get(key);
     if (running !== undefined) return running;
-    const started = this.review(token, key, known?.vouched === true).finally(() => this.inflight.delete(key));
+    // A cached review's identity is verified; a new token's own claims are not (see
+    // served-callers.ts for why they may still choose the lane).
+    const slot = this.served.take(
+      known !== undefined ? identityOf(known.caller) : claimedIdentity(token),
+      known !== undefined,
+    );
+    const started = this.review(token, key, slot).finally(() => this.inflight.delete(key));
     this.inflight.set(key, started);
     return started;
   }
 
-  private async review(token: string, key: string, priority: boolean): Promise<Caller> {
+  /** @param slot the priority slot taken for this review (released here), or undefined: the other lane */
+  private async review(token: string, key: string, slot: string | undefined): Promise<Caller> {
     const controller = new AbortController();
     const timer = setTimeout(
       () =>
@@ -241,7 +255,7 @@ export class CallerAuthenticator {
     try {
       outcome = await this.queue.run(
         () => Promise.race([this.options.reviewer.review(token, this.audiences, controller.signal), aborted]),
-        priority,
+        slot !== undefined,
         controller.signal,
       );
     } catch (err) {
@@ -252,6 +266,7 @@ export class CallerAuthenticator {
       throw new TenantGuardError('ERR_BROKER_REVIEW_UNAVAILABLE', 'TokenReview failed', { cause: err });
     } finally {
       clearTimeout(timer);
+      if (slot !== undefined) this.served.release(slot);
     }
     const now = this.now();
     let caller: Caller;
@@ -268,19 +283,16 @@ export class CallerAuthenticator {
     report('authenticated');
     const tokenExp = peekExpiry(token);
     const reuseUntil = Math.min(now + this.options.cacheTtlMs, tokenExp ?? Number.POSITIVE_INFINITY);
-    const vouched = this.known.get(key, now)?.vouched ?? priority;
-    this.known.set(key, { caller, reuseUntil, vouched }, tokenExp ?? now + KNOWN_WITHOUT_EXP_MS, now);
+    this.known.set(key, { caller, reuseUntil }, tokenExp ?? now + KNOWN_WITHOUT_EXP_MS, now);
     return caller;
   }
 
   /**
-   * The broker authorized this token's caller for a target: its reviews from now on go
-   * first in the queue (tokens that were only authenticated wait with the others).
+   * The broker authorized this caller for a target: reviews of its tokens, this one and the
+   * ones it gets next (rotated, or after a restart), go first in the queue from now on
+   * (callers that were only authenticated wait with the others).
    */
-  vouch(token: string): void {
-    const now = this.now();
-    const key = tokenKey(token);
-    const known = this.known.get(key, now);
-    if (known !== undefined) known.vouched = true;
+  vouch(caller: Caller): void {
+    this.served.remember(identityOf(caller));
   }
 }

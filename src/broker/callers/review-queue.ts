@@ -1,9 +1,11 @@
 /**
  * A bounded queue in front of TokenReviews: at most `maxConcurrent` run at once and at most
- * `maxQueued` wait in each of two lanes. The priority lane is for tokens whose caller the
- * broker served before (a controller whose cached review just expired); they are served
- * before other tokens, and one slot is kept for them, so a flood of bogus tokens, or of
- * valid tokens of callers allowed no target, never holds every review slot. A full lane refuses at once, so waiting work stays bounded.
+ * `maxQueued` wait in each of two lanes. The priority lane is for tokens of callers the
+ * broker served before (a controller whose cached review just expired, or whose token was
+ * just rotated: by identity, at most one review per identity at once, served-callers.ts);
+ * they are served before other tokens, and one slot is kept for them, so a flood of bogus
+ * tokens, or of valid tokens of callers allowed no target, never holds every review slot.
+ * A full lane refuses at once, so waiting work stays bounded.
  */
 import { TenantGuardError } from '../../errors.js';
 

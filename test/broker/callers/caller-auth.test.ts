@@ -311,9 +311,9 @@ describe('the review queue goes first only for tokens whose caller the broker se
     });
     const served = 'served-token';
     const forbidden = 'forbidden-token';
-    await authenticator.authenticate(served, '10.0.0.1');
+    const servedCaller = await authenticator.authenticate(served, '10.0.0.1');
     await authenticator.authenticate(forbidden, '10.0.0.2');
-    authenticator.vouch(served); // the broker minted for it; not for the other
+    authenticator.vouch(servedCaller); // the broker minted for it; not for the other
     clock += 2_000; // both reviews are past reuse: each needs a new one
     hold = true;
     const blocker = authenticator.authenticate('unknown-token', '10.0.0.3');
