@@ -42,7 +42,7 @@ export interface BrokerConfig {
   reviewCacheTtlMs: number;
   /** Positive reviews kept (LRU). Default 1000. */
   reviewCacheSize: number;
-  /** TokenReviews at once (one kept for tokens authenticated before). Default 8. */
+  /** TokenReviews at once (one kept for callers served before). Default 8. */
   reviewConcurrency: number;
   /** TokenReviews waiting per lane; a full queue answers 503 with Retry-After. Default 64. */
   reviewQueueSize: number;
@@ -85,7 +85,7 @@ const BROKER_FLAG_TABLE = {
   reviewTimeout: { flag: 'review-timeout', env: 'TG_REVIEW_TIMEOUT', kind: 'duration', description: 'TokenReview timeout', default: '3s' },
   reviewCacheTtl: { flag: 'review-cache-ttl', env: 'TG_REVIEW_CACHE_TTL', kind: 'duration', description: 'how long a positive TokenReview is reused', default: '5s' },
   reviewCacheSize: { flag: 'review-cache-size', env: 'TG_REVIEW_CACHE_SIZE', kind: 'integer', description: 'positive TokenReviews kept', default: '1000' },
-  reviewConcurrency: { flag: 'review-concurrency', env: 'TG_REVIEW_CONCURRENCY', kind: 'integer', description: 'TokenReviews at once (one kept for tokens authenticated before)', default: '8' },
+  reviewConcurrency: { flag: 'review-concurrency', env: 'TG_REVIEW_CONCURRENCY', kind: 'integer', description: 'TokenReviews at once (one kept for callers served before)', default: '8' },
   reviewQueue: { flag: 'review-queue', env: 'TG_REVIEW_QUEUE', kind: 'integer', description: 'TokenReviews waiting; beyond, 503 with Retry-After', default: '64' },
   reviewFailureCacheTtl: { flag: 'review-failure-cache-ttl', env: 'TG_REVIEW_FAILURE_CACHE_TTL', kind: 'duration', description: 'how long a failed TokenReview is remembered (0: never)', default: '5s' },
   reviewFailureCacheSize: { flag: 'review-failure-cache-size', env: 'TG_REVIEW_FAILURE_CACHE_SIZE', kind: 'integer', description: 'failed TokenReviews remembered', default: '10000' },
