@@ -23,6 +23,7 @@ import type { KeyManager } from './keys/key-manager.js';
 import { CallerRateLimiter } from './callers/rate-limiter.js';
 import { signToken } from './keys/signer.js';
 import type { Clock } from '../clock.js';
+import { isRegisteredServerSpelling } from '../policy/secret-server.js';
 
 /** The codes the broker refuses a token with: every ERR_BROKER_* and the registry's not-synced. */
 export type BrokerErrorCode = Extract<ErrorCode, `ERR_BROKER_${string}`> | 'ERR_REGISTRY_NOT_SYNCED';
@@ -36,6 +37,8 @@ export const BROKER_HTTP_STATUS = {
   ERR_BROKER_UNAUTHENTICATED: 401,
   ERR_BROKER_FORBIDDEN: 403,
   ERR_BROKER_UNKNOWN_TARGET: 404,
+  ERR_BROKER_SERVER_MISMATCH: 403,
+  ERR_BROKER_SERVER_UNBOUND: 400,
   ERR_BROKER_RATE_LIMITED: 429,
   ERR_BROKER_BUSY: 503,
   ERR_BROKER_INTERNAL: 500,
@@ -73,6 +76,11 @@ export interface BrokerParts {
   audit: AuditSink;
   metrics?: BrokerMetrics;
   jwksMaxAgeSeconds: number;
+  /**
+   * Issue tokens to requests that name no server (a cluster Secret without
+   * `provideClusterInfo`, during a migration; ADR 0011). Default false: refused.
+   */
+  allowRequestsWithoutServer?: boolean;
   now?: Clock;
   /** Extra cleanup on `close()`. */
   onClose?: () => void;
@@ -140,13 +148,18 @@ export class Broker {
   /**
    * Issues a token for `target` to the caller whose token is in `authorization`, or says why
    * not. `source` is the caller's network address (the per-source limit on unauthenticated
-   * work): required, so that no route can skip that limit by leaving it out. Never throws;
-   * never puts a token in a message or a log line.
+   * work): required, so that no route can skip that limit by leaving it out. `server` is the
+   * URL the token will be presented to (the plugin's `KUBERNETES_EXEC_INFO`): a token is
+   * issued only for the target's registered server, compared as TG-CS-02 compares a cluster
+   * Secret's (ADR 0011); undefined is refused unless `allowRequestsWithoutServer`, and
+   * anything but one string (a repeated query parameter) is refused. Never throws; never
+   * puts a token in a message or a log line.
    */
   async issue(
     authorization: string | undefined,
     target: string | undefined,
     source: string,
+    server?: unknown,
   ): Promise<TokenOutcome> {
     const who: { caller: string | null; pod: string | null; tenant?: string } = { caller: null, pod: null };
     const refuse = (
@@ -189,6 +202,8 @@ export class Broker {
           'ERR_BROKER_BAD_REQUEST',
           `the target name has ${target.length} characters; a target name has at most ${MAX_TARGET_CHARS}`,
         );
+      const serverProblem = this.serverProblem(server);
+      if (serverProblem !== undefined) return refuse(serverProblem.code, serverProblem.message);
 
       let caller: Caller;
       try {
@@ -234,6 +249,12 @@ export class Broker {
           `unknown target "${target}"; it is no cluster of any tenant`,
         );
       who.tenant = owned.tenant.name;
+      // After authorization: only a caller allowed the target learns where it is registered.
+      if (typeof server === 'string' && !isRegisteredServerSpelling(server, owned.cluster.server))
+        return refuse(
+          'ERR_BROKER_SERVER_MISMATCH',
+          `the token for target "${target}" would be presented to ${JSON.stringify(server)}, which is not the server registered for "${target}"; the cluster Secret is stale (its server changed in the registry): re-apply it so that tenant-guard writes the registered server`,
+        );
 
       const now = this.now();
       const signing = this.parts.keys.signingKey(now);
@@ -280,6 +301,26 @@ export class Broker {
     }
   }
 
+  /** Why the request's `server` cannot be judged (absent and not allowed, repeated, too long), if it cannot. */
+  private serverProblem(server: unknown): { code: BrokerErrorCode; message: string } | undefined {
+    if (server === undefined) {
+      if (this.parts.allowRequestsWithoutServer === true) return undefined;
+      return {
+        code: 'ERR_BROKER_SERVER_UNBOUND',
+        message:
+          'no server named: the token would not be bound to the server it is presented to; give the cluster Secret provideClusterInfo: true (re-apply it; Argo CD 3.5 or later), or start the broker with --allow-requests-without-server during the migration',
+      };
+    }
+    if (typeof server !== 'string' || server.trim() === '')
+      return { code: 'ERR_BROKER_BAD_REQUEST', message: 'give the server the token is for once, as a URL' };
+    if (server.length > MAX_SERVER_CHARS)
+      return {
+        code: 'ERR_BROKER_BAD_REQUEST',
+        message: `the server URL has ${server.length} characters; a server URL has at most ${MAX_SERVER_CHARS}`,
+      };
+    return undefined;
+  }
+
   /**
    * A refusal's audit line, within its budget of REFUSAL_LINES_BURST lines and
    * REFUSAL_LINES_PER_SECOND after, kept per source address for requests whose caller is not
@@ -322,6 +363,8 @@ export class Broker {
 
 /** Characters a target name may have before it is looked up (a cluster name has at most 63). */
 const MAX_TARGET_CHARS = 253;
+/** Characters a server URL may have before it is compared (as the plugin bounds what it sends). */
+export const MAX_SERVER_CHARS = 2048;
 
 const BEARER_PROBLEM: Record<'missing' | 'malformed' | 'too-long', string> = {
   missing: 'no bearer token; send Authorization: Bearer <caller token>',

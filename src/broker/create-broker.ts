@@ -152,6 +152,7 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
     audit: o.audit ?? pinoAuditSink(logger),
     metrics,
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    allowRequestsWithoutServer: config.allowRequestsWithoutServer,
     now,
   });
 }

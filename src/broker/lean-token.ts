@@ -57,20 +57,24 @@ export function leanTokenHandler(
     if (req.method !== 'GET' || req.url === undefined) return false;
     const q = req.url.indexOf('?');
     if (!paths.has(q < 0 ? req.url : req.url.slice(0, q))) return false;
-    // express 5's "simple" query parser is node:querystring: a repeated name is an array, not a target.
-    const target = q < 0 ? undefined : parse(req.url.slice(q + 1)).targetName;
+    // express 5's "simple" query parser is node:querystring: a repeated name is an array, not
+    // a target; a repeated server is passed on as the array, which the broker refuses.
+    const query = q < 0 ? undefined : parse(req.url.slice(q + 1));
+    const target = query?.targetName;
+    const server = query?.server;
     const source = requestSource(req);
     req.resume();
-    turns.defer(() => void answer(req, res, typeof target === 'string' ? target : undefined, source));
+    turns.defer(() => void answer(req, res, typeof target === 'string' ? target : undefined, server, source));
     return true;
   };
   function answer(
     req: IncomingMessage,
     res: ServerResponse,
     target: string | undefined,
+    server: unknown,
     source: string,
   ): Promise<void> {
-    return broker.issue(req.headers.authorization, target, source).then(
+    return broker.issue(req.headers.authorization, target, source, server).then(
       (outcome) => {
         if (!outcome.ok) send(res, outcome.status, `${outcome.message}\n`, outcome);
         else send(res, 200, outcome.token);

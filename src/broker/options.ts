@@ -60,6 +60,8 @@ export interface BrokerConfig {
   callerBurst: number;
   /** Accept caller tokens not bound to a pod. Default false. */
   allowUnboundCallers: boolean;
+  /** Issue tokens to requests that name no server (ADR 0011). Default false. */
+  allowRequestsWithoutServer: boolean;
 }
 
 /** One broker flag: `--flag` / `env`, with the default as it would be written. */
@@ -94,6 +96,7 @@ const BROKER_FLAG_TABLE = {
   callerRate: { flag: 'caller-rate', env: 'TG_CALLER_RATE', kind: 'number', description: 'tokens per second one caller (pod) may obtain', default: '50' },
   callerBurst: { flag: 'caller-burst', env: 'TG_CALLER_BURST', kind: 'integer', description: 'tokens one caller (pod) may obtain at once', default: '100' },
   allowUnboundCallers: { flag: 'allow-unbound-callers', env: 'TG_ALLOW_UNBOUND_CALLERS', kind: 'boolean', description: 'accept caller tokens not bound to a pod', default: 'false' },
+  allowRequestsWithoutServer: { flag: 'allow-requests-without-server', env: 'TG_ALLOW_REQUESTS_WITHOUT_SERVER', kind: 'boolean', description: 'issue tokens to requests that name no server (cluster Secrets without provideClusterInfo; a migration aid)', default: 'false' },
 } as const satisfies Readonly<Record<string, Omit<BrokerFlag, 'key'>>>;
 
 /** The key of a broker flag: `parseBrokerOptions` reads values by it, so a typo does not compile. */
@@ -178,6 +181,7 @@ export function parseBrokerOptions(
     callerRatePerSecond: f.callerRate,
     callerBurst: f.callerBurst,
     allowUnboundCallers: f.allowUnboundCallers,
+    allowRequestsWithoutServer: f.allowRequestsWithoutServer,
   };
   validateBrokerConfig(config);
   return config;

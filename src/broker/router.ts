@@ -1,11 +1,12 @@
 /**
  * The broker's HTTP routes (SPEC section 6), to be mounted at the root of the serve app:
  *
- * - `GET /api/get-target-token?targetName=NAME`: the token as the plain body (drop-in for the
- *   OpenUnison endpoint); a refusal is one `text/plain` line;
- * - `POST /v1/tokens` `{"target": NAME}`: `{token, expirationTimestamp, audience}` (the
+ * - `GET /api/get-target-token?targetName=NAME&server=URL`: the token as the plain body (drop-in
+ *   for the OpenUnison endpoint); a refusal is one `text/plain` line;
+ * - `POST /v1/tokens` `{"target": NAME, "server": URL}`: `{token, expirationTimestamp, audience}` (the
  *   audience lets the exec plugin check the token's `aud`); a refusal is
- *   `{error, message}` with `error` the stable code;
+ *   `{error, message}` with `error` the stable code. `server` is the URL the token will be
+ *   presented to (ADR 0011): a token is issued only for the target's registered server;
  * - `GET <issuer path>/.well-known/openid-configuration` and `GET <issuer path>/openid/v1/jwks`,
  *   without authentication.
  *
@@ -33,10 +34,10 @@ function queryString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Bytes a `POST /v1/tokens` body may have: `{"target": NAME}` takes well under 300. */
+/** Bytes a `POST /v1/tokens` body may have: `{"target": NAME, "server": URL}` takes well under 2,400. */
 const MAX_BODY_BYTES = 4096;
 
-const BODY_SHAPE = '{"target": "<cluster name>"}';
+const BODY_SHAPE = '{"target": "<cluster name>", "server": "<server URL>"}';
 
 /**
  * What was wrong with a body express's parser refused (its `type`), for the 400's message.
@@ -73,6 +74,7 @@ export function createBrokerRouter(broker: Broker): Router {
       req.get('authorization'),
       queryString(req.query.targetName),
       requestSource(req),
+      req.query.server,
     );
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
@@ -86,15 +88,22 @@ export function createBrokerRouter(broker: Broker): Router {
   const postTokens = async (req: Request, res: Response): Promise<void> => {
     const body: unknown = req.body;
     const target = isRecord(body) ? body.target : undefined;
-    if (target !== undefined && typeof target !== 'string') {
+    const server = isRecord(body) ? body.server : undefined;
+    const notString = target !== undefined && typeof target !== 'string' ? 'target' : undefined;
+    if (notString !== undefined || (server !== undefined && typeof server !== 'string')) {
       res.setHeader('Cache-Control', 'no-store');
       res.status(400).json({
         error: 'ERR_BROKER_BAD_REQUEST',
-        message: `target must be a string: ${BODY_SHAPE}`,
+        message: `${notString ?? 'server'} must be a string: ${BODY_SHAPE}`,
       });
       return;
     }
-    const outcome = await broker.issue(req.get('authorization'), target, requestSource(req));
+    const outcome = await broker.issue(
+      req.get('authorization'),
+      typeof target === 'string' ? target : undefined,
+      requestSource(req),
+      server,
+    );
     if (!outcome.ok) {
       refusalHeaders(res, outcome);
       res.status(outcome.status).json({ error: outcome.code, message: outcome.message });

@@ -18,6 +18,8 @@ export const USER_AGENT = 'tenant-guard-credential/1';
 export interface TokenRequest {
   endpoint: BrokerEndpoint;
   target: string;
+  /** The URL the token will be presented to (KUBERNETES_EXEC_INFO); undefined sends none. */
+  server?: string;
   callerToken: string;
   /** PEM bundle to trust instead of the system roots. */
   ca?: string;
@@ -71,11 +73,14 @@ function send(req: TokenRequest): Promise<BrokerAnswer> {
   };
   let body: string | undefined;
   if (req.endpoint.kind === 'tokens') {
-    body = JSON.stringify({ target: req.target });
+    body = JSON.stringify(
+      req.server === undefined ? { target: req.target } : { target: req.target, server: req.server },
+    );
     headers['Content-Type'] = 'application/json';
     headers['Accept'] = 'application/json';
   } else {
     url.searchParams.set('targetName', req.target);
+    if (req.server !== undefined) url.searchParams.set('server', req.server);
     headers['Accept'] = 'text/plain';
   }
   return new Promise((resolve, reject) => {

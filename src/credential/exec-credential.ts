@@ -1,8 +1,10 @@
 /**
- * The ExecCredential the plugin prints for client-go: the apiVersion to answer in (from
- * KUBERNETES_EXEC_INFO), and the token with its expiry as RFC 3339 in whole seconds.
+ * The ExecCredential the plugin prints for client-go: the apiVersion to answer in and the
+ * server the token will be presented to (both from KUBERNETES_EXEC_INFO), and the token with
+ * its expiry as RFC 3339 in whole seconds.
  */
 import { TenantGuardError } from '../errors.js';
+import { isRecord, ownValue } from '../json.js';
 
 /** The ExecCredential API versions client-go speaks today (v1alpha1 went with Kubernetes 1.24). */
 export type ExecCredentialApiVersion =
@@ -25,13 +27,62 @@ function isSupported(value: string): value is ExecCredentialApiVersion {
  * @throws TenantGuardError ERR_CREDENTIAL_EXEC_INFO when it is not JSON or names a version we do not speak.
  */
 export function execCredentialApiVersion(execInfo: string | undefined): ExecCredentialApiVersion {
-  if (execInfo === undefined || execInfo.trim() === '') return 'client.authentication.k8s.io/v1';
+  return readExecInfo(execInfo).apiVersion;
+}
+
+/** Characters a server URL may have (the broker refuses longer ones too). */
+export const MAX_SERVER_CHARS = 2048;
+
+/** What the plugin reads from KUBERNETES_EXEC_INFO. */
+export interface ExecInfo {
+  apiVersion: ExecCredentialApiVersion;
+  /**
+   * `spec.cluster.server`: the URL client-go will present the credential to, given when the
+   * exec config has `provideClusterInfo: true`; undefined without cluster info.
+   */
+  server?: string;
+}
+
+function field(value: unknown, key: string): unknown {
+  return isRecord(value) ? ownValue(value, key) : undefined;
+}
+
+/**
+ * Reads KUBERNETES_EXEC_INFO: the apiVersion (see execCredentialApiVersion) and, when client-go
+ * sent cluster info, `spec.cluster.server`, which the broker binds the token to (ADR 0011).
+ * @throws TenantGuardError ERR_CREDENTIAL_EXEC_INFO when it is not JSON, names a version we do
+ *         not speak, or has cluster info whose server is not one http(s) URL of bounded length.
+ */
+export function readExecInfo(execInfo: string | undefined): ExecInfo {
+  if (execInfo === undefined || execInfo.trim() === '')
+    return { apiVersion: 'client.authentication.k8s.io/v1' };
   let parsed: unknown;
   try {
     parsed = JSON.parse(execInfo);
   } catch (cause) {
     throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', 'KUBERNETES_EXEC_INFO is not JSON', { cause });
   }
+  const apiVersion = readApiVersion(parsed);
+  const cluster = field(field(parsed, 'spec'), 'cluster');
+  if (cluster === undefined || cluster === null) return { apiVersion };
+  return { apiVersion, server: readServer(field(cluster, 'server')) };
+}
+
+function readServer(server: unknown): string {
+  const bad = (why: string): TenantGuardError =>
+    new TenantGuardError(
+      'ERR_CREDENTIAL_EXEC_INFO',
+      `KUBERNETES_EXEC_INFO spec.cluster.server ${why}; the cluster's server must be an http(s) URL`,
+    );
+  if (server === undefined || server === null || server === '') throw bad('is missing');
+  if (typeof server !== 'string') throw bad('is not a string');
+  if (server.length > MAX_SERVER_CHARS)
+    throw bad(`has ${server.length} characters, more than ${MAX_SERVER_CHARS}`);
+  if (!URL.canParse(server) || !/^https?:$/.test(new URL(server).protocol)) throw bad('is no http(s) URL');
+  return server;
+}
+
+function readApiVersion(parsed: unknown): ExecCredentialApiVersion {
   const apiVersion =
     typeof parsed === 'object' && parsed !== null && 'apiVersion' in parsed ? parsed.apiVersion : undefined;
   if (typeof apiVersion !== 'string')

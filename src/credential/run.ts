@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { errnoCode, TenantGuardError } from '../errors.js';
 import { requestToken } from './broker-client.js';
 import { resolveBrokerEndpoint } from './broker-endpoint.js';
-import { buildExecCredential, execCredentialApiVersion } from './exec-credential.js';
+import { buildExecCredential, readExecInfo } from './exec-credential.js';
 import { CREDENTIAL_USAGE, parseCredentialArgs, type CredentialOptions } from './options.js';
 import { withRetries } from './retry.js';
 import { checkIssuedToken, type CheckedToken, type TokenExpectations } from './token-checks.js';
@@ -60,7 +60,12 @@ function oneLine(text: string): string {
 /** CredentialIo with its defaults filled in (`uid` stays undefined where there are no POSIX ids). */
 type FullIo = Required<Omit<CredentialIo, 'uid'>> & { uid: number | undefined };
 
-async function obtainToken(options: CredentialOptions, io: FullIo): Promise<CheckedToken> {
+/** `server`: where the token will be presented (KUBERNETES_EXEC_INFO), sent to the broker and part of the cache key. */
+async function obtainToken(
+  options: CredentialOptions,
+  io: FullIo,
+  server: string | undefined,
+): Promise<CheckedToken> {
   const endpoint = resolveBrokerEndpoint(options.broker);
   const callerToken = await readCallerToken(options.tokenFile);
   const brokerUrl = endpoint.url.href;
@@ -75,7 +80,7 @@ async function obtainToken(options: CredentialOptions, io: FullIo): Promise<Chec
       ? undefined
       : {
           dir: options.cacheDir,
-          file: cacheFilePath(options.cacheDir, brokerUrl, options.target, callerToken),
+          file: cacheFilePath(options.cacheDir, brokerUrl, options.target, callerToken, server),
         };
   if (cache !== undefined) {
     await checkCacheDir(cache.dir, io.uid);
@@ -86,6 +91,7 @@ async function obtainToken(options: CredentialOptions, io: FullIo): Promise<Chec
       io.now(),
       options.expiryMarginMs,
       io.uid,
+      server,
     );
     if (cached !== undefined) {
       try {
@@ -108,6 +114,7 @@ async function obtainToken(options: CredentialOptions, io: FullIo): Promise<Chec
       requestToken({
         endpoint,
         target: options.target,
+        ...(server === undefined ? {} : { server }),
         callerToken,
         timeoutMs,
         ...(ca === undefined ? {} : { ca }),
@@ -118,7 +125,7 @@ async function obtainToken(options: CredentialOptions, io: FullIo): Promise<Chec
   const checked = checkIssuedToken(issued, expect());
   if (cache !== undefined) {
     try {
-      await writeCachedToken(cache.file, cache.dir, brokerUrl, options.target, checked);
+      await writeCachedToken(cache.file, cache.dir, brokerUrl, options.target, checked, server);
     } catch (err) {
       // The credential is still good; say once why the next run will call the broker again.
       io.stderr(
@@ -151,10 +158,10 @@ export async function runCredential(argv: readonly string[], io: CredentialIo): 
       full.stdout(`${CREDENTIAL_USAGE}\n`);
       return EXIT_OK;
     }
-    const apiVersion = execCredentialApiVersion(io.env['KUBERNETES_EXEC_INFO']);
-    const issued = await obtainToken(parsed.options, full);
+    const execInfo = readExecInfo(io.env['KUBERNETES_EXEC_INFO']);
+    const issued = await obtainToken(parsed.options, full, execInfo.server);
     const credential = buildExecCredential(
-      apiVersion,
+      execInfo.apiVersion,
       issued.token,
       issued.expiresAt,
       parsed.options.expiryMarginMs,

@@ -1,6 +1,9 @@
 /**
- * The plugin's optional on-disk token cache (--cache-dir): one file per broker, target and caller, in a
- * directory only the plugin's user may write, each token checked again when read.
+ * The plugin's optional on-disk token cache (--cache-dir): one file per broker, target, server
+ * (the URL the token is presented to, from KUBERNETES_EXEC_INFO) and caller, in a directory
+ * only the plugin's user may write, each token checked again when read. Keyed on the server
+ * too: the broker binds a token to it (ADR 0011), and a stale cluster Secret naming another
+ * server must not be served the token cached for the right one.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -15,6 +18,8 @@ interface CacheEntry {
   v: 1;
   broker: string;
   target: string;
+  /** The server the token was issued for; absent when the request named none. */
+  server?: string;
   token: string;
   /** The token's checked expiry, ms since the epoch. */
   expiresAt: number;
@@ -90,17 +95,30 @@ export function callerIdentity(callerToken: string): string {
 }
 
 /**
- * The cache file for a broker endpoint, target and caller: `tg-<hash>.json`, the hash over all
- * three so that the name reveals none of them.
+ * The cache file for a broker endpoint, target, server and caller: `tg-<hash>.json`, the hash
+ * over all of them so that the name reveals none.
  */
-export function cacheFilePath(dir: string, brokerUrl: string, target: string, callerToken: string): string {
-  const hash = createHash('sha256')
-    .update(JSON.stringify([brokerUrl, target, callerIdentity(callerToken)]))
-    .digest('hex');
+export function cacheFilePath(
+  dir: string,
+  brokerUrl: string,
+  target: string,
+  callerToken: string,
+  server?: string,
+): string {
+  const key =
+    server === undefined
+      ? [brokerUrl, target, callerIdentity(callerToken)]
+      : [brokerUrl, target, server, callerIdentity(callerToken)];
+  const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex');
   return join(dir, `tg-${hash.slice(0, 40)}.json`);
 }
 
-function parseEntry(text: string, brokerUrl: string, target: string): CacheEntry | undefined {
+function parseEntry(
+  text: string,
+  brokerUrl: string,
+  target: string,
+  server: string | undefined,
+): CacheEntry | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -113,12 +131,15 @@ function parseEntry(text: string, brokerUrl: string, target: string): CacheEntry
   const expiresAt = e['expiresAt'];
   if (e['v'] !== 1 || e['broker'] !== brokerUrl || e['target'] !== target || token === undefined)
     return undefined;
+  // An entry for another server (or for none, when one is asked for) is a miss.
+  if (e['server'] !== server) return undefined;
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
   const audience = e['audience'];
   return {
     v: 1,
     broker: brokerUrl,
     target,
+    ...(server === undefined ? {} : { server }),
     token,
     expiresAt,
     ...(typeof audience === 'string' ? { audience } : {}),
@@ -127,8 +148,9 @@ function parseEntry(text: string, brokerUrl: string, target: string): CacheEntry
 
 /**
  * Reads a cached token that is still good: its expiry more than `marginMs` ahead of `now`.
- * Anything else (no file, unreadable, corrupt, for another broker or target, a symlink, not
- * the caller's own or readable by others) counts as a miss; the next write replaces it.
+ * Anything else (no file, unreadable, corrupt, for another broker, target or server, a
+ * symlink, not the caller's own or readable by others) counts as a miss; the next write
+ * replaces it.
  * @returns the token, or undefined on a miss
  */
 export async function readCachedToken(
@@ -138,6 +160,7 @@ export async function readCachedToken(
   now: number,
   marginMs: number,
   uid: number | undefined = ownUid(),
+  server?: string,
 ): Promise<CachedToken | undefined> {
   let text: string;
   try {
@@ -153,7 +176,7 @@ export async function readCachedToken(
   } catch {
     return undefined;
   }
-  const entry = parseEntry(text, brokerUrl, target);
+  const entry = parseEntry(text, brokerUrl, target, server);
   if (entry === undefined || entry.expiresAt - marginMs <= now) return undefined;
   return {
     token: entry.token,
@@ -174,12 +197,14 @@ export async function writeCachedToken(
   brokerUrl: string,
   target: string,
   issued: CachedToken,
+  server?: string,
 ): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const entry: CacheEntry = {
     v: 1,
     broker: brokerUrl,
     target,
+    ...(server === undefined ? {} : { server }),
     token: issued.token,
     expiresAt: issued.expiresAt,
     ...(issued.audience === undefined ? {} : { audience: issued.audience }),

@@ -19,17 +19,12 @@ import { dataPath, sameSecretData } from './cluster-secret-data.js';
 import { mutateClusterSecret } from './cluster-secret-mutation.js';
 import { configValue, readView, type SecretView } from './cluster-secret-view.js';
 import { connectedServerUrl } from '../tenancy/cluster-url.js';
-import { trimEndOf } from './text-trim.js';
+import { isRegisteredServerSpelling } from './secret-server.js';
 import { listClusterNames } from './destination.js';
 import { getLabels, getPath, show } from './object-paths.js';
 import type { OwnedCluster } from '../tenancy/registry.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
 import { violation } from './types.js';
-
-/** Argo CD strips every trailing slash from `server` (util/db/cluster.go, SecretToCluster). */
-function trimSlashes(server: string): string {
-  return trimEndOf(server, '/');
-}
 
 /**
  * The cluster registered for a server in any spelling: normalised as everywhere else
@@ -93,7 +88,7 @@ function checkTenantTarget(view: SecretView, tenant: Tenant, context: PolicyCont
         `is missing; /mutate sets it to the registered "${cluster.server}"`,
       ),
     ];
-  if (trimSlashes(view.server) !== trimSlashes(cluster.server)) {
+  if (!isRegisteredServerSpelling(view.server, cluster.server)) {
     return [
       violation(
         'TG-CS-02',

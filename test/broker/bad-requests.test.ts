@@ -60,24 +60,27 @@ describe('broker: bad requests to POST /v1/tokens', () => {
     {
       name: 'valid JSON past the 4 KiB bound',
       body: JSON.stringify({ target: 'k8s-team-a-dev', pad: 'x'.repeat(5000) }),
-      message: /^the body is larger than 4096 bytes; send \{"target": "<cluster name>"\}$/,
+      message:
+        /^the body is larger than 4096 bytes; send \{"target": "<cluster name>", "server": "<server URL>"\}$/,
     },
     {
       name: 'a Content-Encoding the parser does not read',
       body: '{"target": "k8s-team-a-dev"}',
       headers: { 'Content-Encoding': 'compress' },
-      message: /^unsupported Content-Encoding; send \{"target": "<cluster name>"\} uncompressed$/,
+      message:
+        /^unsupported Content-Encoding; send \{"target": "<cluster name>", "server": "<server URL>"\} uncompressed$/,
     },
     {
       name: 'a charset other than UTF-8',
       body: '{"target": "k8s-team-a-dev"}',
       headers: { 'Content-Type': 'application/json; charset=latin1' },
-      message: /^unsupported charset; send \{"target": "<cluster name>"\} in UTF-8$/,
+      message:
+        /^unsupported charset; send \{"target": "<cluster name>", "server": "<server URL>"\} in UTF-8$/,
     },
     {
       name: 'not JSON',
       body: '{nope',
-      message: /^the body must be JSON: \{"target": "<cluster name>"\}$/,
+      message: /^the body must be JSON: \{"target": "<cluster name>", "server": "<server URL>"\}$/,
     },
   ];
   for (const c of bodies) {
@@ -114,11 +117,14 @@ describe('broker: bad requests to POST /v1/tokens', () => {
   for (const c of targets) {
     test(`target ${c.name}: ${c.status} on both token routes`, async () => {
       const code = c.status === 400 ? 'ERR_BROKER_BAD_REQUEST' : 'ERR_BROKER_UNKNOWN_TARGET';
-      const posted = await post(JSON.stringify(c.target === undefined ? {} : { target: c.target }));
+      const server = 'https://team-z.example.com';
+      const posted = await post(
+        JSON.stringify(c.target === undefined ? { server } : { target: c.target, server }),
+      );
       assert.equal(posted.status, c.status);
       assert.equal(posted.body.error, code);
       assert.match(posted.body.message, c.message);
-      const path = `/api/get-target-token${c.target === undefined ? '' : `?targetName=${encodeURIComponent(c.target)}`}`;
+      const path = `/api/get-target-token?server=${encodeURIComponent(server)}${c.target === undefined ? '' : `&targetName=${encodeURIComponent(c.target)}`}`;
       const got = await request(app).get(path).set('Authorization', 'Bearer good');
       assert.equal(got.status, c.status);
       assert.match(got.text, /\n$/, 'one line');

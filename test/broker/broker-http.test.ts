@@ -43,7 +43,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
   test('issues a token for a known target: claims of SPEC section 7, verified against the JWKS', async () => {
     const res = await request(app)
       .get('/api/get-target-token')
-      .query({ targetName: 'k8s-team-a-dev' })
+      .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
       .set('Authorization', `Bearer ${controller.token}`);
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain/);
@@ -82,7 +82,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     const res = await request(app)
       .post('/v1/tokens')
       .set('Authorization', `Bearer ${controller.token}`)
-      .send({ target: 'k8s-team-a-prod' });
+      .send({ target: 'k8s-team-a-prod', server: 'https://team-a-prod.example.com' });
     assert.equal(res.status, 200);
     const { token, expirationTimestamp } = res.body as { token: string; expirationTimestamp: string };
     assert.match(expirationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -98,7 +98,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     const other = await request(app)
       .post('/v1/tokens')
       .set('Authorization', `Bearer ${controller.token}`)
-      .send({ target: 'k8s-team-b-dev' });
+      .send({ target: 'k8s-team-b-dev', server: 'https://team-b-dev.example.com' });
     const b = await jwtVerify((other.body as { token: string }).token, createLocalJWKSet(jwks.body), {
       issuer: ISSUER,
       audience: 'team-b-dev-audience',
@@ -197,7 +197,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
       const auth = c.auth === undefined ? `Bearer ${fresh.token}` : c.auth(fresh.token);
       const req = request(app)
         .get('/api/get-target-token')
-        .query({ targetName: c.target ?? 'k8s-team-a-dev' });
+        .query({ targetName: c.target ?? 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' });
       const res = auth === undefined ? await req : await req.set('Authorization', auth);
       assert.equal(res.status, c.status);
       assert.match(res.text, c.message);
@@ -206,7 +206,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
       const json = await request(app)
         .post('/v1/tokens')
         .set(auth === undefined ? {} : { Authorization: auth })
-        .send({ target: c.target ?? 'k8s-team-a-dev' });
+        .send({ target: c.target ?? 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' });
       assert.equal(json.status, c.status);
       assert.equal(json.body.error, c.code);
       const refused = auditRecords(log.lines).filter((r) => r.event === 'refused' && r.code === c.code);
@@ -219,7 +219,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     api.addToken(server.token, server.known);
     const res = await request(app)
       .get('/api/get-target-token')
-      .query({ targetName: 'k8s-team-a-dev' })
+      .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
       .set('Authorization', `Bearer ${server.token}`);
     assert.equal(res.status, 403);
     assert.match(res.text, /caller "system:serviceaccount:argocd:argocd-server" may not obtain tokens/);
@@ -233,7 +233,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     api.addToken(unbound.token, unbound.known);
     const res = await request(app)
       .get('/api/get-target-token')
-      .query({ targetName: 'k8s-team-a-dev' })
+      .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
       .set('Authorization', `Bearer ${unbound.token}`);
     assert.equal(res.status, 401);
     assert.match(res.text, /not bound to a pod/);
@@ -245,7 +245,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     const before = api.tokenReviews.length;
     const res = await request(app)
       .get('/api/get-target-token')
-      .query({ targetName: 'k8s-team-a-dev' })
+      .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
       .set('Authorization', `Bearer ${wrong.token}`);
     assert.equal(res.status, 401);
     assert.deepEqual(
@@ -263,7 +263,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     try {
       const res = await request(app)
         .get('/api/get-target-token')
-        .query({ targetName: 'k8s-team-a-dev' })
+        .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
         .set('Authorization', `Bearer ${t.token}`);
       assert.equal(res.status, 401);
       assert.match(res.text, /not valid for audience "tenant-guard"/);
@@ -280,7 +280,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     const res = await request(app)
       .post('/v1/tokens')
       .set('Authorization', `Bearer ${t.token}`)
-      .send({ target: 'k8s-team-a-dev' });
+      .send({ target: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' });
     const took = Date.now() - started;
     assert.equal(res.status, 503);
     assert.equal(res.body.error, 'ERR_BROKER_REVIEW_UNAVAILABLE');
@@ -290,7 +290,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
     const again = await request(app)
       .post('/v1/tokens')
       .set('Authorization', `Bearer ${t.token}`)
-      .send({ target: 'k8s-team-a-dev' });
+      .send({ target: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' });
     assert.equal(again.status, 200);
   });
 
@@ -333,7 +333,7 @@ describe('broker over HTTP, TokenReview through client-node against the test API
       for (let i = 0; i < 5; i++) {
         const res = await request(a)
           .get('/api/get-target-token')
-          .query({ targetName: 'k8s-team-a-dev' })
+          .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
           .set('Authorization', `Bearer ${t.token}`);
         statuses.push(res.status);
         if (res.status === 429) retryAfter = res.headers['retry-after'];

@@ -164,8 +164,11 @@ describe('broker token request counter', () => {
     try {
       // No token, then a token the review rejects: for a real target and for a guess.
       for (const target of ['k8s-team-b-dev', 'k8s-team-x-dev']) {
-        assert.equal((await broker.issue(undefined, target, '10.9.9.9')).ok, false);
-        assert.equal((await broker.issue(`Bearer forged-${target}`, target, '10.9.9.9')).ok, false);
+        assert.equal((await broker.issue(undefined, target, '10.9.9.9', 'https://x.example.com')).ok, false);
+        assert.equal(
+          (await broker.issue(`Bearer forged-${target}`, target, '10.9.9.9', 'https://x.example.com')).ok,
+          false,
+        );
       }
       const series = [...(await gauges(registry)).entries()].filter(([name]) =>
         name.startsWith('tenant_guard_broker_token_requests_total{'),

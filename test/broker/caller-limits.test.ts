@@ -27,6 +27,7 @@ import {
 } from './helpers.js';
 
 const TARGET = 'k8s-team-a-dev';
+const SERVER = 'https://team-a-dev.example.com';
 const ARGOCD_SERVER = 'system:serviceaccount:argocd:argocd-server';
 
 function refused(o: TokenOutcome): { status: number; code: string; retryAfterSeconds?: number } {
@@ -76,12 +77,12 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     const broker = await brokerWith({});
     const before = api.tokenReviews.length;
     for (const size of [8 * 1024 + 1, 16 * 1024]) {
-      const r = refused(await broker.issue(`Bearer ${'a'.repeat(size)}`, TARGET, '10.0.0.9'));
+      const r = refused(await broker.issue(`Bearer ${'a'.repeat(size)}`, TARGET, '10.0.0.9', SERVER));
       assert.deepEqual([r.status, r.code], [401, 'ERR_BROKER_UNAUTHENTICATED']);
     }
     const res = await request(brokerApp(broker))
       .get('/api/get-target-token')
-      .query({ targetName: TARGET })
+      .query({ targetName: TARGET, server: SERVER })
       .set('Authorization', `Bearer ${'a'.repeat(9000)}`);
     assert.equal(res.status, 401);
     assert.match(res.text, /longer than 8192 characters/);
@@ -91,10 +92,11 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
   test('per source address: beyond the burst 429 with Retry-After and no review; other sources and a cached controller token unaffected', async () => {
     const broker = await brokerWith({ sourceBurst: '3', sourceRate: '1' });
     const controller = controllerToken();
-    assert.equal((await broker.issue(`Bearer ${controller}`, TARGET, '10.0.0.1')).ok, true);
+    assert.equal((await broker.issue(`Bearer ${controller}`, TARGET, '10.0.0.1', SERVER)).ok, true);
     const before = api.tokenReviews.length;
     const outcomes = [];
-    for (let i = 0; i < 5; i++) outcomes.push(await broker.issue(`Bearer ${bogus(i)}`, TARGET, '10.0.0.1'));
+    for (let i = 0; i < 5; i++)
+      outcomes.push(await broker.issue(`Bearer ${bogus(i)}`, TARGET, '10.0.0.1', SERVER));
     // A bucket of 3: the controller's first (uncached) request took one, two bogus tokens the rest.
     assert.deepEqual(
       outcomes.map((o) => (o.ok ? 200 : o.status)),
@@ -104,18 +106,18 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     assert.deepEqual([limited.code, limited.retryAfterSeconds], ['ERR_BROKER_RATE_LIMITED', 1]);
     assert.equal(api.tokenReviews.length - before, 2, 'a limited request makes no review');
     assert.equal(
-      (await broker.issue(`Bearer ${controller}`, TARGET, '10.0.0.1')).ok,
+      (await broker.issue(`Bearer ${controller}`, TARGET, '10.0.0.1', SERVER)).ok,
       true,
       'a cached controller token skips the source limit',
     );
     assert.equal(
-      refused(await broker.issue(`Bearer ${bogus(7)}`, TARGET, '10.0.0.2')).status,
+      refused(await broker.issue(`Bearer ${bogus(7)}`, TARGET, '10.0.0.2', SERVER)).status,
       401,
       'another source is reviewed',
     );
     clock += 1_000;
     assert.equal(
-      refused(await broker.issue(`Bearer ${bogus(8)}`, TARGET, '10.0.0.1')).status,
+      refused(await broker.issue(`Bearer ${bogus(8)}`, TARGET, '10.0.0.1', SERVER)).status,
       401,
       'the bucket refills at --source-rate',
     );
@@ -129,7 +131,7 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
       reviewTimeout: '20s',
     });
     const controller = controllerToken();
-    assert.equal((await broker.issue(`Bearer ${controller}`, TARGET, '10.1.0.1')).ok, true);
+    assert.equal((await broker.issue(`Bearer ${controller}`, TARGET, '10.1.0.1', SERVER)).ok, true);
     clock += 1_500; // its review is no longer reused, but it is known
 
     const known = new Map<string, KnownToken>();
@@ -155,7 +157,7 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     });
     const before = api.tokenReviews.length;
     const flood = Array.from({ length: 20 }, (_v, i) =>
-      broker.issue(`Bearer ${bogus(100 + i)}`, TARGET, `10.2.${i}.1`),
+      broker.issue(`Bearer ${bogus(100 + i)}`, TARGET, `10.2.${i}.1`, SERVER),
     );
     await new Promise((r) => setTimeout(r, 150));
     const early = await Promise.race([
@@ -173,7 +175,7 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
       'one slot kept: 2 of 3 running for unknown tokens, 2 queued',
     );
 
-    const ctl = await broker.issue(`Bearer ${controller}`, TARGET, '10.1.0.1');
+    const ctl = await broker.issue(`Bearer ${controller}`, TARGET, '10.1.0.1', SERVER);
     assert.equal(
       ctl.ok,
       true,
@@ -182,7 +184,7 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     assert.equal(peak, 3);
     const res = await request(brokerApp(broker))
       .get('/api/get-target-token')
-      .query({ targetName: TARGET })
+      .query({ targetName: TARGET, server: SERVER })
       .set('Authorization', `Bearer ${bogus(999)}`);
     assert.deepEqual([res.status, res.headers['retry-after']], [503, '1']);
     assert.match(res.text, /too many caller tokens are being reviewed/);
@@ -214,7 +216,7 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     });
     const outcomes = await Promise.all(
       Array.from({ length: 200 }, (_v, i) =>
-        broker.issue(`Bearer ${bogus(1000 + i)}`, TARGET, `10.3.${i}.1`),
+        broker.issue(`Bearer ${bogus(1000 + i)}`, TARGET, `10.3.${i}.1`, SERVER),
       ),
     );
     const codes = new Set(outcomes.map((o) => (o.ok ? 'ok' : o.code)));
@@ -230,7 +232,7 @@ describe('bounded unauthenticated work, counted at the test API server', () => {
     const broker = await brokerWith({ callerBurst: '2', callerRate: '1' });
     const shard0 = controllerToken('argocd-application-controller-0');
     const shard1 = controllerToken('argocd-application-controller-1');
-    const take = (t: string) => broker.issue(`Bearer ${t}`, TARGET, '10.4.0.1');
+    const take = (t: string) => broker.issue(`Bearer ${t}`, TARGET, '10.4.0.1', SERVER);
     assert.equal((await take(shard0)).ok, true);
     assert.equal((await take(shard0)).ok, true);
     const third = refused(await take(shard0));
@@ -336,7 +338,7 @@ spec:
       const res = await request(brokerApp(broker))
         .post('/v1/tokens')
         .set('Authorization', `Bearer ${as(c.sa)}`)
-        .send({ target: c.target });
+        .send({ target: c.target, server: `https://${c.target.replace(/^k8s-/, '')}.example.com` });
       assert.equal(res.status, c.status, JSON.stringify(res.body));
       if (c.status === 403) assert.match(res.body.message, /spec\.allowedCallers/);
     });
@@ -364,15 +366,17 @@ describe('the review queue goes first only for callers the broker served (found 
     });
     try {
       assert.equal(
-        refused(await broker.issue('Bearer forbidden-1', TARGET, '10.8.0.1')).code,
+        refused(await broker.issue('Bearer forbidden-1', TARGET, '10.8.0.1', SERVER)).code,
         'ERR_BROKER_FORBIDDEN',
       );
       clock += 2_000; // past the review's reuse: the next request needs a review
       hold = true;
-      const running = broker.issue('Bearer other-1', TARGET, '10.8.0.2'); // the slot for others
-      const waiting = broker.issue('Bearer other-2', TARGET, '10.8.0.3'); // the one place in their lane
+      const running = broker.issue('Bearer other-1', TARGET, '10.8.0.2', SERVER); // the slot for others
+      const waiting = broker.issue('Bearer other-2', TARGET, '10.8.0.3', SERVER); // the one place in their lane
       let answered: TokenOutcome | undefined;
-      const again = broker.issue('Bearer forbidden-1', TARGET, '10.8.0.1').then((o) => (answered = o));
+      const again = broker
+        .issue('Bearer forbidden-1', TARGET, '10.8.0.1', SERVER)
+        .then((o) => (answered = o));
       // Only microtasks stand between the request and a full lane's answer.
       for (let i = 0; i < 3; i++) await new Promise((tick) => setImmediate(tick));
       assert.ok(answered !== undefined, 'answered at once, not waiting in the lane kept for served callers');
@@ -401,7 +405,7 @@ describe('refusal audit lines are bounded per source', () => {
       const refusals = () => auditRecords(lines).filter((r) => r.event === 'refused');
       const statuses: number[] = [];
       for (let i = 0; i < 100; i++) {
-        const o = await broker.issue(undefined, TARGET, '10.9.0.1');
+        const o = await broker.issue(undefined, TARGET, '10.9.0.1', SERVER);
         statuses.push(o.ok ? 200 : o.status);
       }
       assert.ok(
@@ -411,10 +415,10 @@ describe('refusal audit lines are bounded per source', () => {
       assert.equal(refusals().length, REFUSAL_LINES_BURST);
       assert.equal(refusals()[0]?.source, '10.9.0.1');
       // Another source has its own budget.
-      await broker.issue(undefined, TARGET, '10.9.0.2');
+      await broker.issue(undefined, TARGET, '10.9.0.2', SERVER);
       assert.equal(refusals().length, REFUSAL_LINES_BURST + 1);
       clock += 3_000;
-      for (let i = 0; i < 5; i++) await broker.issue('Bearer', TARGET, '10.9.0.1');
+      for (let i = 0; i < 5; i++) await broker.issue('Bearer', TARGET, '10.9.0.1', SERVER);
       const after = refusals().slice(REFUSAL_LINES_BURST + 1);
       assert.equal(after.length, 3 * REFUSAL_LINES_PER_SECOND, 'the budget refills at its rate');
       assert.equal(
@@ -443,8 +447,8 @@ describe('refusal audit lines are bounded per source', () => {
     });
     try {
       for (let i = 0; i < REFUSAL_LINES_BURST + 2; i++)
-        await broker.issue('Bearer noisy', TARGET, '10.9.2.1');
-      await broker.issue('Bearer quiet', TARGET, '10.9.2.2');
+        await broker.issue('Bearer noisy', TARGET, '10.9.2.1', SERVER);
+      await broker.issue('Bearer quiet', TARGET, '10.9.2.2', SERVER);
       const named = (who: string) =>
         auditRecords(lines).filter(
           (r) => r.event === 'refused' && r.caller === `system:serviceaccount:team-a:${who}`,
@@ -474,8 +478,8 @@ describe('refusal audit lines are bounded per source', () => {
     });
     try {
       const source = '10.9.1.1';
-      for (let i = 0; i < REFUSAL_LINES_BURST + 5; i++) await broker.issue(undefined, TARGET, source);
-      const forbidden = await broker.issue(`Bearer ${serviceAccountToken().token}`, TARGET, source);
+      for (let i = 0; i < REFUSAL_LINES_BURST + 5; i++) await broker.issue(undefined, TARGET, source, SERVER);
+      const forbidden = await broker.issue(`Bearer ${serviceAccountToken().token}`, TARGET, source, SERVER);
       assert.equal(refused(forbidden).code, 'ERR_BROKER_FORBIDDEN');
       const named = auditRecords(lines).filter((r) => r.event === 'refused' && r.caller === ARGOCD_SERVER);
       assert.equal(named.length, 1, 'the forbidden request is on record, with its caller');

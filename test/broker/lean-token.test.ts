@@ -79,26 +79,30 @@ describe('broker: the lean token route answers as the express router', () => {
   const cases: Array<{ name: string; path: string; auth?: string; lean: boolean }> = [
     {
       name: 'a token',
-      path: '/api/get-target-token?targetName=k8s-team-a-dev',
+      path: '/api/get-target-token?targetName=k8s-team-a-dev&server=https%3A%2F%2Fteam-a-dev.example.com',
       auth: 'Bearer good',
       lean: true,
     },
     {
       name: 'a token under the issuer path',
-      path: '/tg/api/get-target-token?targetName=k8s-team-a-dev',
+      path: '/tg/api/get-target-token?targetName=k8s-team-a-dev&server=https%3A%2F%2Fteam-a-dev.example.com',
       auth: 'Bearer good',
       lean: true,
     },
-    { name: 'no Authorization', path: '/api/get-target-token?targetName=k8s-team-a-dev', lean: true },
+    {
+      name: 'no Authorization',
+      path: '/api/get-target-token?targetName=k8s-team-a-dev&server=https%3A%2F%2Fteam-a-dev.example.com',
+      lean: true,
+    },
     {
       name: 'a malformed Authorization',
-      path: '/api/get-target-token?targetName=k8s-team-a-dev',
+      path: '/api/get-target-token?targetName=k8s-team-a-dev&server=https%3A%2F%2Fteam-a-dev.example.com',
       auth: 'Basic x',
       lean: true,
     },
     {
       name: 'a caller the review rejects',
-      path: '/api/get-target-token?targetName=k8s-team-a-dev',
+      path: '/api/get-target-token?targetName=k8s-team-a-dev&server=https%3A%2F%2Fteam-a-dev.example.com',
       auth: 'Bearer bad',
       lean: true,
     },
@@ -111,13 +115,44 @@ describe('broker: the lean token route answers as the express router', () => {
     },
     {
       name: 'an unknown target',
-      path: '/api/get-target-token?targetName=nope',
+      path: '/api/get-target-token?targetName=nope&server=https%3A%2F%2Fnope.example.com',
+      auth: 'Bearer good',
+      lean: true,
+    },
+    // The server the token is presented to (ADR 0011).
+    {
+      name: 'no server',
+      path: '/api/get-target-token?targetName=k8s-team-a-dev',
+      auth: 'Bearer good',
+      lean: true,
+    },
+    {
+      name: 'a repeated server',
+      path: `/api/get-target-token?targetName=k8s-team-a-dev&server=${encodeURIComponent('https://team-a-dev.example.com')}&server=x`,
+      auth: 'Bearer good',
+      lean: true,
+    },
+    {
+      name: "another tenant's server",
+      path: `/api/get-target-token?targetName=k8s-team-a-dev&server=${encodeURIComponent('https://team-b-dev.example.com')}`,
+      auth: 'Bearer good',
+      lean: true,
+    },
+    {
+      name: 'the registered server with a trailing slash',
+      path: `/api/get-target-token?targetName=k8s-team-a-dev&server=${encodeURIComponent('https://team-a-dev.example.com/')}`,
+      auth: 'Bearer good',
+      lean: true,
+    },
+    {
+      name: 'a server longer than the bound',
+      path: `/api/get-target-token?targetName=k8s-team-a-dev&server=https%3A%2F%2F${'a'.repeat(2100)}`,
       auth: 'Bearer good',
       lean: true,
     },
     {
       name: 'another spelling of the route (left to express)',
-      path: '/API/get-target-token/?targetName=k8s-team-a-dev',
+      path: '/API/get-target-token/?targetName=k8s-team-a-dev&server=https%3A%2F%2Fteam-a-dev.example.com',
       auth: 'Bearer good',
       lean: false,
     },
@@ -165,7 +200,7 @@ describe('broker: the per-source limit holds on the lean token route as on the r
           out.on('finish', () => taken.push(Object.getPrototypeOf(req) === IncomingMessage.prototype));
           app(req, out);
         })
-          .get('/api/get-target-token?targetName=k8s-team-a-dev')
+          .get('/api/get-target-token?targetName=k8s-team-a-dev&server=https%3A%2F%2Fteam-a-dev.example.com')
           .set('Authorization', `Bearer bogus-${i}`);
         statuses.push(res.status);
       }

@@ -120,7 +120,7 @@ describe('tokens verified by go-oidc (oidc-verify) over HTTPS', { timeout: 90_00
     const token = async (target: string): Promise<string> => {
       const res = await request(app)
         .get('/api/get-target-token')
-        .query({ targetName: target })
+        .query({ targetName: target, server: `https://${target.replace(/^k8s-/, '')}.example.com` })
         .set('Authorization', `Bearer ${caller.token}`);
       assert.equal(res.status, 200, res.text);
       return res.text;
@@ -334,7 +334,12 @@ describe(
     }
 
     async function tokenFrom(broker: Broker): Promise<string> {
-      const outcome = await broker.issue(`Bearer ${caller.token}`, 'k8s-team-a-dev', '10.0.0.1');
+      const outcome = await broker.issue(
+        `Bearer ${caller.token}`,
+        'k8s-team-a-dev',
+        '10.0.0.1',
+        'https://team-a-dev.example.com',
+      );
       assert.ok(outcome.ok, JSON.stringify(outcome));
       return outcome.token;
     }

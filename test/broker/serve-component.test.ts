@@ -71,12 +71,12 @@ describe('broker as a serve component', () => {
       api.addToken(caller.token, caller.known);
       const ok = await request(app)
         .get('/api/get-target-token')
-        .query({ targetName: 'k8s-team-a-dev' })
+        .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
         .set('Authorization', `Bearer ${caller.token}`);
       assert.equal(ok.status, 200);
       const no = await request(app)
         .get('/api/get-target-token')
-        .query({ targetName: 'nope' })
+        .query({ targetName: 'nope', server: 'https://nope.example.com' })
         .set('Authorization', `Bearer ${caller.token}`);
       assert.equal(no.status, 404);
       assert.deepEqual(

@@ -127,7 +127,7 @@ describe('two brokers, one Secret-backed key ring (injected clock)', () => {
       assert.ok(app !== undefined);
       const res = await request(app)
         .get('/api/get-target-token')
-        .query({ targetName: 'k8s-team-a-dev' })
+        .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
         .set('Authorization', `Bearer ${caller.token}`);
       assert.equal(res.status, 200, `step ${step}: ${res.text}`);
       const kid = String(decodeProtectedHeader(res.text).kid);
@@ -188,7 +188,7 @@ describe('two brokers, one Secret-backed key ring (injected clock)', () => {
     assert.deepEqual(broker.keyManager.readiness(), { ready: true });
     const res = await request(brokerApp(broker))
       .get('/api/get-target-token')
-      .query({ targetName: 'k8s-team-a-dev' })
+      .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
       .set('Authorization', `Bearer ${caller.token}`);
     assert.equal(res.status, 200, res.text);
     const jwks = await request(brokerApp(broker)).get('/openid/v1/jwks');

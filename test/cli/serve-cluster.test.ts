@@ -88,7 +88,7 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
     const caller = serviceAccountToken();
     api.addToken(caller.token, caller.known);
     const answer = await callServe(handle.url, ca, '/v1/tokens', {
-      body: { target: 'k8s-team-a-dev' },
+      body: { target: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' },
       token: caller.token,
     });
     assert.equal(answer.status, 200, answer.body);
@@ -100,7 +100,7 @@ describe('tenant-guard serve --watch-tenants with the broker', () => {
     assert.equal(claims.aud, 'k8s-team-a-dev');
     assert.equal(claims.act.sub, 'system:serviceaccount:argocd:argocd-application-controller');
     const unknown = await callServe(handle.url, ca, '/v1/tokens', {
-      body: { target: 'k8s-team-z-dev' },
+      body: { target: 'k8s-team-z-dev', server: 'https://team-z-dev.example.com' },
       token: caller.token,
     });
     assert.equal(unknown.status, 404);

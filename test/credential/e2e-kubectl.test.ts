@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { request } from 'node:https';
 import type { Broker } from '../../src/broker/index.js';
 import { createBroker } from '../../src/broker/index.js';
+import type { TenantRegistry } from '../../src/tenancy/registry.js';
 import {
   brokerApp,
   CONTROLLER,
@@ -51,6 +52,7 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
   const controller = serviceAccountToken();
   const argocdServer = serviceAccountToken({ name: 'argocd-server' });
   const plugins: Array<{ kind: 'sea' | 'node'; command: string }> = [];
+  let registry: TenantRegistry | undefined;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tg-e2e-'));
@@ -63,12 +65,11 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
       config: testConfig(),
       issuer: https.origin,
       allowedCallers: [CONTROLLER],
-      registry: testRegistry(),
+      registry: { current: () => registry },
       logger: recordingLogger().logger,
       kubeConfig: api.kubeConfig(),
     });
     https.setApp(brokerApp(broker));
-
     await Promise.all([
       writeFile(join(dir, 'controller.token'), controller.token),
       writeFile(join(dir, 'argocd-server.token'), argocdServer.token),
@@ -82,6 +83,15 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
       certFile: join(dir, 'remote.crt'),
       keyFile: join(dir, 'remote.key'),
     });
+    // The target registered at the remote stand-in's URL (known once it runs, and it reads
+    // the broker's discovery first): the broker binds each token to the server kubectl
+    // presents it to (provideClusterInfo, ADR 0011).
+    // A registry refuses a loopback server (Argo CD's own pod): the stand-in's URL is set on
+    // the parsed cluster instead.
+    registry = testRegistry().current();
+    const owned = registry?.clusterByName(TARGET);
+    assert.ok(owned);
+    Object.defineProperty(owned.cluster, 'server', { value: remote.url });
 
     // The single executable `make plugin` built (when up to date), else one built here (as CI
     // can); and the Node entry.
@@ -110,10 +120,18 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
     );
   });
 
-  async function kubeconfigFor(kind: string, tokenName: string, execApiVersion: string): Promise<string> {
+  async function kubeconfigFor(
+    kind: string,
+    tokenName: string,
+    execApiVersion: string,
+    provideClusterInfo = true,
+  ): Promise<string> {
     const plugin = plugins.find((p) => p.kind === kind);
     assert.ok(plugin, `plugin ${kind}`);
-    const file = join(dir, `kubeconfig-${kind}-${tokenName}-${execApiVersion.split('/')[1]}.yaml`);
+    const file = join(
+      dir,
+      `kubeconfig-${kind}-${tokenName}-${execApiVersion.split('/')[1]}-${provideClusterInfo}.yaml`,
+    );
     await writeKubeconfig(file, {
       server: remote.url,
       serverCaFile: remoteTls.caFile,
@@ -121,6 +139,7 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
       // The canonical args of a cluster Secret (SPEC TG-CS-04).
       args: [https.origin, TARGET, join(dir, `${tokenName}.token`), '--ca-file', brokerTls.caFile],
       execApiVersion,
+      provideClusterInfo,
     });
     return file;
   }
@@ -148,6 +167,18 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
         assert.deepEqual(claims.act, { sub: CONTROLLER });
       });
 
+      test('without provideClusterInfo the broker refuses: no server to bind the token to (ADR 0011)', async () => {
+        const seen = remote.lines().length;
+        const r = await kubectl(
+          await kubeconfigFor(kind, 'controller', V1, false),
+          ['get', '--raw', '/version'],
+          { HOME: dir },
+        );
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /ERR_CREDENTIAL_REFUSED: .*answered 400 .*\(ERR_BROKER_SERVER_UNBOUND\)/);
+        assert.equal(remote.lines().length, seen, 'no request reached the remote cluster');
+      });
+
       test("a caller that is not allowed: kubectl fails and shows the broker's reason", async () => {
         const seen = remote.lines().length;
         const r = await kubectl(
@@ -158,7 +189,13 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
         assert.notEqual(r.code, 0);
         assert.equal(r.stdout, '');
         // What the broker itself answers this caller, asked directly.
-        const answer = await postTokens(https.origin, brokerTls.caPem, argocdServer.token, TARGET);
+        const answer = await postTokens(
+          https.origin,
+          brokerTls.caPem,
+          argocdServer.token,
+          TARGET,
+          remote.url,
+        );
         assert.equal(answer.status, 403);
         assert.equal(answer.body['error'], 'ERR_BROKER_FORBIDDEN');
         const reason = `${String(answer.body['message'])} (ERR_BROKER_FORBIDDEN)`;
@@ -198,7 +235,7 @@ describe('e2e: kubectl -> exec plugin -> broker -> remote cluster', { skip }, ()
                 KUBERNETES_EXEC_INFO: JSON.stringify({
                   kind: 'ExecCredential',
                   apiVersion,
-                  spec: { interactive: false },
+                  spec: { interactive: false, cluster: { server: remote.url } },
                 }),
               },
             },
@@ -220,6 +257,7 @@ function postTokens(
   ca: string,
   callerToken: string,
   target: string,
+  server: string,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -238,6 +276,6 @@ function postTokens(
       },
     );
     req.on('error', reject);
-    req.end(JSON.stringify({ target }));
+    req.end(JSON.stringify({ target, server }));
   });
 }

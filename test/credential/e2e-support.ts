@@ -49,7 +49,15 @@ export function builtSeaBinary(): string | undefined {
 /** Writes a kubeconfig whose user runs the plugin as client-go's exec credential provider. */
 export async function writeKubeconfig(
   file: string,
-  o: { server: string; serverCaFile: string; command: string; args: string[]; execApiVersion: string },
+  o: {
+    server: string;
+    serverCaFile: string;
+    command: string;
+    args: string[];
+    execApiVersion: string;
+    /** As a cluster Secret's canonical exec config sets it (ADR 0011); default true. */
+    provideClusterInfo?: boolean;
+  },
 ): Promise<void> {
   const config = {
     apiVersion: 'v1',
@@ -64,7 +72,7 @@ export async function writeKubeconfig(
             command: o.command,
             args: o.args,
             interactiveMode: 'Never',
-            provideClusterInfo: false,
+            provideClusterInfo: o.provideClusterInfo ?? true,
           },
         },
       },

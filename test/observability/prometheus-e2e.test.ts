@@ -160,7 +160,7 @@ describe('a real Prometheus scraping tenant-guard', skip, () => {
     api.addToken(caller.token, caller.known);
     for (let i = 0; i < 2; i += 1) {
       const answer = await callServe(handle.url, ca, '/v1/tokens', {
-        body: { target: 'k8s-team-a-dev' },
+        body: { target: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' },
         token: caller.token,
       });
       assert.equal(answer.status, 200, answer.body);
@@ -168,7 +168,7 @@ describe('a real Prometheus scraping tenant-guard', skip, () => {
     assert.equal(
       (
         await callServe(handle.url, ca, '/v1/tokens', {
-          body: { target: 'no-such-cluster' },
+          body: { target: 'no-such-cluster', server: 'https://nowhere.example.com' },
           token: caller.token,
         })
       ).status,

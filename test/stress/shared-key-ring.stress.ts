@@ -95,7 +95,7 @@ describe('two brokers, one Secret-backed key ring', { timeout: 60_000 }, () => {
         const asked = Date.now();
         const res = await request(app(i))
           .get('/api/get-target-token')
-          .query({ targetName: 'k8s-team-a-dev' })
+          .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
           .set('Authorization', `Bearer ${caller.token}`);
         if (res.status === 503) {
           assert.match(res.text, /signs from|not been read/, 'only before the first key signs');

@@ -116,7 +116,7 @@ describe('TokenReview cache and single-flight, counted at the test API server', 
   const get = (token: string) =>
     request(brokerApp(broker))
       .get('/api/get-target-token')
-      .query({ targetName: 'k8s-team-a-dev' })
+      .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
       .set('Authorization', `Bearer ${token}`);
 
   before(async () => {
@@ -221,7 +221,7 @@ describe('caller audience and unbound tokens as configured', () => {
       api.addToken(t.token, t.known);
       const res = await request(brokerApp(broker))
         .get('/api/get-target-token')
-        .query({ targetName: 'k8s-team-a-dev' })
+        .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
         .set('Authorization', `Bearer ${t.token}`);
       assert.equal(res.status, 200);
       assert.deepEqual(api.tokenReviews.at(-1)?.audiences, []);
@@ -240,7 +240,7 @@ describe('caller audience and unbound tokens as configured', () => {
         request(brokerApp(b))
           .post('/v1/tokens')
           .set('Authorization', `Bearer ${t.token}`)
-          .send({ target: 'k8s-team-a-dev' });
+          .send({ target: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' });
       const refused = await ask(strict);
       assert.equal(refused.status, 401);
       assert.equal(refused.body.error, 'ERR_BROKER_UNAUTHENTICATED');
@@ -264,11 +264,13 @@ describe('caller audience and unbound tokens as configured', () => {
       const app = brokerApp(broker);
       const res = await request(app)
         .get('/api/get-target-token')
-        .query({ targetName: 'k8s-team-a-dev' })
+        .query({ targetName: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' })
         .set('Authorization', 'Bearer x');
       assert.equal(res.status, 503);
       assert.match(res.text, /caller authentication needs a Kubernetes API/);
-      const json = await request(app).post('/v1/tokens').send({ target: 'k8s-team-a-dev' });
+      const json = await request(app)
+        .post('/v1/tokens')
+        .send({ target: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com' });
       assert.equal(json.body.error, 'ERR_BROKER_NO_API');
       assert.equal((await request(app).get('/.well-known/openid-configuration')).status, 200);
       assert.equal((await request(app).get('/openid/v1/jwks')).body.keys.length, 1);
