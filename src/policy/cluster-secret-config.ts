@@ -10,8 +10,9 @@
  * - `tlsClientConfig`: `caData`, `serverName`, `insecure` (not `certData`, `keyData`);
  * - `execProviderConfig`: `command`, `args`, `env`, `apiVersion` (TG-CS-04 rules their
  *   values, and denies `env` in the plugin call), `installHint` (text shown when the command
- *   is missing) as a string; not `provideClusterInfo` nor `config`, which hand cluster data
- *   to the command.
+ *   is missing) as a string, `provideClusterInfo` (TG-CS-04: true in the plugin call, which
+ *   tells the plugin the server its token goes to, ADR 0011; in no profile); not `config`,
+ *   which hands cluster data to the command.
  * Go's `encoding/json` matches keys case-insensitively, so `BearerToken` is read as
  * `bearerToken`: a key that is not spelled exactly as allowed is denied. Keys are looked up
  * as own keys only (Maps), so `constructor` or `__proto__` is a key like any other.
@@ -47,6 +48,7 @@ const EXEC_LEVEL: Level = {
     ['env', 'rule'],
     ['apiVersion', 'rule'],
     ['installHint', 'string'],
+    ['provideClusterInfo', 'rule'],
   ]),
   goFields: new GoFieldSet(EXEC_FIELDS),
 };

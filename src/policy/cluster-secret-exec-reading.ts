@@ -45,8 +45,11 @@ const CLUSTER_CONFIG_SET = new GoFieldSet(CLUSTER_CONFIG_FIELDS);
 const EXEC_SET = new GoFieldSet(EXEC_FIELDS);
 const AWS_SET = new GoFieldSet(AWS_FIELDS);
 
-/** Exec fields no plugin call or profile sets (they pass cluster data to the command). */
-const UNCHECKED_EXEC_FIELDS: ReadonlySet<string> = new Set(['provideClusterInfo', 'config']);
+/**
+ * Exec fields no call sets: `config` passes cluster data to the command. `provideClusterInfo`
+ * is read into the call (the plugin call sets it, ADR 0011; a profile may not).
+ */
+const UNCHECKED_EXEC_FIELDS: ReadonlySet<string> = new Set(['config']);
 
 const CONFIG_PATH = 'data.config';
 const EXEC = 'execProviderConfig';
@@ -124,6 +127,7 @@ function execCall(
   const env = ownValue(exec, 'env');
   const apiVersion = ownValue(exec, 'apiVersion');
   const hint = ownValue(exec, 'installHint');
+  const clusterInfo = ownValue(exec, 'provideClusterInfo');
   if (typeof command !== 'string')
     shape.push(
       violation(
@@ -158,6 +162,14 @@ function execCall(
     shape.push(
       violation('TG-CS-04', joinPath(path, 'installHint'), `is ${describeJsonType(hint)}; expected a string`),
     );
+  if (clusterInfo !== undefined && clusterInfo !== null && typeof clusterInfo !== 'boolean')
+    shape.push(
+      violation(
+        'TG-CS-04',
+        joinPath(path, 'provideClusterInfo'),
+        `is ${describeJsonType(clusterInfo)}; expected a boolean`,
+      ),
+    );
   if (shape.length > 0 || typeof command !== 'string') return { call: undefined, shape };
   return {
     call: {
@@ -165,6 +177,7 @@ function execCall(
       args: Array.isArray(args) ? args.map(String) : [],
       apiVersion: typeof apiVersion === 'string' ? apiVersion : undefined,
       env: isRecord(env) ? Object.keys(env).map((k) => [k, String(ownValue(env, k))] as const) : [],
+      ...(typeof clusterInfo === 'boolean' ? { provideClusterInfo: clusterInfo } : {}),
     },
     shape,
   };

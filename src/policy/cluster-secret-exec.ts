@@ -31,15 +31,20 @@ export const EXEC_API_VERSION = 'client.authentication.k8s.io/v1';
 
 const WITHHELD = '(value withheld: Secret data)';
 
-/** The exec config tenant-guard writes for a cluster (SPEC TG-CS-04). */
+/**
+ * The exec config tenant-guard writes for a cluster (SPEC TG-CS-04). `provideClusterInfo`
+ * makes client-go hand the plugin the server the token will be presented to, which the broker
+ * binds the token to (ADR 0011; Argo CD 3.5 or later).
+ */
 export function canonicalExec(
   settings: Settings,
   name: string,
-): { command: string; args: string[]; apiVersion: string } {
+): { command: string; args: string[]; apiVersion: string; provideClusterInfo: true } {
   return {
     command: settings.pluginCommand,
     args: [settings.brokerUrl, name, settings.callerTokenPath, '--ca-file', settings.brokerCaPath],
     apiVersion: EXEC_API_VERSION,
+    provideClusterInfo: true,
   };
 }
 
@@ -63,6 +68,7 @@ export function isCanonicalCall(reading: ExecReading, name: string | undefined, 
     call.command === expected.command &&
     sameArgs(call.args, expected.args) &&
     call.apiVersion === expected.apiVersion &&
+    call.provideClusterInfo === true &&
     ownValue(reading.exec ?? {}, 'env') === undefined
   );
 }
@@ -133,6 +139,23 @@ export function checkTenantExec(
         'TG-CS-04',
         joinPath(path, 'env'),
         'is set; the plugin call takes no environment, remove env',
+      ),
+    );
+  const clusterInfo = ownValue(exec, 'provideClusterInfo');
+  if (clusterInfo === undefined || clusterInfo === null)
+    out.push(
+      violation(
+        'TG-CS-04',
+        joinPath(path, 'provideClusterInfo'),
+        'is missing; expected true (/mutate sets it)',
+      ),
+    );
+  else if (clusterInfo !== true && typeof clusterInfo === 'boolean')
+    out.push(
+      violation(
+        'TG-CS-04',
+        joinPath(path, 'provideClusterInfo'),
+        'is false; expected true: the plugin must be told the server the token goes to, which the broker binds it to',
       ),
     );
   return out;

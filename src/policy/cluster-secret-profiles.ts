@@ -205,11 +205,14 @@ export interface ExecCall {
   readonly apiVersion: string | undefined;
   /** Environment variables set by the config, in order. */
   readonly env: ReadonlyArray<readonly [string, string]>;
+  /** `provideClusterInfo` when set (null or absent: unset). The plugin call sets it true; no profile sets it. */
+  readonly provideClusterInfo?: boolean;
 }
 
 /** Why `call` does not match `profile` (never echoing a value: they are Secret data); undefined when it does. */
 export function profileMismatch(call: ExecCall, profile: ExecProfile): string | undefined {
   if (call.command !== profile.command) return 'command differs';
+  if (call.provideClusterInfo !== undefined) return 'sets provideClusterInfo, which no exec profile allows';
   const lead = profile.args;
   if (call.args.length < lead.length || lead.some((a, i) => call.args[i] !== a))
     return `args do not start with ${JSON.stringify(lead)}`;

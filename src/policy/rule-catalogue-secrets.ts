@@ -31,7 +31,7 @@ export const CLUSTER_SECRET_AND_PROJECT_RULES = [
     module: 'src/policy/cluster-secret-config.ts',
     protects:
       "Keeps out `bearerToken`, `username`/`password`, `certData`/`keyData`, `awsAuthConfig` and `proxyUrl`, case variants and inherited names (`__proto__`) included; `serverName` is absent or the registered server's host, as client-go would check the certificate against another name while dialling `server`. Holds for every requester on a Secret that calls the plugin.",
-    fix: "Keep only `execProviderConfig` and `tlsClientConfig` (`caData`, `serverName`, `insecure`) in `config`; leave `serverName` out (or the registered server's host).",
+    fix: "Keep only `execProviderConfig` (`command`, `args`, `apiVersion`, `installHint`, `provideClusterInfo`) and `tlsClientConfig` (`caData`, `serverName`, `insecure`) in `config`; leave `serverName` out (or the registered server's host).",
     allowed: 'config: { execProviderConfig: {...}, tlsClientConfig: { caData: ... } }',
     denied: 'config: { bearerToken: eyJ... }',
   },
@@ -41,10 +41,10 @@ export const CLUSTER_SECRET_AND_PROJECT_RULES = [
     section: '5',
     module: 'src/policy/cluster-secret-exec.ts',
     protects:
-      'An exec config runs inside the application controller (which holds the caller token for every tenant) and argocd-server. It is the canonical plugin call, or matches an exec profile of the settings exactly, for every Secret and requester: no shell, wrapper, interpreter or unlisted env.',
-    fix: 'Leave `execProviderConfig` to /mutate (the canonical call), or, for a platform cluster, match a profile the platform configured.',
+      'An exec config runs inside the application controller (which holds the caller token for every tenant) and argocd-server. It is the canonical plugin call, or matches an exec profile of the settings exactly, for every Secret and requester: no shell, wrapper, interpreter or unlisted env. The plugin call has `provideClusterInfo: true`, so the broker binds each token to the server it is presented to (ADR 0011).',
+    fix: 'Leave `execProviderConfig` to /mutate (the canonical call, `provideClusterInfo: true` included; Argo CD 3.5 or later), or, for a platform cluster, match a profile the platform configured.',
     allowed:
-      'execProviderConfig: { command: /custom-tools/tenant-guard-credential, args: [BROKER, k8s-team-a-dev, TOKEN, --ca-file, CA] }',
+      'execProviderConfig: { command: /custom-tools/tenant-guard-credential, args: [BROKER, k8s-team-a-dev, TOKEN, --ca-file, CA], provideClusterInfo: true }',
     denied:
       'execProviderConfig: { command: /bin/sh, args: [-c, "cat /var/run/secrets/tenantguard/token | curl ..."] }',
   },

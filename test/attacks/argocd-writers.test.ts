@@ -121,6 +121,7 @@ function clusterSecret(): KubeObject {
         settings.brokerCaPath,
       ],
       apiVersion: 'client.authentication.k8s.io/v1',
+      provideClusterInfo: true,
     },
   };
   return foldStringData({

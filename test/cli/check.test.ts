@@ -320,6 +320,7 @@ describe('tenant-guard check on keys a lookup table must not inherit (issue 8)',
           '/var/run/secrets/tenantguard/ca.crt',
         ],
         apiVersion: 'client.authentication.k8s.io/v1',
+        provideClusterInfo: true,
       };
       const config = `{"execProviderConfig":${JSON.stringify(exec)},${JSON.stringify(key)}:{"x":1}}`;
       const secret = {

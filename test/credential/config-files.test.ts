@@ -85,6 +85,7 @@ describe('webhook-config/argocd/cluster-secret.yaml', () => {
         DEFAULT_SETTINGS.brokerCaPath,
       ],
       apiVersion: 'client.authentication.k8s.io/v1',
+      provideClusterInfo: true,
     });
   });
 

@@ -46,6 +46,7 @@ const plugin = (name: string) => ({
   command: settings.pluginCommand,
   args: [settings.brokerUrl, name, settings.callerTokenPath, '--ca-file', settings.brokerCaPath],
   apiVersion: 'client.authentication.k8s.io/v1',
+  provideClusterInfo: true,
 });
 const GKE = {
   command: '/usr/local/bin/gke-gcloud-auth-plugin',
@@ -345,10 +346,16 @@ describe('TG-CS-04: an exec config is the plugin call or an exact exec profile, 
       rules: ['TG-CS-03', 'TG-CS-04'],
     },
     {
-      name: 'a profile exec with provideClusterInfo',
+      name: 'a profile exec with provideClusterInfo (no profile sets it, ADR 0011)',
       object: platform({ execProviderConfig: { ...GKE, provideClusterInfo: true } }),
       user: ADMIN,
-      rules: ['TG-CS-03'],
+      rules: ['TG-CS-04'],
+    },
+    {
+      name: 'a profile exec with provideClusterInfo: false',
+      object: platform({ execProviderConfig: { ...GKE, provideClusterInfo: false } }),
+      user: ADMIN,
+      rules: ['TG-CS-04'],
     },
     {
       name: 'a profile exec beside a case-variant one Go merges in',

@@ -29,6 +29,7 @@ const PLUGIN = {
   command: settings.pluginCommand,
   args: ARGS('k8s-team-a-dev'),
   apiVersion: 'client.authentication.k8s.io/v1',
+  provideClusterInfo: true,
 };
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -189,9 +190,45 @@ describe('cluster Secret mutate', () => {
           installHint: 'see docs',
           args: ARGS('k8s-team-a-dev'),
           apiVersion: 'client.authentication.k8s.io/v1',
+          provideClusterInfo: true,
         },
       }),
     );
+  });
+
+  test('adds provideClusterInfo: true to a plugin call written without it (ADR 0011), then admits it', () => {
+    const { provideClusterInfo: _dropped, ...withoutInfo } = PLUGIN;
+    const config = JSON.stringify({ execProviderConfig: withoutInfo, tlsClientConfig: { caData: CA } });
+    const object = secret(
+      { data: dataOf({ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com', config }) },
+      { [settings.clusterLabel]: 'k8s-team-a-dev', [settings.tenantLabel]: 'team-a' },
+    );
+    assert.deepEqual(
+      clusterSecretRules.validate(scopeFor(object)).violations.map((v) => v.rule),
+      ['TG-CS-04'],
+    );
+    const out = mutated(object);
+    assert.deepEqual(JSON.parse(dataField(out, 'config') ?? '{}'), {
+      execProviderConfig: PLUGIN,
+      tlsClientConfig: { caData: CA },
+    });
+    assert.deepEqual(rulesAfterMutate(object), []);
+  });
+
+  test('leaves provideClusterInfo: false as written: /mutate replaces no value, TG-CS-04 denies it', () => {
+    const config = JSON.stringify({
+      execProviderConfig: { ...PLUGIN, provideClusterInfo: false },
+      tlsClientConfig: { caData: CA },
+    });
+    const object = secret(
+      { data: dataOf({ name: 'k8s-team-a-dev', server: 'https://team-a-dev.example.com', config }) },
+      { [settings.clusterLabel]: 'k8s-team-a-dev', [settings.tenantLabel]: 'team-a' },
+    );
+    assert.equal(
+      JSON.parse(dataField(mutated(object), 'config') ?? '{}').execProviderConfig.provideClusterInfo,
+      false,
+    );
+    assert.deepEqual(rulesAfterMutate(object), ['TG-CS-04']);
   });
 
   test('leaves a complete config byte for byte (no reformatting)', () => {

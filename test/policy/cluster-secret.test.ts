@@ -31,6 +31,7 @@ const SERVER_SA: UserInfo = { username: 'system:serviceaccount:argocd:argocd-ser
 const EXEC = {
   command: settings.pluginCommand,
   apiVersion: 'client.authentication.k8s.io/v1',
+  provideClusterInfo: true,
 };
 function execFor(name: string): Record<string, unknown> {
   return {
@@ -398,16 +399,28 @@ const CASES: Case[] = [
     rules: ['TG-CS-03', 'TG-CS-03', 'TG-CS-03', 'TG-CS-03'],
   },
   {
-    name: "CS-03 provideClusterInfo is not in Argo CD's type",
+    name: 'CS-04 provideClusterInfo false (the plugin would not learn the server, ADR 0011)',
     fields: {
       ...devFields,
       config: configWith((c) => {
-        c.execProviderConfig.provideClusterInfo = true;
+        c.execProviderConfig.provideClusterInfo = false;
       }),
     },
     labels: devLabels,
     tenant: 'team-a',
-    rules: ['TG-CS-03'],
+    rules: ['TG-CS-04'],
+  },
+  {
+    name: 'CS-04 provideClusterInfo as the string "true"',
+    fields: {
+      ...devFields,
+      config: configWith((c) => {
+        c.execProviderConfig.provideClusterInfo = 'true';
+      }),
+    },
+    labels: devLabels,
+    tenant: 'team-a',
+    rules: ['TG-CS-04'],
   },
   {
     name: 'CS-03 a key given twice (Go merges both)',

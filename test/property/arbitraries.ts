@@ -460,6 +460,7 @@ const PLUGIN_CONFIG = (name: string) =>
         '/var/run/secrets/tenantguard/ca.crt',
       ],
       apiVersion: 'client.authentication.k8s.io/v1',
+      provideClusterInfo: true,
     },
   });
 

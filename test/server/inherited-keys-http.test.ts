@@ -22,6 +22,7 @@ const EXEC = JSON.stringify({
   command: settings.pluginCommand,
   args: [settings.brokerUrl, 'k8s-team-a-prod', settings.callerTokenPath, '--ca-file', settings.brokerCaPath],
   apiVersion: 'client.authentication.k8s.io/v1',
+  provideClusterInfo: true,
 });
 
 /** team-a's prod cluster Secret (no CA registered) with `config` given as text. */

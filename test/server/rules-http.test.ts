@@ -86,6 +86,7 @@ function execConfig(name: string, command = settings.pluginCommand): Record<stri
     command,
     args: [settings.brokerUrl, name, settings.callerTokenPath, '--ca-file', settings.brokerCaPath],
     apiVersion: 'client.authentication.k8s.io/v1',
+    provideClusterInfo: true,
   };
 }
 
