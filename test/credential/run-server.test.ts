@@ -14,29 +14,18 @@ import { runCredential, type CredentialIo } from '../../src/credential/run.js';
 import { cacheFilePath, readCachedToken, writeCachedToken } from '../../src/credential/token-cache.js';
 import { makeTestTls, type TestTls } from '../support/test-tls.js';
 import {
-  fakeJwt,
+  CALLER,
   startFakeBroker,
   targetOf,
   tokenAnswer,
   type FakeBroker,
+  type Outcome,
   type SeenRequest,
 } from './fake-broker.js';
 
 const V1 = 'client.authentication.k8s.io/v1';
 const SERVER_A = 'https://team-a-dev.example.com';
 const SERVER_B = 'https://team-c-dev.example.com';
-const CALLER = fakeJwt({
-  sub: 'system:serviceaccount:argocd:argocd-application-controller',
-  aud: ['tenant-guard'],
-  exp: 4_000_000_000,
-});
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let pki: TestTls;
 let broker: FakeBroker;
 let dir: string;

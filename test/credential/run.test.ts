@@ -5,22 +5,18 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { runCredential, type CredentialIo } from '../../src/credential/run.js';
 import { makeTestTls, type TestTls } from '../support/test-tls.js';
-import { fakeJwt, startFakeBroker, targetOf, tokenAnswer, type FakeBroker } from './fake-broker.js';
+import {
+  CALLER,
+  fakeJwt,
+  startFakeBroker,
+  targetOf,
+  tokenAnswer,
+  type FakeBroker,
+  type Outcome,
+} from './fake-broker.js';
 
 const V1 = 'client.authentication.k8s.io/v1';
 const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
-const CALLER = fakeJwt({
-  sub: 'system:serviceaccount:argocd:argocd-application-controller',
-  aud: ['tenant-guard'],
-  exp: 4_000_000_000,
-});
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let pki: TestTls;
 let otherPki: TestTls;
 let broker: FakeBroker;
