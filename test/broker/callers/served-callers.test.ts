@@ -316,7 +316,7 @@ describe('the priority lane is earned by identity, not by token (found by a red-
     });
     try {
       const ask = (token: string, source: string) =>
-        broker.issue(`Bearer ${token}`, 'k8s-team-a-dev', source);
+        broker.issue(`Bearer ${token}`, 'k8s-team-a-dev', source, 'https://team-a-dev.example.com');
       assert.equal((await ask(mint(), '10.0.0.5')).ok, true);
       clock += 6_000;
       holding = true;

@@ -85,9 +85,14 @@ describe('a stored key that does not sign as it is published is refused, not use
     const privateParts = Object.fromEntries(names.map((n) => [n, o[n]!]));
     return { ...record, privateJwk: { ...record.privateJwk, ...privateParts } };
   };
+  // Node 24's OpenSSL refuses such a JWK at import already; Node 20's imports it, and the
+  // pairwise test refuses it. Either way: no signature, and the store's code.
   const refused = (err: unknown): boolean => {
     assert.ok(isTenantGuardError(err, 'ERR_KEYRING_STORE'), String(err));
-    assert.match(err.message, /is not the (ES256|RS256) key its kid and JWK publish/);
+    assert.match(
+      err.message,
+      /is not the (ES256|RS256) key its kid and JWK publish|is not a usable private key/,
+    );
     return true;
   };
 
