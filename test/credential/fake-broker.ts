@@ -12,20 +12,6 @@ export function fakeJwt(claims: Record<string, unknown>): string {
 }
 
 /** One request the fake broker saw. */
-/** The Argo CD controller's caller token, as the credential tests give the plugin (never printed). */
-export const CALLER = fakeJwt({
-  sub: 'system:serviceaccount:argocd:argocd-application-controller',
-  aud: ['tenant-guard'],
-  exp: 4_000_000_000,
-});
-
-/** What one run of the plugin ended with. */
-export interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 export interface SeenRequest {
   method: string;
   path: string;

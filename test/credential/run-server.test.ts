@@ -10,18 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { MAX_SERVER_CHARS } from '../../src/credential/exec-credential.js';
-import { runCredential, type CredentialIo } from '../../src/credential/run.js';
+import type { CredentialIo } from '../../src/credential/run.js';
 import { cacheFilePath, readCachedToken, writeCachedToken } from '../../src/credential/token-cache.js';
 import { makeTestTls, type TestTls } from '../support/test-tls.js';
-import {
-  CALLER,
-  startFakeBroker,
-  targetOf,
-  tokenAnswer,
-  type FakeBroker,
-  type Outcome,
-  type SeenRequest,
-} from './fake-broker.js';
+import { startFakeBroker, targetOf, tokenAnswer, type FakeBroker, type SeenRequest } from './fake-broker.js';
+import { CALLER, failure, runPlugin, type Outcome } from './plugin-run.js';
 
 const V1 = 'client.authentication.k8s.io/v1';
 const SERVER_A = 'https://team-a-dev.example.com';
@@ -46,22 +39,10 @@ async function run(
   info: string | undefined,
   extra: Partial<CredentialIo> = {},
 ): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCredential(
-    [broker.url, 'k8s-team-a-dev', tokenFile, '--ca-file', caFile, ...extraArgs],
-    {
-      env: info === undefined ? {} : { KUBERNETES_EXEC_INFO: info },
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
-      ...extra,
-    },
-  );
-  return { code, stdout, stderr };
+  return runPlugin([broker.url, 'k8s-team-a-dev', tokenFile, '--ca-file', caFile, ...extraArgs], {
+    env: info === undefined ? {} : { KUBERNETES_EXEC_INFO: info },
+    ...extra,
+  });
 }
 
 function tokenOf(o: Outcome): string {
@@ -112,11 +93,11 @@ describe('runCredential: the server from KUBERNETES_EXEC_INFO goes to the broker
 
   test('the drop-in GET endpoint gets it as the server query parameter', async () => {
     broker.answer(() => ({ status: 200, body: tokenAnswer(60).token, contentType: 'text/plain' }));
-    const o = await runCredential(
+    const o = await runPlugin(
       [`127.0.0.1:${broker.port}/api/get-target-token`, 'k8s-team-a-dev', tokenFile, '--ca-file', caFile],
-      { env: { KUBERNETES_EXEC_INFO: execInfo({ server: SERVER_A }) }, stdout: () => {}, stderr: () => {} },
+      { env: { KUBERNETES_EXEC_INFO: execInfo({ server: SERVER_A }) } },
     );
-    assert.equal(o, 0);
+    assert.equal(o.code, 0, o.stderr);
     const url = new URL(broker.requests[0]?.path ?? '', 'https://x');
     assert.equal(url.searchParams.get('targetName'), 'k8s-team-a-dev');
     assert.equal(url.searchParams.get('server'), SERVER_A);
@@ -152,13 +133,7 @@ describe('runCredential: a bad spec.cluster.server is refused before any broker 
   ];
   for (const [name, cluster, message] of cases) {
     test(name, async () => {
-      const o = await run([], execInfo(cluster));
-      assert.notEqual(o.code, 0);
-      assert.equal(o.stdout, '', 'no credential, no token');
-      assert.equal(o.stderr.split('\n').length, 2, `one line expected: ${o.stderr}`);
-      assert.ok(o.stderr.startsWith('tenant-guard-credential: ERR_CREDENTIAL_EXEC_INFO: '), o.stderr);
-      assert.match(o.stderr, message);
-      assert.ok(!o.stderr.includes(CALLER), 'the caller token never appears');
+      failure(await run([], execInfo(cluster)), 'ERR_CREDENTIAL_EXEC_INFO', message);
       assert.equal(broker.requests.length, 0);
     });
   }

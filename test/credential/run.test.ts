@@ -3,17 +3,9 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { runCredential, type CredentialIo } from '../../src/credential/run.js';
 import { makeTestTls, type TestTls } from '../support/test-tls.js';
-import {
-  CALLER,
-  fakeJwt,
-  startFakeBroker,
-  targetOf,
-  tokenAnswer,
-  type FakeBroker,
-  type Outcome,
-} from './fake-broker.js';
+import { fakeJwt, startFakeBroker, targetOf, tokenAnswer, type FakeBroker } from './fake-broker.js';
+import { CALLER, failure, runPlugin, type Outcome } from './plugin-run.js';
 
 const V1 = 'client.authentication.k8s.io/v1';
 const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
@@ -25,21 +17,7 @@ let tokenFile: string;
 let caFile: string;
 let otherCaFile: string;
 
-async function run(args: string[], extra: Partial<CredentialIo> = {}): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCredential(args, {
-    env: {},
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    ...extra,
-  });
-  return { code, stdout, stderr };
-}
+const run = runPlugin;
 
 /** The plugin's arguments as a cluster Secret gives them, plus any extra. */
 function args(...extra: string[]): string[] {
@@ -57,15 +35,6 @@ function credential(o: Outcome): {
 }
 
 /** Failure contract: non-zero, nothing on stdout, exactly one line on stderr. */
-function failure(o: Outcome, code: string, message: RegExp): void {
-  assert.notEqual(o.code, 0);
-  assert.equal(o.stdout, '');
-  assert.equal(o.stderr.split('\n').length, 2, `one line expected: ${o.stderr}`);
-  assert.ok(o.stderr.startsWith(`tenant-guard-credential: ${code}: `), o.stderr);
-  assert.match(o.stderr, message);
-  assert.ok(!o.stderr.includes(CALLER), 'the caller token never appears');
-}
-
 before(async () => {
   [pki, otherPki] = await Promise.all([makeTestTls(), makeTestTls()]);
   dir = await mkdtemp(join(tmpdir(), 'tg-cred-run-'));
