@@ -50,7 +50,8 @@ interface PreparedKey {
   readonly headerDot: string;
 }
 
-const prepared = new WeakMap<KeyRecord, PreparedKey>();
+/** Each record's key, or why it cannot sign: a bad record is judged once, not per token. */
+const prepared = new WeakMap<KeyRecord, PreparedKey | TenantGuardError>();
 
 /**
  * Whether `key` signs what the record's `publicJwk` (whose thumbprint parseKeyRecord checked
@@ -74,23 +75,28 @@ function signsAsPublished(record: KeyRecord, key: KeyObject): boolean {
 function prepare(record: KeyRecord): PreparedKey {
   let ready = prepared.get(record);
   if (ready === undefined) {
-    let key: KeyObject;
-    try {
-      key = createPrivateKey({ key: record.privateJwk as JsonWebKey, format: 'jwk' });
-    } catch {
-      // The reason would quote nothing secret, but a store's bytes are not ours to echo.
-      throw new TenantGuardError('ERR_KEYRING_STORE', `key ${record.kid} is not a usable private key`);
-    }
-    if (!signsAsPublished(record, key))
-      throw new TenantGuardError(
-        'ERR_KEYRING_STORE',
-        `key ${record.kid}: its private key is not the ${record.alg} key its kid and JWK publish`,
-      );
-    const header = JSON.stringify({ alg: record.alg, kid: record.kid, typ: 'JWT' });
-    ready = { key, headerDot: `${Buffer.from(header).toString('base64url')}.` };
+    ready = preparedOrWhyNot(record);
     prepared.set(record, ready);
   }
+  if (ready instanceof TenantGuardError) throw ready;
   return ready;
+}
+
+function preparedOrWhyNot(record: KeyRecord): PreparedKey | TenantGuardError {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: record.privateJwk as JsonWebKey, format: 'jwk' });
+  } catch {
+    // The reason would quote nothing secret, but a store's bytes are not ours to echo.
+    return new TenantGuardError('ERR_KEYRING_STORE', `key ${record.kid} is not a usable private key`);
+  }
+  if (!signsAsPublished(record, key))
+    return new TenantGuardError(
+      'ERR_KEYRING_STORE',
+      `key ${record.kid}: its private key is not the ${record.alg} key its kid and JWK publish`,
+    );
+  const header = JSON.stringify({ alg: record.alg, kid: record.kid, typ: 'JWT' });
+  return { key, headerDot: `${Buffer.from(header).toString('base64url')}.` };
 }
 
 /**

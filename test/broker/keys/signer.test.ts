@@ -101,6 +101,14 @@ describe('a stored key that does not sign as it is published is refused, not use
       await assert.rejects(signToken(await mixed(alg), claims, NOW), refused);
     });
 
+  test('a bad record is judged once: every later token gets the same refusal, no new import', async () => {
+    const record = await mixed('ES256');
+    const first = await signToken(record, claims, NOW).catch((err: unknown) => err);
+    const second = await signToken(record, claims, NOW).catch((err: unknown) => err);
+    assert.ok(refused(first));
+    assert.equal(second, first);
+  });
+
   test('a key of the other algorithm', async () => {
     const rsa = await generateKeyRecord('RS256', 0, 0);
     await assert.rejects(signToken({ ...rsa, alg: 'ES256' }, claims, NOW), refused);
