@@ -83,8 +83,7 @@ function readServer(server: unknown): string {
 }
 
 function readApiVersion(parsed: unknown): ExecCredentialApiVersion {
-  const apiVersion =
-    typeof parsed === 'object' && parsed !== null && 'apiVersion' in parsed ? parsed.apiVersion : undefined;
+  const apiVersion = field(parsed, 'apiVersion');
   if (typeof apiVersion !== 'string')
     throw new TenantGuardError('ERR_CREDENTIAL_EXEC_INFO', 'KUBERNETES_EXEC_INFO has no apiVersion');
   if (!isSupported(apiVersion)) {
