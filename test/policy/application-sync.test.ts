@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { sameAsGoDecodes } from '../../src/policy/application-sync.js';
 import type { KubeObject, PolicyRequest } from '../../src/policy/types.js';
-import { judgeLines, policyContext } from '../support/policy-fixtures.js';
+import { judgeLines, policyContext, tenantApplication } from '../support/policy-fixtures.js';
 
 const context = policyContext('team-b-warn');
 const ALICE = { username: 'alice', groups: ['team-a-admins'] };
@@ -26,24 +26,8 @@ const FOREIGN = {
   targetRevision: 'HEAD',
 };
 
-function app(
-  tenant: 'team-a' | 'team-b',
-  extra: Record<string, unknown> = {},
-  spec: object = {},
-): KubeObject {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: { name: 'guestbook', namespace: tenant, labels: { 'tenantguard.dev/tenant': tenant } },
-    spec: {
-      project: tenant,
-      source: SOURCE,
-      destination: { name: `k8s-${tenant}-dev`, namespace: 'guestbook' },
-      ...spec,
-    },
-    ...extra,
-  };
-}
+const app = (tenant: 'team-a' | 'team-b', extra: object = {}, spec: object = {}): KubeObject =>
+  tenantApplication(tenant, SOURCE, spec, extra);
 
 const judge = (request: Partial<PolicyRequest> & Pick<PolicyRequest, 'object'>) =>
   judgeLines(context, { kind: 'Application', user: ALICE, ...request });

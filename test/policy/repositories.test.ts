@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import type { GuardedKind, KubeObject, PolicyContext, PolicyRequest } from '../../src/policy/types.js';
 import { resolveSettings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
-import { judgeLines } from '../support/policy-fixtures.js';
+import { judgeLines, tenantApplication } from '../support/policy-fixtures.js';
 
 const TENANTS = `
 apiVersion: tenantguard.dev/v1alpha1
@@ -54,20 +54,8 @@ const FOREIGN = {
   targetRevision: 'HEAD',
 };
 
-function app(tenant: string, spec: object = {}, extra: object = {}): KubeObject {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: { name: 'guestbook', namespace: tenant, labels: { 'tenantguard.dev/tenant': tenant } },
-    spec: {
-      project: tenant,
-      source: OWN,
-      destination: { name: `k8s-${tenant}-dev`, namespace: 'g' },
-      ...spec,
-    },
-    ...extra,
-  };
-}
+const app = (tenant: string, spec: object = {}, extra: object = {}): KubeObject =>
+  tenantApplication(tenant, OWN, spec, extra);
 
 function appSet(tenant: string, generators: unknown[], templateSpec: object = {}): KubeObject {
   return {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { evaluate } from '../../src/policy/evaluate.js';
-import type { PolicyContext, PolicyRequest, Violation } from '../../src/policy/types.js';
+import type { KubeObject, PolicyContext, PolicyRequest, Violation } from '../../src/policy/types.js';
 import { resolveSettings, type Settings } from '../../src/settings.js';
 import { parseTenantsYaml } from '../../src/tenancy/file-source.js';
 import type { TenantRegistry } from '../../src/tenancy/registry.js';
@@ -81,5 +81,30 @@ export function judgeLines(
     denying: decision.allowed ? [] : lines(decision.violations),
     audited: lines(decision.audited),
     warnings: decision.warnings,
+  };
+}
+
+/**
+ * A tenant's Application named guestbook in its namespace, labelled with it, in its project,
+ * fetching `source`, deployed to the tenant's `-dev` cluster; `spec` and `extra` (top-level
+ * fields such as `operation` or `status`) on top.
+ */
+export function tenantApplication(
+  tenant: string,
+  source: object,
+  spec: object = {},
+  extra: object = {},
+): KubeObject {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name: 'guestbook', namespace: tenant, labels: { 'tenantguard.dev/tenant': tenant } },
+    spec: {
+      project: tenant,
+      source,
+      destination: { name: `k8s-${tenant}-dev`, namespace: 'guestbook' },
+      ...spec,
+    },
+    ...extra,
   };
 }
