@@ -4,10 +4,12 @@
  * flags and allocator (bench/shipped.ts), a file registry of generated tenants and no
  * kubeconfig.
  */
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { buildServer } from '../scripts/build-server.mjs';
+import { CERT_FILE, generateCertificates, KEY_FILE } from '../src/server/certificates.js';
 import { shippedLaunch } from './shipped.js';
 import { startProcess, type Running } from './processes.js';
 import { generatedTenants } from './tenants.js';
@@ -63,12 +65,31 @@ export function tenantsYaml(count: number): string {
 }
 
 /**
+ * A serving certificate and key for loopback in `certsDir` (made once, kept for the next
+ * server): the Deployment mounts its pair from a Secret and passes `--tls-cert` and
+ * `--tls-key`, so a benchmarked server never makes certificates either. `--certs-dir` made
+ * them at start-up, which loads selfsigned (node-forge) and kept ~3 MB more resident on
+ * Node.js 24 than the Deployment's server holds.
+ */
+export async function servingCertificate(certsDir: string): Promise<{ certFile: string; keyFile: string }> {
+  const certFile = join(certsDir, CERT_FILE);
+  const keyFile = join(certsDir, KEY_FILE);
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
+    const bundle = await generateCertificates({ names: ['127.0.0.1', 'localhost'] });
+    writeFileSync(keyFile, bundle.key, { mode: 0o600 });
+    writeFileSync(certFile, bundle.cert);
+  }
+  return { certFile, keyFile };
+}
+
+/**
  * Starts `node <main> serve --components webhook` on a free loopback port with the shipped
- * flags and allocator, the tenants of `tenantsFile` and certificates in `certsDir`.
+ * flags and allocator, the tenants of `tenantsFile` and a certificate pair in `certsDir`
+ * given as the Deployment gives its own (`--tls-cert`, `--tls-key`; servingCertificate).
  * `discardLogs`: its stdout (log and audit lines, asynchronous as shipped) goes to /dev/null
  * instead of a pipe this process reads, so a load's lines cost neither memory nor CPU here.
  */
-export function startServe(
+export async function startServe(
   main: string,
   tenantsFile: string,
   certsDir: string,
@@ -77,7 +98,22 @@ export function startServe(
   // As in the Deployment, with no in-cluster API to find.
   const { flags, env } = shippedLaunch('webhook');
   delete env.KUBERNETES_SERVICE_HOST;
-  return startProcess([...flags, ...serveWebhookArgs(main, tenantsFile, certsDir)], {
+  const { certFile, keyFile } = await servingCertificate(certsDir);
+  const args = [
+    main,
+    'serve',
+    '--components',
+    'webhook',
+    '--port',
+    '0',
+    '--tenants',
+    tenantsFile,
+    '--tls-cert',
+    certFile,
+    '--tls-key',
+    keyFile,
+  ];
+  return startProcess([...flags, ...args], {
     listenPattern: SERVE_LISTENING,
     env,
     discardStdout: options.discardLogs === true,
