@@ -42,6 +42,8 @@ const API_CONCURRENCY = arg('api-concurrency', 4);
 const REVIEW_MS = arg('review-ms', 20);
 const PROBE_PER_SECOND = 10;
 const TARGET = 'k8s-bench-dev';
+/** The server TARGET is registered with; the controller's plugin names it in each request. */
+const TARGET_SERVER = 'https://bench-dev.example.com';
 const TENANTS = `
 apiVersion: tenantguard.dev/v1alpha1
 kind: Tenant
@@ -51,7 +53,7 @@ spec:
   namespaces: [bench]
   projects: [bench]
   clusters:
-    - { name: ${TARGET}, server: https://bench-dev.example.com }
+    - { name: ${TARGET}, server: ${TARGET_SERVER} }
 `;
 
 function arg(name: string, fallback: number): number {
@@ -168,7 +170,7 @@ async function main(): Promise<void> {
   app.use(createBrokerRouter(broker));
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
   await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/api/get-target-token?targetName=${TARGET}`;
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/api/get-target-token?targetName=${TARGET}&server=${encodeURIComponent(TARGET_SERVER)}`;
 
   let peakRss = 0;
   const rssTimer = setInterval(() => {

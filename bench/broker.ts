@@ -16,6 +16,8 @@ import { ask, startProcess, stop } from './processes.js';
 import { shippedLaunch } from './shipped.js';
 
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
+/** The server bench/broker-server.ts registers its target `k8s-bench-dev` with. */
+const BENCH_TARGET_SERVER = 'https://bench-dev.example.com';
 
 /** One row of the result. */
 export interface BrokerBenchRow {
@@ -110,10 +112,12 @@ export async function runBrokerBench(
   };
   const rows: BrokerBenchRow[] = [];
   try {
-    const noopUrl = `https://127.0.0.1:${noop.port}/api/get-target-token?targetName=k8s-bench-dev`;
+    // The target and the server it is registered with, as the exec plugin asks for a token
+    // (the broker refuses a request that names no server: ERR_BROKER_SERVER_UNBOUND).
+    const query = `targetName=k8s-bench-dev&server=${encodeURIComponent(BENCH_TARGET_SERVER)}`;
+    const noopUrl = `https://127.0.0.1:${noop.port}/api/get-target-token?${query}`;
     const headers = { authorization: 'Bearer bench-caller-token' };
-    const brokerUrl = (port: number) =>
-      `https://127.0.0.1:${port}/api/get-target-token?targetName=k8s-bench-dev`;
+    const brokerUrl = (port: number) => `https://127.0.0.1:${port}/api/get-target-token?${query}`;
     await runLoad({ label: 'warm-up', url: noopUrl, durationSeconds: 1, connections });
     for (const alg of ['RS256', 'ES256'] as const)
       await runLoad({
