@@ -4,7 +4,7 @@
 
 /** What the API server was asked, in the terms of its request info. */
 export type Verb =
-  'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'tokenreview' | 'discovery';
+  'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'tokenreview' | 'discovery' | 'jwks';
 
 /** One recorded request. The Authorization header is never kept, only whether it matched. */
 export interface RecordedRequest {

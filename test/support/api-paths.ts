@@ -3,6 +3,7 @@
  * and method mean, as the API server's request-info resolver reads them.
  */
 import type { RecordedRequest, Verb } from './api-faults.js';
+import { JWKS_PATHS } from './api-jwks.js';
 import type { ResourceType } from './api-store.js';
 
 export interface ParsedPath {
@@ -44,6 +45,8 @@ export function parseRequestPath(
     .filter((s) => s !== '')
     .map(decodeURIComponent);
   const discovery: ParsedPath = { verb: 'discovery', type: undefined, info: { path: pathname }, query };
+  if (method === 'GET' && JWKS_PATHS.includes(pathname))
+    return { verb: 'jwks', type: undefined, info: { path: pathname }, query };
   let group: string;
   let rest: string[];
   if (parts[0] === 'api') {

@@ -1,25 +1,36 @@
 /**
- * Caller tokens for tests: JWT-shaped strings like a projected ServiceAccount token (the
- * broker reads only their `exp` and identity claims, unverified; the TokenReview decides the
- * rest), plus the identity the test API server's TokenReview should report for them.
+ * Caller tokens for tests: JWT-shaped strings like a projected ServiceAccount token, plus the
+ * identity the test API server's TokenReview should report for them. `makeCallerToken`
+ * writes a fake signature (the broker reads such a token's `exp` and identity claims
+ * unverified; the TokenReview decides the rest); `signCallerToken` signs with a test issuer
+ * key (`makeIssuerKey`, `testIssuerKeys`) as the API server signs with its own, for the
+ * checks of issuer-keys.ts, whose JWKS the keys' `jwk`s make.
  */
-import { randomBytes } from 'node:crypto';
+import {
+  createHash,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { serviceAccountUser, type KnownToken } from './test-api-server.js';
 
 function b64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }
 
-/**
- * A JWT-shaped caller token with a fake signature; `exp` in epoch seconds (undefined: none);
- * `more`: further claims (a projected token's `kubernetes.io`, say).
- */
-export function makeCallerToken(claims: {
+/** The claims of `makeCallerToken` and `signCallerToken`. */
+export interface CallerClaims {
   sub: string;
   aud?: string[];
+  /** Epoch seconds; undefined: none. */
   exp?: number;
+  /** Further claims (a projected token's `kubernetes.io`, say). */
   more?: Record<string, unknown>;
-}): string {
+}
+
+function payloadOf(claims: CallerClaims): Record<string, unknown> {
   const payload: Record<string, unknown> = {
     iss: 'https://kubernetes.default.svc.cluster.local',
     sub: claims.sub,
@@ -29,7 +40,60 @@ export function makeCallerToken(claims: {
   };
   if (claims.exp !== undefined) payload.exp = claims.exp;
   Object.assign(payload, claims.more);
-  return `${b64url({ alg: 'RS256', kid: 'test' })}.${b64url(payload)}.${randomBytes(32).toString('base64url')}`;
+  return payload;
+}
+
+/** A JWT-shaped caller token with a fake signature. */
+export function makeCallerToken(claims: CallerClaims): string {
+  return `${b64url({ alg: 'RS256', kid: 'test' })}.${b64url(payloadOf(claims))}.${randomBytes(32).toString('base64url')}`;
+}
+
+/** A signing key as the API server's service-account issuer has one, and its JWKS entry. */
+export interface TestIssuerKey {
+  alg: 'RS256' | 'ES256';
+  kid: string;
+  privateKey: KeyObject;
+  /** The public JWK as `/openid/v1/jwks` lists it (`use`, `kty`, `kid`, `alg`, key members). */
+  jwk: JsonWebKey & { kid: string; alg: string; use: 'sig' };
+}
+
+/** A new key; its `kid` the API server's: base64url SHA-256 of the public key's DER. */
+export function makeIssuerKey(alg: 'RS256' | 'ES256'): TestIssuerKey {
+  const { privateKey, publicKey } =
+    alg === 'RS256'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const kid = createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64url');
+  return { alg, kid, privateKey, jwk: { use: 'sig', ...publicKey.export({ format: 'jwk' }), kid, alg } };
+}
+
+let shared: { rsa: TestIssuerKey; ec: TestIssuerKey } | undefined;
+
+/** An RSA and an EC key made once per test process, and the JWKS of both. */
+export function testIssuerKeys(): { rsa: TestIssuerKey; ec: TestIssuerKey; jwks: { keys: JsonWebKey[] } } {
+  shared ??= { rsa: makeIssuerKey('RS256'), ec: makeIssuerKey('ES256') };
+  return { ...shared, jwks: { keys: [shared.rsa.jwk, shared.ec.jwk] } };
+}
+
+/**
+ * A compact JWS of `payload` signed with `key` (ECDSA in IEEE P1363 form, as JWS writes it),
+ * under the header the API server writes (`alg`, `kid`), with `header`'s members over it.
+ */
+export function signJws(
+  payload: Record<string, unknown>,
+  key: TestIssuerKey,
+  header: Record<string, unknown> = {},
+): string {
+  const input = `${b64url({ alg: key.alg, kid: key.kid, ...header })}.${b64url(payload)}`;
+  const signature = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/** A caller token as `makeCallerToken`'s, signed with `key`. */
+export function signCallerToken(claims: CallerClaims, key: TestIssuerKey): string {
+  return signJws(payloadOf(claims), key);
 }
 
 /** Options of `serviceAccountToken`. */

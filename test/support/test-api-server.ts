@@ -35,7 +35,10 @@
  *   authenticated; an API error Status; or hang) or, by default (`resetTokenReview()`),
  *   from tokens added with `addToken(token, user)`, checking audiences and expiry as the
  *   API server does. Every review is recorded in `tokenReviews` (token, `spec.audiences`).
- *   `./caller-tokens.ts` makes pod-bound (or unbound) ServiceAccount caller tokens for it.
+ *   `./caller-tokens.ts` makes pod-bound (or unbound) ServiceAccount caller tokens for it,
+ *   signed or not.
+ * - The service-account issuer's JWKS: `GET /openid/v1/jwks` (and `/openid/v1/jwks/`) answers
+ *   `setIssuerJwks(jwks)` as `application/jwk-set+json` (`./api-jwks.ts`); unset, 404.
  * - Faults: `inject(match, action, times)` (delay, hang, stall: 200 then silence, raw watch
  *   lines, API error Status with or without Retry-After, 409, dropped connection), `failNextUpdate(match)`, `stallWatches()` (open watches
  *   go silent without closing); every request is recorded in `requests` with the status
@@ -78,6 +81,7 @@ import { discoveryDocument } from './api-discovery.js';
 import { injectedConflict, isObj, readBody, requireObject, send } from './api-http.js';
 import { WatchHub } from './api-watch.js';
 import { EVENTS, eventCreateError } from './api-events.js';
+import { sendJwks } from './api-jwks.js';
 
 export type { ResourceType, KubeJson, WatchEvent } from './api-store.js';
 export type { FaultAction, FaultMatch, RecordedRequest, Verb } from './api-faults.js';
@@ -141,6 +145,7 @@ export class TestApiServer {
   readonly chunks = new ListChunks();
   private readonly sockets = new Set<Socket>();
   private reviewHandler: TokenReviewHandler;
+  private issuerJwks: unknown = undefined;
   private server: Server | undefined;
   private readonly token: string | null;
   private readonly now: () => number;
@@ -230,6 +235,11 @@ export class TestApiServer {
   /** Makes the default handler know a token. */
   addToken(token: string, user: KnownToken): void {
     this.knownTokens.set(token, user);
+  }
+
+  /** Serves `jwks` (an object, or text as it is) as the issuer's JWKS; undefined: 404 again. */
+  setIssuerJwks(jwks: unknown): void {
+    this.issuerJwks = jwks;
   }
 
   /** Adds a fault for the next `times` matching requests (default: all). Returns its remover. */
@@ -370,6 +380,7 @@ export class TestApiServer {
     if (p.verb === 'discovery')
       return send(res, 200, discoveryDocument(p.info.path ?? '', [...this.types.values()]));
     if (p.verb === 'tokenreview') return this.tokenReview(body, res);
+    if (p.verb === 'jwks') return sendJwks(res, this.issuerJwks);
     const type = p.type;
     if (type === undefined)
       throw new ApiStatusError(failure(404, 'NotFound', 'the server could not find the requested resource'));
