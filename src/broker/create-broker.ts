@@ -1,6 +1,7 @@
 /**
  * Wires a Broker from its options: the Kubernetes API (kubeconfig or in-cluster), caller
- * authentication, rate limiter, key store and key ring. `serve` does:
+ * authentication (and the cluster's service-account issuer keys that choose a review's
+ * lane), rate limiter, key store and key ring. `serve` does:
  *
  * ```ts
  * const config = parseBrokerOptions(flags, process.env);
@@ -21,6 +22,7 @@ import type { RegistryProvider } from '../tenancy/registry.js';
 import { Broker } from './broker.js';
 import { createBrokerMetrics, NO_BROKER_METRICS } from './broker-metrics.js';
 import { CallerAuthenticator } from './callers/caller-auth.js';
+import { createKubeIssuerKeySource, IssuerKeys, type IssuerKeySource } from './callers/issuer-keys.js';
 import { checkIssuer } from './discovery.js';
 import { KeyManager } from './keys/key-manager.js';
 import type { RingTiming } from './keys/key-ring.js';
@@ -55,6 +57,11 @@ export interface CreateBrokerOptions {
   kubeConfig?: KubeConfig | null;
   /** Replaces the TokenReview call (benchmarks, tests). */
   reviewer?: TokenReviewer;
+  /**
+   * Replaces the source of the cluster's service-account issuer keys (tests). Default: the
+   * Kubernetes API's `/openid/v1/jwks`, when there is one.
+   */
+  issuerKeySource?: IssuerKeySource;
   /** Replaces the key store of `config.keyStore` (tests sharing one ring). */
   keyStore?: KeyStore;
   /** The clock, epoch ms. Default Date.now. */
@@ -96,7 +103,8 @@ function resolveKeyStore(o: CreateBrokerOptions, kc: KubeConfig | undefined): Ke
  * Builds a Broker and reads (or creates) its key ring once before returning; after that the
  * ring is re-read every reload interval until `broker.close()`. A failed first read does not
  * throw: the broker answers 503 to token requests and `broker.keyManager.readiness()` says
- * why until a read succeeds.
+ * why until a read succeeds. The cluster's issuer keys are read once too (a failure is
+ * logged: reviews are then queued as without them), then every 10 minutes.
  * @throws TenantGuardError ERR_SETTINGS_INVALID for inconsistent options.
  */
 export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
@@ -107,6 +115,12 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
   const store = resolveKeyStore(o, kc);
   const reviewer = o.reviewer ?? (kc !== undefined ? createKubeTokenReviewer(kc) : undefined);
   const now = o.now ?? Date.now;
+  // Only chooses a review's lane (served-callers.ts): without a reviewer there is none.
+  const keySource = o.issuerKeySource ?? (kc !== undefined ? createKubeIssuerKeySource(kc) : undefined);
+  const issuerKeys =
+    reviewer === undefined || keySource === undefined
+      ? undefined
+      : new IssuerKeys({ source: keySource, logger, now });
   const timing: RingTiming = {
     rotationPeriodMs: config.rotationPeriodMs,
     publishAheadMs: config.publishAheadMs,
@@ -131,7 +145,13 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
   const authenticator =
     reviewer === undefined
       ? undefined
-      : new CallerAuthenticator({ reviewer, ...callerAuthOptions(config), now, onReview: metrics.review });
+      : new CallerAuthenticator({
+          reviewer,
+          ...callerAuthOptions(config),
+          issuerKeys,
+          now,
+          onReview: metrics.review,
+        });
   if (authenticator === undefined)
     logger.warn(
       'no Kubernetes API configured: token requests will be refused (503); discovery and JWKS are served',
@@ -140,7 +160,8 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
     logger.warn(
       'no key store configured (--key-dir or --key-secret): signing keys live in memory and change on restart',
     );
-  await keys.start();
+  // The first read of the issuer keys never fails (it logs) and is bounded by its timeout.
+  await Promise.all([keys.start(), issuerKeys?.start()]);
   return new Broker({
     issuer: o.issuer,
     registry: o.registry,
@@ -154,5 +175,6 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     allowRequestsWithoutServer: config.allowRequestsWithoutServer,
     now,
+    onClose: () => issuerKeys?.close(),
   });
 }

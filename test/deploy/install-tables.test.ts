@@ -55,6 +55,9 @@ export const tableRows = (text: string): string[][] => tables(text).flat();
 /** The words in backticks of a cell, sorted. */
 const ticked = (cell: string): string[] => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1] ?? '').sort();
 
+/** The "API group" of a rule of non-resource URLs (`/openid/v1/jwks`), as the table writes it. */
+const NON_RESOURCE = 'non-resource URLs';
+
 /** One granted rule, as a comparable line: who, where, group, resources, verbs, names. */
 function grantLine(
   who: string,
@@ -91,22 +94,26 @@ export function grantsOf(objects: readonly KubeObject[], namespace = 'tenant-gua
     for (const subject of binding.subjects as { kind: string; name: string; namespace?: string }[]) {
       if (subject.kind !== 'ServiceAccount' || subject.namespace !== namespace) continue;
       for (const rule of role.rules as {
-        apiGroups: string[];
-        resources: string[];
+        apiGroups?: string[];
+        resources?: string[];
+        nonResourceURLs?: string[];
         verbs: string[];
         resourceNames?: string[];
-      }[])
-        for (const group of rule.apiGroups)
+      }[]) {
+        if (rule.nonResourceURLs !== undefined)
+          lines.push(grantLine(subject.name, where, NON_RESOURCE, rule.nonResourceURLs, rule.verbs, []));
+        for (const group of rule.apiGroups ?? [])
           lines.push(
             grantLine(
               subject.name,
               where,
               group === '' ? 'core' : group,
-              rule.resources,
+              rule.resources ?? [],
               rule.verbs,
               rule.resourceNames ?? [],
             ),
           );
+      }
     }
   }
   return lines.sort();

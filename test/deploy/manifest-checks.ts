@@ -114,7 +114,7 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
   Service: ['spec.selector', 'spec.ports[].port'],
   PodDisruptionBudget: ['spec.selector.matchLabels'],
   NetworkPolicy: ['spec.podSelector'],
-  ClusterRole: ['rules[].apiGroups', 'rules[].resources', 'rules[].verbs'],
+  ClusterRole: ['rules[].verbs'], // and resources or non-resource URLs: checkRules
   Role: ['rules[].apiGroups', 'rules[].resources', 'rules[].verbs'],
   ClusterRoleBinding: [
     'roleRef.apiGroup',
@@ -145,6 +145,22 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
   Tenant: ['spec'],
 };
 
+/** A ClusterRole's rules: each names resources (API groups and resources) or non-resource URLs, not both. */
+function checkRules(o: KubeObject, where: string): string[] {
+  const rules: unknown[] = o.kind === 'ClusterRole' && Array.isArray(o.rules) ? o.rules : [];
+  return rules.flatMap((rule, i) => {
+    const at = `${where}.rules[${i}]`;
+    const r = (typeof rule === 'object' && rule !== null ? rule : {}) as Record<string, unknown>;
+    if (r.nonResourceURLs === undefined)
+      return [...missing(r, 'apiGroups', at), ...missing(r, 'resources', at)];
+    const both = r.apiGroups !== undefined || r.resources !== undefined;
+    return [
+      ...missing(r, 'nonResourceURLs[]', at),
+      ...(both ? [`${at}: non-resource URLs with resources`] : []),
+    ];
+  });
+}
+
 /** Required fields, and a namespace exactly where the kind is namespaced. */
 export function checkRequiredFields(o: KubeObject): string[] {
   const where = `${o.kind}/${o.metadata?.name ?? '?'}`;
@@ -152,6 +168,7 @@ export function checkRequiredFields(o: KubeObject): string[] {
     ...missing(o, 'apiVersion', where),
     ...missing(o, 'kind', where),
     ...missing(o, 'metadata.name', where),
+    ...checkRules(o, where),
   ];
   for (const path of REQUIRED[o.kind] ?? []) problems.push(...missing(o, path, where));
   const namespaced = !CLUSTER_SCOPED.has(o.kind);

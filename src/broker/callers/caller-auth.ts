@@ -2,12 +2,15 @@
  * Caller authentication: who presents a caller token, by TokenReview, with a short cache of
  * positive reviews, a shorter one of failed reviews, a per-source limit before any review,
  * one shared review for concurrent requests with the same token, and a bounded review queue
- * in which callers the broker served before go first (by identity: served-callers.ts).
+ * in which callers the broker served before go first (by identity: served-callers.ts; a new
+ * token's claimed identity is checked against the cluster's issuer keys when they could be
+ * read, issuer-keys.ts).
  * Whether that caller may have a given target's token is `authorizeCaller`, a pure check.
  */
 import { TenantGuardError } from '../../errors.js';
 import { peekExpiry } from './bearer.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
+import type { SignatureChecker } from './issuer-keys.js';
 import { ExpiringLru, tokenKey } from './review-cache.js';
 import { ReviewQueue, ReviewQueueFull } from './review-queue.js';
 import { claimedIdentity, ServedCallers, type Identity } from './served-callers.js';
@@ -50,6 +53,12 @@ export interface CallerAuthenticatorOptions {
    * from the source's bucket before any review. Undefined: no limit.
    */
   sourceLimiter?: CallerRateLimiter;
+  /**
+   * The cluster's service-account issuer keys (issuer-keys.ts): a new token claiming a
+   * served identity takes its lane slot as verified when signed, none when forged. Undefined,
+   * or no keys read: the claims choose, unverified (served-callers.ts).
+   */
+  issuerKeys?: SignatureChecker | undefined;
   now?: Clock;
   /** Told of every review made (not of cache hits), for metrics; seconds it took. */
   onReview?: (outcome: 'authenticated' | 'unauthenticated' | 'error', seconds: number) => void;
@@ -220,15 +229,31 @@ export class CallerAuthenticator {
       return Promise.reject(new TenantGuardError('ERR_BROKER_UNAUTHENTICATED', failure));
     const running = this.inflight.get(key);
     if (running !== undefined) return running;
-    // A cached review's identity is verified; a new token's own claims are not (see
-    // served-callers.ts for why they may still choose the lane).
-    const slot = this.served.take(
-      known !== undefined ? identityOf(known.caller) : claimedIdentity(token),
-      known !== undefined,
-    );
+    // A cached review's identity is verified; a new token's own claims are not, unless signed.
+    const slot =
+      known !== undefined ? this.served.take(identityOf(known.caller), true) : this.slotByClaims(token);
     const started = this.review(token, key, slot).finally(() => this.inflight.delete(key));
     this.inflight.set(key, started);
     return started;
+  }
+
+  /**
+   * The lane slot of a token no cached review names, by its claims (served-callers.ts): the
+   * signature is checked only for claims that could have a slot (a served identity and
+   * uid), so other tokens cost no verification. It only ever chooses a lane.
+   */
+  private slotByClaims(token: string): string | undefined {
+    const claimed = claimedIdentity(token);
+    const keys = this.options.issuerKeys;
+    if (keys === undefined || !this.served.knows(claimed)) return this.served.take(claimed, false);
+    switch (keys.check(token)) {
+      case 'signed':
+        return this.served.take(claimed, true) ?? this.served.take(claimed, false);
+      case 'forged':
+        return undefined;
+      case 'unknown':
+        return this.served.take(claimed, false);
+    }
   }
 
   /** @param slot the priority slot taken for this review (released here), or undefined: the other lane */

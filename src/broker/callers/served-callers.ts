@@ -11,20 +11,29 @@
  *
  * A token's identity is the verified one of its earlier review when that is still cached,
  * else what the token's own claims say (`sub` and the `kubernetes.io` claim of a projected
- * ServiceAccount token), unverified. Claims can be forged, so:
+ * ServiceAccount token). Claims can be forged, so:
  * - when the review stated a uid (a ServiceAccount's: its object's UID), the claims must
  *   name it too, which a tenant that cannot read the ServiceAccount or hold its tokens does
  *   not know;
+ * - claims that would have a slot are believed only when the token is signed by the
+ *   cluster's service-account issuer keys (issuer-keys.ts: the JWKS of `/openid/v1/jwks`,
+ *   checked with node:crypto): a signed token takes the slot as verified (a token the API
+ *   server signed for that ServiceAccount is as good as a cached review for choosing a lane;
+ *   the review still decides everything else), a forged one (any other signature, algorithm
+ *   or key, or expired) takes none. Until the keys have been read (RBAC denies them, an API
+ *   server without issuer discovery) the claims choose unverified, as they did before;
  * - an identity has one priority slot per pod name served under its user name, plus one for
- *   its other pods (a restarted Deployment pod's new name), each twice: for tokens a cached
- *   review verified, and for tokens known only by their claims. A slot holds one review,
+ *   its other pods (a restarted Deployment pod's new name), each twice: for verified tokens
+ *   (a cached review, or a signature), and for tokens known only by their unverified claims
+ *   (a signed token whose verified slot is taken takes this one). A slot holds one review,
  *   queued or running; while it is taken, other reviews of that identity wait in the other
  *   lane. So a flood of tokens claiming the controller's identity takes one place in the
  *   lane, not the lane, and cannot push out the controller's current token (verified, and
  *   re-reviewed every few seconds); and whoever holds a served caller's tokens has at most
- *   its slots in the lane. Someone who knows the ServiceAccount's UID can still hold the
- *   claimed slot and so delay a rotated token's first review under a flood; only a
- *   signature checked here (the cluster's service-account issuer keys) would stop that.
+ *   its slots in the lane. Someone who knows the ServiceAccount's UID could hold the claimed
+ *   slot with forged tokens and so delay a rotated token's first review under a flood: with
+ *   the issuer keys read, forged tokens take no slot and the rotated token, signed, is
+ *   reviewed in the lane; without them, that delay remains.
  *
  * Bounded, and apart from the positive-review cache: at most `maxUsers` user names, each
  * with its `maxPods` most recently served pod names. Only callers the broker served (allowed
@@ -113,15 +122,27 @@ export class ServedCallers {
   }
 
   /**
+   * Whether `take` could give `who` a slot, taken or not (the identity was served, with its
+   * uid): the cheap test before a token's signature is checked (caller-auth.ts).
+   */
+  knows(who: Identity | undefined): boolean {
+    return this.servedAs(who) !== undefined;
+  }
+
+  private servedAs(who: Identity | undefined): ServedUser | undefined {
+    const served = who === undefined ? undefined : this.users.get(who.username);
+    return served !== undefined && (served.uid === undefined || served.uid === who?.uid) ? served : undefined;
+  }
+
+  /**
    * The priority slot a review of a token of `who` may take: a key to `release` when the
    * review ends, or undefined (the identity was not served, names another uid, or its slot
    * is taken): the review waits in the other lane.
    * @param verified `who` is a cached review's, not the token's unverified claims
    */
   take(who: Identity | undefined, verified: boolean): string | undefined {
-    if (who === undefined) return undefined;
-    const served = this.users.get(who.username);
-    if (served === undefined || (served.uid !== undefined && served.uid !== who.uid)) return undefined;
+    const served = this.servedAs(who);
+    if (who === undefined || served === undefined) return undefined;
     const pod = who.pod !== undefined && served.pods.includes(who.pod) ? [who.pod] : [];
     const slot = JSON.stringify([verified, who.username, ...pod]);
     if (this.busy.has(slot)) return undefined;
