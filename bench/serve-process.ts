@@ -28,20 +28,19 @@ export function servedBundle(): Promise<string> {
 /** How `serve` says it listens, on stderr: the port is the first group. */
 export const SERVE_LISTENING = /serving webhook on https:\/\/127\.0\.0\.1:(\d+)/;
 
-/** The arguments of `node <main> serve --components webhook` on a free loopback port with a file registry. */
-export function serveWebhookArgs(main: string, tenantsFile: string, certsDir: string): string[] {
-  return [
-    main,
-    'serve',
-    '--components',
-    'webhook',
-    '--port',
-    '0',
-    '--tenants',
-    tenantsFile,
-    '--certs-dir',
-    certsDir,
-  ];
+/**
+ * The arguments of `node <main> serve --components webhook` on a free loopback port with a
+ * file registry; `tls`: a directory where serve makes (or finds) its pair (`--certs-dir`),
+ * or the pair itself, given as the Deployment gives its own (`--tls-cert`, `--tls-key`).
+ */
+export function serveWebhookArgs(
+  main: string,
+  tenantsFile: string,
+  tls: string | { certFile: string; keyFile: string },
+): string[] {
+  const tlsArgs =
+    typeof tls === 'string' ? ['--certs-dir', tls] : ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile];
+  return [main, 'serve', '--components', 'webhook', '--port', '0', '--tenants', tenantsFile, ...tlsArgs];
 }
 
 /** A tenants file of `count` generated tenants (bench/tenants.ts), three clusters each. */
@@ -98,21 +97,7 @@ export async function startServe(
   // As in the Deployment, with no in-cluster API to find.
   const { flags, env } = shippedLaunch('webhook');
   delete env.KUBERNETES_SERVICE_HOST;
-  const { certFile, keyFile } = await servingCertificate(certsDir);
-  const args = [
-    main,
-    'serve',
-    '--components',
-    'webhook',
-    '--port',
-    '0',
-    '--tenants',
-    tenantsFile,
-    '--tls-cert',
-    certFile,
-    '--tls-key',
-    keyFile,
-  ];
+  const args = serveWebhookArgs(main, tenantsFile, await servingCertificate(certsDir));
   return startProcess([...flags, ...args], {
     listenPattern: SERVE_LISTENING,
     env,
