@@ -119,14 +119,20 @@ export async function runBrokerBench(
     const headers = { authorization: 'Bearer bench-caller-token' };
     const brokerUrl = (port: number) => `https://127.0.0.1:${port}/api/get-target-token?${query}`;
     await runLoad({ label: 'warm-up', url: noopUrl, durationSeconds: 1, connections });
-    for (const alg of ['RS256', 'ES256'] as const)
-      await runLoad({
+    for (const alg of ['RS256', 'ES256'] as const) {
+      const warm = await runLoad({
         label: 'warm-up',
         url: brokerUrl(servers[alg].port),
         headers,
         durationSeconds: 1,
         connections,
       });
+      // Refused requests are cheap and would read as a fast broker: stop before measuring them.
+      if (warm.errors + warm.non2xx > 0)
+        throw new Error(
+          `the ${alg} broker refused ${warm.errors + warm.non2xx} warm-up requests; see its log (${brokerUrl(servers[alg].port)})`,
+        );
+    }
     const samples: Record<SigningAlg, RoundSample[]> = { RS256: [], ES256: [] };
     for (let round = 0; round < rounds; round++) {
       for (const alg of ['RS256', 'ES256'] as const) {
