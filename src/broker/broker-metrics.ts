@@ -6,6 +6,11 @@
  * - `tenant_guard_broker_token_reviews_total{outcome}` and
  *   `tenant_guard_broker_token_review_duration_seconds{outcome}`: TokenReviews made
  *   (`authenticated`, `unauthenticated`, `error`; cache hits make none);
+ * - `tenant_guard_broker_lane_signature_checks_total{result}`: new caller tokens claiming a
+ *   served caller's identity whose signature chose their review lane (`signed`, `forged`), or
+ *   could not (`unknown`: the cluster's issuer keys are not read);
+ * - `tenant_guard_broker_issuer_keys`: the cluster's service-account issuer keys held (0: none
+ *   could be read, so the claims of a new token choose its lane unverified);
  * - `tenant_guard_broker_signing_keys{state}`: keys of the ring by state (`next`, `active`, `retired`);
  * - `tenant_guard_broker_active_key_age_seconds`: how long the ring's active key has been
  *   active (absent: the ring has no active key);
@@ -20,6 +25,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import { metricTenants } from '../server/metric-tenants.js';
+import type { SignatureCheck } from './callers/issuer-keys.js';
 import type { KeyManager } from './keys/key-manager.js';
 import type { RingTiming } from './keys/key-ring.js';
 
@@ -29,15 +35,22 @@ export type ReviewMetricOutcome = 'authenticated' | 'unauthenticated' | 'error';
 export interface BrokerMetrics {
   tokenRequest(result: string, tenant?: string): void;
   review(outcome: ReviewMetricOutcome, seconds: number): void;
+  laneSignature(result: SignatureCheck): void;
 }
 
 /** Metrics that go nowhere (no registry given). */
-export const NO_BROKER_METRICS: BrokerMetrics = { tokenRequest: () => undefined, review: () => undefined };
+export const NO_BROKER_METRICS: BrokerMetrics = {
+  tokenRequest: () => undefined,
+  review: () => undefined,
+  laneSignature: () => undefined,
+};
 
 /** Options of `createBrokerMetrics`. */
 export interface BrokerMetricsOptions {
   /** The broker's clock, epoch ms. Default `Date.now`. */
   now?: Clock;
+  /** How many issuer keys the broker holds (issuer-keys.ts). Default: the gauge is not exported. */
+  issuerKeys?: () => number;
   /** The ring's rotation settings, exported as gauges. Default: not exported. */
   timing?: Pick<RingTiming, 'rotationPeriodMs' | 'publishAheadMs'>;
 }
@@ -69,6 +82,24 @@ export function createBrokerMetrics(
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const laneSignatures = new Counter({
+    name: 'tenant_guard_broker_lane_signature_checks_total',
+    help: "New caller tokens claiming a served caller's identity, by what their signature said of it (signed, forged, unknown: no issuer keys read).",
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  // Every result from the first scrape on, so a rate of `forged` or `unknown` needs no series to appear first.
+  for (const result of ['signed', 'forged', 'unknown'] as const) laneSignatures.inc({ result }, 0);
+  const issuerKeys = options.issuerKeys;
+  if (issuerKeys !== undefined)
+    new Gauge({
+      name: 'tenant_guard_broker_issuer_keys',
+      help: "The cluster's service-account issuer keys held (0: none could be read; new tokens' claims then choose their review lane unverified).",
+      registers: [registry],
+      collect() {
+        this.set(issuerKeys());
+      },
+    });
   new Gauge({
     name: 'tenant_guard_broker_signing_keys',
     help: 'Signing keys of the key ring, by state.',
@@ -120,5 +151,6 @@ export function createBrokerMetrics(
       reviews.inc({ outcome });
       reviewSeconds.observe({ outcome }, seconds);
     },
+    laneSignature: (result) => laneSignatures.inc({ result }),
   };
 }

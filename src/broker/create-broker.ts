@@ -141,7 +141,11 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
   const metrics =
     o.metricsRegistry === undefined
       ? NO_BROKER_METRICS
-      : createBrokerMetrics(o.metricsRegistry, () => keys, { now, timing });
+      : createBrokerMetrics(o.metricsRegistry, () => keys, {
+          now,
+          timing,
+          ...(issuerKeys === undefined ? {} : { issuerKeys: () => issuerKeys.size }),
+        });
   const authenticator =
     reviewer === undefined
       ? undefined
@@ -151,6 +155,7 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
           issuerKeys,
           now,
           onReview: metrics.review,
+          onLaneSignature: metrics.laneSignature,
         });
   if (authenticator === undefined)
     logger.warn(

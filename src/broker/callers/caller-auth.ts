@@ -10,7 +10,7 @@
 import { TenantGuardError } from '../../errors.js';
 import { peekExpiry } from './bearer.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
-import type { SignatureChecker } from './issuer-keys.js';
+import type { SignatureCheck, SignatureChecker } from './issuer-keys.js';
 import { ExpiringLru, tokenKey } from './review-cache.js';
 import { ReviewQueue, ReviewQueueFull } from './review-queue.js';
 import { claimedIdentity, ServedCallers, type Identity } from './served-callers.js';
@@ -60,6 +60,8 @@ export interface CallerAuthenticatorOptions {
    */
   issuerKeys?: SignatureChecker | undefined;
   now?: Clock;
+  /** Told of every signature check that chose a review's lane, for metrics. */
+  onLaneSignature?: (result: SignatureCheck) => void;
   /** Told of every review made (not of cache hits), for metrics; seconds it took. */
   onReview?: (outcome: 'authenticated' | 'unauthenticated' | 'error', seconds: number) => void;
 }
@@ -246,7 +248,9 @@ export class CallerAuthenticator {
     const claimed = claimedIdentity(token);
     const keys = this.options.issuerKeys;
     if (keys === undefined || !this.served.knows(claimed)) return this.served.take(claimed, false);
-    switch (keys.check(token)) {
+    const signature = keys.check(token);
+    this.options.onLaneSignature?.(signature);
+    switch (signature) {
       case 'signed':
         return this.served.take(claimed, true) ?? this.served.take(claimed, false);
       case 'forged':

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Registry } from 'prom-client';
 import type { Caller } from '../../../src/broker/callers/caller-auth.js';
 import {
   createKubeIssuerKeySource,
@@ -55,6 +56,16 @@ function forgedControllerTokens(t: Harness, n: number): string[] {
     () => `${none}.${projectedToken(CTL, exp, rsa).split('.')[1] ?? ''}.`, // alg none
   ];
   return Array.from({ length: n }, (_v, i) => kinds[i % kinds.length]?.() ?? '');
+}
+
+/** The value of `name` (with `labels`) on `registry`, or undefined when it has no such series. */
+async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
+  const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+  return values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value;
 }
 
 /** Whether `p` settled within the current turn of the event loop (its review was not held). */
@@ -218,6 +229,7 @@ describe('through the test API server and client-node', () => {
   test('the broker reads the keys and a flood of forged controller tokens does not delay its rotated token', async () => {
     const api = await TestApiServer.start();
     api.setIssuerJwks(jwks);
+    const metrics = new Registry();
     const broker = await createBroker({
       config: testConfig({ reviewConcurrency: '2', reviewQueue: '64', reviewTimeout: '5s' }),
       issuer: 'https://broker.example.com',
@@ -225,6 +237,7 @@ describe('through the test API server and client-node', () => {
       registry: testRegistry(),
       logger: recordingLogger().logger,
       kubeConfig: api.kubeConfig(),
+      metricsRegistry: metrics,
     });
     const held: Array<() => void> = [];
     let holding = true;
@@ -272,6 +285,13 @@ describe('through the test API server and client-node', () => {
       );
       release();
       assert.ok((await Promise.all(flood)).every((o) => !o.ok && o.code === 'ERR_BROKER_UNAUTHENTICATED'));
+      // Operators see it: the keys held, and what the signature said of each token claiming a
+      // served identity (the first genuine token's identity was not served yet: no check).
+      assert.equal(await metricValue(metrics, 'tenant_guard_broker_issuer_keys'), jwks.keys.length);
+      const checks = 'tenant_guard_broker_lane_signature_checks_total';
+      assert.equal(await metricValue(metrics, checks, { result: 'signed' }), 1);
+      assert.equal(await metricValue(metrics, checks, { result: 'forged' }), forged.size);
+      assert.equal(await metricValue(metrics, checks, { result: 'unknown' }), 0);
     } finally {
       release();
       broker.close();
@@ -284,7 +304,9 @@ describe('createBroker wires the issuer keys', () => {
   test('read once before it returns (an injected source, as tests give one); a failure logged with its code', async () => {
     let fetches = 0;
     const log = recordingLogger();
+    const metrics = new Registry();
     const broker = await createBroker({
+      metricsRegistry: metrics,
       config: testConfig(),
       issuer: 'https://broker.example.com',
       allowedCallers: [CONTROLLER],
@@ -304,6 +326,8 @@ describe('createBroker wires the issuer keys', () => {
     });
     broker.close();
     assert.equal(fetches, 1);
+    // The gauge says the check is off: no key could be read.
+    assert.equal(await metricValue(metrics, 'tenant_guard_broker_issuer_keys'), 0);
     assert.match(
       String(log.lines.find((l) => l.code === 'ERR_ISSUER_KEYS')?.msg),
       /403 Forbidden; caller tokens choose their review lane by their unverified claims/,
