@@ -116,6 +116,40 @@ function readPart(
   return { value, present, messy, shape };
 }
 
+/**
+ * The value at `key` of `container` when it is a `expected`; absent or null reads as unset
+ * (undefined), as client-go reads it; any other type is a TG-CS-04 finding added to `shape`.
+ */
+function optionalField(
+  container: Record<string, unknown>,
+  key: string,
+  expected: 'string',
+  path: string,
+  shape: Violation[],
+): string | undefined;
+function optionalField(
+  container: Record<string, unknown>,
+  key: string,
+  expected: 'boolean',
+  path: string,
+  shape: Violation[],
+): boolean | undefined;
+function optionalField(
+  container: Record<string, unknown>,
+  key: string,
+  expected: 'string' | 'boolean',
+  path: string,
+  shape: Violation[],
+): string | boolean | undefined {
+  const value = ownValue(container, key);
+  if (typeof value === expected) return value as string | boolean;
+  if (value !== undefined && value !== null)
+    shape.push(
+      violation('TG-CS-04', joinPath(path, key), `is ${describeJsonType(value)}; expected a ${expected}`),
+    );
+  return undefined;
+}
+
 /** An exec config read as client-go will run it, or the shape problems that stop that. */
 function execCall(
   exec: Record<string, unknown>,
@@ -125,9 +159,6 @@ function execCall(
   const command = ownValue(exec, 'command');
   const args = ownValue(exec, 'args');
   const env = ownValue(exec, 'env');
-  const apiVersion = ownValue(exec, 'apiVersion');
-  const hint = ownValue(exec, 'installHint');
-  const clusterInfo = ownValue(exec, 'provideClusterInfo');
   if (typeof command !== 'string')
     shape.push(
       violation(
@@ -150,34 +181,17 @@ function execCall(
     (!isRecord(env) || !Object.values(env).every((v) => typeof v === 'string'))
   )
     shape.push(violation('TG-CS-04', joinPath(path, 'env'), 'is not a map of strings'));
-  if (apiVersion !== undefined && apiVersion !== null && typeof apiVersion !== 'string')
-    shape.push(
-      violation(
-        'TG-CS-04',
-        joinPath(path, 'apiVersion'),
-        `is ${describeJsonType(apiVersion)}; expected a string`,
-      ),
-    );
-  if (hint !== undefined && hint !== null && typeof hint !== 'string')
-    shape.push(
-      violation('TG-CS-04', joinPath(path, 'installHint'), `is ${describeJsonType(hint)}; expected a string`),
-    );
-  if (clusterInfo !== undefined && clusterInfo !== null && typeof clusterInfo !== 'boolean')
-    shape.push(
-      violation(
-        'TG-CS-04',
-        joinPath(path, 'provideClusterInfo'),
-        `is ${describeJsonType(clusterInfo)}; expected a boolean`,
-      ),
-    );
+  const apiVersion = optionalField(exec, 'apiVersion', 'string', path, shape);
+  optionalField(exec, 'installHint', 'string', path, shape);
+  const clusterInfo = optionalField(exec, 'provideClusterInfo', 'boolean', path, shape);
   if (shape.length > 0 || typeof command !== 'string') return { call: undefined, shape };
   return {
     call: {
       command,
       args: Array.isArray(args) ? args.map(String) : [],
-      apiVersion: typeof apiVersion === 'string' ? apiVersion : undefined,
+      apiVersion,
       env: isRecord(env) ? Object.keys(env).map((k) => [k, String(ownValue(env, k))] as const) : [],
-      ...(typeof clusterInfo === 'boolean' ? { provideClusterInfo: clusterInfo } : {}),
+      ...(clusterInfo === undefined ? {} : { provideClusterInfo: clusterInfo }),
     },
     shape,
   };
@@ -189,14 +203,7 @@ function awsCall(
   path: string,
 ): { call: ExecCall | undefined; shape: Violation[] } {
   const shape: Violation[] = [];
-  const text = (key: string): string => {
-    const value = ownValue(aws, key);
-    if (value !== undefined && value !== null && typeof value !== 'string')
-      shape.push(
-        violation('TG-CS-04', joinPath(path, key), `is ${describeJsonType(value)}; expected a string`),
-      );
-    return typeof value === 'string' ? value : '';
-  };
+  const text = (key: string): string => optionalField(aws, key, 'string', path, shape) ?? '';
   const args = [AWS_AUTH_ARG, '--cluster-name', text('clusterName')];
   const role = text('roleARN');
   if (role !== '') args.push('--role-arn', role);
