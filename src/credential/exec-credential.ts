@@ -19,18 +19,7 @@ function isSupported(value: string): value is ExecCredentialApiVersion {
   return SUPPORTED.some((v) => v === value);
 }
 
-/**
- * The apiVersion to answer in, from `KUBERNETES_EXEC_INFO`, which client-go sets to an
- * ExecCredential naming the version of the kubeconfig's exec config
- * (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#input-and-output-formats).
- * @param execInfo the variable's value; unset or empty means v1 (as the original plugin answered)
- * @throws TenantGuardError ERR_CREDENTIAL_EXEC_INFO when it is not JSON or names a version we do not speak.
- */
-export function execCredentialApiVersion(execInfo: string | undefined): ExecCredentialApiVersion {
-  return readExecInfo(execInfo).apiVersion;
-}
-
-/** Characters a server URL may have (the broker refuses longer ones too). */
+/** Characters a server URL may have: the plugin sends no longer one, and the broker refuses one. */
 export const MAX_SERVER_CHARS = 2048;
 
 /** What the plugin reads from KUBERNETES_EXEC_INFO. */
@@ -48,8 +37,12 @@ function field(value: unknown, key: string): unknown {
 }
 
 /**
- * Reads KUBERNETES_EXEC_INFO: the apiVersion (see execCredentialApiVersion) and, when client-go
- * sent cluster info, `spec.cluster.server`, which the broker binds the token to (ADR 0011).
+ * Reads KUBERNETES_EXEC_INFO, which client-go sets to an ExecCredential naming the version of
+ * the kubeconfig's exec config
+ * (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#input-and-output-formats):
+ * the apiVersion to answer in (unset or empty means v1, as the original plugin answered) and,
+ * when client-go sent cluster info, `spec.cluster.server`, which the broker binds the token to
+ * (ADR 0011).
  * @throws TenantGuardError ERR_CREDENTIAL_EXEC_INFO when it is not JSON, names a version we do
  *         not speak, or has cluster info whose server is not one http(s) URL of bounded length.
  */

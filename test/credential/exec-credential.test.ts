@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isTenantGuardError } from '../../src/errors.js';
-import {
-  buildExecCredential,
-  execCredentialApiVersion,
-  formatTimestamp,
-} from '../../src/credential/exec-credential.js';
+import { buildExecCredential, formatTimestamp, readExecInfo } from '../../src/credential/exec-credential.js';
 import { decodeJwtClaims, jwtExpiry, jwtSubject } from '../../src/credential/jwt-claims.js';
 import { fakeJwt } from './fake-broker.js';
 
 const V1 = 'client.authentication.k8s.io/v1';
 const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
 
-describe('execCredentialApiVersion', () => {
+describe('readExecInfo: the apiVersion', () => {
+  const execCredentialApiVersion = (value: string | undefined) => readExecInfo(value).apiVersion;
   test('unset or empty: v1', () => {
     assert.equal(execCredentialApiVersion(undefined), V1);
     assert.equal(execCredentialApiVersion(''), V1);
