@@ -24,6 +24,8 @@ import { CallerRateLimiter } from './callers/rate-limiter.js';
 import { signToken } from './keys/signer.js';
 import type { Clock } from '../clock.js';
 import { isRegisteredServerSpelling } from '../policy/secret-server.js';
+// The bound the exec plugin holds the server it sends to: a longer one is refused unread.
+import { MAX_SERVER_CHARS } from '../credential/exec-credential.js';
 
 /** The codes the broker refuses a token with: every ERR_BROKER_* and the registry's not-synced. */
 export type BrokerErrorCode = Extract<ErrorCode, `ERR_BROKER_${string}`> | 'ERR_REGISTRY_NOT_SYNCED';
@@ -363,8 +365,6 @@ export class Broker {
 
 /** Characters a target name may have before it is looked up (a cluster name has at most 63). */
 const MAX_TARGET_CHARS = 253;
-/** Characters a server URL may have before it is compared (as the plugin bounds what it sends). */
-export const MAX_SERVER_CHARS = 2048;
 
 const BEARER_PROBLEM: Record<'missing' | 'malformed' | 'too-long', string> = {
   missing: 'no bearer token; send Authorization: Bearer <caller token>',
