@@ -116,6 +116,28 @@ async function mutatedReview(port: number, body: string): Promise<string> {
   return mutated;
 }
 
+/**
+ * Throws unless `path` answers `body` with an allowed AdmissionReview for its uid, carrying
+ * a JSON Patch on /mutate: the path a tenant's typical object takes, not a refusal.
+ */
+async function expectAdmitted(port: number, path: string, body: string, label: string): Promise<void> {
+  const text = await post(port, path, body);
+  let answer: {
+    response?: { uid?: string; allowed?: boolean; patch?: string; status?: { message?: string } };
+  };
+  try {
+    answer = JSON.parse(text) as typeof answer;
+  } catch {
+    throw new Error(`${label}: the answer is not JSON: ${text.slice(0, 200)}`);
+  }
+  const uid = (JSON.parse(body) as { request: { uid: string } }).request.uid;
+  const response = answer.response;
+  if (response?.uid !== uid || response.allowed !== true)
+    throw new Error(`${label}: the benchmark review is not admitted: ${text.slice(0, 300)}`);
+  if (path === '/mutate' && (response.patch === undefined || response.patch.length === 0))
+    throw new Error(`${label}: /mutate answered the benchmark review without a patch`);
+}
+
 /** Connections of the throughput rows, and of the latency rows. */
 export const THROUGHPUT_CONNECTIONS = 32;
 export const LATENCY_CONNECTIONS = 4;
@@ -256,6 +278,9 @@ export async function benchWebhook(
         server: large,
       },
     ];
+    // Every target answers its body with `allowed` (and /mutate with a patch) before any
+    // load, so no row measures a refusal: a refused review costs less than an admitted one.
+    for (const t of targets) if (t.path !== '/') await expectAdmitted(t.server.port, t.path, t.body, t.label);
     const throughput: LoadResult[][] = targets.map(() => []);
     const latency: LoadResult[][] = targets.map(() => []);
     const cpu: number[][] = targets.map(() => []);
