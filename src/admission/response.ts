@@ -60,13 +60,19 @@ export function rulesLine(violations: readonly Violation[]): string {
 /**
  * At most `MAX_WARNINGS` warnings, each under 120 characters (`shortWarning`: the API server
  * may truncate longer ones); the last says how many more. The audit record keeps them whole.
+ * Only what is shown is shortened (plus one, so capLines knows there are more), as
+ * `denialMessage` formats only what it shows: a warn-mode tenant's object can hold
+ * thousands of relaxed findings.
  */
 export function capWarnings(warnings: readonly string[]): string[] {
-  return capLines(
-    warnings.map((w) => shortWarning(w)),
+  const shown = capLines(
+    warnings.slice(0, MAX_WARNINGS + 1).map((w) => shortWarning(w)),
     MAX_WARNINGS,
     'warnings',
   );
+  if (warnings.length > MAX_WARNINGS + 1)
+    shown[shown.length - 1] = moreLine(warnings.length - (MAX_WARNINGS - 1), 'warnings');
+  return shown;
 }
 
 /** base64 of the JSON text of a patch. */

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { AdmissionOutcome } from '../../src/admission/admit.js';
-import { outcomeResponse } from '../../src/admission/response.js';
+import { capWarnings, outcomeResponse } from '../../src/admission/response.js';
 import { readAdmissionRequest } from '../../src/admission/review.js';
 import { MAX_WARNING_CHARS, shortWarning } from '../../src/admission/warning-text.js';
 import { admissionAuditRecord } from '../../src/audit/admission-record.js';
+import { MAX_WARNINGS } from '../../src/policy/answer-limits.js';
 import type { Decision, PolicyRequest } from '../../src/policy/types.js';
 
 const clusters = Array.from({ length: 20 }, (_, i) => `k8s-team-a-cluster-${i}`);
@@ -167,5 +168,65 @@ describe('shortWarning, against its definition', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  test('the same text for "use one of" lists of any length, the mark in the path too', () => {
+    const item = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 8 }),
+      fc.constantFrom('a', 'k8s-team-a-prod', '😀😀', 'é'),
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 40 }),
+        fc.array(item, { maxLength: 20 }),
+        fc.array(item, { minLength: 1, maxLength: 80 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 160 }),
+        (head, pathItems, items, warn, max) => {
+          // A key the tenant chose can hold the mark and a list of its own (a red-team review).
+          const path = pathItems.length > 0 ? `use one of: ${pathItems.join(', ')}` : '';
+          const text = `[TG-AS-04] ${head}${path} "in-cluster"; use one of: ${items.join(', ')}${warn ? ' (enforcement: warn)' : ''}`;
+          assert.equal(shortWarning(text, max), byArrays(text, max));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('capWarnings', () => {
+  test('shortens only the warnings it shows, however many a request holds', () => {
+    // A warn-mode tenant's list element of thousands of foreign cluster names: every one a
+    // relaxed finding, each warning shortened in turn (12 s for one request before).
+    const warnings = Array.from({ length: 1_000 }, (_, i) => `${LONG_LIST} #${i}`);
+    const read = new Set<string>();
+    const counted = new Proxy(warnings, {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) read.add(key);
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const shown = capWarnings(counted);
+    assert.ok(read.size <= MAX_WARNINGS + 1, `${read.size} warnings read`);
+    assert.equal(shown.length, MAX_WARNINGS);
+    assert.match(shown[MAX_WARNINGS - 1] ?? '', /^\.\.\. and 981 more warnings /);
+    for (const w of shown) assert.ok([...w].length <= MAX_WARNING_CHARS, w);
+  });
+
+  test('as many as fit are all shown, none counted', () => {
+    const warnings = Array.from({ length: MAX_WARNINGS }, (_, i) => `[TG-AS-03] w${i}`);
+    assert.deepEqual(capWarnings(warnings), warnings);
+    const one = [...warnings, '[TG-AS-03] one more'];
+    const shown = capWarnings(one);
+    assert.equal(shown.length, MAX_WARNINGS);
+    assert.match(shown[MAX_WARNINGS - 1] ?? '', /^\.\.\. and 2 more warnings /);
+  });
+
+  test('a path that holds "use one of" and a list of its own is still cut under the limit', () => {
+    const key = `use one of: ${Array.from({ length: 320 }, () => 'a').join(', ')}`;
+    const text = `[TG-AS-04] spec.generators[0].list.elements[0].${key}[7] "in-cluster" is the control plane; use one of: k8s-team-a-dev (enforcement: warn)`;
+    const [shown] = capWarnings([text]);
+    assert.ok(shown !== undefined && [...shown].length <= MAX_WARNING_CHARS, shown);
+    assert.ok(shown.endsWith(' (enforcement: warn)'), shown);
   });
 });
