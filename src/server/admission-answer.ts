@@ -11,9 +11,10 @@ import { admissionAuditRecord } from '../audit/admission-record.js';
 import type { AuditSink } from '../audit/record.js';
 import { isTenantGuardError } from '../errors.js';
 import type { AdmissionLimits } from '../policy/limits.js';
+import type { RuleId, Violation } from '../policy/types.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
-import { NO_TENANT, type DecisionLabel, type WebhookMetrics } from './metrics.js';
+import { NO_TENANT, type DecisionLabel, type RuleResultLabels, type WebhookMetrics } from './metrics.js';
 
 /** Sent with every HTTP 500; the detail is in the log under ERR_ADMISSION_INTERNAL. */
 export const INTERNAL_ERROR_MESSAGE =
@@ -53,16 +54,29 @@ function tenantLabel(outcome: AdmissionOutcome): string {
   return NO_TENANT;
 }
 
+/**
+ * Adds one to the rule-results counter for every finding of `findings`, with one call per
+ * rule: a request can hold thousands of findings of one rule (an ApplicationSet list of
+ * foreign cluster names), and a call per finding hashed the labels thousands of times.
+ */
+function countFindings(
+  findings: readonly Violation[],
+  labels: Omit<RuleResultLabels, 'rule'>,
+  metrics: WebhookMetrics,
+): void {
+  const perRule = new Map<RuleId, number>();
+  for (const v of findings) perRule.set(v.rule, (perRule.get(v.rule) ?? 0) + 1);
+  for (const [rule, count] of perRule) metrics.ruleResult({ ...labels, rule }, count);
+}
+
 /** Counts every rule finding of a `/validate` decision: denying, relaxed with a warning, or only audited. */
 function countRuleResults(outcome: AdmissionOutcome, metrics: WebhookMetrics): void {
   if (outcome.type === 'malformed') {
-    for (const v of outcome.violations)
-      metrics.ruleResult({
-        kind: outcome.kind ?? 'unknown',
-        tenant: NO_TENANT,
-        rule: v.rule,
-        action: 'denied',
-      });
+    countFindings(
+      outcome.violations,
+      { kind: outcome.kind ?? 'unknown', tenant: NO_TENANT, action: 'denied' },
+      metrics,
+    );
     return;
   }
   if (outcome.type !== 'decided') return;
@@ -73,10 +87,8 @@ function countRuleResults(outcome: AdmissionOutcome, metrics: WebhookMetrics): v
       ? 'warned'
       : 'audited';
   if (!decision.allowed)
-    for (const v of decision.violations)
-      metrics.ruleResult({ kind: request.kind, tenant, rule: v.rule, action: 'denied' });
-  for (const v of decision.audited)
-    metrics.ruleResult({ kind: request.kind, tenant, rule: v.rule, action: relaxedAction });
+    countFindings(decision.violations, { kind: request.kind, tenant, action: 'denied' }, metrics);
+  countFindings(decision.audited, { kind: request.kind, tenant, action: relaxedAction }, metrics);
 }
 
 /** The kind label: a guarded kind, `other` for kinds left alone, `unknown` when unreadable (bounded cardinality). */

@@ -55,8 +55,8 @@ export interface RuleResultLabels {
 export interface WebhookMetrics {
   /** Counts a finished request and observes its duration in seconds. */
   observe(labels: RequestLabels, seconds: number): void;
-  /** Counts one rule's finding in a `/validate` decision. */
-  ruleResult(labels: RuleResultLabels): void;
+  /** Counts `count` (default 1) findings of one rule in a `/validate` decision. */
+  ruleResult(labels: RuleResultLabels, count?: number): void;
 }
 
 export const WEBHOOK_METRICS = {
@@ -103,13 +103,16 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
       });
       duration.observe({ endpoint: labels.endpoint, kind: labels.kind, decision: labels.decision }, seconds);
     },
-    ruleResult(labels) {
-      rules.inc({
-        kind: labels.kind,
-        tenant: tenants.value(labels.tenant),
-        rule: labels.rule,
-        action: labels.action,
-      });
+    ruleResult(labels, count = 1) {
+      rules.inc(
+        {
+          kind: labels.kind,
+          tenant: tenants.value(labels.tenant),
+          rule: labels.rule,
+          action: labels.action,
+        },
+        count,
+      );
     },
   };
 }

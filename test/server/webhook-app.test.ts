@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import request from 'supertest';
+import type { Counter } from 'prom-client';
 import { defaultPolicy } from '../../src/admission/admit.js';
 import { violation } from '../../src/policy/types.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../src/server/webhook-app.js';
@@ -515,6 +516,39 @@ describe('webhook app: metrics, mounts and unknown paths', () => {
       res.text,
       /tenant_guard_admission_rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-AS-03",action="warned"\} 2/,
     );
+  });
+
+  test('thousands of findings of one rule are counted whole, with one counter call per rule', async () => {
+    // An ApplicationSet list of foreign cluster names is a finding per name (a red-team
+    // review); a counter call per finding hashed the labels thousands of times a request.
+    const many = Array.from({ length: 3_000 }, (_, i) =>
+      violation('TG-AS-04', `spec.generators[0].list.elements[${i}].server`, 'no'),
+    );
+    const { app, metricsRegistry } = buildApp({
+      policy: fakePolicy({
+        evaluate: () => ({
+          ...denied([...many, violation('TG-APP-01', 'spec.project', 'no')]),
+          audited: [violation('TG-AS-03', 'spec.template.spec.destination.name', 'relaxed')],
+          summary: { tenant: 'team-b', enforcement: 'audit', role: 'human' },
+        }),
+      }),
+    });
+    const counter = metricsRegistry.getSingleMetric('tenant_guard_admission_rule_results_total') as Counter;
+    const inc = counter.inc.bind(counter);
+    let calls = 0;
+    counter.inc = ((...args: Parameters<Counter['inc']>) => {
+      calls += 1;
+      inc(...args);
+    }) as Counter['inc'];
+    await request(app).post('/validate').send(reviewBody());
+    assert.equal(calls, 3, 'one call per rule and action');
+    const text = (await request(app).get('/metrics')).text;
+    assert.match(
+      text,
+      /rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-AS-04",action="denied"\} 3000\n/,
+    );
+    assert.match(text, /rule="TG-APP-01",action="denied"\} 1\n/);
+    assert.match(text, /rule="TG-AS-03",action="audited"\} 1\n/);
   });
 
   test('mounted routers are served; unknown paths are a JSON 404', async () => {
