@@ -106,6 +106,7 @@ function reportResult(f: ScanFinding, now: number): Record<string, unknown> {
     properties: {
       tenant: f.tenant ?? '',
       ...(f.path === '' ? {} : { path: capLine(f.path), docs: ruleDocs(f.rule) }),
+      ...(f.findings === undefined ? {} : { findings: String(f.findings) }),
     },
   };
 }

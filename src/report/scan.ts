@@ -4,7 +4,8 @@
  * is what the object targets (target, project, selector, label and Secret rules); the
  * ownership rules (TG-OWN-*) need a requester and are not judged, and no exemption for
  * unchanged objects applies. A finding that a tenant's `warn` or `audit` mode relaxes is a
- * `warn` result, every other finding `fail`; an object with no finding has one `pass`.
+ * `warn` result, every other finding `fail`, one result per rule (the first finding, and how
+ * many the object holds); an object with no finding has one `pass`.
  */
 import { evaluate, groupVersion, guardedKindOf } from '../policy/evaluate.js';
 import { isRecord } from '../json.js';
@@ -41,6 +42,11 @@ export interface ScanFinding {
   readonly message: string;
   /** JSON path of the finding ('' for `pass`). */
   readonly path: string;
+  /**
+   * Findings of this rule in the object, when more than one: the result is the rule's, its
+   * message and path the first finding's (`tenant-guard check` lists them all).
+   */
+  readonly findings?: number;
 }
 
 /** The rule family of each kind: a `pass` result's `rule`. */
@@ -111,21 +117,32 @@ export function scanObject(object: KubeObject, context: PolicyContext): ScanFind
     context,
   );
   const tenant = decision.summary.tenant;
-  const finding = (v: Violation, result: ScanResult): ScanFinding => ({
-    object: ref,
-    guardedKind,
-    tenant,
-    rule: v.rule,
-    result,
-    message: formatViolation(v),
-    path: v.path,
-  });
-  const failing = decision.allowed
-    ? []
-    : decision.violations.filter((v) => !isOwnershipRule(v)).map((v) => finding(v, 'fail'));
+  // One result per rule: its first finding, and how many the object holds. An object can
+  // hold thousands of findings of one rule (a warn-mode ApplicationSet's list of foreign
+  // cluster names is one each), which as results made a report per thousand of them.
+  const perRule = (violations: readonly Violation[], result: ScanResult): ScanFinding[] => {
+    const first = new Map<string, { v: Violation; count: number }>();
+    for (const v of violations) {
+      if (isOwnershipRule(v)) continue;
+      const seen = first.get(v.rule);
+      if (seen === undefined) first.set(v.rule, { v, count: 1 });
+      else seen.count += 1;
+    }
+    return [...first.values()].map(({ v, count }) => ({
+      object: ref,
+      guardedKind,
+      tenant,
+      rule: v.rule,
+      result,
+      message: formatViolation(v),
+      path: v.path,
+      ...(count > 1 ? { findings: count } : {}),
+    }));
+  };
+  const failing = decision.allowed ? [] : perRule(decision.violations, 'fail');
   // What the decision kept as audited is what the tenant's mode relaxed (the scanner is no
   // platform admin, so nothing is audited for a bypass).
-  const warning = decision.audited.filter((v) => !isOwnershipRule(v)).map((v) => finding(v, 'warn'));
+  const warning = perRule(decision.audited, 'warn');
   const all = [...failing, ...warning];
   if (all.length > 0) return all;
   const family = RULE_FAMILY[guardedKind];
