@@ -68,23 +68,29 @@ export interface ContinuousBuild {
 
 /**
  * See the file comment. `invalid`: the Tenants whose current version does not parse, by
- * name; `previous`: the registry in force before; `withheld`: Tenants in force on replicas
- * that ran before whose version in force this one cannot read back (registry-in-force.ts),
- * with the claims they hold. A withheld Tenant is served only at a current version that is
- * valid and takes no claim another holds; until then it is out of the registry and its
- * claims stay held against every other Tenant (fail closed: nothing moves).
+ * name; `previous`: the registry in force before; `withheldBefore`: Tenants in force on
+ * replicas that ran before whose version in force this one cannot read back
+ * (registry-in-force.ts), with the claims they hold. A withheld Tenant is served only at a
+ * current version that is valid and takes no claim another holds; until then it is out of the
+ * registry and its claims stay held against every other Tenant (fail closed: nothing moves).
+ * Once it is deleted, it holds nothing.
  */
 export function buildWithLastAccepted(
   tenants: readonly Tenant[],
   invalid: ReadonlyMap<string, string>,
   previous: TenantRegistry | undefined,
-  withheld: ReadonlyMap<string, readonly Claim[]> = new Map(),
+  withheldBefore: ReadonlyMap<string, readonly Claim[]> = new Map(),
 ): ContinuousBuild {
+  const current = new Map(tenants.map((t) => [t.name, t]));
+  // A withheld Tenant that is deleted (neither a current nor an invalid version) lets go of
+  // its claims, as a deleted holder does below. Before, its claims stayed held for good: the
+  // replica that withheld it refused a new Tenant listing them until it restarted, while a
+  // replica started after the deletion accepted it (a red-team review).
+  const withheld = new Map([...withheldBefore].filter(([name]) => current.has(name) || invalid.has(name)));
   if (previous === undefined && withheld.size === 0)
     return { ...buildRegistry(tenants), kept: new Set(), withheld: new Map() };
   const before = previous ?? buildRegistry([]).registry;
   const incumbent = (name: string): boolean => before.tenant(name) !== undefined || withheld.has(name);
-  const current = new Map(tenants.map((t) => [t.name, t]));
   // Who holds what: the previous holders, less what a holder's valid version let go of; and
   // every claim a withheld Tenant holds.
   const held = new Map<string, string>();
@@ -112,8 +118,8 @@ export function buildWithLastAccepted(
       message: `${taken.kind} "${taken.key}" is held by tenant "${held.get(id(taken))}"; this edit is refused and the last accepted version stays in force until that tenant no longer lists it`,
     });
   };
+  // A withheld Tenant not current is invalid (the deleted ones are dropped above).
   for (const name of invalid.keys()) keep(name);
-  for (const name of withheld.keys()) if (!current.has(name)) keep(name);
   for (const tenant of tenants) {
     if (kept.has(tenant.name) || out.has(tenant.name)) continue;
     const takes = (c: { kind: string; key: string }): boolean => {

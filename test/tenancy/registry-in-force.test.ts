@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { buildWithLastAccepted } from '../../src/tenancy/registry-continuity.js';
 import {
   claimsOfRecord,
+  continueBuild,
   inForceOf,
   recordOf,
   recordsInForce,
@@ -107,5 +108,59 @@ describe('status.inForce read back', () => {
     const fixed = buildWithLastAccepted([parse(a1), newer], new Map(), undefined, withheld);
     assert.equal(fixed.registry.clusterByName('shared')?.tenant.name, 'team-a');
     assert.deepEqual([...fixed.withheld.keys()], []);
+  });
+
+  test('a withheld Tenant that is deleted lets go of its claims, and a running replica agrees with one started after', () => {
+    // team-a: an edit to generation 2 refused (it also lists team-b's cluster), so its status
+    // still records generation 1; a replica started now withholds it.
+    const a1 = doc('team-a', '2025-01-01T00:00:00Z', ['shared']);
+    const a2 = withRecord(doc('team-a', '2025-01-01T00:00:00Z', ['shared', 'b-dev'], 2), recordOf(parse(a1)));
+    const b = doc('team-b', '2025-01-02T00:00:00Z', ['b-dev']);
+    const bObj = withRecord(b, recordOf(parse(b)));
+    const start = { withheld: new Map(), records: new Map() };
+    let objects = [a2, bObj];
+    let running = continueBuild(objects, objects.map(parse), new Map(), undefined, start);
+    assert.deepEqual([...running.state.withheld.keys()], ['team-a']);
+    // Still there, still refused: its claims stay held, build after build.
+    const c = doc('team-c', '2025-06-01T00:00:00Z', ['shared']);
+    objects = [a2, bObj, c];
+    for (let i = 0; i < 2; i += 1)
+      running = continueBuild(objects, objects.map(parse), new Map(), running.build.registry, running.state);
+    assert.equal(running.build.registry.clusterByName('shared'), undefined);
+    assert.match(
+      running.build.rejections.find((r) => r.tenant === 'team-c')?.message ?? '',
+      /held by tenant "team-a"/,
+    );
+    // The admin deletes team-a: team-c gets the cluster on the running replica too.
+    objects = [bObj, c];
+    for (let i = 0; i < 2; i += 1)
+      running = continueBuild(objects, objects.map(parse), new Map(), running.build.registry, running.state);
+    const later = continueBuild(objects, objects.map(parse), new Map(), undefined, start);
+    for (const replica of [running, later]) {
+      assert.equal(replica.build.registry.clusterByName('shared')?.tenant.name, 'team-c');
+      assert.deepEqual(replica.build.rejections, []);
+      assert.deepEqual([...replica.state.withheld.keys()], []);
+      assert.equal(replica.state.records.has('team-a'), false, 'no record of a deleted Tenant');
+    }
+    assert.deepEqual(
+      running.build.registry.tenants.map((t) => t.name).sort(),
+      later.build.registry.tenants.map((t) => t.name).sort(),
+    );
+  });
+
+  test('a withheld Tenant whose current version is invalid still holds its claims', () => {
+    const a1 = doc('team-a', '2025-01-01T00:00:00Z', ['shared']);
+    const withheld = new Map([['team-a', claimsOfRecord(recordOf(parse(a1)))]]);
+    const newer = parse(doc('team-c', '2025-06-01T00:00:00Z', ['shared']));
+    const invalid = new Map([['team-a', 'spec.clusters[0].server: not https']]);
+    let build = buildWithLastAccepted([newer], invalid, undefined, withheld);
+    for (let i = 0; i < 2; i += 1)
+      build = buildWithLastAccepted([newer], invalid, build.registry, build.withheld);
+    assert.equal(build.registry.clusterByName('shared'), undefined);
+    assert.deepEqual([...build.withheld.keys()], ['team-a']);
+    // Deleted (neither current nor invalid): free.
+    const gone = buildWithLastAccepted([newer], new Map(), build.registry, build.withheld);
+    assert.equal(gone.registry.clusterByName('shared')?.tenant.name, 'team-c');
+    assert.deepEqual([...gone.withheld.keys()], []);
   });
 });
