@@ -7,13 +7,15 @@
  * - Each Tenant is parsed with `parseTenant` (once per resourceVersion: tenant-parse-cache.ts);
  *   an invalid one is left out and its status says why, as does the status of a Tenant whose
  *   claim an older one holds.
- * - A watch the server ends is resumed by the informer from its last resourceVersion (and
- *   re-listed after 410 Gone). A watch or list that fails (bounded-watch.ts says what a
- *   watch failure is: a line that is no event, an ERROR event, a very short watch...) is
- *   re-established with a fresh list after a backoff that grows until a watch proves itself
- *   (an event or bookmark applied, or a normal end), or the API server's Retry-After;
- *   meanwhile `current()` keeps serving the last good registry, the
- *   `tenant_guard_registry_stale` gauge is 1, and one log line says so (one more on recovery).
+ * - A watch the server ends is resumed by the informer from its last resourceVersion, and
+ *   re-listed at once after a 410 Gone; a further 410 before a watch proved itself is a
+ *   failure (client-go's reflector backs off between lists too). A watch or list that fails
+ *   (bounded-watch.ts says what a watch failure is: a line that is no event, an ERROR event,
+ *   a very short watch, 410 again...) is re-established with a fresh list after a backoff
+ *   that grows until a watch proves itself (an event or bookmark applied, or a normal end),
+ *   or the API server's Retry-After; meanwhile `current()` keeps serving the last good
+ *   registry, the `tenant_guard_registry_stale` gauge is 1, and one log line says so (one
+ *   more on recovery).
  * - A watch that goes silent (no event, no bookmark, no end within `silenceMs`; bookmarks
  *   are asked for) and a list with no answer within `listTimeoutMs` count as failures too
  *   (see bounded-watch.ts). `isFresh()` is false while the registry has not been confirmed
@@ -89,6 +91,8 @@ export interface WatchedRegistryOptions {
   maxRegistryChars?: number;
   /** Timers of the silence and list bounds (tests inject them). Default: real, unref'd. */
   timers?: WatchTimers;
+  /** Timer of the backoff before a new list (tests inject it). Default: Node's. */
+  retryTimers?: WatchTimers;
 }
 
 /** Defaults of the watch's time bounds, in ms (see WatchedRegistryOptions). */
@@ -98,6 +102,12 @@ export const WATCH_DEFAULTS = {
   listTimeoutMs: 10_000,
   maxStalenessMs: 60_000,
 } as const;
+
+/** The retry's default timers: Node's own (not unref'd, unlike REAL_TIMERS). */
+const NODE_TIMERS: WatchTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 const PATH = `/apis/${TENANT_GROUP}/${TENANT_VERSION}/${TENANT_PLURAL}`;
 
@@ -118,6 +128,8 @@ export class WatchedRegistry implements RegistryProvider {
   private stopped = true;
   private stale = false;
   private failures = 0;
+  /** 410 Gone answers since a watch last proved itself: only the first is re-listed at once. */
+  private expiries = 0;
   /**
    * When the registry last matched the API server: a rebuild from a whole cache, or a
    * confirmation of the cache it was built from (the `..._last_sync_timestamp_seconds` gauge).
@@ -125,7 +137,8 @@ export class WatchedRegistry implements RegistryProvider {
   private lastSync: Date | undefined;
   private counts = { accepted: 0, rejected: 0, invalid: 0 };
   private rebuildTimer: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: unknown;
+  private readonly retryTimers: WatchTimers;
   private readonly parsed: TenantParseCache;
   /** What is in force (each Tenant's status records it), and the withheld Tenants. */
   private inForce: InForceState = { withheld: new Map(), records: new Map() };
@@ -141,6 +154,7 @@ export class WatchedRegistry implements RegistryProvider {
     this.log = options.logger.child({ component: 'tenant-watch' });
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? REAL_TIMERS;
+    this.retryTimers = options.retryTimers ?? NODE_TIMERS;
     this.parsed = new TenantParseCache(options.argocdNamespace);
     this.verdicts = new TenantVerdictReporter({
       log: this.log,
@@ -212,7 +226,7 @@ export class WatchedRegistry implements RegistryProvider {
     this.stopped = true;
     this.generation += 1;
     clearTimeout(this.rebuildTimer);
-    clearTimeout(this.retryTimer);
+    this.retryTimers.clearTimeout(this.retryTimer);
     this.stopper.abort();
     this.verdicts.stop();
     this.watch?.abortAll();
@@ -245,6 +259,10 @@ export class WatchedRegistry implements RegistryProvider {
       onConfirmed: () => {
         if (generation === this.generation) this.confirmed();
       },
+      // A 410 after compaction is normal: re-listed at once. Another before a watch proved
+      // itself is a failure, backed off: 410 on every watch re-listed ~300 times a second,
+      // while the registry counted as fresh and nothing was logged (a red-team review).
+      onExpired: () => generation === this.generation && ++this.expiries === 1,
     });
     this.watch = watch;
     const informer = new ListWatch<TenantObject>(PATH, watch, () => this.list(generation), false);
@@ -302,6 +320,7 @@ export class WatchedRegistry implements RegistryProvider {
     // The registry matches the confirmed cache unless a rebuild is pending (it sets lastSync).
     if (this.rebuildTimer === undefined && this.registry !== undefined) this.lastSync = this.confirmedAt;
     this.failures = 0;
+    this.expiries = 0;
     if (!this.stale) return;
     this.stale = false;
     this.log.info(
@@ -354,8 +373,8 @@ export class WatchedRegistry implements RegistryProvider {
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = undefined;
     void old?.stop();
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
+    this.retryTimers.clearTimeout(this.retryTimer);
+    this.retryTimer = this.retryTimers.setTimeout(() => {
       if (!this.stopped) this.connect();
     }, delay);
   }

@@ -84,6 +84,11 @@ export class WatchHub {
     for (const w of this.watches) w.stalled = true;
   }
 
+  /** How many watches are open (served, not ended). */
+  get size(): number {
+    return this.watches.size;
+  }
+
   /** Ends every open watch. */
   dropAll(): void {
     for (const w of this.watches) this.end(w);

@@ -267,6 +267,11 @@ export class TestApiServer {
     return this.requests.filter((r) => matches(match, r)).length;
   }
 
+  /** How many watches are open: being served, not ended by either side. */
+  openWatches(): number {
+    return this.hub.size;
+  }
+
   /** Ends every open watch (clients then re-watch from their last resourceVersion). */
   dropWatches(): void {
     this.hub.dropAll();
