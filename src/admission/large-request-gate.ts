@@ -9,7 +9,9 @@
  * (HTTP 429, `Retry-After`), so a flood cannot queue up memory or time. A small body that
  * holds much `elementsYaml` (the costliest thing per byte the rules parse) takes a turn too,
  * once parsed (`isCostly`): four clients sending 17 KB of it held the loop as long as 2.5 MB
- * objects. Pure scheduling: no
+ * objects. So does one whose object and oldObject hold more than `costlyNodes` values:
+ * ~250 KiB bodies of 14,000 values that each made a finding cost 31-50 ms to judge, ~10x a
+ * benign body of that size, and were never gated (a red-team review). Pure scheduling: no
  * I/O of its own; `now` is not needed (no timeouts: the API server's own timeout applies).
  */
 import { isRecord, ownValue } from '../json.js';
@@ -34,10 +36,24 @@ export interface LargeRequestGateOptions {
    * JSON does per character (up to ~3 us and 2.7 KB of garbage). Default 2,048.
    */
   readonly costlyYamlChars?: number;
+  /**
+   * A request whose object and oldObject hold more values (objects, lists and scalars, all
+   * counted) than this takes a turn too, whatever its body size. Default 5,000: a typical
+   * ApplicationSet holds ~100 (the 55 upstream examples 20 to 257, median 35, plus what the API server
+   * adds), a big legitimate one a few thousand (a list of hundreds of clusters), so neither
+   * waits; and at 2-3.6 µs a value that makes a finding (14,000 took 31-50 ms), the costliest
+   * review left ungated is ~10-18 ms, a turn or two of the TurnBatch's budget. A body of at
+   * most twice this many bytes is not counted: it cannot hold more values.
+   */
+  readonly costlyNodes?: number;
 }
 
 export const DEFAULT_LARGE_REQUEST_BYTES = 256 * 1024;
 export const DEFAULT_COSTLY_YAML_CHARS = 2_048;
+export const DEFAULT_COSTLY_NODES = 5_000;
+
+/** Why a request that was not large takes a turn: much elementsYaml, or many values. */
+export type CostlyReason = 'elementsYaml' | 'values';
 
 /** Generator entries `yamlChars` looks at, at most; past them a request counts as costly. */
 const MAX_PROBED_GENERATORS = 10_000;
@@ -70,6 +86,29 @@ export function yamlChars(object: unknown, stopAt: number): number {
   return chars;
 }
 
+/**
+ * Values in `roots` (each an object, list or scalar, and every value inside; `undefined`
+ * roots are none), counting stopped once past `stopAt`. Iterative, and bounded by `stopAt`:
+ * each step counts a value, and the stack holds only values counted.
+ */
+export function valueCount(roots: readonly unknown[], stopAt: number): number {
+  let count = 0;
+  const containers: object[] = [];
+  for (const root of roots) {
+    if (root === undefined) continue;
+    count += 1;
+    if (typeof root === 'object' && root !== null) containers.push(root);
+  }
+  for (let next = containers.pop(); next !== undefined && count <= stopAt; next = containers.pop()) {
+    const children: readonly unknown[] = Array.isArray(next) ? next : Object.values(next);
+    for (const child of children) {
+      if (++count > stopAt) return count;
+      if (typeof child === 'object' && child !== null) containers.push(child);
+    }
+  }
+  return count;
+}
+
 /** A slot: call `release` once the request is answered (idempotent). */
 export interface GateSlot {
   release(): void;
@@ -81,6 +120,7 @@ export class LargeRequestGate {
   private readonly concurrency: number;
   private readonly maxQueued: number;
   private readonly costlyYamlChars: number;
+  private readonly costlyNodes: number;
   private readonly maxPerSource: number;
   private running = 0;
   private readonly waiting: Array<(slot: GateSlot) => void> = [];
@@ -93,20 +133,35 @@ export class LargeRequestGate {
     this.maxQueued = options.maxQueued ?? 16;
     this.maxPerSource = options.maxPerSource ?? 4;
     this.costlyYamlChars = options.costlyYamlChars ?? DEFAULT_COSTLY_YAML_CHARS;
+    this.costlyNodes = options.costlyNodes ?? DEFAULT_COSTLY_NODES;
   }
 
   /**
    * True when a parsed AdmissionReview body that was not large must take a turn all the
-   * same: its object or oldObject holds more elementsYaml than `costlyYamlChars`.
+   * same (see `costlyBecause`).
    */
-  isCostly(body: unknown): boolean {
+  isCostly(body: unknown, bodyBytes?: number): boolean {
+    return this.costlyBecause(body, bodyBytes) !== undefined;
+  }
+
+  /**
+   * Why a parsed AdmissionReview body that was not large must take a turn all the same, or
+   * undefined: its object or oldObject holds more elementsYaml than `costlyYamlChars`, or
+   * the two hold more values than `costlyNodes`. `bodyBytes` (its length in bytes, when
+   * known) spares the typical small body the count: every value costs at least 2 bytes of
+   * JSON (its own character or brackets, and a comma or a key between it and the next), so
+   * a body of at most 2 × `costlyNodes` bytes cannot hold more than `costlyNodes`.
+   */
+  costlyBecause(body: unknown, bodyBytes?: number): CostlyReason | undefined {
     const request = isRecord(body) ? ownValue(body, 'request') : undefined;
-    if (!isRecord(request)) return false;
-    const limit = this.costlyYamlChars;
-    return (
-      yamlChars(ownValue(request, 'object'), limit) > limit ||
-      yamlChars(ownValue(request, 'oldObject'), limit) > limit
-    );
+    if (!isRecord(request)) return undefined;
+    const object = ownValue(request, 'object');
+    const oldObject = ownValue(request, 'oldObject');
+    const chars = this.costlyYamlChars;
+    if (yamlChars(object, chars) > chars || yamlChars(oldObject, chars) > chars) return 'elementsYaml';
+    const nodes = this.costlyNodes;
+    if (bodyBytes !== undefined && Number.isFinite(bodyBytes) && bodyBytes <= 2 * nodes) return undefined;
+    return valueCount([object, oldObject], nodes) > nodes ? 'values' : undefined;
   }
 
   /** True when a request of this declared length must take a turn (`undefined`: unknown length). */

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultPolicy, type AdmissionPolicy, type Endpoint } from '../admission/admit.js';
-import type { LargeRequestGate } from '../admission/large-request-gate.js';
+import type { CostlyReason, LargeRequestGate } from '../admission/large-request-gate.js';
 import type { Logger } from 'pino';
 import { answerReview, INTERNAL_ERROR_MESSAGE, type Answer, type ReviewDeps } from './admission-answer.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -50,13 +50,14 @@ export function inGateTurn(
   res: ServerResponse,
   endpoint: Endpoint,
   judge: TurnTask,
+  reason: CostlyReason,
 ): void {
   const pending = gate.acquire(requestSource(res.req));
   if (pending === undefined) {
     const unlogged = gateRefusalLog(gate).take();
     if (unlogged !== undefined)
       logger.warn(
-        { code: 'ERR_ADMISSION_BUSY', path: `/${endpoint}`, reason: 'elementsYaml', ...gate.load, unlogged },
+        { code: 'ERR_ADMISSION_BUSY', path: `/${endpoint}`, reason, ...gate.load, unlogged },
         'costly admission request refused: too many waiting',
       );
     res.setHeader('retry-after', '1');
@@ -249,8 +250,10 @@ export function leanAdmission(
           answer.after();
         };
       };
-      // A small body holding much elementsYaml is judged in a turn of the gate, as a large one is.
-      if (gate.isCostly(parsed.value)) inGateTurn(gate, answers, deps.logger, res, endpoint, judge);
+      // A small body holding much elementsYaml, or many values, is judged in a turn of the
+      // gate, as a large one is.
+      const costly = gate.costlyBecause(parsed.value, size);
+      if (costly !== undefined) inGateTurn(gate, answers, deps.logger, res, endpoint, judge, costly);
       // The others at the end of this turn, with the rest this poll read (turn-batch.ts).
       // A client gone meanwhile is owed no answer, as in a turn of the gate.
       else answers.defer(() => (awaitsAnswer(res) ? judge() : undefined));

@@ -318,13 +318,17 @@ function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandl
 
 /**
  * Parsing a large body and judging it are two turns of the event loop, with I/O between;
- * a small body holding much elementsYaml takes a turn of the gate once parsed.
+ * a small body holding much elementsYaml, or many values, takes a turn of the gate once parsed.
  */
 function yieldIfLarge(gate: LargeRequestGate, answers: TurnBatch, logger: Logger): RequestHandler {
   return (req, res, next) => {
     if (res.locals.largeRequest === true) answers.deferAfterPoll(next);
-    else if (!gate.isCostly(req.body)) next();
-    else inGateTurn(gate, answers, logger, res, req.path.slice(1) as Endpoint, next);
+    else {
+      // Express has read exactly Content-Length bytes (a body of unknown length is large).
+      const costly = gate.costlyBecause(req.body, Number(req.headers['content-length']));
+      if (costly === undefined) next();
+      else inGateTurn(gate, answers, logger, res, req.path.slice(1) as Endpoint, next, costly);
+    }
   };
 }
 
