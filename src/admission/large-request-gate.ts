@@ -25,9 +25,10 @@ export interface LargeRequestGateOptions {
   /** Large requests waiting at most; more are refused. Default 16. */
   readonly maxQueued?: number;
   /**
-   * Large requests one source address may have running and waiting at once; more from it
-   * are refused. Default 4: the queue cannot be filled from one address (a red-team review
-   * held every turn with 17 connections that each sent one byte every 2 s).
+   * Large requests one source may have running and waiting at once; more from it are
+   * refused. Default 4: the queue cannot be filled from one address (a red-team review held
+   * every turn with 17 connections that each sent one byte every 2 s). The source is what
+   * `acquire` is given: a large body's address, a costly small one's requester.
    */
   readonly maxPerSource?: number;
   /**

@@ -13,7 +13,7 @@ import type { AdmissionClientCheck } from './admission-client.js';
 import type { TurnBatch, TurnTask } from './turn-batch.js';
 import { jsonNestsDeeperThan } from '../policy/text-depth.js';
 import { LogThrottle } from './log-throttle.js';
-import { requestSource } from '../request-source.js';
+import { requesterSource, requestSource } from '../request-source.js';
 
 /** The API server caps a request at 3 MiB; an AdmissionReview body above that is refused (413). */
 export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
@@ -41,7 +41,8 @@ function awaitsAnswer(res: ServerResponse): boolean {
 /**
  * Runs `judge` for a parsed body in a turn of the gate, after an I/O poll (or answers 429 at
  * once when too many wait, as the express route's turns do); the turn ends when `judge`
- * returns, and the answer it returns is sent with the others of its turn of the loop.
+ * returns, and the answer it returns is sent with the others of its turn of the loop. Its
+ * share of the gate is its requester's, not the API server's address (`requesterSource`).
  */
 export function inGateTurn(
   gate: LargeRequestGate,
@@ -50,9 +51,10 @@ export function inGateTurn(
   res: ServerResponse,
   endpoint: Endpoint,
   judge: TurnTask,
+  body: unknown,
   reason: CostlyReason,
 ): void {
-  const pending = gate.acquire(requestSource(res.req));
+  const pending = gate.acquire(requesterSource(body, requestSource(res.req)));
   if (pending === undefined) {
     const unlogged = gateRefusalLog(gate).take();
     if (unlogged !== undefined)
@@ -253,7 +255,8 @@ export function leanAdmission(
       // A small body holding much elementsYaml, or many values, is judged in a turn of the
       // gate, as a large one is.
       const costly = gate.costlyBecause(parsed.value, size);
-      if (costly !== undefined) inGateTurn(gate, answers, deps.logger, res, endpoint, judge, costly);
+      if (costly !== undefined)
+        inGateTurn(gate, answers, deps.logger, res, endpoint, judge, parsed.value, costly);
       // The others at the end of this turn, with the rest this poll read (turn-batch.ts).
       // A client gone meanwhile is owed no answer, as in a turn of the gate.
       else answers.defer(() => (awaitsAnswer(res) ? judge() : undefined));

@@ -327,7 +327,7 @@ function yieldIfLarge(gate: LargeRequestGate, answers: TurnBatch, logger: Logger
       // Express has read exactly Content-Length bytes (a body of unknown length is large).
       const costly = gate.costlyBecause(req.body, Number(req.headers['content-length']));
       if (costly === undefined) next();
-      else inGateTurn(gate, answers, logger, res, req.path.slice(1) as Endpoint, next, costly);
+      else inGateTurn(gate, answers, logger, res, req.path.slice(1) as Endpoint, next, req.body, costly);
     }
   };
 }
