@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse } from 'node:querystring';
 import type { Logger } from 'pino';
 import { requestSource } from '../request-source.js';
-import { TurnBatch } from '../server/turn-batch.js';
+import { TurnBatch, type TurnBatchOptions } from '../server/turn-batch.js';
 import type { Broker, TokenOutcome } from './broker.js';
 
 /** The express 500 answer of createWebhookApp's error handler, for a broker that throws. */
@@ -41,17 +41,18 @@ function send(
  * (turn-batch.ts), not inside the poll: each answer written inside the poll woke its client
  * between the reads of the others, as on the admission path (docs/capacity.md). Measured
  * A/B, ES256 at 8 connections: 132 to 94 µs of server CPU a token, 5,071 to 7,337 tokens/s.
- * `schedule` runs a turn's batch (tests inject it; default `setImmediate`).
+ * `turns` sets the batch's schedule, clock and time budget (tests inject them; defaults of
+ * TurnBatch).
  */
 export function leanTokenHandler(
   broker: Broker,
   failure: LeanFailure,
-  schedule?: (run: () => void) => void,
+  turns: Pick<TurnBatchOptions, 'schedule' | 'now' | 'budgetMs'> = {},
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const paths = new Set([`/api/get-target-token`, `${broker.issuerPath}/api/get-target-token`]);
-  const turns = new TurnBatch({
+  const batch = new TurnBatch({
     onError: (err) => failure.logger.error({ err, code: 'ERR_BROKER_INTERNAL' }, 'token answer failed'),
-    ...(schedule === undefined ? {} : { schedule }),
+    ...turns,
   });
   return (req, res) => {
     if (req.method !== 'GET' || req.url === undefined) return false;
@@ -64,7 +65,7 @@ export function leanTokenHandler(
     const server = query?.server;
     const source = requestSource(req);
     req.resume();
-    turns.defer(() => void answer(req, res, typeof target === 'string' ? target : undefined, server, source));
+    batch.defer(() => void answer(req, res, typeof target === 'string' ? target : undefined, server, source));
     return true;
   };
   function answer(
