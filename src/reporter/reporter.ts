@@ -26,7 +26,7 @@ import type { KubeObject } from '../policy/types.js';
 import { DEFAULT_MAX_RESULTS_PER_REPORT, REPORT_TYPES, type ReportFormat } from '../report/policy-report.js';
 import { LogThrottle } from '../server/log-throttle.js';
 import type { Settings } from '../settings.js';
-import { BoundedWatch, REAL_TIMERS } from '../tenancy/bounded-watch.js';
+import { BoundedWatch, describeWatchFailure, REAL_TIMERS } from '../tenancy/bounded-watch.js';
 import type { RegistryProvider, TenantRegistry } from '../tenancy/registry.js';
 import { WATCH_DEFAULTS } from '../tenancy/watch-source.js';
 import { namespacesWithReports } from './report-inventory.js';
@@ -307,7 +307,7 @@ export class Reporter {
       if (this.stopped) return;
       this.log.warn(
         { path, code: 'ERR_REPORT_WATCH' },
-        `watch of ${path} failed: ${describeApiFailure(err)}; restarting`,
+        `watch of ${path} failed: ${describeWatchFailure(err)}; restarting`,
       );
       const retry = setTimeout(() => {
         if (!this.stopped) void informer.start().catch(() => undefined);

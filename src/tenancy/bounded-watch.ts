@@ -19,12 +19,12 @@
  *   and a watch closing at once was re-opened ~1,300 times a second while each connect
  *   counted as fresh: a red-team review);
  * - 410 Gone (the watch's resourceVersion is too old), as an ERROR event or as the answer to
- *   the watch request, ends it at once. When `onExpired` allows it, with a `WatchFailure` of
- *   code 410, which the informer answers with a re-list right away, as client-node does for
- *   any 410; otherwise with one without that code, which the informer reports as an error, so
- *   the registry backs off as for any failure. (A 410 on every watch made the informer
- *   re-list ~300 times a second with no backoff, no stale gauge and no log line: a red-team
- *   review.)
+ *   the watch request, ends it at once. When `onExpired` allows it (by default, the first
+ *   410 since a watch proved itself), with a `WatchFailure` of code 410, which the informer
+ *   answers with a re-list right away, as client-node does for any 410; otherwise with one
+ *   without that code, which the informer reports as an error, so its owner backs off as for
+ *   any failure. (A 410 on every watch made the informer re-list ~300 times a second with no
+ *   backoff, no stale gauge and no log line: a red-team review.)
  * - `onConfirmed` fires only when the API server vouched for the informer's view: an event or
  *   bookmark applied, or a watch it ended normally after lasting at least a second.
  *
@@ -35,6 +35,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { isRecord } from '../json.js';
+import { describeApiFailure } from '../kube/kube-call.js';
 import type { WatchTimers } from './timers.js';
 
 /** The timer functions a watch uses, injectable so tests decide when time passes. */
@@ -64,6 +65,16 @@ export class WatchFailure extends Error {
     this.statusCode = statusCode;
     this.retryAfterMs = retryAfterMs;
   }
+}
+
+/**
+ * What went wrong with a watch, for a log line: a bounded watch's own failures in their
+ * words (a 410 storm is no "unreachable" API server), anything else as `describeApiFailure`.
+ */
+export function describeWatchFailure(err: unknown): string {
+  if (err instanceof SilentWatchError) return `the API server went silent: ${err.message}`;
+  if (err instanceof WatchFailure) return err.message;
+  return describeApiFailure(err);
 }
 
 /** A watch that ends normally sooner than this, having sent nothing, is a failure. */
@@ -107,7 +118,9 @@ export interface BoundedWatchOptions {
   onConfirmed?: () => void;
   /**
    * Called on a 410 Gone: true lets the informer re-list at once, false makes it a failure
-   * (see the file comment). Default: always true.
+   * (see the file comment). Default: true for the first 410 since a watch of this object
+   * proved itself (`onConfirmed`'s moments), false for any further one, so every informer
+   * (the reporter's too) backs off in a 410 storm.
    */
   onExpired?: () => boolean;
   /** Clock, for the very-short-watch rule. Default `Date.now`. */
@@ -120,12 +133,20 @@ type Done = (err: unknown) => void;
 /** See the file comment. Pass it to `new ListWatch(path, watch, listFn, false)`. */
 export class BoundedWatch extends Watch {
   private readonly open = new Set<AbortController>();
+  /** 410s since a watch of this object last proved itself: the default of `onExpired`. */
+  private expiredInARow = 0;
 
   constructor(
     config: KubeConfig,
     private readonly options: BoundedWatchOptions,
   ) {
     super(config);
+  }
+
+  /** The API server vouched for the informer's view (see the file comment). */
+  private confirmed(): void {
+    this.expiredInARow = 0;
+    this.options.onConfirmed?.();
   }
 
   /** Ends every request of this watch, answered or not. */
@@ -160,7 +181,7 @@ export class BoundedWatch extends Watch {
     };
     arm();
     const expired = (what: string, retryAfterMs?: number): void => {
-      const relistNow = this.options.onExpired?.() ?? true;
+      const relistNow = this.options.onExpired?.() ?? this.expiredInARow++ === 0;
       // The informer re-lists at once on a code of 410, and reports any other error.
       if (relistNow) finish(new WatchFailure(what, 410, retryAfterMs));
       else finish(new WatchFailure(`${what}, again before a watch proved itself`, undefined, retryAfterMs));
@@ -234,7 +255,7 @@ export class BoundedWatch extends Watch {
               finish(err);
               return;
             }
-            this.options.onConfirmed?.();
+            this.confirmed();
           });
           // readline re-emits the stream's error (an abort included): both end the watch.
           reader.on('error', finish);
@@ -246,7 +267,7 @@ export class BoundedWatch extends Watch {
               finish(new WatchFailure(`the watch ended after ${lasted} ms having sent nothing`));
               return;
             }
-            if (lasted >= MIN_WATCH_MS) this.options.onConfirmed?.();
+            if (lasted >= MIN_WATCH_MS) this.confirmed();
             finish(null);
           });
         },

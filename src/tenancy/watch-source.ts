@@ -37,12 +37,11 @@ import {
 import type { Logger } from 'pino';
 import { isTenantGuardError } from '../errors.js';
 import type { Registry } from 'prom-client';
-import { describeApiFailure } from '../kube/kube-call.js';
 import {
   BoundedWatch,
+  describeWatchFailure,
   REAL_TIMERS,
   SilentWatchError,
-  WatchFailure,
   type WatchTimers,
 } from './bounded-watch.js';
 import type { RegistryProvider, TenantRegistry } from './registry.js';
@@ -339,12 +338,7 @@ export class WatchedRegistry implements RegistryProvider {
       backoff(this.failures, this.options.backoffInitialMs ?? 500, maxMs),
       Math.min(maxMs, retryAfterMs(err) ?? 0),
     );
-    const why =
-      err instanceof SilentWatchError
-        ? `the API server went silent: ${err.message}`
-        : err instanceof WatchFailure || isTenantGuardError(err, 'ERR_REGISTRY_TOO_LARGE')
-          ? err.message
-          : describeApiFailure(err);
+    const why = isTenantGuardError(err, 'ERR_REGISTRY_TOO_LARGE') ? err.message : describeWatchFailure(err);
     if (err instanceof SilentWatchError) {
       // Logged every time: a hang is worth a line even while already stale.
       this.log.warn(
