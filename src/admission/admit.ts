@@ -11,6 +11,7 @@ import {
   type GroupVersionKind,
   type MutationResult,
 } from '../policy/evaluate.js';
+import { KIND_RULES } from '../policy/kinds.js';
 import { cloneJson } from '../policy/json-clone.js';
 import { checkLimits, DEFAULT_LIMITS, type AdmissionLimits } from '../policy/limits.js';
 import type {
@@ -37,6 +38,16 @@ export interface AdmissionPolicy {
 export const defaultPolicy: AdmissionPolicy = {
   guardedKindOf,
   evaluate: (request, context) => evaluate(request, context),
+  mutate: (request, context) => mutate(request, context),
+};
+
+/**
+ * The policy core with every finding built (no budget per rule, finding-budget.ts): for
+ * `tenant-guard check`, which lists them all, not for a webhook's event loop.
+ */
+export const listingPolicy: AdmissionPolicy = {
+  guardedKindOf,
+  evaluate: (request, context) => evaluate(request, context, KIND_RULES, Number.POSITIVE_INFINITY),
   mutate: (request, context) => mutate(request, context),
 };
 

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultPolicy, mutateThenValidate, type AdmissionPolicy } from '../admission/admit.js';
+import { listingPolicy, mutateThenValidate, type AdmissionPolicy } from '../admission/admit.js';
 import { admissionRequestFor, type ManifestAdmissionRequest } from '../admission/manifest-request.js';
 import { readAdmissionRequest } from '../admission/review.js';
 import { TenantGuardError } from '../errors.js';
@@ -159,7 +159,7 @@ export async function checkObjects(
   options: CheckOptions,
   raw: Record<string, unknown>,
   io: CliIo,
-  policy: AdmissionPolicy = defaultPolicy,
+  policy: AdmissionPolicy = listingPolicy,
 ): Promise<{ verdicts: ObjectVerdict[]; summary: CheckSummary }> {
   const settings = settingsFromOptions(raw, io.env);
   const limits = limitsFromOptions(raw, io.env);

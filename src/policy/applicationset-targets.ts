@@ -18,6 +18,7 @@ import { isTemplated, joinPath, show } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
+import { listUnbuilt } from './finding-budget.js';
 
 /** Whose clusters may be named: the tenant's, or (no tenant) none of any tenant's. */
 export interface TargetScope {
@@ -31,8 +32,16 @@ export interface TargetFindings {
   readonly warnings: string[];
 }
 
+const clusterNamesText = new WeakMap<Tenant, string>();
+
+/** The tenant's cluster names as a message lists them: built once per tenant, not per finding. */
 function tenantClusterNames(tenant: Tenant): string {
-  return tenant.clusters.map((c) => c.name).join(', ') || '(none registered)';
+  let text = clusterNamesText.get(tenant);
+  if (text === undefined) {
+    text = tenant.clusters.map((c) => c.name).join(', ') || '(none registered)';
+    clusterNamesText.set(tenant, text);
+  }
+  return text;
 }
 
 function tenantServers(tenant: Tenant): string {
@@ -98,16 +107,22 @@ export function checkDestination(
   return { violations, warnings };
 }
 
-/** Why a parameter value is a foreign target, or undefined when it is not. */
-function parameterProblem(value: string, scope: TargetScope): string | undefined {
+const namesControlPlane = () => 'names the control plane, which no tenant may target';
+
+/**
+ * Why a parameter value is a foreign target (a function that writes it: a finding past the
+ * request's budget never does), or undefined when it is not.
+ */
+function parameterProblem(value: string, scope: TargetScope): (() => string) | undefined {
   const { tenant, registry } = scope;
-  if (tenant !== undefined && isControlPlaneTarget(value))
-    return 'names the control plane, which no tenant may target';
+  if (tenant !== undefined && isControlPlaneTarget(value)) return namesControlPlane;
   const owned = registry.clusterByName(value) ?? registry.clusterByServer(value);
   if (owned === undefined || owned.tenant.name === tenant?.name) return undefined;
   return tenant === undefined
-    ? `names a cluster of tenant "${owned.tenant.name}"; an ApplicationSet of no tenant may target no tenant's cluster`
-    : `names a cluster of another tenant; tenant "${tenant.name}" may name only its own clusters: ${tenantClusterNames(tenant)}`;
+    ? () =>
+        `names a cluster of tenant "${owned.tenant.name}"; an ApplicationSet of no tenant may target no tenant's cluster`
+    : () =>
+        `names a cluster of another tenant; tenant "${tenant.name}" may name only its own clusters: ${tenantClusterNames(tenant)}`;
 }
 
 /**
@@ -269,7 +284,8 @@ export function checkParameters(generator: GeneratorVisit, scope: TargetScope): 
   const check: Check = (value, path) => {
     if (isTemplated(value)) return;
     const problem = parameterProblem(value, scope);
-    if (problem !== undefined) violations.push(violation('TG-AS-04', path, `${show(value)} ${problem}`));
+    if (problem !== undefined)
+      violations.push(violation('TG-AS-04', path, () => `${show(value)} ${problem()}`));
   };
   const deny: Deny = (path, detail) => void violations.push(violation('TG-AS-04', path, detail));
   for (const kind of Object.keys(generator.entry)) {
@@ -311,11 +327,12 @@ export function checkParameters(generator: GeneratorVisit, scope: TargetScope): 
       if (seen.has(token)) continue;
       seen.add(token);
       const problem = token.startsWith('!')
-        ? "is a YAML tag, which Argo CD's go-yaml may decode into a value the webhook cannot compare"
+        ? () => "is a YAML tag, which Argo CD's go-yaml may decode into a value the webhook cannot compare"
         : parameterProblem(token, scope);
       if (problem !== undefined)
-        violations.push(violation('TG-AS-04', yamlPath, `contains ${show(token)}, which ${problem}`));
+        violations.push(violation('TG-AS-04', yamlPath, () => `contains ${show(token)}, which ${problem()}`));
     }
   }
-  return { violations, warnings };
+  // One line for the findings past the request's budget, not one stand-in each.
+  return { violations: listUnbuilt(violations), warnings };
 }

@@ -17,6 +17,7 @@ import { explainForeignTarget, type DestinationField } from './destination.js';
 import { getPath, joinPath, show } from './object-paths.js';
 import { isRecord } from '../json.js';
 import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violation } from './types.js';
+import { listUnbuilt } from './finding-budget.js';
 import { violation } from './types.js';
 
 const GLOB_CHARS = /[*?[\]{}!]/;
@@ -63,7 +64,7 @@ function checkEntry(entry: Record<string, unknown>, path: string, tenant: Tenant
     if (value === undefined || value === null || value === '') continue;
     const at = `${path}.${field}`;
     if (typeof value !== 'string') {
-      out.push(violation('TG-REQ-01', at, `is ${show(value)}, not a string`));
+      out.push(violation('TG-REQ-01', at, () => `is ${show(value)}, not a string`));
       continue;
     }
     named += 1;
@@ -78,7 +79,7 @@ function checkEntry(entry: Record<string, unknown>, path: string, tenant: Tenant
       continue;
     }
     const why = explainForeignTarget(tenant, field, value);
-    if (why !== undefined) out.push(violation('TG-PRJ-01', at, `${show(value)} ${why}`));
+    if (why !== undefined) out.push(violation('TG-PRJ-01', at, () => `${show(value)} ${why}`));
   }
   if (named === 0 && out.length === 0) {
     out.push(
@@ -104,11 +105,14 @@ function eachDestination(
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw))
     return [violation('TG-REQ-01', 'spec.destinations', `is ${show(raw)}, not a list`)];
-  return raw.flatMap((entry: unknown, i) => {
-    const path = joinPath('spec.destinations', i);
-    if (!isRecord(entry)) return [violation('TG-REQ-01', path, `is ${show(entry)}, not an object`)];
-    return check(entry, path);
-  });
+  // One line for the findings past the request's budget, not one stand-in each.
+  return listUnbuilt(
+    raw.flatMap((entry: unknown, i) => {
+      const path = joinPath('spec.destinations', i);
+      if (!isRecord(entry)) return [violation('TG-REQ-01', path, () => `is ${show(entry)}, not an object`)];
+      return check(entry, path);
+    }),
+  );
 }
 
 function checkDestinations(spec: Record<string, unknown>, tenant: Tenant): Violation[] {
@@ -122,15 +126,16 @@ function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): V
     return [violation('TG-REQ-01', 'spec.sourceNamespaces', `is ${show(raw)}, not a list`)];
   const allowed =
     tenant.namespaces.length === 0 ? '(tenant has no namespaces)' : tenant.namespaces.join(', ');
-  return raw.flatMap((ns: unknown, i) => {
+  const found = raw.flatMap((ns: unknown, i) => {
     const path = joinPath('spec.sourceNamespaces', i);
-    if (typeof ns !== 'string') return [violation('TG-REQ-01', path, `is ${show(ns)}, not a string`)];
+    if (typeof ns !== 'string') return [violation('TG-REQ-01', path, () => `is ${show(ns)}, not a string`)];
     if (isRegex(ns))
       return [
         violation(
           'TG-PRJ-01',
           path,
-          `${show(ns)} is a regular expression; list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`,
+          () =>
+            `${show(ns)} is a regular expression; list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`,
         ),
       ];
     if (hasGlob(ns))
@@ -138,7 +143,8 @@ function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): V
         violation(
           'TG-PRJ-01',
           path,
-          `${show(ns)} holds glob characters (* ? [ ] { } !); list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`,
+          () =>
+            `${show(ns)} holds glob characters (* ? [ ] { } !); list tenant "${tenant.name}"'s namespaces exactly: ${allowed}`,
         ),
       ];
     if (!tenant.namespaces.includes(ns))
@@ -146,11 +152,12 @@ function checkSourceNamespaces(spec: Record<string, unknown>, tenant: Tenant): V
         violation(
           'TG-PRJ-01',
           path,
-          `${show(ns)} is not a namespace of tenant "${tenant.name}"; use one of: ${allowed}`,
+          () => `${show(ns)} is not a namespace of tenant "${tenant.name}"; use one of: ${allowed}`,
         ),
       ];
     return [];
   });
+  return listUnbuilt(found);
 }
 
 /**

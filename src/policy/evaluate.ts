@@ -4,6 +4,7 @@
  */
 import {
   addedViolations,
+  COMPARED_FINDINGS_PER_RULE,
   isExemptUpdate,
   isTerminatingUpdate,
   onlyTakesAway,
@@ -20,6 +21,7 @@ import {
   type TenantResolution,
 } from './ownership.js';
 import { KIND_RULES } from './kinds.js';
+import { listUnbuilt, MAX_FINDINGS_PER_RULE, withBudget } from './finding-budget.js';
 import { objectShapeProblems } from './object-shape.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import type {
@@ -198,7 +200,13 @@ export function evaluate(
   request: PolicyRequest,
   context: PolicyContext,
   table: KindRulesTable = KIND_RULES,
+  findingsPerRule: number = MAX_FINDINGS_PER_RULE,
 ): Decision {
+  return withBudget(findingsPerRule, () => judge(request, context, table));
+}
+
+/** `evaluate` within the request's budget of findings. */
+function judge(request: PolicyRequest, context: PolicyContext, table: KindRulesTable): Decision {
   const rules = table[request.kind];
   const shape = checkShape(request);
   if (shape.length > 0)
@@ -241,19 +249,23 @@ export function evaluate(
     return decide([...who, ...deleting], [], summary);
   }
   if (exempt) return decide(who, [], summary);
-  const findings = rules.validate(scope);
-  const whoFound = findings.violations.filter((v) => WHO_MAY_RULES.has(v.rule));
-  let targets = findings.violations.filter((v) => !WHO_MAY_RULES.has(v.rule));
   // A terminating object's UPDATE that only takes away is denied only what it adds, so no
   // registry change strands a finalizer; one that adds or changes is judged as it stands,
   // and so is one whose old object is past the size limits (judging it costs its size).
-  if (
+  const comparing =
     isTerminatingUpdate(request) &&
     request.oldObjectBeyondLimits !== true &&
     !feedsSync(sent, role) &&
-    onlyTakesAway(sent)
-  )
-    targets = addedViolations(targets, scope, rules);
+    onlyTakesAway(sent);
+  // Compared with the old object's findings, they are built up to what a comparison reads.
+  const findings = comparing
+    ? withBudget(COMPARED_FINDINGS_PER_RULE, () => rules.validate(scope))
+    : rules.validate(scope);
+  // The stand-ins of findings past the budget, one line per rule and class before the rest.
+  const found = listUnbuilt(findings.violations);
+  const whoFound = found.filter((v) => WHO_MAY_RULES.has(v.rule));
+  let targets = found.filter((v) => !WHO_MAY_RULES.has(v.rule));
+  if (comparing) targets = addedViolations(targets, scope, rules);
   return decide([...who, ...whoFound, ...targets], findings.warnings, summary);
 }
 
@@ -261,7 +273,7 @@ function decide(all: Violation[], warningsIn: string[], summary: DecisionSummary
   const denying: Violation[] = [];
   const audited: Violation[] = [];
   const warnings = [...warningsIn];
-  for (const v of sortByRule(all)) {
+  for (const v of sortByRule(listUnbuilt(all))) {
     if (summary.role === 'platform-admin' && !EVERY_REQUESTER_RULES.has(v.rule)) {
       audited.push(v);
     } else if (summary.enforcement !== 'enforce' && isRelaxable(v)) {

@@ -8,6 +8,7 @@ import type { EnforcementMode, Tenant } from '../tenancy/tenant.js';
 import type { ObjectEdit } from './object-edit.js';
 import type { RuleId } from './rule-catalogue.js';
 import { cutText } from '../text-cut.js';
+import { pastBudget, unbuiltFinding } from './finding-budget.js';
 
 /** Rule ids and their order live in the rule catalogue (rule-catalogue.ts). */
 export { RULE_ORDER, type RuleId } from './rule-catalogue.js';
@@ -71,6 +72,17 @@ export interface Violation {
    * relaxes it. Absent on every other finding.
    */
   readonly holdsInEveryMode?: true;
+  /**
+   * Set on a stand-in for a finding past the request's budget of its rule
+   * (finding-budget.ts): its rule and class count, it has no path or message. `evaluate`
+   * never returns one.
+   */
+  readonly unbuilt?: true;
+  /**
+   * Set on the line `evaluate` writes for the findings of one rule and class past the
+   * budget: how many findings it stands for (its message says so).
+   */
+  readonly unlisted?: number;
 }
 
 /** `[TG-APP-02] spec.destination.name "x" is not a cluster of tenant "a"; use one of: ...` */
@@ -89,20 +101,27 @@ export function formatViolation(v: Violation): string {
 export const MAX_FINDING_PATH_CHARS = 1_000;
 export const MAX_FINDING_DETAIL_CHARS = 2_000;
 
-/** Builds a Violation whose message starts with the path. */
-export function violation(rule: RuleId, path: string, detail: string): Violation {
+/**
+ * Builds a Violation whose message starts with the path. Past the request's budget of
+ * findings of `rule` (finding-budget.ts) it is a stand-in with neither: a rule that finds
+ * in a loop passes `detail` as a function, which is then never called.
+ */
+export function violation(rule: RuleId, path: string, detail: string | (() => string)): Violation {
+  if (pastBudget(rule)) return unbuiltFinding(rule, false);
   const kept = cutText(path, MAX_FINDING_PATH_CHARS);
-  return { rule, path: kept, message: `${kept} ${cutText(detail, MAX_FINDING_DETAIL_CHARS)}` };
+  const text = typeof detail === 'string' ? detail : detail();
+  return { rule, path: kept, message: `${kept} ${cutText(text, MAX_FINDING_DETAIL_CHARS)}` };
 }
 
 /** A Violation no mode relaxes (`holdsInEveryMode`), whatever its rule. */
-export function violationInEveryMode(rule: RuleId, path: string, detail: string): Violation {
+export function violationInEveryMode(rule: RuleId, path: string, detail: string | (() => string)): Violation {
   return inEveryMode(violation(rule, path, detail));
 }
 
 /** `v`, held in every mode. */
 export function inEveryMode(v: Violation): Violation {
-  return v.holdsInEveryMode === true ? v : { ...v, holdsInEveryMode: true };
+  if (v.holdsInEveryMode === true) return v;
+  return v.unbuilt === true ? unbuiltFinding(v.rule, true) : { ...v, holdsInEveryMode: true };
 }
 
 /** True when `warn` and `audit` relax this finding: a relaxable rule, not held in every mode. */

@@ -19,6 +19,7 @@ import type {
   Violation,
 } from './types.js';
 import { WHO_MAY_RULES } from './types.js';
+import { isUnbuilt, withBudget } from './finding-budget.js';
 
 /** Where Argo CD keeps the state of a sync in flight, which it resumes and retries from. */
 const OPERATION_STATE = ['status', 'operationState'] as const;
@@ -90,6 +91,12 @@ const violationKey = (v: Violation) => `${v.rule} ${v.path} ${v.message}`;
  */
 export const MAX_COMPARED_VIOLATIONS = 1_000;
 
+/**
+ * Findings of one rule built whole when a terminating UPDATE is compared (finding-budget.ts):
+ * one past the most compared, so a finding not built always means more than can be compared.
+ */
+export const COMPARED_FINDINGS_PER_RULE = MAX_COMPARED_VIOLATIONS + 1;
+
 /** The value at `keys`; a Secret's `data` and `data.<key>` are also found in `stringData`. */
 function valueAt(object: KubeObject, keys: ReadonlyArray<string | number>): unknown {
   const value = getPath(object, keys);
@@ -158,9 +165,14 @@ export function onlyTakesAway(sent: PolicyRequest): boolean {
 export function addedViolations(found: Violation[], scope: RuleScope, rules: KindRules): Violation[] {
   const { request } = scope;
   const { oldObject, object } = request;
-  if (oldObject === undefined || object === undefined || found.length > MAX_COMPARED_VIOLATIONS) return found;
-  const before = rules.validate({ ...scope, request: { ...request, object: oldObject } }).violations;
-  if (before.length > MAX_COMPARED_VIOLATIONS) return found;
+  // A finding not built (or a line counting them) means more than can be compared.
+  const tooMany = (vs: Violation[]) =>
+    vs.length > MAX_COMPARED_VIOLATIONS || vs.some((v) => isUnbuilt(v) || v.unlisted !== undefined);
+  if (oldObject === undefined || object === undefined || tooMany(found)) return found;
+  const before = withBudget(COMPARED_FINDINGS_PER_RULE, () =>
+    rules.validate({ ...scope, request: { ...request, object: oldObject } }),
+  ).violations;
+  if (tooMany(before)) return found;
   const known = new Set(before.filter((v) => !WHO_MAY_RULES.has(v.rule)).map(violationKey));
   return found.filter(
     (v) => !hadBefore(v, known, oldObject, object) && !isAboutRemoval(v, oldObject, object),

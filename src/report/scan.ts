@@ -8,6 +8,7 @@
  * many the object holds); an object with no finding has one `pass`.
  */
 import { evaluate, groupVersion, guardedKindOf } from '../policy/evaluate.js';
+import { KIND_RULES } from '../policy/kinds.js';
 import { isRecord } from '../json.js';
 import {
   formatViolation,
@@ -115,6 +116,9 @@ export function scanObject(object: KubeObject, context: PolicyContext): ScanFind
       dryRun: true,
     },
     context,
+    KIND_RULES,
+    // A report lists every finding (no budget per rule, finding-budget.ts).
+    Number.POSITIVE_INFINITY,
   );
   const tenant = decision.summary.tenant;
   // One result per rule: its first finding, and how many the object holds. An object can
