@@ -39,7 +39,10 @@ export interface AdmissionAuditRecord {
   readonly dryRun: boolean;
   readonly enforcement: EnforcementMode | null;
   readonly role?: RequesterRole;
-  /** Admission warnings, whole (the answer sends each under 120 characters; events `warned`, `informational`). */
+  /**
+   * Admission warnings, each up to 1,000 characters (the answer sends each under 120; events
+   * `warned`, `informational`); shorter when the record's byte budget cuts them.
+   */
   readonly warnings?: readonly string[];
   /** Relaxed rules beside the denying ones of a `denied` record. */
   readonly relaxed?: readonly AuditRule[];
@@ -58,6 +61,11 @@ export interface AdmissionAuditRecord {
     readonly relaxed?: number;
     readonly warnings?: number;
     readonly changes?: number;
+    /**
+     * Texts (paths, messages, warnings, names) cut to keep the record's JSON within
+     * MAX_AUDIT_RECORD_BYTES (record-bytes.ts); each says how much it left off.
+     */
+    readonly cut?: number;
   };
 }
 
