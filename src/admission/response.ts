@@ -43,8 +43,12 @@ export function denialMessage(violations: readonly Violation[]): string {
     MAX_DENIAL_LINES,
     'violations',
   );
-  if (violations.length > MAX_DENIAL_LINES + 1)
-    shown[shown.length - 1] = moreLine(violations.length - (MAX_DENIAL_LINES - 1), 'violations');
+  if (violations.length > MAX_DENIAL_LINES) {
+    // A line standing for findings past the request's budget counts them all (finding-budget.ts).
+    let more = 0;
+    for (let i = MAX_DENIAL_LINES - 1; i < violations.length; i++) more += violations[i]?.unlisted ?? 1;
+    shown[shown.length - 1] = moreLine(more, 'violations');
+  }
   return [...shown, rulesLine(violations)].join('\n');
 }
 

@@ -242,7 +242,8 @@ export function checkOwnership(
 ): Violation[] {
   const out: Violation[] = [...subject.violations];
   if (updated !== undefined) {
-    for (const v of updated.violations) if (!out.some((o) => o.message === v.message)) out.push(v);
+    for (const v of updated.violations)
+      if (!out.some((o) => o.rule === v.rule && o.message === v.message)) out.push(v);
     if (updated.tenant?.name !== subject.tenant?.name && updated.tenant !== undefined) {
       const from = subject.tenant === undefined ? 'the platform' : `tenant "${subject.tenant.name}"`;
       out.push(

@@ -8,7 +8,6 @@
  * many the object holds); an object with no finding has one `pass`.
  */
 import { evaluate, groupVersion, guardedKindOf } from '../policy/evaluate.js';
-import { KIND_RULES } from '../policy/kinds.js';
 import { isRecord } from '../json.js';
 import {
   formatViolation,
@@ -116,21 +115,21 @@ export function scanObject(object: KubeObject, context: PolicyContext): ScanFind
       dryRun: true,
     },
     context,
-    KIND_RULES,
-    // A report lists every finding (no budget per rule, finding-budget.ts).
-    Number.POSITIVE_INFINITY,
   );
   const tenant = decision.summary.tenant;
   // One result per rule: its first finding, and how many the object holds. An object can
   // hold thousands of findings of one rule (a warn-mode ApplicationSet's list of foreign
-  // cluster names is one each), which as results made a report per thousand of them.
+  // cluster names is one each), which as results made a report per thousand of them. So the
+  // scan judges within the request's budget of findings (finding-budget.ts), as the webhook
+  // does: past it a line counts the findings not built (`unlisted`).
   const perRule = (violations: readonly Violation[], result: ScanResult): ScanFinding[] => {
     const first = new Map<string, { v: Violation; count: number }>();
     for (const v of violations) {
       if (isOwnershipRule(v)) continue;
+      const count = v.unlisted ?? 1;
       const seen = first.get(v.rule);
-      if (seen === undefined) first.set(v.rule, { v, count: 1 });
-      else seen.count += 1;
+      if (seen === undefined) first.set(v.rule, { v, count });
+      else seen.count += count;
     }
     return [...first.values()].map(({ v, count }) => ({
       object: ref,

@@ -65,7 +65,8 @@ function countFindings(
   metrics: WebhookMetrics,
 ): void {
   const perRule = new Map<RuleId, number>();
-  for (const v of findings) perRule.set(v.rule, (perRule.get(v.rule) ?? 0) + 1);
+  // A line standing for findings past the request's budget counts them all (finding-budget.ts).
+  for (const v of findings) perRule.set(v.rule, (perRule.get(v.rule) ?? 0) + (v.unlisted ?? 1));
   for (const [rule, count] of perRule) metrics.ruleResult({ ...labels, rule }, count);
 }
 

@@ -10,6 +10,7 @@ import {
   NOT_SYNCED_MESSAGE,
 } from '../../src/admission/response.js';
 import { violation, type Decision, type PolicyRequest } from '../../src/policy/types.js';
+import { MAX_DENIAL_LINES } from '../../src/policy/answer-limits.js';
 
 const REQUEST: PolicyRequest = {
   uid: 'u1',
@@ -88,6 +89,19 @@ describe('responses', () => {
     assert.equal(
       lines,
       '[TG-OWN-03] metadata.namespace "team-a": user "bob" is not an owner of tenant "team-a"\n[TG-APP-02] spec.destination.name "in-cluster" is the control plane\nhow to fix: docs/rules.md#tg-own-03, #tg-app-02',
+    );
+  });
+
+  test('a denial past its lines counts the findings a budget line stands for, not lines', () => {
+    // A request builds 100 findings of a rule and one line for the rest (finding-budget.ts).
+    const built = Array.from({ length: 100 }, (_, i) => violation('TG-AS-04', `spec.x[${i}]`, 'foreign'));
+    const rest = { ...violation('TG-AS-04', '', '... and 4900 more findings of TG-AS-04'), unlisted: 4_900 };
+    const lines = denialMessage([...built, rest]).split('\n');
+    assert.equal(lines.length, MAX_DENIAL_LINES + 1);
+    const shownFindings = MAX_DENIAL_LINES - 1;
+    assert.match(
+      lines[MAX_DENIAL_LINES - 1] ?? '',
+      new RegExp(`^\\.\\.\\. and ${5_000 - shownFindings} more violations `),
     );
   });
 

@@ -527,7 +527,12 @@ describe('webhook app: metrics, mounts and unknown paths', () => {
     const { app, metricsRegistry } = buildApp({
       policy: fakePolicy({
         evaluate: () => ({
-          ...denied([...many, violation('TG-APP-01', 'spec.project', 'no')]),
+          // ...and a line standing for 500 more, past the request's budget (finding-budget.ts).
+          ...denied([
+            ...many,
+            { ...violation('TG-AS-04', '', 'and 500 more'), unlisted: 500 },
+            violation('TG-APP-01', 'spec.project', 'no'),
+          ]),
           audited: [violation('TG-AS-03', 'spec.template.spec.destination.name', 'relaxed')],
           summary: { tenant: 'team-b', enforcement: 'audit', role: 'human' },
         }),
@@ -545,7 +550,7 @@ describe('webhook app: metrics, mounts and unknown paths', () => {
     const text = (await request(app).get('/metrics')).text;
     assert.match(
       text,
-      /rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-AS-04",action="denied"\} 3000\n/,
+      /rule_results_total\{kind="ApplicationSet",tenant="team-b",rule="TG-AS-04",action="denied"\} 3500\n/,
     );
     assert.match(text, /rule="TG-APP-01",action="denied"\} 1\n/);
     assert.match(text, /rule="TG-AS-03",action="audited"\} 1\n/);
