@@ -19,6 +19,7 @@ import { isRecord } from '../json.js';
 import type { Violation } from './types.js';
 import { violation } from './types.js';
 import { listUnbuilt } from './finding-budget.js';
+import { oncePerTenant } from './destination.js';
 
 /** Whose clusters may be named: the tenant's, or (no tenant) none of any tenant's. */
 export interface TargetScope {
@@ -32,21 +33,13 @@ export interface TargetFindings {
   readonly warnings: string[];
 }
 
-const clusterNamesText = new WeakMap<Tenant, string>();
+/** The tenant's cluster names as these messages list them (built once per tenant). */
+const tenantClusterNames = oncePerTenant(
+  (t) => t.clusters.map((c) => c.name).join(', ') || '(none registered)',
+);
 
-/** The tenant's cluster names as a message lists them: built once per tenant, not per finding. */
-function tenantClusterNames(tenant: Tenant): string {
-  let text = clusterNamesText.get(tenant);
-  if (text === undefined) {
-    text = tenant.clusters.map((c) => c.name).join(', ') || '(none registered)';
-    clusterNamesText.set(tenant, text);
-  }
-  return text;
-}
-
-function tenantServers(tenant: Tenant): string {
-  return tenant.clusters.map((c) => c.server).join(', ') || '(none registered)';
-}
+/** The tenant's cluster servers as these messages list them (built once per tenant). */
+const tenantServers = oncePerTenant((t) => t.clusters.map((c) => c.server).join(', ') || '(none registered)');
 
 /** Why a literal destination field is not allowed, or undefined when it is. */
 function destinationProblem(field: 'name' | 'server', value: string, scope: TargetScope): string | undefined {

@@ -18,32 +18,31 @@ export function tenantClusterByServer(tenant: Tenant, server: string): TenantClu
   return tenant.clusters.find((c) => c.serverKey === key);
 }
 
-const namesText = new WeakMap<Tenant, string>();
-const serversText = new WeakMap<Tenant, string>();
-
-/** `text(tenant)`, built once per tenant (a message may be written per finding), not per call. */
-function once(cache: WeakMap<Tenant, string>, tenant: Tenant, text: (t: Tenant) => string): string {
-  let found = cache.get(tenant);
-  if (found === undefined) {
-    found = text(tenant);
-    cache.set(tenant, found);
-  }
-  return found;
+/**
+ * `text` built once per tenant, not per call: a message may list a tenant's clusters in
+ * every one of thousands of findings. A Tenant is immutable, and the cache holds it weakly.
+ */
+export function oncePerTenant(text: (tenant: Tenant) => string): (tenant: Tenant) => string {
+  const cache = new WeakMap<Tenant, string>();
+  return (tenant) => {
+    let found = cache.get(tenant);
+    if (found === undefined) {
+      found = text(tenant);
+      cache.set(tenant, found);
+    }
+    return found;
+  };
 }
 
 /** `k8s-team-a-dev, k8s-team-a-prod`, or a note that the tenant has none. */
-export function listClusterNames(tenant: Tenant): string {
-  return once(namesText, tenant, (t) =>
-    t.clusters.length === 0 ? '(tenant has no clusters)' : t.clusters.map((c) => c.name).join(', '),
-  );
-}
+export const listClusterNames = oncePerTenant((t) =>
+  t.clusters.length === 0 ? '(tenant has no clusters)' : t.clusters.map((c) => c.name).join(', '),
+);
 
 /** `https://a.example.com, https://b.example.com`, or a note that the tenant has none. */
-export function listClusterServers(tenant: Tenant): string {
-  return once(serversText, tenant, (t) =>
-    t.clusters.length === 0 ? '(tenant has no clusters)' : t.clusters.map((c) => c.server).join(', '),
-  );
-}
+export const listClusterServers = oncePerTenant((t) =>
+  t.clusters.length === 0 ? '(tenant has no clusters)' : t.clusters.map((c) => c.server).join(', '),
+);
 
 /** Which field of a destination names the cluster. */
 export type DestinationField = 'name' | 'server';
