@@ -8,7 +8,7 @@
  * requests never wait. Past `maxQueued` waiting, a large request is refused at once
  * (HTTP 429, `Retry-After`), so a flood cannot queue up memory or time. A small body that
  * holds much `elementsYaml` (the costliest thing per byte the rules parse) takes a turn too,
- * once parsed (`isCostly`): four clients sending 17 KB of it held the loop as long as 2.5 MB
+ * once parsed (`costlyBecause`): four clients sending 17 KB of it held the loop as long as 2.5 MB
  * objects. So does one whose object and oldObject hold more than `costlyNodes` values:
  * ~250 KiB bodies of 14,000 values that each made a finding cost 31-50 ms to judge, ~10x a
  * benign body of that size, and were never gated (a red-team review). Pure scheduling: no
@@ -135,14 +135,6 @@ export class LargeRequestGate {
     this.maxPerSource = options.maxPerSource ?? 4;
     this.costlyYamlChars = options.costlyYamlChars ?? DEFAULT_COSTLY_YAML_CHARS;
     this.costlyNodes = options.costlyNodes ?? DEFAULT_COSTLY_NODES;
-  }
-
-  /**
-   * True when a parsed AdmissionReview body that was not large must take a turn all the
-   * same (see `costlyBecause`).
-   */
-  isCostly(body: unknown, bodyBytes?: number): boolean {
-    return this.costlyBecause(body, bodyBytes) !== undefined;
   }
 
   /**

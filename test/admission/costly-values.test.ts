@@ -56,14 +56,14 @@ describe('valueCount', () => {
   });
 });
 
-describe('isCostly: many values', () => {
+describe('costlyBecause: many values', () => {
   test('more values than costlyNodes in object, or in object and oldObject together', () => {
     const gate = new LargeRequestGate({ costlyNodes: 1_000 });
     const few = valuesReview(500);
     const many = valuesReview(1_500);
     assert.equal(gate.costlyBecause(few, bytesOf(few)), undefined);
     assert.equal(gate.costlyBecause(many, bytesOf(many)), 'values');
-    assert.equal(gate.isCostly(many), true, 'unknown length: counted');
+    assert.equal(gate.costlyBecause(many), 'values', 'unknown length: counted');
     const update = valuesReview(600, { operation: 'UPDATE' }) as { request: Record<string, unknown> };
     update.request.oldObject = (valuesReview(600) as { request: { object: unknown } }).request.object;
     assert.equal(gate.costlyBecause(update, bytesOf(update)), 'values');
@@ -80,9 +80,9 @@ describe('isCostly: many values', () => {
         return 'x';
       },
     });
-    assert.equal(gate.isCostly(body, 2_000), false);
+    assert.equal(gate.costlyBecause(body, 2_000), undefined);
     assert.equal(counted, false, 'not counted');
-    assert.equal(gate.isCostly(body, 2_001), false);
+    assert.equal(gate.costlyBecause(body, 2_001), undefined);
     assert.equal(counted, true, 'counted past 2 × costlyNodes bytes');
   });
 
@@ -90,8 +90,8 @@ describe('isCostly: many values', () => {
     const gate = new LargeRequestGate();
     const big = valuesReview(3_000);
     const attack = valuesReview(14_000);
-    assert.equal(gate.isCostly(big, bytesOf(big)), false);
-    assert.equal(gate.isCostly(attack, bytesOf(attack)), true);
+    assert.equal(gate.costlyBecause(big, bytesOf(big)), undefined);
+    assert.equal(gate.costlyBecause(attack, bytesOf(attack)), 'values');
     assert.ok(DEFAULT_COSTLY_NODES > 3_000 && DEFAULT_COSTLY_NODES < 14_000);
   });
 });

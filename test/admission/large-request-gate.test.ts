@@ -230,18 +230,18 @@ describe('costly small requests', () => {
     assert.equal(yamlChars(set(Array.from({ length: 10_001 }, () => ({ clusters: {} }))), 100), Infinity);
   });
 
-  test('isCostly: more elementsYaml than the threshold in object or oldObject', () => {
+  test('costlyBecause: more elementsYaml than the threshold in object or oldObject', () => {
     const gate = new LargeRequestGate({ costlyYamlChars: 1_000 });
-    assert.equal(gate.isCostly(JSON.parse(yamlReview(500))), false);
-    assert.equal(gate.isCostly(JSON.parse(yamlReview(1_500))), true);
+    assert.equal(gate.costlyBecause(JSON.parse(yamlReview(500))), undefined);
+    assert.equal(gate.costlyBecause(JSON.parse(yamlReview(1_500))), 'elementsYaml');
     const update = JSON.parse(yamlReview(10, { operation: 'UPDATE' })) as {
       request: Record<string, unknown>;
     };
     update.request.oldObject = (
       JSON.parse(yamlReview(1_500)) as { request: { object: unknown } }
     ).request.object;
-    assert.equal(gate.isCostly(update), true);
-    assert.equal(gate.isCostly({ request: 'x' }), false);
+    assert.equal(gate.costlyBecause(update), 'elementsYaml');
+    assert.equal(gate.costlyBecause({ request: 'x' }), undefined);
   });
 
   test('while the gate is held, a small body with much elementsYaml waits for its turn; one with little does not', async () => {
