@@ -162,4 +162,24 @@ describe('reporter restart: reports written before are reconciled', () => {
     await r.flush();
     assert.deepEqual(namespacesOf(POLICY_REPORTS), ['team-a']);
   });
+
+  // A 410 Gone storm (a helper's review of the Tenant watch's fix): every watch of
+  // Applications answered 410. Before, the reporter's informers, which share the bounded
+  // watch, re-listed every Application of the cluster in a tight loop and logged nothing.
+  test('a watch answered 410 again and again: one re-list at once, then the error, retried after retryMs', async () => {
+    api.inject({ verb: 'watch', resource: 'applications' }, { status: 410 });
+    const { logger, log } = capturedLogger('warn');
+    // The retry does not come within the test: what is counted is what the storm did.
+    await start({ logger, retryMs: 3_600_000 });
+    await eventually(
+      'the watch error logged',
+      () => log.records().some((l) => l.code === 'ERR_REPORT_WATCH'),
+      10_000,
+    );
+    assert.equal(api.count({ verb: 'list', resource: 'applications' }), 2, 'the first list and one re-list');
+    assert.equal(api.count({ verb: 'watch', resource: 'applications' }), 2);
+    const logged = log.records().filter((l) => l.code === 'ERR_REPORT_WATCH');
+    assert.equal(logged.length, 1);
+    assert.match(String(logged[0]?.msg), /410, again before a watch proved itself/);
+  });
 });
