@@ -38,6 +38,14 @@ function manualClock() {
   };
 }
 
+/** A batch with a 10 ms budget, its turns and its clock driven by the test. */
+function budgetedBatch(onError: (err: unknown) => void = unexpected) {
+  const turns = manualTurns();
+  const clock = manualClock();
+  const batch = new TurnBatch({ onError, schedule: turns.schedule, now: clock.now, budgetMs: 10 });
+  return { turns, clock, batch };
+}
+
 /** onError of a batch whose tasks must not throw. */
 function unexpected(err: unknown): never {
   throw new Error(`a task threw: ${String(err)}`);
@@ -150,14 +158,7 @@ describe('TurnBatch', () => {
   });
 
   test('once a task ends with the time budget spent, the rest wait for the next turn, in order, ahead of later tasks', () => {
-    const turns = manualTurns();
-    const clock = manualClock();
-    const batch = new TurnBatch({
-      onError: unexpected,
-      schedule: turns.schedule,
-      now: clock.now,
-      budgetMs: 10,
-    });
+    const { turns, clock, batch } = budgetedBatch();
     const ran: string[] = [];
     // Findings-heavy reviews of 4 ms each: the third ends the turn (12 ms >= 10).
     for (const name of ['a', 'b', 'c', 'd', 'e'])
@@ -179,14 +180,7 @@ describe('TurnBatch', () => {
   });
 
   test('a task that alone takes longer than the budget still runs, one a turn', () => {
-    const turns = manualTurns();
-    const clock = manualClock();
-    const batch = new TurnBatch({
-      onError: unexpected,
-      schedule: turns.schedule,
-      now: clock.now,
-      budgetMs: 10,
-    });
+    const { turns, clock, batch } = budgetedBatch();
     const ran: number[] = [];
     for (let i = 0; i < 3; i++)
       batch.defer(() => {
@@ -201,15 +195,8 @@ describe('TurnBatch', () => {
   });
 
   test('a task that throws counts against the budget like any other', () => {
-    const turns = manualTurns();
-    const clock = manualClock();
     const errors: unknown[] = [];
-    const batch = new TurnBatch({
-      onError: (err) => errors.push(err),
-      schedule: turns.schedule,
-      now: clock.now,
-      budgetMs: 10,
-    });
+    const { turns, clock, batch } = budgetedBatch((err) => errors.push(err));
     const ran: string[] = [];
     batch.defer(() => {
       clock.spend(20);
