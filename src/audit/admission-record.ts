@@ -8,7 +8,6 @@ import type { AdmissionRequest } from '../admission/review.js';
 import { capLine, MAX_AUDIT_ITEMS, MAX_LINE_CHARS, MAX_WARNINGS } from '../policy/answer-limits.js';
 import type { Violation } from '../policy/types.js';
 import { auditRules, type AdmissionAuditRecord } from './record.js';
-import { withinBytes } from './record-bytes.js';
 
 type Omitted = NonNullable<AdmissionAuditRecord['omitted']>;
 
@@ -66,20 +65,11 @@ function boundedGroups(groups: readonly string[], omitted: Record<string, number
 }
 
 /**
- * The audit record of an outcome, or undefined when there is nothing to audit; its JSON within
+ * The audit record of an outcome, or undefined when there is nothing to audit. Each list and
+ * text is bounded here; the audit sink holds the whole record's JSON to
  * MAX_AUDIT_RECORD_BYTES (record-bytes.ts), so that its line is never split.
  */
 export function admissionAuditRecord(
-  endpoint: Endpoint,
-  request: AdmissionRequest,
-  outcome: AdmissionOutcome,
-): AdmissionAuditRecord | undefined {
-  const record = unboundedRecord(endpoint, request, outcome);
-  return record === undefined ? undefined : withinBytes(record);
-}
-
-/** The record of an outcome, each list and text bounded, the whole not yet. */
-function unboundedRecord(
   endpoint: Endpoint,
   request: AdmissionRequest,
   outcome: AdmissionOutcome,

@@ -10,6 +10,7 @@ import {
   type AuditSink,
   type TokenAuditRecord,
 } from './record.js';
+import { auditRecordJson, withinBytes } from './record-bytes.js';
 
 /**
  * Keys never written to the log, at the top level and one level down (pino's redaction
@@ -98,20 +99,21 @@ function lineParts(logger: Logger): LineParts | undefined {
  * The line is the one `logger.info({ audit: true, ...record }, 'audit <event>')` writes,
  * built with one `JSON.stringify` of the record: pino's per-key pass with the redaction
  * wildcards cost a mutating request more than its policy (no audit key is redacted, above).
+ * Every record is held to MAX_AUDIT_RECORD_BYTES here (record-bytes.ts), whoever built it.
  */
 export function pinoAuditSink(logger: Logger): AuditSink {
   const parts = noRedactedAuditKey ? lineParts(logger) : undefined;
   if (parts === undefined)
     return {
       write(record: AuditRecord): void {
-        logger.info({ [AUDIT_MARKER]: true, ...record }, `audit ${record.event}`);
+        logger.info({ [AUDIT_MARKER]: true, ...withinBytes(record) }, `audit ${record.event}`);
       },
     };
   const marker = `,${JSON.stringify(AUDIT_MARKER)}:true,`;
   return {
     write(record: AuditRecord): void {
       if (!logger.isLevelEnabled('info')) return;
-      const fields = JSON.stringify(record);
+      const fields = auditRecordJson(record);
       parts.stream.write(
         `${parts.prefix}${parts.time()}${parts.bindings}${marker}${fields.slice(1, -1)},"msg":${JSON.stringify(`audit ${record.event}`)}${parts.end}`,
       );

@@ -1,5 +1,5 @@
 /**
- * The byte budget of one admission audit record. Container runtimes split a log line at
+ * The byte budget of one audit record, admission or token. Container runtimes split a log line at
  * 16 KiB (Docker's json-file and the CRI log format both), and a split audit line is two
  * lines neither of which parses, so neither is `"audit": true` to a log store. Each list of
  * a record is bounded already (admission-record.ts: 50 rules, 50 relaxed, 20 warnings, 50
@@ -9,10 +9,13 @@
  *
  * A record over the budget keeps every key, every list item and every rule id; its texts
  * (paths, messages, warnings, names) are cut, all to one length (rule messages to twice
- * it), the longest that fits, each cut saying so; `omitted.cut` counts the texts cut. Pure.
+ * it), the longest that fits, each cut saying so; `omitted.cut` counts the texts cut. The
+ * audit sink (logger.ts) applies it to every record it writes, so no record type and no
+ * path that builds one can write a line past it: a token refusal's record once carried the
+ * raw target name, 32 KB of JSON for 16 KB of URL (a red-team review). Pure.
  */
 import { cutText, MIN_CUT_CHARS } from '../text-cut.js';
-import type { AdmissionAuditRecord } from './record.js';
+import type { AuditRecord } from './record.js';
 
 /**
  * Most bytes of a record's JSON: 15 KiB, which leaves 1 KiB under the 16 KiB split for what
@@ -20,8 +23,8 @@ import type { AdmissionAuditRecord } from './record.js';
  */
 export const MAX_AUDIT_RECORD_BYTES = 15 * 1024;
 
-/** Values of these keys are the webhook's own words (events, rule ids, modes), never cut. */
-const KEPT: ReadonlySet<string> = new Set(['event', 'endpoint', 'id', 'enforcement', 'role']);
+/** Values of these keys are our own words (events, rule ids, modes, error codes), never cut. */
+const KEPT: ReadonlySet<string> = new Set(['event', 'endpoint', 'id', 'enforcement', 'role', 'code']);
 
 /**
  * Lengths (UTF-16 units) texts are cut to, longest first. At 0 a record holds its keys,
@@ -73,17 +76,29 @@ function cutTexts(value: unknown, key: string, chars: number, count: { cut: numb
 }
 
 /** `record` when its JSON is within `max` bytes, else the record with its texts cut to fit. */
-export function withinBytes(
-  record: AdmissionAuditRecord,
-  max: number = MAX_AUDIT_RECORD_BYTES,
-): AdmissionAuditRecord {
+export function withinBytes<T extends AuditRecord>(record: T, max: number = MAX_AUDIT_RECORD_BYTES): T {
   if (bytesAtMost(record) <= max || recordBytes(record) <= max) return record;
-  let fitted = record;
+  return fitted(record, max);
+}
+
+/**
+ * The JSON of `record` within `max` bytes: the sink's one `JSON.stringify`, and a second only
+ * for a record over the budget (a character takes at most three UTF-8 bytes, so most records
+ * are known to fit by their length alone).
+ */
+export function auditRecordJson(record: AuditRecord, max: number = MAX_AUDIT_RECORD_BYTES): string {
+  const json = JSON.stringify(record);
+  if (3 * json.length <= max || Buffer.byteLength(json, 'utf8') <= max) return json;
+  return JSON.stringify(fitted(record, max));
+}
+
+function fitted<T extends AuditRecord>(record: T, max: number): T {
+  let fit = record;
   for (const chars of STEPS) {
     const count = { cut: 0 };
-    const cut = cutTexts(record, '', chars, count) as AdmissionAuditRecord;
-    fitted = { ...cut, omitted: { ...record.omitted, cut: count.cut } };
-    if (recordBytes(fitted) <= max) return fitted;
+    const cut = cutTexts(record, '', chars, count) as T;
+    fit = { ...cut, omitted: { ...record.omitted, cut: count.cut } };
+    if (recordBytes(fit) <= max) return fit;
   }
-  return fitted;
+  return fit;
 }

@@ -92,6 +92,8 @@ export interface TokenAuditRecord {
    * refusal lines (the broker's `REFUSAL_LINES_*`); every one is in the requests metric.
    */
   readonly suppressed?: number;
+  /** Texts cut to keep the record's JSON within MAX_AUDIT_RECORD_BYTES (record-bytes.ts). */
+  readonly omitted?: { readonly cut?: number };
 }
 
 export type AuditRecord = AdmissionAuditRecord | TokenAuditRecord;

@@ -1,5 +1,5 @@
 /**
- * One admission audit record stays within MAX_AUDIT_RECORD_BYTES, so its log line stays under
+ * One audit record, admission or token, stays within MAX_AUDIT_RECORD_BYTES, so its log line stays under
  * the 16 KiB at which container runtimes split lines (a split line is two lines that do not
  * parse). A red-team review wrote a 101,555-byte line for one denial: 50 rules, each with a
  * path and a message of 1,000 characters; with relaxed rules, warnings and groups the lists'
@@ -11,8 +11,10 @@ import { describe, test } from 'node:test';
 import type { AdmissionOutcome } from '../../src/admission/admit.js';
 import type { AdmissionRequest } from '../../src/admission/review.js';
 import { admissionAuditRecord } from '../../src/audit/admission-record.js';
+import { pino, type Logger } from 'pino';
 import { createLogger, pinoAuditSink } from '../../src/audit/logger.js';
-import { MAX_AUDIT_RECORD_BYTES } from '../../src/audit/record-bytes.js';
+import { MAX_AUDIT_RECORD_BYTES, recordBytes } from '../../src/audit/record-bytes.js';
+import type { AdmissionAuditRecord, AuditRecord, TokenAuditRecord } from '../../src/audit/record.js';
 import { MAX_AUDIT_ITEMS, MAX_WARNINGS } from '../../src/policy/answer-limits.js';
 import { RULE_ORDER, type PolicyRequest, type Violation } from '../../src/policy/types.js';
 
@@ -64,8 +66,8 @@ function worstCase(unit: string): { request: AdmissionRequest; outcome: Admissio
   return { request, outcome };
 }
 
-/** The line the audit sink writes for a record. */
-function auditLine(record: NonNullable<ReturnType<typeof admissionAuditRecord>>): string {
+/** The line the audit sink writes for a record, through `logger` (default: a plain one). */
+function auditLine(record: AuditRecord, logger?: (stream: Writable) => Logger): string {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer | string, _encoding, done) {
@@ -73,9 +75,19 @@ function auditLine(record: NonNullable<ReturnType<typeof admissionAuditRecord>>)
       done();
     },
   });
-  pinoAuditSink(createLogger({ destination: stream })).write(record);
+  pinoAuditSink(logger?.(stream) ?? createLogger({ destination: stream })).write(record);
   assert.equal(lines.length, 1);
   return lines[0]!;
+}
+
+/** The record as its line holds it, without what the logger adds. */
+function writtenRecord(line: string): AdmissionAuditRecord {
+  const { level, time, service, audit, msg, ...record } = JSON.parse(line) as Record<string, unknown>;
+  assert.deepEqual(
+    [typeof level, typeof time, service, audit, typeof msg],
+    ['number', 'number', 'tenant-guard', true, 'string'],
+  );
+  return record as unknown as AdmissionAuditRecord;
 }
 
 describe('the byte budget of an audit record', () => {
@@ -87,11 +99,13 @@ describe('the byte budget of an audit record', () => {
   ] as const)
     test(`the worst case within the lists' bounds (${name}) fits, every rule id kept`, () => {
       const { request, outcome } = worstCase(unit);
-      const record = admissionAuditRecord('validate', request, outcome);
-      assert.ok(record !== undefined);
+      const built = admissionAuditRecord('validate', request, outcome);
+      assert.ok(built !== undefined);
+      const line = auditLine(built);
+      const record = writtenRecord(line);
       const bytes = Buffer.byteLength(JSON.stringify(record), 'utf8');
       assert.ok(bytes <= MAX_AUDIT_RECORD_BYTES, `${bytes} bytes`);
-      assert.ok(Buffer.byteLength(auditLine(record), 'utf8') < LINE_SPLIT_BYTES, 'the line is not split');
+      assert.ok(Buffer.byteLength(line, 'utf8') < LINE_SPLIT_BYTES, 'the line is not split');
       assert.equal(outcome.type, 'decided');
       const decision = outcome.decision;
       assert.ok(!decision.allowed);
@@ -128,8 +142,44 @@ describe('the byte budget of an audit record', () => {
       },
     };
     const shortUser = { ...request, user: { username: 'alice', groups: ['team-1-admins'] } };
-    const record = admissionAuditRecord('validate', shortUser, small);
-    assert.equal(record?.omitted, undefined);
-    assert.equal(record?.rules[2]?.message, findings(3, 80, 'x')[2]!.message);
+    const built = admissionAuditRecord('validate', shortUser, small);
+    assert.ok(built !== undefined);
+    const record = writtenRecord(auditLine(built));
+    assert.deepEqual(record, JSON.parse(JSON.stringify(built)));
+    assert.equal(record.omitted, undefined);
+    assert.equal(record.rules[2]?.message, findings(3, 80, 'x')[2]!.message);
   });
+
+  // A red-team review: a refusal before authentication recorded the raw target name, and
+  // 5,300 control characters in the URL (`%01`, 3 bytes each) made a 32 KB line.
+  const hugeRefusal: TokenAuditRecord = {
+    event: 'refused',
+    target: '\u0001'.repeat(5_300),
+    caller: null,
+    pod: null,
+    code: 'ERR_BROKER_UNAUTHENTICATED',
+    reason: `no bearer token for ${'\u0001'.repeat(5_300)}`,
+    source: '10.0.0.9',
+  };
+  for (const [name, logger] of [
+    ['the line built from the record', undefined],
+    [
+      'the line pino builds (a logger with a mixin)',
+      (stream: Writable) => pino({ mixin: () => ({}) }, stream),
+    ],
+  ] as const)
+    test(`a token record is held to the budget too: ${name}`, () => {
+      assert.ok(recordBytes(hugeRefusal) > 2 * LINE_SPLIT_BYTES, 'the record alone is past the split');
+      const line = auditLine(hugeRefusal, logger);
+      assert.ok(Buffer.byteLength(line, 'utf8') < LINE_SPLIT_BYTES, `${Buffer.byteLength(line)} bytes`);
+      const record = JSON.parse(line) as TokenAuditRecord & { audit: boolean };
+      assert.equal(record.audit, true);
+      assert.deepEqual(
+        [record.event, record.code, record.source, record.caller],
+        ['refused', 'ERR_BROKER_UNAUTHENTICATED', '10.0.0.9', null],
+        'our own words and the short fields are kept',
+      );
+      assert.ok(record.target.startsWith('\u0001') && record.target.length < 5_300, 'the target is cut');
+      assert.equal(record.omitted?.cut, 2, 'and it says two texts were cut');
+    });
 });
