@@ -20,7 +20,9 @@ import {
 } from './callers/caller-auth.js';
 import { cacheControl, discoveryDocument, issuerPath } from './discovery.js';
 import type { KeyManager } from './keys/key-manager.js';
-import { CallerRateLimiter } from './callers/rate-limiter.js';
+import type { CallerRateLimiter } from './callers/rate-limiter.js';
+import { RefusalLines, SWEEP_MS } from './refusal-lines.js';
+import { unrefInterval, type Every } from './every.js';
 import { signToken } from './keys/signer.js';
 import type { Clock } from '../clock.js';
 import { isRegisteredServerSpelling } from '../policy/secret-server.js';
@@ -84,24 +86,19 @@ export interface BrokerParts {
    */
   allowRequestsWithoutServer?: boolean;
   now?: Clock;
+  /** The refusal sweep's timer. Default an unref'd setInterval. */
+  every?: Every;
   /** Extra cleanup on `close()`. */
   onClose?: () => void;
 }
 
-/** Refusal audit lines a source may have written at once, then per second (Broker.recordRefusal). */
-export const REFUSAL_LINES_BURST = 20;
-export const REFUSAL_LINES_PER_SECOND = 1;
-/** Sources whose refusal lines are counted at once; the least recently refused are forgotten. */
-const MAX_SUPPRESSING_SOURCES = 10_000;
+export { REFUSAL_LINES_BURST, REFUSAL_LINES_PER_SECOND } from './refusal-lines.js';
 
 /** See the file comment. */
 export class Broker {
-  private readonly refusalLines = new CallerRateLimiter(
-    REFUSAL_LINES_PER_SECOND,
-    REFUSAL_LINES_BURST,
-    MAX_SUPPRESSING_SOURCES,
-  );
-  private readonly suppressedRefusals = new Map<string, number>();
+  /** Refusal audit lines within a budget per source or caller (refusal-lines.ts). */
+  private readonly refusals: RefusalLines;
+  private readonly stopRefusalSweep: () => void;
   readonly issuer: string;
   /** Path the discovery document and JWKS are served under ('' or e.g. '/broker'). */
   readonly issuerPath: string;
@@ -113,6 +110,10 @@ export class Broker {
     this.issuerPath = issuerPath(parts.issuer);
     this.now = parts.now ?? Date.now;
     this.metrics = parts.metrics ?? NO_BROKER_METRICS;
+    this.refusals = new RefusalLines((record) => this.record(record), this.now);
+    // What waits of a refusal budget is written once the budget allows, not only with its
+    // next refusal: a client that stops leaves no refusal unaccounted.
+    this.stopRefusalSweep = (parts.every ?? unrefInterval)(SWEEP_MS, () => this.refusals.sweep());
   }
 
   /** Whether token requests can be served at all (an API for TokenReviews is configured). */
@@ -141,8 +142,10 @@ export class Broker {
     return this.parts.keys;
   }
 
-  /** Stops the key ring's timers. */
+  /** Stops the timers (the key ring's, the refusal sweep) and writes the refusal lines that wait. */
   close(): void {
+    this.stopRefusalSweep();
+    this.refusals.close();
     this.parts.keys.close();
     this.parts.onClose?.();
   }
@@ -173,7 +176,7 @@ export class Broker {
       // An identified caller's refusals have a budget of their own: cheap requests without a
       // token from the same address must not spend it (a red-team review hid a tenant
       // account's 12 forbidden requests so). Identified callers are few: each cost a review.
-      this.recordRefusal(who.caller === null ? `source ${source}` : `caller ${who.caller}`, {
+      this.refusals.refused(who.caller === null ? `source ${source}` : `caller ${who.caller}`, {
         event: 'refused',
         target: target ?? '',
         ...who,
@@ -321,34 +324,6 @@ export class Broker {
         message: `the server URL has ${server.length} characters; a server URL has at most ${MAX_SERVER_CHARS}`,
       };
     return undefined;
-  }
-
-  /**
-   * A refusal's audit line, within its budget of REFUSAL_LINES_BURST lines and
-   * REFUSAL_LINES_PER_SECOND after, kept per source address for requests whose caller is not
-   * known and per caller for the others (`budget`): a refusal costs no TokenReview before the
-   * per-source limit, but it cost a ~500-byte line, and one client with no token at all wrote
-   * 6 MB of audit a second (a red-team review). Past the budget the refusal is answered and
-   * counted (the requests metric, and `suppressed` on the budget's next line), not written.
-   */
-  private recordRefusal(budget: string, record: TokenAuditRecord): void {
-    if (!this.refusalLines.take(budget, this.now()).allowed) {
-      // Deleted and set again: the map's order is that of the last refusal (oldest first).
-      const count = (this.suppressedRefusals.get(budget) ?? 0) + 1;
-      this.suppressedRefusals.delete(budget);
-      this.suppressedRefusals.set(budget, count);
-      if (this.suppressedRefusals.size > MAX_SUPPRESSING_SOURCES) {
-        const oldest = this.suppressedRefusals.keys().next();
-        if (oldest.done !== true) this.suppressedRefusals.delete(oldest.value);
-      }
-      return;
-    }
-    const suppressed = this.suppressedRefusals.get(budget);
-    if (suppressed === undefined) this.record(record);
-    else {
-      this.suppressedRefusals.delete(budget);
-      this.record({ ...record, suppressed });
-    }
   }
 
   private record(record: TokenAuditRecord): void {

@@ -19,6 +19,7 @@ import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
 import { loadKubeConfig } from '../kube/kube-config.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
+import type { Every } from './every.js';
 import { Broker } from './broker.js';
 import { createBrokerMetrics, NO_BROKER_METRICS } from './broker-metrics.js';
 import { CallerAuthenticator } from './callers/caller-auth.js';
@@ -66,6 +67,8 @@ export interface CreateBrokerOptions {
   keyStore?: KeyStore;
   /** The clock, epoch ms. Default Date.now. */
   now?: Clock;
+  /** The broker's refusal sweep timer. Default an unref'd setInterval; tests inject theirs. */
+  every?: Every;
   /**
    * Do not re-read the key ring on a timer: tests call `broker.keyManager.reconcile()` at the
    * moments of an injected clock. Default false.
@@ -180,6 +183,7 @@ export async function createBroker(o: CreateBrokerOptions): Promise<Broker> {
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     allowRequestsWithoutServer: config.allowRequestsWithoutServer,
     now,
+    ...(o.every === undefined ? {} : { every: o.every }),
     onClose: () => issuerKeys?.close(),
   });
 }

@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { parseBrokerOptions, type BrokerConfig } from '../../src/broker/options.js';
 import { staticRegistry, type RegistryProvider } from '../../src/tenancy/registry.js';
 import type { Broker } from '../../src/broker/broker.js';
+import type { Every } from '../../src/broker/every.js';
 import { createBroker } from '../../src/broker/create-broker.js';
 import type { ReviewOutcome } from '../../src/broker/callers/token-review.js';
 import { createBrokerRouter } from '../../src/broker/router.js';
@@ -113,6 +114,7 @@ export function brokerReviewing(options: {
   logger?: Logger;
   flags?: Record<string, string | boolean>;
   issuer?: string;
+  every?: Every;
 }): Promise<Broker> {
   const { review } = options;
   return createBroker({
@@ -124,5 +126,6 @@ export function brokerReviewing(options: {
     kubeConfig: null,
     now: options.now ?? (() => 1_000_000),
     reviewer: { review: async (token) => review(token) },
+    ...(options.every === undefined ? {} : { every: options.every }),
   });
 }

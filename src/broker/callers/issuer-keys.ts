@@ -28,6 +28,7 @@ import { isTenantGuardError, TenantGuardError } from '../../errors.js';
 import { describeApiFailure, withSignal } from '../../kube/kube-call.js';
 import { LogThrottle } from '../../server/log-throttle.js';
 import { checkTokenSignature, readIssuerJwks, type IssuerKey } from './issuer-jwks.js';
+import { unrefInterval, type Every } from '../every.js';
 
 const NO_KEYS = { keys: [] as readonly IssuerKey[], unusable: new Set<string>() as ReadonlySet<string> };
 
@@ -67,13 +68,7 @@ export interface IssuerKeysOptions {
   /** How long a fetch may take, in ms. Default 5 s. */
   fetchTimeoutMs?: number;
   /** Runs `task` every `ms`, returning its stopper. Default an unref'd setInterval (tests inject theirs). */
-  every?: (ms: number, task: () => void) => () => void;
-}
-
-function unrefInterval(ms: number, task: () => void): () => void {
-  const timer = setInterval(task, ms);
-  timer.unref();
-  return () => clearInterval(timer);
+  every?: Every;
 }
 
 /** See the file comment. */
