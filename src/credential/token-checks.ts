@@ -3,8 +3,9 @@
  * The plugin verifies no signature (the remote API server does), but it refuses to hand over
  * a token that cannot be the one asked for or that is already spent:
  *
- * - a JWT must carry the target's audience in `aud` (expected: `--audience`, else the
- *   audience the broker's JSON answer states, else the target name) and a numeric `exp`;
+ * - a JWT must carry the target's audience in `aud`, and no other (expected: `--audience`,
+ *   else the audience the broker's JSON answer states, else the target name), and a numeric
+ *   `exp`: a token whose `aud` also names another audience is accepted by that cluster too;
  * - its expiry is the earlier of `exp` and the broker's `expirationTimestamp`;
  * - an opaque (non-JWT) token needs a stated `expirationTimestamp`; without one it is refused;
  * - any token counts as expiring at most `MAX_TOKEN_REUSE_MS` from now (the longest TTL a
@@ -65,7 +66,13 @@ export function checkIssuedToken(issued: IssuedToken, e: TokenExpectations): Che
     const aud = audiences(claims['aud']);
     if (aud.length === 0)
       throw refuse(`the token for target "${e.target}" has no aud claim; expected "${audience}"`);
-    if (!aud.includes(audience)) {
+    const others = aud.filter((a) => a !== audience);
+    if (others.length > 0 && others.length < aud.length)
+      // Valid at every API server it names: a token for one cluster names only that one.
+      throw refuse(
+        `the token for target "${e.target}" is for audiences ${JSON.stringify(aud.slice(0, 3)).slice(0, 200)}, not only "${audience}"; refusing a token other clusters accept too`,
+      );
+    if (others.length > 0) {
       const how =
         e.audience !== undefined
           ? '--audience'

@@ -31,8 +31,19 @@ describe('checkIssuedToken (pure)', () => {
       result: NOW + 60_000,
     },
     {
-      name: 'aud as a list',
-      issued: { token: jwt({ aud: ['x', TARGET], exp: S(NOW) + 60 }) },
+      name: 'aud as a list of the one audience',
+      issued: { token: jwt({ aud: [TARGET], exp: S(NOW) + 60 }) },
+      result: NOW + 60_000,
+    },
+    {
+      // Every API server it names would take it: never what one target needs (a red-team review).
+      name: 'aud naming another audience beside the target: refused',
+      issued: { token: jwt({ aud: [TARGET, 'k8s-team-b-dev'], exp: S(NOW) + 60 }) },
+      result: /is for audiences \["k8s-team-a-dev","k8s-team-b-dev"\], not only "k8s-team-a-dev"/,
+    },
+    {
+      name: 'aud naming the target twice: one audience',
+      issued: { token: jwt({ aud: [TARGET, TARGET], exp: S(NOW) + 60 }) },
       result: NOW + 60_000,
     },
     {
