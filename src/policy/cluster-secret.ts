@@ -18,7 +18,6 @@ import { checkPlatformExec, checkTenantExec, isProfiled } from './cluster-secret
 import { dataPath, sameSecretData } from './cluster-secret-data.js';
 import { mutateClusterSecret } from './cluster-secret-mutation.js';
 import { configValue, readView, type SecretView } from './cluster-secret-view.js';
-import { connectedServerUrl } from '../tenancy/cluster-url.js';
 import { isRegisteredServerSpelling } from './secret-server.js';
 import { listClusterNames } from './destination.js';
 import { getLabels, getPath, show } from './object-paths.js';
@@ -27,9 +26,9 @@ import type { Findings, KindRules, KubeObject, PolicyContext, RuleScope, Violati
 import { violation } from './types.js';
 
 /**
- * The cluster registered for a server in any spelling: normalised as everywhere else
- * (`serverKey`: case, trailing dot, default port, the path as client-go sends it) and
- * without user info, query or fragment, which change what is sent, not where.
+ * The cluster registered for a server in any spelling (`registry.clusterByServer`):
+ * normalised as everywhere else (case, trailing dot, default port, the path as client-go
+ * sends it) and without user info, query or fragment, which change what is sent, not where.
  *
  * Why the one normalisation: this once read the path through the URL parser's `href`,
  * which resolves `..` before empty segments where Go does the opposite. A platform Secret on
@@ -39,7 +38,7 @@ import { violation } from './types.js';
  */
 function registeredServer(server: string | undefined, context: PolicyContext): OwnedCluster | undefined {
   if (server === undefined || server.trim() === '') return undefined;
-  return context.registry.clusterByServer(connectedServerUrl(server) ?? server);
+  return context.registry.clusterByServer(server);
 }
 
 function labelPath(key: string): string {

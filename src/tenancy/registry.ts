@@ -5,7 +5,7 @@
  * and watch sources (file-registry.ts, watch-source.ts) provide it through RegistryProvider.
  */
 import { TenantGuardError } from '../errors.js';
-import { serverKey } from './cluster-url.js';
+import { connectedServerUrl } from './cluster-url.js';
 import { CLUSTER_CLAIMS, type ClusterClaim, type Tenant, type TenantCluster } from './tenant.js';
 import { nameFirstAndCount, quoteValue, type MessageItem } from './verdict-message.js';
 
@@ -88,9 +88,18 @@ export class TenantRegistry {
     return name.length > this.longestClusterName ? undefined : this.byClusterName.get(name);
   }
 
-  /** Looks a server up by its normalised URL. */
+  /**
+   * The cluster registered at `server` in any spelling: normalised as `serverKey` and without
+   * user info, query or fragment, which change what is sent, not where (a registered server
+   * carries none of them). This answers whose a server is, and so what a rule denies: a
+   * platform object or another tenant naming `https://x@team-b-dev.example.com` names
+   * team-b's cluster, as TG-CS-08 already read it (a red-team review found the platform
+   * target check reading it as no cluster). Whether a tenant's own destination is one of its
+   * clusters stays a comparison of `serverKey`s, which keeps those parts: Argo CD looks a
+   * cluster up by its text, and another text is not the tenant's cluster Secret.
+   */
   clusterByServer(server: string): OwnedCluster | undefined {
-    const key = serverKey(server);
+    const key = connectedServerUrl(server) ?? server.trim();
     return key.length > this.longestServerKey ? undefined : this.byServer.get(key);
   }
 
