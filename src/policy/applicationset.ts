@@ -132,7 +132,10 @@ function foldedEntries(value: unknown, folded: string): Array<[string, unknown]>
  * - a `plugin` generator whose `configMapRef` the settings do not offer tenants: Argo CD
  *   reads the plugin's ConfigMap and token Secret in its own namespace
  *   (applicationset/generators/plugin.go), so any tenant could call any platform plugin
- *   with the platform's token and parameters of its choosing.
+ *   with the platform's token and parameters of its choosing. Nor can an offered plugin
+ *   tell its callers apart: Argo CD sends it only `applicationSetName` and the caller's
+ *   `input.parameters` (applicationset/services/plugin/plugin_service.go), so the settings
+ *   say to offer only plugins that answer every caller alike.
  */
 function checkPlatformCredentials(generator: GeneratorVisit, scope: RuleScope): Violation[] {
   const out: Violation[] = [];
