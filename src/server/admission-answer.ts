@@ -12,6 +12,7 @@ import type { AuditSink } from '../audit/record.js';
 import { isTenantGuardError } from '../errors.js';
 import type { AdmissionLimits } from '../policy/limits.js';
 import type { RuleId, Violation } from '../policy/types.js';
+import { capLine } from '../policy/answer-limits.js';
 import type { Settings } from '../settings.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
 import { NO_TENANT, type DecisionLabel, type RuleResultLabels, type WebhookMetrics } from './metrics.js';
@@ -144,14 +145,16 @@ export function answerReview(
     };
   }
   const request = readAdmissionRequest(envelope);
+  // The request's own words, each cut to a line: a denial of a 240 KB name logged a 240 KB
+  // line, which container runtimes split into fragments that do not parse (a red-team review).
   const log = (): Logger =>
     deps.logger.child({
-      uid: request.uid,
-      kind: request.kind?.kind,
-      namespace: request.namespace,
-      name: request.name,
-      operation: request.operation,
-      user: request.user.username,
+      uid: capLine(request.uid),
+      kind: request.kind === undefined ? undefined : capLine(request.kind.kind),
+      namespace: capLine(request.namespace),
+      name: capLine(request.name),
+      operation: request.operation === undefined ? undefined : capLine(request.operation),
+      user: capLine(request.user.username),
     });
   let outcome: AdmissionOutcome;
   try {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import request from 'supertest';
 import { defaultPolicy } from '../../src/admission/admit.js';
+import { MAX_LINE_CHARS } from '../../src/policy/answer-limits.js';
 import { APPLICATION_SET, buildApp, decodePatch, reviewBody } from './webhook-app-support.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
@@ -185,6 +186,37 @@ describe('audit records of the webhook', () => {
     assert.equal(line.name, 'k8s-team-a-dev');
     assert.equal(line.operation, 'CREATE');
     assert.equal(line.user, 'alice');
+  });
+
+  test("the decision line cuts the request's own words to a line each", async () => {
+    // A red-team review: a denial of a 240 KB name logged a 240 KB line, which container
+    // runtimes split into fragments that do not parse.
+    const { app, log } = buildApp({ policy: defaultPolicy });
+    const long = (c: string) => c.repeat(200_000);
+    await request(app)
+      .post('/validate')
+      .send(
+        secretReview({
+          uid: long('u'),
+          name: long('n'),
+          namespace: long('s'),
+          operation: long('o'),
+          kind: { group: '', version: 'v1', kind: long('k') },
+          userInfo: { username: long('a'), groups: [] },
+        }),
+      );
+    const line = log.records().find((r) => typeof r.msg === 'string' && r.msg.startsWith('admission '));
+    assert.ok(line, 'a decision line is logged');
+    // An operation of none of the four is read as none.
+    assert.equal(line.operation, undefined);
+    for (const field of ['uid', 'kind', 'namespace', 'name', 'user']) {
+      const value = line[field];
+      assert.ok(
+        typeof value === 'string' && value.length <= MAX_LINE_CHARS + 40,
+        `${field}: ${String(value).length}`,
+      );
+    }
+    assert.ok(Buffer.byteLength(JSON.stringify(line)) < 16 * 1024, 'under the 16 KiB a runtime splits at');
   });
 
   test('the not-synced denial is audited with its reason', async () => {
