@@ -10,7 +10,7 @@
  */
 import type { Server } from 'node:https';
 import { relative, resolve } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { AdmissionPolicy } from '../admission/admit.js';
 import type { Clock } from '../clock.js';
 import { createLogger, pinoAuditSink } from '../audit/logger.js';
@@ -21,6 +21,7 @@ import { createMetricsRegistry, registerCertificateExpiry, registerCertificateRe
 import { buildServeApp } from './serve-app.js';
 import { collectGarbageNow } from './full-gc.js';
 import { LineBatch } from './line-batch.js';
+import { boundedStdout, LogDrops, registerLogDrops } from './log-drops.js';
 import { ClientCaEpochs } from './client-ca-epochs.js';
 import { knownVariables, unknownVariableMessage, unknownVariables } from './environment.js';
 import { warmUpAdmission } from '../admission/warm-up.js';
@@ -94,15 +95,24 @@ export async function startServe(
   let logger = injected.logger;
   if (logger === undefined && io.logs !== undefined)
     logger = createLogger({ level: options.logLevel, destination: io.logs });
+  let drops: LogDrops | undefined;
   if (logger === undefined) {
-    lines = new LineBatch(pino.destination({ dest: 1, sync: false }), {
-      minChars: LOG_WRITE_BYTES,
-      maxDelayMs: LOG_WRITE_MS,
-    });
-    logger = createLogger({ level: options.logLevel, destination: lines });
+    // Bounded: a stalled reader of stdout made the writer's buffer grow until the heap
+    // limit (log-drops.ts); past the bound lines are dropped and counted.
+    const stdout = boundedStdout();
+    lines = new LineBatch(stdout, { minChars: LOG_WRITE_BYTES, maxDelayMs: LOG_WRITE_MS });
+    const lineLogger = createLogger({ level: options.logLevel, destination: lines });
+    drops = new LogDrops((dropped) =>
+      lineLogger.warn(
+        { code: 'ERR_LOG_DROPPED', dropped },
+        'log and audit lines dropped: stdout did not take them (see tenant_guard_log_lines_dropped_total)',
+      ),
+    );
+    drops.watch(stdout);
+    logger = lineLogger;
   }
   try {
-    return await serveWith(options, raw, io, injected, logger, lines);
+    return await serveWith(options, raw, io, injected, logger, lines, drops);
   } catch (err) {
     // Nothing will close what never started: the lines go straight out from now on.
     lines?.stop();
@@ -117,6 +127,7 @@ async function serveWith(
   injected: ServeInjections,
   logger: Logger,
   lines: LineBatch | undefined,
+  drops: LogDrops | undefined,
 ): Promise<ServeHandle> {
   const now = injected.now ?? Date.now;
   const settings = settingsFromOptions(raw, io.env);
@@ -126,6 +137,7 @@ async function serveWith(
   logger.info({ settings, limits }, 'settings in effect (flags, then TG_* variables, then defaults)');
   const tenantsPath = resolve(io.cwd, options.tenants);
   const metricsRegistry = createMetricsRegistry(options.metricsMaxTenants);
+  registerLogDrops(metricsRegistry, () => drops?.total ?? 0);
   const tenants = await openTenantRegistry({
     watch: options.watchTenants,
     tenantsPath,
