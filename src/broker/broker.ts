@@ -22,7 +22,7 @@ import { cacheControl, discoveryDocument, issuerPath } from './discovery.js';
 import type { KeyManager } from './keys/key-manager.js';
 import type { CallerRateLimiter } from './callers/rate-limiter.js';
 import { RefusalLines, SWEEP_MS } from './refusal-lines.js';
-import { unrefInterval, type Every } from './every.js';
+import { unrefInterval, type Every } from '../every.js';
 import { signToken } from './keys/signer.js';
 import type { Clock } from '../clock.js';
 import { isRegisteredServerSpelling } from '../policy/secret-server.js';

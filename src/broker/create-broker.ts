@@ -19,7 +19,7 @@ import type { AuditSink } from '../audit/record.js';
 import { TenantGuardError } from '../errors.js';
 import { loadKubeConfig } from '../kube/kube-config.js';
 import type { RegistryProvider } from '../tenancy/registry.js';
-import type { Every } from './every.js';
+import type { Every } from '../every.js';
 import { Broker } from './broker.js';
 import { createBrokerMetrics, NO_BROKER_METRICS } from './broker-metrics.js';
 import { CallerAuthenticator } from './callers/caller-auth.js';

@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { parseBrokerOptions, type BrokerConfig } from '../../src/broker/options.js';
 import { staticRegistry, type RegistryProvider } from '../../src/tenancy/registry.js';
 import type { Broker } from '../../src/broker/broker.js';
-import type { Every } from '../../src/broker/every.js';
+import type { Every } from '../../src/every.js';
 import { createBroker } from '../../src/broker/create-broker.js';
 import type { ReviewOutcome } from '../../src/broker/callers/token-review.js';
 import { createBrokerRouter } from '../../src/broker/router.js';

@@ -28,7 +28,7 @@ import { isTenantGuardError, TenantGuardError } from '../../errors.js';
 import { describeApiFailure, withSignal } from '../../kube/kube-call.js';
 import { LogThrottle } from '../../server/log-throttle.js';
 import { checkTokenSignature, readIssuerJwks, type IssuerKey } from './issuer-jwks.js';
-import { unrefInterval, type Every } from '../every.js';
+import { unrefInterval, type Every } from '../../every.js';
 
 const NO_KEYS = { keys: [] as readonly IssuerKey[], unusable: new Set<string>() as ReadonlySet<string> };
 
