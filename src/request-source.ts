@@ -26,7 +26,7 @@ const REQUESTER_PREFIX = 'user:';
  * Why: every tenant's review comes from the API server's address, so a share keyed on it
  * was one share for all: one tenant keeping 4 large ApplicationSets in flight had 56% of
  * another tenant's costly small reviews refused (429) at once (a red-team review). A large
- * body takes its slot before it is read, so only its address is known then; a review that
+ * body takes its slot before it is parsed, so only its address is known then; a review that
  * takes its turn once parsed (much elementsYaml, many values) is keyed on who sent it. The
  * API server sets userInfo from the requester it authenticated.
  */

@@ -3,9 +3,12 @@
  * synchronous work to parse and as much to judge; four of them at once held the event
  * loop long enough to push other tenants' small requests past the 5 s webhook timeout
  * (issue 10). So a request whose body is larger than `thresholdBytes` waits for a slot
- * before its body is even read (the bytes stay in the socket, not the heap), at most
- * `concurrency` run at once, and the event loop is yielded between a slot's phases; small
- * requests never wait. Past `maxQueued` waiting, a large request is refused at once
+ * before its body is parsed, at most `concurrency` run at once, and the event loop is
+ * yielded between a slot's phases; small requests never wait. The body is read before it
+ * waits (its bytes held within the body budget, src/server/body-budget.ts): a slot taken
+ * before the read was held as long as the client took to send, and one client trickling a
+ * body a byte a second kept every other large review waiting past the API server's timeout
+ * (a red-team review). A slot serialises CPU work, which the server paces. Past `maxQueued` waiting, a large request is refused at once
  * (HTTP 429, `Retry-After`), so a flood cannot queue up memory or time. A small body that
  * holds much `elementsYaml` (the costliest thing per byte the rules parse) takes a turn too,
  * once parsed (`costlyBecause`): four clients sending 17 KB of it held the loop as long as 2.5 MB

@@ -141,7 +141,7 @@ function isPlainJson(contentType: string | undefined): boolean {
 }
 
 /** A JSON body as express's strict JSON parser reads it: BOM dropped, `{}` when empty, an object or array only. */
-function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
+export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (body.length === 0) return { ok: true, value: {} };
   // The first character that is not JSON whitespace (space, tab, line feed, carriage return).
@@ -172,7 +172,8 @@ function sendJson(res: ServerResponse, status: number, payload: unknown): void {
  * records and metrics as the express route. Returns false (touching nothing) for a
  * request it leaves to express: another route or method, a Content-Type other than
  * UTF-8 `application/json`, a Content-Encoding, no body at all, or a large body (or one of
- * unknown length), which waits for its turn at the large-request gate on the express route.
+ * unknown length), which is read, then parsed in a turn of the large-request gate, on the
+ * express route (large-admission.ts).
  */
 export function leanAdmission(
   deps: LeanAdmissionDeps,
@@ -203,7 +204,8 @@ export function leanAdmission(
       req.resume();
       return true;
     }
-    // A large body (or one of unknown length) takes its turn at the gate: express's route.
+    // A large body (or one of unknown length) is read, then parsed in a turn of the gate:
+    // express's route (large-admission.ts).
     if (gate.isLarge(lengthHeader === undefined ? undefined : Number(lengthHeader))) return false;
     const chunks: Buffer[] = [];
     let size = 0;

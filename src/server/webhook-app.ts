@@ -23,6 +23,7 @@ import {
   type AdmissionClientRule,
 } from './admission-client.js';
 import { BodyBudget } from './body-budget.js';
+import { largeAdmissionBody, refuseOverBudget } from './large-admission.js';
 import { TurnBatch } from './turn-batch.js';
 import { isRecord } from '../json.js';
 import { requestSource } from '../request-source.js';
@@ -30,9 +31,7 @@ import { answerReview, INTERNAL_ERROR_MESSAGE, seconds, type ReviewDeps } from '
 import { healthRouter, registryReadiness, type ReadinessCheck } from './health.js';
 import {
   admissionEndpoint,
-  BUSY_MESSAGE,
   DEFAULT_BODY_LIMIT_BYTES,
-  gateRefusalLog,
   inGateTurn,
   leanAdmission,
   bodyTooDeep,
@@ -45,6 +44,7 @@ import { createWebhookMetrics, metricsHandler, type WebhookMetrics } from './met
 
 export { INTERNAL_ERROR_MESSAGE } from './admission-answer.js';
 export { BUSY_MESSAGE, DEFAULT_BODY_LIMIT_BYTES } from './lean-admission.js';
+export { BODY_BUDGET_MESSAGE } from './large-admission.js';
 
 /** A router another component (the broker, a Tenant watch) mounts on the same server. */
 export interface MountedRouter {
@@ -69,7 +69,7 @@ export interface WebhookAppDeps extends ReviewDeps, LeanAdmissionDeps {
   /** Serve `/mutate` and `/validate`. Default true; false for a broker-only process. */
   readonly admission?: boolean;
   readonly largeRequestGate?: LargeRequestGate;
-  /** Bytes of admission bodies held while they arrive (body-budget.ts). Default: a new BodyBudget. */
+  /** Bytes of admission bodies held while they arrive and wait (body-budget.ts). Default: a new BodyBudget. */
   readonly bodyBudget?: BodyBudget;
   /**
    * Who may send AdmissionReviews (admission-client.ts); undefined: anyone who reaches the
@@ -92,8 +92,9 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   const metrics = createWebhookMetrics(deps.metricsRegistry);
   app.use(healthRouter([registryReadiness(deps.registry), ...(deps.readiness ?? [])]));
   app.get('/metrics', metricsHandler(deps.metricsRegistry));
+  const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const json = express.json({
-    limit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    limit,
     type: 'application/json',
     strict: true,
     // Before the parse, as on the lean path (MAX_BODY_NESTING).
@@ -104,6 +105,7 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   });
   const admission = deps.admission ?? true;
   const gate = deps.largeRequestGate ?? new LargeRequestGate();
+  const budget = deps.bodyBudget ?? new BodyBudget();
   // Answers of small reviews at the end of the turn, and large ones' next steps behind them.
   // Every error is answered inside a task; what escapes one is a bug, logged, and the rest run.
   const answers = new TurnBatch({
@@ -117,7 +119,8 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
       ? admissionClientCheck(deps.admissionClients, metrics, deps.logger)
       : undefined;
   if (admission) {
-    const turns = largeRequestTurns(gate, deps.logger);
+    // A large body is read (within the body budget), then parsed in a turn of the gate.
+    const large = largeAdmissionBody(gate, budget, limit, metrics, deps.logger);
     const afterParse = yieldIfLarge(gate, answers, deps.logger);
     const client: RequestHandler[] =
       clientCheck === undefined
@@ -134,7 +137,7 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
         `/${endpoint}`,
         ...client,
         media,
-        turns,
+        large,
         json,
         afterParse,
         admissionHandler(endpoint, deps, metrics, clientCheck),
@@ -154,11 +157,11 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   // First of all, the request target must be a plain path (`requestTargetCheck`); then an
   // admission request's client is checked (when `admissionClients` is set); then a small
   // admission body takes its length from the body budget, or is refused unread
-  // (body-budget.ts).
+  // (body-budget.ts); a large one takes it on express's route (large-admission.ts).
   const leans = [
     requestTargetCheck,
     ...(clientCheck === undefined ? [] : [clientCheck]),
-    ...(admission ? [bodyBudgetCheck(deps.bodyBudget ?? new BodyBudget(), gate, metrics)] : []),
+    ...(admission ? [bodyBudgetCheck(budget, gate, metrics)] : []),
     ...(admission ? [leanAdmission(deps, metrics, gate, answers, clientCheck)] : []),
     ...(deps.mounts ?? []).flatMap((m) => (m.lean === undefined ? [] : [m.lean])),
   ];
@@ -206,15 +209,11 @@ function requestTargetCheck(req: IncomingMessage, res: ServerResponse): boolean 
   return true;
 }
 
-/** Sent with the 429 of an admission body refused unread because too many bytes are arriving. */
-export const BODY_BUDGET_MESSAGE =
-  'tenant-guard is receiving too many AdmissionReview bytes at once; retry (the API server does, within its timeout)';
-
 /**
  * Takes a small admission body's declared length from `budget` (and gives it back once its
  * answer is sent or its connection closes), or answers 429 without reading it: true when it
- * answered. A large body, or one of unknown length, waits at the gate with its bytes in the
- * socket and is not counted; nor is any other request.
+ * answered. A large body, or one of unknown length, is counted on express's route, where it
+ * is read (large-admission.ts); no other request is.
  */
 function bodyBudgetCheck(
   budget: BodyBudget,
@@ -233,11 +232,7 @@ function bodyBudgetCheck(
       res.once('close', release);
       return false;
     }
-    // Unread: the connection is closed after the answer, so its bytes are not read either.
-    res.shouldKeepAlive = false;
-    res.writeHead(429, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
-    res.end(JSON.stringify({ message: BODY_BUDGET_MESSAGE }));
-    metrics.observe({ endpoint, kind: 'unknown', decision: 'busy' }, 0);
+    refuseOverBudget(res, endpoint, metrics);
     return true;
   };
 }
@@ -271,48 +266,6 @@ function identityUtf8(metrics: WebhookMetrics): RequestHandler {
     res.set('connection', 'close');
     badRequest(res, 415, UNSUPPORTED_ENCODING_MESSAGE);
     metrics.observe({ endpoint: req.path.slice(1), kind: 'unknown', decision: 'bad_request' }, 0);
-  };
-}
-
-/**
- * Large bodies wait for a turn of the gate before they are read; past the queue bound they
- * are refused with 429 (the webhook's failurePolicy then decides, fail closed).
- */
-function largeRequestTurns(gate: LargeRequestGate, logger: Logger): RequestHandler {
-  const refusals = gateRefusalLog(gate);
-  return (req, res, next) => {
-    const header = req.headers['content-length'];
-    if (!gate.isLarge(header === undefined ? undefined : Number(header))) {
-      next();
-      return;
-    }
-    const pending = gate.acquire(requestSource(req));
-    if (pending === undefined) {
-      const unlogged = refusals.take();
-      if (unlogged !== undefined)
-        logger.warn(
-          {
-            code: 'ERR_ADMISSION_BUSY',
-            path: req.path,
-            contentLength: header ?? null,
-            ...gate.load,
-            unlogged,
-          },
-          'large admission request refused: too many waiting',
-        );
-      res.status(429).set('retry-after', '1').json({ message: BUSY_MESSAGE });
-      return;
-    }
-    void pending.then((slot) => {
-      // A client gone while it waited frees its turn at once.
-      if (res.closed || req.destroyed) {
-        slot.release();
-        return;
-      }
-      res.once('close', () => slot.release());
-      res.locals.largeRequest = true;
-      next();
-    });
   };
 }
 

@@ -36,6 +36,23 @@ describe('BodyBudget', () => {
   });
 });
 
+describe('BodyBudget.hold', () => {
+  test('grows as a body of unknown length arrives, up to the total and the share; a release gives back all, once', () => {
+    const budget = new BodyBudget(1_000, 600);
+    const hold = budget.hold('a');
+    assert.deepEqual(budget.load, { bytes: 0, sources: 0 }, 'an empty hold takes nothing');
+    assert.equal(hold.grow(300), true);
+    assert.equal(hold.grow(300), true);
+    assert.equal(hold.grow(1), false, "past a's share");
+    assert.equal(budget.take('b', 401), undefined, 'past the total');
+    assert.deepEqual(budget.load, { bytes: 600, sources: 1 });
+    hold.release();
+    hold.release();
+    assert.equal(hold.grow(1), false, 'a released hold grows no more');
+    assert.deepEqual(budget.load, { bytes: 0, sources: 0 });
+  });
+});
+
 describe('LargeRequestGate: entries per source', () => {
   test('one source holds at most maxPerSource running and waiting; others still queue', async () => {
     const gate = new LargeRequestGate({ concurrency: 1, maxQueued: 10, maxPerSource: 2 });
