@@ -2,13 +2,16 @@
  * The HTTPS listener of `tenant-guard serve`: the one place its TLS server is made (swap in
  * another reloading one here), listening, and the URL it is reached at.
  */
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { createReloadingHttpsServer, type ReloadingHttpsServer } from './tls.js';
 import type { ClientCaEpochs } from './client-ca-epochs.js';
+import { ConnectionGuard, type ConnectionGuardCounts } from './connection-guard.js';
+import { LogThrottle } from './log-throttle.js';
 
 /** Longest a request's headers and body may take to arrive. */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -24,7 +27,7 @@ export const HEADERS_TIMEOUT_MS = 5_000;
  * server's admission requests and the controller's tokens alike.
  */
 export interface ConnectionLimits {
-  /** Longest a TLS handshake may take, in ms. */
+  /** Longest a TLS handshake may take, from the TCP connection to its end, in ms. */
   readonly handshakeTimeoutMs: number;
   /**
    * Longest a connection may go without a byte either way, in ms (node's `server.timeout`):
@@ -32,20 +35,46 @@ export interface ConnectionLimits {
    * Between requests, node's keep-alive timeout (5 s) closes an idle connection first.
    */
   readonly idleTimeoutMs: number;
-  /** Connections open at once; node closes any beyond at once. */
+  /**
+   * Connections open at once. At the cap a new connection closes the one idle the longest
+   * (no request in flight); it is refused only when every one is busy (connection-guard.ts).
+   */
   readonly maxConnections: number;
+  /** Idle connections one remote address may hold; past it, its longest-idle ones close. */
+  readonly maxIdlePerSource: number;
+  /** Shortest idle time, in ms, after which a connection may be closed for its address's share. */
+  readonly sourceGraceMs: number;
 }
 
 /**
  * The limits of `serve` (docs/capacity.md). 1,000 connections at ~43 KiB a server end are
  * ~42 MiB, within the 256 Mi limit beside the largest registry's heap; an API server opens
  * one connection per concurrent admission request, and the controller's plugin one per token.
+ *
+ * - 64 idle connections per source: client-go keeps at most 25 idle connections per host
+ *   (k8s.io/client-go/transport/cache.go, idleConnsPerHost), so an API server never holds
+ *   more idle ones, nor do two behind one address; the kubelet's probes and the
+ *   controller's plugin open one connection at a time. Busy connections do not count, so
+ *   hundreds of admission requests in flight from one address are never limited by it.
+ *   One address alone then holds at most 6% of the pool idle.
+ * - Grace 2 s: a connection idle for less is not closed for its address's share. A burst
+ *   of admission requests opens a connection each, at once, and each is idle until its
+ *   request arrives, one handshake later (milliseconds; a few hundred at once on a busy
+ *   replica well within 2 s). Shorter than the handshake timeout, so one address's silent
+ *   connections past its share are closed before they time out.
  */
 export const CONNECTION_LIMITS: ConnectionLimits = {
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 15_000,
   maxConnections: 1_000,
+  maxIdlePerSource: 64,
+  sourceGraceMs: 2_000,
 };
+
+/** The HTTPS server of `serve`, and what its connection guard closed or refused so far. */
+export interface GuardedHttpsServer extends ReloadingHttpsServer {
+  connectionCounts(): ConnectionGuardCounts;
+}
 
 /**
  * The HTTPS server of `serve` (TLS 1.2+): it takes a new certificate when the files change
@@ -63,7 +92,7 @@ export function createHttpsServer(
   clientCa?: { readonly file: string; readonly epochs: ClientCaEpochs },
   now: Clock = Date.now,
   limits: ConnectionLimits = CONNECTION_LIMITS,
-): ReloadingHttpsServer {
+): GuardedHttpsServer {
   const reloading = createReloadingHttpsServer(
     app,
     { certFile, keyFile, ...(clientCa === undefined ? {} : { clientCaFile: clientCa.file }) },
@@ -83,10 +112,62 @@ export function createHttpsServer(
   reloading.server.headersTimeout = HEADERS_TIMEOUT_MS;
   // With no 'timeout' listener, node destroys a socket idle this long.
   reloading.server.timeout = limits.idleTimeoutMs;
-  reloading.server.maxConnections = limits.maxConnections;
   // Read when the server starts listening (node's http server; not in @types/node).
   (reloading.server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1_000;
-  return reloading;
+  const guard = guardConnections(reloading.server, limits, logger);
+  return { ...reloading, connectionCounts: () => guard.counts };
+}
+
+/**
+ * Tracks every connection of `server` in a ConnectionGuard and closes what it says. Node's
+ * own `server.maxConnections` is left unset: it refuses a connection beyond it before any
+ * listener runs, so no idle connection could make room. A request is matched to its TCP
+ * connection by the four-tuple the TLS socket over it shares (as in client-ca-epochs.ts).
+ */
+function guardConnections(server: Server, limits: ConnectionLimits, logger: Logger): ConnectionGuard<Socket> {
+  const guard = new ConnectionGuard<Socket>(limits);
+  const byKey = new Map<string, Socket>();
+  const log = logger.child({ component: 'connections' });
+  const logs = new LogThrottle();
+  const closeAll = (sockets: readonly Socket[]): void => {
+    for (const socket of sockets) socket.destroy();
+    if (sockets.length > 0) note();
+  };
+  // One line a second at most, whatever the rate: each is counted in the metrics.
+  const note = (): void => {
+    const skipped = logs.take();
+    if (skipped === undefined) return;
+    log.warn(
+      { code: 'ERR_SERVER_CONNECTIONS', ...guard.counts, ...guard.load, unlogged: skipped },
+      `connections: at the cap of ${limits.maxConnections} or past ${limits.maxIdlePerSource} idle from one address; closing the longest idle`,
+    );
+  };
+  server.on('connection', (socket: Socket) => {
+    const admission = guard.admit(socket, socket.remoteAddress ?? 'unknown');
+    if (!admission.admitted) {
+      socket.destroy();
+      note();
+      return;
+    }
+    const key = connectionKey(socket);
+    byKey.set(key, socket);
+    socket.once('close', () => {
+      guard.closed(socket);
+      if (byKey.get(key) === socket) byKey.delete(key);
+    });
+    closeAll(admission.close);
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = byKey.get(connectionKey(req.socket));
+    if (socket === undefined) return;
+    guard.requestStarted(socket);
+    res.once('close', () => closeAll(guard.requestEnded(socket)));
+  });
+  return guard;
+}
+
+function connectionKey(socket: Socket): string {
+  return `${socket.localAddress}|${socket.localPort}|${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 /**
