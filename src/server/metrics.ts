@@ -183,6 +183,31 @@ export function registerCertificateRefused(registry: Registry, refused: () => st
 }
 
 /**
+ * `tenant_guard_connections_closed_total{reason}`: connections the HTTPS server's guard closed
+ * or refused (connection-guard.ts): `at_cap`, an idle one closed to make room for a new one;
+ * `per_source`, an idle one past its address's share; `refused`, a new one while every open
+ * one had a request in flight. `counts` is read at every scrape.
+ */
+export function registerConnectionsClosed(
+  registry: Registry,
+  counts: () => { evictedAtCap: number; evictedPerSource: number; refused: number },
+): void {
+  new Counter({
+    name: 'tenant_guard_connections_closed_total',
+    help: "Connections closed to keep the connection cap: idle ones at the cap (at_cap) or past one address's share (per_source), and new ones refused while all were busy (refused).",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      const now = counts();
+      this.reset();
+      this.inc({ reason: 'at_cap' }, now.evictedAtCap);
+      this.inc({ reason: 'per_source' }, now.evictedPerSource);
+      this.inc({ reason: 'refused' }, now.refused);
+    },
+  });
+}
+
+/**
  * `GET /metrics`: the registry in its text format (Prometheus's by default), rendered and
  * written in slices that leave the event loop to admission reviews in between, one render
  * shared by concurrent scrapes (metrics-render.ts).

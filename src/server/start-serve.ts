@@ -17,7 +17,12 @@ import { createLogger, pinoAuditSink } from '../audit/logger.js';
 import { ensureCertificates } from './certificates.js';
 import type { ServeComponent, ServeComponentContext, ServeContribution } from './component.js';
 import { createHttpsServer, listen, serverUrl } from './https-server.js';
-import { createMetricsRegistry, registerCertificateExpiry, registerCertificateRefused } from './metrics.js';
+import {
+  createMetricsRegistry,
+  registerCertificateExpiry,
+  registerCertificateRefused,
+  registerConnectionsClosed,
+} from './metrics.js';
 import { buildServeApp } from './serve-app.js';
 import { collectGarbageNow } from './full-gc.js';
 import { LineBatch } from './line-batch.js';
@@ -219,6 +224,7 @@ async function serveWith(
   );
   registerCertificateExpiry(metricsRegistry, () => https.current().validTo, now);
   registerCertificateRefused(metricsRegistry, () => https.refused());
+  registerConnectionsClosed(metricsRegistry, () => https.connectionCounts());
   const server = https.server;
   const port = await listen(server, options.port, options.host);
   const url = serverUrl(options.host, port);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Registry } from 'prom-client';
 import { ConnectionGuard, type ConnectionGuardLimits } from '../../src/server/connection-guard.js';
+import { registerConnectionsClosed } from '../../src/server/metrics.js';
 
 /** A guard over named connections, on a clock the test moves. */
 function guardWith(limits: Partial<ConnectionGuardLimits> = {}) {
@@ -143,4 +145,25 @@ describe('ConnectionGuard', () => {
       RangeError,
     );
   });
+});
+
+test('tenant_guard_connections_closed_total says what the guard closed, by reason, at each scrape', async () => {
+  const registry = new Registry();
+  const { guard, admit } = guardWith({ maxConnections: 1 });
+  registerConnectionsClosed(registry, () => guard.counts);
+  admit('c1');
+  admit('c2');
+  guard.requestStarted('c2');
+  admit('c3');
+  const lines = async () =>
+    (await registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith('tenant_guard_connections_closed_total{'));
+  assert.deepEqual(await lines(), [
+    'tenant_guard_connections_closed_total{reason="at_cap"} 1',
+    'tenant_guard_connections_closed_total{reason="per_source"} 0',
+    'tenant_guard_connections_closed_total{reason="refused"} 1',
+  ]);
+  admit('c4');
+  assert.equal((await lines())[2], 'tenant_guard_connections_closed_total{reason="refused"} 2');
 });
