@@ -144,7 +144,7 @@ describe('serve bounds a connection that is not in a request', () => {
 
   test("serve's own limits", () => {
     assert.deepEqual(CONNECTION_LIMITS, {
-      handshakeTimeoutMs: 10_000,
+      handshakeTimeoutMs: 3_000,
       idleTimeoutMs: 15_000,
       maxConnections: 1_000,
       maxIdlePerSource: 64,
