@@ -35,6 +35,13 @@ export interface LargeRequestGateOptions {
    */
   readonly maxPerSource?: number;
   /**
+   * Entries one address may hold at once, whatever requesters its requests name, when those
+   * names cannot be trusted (no client CA verified the connection). Default half of
+   * `maxQueued`: a client that named a new user on every request filled the queue alone,
+   * and 11 of 20 costly reviews of others were refused (a red-team review).
+   */
+  readonly maxPerAddress?: number;
+  /**
    * A request whose object (or oldObject) holds more characters of `list.elementsYaml` than
    * this takes a turn too, whatever its body size: the rules' YAML parse costs ~100x what
    * JSON does per character (up to ~3 us and 2.7 KB of garbage). Default 2,048.
@@ -126,6 +133,7 @@ export class LargeRequestGate {
   private readonly costlyYamlChars: number;
   private readonly costlyNodes: number;
   private readonly maxPerSource: number;
+  private readonly maxPerAddress: number;
   private running = 0;
   private readonly waiting: Array<(slot: GateSlot) => void> = [];
   /** Entries (running and waiting) by source; only sources that hold one. */
@@ -136,6 +144,7 @@ export class LargeRequestGate {
     this.concurrency = options.concurrency ?? 1;
     this.maxQueued = options.maxQueued ?? 16;
     this.maxPerSource = options.maxPerSource ?? 4;
+    this.maxPerAddress = options.maxPerAddress ?? Math.floor(this.maxQueued / 2);
     this.costlyYamlChars = options.costlyYamlChars ?? DEFAULT_COSTLY_YAML_CHARS;
     this.costlyNodes = options.costlyNodes ?? DEFAULT_COSTLY_NODES;
   }
@@ -174,30 +183,42 @@ export class LargeRequestGate {
 
   /**
    * A slot when one is free or once one frees up, or undefined at once when `maxQueued`
-   * requests already wait, or `source` already has `maxPerSource` running and waiting
-   * (refuse the request).
+   * requests already wait, or `source` already has `maxPerSource` running and waiting, or
+   * `address` (given when `source` is a requester named by an unverified client) already has
+   * `maxPerAddress` (refuse the request).
    */
-  acquire(source = ''): Promise<GateSlot> | undefined {
-    const held = this.bySource.get(source) ?? 0;
-    if (held >= this.maxPerSource) return undefined;
+  acquire(source = '', address?: string): Promise<GateSlot> | undefined {
+    // The address's own share, besides the requester's, when the requester's name is the
+    // client's word (`address` given and another key than `source`).
+    const also = address !== undefined && address !== source ? address : undefined;
+    if ((this.bySource.get(source) ?? 0) >= this.maxPerSource) return undefined;
+    if (also !== undefined && (this.bySource.get(also) ?? 0) >= this.maxPerAddress) return undefined;
     if (this.running < this.concurrency) {
       this.running += 1;
-      this.bySource.set(source, held + 1);
-      return Promise.resolve(this.withSource(this.slot(), source));
+      this.hold(source, also);
+      return Promise.resolve(this.withSource(this.slot(), source, also));
     }
     if (this.waiting.length >= this.maxQueued) return undefined;
-    this.bySource.set(source, held + 1);
-    return new Promise((resolve) => this.waiting.push((slot) => resolve(this.withSource(slot, source))));
+    this.hold(source, also);
+    return new Promise((resolve) =>
+      this.waiting.push((slot) => resolve(this.withSource(slot, source, also))),
+    );
   }
 
-  /** `slot` that, once released, also counts one entry less for `source`. */
-  private withSource(slot: GateSlot, source: string): GateSlot {
+  private hold(source: string, also: string | undefined): void {
+    this.bySource.set(source, (this.bySource.get(source) ?? 0) + 1);
+    if (also !== undefined) this.bySource.set(also, (this.bySource.get(also) ?? 0) + 1);
+  }
+
+  /** `slot` that, once released, also counts one entry less for `source` (and `also`). */
+  private withSource(slot: GateSlot, source: string, also: string | undefined): GateSlot {
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
         this.forget(source);
+        if (also !== undefined) this.forget(also);
         slot.release();
       },
     };

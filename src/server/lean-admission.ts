@@ -42,7 +42,10 @@ function awaitsAnswer(res: ServerResponse): boolean {
  * Runs `judge` for a parsed body in a turn of the gate, after an I/O poll (or answers 429 at
  * once when too many wait, as the express route's turns do); the turn ends when `judge`
  * returns, and the answer it returns is sent with the others of its turn of the loop. Its
- * share of the gate is its requester's, not the API server's address (`requesterSource`).
+ * share of the gate is its requester's, not the API server's address (`requesterSource`),
+ * and, unless `requesterVerified` (a client CA verified the connection, so the name is the
+ * API server's), its address's as well: any pod reaching the port could otherwise name a new
+ * user on every request and fill the queue alone.
  */
 export function inGateTurn(
   gate: LargeRequestGate,
@@ -53,8 +56,12 @@ export function inGateTurn(
   judge: TurnTask,
   body: unknown,
   reason: CostlyReason,
+  requesterVerified: boolean,
 ): void {
-  const pending = gate.acquire(requesterSource(body, requestSource(res.req)));
+  // The requester's name is the API server's word only when a client CA verified the
+  // connection; otherwise the address holds a share of its own too (`maxPerAddress`).
+  const address = requestSource(res.req);
+  const pending = gate.acquire(requesterSource(body, address), requesterVerified ? undefined : address);
   if (pending === undefined) {
     const unlogged = gateRefusalLog(gate).take();
     if (unlogged !== undefined)
@@ -258,7 +265,17 @@ export function leanAdmission(
       // gate, as a large one is.
       const costly = gate.costlyBecause(parsed.value, size);
       if (costly !== undefined)
-        inGateTurn(gate, answers, deps.logger, res, endpoint, judge, parsed.value, costly);
+        inGateTurn(
+          gate,
+          answers,
+          deps.logger,
+          res,
+          endpoint,
+          judge,
+          parsed.value,
+          costly,
+          clientCheck !== undefined,
+        );
       // The others at the end of this turn, with the rest this poll read (turn-batch.ts).
       // A client gone meanwhile is owed no answer, as in a turn of the gate.
       else answers.defer(() => (awaitsAnswer(res) ? judge() : undefined));

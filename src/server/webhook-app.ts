@@ -121,7 +121,7 @@ export function createWebhookApp(deps: WebhookAppDeps): Express {
   if (admission) {
     // A large body is read (within the body budget), then parsed in a turn of the gate.
     const large = largeAdmissionBody(gate, budget, limit, metrics, deps.logger);
-    const afterParse = yieldIfLarge(gate, answers, deps.logger);
+    const afterParse = yieldIfLarge(gate, answers, deps.logger, clientCheck !== undefined);
     const client: RequestHandler[] =
       clientCheck === undefined
         ? []
@@ -273,14 +273,30 @@ function identityUtf8(metrics: WebhookMetrics): RequestHandler {
  * Parsing a large body and judging it are two turns of the event loop, with I/O between;
  * a small body holding much elementsYaml, or many values, takes a turn of the gate once parsed.
  */
-function yieldIfLarge(gate: LargeRequestGate, answers: TurnBatch, logger: Logger): RequestHandler {
+function yieldIfLarge(
+  gate: LargeRequestGate,
+  answers: TurnBatch,
+  logger: Logger,
+  requesterVerified: boolean,
+): RequestHandler {
   return (req, res, next) => {
     if (res.locals.largeRequest === true) answers.deferAfterPoll(next);
     else {
       // Express has read exactly Content-Length bytes (a body of unknown length is large).
       const costly = gate.costlyBecause(req.body, Number(req.headers['content-length']));
       if (costly === undefined) next();
-      else inGateTurn(gate, answers, logger, res, req.path.slice(1) as Endpoint, next, req.body, costly);
+      else
+        inGateTurn(
+          gate,
+          answers,
+          logger,
+          res,
+          req.path.slice(1) as Endpoint,
+          next,
+          req.body,
+          costly,
+          requesterVerified,
+        );
     }
   };
 }

@@ -100,3 +100,55 @@ describe('the gate shares costly small reviews by requester', () => {
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
   });
 });
+
+// A red-team review: without a client CA any pod reaching the port names whatever requester it
+// likes; one naming a new user on every request filled the queue alone, and 11 of 20 costly
+// reviews of others were refused.
+describe('an address whose requester names nobody verified holds a share of its own too', () => {
+  test('the gate: names past the address share are refused; another address, or a verified name, is not', async () => {
+    const gate = new LargeRequestGate({ concurrency: 1, maxQueued: 16, maxPerSource: 4, maxPerAddress: 3 });
+    const held = await gate.acquire('elsewhere');
+    assert.ok(held !== undefined);
+    const slots = [1, 2, 3].map((i) => gate.acquire(`user:u${i}`, '10.0.0.9'));
+    assert.ok(slots.every((s) => s !== undefined));
+    assert.equal(gate.acquire('user:u4', '10.0.0.9'), undefined, "past the address's share");
+    assert.notEqual(gate.acquire('user:u4', '10.0.0.8'), undefined, 'another address has its own');
+    assert.notEqual(gate.acquire('user:u5'), undefined, 'a verified requester is only its own share');
+    assert.notEqual(
+      gate.acquire('10.0.0.9', '10.0.0.9'),
+      undefined,
+      'a review naming no one takes one entry',
+    );
+    assert.equal(gate.acquire('10.0.0.9', '10.0.0.9'), undefined, 'and the address is then full');
+    held.release();
+    for (const s of slots) (await s)?.release();
+    assert.equal(gate.acquire('user:u6', '10.0.0.9') !== undefined, true, 'released entries are given back');
+  });
+
+  test('the app without a client CA: one client naming a new user for each costly review gets at most half the queue', async () => {
+    const gate = new LargeRequestGate({ costlyNodes: 1_000, concurrency: 1, maxQueued: 8, maxPerSource: 2 });
+    const { app } = buildApp({ largeRequestGate: gate });
+    const held = await gate.acquire('elsewhere');
+    assert.ok(held !== undefined);
+    const pending: Array<PromiseLike<request.Response>> = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const answer = request(app)
+        .post('/validate')
+        .set('content-type', 'application/json')
+        .send(costlyBy(`u${i}`));
+      if (i < 4) {
+        pending.push(answer.then((r) => r));
+        for (let tries = 0; tries < 200 && gate.load.waiting < i + 1; tries++)
+          await new Promise((r) => setTimeout(r, 10));
+      } else statuses.push((await answer).status);
+    }
+    assert.equal(gate.load.waiting, 4, 'half of the queue');
+    assert.deepEqual(statuses, [429, 429, 429, 429], 'the rest refused, whatever names they carry');
+    held.release();
+    assert.deepEqual(
+      (await Promise.all(pending)).map((r) => r.status),
+      [200, 200, 200, 200],
+    );
+  });
+});
