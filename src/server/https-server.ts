@@ -163,9 +163,16 @@ function guardConnections(server: Server, limits: ConnectionLimits, logger: Logg
     });
     closeAll(admission.close);
   });
+  // The TLS socket of a connection is the same for each of its keep-alive requests: its
+  // TCP connection is looked up once, on its first request.
+  const byTlsSocket = new WeakMap<object, Socket>();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = byKey.get(connectionKey(req.socket));
-    if (socket === undefined) return;
+    let socket = byTlsSocket.get(req.socket);
+    if (socket === undefined) {
+      socket = byKey.get(connectionKey(req.socket));
+      if (socket === undefined) return;
+      byTlsSocket.set(req.socket, socket);
+    }
     guard.requestStarted(socket);
     res.once('close', () => closeAll(guard.requestEnded(socket)));
   });
