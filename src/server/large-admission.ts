@@ -21,15 +21,7 @@ import type { Endpoint } from '../admission/admit.js';
 import type { LargeRequestGate } from '../admission/large-request-gate.js';
 import { requestSource } from '../request-source.js';
 import type { BodyBudget } from './body-budget.js';
-import {
-  bodyTooDeep,
-  BUSY_MESSAGE,
-  gateRefusalLog,
-  NOT_JSON,
-  parseJsonBody,
-  TOO_DEEP,
-  TOO_LARGE,
-} from './lean-admission.js';
+import { BUSY_MESSAGE, gateRefusalLog, readJsonBody, TOO_LARGE } from './lean-admission.js';
 import type { WebhookMetrics } from './metrics.js';
 
 /** Sent with the 429 of an admission body refused because too many bytes are arriving. */
@@ -116,14 +108,9 @@ export function largeAdmissionBody(
         }
         res.once('close', () => slot.release());
         res.locals.largeRequest = true;
-        // As express.json reads a body: nesting checked before the parse, strict JSON.
-        if (bodyTooDeep(bytes)) {
-          next(bodyError(TOO_DEEP, 'entity.too.deep'));
-          return;
-        }
-        const parsed = parseJsonBody(bytes.toString('utf8'));
+        const parsed = readJsonBody(bytes);
         if (!parsed.ok) {
-          next(bodyError(NOT_JSON, 'entity.parse.failed'));
+          next(bodyError(parsed.refusal, parsed.type));
           return;
         }
         req.body = parsed.value;

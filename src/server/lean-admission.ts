@@ -163,6 +163,21 @@ export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok
   }
 }
 
+/**
+ * An admission body read as both routes read it, and as express.json does: its nesting
+ * checked before the parse (400 TOO_DEEP), then strict JSON (400 NOT_JSON). `type` is
+ * body-parser's name for the refusal, which express's error handler reads.
+ */
+export function readJsonBody(
+  bytes: Buffer,
+):
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly refusal: typeof TOO_DEEP | typeof NOT_JSON; readonly type: string } {
+  if (bodyTooDeep(bytes)) return { ok: false, refusal: TOO_DEEP, type: 'entity.too.deep' };
+  const parsed = parseJsonBody(bytes.toString('utf8'));
+  return parsed.ok ? parsed : { ok: false, refusal: NOT_JSON, type: 'entity.parse.failed' };
+}
+
 function sendJson(res: ServerResponse, status: number, payload: unknown): void {
   // Encoded once: its length is the header, and the socket writes the bytes as they are.
   const body = Buffer.from(JSON.stringify(payload), 'utf8');
@@ -232,13 +247,9 @@ export function leanAdmission(
       if (done) return;
       done = true;
       const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      if (bodyTooDeep(bytes)) {
-        refuse(TOO_DEEP);
-        return;
-      }
-      const parsed = parseJsonBody(bytes.toString('utf8'));
+      const parsed = readJsonBody(bytes);
       if (!parsed.ok) {
-        refuse(NOT_JSON);
+        refuse(parsed.refusal);
         return;
       }
       // The verdict now; its answer (sent, then logged and counted) with the others of the turn.
